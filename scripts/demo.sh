@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# The main job end to end on the embedded SQLite store (run by `make demo`).
+# A cleaning-products company sells its business; two bidders; 10,000 invented customers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEMO="${DEMO_DIR:-.demo}"
+rm -rf "$DEMO"
+mkdir -p "$DEMO"
+export DEALVAULT_HOME="$DEMO/store"
+export DEALVAULT_PASSPHRASE="demo passphrase, not for production"
+# Lighter Argon2id than the default so the demo is quick; production keeps the default.
+export DEALVAULT_ARGON2_MEMORY_KIB=16384 DEALVAULT_ARGON2_TIME_COST=2
+export DEALVAULT_ACTOR="steward@jingjie.example"
+dv() { dealvault "$@"; }
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+say "1. initialise the store (migrations, Argon2id-wrapped master key)"
+dv init
+
+say "2. organisations, people and the deal"
+dv org add "晶洁日用品有限公司" --kind seller --uscc 91350100M000100Y43 >/dev/null
+dv org add "绿源家居集团" --kind bidder >/dev/null
+dv org add "清风投资有限公司" --kind bidder >/dev/null
+dv person add steward@jingjie.example --name "Data Steward" --org "晶洁日用品有限公司" >/dev/null
+dv person add analyst@lvyuan.example --name "Bidder Analyst" --org "绿源家居集团" >/dev/null
+dv deal create jingjie-2026 --name "Sale of Jingjie's household cleaning business" \
+   --seller "晶洁日用品有限公司" --bidder "绿源家居集团" --bidder "清风投资有限公司" --kind asset >/dev/null
+dv deal add-member jingjie-2026 --person steward@jingjie.example --role seller_steward >/dev/null
+dv deal add-member jingjie-2026 --person analyst@lvyuan.example --role bidder_business >/dev/null
+dv deal show jingjie-2026
+
+say "3. generate 10,000 invented customers (GBK CSV, as a real export would be)"
+dv synth --rows 10000 --seed 7 --out "$DEMO/export" --format csv --encoding gbk
+
+say "4. import customers, orders and notes: classified, encrypted per customer"
+dv import "$DEMO/export/customers.csv" --deal jingjie-2026 --dataset crm
+dv import "$DEMO/export/orders.csv" --deal jingjie-2026 --dataset crm
+dv import "$DEMO/export/notes.csv" --deal jingjie-2026 --dataset crm
+
+say "5. importing the same file again is detected"
+if dv import "$DEMO/export/customers.csv" --deal jingjie-2026 --dataset crm; then
+  echo "expected a re-import to be refused" >&2; exit 1
+fi
+
+say "6. a bidder cannot read customers (denied by the one read path)"
+PHONE=$(python - "$DEMO/export/customers.csv" <<'PY'
+import csv, sys
+with open(sys.argv[1], encoding="gbk", newline="") as fh:
+    row = next(csv.DictReader(fh))
+print(row["手机号"])
+PY
+)
+if dv --as analyst@lvyuan.example lookup "$PHONE" --deal jingjie-2026 --dataset crm; then
+  echo "expected the bidder to be denied" >&2; exit 1
+fi
+
+say "7. the steward looks one customer up by phone (blind index; masked display)"
+dv lookup "$PHONE" --deal jingjie-2026 --dataset crm --purpose "demo look-up"
+SUBJECT=$(dv lookup "$PHONE" --deal jingjie-2026 --dataset crm --json | python -c 'import json,sys; print(json.load(sys.stdin)[0]["subject_id"])')
+
+say "8. rotate the master key (dataset keys rewrapped; data untouched)"
+dv keys rotate --master
+
+say "9. crypto-shred that customer and show it is gone"
+dv shred "$SUBJECT" --deal jingjie-2026 --dataset crm --reason "erasure request (demo)" --yes
+dv lookup "$SUBJECT" --by subject_id --deal jingjie-2026 --dataset crm
+
+say "10. key status"
+dv keys status
+
+say "summary"
+dv keys status --json | python -c '
+import json, sys
+st = json.load(sys.stdin)
+d = st["datasets"][0]
+print(f"master key {st[\"kek_id\"]} at version {st[\"kek_active_version\"]} ({st[\"provider\"]} provider)")
+print(f"dataset {d[\"deal\"]}/{d[\"dataset\"]}: {d[\"customers_active\"]:,} customers encrypted, "
+      f"{d[\"customers_shredded\"]} shredded, {d[\"customer_keys\"]:,} customer keys held apart")
+print("demo finished: store in", sys.argv[1] if len(sys.argv) > 1 else ".demo/store")
+' "$DEALVAULT_HOME"

@@ -1,0 +1,3 @@
+"""dealvault: keep customer data safe through a company transfer."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Organisations, people, deals, memberships and (later) agreements, training, policy, grants."""

@@ -1,0 +1,1 @@
+"""The command-line edge: Typer app, one module per command group, no business logic."""

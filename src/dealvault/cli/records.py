@@ -1,0 +1,302 @@
+"""Commands: import, lookup, shred, rejects."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+from dealvault.cli.context import get
+from dealvault.cli.output import kv_table, print_json, table
+from dealvault.deidentify.masking import mask_field
+from dealvault.errors import Invalid
+from dealvault.flows import customers as flows
+from dealvault.flows.importing import ImportRequest, import_source
+from dealvault.ingest.fields import TableRole
+from dealvault.ingest.readers import SourceSpec
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+DealOpt = Annotated[str, typer.Option("--deal", help="Deal code.")]
+DatasetOpt = Annotated[str, typer.Option("--dataset", help="Dataset name within the deal.")]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("import")(import_cmd)
+    app.command("lookup")(lookup_cmd)
+    app.command("shred")(shred_cmd)
+    app.command("rejects")(rejects_cmd)
+
+
+def _parse_maps(items: list[str] | None) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise Invalid(
+                f"--map needs COLUMN=FIELD (or COLUMN= to leave a column unmapped), got {item!r}"
+            )
+        col, field = item.split("=", 1)
+        out[col.strip()] = field.strip() or None
+    return out
+
+
+def import_cmd(
+    ctx: typer.Context,
+    source: Annotated[
+        str | None, typer.Argument(help="File to import: CSV, XLSX, Parquet or JSONL.")
+    ] = None,
+    deal: DealOpt = ...,  # type: ignore[assignment]
+    dataset: DatasetOpt = "customers",
+    table_name: Annotated[
+        str | None, typer.Option("--table", help="Table name (default: its role).")
+    ] = None,
+    role: Annotated[
+        str | None, typer.Option(help="customers, orders or notes (default: guessed from headers).")
+    ] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="csv, xlsx, parquet or jsonl (default: from the file)."),
+    ] = None,
+    encoding: Annotated[str | None, typer.Option(help="CSV encoding (default: detected).")] = None,
+    delimiter: Annotated[
+        str | None, typer.Option(help="CSV delimiter (default: detected).")
+    ] = None,
+    sheet: Annotated[str | None, typer.Option(help="XLSX sheet (default: the first).")] = None,
+    sql_url: Annotated[
+        str | None, typer.Option("--sql-url", help="SQLAlchemy URL to read from (with --query).")
+    ] = None,
+    query: Annotated[str | None, typer.Option(help="SQL query whose rows are imported.")] = None,
+    mapping: Annotated[
+        Path | None, typer.Option(help="Mapping file (TOML/JSON): column -> field.")
+    ] = None,
+    map_: Annotated[
+        list[str] | None, typer.Option("--map", help="COLUMN=FIELD override (repeatable).")
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option(help="Fail the whole import on the first bad row.")
+    ] = False,
+    allow_reimport: Annotated[
+        bool, typer.Option(help="Import a file already imported (same content).")
+    ] = False,
+    show_mapping: Annotated[
+        bool, typer.Option("--dry-run", help="Only show the proposed mapping.")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Import a customer table (customers, orders or notes) encrypted per customer.
+
+    The import commits whole or not at all. Bad rows go, with file, row, column and reason, to an
+    encrypted reject file (see 'dealvault rejects'); --strict refuses them instead.
+    """
+    c = get(ctx)
+    if (source is None) == (sql_url is None):
+        raise Invalid("give a file to import, or --sql-url with --query")
+    if sql_url is not None and not query:
+        raise Invalid("--sql-url needs --query")
+    spec = SourceSpec(
+        path=Path(source) if source else None,
+        url=sql_url,
+        query=query,
+        fmt=fmt,  # type: ignore[arg-type]
+        encoding=encoding,
+        delimiter=delimiter,
+        sheet=sheet,
+        batch_rows=c.settings.batch_size,
+    )
+    request = ImportRequest(
+        actor=c.actor(),
+        deal=deal,
+        dataset=dataset,
+        spec=spec,
+        table=table_name,
+        role=TableRole(role) if role else None,
+        mapping_file=mapping,
+        overrides=_parse_maps(map_),
+        strict=strict,
+        allow_reimport=allow_reimport,
+    )
+    if show_mapping:
+        from dealvault.flows.importing import plan_mapping
+        from dealvault.ingest.readers import open_source
+
+        with open_source(spec=spec) as src:
+            m = plan_mapping(request=request, columns=list(src.columns))
+        if json_out:
+            print_json(c.console, {"role": m.table_role.value, "columns": m.columns})
+        else:
+            c.console.print(
+                table(
+                    f"proposed mapping ({m.table_role.value})",
+                    ["column", "field"],
+                    [
+                        (k, v or "(unmapped: kept encrypted as free text)")
+                        for k, v in m.columns.items()
+                    ],
+                )
+            )
+        return
+    show_bar = not json_out and c.console.is_terminal
+    with Progress(
+        TextColumn("[bold]importing"),
+        BarColumn(),
+        DownloadColumn(),
+        TextColumn("{task.fields[rows]:,} rows"),
+        TimeRemainingColumn(),
+        console=c.err,
+        disable=not show_bar,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("import", total=None, rows=0)
+
+        def progress(done: int, total: int | None, rows: int) -> None:
+            bar.update(task, completed=done, total=total, rows=rows)
+
+        summary = import_source(
+            c.stores(),
+            c.keyring(),
+            request=request,
+            rejects_dir=c.settings.rejects_dir,
+            progress=progress,
+        )
+    if json_out:
+        print_json(c.console, summary)
+        return
+    c.console.print(
+        kv_table(
+            f"import #{summary.import_id} committed",
+            [
+                (
+                    "source",
+                    f"{summary.source} ({summary.fmt}{', ' + summary.encoding if summary.encoding else ''})",
+                ),
+                ("dataset / table", f"{summary.dataset} / {summary.table} ({summary.role})"),
+                ("rows read", f"{summary.rows_read:,}"),
+                ("imported", f"{summary.rows_imported:,}"),
+                ("merged duplicates", f"{summary.rows_merged:,}"),
+                ("rejected", f"{summary.rows_rejected:,}"),
+                ("reject file (encrypted)", summary.reject_file or "-"),
+            ],
+        )
+    )
+
+
+def lookup_cmd(
+    ctx: typer.Context,
+    value: Annotated[str, typer.Argument(help="The value searched (phone, ID number, e-mail...).")],
+    deal: DealOpt = ...,  # type: ignore[assignment]
+    dataset: DatasetOpt = "customers",
+    by: Annotated[
+        str, typer.Option(help="phone, id_number, email, customer_key or subject_id.")
+    ] = "phone",
+    category: Annotated[
+        list[str] | None, typer.Option(help="Only these categories (repeatable).")
+    ] = None,
+    purpose: Annotated[
+        str, typer.Option(help="Why you read this customer (recorded).")
+    ] = "customer service",
+    reveal: Annotated[bool, typer.Option(help="Show clear values instead of masked ones.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Find customers by a blind index and read them through the one read path (masked by default)."""
+    c = get(ctx)
+    views = flows.lookup(
+        c.stores(),
+        c.keyring(),
+        actor=c.actor(),
+        deal=deal,
+        dataset=dataset,
+        by=by,
+        value=value,
+        categories=category,
+        purpose=purpose,
+    )
+
+    def shown(field: str, v: str | None) -> str | None:
+        return v if reveal else mask_field(field, v)
+
+    out = [
+        {
+            "subject_id": v.subject_id,
+            "status": v.status,
+            "data": {
+                cat: {f: shown(f, x) for f, x in fields.items()} for cat, fields in v.data.items()
+            },
+            "children": {
+                t: [{f: shown(f, x) for f, x in row.items()} for row in rows]
+                for t, rows in v.children.items()
+            },
+        }
+        for v in views
+    ]
+    if json_out:
+        print_json(c.console, out)
+        return
+    for v in out:
+        items: list[tuple[str, object]] = [("status", v["status"])]
+        for cat, fields in v["data"].items():  # type: ignore[attr-defined]
+            items += [(f"{cat}.{f}", x) for f, x in fields.items()]
+        for t, rows in v["children"].items():  # type: ignore[attr-defined]
+            items.append((t, f"{len(rows)} rows"))
+        c.console.print(kv_table(f"customer {v['subject_id']}", items))
+
+
+def shred_cmd(
+    ctx: typer.Context,
+    subject_id: Annotated[
+        str | None, typer.Argument(help="Subject id of the customer to destroy.")
+    ] = None,
+    deal: DealOpt = ...,  # type: ignore[assignment]
+    dataset: DatasetOpt = "customers",
+    all_dataset: Annotated[
+        bool, typer.Option("--all-dataset", help="Destroy the whole dataset.")
+    ] = False,
+    reason: Annotated[str | None, typer.Option(help="Why (e.g. erasure request, closing).")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Crypto-shred a customer or a whole dataset: the keys are destroyed, for good."""
+    c = get(ctx)
+    if not yes and c.console.is_terminal:
+        what = "the WHOLE dataset" if all_dataset else f"customer {subject_id}"
+        typer.confirm(f"Destroy {what} in {deal}/{dataset}? This cannot be undone", abort=True)
+    out = flows.shred(
+        c.stores(),
+        c.keyring(),
+        actor=c.actor(),
+        deal=deal,
+        dataset=dataset,
+        subject_id=subject_id,
+        whole_dataset=all_dataset,
+        reason=reason,
+    )
+    if json_out:
+        print_json(c.console, out)
+    else:
+        c.console.print(kv_table("destroyed", list(out.model_dump().items())))
+
+
+def rejects_cmd(
+    ctx: typer.Context,
+    import_id: Annotated[int, typer.Argument(help="Import number (from 'dealvault import').")],
+    deal: DealOpt = ...,  # type: ignore[assignment]
+    out: Annotated[
+        Path | None, typer.Option(help="Write the rejected rows, with values, to this CSV.")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Show why rows of an import were rejected (values only with --out, to a file)."""
+    c = get(ctx)
+    frame = flows.read_import_rejects(
+        c.stores(), c.keyring(), actor=c.actor(), deal=deal, import_id=import_id
+    )
+    if out is not None:
+        frame.write_csv(out)
+    reasons = frame.select("row", "column", "reason")
+    if json_out:
+        print_json(c.console, json.loads(reasons.write_json()))
+    else:
+        c.console.print(
+            table(f"rejects of import #{import_id}", ["row", "column", "reason"], reasons.rows())
+        )

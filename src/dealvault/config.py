@@ -1,0 +1,90 @@
+"""Settings: one pydantic-settings class, built once at the edge and passed in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+KeyProviderName = Literal["passphrase", "env"]
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Environment prefix ``DEALVAULT_``; optional ``dealvault.toml``.
+
+    Secrets are ``SecretStr`` so they never show in ``repr`` or logs.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="DEALVAULT_",
+        toml_file="dealvault.toml",
+        extra="ignore",
+        frozen=True,
+    )
+
+    home: Path = Field(default=Path(".dealvault"), description="Working directory for the store.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL of the record store; default SQLite in home."
+    )
+    keystore_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the key store, kept apart from the records; "
+        "default a SQLite file in home.",
+    )
+    key_provider: KeyProviderName = Field(default="passphrase")
+    key_file: Path | None = Field(
+        default=None, description="Wrapped master key; default home/master.key"
+    )
+    passphrase: SecretStr | None = Field(default=None, description="Passphrase for the key file.")
+    master_key: SecretStr | None = Field(
+        default=None, description="Raw 256-bit master key, base64 or hex (env provider only)."
+    )
+    master_key_id: str = Field(default="env", description="Key id of the env master key.")
+    actor: str | None = Field(default=None, description="Acting person's e-mail or id.")
+    batch_size: int = Field(default=50_000, ge=100, le=1_000_000)
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=64 * 1024, ge=8)
+    argon2_parallelism: int = Field(default=2, ge=1)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls),
+            file_secret_settings,
+        )
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'vault.sqlite').resolve()}"
+
+    @property
+    def resolved_keystore_url(self) -> str:
+        if self.keystore_url:
+            return self.keystore_url
+        return f"sqlite:///{(self.home / 'keystore.sqlite').resolve()}"
+
+    @property
+    def resolved_key_file(self) -> Path:
+        return self.key_file if self.key_file is not None else self.home / "master.key"
+
+    @property
+    def rejects_dir(self) -> Path:
+        return self.home / "rejects"

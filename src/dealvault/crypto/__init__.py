@@ -1,0 +1,1 @@
+"""Key providers, the key hierarchy, the AEAD envelope, blind indexes and shredding."""

@@ -1,0 +1,46 @@
+"""Tables of the key store (a database apart from the records): wrapped keys only."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Integer, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from dealvault.db.base import KeyBase, UTCDateTime, utcnow
+
+
+class KekCheck(KeyBase):
+    """A MAC made with each master-key version, so a wrong key is told apart from bad data."""
+
+    __tablename__ = "kek_checks"
+
+    kek_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    check_value: Mapped[bytes] = mapped_column(LargeBinary(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class DatasetKey(KeyBase):
+    """A per-dataset key (purpose ``data`` or ``index``) wrapped by a master-key version."""
+
+    __tablename__ = "dataset_keys"
+
+    dataset_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(8), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kek_id: Mapped[str] = mapped_column(String(64))
+    kek_version: Mapped[int] = mapped_column(Integer)
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CustomerKey(KeyBase):
+    """A per-customer key wrapped by its dataset's data key of the same version."""
+
+    __tablename__ = "customer_keys"
+
+    dataset_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    record_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)

@@ -1,0 +1,1 @@
+"""Storage: declarative bases, engines and sessions, migrations, bulk loads."""

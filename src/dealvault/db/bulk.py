@@ -1,0 +1,59 @@
+"""Bulk loads inside the current transaction: executemany on SQLite, COPY on PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+
+def bulk_insert(
+    session: Session, *, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> int:
+    """Insert ``rows`` (tuples in ``columns`` order) into ``table`` in the session's transaction."""
+    if not rows:
+        return 0
+    conn = session.connection()
+    cols = ", ".join(columns)
+    if conn.dialect.name == "postgresql":
+        raw = conn.connection.driver_connection
+        with raw.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:  # type: ignore[union-attr]
+            for row in rows:
+                copy.write_row(row)
+        return len(rows)
+    marks = ", ".join("?" for _ in columns)
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    cur = dbapi.cursor()
+    try:
+        cur.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rows)
+    finally:
+        cur.close()
+    return len(rows)
+
+
+def bulk_update(
+    session: Session,
+    *,
+    table: str,
+    set_columns: Sequence[str],
+    key: str,
+    rows: Sequence[Sequence[Any]],
+) -> int:
+    """Update rows by ``key``; each row is (*set values, key value)."""
+    if not rows:
+        return 0
+    conn = session.connection()
+    sets = ", ".join(
+        f"{c} = %s" if conn.dialect.name == "postgresql" else f"{c} = ?" for c in set_columns
+    )
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    cur = dbapi.cursor()
+    try:
+        cur.executemany(f"UPDATE {table} SET {sets} WHERE {key} = {mark}", rows)
+    finally:
+        cur.close()
+    return len(rows)

@@ -1,0 +1,12 @@
+"""Imports every model module so both metadata objects are complete (for Alembic and tests)."""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+
+import dealvault.access.models
+import dealvault.crypto.models
+import dealvault.vault.models  # noqa: F401
+from dealvault.db.base import Base, KeyBase
+
+STORES: dict[str, MetaData] = {"records": Base.metadata, "keystore": KeyBase.metadata}

@@ -1,0 +1,85 @@
+"""The two stores (records, keys) and the unit of work that commits them together."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from dealvault.db import migrate
+from dealvault.db.engine import make_engine, make_session_factory
+
+
+@dataclass(frozen=True)
+class UnitOfWork:
+    """One use case's two sessions. The key store commits first, then the records.
+
+    Keys without records are harmless orphans; records without keys would be unreadable,
+    so the order is chosen so that a crash between the two commits leaves only the former.
+    """
+
+    records: Session
+    keys: Session
+
+
+@dataclass
+class Stores:
+    records_engine: Engine
+    keystore_engine: Engine
+    records_sessions: sessionmaker[Session]
+    keystore_sessions: sessionmaker[Session]
+
+    @classmethod
+    def open(cls, *, records_url: str, keystore_url: str, migrate_schema: bool = True) -> Stores:
+        rec = make_engine(records_url)
+        ks = make_engine(keystore_url, secure_delete=True)
+        if migrate_schema:
+            migrate.upgrade(rec, "records")
+            migrate.upgrade(ks, "keystore")
+        return cls(rec, ks, make_session_factory(rec), make_session_factory(ks))
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[UnitOfWork]:
+        """Commit both sessions on success (keys first), roll both back on any error."""
+        rec = self.records_sessions()
+        keys = self.keystore_sessions()
+        try:
+            yield UnitOfWork(records=rec, keys=keys)
+            keys.commit()
+            rec.commit()
+        except BaseException:
+            rec.rollback()
+            keys.rollback()
+            raise
+        finally:
+            rec.close()
+            keys.close()
+
+    @contextmanager
+    def records_session(self) -> Iterator[Session]:
+        """A read-only use of the record store (no commit)."""
+        s = self.records_sessions()
+        try:
+            yield s
+        finally:
+            s.rollback()
+            s.close()
+
+    def purge_deleted_keys(self) -> None:
+        """After a shred: make deleted key rows unrecoverable from the key store's files."""
+        if self.keystore_engine.dialect.name == "sqlite":
+            with self.keystore_engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        else:
+            with self.keystore_engine.connect().execution_options(
+                isolation_level="AUTOCOMMIT"
+            ) as conn:
+                conn.execute(text("VACUUM customer_keys"))
+                conn.execute(text("VACUUM dataset_keys"))
+
+    def dispose(self) -> None:
+        self.records_engine.dispose()
+        self.keystore_engine.dispose()

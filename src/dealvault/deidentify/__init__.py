@@ -1,0 +1,1 @@
+"""De-identification: masking, tokens, generalisation, k-anonymity, safe aggregates."""

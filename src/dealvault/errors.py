@@ -1,0 +1,91 @@
+"""The one error tree of dealvault; edges turn these into exit codes or HTTP statuses."""
+
+from __future__ import annotations
+
+
+class DealvaultError(Exception):
+    """Base of every expected failure. ``code`` is stable and machine-readable.
+
+    Messages must never contain a personal value: name files, rows, columns and
+    reasons, and show masked forms only.
+    """
+
+    code: str = "error"
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class NotFound(DealvaultError):
+    code = "not_found"
+    exit_code = 3
+
+
+class Forbidden(DealvaultError):
+    code = "forbidden"
+    exit_code = 4
+
+
+class Invalid(DealvaultError):
+    code = "invalid"
+    exit_code = 2
+
+
+class Conflict(DealvaultError):
+    code = "conflict"
+    exit_code = 5
+
+
+class IntegrityError(DealvaultError):
+    """Data failed an integrity check: tampered ciphertext, bad signature, broken hash."""
+
+    code = "integrity"
+    exit_code = 6
+
+
+class KeyUnavailable(DealvaultError):
+    """A key could not be obtained: wrong passphrase, missing key file, shredded key."""
+
+    code = "key"
+    exit_code = 7
+
+
+class Shredded(KeyUnavailable):
+    """The data's key was destroyed on purpose (crypto-shredding)."""
+
+    code = "shredded"
+
+
+class InputError(Invalid):
+    """Bad input data; the message names file, row and column, never the value."""
+
+    code = "bad_input"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        row: int | None = None,
+        column: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        where = []
+        if file is not None:
+            where.append(file)
+        if row is not None:
+            where.append(f"row {row}")
+        if column is not None:
+            where.append(f"column {column!r}")
+        prefix = ", ".join(where)
+        super().__init__(f"{prefix}: {message}" if prefix else message, code=code)
+        self.file = file
+        self.row = row
+        self.column = column

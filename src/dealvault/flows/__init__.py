@@ -1,0 +1,1 @@
+"""Cross-domain use cases; each runs in one transaction (unit of work) and commits it."""

@@ -1,0 +1,126 @@
+"""Use cases on customers: look up and read, shred, and read back an import's rejects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+from pydantic import BaseModel
+
+from dealvault.access import service as access
+from dealvault.access.decision import decide
+from dealvault.crypto.keyring import DATA, KeyRing
+from dealvault.db.stores import Stores
+from dealvault.errors import Invalid, NotFound
+from dealvault.vault import service as vault
+from dealvault.vault.models import ImportRun
+from dealvault.vault.read import CustomerView, disclose, find_subjects
+from dealvault.vault.rejects import read_rejects
+from dealvault.vault.shred import shred_customer, shred_dataset
+
+
+class ShredOut(BaseModel):
+    scope: str
+    dataset: str
+    subject_id: str | None
+    customers: int
+    keys_destroyed: int
+    method: str
+    actor: str
+    at: str
+
+
+def lookup(
+    stores: Stores,
+    keyring: KeyRing,
+    *,
+    actor: str,
+    deal: str,
+    dataset: str,
+    by: str,
+    value: str,
+    categories: list[str] | None,
+    purpose: str,
+) -> list[CustomerView]:
+    """Find customers by a blind-indexed value and read them through the one read path."""
+    with stores.unit_of_work() as uow:
+        person = access.get_person(uow.records, email=actor)
+        d = access.get_deal(uow.records, code=deal)
+        ds = vault.get_dataset(uow.records, deal=d, name=dataset)
+        decide(uow.records, actor=person, deal=d, action="read").enforce()
+        subjects = find_subjects(uow, keyring, dataset=ds, by=by, value=value)
+        if not subjects:
+            raise NotFound(f"no customer with this {by.replace('_', ' ')} in dataset {dataset!r}")
+        return disclose(
+            uow,
+            keyring,
+            actor=person,
+            deal=d,
+            dataset=ds,
+            subject_ids=subjects,
+            categories=categories,
+            purpose=purpose,
+        )
+
+
+def shred(
+    stores: Stores,
+    keyring: KeyRing,
+    *,
+    actor: str,
+    deal: str,
+    dataset: str,
+    subject_id: str | None,
+    whole_dataset: bool,
+    reason: str | None,
+) -> ShredOut:
+    if (subject_id is None) == (not whole_dataset):
+        raise Invalid("give either a subject id or --all-dataset, not both and not neither")
+    with stores.unit_of_work() as uow:
+        person = access.get_person(uow.records, email=actor)
+        d = access.get_deal(uow.records, code=deal)
+        ds = vault.get_dataset(uow.records, deal=d, name=dataset)
+        decide(uow.records, actor=person, deal=d, action="shred").enforce()
+        if whole_dataset:
+            entry = shred_dataset(uow, keyring, dataset=ds, actor=person, reason=reason)
+        else:
+            assert subject_id is not None
+            entry = shred_customer(
+                uow, keyring, dataset=ds, subject_id=subject_id, actor=person, reason=reason
+            )
+        out = ShredOut(
+            scope=entry.scope,
+            dataset=ds.name,
+            subject_id=entry.subject_id,
+            customers=entry.customers,
+            keys_destroyed=entry.keys_destroyed,
+            method=entry.method,
+            actor=person.email,
+            at=entry.at.isoformat(),
+        )
+    stores.purge_deleted_keys()
+    return out
+
+
+def read_import_rejects(
+    stores: Stores, keyring: KeyRing, *, actor: str, deal: str, import_id: int
+) -> pl.DataFrame:
+    """The rejected rows of an import with their reasons and original values (steward only)."""
+    with stores.unit_of_work() as uow:
+        person = access.get_person(uow.records, email=actor)
+        d = access.get_deal(uow.records, code=deal)
+        run = uow.records.get(ImportRun, import_id)
+        if run is None:
+            raise NotFound(f"import #{import_id} not found")
+        decide(uow.records, actor=person, deal=d, action="read").enforce()
+        if run.reject_file is None:
+            raise NotFound(f"import #{import_id} rejected no rows")
+        ds = next(
+            (x for x in vault.list_datasets(uow.records, deal=d) if x.id == run.dataset_id), None
+        )
+        if ds is None:
+            raise NotFound(f"import #{import_id} is not part of deal {deal!r}")
+        key = keyring.dataset_key(
+            uow.keys, dataset_id=ds.id, purpose=DATA, version=ds.data_key_version
+        )
+        return read_rejects(path=Path(run.reject_file), key=key, dataset_id=ds.id, import_id=run.id)

@@ -1,0 +1,230 @@
+"""Use case: import one table of a customer base into the vault, whole or not at all."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+from pydantic import BaseModel
+
+from dealvault.access import service as access
+from dealvault.access.decision import decide
+from dealvault.crypto.keyring import DATA, KeyRing
+from dealvault.db.base import utcnow
+from dealvault.db.stores import Stores
+from dealvault.errors import Conflict, InputError
+from dealvault.ingest.fields import TableRole
+from dealvault.ingest.mapping import ColumnMapping, apply_overrides, load_mapping, propose_mapping
+from dealvault.ingest.normalize import normalise_batch
+from dealvault.ingest.readers import SourceSpec, open_source
+from dealvault.vault import service as vault
+from dealvault.vault.models import ImportRun
+from dealvault.vault.rejects import RejectWriter
+from dealvault.vault.writer import ChildWriter, CustomerWriter
+
+#: progress(bytes_read, total_bytes or None, rows_read)
+Progress = Callable[[int, int | None, int], None]
+
+
+class ImportSummary(BaseModel):
+    import_id: int
+    dataset: str
+    table: str
+    role: str
+    source: str
+    fmt: str
+    encoding: str | None
+    content_hash: str
+    mapping: dict[str, str | None]
+    rows_read: int
+    rows_imported: int
+    rows_merged: int
+    rows_rejected: int
+    reject_file: str | None
+
+
+@dataclass(frozen=True)
+class ImportRequest:
+    actor: str
+    deal: str
+    dataset: str
+    spec: SourceSpec
+    table: str | None = None
+    role: TableRole | None = None
+    mapping_file: Path | None = None
+    overrides: Mapping[str, str | None] | None = None
+    strict: bool = False
+    allow_reimport: bool = False
+
+
+def plan_mapping(*, request: ImportRequest, columns: list[str]) -> ColumnMapping:
+    """The proposed mapping from the headers, with the file's and the flags' overrides on top."""
+    mapping = propose_mapping(columns=columns, table_role=request.role)
+    if request.mapping_file is not None:
+        mapping = apply_overrides(
+            mapping=mapping, overrides=load_mapping(path=request.mapping_file)
+        )
+    if request.overrides:
+        mapping = apply_overrides(mapping=mapping, overrides=request.overrides)
+    return mapping
+
+
+def _rejects_frame(raw: pl.DataFrame, rejects: pl.DataFrame) -> pl.DataFrame:
+    """Reasons joined with the rejected rows' original values (stored encrypted only)."""
+    values = raw.select(
+        pl.col("__row").alias("row"),
+        pl.struct([c for c in raw.columns if c != "__row"]).struct.json_encode().alias("values"),
+    )
+    return rejects.select(
+        pl.col("row").cast(pl.Int64),
+        pl.col("column").cast(pl.String),
+        pl.col("reason").cast(pl.String),
+    ).join(values, on="row", how="left")
+
+
+def import_source(
+    stores: Stores,
+    keyring: KeyRing,
+    *,
+    request: ImportRequest,
+    rejects_dir: Path,
+    progress: Progress | None = None,
+) -> ImportSummary:
+    """Read, normalise, merge, encrypt and store; commit everything or nothing."""
+    made: list[RejectWriter] = []
+    try:
+        return _run_import(
+            stores, keyring, request=request, rejects_dir=rejects_dir, progress=progress, made=made
+        )
+    except BaseException:
+        for writer in made:  # the import rolled back: its reject file goes too
+            writer.abort()
+        raise
+
+
+def _run_import(
+    stores: Stores,
+    keyring: KeyRing,
+    *,
+    request: ImportRequest,
+    rejects_dir: Path,
+    progress: Progress | None,
+    made: list[RejectWriter],
+) -> ImportSummary:
+    with open_source(spec=request.spec) as source, stores.unit_of_work() as uow:
+        s = uow.records
+        actor = access.get_person(s, email=request.actor)
+        deal = access.get_deal(s, code=request.deal)
+        decide(s, actor=actor, deal=deal, action="import").enforce()
+        keyring.verify_kek(uow.keys)
+        mapping = plan_mapping(request=request, columns=list(source.columns))
+        role = mapping.table_role
+        dataset = vault.get_or_create_dataset(uow, keyring, deal=deal, name=request.dataset)
+        table_name = request.table or role.value
+        table = vault.get_or_create_table(s, dataset=dataset, name=table_name, role=role)
+        previous = vault.find_previous_import(s, dataset=dataset, content_hash=source.content_hash)
+        if previous is not None and not request.allow_reimport:
+            raise Conflict(
+                f"{source.name} was already imported into this dataset (import #{previous.id} "
+                f"on {previous.started_at:%Y-%m-%d}); pass --allow-reimport to import it again",
+                code="reimport",
+            )
+        vault.record_columns(s, table=table, mapping=mapping.columns)
+        run = ImportRun(
+            dataset_id=dataset.id,
+            table_id=table.id,
+            source_name=source.name,
+            fmt=source.fmt,
+            encoding=source.encoding,
+            content_hash=source.content_hash,
+            actor_id=actor.id,
+        )
+        s.add(run)
+        s.flush()
+        writer: CustomerWriter | ChildWriter
+        if role is TableRole.CUSTOMERS:
+            writer = CustomerWriter(uow=uow, keyring=keyring, dataset=dataset, import_id=run.id)
+        else:
+            writer = ChildWriter(
+                uow=uow,
+                keyring=keyring,
+                dataset=dataset,
+                table_id=table.id,
+                import_id=run.id,
+                category=vault.ROLE_CATEGORY[role],
+            )
+        data_key = keyring.dataset_key(
+            uow.keys, dataset_id=dataset.id, purpose=DATA, version=dataset.data_key_version
+        )
+        rejects = RejectWriter(
+            path=rejects_dir / f"import-{dataset.id}-{run.id}.dvrej",
+            key=data_key,
+            key_version=dataset.data_key_version,
+            dataset_id=dataset.id,
+            import_id=run.id,
+        )
+        made.append(rejects)
+        for batch in source.batches():
+            raw = pl.from_arrow(batch.data)
+            assert isinstance(raw, pl.DataFrame)
+            raw = raw.with_row_index("__row", offset=batch.first_row).with_columns(
+                pl.col("__row").cast(pl.Int64)
+            )
+            nb = normalise_batch(
+                frame=raw.drop("__row"),
+                mapping=mapping,
+                file=source.name,
+                first_row=batch.first_row,
+            )
+            bad = nb.rejects
+            stats = writer.write(nb.clean)
+            if stats.rejected_rows:
+                bad = pl.concat(
+                    [
+                        bad.select(pl.col("row").cast(pl.Int64), "column", "reason"),
+                        pl.DataFrame(
+                            stats.rejected_rows,
+                            schema={"row": pl.Int64, "column": pl.String, "reason": pl.String},
+                            orient="row",
+                        ),
+                    ]
+                )
+            if bad.height:
+                if request.strict:
+                    first = bad.row(0, named=True)
+                    raise InputError(
+                        f"{first['reason']} (strict import: nothing was written; "
+                        f"{bad.get_column('row').n_unique()} rows in this batch are bad)",
+                        file=source.name,
+                        row=int(first["row"]),
+                        column=str(first["column"]),
+                    )
+                rejects.write(_rejects_frame(raw, bad))
+            run.rows_read += raw.height
+            run.rows_imported += stats.inserted
+            run.rows_merged += stats.merged
+            run.rows_rejected += bad.get_column("row").n_unique() if bad.height else 0
+            if progress is not None:
+                progress(batch.bytes_read or 0, source.size_bytes, run.rows_read)
+        reject_path = rejects.finish()
+        run.reject_file = str(reject_path) if reject_path else None
+        run.finished_at = utcnow()
+        s.flush()
+        return ImportSummary(
+            import_id=run.id,
+            dataset=dataset.name,
+            table=table.name,
+            role=role.value,
+            source=source.name,
+            fmt=source.fmt,
+            encoding=source.encoding,
+            content_hash=source.content_hash,
+            mapping=dict(mapping.columns),
+            rows_read=run.rows_read,
+            rows_imported=run.rows_imported,
+            rows_merged=run.rows_merged,
+            rows_rejected=run.rows_rejected,
+            reject_file=run.reject_file,
+        )

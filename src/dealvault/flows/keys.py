@@ -1,0 +1,131 @@
+"""Use cases on keys: status of the hierarchy, master-key and data-key rotation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pydantic import BaseModel
+from sqlalchemy import func, select
+
+from dealvault.access import service as access
+from dealvault.access.decision import decide
+from dealvault.access.models import Deal
+from dealvault.crypto.keyring import KeyRing
+from dealvault.crypto.models import CustomerKey, DatasetKey
+from dealvault.db.stores import Stores
+from dealvault.vault import service as vault
+from dealvault.vault.models import Dataset, KeyRotation, ShredRecord
+from dealvault.vault.rotation import RotationResult, rotate_data, rotate_master
+
+
+class DatasetKeysOut(BaseModel):
+    deal: str
+    dataset: str
+    status: str
+    data_key_version: int
+    dataset_keys: list[str]
+    customers_active: int
+    customers_shredded: int
+    customer_keys: int
+    shred_events: int
+    rotation_running: bool
+
+
+class KeysStatusOut(BaseModel):
+    provider: str
+    kek_id: str
+    kek_active_version: int
+    kek_versions: list[int]
+    datasets: list[DatasetKeysOut]
+
+
+def keys_status(stores: Stores, keyring: KeyRing) -> KeysStatusOut:
+    p = keyring.provider
+    out = KeysStatusOut(
+        provider=p.name,
+        kek_id=p.kek_id,
+        kek_active_version=p.active_version(),
+        kek_versions=p.versions(),
+        datasets=[],
+    )
+    with stores.records_session() as s, stores.keystore_sessions() as ks:
+        keyring.verify_kek(ks)
+        deals = {d.id: d.code for d in s.scalars(select(Deal))}
+        for ds in s.scalars(select(Dataset).order_by(Dataset.id)):
+            counts = vault.dataset_counts(s, dataset=ds)
+            dkeys = ks.scalars(
+                select(DatasetKey)
+                .where(DatasetKey.dataset_id == ds.id)
+                .order_by(DatasetKey.purpose, DatasetKey.version)
+            ).all()
+            out.datasets.append(
+                DatasetKeysOut(
+                    deal=deals.get(ds.deal_id, "?"),
+                    dataset=ds.name,
+                    status=ds.status,
+                    data_key_version=ds.data_key_version,
+                    dataset_keys=[
+                        f"{k.purpose} v{k.version} (master {k.kek_id} v{k.kek_version})"
+                        for k in dkeys
+                    ],
+                    customers_active=counts["active"],
+                    customers_shredded=counts["shredded"],
+                    customer_keys=int(
+                        ks.scalar(
+                            select(func.count())
+                            .select_from(CustomerKey)
+                            .where(CustomerKey.dataset_id == ds.id)
+                        )
+                        or 0
+                    ),
+                    shred_events=int(
+                        s.scalar(
+                            select(func.count())
+                            .select_from(ShredRecord)
+                            .where(ShredRecord.dataset_id == ds.id)
+                        )
+                        or 0
+                    ),
+                    rotation_running=s.scalar(
+                        select(KeyRotation.id).where(
+                            KeyRotation.dataset_id == ds.id, KeyRotation.status == "running"
+                        )
+                    )
+                    is not None,
+                )
+            )
+    return out
+
+
+def rotate_master_key(stores: Stores, keyring: KeyRing, *, actor: str | None) -> RotationResult:
+    with stores.records_session() as s:
+        actor_id = access.get_person(s, email=actor).id if actor else None
+    return rotate_master(stores, keyring, actor_id=actor_id)
+
+
+def rotate_data_key(
+    stores: Stores,
+    keyring: KeyRing,
+    *,
+    actor: str,
+    deal: str,
+    dataset: str,
+    batch_size: int = 5_000,
+    progress: Callable[[int, int], None] | None = None,
+    after_batch: Callable[[int], None] | None = None,
+) -> RotationResult:
+    with stores.records_session() as s:
+        person = access.get_person(s, email=actor)
+        d = access.get_deal(s, code=deal)
+        decide(s, actor=person, deal=d, action="rotate").enforce()
+        ds = vault.get_dataset(s, deal=d, name=dataset)
+        ds_id, actor_id = ds.id, person.id
+    return rotate_data(
+        stores,
+        keyring,
+        dataset_id=ds_id,
+        actor_id=actor_id,
+        batch_size=batch_size,
+        progress=progress,
+        after_batch=after_batch,
+    )

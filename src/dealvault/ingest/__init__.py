@@ -1,0 +1,1 @@
+"""Readers for customer exports: streaming Arrow batches, mapping, validation, reject reports."""

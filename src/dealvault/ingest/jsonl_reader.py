@@ -1,0 +1,127 @@
+"""JSON Lines reader: one object of scalars per line, streamed in chunks of lines."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from dealvault.errors import InputError
+from dealvault.ingest.source import (
+    SourceBase,
+    SourceBatch,
+    check_headers,
+    file_sha256,
+    number_batches,
+)
+
+Record = dict[str, str | None]
+
+
+class JsonlSource(SourceBase):
+    """A ``.jsonl`` file; columns are the keys seen in the first ``batch_rows`` records."""
+
+    fmt = "jsonl"
+    encoding: str | None = "utf-8"
+
+    def __init__(self, *, path: Path, batch_rows: int = 50_000) -> None:
+        self.path = path
+        self.name = path.name
+        self.batch_rows = batch_rows
+        self.size_bytes = path.stat().st_size
+        if self.size_bytes == 0:
+            raise InputError("file is empty", file=self.name)
+        self._f = path.open("rb")
+        self._line = 0
+        self._row = 0
+        self._first = self._read(batch_rows)
+        if not self._first:
+            self.close()
+            raise InputError("file is empty", file=self.name)
+        keys: dict[str, None] = {}
+        for rec in self._first:
+            keys.update(dict.fromkeys(rec))
+        self.columns = check_headers(headers=list(keys), file=self.name)
+
+    @cached_property
+    def content_hash(self) -> str:
+        """SHA-256 of the raw file bytes."""
+        return file_sha256(path=self.path)
+
+    def close(self) -> None:
+        self._f.close()
+
+    def _value(self, v: Any, key: str) -> str | None:
+        if v is None:
+            return None
+        if isinstance(v, str):
+            return v or None
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, dict | list):
+            raise InputError(
+                f"nested value (object or array) (line {self._line})",
+                file=self.name,
+                row=self._row,
+                column=key,
+            )
+        return str(v)
+
+    def _read(self, n: int) -> list[Record]:
+        out: list[Record] = []
+        for raw in self._f:
+            self._line += 1
+            if not raw.strip():
+                continue
+            self._row += 1
+            try:
+                obj = json.loads(raw, parse_float=str, parse_int=str, parse_constant=str)
+            except ValueError:
+                raise InputError(
+                    f"invalid JSON or not UTF-8 text (line {self._line})",
+                    file=self.name,
+                    row=self._row,
+                ) from None
+            if not isinstance(obj, dict):
+                raise InputError(
+                    f"line is not a JSON object (line {self._line})", file=self.name, row=self._row
+                )
+            out.append({str(k): self._value(v, str(k)) for k, v in obj.items()})
+            if len(out) >= n:
+                break
+        return out
+
+    def _to_batch(self, recs: list[Record], first_row: int) -> pa.RecordBatch:
+        known = set(self.columns)
+        for i, rec in enumerate(recs):
+            for k in rec:
+                if k not in known:
+                    raise InputError(
+                        f"key not present in the first {self.batch_rows} records",
+                        file=self.name,
+                        row=first_row + i,
+                        column=k,
+                    )
+        arrays = [pa.array([r.get(c) for r in recs], pa.string()) for c in self.columns]
+        return pa.RecordBatch.from_arrays(arrays, names=self.columns)
+
+    def batches(self) -> Iterator[SourceBatch]:
+        """Batches of ``batch_rows`` records."""
+
+        def gen() -> Iterator[tuple[pa.RecordBatch, int | None]]:
+            recs, first = self._first, 1
+            self._first = []
+            while recs:
+                batch = self._to_batch(recs, first)
+                first += len(recs)
+                yield batch, self._f.tell()
+                recs = self._read(self.batch_rows)
+
+        try:
+            yield from number_batches(batches=gen())
+        finally:
+            self.close()

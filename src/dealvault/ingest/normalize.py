@@ -1,0 +1,126 @@
+"""Vectorised normalisation of a mapped batch into clean rows and rejects (row, column, reason)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from dealvault.errors import InputError
+from dealvault.ingest.fields import FIELDS, TableRole
+from dealvault.ingest.mapping import ROW_COLUMN, ColumnMapping, check_mapping
+from dealvault.ingest.validators import PREPARED, RULES, TWO_STAGE, blank_to_null
+
+IDENTIFYING = ("name", "phone", "id_number")
+REJECT_SCHEMA = {"row": pl.Int64, "column": pl.String, "reason": pl.String}
+
+
+@dataclass(frozen=True)
+class NormalisedBatch:
+    """``clean``: valid rows (canonical fields, extras, ``__row``); ``rejects``: one per problem."""
+
+    clean: pl.DataFrame
+    rejects: pl.DataFrame
+
+
+def normalise_batch(
+    *, frame: pl.DataFrame, mapping: ColumnMapping, file: str, first_row: int
+) -> NormalisedBatch:
+    """Normalise mapped columns by field kind and split valid rows from rejects.
+
+    Empty values become null (not a reject). A row with any invalid mapped value is rejected
+    with every reason listed; a customers row needs a name, phone or ID number, an orders or
+    notes row a customer key. Messages name row and column, never the value.
+    """
+    check_mapping(mapping=mapping, file=file)
+    missing = [c for c in mapping.columns if c not in frame.columns]
+    if missing:
+        raise InputError("mapped column is missing from the data", file=file, column=missing[0])
+    n = frame.height
+    values: list[pl.Expr] = [pl.col(ROW_COLUMN)]
+    stage1: list[pl.Expr] = [(pl.int_range(n, dtype=pl.Int64) + first_row).alias(ROW_COLUMN)]
+    reasons: list[tuple[str, str]] = []  # (reason column, source column)
+    slow: list[tuple[str, str, str, str]] = []  # (kind, flag column, value column, reason column)
+    for i, col in enumerate(frame.columns):
+        f = mapping.columns.get(col)
+        stage1.append(blank_to_null(pl.col(col)).alias(f"__b{i}"))
+        raw = pl.col(f"__b{i}")
+        if f is None:
+            values.append(raw.alias(col))
+            continue
+        kind = FIELDS[f].kind
+        if kind in PREPARED:
+            prep, check = PREPARED[kind]
+            stage1 += [e.alias(f"__p{i}_{k}") for k, e in prep(blank_to_null(pl.col(col))).items()]
+            v, r = check(lambda k, i=i: pl.col(f"__p{i}_{k}"))  # type: ignore[misc]
+            values += [v.alias(f), r.alias(f"__reason{i}")]
+            reasons.append((f"__reason{i}", col))
+            continue
+        if kind in TWO_STAGE:
+            v, r, flag = TWO_STAGE[kind][0](raw)
+            slow.append((kind, f"__slow{i}", f, f"__reason{i}"))
+            values += [v.alias(f), r.alias(f"__reason{i}"), flag.alias(f"__slow{i}")]
+            reasons.append((f"__reason{i}", col))
+            continue
+        v, r = RULES.get(kind, RULES["text"])(raw)
+        values += [v.alias(f), r.alias(f"__reason{i}")]
+        reasons.append((f"__reason{i}", col))
+    # row-level rules
+    position = {c: i for i, c in enumerate(frame.columns)}
+    present = [
+        pl.col(f"__b{position[c]}").is_not_null()
+        for c, f in mapping.columns.items()
+        if f in IDENTIFYING
+    ]
+    if mapping.table_role is TableRole.CUSTOMERS:
+        has_id = pl.any_horizontal(present) if present else pl.lit(False)
+        values.append(
+            pl.when(~has_id).then(pl.lit("row has no identifying field")).alias("__reason_row")
+        )
+        reasons.append(("__reason_row", ""))
+    else:
+        key_col = mapping.column_of("customer_key")
+        assert key_col is not None  # check_mapping guarantees it
+        values.append(
+            pl.when(pl.col(f"__b{position[key_col]}").is_null())
+            .then(pl.lit("missing customer key"))
+            .alias("__reason_key")
+        )
+        reasons.append(("__reason_key", key_col))
+    out = frame.lazy().select(stage1).select(values).collect()
+    for kind, flag_col, value_col, reason_col in slow:
+        out = _finish(out, kind, flag_col, value_col, reason_col)
+    reason_cols = [r for r, _ in reasons]
+    bad = out.select(pl.any_horizontal([pl.col(r).is_not_null() for r in reason_cols])).to_series()
+    rejects = _rejects(out.filter(bad), reasons)
+    clean = out.filter(~bad).drop(reason_cols)
+    return NormalisedBatch(clean=clean, rejects=rejects)
+
+
+def _finish(
+    out: pl.DataFrame, kind: str, flag: str, value_col: str, reason_col: str
+) -> pl.DataFrame:
+    """Run the slow rule of ``kind`` on flagged rows only and write value and reason back."""
+    idx = out.select(pl.arg_where(pl.col(flag))).to_series()
+    if idx.len():
+        vals, why = TWO_STAGE[kind][1](out[value_col].gather(idx))
+        out = out.with_columns(
+            out[value_col].scatter(idx, vals.cast(pl.String)),
+            out[reason_col].scatter(idx, why.cast(pl.String)),
+        )
+    return out.drop(flag)
+
+
+def _rejects(bad: pl.DataFrame, reasons: list[tuple[str, str]]) -> pl.DataFrame:
+    """One line per (row, source column, reason); row-level reasons have a null column."""
+    if bad.height == 0:
+        return pl.DataFrame(schema=REJECT_SCHEMA)
+    parts = [
+        bad.select(
+            pl.col(ROW_COLUMN).alias("row"),
+            pl.lit(src or None, dtype=pl.String).alias("column"),
+            pl.col(r).alias("reason"),
+        ).filter(pl.col("reason").is_not_null())
+        for r, src in reasons
+    ]
+    return pl.concat(parts).sort("row", maintain_order=True)

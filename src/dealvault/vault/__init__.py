@@ -1,0 +1,1 @@
+"""Encrypted customer records, blind indexes and the one read path."""

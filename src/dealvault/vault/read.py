@@ -1,0 +1,153 @@
+"""The one read path: find customers by blind index and decrypt, after an access decision."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import polars as pl
+from sqlalchemy import select
+
+from dealvault.access.decision import decide
+from dealvault.access.models import Deal, Person
+from dealvault.crypto import envelope as env
+from dealvault.crypto.blind import blind_index
+from dealvault.crypto.keyring import INDEX, KeyRing
+from dealvault.db.stores import UnitOfWork
+from dealvault.errors import Invalid, NotFound
+from dealvault.ingest.fields import Category, TableRole
+from dealvault.ingest.mapping import ColumnMapping
+from dealvault.ingest.normalize import normalise_batch
+from dealvault.vault.models import ChildRecord, CustomerRecord, Dataset, DatasetTable
+
+LOOKUP_FIELDS = ("phone", "id_number", "email", "customer_key")
+
+
+@dataclass(frozen=True)
+class CustomerView:
+    """What a reader gets for one customer. ``data`` is keyed by category, then field."""
+
+    subject_id: str
+    status: str
+    data: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    children: dict[str, list[dict[str, str | None]]] = field(default_factory=dict)
+
+
+def normalise_lookup_value(*, by: str, value: str) -> str:
+    """Normalise a searched value as import did (E.164 phone, upper-case ID), or fail cleanly."""
+    if by not in LOOKUP_FIELDS:
+        raise Invalid(f"cannot look up by {by!r}; use one of {', '.join(LOOKUP_FIELDS)}")
+    columns = {by: by, "name": "name"}  # a name makes the probe row pass the identity rule
+    frame = pl.DataFrame({c: [value if c == by else "x"] for c in columns})
+    result = normalise_batch(
+        frame=frame,
+        mapping=ColumnMapping(table_role=TableRole.CUSTOMERS, columns=dict(columns)),
+        file="lookup",
+        first_row=1,
+    )
+    if result.rejects.height or result.clean.height == 0 or result.clean.get_column(by)[0] is None:
+        reasons = ", ".join(result.rejects.get_column("reason").to_list()) or "empty value"
+        raise Invalid(f"the {by.replace('_', ' ')} given is not valid ({reasons})")
+    return str(result.clean.get_column(by)[0])
+
+
+def find_subjects(
+    uow: UnitOfWork, keyring: KeyRing, *, dataset: Dataset, by: str, value: str
+) -> list[str]:
+    """Subject ids of the customers whose ``by`` value equals ``value``; no decryption."""
+    if by == "subject_id":
+        rows = uow.records.scalars(
+            select(CustomerRecord.subject_id).where(
+                CustomerRecord.dataset_id == dataset.id, CustomerRecord.subject_id == value
+            )
+        ).all()
+        return list(rows)
+    normalised = normalise_lookup_value(by=by, value=value)
+    index_key = keyring.dataset_key(uow.keys, dataset_id=dataset.id, purpose=INDEX, version=1)
+    column = getattr(CustomerRecord, f"bi_{by}")
+    rows = uow.records.scalars(
+        select(CustomerRecord.subject_id)
+        .where(
+            CustomerRecord.dataset_id == dataset.id,
+            column == blind_index(index_key, by, normalised),
+        )
+        .order_by(CustomerRecord.id)
+    ).all()
+    return list(rows)
+
+
+def disclose(
+    uow: UnitOfWork,
+    keyring: KeyRing,
+    *,
+    actor: Person,
+    deal: Deal,
+    dataset: Dataset,
+    subject_ids: Sequence[str],
+    categories: Sequence[str] | None = None,
+    purpose: str,
+) -> list[CustomerView]:
+    """The only function that returns decrypted customer data. It decides first, always."""
+    wanted = [Category(c) for c in (categories or [c.value for c in Category])]
+    decision = decide(
+        uow.records, actor=actor, deal=deal, action="read", categories=[c.value for c in wanted]
+    )
+    decision.enforce()
+    if not purpose.strip():
+        raise Invalid("a purpose is required for every read")
+    records = uow.records.scalars(
+        select(CustomerRecord)
+        .where(
+            CustomerRecord.dataset_id == dataset.id,
+            CustomerRecord.subject_id.in_(list(subject_ids)),
+        )
+        .order_by(CustomerRecord.id)
+    ).all()
+    if len(records) != len(set(subject_ids)):
+        raise NotFound("one or more subject ids are not in this dataset")
+    tables = {
+        t.id: t.name
+        for t in uow.records.scalars(
+            select(DatasetTable).where(DatasetTable.dataset_id == dataset.id)
+        )
+    }
+    views = []
+    for rec in records:
+        keys = (
+            keyring.unwrap_customer_keys(
+                uow.keys, dataset_id=dataset.id, version=rec.key_version, record_ids=[rec.id]
+            )
+            if rec.status == "active"
+            else {}
+        )
+        key = keys.get(rec.id)
+        if key is None:
+            views.append(CustomerView(subject_id=rec.subject_id, status="shredded"))
+            continue
+        aead = env.opener(key)
+        data: dict[str, dict[str, str | None]] = {}
+        for cat in wanted:
+            blob = getattr(rec, f"enc_{cat.value}")
+            if blob is not None:
+                ctx = env.record_context(dataset.id, rec.id, cat.value, dataset.schema_version)
+                data[cat.value] = json.loads(env.open_with(aead, blob, ctx))
+        children: dict[str, list[dict[str, str | None]]] = {}
+        child_rows = uow.records.scalars(
+            select(ChildRecord)
+            .where(
+                ChildRecord.record_id == rec.id, ChildRecord.category.in_([c.value for c in wanted])
+            )
+            .order_by(ChildRecord.id)
+        ).all()
+        for child in child_rows:
+            if child.envelope is None:
+                continue
+            ctx = env.child_context(dataset.id, child.id, rec.id, child.category)
+            children.setdefault(tables.get(child.table_id, "?"), []).append(
+                json.loads(env.open_with(aead, child.envelope, ctx))
+            )
+        views.append(
+            CustomerView(subject_id=rec.subject_id, status=rec.status, data=data, children=children)
+        )
+    return views

@@ -1,0 +1,137 @@
+"""Datasets, their tables and column metadata; key-store status."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from dealvault.access.models import Deal
+from dealvault.crypto.keyring import DATA, INDEX, KeyRing
+from dealvault.db.stores import UnitOfWork
+from dealvault.errors import Conflict, NotFound
+from dealvault.ingest.fields import FIELDS, Category, TableRole
+from dealvault.vault.models import (
+    ChildRecord,
+    CustomerRecord,
+    Dataset,
+    DatasetColumn,
+    DatasetTable,
+    ImportRun,
+)
+
+ROLE_CATEGORY = {TableRole.ORDERS: Category.TRANSACTION, TableRole.NOTES: Category.FREE_TEXT}
+
+
+def get_dataset(session: Session, *, deal: Deal, name: str) -> Dataset:
+    ds = session.scalar(select(Dataset).where(Dataset.deal_id == deal.id, Dataset.name == name))
+    if ds is None:
+        raise NotFound(f"dataset {name!r} not found in deal {deal.code!r}")
+    return ds
+
+
+def list_datasets(session: Session, *, deal: Deal) -> list[Dataset]:
+    return list(
+        session.scalars(select(Dataset).where(Dataset.deal_id == deal.id).order_by(Dataset.id))
+    )
+
+
+def get_or_create_dataset(uow: UnitOfWork, keyring: KeyRing, *, deal: Deal, name: str) -> Dataset:
+    """The named dataset, created with fresh data and index keys when new."""
+    s = uow.records
+    ds = s.scalar(select(Dataset).where(Dataset.deal_id == deal.id, Dataset.name == name))
+    if ds is not None:
+        if ds.status != "active":
+            raise Conflict(f"dataset {name!r} is {ds.status}; it cannot take new data")
+        return ds
+    ds = Dataset(deal_id=deal.id, name=name)
+    s.add(ds)
+    s.flush()
+    keyring.register_kek(uow.keys)
+    keyring.create_dataset_key(uow.keys, dataset_id=ds.id, purpose=DATA, version=1)
+    keyring.create_dataset_key(uow.keys, dataset_id=ds.id, purpose=INDEX, version=1)
+    return ds
+
+
+def get_or_create_table(
+    session: Session, *, dataset: Dataset, name: str, role: TableRole
+) -> DatasetTable:
+    t = session.scalar(
+        select(DatasetTable).where(DatasetTable.dataset_id == dataset.id, DatasetTable.name == name)
+    )
+    if t is None:
+        if role is TableRole.CUSTOMERS and session.scalar(
+            select(DatasetTable).where(
+                DatasetTable.dataset_id == dataset.id,
+                DatasetTable.role == TableRole.CUSTOMERS.value,
+            )
+        ):
+            raise Conflict("this dataset already has a customers table; import more rows into it")
+        t = DatasetTable(dataset_id=dataset.id, name=name, role=role.value)
+        session.add(t)
+        session.flush()
+    elif t.role != role.value:
+        raise Conflict(f"table {name!r} holds {t.role}, not {role.value}")
+    return t
+
+
+def record_columns(
+    session: Session, *, table: DatasetTable, mapping: Mapping[str, str | None]
+) -> None:
+    """Store what each source column is (field, category, sensitivity); keep overrides."""
+    existing = {
+        c.source_name: c
+        for c in session.scalars(select(DatasetColumn).where(DatasetColumn.table_id == table.id))
+    }
+    role = TableRole(table.role)
+    for source, field in mapping.items():
+        spec = FIELDS.get(field) if field else None
+        if spec is not None:
+            category = (spec.category or Category.IDENTITY).value
+        else:
+            category = ROLE_CATEGORY.get(role, Category.FREE_TEXT).value
+        col = existing.get(source)
+        if col is None:
+            col = DatasetColumn(table_id=table.id, source_name=source)
+            session.add(col)
+        col.field = field
+        col.category = category
+        col.pii_type = spec.kind if spec is not None else None
+        col.sensitive = bool(spec and spec.sensitive)
+        col.confidence = 1.0 if spec is not None else 0.0
+    session.flush()
+
+
+def find_previous_import(
+    session: Session, *, dataset: Dataset, content_hash: str
+) -> ImportRun | None:
+    return session.scalar(
+        select(ImportRun)
+        .where(ImportRun.dataset_id == dataset.id, ImportRun.content_hash == content_hash)
+        .where(ImportRun.finished_at.is_not(None))
+        .order_by(ImportRun.id)
+    )
+
+
+def dataset_counts(session: Session, *, dataset: Dataset) -> dict[str, int]:
+    by_status: dict[str, int] = {
+        status: int(n)
+        for status, n in session.execute(
+            select(CustomerRecord.status, func.count())
+            .where(CustomerRecord.dataset_id == dataset.id)
+            .group_by(CustomerRecord.status)
+        )
+    }
+    children = session.scalar(
+        select(func.count())
+        .select_from(ChildRecord)
+        .join(CustomerRecord, ChildRecord.record_id == CustomerRecord.id)
+        .where(CustomerRecord.dataset_id == dataset.id)
+    )
+    return {
+        "customers": sum(by_status.values()),
+        "active": by_status.get("active", 0),
+        "shredded": by_status.get("shredded", 0),
+        "child_rows": int(children or 0),
+    }

@@ -1,0 +1,100 @@
+"""Crypto-shredding (NIST SP 800-88 cryptographic erase) of one customer or a whole dataset."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+
+from dealvault.access.models import Person
+from dealvault.crypto.keyring import KeyRing
+from dealvault.db.stores import UnitOfWork
+from dealvault.errors import NotFound
+from dealvault.vault.models import (
+    BLIND_COLUMNS,
+    CATEGORY_COLUMNS,
+    ChildRecord,
+    CustomerRecord,
+    Dataset,
+    ShredRecord,
+)
+
+METHOD = "cryptographic erase (NIST SP 800-88 Rev. 1): key destroyed, ciphertext discarded"
+#: Ciphertexts and blind indexes are dropped too: after a shred the customer cannot even be
+#: found by phone or ID number (the key store no longer holds its key in any case).
+_CLEARED = {c: None for c in (*CATEGORY_COLUMNS, *BLIND_COLUMNS)}
+
+
+def shred_customer(
+    uow: UnitOfWork,
+    keyring: KeyRing,
+    *,
+    dataset: Dataset,
+    subject_id: str,
+    actor: Person | None,
+    reason: str | None,
+) -> ShredRecord:
+    """Destroy one customer's key (every version) and drop its ciphertexts. Idempotent."""
+    rec = uow.records.scalar(
+        select(CustomerRecord).where(
+            CustomerRecord.dataset_id == dataset.id, CustomerRecord.subject_id == subject_id
+        )
+    )
+    if rec is None:
+        raise NotFound("no customer with this subject id in the dataset")
+    destroyed = keyring.destroy_customer_keys(uow.keys, dataset_id=dataset.id, record_ids=[rec.id])
+    uow.records.execute(
+        update(CustomerRecord)
+        .where(CustomerRecord.id == rec.id)
+        .values(status="shredded", **_CLEARED)
+    )
+    uow.records.execute(
+        update(ChildRecord).where(ChildRecord.record_id == rec.id).values(envelope=None)
+    )
+    entry = ShredRecord(
+        dataset_id=dataset.id,
+        scope="customer",
+        subject_id=subject_id,
+        customers=1,
+        keys_destroyed=destroyed,
+        method=METHOD,
+        reason=reason,
+        actor_id=actor.id if actor else None,
+    )
+    uow.records.add(entry)
+    uow.records.flush()
+    return entry
+
+
+def shred_dataset(
+    uow: UnitOfWork, keyring: KeyRing, *, dataset: Dataset, actor: Person | None, reason: str | None
+) -> ShredRecord:
+    """Destroy every key of a dataset (data, index, customer keys): all of it is unreadable."""
+    destroyed = keyring.destroy_dataset(uow.keys, dataset_id=dataset.id)
+    result = uow.records.execute(
+        update(CustomerRecord)
+        .where(CustomerRecord.dataset_id == dataset.id, CustomerRecord.status != "shredded")
+        .values(status="shredded", **_CLEARED)
+    )
+    customers = int(getattr(result, "rowcount", 0) or 0)
+    uow.records.execute(
+        update(ChildRecord)
+        .where(
+            ChildRecord.record_id.in_(
+                select(CustomerRecord.id).where(CustomerRecord.dataset_id == dataset.id)
+            )
+        )
+        .values(envelope=None)
+    )
+    dataset.status = "shredded"
+    entry = ShredRecord(
+        dataset_id=dataset.id,
+        scope="dataset",
+        subject_id=None,
+        customers=customers,
+        keys_destroyed=destroyed,
+        method=METHOD,
+        reason=reason,
+        actor_id=actor.id if actor else None,
+    )
+    uow.records.add(entry)
+    uow.records.flush()
+    return entry

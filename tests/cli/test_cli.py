@@ -1,0 +1,136 @@
+"""The CLI end to end: init, organisations, people, deals, import, lookup, keys, shred; exit codes."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dealvault.cli.main import app
+from tests.vault.helpers import customer_row, write_csv
+
+STEWARD = "steward@seller.example"
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    monkeypatch.chdir(tmp_path)
+    values = {
+        "DEALVAULT_HOME": str(tmp_path / "store"),
+        "DEALVAULT_KEY_PROVIDER": "env",
+        "DEALVAULT_MASTER_KEY": secrets.token_bytes(32).hex(),
+        "DEALVAULT_ACTOR": STEWARD,
+    }
+    for k, v in values.items():
+        monkeypatch.setenv(k, v)
+    return values
+
+
+def run(*args: str, code: int = 0) -> str:
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == code, f"{args}: exit {result.exit_code}\n{result.output}\n{result.exception!r}"
+    return result.output
+
+
+def jrun(*args: str) -> object:
+    return json.loads(run(*args, "--json"))
+
+
+def setup_deal() -> None:
+    run("init")
+    run("org", "add", "Seller Co", "--kind", "seller")
+    run("org", "add", "Bidder A", "--kind", "bidder")
+    run("person", "add", STEWARD, "--name", "Steward", "--org", "Seller Co")
+    run("person", "add", "b@bidder.example", "--name", "B", "--org", "Bidder A")
+    run("deal", "create", "d1", "--name", "Deal", "--seller", "Seller Co", "--bidder", "Bidder A")
+    run("deal", "add-member", "d1", "--person", STEWARD, "--role", "seller_steward")
+
+
+def test_admin_commands_with_json(env: dict[str, str]) -> None:
+    out = jrun("init")
+    assert out["key_provider"] == "env" and out["records_revision"] == "0001"  # type: ignore[index]
+    assert env["DEALVAULT_MASTER_KEY"] not in json.dumps(out)
+    setup_deal()
+    orgs = jrun("org", "list")
+    assert [o["name"] for o in orgs] == ["Seller Co", "Bidder A"]  # type: ignore[union-attr,index]
+    assert jrun("org", "show", "Bidder A")["kind"] == "bidder"  # type: ignore[index]
+    assert jrun("person", "show", STEWARD)["organization"] == "Seller Co"  # type: ignore[index]
+    assert len(jrun("person", "list", "--org", "Bidder A")) == 1  # type: ignore[arg-type]
+    deal = jrun("deal", "show", "d1")
+    assert deal["stage"] == "preparation" and deal["members"][0]["role"] == "seller_steward"  # type: ignore[index]
+    assert jrun("deal", "advance", "d1")["stage"] == "due_diligence"  # type: ignore[index]
+    assert [d["code"] for d in jrun("deal", "list", "--stage", "due_diligence")] == ["d1"]  # type: ignore[union-attr,index]
+    assert "stage history" in run("deal", "show", "d1")
+    assert jrun("deal", "terminate", "d1", "--reason", "no deal")["stage"] == "terminated"  # type: ignore[index]
+
+
+def test_errors_become_exit_codes(env: dict[str, str]) -> None:
+    setup_deal()
+    r = CliRunner().invoke(app, ["deal", "advance", "d1", "--to", "closing"])
+    assert r.exit_code == 5 and "illegal stage transition preparation -> closing" in r.output
+    r = CliRunner().invoke(app, ["deal", "show", "nope"])
+    assert r.exit_code == 3 and "not found" in r.output
+    r = CliRunner().invoke(app, ["org", "add", "X", "--kind", "pirate"])
+    assert r.exit_code == 2 and "unknown organisation kind" in r.output
+    r = CliRunner().invoke(app, ["deal", "show", "nope", "--json"])
+    assert r.exit_code == 3 and json.loads(r.output.strip().splitlines()[-1])["error"] == "not_found"
+
+
+def test_import_lookup_rotate_shred(env: dict[str, str], tmp_path: Path) -> None:
+    setup_deal()
+    rows = [customer_row(i) for i in range(1, 11)]
+    path = write_csv(tmp_path / "customers.csv", rows, encoding="gbk")
+    mapping = jrun("import", str(path), "--deal", "d1", "--dataset", "crm", "--dry-run")
+    assert mapping["columns"]["手机号"] == "phone"  # type: ignore[index]
+    summary = jrun("import", str(path), "--deal", "d1", "--dataset", "crm")
+    assert summary["rows_imported"] == 10  # type: ignore[index]
+    r = CliRunner().invoke(app, ["import", str(path), "--deal", "d1", "--dataset", "crm"])
+    assert r.exit_code == 5 and "already imported" in r.output
+    found = jrun("lookup", "13900000003", "--deal", "d1", "--dataset", "crm")
+    masked = found[0]["data"]  # type: ignore[index]
+    assert masked["contact"]["phone"] == "139****0003"  # masked by default
+    assert masked["sensitive"]["id_number"].startswith("110105") and "*" in masked["sensitive"]["id_number"]
+    clear = jrun("lookup", "13900000003", "--deal", "d1", "--dataset", "crm", "--reveal")
+    assert clear[0]["data"]["contact"]["phone"] == "+8613900000003"  # type: ignore[index]
+    human = run("lookup", "13900000003", "--deal", "d1", "--dataset", "crm")
+    assert "13900000003" not in human and rows[2]["身份证号"] not in human
+    r = CliRunner().invoke(app, ["--as", "b@bidder.example", "lookup", "13900000003", "--deal", "d1",
+                                 "--dataset", "crm"])
+    assert r.exit_code == 4 and "access denied" in r.output and "13900000003" not in r.output
+    r = CliRunner().invoke(app, ["lookup", "12345", "--deal", "d1", "--dataset", "crm"])
+    assert r.exit_code == 2 and "12345" not in r.output
+    rot = jrun("keys", "rotate", "--deal", "d1", "--data", "crm", "--batch-size", "3")
+    assert rot["to_version"] == 2 and rot["processed"] == 10  # type: ignore[index]
+    subject = found[0]["subject_id"]  # type: ignore[index]
+    shred = jrun("shred", subject, "--deal", "d1", "--dataset", "crm", "--yes")
+    assert shred["keys_destroyed"] == 1  # type: ignore[index]
+    gone = jrun("lookup", subject, "--by", "subject_id", "--deal", "d1", "--dataset", "crm")
+    assert gone[0]["status"] == "shredded" and gone[0]["data"] == {}  # type: ignore[index]
+    status = jrun("keys", "status")
+    ds = status["datasets"][0]  # type: ignore[index]
+    assert (ds["customers_active"], ds["customers_shredded"], ds["customer_keys"]) == (9, 1, 9)
+    r = CliRunner().invoke(app, ["keys", "rotate", "--master"])
+    assert r.exit_code == 2 and "env key provider cannot make a key" in r.output
+
+
+def test_passphrase_init_and_wrong_passphrase(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DEALVAULT_HOME", str(tmp_path / "s"))
+    monkeypatch.setenv("DEALVAULT_PASSPHRASE", "right passphrase")
+    monkeypatch.setenv("DEALVAULT_ARGON2_MEMORY_KIB", "1024")
+    monkeypatch.setenv("DEALVAULT_ARGON2_TIME_COST", "1")
+    assert jrun("init")["created_key_file"] is True  # type: ignore[index]
+    assert jrun("init")["created_key_file"] is False  # type: ignore[index]
+    monkeypatch.setenv("DEALVAULT_PASSPHRASE", "wrong passphrase")
+    r = CliRunner().invoke(app, ["keys", "status"])
+    assert r.exit_code == 7 and "wrong passphrase" in r.output
+
+
+def test_help_texts() -> None:
+    out = run("--help")
+    for cmd in ("init", "org", "person", "deal", "import", "lookup", "shred", "keys", "synth"):
+        assert cmd in out
+    assert "resumes" in run("keys", "rotate", "--help")

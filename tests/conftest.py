@@ -1,0 +1,128 @@
+"""Shared fixtures: settings, both databases (SQLite always, PostgreSQL when configured), keys."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from dealvault.crypto.keyring import KeyRing
+from dealvault.crypto.providers import EnvKeyProvider
+from dealvault.db.stores import Stores
+from dealvault.flows import admin
+
+PG_URL = os.environ.get("DEALVAULT_TEST_POSTGRES_URL")
+REQUIRE_PG = os.environ.get("DEALVAULT_REQUIRE_POSTGRES") == "1"
+_pg_state: dict[str, str | None] = {}
+
+
+def _postgres_problem() -> str | None:
+    """None when PostgreSQL is usable, else why not (cached)."""
+    if "problem" not in _pg_state:
+        if not PG_URL:
+            _pg_state["problem"] = "DEALVAULT_TEST_POSTGRES_URL is not set"
+        else:
+            try:
+                eng = create_engine(PG_URL)
+                with eng.connect() as conn:
+                    conn.execute(text("SELECT 1"))
+                eng.dispose()
+                _pg_state["problem"] = None
+            except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+                _pg_state["problem"] = f"PostgreSQL not reachable ({type(exc).__name__})"
+    return _pg_state["problem"]
+
+
+def need_postgres() -> None:
+    problem = _postgres_problem()
+    if problem is None:
+        return
+    if REQUIRE_PG:
+        pytest.fail(f"DEALVAULT_REQUIRE_POSTGRES=1 but {problem}")
+    pytest.skip(f"PostgreSQL cases skipped: {problem}")
+
+
+@pytest.fixture
+def pg_database() -> Iterator[callable]:  # type: ignore[valid-type]
+    """Factory making fresh PostgreSQL databases, dropped after the test."""
+    need_postgres()
+    assert PG_URL is not None
+    admin_engine = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    made: list[str] = []
+
+    def make() -> str:
+        name = "dv_test_" + secrets.token_hex(6)
+        with admin_engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        made.append(name)
+        return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+
+    yield make
+    with admin_engine.connect() as conn:
+        for name in made:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin_engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def store_urls(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> tuple[str, str]:
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'vault.sqlite'}", f"sqlite:///{tmp_path / 'keystore.sqlite'}"
+    make = request.getfixturevalue("pg_database")
+    return make(), make()
+
+
+@pytest.fixture
+def stores(store_urls: tuple[str, str]) -> Iterator[Stores]:
+    s = Stores.open(records_url=store_urls[0], keystore_url=store_urls[1])
+    yield s
+    s.dispose()
+
+
+@pytest.fixture
+def master_key() -> bytes:
+    return secrets.token_bytes(32)
+
+
+@pytest.fixture
+def keyring(master_key: bytes) -> KeyRing:
+    return KeyRing(EnvKeyProvider.from_text(kek_id="test", text=master_key.hex()))
+
+
+@dataclass(frozen=True)
+class World:
+    deal: str
+    steward: str
+    bidder_person: str
+
+
+STEWARD = "steward@seller.example"
+BIDDER_PERSON = "analyst@bidder-a.example"
+
+
+@pytest.fixture
+def world(stores: Stores) -> World:
+    """A seller, two bidders, a steward and a bidder analyst in deal 'clean-2026'."""
+    admin.create_organization(stores, name="洁净日化有限公司", kind="seller")
+    admin.create_organization(stores, name="Bidder A", kind="bidder")
+    admin.create_organization(stores, name="Bidder B", kind="bidder")
+    admin.create_person(stores, email=STEWARD, name="Steward", organization="洁净日化有限公司")
+    admin.create_person(stores, email=BIDDER_PERSON, name="Analyst", organization="Bidder A")
+    admin.create_deal(
+        stores, code="clean-2026", name="Sale of the cleaning business", kind="equity",
+        seller="洁净日化有限公司", bidders=["Bidder A", "Bidder B"], actor=None,
+    )
+    admin.add_member(stores, deal="clean-2026", email=STEWARD, role="seller_steward")
+    admin.add_member(stores, deal="clean-2026", email=BIDDER_PERSON, role="bidder_business")
+    return World(deal="clean-2026", steward=STEWARD, bidder_person=BIDDER_PERSON)

@@ -1,0 +1,52 @@
+"""Invented test data and shortcuts for vault tests."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from dealvault.crypto.keyring import KeyRing
+from dealvault.db.stores import Stores
+from dealvault.flows.importing import ImportRequest, ImportSummary, import_source
+from dealvault.ingest.readers import SourceSpec
+from dealvault.synth.idnumbers import ric_check_digit
+
+HEADERS = ["客户编号", "姓名", "性别", "出生日期", "身份证号", "手机号", "邮箱", "地址", "银行卡号", "偏好产品"]
+
+
+def ric(region: str = "110105", birth: str = "19850312", seq: str = "123") -> str:
+    first = region + birth + seq
+    return first + ric_check_digit(first)
+
+
+def customer_row(i: int, **over: str) -> dict[str, str]:
+    row = {
+        "客户编号": f"C{i:06d}",
+        "姓名": "测试" + "甲乙丙丁戊己庚辛壬癸"[i % 10],
+        "性别": "男" if i % 2 else "女",
+        "出生日期": "1985-03-12",
+        "身份证号": ric(seq=f"{i % 1000:03d}"),
+        "手机号": f"139{i:08d}",
+        "邮箱": f"user{i}@example.com",
+        "地址": "北京市朝阳区测试路1号",
+        "银行卡号": "",
+        "偏好产品": "洗衣液",
+    }
+    row.update(over)
+    return row
+
+
+def write_csv(path: Path, rows: list[dict[str, str]], *, encoding: str = "utf-8", headers: list[str] | None = None) -> Path:
+    with path.open("w", encoding=encoding, newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=headers or HEADERS)
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+def do_import(
+    stores: Stores, keyring: KeyRing, path: Path, *, actor: str, deal: str, rejects_dir: Path,
+    dataset: str = "crm", **kw: object,
+) -> ImportSummary:
+    req = ImportRequest(actor=actor, deal=deal, dataset=dataset, spec=SourceSpec(path=path), **kw)  # type: ignore[arg-type]
+    return import_source(stores, keyring, request=req, rejects_dir=rejects_dir)
