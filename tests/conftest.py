@@ -34,7 +34,7 @@ def _postgres_problem() -> str | None:
                     conn.execute(text("SELECT 1"))
                 eng.dispose()
                 _pg_state["problem"] = None
-            except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+            except Exception as exc:
                 _pg_state["problem"] = f"PostgreSQL not reachable ({type(exc).__name__})"
     return _pg_state["problem"]
 
@@ -120,8 +120,13 @@ def world(stores: Stores) -> World:
     admin.create_person(stores, email=STEWARD, name="Steward", organization="洁净日化有限公司")
     admin.create_person(stores, email=BIDDER_PERSON, name="Analyst", organization="Bidder A")
     admin.create_deal(
-        stores, code="clean-2026", name="Sale of the cleaning business", kind="equity",
-        seller="洁净日化有限公司", bidders=["Bidder A", "Bidder B"], actor=None,
+        stores,
+        code="clean-2026",
+        name="Sale of the cleaning business",
+        kind="equity",
+        seller="洁净日化有限公司",
+        bidders=["Bidder A", "Bidder B"],
+        actor=None,
     )
     admin.add_member(stores, deal="clean-2026", email=STEWARD, role="seller_steward")
     admin.add_member(stores, deal="clean-2026", email=BIDDER_PERSON, role="bidder_business")

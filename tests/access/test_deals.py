@@ -12,17 +12,28 @@ from tests.conftest import World
 
 
 def test_happy_path_to_post_closing(stores: Stores, world: World) -> None:
-    d = admin.advance_deal(stores, code=world.deal, to=None, winner=None, actor=world.steward, reason="teaser out")
+    d = admin.advance_deal(
+        stores, code=world.deal, to=None, winner=None, actor=world.steward, reason="teaser out"
+    )
     assert d.stage == "due_diligence"
-    d = admin.advance_deal(stores, code=world.deal, to="clean_team", winner=None, actor=None, reason=None)
-    d = admin.advance_deal(stores, code=world.deal, to=None, winner="Bidder A", actor=None, reason=None)
+    d = admin.advance_deal(
+        stores, code=world.deal, to="clean_team", winner=None, actor=None, reason=None
+    )
+    d = admin.advance_deal(
+        stores, code=world.deal, to=None, winner="Bidder A", actor=None, reason=None
+    )
     assert d.stage == "signing"
     assert [p.organization for p in d.parties if p.is_winner] == ["Bidder A"]
     d = admin.advance_deal(stores, code=world.deal, to=None, winner=None, actor=None, reason=None)
     d = admin.advance_deal(stores, code=world.deal, to=None, winner=None, actor=None, reason=None)
     assert d.stage == "post_closing"
     assert [h.to_stage for h in d.history] == [
-        "preparation", "due_diligence", "clean_team", "signing", "closing", "post_closing",
+        "preparation",
+        "due_diligence",
+        "clean_team",
+        "signing",
+        "closing",
+        "post_closing",
     ]
     assert d.history[1].actor == world.steward and d.history[1].reason == "teaser out"
     with pytest.raises(Conflict, match="cannot advance"):
@@ -30,10 +41,17 @@ def test_happy_path_to_post_closing(stores: Stores, world: World) -> None:
 
 
 def test_illegal_transitions_are_rejected_with_the_legal_ones(stores: Stores, world: World) -> None:
-    with pytest.raises(Conflict, match=r"preparation -> closing; allowed from preparation: due_diligence, terminated"):
-        admin.advance_deal(stores, code=world.deal, to="closing", winner=None, actor=None, reason=None)
+    with pytest.raises(
+        Conflict,
+        match=r"preparation -> closing; allowed from preparation: due_diligence, terminated",
+    ):
+        admin.advance_deal(
+            stores, code=world.deal, to="closing", winner=None, actor=None, reason=None
+        )
     with pytest.raises(Invalid, match="unknown stage"):
-        admin.advance_deal(stores, code=world.deal, to="nowhere", winner=None, actor=None, reason=None)
+        admin.advance_deal(
+            stores, code=world.deal, to="nowhere", winner=None, actor=None, reason=None
+        )
     assert admin.show_deal(stores, code=world.deal).stage == "preparation"
 
 
@@ -43,15 +61,24 @@ def test_closing_needs_a_winner(stores: Stores, world: World) -> None:
     with pytest.raises(Conflict, match="winning bidder"):
         admin.advance_deal(stores, code=world.deal, to=None, winner=None, actor=None, reason=None)
     with pytest.raises(Invalid, match="not an active bidder"):
-        admin.advance_deal(stores, code=world.deal, to=None, winner="洁净日化有限公司", actor=None, reason=None)
-    assert admin.advance_deal(stores, code=world.deal, to=None, winner="Bidder B", actor=None, reason=None).stage == "closing"
+        admin.advance_deal(
+            stores, code=world.deal, to=None, winner="洁净日化有限公司", actor=None, reason=None
+        )
+    assert (
+        admin.advance_deal(
+            stores, code=world.deal, to=None, winner="Bidder B", actor=None, reason=None
+        ).stage
+        == "closing"
+    )
 
 
 def test_terminate_any_time_before_closing_only(stores: Stores, world: World) -> None:
     d = admin.terminate_deal(stores, code=world.deal, actor=world.steward, reason="no agreement")
     assert d.stage == "terminated"
     with pytest.raises(Conflict, match="illegal stage transition terminated -> due_diligence"):
-        admin.advance_deal(stores, code=world.deal, to="due_diligence", winner=None, actor=None, reason=None)
+        admin.advance_deal(
+            stores, code=world.deal, to="due_diligence", winner=None, actor=None, reason=None
+        )
 
 
 @pytest.mark.parametrize("stage", list(Stage))
@@ -102,4 +129,6 @@ def test_organisations_and_people_validation(stores: Stores) -> None:
     assert admin.show_person(stores, email="n@x.example").organization == "X"
     assert [o.name for o in admin.list_organizations(stores, kind="seller")] == ["X"]
     with pytest.raises(Invalid, match="deal code"):
-        admin.create_deal(stores, code="Bad Code", name="n", kind="equity", seller="X", bidders=[], actor=None)
+        admin.create_deal(
+            stores, code="Bad Code", name="n", kind="equity", seller="X", bidders=[], actor=None
+        )

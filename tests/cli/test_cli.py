@@ -1,4 +1,4 @@
-"""The CLI end to end: init, organisations, people, deals, import, lookup, keys, shred; exit codes."""
+"""The CLI end to end: init, orgs, people, deals, import, lookup, keys, shred; exit codes."""
 
 from __future__ import annotations
 
@@ -31,7 +31,9 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 def run(*args: str, code: int = 0) -> str:
     result = CliRunner().invoke(app, list(args))
-    assert result.exit_code == code, f"{args}: exit {result.exit_code}\n{result.output}\n{result.exception!r}"
+    assert result.exit_code == code, (
+        f"{args}: exit {result.exit_code}\n{result.output}\n{result.exception!r}"
+    )
     return result.output
 
 
@@ -76,7 +78,9 @@ def test_errors_become_exit_codes(env: dict[str, str]) -> None:
     r = CliRunner().invoke(app, ["org", "add", "X", "--kind", "pirate"])
     assert r.exit_code == 2 and "unknown organisation kind" in r.output
     r = CliRunner().invoke(app, ["deal", "show", "nope", "--json"])
-    assert r.exit_code == 3 and json.loads(r.output.strip().splitlines()[-1])["error"] == "not_found"
+    assert (
+        r.exit_code == 3 and json.loads(r.output.strip().splitlines()[-1])["error"] == "not_found"
+    )
 
 
 def test_import_lookup_rotate_shred(env: dict[str, str], tmp_path: Path) -> None:
@@ -92,13 +96,18 @@ def test_import_lookup_rotate_shred(env: dict[str, str], tmp_path: Path) -> None
     found = jrun("lookup", "13900000003", "--deal", "d1", "--dataset", "crm")
     masked = found[0]["data"]  # type: ignore[index]
     assert masked["contact"]["phone"] == "139****0003"  # masked by default
-    assert masked["sensitive"]["id_number"].startswith("110105") and "*" in masked["sensitive"]["id_number"]
+    assert (
+        masked["sensitive"]["id_number"].startswith("110105")
+        and "*" in masked["sensitive"]["id_number"]
+    )
     clear = jrun("lookup", "13900000003", "--deal", "d1", "--dataset", "crm", "--reveal")
     assert clear[0]["data"]["contact"]["phone"] == "+8613900000003"  # type: ignore[index]
     human = run("lookup", "13900000003", "--deal", "d1", "--dataset", "crm")
     assert "13900000003" not in human and rows[2]["身份证号"] not in human
-    r = CliRunner().invoke(app, ["--as", "b@bidder.example", "lookup", "13900000003", "--deal", "d1",
-                                 "--dataset", "crm"])
+    r = CliRunner().invoke(
+        app,
+        ["--as", "b@bidder.example", "lookup", "13900000003", "--deal", "d1", "--dataset", "crm"],
+    )
     assert r.exit_code == 4 and "access denied" in r.output and "13900000003" not in r.output
     r = CliRunner().invoke(app, ["lookup", "12345", "--deal", "d1", "--dataset", "crm"])
     assert r.exit_code == 2 and "12345" not in r.output
@@ -116,7 +125,9 @@ def test_import_lookup_rotate_shred(env: dict[str, str], tmp_path: Path) -> None
     assert r.exit_code == 2 and "env key provider cannot make a key" in r.output
 
 
-def test_passphrase_init_and_wrong_passphrase(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_passphrase_init_and_wrong_passphrase(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DEALVAULT_HOME", str(tmp_path / "s"))
     monkeypatch.setenv("DEALVAULT_PASSPHRASE", "right passphrase")

@@ -70,7 +70,9 @@ def test_env_provider_forms() -> None:
     assert p.active_version() == 1 and p.kek(1) == k1
     import base64
 
-    p2 = EnvKeyProvider.from_text(kek_id="ci", text=f"2:{base64.b64encode(k2).decode()},1:{k1.hex()}")
+    p2 = EnvKeyProvider.from_text(
+        kek_id="ci", text=f"2:{base64.b64encode(k2).decode()},1:{k1.hex()}"
+    )
     assert p2.active_version() == 2 and p2.versions() == [1, 2] and p2.kek(1) == k1
     with pytest.raises(KeyUnavailable, match="version 3"):
         p2.kek(3)
@@ -91,7 +93,9 @@ def test_secrets_hidden_in_settings_repr(tmp_path: Path) -> None:
         build_provider(Settings(home=tmp_path, key_provider="env"))
 
 
-def test_settings_from_environment_and_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_settings_from_environment_and_toml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "dealvault.toml").write_text('batch_size = 1234\nactor = "a@b.example"\n')
     monkeypatch.setenv("DEALVAULT_ACTOR", "env@b.example")

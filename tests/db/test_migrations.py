@@ -16,7 +16,8 @@ def test_models_and_migrations_do_not_drift(stores: Stores) -> None:
         assert migrate.current_revision(engine, store) == migrate.head_revision(store)  # type: ignore[arg-type]
         with engine.connect() as conn:
             ctx = MigrationContext.configure(
-                conn, opts={"compare_type": True, "version_table": migrate.VERSION_TABLES[store]}  # type: ignore[index]
+                conn,
+                opts={"compare_type": True, "version_table": migrate.VERSION_TABLES[store]},  # type: ignore[index]
             )
             diff = compare_metadata(ctx, STORES[store])
         assert diff == [], f"{store}: models and migrations disagree: {diff}"
@@ -24,7 +25,8 @@ def test_models_and_migrations_do_not_drift(stores: Stores) -> None:
 
 def test_sqlite_pragmas(tmp_path) -> None:  # type: ignore[no-untyped-def]
     s = Stores.open(
-        records_url=f"sqlite:///{tmp_path / 'r.sqlite'}", keystore_url=f"sqlite:///{tmp_path / 'k.sqlite'}"
+        records_url=f"sqlite:///{tmp_path / 'r.sqlite'}",
+        keystore_url=f"sqlite:///{tmp_path / 'k.sqlite'}",
     )
     with s.records_engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"

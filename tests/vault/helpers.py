@@ -11,7 +11,18 @@ from dealvault.flows.importing import ImportRequest, ImportSummary, import_sourc
 from dealvault.ingest.readers import SourceSpec
 from dealvault.synth.idnumbers import ric_check_digit
 
-HEADERS = ["客户编号", "姓名", "性别", "出生日期", "身份证号", "手机号", "邮箱", "地址", "银行卡号", "偏好产品"]
+HEADERS = [
+    "客户编号",
+    "姓名",
+    "性别",
+    "出生日期",
+    "身份证号",
+    "手机号",
+    "邮箱",
+    "地址",
+    "银行卡号",
+    "偏好产品",
+]
 
 
 def ric(region: str = "110105", birth: str = "19850312", seq: str = "123") -> str:
@@ -36,7 +47,13 @@ def customer_row(i: int, **over: str) -> dict[str, str]:
     return row
 
 
-def write_csv(path: Path, rows: list[dict[str, str]], *, encoding: str = "utf-8", headers: list[str] | None = None) -> Path:
+def write_csv(
+    path: Path,
+    rows: list[dict[str, str]],
+    *,
+    encoding: str = "utf-8",
+    headers: list[str] | None = None,
+) -> Path:
     with path.open("w", encoding=encoding, newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=headers or HEADERS)
         w.writeheader()
@@ -45,8 +62,15 @@ def write_csv(path: Path, rows: list[dict[str, str]], *, encoding: str = "utf-8"
 
 
 def do_import(
-    stores: Stores, keyring: KeyRing, path: Path, *, actor: str, deal: str, rejects_dir: Path,
-    dataset: str = "crm", **kw: object,
+    stores: Stores,
+    keyring: KeyRing,
+    path: Path,
+    *,
+    actor: str,
+    deal: str,
+    rejects_dir: Path,
+    dataset: str = "crm",
+    **kw: object,
 ) -> ImportSummary:
     req = ImportRequest(actor=actor, deal=deal, dataset=dataset, spec=SourceSpec(path=path), **kw)  # type: ignore[arg-type]
     return import_source(stores, keyring, request=req, rejects_dir=rejects_dir)

@@ -27,10 +27,14 @@ def _counts(stores: Stores) -> tuple[int, int, int, int]:
         )
 
 
-def test_import_encrypts_and_lookup_reads(stores: Stores, keyring: KeyRing, world: World, tmp_path: Path) -> None:
+def test_import_encrypts_and_lookup_reads(
+    stores: Stores, keyring: KeyRing, world: World, tmp_path: Path
+) -> None:
     rows = [customer_row(i) for i in range(1, 21)]
     path = write_csv(tmp_path / "customers.csv", rows)
-    summary = do_import(stores, keyring, path, actor=world.steward, deal=world.deal, rejects_dir=tmp_path / "rej")
+    summary = do_import(
+        stores, keyring, path, actor=world.steward, deal=world.deal, rejects_dir=tmp_path / "rej"
+    )
     assert (summary.rows_read, summary.rows_imported, summary.rows_rejected) == (20, 20, 0)
     assert summary.mapping["手机号"] == "phone" and summary.mapping["身份证号"] == "id_number"
     assert _counts(stores)[0] == 20 and _counts(stores)[3] == 20
@@ -38,59 +42,133 @@ def test_import_encrypts_and_lookup_reads(stores: Stores, keyring: KeyRing, worl
     with stores.records_session() as s:
         rec = s.scalars(select(CustomerRecord)).first()
         assert rec is not None
-        blob = b"".join(getattr(rec, c) or b"" for c in ("enc_identity", "enc_contact", "enc_sensitive"))
+        blob = b"".join(
+            getattr(rec, c) or b"" for c in ("enc_identity", "enc_contact", "enc_sensitive")
+        )
         assert "测试".encode() not in blob and b"13900000001" not in blob
         assert len(rec.subject_id) == 24
-    views = customers.lookup(stores, keyring, actor=world.steward, deal=world.deal, dataset="crm", by="phone",
-                             value="139-0000-0007", categories=None, purpose="test")
+    views = customers.lookup(
+        stores,
+        keyring,
+        actor=world.steward,
+        deal=world.deal,
+        dataset="crm",
+        by="phone",
+        value="139-0000-0007",
+        categories=None,
+        purpose="test",
+    )
     assert len(views) == 1
     v = views[0]
     assert v.data["contact"]["phone"] == "+8613900000007"
     assert v.data["identity"]["name"] == rows[6]["姓名"]
     assert v.data["sensitive"]["id_number"] == rows[6]["身份证号"]
-    by_id = customers.lookup(stores, keyring, actor=world.steward, deal=world.deal, dataset="crm", by="id_number",
-                             value=rows[6]["身份证号"].lower(), categories=["contact"], purpose="test")
+    by_id = customers.lookup(
+        stores,
+        keyring,
+        actor=world.steward,
+        deal=world.deal,
+        dataset="crm",
+        by="id_number",
+        value=rows[6]["身份证号"].lower(),
+        categories=["contact"],
+        purpose="test",
+    )
     assert [x.subject_id for x in by_id] == [v.subject_id]
     assert set(by_id[0].data) == {"contact"}  # decryption by category
 
 
-def test_bidder_is_denied_by_the_read_path(stores: Stores, keyring: KeyRing, world: World, tmp_path: Path) -> None:
+def test_bidder_is_denied_by_the_read_path(
+    stores: Stores, keyring: KeyRing, world: World, tmp_path: Path
+) -> None:
     path = write_csv(tmp_path / "c.csv", [customer_row(1)])
     do_import(stores, keyring, path, actor=world.steward, deal=world.deal, rejects_dir=tmp_path)
     with pytest.raises(Forbidden, match="not a seller data steward"):
-        customers.lookup(stores, keyring, actor=world.bidder_person, deal=world.deal, dataset="crm",
-                         by="phone", value="13900000001", categories=None, purpose="curious")
+        customers.lookup(
+            stores,
+            keyring,
+            actor=world.bidder_person,
+            deal=world.deal,
+            dataset="crm",
+            by="phone",
+            value="13900000001",
+            categories=None,
+            purpose="curious",
+        )
     with pytest.raises(Forbidden):
-        do_import(stores, keyring, path, actor=world.bidder_person, deal=world.deal, rejects_dir=tmp_path,
-                  allow_reimport=True)
+        do_import(
+            stores,
+            keyring,
+            path,
+            actor=world.bidder_person,
+            deal=world.deal,
+            rejects_dir=tmp_path,
+            allow_reimport=True,
+        )
 
 
-def test_duplicates_are_merged_by_blind_index(stores: Stores, keyring: KeyRing, world: World, tmp_path: Path) -> None:
-    rows = [customer_row(1), customer_row(2), customer_row(1, 邮箱="", 地址="上海市浦东新区某路2号")]
+def test_duplicates_are_merged_by_blind_index(
+    stores: Stores, keyring: KeyRing, world: World, tmp_path: Path
+) -> None:
+    rows = [
+        customer_row(1),
+        customer_row(2),
+        customer_row(1, 邮箱="", 地址="上海市浦东新区某路2号"),
+    ]
     rows[0]["邮箱"] = ""  # the first occurrence lacks the e-mail, the later one fills it
     rows[2]["邮箱"] = "late@example.com"
-    s1 = do_import(stores, keyring, write_csv(tmp_path / "a.csv", rows), actor=world.steward, deal=world.deal,
-                   rejects_dir=tmp_path)
+    s1 = do_import(
+        stores,
+        keyring,
+        write_csv(tmp_path / "a.csv", rows),
+        actor=world.steward,
+        deal=world.deal,
+        rejects_dir=tmp_path,
+    )
     assert (s1.rows_imported, s1.rows_merged) == (2, 1)
-    v = customers.lookup(stores, keyring, actor=world.steward, deal=world.deal, dataset="crm", by="phone",
-                         value="13900000001", categories=["contact"], purpose="t")[0]
+    v = customers.lookup(
+        stores,
+        keyring,
+        actor=world.steward,
+        deal=world.deal,
+        dataset="crm",
+        by="phone",
+        value="13900000001",
+        categories=["contact"],
+        purpose="t",
+    )[0]
     assert v.data["contact"]["email"] == "late@example.com"
     assert v.data["contact"]["address"] == "北京市朝阳区测试路1号"  # first value wins
     # a later import: same customer by phone only (no ID), new one too
     later = [customer_row(2, 身份证号=""), customer_row(3)]
-    s2 = do_import(stores, keyring, write_csv(tmp_path / "b.csv", later), actor=world.steward, deal=world.deal,
-                   rejects_dir=tmp_path)
+    s2 = do_import(
+        stores,
+        keyring,
+        write_csv(tmp_path / "b.csv", later),
+        actor=world.steward,
+        deal=world.deal,
+        rejects_dir=tmp_path,
+    )
     assert (s2.rows_imported, s2.rows_merged) == (1, 1)
     assert _counts(stores)[0] == 3
 
 
-def test_reimport_is_detected(stores: Stores, keyring: KeyRing, world: World, tmp_path: Path) -> None:
+def test_reimport_is_detected(
+    stores: Stores, keyring: KeyRing, world: World, tmp_path: Path
+) -> None:
     path = write_csv(tmp_path / "c.csv", [customer_row(1)])
     do_import(stores, keyring, path, actor=world.steward, deal=world.deal, rejects_dir=tmp_path)
     with pytest.raises(Conflict, match="already imported"):
         do_import(stores, keyring, path, actor=world.steward, deal=world.deal, rejects_dir=tmp_path)
-    again = do_import(stores, keyring, path, actor=world.steward, deal=world.deal, rejects_dir=tmp_path,
-                      allow_reimport=True)
+    again = do_import(
+        stores,
+        keyring,
+        path,
+        actor=world.steward,
+        deal=world.deal,
+        rejects_dir=tmp_path,
+        allow_reimport=True,
+    )
     assert (again.rows_imported, again.rows_merged) == (0, 1)
 
 
@@ -99,14 +177,21 @@ def test_invalid_rows_go_to_an_encrypted_reject_file(
 ) -> None:
     bad_id = ric()[:-1] + ("0" if ric()[-1] != "0" else "1")
     rows = [customer_row(1), customer_row(2, 身份证号=bad_id), customer_row(3, 手机号="12345")]
-    summary = do_import(stores, keyring, write_csv(tmp_path / "c.csv", rows), actor=world.steward,
-                        deal=world.deal, rejects_dir=tmp_path / "rej")
+    summary = do_import(
+        stores,
+        keyring,
+        write_csv(tmp_path / "c.csv", rows),
+        actor=world.steward,
+        deal=world.deal,
+        rejects_dir=tmp_path / "rej",
+    )
     assert (summary.rows_imported, summary.rows_rejected) == (1, 2)
     assert summary.reject_file is not None
     raw = Path(summary.reject_file).read_bytes()
     assert bad_id.encode() not in raw and b"12345" not in raw  # encrypted
-    frame = customers.read_import_rejects(stores, keyring, actor=world.steward, deal=world.deal,
-                                          import_id=summary.import_id)
+    frame = customers.read_import_rejects(
+        stores, keyring, actor=world.steward, deal=world.deal, import_id=summary.import_id
+    )
     got = sorted(zip(frame["row"].to_list(), frame["column"].to_list(), strict=True))
     assert got == [(2, "身份证号"), (3, "手机号")]
     for reason in frame["reason"].to_list():
@@ -114,12 +199,21 @@ def test_invalid_rows_go_to_an_encrypted_reject_file(
     assert bad_id in frame.filter(frame["row"] == 2)["values"][0]  # the steward can fix it
 
 
-def test_strict_import_writes_nothing(stores: Stores, keyring: KeyRing, world: World, tmp_path: Path) -> None:
+def test_strict_import_writes_nothing(
+    stores: Stores, keyring: KeyRing, world: World, tmp_path: Path
+) -> None:
     rows = [customer_row(i) for i in range(1, 10)] + [customer_row(10, 手机号="12345")]
     before = _counts(stores)
     with pytest.raises(InputError) as err:
-        do_import(stores, keyring, write_csv(tmp_path / "c.csv", rows), actor=world.steward, deal=world.deal,
-                  rejects_dir=tmp_path / "rej", strict=True)
+        do_import(
+            stores,
+            keyring,
+            write_csv(tmp_path / "c.csv", rows),
+            actor=world.steward,
+            deal=world.deal,
+            rejects_dir=tmp_path / "rej",
+            strict=True,
+        )
     msg = str(err.value)
     assert "c.csv" in msg and "row 10" in msg and "手机号" in msg and "12345" not in msg
     assert _counts(stores) == before
@@ -142,13 +236,26 @@ def test_strict_import_writes_nothing(stores: Stores, keyring: KeyRing, world: W
     ],
 )
 def test_malformed_inputs_fail_clearly_and_write_nothing(
-    stores: Stores, keyring: KeyRing, world: World, tmp_path: Path, name: str, content: bytes, expected: str
+    stores: Stores,
+    keyring: KeyRing,
+    world: World,
+    tmp_path: Path,
+    name: str,
+    content: bytes,
+    expected: str,
 ) -> None:
     path = tmp_path / name
     path.write_bytes(content)
     before = _counts(stores)
     with pytest.raises(InputError) as err:
-        do_import(stores, keyring, path, actor=world.steward, deal=world.deal, rejects_dir=tmp_path / "rej")
+        do_import(
+            stores,
+            keyring,
+            path,
+            actor=world.steward,
+            deal=world.deal,
+            rejects_dir=tmp_path / "rej",
+        )
     assert name in str(err.value) and expected in str(err.value)
     assert "13900000001" not in str(err.value) and "张三" not in str(err.value)
     assert _counts(stores) == before
@@ -157,10 +264,21 @@ def test_malformed_inputs_fail_clearly_and_write_nothing(
 def test_gbk_round_trip(stores: Stores, keyring: KeyRing, world: World, tmp_path: Path) -> None:
     rows = [customer_row(i, 地址="广东省深圳市南山区科技园路8号") for i in range(1, 4)]
     path = write_csv(tmp_path / "gbk.csv", rows, encoding="gbk")
-    summary = do_import(stores, keyring, path, actor=world.steward, deal=world.deal, rejects_dir=tmp_path)
+    summary = do_import(
+        stores, keyring, path, actor=world.steward, deal=world.deal, rejects_dir=tmp_path
+    )
     assert summary.encoding in ("gbk", "gb18030")
-    v = customers.lookup(stores, keyring, actor=world.steward, deal=world.deal, dataset="crm", by="phone",
-                         value="13900000002", categories=None, purpose="t")[0]
+    v = customers.lookup(
+        stores,
+        keyring,
+        actor=world.steward,
+        deal=world.deal,
+        dataset="crm",
+        by="phone",
+        value="13900000002",
+        categories=None,
+        purpose="t",
+    )[0]
     assert v.data["contact"]["address"] == "广东省深圳市南山区科技园路8号"
     assert v.data["identity"]["name"] == rows[1]["姓名"]
 
@@ -168,18 +286,60 @@ def test_gbk_round_trip(stores: Stores, keyring: KeyRing, world: World, tmp_path
 def test_child_tables_are_encrypted_under_the_customer_key(
     stores: Stores, keyring: KeyRing, world: World, tmp_path: Path
 ) -> None:
-    do_import(stores, keyring, write_csv(tmp_path / "c.csv", [customer_row(1), customer_row(2)]),
-              actor=world.steward, deal=world.deal, rejects_dir=tmp_path)
+    do_import(
+        stores,
+        keyring,
+        write_csv(tmp_path / "c.csv", [customer_row(1), customer_row(2)]),
+        actor=world.steward,
+        deal=world.deal,
+        rejects_dir=tmp_path,
+    )
     orders = [
-        {"订单号": "D1", "客户编号": "C000001", "下单时间": "2024-01-02 10:00:00", "产品名称": "洗衣液 2kg", "数量": "2", "金额": "59.80"},
-        {"订单号": "D2", "客户编号": "C000001", "下单时间": "2024-02-02 10:00:00", "产品名称": "洁厕灵", "数量": "1", "金额": "12.50"},
-        {"订单号": "D3", "客户编号": "C999999", "下单时间": "2024-02-02 10:00:00", "产品名称": "洁厕灵", "数量": "1", "金额": "12.50"},
+        {
+            "订单号": "D1",
+            "客户编号": "C000001",
+            "下单时间": "2024-01-02 10:00:00",
+            "产品名称": "洗衣液 2kg",
+            "数量": "2",
+            "金额": "59.80",
+        },
+        {
+            "订单号": "D2",
+            "客户编号": "C000001",
+            "下单时间": "2024-02-02 10:00:00",
+            "产品名称": "洁厕灵",
+            "数量": "1",
+            "金额": "12.50",
+        },
+        {
+            "订单号": "D3",
+            "客户编号": "C999999",
+            "下单时间": "2024-02-02 10:00:00",
+            "产品名称": "洁厕灵",
+            "数量": "1",
+            "金额": "12.50",
+        },
     ]
-    s = do_import(stores, keyring, write_csv(tmp_path / "orders.csv", orders, headers=list(orders[0])),
-                  actor=world.steward, deal=world.deal, rejects_dir=tmp_path)
+    s = do_import(
+        stores,
+        keyring,
+        write_csv(tmp_path / "orders.csv", orders, headers=list(orders[0])),
+        actor=world.steward,
+        deal=world.deal,
+        rejects_dir=tmp_path,
+    )
     assert (s.role, s.rows_imported, s.rows_rejected) == ("orders", 2, 1)
-    v = customers.lookup(stores, keyring, actor=world.steward, deal=world.deal, dataset="crm", by="customer_key",
-                         value="C000001", categories=["transaction"], purpose="t")[0]
+    v = customers.lookup(
+        stores,
+        keyring,
+        actor=world.steward,
+        deal=world.deal,
+        dataset="crm",
+        by="customer_key",
+        value="C000001",
+        categories=["transaction"],
+        purpose="t",
+    )[0]
     assert [o["order_id"] for o in v.children["orders"]] == ["D1", "D2"]
     assert v.children["orders"][0]["amount"] in ("59.80", "59.8")
 
@@ -193,7 +353,14 @@ def test_other_formats(stores: Stores, keyring: KeyRing, world: World, tmp_path:
     frame.write_ndjson(tmp_path / "c.jsonl")
     frame.write_excel(tmp_path / "c.xlsx")
     for i, name in enumerate(("c.parquet", "c.jsonl", "c.xlsx")):
-        s = do_import(stores, keyring, tmp_path / name, actor=world.steward, deal=world.deal,
-                      rejects_dir=tmp_path, dataset=f"ds{i}")
+        s = do_import(
+            stores,
+            keyring,
+            tmp_path / name,
+            actor=world.steward,
+            deal=world.deal,
+            rejects_dir=tmp_path,
+            dataset=f"ds{i}",
+        )
         assert (s.rows_imported, s.rows_rejected) == (5, 0), name
     assert HEADERS[0] == "客户编号"

@@ -24,17 +24,45 @@ from tests.vault.helpers import customer_row, do_import, write_csv
 
 def _load(stores: Stores, keyring: KeyRing, world: World, tmp_path: Path, n: int = 30) -> None:
     rows = [customer_row(i) for i in range(1, n + 1)]
-    do_import(stores, keyring, write_csv(tmp_path / "c.csv", rows), actor=world.steward, deal=world.deal,
-              rejects_dir=tmp_path)
-    orders = [{"订单号": f"D{i}", "客户编号": f"C{i:06d}", "金额": "10.00", "下单时间": "2024-01-01 08:00:00"}
-              for i in range(1, n + 1)]
-    do_import(stores, keyring, write_csv(tmp_path / "o.csv", orders, headers=list(orders[0])),
-              actor=world.steward, deal=world.deal, rejects_dir=tmp_path)
+    do_import(
+        stores,
+        keyring,
+        write_csv(tmp_path / "c.csv", rows),
+        actor=world.steward,
+        deal=world.deal,
+        rejects_dir=tmp_path,
+    )
+    orders = [
+        {
+            "订单号": f"D{i}",
+            "客户编号": f"C{i:06d}",
+            "金额": "10.00",
+            "下单时间": "2024-01-01 08:00:00",
+        }
+        for i in range(1, n + 1)
+    ]
+    do_import(
+        stores,
+        keyring,
+        write_csv(tmp_path / "o.csv", orders, headers=list(orders[0])),
+        actor=world.steward,
+        deal=world.deal,
+        rejects_dir=tmp_path,
+    )
 
 
 def _read(stores: Stores, keyring: KeyRing, world: World, phone: str) -> customers.CustomerView:
-    return customers.lookup(stores, keyring, actor=world.steward, deal=world.deal, dataset="crm", by="phone",
-                            value=phone, categories=None, purpose="test")[0]
+    return customers.lookup(
+        stores,
+        keyring,
+        actor=world.steward,
+        deal=world.deal,
+        dataset="crm",
+        by="phone",
+        value=phone,
+        categories=None,
+        purpose="test",
+    )[0]
 
 
 def _copy_records(stores: Stores, store_urls: tuple[str, str], tmp_path: Path, backend: str) -> str:
@@ -58,18 +86,40 @@ def _copy_records(stores: Stores, store_urls: tuple[str, str], tmp_path: Path, b
 
 
 def test_shredded_customer_is_unreadable_even_from_an_older_copy(
-    stores: Stores, keyring: KeyRing, world: World, tmp_path: Path, store_urls: tuple[str, str], backend: str
+    stores: Stores,
+    keyring: KeyRing,
+    world: World,
+    tmp_path: Path,
+    store_urls: tuple[str, str],
+    backend: str,
 ) -> None:
     _load(stores, keyring, world, tmp_path)
     victim = _read(stores, keyring, world, "13900000005")
     assert victim.children["orders"][0]["order_id"] == "D5"
     copy_url = _copy_records(stores, store_urls, tmp_path, backend)
-    out = customers.shred(stores, keyring, actor=world.steward, deal=world.deal, dataset="crm",
-                          subject_id=victim.subject_id, whole_dataset=False, reason="erasure request")
+    out = customers.shred(
+        stores,
+        keyring,
+        actor=world.steward,
+        deal=world.deal,
+        dataset="crm",
+        subject_id=victim.subject_id,
+        whole_dataset=False,
+        reason="erasure request",
+    )
     assert (out.customers, out.keys_destroyed, out.scope) == (1, 1, "customer")
     assert "800-88" in out.method and out.actor == world.steward
-    after = customers.lookup(stores, keyring, actor=world.steward, deal=world.deal, dataset="crm",
-                             by="subject_id", value=victim.subject_id, categories=None, purpose="t")[0]
+    after = customers.lookup(
+        stores,
+        keyring,
+        actor=world.steward,
+        deal=world.deal,
+        dataset="crm",
+        by="subject_id",
+        value=victim.subject_id,
+        categories=None,
+        purpose="t",
+    )[0]
     assert (after.status, after.data, after.children) == ("shredded", {}, {})
     with pytest.raises(NotFound):  # its blind indexes are gone too
         _read(stores, keyring, world, "13900000005")
@@ -78,28 +128,55 @@ def test_shredded_customer_is_unreadable_even_from_an_older_copy(
     old = Stores.open(records_url=copy_url, keystore_url=store_urls[1])
     try:
         with old.records_session() as s:
-            rec = s.scalar(select(CustomerRecord).where(CustomerRecord.subject_id == victim.subject_id))
+            rec = s.scalar(
+                select(CustomerRecord).where(CustomerRecord.subject_id == victim.subject_id)
+            )
             assert rec is not None and rec.status == "active" and rec.enc_identity is not None
             rec_id, blob = rec.id, rec.enc_identity
         # ...but with the live key store its key is gone: nothing decrypts it.
-        view = customers.lookup(old, keyring, actor=world.steward, deal=world.deal, dataset="crm",
-                                by="subject_id", value=victim.subject_id, categories=None, purpose="t")[0]
+        view = customers.lookup(
+            old,
+            keyring,
+            actor=world.steward,
+            deal=world.deal,
+            dataset="crm",
+            by="subject_id",
+            value=victim.subject_id,
+            categories=None,
+            purpose="t",
+        )[0]
         assert view.status == "shredded" and view.data == {}
         with old.keystore_sessions() as ks:
             assert ks.scalar(select(CustomerKey).where(CustomerKey.record_id == rec_id)) is None
         with pytest.raises(IntegrityError):  # and no other key opens it
-            env.open_envelope(secrets.token_bytes(32), blob, env.record_context(1, rec_id, "identity", 1))
+            env.open_envelope(
+                secrets.token_bytes(32), blob, env.record_context(1, rec_id, "identity", 1)
+            )
     finally:
         old.dispose()
     with stores.records_session() as s:
         entry = s.scalar(select(ShredRecord))
-        assert entry is not None and entry.subject_id == victim.subject_id and entry.actor_id is not None
+        assert (
+            entry is not None
+            and entry.subject_id == victim.subject_id
+            and entry.actor_id is not None
+        )
 
 
-def test_shred_whole_dataset(stores: Stores, keyring: KeyRing, world: World, tmp_path: Path) -> None:
+def test_shred_whole_dataset(
+    stores: Stores, keyring: KeyRing, world: World, tmp_path: Path
+) -> None:
     _load(stores, keyring, world, tmp_path, n=5)
-    out = customers.shred(stores, keyring, actor=world.steward, deal=world.deal, dataset="crm",
-                          subject_id=None, whole_dataset=True, reason="deal closed")
+    out = customers.shred(
+        stores,
+        keyring,
+        actor=world.steward,
+        deal=world.deal,
+        dataset="crm",
+        subject_id=None,
+        whole_dataset=True,
+        reason="deal closed",
+    )
     assert out.customers == 5 and out.keys_destroyed == 5 + 2
     with stores.keystore_sessions() as ks:
         assert ks.scalar(select(func.count()).select_from(DatasetKey)) == 0
@@ -108,25 +185,40 @@ def test_shred_whole_dataset(stores: Stores, keyring: KeyRing, world: World, tmp
 
 
 def test_master_rotation_rewraps_only(stores: Stores, world: World, tmp_path: Path) -> None:
-    provider = PassphraseKeyProvider.create(path=tmp_path / "m.key", passphrase="passphrase!",
-                                            time_cost=1, memory_kib=1024, parallelism=1)
+    provider = PassphraseKeyProvider.create(
+        path=tmp_path / "m.key",
+        passphrase="passphrase!",
+        time_cost=1,
+        memory_kib=1024,
+        parallelism=1,
+    )
     ring = KeyRing(provider)
     _load(stores, ring, world, tmp_path, n=4)
     with stores.records_session() as s:
-        before = [r.enc_contact for r in s.scalars(select(CustomerRecord).order_by(CustomerRecord.id))]
+        before = [
+            r.enc_contact for r in s.scalars(select(CustomerRecord).order_by(CustomerRecord.id))
+        ]
     result = keys.rotate_master_key(stores, ring, actor=world.steward)
     assert (result.from_version, result.to_version, result.processed) == (1, 2, 2)
-    assert PassphraseKeyProvider(path=tmp_path / "m.key", passphrase="passphrase!").versions() == [2]
+    assert PassphraseKeyProvider(path=tmp_path / "m.key", passphrase="passphrase!").versions() == [
+        2
+    ]
     with stores.records_session() as s:
-        after = [r.enc_contact for r in s.scalars(select(CustomerRecord).order_by(CustomerRecord.id))]
+        after = [
+            r.enc_contact for r in s.scalars(select(CustomerRecord).order_by(CustomerRecord.id))
+        ]
     assert after == before  # records untouched
     fresh = KeyRing(PassphraseKeyProvider(path=tmp_path / "m.key", passphrase="passphrase!"))
     assert _read(stores, fresh, world, "13900000002").data["contact"]["phone"] == "+8613900000002"
     status = keys.keys_status(stores, fresh)
-    assert status.kek_active_version == 2 and all("v2)" in k for k in status.datasets[0].dataset_keys)
+    assert status.kek_active_version == 2 and all(
+        "v2)" in k for k in status.datasets[0].dataset_keys
+    )
 
 
-def test_env_master_rotation_adopts_the_new_key(stores: Stores, world: World, tmp_path: Path) -> None:
+def test_env_master_rotation_adopts_the_new_key(
+    stores: Stores, world: World, tmp_path: Path
+) -> None:
     k1, k2 = secrets.token_bytes(32), secrets.token_bytes(32)
     ring = KeyRing(EnvKeyProvider.from_text(kek_id="ci", text=k1.hex()))
     _load(stores, ring, world, tmp_path, n=3)
@@ -134,7 +226,9 @@ def test_env_master_rotation_adopts_the_new_key(stores: Stores, world: World, tm
     assert keys.rotate_master_key(stores, ring2, actor=None).to_version == 2
     only_new = KeyRing(EnvKeyProvider.from_text(kek_id="ci", text=f"2:{k2.hex()}"))
     assert _read(stores, only_new, world, "13900000001").data
-    wrong = KeyRing(EnvKeyProvider.from_text(kek_id="ci", text=f"2:{secrets.token_bytes(32).hex()}"))
+    wrong = KeyRing(
+        EnvKeyProvider.from_text(kek_id="ci", text=f"2:{secrets.token_bytes(32).hex()}")
+    )
     with pytest.raises(KeyUnavailable, match="does not match"):
         keys.keys_status(stores, wrong)
 
@@ -151,27 +245,56 @@ def test_data_rotation_resumes_after_interruption(
             raise KeyboardInterrupt("killed")
 
     with pytest.raises(KeyboardInterrupt):
-        keys.rotate_data_key(stores, keyring, actor=world.steward, deal=world.deal, dataset="crm",
-                             batch_size=10, after_batch=crash)
+        keys.rotate_data_key(
+            stores,
+            keyring,
+            actor=world.steward,
+            deal=world.deal,
+            dataset="crm",
+            batch_size=10,
+            after_batch=crash,
+        )
     with stores.records_session() as s:
-        versions = {v: n for v, n in s.execute(select(CustomerRecord.key_version, func.count()).group_by(
-            CustomerRecord.key_version))}
+        versions = {
+            v: n
+            for v, n in s.execute(
+                select(CustomerRecord.key_version, func.count()).group_by(
+                    CustomerRecord.key_version
+                )
+            )
+        }
         assert versions == {2: 10, 1: 15}
         assert s.scalar(select(KeyRotation.status)) == "running"
     # mid-rotation every customer still reads, whichever version it is at
     assert _read(stores, keyring, world, "13900000003").children["orders"][0]["order_id"] == "D3"
     assert _read(stores, keyring, world, "13900000020").data["identity"]
-    result = keys.rotate_data_key(stores, keyring, actor=world.steward, deal=world.deal, dataset="crm",
-                                  batch_size=10)
-    assert result.resumed and (result.from_version, result.to_version, result.processed) == (1, 2, 25)
+    result = keys.rotate_data_key(
+        stores, keyring, actor=world.steward, deal=world.deal, dataset="crm", batch_size=10
+    )
+    assert result.resumed and (result.from_version, result.to_version, result.processed) == (
+        1,
+        2,
+        25,
+    )
     with stores.records_session() as s, stores.keystore_sessions() as ks:
         recs = s.scalars(select(CustomerRecord)).all()
         assert {r.key_version for r in recs} == {2}
         assert all(before[r.id] != r.enc_contact for r in recs)  # re-encrypted
-        assert ks.scalar(select(func.count()).select_from(CustomerKey).where(CustomerKey.version == 1)) == 0
-        assert ks.scalar(select(DatasetKey).where(DatasetKey.purpose == "data", DatasetKey.version == 1)) is None
+        assert (
+            ks.scalar(select(func.count()).select_from(CustomerKey).where(CustomerKey.version == 1))
+            == 0
+        )
+        assert (
+            ks.scalar(
+                select(DatasetKey).where(DatasetKey.purpose == "data", DatasetKey.version == 1)
+            )
+            is None
+        )
     v = _read(stores, keyring, world, "13900000021")
-    assert v.data["contact"]["phone"] == "+8613900000021" and v.children["orders"][0]["order_id"] == "D21"
+    assert (
+        v.data["contact"]["phone"] == "+8613900000021"
+        and v.children["orders"][0]["order_id"] == "D21"
+    )
     # a fresh key ring (no cached keys) reads too
     fresh = KeyRing(keyring.provider)
     assert _read(stores, fresh, world, "13900000001").data["identity"]

@@ -169,7 +169,7 @@ def import_cmd(
             [
                 (
                     "source",
-                    f"{summary.source} ({summary.fmt}{', ' + summary.encoding if summary.encoding else ''})",
+                    f"{summary.source} ({summary.fmt}, {summary.encoding or 'binary'})",
                 ),
                 ("dataset / table", f"{summary.dataset} / {summary.table} ({summary.role})"),
                 ("rows read", f"{summary.rows_read:,}"),
@@ -199,7 +199,7 @@ def lookup_cmd(
     reveal: Annotated[bool, typer.Option(help="Show clear values instead of masked ones.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Find customers by a blind index and read them through the one read path (masked by default)."""
+    """Find customers by a blind index and read them through the one read path (masked)."""
     c = get(ctx)
     views = flows.lookup(
         c.stores(),

@@ -19,6 +19,7 @@ TAG_LEN = 16
 _FIXED = struct.Struct(">2sBBB")  # magic, format version, algorithm id, key-id length
 _KEYVER = struct.Struct(">I")
 ALGORITHMS = {ALG_AES_256_GCM: "AES-256-GCM"}
+__all__ = ["AESGCM", "Header", "Sealer", "open_envelope", "open_with", "opener", "parse", "seal"]
 
 
 @dataclass(frozen=True, slots=True)

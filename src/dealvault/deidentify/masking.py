@@ -74,8 +74,19 @@ def mask_field(field: str, value: str | None) -> str | None:
     masker = MASKERS.get(field)
     if masker is not None:
         return masker(value)
-    if field in ("gender", "customer_key", "registered_at", "purchase_frequency",
-                 "favourite_product", "habits", "order_id", "order_time", "product", "amount",
-                 "quantity", "note_time"):
+    if field in (
+        "gender",
+        "customer_key",
+        "registered_at",
+        "purchase_frequency",
+        "favourite_product",
+        "habits",
+        "order_id",
+        "order_time",
+        "product",
+        "amount",
+        "quantity",
+        "note_time",
+    ):
         return value
     return mask_text(value)

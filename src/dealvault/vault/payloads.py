@@ -42,14 +42,14 @@ def category_columns(
 
 def payload_columns(
     frame: pl.DataFrame, cats: Mapping[Category, list[str]]
-) -> dict[Category, list[str | None]]:
-    """JSON text per row and category; null where the row has nothing in that category."""
+) -> dict[Category, list[bytes | None]]:
+    """UTF-8 JSON per row and category; null where the row has nothing in that category."""
     exprs = []
     for cat, cols in cats.items():
         as_text = [pl.col(c).cast(pl.String) for c in cols]
         exprs.append(
             pl.when(pl.any_horizontal([pl.col(c).is_not_null() for c in cols]))
-            .then(pl.struct(as_text).struct.json_encode())
+            .then(pl.struct(as_text).struct.json_encode().cast(pl.Binary))
             .otherwise(None)
             .alias(cat.value)
         )

@@ -163,7 +163,8 @@ class CustomerWriter:
                         db_col.in_(chunk),
                     )
                 ):
-                    hits.setdefault(bytes(bi), rid)
+                    if bi is not None:
+                        hits.setdefault(bytes(bi), rid)
             for row, bi in zip(cand.get_column("__row").to_list(), values, strict=True):
                 rid = hits.get(bi)
                 if rid is not None:
@@ -202,7 +203,7 @@ class CustomerWriter:
                         rec,
                         attr,
                         sealer.seal(
-                            values[i].encode(),  # type: ignore[union-attr]
+                            values[i],  # type: ignore[arg-type]
                             env.record_context(
                                 self.dataset.id, rid, cat.value, self.dataset.schema_version
                             ),
@@ -215,6 +216,48 @@ class CustomerWriter:
         s.flush()
 
     # -- new customers ------------------------------------------------------------------
+    def _seal_rows(
+        self,
+        start: int,
+        key_blob: bytes,
+        payloads: Mapping[Category, list[bytes | None]],
+        schema: int,
+    ) -> tuple[list[bytes], dict[str, list[bytes | None]]]:
+        """Encrypt every row's payloads under its own new key; wrap the keys.
+
+        This is the one per-row loop of the import: each customer has its own key, so there is
+        no batch call to make. Nonces, keys and context prefixes are prepared up front.
+        """
+        n = len(key_blob) // 32
+        ds, version = self.dataset.id, self.version
+        head = self.payload_header.encode()
+        nl = env.NONCE_LEN
+        cats = [(c.value, payloads[c]) for c in payloads]
+        outs: dict[str, list[bytes | None]] = {c: [None] * n for c, _ in cats}
+        prefix = b"rec|%d|" % ds
+        posts = [b"|%s|%d" % (c.encode(), schema) for c, _ in cats]
+        nonces = os.urandom(nl * n * max(1, len(cats)))
+        seal_key = self.key_sealer.seal
+        ckey_ctx = env.customer_key_context
+        aead_for = env.AESGCM
+        wrapped: list[bytes] = []
+        step = nl * len(cats)
+        for i in range(n):
+            rid = start + i
+            ck = key_blob[32 * i : 32 * i + 32]
+            encrypt = aead_for(ck).encrypt
+            rid_b = b"%d" % rid
+            base = step * i
+            for j, (cat, values) in enumerate(cats):
+                pt = values[i]
+                if pt is not None:
+                    nonce = nonces[base + nl * j : base + nl * (j + 1)]
+                    outs[cat][i] = (
+                        head + nonce + encrypt(nonce, pt, head + prefix + rid_b + posts[j])
+                    )
+            wrapped.append(seal_key(ck, ckey_ctx(ds, rid, version)))
+        return wrapped, outs
+
     def _insert_new(self, frame: pl.DataFrame) -> None:
         n = frame.height
         ds = self.dataset.id
@@ -228,37 +271,10 @@ class CustomerWriter:
             frame.get_column(f"__bi_{f}").to_list() if f"__bi_{f}" in frame.columns else [None] * n
             for f in ("id_number", "phone", "email", "customer_key")
         ]
-        enc: dict[str, list[bytes | None]] = {}
         key_blob = os.urandom(32 * n)
         subjects = secrets.token_hex(12 * n)
-        head = self.payload_header.encode()
-        nonce_len = env.NONCE_LEN
-        wrapped: list[bytes] = []
-        seal_key = self.key_sealer.seal
-        ckey_ctx = env.customer_key_context
-        AESGCM = env.AESGCM  # noqa: N806 - local alias on the hot path
-        cat_items = [(cat.value, payloads[cat], [None] * n) for cat in payloads]
-        for cat_name, _values, out in cat_items:
-            enc[cat_name] = out  # type: ignore[assignment]
-        nonces = os.urandom(nonce_len * n * max(1, len(cat_items)))
-        ctx_prefix = [(b"rec|%d|" % ds, b"|%s|%d" % (c.encode(), schema)) for c, _, _ in cat_items]
-        # One AEAD per customer key; a per-row loop is needed because every row has its own key.
-        for i in range(n):
-            rid = start + i
-            ck = key_blob[32 * i : 32 * i + 32]
-            aead = AESGCM(ck)
-            rid_b = b"%d" % rid
-            base = nonce_len * len(cat_items) * i
-            for j, (_cat, values, out) in enumerate(cat_items):
-                pt = values[i]
-                if pt is not None:
-                    nonce = nonces[base + nonce_len * j : base + nonce_len * (j + 1)]
-                    pre, post = ctx_prefix[j]
-                    out[i] = (
-                        head + nonce + aead.encrypt(nonce, pt.encode(), head + pre + rid_b + post)
-                    )  # type: ignore[call-overload]
-            wrapped.append(seal_key(ck, ckey_ctx(ds, rid, version)))
-        none_col: list[None] = [None] * n
+        wrapped, enc = self._seal_rows(start, key_blob, payloads, schema)
+        none_col: list[bytes | None] = [None] * n
         cols = [enc.get(c[4:], none_col) for c in RECORD_COLUMNS[10:]]
         record_rows = list(
             zip(
@@ -323,7 +339,8 @@ class ChildWriter:
                     CustomerRecord.bi_customer_key.in_(distinct[i : i + 500]),
                 )
             ):
-                owners[bytes(bi)] = (rid, ver)
+                if bi is not None:
+                    owners[bytes(bi)] = (rid, ver)
         by_version: dict[int, list[int]] = {}
         for rid, ver in owners.values():
             by_version.setdefault(ver, []).append(rid)
@@ -337,7 +354,9 @@ class ChildWriter:
         body = frame.drop(["__row"])
         text_payload = (
             body.select(
-                pl.struct([pl.col(c).cast(pl.String) for c in body.columns]).struct.json_encode()
+                pl.struct([pl.col(c).cast(pl.String) for c in body.columns])
+                .struct.json_encode()
+                .cast(pl.Binary)
             )
             .to_series()
             .to_list()
@@ -366,7 +385,7 @@ class ChildWriter:
                     self.import_id,
                     cat,
                     ver,
-                    sealer.seal(pt.encode(), env.child_context(ds, cid, rid, cat)),
+                    sealer.seal(pt, env.child_context(ds, cid, rid, cat)),
                 )
             )
             cid += 1
