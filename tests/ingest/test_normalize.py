@@ -226,8 +226,13 @@ def test_never_raises_and_counts_add_up(rows: list[list[str | None]]) -> None:
     assert nb.rejects.schema == pl.Schema(
         {"row": pl.Int64, "column": pl.String, "reason": pl.String}
     )
-    values = {v for r in rows for v in r if v and len(v) > 3}
-    assert not values & set(nb.rejects["reason"].to_list())
+    known = {
+        "invalid ID number format", "invalid ID number checksum", "invalid birth date in ID number",
+        "invalid phone number", "invalid e-mail address", "invalid bank card number (length)",
+        "invalid bank card number (checksum)", "invalid date", "invalid date/time", "not a number",
+        "not an integer", "unknown gender value", "missing customer key",
+    }  # fmt: skip
+    assert set(nb.rejects["reason"].to_list()) <= known  # fixed texts only, never a value
 
 
 @pytest.mark.parametrize("n", [0])

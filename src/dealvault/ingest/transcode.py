@@ -65,19 +65,20 @@ class TranscodingReader(io.RawIOBase):
         """Decode the next chunk of input; None at end of input."""
         while not self._eof:
             chunk = self._raw.read(CHUNK)
-            data = self._pending + chunk if self._pending else chunk
             if not chunk:
                 self._eof = True
-                cut = len(data)
+                piece, self._pending = self._pending, b""
             else:
-                cut = safe_cut(data)
+                cut = safe_cut(chunk)
                 if cut == 0:
-                    if len(data) > MAX_LINE:
+                    self._pending += chunk
+                    if len(self._pending) > MAX_LINE:
                         self.failure = DecodeFailure(self.consumed, self._lines + 1)
                         raise self.failure
-                    self._pending = data
                     continue
-            piece, self._pending = data[:cut], data[cut:]
+                head = chunk[:cut] if cut < len(chunk) else chunk
+                piece = self._pending + head if self._pending else head
+                self._pending = chunk[cut:]
             if not piece:
                 return None
             out = self._decode(piece)
@@ -87,6 +88,7 @@ class TranscodingReader(io.RawIOBase):
         return None
 
     def read(self, size: int | None = -1) -> bytes:
+        """``size`` bytes of UTF-8 (fewer only at end of input)."""
         if size is None or size < 0:
             size = 1 << 62
         avail = len(self._buf) - self._pos
@@ -109,7 +111,7 @@ class TranscodingReader(io.RawIOBase):
             else:
                 parts.append(out)
                 got += len(out)
-        return b"".join(parts)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def readinto(self, b: memoryview | bytearray) -> int:  # type: ignore[override]
         data = self.read(len(b))

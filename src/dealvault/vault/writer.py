@@ -19,6 +19,7 @@ from dealvault.db.stores import UnitOfWork
 from dealvault.ingest.fields import Category
 from dealvault.vault.models import ChildRecord, CustomerRecord, Dataset
 from dealvault.vault.payloads import BLIND_FIELDS, category_columns, payload_columns
+from dealvault.vault.seen import SeenFilter
 
 RECORD_COLUMNS = (
     "id",
@@ -112,6 +113,20 @@ class CustomerWriter:
         )
         self.payload_header = env.Header(env.ALG_AES_256_GCM, "ck", self.version)
         self.next_record_id = next_id(uow.records, CustomerRecord)
+        self.seen = SeenFilter()
+        self._load_seen()
+
+    def _load_seen(self) -> None:
+        """Put the blind indexes already stored in this dataset into the filter."""
+        cols = [getattr(CustomerRecord, f"bi_{f}") for f in MATCH_FIELDS]
+        result = self.uow.records.execute(
+            select(*cols)
+            .where(CustomerRecord.dataset_id == self.dataset.id, CustomerRecord.status == "active")
+            .execution_options(yield_per=50_000)
+        )
+        for chunk in result.partitions():
+            for j in range(len(cols)):
+                self.seen.add(bytes(r[j]) if r[j] is not None else None for r in chunk)
 
     def write(self, frame: pl.DataFrame) -> WriteStats:
         stats = WriteStats()
@@ -144,6 +159,9 @@ class CustomerWriter:
             if col not in remaining.columns or remaining.height == 0:
                 continue
             cand = remaining.filter(pl.col(col).is_not_null())
+            if cand.height:  # only values the filter may have seen go to the database
+                maybe = self.seen.might_contain(cand.get_column(col).to_list())
+                cand = cand.filter(pl.Series(maybe))
             # Rows with a higher-priority key match on that key only.
             higher = [f"__bi_{f}" for f in MATCH_FIELDS[: MATCH_FIELDS.index(name)]]
             for h in higher:
@@ -213,6 +231,9 @@ class CustomerWriter:
                 col = f"__bi_{name}"
                 if col in matched.columns and getattr(rec, f"bi_{name}") is None:
                     setattr(rec, f"bi_{name}", matched.get_column(col)[i])
+        for name in MATCH_FIELDS:
+            if f"__bi_{name}" in matched.columns:
+                self.seen.add(matched.get_column(f"__bi_{name}").to_list())
         s.flush()
 
     # -- new customers ------------------------------------------------------------------
@@ -272,15 +293,17 @@ class CustomerWriter:
             for f in ("id_number", "phone", "email", "customer_key")
         ]
         key_blob = os.urandom(32 * n)
-        subjects = secrets.token_hex(12 * n)
+        subjects = secrets.token_hex(8 * n)
         wrapped, enc = self._seal_rows(start, key_blob, payloads, schema)
+        for values in blind[:3]:  # id number, phone, e-mail: the match fields
+            self.seen.add(values)
         none_col: list[bytes | None] = [None] * n
         cols = [enc.get(c[4:], none_col) for c in RECORD_COLUMNS[10:]]
         record_rows = list(
             zip(
                 range(start, start + n),
                 [ds] * n,
-                [subjects[24 * i : 24 * i + 24] for i in range(n)],
+                [f"{start + i:08x}{subjects[16 * i : 16 * i + 16]}" for i in range(n)],
                 ["active"] * n,
                 [version] * n,
                 [self.import_id] * n,
