@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from dealvault.crypto.keyring import KeyRing
-from dealvault.crypto.models import CustomerKey
+from dealvault.crypto.models import CustomerKeyBlock
 from dealvault.db.stores import Stores
 from dealvault.errors import Conflict, Forbidden, InputError
 from dealvault.flows import customers
@@ -23,7 +23,7 @@ def _counts(stores: Stores) -> tuple[int, int, int, int]:
             s.scalar(select(func.count()).select_from(CustomerRecord)) or 0,
             s.scalar(select(func.count()).select_from(ChildRecord)) or 0,
             s.scalar(select(func.count()).select_from(ImportRun)) or 0,
-            ks.scalar(select(func.count()).select_from(CustomerKey)) or 0,
+            ks.scalar(select(func.coalesce(func.sum(CustomerKeyBlock.entries), 0))) or 0,
         )
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 
 from dealvault.crypto import envelope as env
 from dealvault.crypto.keyring import KeyRing
-from dealvault.crypto.models import CustomerKey, DatasetKey
+from dealvault.crypto.models import CustomerKeyBlock, DatasetKey
 from dealvault.crypto.providers import EnvKeyProvider, PassphraseKeyProvider
 from dealvault.db.stores import Stores
 from dealvault.errors import IntegrityError, KeyUnavailable, NotFound
@@ -147,7 +147,10 @@ def test_shredded_customer_is_unreadable_even_from_an_older_copy(
         )[0]
         assert view.status == "shredded" and view.data == {}
         with old.keystore_sessions() as ks:
-            assert ks.scalar(select(CustomerKey).where(CustomerKey.record_id == rec_id)) is None
+            assert (
+                keyring.unwrap_customer_keys(ks, dataset_id=1, version=1, record_ids=[rec_id]) == {}
+            )
+            assert keyring.count_customer_keys(ks, dataset_id=1) == 29
         with pytest.raises(IntegrityError):  # and no other key opens it
             env.open_envelope(
                 secrets.token_bytes(32), blob, env.record_context(1, rec_id, "identity", 1)
@@ -281,7 +284,11 @@ def test_data_rotation_resumes_after_interruption(
         assert {r.key_version for r in recs} == {2}
         assert all(before[r.id] != r.enc_contact for r in recs)  # re-encrypted
         assert (
-            ks.scalar(select(func.count()).select_from(CustomerKey).where(CustomerKey.version == 1))
+            ks.scalar(
+                select(func.count())
+                .select_from(CustomerKeyBlock)
+                .where(CustomerKeyBlock.version == 1)
+            )
             == 0
         )
         assert (

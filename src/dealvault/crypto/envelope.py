@@ -120,8 +120,8 @@ def child_context(dataset_id: int, child_id: int, record_id: int, category: str)
     return b"child|%d|%d|%d|%s" % (dataset_id, child_id, record_id, category.encode())
 
 
-def customer_key_context(dataset_id: int, record_id: int, version: int) -> bytes:
-    return b"ckey|%d|%d|%d" % (dataset_id, record_id, version)
+def key_block_context(dataset_id: int, version: int, block: int) -> bytes:
+    return b"ckblock|%d|%d|%d" % (dataset_id, version, block)
 
 
 def dataset_key_context(dataset_id: int, purpose: str, version: int) -> bytes:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Iterable, Sequence
+import struct
+from collections.abc import Iterable, Mapping, Sequence
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from dealvault.crypto import envelope as env
-from dealvault.crypto.models import CustomerKey, DatasetKey, KekCheck
+from dealvault.crypto.models import CustomerKeyBlock, DatasetKey, KekCheck
 from dealvault.crypto.providers import KeyProvider
+from dealvault.db.bulk import bulk_insert
 from dealvault.errors import IntegrityError, KeyUnavailable, Shredded
 
 DATA = "data"
@@ -152,59 +154,154 @@ class KeyRing:
     def customer_sealer_header(self, dataset_id: int, version: int) -> env.Header:
         return env.Header(env.ALG_AES_256_GCM, f"ds{dataset_id}", version)
 
+    def _blocks(
+        self, ks: Session, *, dataset_id: int, version: int | None, blocks: Iterable[int] | None
+    ) -> list[CustomerKeyBlock]:
+        q = select(CustomerKeyBlock).where(CustomerKeyBlock.dataset_id == dataset_id)
+        if version is not None:
+            q = q.where(CustomerKeyBlock.version == version)
+        if blocks is None:
+            return list(ks.scalars(q))
+        out: list[CustomerKeyBlock] = []
+        for chunk in _chunks(sorted(set(blocks)), 500):
+            out.extend(ks.scalars(q.where(CustomerKeyBlock.block.in_(chunk))))
+        return out
+
+    def _open_block(self, ks: Session, row: CustomerKeyBlock) -> dict[int, bytes]:
+        key = self.dataset_key(ks, dataset_id=row.dataset_id, purpose=DATA, version=row.version)
+        plain = env.open_envelope(
+            key, row.wrapped, env.key_block_context(row.dataset_id, row.version, row.block)
+        )
+        return unpack_key_block(plain)
+
+    def _seal_block(
+        self, ks: Session, dataset_id: int, version: int, block: int, keys: dict[int, bytes]
+    ) -> bytes:
+        key = self.dataset_key(ks, dataset_id=dataset_id, purpose=DATA, version=version)
+        return env.seal(
+            key,
+            self.customer_sealer_header(dataset_id, version),
+            pack_key_block(keys),
+            env.key_block_context(dataset_id, version, block),
+        )
+
+    def put_customer_keys(
+        self, ks: Session, *, dataset_id: int, version: int, keys: Mapping[int, bytes]
+    ) -> None:
+        """Store new customer keys (record id -> key), merging into existing blocks."""
+        grouped: dict[int, dict[int, bytes]] = {}
+        for rid, key in keys.items():
+            grouped.setdefault(rid >> BLOCK_BITS, {})[rid] = key
+        existing = {
+            r.block: r
+            for r in self._blocks(ks, dataset_id=dataset_id, version=version, blocks=grouped)
+        }
+        new_rows = []
+        for block, entries in grouped.items():
+            row = existing.get(block)
+            if row is not None:
+                merged = self._open_block(ks, row)
+                merged.update(entries)
+                row.wrapped = self._seal_block(ks, dataset_id, version, block, merged)
+                row.entries = len(merged)
+            else:
+                new_rows.append(
+                    (
+                        dataset_id,
+                        version,
+                        block,
+                        len(entries),
+                        self._seal_block(ks, dataset_id, version, block, entries),
+                    )
+                )
+        ks.flush()
+        bulk_insert(ks, table="customer_key_blocks", columns=BLOCK_COLUMNS, rows=new_rows)
+
     def unwrap_customer_keys(
         self, ks: Session, *, dataset_id: int, version: int, record_ids: Sequence[int]
     ) -> dict[int, bytes]:
         """Customer keys by record id; shredded customers are simply absent from the result."""
-        data_key = self.dataset_key(ks, dataset_id=dataset_id, purpose=DATA, version=version)
-        aead = env.opener(data_key)
+        wanted = set(record_ids)
         out: dict[int, bytes] = {}
-        for chunk in _chunks(record_ids, 500):
-            rows = ks.execute(
-                select(CustomerKey.record_id, CustomerKey.wrapped).where(
-                    CustomerKey.dataset_id == dataset_id,
-                    CustomerKey.version == version,
-                    CustomerKey.record_id.in_(chunk),
-                )
-            ).all()
-            for rid, wrapped in rows:
-                out[rid] = env.open_with(
-                    aead, wrapped, env.customer_key_context(dataset_id, rid, version)
-                )
+        rows = self._blocks(
+            ks, dataset_id=dataset_id, version=version, blocks={r >> BLOCK_BITS for r in wanted}
+        )
+        for row in rows:
+            for rid, key in self._open_block(ks, row).items():
+                if rid in wanted:
+                    out[rid] = key
         return out
 
     def destroy_customer_keys(
         self, ks: Session, *, dataset_id: int, record_ids: Sequence[int]
     ) -> int:
+        """Remove these customers' keys (every version); returns how many keys were destroyed."""
+        doomed = set(record_ids)
         n = 0
-        for chunk in _chunks(record_ids, 500):
-            result = ks.execute(
-                delete(CustomerKey).where(
-                    CustomerKey.dataset_id == dataset_id, CustomerKey.record_id.in_(chunk)
-                )
-            )
-            n += int(getattr(result, "rowcount", 0) or 0)
+        rows = self._blocks(
+            ks, dataset_id=dataset_id, version=None, blocks={r >> BLOCK_BITS for r in doomed}
+        )
+        for row in rows:
+            keys = self._open_block(ks, row)
+            kept = {rid: k for rid, k in keys.items() if rid not in doomed}
+            if len(kept) == len(keys):
+                continue
+            n += len(keys) - len(kept)
+            if kept:
+                row.wrapped = self._seal_block(ks, dataset_id, row.version, row.block, kept)
+                row.entries = len(kept)
+            else:
+                ks.delete(row)
+        ks.flush()
         return n
 
+    def count_customer_keys(self, ks: Session, *, dataset_id: int) -> int:
+        total = ks.scalar(
+            select(func.coalesce(func.sum(CustomerKeyBlock.entries), 0)).where(
+                CustomerKeyBlock.dataset_id == dataset_id
+            )
+        )
+        return int(total or 0)
+
+    def drop_version(self, ks: Session, *, dataset_id: int, version: int) -> None:
+        """After a data-key rotation: the old version's customer keys and data key go."""
+        ks.execute(
+            delete(CustomerKeyBlock).where(
+                CustomerKeyBlock.dataset_id == dataset_id, CustomerKeyBlock.version == version
+            )
+        )
+        ks.execute(
+            delete(DatasetKey).where(
+                DatasetKey.dataset_id == dataset_id,
+                DatasetKey.purpose == DATA,
+                DatasetKey.version == version,
+            )
+        )
+        self._dataset_keys.pop((dataset_id, DATA, version), None)
+
     def destroy_dataset(self, ks: Session, *, dataset_id: int) -> int:
-        n = int(
-            getattr(
-                ks.execute(delete(CustomerKey).where(CustomerKey.dataset_id == dataset_id)),
-                "rowcount",
-                0,
-            )
-            or 0
-        )
-        n += int(
-            getattr(
-                ks.execute(delete(DatasetKey).where(DatasetKey.dataset_id == dataset_id)),
-                "rowcount",
-                0,
-            )
-            or 0
-        )
+        """Every key of a dataset; returns customer keys + dataset keys destroyed."""
+        n = self.count_customer_keys(ks, dataset_id=dataset_id)
+        ks.execute(delete(CustomerKeyBlock).where(CustomerKeyBlock.dataset_id == dataset_id))
+        result = ks.execute(delete(DatasetKey).where(DatasetKey.dataset_id == dataset_id))
+        n += int(getattr(result, "rowcount", 0) or 0)
         self.forget(dataset_id)
         return n
+
+
+BLOCK_BITS = 10
+BLOCK_COLUMNS = ("dataset_id", "version", "block", "entries", "wrapped")
+_ENTRY = struct.Struct(">Q32s")
+
+
+def pack_key_block(keys: Mapping[int, bytes]) -> bytes:
+    return b"".join(_ENTRY.pack(rid, keys[rid]) for rid in sorted(keys))
+
+
+def unpack_key_block(data: bytes) -> dict[int, bytes]:
+    if len(data) % _ENTRY.size:
+        raise IntegrityError("customer key block has a bad length")
+    return {rid: key for rid, key in _ENTRY.iter_unpack(data)}
 
 
 def _chunks(items: Sequence[int] | Iterable[int], size: int) -> Iterable[list[int]]:

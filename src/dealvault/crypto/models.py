@@ -35,12 +35,18 @@ class DatasetKey(KeyBase):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class CustomerKey(KeyBase):
-    """A per-customer key wrapped by its dataset's data key of the same version."""
+class CustomerKeyBlock(KeyBase):
+    """Up to 1,024 customer keys (records ``block*1024`` to ``block*1024+1023``) in one envelope.
 
-    __tablename__ = "customer_keys"
+    Sealed under the dataset's data key of the same version. Shredding a customer rewrites its
+    block without the key; the key store runs with secure delete, so the old block is gone.
+    ``entries`` (how many keys the block holds) is clear metadata for status reports.
+    """
+
+    __tablename__ = "customer_key_blocks"
 
     dataset_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    record_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    block: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entries: Mapped[int] = mapped_column(Integer)
     wrapped: Mapped[bytes] = mapped_column(LargeBinary)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=30000")
-    cur.execute("PRAGMA cache_size=-65536")
+    cur.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
     cur.execute("PRAGMA temp_store=MEMORY")
     cur.close()
+
+
+_CACHE_KIB = int(os.environ.get("DEALVAULT_SQLITE_CACHE_MIB", "64")) * 1024
 
 
 def _sqlite_begin(conn: Any) -> None:

@@ -77,7 +77,7 @@ class Stores:
             with self.keystore_engine.connect().execution_options(
                 isolation_level="AUTOCOMMIT"
             ) as conn:
-                conn.execute(text("VACUUM customer_keys"))
+                conn.execute(text("VACUUM customer_key_blocks"))
                 conn.execute(text("VACUUM dataset_keys"))
 
     def dispose(self) -> None:

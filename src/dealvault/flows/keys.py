@@ -11,7 +11,7 @@ from dealvault.access import service as access
 from dealvault.access.decision import decide
 from dealvault.access.models import Deal
 from dealvault.crypto.keyring import KeyRing
-from dealvault.crypto.models import CustomerKey, DatasetKey
+from dealvault.crypto.models import DatasetKey
 from dealvault.db.stores import Stores
 from dealvault.vault import service as vault
 from dealvault.vault.models import Dataset, KeyRotation, ShredRecord
@@ -70,14 +70,7 @@ def keys_status(stores: Stores, keyring: KeyRing) -> KeysStatusOut:
                     ],
                     customers_active=counts["active"],
                     customers_shredded=counts["shredded"],
-                    customer_keys=int(
-                        ks.scalar(
-                            select(func.count())
-                            .select_from(CustomerKey)
-                            .where(CustomerKey.dataset_id == ds.id)
-                        )
-                        or 0
-                    ),
+                    customer_keys=keyring.count_customer_keys(ks, dataset_id=ds.id),
                     shred_events=int(
                         s.scalar(
                             select(func.count())

@@ -7,7 +7,6 @@ from datetime import datetime
 from sqlalchemy import (
     Float,
     ForeignKey,
-    Index,
     Integer,
     LargeBinary,
     String,
@@ -18,7 +17,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from dealvault.db.base import Base, UTCDateTime, utcnow
 
-BLIND_COLUMNS = ("bi_id_number", "bi_phone", "bi_email", "bi_customer_key")
 CATEGORY_COLUMNS = (
     "enc_identity",
     "enc_contact",
@@ -92,12 +90,6 @@ class CustomerRecord(Base):
     """One customer. ``subject_id`` is random, never derived from personal data."""
 
     __tablename__ = "customer_records"
-    __table_args__ = (
-        Index("ix_customer_records_bi_id_number", "dataset_id", "bi_id_number"),
-        Index("ix_customer_records_bi_phone", "dataset_id", "bi_phone"),
-        Index("ix_customer_records_bi_email", "dataset_id", "bi_email"),
-        Index("ix_customer_records_bi_customer_key", "dataset_id", "bi_customer_key"),
-    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"))
@@ -105,16 +97,34 @@ class CustomerRecord(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")
     key_version: Mapped[int] = mapped_column(Integer, default=1)
     import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id"), nullable=True)
-    bi_id_number: Mapped[bytes | None] = mapped_column(LargeBinary(16), nullable=True)
-    bi_phone: Mapped[bytes | None] = mapped_column(LargeBinary(16), nullable=True)
-    bi_email: Mapped[bytes | None] = mapped_column(LargeBinary(16), nullable=True)
-    bi_customer_key: Mapped[bytes | None] = mapped_column(LargeBinary(16), nullable=True)
     enc_identity: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     enc_contact: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     enc_transaction: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     enc_preference: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     enc_sensitive: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     enc_free_text: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
+#: Blind-indexed fields and their codes in ``blind_indexes.field``.
+BLIND_FIELDS: dict[str, int] = {"id_number": 1, "phone": 2, "customer_key": 4}
+
+
+class BlindIndex(Base):
+    """A keyed hash of one normalised value of one customer, for look-ups without decrypting.
+
+    One table (rather than a column per field) so each import batch is inserted in key order:
+    one sorted merge into one B-tree instead of several random-order index updates. No foreign
+    key and no index on ``record_id``: both would double the cost of the import's hottest
+    insert; a shred finds a customer's rows with one scan instead (shreds are rare).
+    """
+
+    __tablename__ = "blind_indexes"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    dataset_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    field: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
+    record_id: Mapped[int] = mapped_column(Integer, primary_key=True)
 
 
 class ChildRecord(Base):

@@ -8,7 +8,6 @@ import polars as pl
 
 from dealvault.ingest.fields import FIELDS, Category
 
-BLIND_FIELDS = ("id_number", "phone", "email", "customer_key")
 INTERNAL = frozenset({"__row", "__mk", "__existing"})
 
 

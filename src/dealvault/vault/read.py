@@ -19,9 +19,16 @@ from dealvault.errors import Invalid, NotFound
 from dealvault.ingest.fields import Category, TableRole
 from dealvault.ingest.mapping import ColumnMapping
 from dealvault.ingest.normalize import normalise_batch
-from dealvault.vault.models import ChildRecord, CustomerRecord, Dataset, DatasetTable
+from dealvault.vault.models import (
+    BLIND_FIELDS,
+    BlindIndex,
+    ChildRecord,
+    CustomerRecord,
+    Dataset,
+    DatasetTable,
+)
 
-LOOKUP_FIELDS = ("phone", "id_number", "email", "customer_key")
+LOOKUP_FIELDS = ("phone", "id_number", "customer_key")
 
 
 @dataclass(frozen=True)
@@ -65,12 +72,13 @@ def find_subjects(
         return list(rows)
     normalised = normalise_lookup_value(by=by, value=value)
     index_key = keyring.dataset_key(uow.keys, dataset_id=dataset.id, purpose=INDEX, version=1)
-    column = getattr(CustomerRecord, f"bi_{by}")
     rows = uow.records.scalars(
         select(CustomerRecord.subject_id)
+        .join(BlindIndex, BlindIndex.record_id == CustomerRecord.id)
         .where(
-            CustomerRecord.dataset_id == dataset.id,
-            column == blind_index(index_key, by, normalised),
+            BlindIndex.dataset_id == dataset.id,
+            BlindIndex.field == BLIND_FIELDS[by],
+            BlindIndex.value == blind_index(index_key, by, normalised),
         )
         .order_by(CustomerRecord.id)
     ).all()

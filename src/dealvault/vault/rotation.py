@@ -6,13 +6,12 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from dealvault.crypto import envelope as env
 from dealvault.crypto.keyring import DATA, KeyRing
-from dealvault.crypto.models import CustomerKey, DatasetKey
+from dealvault.crypto.models import DatasetKey
 from dealvault.db.base import utcnow
-from dealvault.db.bulk import bulk_insert
 from dealvault.db.stores import Stores
 from dealvault.errors import Conflict, NotFound
 from dealvault.vault.models import (
@@ -130,18 +129,7 @@ def rotate_data(
         if after_batch is not None:
             after_batch(processed)
     with stores.unit_of_work() as uow:
-        uow.keys.execute(
-            delete(CustomerKey).where(
-                CustomerKey.dataset_id == dataset_id, CustomerKey.version == old
-            )
-        )
-        uow.keys.execute(
-            delete(DatasetKey).where(
-                DatasetKey.dataset_id == dataset_id,
-                DatasetKey.purpose == DATA,
-                DatasetKey.version == old,
-            )
-        )
+        keyring.drop_version(uow.keys, dataset_id=dataset_id, version=old)
         ds = uow.records.get(Dataset, dataset_id)
         rot = uow.records.get(KeyRotation, rot_id)
         assert ds is not None and rot is not None
@@ -189,8 +177,6 @@ def _rotate_batch(
         old_keys = keyring.unwrap_customer_keys(
             ks, dataset_id=dataset_id, version=old, record_ids=ids
         )
-        new_data_key = keyring.dataset_key(ks, dataset_id=dataset_id, purpose=DATA, version=new)
-    wrapper = env.Sealer(new_data_key, keyring.customer_sealer_header(dataset_id, new))
     head = env.Header(env.ALG_AES_256_GCM, "ck", new)
     new_keys: dict[int, bytes] = {}
     updates: dict[int, dict[str, bytes | None]] = {}
@@ -217,25 +203,9 @@ def _rotate_batch(
         ctx = env.child_context(dataset_id, ch_id, owner, category)
         plain = env.open_envelope(old_keys[owner], blob, ctx)
         child_updates[ch_id] = env.seal(new_keys[owner], head, plain, ctx)
-    # 1. new keys (replacing any left by a killed run)
+    # 1. new keys (merged over any a killed run left behind)
     with stores.keystore_sessions() as ks:
-        ks.execute(
-            delete(CustomerKey).where(
-                CustomerKey.dataset_id == dataset_id,
-                CustomerKey.version == new,
-                CustomerKey.record_id.in_(ids),
-            )
-        )
-        rows = [
-            (dataset_id, rid, new, wrapper.seal(k, env.customer_key_context(dataset_id, rid, new)))
-            for rid, k in new_keys.items()
-        ]
-        bulk_insert(
-            ks,
-            table="customer_keys",
-            columns=("dataset_id", "record_id", "version", "wrapped"),
-            rows=rows,
-        )
+        keyring.put_customer_keys(ks, dataset_id=dataset_id, version=new, keys=new_keys)
         ks.commit()
     # 2. records re-encrypted, progress noted
     with stores.unit_of_work() as uow:
@@ -261,14 +231,5 @@ def _rotate_batch(
         assert rot is not None
         rot.last_record_id = max(ids)
         rot.processed += len(ids)
-    # 3. old keys of this batch destroyed
-    with stores.keystore_sessions() as ks:
-        ks.execute(
-            delete(CustomerKey).where(
-                CustomerKey.dataset_id == dataset_id,
-                CustomerKey.version == old,
-                CustomerKey.record_id.in_(ids),
-            )
-        )
-        ks.commit()
+    # The old version's keys stay until the rotation finishes and drops that version whole.
     return len(ids)

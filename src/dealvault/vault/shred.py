@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from dealvault.access.models import Person
 from dealvault.crypto.keyring import KeyRing
 from dealvault.db.stores import UnitOfWork
 from dealvault.errors import NotFound
+from dealvault.vault import blinds
 from dealvault.vault.models import (
-    BLIND_COLUMNS,
     CATEGORY_COLUMNS,
+    BlindIndex,
     ChildRecord,
     CustomerRecord,
     Dataset,
@@ -18,9 +19,7 @@ from dealvault.vault.models import (
 )
 
 METHOD = "cryptographic erase (NIST SP 800-88 Rev. 1): key destroyed, ciphertext discarded"
-#: Ciphertexts and blind indexes are dropped too: after a shred the customer cannot even be
-#: found by phone or ID number (the key store no longer holds its key in any case).
-_CLEARED = {c: None for c in (*CATEGORY_COLUMNS, *BLIND_COLUMNS)}
+_CLEARED = {c: None for c in CATEGORY_COLUMNS}
 
 
 def shred_customer(
@@ -49,6 +48,8 @@ def shred_customer(
     uow.records.execute(
         update(ChildRecord).where(ChildRecord.record_id == rec.id).values(envelope=None)
     )
+    # Blind indexes go too: after a shred the customer cannot even be found by phone or ID.
+    blinds.delete_for_records(uow.records, dataset_id=dataset.id, record_ids=[rec.id])
     entry = ShredRecord(
         dataset_id=dataset.id,
         scope="customer",
@@ -84,6 +85,7 @@ def shred_dataset(
         )
         .values(envelope=None)
     )
+    uow.records.execute(delete(BlindIndex).where(BlindIndex.dataset_id == dataset.id))
     dataset.status = "shredded"
     entry = ShredRecord(
         dataset_id=dataset.id,

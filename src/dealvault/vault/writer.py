@@ -13,14 +13,16 @@ from sqlalchemy.orm import Session
 
 from dealvault.crypto import envelope as env
 from dealvault.crypto.blind import blind_many
-from dealvault.crypto.keyring import DATA, INDEX, KeyRing
+from dealvault.crypto.keyring import INDEX, KeyRing
 from dealvault.db.bulk import bulk_insert
 from dealvault.db.stores import UnitOfWork
 from dealvault.ingest.fields import Category
-from dealvault.vault.models import ChildRecord, CustomerRecord, Dataset
-from dealvault.vault.payloads import BLIND_FIELDS, category_columns, payload_columns
+from dealvault.vault import blinds
+from dealvault.vault.models import BLIND_FIELDS, ChildRecord, CustomerRecord, Dataset
+from dealvault.vault.payloads import category_columns, payload_columns
 from dealvault.vault.seen import SeenFilter
 
+CATEGORY_ORDER = ("identity", "contact", "transaction", "preference", "sensitive", "free_text")
 RECORD_COLUMNS = (
     "id",
     "dataset_id",
@@ -28,21 +30,11 @@ RECORD_COLUMNS = (
     "status",
     "key_version",
     "import_id",
-    "bi_id_number",
-    "bi_phone",
-    "bi_email",
-    "bi_customer_key",
-    "enc_identity",
-    "enc_contact",
-    "enc_transaction",
-    "enc_preference",
-    "enc_sensitive",
-    "enc_free_text",
+    *(f"enc_{c}" for c in CATEGORY_ORDER),
 )
 CHILD_COLUMNS = ("id", "record_id", "table_id", "import_id", "category", "key_version", "envelope")
-KEY_COLUMNS = ("dataset_id", "record_id", "version", "wrapped")
-#: Match priority for merging duplicates of one customer: ID number, then phone, then e-mail.
-MATCH_FIELDS = ("id_number", "phone", "email")
+#: Match priority for merging duplicates of one customer: ID number, then phone.
+MATCH_FIELDS = ("id_number", "phone")
 
 
 @dataclass
@@ -60,22 +52,14 @@ def next_id(session: Session, model: type[CustomerRecord] | type[ChildRecord]) -
     return int(session.scalar(select(func.coalesce(func.max(model.id), 0))) or 0) + 1
 
 
-def blind_columns(frame: pl.DataFrame, index_key: bytes) -> pl.DataFrame:
-    """Add ``__bi_<field>`` binary columns for the blind-indexed fields present."""
-    cols = []
-    for name in BLIND_FIELDS:
-        if name in frame.columns:
-            values = blind_many(index_key, name, frame.get_column(name).cast(pl.String).to_list())
-            cols.append(pl.Series(f"__bi_{name}", values, dtype=pl.Binary))
-    return frame.with_columns(cols) if cols else frame
-
-
 def dedupe_batch(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     """Merge rows of one customer inside the batch: first non-null value of each column wins."""
     present = [f"__bi_{f}" for f in MATCH_FIELDS if f"__bi_{f}" in frame.columns]
     if not present or frame.height == 0:
         return frame, 0
     keyed = frame.with_columns(pl.coalesce([pl.col(c) for c in present]).alias("__mk"))
+    if keyed.get_column("__mk").drop_nulls().is_unique().all():
+        return frame, 0
     with_key = keyed.filter(pl.col("__mk").is_not_null())
     without = keyed.filter(pl.col("__mk").is_null())
     merged = with_key.group_by("__mk", maintain_order=True).agg(
@@ -105,32 +89,15 @@ class CustomerWriter:
         self.overrides = category_overrides
         ks = uow.keys
         self.index_key = keyring.dataset_key(ks, dataset_id=dataset.id, purpose=INDEX, version=1)
-        data_key = keyring.dataset_key(
-            ks, dataset_id=dataset.id, purpose=DATA, version=self.version
-        )
-        self.key_sealer = env.Sealer(
-            data_key, keyring.customer_sealer_header(dataset.id, self.version)
-        )
         self.payload_header = env.Header(env.ALG_AES_256_GCM, "ck", self.version)
         self.next_record_id = next_id(uow.records, CustomerRecord)
         self.seen = SeenFilter()
-        self._load_seen()
-
-    def _load_seen(self) -> None:
-        """Put the blind indexes already stored in this dataset into the filter."""
-        cols = [getattr(CustomerRecord, f"bi_{f}") for f in MATCH_FIELDS]
-        result = self.uow.records.execute(
-            select(*cols)
-            .where(CustomerRecord.dataset_id == self.dataset.id, CustomerRecord.status == "active")
-            .execution_options(yield_per=50_000)
-        )
-        for chunk in result.partitions():
-            for j in range(len(cols)):
-                self.seen.add(bytes(r[j]) if r[j] is not None else None for r in chunk)
+        for chunk in blinds.stored_values(uow.records, dataset_id=dataset.id, fields=MATCH_FIELDS):
+            self.seen.add(chunk)
 
     def write(self, frame: pl.DataFrame) -> WriteStats:
         stats = WriteStats()
-        frame = blind_columns(frame, self.index_key)
+        frame = blinds.blind_columns(frame, self.index_key)
         frame, stats.merged = dedupe_batch(frame)
         frame, merged_existing = self._merge_existing(frame)
         stats.merged += merged_existing
@@ -144,130 +111,105 @@ class CustomerWriter:
         existing = self._find_existing(frame)
         if not existing:
             return frame, 0
-        rows = frame.get_column("__row").to_list()
-        hit = pl.Series([r in existing for r in rows])
+        hit = frame.get_column("__row").is_in(list(existing))
         matched = frame.filter(hit)
         self._fill_missing(matched, [existing[r] for r in matched.get_column("__row").to_list()])
         return frame.filter(~hit), matched.height
 
-    def _find_existing(self, frame: pl.DataFrame) -> dict[int, int]:
-        """Map batch row number -> id of an already stored record of the same customer."""
-        found: dict[int, int] = {}
-        remaining = frame
-        for name in MATCH_FIELDS:
+    def _find_existing(self, frame: pl.DataFrame) -> dict[int, tuple[int, int]]:
+        """Batch row number -> (record id, key version) of a stored record of the same customer.
+
+        A row matches on its highest-priority key only (ID number, else phone).
+        Only values the filter may have seen are looked up in the database.
+        """
+        found: dict[int, tuple[int, int]] = {}
+        for n, name in enumerate(MATCH_FIELDS):
             col = f"__bi_{name}"
-            if col not in remaining.columns or remaining.height == 0:
+            if col not in frame.columns:
                 continue
-            cand = remaining.filter(pl.col(col).is_not_null())
-            if cand.height:  # only values the filter may have seen go to the database
-                maybe = self.seen.might_contain(cand.get_column(col).to_list())
-                cand = cand.filter(pl.Series(maybe))
-            # Rows with a higher-priority key match on that key only.
-            higher = [f"__bi_{f}" for f in MATCH_FIELDS[: MATCH_FIELDS.index(name)]]
-            for h in higher:
-                if h in cand.columns:
-                    cand = cand.filter(pl.col(h).is_null())
+            cand = frame.filter(pl.col(col).is_not_null())
+            for higher in MATCH_FIELDS[:n]:
+                if f"__bi_{higher}" in cand.columns:
+                    cand = cand.filter(pl.col(f"__bi_{higher}").is_null())
+            if cand.height == 0:
+                continue
+            cand = cand.filter(pl.Series(self.seen.might_contain(cand.get_column(col).to_list())))
             if cand.height == 0:
                 continue
             values = cand.get_column(col).to_list()
-            db_col = getattr(CustomerRecord, f"bi_{name}")
-            hits: dict[bytes, int] = {}
-            for i in range(0, len(values), 500):
-                chunk = values[i : i + 500]
-                for rid, bi in self.uow.records.execute(
-                    select(CustomerRecord.id, db_col).where(
-                        CustomerRecord.dataset_id == self.dataset.id,
-                        CustomerRecord.status == "active",
-                        db_col.in_(chunk),
-                    )
-                ):
-                    if bi is not None:
-                        hits.setdefault(bytes(bi), rid)
-            for row, bi in zip(cand.get_column("__row").to_list(), values, strict=True):
-                rid = hits.get(bi)
-                if rid is not None:
-                    found[row] = rid
+            hits = blinds.owners(
+                self.uow.records, dataset_id=self.dataset.id, field=name, values=values
+            )
+            for row, value in zip(cand.get_column("__row").to_list(), values, strict=True):
+                if value in hits:
+                    found[row] = hits[value]
         return found
 
-    def _fill_missing(self, matched: pl.DataFrame, record_ids: Sequence[int]) -> None:
-        """Add categories the stored record lacks; what it has already is kept."""
+    def _fill_missing(self, matched: pl.DataFrame, owners: Sequence[tuple[int, int]]) -> None:
+        """Add categories and blind indexes the stored record lacks; what it has is kept."""
         s = self.uow.records
-        cats = category_columns(matched.columns, overrides=self.overrides)
-        payloads = payload_columns(matched, cats)
+        ds = self.dataset
+        record_ids = [rid for rid, _ in owners]
+        payloads = payload_columns(
+            matched, category_columns(matched.columns, overrides=self.overrides)
+        )
         records = {
             r.id: r
             for r in s.scalars(select(CustomerRecord).where(CustomerRecord.id.in_(set(record_ids))))
         }
-        by_version: dict[int, list[int]] = {}
-        for rid in set(record_ids):
-            by_version.setdefault(records[rid].key_version, []).append(rid)
         keys: dict[int, bytes] = {}
-        for version, rids in by_version.items():
+        for version in {v for _, v in owners}:
             keys.update(
                 self.keyring.unwrap_customer_keys(
-                    self.uow.keys, dataset_id=self.dataset.id, version=version, record_ids=rids
+                    self.uow.keys,
+                    dataset_id=ds.id,
+                    version=version,
+                    record_ids=[rid for rid, v in owners if v == version],
                 )
             )
-        for i, rid in enumerate(record_ids):
-            rec = records[rid]
-            key = keys.get(rid)
+        new_blinds: list[tuple[int, int, bytes, int]] = []
+        for i, (rid, version) in enumerate(owners):
+            rec, key = records[rid], keys.get(rid)
             if key is None:
                 continue
-            sealer = env.Sealer(key, env.Header(env.ALG_AES_256_GCM, "ck", rec.key_version))
+            sealer = env.Sealer(key, env.Header(env.ALG_AES_256_GCM, "ck", version))
             for cat, values in payloads.items():
-                attr = f"enc_{cat.value}"
-                if getattr(rec, attr) is None and values[i] is not None:
-                    setattr(
-                        rec,
-                        attr,
-                        sealer.seal(
-                            values[i],  # type: ignore[arg-type]
-                            env.record_context(
-                                self.dataset.id, rid, cat.value, self.dataset.schema_version
-                            ),
-                        ),
-                    )
-            for name in BLIND_FIELDS:
+                attr, value = f"enc_{cat.value}", values[i]
+                if getattr(rec, attr) is None and value is not None:
+                    ctx = env.record_context(ds.id, rid, cat.value, ds.schema_version)
+                    setattr(rec, attr, sealer.seal(value, ctx))
+            # A second phone of the same customer is indexed too, so it finds the customer.
+            for name, code in BLIND_FIELDS.items():
                 col = f"__bi_{name}"
-                if col in matched.columns and getattr(rec, f"bi_{name}") is None:
-                    setattr(rec, f"bi_{name}", matched.get_column(col)[i])
-        for name in MATCH_FIELDS:
-            if f"__bi_{name}" in matched.columns:
-                self.seen.add(matched.get_column(f"__bi_{name}").to_list())
+                value_b = matched.get_column(col)[i] if col in matched.columns else None
+                if value_b is not None:
+                    new_blinds.append((ds.id, code, value_b, rid))
         s.flush()
+        blinds.insert_missing(s, rows=new_blinds)
+        self.seen.add(v for _, code, v, _ in new_blinds if code != BLIND_FIELDS["customer_key"])
 
     # -- new customers ------------------------------------------------------------------
     def _seal_rows(
-        self,
-        start: int,
-        key_blob: bytes,
-        payloads: Mapping[Category, list[bytes | None]],
-        schema: int,
-    ) -> tuple[list[bytes], dict[str, list[bytes | None]]]:
-        """Encrypt every row's payloads under its own new key; wrap the keys.
+        self, start: int, key_blob: bytes, payloads: Mapping[Category, list[bytes | None]]
+    ) -> dict[str, list[bytes | None]]:
+        """Encrypt every row's payloads under its own new key.
 
         This is the one per-row loop of the import: each customer has its own key, so there is
-        no batch call to make. Nonces, keys and context prefixes are prepared up front.
+        no batch call to make. Nonces and context prefixes are prepared up front.
         """
         n = len(key_blob) // 32
-        ds, version = self.dataset.id, self.version
         head = self.payload_header.encode()
         nl = env.NONCE_LEN
         cats = [(c.value, payloads[c]) for c in payloads]
         outs: dict[str, list[bytes | None]] = {c: [None] * n for c, _ in cats}
-        prefix = b"rec|%d|" % ds
-        posts = [b"|%s|%d" % (c.encode(), schema) for c, _ in cats]
+        prefix = b"rec|%d|" % self.dataset.id
+        posts = [b"|%s|%d" % (c.encode(), self.dataset.schema_version) for c, _ in cats]
         nonces = os.urandom(nl * n * max(1, len(cats)))
-        seal_key = self.key_sealer.seal
-        ckey_ctx = env.customer_key_context
         aead_for = env.AESGCM
-        wrapped: list[bytes] = []
         step = nl * len(cats)
         for i in range(n):
-            rid = start + i
-            ck = key_blob[32 * i : 32 * i + 32]
-            encrypt = aead_for(ck).encrypt
-            rid_b = b"%d" % rid
+            encrypt = aead_for(key_blob[32 * i : 32 * i + 32]).encrypt
+            rid_b = b"%d" % (start + i)
             base = step * i
             for j, (cat, values) in enumerate(cats):
                 pt = values[i]
@@ -276,47 +218,44 @@ class CustomerWriter:
                     outs[cat][i] = (
                         head + nonce + encrypt(nonce, pt, head + prefix + rid_b + posts[j])
                     )
-            wrapped.append(seal_key(ck, ckey_ctx(ds, rid, version)))
-        return wrapped, outs
+        return outs
 
     def _insert_new(self, frame: pl.DataFrame) -> None:
         n = frame.height
-        ds = self.dataset.id
-        schema = self.dataset.schema_version
-        version = self.version
+        ds, version = self.dataset.id, self.version
         start = self.next_record_id
         self.next_record_id += n
-        cats = category_columns(frame.columns, overrides=self.overrides)
-        payloads = payload_columns(frame, cats)
-        blind = [
-            frame.get_column(f"__bi_{f}").to_list() if f"__bi_{f}" in frame.columns else [None] * n
-            for f in ("id_number", "phone", "email", "customer_key")
-        ]
+        ids = range(start, start + n)
+        payloads = payload_columns(frame, category_columns(frame.columns, overrides=self.overrides))
         key_blob = os.urandom(32 * n)
-        subjects = secrets.token_hex(8 * n)
-        wrapped, enc = self._seal_rows(start, key_blob, payloads, schema)
-        for values in blind[:3]:  # id number, phone, e-mail: the match fields
-            self.seen.add(values)
+        enc = self._seal_rows(start, key_blob, payloads)
+        randoms = secrets.token_hex(8 * n)
         none_col: list[bytes | None] = [None] * n
-        cols = [enc.get(c[4:], none_col) for c in RECORD_COLUMNS[10:]]
         record_rows = list(
             zip(
-                range(start, start + n),
+                ids,
                 [ds] * n,
-                [f"{start + i:08x}{subjects[16 * i : 16 * i + 16]}" for i in range(n)],
+                [f"{start + i:08x}{randoms[16 * i : 16 * i + 16]}" for i in range(n)],
                 ["active"] * n,
                 [version] * n,
                 [self.import_id] * n,
-                *blind,
-                *cols,
+                *(enc.get(c, none_col) for c in CATEGORY_ORDER),
                 strict=True,
             )
         )
-        key_rows = list(zip([ds] * n, range(start, start + n), [version] * n, wrapped, strict=True))
-        bulk_insert(self.uow.keys, table="customer_keys", columns=KEY_COLUMNS, rows=key_rows)
+        self.keyring.put_customer_keys(
+            self.uow.keys,
+            dataset_id=ds,
+            version=version,
+            keys={start + i: key_blob[32 * i : 32 * i + 32] for i in range(n)},
+        )
         bulk_insert(
             self.uow.records, table="customer_records", columns=RECORD_COLUMNS, rows=record_rows
         )
+        blinds.insert_blinds(self.uow.records, dataset_id=ds, frame=frame, record_ids=ids)
+        for name in MATCH_FIELDS:
+            if f"__bi_{name}" in frame.columns:
+                self.seen.add(frame.get_column(f"__bi_{name}").to_list())
 
 
 class ChildWriter:
@@ -350,32 +289,24 @@ class ChildWriter:
             "customer_key",
             frame.get_column("customer_key").cast(pl.String).to_list(),
         )
-        owners: dict[bytes, tuple[int, int]] = {}
-        distinct = list({k for k in keys if k is not None})
-        for i in range(0, len(distinct), 500):
-            for rid, bi, ver in self.uow.records.execute(
-                select(
-                    CustomerRecord.id, CustomerRecord.bi_customer_key, CustomerRecord.key_version
-                ).where(
-                    CustomerRecord.dataset_id == self.dataset.id,
-                    CustomerRecord.status == "active",
-                    CustomerRecord.bi_customer_key.in_(distinct[i : i + 500]),
-                )
-            ):
-                if bi is not None:
-                    owners[bytes(bi)] = (rid, ver)
-        by_version: dict[int, list[int]] = {}
-        for rid, ver in owners.values():
-            by_version.setdefault(ver, []).append(rid)
+        owner_of = blinds.owners(
+            self.uow.records,
+            dataset_id=self.dataset.id,
+            field="customer_key",
+            values=[k for k in keys if k is not None],
+        )
         ckeys: dict[int, bytes] = {}
-        for ver, rids in by_version.items():
+        for version in {v for _, v in owner_of.values()}:
             ckeys.update(
                 self.keyring.unwrap_customer_keys(
-                    self.uow.keys, dataset_id=self.dataset.id, version=ver, record_ids=rids
+                    self.uow.keys,
+                    dataset_id=self.dataset.id,
+                    version=version,
+                    record_ids=[rid for rid, v in owner_of.values() if v == version],
                 )
             )
         body = frame.drop(["__row"])
-        text_payload = (
+        payloads = (
             body.select(
                 pl.struct([pl.col(c).cast(pl.String) for c in body.columns])
                 .struct.json_encode()
@@ -385,21 +316,17 @@ class ChildWriter:
             .to_list()
         )
         rows_out = []
-        cat = self.category.value
-        ds = self.dataset.id
-        cid = self.next_child_id
-        for row, bi, pt in zip(
-            frame.get_column("__row").to_list(), keys, text_payload, strict=True
-        ):
-            owner = owners.get(bi) if bi is not None else None
+        cat, ds, cid = self.category.value, self.dataset.id, self.next_child_id
+        for row, bi, pt in zip(frame.get_column("__row").to_list(), keys, payloads, strict=True):
+            owner = owner_of.get(bi) if bi is not None else None
             key = ckeys.get(owner[0]) if owner is not None else None
             if owner is None or key is None:
                 stats.rejected_rows.append(
                     (row, "customer_key", "no stored customer has this customer key")
                 )
                 continue
-            rid, ver = owner
-            sealer = env.Sealer(key, env.Header(env.ALG_AES_256_GCM, "ck", ver))
+            rid, version = owner
+            sealer = env.Sealer(key, env.Header(env.ALG_AES_256_GCM, "ck", version))
             rows_out.append(
                 (
                     cid,
@@ -407,7 +334,7 @@ class ChildWriter:
                     self.table_id,
                     self.import_id,
                     cat,
-                    ver,
+                    version,
                     sealer.seal(pt, env.child_context(ds, cid, rid, cat)),
                 )
             )

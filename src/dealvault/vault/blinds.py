@@ -1,0 +1,113 @@
+"""Blind-index rows: compute per batch, insert in key order, find owners without decrypting."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import polars as pl
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from dealvault.crypto.blind import blind_many
+from dealvault.db.bulk import bulk_insert
+from dealvault.vault.models import BLIND_FIELDS, BlindIndex, CustomerRecord
+
+BLIND_COLUMNS = ("dataset_id", "field", "value", "record_id")
+
+
+def blind_columns(frame: pl.DataFrame, index_key: bytes) -> pl.DataFrame:
+    """Add ``__bi_<field>`` binary columns for the blind-indexed fields present."""
+    cols = []
+    for name in BLIND_FIELDS:
+        if name in frame.columns:
+            values = blind_many(index_key, name, frame.get_column(name).cast(pl.String).to_list())
+            cols.append(pl.Series(f"__bi_{name}", values, dtype=pl.Binary))
+    return frame.with_columns(cols) if cols else frame
+
+
+def insert_blinds(
+    session: Session, *, dataset_id: int, frame: pl.DataFrame, record_ids: Sequence[int]
+) -> int:
+    """Insert the ``__bi_*`` values of ``frame`` (row i belongs to ``record_ids[i]``), sorted."""
+    rows: list[tuple[int, int, bytes, int]] = []
+    for name, code in BLIND_FIELDS.items():
+        col = f"__bi_{name}"
+        if col in frame.columns:
+            rows.extend(
+                (dataset_id, code, v, rid)
+                for v, rid in zip(frame.get_column(col).to_list(), record_ids, strict=True)
+                if v is not None
+            )
+    rows.sort()
+    return bulk_insert(session, table="blind_indexes", columns=BLIND_COLUMNS, rows=rows)
+
+
+def owners(
+    session: Session,
+    *,
+    dataset_id: int,
+    field: str,
+    values: Sequence[bytes],
+    active_only: bool = True,
+) -> dict[bytes, tuple[int, int]]:
+    """Blind value -> (record id, key version) of the first stored customer holding it."""
+    found: dict[bytes, tuple[int, int]] = {}
+    code = BLIND_FIELDS[field]
+    distinct = sorted(set(values))
+    for i in range(0, len(distinct), 500):
+        q = (
+            select(BlindIndex.value, CustomerRecord.id, CustomerRecord.key_version)
+            .join(CustomerRecord, CustomerRecord.id == BlindIndex.record_id)
+            .where(
+                BlindIndex.dataset_id == dataset_id,
+                BlindIndex.field == code,
+                BlindIndex.value.in_(distinct[i : i + 500]),
+            )
+            .order_by(CustomerRecord.id)
+        )
+        if active_only:
+            q = q.where(CustomerRecord.status == "active")
+        for value, rid, version in session.execute(q):
+            found.setdefault(bytes(value), (rid, version))
+    return found
+
+
+def stored_values(
+    session: Session, *, dataset_id: int, fields: Sequence[str]
+) -> Iterator[list[bytes]]:
+    """Stream the stored blind values of some fields, in chunks (to fill a filter)."""
+    codes = [BLIND_FIELDS[f] for f in fields]
+    result = session.execute(
+        select(BlindIndex.value)
+        .where(BlindIndex.dataset_id == dataset_id, BlindIndex.field.in_(codes))
+        .execution_options(yield_per=50_000)
+    )
+    for chunk in result.partitions():
+        yield [bytes(r[0]) for r in chunk]
+
+
+def insert_missing(session: Session, *, rows: Sequence[tuple[int, int, bytes, int]]) -> None:
+    """Insert blind rows that are not there yet (the merge path; small)."""
+    if not rows:
+        return
+    conn = session.connection()
+    values = [dict(zip(BLIND_COLUMNS, r, strict=True)) for r in sorted(set(rows))]
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        session.execute(pg_insert(BlindIndex).on_conflict_do_nothing(), values)
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        session.execute(sqlite_insert(BlindIndex).on_conflict_do_nothing(), values)
+
+
+def delete_for_records(session: Session, *, dataset_id: int, record_ids: Sequence[int]) -> None:
+    """Drop every blind row of these customers (one scan of the dataset's rows per chunk)."""
+    ids = sorted(set(record_ids))
+    for i in range(0, len(ids), 5000):
+        session.execute(
+            delete(BlindIndex).where(
+                BlindIndex.dataset_id == dataset_id, BlindIndex.record_id.in_(ids[i : i + 5000])
+            )
+        )
