@@ -33,7 +33,7 @@ dv deal show jingjie-2026
 say "3. generate 10,000 invented customers (GBK CSV, as a real export would be)"
 dv synth --rows 10000 --seed 7 --out "$DEMO/export" --format csv --encoding gbk
 
-say "4. import customers, orders and notes: classified, encrypted per customer"
+say "4. import customers, orders and notes: mapped, validated, encrypted per customer"
 dv import "$DEMO/export/customers.csv" --deal jingjie-2026 --dataset crm
 dv import "$DEMO/export/orders.csv" --deal jingjie-2026 --dataset crm
 dv import "$DEMO/export/notes.csv" --deal jingjie-2026 --dataset crm
@@ -74,8 +74,9 @@ dv keys status --json | python -c '
 import json, sys
 st = json.load(sys.stdin)
 d = st["datasets"][0]
-print(f"master key {st[\"kek_id\"]} at version {st[\"kek_active_version\"]} ({st[\"provider\"]} provider)")
-print(f"dataset {d[\"deal\"]}/{d[\"dataset\"]}: {d[\"customers_active\"]:,} customers encrypted, "
-      f"{d[\"customers_shredded\"]} shredded, {d[\"customer_keys\"]:,} customer keys held apart")
-print("demo finished: store in", sys.argv[1] if len(sys.argv) > 1 else ".demo/store")
-' "$DEALVAULT_HOME"
+print("master key %s at version %s (%s provider)" % (st["kek_id"], st["kek_active_version"], st["provider"]))
+print("dataset %s/%s: %s customers encrypted, %s shredded, %s customer keys held apart" % (
+    d["deal"], d["dataset"], format(d["customers_active"], ","), d["customers_shredded"],
+    format(d["customer_keys"], ",")))
+'
+echo "demo finished; the store is in $DEALVAULT_HOME"

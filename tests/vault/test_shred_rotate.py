@@ -215,7 +215,7 @@ def test_master_rotation_rewraps_only(stores: Stores, world: World, tmp_path: Pa
     assert _read(stores, fresh, world, "13900000002").data["contact"]["phone"] == "+8613900000002"
     status = keys.keys_status(stores, fresh)
     assert status.kek_active_version == 2 and all(
-        "v2)" in k for k in status.datasets[0].dataset_keys
+        k.endswith("/m2") for k in status.datasets[0].dataset_keys
     )
 
 

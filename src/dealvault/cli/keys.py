@@ -45,23 +45,19 @@ def status(ctx: typer.Context, json_out: JsonOpt = False) -> None:
         table(
             "datasets",
             [
-                "deal",
-                "dataset",
+                "deal/dataset",
                 "status",
-                "data key",
-                "dataset keys",
+                "keys (v/master v)",
                 "customers",
                 "shredded",
-                "customer keys",
+                "cust. keys",
                 "rotation",
             ],
             [
                 (
-                    d.deal,
-                    d.dataset,
+                    f"{d.deal}/{d.dataset}",
                     d.status,
-                    f"v{d.data_key_version}",
-                    "; ".join(d.dataset_keys),
+                    ", ".join(d.dataset_keys),
                     d.customers_active,
                     d.customers_shredded,
                     d.customer_keys,

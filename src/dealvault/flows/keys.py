@@ -64,10 +64,7 @@ def keys_status(stores: Stores, keyring: KeyRing) -> KeysStatusOut:
                     dataset=ds.name,
                     status=ds.status,
                     data_key_version=ds.data_key_version,
-                    dataset_keys=[
-                        f"{k.purpose} v{k.version} (master {k.kek_id} v{k.kek_version})"
-                        for k in dkeys
-                    ],
+                    dataset_keys=[f"{k.purpose} v{k.version}/m{k.kek_version}" for k in dkeys],
                     customers_active=counts["active"],
                     customers_shredded=counts["shredded"],
                     customer_keys=keyring.count_customer_keys(ks, dataset_id=ds.id),
