@@ -14,6 +14,7 @@ from dealvault.flows import admin as flows
 from dealvault.flows.setup import init_store
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+CodeArg = Annotated[str, typer.Argument(help="Deal code.")]
 
 org_app = typer.Typer(
     help="Organisations: the seller, bidders, intermediary, law firms, auditor.",
@@ -92,7 +93,11 @@ def org_list(
 
 
 @org_app.command("show")
-def org_show(ctx: typer.Context, name: str, json_out: JsonOpt = False) -> None:
+def org_show(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Organisation name or id.")],
+    json_out: JsonOpt = False,
+) -> None:
     """Show one organisation (by name or id)."""
     c = get(ctx)
     org = flows.show_organization(c.stores(), name=name)
@@ -137,7 +142,11 @@ def person_list(
 
 
 @person_app.command("show")
-def person_show(ctx: typer.Context, email: str, json_out: JsonOpt = False) -> None:
+def person_show(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="E-mail address.")],
+    json_out: JsonOpt = False,
+) -> None:
     """Show one person."""
     c = get(ctx)
     p = flows.show_person(c.stores(), email=email)
@@ -218,7 +227,7 @@ def deal_create(
 
 
 @deal_app.command("show")
-def deal_show(ctx: typer.Context, code: str, json_out: JsonOpt = False) -> None:
+def deal_show(ctx: typer.Context, code: CodeArg, json_out: JsonOpt = False) -> None:
     """Show a deal: stage, parties, members and stage history."""
     _show_deal(ctx, flows.show_deal(get(ctx).stores(), code=code), json_out)
 
@@ -261,7 +270,7 @@ def deal_list(
 @deal_app.command("add-party")
 def deal_add_party(
     ctx: typer.Context,
-    code: str,
+    code: CodeArg,
     org: Annotated[str, typer.Option("--org", help="Organisation to add.")],
     role: Annotated[str, typer.Option(help="bidder, intermediary, counsel or auditor.")] = "bidder",
     json_out: JsonOpt = False,
@@ -275,7 +284,7 @@ def deal_add_party(
 @deal_app.command("add-member")
 def deal_add_member(
     ctx: typer.Context,
-    code: str,
+    code: CodeArg,
     email: Annotated[str, typer.Option("--person", help="E-mail of the person.")],
     role: Annotated[
         str,
@@ -295,7 +304,7 @@ def deal_add_member(
 @deal_app.command("advance")
 def deal_advance(
     ctx: typer.Context,
-    code: str,
+    code: CodeArg,
     to: Annotated[str | None, typer.Option(help="Target stage (default: the next one).")] = None,
     winner: Annotated[str | None, typer.Option(help="Winning bidder (needed for closing).")] = None,
     reason: Annotated[str | None, typer.Option(help="Why, for the record.")] = None,
@@ -317,7 +326,7 @@ def deal_advance(
 @deal_app.command("terminate")
 def deal_terminate(
     ctx: typer.Context,
-    code: str,
+    code: CodeArg,
     reason: Annotated[str | None, typer.Option(help="Why the deal ends.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
