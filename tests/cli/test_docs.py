@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_cli_reference_is_current() -> None:
     render = runpy.run_path(str(ROOT / "scripts" / "cli_reference.py"))["render"]
     current = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
-    assert current == render(), "docs/cli.md is stale: run .venv/bin/python scripts/cli_reference.py"
+    assert current == render(), "docs/cli.md is stale: run python scripts/cli_reference.py"
 
 
 def test_readme_starts_with_the_two_commands() -> None:
