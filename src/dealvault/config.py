@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     )
     master_key_id: str = Field(default="env", description="Key id of the env master key.")
     actor: str | None = Field(default=None, description="Acting person's e-mail or id.")
-    batch_size: int = Field(default=50_000, ge=100, le=1_000_000)
+    batch_size: int = Field(default=20_000, ge=100, le=1_000_000)
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=64 * 1024, ge=8)
     argon2_parallelism: int = Field(default=2, ge=1)

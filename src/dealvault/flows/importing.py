@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,8 +17,9 @@ from dealvault.db.stores import Stores
 from dealvault.errors import Conflict, InputError
 from dealvault.ingest.fields import TableRole
 from dealvault.ingest.mapping import ColumnMapping, apply_overrides, load_mapping, propose_mapping
-from dealvault.ingest.normalize import normalise_batch
-from dealvault.ingest.readers import SourceSpec, open_source
+from dealvault.ingest.normalize import NormalisedBatch, normalise_batch
+from dealvault.ingest.prefetch import prefetch
+from dealvault.ingest.readers import Source, SourceBatch, SourceSpec, open_source
 from dealvault.vault import service as vault
 from dealvault.vault.models import ImportRun
 from dealvault.vault.rejects import RejectWriter
@@ -82,6 +83,22 @@ def _rejects_frame(raw: pl.DataFrame, rejects: pl.DataFrame) -> pl.DataFrame:
         pl.col("column").cast(pl.String),
         pl.col("reason").cast(pl.String),
     ).join(values, on="row", how="left")
+
+
+def _normalised(
+    source: Source, mapping: ColumnMapping
+) -> Iterator[tuple[SourceBatch, pl.DataFrame, NormalisedBatch]]:
+    """Parse and normalise batch after batch (runs on the read-ahead thread)."""
+    for batch in source.batches():
+        raw = pl.from_arrow(batch.data)
+        assert isinstance(raw, pl.DataFrame)
+        raw = raw.with_row_index("__row", offset=batch.first_row).with_columns(
+            pl.col("__row").cast(pl.Int64)
+        )
+        nb = normalise_batch(
+            frame=raw.drop("__row"), mapping=mapping, file=source.name, first_row=batch.first_row
+        )
+        yield batch, raw, nb
 
 
 def import_source(
@@ -166,18 +183,7 @@ def _run_import(
             import_id=run.id,
         )
         made.append(rejects)
-        for batch in source.batches():
-            raw = pl.from_arrow(batch.data)
-            assert isinstance(raw, pl.DataFrame)
-            raw = raw.with_row_index("__row", offset=batch.first_row).with_columns(
-                pl.col("__row").cast(pl.Int64)
-            )
-            nb = normalise_batch(
-                frame=raw.drop("__row"),
-                mapping=mapping,
-                file=source.name,
-                first_row=batch.first_row,
-            )
+        for batch, raw, nb in prefetch(_normalised(source, mapping), depth=1):
             bad = nb.rejects
             stats = writer.write(nb.clean)
             if stats.rejected_rows:
@@ -199,7 +205,7 @@ def _run_import(
                         f"{bad.get_column('row').n_unique()} rows in this batch are bad)",
                         file=source.name,
                         row=int(first["row"]),
-                        column=str(first["column"]),
+                        column=None if first["column"] is None else str(first["column"]),
                     )
                 rejects.write(_rejects_frame(raw, bad))
             run.rows_read += raw.height

@@ -9,7 +9,6 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from dealvault.crypto.blind import blind_many
-from dealvault.db.bulk import bulk_insert
 from dealvault.vault.models import BLIND_FIELDS, BlindIndex, CustomerRecord
 
 BLIND_COLUMNS = ("dataset_id", "field", "value", "record_id")
@@ -25,10 +24,13 @@ def blind_columns(frame: pl.DataFrame, index_key: bytes) -> pl.DataFrame:
     return frame.with_columns(cols) if cols else frame
 
 
-def insert_blinds(
-    session: Session, *, dataset_id: int, frame: pl.DataFrame, record_ids: Sequence[int]
-) -> int:
-    """Insert the ``__bi_*`` values of ``frame`` (row i belongs to ``record_ids[i]``), sorted."""
+def blind_rows(
+    *, dataset_id: int, frame: pl.DataFrame, record_ids: Sequence[int]
+) -> list[tuple[int, int, bytes, int]]:
+    """Rows for ``blind_indexes`` from the ``__bi_*`` columns (row i is ``record_ids[i]``).
+
+    Sorted, so that inserting them is one ordered pass over the table's B-tree.
+    """
     rows: list[tuple[int, int, bytes, int]] = []
     for name, code in BLIND_FIELDS.items():
         col = f"__bi_{name}"
@@ -39,7 +41,7 @@ def insert_blinds(
                 if v is not None
             )
     rows.sort()
-    return bulk_insert(session, table="blind_indexes", columns=BLIND_COLUMNS, rows=rows)
+    return rows
 
 
 def owners(

@@ -15,10 +15,10 @@ class SeenFilter:
 
     Blind indexes are uniformly random, so their bytes serve directly as the filter's
     hash positions. A hit may be false (then the database answers); a miss is certain.
-    ``bits`` is rounded to a power of two; the default 2**29 bits takes 64 MiB.
+    ``bits`` is rounded to a power of two; the default 2**28 bits takes 32 MiB.
     """
 
-    def __init__(self, bits: int = 1 << 29) -> None:
+    def __init__(self, bits: int = 1 << 28) -> None:
         self.bits = 1 << max(10, (bits - 1).bit_length())
         self._mask = np.uint64(self.bits - 1)
         self._words = np.zeros(self.bits // 64, dtype=np.uint64)

@@ -249,10 +249,14 @@ class CustomerWriter:
             version=version,
             keys={start + i: key_blob[32 * i : 32 * i + 32] for i in range(n)},
         )
+        s = self.uow.records
+        bulk_insert(s, table="customer_records", columns=RECORD_COLUMNS, rows=record_rows)
         bulk_insert(
-            self.uow.records, table="customer_records", columns=RECORD_COLUMNS, rows=record_rows
+            s,
+            table="blind_indexes",
+            columns=blinds.BLIND_COLUMNS,
+            rows=blinds.blind_rows(dataset_id=ds, frame=frame, record_ids=ids),
         )
-        blinds.insert_blinds(self.uow.records, dataset_id=ds, frame=frame, record_ids=ids)
         for name in MATCH_FIELDS:
             if f"__bi_{name}" in frame.columns:
                 self.seen.add(frame.get_column(f"__bi_{name}").to_list())
