@@ -31,17 +31,21 @@ def blind_rows(
 
     Sorted, so that inserting them is one ordered pass over the table's B-tree.
     """
-    rows: list[tuple[int, int, bytes, int]] = []
-    for name, code in BLIND_FIELDS.items():
-        col = f"__bi_{name}"
-        if col in frame.columns:
-            rows.extend(
-                (dataset_id, code, v, rid)
-                for v, rid in zip(frame.get_column(col).to_list(), record_ids, strict=True)
-                if v is not None
-            )
-    rows.sort()
-    return rows
+    rid = pl.Series("record_id", record_ids, dtype=pl.Int64)
+    parts = [
+        frame.select(
+            pl.lit(dataset_id, dtype=pl.Int64).alias("dataset_id"),
+            pl.lit(code, dtype=pl.Int64).alias("field"),
+            pl.col(f"__bi_{name}").alias("value"),
+            rid,
+        )
+        for name, code in BLIND_FIELDS.items()
+        if f"__bi_{name}" in frame.columns
+    ]
+    if not parts:
+        return []
+    rows = pl.concat(parts).drop_nulls("value").sort("field", "value", "record_id")
+    return rows.rows()
 
 
 def owners(

@@ -209,15 +209,13 @@ class CustomerWriter:
         step = nl * len(cats)
         for i in range(n):
             encrypt = aead_for(key_blob[32 * i : 32 * i + 32]).encrypt
-            rid_b = b"%d" % (start + i)
+            aad = head + prefix + b"%d" % (start + i)
             base = step * i
             for j, (cat, values) in enumerate(cats):
                 pt = values[i]
                 if pt is not None:
                     nonce = nonces[base + nl * j : base + nl * (j + 1)]
-                    outs[cat][i] = (
-                        head + nonce + encrypt(nonce, pt, head + prefix + rid_b + posts[j])
-                    )
+                    outs[cat][i] = head + nonce + encrypt(nonce, pt, aad + posts[j])
         return outs
 
     def _insert_new(self, frame: pl.DataFrame) -> None:
