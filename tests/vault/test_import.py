@@ -364,3 +364,42 @@ def test_other_formats(stores: Stores, keyring: KeyRing, world: World, tmp_path:
         )
         assert (s.rows_imported, s.rows_rejected) == (5, 0), name
     assert HEADERS[0] == "客户编号"
+
+
+def test_import_from_a_sql_query(
+    stores: Stores, keyring: KeyRing, world: World, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    from dealvault.flows.importing import ImportRequest, import_source
+    from dealvault.ingest.readers import SourceSpec
+
+    src = tmp_path / "crm.sqlite"
+    with sqlite3.connect(src) as conn:
+        conn.execute("CREATE TABLE kunden (客户编号 TEXT, 姓名 TEXT, 手机号 TEXT, 身份证号 TEXT)")
+        conn.executemany(
+            "INSERT INTO kunden VALUES (?, ?, ?, ?)",
+            [(f"C{i}", "测试", f"1390000{i:04d}", ric(seq=f"{i:03d}")) for i in range(1, 8)],
+        )
+    req = ImportRequest(
+        actor=world.steward,
+        deal=world.deal,
+        dataset="crm",
+        spec=SourceSpec(
+            url=f"sqlite:///{src}", query="SELECT * FROM kunden WHERE 客户编号 != 'C7'"
+        ),
+    )
+    summary = import_source(stores, keyring, request=req, rejects_dir=tmp_path)
+    assert (summary.fmt, summary.rows_imported) == ("sql", 6)
+    v = customers.lookup(
+        stores,
+        keyring,
+        actor=world.steward,
+        deal=world.deal,
+        dataset="crm",
+        by="phone",
+        value="13900000003",
+        categories=["sensitive"],
+        purpose="t",
+    )[0]
+    assert v.data["sensitive"]["id_number"] == ric(seq="003")

@@ -94,3 +94,7 @@ synth_cli.register(app)
 
 def run() -> None:
     app()
+
+
+if __name__ == "__main__":
+    run()
