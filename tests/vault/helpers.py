@@ -7,9 +7,12 @@ from pathlib import Path
 
 from dealvault.crypto.keyring import KeyRing
 from dealvault.db.stores import Stores
+from dealvault.flows import customers
 from dealvault.flows.importing import ImportRequest, ImportSummary, import_source
 from dealvault.ingest.readers import SourceSpec
 from dealvault.synth.idnumbers import ric_check_digit
+from dealvault.vault.read import CustomerView
+from tests.conftest import World
 
 HEADERS = [
     "客户编号",
@@ -74,3 +77,26 @@ def do_import(
 ) -> ImportSummary:
     req = ImportRequest(actor=actor, deal=deal, dataset=dataset, spec=SourceSpec(path=path), **kw)  # type: ignore[arg-type]
     return import_source(stores, keyring, request=req, rejects_dir=rejects_dir)
+
+
+def lookup(
+    stores: Stores,
+    keyring: KeyRing,
+    world: World,
+    value: str,
+    *,
+    by: str = "phone",
+    categories: list[str] | None = None,
+) -> list[CustomerView]:
+    """The steward's look-up in dataset 'crm' through the one read path."""
+    return customers.lookup(
+        stores,
+        keyring,
+        actor=world.steward,
+        deal=world.deal,
+        dataset="crm",
+        by=by,
+        value=value,
+        categories=categories,
+        purpose="test",
+    )

@@ -14,7 +14,7 @@ from dealvault.errors import Conflict, Forbidden, InputError
 from dealvault.flows import customers
 from dealvault.vault.models import ChildRecord, CustomerRecord, ImportRun
 from tests.conftest import World
-from tests.vault.helpers import HEADERS, customer_row, do_import, ric, write_csv
+from tests.vault.helpers import HEADERS, customer_row, do_import, lookup, ric, write_csv
 
 
 def _counts(stores: Stores) -> tuple[int, int, int, int]:
@@ -47,32 +47,14 @@ def test_import_encrypts_and_lookup_reads(
         )
         assert "测试".encode() not in blob and b"13900000001" not in blob
         assert len(rec.subject_id) == 24
-    views = customers.lookup(
-        stores,
-        keyring,
-        actor=world.steward,
-        deal=world.deal,
-        dataset="crm",
-        by="phone",
-        value="139-0000-0007",
-        categories=None,
-        purpose="test",
-    )
+    views = lookup(stores, keyring, world, "139-0000-0007")
     assert len(views) == 1
     v = views[0]
     assert v.data["contact"]["phone"] == "+8613900000007"
     assert v.data["identity"]["name"] == rows[6]["姓名"]
     assert v.data["sensitive"]["id_number"] == rows[6]["身份证号"]
-    by_id = customers.lookup(
-        stores,
-        keyring,
-        actor=world.steward,
-        deal=world.deal,
-        dataset="crm",
-        by="id_number",
-        value=rows[6]["身份证号"].lower(),
-        categories=["contact"],
-        purpose="test",
+    by_id = lookup(
+        stores, keyring, world, rows[6]["身份证号"].lower(), by="id_number", categories=["contact"]
     )
     assert [x.subject_id for x in by_id] == [v.subject_id]
     assert set(by_id[0].data) == {"contact"}  # decryption by category
@@ -126,17 +108,7 @@ def test_duplicates_are_merged_by_blind_index(
         rejects_dir=tmp_path,
     )
     assert (s1.rows_imported, s1.rows_merged) == (2, 1)
-    v = customers.lookup(
-        stores,
-        keyring,
-        actor=world.steward,
-        deal=world.deal,
-        dataset="crm",
-        by="phone",
-        value="13900000001",
-        categories=["contact"],
-        purpose="t",
-    )[0]
+    v = lookup(stores, keyring, world, "13900000001", categories=["contact"])[0]
     assert v.data["contact"]["email"] == "late@example.com"
     assert v.data["contact"]["address"] == "北京市朝阳区测试路1号"  # first value wins
     # a later import: same customer by phone only (no ID), new one too
@@ -268,17 +240,7 @@ def test_gbk_round_trip(stores: Stores, keyring: KeyRing, world: World, tmp_path
         stores, keyring, path, actor=world.steward, deal=world.deal, rejects_dir=tmp_path
     )
     assert summary.encoding in ("gbk", "gb18030")
-    v = customers.lookup(
-        stores,
-        keyring,
-        actor=world.steward,
-        deal=world.deal,
-        dataset="crm",
-        by="phone",
-        value="13900000002",
-        categories=None,
-        purpose="t",
-    )[0]
+    v = lookup(stores, keyring, world, "13900000002")[0]
     assert v.data["contact"]["address"] == "广东省深圳市南山区科技园路8号"
     assert v.data["identity"]["name"] == rows[1]["姓名"]
 
@@ -329,17 +291,7 @@ def test_child_tables_are_encrypted_under_the_customer_key(
         rejects_dir=tmp_path,
     )
     assert (s.role, s.rows_imported, s.rows_rejected) == ("orders", 2, 1)
-    v = customers.lookup(
-        stores,
-        keyring,
-        actor=world.steward,
-        deal=world.deal,
-        dataset="crm",
-        by="customer_key",
-        value="C000001",
-        categories=["transaction"],
-        purpose="t",
-    )[0]
+    v = lookup(stores, keyring, world, "C000001", by="customer_key", categories=["transaction"])[0]
     assert [o["order_id"] for o in v.children["orders"]] == ["D1", "D2"]
     assert v.children["orders"][0]["amount"] in ("59.80", "59.8")
 
@@ -391,15 +343,5 @@ def test_import_from_a_sql_query(
     )
     summary = import_source(stores, keyring, request=req, rejects_dir=tmp_path)
     assert (summary.fmt, summary.rows_imported) == ("sql", 6)
-    v = customers.lookup(
-        stores,
-        keyring,
-        actor=world.steward,
-        deal=world.deal,
-        dataset="crm",
-        by="phone",
-        value="13900000003",
-        categories=["sensitive"],
-        purpose="t",
-    )[0]
+    v = lookup(stores, keyring, world, "13900000003", categories=["sensitive"])[0]
     assert v.data["sensitive"]["id_number"] == ric(seq="003")

@@ -19,7 +19,7 @@ from dealvault.errors import IntegrityError, KeyUnavailable, NotFound
 from dealvault.flows import customers, keys
 from dealvault.vault.models import CustomerRecord, KeyRotation, ShredRecord
 from tests.conftest import World
-from tests.vault.helpers import customer_row, do_import, write_csv
+from tests.vault.helpers import customer_row, do_import, lookup, write_csv
 
 
 def _load(stores: Stores, keyring: KeyRing, world: World, tmp_path: Path, n: int = 30) -> None:
@@ -52,17 +52,7 @@ def _load(stores: Stores, keyring: KeyRing, world: World, tmp_path: Path, n: int
 
 
 def _read(stores: Stores, keyring: KeyRing, world: World, phone: str) -> customers.CustomerView:
-    return customers.lookup(
-        stores,
-        keyring,
-        actor=world.steward,
-        deal=world.deal,
-        dataset="crm",
-        by="phone",
-        value=phone,
-        categories=None,
-        purpose="test",
-    )[0]
+    return lookup(stores, keyring, world, phone)[0]
 
 
 def _copy_records(stores: Stores, store_urls: tuple[str, str], tmp_path: Path, backend: str) -> str:
@@ -109,17 +99,7 @@ def test_shredded_customer_is_unreadable_even_from_an_older_copy(
     )
     assert (out.customers, out.keys_destroyed, out.scope) == (1, 1, "customer")
     assert "800-88" in out.method and out.actor == world.steward
-    after = customers.lookup(
-        stores,
-        keyring,
-        actor=world.steward,
-        deal=world.deal,
-        dataset="crm",
-        by="subject_id",
-        value=victim.subject_id,
-        categories=None,
-        purpose="t",
-    )[0]
+    after = lookup(stores, keyring, world, victim.subject_id, by="subject_id")[0]
     assert (after.status, after.data, after.children) == ("shredded", {}, {})
     with pytest.raises(NotFound):  # its blind indexes are gone too
         _read(stores, keyring, world, "13900000005")
