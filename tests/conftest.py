@@ -12,10 +12,12 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from dealvault.audit.note import Signer, generate_signer
+from dealvault.audit.service import AuditConfig
 from dealvault.crypto.keyring import KeyRing
 from dealvault.crypto.providers import EnvKeyProvider
-from dealvault.db.stores import Stores
 from dealvault.flows import admin
+from dealvault.flows.context import AppStores
 
 PG_URL = os.environ.get("DEALVAULT_TEST_POSTGRES_URL")
 REQUIRE_PG = os.environ.get("DEALVAULT_REQUIRE_POSTGRES") == "1"
@@ -83,9 +85,17 @@ def store_urls(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> 
     return make(), make()
 
 
+@pytest.fixture(scope="session")
+def audit_config() -> AuditConfig:
+    """A signing audit log with checkpoints every 50 events (small, so tests cross it)."""
+    skey, _ = generate_signer("dealvault.invalid/test-log")
+    signer = Signer.from_key(skey)
+    return AuditConfig(origin=signer.name, signer=signer, checkpoint_every=50)
+
+
 @pytest.fixture
-def stores(store_urls: tuple[str, str]) -> Iterator[Stores]:
-    s = Stores.open(records_url=store_urls[0], keystore_url=store_urls[1])
+def stores(store_urls: tuple[str, str], audit_config: AuditConfig) -> Iterator[AppStores]:
+    s = AppStores.connect(records_url=store_urls[0], keystore_url=store_urls[1], audit=audit_config)
     yield s
     s.dispose()
 
@@ -112,7 +122,7 @@ BIDDER_PERSON = "analyst@bidder-a.example"
 
 
 @pytest.fixture
-def world(stores: Stores) -> World:
+def world(stores: AppStores) -> World:
     """A seller, two bidders, a steward and a bidder analyst in deal 'clean-2026'."""
     admin.create_organization(stores, name="洁净日化有限公司", kind="seller")
     admin.create_organization(stores, name="Bidder A", kind="bidder")

@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     master_key_id: str = Field(default="env", description="Key id of the env master key.")
     actor: str | None = Field(default=None, description="Acting person's e-mail or id.")
     batch_size: int = Field(default=20_000, ge=100, le=1_000_000)
+    audit_key_file: Path | None = Field(
+        default=None, description="The audit log's Ed25519 signing key; default home/audit.key"
+    )
+    audit_checkpoint_every: int = Field(default=1000, ge=0, description="0: only on demand")
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=64 * 1024, ge=8)
     argon2_parallelism: int = Field(default=2, ge=1)
@@ -84,6 +88,10 @@ class Settings(BaseSettings):
     @property
     def resolved_key_file(self) -> Path:
         return self.key_file if self.key_file is not None else self.home / "master.key"
+
+    @property
+    def resolved_audit_key_file(self) -> Path:
+        return self.audit_key_file if self.audit_key_file is not None else self.home / "audit.key"
 
     @property
     def rejects_dir(self) -> Path:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from dealvault.access.stages import TRANSITIONS, Stage, check_transition
-from dealvault.db.stores import Stores
 from dealvault.errors import Conflict, Invalid, NotFound
 from dealvault.flows import admin
+from dealvault.flows.context import AppStores
 from tests.conftest import World
 
 
-def test_happy_path_to_post_closing(stores: Stores, world: World) -> None:
+def test_happy_path_to_post_closing(stores: AppStores, world: World) -> None:
     d = admin.advance_deal(
         stores, code=world.deal, to=None, winner=None, actor=world.steward, reason="teaser out"
     )
@@ -40,7 +40,9 @@ def test_happy_path_to_post_closing(stores: Stores, world: World) -> None:
         admin.advance_deal(stores, code=world.deal, to=None, winner=None, actor=None, reason=None)
 
 
-def test_illegal_transitions_are_rejected_with_the_legal_ones(stores: Stores, world: World) -> None:
+def test_illegal_transitions_are_rejected_with_the_legal_ones(
+    stores: AppStores, world: World
+) -> None:
     with pytest.raises(
         Conflict,
         match=r"preparation -> closing; allowed from preparation: due_diligence, terminated",
@@ -55,7 +57,7 @@ def test_illegal_transitions_are_rejected_with_the_legal_ones(stores: Stores, wo
     assert admin.show_deal(stores, code=world.deal).stage == "preparation"
 
 
-def test_closing_needs_a_winner(stores: Stores, world: World) -> None:
+def test_closing_needs_a_winner(stores: AppStores, world: World) -> None:
     for to in ("due_diligence", "signing"):
         admin.advance_deal(stores, code=world.deal, to=to, winner=None, actor=None, reason=None)
     with pytest.raises(Conflict, match="winning bidder"):
@@ -72,7 +74,7 @@ def test_closing_needs_a_winner(stores: Stores, world: World) -> None:
     )
 
 
-def test_terminate_any_time_before_closing_only(stores: Stores, world: World) -> None:
+def test_terminate_any_time_before_closing_only(stores: AppStores, world: World) -> None:
     d = admin.terminate_deal(stores, code=world.deal, actor=world.steward, reason="no agreement")
     assert d.stage == "terminated"
     with pytest.raises(Conflict, match="illegal stage transition terminated -> due_diligence"):
@@ -94,7 +96,7 @@ def test_transition_table_is_consistent(stage: Stage) -> None:
     )
 
 
-def test_parties_and_members(stores: Stores, world: World) -> None:
+def test_parties_and_members(stores: AppStores, world: World) -> None:
     admin.create_organization(stores, name="Law LLP", kind="law_firm")
     admin.create_person(stores, email="counsel@law.example", name="Counsel", organization="Law LLP")
     with pytest.raises(Invalid, match="not a party"):
@@ -112,7 +114,7 @@ def test_parties_and_members(stores: Stores, world: World) -> None:
         admin.add_party(stores, deal=world.deal, organization="Law LLP", role="seller")
 
 
-def test_organisations_and_people_validation(stores: Stores) -> None:
+def test_organisations_and_people_validation(stores: AppStores) -> None:
     with pytest.raises(Invalid, match="unknown organisation kind"):
         admin.create_organization(stores, name="X", kind="pirate")
     with pytest.raises(Invalid, match="GB 32100"):

@@ -53,7 +53,7 @@ def setup_deal() -> None:
 
 def test_admin_commands_with_json(env: dict[str, str]) -> None:
     out = jrun("init")
-    assert out["key_provider"] == "env" and out["records_revision"] == "0001"  # type: ignore[index]
+    assert out["key_provider"] == "env" and out["records_revision"] == "0002"  # type: ignore[index]
     assert env["DEALVAULT_MASTER_KEY"] not in json.dumps(out)
     setup_deal()
     orgs = jrun("org", "list")

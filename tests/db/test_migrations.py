@@ -8,10 +8,10 @@ from sqlalchemy import text
 
 from dealvault.db import migrate
 from dealvault.db.registry import STORES
-from dealvault.db.stores import Stores
+from dealvault.flows.context import AppStores
 
 
-def test_models_and_migrations_do_not_drift(stores: Stores) -> None:
+def test_models_and_migrations_do_not_drift(stores: AppStores) -> None:
     for store, engine in (("records", stores.records_engine), ("keystore", stores.keystore_engine)):
         assert migrate.current_revision(engine, store) == migrate.head_revision(store)  # type: ignore[arg-type]
         with engine.connect() as conn:
@@ -24,7 +24,7 @@ def test_models_and_migrations_do_not_drift(stores: Stores) -> None:
 
 
 def test_sqlite_pragmas(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    s = Stores.open(
+    s = AppStores.connect(
         records_url=f"sqlite:///{tmp_path / 'r.sqlite'}",
         keystore_url=f"sqlite:///{tmp_path / 'k.sqlite'}",
     )
@@ -36,7 +36,9 @@ def test_sqlite_pragmas(tmp_path) -> None:  # type: ignore[no-untyped-def]
     s.dispose()
 
 
-def test_migrations_are_idempotent(stores: Stores) -> None:
+def test_migrations_are_idempotent(stores: AppStores) -> None:
     migrate.upgrade(stores.records_engine, "records")
     migrate.upgrade(stores.keystore_engine, "keystore")
-    assert migrate.current_revision(stores.records_engine, "records") == "0001"
+    assert migrate.current_revision(stores.records_engine, "records") == migrate.head_revision(
+        "records"
+    )

@@ -6,8 +6,8 @@ import csv
 from pathlib import Path
 
 from dealvault.crypto.keyring import KeyRing
-from dealvault.db.stores import Stores
 from dealvault.flows import customers
+from dealvault.flows.context import AppStores
 from dealvault.flows.importing import ImportRequest, ImportSummary, import_source
 from dealvault.ingest.readers import SourceSpec
 from dealvault.synth.idnumbers import ric_check_digit
@@ -65,7 +65,7 @@ def write_csv(
 
 
 def do_import(
-    stores: Stores,
+    stores: AppStores,
     keyring: KeyRing,
     path: Path,
     *,
@@ -80,7 +80,7 @@ def do_import(
 
 
 def lookup(
-    stores: Stores,
+    stores: AppStores,
     keyring: KeyRing,
     world: World,
     value: str,

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from dealvault.crypto.keyring import KeyRing
 from dealvault.crypto.providers import EnvKeyProvider
-from dealvault.db.stores import Stores
+from dealvault.flows.context import AppStores
 from dealvault.synth import write_export
 from dealvault.vault.models import CustomerRecord, ImportRun, KeyRotation
 
@@ -53,9 +53,9 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def _stores(env: dict[str, str]) -> Stores:
+def _stores(env: dict[str, str]) -> AppStores:
     home = Path(env["DEALVAULT_HOME"])
-    return Stores.open(
+    return AppStores.connect(
         records_url=f"sqlite:///{home / 'vault.sqlite'}",
         keystore_url=f"sqlite:///{home / 'keystore.sqlite'}",
     )

@@ -9,15 +9,15 @@ from sqlalchemy import func, select
 
 from dealvault.crypto.keyring import KeyRing
 from dealvault.crypto.models import CustomerKeyBlock
-from dealvault.db.stores import Stores
 from dealvault.errors import Conflict, Forbidden, InputError
 from dealvault.flows import customers
+from dealvault.flows.context import AppStores
 from dealvault.vault.models import ChildRecord, CustomerRecord, ImportRun
 from tests.conftest import World
 from tests.vault.helpers import HEADERS, customer_row, do_import, lookup, ric, write_csv
 
 
-def _counts(stores: Stores) -> tuple[int, int, int, int]:
+def _counts(stores: AppStores) -> tuple[int, int, int, int]:
     with stores.records_session() as s, stores.keystore_sessions() as ks:
         return (
             s.scalar(select(func.count()).select_from(CustomerRecord)) or 0,
@@ -28,7 +28,7 @@ def _counts(stores: Stores) -> tuple[int, int, int, int]:
 
 
 def test_import_encrypts_and_lookup_reads(
-    stores: Stores, keyring: KeyRing, world: World, tmp_path: Path
+    stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path
 ) -> None:
     rows = [customer_row(i) for i in range(1, 21)]
     path = write_csv(tmp_path / "customers.csv", rows)
@@ -61,7 +61,7 @@ def test_import_encrypts_and_lookup_reads(
 
 
 def test_bidder_is_denied_by_the_read_path(
-    stores: Stores, keyring: KeyRing, world: World, tmp_path: Path
+    stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path
 ) -> None:
     path = write_csv(tmp_path / "c.csv", [customer_row(1)])
     do_import(stores, keyring, path, actor=world.steward, deal=world.deal, rejects_dir=tmp_path)
@@ -90,7 +90,7 @@ def test_bidder_is_denied_by_the_read_path(
 
 
 def test_duplicates_are_merged_by_blind_index(
-    stores: Stores, keyring: KeyRing, world: World, tmp_path: Path
+    stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path
 ) -> None:
     rows = [
         customer_row(1),
@@ -126,7 +126,7 @@ def test_duplicates_are_merged_by_blind_index(
 
 
 def test_reimport_is_detected(
-    stores: Stores, keyring: KeyRing, world: World, tmp_path: Path
+    stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path
 ) -> None:
     path = write_csv(tmp_path / "c.csv", [customer_row(1)])
     do_import(stores, keyring, path, actor=world.steward, deal=world.deal, rejects_dir=tmp_path)
@@ -145,7 +145,7 @@ def test_reimport_is_detected(
 
 
 def test_invalid_rows_go_to_an_encrypted_reject_file(
-    stores: Stores, keyring: KeyRing, world: World, tmp_path: Path
+    stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path
 ) -> None:
     bad_id = ric()[:-1] + ("0" if ric()[-1] != "0" else "1")
     rows = [customer_row(1), customer_row(2, 身份证号=bad_id), customer_row(3, 手机号="12345")]
@@ -172,7 +172,7 @@ def test_invalid_rows_go_to_an_encrypted_reject_file(
 
 
 def test_strict_import_writes_nothing(
-    stores: Stores, keyring: KeyRing, world: World, tmp_path: Path
+    stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path
 ) -> None:
     rows = [customer_row(i) for i in range(1, 10)] + [customer_row(10, 手机号="12345")]
     before = _counts(stores)
@@ -208,7 +208,7 @@ def test_strict_import_writes_nothing(
     ],
 )
 def test_malformed_inputs_fail_clearly_and_write_nothing(
-    stores: Stores,
+    stores: AppStores,
     keyring: KeyRing,
     world: World,
     tmp_path: Path,
@@ -233,7 +233,7 @@ def test_malformed_inputs_fail_clearly_and_write_nothing(
     assert _counts(stores) == before
 
 
-def test_gbk_round_trip(stores: Stores, keyring: KeyRing, world: World, tmp_path: Path) -> None:
+def test_gbk_round_trip(stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path) -> None:
     rows = [customer_row(i, 地址="广东省深圳市南山区科技园路8号") for i in range(1, 4)]
     path = write_csv(tmp_path / "gbk.csv", rows, encoding="gbk")
     summary = do_import(
@@ -246,7 +246,7 @@ def test_gbk_round_trip(stores: Stores, keyring: KeyRing, world: World, tmp_path
 
 
 def test_child_tables_are_encrypted_under_the_customer_key(
-    stores: Stores, keyring: KeyRing, world: World, tmp_path: Path
+    stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path
 ) -> None:
     do_import(
         stores,
@@ -296,7 +296,7 @@ def test_child_tables_are_encrypted_under_the_customer_key(
     assert v.children["orders"][0]["amount"] in ("59.80", "59.8")
 
 
-def test_other_formats(stores: Stores, keyring: KeyRing, world: World, tmp_path: Path) -> None:
+def test_other_formats(stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path) -> None:
     import polars as pl
 
     rows = [customer_row(i) for i in range(1, 6)]
@@ -319,7 +319,7 @@ def test_other_formats(stores: Stores, keyring: KeyRing, world: World, tmp_path:
 
 
 def test_import_from_a_sql_query(
-    stores: Stores, keyring: KeyRing, world: World, tmp_path: Path
+    stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path
 ) -> None:
     import sqlite3
 

@@ -14,15 +14,15 @@ from dealvault.crypto import envelope as env
 from dealvault.crypto.keyring import KeyRing
 from dealvault.crypto.models import CustomerKeyBlock, DatasetKey
 from dealvault.crypto.providers import EnvKeyProvider, PassphraseKeyProvider
-from dealvault.db.stores import Stores
 from dealvault.errors import IntegrityError, KeyUnavailable, NotFound
 from dealvault.flows import customers, keys
+from dealvault.flows.context import AppStores
 from dealvault.vault.models import CustomerRecord, KeyRotation, ShredRecord
 from tests.conftest import World
 from tests.vault.helpers import customer_row, do_import, lookup, write_csv
 
 
-def _load(stores: Stores, keyring: KeyRing, world: World, tmp_path: Path, n: int = 30) -> None:
+def _load(stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path, n: int = 30) -> None:
     rows = [customer_row(i) for i in range(1, n + 1)]
     do_import(
         stores,
@@ -51,11 +51,13 @@ def _load(stores: Stores, keyring: KeyRing, world: World, tmp_path: Path, n: int
     )
 
 
-def _read(stores: Stores, keyring: KeyRing, world: World, phone: str) -> customers.CustomerView:
+def _read(stores: AppStores, keyring: KeyRing, world: World, phone: str) -> customers.CustomerView:
     return lookup(stores, keyring, world, phone)[0]
 
 
-def _copy_records(stores: Stores, store_urls: tuple[str, str], tmp_path: Path, backend: str) -> str:
+def _copy_records(
+    stores: AppStores, store_urls: tuple[str, str], tmp_path: Path, backend: str
+) -> str:
     """A copy of the record store as an attacker or an old backup would have it."""
     if backend == "sqlite":
         with stores.records_engine.connect() as conn:
@@ -76,7 +78,7 @@ def _copy_records(stores: Stores, store_urls: tuple[str, str], tmp_path: Path, b
 
 
 def test_shredded_customer_is_unreadable_even_from_an_older_copy(
-    stores: Stores,
+    stores: AppStores,
     keyring: KeyRing,
     world: World,
     tmp_path: Path,
@@ -105,7 +107,7 @@ def test_shredded_customer_is_unreadable_even_from_an_older_copy(
         _read(stores, keyring, world, "13900000005")
     assert _read(stores, keyring, world, "13900000006").data  # the others are intact
     # The copy taken before the shred still holds the ciphertext, marked active...
-    old = Stores.open(records_url=copy_url, keystore_url=store_urls[1])
+    old = AppStores.connect(records_url=copy_url, keystore_url=store_urls[1])
     try:
         with old.records_session() as s:
             rec = s.scalar(
@@ -147,7 +149,7 @@ def test_shredded_customer_is_unreadable_even_from_an_older_copy(
 
 
 def test_shred_whole_dataset(
-    stores: Stores, keyring: KeyRing, world: World, tmp_path: Path
+    stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path
 ) -> None:
     _load(stores, keyring, world, tmp_path, n=5)
     out = customers.shred(
@@ -167,7 +169,7 @@ def test_shred_whole_dataset(
         _read(stores, keyring, world, "13900000001")
 
 
-def test_master_rotation_rewraps_only(stores: Stores, world: World, tmp_path: Path) -> None:
+def test_master_rotation_rewraps_only(stores: AppStores, world: World, tmp_path: Path) -> None:
     provider = PassphraseKeyProvider.create(
         path=tmp_path / "m.key",
         passphrase="passphrase!",
@@ -200,7 +202,7 @@ def test_master_rotation_rewraps_only(stores: Stores, world: World, tmp_path: Pa
 
 
 def test_env_master_rotation_adopts_the_new_key(
-    stores: Stores, world: World, tmp_path: Path
+    stores: AppStores, world: World, tmp_path: Path
 ) -> None:
     k1, k2 = secrets.token_bytes(32), secrets.token_bytes(32)
     ring = KeyRing(EnvKeyProvider.from_text(kek_id="ci", text=k1.hex()))
@@ -217,7 +219,7 @@ def test_env_master_rotation_adopts_the_new_key(
 
 
 def test_data_rotation_resumes_after_interruption(
-    stores: Stores, keyring: KeyRing, world: World, tmp_path: Path
+    stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path
 ) -> None:
     _load(stores, keyring, world, tmp_path, n=25)
     with stores.records_session() as s:

@@ -76,7 +76,9 @@ def org_add(
 ) -> None:
     """Register an organisation."""
     c = get(ctx)
-    org = flows.create_organization(c.stores(), name=name, kind=kind, uscc=uscc)
+    org = flows.create_organization(
+        c.stores(), name=name, kind=kind, uscc=uscc, actor=c.actor_or_none()
+    )
     print_json(c.console, org) if json_out else c.console.print(_orgs([org]))
 
 
@@ -125,7 +127,9 @@ def person_add(
 ) -> None:
     """Register a person (an account) in an organisation."""
     c = get(ctx)
-    p = flows.create_person(c.stores(), email=email, name=name, organization=org)
+    p = flows.create_person(
+        c.stores(), email=email, name=name, organization=org, actor=c.actor_or_none()
+    )
     print_json(c.console, p) if json_out else c.console.print(_people([p]))
 
 
@@ -277,7 +281,15 @@ def deal_add_party(
 ) -> None:
     """Add a party (a further bidder, the intermediary, counsel, the auditor) to a deal."""
     _show_deal(
-        ctx, flows.add_party(get(ctx).stores(), deal=code, organization=org, role=role), json_out
+        ctx,
+        flows.add_party(
+            get(ctx).stores(),
+            deal=code,
+            organization=org,
+            role=role,
+            actor=get(ctx).actor_or_none(),
+        ),
+        json_out,
     )
 
 
@@ -297,7 +309,11 @@ def deal_add_member(
 ) -> None:
     """Give a person a role in a deal (their organisation must be a party)."""
     _show_deal(
-        ctx, flows.add_member(get(ctx).stores(), deal=code, email=email, role=role), json_out
+        ctx,
+        flows.add_member(
+            get(ctx).stores(), deal=code, email=email, role=role, actor=get(ctx).actor_or_none()
+        ),
+        json_out,
     )
 
 

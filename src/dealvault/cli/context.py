@@ -11,8 +11,9 @@ from rich.console import Console
 from dealvault.config import Settings
 from dealvault.crypto.keyring import KeyRing
 from dealvault.crypto.providers import build_provider
-from dealvault.db.stores import Stores
 from dealvault.errors import Invalid, KeyUnavailable
+from dealvault.flows.context import AppStores
+from dealvault.flows.setup import load_audit_config
 
 
 @dataclass
@@ -21,14 +22,15 @@ class CliContext:
     actor_flag: str | None = None
     console: Console = field(default_factory=Console)
     err: Console = field(default_factory=lambda: Console(stderr=True))
-    _stores: Stores | None = None
+    _stores: AppStores | None = None
     _keyring: KeyRing | None = None
 
-    def stores(self) -> Stores:
+    def stores(self) -> AppStores:
         if self._stores is None:
-            self._stores = Stores.open(
+            self._stores = AppStores.connect(
                 records_url=self.settings.resolved_database_url,
                 keystore_url=self.settings.resolved_keystore_url,
+                audit=load_audit_config(self.settings),
             )
         return self._stores
 
@@ -43,6 +45,9 @@ class CliContext:
         if not sys.stdin.isatty():
             raise KeyUnavailable("no passphrase: set DEALVAULT_PASSPHRASE (no terminal to ask on)")
         return str(typer.prompt("Passphrase for the master key file", hide_input=True))
+
+    def actor_or_none(self) -> str | None:
+        return self.actor_flag or self.settings.actor
 
     def actor(self) -> str:
         who = self.actor_flag or self.settings.actor

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import MetaData
 
 import dealvault.access.models
+import dealvault.audit.models
 import dealvault.crypto.models
 import dealvault.vault.models  # noqa: F401
 from dealvault.db.base import Base, KeyBase

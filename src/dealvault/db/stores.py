@@ -32,14 +32,24 @@ class Stores:
     records_sessions: sessionmaker[Session]
     keystore_sessions: sessionmaker[Session]
 
-    @classmethod
-    def open(cls, *, records_url: str, keystore_url: str, migrate_schema: bool = True) -> Stores:
+    @staticmethod
+    def open_engines(
+        *, records_url: str, keystore_url: str, migrate_schema: bool = True
+    ) -> tuple[Engine, Engine, sessionmaker[Session], sessionmaker[Session]]:
         rec = make_engine(records_url)
         ks = make_engine(keystore_url, secure_delete=True)
         if migrate_schema:
             migrate.upgrade(rec, "records")
             migrate.upgrade(ks, "keystore")
-        return cls(rec, ks, make_session_factory(rec), make_session_factory(ks))
+        return rec, ks, make_session_factory(rec), make_session_factory(ks)
+
+    @classmethod
+    def open(cls, *, records_url: str, keystore_url: str, migrate_schema: bool = True) -> Stores:
+        return cls(
+            *cls.open_engines(
+                records_url=records_url, keystore_url=keystore_url, migrate_schema=migrate_schema
+            )
+        )
 
     @contextmanager
     def unit_of_work(self) -> Iterator[UnitOfWork]:

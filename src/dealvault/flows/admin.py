@@ -1,4 +1,4 @@
-"""Use cases for organisations, people and deals, each committed as one transaction."""
+"""Use cases for organisations, people and deals, each one transaction with its audit event."""
 
 from __future__ import annotations
 
@@ -6,47 +6,69 @@ from collections.abc import Sequence
 
 from dealvault.access import service as access
 from dealvault.access.schemas import DealOut, OrganizationOut, PersonOut
-from dealvault.db.stores import Stores
+from dealvault.audit.service import EventIn
+from dealvault.flows.context import AppStores
+from dealvault.flows.guard import audit, checkpoint
 
 
 def create_organization(
-    stores: Stores, *, name: str, kind: str, uscc: str | None = None
+    stores: AppStores, *, name: str, kind: str, uscc: str | None = None, actor: str | None = None
 ) -> OrganizationOut:
     with stores.unit_of_work() as uow:
-        return access.organization_view(
-            access.create_organization(uow.records, name=name, kind=kind, uscc=uscc)
+        org = access.create_organization(uow.records, name=name, kind=kind, uscc=uscc)
+        audit(
+            stores,
+            uow,
+            EventIn(
+                action="org.create",
+                actor=actor,
+                objects={"organization": org.name, "kind": org.kind},
+            ),
         )
+        return access.organization_view(org)
 
 
-def list_organizations(stores: Stores, *, kind: str | None = None) -> list[OrganizationOut]:
+def list_organizations(stores: AppStores, *, kind: str | None = None) -> list[OrganizationOut]:
     with stores.records_session() as s:
         return [access.organization_view(o) for o in access.list_organizations(s, kind=kind)]
 
 
-def show_organization(stores: Stores, *, name: str) -> OrganizationOut:
+def show_organization(stores: AppStores, *, name: str) -> OrganizationOut:
     with stores.records_session() as s:
         return access.organization_view(access.get_organization(s, name=name))
 
 
-def create_person(stores: Stores, *, email: str, name: str, organization: str) -> PersonOut:
+def create_person(
+    stores: AppStores, *, email: str, name: str, organization: str, actor: str | None = None
+) -> PersonOut:
     with stores.unit_of_work() as uow:
-        return access.person_view(
-            access.create_person(uow.records, email=email, name=name, organization=organization)
+        person = access.create_person(
+            uow.records, email=email, name=name, organization=organization
         )
+        audit(
+            stores,
+            uow,
+            EventIn(
+                action="person.create",
+                actor=actor,
+                objects={"person": person.email, "organization": organization},
+            ),
+        )
+        return access.person_view(person)
 
 
-def list_persons(stores: Stores, *, organization: str | None = None) -> list[PersonOut]:
+def list_persons(stores: AppStores, *, organization: str | None = None) -> list[PersonOut]:
     with stores.records_session() as s:
         return [access.person_view(p) for p in access.list_persons(s, organization=organization)]
 
 
-def show_person(stores: Stores, *, email: str) -> PersonOut:
+def show_person(stores: AppStores, *, email: str) -> PersonOut:
     with stores.records_session() as s:
         return access.person_view(access.get_person(s, email=email))
 
 
 def create_deal(
-    stores: Stores,
+    stores: AppStores,
     *,
     code: str,
     name: str,
@@ -61,36 +83,71 @@ def create_deal(
         deal = access.create_deal(
             s, code=code, name=name, kind=kind, seller=seller, bidders=bidders, actor=who
         )
+        audit(
+            stores,
+            uow,
+            EventIn(
+                action="deal.create",
+                actor=actor,
+                deal=deal.code,
+                objects={"seller": seller, "kind": deal.kind, "bidders": ", ".join(bidders)},
+            ),
+        )
+        checkpoint(stores, uow, reason=f"deal {deal.code} created")
         return access.deal_view(s, deal)
 
 
-def add_party(stores: Stores, *, deal: str, organization: str, role: str) -> DealOut:
+def add_party(
+    stores: AppStores, *, deal: str, organization: str, role: str, actor: str | None = None
+) -> DealOut:
     with stores.unit_of_work() as uow:
         d = access.get_deal(uow.records, code=deal)
         access.add_party(uow.records, deal=d, organization=organization, role=role)
+        audit(
+            stores,
+            uow,
+            EventIn(
+                action="deal.add_party",
+                actor=actor,
+                deal=deal,
+                objects={"organization": organization, "role": role},
+            ),
+        )
         return access.deal_view(uow.records, d)
 
 
-def add_member(stores: Stores, *, deal: str, email: str, role: str) -> DealOut:
+def add_member(
+    stores: AppStores, *, deal: str, email: str, role: str, actor: str | None = None
+) -> DealOut:
     with stores.unit_of_work() as uow:
         d = access.get_deal(uow.records, code=deal)
         person = access.get_person(uow.records, email=email)
         access.add_member(uow.records, deal=d, person=person, role=role)
+        audit(
+            stores,
+            uow,
+            EventIn(
+                action="deal.add_member",
+                actor=actor,
+                deal=deal,
+                objects={"person": person.email, "role": role},
+            ),
+        )
         return access.deal_view(uow.records, d)
 
 
-def show_deal(stores: Stores, *, code: str) -> DealOut:
+def show_deal(stores: AppStores, *, code: str) -> DealOut:
     with stores.records_session() as s:
         return access.deal_view(s, access.get_deal(s, code=code))
 
 
-def list_deals(stores: Stores, *, stage: str | None = None) -> list[DealOut]:
+def list_deals(stores: AppStores, *, stage: str | None = None) -> list[DealOut]:
     with stores.records_session() as s:
         return [access.deal_view(s, d) for d in access.list_deals(s, stage=stage)]
 
 
 def advance_deal(
-    stores: Stores,
+    stores: AppStores,
     *,
     code: str,
     to: str | None,
@@ -102,14 +159,42 @@ def advance_deal(
         s = uow.records
         who = access.get_person(s, email=actor) if actor else None
         deal = access.get_deal(s, code=code)
+        before = deal.stage
         access.advance_deal(s, deal=deal, to=to, winner=winner, actor=who, reason=reason)
+        audit(
+            stores,
+            uow,
+            EventIn(
+                action="deal.stage",
+                actor=actor,
+                deal=code,
+                objects={"from": before, "to": deal.stage, "winner": winner},
+                purpose=reason,
+            ),
+        )
+        checkpoint(stores, uow, reason=f"deal {code}: {before} -> {deal.stage}")
         return access.deal_view(s, deal)
 
 
-def terminate_deal(stores: Stores, *, code: str, actor: str | None, reason: str | None) -> DealOut:
+def terminate_deal(
+    stores: AppStores, *, code: str, actor: str | None, reason: str | None
+) -> DealOut:
     with stores.unit_of_work() as uow:
         s = uow.records
         who = access.get_person(s, email=actor) if actor else None
         deal = access.get_deal(s, code=code)
+        before = deal.stage
         access.terminate_deal(s, deal=deal, actor=who, reason=reason)
+        audit(
+            stores,
+            uow,
+            EventIn(
+                action="deal.stage",
+                actor=actor,
+                deal=code,
+                objects={"from": before, "to": deal.stage},
+                purpose=reason,
+            ),
+        )
+        checkpoint(stores, uow, reason=f"deal {code}: {before} -> terminated")
         return access.deal_view(s, deal)

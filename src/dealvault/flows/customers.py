@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
@@ -9,9 +10,11 @@ from pydantic import BaseModel
 
 from dealvault.access import service as access
 from dealvault.access.decision import decide
+from dealvault.audit.service import EventIn
 from dealvault.crypto.keyring import DATA, KeyRing
-from dealvault.db.stores import Stores
 from dealvault.errors import Invalid, NotFound
+from dealvault.flows.context import AppStores
+from dealvault.flows.guard import audit, enforce
 from dealvault.vault import service as vault
 from dealvault.vault.models import ImportRun
 from dealvault.vault.read import CustomerView, disclose, find_subjects
@@ -31,7 +34,7 @@ class ShredOut(BaseModel):
 
 
 def lookup(
-    stores: Stores,
+    stores: AppStores,
     keyring: KeyRing,
     *,
     actor: str,
@@ -47,11 +50,23 @@ def lookup(
         person = access.get_person(uow.records, email=actor)
         d = access.get_deal(uow.records, code=deal)
         ds = vault.get_dataset(uow.records, deal=d, name=dataset)
-        decide(uow.records, actor=person, deal=d, action="read").enforce()
+        event = EventIn(
+            action="disclose",
+            actor=person.email,
+            deal=d.code,
+            purpose=purpose,
+            objects={
+                "dataset": ds.name,
+                "level": "full",
+                "by": by,
+                "categories": ",".join(categories or ["all"]),
+            },
+        )
+        enforce(stores, decide(uow.records, actor=person, deal=d, action="read"), event)
         subjects = find_subjects(uow, keyring, dataset=ds, by=by, value=value)
         if not subjects:
             raise NotFound(f"no customer with this {by.replace('_', ' ')} in dataset {dataset!r}")
-        return disclose(
+        views = disclose(
             uow,
             keyring,
             actor=person,
@@ -61,10 +76,16 @@ def lookup(
             categories=categories,
             purpose=purpose,
         )
+        audit(
+            stores,
+            uow,
+            replace(event, decision="allow", subjects=subjects, counts={"customers": len(views)}),
+        )
+        return views
 
 
 def shred(
-    stores: Stores,
+    stores: AppStores,
     keyring: KeyRing,
     *,
     actor: str,
@@ -80,7 +101,15 @@ def shred(
         person = access.get_person(uow.records, email=actor)
         d = access.get_deal(uow.records, code=deal)
         ds = vault.get_dataset(uow.records, deal=d, name=dataset)
-        decide(uow.records, actor=person, deal=d, action="shred").enforce()
+        event = EventIn(
+            action="shred",
+            actor=person.email,
+            deal=d.code,
+            purpose=reason,
+            objects={"dataset": ds.name, "scope": "dataset" if whole_dataset else "customer"},
+        )
+        enforce(stores, decide(uow.records, actor=person, deal=d, action="shred"), event)
+        subjects = [] if whole_dataset else [subject_id or ""]
         if whole_dataset:
             entry = shred_dataset(uow, keyring, dataset=ds, actor=person, reason=reason)
         else:
@@ -88,6 +117,16 @@ def shred(
             entry = shred_customer(
                 uow, keyring, dataset=ds, subject_id=subject_id, actor=person, reason=reason
             )
+        audit(
+            stores,
+            uow,
+            replace(
+                event,
+                decision="allow",
+                subjects=subjects,
+                counts={"customers": entry.customers, "keys_destroyed": entry.keys_destroyed},
+            ),
+        )
         out = ShredOut(
             scope=entry.scope,
             dataset=ds.name,
@@ -103,7 +142,7 @@ def shred(
 
 
 def read_import_rejects(
-    stores: Stores, keyring: KeyRing, *, actor: str, deal: str, import_id: int
+    stores: AppStores, keyring: KeyRing, *, actor: str, deal: str, import_id: int
 ) -> pl.DataFrame:
     """The rejected rows of an import with their reasons and original values (steward only)."""
     with stores.unit_of_work() as uow:
@@ -112,7 +151,10 @@ def read_import_rejects(
         run = uow.records.get(ImportRun, import_id)
         if run is None:
             raise NotFound(f"import #{import_id} not found")
-        decide(uow.records, actor=person, deal=d, action="read").enforce()
+        event = EventIn(
+            action="rejects.read", actor=person.email, deal=d.code, objects={"import": import_id}
+        )
+        enforce(stores, decide(uow.records, actor=person, deal=d, action="read"), event)
         if run.reject_file is None:
             raise NotFound(f"import #{import_id} rejected no rows")
         ds = next(
@@ -123,4 +165,8 @@ def read_import_rejects(
         key = keyring.dataset_key(
             uow.keys, dataset_id=ds.id, purpose=DATA, version=ds.data_key_version
         )
-        return read_rejects(path=Path(run.reject_file), key=key, dataset_id=ds.id, import_id=run.id)
+        frame = read_rejects(
+            path=Path(run.reject_file), key=key, dataset_id=ds.id, import_id=run.id
+        )
+        audit(stores, uow, replace(event, decision="allow", counts={"rows": frame.height}))
+        return frame

@@ -11,10 +11,12 @@ from pydantic import BaseModel
 
 from dealvault.access import service as access
 from dealvault.access.decision import decide
+from dealvault.audit.service import EventIn, SubjectPacker
 from dealvault.crypto.keyring import DATA, KeyRing
 from dealvault.db.base import utcnow
-from dealvault.db.stores import Stores
 from dealvault.errors import Conflict, InputError
+from dealvault.flows.context import AppStores
+from dealvault.flows.guard import audit, enforce
 from dealvault.ingest.fields import TableRole
 from dealvault.ingest.mapping import ColumnMapping, apply_overrides, load_mapping, propose_mapping
 from dealvault.ingest.normalize import NormalisedBatch, normalise_batch
@@ -102,7 +104,7 @@ def _normalised(
 
 
 def import_source(
-    stores: Stores,
+    stores: AppStores,
     keyring: KeyRing,
     *,
     request: ImportRequest,
@@ -122,7 +124,7 @@ def import_source(
 
 
 def _run_import(
-    stores: Stores,
+    stores: AppStores,
     keyring: KeyRing,
     *,
     request: ImportRequest,
@@ -134,7 +136,16 @@ def _run_import(
         s = uow.records
         actor = access.get_person(s, email=request.actor)
         deal = access.get_deal(s, code=request.deal)
-        decide(s, actor=actor, deal=deal, action="import").enforce()
+        enforce(
+            stores,
+            decide(s, actor=actor, deal=deal, action="import"),
+            EventIn(
+                action="import",
+                actor=actor.email,
+                deal=deal.code,
+                objects={"dataset": request.dataset, "source": source.name},
+            ),
+        )
         keyring.verify_kek(uow.keys)
         mapping = plan_mapping(request=request, columns=list(source.columns))
         role = mapping.table_role
@@ -183,9 +194,11 @@ def _run_import(
             import_id=run.id,
         )
         made.append(rejects)
+        touched = SubjectPacker()
         for batch, raw, nb in prefetch(_normalised(source, mapping), depth=1):
             bad = nb.rejects
             stats = writer.write(nb.clean)
+            touched.add(stats.subjects)
             if stats.rejected_rows:
                 bad = pl.concat(
                     [
@@ -218,6 +231,31 @@ def _run_import(
         run.reject_file = str(reject_path) if reject_path else None
         run.finished_at = utcnow()
         s.flush()
+        audit(
+            stores,
+            uow,
+            EventIn(
+                action="import",
+                actor=actor.email,
+                deal=deal.code,
+                objects={
+                    "dataset": dataset.name,
+                    "table": table.name,
+                    "role": role.value,
+                    "import": run.id,
+                    "source": source.name,
+                    "content_hash": source.content_hash,
+                },
+                decision="allow",
+                counts={
+                    "read": run.rows_read,
+                    "imported": run.rows_imported,
+                    "merged": run.rows_merged,
+                    "rejected": run.rows_rejected,
+                },
+                subjects=touched,
+            ),
+        )
         return ImportSummary(
             import_id=run.id,
             dataset=dataset.name,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from pydantic import BaseModel
 from sqlalchemy import func, select
@@ -10,9 +11,11 @@ from sqlalchemy import func, select
 from dealvault.access import service as access
 from dealvault.access.decision import decide
 from dealvault.access.models import Deal
+from dealvault.audit.service import EventIn
 from dealvault.crypto.keyring import KeyRing
 from dealvault.crypto.models import DatasetKey
-from dealvault.db.stores import Stores
+from dealvault.flows.context import AppStores
+from dealvault.flows.guard import audit, enforce
 from dealvault.vault import service as vault
 from dealvault.vault.models import Dataset, KeyRotation, ShredRecord
 from dealvault.vault.rotation import RotationResult, rotate_data, rotate_master
@@ -39,7 +42,7 @@ class KeysStatusOut(BaseModel):
     datasets: list[DatasetKeysOut]
 
 
-def keys_status(stores: Stores, keyring: KeyRing) -> KeysStatusOut:
+def keys_status(stores: AppStores, keyring: KeyRing) -> KeysStatusOut:
     p = keyring.provider
     out = KeysStatusOut(
         provider=p.name,
@@ -87,14 +90,26 @@ def keys_status(stores: Stores, keyring: KeyRing) -> KeysStatusOut:
     return out
 
 
-def rotate_master_key(stores: Stores, keyring: KeyRing, *, actor: str | None) -> RotationResult:
+def rotate_master_key(stores: AppStores, keyring: KeyRing, *, actor: str | None) -> RotationResult:
     with stores.records_session() as s:
         actor_id = access.get_person(s, email=actor).id if actor else None
-    return rotate_master(stores, keyring, actor_id=actor_id)
+    result = rotate_master(stores, keyring, actor_id=actor_id)
+    with stores.unit_of_work() as uow:
+        audit(
+            stores,
+            uow,
+            EventIn(
+                action="keys.rotate_master",
+                actor=actor,
+                objects={"from": result.from_version, "to": result.to_version},
+                counts={"dataset_keys": result.processed},
+            ),
+        )
+    return result
 
 
 def rotate_data_key(
-    stores: Stores,
+    stores: AppStores,
     keyring: KeyRing,
     *,
     actor: str,
@@ -107,10 +122,13 @@ def rotate_data_key(
     with stores.records_session() as s:
         person = access.get_person(s, email=actor)
         d = access.get_deal(s, code=deal)
-        decide(s, actor=person, deal=d, action="rotate").enforce()
         ds = vault.get_dataset(s, deal=d, name=dataset)
+        event = EventIn(
+            action="keys.rotate_data", actor=person.email, deal=d.code, objects={"dataset": ds.name}
+        )
+        enforce(stores, decide(s, actor=person, deal=d, action="rotate"), event)
         ds_id, actor_id = ds.id, person.id
-    return rotate_data(
+    result = rotate_data(
         stores,
         keyring,
         dataset_id=ds_id,
@@ -119,3 +137,15 @@ def rotate_data_key(
         progress=progress,
         after_batch=after_batch,
     )
+    with stores.unit_of_work() as uow:
+        audit(
+            stores,
+            uow,
+            replace(
+                event,
+                decision="allow",
+                counts={"customers": result.processed},
+                objects={"dataset": dataset, "from": result.from_version, "to": result.to_version},
+            ),
+        )
+    return result

@@ -55,14 +55,19 @@ def owners(
     field: str,
     values: Sequence[bytes],
     active_only: bool = True,
-) -> dict[bytes, tuple[int, int]]:
-    """Blind value -> (record id, key version) of the first stored customer holding it."""
-    found: dict[bytes, tuple[int, int]] = {}
+) -> dict[bytes, tuple[int, int, str]]:
+    """Blind value -> (record id, key version, subject id) of the first customer holding it."""
+    found: dict[bytes, tuple[int, int, str]] = {}
     code = BLIND_FIELDS[field]
     distinct = sorted(set(values))
     for i in range(0, len(distinct), 500):
         q = (
-            select(BlindIndex.value, CustomerRecord.id, CustomerRecord.key_version)
+            select(
+                BlindIndex.value,
+                CustomerRecord.id,
+                CustomerRecord.key_version,
+                CustomerRecord.subject_id,
+            )
             .join(CustomerRecord, CustomerRecord.id == BlindIndex.record_id)
             .where(
                 BlindIndex.dataset_id == dataset_id,
@@ -73,8 +78,8 @@ def owners(
         )
         if active_only:
             q = q.where(CustomerRecord.status == "active")
-        for value, rid, version in session.execute(q):
-            found.setdefault(bytes(value), (rid, version))
+        for value, rid, version, subject in session.execute(q):
+            found.setdefault(bytes(value), (rid, version, subject))
     return found
 
 

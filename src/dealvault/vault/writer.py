@@ -42,6 +42,8 @@ class WriteStats:
     inserted: int = 0
     merged: int = 0
     rejected_rows: list[tuple[int, str, str]] = field(default_factory=list)
+    #: Subject ids of the customers this batch touched (new or merged into), for the audit log.
+    subjects: list[str] = field(default_factory=list)
 
 
 def next_id(session: Session, model: type[CustomerRecord] | type[ChildRecord]) -> int:
@@ -99,22 +101,25 @@ class CustomerWriter:
         stats = WriteStats()
         frame = blinds.blind_columns(frame, self.index_key)
         frame, stats.merged = dedupe_batch(frame)
-        frame, merged_existing = self._merge_existing(frame)
+        frame, merged_existing, touched = self._merge_existing(frame)
         stats.merged += merged_existing
+        stats.subjects.extend(touched)
         if frame.height:
-            self._insert_new(frame)
+            stats.subjects.extend(self._insert_new(frame))
             stats.inserted = frame.height
         return stats
 
     # -- merging into customers already stored -------------------------------------------
-    def _merge_existing(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    def _merge_existing(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, int, list[str]]:
         existing = self._find_existing(frame)
         if not existing:
-            return frame, 0
+            return frame, 0, []
         hit = frame.get_column("__row").is_in(list(existing))
         matched = frame.filter(hit)
-        self._fill_missing(matched, [existing[r] for r in matched.get_column("__row").to_list()])
-        return frame.filter(~hit), matched.height
+        touched = self._fill_missing(
+            matched, [existing[r] for r in matched.get_column("__row").to_list()]
+        )
+        return frame.filter(~hit), matched.height, touched
 
     def _find_existing(self, frame: pl.DataFrame) -> dict[int, tuple[int, int]]:
         """Batch row number -> (record id, key version) of a stored record of the same customer.
@@ -142,10 +147,10 @@ class CustomerWriter:
             )
             for row, value in zip(cand.get_column("__row").to_list(), values, strict=True):
                 if value in hits:
-                    found[row] = hits[value]
+                    found[row] = hits[value][:2]
         return found
 
-    def _fill_missing(self, matched: pl.DataFrame, owners: Sequence[tuple[int, int]]) -> None:
+    def _fill_missing(self, matched: pl.DataFrame, owners: Sequence[tuple[int, int]]) -> list[str]:
         """Add categories and blind indexes the stored record lacks; what it has is kept."""
         s = self.uow.records
         ds = self.dataset
@@ -187,6 +192,7 @@ class CustomerWriter:
         s.flush()
         blinds.insert_missing(s, rows=new_blinds)
         self.seen.add(v for _, code, v, _ in new_blinds if code != BLIND_FIELDS["customer_key"])
+        return sorted({records[rid].subject_id for rid, _ in owners})
 
     # -- new customers ------------------------------------------------------------------
     def _seal_rows(
@@ -218,7 +224,7 @@ class CustomerWriter:
                     outs[cat][i] = head + nonce + encrypt(nonce, pt, aad + posts[j])
         return outs
 
-    def _insert_new(self, frame: pl.DataFrame) -> None:
+    def _insert_new(self, frame: pl.DataFrame) -> list[str]:
         n = frame.height
         ds, version = self.dataset.id, self.version
         start = self.next_record_id
@@ -228,12 +234,13 @@ class CustomerWriter:
         key_blob = os.urandom(32 * n)
         enc = self._seal_rows(start, key_blob, payloads)
         randoms = secrets.token_hex(8 * n)
+        subjects = [f"{start + i:08x}{randoms[16 * i : 16 * i + 16]}" for i in range(n)]
         none_col: list[bytes | None] = [None] * n
         record_rows = list(
             zip(
                 ids,
                 [ds] * n,
-                [f"{start + i:08x}{randoms[16 * i : 16 * i + 16]}" for i in range(n)],
+                subjects,
                 ["active"] * n,
                 [version] * n,
                 [self.import_id] * n,
@@ -258,6 +265,7 @@ class CustomerWriter:
         for name in MATCH_FIELDS:
             if f"__bi_{name}" in frame.columns:
                 self.seen.add(frame.get_column(f"__bi_{name}").to_list())
+        return subjects
 
 
 class ChildWriter:
@@ -298,13 +306,13 @@ class ChildWriter:
             values=[k for k in keys if k is not None],
         )
         ckeys: dict[int, bytes] = {}
-        for version in {v for _, v in owner_of.values()}:
+        for version in {v for _, v, _ in owner_of.values()}:
             ckeys.update(
                 self.keyring.unwrap_customer_keys(
                     self.uow.keys,
                     dataset_id=self.dataset.id,
                     version=version,
-                    record_ids=[rid for rid, v in owner_of.values() if v == version],
+                    record_ids=[rid for rid, v, _ in owner_of.values() if v == version],
                 )
             )
         body = frame.drop(["__row"])
@@ -318,6 +326,7 @@ class ChildWriter:
             .to_list()
         )
         rows_out = []
+        touched: set[str] = set()
         cat, ds, cid = self.category.value, self.dataset.id, self.next_child_id
         for row, bi, pt in zip(frame.get_column("__row").to_list(), keys, payloads, strict=True):
             owner = owner_of.get(bi) if bi is not None else None
@@ -327,7 +336,8 @@ class ChildWriter:
                     (row, "customer_key", "no stored customer has this customer key")
                 )
                 continue
-            rid, version = owner
+            rid, version, subject = owner
+            touched.add(subject)
             sealer = env.Sealer(key, env.Header(env.ALG_AES_256_GCM, "ck", version))
             rows_out.append(
                 (
@@ -344,4 +354,5 @@ class ChildWriter:
         self.next_child_id = cid
         bulk_insert(self.uow.records, table="child_records", columns=CHILD_COLUMNS, rows=rows_out)
         stats.inserted = len(rows_out)
+        stats.subjects = sorted(touched)
         return stats

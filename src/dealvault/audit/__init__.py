@@ -1,0 +1,1 @@
+"""The tamper-evident audit log: events, RFC 9162 Merkle tree, signed checkpoints, proofs."""

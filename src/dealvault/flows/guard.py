@@ -1,0 +1,39 @@
+"""Audit helpers for flows: record an event in the use case's transaction; record denials."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from dealvault.access.decision import Decision
+from dealvault.audit.service import EventIn, make_checkpoint, record
+from dealvault.db.stores import UnitOfWork
+from dealvault.errors import Forbidden
+from dealvault.flows.context import AppStores
+
+
+def audit(stores: AppStores, uow: UnitOfWork, event: EventIn) -> int:
+    """Append ``event`` in ``uow``: it commits with the change it describes, or not at all."""
+    return record(uow.records, stores.audit, event)
+
+
+def checkpoint(stores: AppStores, uow: UnitOfWork, *, reason: str) -> None:
+    """Sign a checkpoint now if this store can sign (stage changes, init, on demand)."""
+    if stores.audit.signer is not None:
+        make_checkpoint(uow.records, stores.audit, reason=reason)
+
+
+def enforce(stores: AppStores, decision: Decision, event: EventIn) -> None:
+    """Raise Forbidden on a denial, after recording it in a transaction of its own.
+
+    The use case's own transaction is rolled back by the raise; the denial must survive it.
+    """
+    if decision.allowed:
+        return
+    with stores.unit_of_work() as uow:
+        record(
+            uow.records,
+            stores.audit,
+            replace(event, decision="deny", reasons=tuple(decision.reasons), subjects=()),
+        )
+    decision.enforce()
+    raise Forbidden("access denied")  # pragma: no cover - enforce() raised already
