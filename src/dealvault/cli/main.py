@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from typer.core import TyperGroup
 
 from dealvault import __version__
-from dealvault.cli import admin, keys, records
+from dealvault.cli import admin, audit, keys, records
 from dealvault.cli import synth as synth_cli
 from dealvault.cli.context import CliContext
 from dealvault.config import Settings
@@ -89,6 +89,7 @@ def main(
 admin.register(app)
 records.register(app)
 keys.register(app)
+audit.register(app)
 synth_cli.register(app)
 
 

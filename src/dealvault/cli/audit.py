@@ -1,0 +1,201 @@
+"""Commands: audit verify, prove, export, verify-bundle, log, checkpoint, cosign, cosigner-key."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dealvault.audit.note import SIG_COSIGNATURE_V1, generate_signer
+from dealvault.audit.store import LogFilter
+from dealvault.cli.context import get
+from dealvault.cli.output import kv_table, print_json, table
+from dealvault.errors import IntegrityError
+from dealvault.flows import auditing as flows
+from dealvault.flows.auditing import VerifyOut
+
+audit_app = typer.Typer(
+    help="The tamper-evident audit log (RFC 9162 Merkle tree, C2SP checkpoints and proofs).",
+    no_args_is_help=True,
+)
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(audit_app, name="audit")
+
+
+def _show(ctx: typer.Context, out: VerifyOut, json_out: bool) -> None:
+    c = get(ctx)
+    if json_out:
+        print_json(c.console, out)
+    else:
+        c.console.print(
+            kv_table(
+                "audit log verification",
+                [
+                    ("result", "OK" if out.ok else "FAILED"),
+                    ("events", out.events),
+                    ("root", out.root),
+                    ("checkpoints checked", len(out.checkpoints)),
+                    ("first bad event", out.first_bad),
+                ],
+            )
+        )
+        for p in out.problems:
+            c.err.print(f"[red]problem:[/red] {p}")
+    if not out.ok:
+        raise IntegrityError(
+            f"audit log verification failed at event {out.first_bad}: {out.problems[0]}"
+        )
+
+
+@audit_app.command("verify")
+def verify(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """Recompute every leaf, the tree and every checkpoint with its signatures and consistency."""
+    _show(ctx, flows.verify(get(ctx).stores()), json_out)
+
+
+@audit_app.command("verify-bundle")
+def verify_bundle(
+    ctx: typer.Context,
+    bundle: Annotated[Path, typer.Argument(help="Directory written by 'audit export'.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Verify an exported bundle with no database at all."""
+    _show(ctx, flows.verify_bundle(path=bundle), json_out)
+
+
+@audit_app.command("export")
+def export(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Argument(help="New (or empty) directory for the bundle.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Write an offline bundle: events, subjects, checkpoints, keys (see docs/audit-bundle.md)."""
+    c = get(ctx)
+    manifest = flows.export(c.stores(), out_dir=out, actor=c.actor_or_none())
+    print_json(c.console, manifest) if json_out else c.console.print(
+        kv_table(f"bundle written to {out}", list(manifest.items()))
+    )
+
+
+@audit_app.command("prove")
+def prove(
+    ctx: typer.Context,
+    event: Annotated[int, typer.Argument(help="Event sequence number.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Proof file (default event-N.tlog-proof).")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Write a C2SP tlog-proof that an event is in the log (and the event next to it)."""
+    c = get(ctx)
+    target = out or Path(f"event-{event}.tlog-proof")
+    result = flows.prove(c.stores(), seq=event, out=target, actor=c.actor_or_none())
+    print_json(c.console, result) if json_out else c.console.print(
+        kv_table("proof written", list(result.items()))
+    )
+
+
+@audit_app.command("log")
+def log(
+    ctx: typer.Context,
+    actor: Annotated[str | None, typer.Option(help="Only this actor (e-mail).")] = None,
+    action: Annotated[str | None, typer.Option(help="Only this action, e.g. disclose.")] = None,
+    deal: Annotated[str | None, typer.Option(help="Only this deal.")] = None,
+    since: Annotated[datetime | None, typer.Option(help="From this time (UTC).")] = None,
+    until: Annotated[datetime | None, typer.Option(help="Before this time (UTC).")] = None,
+    subject: Annotated[
+        str | None, typer.Option(help="Only events touching this subject id.")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="At most this many events.")] = 1000,
+    json_out: JsonOpt = False,
+) -> None:
+    """List audit events with filters."""
+    from datetime import UTC
+
+    def utc(d: datetime | None) -> datetime | None:
+        return None if d is None else (d if d.tzinfo else d.replace(tzinfo=UTC))
+
+    c = get(ctx)
+    events = flows.log(
+        c.stores(),
+        flt=LogFilter(
+            actor=actor,
+            action=action,
+            deal=deal,
+            since=utc(since),
+            until=utc(until),
+            subject=subject,
+            limit=limit,
+        ),
+    )
+    if json_out:
+        print_json(c.console, events)
+        return
+    c.console.print(
+        table(
+            "audit events",
+            ["seq", "at", "actor", "action", "deal", "decision", "customers"],
+            [
+                (
+                    e["seq"],
+                    e["at"],
+                    e["actor"],
+                    e["action"],
+                    e["deal"],
+                    e["decision"],
+                    (e.get("subjects") or {}).get("count", ""),
+                )
+                for e in events
+            ],
+        )
+    )
+
+
+@audit_app.command("checkpoint")
+def checkpoint(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """Sign a checkpoint of the log now."""
+    c = get(ctx)
+    cp = flows.checkpoint(c.stores(), actor=c.actor_or_none())
+    print_json(c.console, cp) if json_out else c.console.print(str(cp["note"]))
+
+
+@audit_app.command("cosigner-key")
+def cosigner_key(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Cosigner name, e.g. bidder-a.example/witness.")],
+    out: Annotated[Path, typer.Option(help="Where to write the private key (mode 0600).")],
+) -> None:
+    """Make a cosigner key pair (C2SP tlog-cosignature/v1); prints the public key."""
+    skey, vkey = generate_signer(name, sig_type=SIG_COSIGNATURE_V1)
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(skey + "\n")
+    get(ctx).console.print(vkey)
+
+
+@audit_app.command("cosign")
+def cosign(
+    ctx: typer.Context,
+    key_file: Annotated[Path, typer.Option("--key", help="Cosigner private key file.")],
+    checkpoint_id: Annotated[
+        int | None, typer.Option("--checkpoint", help="Default: latest.")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Countersign a checkpoint as another party (e.g. a bidder)."""
+    c = get(ctx)
+    res = flows.cosign(
+        c.stores(),
+        cosigner_key=key_file.read_text("ascii").strip(),
+        checkpoint_id=checkpoint_id,
+        actor=c.actor_or_none(),
+    )
+    print_json(c.console, res) if json_out else c.console.print(
+        kv_table("cosigned", list(res.items()))
+    )

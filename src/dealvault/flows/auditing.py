@@ -1,0 +1,103 @@
+"""Use cases on the audit log: verify, export, prove, query, checkpoint, cosign."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from dealvault.audit import bundle, store
+from dealvault.audit.note import Signer
+from dealvault.audit.service import EventIn, make_checkpoint
+from dealvault.audit.verify import VerifyReport
+from dealvault.errors import Invalid
+from dealvault.flows.context import AppStores
+from dealvault.flows.guard import audit
+
+
+class VerifyOut(BaseModel):
+    ok: bool
+    events: int
+    root: str
+    first_bad: int | None
+    problems: list[str]
+    checkpoints: list[dict[str, Any]]
+
+
+def _out(report: VerifyReport) -> VerifyOut:
+    return VerifyOut(
+        ok=report.ok,
+        events=report.events,
+        root=report.root,
+        first_bad=report.first_bad,
+        problems=report.problems,
+        checkpoints=report.checkpoints,
+    )
+
+
+def verify(stores: AppStores) -> VerifyOut:
+    """Recompute the whole log from the database; changes nothing."""
+    with stores.records_session() as s, stores.records_session() as leaves:
+        return _out(store.verify_store(s, leaves))
+
+
+def verify_bundle(*, path: Path) -> VerifyOut:
+    return _out(bundle.verify_bundle(bundle=path))
+
+
+def export(stores: AppStores, *, out_dir: Path, actor: str | None) -> dict[str, object]:
+    with stores.unit_of_work() as uow:
+        audit(
+            stores,
+            uow,
+            EventIn(action="audit.export", actor=actor, objects={"bundle": out_dir.name}),
+        )
+        if stores.audit.signer is not None:
+            make_checkpoint(uow.records, stores.audit, reason="export")
+    with stores.records_session() as s:
+        return bundle.export_bundle(s, out_dir=out_dir)
+
+
+def prove(stores: AppStores, *, seq: int, out: Path, actor: str | None) -> dict[str, object]:
+    """Write a C2SP tlog-proof for event ``seq`` and the event itself next to it."""
+    with stores.unit_of_work() as uow:
+        text = store.prove(uow.records, stores.audit, seq=seq)
+        body = store.event_body(uow.records, seq=seq)
+        audit(stores, uow, EventIn(action="audit.prove", actor=actor, objects={"event": seq}))
+    out.write_bytes(text)
+    event_file = out.with_suffix(".event.json")
+    event_file.write_bytes(body)
+    return {"proof": str(out), "event": str(event_file), "index": seq}
+
+
+def log(stores: AppStores, *, flt: store.LogFilter) -> list[dict[str, Any]]:
+    with stores.records_session() as s:
+        return store.query(s, flt=flt)
+
+
+def checkpoint(stores: AppStores, *, actor: str | None) -> dict[str, object]:
+    if stores.audit.signer is None:
+        raise Invalid("this store has no audit signing key; run 'dealvault init'")
+    with stores.unit_of_work() as uow:
+        audit(stores, uow, EventIn(action="audit.checkpoint", actor=actor))
+        cp = make_checkpoint(uow.records, stores.audit, reason="on demand")
+        return {"id": cp.id, "size": cp.size, "root": cp.root.hex(), "note": cp.note}
+
+
+def cosign(
+    stores: AppStores, *, cosigner_key: str, checkpoint_id: int | None, actor: str | None
+) -> dict[str, object]:
+    signer = Signer.from_key(cosigner_key)
+    with stores.unit_of_work() as uow:
+        row = store.cosign(uow.records, cosigner=signer, checkpoint_id=checkpoint_id)
+        audit(
+            stores,
+            uow,
+            EventIn(
+                action="audit.cosign",
+                actor=actor,
+                objects={"checkpoint": row.checkpoint_id, "cosigner": signer.name},
+            ),
+        )
+        return {"checkpoint": row.checkpoint_id, "cosigner": signer.name, "line": row.line.strip()}
