@@ -128,7 +128,9 @@ def test_bad_cosignature_is_reported_and_rejected() -> None:
     note = sign_checkpoint(Checkpoint(ORIGIN, 3, m.leaf_hash(b"y")), signer=log)
     cosigned = cosign_checkpoint(note, cosigner=bidder, log_verifier=log_v, timestamp=10)
     text, sigs = n.parse_note(cosigned)
-    forged = n.NoteSignature(sigs[1].name, sigs[1].key_id, sigs[1].signature[:-1] + b"\x00")
+    sig = bytearray(sigs[1].signature)
+    sig[20] ^= 1  # inside the Ed25519 signature, after the 8-byte timestamp
+    forged = n.NoteSignature(sigs[1].name, sigs[1].key_id, bytes(sig))
     bad_note = text + "\n" + sigs[0].line() + forged.line()
     _, checks = n.open_note(bad_note, [log_v, bidder_v])
     assert [c.status for c in checks] == [n.SignatureStatus.VERIFIED, n.SignatureStatus.BAD]

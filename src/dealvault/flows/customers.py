@@ -58,6 +58,7 @@ def lookup(
             objects={
                 "dataset": ds.name,
                 "level": "full",
+                "stage": d.stage,
                 "by": by,
                 "categories": ",".join(categories or ["all"]),
             },
@@ -106,7 +107,11 @@ def shred(
             actor=person.email,
             deal=d.code,
             purpose=reason,
-            objects={"dataset": ds.name, "scope": "dataset" if whole_dataset else "customer"},
+            objects={
+                "dataset": ds.name,
+                "stage": d.stage,
+                "scope": "dataset" if whole_dataset else "customer",
+            },
         )
         enforce(stores, decide(uow.records, actor=person, deal=d, action="shred"), event)
         subjects = [] if whole_dataset else [subject_id or ""]
@@ -152,7 +157,10 @@ def read_import_rejects(
         if run is None:
             raise NotFound(f"import #{import_id} not found")
         event = EventIn(
-            action="rejects.read", actor=person.email, deal=d.code, objects={"import": import_id}
+            action="rejects.read",
+            actor=person.email,
+            deal=d.code,
+            objects={"import": import_id, "stage": d.stage},
         )
         enforce(stores, decide(uow.records, actor=person, deal=d, action="read"), event)
         if run.reject_file is None:

@@ -143,7 +143,7 @@ def _run_import(
                 action="import",
                 actor=actor.email,
                 deal=deal.code,
-                objects={"dataset": request.dataset, "source": source.name},
+                objects={"dataset": request.dataset, "source": source.name, "stage": deal.stage},
             ),
         )
         keyring.verify_kek(uow.keys)
@@ -243,6 +243,7 @@ def _run_import(
                     "table": table.name,
                     "role": role.value,
                     "import": run.id,
+                    "stage": deal.stage,
                     "source": source.name,
                     "content_hash": source.content_hash,
                 },

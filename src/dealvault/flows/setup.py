@@ -7,17 +7,15 @@ import secrets
 from pathlib import Path
 
 from pydantic import BaseModel
-from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from dealvault.audit.models import AuditKey
 from dealvault.audit.note import Signer, generate_signer
 from dealvault.audit.service import AuditConfig, EventIn
+from dealvault.audit.store import register_log_key
 from dealvault.config import Settings
 from dealvault.crypto.keyring import KeyRing
 from dealvault.crypto.providers import KeyProvider, PassphraseKeyProvider, build_provider
 from dealvault.db import migrate
-from dealvault.db.base import utcnow
 from dealvault.errors import KeyUnavailable
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit, checkpoint
@@ -103,18 +101,7 @@ def init_store(
         keyring.register_kek(ks)
         ks.commit()
     with stores.unit_of_work() as uow:
-        known = uow.records.scalar(
-            select(AuditKey).where(AuditKey.verifier_key == cfg.signer.verifier().key_string())
-        )
-        if known is None:
-            uow.records.add(
-                AuditKey(
-                    verifier_key=cfg.signer.verifier().key_string(),
-                    name=cfg.origin,
-                    role="log",
-                    at=utcnow(),
-                )
-            )
+        if register_log_key(uow.records, cfg):
             audit(
                 stores,
                 uow,
