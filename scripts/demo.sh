@@ -69,6 +69,18 @@ dv lookup "$SUBJECT" --by subject_id --deal jingjie-2026 --dataset crm
 say "10. key status"
 dv keys status
 
+say "11. the deal moves to due diligence (a signed checkpoint at the stage change)"
+dv deal advance jingjie-2026 --reason "teaser and NDA round done" >/dev/null
+dv deal show jingjie-2026 --json | python -c 'import json,sys; print("stage:", json.load(sys.stdin)["stage"])'
+
+say "12. the audit trail: every change, read and denial; verified, exported, verified offline"
+dv audit log --action disclose
+dv audit verify
+dv audit export "$DEMO/audit-bundle" >/dev/null
+dv audit verify-bundle "$DEMO/audit-bundle"
+dv audit prove 5 --out "$DEMO/event-5.tlog-proof" >/dev/null
+echo "proof of event 5 written to $DEMO/event-5.tlog-proof"
+
 say "summary"
 dv keys status --json | python -c '
 import json, sys

@@ -69,11 +69,13 @@ def _event(
 
 def _events() -> list[dict[str, Any]]:
     dd = "due_diligence"
+    stage_change: dict[str, Any] = {"from": "preparation", "to": dd}
+    rejects_of_import: dict[str, Any] = {"import": 1}
     return [
         _event(0, "store.init", None, origin="dealvault.example/jingjie"),
         _event(1, "org.create", STEWARD, organization=SELLER, kind="seller"),
         _event(2, "deal.create", STEWARD, seller=SELLER, kind="equity"),
-        _event(3, "deal.stage", STEWARD, **{"from": "preparation", "to": dd}),
+        _event(3, "deal.stage", STEWARD, **stage_change),
         {  # import: counts read/imported/…, customers from the subject count
             **_event(4, "import", STEWARD, decision="allow", dataset="crm", stage=dd),
             "counts": {"read": 120, "imported": 100, "merged": 0, "rejected": 20},
@@ -131,7 +133,7 @@ def _events() -> list[dict[str, Any]]:
             categories="identity",
         ),
         _event(9, "rejects.read", MALLORY, decision="deny", reasons=["not a seller steward"]),
-        _event(10, "rejects.read", STEWARD, decision="allow", stage=dd, **{"import": 1}),
+        _event(10, "rejects.read", STEWARD, decision="allow", stage=dd, **rejects_of_import),
         _event(
             11,
             "shred",
@@ -265,7 +267,7 @@ def test_summary_totals() -> None:
     assert t["customers"] == 100 + 1 + 3 + 2 + 1  # import subjects + disclosures + shred
     assert t["all_category_accesses"] == 1
     assert t["actors"] == 5
-    assert t["organisations"] == 4  # seller, bidder, hostile org, "no organisation"
+    assert t["organisations"] == 3  # seller, bidder, hostile org (the stranger has none)
     assert t["checkpoints"] == 2
     assert t["first_event_at"] == "2026-11-25T00:00:01.123Z"
     assert t["last_event_at"] == "2026-11-25T00:14:01.123Z"
@@ -278,7 +280,8 @@ def test_summary_by_organisation_and_person() -> None:
     assert _counts(orgs[BIDDER]) == (2, 1, 1, 3)
     assert _counts(orgs[HOSTILE_ORG]) == (1, 0, 1, 0)
     assert _counts(orgs["(no organisation on record)"]) == (1, 0, 1, 0)
-    assert list(orgs)[0] == SELLER  # most accesses first
+    # most accesses first, ties by name
+    assert list(orgs) == [SELLER, BIDDER, "(no organisation on record)", HOSTILE_ORG]
     people = s["by_person"]
     assert set(people) == {STEWARD, ANALYST, CLEAN, MALLORY, STRANGER}
     assert people[CLEAN]["organisation"] == BIDDER

@@ -69,10 +69,14 @@ def _objects(event: Mapping[str, Any]) -> Mapping[str, Any]:
     return objects if isinstance(objects, Mapping) else {}
 
 
+def _category_names(event: Mapping[str, Any]) -> list[str]:
+    raw = _text(_objects(event).get("categories"))
+    return [c.strip() for c in raw.split(",") if c.strip()]
+
+
 def _categories(event: Mapping[str, Any]) -> list[str]:
     """The categories an event names; ``all`` expands to every category, none gives unknown."""
-    raw = _text(_objects(event).get("categories"))
-    names = [c.strip() for c in raw.split(",") if c.strip()]
+    names = _category_names(event)
     if not names:
         return [UNKNOWN]
     out: list[str] = []
@@ -161,7 +165,9 @@ def build_summary(*, data: ReportInput) -> dict[str, Any]:
                     "action": action,
                     "deal": _text(event.get("deal")),
                     "purpose": _text(event.get("purpose")),
-                    "reasons": [str(r) for r in reasons] if isinstance(reasons, list) else [],
+                    "reasons": [str(r) for r in reasons]
+                    if isinstance(reasons, list | tuple)
+                    else [str(reasons)],
                 }
             )
         if action not in ACCESS_ACTIONS:
@@ -172,7 +178,7 @@ def build_summary(*, data: ReportInput) -> dict[str, Any]:
         allowed += not denied
         customers += n
         objects = _objects(event)
-        if ALL_CATEGORIES in _text(objects.get("categories")).split(","):
+        if ALL_CATEGORIES in _category_names(event):
             all_category += 1
         person_key = actor or SYSTEM_ACTOR
         if person_key not in by_person:
@@ -198,7 +204,7 @@ def build_summary(*, data: ReportInput) -> dict[str, Any]:
             "customers": customers,
             "all_category_accesses": all_category,
             "actors": len(actors),
-            "organisations": len({_organisation(data.people, a) for a in actors}),
+            "organisations": len({data.people[a] for a in actors if data.people.get(a)}),
             "first_event_at": min(ats) if ats else None,
             "last_event_at": max(ats) if ats else None,
             "checkpoints": len(data.checkpoints),
