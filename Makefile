@@ -34,7 +34,9 @@ format: $(STAMP)
 
 ## bench: run the benchmarks (one JSON line each); see docs/benchmarks.md
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python bench/import.py
+	$(BIN)/python bench/audit.py
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache

@@ -80,6 +80,8 @@ dv audit export "$DEMO/audit-bundle" >/dev/null
 dv audit verify-bundle "$DEMO/audit-bundle"
 dv audit prove 5 --out "$DEMO/event-5.tlog-proof" >/dev/null
 echo "proof of event 5 written to $DEMO/event-5.tlog-proof"
+dv audit report "$DEMO/audit-report.html" --deal jingjie-2026 >/dev/null
+echo "auditor's report: $DEMO/audit-report.html (PDF: dealvault audit report FILE.pdf)"
 
 say "summary"
 dv keys status --json | python -c '

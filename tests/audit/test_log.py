@@ -212,3 +212,14 @@ def test_a_bidder_cosigns_a_checkpoint(stores: AppStores, busy: World) -> None:
     ]
     assert len(cosigned) == 1
     assert Verifier.from_key(vkey).name == Signer.from_key(skey).name
+
+
+def test_report_from_the_live_log(stores: AppStores, busy: World, tmp_path: Path) -> None:
+    res = auditing.report(stores, out=tmp_path / "r.html", deal=busy.deal, actor=busy.steward)
+    html = (tmp_path / "r.html").read_text("utf-8")
+    assert res["verified"] is True and "VERIFICATION OK" in html
+    assert "Bidder A" in html and busy.bidder_person in html  # the denial, with its organisation
+    assert "13900000002" not in html
+    assert (
+        auditing.log(stores, flt=LogFilter(action="audit.report"))[0]["objects"]["file"] == "r.html"
+    )

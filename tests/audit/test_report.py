@@ -417,3 +417,9 @@ def test_pdf_text_has_title_and_chinese_organisation(pdf: bytes, tmp_path: Path)
     assert "Audit report — deal jingjie-2026" in out
     assert SELLER in out
     assert "VERIFICATION FAILED" in out
+    pdffonts = shutil.which("pdffonts")
+    if pdffonts is not None:  # extractable text alone does not prove the glyphs were drawn
+        fonts = subprocess.run(
+            [pdffonts, str(path)], check=True, capture_output=True, timeout=60
+        ).stdout.decode()
+        assert "CJK" in fonts or "WenQuanYi" in fonts, f"no CJK font embedded:\n{fonts}"

@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from dealvault.audit import merkle
 from dealvault.audit.checkpoint import Checkpoint, sign_checkpoint
-from dealvault.audit.models import AuditCheckpoint, AuditNode
+from dealvault.audit.models import AuditCheckpoint
 from dealvault.audit.note import Signer
 from dealvault.db.base import utcnow
 from dealvault.db.bulk import bulk_insert
@@ -84,7 +84,11 @@ class DbNodeStore:
 
     def size(self) -> int:
         if self._size is None:  # the last leaf's index, found through the primary key: O(log n)
-            last = self.session.scalar(select(func.max(AuditNode.idx)).where(AuditNode.level == 0))
+            last = (
+                self.session.connection()
+                .exec_driver_sql("SELECT max(idx) FROM audit_nodes WHERE level = 0")
+                .scalar()
+            )
             self._size = 0 if last is None else int(last) + 1
         return self._size
 
@@ -123,11 +127,18 @@ def pack_subjects(subjects: Sequence[str] | SubjectPacker) -> tuple[int, str, by
     if isinstance(subjects, SubjectPacker):
         return (subjects.count, *subjects.finish())
     joined = "\n".join(subjects).encode("ascii")
-    return len(subjects), "sha256:" + hashlib.sha256(joined).hexdigest(), zlib.compress(joined, 1)
+    stored = zlib.compress(joined, 1) if len(joined) > 512 else joined
+    return len(subjects), "sha256:" + hashlib.sha256(joined).hexdigest(), stored
+
+
+def subject_bytes(packed: bytes) -> bytes:
+    """The joined subject ids. Short lists are stored as they are; long ones zlib-compressed
+    (a zlib stream starts with 'x', which no hex subject id does)."""
+    return zlib.decompress(packed) if packed[:1] == b"x" else packed
 
 
 def unpack_subjects(packed: bytes) -> list[str]:
-    data = zlib.decompress(packed).decode("ascii")
+    data = subject_bytes(packed).decode("ascii")
     return data.split("\n") if data else []
 
 
@@ -135,12 +146,14 @@ def _timestamp(at: datetime) -> str:
     return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
 
 
-def event_body(seq: int, at: datetime, ev: EventIn, subjects: tuple[int, str] | None) -> bytes:
+def event_body(
+    seq: int, at: datetime | str, ev: EventIn, subjects: tuple[int, str] | None
+) -> bytes:
     """The canonical (RFC 8785) bytes of an event: the Merkle leaf."""
     doc: dict[str, Any] = {
         "v": EVENT_VERSION,
         "seq": seq,
-        "at": _timestamp(at),
+        "at": at if isinstance(at, str) else _timestamp(at),
         "actor": ev.actor,
         "action": ev.action,
         "deal": ev.deal,
@@ -181,6 +194,7 @@ def record_many(session: Session, cfg: AuditConfig, events: Sequence[EventIn]) -
     store = DbNodeStore(session)
     start = store.size()
     at = utcnow()
+    stamp = _timestamp(at)
     at_db = at if session.connection().dialect.name == "postgresql" else at.isoformat(sep=" ")
     rows: list[tuple[Any, ...]] = []
     subject_rows, leaves = [], []
@@ -191,7 +205,7 @@ def record_many(session: Session, cfg: AuditConfig, events: Sequence[EventIn]) -
             count, digest, packed = pack_subjects(ev.subjects)
             subject_rows.append((seq, count, packed))
             summary = (count, digest)
-        body = event_body(seq, at, ev, summary)
+        body = event_body(seq, stamp, ev, summary)
         rows.append((seq, at_db, ev.actor, ev.action, ev.deal, ev.decision, body))
         leaves.append(merkle.leaf_hash(body))
     session.flush()  # the change being recorded goes first (foreign keys, order)

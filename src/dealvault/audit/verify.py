@@ -12,6 +12,7 @@ from hashlib import sha256
 from dealvault.audit.checkpoint import open_checkpoint
 from dealvault.audit.merkle import node_hash
 from dealvault.audit.note import Verifier
+from dealvault.audit.service import subject_bytes
 from dealvault.errors import IntegrityError, Invalid
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
@@ -110,7 +111,7 @@ def subjects_match(body: bytes, packed: bytes) -> bool:
         return False
     want = body[pos + 17 : pos + 17 + 64].decode("ascii", "replace")
     try:
-        got = hashlib.sha256(zlib.decompress(packed)).hexdigest()
+        got = hashlib.sha256(subject_bytes(packed)).hexdigest()
     except zlib.error:
         return False
     return want == got

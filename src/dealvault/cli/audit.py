@@ -157,6 +157,22 @@ def log(
     )
 
 
+@audit_app.command("report")
+def report(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Argument(help="report.html or report.pdf (PDF via WeasyPrint).")],
+    deal: Annotated[str | None, typer.Option(help="Only this deal's events.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """The auditor's report: accesses by organisation, person, category and stage; denials;
+    verification result; checkpoint history."""
+    c = get(ctx)
+    res = flows.report(c.stores(), out=out, deal=deal, actor=c.actor_or_none())
+    print_json(c.console, res) if json_out else c.console.print(
+        kv_table("report written", list(res.items()))
+    )
+
+
 @audit_app.command("checkpoint")
 def checkpoint(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Sign a checkpoint of the log now."""

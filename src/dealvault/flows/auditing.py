@@ -6,11 +6,16 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
+from sqlalchemy import select
 
+from dealvault.access.models import Person
 from dealvault.audit import bundle, store
+from dealvault.audit.models import AuditCosignature
 from dealvault.audit.note import Signer
+from dealvault.audit.report import ReportInput, render_html, render_pdf
 from dealvault.audit.service import EventIn, make_checkpoint
 from dealvault.audit.verify import VerifyReport
+from dealvault.db.base import utcnow
 from dealvault.errors import Invalid
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit
@@ -101,3 +106,54 @@ def cosign(
             ),
         )
         return {"checkpoint": row.checkpoint_id, "cosigner": signer.name, "line": row.line.strip()}
+
+
+def report(
+    stores: AppStores, *, out: Path, deal: str | None, actor: str | None
+) -> dict[str, object]:
+    """The auditor's report (HTML, or PDF when ``out`` ends in .pdf), with a fresh verification."""
+    verification = verify(stores)
+    with stores.records_session() as s:
+        events = store.query(s, flt=store.LogFilter(deal=deal, limit=10**9))
+        people = {p.email: p.organization.name for p in s.scalars(select(Person)).all()}
+        cps = []
+        for cp in store.checkpoints(s):
+            cosigners = s.scalars(
+                select(AuditCosignature.name).where(AuditCosignature.checkpoint_id == cp.id)
+            ).all()
+            cps.append(
+                {
+                    "id": cp.id,
+                    "size": cp.size,
+                    "root": cp.root.hex(),
+                    "reason": cp.reason,
+                    "at": cp.at.isoformat(),
+                    "cosigners": list(cosigners),
+                }
+            )
+    data = ReportInput(
+        title=f"Audit report — deal {deal}" if deal else "Audit report — all deals",
+        generated_at=utcnow(),
+        origin=stores.audit.origin,
+        events=events,
+        people=people,
+        verification=verification.model_dump(),
+        checkpoints=cps,
+    )
+    if out.suffix.lower() == ".pdf":
+        out.write_bytes(render_pdf(data=data))
+    else:
+        out.write_text(render_html(data=data), encoding="utf-8")
+    with stores.unit_of_work() as uow:
+        audit(
+            stores,
+            uow,
+            EventIn(
+                action="audit.report",
+                actor=actor,
+                deal=deal,
+                objects={"file": out.name},
+                counts={"events": len(events)},
+            ),
+        )
+    return {"report": str(out), "events": len(events), "verified": verification.ok}
