@@ -145,3 +145,30 @@ def test_help_texts() -> None:
     for cmd in ("init", "org", "person", "deal", "import", "lookup", "shred", "keys", "synth"):
         assert cmd in out
     assert "resumes" in run("keys", "rotate", "--help")
+
+
+def test_audit_commands(env: dict[str, str], tmp_path: Path) -> None:
+    setup_deal()
+    rows = [customer_row(i) for i in range(1, 6)]
+    run("import", str(write_csv(tmp_path / "c.csv", rows)), "--deal", "d1", "--dataset", "crm")
+    run("lookup", "13900000002", "--deal", "d1", "--dataset", "crm")
+    events = jrun("audit", "log", "--action", "disclose")
+    assert len(events) == 1 and events[0]["actor"] == STEWARD  # type: ignore[index,arg-type]
+    assert jrun("audit", "verify")["ok"] is True  # type: ignore[index]
+    assert "VERIFICATION" not in run("audit", "verify")  # a table, not the report
+    run("audit", "export", str(tmp_path / "bundle"))
+    assert jrun("audit", "verify-bundle", str(tmp_path / "bundle"))["ok"] is True  # type: ignore[index]
+    proof = jrun("audit", "prove", "3", "--out", str(tmp_path / "e3.tlog-proof"))
+    assert Path(str(proof["proof"])).read_bytes().startswith(b"c2sp.org/tlog-proof@v1")  # type: ignore[index]
+    run("audit", "cosigner-key", "bidder-a.example/witness", "--out", str(tmp_path / "w.key"))
+    cos = jrun("audit", "cosign", "--key", str(tmp_path / "w.key"))
+    assert cos["cosigner"] == "bidder-a.example/witness"  # type: ignore[index]
+    report = jrun("audit", "report", str(tmp_path / "r.html"), "--deal", "d1")
+    assert report["verified"] is True  # type: ignore[index]
+    assert "VERIFICATION OK" in (tmp_path / "r.html").read_text("utf-8")
+    # a tampered bundle: the CLI exits with the integrity code and names the event
+    lines = (tmp_path / "bundle" / "events.jsonl").read_bytes().split(b"\n")
+    lines[2] = lines[2].replace(b'"v":1', b'"v":9')
+    (tmp_path / "bundle" / "events.jsonl").write_bytes(b"\n".join(lines))
+    r = CliRunner().invoke(app, ["audit", "verify-bundle", str(tmp_path / "bundle")])
+    assert r.exit_code == 6 and "verification failed at event" in r.output
