@@ -16,6 +16,7 @@ from dealvault.audit.note import (
     Signer,
     Verifier,
     add_signatures,
+    b64decode_strict,
     open_note,
     parse_note,
     sign,
@@ -71,12 +72,7 @@ class Checkpoint:
         origin, size, root, *extensions = lines
         if not _DECIMAL.fullmatch(size):
             raise Invalid("checkpoint size is not a decimal without leading zeros")
-        try:
-            raw = base64.b64decode(root.encode("ascii"), validate=True)
-        except (ValueError, UnicodeEncodeError):
-            raise Invalid("checkpoint root is not valid base64") from None
-        if base64.b64encode(raw).decode("ascii") != root:
-            raise Invalid("checkpoint root is not canonical base64")
+        raw = b64decode_strict(root, "checkpoint root")
         return cls(origin, int(size), raw, tuple(extensions))
 
 

@@ -84,7 +84,7 @@ def key_id(*, name: str, sig_type: int, public_key: bytes) -> int:
     return int.from_bytes(digest.digest()[:4], "big")
 
 
-def _b64decode(text: str, what: str) -> bytes:
+def b64decode_strict(text: str, what: str) -> bytes:
     """Strict standard base64 (RFC 4648 §4): padding required, canonical encoding only."""
     try:
         raw = base64.b64decode(text.encode("ascii"), validate=True)
@@ -127,7 +127,7 @@ class Verifier:
         if len(parts) != 3 or not _HEX8.fullmatch(parts[1]):
             raise Invalid("malformed verifier key")
         name, hex_id, b64 = parts
-        raw = _b64decode(b64, "verifier key")
+        raw = b64decode_strict(b64, "verifier key")
         if len(raw) != 33:
             raise Invalid("malformed verifier key")
         verifier = cls(name=name, public_key=raw[1:], sig_type=raw[0])
@@ -197,7 +197,7 @@ class Signer:
         parts = key.split("+", 4)
         if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"] or not _HEX8.fullmatch(parts[3]):
             raise Invalid("malformed signer key")
-        raw = _b64decode(parts[4], "signer key")
+        raw = b64decode_strict(parts[4], "signer key")
         if len(raw) != 33:
             raise Invalid("malformed signer key")
         signer = cls(name=parts[2], seed=raw[1:], sig_type=raw[0])
@@ -283,7 +283,7 @@ def parse_note(note: bytes | str) -> tuple[str, list[NoteSignature]]:
         if not sep or not b64:
             raise Invalid("malformed signature line")
         validate_key_name(name)
-        raw = _b64decode(b64, "signature")
+        raw = b64decode_strict(b64, "signature")
         if len(raw) < 5:
             raise Invalid("signature too short")
         sigs.append(NoteSignature(name, int.from_bytes(raw[:4], "big"), raw[4:]))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ from dealvault.audit.checkpoint import Checkpoint, checkpoint_of, open_checkpoin
 from dealvault.audit.merkle import HASH_SIZE, NodeStore, inclusion_proof, root_at
 from dealvault.audit.merkle import leaf_hash as _hash_leaf
 from dealvault.audit.merkle import verify_inclusion as _verify_inclusion
-from dealvault.audit.note import SignatureCheck, Verifier
+from dealvault.audit.note import SignatureCheck, Verifier, b64decode_strict
 from dealvault.errors import IntegrityError, Invalid
 
 PROOF_HEADER: Final = "c2sp.org/tlog-proof@v1"
@@ -42,16 +41,6 @@ class VerifiedProof:
     signatures: tuple[SignatureCheck, ...]
     cosignatures: tuple[SignatureCheck, ...]
     extra: bytes | None
-
-
-def _b64(value: str, what: str) -> bytes:
-    try:
-        raw = base64.b64decode(value.encode("ascii"), validate=True)
-    except (binascii.Error, UnicodeEncodeError, ValueError):
-        raise Invalid(f"{what} is not valid base64") from None
-    if base64.b64encode(raw).decode("ascii") != value:
-        raise Invalid(f"{what} is not canonical base64")
-    return raw
 
 
 def format_proof(
@@ -90,7 +79,7 @@ def parse_proof(text: bytes | str) -> TlogProof:
     pos = 1
     extra = None
     if len(lines) > pos and lines[pos].startswith("extra "):
-        extra = _b64(lines[pos][len("extra ") :], "proof extra data")
+        extra = b64decode_strict(lines[pos][len("extra ") :], "proof extra data")
         pos += 1
     match = _INDEX.fullmatch(lines[pos]) if len(lines) > pos else None
     if match is None:
@@ -99,7 +88,7 @@ def parse_proof(text: bytes | str) -> TlogProof:
     pos += 1
     path: list[bytes] = []
     while pos < len(lines) and lines[pos] != "":
-        raw = _b64(lines[pos], "proof hash")
+        raw = b64decode_strict(lines[pos], "proof hash")
         if len(raw) != HASH_SIZE:
             raise Invalid(f"proof hashes must be {HASH_SIZE} bytes")
         path.append(raw)
