@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+
+from sqlalchemy.orm import Session
 
 from dealvault.access import service as access
+from dealvault.access.models import Deal, Person
 from dealvault.access.schemas import DealOut, OrganizationOut, PersonOut
 from dealvault.audit.service import EventIn
 from dealvault.flows.context import AppStores
@@ -146,6 +149,34 @@ def list_deals(stores: AppStores, *, stage: str | None = None) -> list[DealOut]:
         return [access.deal_view(s, d) for d in access.list_deals(s, stage=stage)]
 
 
+def _stage_change(
+    stores: AppStores,
+    *,
+    code: str,
+    actor: str | None,
+    reason: str | None,
+    move: Callable[[Session, Deal, Person | None], object],
+    winner: str | None = None,
+) -> DealOut:
+    """Change a deal's stage, record it and sign a checkpoint, in one transaction."""
+    with stores.unit_of_work() as uow:
+        s = uow.records
+        who = access.get_person(s, email=actor) if actor else None
+        deal = access.get_deal(s, code=code)
+        before = deal.stage
+        move(s, deal, who)
+        objects: dict[str, str | int | None] = {"from": before, "to": deal.stage}
+        if winner is not None:
+            objects["winner"] = winner
+        audit(
+            stores,
+            uow,
+            EventIn(action="deal.stage", actor=actor, deal=code, objects=objects, purpose=reason),
+        )
+        checkpoint(stores, uow, reason=f"deal {code}: {before} -> {deal.stage}")
+        return access.deal_view(s, deal)
+
+
 def advance_deal(
     stores: AppStores,
     *,
@@ -155,46 +186,25 @@ def advance_deal(
     actor: str | None,
     reason: str | None,
 ) -> DealOut:
-    with stores.unit_of_work() as uow:
-        s = uow.records
-        who = access.get_person(s, email=actor) if actor else None
-        deal = access.get_deal(s, code=code)
-        before = deal.stage
-        access.advance_deal(s, deal=deal, to=to, winner=winner, actor=who, reason=reason)
-        audit(
-            stores,
-            uow,
-            EventIn(
-                action="deal.stage",
-                actor=actor,
-                deal=code,
-                objects={"from": before, "to": deal.stage, "winner": winner},
-                purpose=reason,
-            ),
-        )
-        checkpoint(stores, uow, reason=f"deal {code}: {before} -> {deal.stage}")
-        return access.deal_view(s, deal)
+    return _stage_change(
+        stores,
+        code=code,
+        actor=actor,
+        reason=reason,
+        winner=winner,
+        move=lambda s, deal, who: access.advance_deal(
+            s, deal=deal, to=to, winner=winner, actor=who, reason=reason
+        ),
+    )
 
 
 def terminate_deal(
     stores: AppStores, *, code: str, actor: str | None, reason: str | None
 ) -> DealOut:
-    with stores.unit_of_work() as uow:
-        s = uow.records
-        who = access.get_person(s, email=actor) if actor else None
-        deal = access.get_deal(s, code=code)
-        before = deal.stage
-        access.terminate_deal(s, deal=deal, actor=who, reason=reason)
-        audit(
-            stores,
-            uow,
-            EventIn(
-                action="deal.stage",
-                actor=actor,
-                deal=code,
-                objects={"from": before, "to": deal.stage},
-                purpose=reason,
-            ),
-        )
-        checkpoint(stores, uow, reason=f"deal {code}: {before} -> terminated")
-        return access.deal_view(s, deal)
+    return _stage_change(
+        stores,
+        code=code,
+        actor=actor,
+        reason=reason,
+        move=lambda s, deal, who: access.terminate_deal(s, deal=deal, actor=who, reason=reason),
+    )
