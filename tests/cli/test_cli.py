@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dealvault.cli.main import app
+from dealvault.db import migrate
 from tests.vault.helpers import customer_row, write_csv
 
 STEWARD = "steward@seller.example"
@@ -53,7 +54,7 @@ def setup_deal() -> None:
 
 def test_admin_commands_with_json(env: dict[str, str]) -> None:
     out = jrun("init")
-    assert out["key_provider"] == "env" and out["records_revision"] == "0002"  # type: ignore[index]
+    assert out["key_provider"] == "env" and out["records_revision"] == migrate.head_revision("records")  # type: ignore[index]
     assert env["DEALVAULT_MASTER_KEY"] not in json.dumps(out)
     setup_deal()
     orgs = jrun("org", "list")

@@ -23,6 +23,7 @@ from dealvault.ingest.normalize import NormalisedBatch, normalise_batch
 from dealvault.ingest.prefetch import prefetch
 from dealvault.ingest.readers import Source, SourceBatch, SourceSpec, open_source
 from dealvault.vault import service as vault
+from dealvault.vault.colstats import ColumnStats, stats_for
 from dealvault.vault.models import ImportRun
 from dealvault.vault.rejects import RejectWriter
 from dealvault.vault.writer import ChildWriter, CustomerWriter
@@ -88,12 +89,13 @@ def _rejects_frame(raw: pl.DataFrame, rejects: pl.DataFrame) -> pl.DataFrame:
 
 
 def _normalised(
-    source: Source, mapping: ColumnMapping
+    source: Source, mapping: ColumnMapping, stats: dict[str, ColumnStats]
 ) -> Iterator[tuple[SourceBatch, pl.DataFrame, NormalisedBatch]]:
-    """Parse and normalise batch after batch (runs on the read-ahead thread)."""
+    """Parse, count and normalise batch after batch (runs on the read-ahead thread)."""
     for batch in source.batches():
         raw = pl.from_arrow(batch.data)
         assert isinstance(raw, pl.DataFrame)
+        stats_for(raw, stats)
         raw = raw.with_row_index("__row", offset=batch.first_row).with_columns(
             pl.col("__row").cast(pl.Int64)
         )
@@ -195,7 +197,8 @@ def _run_import(
         )
         made.append(rejects)
         touched = SubjectPacker()
-        for batch, raw, nb in prefetch(_normalised(source, mapping), depth=1):
+        colstats: dict[str, ColumnStats] = {}
+        for batch, raw, nb in prefetch(_normalised(source, mapping, colstats), depth=1):
             bad = nb.rejects
             stats = writer.write(nb.clean)
             touched.add(stats.subjects)
@@ -227,6 +230,7 @@ def _run_import(
             run.rows_rejected += bad.get_column("row").n_unique() if bad.height else 0
             if progress is not None:
                 progress(batch.bytes_read or 0, source.size_bytes, run.rows_read)
+        vault.update_column_stats(s, table=table, stats=colstats)
         reject_path = rejects.finish()
         run.reject_file = str(reject_path) if reject_path else None
         run.finished_at = utcnow()

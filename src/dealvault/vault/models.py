@@ -64,6 +64,9 @@ class DatasetColumn(Base):
     sensitive: Mapped[bool] = mapped_column(default=False)
     confidence: Mapped[float] = mapped_column(Float, default=0.0)
     override: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    rows: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    non_null: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    distinct_est: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ImportRun(Base):
@@ -80,6 +83,8 @@ class ImportRun(Base):
     rows_imported: Mapped[int] = mapped_column(Integer, default=0)
     rows_merged: Mapped[int] = mapped_column(Integer, default=0)
     rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
+    minors: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    sensitive_rows: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     reject_file: Mapped[str | None] = mapped_column(String(500), nullable=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), nullable=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -12,6 +12,7 @@ from dealvault.crypto.keyring import DATA, INDEX, KeyRing
 from dealvault.db.stores import UnitOfWork
 from dealvault.errors import Conflict, NotFound
 from dealvault.ingest.fields import FIELDS, Category, TableRole
+from dealvault.vault.colstats import ColumnStats
 from dealvault.vault.models import (
     ChildRecord,
     CustomerRecord,
@@ -100,6 +101,20 @@ def record_columns(
         col.pii_type = spec.kind if spec is not None else None
         col.sensitive = bool(spec and spec.sensitive)
         col.confidence = 1.0 if spec is not None else 0.0
+    session.flush()
+
+
+def update_column_stats(
+    session: Session, *, table: DatasetTable, stats: Mapping[str, ColumnStats]
+) -> None:
+    """Add an import's fill counts to the table's columns; distinct counts are estimates."""
+    for col in session.scalars(select(DatasetColumn).where(DatasetColumn.table_id == table.id)):
+        st = stats.get(col.source_name)
+        if st is None:
+            continue
+        col.rows += st.rows
+        col.non_null += st.non_null
+        col.distinct_est = max(col.distinct_est, st.distinct)
     session.flush()
 
 
