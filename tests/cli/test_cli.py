@@ -54,7 +54,8 @@ def setup_deal() -> None:
 
 def test_admin_commands_with_json(env: dict[str, str]) -> None:
     out = jrun("init")
-    assert out["key_provider"] == "env" and out["records_revision"] == migrate.head_revision("records")  # type: ignore[index]
+    assert out["key_provider"] == "env"  # type: ignore[index]
+    assert out["records_revision"] == migrate.head_revision("records")  # type: ignore[index]
     assert env["DEALVAULT_MASTER_KEY"] not in json.dumps(out)
     setup_deal()
     orgs = jrun("org", "list")
