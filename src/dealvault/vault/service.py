@@ -96,6 +96,8 @@ def record_columns(
         if col is None:
             col = DatasetColumn(table_id=table.id, source_name=source)
             session.add(col)
+        elif col.override is not None:
+            continue  # a person's classification survives re-classification
         col.field = field
         col.category = category
         col.pii_type = spec.kind if spec is not None else None
