@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: venv demo test lint format bench clean
+.PHONY: venv demo test lint format bench eval clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python bench/import.py
 	$(BIN)/python bench/audit.py
+
+## eval: precision and recall of PII classification on the labelled evaluation set
+eval: $(STAMP)
+	$(BIN)/python eval/make_eval_set.py
+	$(BIN)/python eval/run_eval.py
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache
