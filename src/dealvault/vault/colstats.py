@@ -26,8 +26,12 @@ class ColumnStats:
         self.non_null += len(present)
         if len(present) == 0:
             return
-        hashes = present.hash(seed=0x5EED).unique().to_numpy().astype(np.uint64)
-        merged = np.union1d(self._mins, hashes)
+        hashes = present.hash(seed=0x5EED)
+        if len(self._mins) == SKETCH_K:  # full: only hashes below the current K-th can enter
+            hashes = hashes.filter(hashes < int(self._mins[-1]))
+        if len(hashes) == 0:
+            return
+        merged = np.union1d(self._mins, hashes.unique().to_numpy().astype(np.uint64))
         self._mins = merged[:SKETCH_K]
 
     @property
