@@ -14,7 +14,7 @@ from dealvault.cli.output import kv_table, print_json, table
 from dealvault.deidentify.masking import mask_field
 from dealvault.errors import Invalid
 from dealvault.flows import customers as flows
-from dealvault.flows.importing import ImportRequest, import_source
+from dealvault.flows.importing import ImportRequest, import_source, preview_mapping
 from dealvault.ingest.fields import TableRole
 from dealvault.ingest.readers import SourceSpec
 
@@ -118,20 +118,38 @@ def import_cmd(
         allow_reimport=allow_reimport,
     )
     if show_mapping:
-        from dealvault.flows.importing import plan_mapping
-        from dealvault.ingest.readers import open_source
-
-        with open_source(spec=spec) as src:
-            m = plan_mapping(request=request, columns=list(src.columns))
+        m, found = preview_mapping(request=request)
         if json_out:
-            print_json(c.console, {"role": m.table_role.value, "columns": m.columns})
+            print_json(
+                c.console,
+                {
+                    "role": m.table_role.value,
+                    "columns": m.columns,
+                    "classified": {
+                        col: {
+                            "pii_type": f.pii_type,
+                            "category": f.category.value,
+                            "sensitive": f.sensitive,
+                            "confidence": round(f.confidence, 3),
+                        }
+                        for col, f in found.items()
+                    },
+                },
+            )
         else:
             c.console.print(
                 table(
                     f"proposed mapping ({m.table_role.value})",
-                    ["column", "field"],
+                    ["column", "field", "PII type", "category", "sensitive", "confidence"],
                     [
-                        (k, v or "(unmapped: kept encrypted as free text)")
+                        (
+                            k,
+                            v or "(unmapped: kept encrypted)",
+                            found[k].pii_type if k in found else "",
+                            found[k].category.value if k in found else "",
+                            "yes" if k in found and found[k].sensitive else "",
+                            f"{found[k].confidence:.2f}" if k in found else "",
+                        )
                         for k, v in m.columns.items()
                     ],
                 )

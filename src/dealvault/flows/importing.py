@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from pydantic import BaseModel
 from dealvault.access import service as access
 from dealvault.access.decision import decide
 from dealvault.audit.service import EventIn, SubjectPacker
+from dealvault.classify.columns import ColumnClass, classify_frame
 from dealvault.crypto.keyring import DATA, KeyRing
 from dealvault.db.base import utcnow
 from dealvault.errors import Conflict, InputError
@@ -63,9 +65,37 @@ class ImportRequest:
     allow_reimport: bool = False
 
 
-def plan_mapping(*, request: ImportRequest, columns: list[str]) -> ColumnMapping:
-    """The proposed mapping from the headers, with the file's and the flags' overrides on top."""
+#: A classifier finding this sure maps an unmapped column to its canonical field.
+AUTO_MAP_CONFIDENCE = 0.9
+
+
+def classify_sample(sample: pl.DataFrame | None) -> dict[str, ColumnClass]:
+    """The classifier's verdict per source column, from the first batch."""
+    if sample is None or sample.height == 0:
+        return {}
+    return classify_frame(frame=sample)
+
+
+def plan_mapping(
+    *, request: ImportRequest, columns: list[str], found: Mapping[str, ColumnClass] | None = None
+) -> ColumnMapping:
+    """The mapping: headers first, then confident classifier findings for the columns the
+    headers did not explain (English or unknown headers, headerless files), then the mapping
+    file and the flags on top."""
     mapping = propose_mapping(columns=columns, table_role=request.role)
+    taken = {f for f in mapping.columns.values() if f}
+    extra: dict[str, str | None] = {}
+    for col, cls in (found or {}).items():
+        if (
+            mapping.columns.get(col) is None
+            and cls.field is not None
+            and cls.field not in taken
+            and cls.confidence >= AUTO_MAP_CONFIDENCE
+        ):
+            extra[col] = cls.field
+            taken.add(cls.field)
+    if extra:
+        mapping = apply_overrides(mapping=mapping, overrides=extra)
     if request.mapping_file is not None:
         mapping = apply_overrides(
             mapping=mapping, overrides=load_mapping(path=request.mapping_file)
@@ -88,11 +118,24 @@ def _rejects_frame(raw: pl.DataFrame, rejects: pl.DataFrame) -> pl.DataFrame:
     ).join(values, on="row", how="left")
 
 
+def preview_mapping(*, request: ImportRequest) -> tuple[ColumnMapping, dict[str, ColumnClass]]:
+    """What an import would do with the columns (``import --dry-run``); nothing is written."""
+    with open_source(spec=request.spec) as source:
+        head_batch = next(source.batches(), None)
+        sample = None if head_batch is None else pl.from_arrow(head_batch.data)
+        assert sample is None or isinstance(sample, pl.DataFrame)
+        found = classify_sample(sample)
+        return plan_mapping(request=request, columns=list(source.columns), found=found), found
+
+
 def _normalised(
-    source: Source, mapping: ColumnMapping, stats: dict[str, ColumnStats]
+    source: Source,
+    batches: Iterable[SourceBatch],
+    mapping: ColumnMapping,
+    stats: dict[str, ColumnStats],
 ) -> Iterator[tuple[SourceBatch, pl.DataFrame, NormalisedBatch]]:
     """Parse, count and normalise batch after batch (runs on the read-ahead thread)."""
-    for batch in source.batches():
+    for batch in batches:
         raw = pl.from_arrow(batch.data)
         assert isinstance(raw, pl.DataFrame)
         stats_for(raw, stats)
@@ -149,7 +192,12 @@ def _run_import(
             ),
         )
         keyring.verify_kek(uow.keys)
-        mapping = plan_mapping(request=request, columns=list(source.columns))
+        batches = source.batches()
+        head_batch = next(batches, None)
+        sample = None if head_batch is None else pl.from_arrow(head_batch.data)
+        assert sample is None or isinstance(sample, pl.DataFrame)
+        found = classify_sample(sample)
+        mapping = plan_mapping(request=request, columns=list(source.columns), found=found)
         role = mapping.table_role
         dataset = vault.get_or_create_dataset(uow, keyring, deal=deal, name=request.dataset)
         table_name = request.table or role.value
@@ -161,7 +209,15 @@ def _run_import(
                 f"on {previous.started_at:%Y-%m-%d}); pass --allow-reimport to import it again",
                 code="reimport",
             )
-        vault.record_columns(s, table=table, mapping=mapping.columns)
+        vault.record_columns(
+            s,
+            table=table,
+            mapping=mapping.columns,
+            found={
+                col: vault.ColumnInfo(c.pii_type, c.category.value, c.sensitive, c.confidence)
+                for col, c in found.items()
+            },
+        )
         run = ImportRun(
             dataset_id=dataset.id,
             table_id=table.id,
@@ -175,7 +231,18 @@ def _run_import(
         s.flush()
         writer: CustomerWriter | ChildWriter
         if role is TableRole.CUSTOMERS:
-            writer = CustomerWriter(uow=uow, keyring=keyring, dataset=dataset, import_id=run.id)
+            writer = CustomerWriter(
+                uow=uow,
+                keyring=keyring,
+                dataset=dataset,
+                import_id=run.id,
+                # unmapped columns are stored under the category the classifier found
+                category_overrides={
+                    col: c.category
+                    for col, c in found.items()
+                    if mapping.columns.get(col) is None and c.pii_type is not None
+                },
+            )
         else:
             writer = ChildWriter(
                 uow=uow,
@@ -198,7 +265,15 @@ def _run_import(
         made.append(rejects)
         touched = SubjectPacker()
         colstats: dict[str, ColumnStats] = {}
-        for batch, raw, nb in prefetch(_normalised(source, mapping, colstats), depth=1):
+        for batch, raw, nb in prefetch(
+            _normalised(
+                source,
+                itertools.chain([head_batch] if head_batch else [], batches),
+                mapping,
+                colstats,
+            ),
+            depth=1,
+        ):
             bad = nb.rejects
             stats = writer.write(nb.clean)
             touched.add(stats.subjects)

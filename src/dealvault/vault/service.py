@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -77,10 +78,27 @@ def get_or_create_table(
     return t
 
 
+@dataclass(frozen=True)
+class ColumnInfo:
+    """What the classifier found for a column (values never included)."""
+
+    pii_type: str | None
+    category: str
+    sensitive: bool
+    confidence: float
+
+
 def record_columns(
-    session: Session, *, table: DatasetTable, mapping: Mapping[str, str | None]
+    session: Session,
+    *,
+    table: DatasetTable,
+    mapping: Mapping[str, str | None],
+    found: Mapping[str, ColumnInfo] | None = None,
 ) -> None:
-    """Store what each source column is (field, category, sensitivity); keep overrides."""
+    """Store what each source column is (field, PII type, category, sensitivity, confidence).
+
+    The classifier's finding wins where there is one; a person's override is kept as it is.
+    """
     existing = {
         c.source_name: c
         for c in session.scalars(select(DatasetColumn).where(DatasetColumn.table_id == table.id))
@@ -99,10 +117,17 @@ def record_columns(
         elif col.override is not None:
             continue  # a person's classification survives re-classification
         col.field = field
-        col.category = category
-        col.pii_type = spec.kind if spec is not None else None
-        col.sensitive = bool(spec and spec.sensitive)
-        col.confidence = 1.0 if spec is not None else 0.0
+        info = (found or {}).get(source)
+        if info is not None:
+            col.category = category if spec is not None else info.category
+            col.pii_type = info.pii_type
+            col.sensitive = info.sensitive or bool(spec and spec.sensitive)
+            col.confidence = info.confidence
+        else:
+            col.category = category
+            col.pii_type = spec.kind if spec is not None else None
+            col.sensitive = bool(spec and spec.sensitive)
+            col.confidence = 1.0 if spec is not None else 0.0
     session.flush()
 
 

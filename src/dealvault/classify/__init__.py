@@ -1,0 +1,1 @@
+"""PII discovery: detectors, column classifier, free-text scanner, data inventory."""

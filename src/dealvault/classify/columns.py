@@ -1,0 +1,258 @@
+"""Column classifier: header, validated share of sampled values and dtype -> PII type."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Final
+
+import numpy as np
+import polars as pl
+
+from dealvault.classify import detectors as d
+from dealvault.classify.decide import Decision, decide
+from dealvault.classify.headers import FIELD_TYPES, HeaderHint, header_hint
+from dealvault.classify.minors import birth_like, minor_share, minors
+from dealvault.classify.types import FIELD_FROM_HEADER, SERIAL_SUSPECTS, TYPES
+from dealvault.classify.validators import sequential
+from dealvault.errors import Invalid
+from dealvault.ingest.fields import FIELDS, Category
+
+__all__ = ["ColumnClass", "classify_column", "classify_frame", "minors"]
+
+SCREEN_ROWS: Final = 1_000  # every detector runs on this many values first
+SCREEN_MIN: Final = 0.1  # ... and on the whole sample only when it matched this share
+STAT_ROWS: Final = 5_000  # distribution statistics use a fixed-size subsample
+NAME_MIN_DISTINCT: Final = 0.15  # names repeat little; product words a lot
+NAME_MAX_TOP: Final = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnClass:
+    """Classification of one column. ``evidence`` holds figures only, never values."""
+
+    pii_type: str | None
+    category: Category
+    sensitive: bool
+    confidence: float
+    field: str | None
+    evidence: dict[str, float]
+
+
+def classify_column(
+    *,
+    name: str | None,
+    values: pl.Series,
+    sample_size: int = 10_000,
+    today: date | None = None,
+) -> ColumnClass:
+    """Classify one column from its header (may be None), a sample of values and the dtype.
+
+    ``sample_size`` non-null values, spread evenly over the column, are examined (all of
+    them when the column is shorter). ``today`` bounds plausible birth dates.
+    """
+    if sample_size < 1:
+        raise Invalid("sample_size must be at least 1")
+    hint = header_hint(name)
+    today = today or date.today()
+    dtype = values.dtype
+    if dtype == pl.Date or isinstance(dtype, pl.Datetime):
+        return _temporal(hint, values, sample_size, today)
+    if dtype.is_numeric():
+        result = _numeric(hint, values, sample_size)
+        if result is not None:
+            return result
+    elif dtype not in (pl.String, pl.Categorical) and not isinstance(dtype, pl.Enum):
+        return _result(hint, Decision(None, 0.0), {"rows": float(len(values))}, text=False)
+    return _text(hint, values, sample_size, today)
+
+
+def classify_frame(
+    *, frame: pl.DataFrame, sample_size: int = 10_000, today: date | None = None
+) -> dict[str, ColumnClass]:
+    """Classify every column of ``frame`` by its header and values."""
+    return {
+        col: classify_column(name=col, values=frame[col], sample_size=sample_size, today=today)
+        for col in frame.columns
+    }
+
+
+# --- result ------------------------------------------------------------------------------
+
+
+def _result(
+    hint: HeaderHint, decision: Decision, evidence: dict[str, float], *, text: bool
+) -> ColumnClass:
+    evidence = {k: round(float(v), 4) for k, v in evidence.items()}
+    evidence["header"] = hint.strength
+    t = decision.pii_type
+    if decision.header_only:
+        evidence["header_only"] = 1.0
+    if t is None:
+        spec = FIELDS.get(hint.field) if hint.field else None
+        default = Category.FREE_TEXT if text else Category.TRANSACTION
+        sensitive = any(TYPES[h].sensitive for h in hint.types)
+        category = Category.SENSITIVE if sensitive else (spec.category if spec else None) or default
+        conf = round(hint.strength * 0.3, 4) if hint.types else 0.0
+        return ColumnClass(None, category, sensitive, conf, None, evidence)
+    info = TYPES[t]
+    field, category = info.field, info.category
+    if t in FIELD_FROM_HEADER and hint.field and t in FIELD_TYPES.get(hint.field, ()):
+        field = hint.field
+        category = FIELDS[hint.field].category or category
+    return ColumnClass(t, category, info.sensitive, decision.confidence, field, evidence)
+
+
+# --- text columns ------------------------------------------------------------------------
+
+
+def _mean(mask: np.ndarray) -> float:  # type: ignore[type-arg]
+    return float(mask.mean()) if mask.shape[0] else 0.0
+
+
+def _text(hint: HeaderHint, values: pl.Series, sample_size: int, today: date) -> ColumnClass:
+    total = len(values)
+    s = values.drop_nulls()
+    sample = d.even_sample(s, sample_size)
+    cells = d.Cells(sample, today=today, drop_blank=True)
+    n = len(cells)
+    fill = (n / len(sample)) * (len(s) / total) if len(sample) else 0.0
+    ev: dict[str, float] = {"rows": total, "sample": n, "fill_rate": fill}
+    if n == 0:
+        return _result(hint, Decision(None, 0.0), ev, text=True)
+    screen = cells if n <= SCREEN_ROWS else cells.subsample(SCREEN_ROWS)
+    first = {t: _mean(f(screen)) for t, f in d.DETECTORS.items()}
+    wanted = {t for t, sh in first.items() if sh >= SCREEN_MIN} | set(hint.types)
+    if screen is cells:
+        shares = {t: first[t] for t in wanted}
+    else:
+        shares = {t: _mean(d.DETECTORS[t](cells)) for t in wanted}
+    stat = d.even_sample(cells.raw, STAT_ROWS)
+    _adjust(hint, shares, cells, stat, today, ev)
+    ev.update({f"share.{t}": sh for t, sh in shares.items()})
+
+    def shape_share(pattern: str) -> float:
+        return float(stat.str.contains(pattern).mean() or 0.0)
+
+    return _result(hint, decide(hint, shares, n, shape_share), ev, text=True)
+
+
+def _adjust(
+    hint: HeaderHint,
+    shares: dict[str, float],
+    cells: d.Cells,
+    stat: pl.Series,
+    today: date,
+    ev: dict[str, float],
+) -> None:
+    """Column-level checks that per-value validation cannot make."""
+    if any(shares.get(t, 0.0) >= 0.5 for t in SERIAL_SUSPECTS):
+        serial = sequential(stat)
+        ev["sequential"] = float(serial)
+        if serial:
+            for t in SERIAL_SUSPECTS & shares.keys():
+                shares[t] = 0.0
+    if shares.get("cn_name", 0.0) >= 0.5:
+        counts = stat.value_counts(sort=True)
+        distinct = len(counts) / len(stat)
+        top = int(counts["count"][0]) / len(stat)
+        ev["distinct_ratio"], ev["top_share"] = distinct, top
+        repetitive = len(stat) >= 100 and (distinct < NAME_MIN_DISTINCT or top > NAME_MAX_TOP)
+        if repetitive and "cn_name" not in hint.types:
+            shares["cn_name"] = 0.0
+    if max(shares.get("date", 0.0), shares.get("date_of_birth", 0.0)) >= 0.5:
+        ok, days = d.parse_dates(stat)
+        _dates(hint, shares, days[ok], today, ev)
+    if min(shares.get("bank_card", 0.0), shares.get("credit_card", 0.0)) >= 0.5:
+        bank = d.bank_card(cells)
+        up = _mean(d.unionpay(cells)) / max(_mean(bank), 1e-9)
+        ev["unionpay_share"] = up
+        credit_header = bool(hint.types) and hint.types[0] == "credit_card"
+        if credit_header or up < 0.2:
+            shares["bank_card"] = 0.0
+        else:
+            shares["credit_card"] = 0.0
+    if shares.get("cn_ric", 0.0) >= 0.5:
+        ev["minor_share"] = minor_share(ids=stat, birth_days=None, today=today)
+
+
+def _dates(
+    hint: HeaderHint,
+    shares: dict[str, float],
+    days: np.ndarray,  # type: ignore[type-arg]
+    today: date,
+    ev: dict[str, float],
+) -> None:
+    """Birth dates or other dates: header first, else the spread of the years."""
+    if "date_of_birth" in hint.types:
+        shares.pop("date", None)
+    elif hint.types:
+        shares.pop("date_of_birth", None)
+    elif birth_like(days, today):
+        shares.pop("date", None)
+    else:
+        shares.pop("date_of_birth", None)
+    if "date_of_birth" in shares:
+        ev["minor_share"] = minor_share(ids=None, birth_days=days, today=today)
+
+
+# --- typed columns -----------------------------------------------------------------------
+
+
+def _temporal(hint: HeaderHint, values: pl.Series, sample_size: int, today: date) -> ColumnClass:
+    total = len(values)
+    sample = d.even_sample(values.drop_nulls(), sample_size)
+    n = len(sample)
+    ev: dict[str, float] = {"rows": total, "sample": n, "fill_rate": n and values.count() / total}
+    if n == 0:
+        return _result(hint, Decision(None, 0.0), ev, text=False)
+    if sample.dtype == pl.Date:
+        days = sample.cast(pl.Int64).to_numpy()
+        shares = {"date": 1.0}
+    else:
+        midnight = bool((sample.dt.truncate("1d") == sample).all())
+        days = sample.dt.date().cast(pl.Int64).to_numpy()
+        shares = {"datetime": 1.0} if not midnight else {"date": 1.0, "datetime": 0.99}
+    lo = (date(1900, 1, 1) - date(1970, 1, 1)).days
+    plausible = (days >= lo) & (days <= (today - date(1970, 1, 1)).days)
+    if "date" in shares:
+        shares["date_of_birth"] = _mean(plausible)
+        _dates(hint, shares, days[plausible], today, ev)
+    elif "date_of_birth" in hint.types:
+        shares["date_of_birth"] = _mean(plausible)  # a birth date stored with a time
+    ev.update({f"share.{t}": sh for t, sh in shares.items()})
+    return _result(hint, decide(hint, shares, n, lambda _p: 0.0), ev, text=False)
+
+
+def _numeric(hint: HeaderHint, values: pl.Series, sample_size: int) -> ColumnClass | None:
+    """Amounts and quantities; None sends big whole numbers (phones, IDs) to the text path."""
+    total = len(values)
+    s = values.drop_nulls()
+    if values.dtype.is_float():
+        s = s.filter(s.is_not_nan())
+    sample = d.even_sample(s, sample_size)
+    n = len(sample)
+    ev: dict[str, float] = {"rows": total, "sample": n, "fill_rate": n and len(s) / total}
+    if n == 0:
+        return _result(hint, Decision(None, 0.0), ev, text=False)
+    f = sample.cast(pl.Float64)
+    whole = bool((f.round(0) == f).all())
+    biggest = float(f.abs().max() or 0.0)  # type: ignore[arg-type]
+    if whole and biggest >= 1e6:
+        return None
+    cents = (f * 100).round(0)
+    two_places = _mean(((cents - f * 100).abs() < 1e-6).to_numpy())
+    shares: dict[str, float] = {}
+    if values.dtype.is_decimal() or not whole:
+        shares["amount"] = two_places
+    else:
+        shares["quantity"] = _mean(((f >= 0) & (f <= 100_000)).to_numpy())
+        if "amount" in hint.types:
+            shares["amount"] = 1.0
+    ev.update({f"share.{t}": sh for t, sh in shares.items()})
+    text = d.to_text(d.even_sample(sample, STAT_ROWS))
+
+    def shape_share(pattern: str) -> float:
+        return float(text.str.contains(pattern).mean() or 0.0)
+
+    return _result(hint, decide(hint, shares, n, shape_share), ev, text=False)

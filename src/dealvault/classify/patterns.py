@@ -1,0 +1,121 @@
+"""Regular expressions and word lists the detectors match whole cell values against."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Final
+
+from dealvault.classify.names import COMPOUND_SURNAMES, GIVEN_CHARS, SINGLE_SURNAMES, TITLES
+
+# --- identity documents ------------------------------------------------------------------
+RIC18: Final = r"^\d{17}[\dX]$"  # on upper-cased, separator-free values
+RIC15: Final = r"^\d{15}$"
+# Ordinary passports: E + 8 digits or E + letter + 7 digits (2012-), G + 8 digits (older);
+# diplomatic / service / public-affairs: DE, SE, PE + 7 digits.
+PASSPORT: Final = r"^(?:[EG]\d{8}|E[A-HJ-NP-Z]\d{7}|[DSP]E\d{7})$"
+# Mainland residents' permit to Hong Kong and Macao: C + letter/digit + 7 digits (card),
+# W + 8 digits (booklet); HK / Macao residents' home-return permit: H / M + 8 or 10 digits.
+HK_MACAU_PERMIT: Final = r"^(?:C[0-9A-HJ-NP-Z]\d{7}|W\d{8}|[HM]\d{8}(?:\d{2})?)$"
+# Mainland residents' permit to Taiwan: L / T + 8 digits; Taiwan residents' mainland travel
+# permit (台胞证): 8 digits (card), formerly 10 digits with a letter in brackets. Bare digits
+# count only under a matching header (see ``SHAPES``).
+TW_PERMIT: Final = r"^(?:[LT]\d{8}|\d{10}\(?[A-Z]\)?)$"
+USCC: Final = r"^\d{8}[0-9A-HJ-NPQRTUWXY]{10}$"
+IBAN: Final = r"^[A-Z]{2}\d{2}[A-Z0-9]{11,30}$"
+
+# --- contact -----------------------------------------------------------------------------
+MOBILE_PREFIX: Final = r"1(?:3\d|4[579]|5[0-35-9]|6[2567]|7[0-35-8]|8\d|9[0-35-9])"
+_CN: Final = r"(?:\(?(?:\+|00)?86\)?[\s\-]?)"
+MOBILE: Final = rf"^{_CN}?{MOBILE_PREFIX}[\s\-]?\d{{4}}[\s\-]?\d{{4}}$"
+# Any 11-digit number starting with 1 (to see how many fail the prefix list).
+MOBILE_LIKE: Final = rf"^{_CN}?1\d{{2}}[\s\-]?\d{{4}}[\s\-]?\d{{4}}$"
+_AREA: Final = r"(?:10|2\d|[3-9]\d{2})"
+_EXT: Final = r"(?:\s*(?:转|-|ext\.?|x)\s*\d{1,5})?"
+LANDLINE: Final = rf"^(?:\(?0{_AREA}\)?|\(?(?:\+|00)86\)?[\s\-]?\(?{_AREA}\)?)[\s\-]?[2-9]\d{{2,3}}[\s\-]?\d{{4}}{_EXT}$"
+INTL_PHONE: Final = r"^\(?(?:\+|00)\s?[1-9]\d{0,2}\)?[\d\s\-().]{5,20}$"
+CN_INTL: Final = r"^\(?(?:\+|00)\s?86"
+EMAIL: Final = (
+    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+)
+IPV4: Final = r"^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$"
+IPV6_LIKE: Final = r"^[0-9A-Fa-f:.]{2,45}$"  # then checked with ``ipaddress``
+
+# --- cards -------------------------------------------------------------------------------
+CARD: Final = r"^\d{4}(?:[\s\-]?\d{4}){2}[\s\-]?\d{3,7}$"  # 15-19 digits, optional groups
+CARD_DIGITS: Final = r"^\d{13,19}$"
+
+# --- vehicles ----------------------------------------------------------------------------
+PLATE_PROVINCES: Final = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+_PL: Final = "A-HJ-NP-Z"  # plate letters never use I or O
+LICENSE_PLATE: Final = (
+    rf"^[{PLATE_PROVINCES}][{_PL}][\s·•\-]?(?:"
+    rf"[DF][{_PL}0-9]\d{{4}}"  # new energy, small car (8 characters)
+    rf"|\d{{5}}[DF]"  # new energy, large vehicle
+    rf"|[{_PL}0-9]{{4}}[{_PL}0-9挂学警港澳领试超]"  # ordinary 7-character plates
+    r")$"
+)
+
+# --- dates, times, amounts ---------------------------------------------------------------
+DATE_PARTS: Final = r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$"
+DATE_COMPACT: Final = r"^(\d{4})(\d{2})(\d{2})$"
+_TIME: Final = (
+    r"(?:\s+|T|\s*T\s*)\d{1,2}\s*[:时]\s*\d{1,2}(?:\s*[:分]\s*\d{1,2}(?:\.\d{1,9})?)?\s*秒?"
+)
+DATETIME_PARTS: Final = rf"^(\d{{4}})\s*[-/.年]\s*(\d{{1,2}})\s*[-/.月]\s*(\d{{1,2}})\s*日?{_TIME}\s*(?:Z|[+-]\d{{2}}:?\d{{2}})?$"
+AMOUNT: Final = (
+    r"^(?:[¥￥$]|RMB|CNY)?\s*[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d{1,2})?\s*(?:元|RMB|CNY)?$"
+)
+# An amount-looking value with a decimal part or a currency marker (plain integers are not
+# evidence of money).
+AMOUNT_MARKED: Final = r"\.\d{1,2}\s*(?:元|RMB|CNY)?$|^[¥￥$]|^RMB|^CNY|元$|RMB$|CNY$"
+QUANTITY: Final = r"^[+-]?\d{1,6}$"
+
+# --- identifiers -------------------------------------------------------------------------
+IDENTIFIER: Final = (
+    r"^[A-Za-z]{0,8}[-_#]?\d[\d\-_]{3,39}$|^[A-Za-z]{1,8}[-_#]?[A-Za-z0-9]*\d[A-Za-z0-9]{3,}$"
+)
+ORDER_PREFIX: Final = r"^(?:DD|ORD|ORDER|SO|PO|OD|NO|TB|JD|PDD|WX|ZF|TX|TRX|TRADE|DH)[-_#]?\d"
+CUSTOMER_PREFIX: Final = r"^(?:C|CU|CUS|CUST|CID|KH|HY|VIP|M|MEM|MB|U|UID|USR|USER|CLI|K)[-_#]?\d"
+EMBEDDED_DATE: Final = (
+    r"^[A-Za-z]{0,6}[-_#]?(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3,}$"
+)
+
+# --- text --------------------------------------------------------------------------------
+ADDRESS_PARTS: Final = (
+    r"(?:\d+|[一二三四五六七八九十百]+)\s*(?:号|弄|栋|幢|座|楼|单元|室|层|组)"
+    r"|路|街|大道|巷|胡同|村|镇|乡|屯|小区|花园|公寓|大厦|广场|家园|新村|园区"
+)
+PRODUCT_HINT: Final = (
+    r"(?i)\d+(?:\.\d+)?\s*(?:kg|mg|g|ml|l|斤|克|千克|公斤|毫升|升|瓶|盒|袋|包|件|支|片|颗|粒|抽|卷|装"
+    r"|套|个|只|双|箱|桶|罐|条|台|部|寸|英寸|gb|tb|mah|w)"
+    r"|液|剂|精|灵|皂|纸|巾|膏|霜|乳|露|粉|油|茶|酒|奶|咖啡|饮料|果汁|零食|饼干|面包|手机|电脑|耳机"
+    r"|充电|数据线|电视|冰箱|空调|洗衣机|衣|裤|鞋|帽|袜|套餐|会员|礼盒|礼包|月卡|年卡|皮肤|点券"
+    r"|喷雾|凝珠|湿巾|净|器|机|刷|杯|壶|锅|盘|碗|垫|被|枕|灯|笔|本|包|卡|券"
+)
+CJK_PUNCT: Final = r"\p{Han}.*[，。！？；：、]|[，。！？；：、].*\p{Han}"
+WORDS: Final = r"\S+\s+\S+\s+\S+"
+GENDER_WORDS: Final = frozenset(
+    {"男", "女", "男性", "女性", "先生", "女士", "m", "f", "male", "female", "man", "woman",
+     "未知", "保密", "其他", "unknown"}
+)  # fmt: skip
+FREQUENCY_WORDS: Final = frozenset(
+    {"每天", "每日", "每周", "每月", "每季度", "每季", "每年", "每半年", "偶尔", "经常", "很少",
+     "从不", "不定期", "一周一次", "一月一次", "一周多次", "一月多次", "daily", "weekly",
+     "monthly", "quarterly", "yearly", "annually", "rarely", "occasionally", "often", "never",
+     "sometimes"}
+)  # fmt: skip
+
+
+@cache
+def name_pattern() -> str:
+    """Surname (single or compound) + one or two given-name characters, or a title."""
+    surnames = "|".join(sorted(set(COMPOUND_SURNAMES), key=len, reverse=True))
+    single = "".join(sorted(set(SINGLE_SURNAMES)))
+    given = "".join(sorted(set(GIVEN_CHARS)))
+    titles = "|".join(TITLES)
+    return rf"^(?:{surnames}|[{single}])(?:[{given}]{{1,2}}|{titles})$"
+
+
+# Minority and transliterated names: two parts joined by a middle dot.
+DOTTED_NAME: Final = r"^\p{Han}{1,8}[·•．.]\p{Han}{1,10}$"
