@@ -18,14 +18,70 @@ Rng = np.random.Generator
 PLATE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
 PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
 USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-AREA_CODES = (
-    "010 020 021 022 023 024 025 027 028 029 0311 0351 0371 0431 0451 0512 0531 0551 "
-    "0571 0591 0731 0755 0757 0769 0791 0851 0871 0898 0931 0991"
-).split()
-COMMON_WORDS = (
-    "王者 高兴 黄金 白金 金牌 马上 方便 高级 江湖 安全 常规 文化 时尚 温馨 包邮 高端 白色 "
-    "金色 安心 万能 和平 红包 宁静 全新 康复 柳丁 龙井 梅花 桂花 石榴"
-).split()
+AREA_CODES = [
+    "010",
+    "020",
+    "021",
+    "022",
+    "023",
+    "024",
+    "025",
+    "027",
+    "028",
+    "029",
+    "0311",
+    "0351",
+    "0371",
+    "0431",
+    "0451",
+    "0512",
+    "0531",
+    "0551",
+    "0571",
+    "0591",
+    "0731",
+    "0755",
+    "0757",
+    "0769",
+    "0791",
+    "0851",
+    "0871",
+    "0898",
+    "0931",
+    "0991",
+]
+COMMON_WORDS = [
+    "王者",
+    "高兴",
+    "黄金",
+    "白金",
+    "金牌",
+    "马上",
+    "方便",
+    "高级",
+    "江湖",
+    "安全",
+    "常规",
+    "文化",
+    "时尚",
+    "温馨",
+    "包邮",
+    "高端",
+    "白色",
+    "金色",
+    "安心",
+    "万能",
+    "和平",
+    "红包",
+    "宁静",
+    "全新",
+    "康复",
+    "柳丁",
+    "龙井",
+    "梅花",
+    "桂花",
+    "石榴",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +164,10 @@ def intl_phones(rng: Rng, n: int) -> list[str]:
         candidate = phonenumbers.parse(f"+{example.country_code}{national[:-4]}{tail}", None)
         if not phonenumbers.is_valid_number(candidate):
             continue
-        fmt = phonenumbers.PhoneNumberFormat.E164 if len(out) % 2 else (
-            phonenumbers.PhoneNumberFormat.INTERNATIONAL
+        fmt = (
+            phonenumbers.PhoneNumberFormat.E164
+            if len(out) % 2
+            else (phonenumbers.PhoneNumberFormat.INTERNATIONAL)
         )
         out.append(phonenumbers.format_number(candidate, fmt))
     return out
@@ -200,7 +258,9 @@ def plates(rng: Rng, n: int) -> list[str]:
         head = PROVINCES[int(rng.integers(0, len(PROVINCES)))] + letters(rng, PLATE_LETTERS, 1)
         kind = i % 4
         if kind == 0:
-            tail = str(rng.choice(["D", "F"])) + letters(rng, PLATE_LETTERS, 1) + digits(rng, 1, 4)[0]
+            tail = (
+                str(rng.choice(["D", "F"])) + letters(rng, PLATE_LETTERS, 1) + digits(rng, 1, 4)[0]
+            )
         elif kind == 1:
             tail = digits(rng, 1, 5)[0] + str(rng.choice(["D", "F"]))
         else:

@@ -98,8 +98,7 @@ def hard_cases(rng: Rng, n: int) -> list[Case]:
     seq11 = _sequential(13_800_000_001, n)
     rand11 = [str(x) for x in rng.integers(10_000_000_000, 20_000_000_000, n)]
     bad_prefix = [
-        str(int(rng.choice([100, 112, 120, 129, 140, 141, 144, 146, 148, 154, 160, 161, 163])))
-        + d
+        str(int(rng.choice([100, 112, 120, 129, 140, 141, 144, 146, 148, 154, 160, 161, 163]))) + d
         for d in digits(rng, n, 8)
     ]
     luhn_orders = [with_luhn(str(622_202_000_000_000_000 + i)[:18]) for i in range(n)]
@@ -116,8 +115,8 @@ def hard_cases(rng: Rng, n: int) -> list[Case]:
         )
     ]
     mixed_phones = [
-        m if rng.random() < 0.7 else l
-        for m, l in zip(mobile_formats(rng, n), landlines(rng, n), strict=True)
+        mob if rng.random() < 0.7 else land
+        for mob, land in zip(mobile_formats(rng, n), landlines(rng, n), strict=True)
     ]
     emails = [f"buyer{i}@example.com" if rng.random() > 0.1 else "无" for i in range(n)]
     taiwan = digits(rng, n, 8)
@@ -173,6 +172,85 @@ def hard_cases(rng: Rng, n: int) -> list[Case]:
     ]  # fmt: skip
 
 
+# Given-name characters outside the synth generator's lists (and mostly outside the
+# classifier's list too): real customer bases have a long tail of rarer characters.
+RARE_GIVEN = (
+    "澍鋆骐珩琮璟瑄琇珺玙瑀琎瑢璠昶旸晞曈暄杲柘栎桉梽棠楦榛槿檀芃苒茈荇莘菀萩蓁薏"
+    "蘅翀翕翯皙矜砚祎禹秾筠篪籽绎缙罄翌耀聿舜芮苾荦菡萸葭蔚蕤藜虔衎衿谌谞赟跹辂迩"
+    "郅醴钤铖锴镕阗陟隽雎霈靓韪颀飏馥骥鲲鹄麓黻"
+)
+
+
+def _rare_names(rng: Rng, n: int) -> list[str]:
+    t = name_tables()
+    sur = t.surname.to_list()
+    pool = RARE_GIVEN + "".join(t.given.to_list())
+    out = []
+    for _ in range(n):
+        k = int(rng.integers(1, 3))
+        given = "".join(pool[int(i)] for i in rng.integers(0, len(pool), k))
+        out.append(sur[int(rng.integers(0, len(sur)))] + given)
+    return out
+
+
+def _dates(rng: Rng, n: int, lo: int, hi: int, layout: int) -> list[str]:
+    out = []
+    for day in rng.integers(lo, hi, n):
+        d = np.datetime64(int(day), "D").astype(object)
+        out.append([
+            f"{d.year}/{d.month}/{d.day}", f"{d.year}年{d.month}月{d.day}日",
+            f"{d.year}{d.month:02d}{d.day:02d}", f"{d.year}.{d.month:02d}.{d.day:02d}",
+        ][layout])  # fmt: skip
+    return out
+
+
+def _english_notes(rng: Rng, n: int) -> list[str]:
+    parts = (
+        ("Customer called about", "Customer asked about", "Follow-up on", "Complaint about"),
+        ("a late delivery", "a damaged bottle", "the refund", "member points", "an invoice"),
+        ("; will call back.", ", resolved.", ", escalated to after-sales.", ". Waiting for reply."),
+    )
+    return [" ".join(str(rng.choice(p)) for p in parts) for _ in range(n)]
+
+
+def variant_cases(rng: Rng, n: int) -> list[Case]:
+    """Real-world formatting: other layouts, padding and gaps, rare name characters."""
+    padded = [f"  {m} " if i % 3 else None for i, m in enumerate(mobiles(rng, n))]
+    short_addresses = [
+        f"{a}{s}{int(rng.integers(1, 300))}号"
+        f"{int(rng.integers(1, 30))}栋{int(rng.integers(101, 2500))}室"
+        for a, s in zip(
+            rng.choice(
+                ["朝阳区", "海淀区", "南山区", "福田区", "天河区", "武侯区", "江北区", "鼓楼区"], n
+            ),
+            rng.choice(["建国路", "中山路", "人民大道", "科技园路", "解放街"], n),
+            strict=True,
+        )
+    ]
+    amounts = [f"¥{x / 100:,.2f}" for x in rng.integers(100, 1_000_000, n)]
+    return [
+        Case("variant/names_rare_characters", _rare_names(rng, n), "cn_name", (None, "姓名"),
+             "given names with characters outside the common lists"),
+        Case("variant/addresses_without_province", short_addresses, "cn_address", (None,),
+             "district + road + number, no province or city"),
+        Case("variant/birth_dates_slash", _dates(rng, n, -12000, 12000, 0), "date_of_birth",
+             (None, "生日"), "1985/3/7 layout, text"),
+        Case("variant/birth_dates_chinese", _dates(rng, n, -12000, 12000, 1), "date_of_birth",
+             (None,), "1985年3月7日 layout"),
+        Case("variant/event_dates_compact", _dates(rng, n, 19000, 20200, 2), "date",
+             (None, "交易日期"), "20240131 layout, last few years"),
+        Case("variant/event_dates_dotted", _dates(rng, n, 19000, 20200, 3), "date", (None,),
+             "2024.01.31 layout"),
+        Case("variant/amounts_yuan", amounts, "amount", (None, "支付金额"), "¥1,234.50 text"),
+        Case("variant/padded_mobiles_with_gaps", padded, "cn_mobile", (None,),
+             "surrounding spaces and a third missing"),
+        Case("variant/english_notes", _english_notes(rng, n), "free_text", (None, "Comments"),
+             "English free text"),
+        Case("variant/gender_letters", [str(rng.choice(["M", "F"])) for _ in range(n)],
+             "gender", (None, "Sex"), "M / F"),
+    ]  # fmt: skip
+
+
 def everything(seed: int, sizes: tuple[int, ...], hard_rows: int) -> list[Case]:
     rng = np.random.default_rng(seed)
-    return generated_cases(rng, sizes) + hard_cases(rng, hard_rows)
+    return generated_cases(rng, sizes) + hard_cases(rng, hard_rows) + variant_cases(rng, hard_rows)

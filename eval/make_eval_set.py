@@ -97,11 +97,14 @@ def _synth(out: Path, rows: int, seed: int) -> tuple[list[dict[str, Any]], dict[
             for form, data in (("typed", part), ("text", _as_text(part))):
                 name = f"synth_{table}_{k}_{form}.parquet"
                 data.write_parquet(cols / name)
-                variants = ("zh", "none", "en", "pinyin", "alt") if form == "typed" else (
-                    "zh", "none")
+                variants = (
+                    ("zh", "none", "en", "pinyin", "alt") if form == "typed" else ("zh", "none")
+                )
                 for variant in variants:
                     for col, truth in TRUTH[table].items():
-                        header = {"zh": col, "none": None}.get(variant, HEADERS.get(variant, {}).get(col))
+                        header = {"zh": col, "none": None}.get(
+                            variant, HEADERS.get(variant, {}).get(col)
+                        )
                         labels.append({
                             "file": name, "column": col, "header": header, "pii_type": truth,
                             "case": f"synth/{table}/{form}/{variant}",
@@ -115,7 +118,9 @@ def _generated(out: Path, seed: int) -> list[dict[str, Any]]:
         name = f"case_{i:03d}.parquet"
         values = case.values
         dtype = pl.Int64 if values and isinstance(values[0], int) else pl.String
-        pl.DataFrame({"value": pl.Series(values, dtype=dtype)}).write_parquet(out / "columns" / name)
+        pl.DataFrame({"value": pl.Series(values, dtype=dtype)}).write_parquet(
+            out / "columns" / name
+        )
         for header in case.headers:
             labels.append({
                 "file": name, "column": "value", "header": header, "pii_type": case.pii_type,
@@ -142,17 +147,28 @@ def _spans(out: Path, tables: dict[str, pl.DataFrame]) -> int:
     ):
         digits = "".join(ch for ch in phone if ch.isdigit())[-11:]
         spans = []
-        forms = {digits, f"{digits[:3]}-{digits[3:7]}-{digits[7:]}", f"{digits[:3]} {digits[3:7]} {digits[7:]}"}
+        forms = {
+            digits,
+            f"{digits[:3]}-{digits[3:7]}-{digits[7:]}",
+            f"{digits[:3]} {digits[3:7]} {digits[7:]}",
+        }
         for form in forms:
             spans += [(s, s + len(form), "cn_mobile") for s in _find_all(note, form)]
         spans += [(s, s + len(id_no), "cn_ric") for s in _find_all(note, id_no)]
         at = note.find("@")
         if at >= 0:  # e-mail hidden from 邮箱 for some customers: take the address token
             start = at
-            while start > 0 and (note[start - 1].isascii() and (note[start - 1].isalnum() or note[start - 1] in "._-")):
+            while start > 0 and (
+                note[start - 1].isascii()
+                and (note[start - 1].isalnum() or note[start - 1] in "._-")
+            ):
                 start -= 1
             end = at + 1
-            while end < len(note) and note[end].isascii() and (note[end].isalnum() or note[end] in ".-"):
+            while (
+                end < len(note)
+                and note[end].isascii()
+                and (note[end].isalnum() or note[end] in ".-")
+            ):
                 end += 1
             while note[end - 1] == ".":
                 end -= 1
@@ -162,8 +178,8 @@ def _spans(out: Path, tables: dict[str, pl.DataFrame]) -> int:
         for start, end, kind in sorted(spans):
             rows.append({"row": i, "start": start, "end": end, "pii_type": kind})
     pl.DataFrame({"text": notes["备注"]}).write_parquet(out / "notes.parquet")
-    pl.DataFrame(rows, schema={"row": pl.Int64, "start": pl.Int64, "end": pl.Int64,
-                               "pii_type": pl.String}).write_parquet(out / "spans.parquet")  # fmt: skip
+    schema = {"row": pl.Int64, "start": pl.Int64, "end": pl.Int64, "pii_type": pl.String}
+    pl.DataFrame(rows, schema=schema).write_parquet(out / "spans.parquet")
     return len(rows)
 
 

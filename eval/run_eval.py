@@ -20,7 +20,7 @@ import importlib
 import json
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dealvault.classify.columns import classify_column
+from dealvault.classify.types import TYPES
 from dealvault.synth import DEFAULT_AS_OF
 
 EVAL_DIR = Path(__file__).resolve().parent
@@ -67,8 +68,6 @@ def evaluate_columns(out: Path) -> dict[str, Any]:
                 "case": label["case"], "column": label["column"], "header": label["header"],
                 "truth": truth, "got": got.pii_type, "confidence": got.confidence,
             })  # fmt: skip
-        from dealvault.classify.types import TYPES
-
         if truth is not None and got.sensitive != TYPES[truth].sensitive:
             sensitive_wrong += 1
     per_type = {}
@@ -147,7 +146,9 @@ def _failing(per_type: dict[str, Any]) -> list[str]:
     for t, row in per_type.items():
         for key in ("precision", "recall"):
             value = row[key]
-            if value is not None and value < TARGET or (value is None and key == "recall" and row["support"]):
+            if (value is not None and value < TARGET) or (
+                value is None and key == "recall" and row["support"]
+            ):
                 bad.append(f"{t} {key}")
     return bad
 
@@ -165,24 +166,35 @@ def main() -> int:
     cols = evaluate_columns(args.out)
     spans = evaluate_spans(args.out)
     failing = _failing(cols["per_type"])
-    print(f"column level: {cols['columns']} columns in {cols['seconds']} s, "
-          f"accuracy {cols['accuracy']}, sensitive-flag errors {cols['sensitive_flag_errors']}")  # fmt: skip
+    print(
+        f"column level: {cols['columns']} columns in {cols['seconds']} s, accuracy "
+        f"{cols['accuracy']}, sensitive-flag errors {cols['sensitive_flag_errors']}"
+    )
     _print_table("columns (target >= 0.99 precision and recall per type)", cols["per_type"])
     if args.show_errors or failing:
         print("\nmisclassified columns:")
         for e in cols["errors"]:
-            print(f"  {e['case']} [{e['header']}] {e['column']}: truth {e['truth']}, got {e['got']}")
+            print(
+                f"  {e['case']} [{e['header']}] {e['column']}: truth {e['truth']}, got {e['got']}"
+            )
     if spans is None:
         print("\nfree text: dealvault.classify.freetext.scan not available; spans not evaluated")
     else:
-        print(f"\nfree text: {spans['notes']} notes, {spans['bytes']} bytes in {spans['seconds']} s"
-              f" ({spans['mb_per_s']} MB/s); exact span match")  # fmt: skip
+        print(
+            f"\nfree text: {spans['notes']} notes, {spans['bytes']} bytes in "
+            f"{spans['seconds']} s ({spans['mb_per_s']} MB/s); exact span match"
+        )
         _print_table("spans (reported, not gated)", spans["per_type"])
     print("\nresult: " + ("PASS" if not failing else "FAIL: " + ", ".join(failing)))
     if args.json:
-        record = {"name": "classify_eval", "columns": {k: v for k, v in cols.items() if k != "errors"},
-                  "column_errors": len(cols["errors"]), "spans": spans, "target": TARGET,
-                  "pass": not failing}  # fmt: skip
+        record = {
+            "name": "classify_eval",
+            "columns": {k: v for k, v in cols.items() if k != "errors"},
+            "column_errors": len(cols["errors"]),
+            "spans": spans,
+            "target": TARGET,
+            "pass": not failing,
+        }
         print(json.dumps(record, ensure_ascii=False))
     return 1 if failing else 0
 

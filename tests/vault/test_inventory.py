@@ -54,3 +54,24 @@ def test_inventory_counts_and_override_survives(
     assert again["手机号"].fill_rate == 1.0
     html = inventory.render_inventory_html(inv)
     assert "身份证号" in html and "13900000001" not in html and "suggested grade" in html
+
+
+def test_minors_are_counted_at_import(
+    stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path
+) -> None:
+    from tests.vault.helpers import ric
+
+    rows = [
+        customer_row(1),
+        customer_row(2, 身份证号=ric(birth="20200101", seq="011"), 出生日期="2020-01-01"),
+    ]
+    do_import(
+        stores,
+        keyring,
+        write_csv(tmp_path / "m.csv", rows),
+        actor=world.steward,
+        deal=world.deal,
+        rejects_dir=tmp_path,
+    )
+    inv = inventory.inventory(stores, actor=world.steward, deal=world.deal, dataset="crm")
+    assert inv.minors_imported == 1

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Final
 
-import numpy as np
 import polars as pl
 
 from dealvault.classify import detectors as d
@@ -14,7 +13,7 @@ from dealvault.classify.decide import Decision, decide
 from dealvault.classify.headers import FIELD_TYPES, HeaderHint, header_hint
 from dealvault.classify.minors import birth_like, minor_share, minors
 from dealvault.classify.types import FIELD_FROM_HEADER, SERIAL_SUSPECTS, TYPES
-from dealvault.classify.validators import sequential
+from dealvault.classify.validators import BoolArray, IntArray, sequential
 from dealvault.errors import Invalid
 from dealvault.ingest.fields import FIELDS, Category
 
@@ -25,6 +24,7 @@ SCREEN_MIN: Final = 0.1  # ... and on the whole sample only when it matched this
 STAT_ROWS: Final = 5_000  # distribution statistics use a fixed-size subsample
 NAME_MIN_DISTINCT: Final = 0.15  # names repeat little; product words a lot
 NAME_MAX_TOP: Final = 0.1
+LOOSE_NAME_MIN: Final = 0.15  # common-character share before rarer characters may count
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,8 +106,12 @@ def _result(
 # --- text columns ------------------------------------------------------------------------
 
 
-def _mean(mask: np.ndarray) -> float:  # type: ignore[type-arg]
+def _mean(mask: BoolArray) -> float:
     return float(mask.mean()) if mask.shape[0] else 0.0
+
+
+def _share(values: pl.Series, pattern: str) -> float:
+    return _mean(values.str.contains(pattern).fill_null(False).to_numpy())
 
 
 def _text(hint: HeaderHint, values: pl.Series, sample_size: int, today: date) -> ColumnClass:
@@ -121,18 +125,25 @@ def _text(hint: HeaderHint, values: pl.Series, sample_size: int, today: date) ->
     if n == 0:
         return _result(hint, Decision(None, 0.0), ev, text=True)
     screen = cells if n <= SCREEN_ROWS else cells.subsample(SCREEN_ROWS)
-    first = {t: _mean(f(screen)) for t, f in d.DETECTORS.items()}
-    wanted = {t for t, sh in first.items() if sh >= SCREEN_MIN} | set(hint.types)
+    gates = d.gate_shares(screen)
+    first = {
+        t: _mean(f(screen)) if gates[t] >= SCREEN_MIN or t in hint.types else 0.0
+        for t, f in d.DETECTORS.items()
+    }
+    hinted = {t for t in hint.types if first[t] > 0}
+    wanted = {t for t, sh in first.items() if sh >= SCREEN_MIN} | hinted
     if screen is cells:
         shares = {t: first[t] for t in wanted}
     else:
         shares = {t: _mean(d.DETECTORS[t](cells)) for t in wanted}
+    for t in hint.types:
+        shares.setdefault(t, 0.0)  # named by the header, nothing matched: say so
     stat = d.even_sample(cells.raw, STAT_ROWS)
     _adjust(hint, shares, cells, stat, today, ev)
     ev.update({f"share.{t}": sh for t, sh in shares.items()})
 
     def shape_share(pattern: str) -> float:
-        return float(stat.str.contains(pattern).mean() or 0.0)
+        return _share(stat, pattern)
 
     return _result(hint, decide(hint, shares, n, shape_share), ev, text=True)
 
@@ -152,14 +163,8 @@ def _adjust(
         if serial:
             for t in SERIAL_SUSPECTS & shares.keys():
                 shares[t] = 0.0
-    if shares.get("cn_name", 0.0) >= 0.5:
-        counts = stat.value_counts(sort=True)
-        distinct = len(counts) / len(stat)
-        top = int(counts["count"][0]) / len(stat)
-        ev["distinct_ratio"], ev["top_share"] = distinct, top
-        repetitive = len(stat) >= 100 and (distinct < NAME_MIN_DISTINCT or top > NAME_MAX_TOP)
-        if repetitive and "cn_name" not in hint.types:
-            shares["cn_name"] = 0.0
+    if shares.get("cn_name", 0.0) >= LOOSE_NAME_MIN:
+        _names(hint, shares, cells, stat, ev)
     if max(shares.get("date", 0.0), shares.get("date_of_birth", 0.0)) >= 0.5:
         ok, days = d.parse_dates(stat)
         _dates(hint, shares, days[ok], today, ev)
@@ -167,8 +172,8 @@ def _adjust(
         bank = d.bank_card(cells)
         up = _mean(d.unionpay(cells)) / max(_mean(bank), 1e-9)
         ev["unionpay_share"] = up
-        credit_header = bool(hint.types) and hint.types[0] == "credit_card"
-        if credit_header or up < 0.2:
+        named = hint.types[0] if hint.types else None
+        if named == "credit_card" or (named != "bank_card" and up < 0.2):
             shares["bank_card"] = 0.0
         else:
             shares["credit_card"] = 0.0
@@ -176,10 +181,33 @@ def _adjust(
         ev["minor_share"] = minor_share(ids=stat, birth_days=None, today=today)
 
 
+def _names(
+    hint: HeaderHint,
+    shares: dict[str, float],
+    cells: d.Cells,
+    stat: pl.Series,
+    ev: dict[str, float],
+) -> None:
+    """Names barely repeat; product words do. Rarer given-name characters count when the
+    column is otherwise plainly a list of distinct names."""
+    counts = stat.value_counts(sort=True)
+    distinct = len(counts) / len(stat)
+    top = int(counts["count"][0]) / len(stat)
+    ev["distinct_ratio"], ev["top_share"] = distinct, top
+    if shares["cn_name"] < 0.9:
+        loose = _mean(d.cn_name_loose(cells))
+        ev["share.cn_name_loose"] = loose
+        if loose >= 0.9 and distinct >= 0.5 and top <= 0.05:
+            shares["cn_name"] = loose
+    repetitive = len(stat) >= 100 and (distinct < NAME_MIN_DISTINCT or top > NAME_MAX_TOP)
+    if repetitive and "cn_name" not in hint.types:
+        shares["cn_name"] = 0.0
+
+
 def _dates(
     hint: HeaderHint,
     shares: dict[str, float],
-    days: np.ndarray,  # type: ignore[type-arg]
+    days: IntArray,
     today: date,
     ev: dict[str, float],
 ) -> None:
@@ -253,6 +281,6 @@ def _numeric(hint: HeaderHint, values: pl.Series, sample_size: int) -> ColumnCla
     text = d.to_text(d.even_sample(sample, STAT_ROWS))
 
     def shape_share(pattern: str) -> float:
-        return float(text.str.contains(pattern).mean() or 0.0)
+        return _share(text, pattern)
 
     return _result(hint, decide(hint, shares, n, shape_share), ev, text=False)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from dealvault.classify import patterns as p
@@ -35,7 +36,7 @@ class Cells:
         self._compact: pl.Series | None = None
         self._lower: pl.Series | None = None
         self._nchars: pl.Series | None = None
-        self.memo: dict[str, tuple[BoolArray, ...]] = {}
+        self.memo: dict[str, tuple[npt.NDArray[Any], ...]] = {}
 
     def __len__(self) -> int:
         return len(self.raw)
@@ -48,7 +49,12 @@ class Cells:
     def compact(self) -> pl.Series:
         """Spaces and dashes removed (card numbers, IDs and permits are often grouped)."""
         if self._compact is None:
-            self._compact = self.raw.str.replace_many([" ", "-", "\u3000", "\t"], ["", "", "", ""])
+            sep = self.raw.str.contains(r"[ \-\u3000\t]").fill_null(False)
+            if sep.any():
+                fixed = self.raw.filter(sep).str.replace_all(r"[ \-\u3000\t]", "")
+                self._compact = self.raw.clone().scatter(sep.arg_true(), fixed)
+            else:
+                self._compact = self.raw
         return self._compact
 
     @property
@@ -115,14 +121,16 @@ def _validated(s: pl.Series, pattern: str, check: Callable[[pl.Series], BoolArra
 def cn_ric(c: Cells) -> BoolArray:
     """18-digit resident ID (MOD 11-2, birth date, region code) or legacy 15-digit form."""
     s = c.compact
-    m18 = _match(s, r"^\d{17}[\dXx]$")
-    m15 = _match(s, p.RIC15)
-    out = m18 | m15
-    if m18.any():
-        cand = s.filter(pl.Series(m18)).str.to_uppercase()
-        out[m18] = v.ric18_valid(cand, c.today)
-    if m15.any():
-        out[m15] = v.ric15_valid(s.filter(pl.Series(m15)), c.today)
+    shaped = _match(s, p.RIC)
+    if not shaped.any():
+        return shaped
+    long = shaped & _np(s.str.len_bytes() == 18)
+    short = shaped & ~long
+    out = shaped.copy()
+    if long.any():
+        out[long] = v.ric18_valid(s.filter(pl.Series(long)), c.today)
+    if short.any():
+        out[short] = v.ric15_valid(s.filter(pl.Series(short)), c.today)
     return out
 
 
@@ -192,7 +200,7 @@ _CREDIT: Final = (
 )
 
 
-def _cards(c: Cells) -> tuple[BoolArray, ...]:
+def _cards(c: Cells) -> tuple[npt.NDArray[Any], ...]:
     if "cards" not in c.memo:
         c.memo["cards"] = _card_masks(c)
     return c.memo["cards"]
@@ -233,41 +241,71 @@ def iban(c: Cells) -> BoolArray:
 # --- dates and numbers -------------------------------------------------------------------
 
 
+def _ymd_fixed(
+    s: pl.Series, mask: BoolArray, width: int, at: tuple[int, int, int]
+) -> tuple[v.IntArray, v.IntArray, v.IntArray]:
+    cols = v.byte_columns(s.filter(pl.Series(mask)), width)
+    y, mo, d = at
+    return v.digits_at(cols, y, y + 4), v.digits_at(cols, mo, mo + 2), v.digits_at(cols, d, d + 2)
+
+
+def _ymd(
+    s: pl.Series, fixed: tuple[tuple[str, int, tuple[int, int, int]], ...], general: str
+) -> tuple[v.IntArray, v.IntArray, v.IntArray]:
+    """Year, month, day (0 where no match): fixed-width layouts by byte position, the rest
+    by regular expression."""
+    n = len(s)
+    y, mo, d = (np.zeros(n, dtype=np.int64) for _ in range(3))
+    done = np.zeros(n, dtype=np.bool_)
+    for pattern, width, at in fixed:
+        mask = _match(s, pattern) & ~done
+        if mask.any():
+            y[mask], mo[mask], d[mask] = _ymd_fixed(s, mask, width, at)
+            done |= mask
+    rest = ~done & _np(s.is_not_null())
+    if rest.any():
+        parts = s.filter(pl.Series(rest)).str.extract_groups(general)
+        for out, field in ((y, "1"), (mo, "2"), (d, "3")):
+            out[rest] = parts.struct.field(field).cast(pl.Int64, strict=False).fill_null(0)
+    return y, mo, d
+
+
+_DATE_FIXED: Final = (
+    (r"^\d{4}[-/.]\d{2}[-/.]\d{2}$", 10, (0, 5, 8)),
+    (r"^\d{8}$", 8, (0, 4, 6)),
+)
+_DATETIME_FIXED: Final = ((r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}$", 19, (0, 5, 8)),)
+
+
 def parse_dates(s: pl.Series) -> tuple[BoolArray, v.IntArray]:
-    """Mask of calendar-valid dates (several layouts) and their day numbers (0 elsewhere)."""
-    parts = s.str.extract_groups(p.DATE_PARTS)
-    compact = s.str.extract_groups(p.DATE_COMPACT)
-    y = parts.struct.field("1").fill_null(compact.struct.field("1"))
-    mo = parts.struct.field("2").fill_null(compact.struct.field("2"))
-    d = parts.struct.field("3").fill_null(compact.struct.field("3"))
-    yi = y.cast(pl.Int64, strict=False).fill_null(0).to_numpy()
-    mi = mo.cast(pl.Int64, strict=False).fill_null(0).to_numpy()
-    di = d.cast(pl.Int64, strict=False).fill_null(0).to_numpy()
-    ok = v.valid_ymd(yi, mi, di) & (yi >= 1900) & (yi <= 2100)
-    days = np.where(
-        ok, v.day_numbers(np.where(ok, yi, 1970), np.where(ok, mi, 1), np.where(ok, di, 1)), 0
-    )
+    """Mask of calendar-valid dates (several layouts, 1900-2100) and their day numbers."""
+    y, mo, d = _ymd(s, _DATE_FIXED, p.DATE_PARTS)
+    ok = v.valid_ymd(y, mo, d) & (y >= 1900) & (y <= 2100)
+    days = np.where(ok, v.day_numbers(y, mo, d), 0)
     return ok, days
+
+
+def _parsed(c: Cells) -> tuple[npt.NDArray[Any], ...]:
+    if "dates" not in c.memo:
+        c.memo["dates"] = parse_dates(c.raw)
+    return c.memo["dates"]
 
 
 def date_(c: Cells) -> BoolArray:
     """A calendar date without a time of day (2024-01-31, 2024/1/31, 2024年1月31日, 20240131)."""
-    return parse_dates(c.raw)[0]
+    return _parsed(c)[0]
 
 
 def date_of_birth(c: Cells) -> BoolArray:
     """A date between 1900-01-01 and today (column context decides)."""
-    ok, days = parse_dates(c.raw)
+    ok, days = _parsed(c)
     today = (c.today - date(1970, 1, 1)).days
     return ok & (days <= today) & (days >= (date(1900, 1, 1) - date(1970, 1, 1)).days)
 
 
 def datetime_(c: Cells) -> BoolArray:
     """A date with a time of day."""
-    parts = c.raw.str.extract_groups(p.DATETIME_PARTS)
-    y = parts.struct.field("1").cast(pl.Int64, strict=False).fill_null(0).to_numpy()
-    mo = parts.struct.field("2").cast(pl.Int64, strict=False).fill_null(0).to_numpy()
-    d = parts.struct.field("3").cast(pl.Int64, strict=False).fill_null(0).to_numpy()
+    y, mo, d = _ymd(c.raw, _DATETIME_FIXED, p.DATETIME_PARTS)
     return v.valid_ymd(y, mo, d) & (y >= 1900) & (y <= 2100)
 
 
@@ -290,6 +328,13 @@ def cn_name(c: Cells) -> BoolArray:
     return mask & ~_np(s.is_in(list(COMMON_WORDS)))
 
 
+def cn_name_loose(c: Cells) -> BoolArray:
+    """Surname + any one or two Han characters (column context must back it up)."""
+    s = c.raw
+    mask = _match(s, p.loose_name_pattern()) | _match(s, p.DOTTED_NAME)
+    return mask & ~_np(s.is_in(list(COMMON_WORDS)))
+
+
 def cn_address(c: Cells) -> BoolArray:
     """A gazetteer place name plus a road / number / building part."""
     s = c.raw
@@ -305,12 +350,18 @@ def product(c: Cells) -> BoolArray:
     return _np(c.nchars <= 40) & _match(c.raw, p.PRODUCT_HINT) & ~_match(c.raw, "@|://")
 
 
+def _cased(words: frozenset[str]) -> list[str]:
+    return sorted({f(w) for w in words for f in (str.lower, str.upper, str.title)})
+
+
 def gender(c: Cells) -> BoolArray:
-    return _np(c.lower.is_in(list(p.GENDER_WORDS)))
+    """男 / 女, M / F, male / female and similar (any letter case)."""
+    return _np(c.raw.is_in(_cased(p.GENDER_WORDS)))
 
 
 def frequency(c: Cells) -> BoolArray:
-    return _np(c.lower.is_in(list(p.FREQUENCY_WORDS)))
+    """Purchase-frequency words (每周, 每月, monthly...)."""
+    return _np(c.raw.is_in(_cased(p.FREQUENCY_WORDS)))
 
 
 def order_id(c: Cells) -> BoolArray:
@@ -366,6 +417,57 @@ DETECTORS: Final[dict[str, Detector]] = {
     "free_text": free_text,
 }
 PII_TYPES: Final = tuple(DETECTORS)
+
+# A necessary condition per detector (every validated match also matches its gate). All
+# gates run in one pass over a small sample; only detectors whose gate matches enough
+# values run at all.
+GATES: Final[dict[str, str]] = {
+    "cn_ric": r"^\d{6}",
+    "cn_passport": r"^[A-Za-z]{1,2}[\s\-]?\d",
+    "hk_macau_permit": r"^[A-Za-z]{1,2}[\s\-]?\d",
+    "tw_permit": r"^[A-Za-z]?[\s\-]?\d",
+    "uscc": r"^\d",
+    "license_plate": rf"^[{p.PLATE_PROVINCES}]",
+    "cn_mobile": r"1[\s\-]?\d",
+    "cn_landline": r"\d{3}",
+    "intl_phone": r"^\(?(?:\+|00)",
+    "email": "@",
+    "ipv4": r"^\d{1,3}\.",
+    "ipv6": ":",
+    "bank_card": r"^\d{4}",
+    "credit_card": r"^\d{4}",
+    "iban": r"^[A-Za-z]{2}\d{2}",
+    "date_of_birth": r"^\d{4}",
+    "date": r"^\d{4}",
+    "datetime": r"^\d{4}.*\d:\d",
+    "amount": r"\d",
+    "quantity": p.QUANTITY,
+    "cn_name": r"^\p{Han}",
+    "cn_address": r"\p{Han}{4}",
+    "product": p.PRODUCT_HINT,
+    "gender": r"^\S{1,12}$",
+    "frequency": r"^\S{1,12}$",
+    "order_id": r"^[A-Za-z]{0,8}[-_#]?\d",
+    "customer_id": r"^[A-Za-z]{0,8}[-_#]?\d",
+    "free_text": r"^.{12}",
+}
+
+
+def gate_shares(c: Cells) -> dict[str, float]:
+    """Share of values passing each detector's gate, in one pass."""
+    if len(c) == 0:
+        return dict.fromkeys(GATES, 0.0)
+    patterns = sorted(set(GATES.values()))
+    row = (
+        pl.DataFrame({"v": c.raw})
+        .select(
+            pl.col("v").str.contains(g).fill_null(False).mean().alias(str(i))
+            for i, g in enumerate(patterns)
+        )
+        .row(0)
+    )
+    by_pattern = dict(zip(patterns, row, strict=True))
+    return {t: float(by_pattern[g] or 0.0) for t, g in GATES.items()}
 
 
 def detect(pii_type: str, values: pl.Series, *, today: date | None = None) -> pl.Series:

@@ -63,6 +63,8 @@ _NUM_RE: Final = r"\+?[0-9]+(?:[ \-][0-9]+)*[Xx]?"
 _TOKEN_RE: Final = "|".join(
     (_EMAIL_RE, _IPV6_RE, _DOTTED_RE, _PLATE_RE, _PAREN_PHONE_RE, _ALNUM_RE, _NUM_RE)
 )
+_MIN_TOKEN: Final = 6
+_MIN_PHONE_DIGITS: Final = 11  # no number-based type has fewer digits
 _GROUP_RE: Final = r"\+?[0-9]+[Xx]?"  # digit groups of a separated number token
 
 # Shapes of validated token types (checked on the candidate string ``m`` or ``norm``,
@@ -166,6 +168,7 @@ _ADDRESS_CUES: Final = (
     "收货地址|家庭地址|联系地址|送货地址|邮寄地址|地址|住址|邮寄到|寄到|送到|送至|寄至|住在|家住|位于"
     "|改到|改为"
 )
+_ADDRESS_WINDOW: Final = 64  # characters after the region names searched for a detail
 _ADDRESS_CUE_TAIL: Final = r"[:：\s]?(?:为|是|在)?"
 _PLACEHOLDER_REGIONS: Final = frozenset({"市辖区", "县", "郊区", "矿区", "城区"})
 _EXCLUDED_PROVINCE_CODES: Final = frozenset({"71", "81", "82"})
@@ -195,19 +198,22 @@ def _regions() -> tuple[pl.Series, pl.Series]:
 
 @cache
 def _admin_pattern() -> str:
-    """Regex for a province / prefecture / county prefix (needs a prefecture or county)."""
+    """Alternation of province, prefecture and county names (and their short forms).
+
+    A flat alternation of literals: the regex engine runs it as an Aho-Corasick search,
+    which stays fast on address-heavy text (nested optional alternations did not).
+    Consecutive names ("浙江省" "杭州市" "西湖区") are joined afterwards.
+    """
     provinces, entries = read_loc_dat()
-    prov: set[str] = set()
+    names: set[str] = set()
     for code, name in provinces.items():
         if code in _EXCLUDED_PROVINCE_CODES:
             continue
-        prov.add(name)
+        names.add(name)
         for suffix in ("维吾尔自治区", "壮族自治区", "回族自治区", "自治区", "省", "市"):
             if name.endswith(suffix) and len(name) - len(suffix) >= 2:
-                prov.add(name[: -len(suffix)])
+                names.add(name[: -len(suffix)])
                 break
-    city: set[str] = set()
-    county: set[str] = set()
     for code, entry in entries.items():
         current = entry.current_name
         if (
@@ -219,14 +225,10 @@ def _admin_pattern() -> str:
             or len(current) < 2
         ):
             continue
-        if code.endswith("00"):
-            city.add(current)
-            if current.endswith("市") and len(current) >= 3:
-                city.add(current[:-1])
-        else:
-            county.add(current)
-    p, c, k = _alternation(prov), _alternation(city), _alternation(county)
-    return f"(?:(?:{p})?(?:{c})?(?:{k})|(?:{p})?(?:{c}))"
+        names.add(current)
+        if code.endswith("00") and current.endswith("市") and len(current) >= 3:
+            names.add(current[:-1])  # 杭州 for 杭州市
+    return _alternation(names)
 
 
 @cache
@@ -250,43 +252,42 @@ def _cue_pattern() -> str:
     return f"{cued_name}|{cued_address}|{titled_name}"
 
 
-@cache
-def _address_pattern() -> str:
-    return f"{_admin_pattern()}{_ADDRESS_DETAIL}"
-
-
 # ---------------------------------------------------------------------------------------
 # Locating matches with character offsets
 
 
-def _locate(texts: pl.Series, pattern: str) -> pl.DataFrame:
-    """Every leftmost-first, non-overlapping match of ``pattern``: row, start, end, m.
+_MARK: Final = "\x00"
+_LOCATED: Final = {"row": pl.Int64, "m": pl.String, "start": pl.Int64, "end": pl.Int64}
 
-    Polars' regex functions return matches but no offsets, so each row is also cut into
-    segments "text since the previous match + the match" with ``(?s).*?(?:pattern)``: the
-    lazy prefix makes the i-th segment end exactly where the i-th match ends, and
-    character offsets follow from cumulative ``len_chars``. Offsets are Python ``str``
-    indices (characters), not bytes.
+
+def _locate(texts: pl.Series, pattern: str) -> pl.DataFrame:
+    """Every leftmost-first, non-overlapping match of ``pattern``: row, m, start, end.
+
+    Polars' regex functions give matches but no offsets. So each match is wrapped in a
+    NUL mark (``replace_all`` with ``\x00${0}\x00``, the Rust regex engine's own
+    match iteration) and the text is split on the marks: pieces alternate between the
+    text between matches and the matches, and cumulative ``len_chars`` gives offsets.
+    Offsets are Python ``str`` indices (characters), not UTF-8 bytes. A NUL already in
+    a text is first replaced by another single character, which keeps offsets.
     """
-    matches = texts.str.extract_all(pattern)
-    rows = (matches.list.len() > 0).fill_null(False).arg_true()
+    rows = texts.str.contains(pattern).fill_null(False).arg_true()
     if len(rows) == 0:
-        return pl.DataFrame(
-            schema={"row": pl.Int64, "m": pl.String, "start": pl.Int64, "end": pl.Int64}
-        )
-    hits = matches.gather(rows)
-    segments = texts.gather(rows).str.extract_all(f"(?s).*?(?:{pattern})")
-    if not (hits.list.len() == segments.list.len()).all():
-        raise RuntimeError("free-text scanner: match segmentation is inconsistent")
-    frame = pl.DataFrame({"row": rows.cast(pl.Int64), "m": hits, "seg": segments})
-    frame = frame.explode(["m", "seg"]).with_columns(
-        end=pl.col("seg").str.len_chars().cast(pl.Int64).cum_sum().over("row")
+        return pl.DataFrame(schema=_LOCATED)
+    sub = texts.gather(rows)
+    if sub.str.contains(_MARK, literal=True).any():
+        sub = sub.str.replace_all(_MARK, "\x01", literal=True)
+    parts = sub.str.replace_all(pattern, f"{_MARK}${{0}}{_MARK}").str.split(_MARK)
+    frame = pl.DataFrame({"row": rows.cast(pl.Int64), "m": parts}).explode("m")
+    length = pl.col("m").str.len_chars().cast(pl.Int64)
+    first = (pl.col("row") != pl.col("row").shift(1)).fill_null(True)
+    index = pl.int_range(pl.len(), dtype=pl.Int64)
+    ends = length.cum_sum()
+    frame = frame.with_columns(
+        piece=index - pl.when(first).then(index).forward_fill(),
+        end=ends - pl.when(first).then(ends - length).forward_fill(),
     )
-    return frame.select(
-        "row",
-        "m",
-        start=pl.col("end") - pl.col("m").str.len_chars().cast(pl.Int64),
-        end=pl.col("end"),
+    return frame.filter(pl.col("piece") % 2 == 1).select(
+        "row", "m", start=pl.col("end") - length, end="end"
     )
 
 
@@ -428,6 +429,9 @@ def _classify_tokens(cands: pl.DataFrame) -> pl.DataFrame:
         ric18=_subset(f, "ric18", "norm", _ric18_valid),
         ric15=_subset(f, "ric15", "norm", _ric15_valid),
         card=_subset(f, "card", "norm", _luhn_valid),
+    )
+    f = f.with_columns(uscc=pl.col("uscc") & ~pl.col("ric18"))  # most are ID numbers
+    f = f.with_columns(
         uscc=_subset(f, "uscc", "norm", lambda s: _python_check(s, stdnum_uscc.is_valid)),
         iban=_subset(f, "iban", "norm", lambda s: _python_check(s, stdnum_iban.is_valid)),
         ipv6=_subset(f, "ipv6", "m", lambda s: _python_check(s, _ipv6_valid)),
@@ -560,7 +564,10 @@ def _sub_candidates(failed: pl.DataFrame, texts: pl.Series) -> pl.DataFrame:
       token without its first character / leading letters.
     """
     parts: list[pl.DataFrame] = []
-    separated = failed.filter(pl.col("m").str.contains(r"[0-9][ \-]+[0-9+]"))
+    separated = failed.filter(
+        pl.col("m").str.contains(r"[0-9][ \-]+[0-9+]")
+        & (pl.col("m").str.count_matches("[0-9]") >= _MIN_PHONE_DIGITS)
+    )
     if separated.height:
         groups = _locate(separated["m"], _GROUP_RE).join(
             separated.select(
@@ -612,15 +619,47 @@ def _sub_candidates(failed: pl.DataFrame, texts: pl.Series) -> pl.DataFrame:
 
 
 def _token_spans(texts: pl.Series) -> pl.DataFrame:
-    cands = _with_context(_locate(texts, _TOKEN_RE), texts)
-    first = _classify_tokens(cands)
-    failed = first.filter(pl.col("pii_type").is_null())
-    subs = _sub_candidates(failed.select("row", "m", "start", "end"), texts)
-    found = [first.filter(pl.col("pii_type").is_not_null())]
+    located = _locate(texts, _TOKEN_RE)
+    # Nothing shorter than 6 characters is PII here (a@b.cn, 1.1.1.1, 京A12345, ...), and
+    # only tokens of a plausible shape are worth the full classification.
+    located = located.filter(pl.col("m").str.len_chars() >= _MIN_TOKEN)
+    plausible = pl.col("m").str.contains(_plausible_pattern())
+    first = _classify_tokens(_with_context(located.filter(plausible), texts))
+    failed = pl.concat(
+        [
+            located.filter(~plausible),
+            first.filter(pl.col("pii_type").is_null()).select(list(_LOCATED)),
+        ]
+    )
+    found = [first.filter(pl.col("pii_type").is_not_null()).select(list(SPAN_SCHEMA))]
+    subs = _sub_candidates(failed, texts)
     if subs.height:
+        subs = subs.filter(plausible)
         second = _classify_tokens(_with_context(subs, texts))
-        found.append(second.filter(pl.col("pii_type").is_not_null()))
-    return pl.concat([f.select(list(SPAN_SCHEMA)) for f in found])
+        found.append(second.filter(pl.col("pii_type").is_not_null()).select(list(SPAN_SCHEMA)))
+    return pl.concat(found)
+
+
+@cache
+def _plausible_pattern() -> str:
+    """Any shape :func:`_classify_tokens` can accept (one regex pass to skip the rest)."""
+    shapes = (
+        _RIC18_SHAPE,
+        _RIC15_SHAPE,
+        _MOBILE_SHAPE,
+        _LANDLINE_SHAPE,
+        _CARD_SHAPE,
+        _USCC_SHAPE,
+        _IBAN_SHAPE,
+        _PASSPORT_SHAPE,
+        _PERMIT_SHAPE,
+        _IPV4_SHAPE,
+        _PLATE_SHAPE,
+        r"^(?:\+|00)",  # international numbers
+        "@",
+        ":",
+    )
+    return "|".join(f"(?:{shape})" for shape in shapes)
 
 
 # ---------------------------------------------------------------------------------------
@@ -673,37 +712,69 @@ def _cue_spans(texts: pl.Series) -> pl.DataFrame:
 
 
 def _address_spans(texts: pl.Series) -> pl.DataFrame:
-    cands = _locate(texts, _address_pattern())
-    return cands.select(
-        "row", "start", "end", pii_type=pl.lit(CN_ADDRESS), confidence=pl.lit(0.9)
-    ).select(list(SPAN_SCHEMA))
+    """Runs of region names ("吉林省长春市宽城区") followed by a street-level detail."""
+    names = _locate(texts, _admin_pattern())
+    if names.height == 0:
+        return pl.DataFrame(schema=SPAN_SCHEMA)
+    chains = (
+        names.with_columns(
+            chain=(pl.col("start") != pl.col("end").shift(1).over("row")).fill_null(True).cum_sum()
+        )
+        .group_by("row", "chain", maintain_order=True)
+        .agg(pl.col("start").first(), pl.col("end").last())
+    )
+    tail = texts.gather(chains["row"]).str.slice(chains["end"], _ADDRESS_WINDOW)
+    detail = tail.str.extract(f"^({_ADDRESS_DETAIL})", 1).str.len_chars().cast(pl.Int64)
+    return (
+        chains.with_columns(detail=detail)
+        .filter(pl.col("detail").is_not_null())
+        .select(
+            "row",
+            "start",
+            end=pl.col("end") + pl.col("detail"),
+            pii_type=pl.lit(CN_ADDRESS),
+            confidence=pl.lit(0.9),
+        )
+    )
 
 
 # ---------------------------------------------------------------------------------------
 # Overlaps
 
 
+_ROW_SCALE: Final = 1 << 31  # row * scale + offset: per-row running maxima without group-by
+
+
 def _resolve(frame: pl.DataFrame) -> pl.DataFrame:
-    """Drop spans overlapping a longer (then more confident) span of the same row."""
-    f = frame.sort("row", "start", "end")
-    f = f.with_columns(
-        reach=pl.col("end").cum_max().shift(1).over("row"),
+    """Non-overlapping spans per row, exactly as :func:`resolve_overlaps` would keep them.
+
+    Vectorised for the usual case, where overlapping spans are nested (an address found
+    twice, a number inside an e-mail): the outermost span wins (ties: more confident,
+    then type name). Rows with crossing spans go through :func:`resolve_overlaps`.
+    """
+    f = frame.select(list(SPAN_SCHEMA)).sort(
+        ["row", "start", "end", "confidence", "pii_type"],
+        descending=[False, False, True, True, False],
     )
-    clash_rows = f.filter(pl.col("start") < pl.col("reach"))["row"].unique()
-    if len(clash_rows) == 0:
-        return f.select(list(SPAN_SCHEMA))
-    clean = f.filter(~pl.col("row").is_in(clash_rows.implode()))
-    clashing = f.filter(pl.col("row").is_in(clash_rows.implode()))
+    row, end = pl.col("row"), pl.col("end")
+    reached = (row * _ROW_SCALE + end).cum_max().shift(1)
+    reach = pl.when(reached // _ROW_SCALE == row).then(reached % _ROW_SCALE).otherwise(-1)
+    outer = f.filter(end > reach)  # drop spans nested in an earlier, longer one
+    crossing = outer.filter((row == row.shift(1)) & (pl.col("start") < end.shift(1)))["row"]
+    if len(crossing) == 0:
+        return outer
+    rows = crossing.unique().implode()
     by_row: dict[int, list[Span]] = {}
-    for row, start, end, pii_type, confidence in clashing.select(list(SPAN_SCHEMA)).iter_rows():
-        by_row.setdefault(row, []).append(Span(start, end, pii_type, confidence))
+    for r, start, stop, pii_type, confidence in f.filter(row.is_in(rows)).iter_rows():
+        by_row.setdefault(r, []).append(Span(start, stop, pii_type, confidence))
     kept = [
-        (row, s.start, s.end, s.pii_type, s.confidence)
-        for row, spans in by_row.items()
+        (r, s.start, s.end, s.pii_type, s.confidence)
+        for r, spans in by_row.items()
         for s in resolve_overlaps(spans)
     ]
     resolved = pl.DataFrame(kept, schema=SPAN_SCHEMA, orient="row")
-    return pl.concat([clean.select(list(SPAN_SCHEMA)), resolved]).sort("row", "start")
+    clean = outer.filter(~row.is_in(rows))
+    return pl.concat([clean, resolved]).sort("row", "start")
 
 
 # ---------------------------------------------------------------------------------------
@@ -772,6 +843,15 @@ def _stars(n: pl.Expr) -> pl.Expr:
     return pl.lit(_STARS).str.slice(0, n.clip(lower_bound=0))
 
 
+def _admin_prefix(value: pl.Expr) -> pl.Expr:
+    """The leading run of region names of an address (up to province + city + county)."""
+    prefix = pl.lit("")
+    for _ in range(3):
+        rest = value.str.slice(prefix.str.len_chars())
+        prefix = prefix + rest.str.extract(f"^({_admin_pattern()})", 1).fill_null("")
+    return prefix
+
+
 def _replacement(value: pl.Expr, pii_type: pl.Expr) -> pl.Expr:
     """Masked form of each span value, by type (keeps the shape, never the whole value)."""
     n = value.str.len_chars()
@@ -779,7 +859,7 @@ def _replacement(value: pl.Expr, pii_type: pl.Expr) -> pl.Expr:
     mobile = digits.str.slice(-11)
     area = value.str.extract(r"^[(（]?(0(?:10|2[0-9]|[3-9][0-9]{2}))", 1)
     local = value.str.extract(r"^[(（]?0(?:10|2[0-9]|[3-9][0-9]{2})[)）]?[ \-]?([0-9]{7,8})", 1)
-    admin = value.str.extract(f"^({_admin_pattern()})", 1).fill_null("")
+    admin = _admin_prefix(value)
     name = (
         pl.when(n <= 1)
         .then(pl.lit("*"))

@@ -23,7 +23,7 @@ FIELD_TYPES: Final[dict[str, tuple[str, ...]]] = {
     "name": ("cn_name",),
     "gender": ("gender",),
     "birth_date": ("date_of_birth",),
-    "id_number": ID_DOCS,
+    "id_number": ("cn_ric",),
     "phone": PHONES,
     "email": ("email",),
     "address": ("cn_address",),
@@ -64,7 +64,7 @@ _EXTRA: Final[dict[tuple[tuple[str, ...], str | None], str]] = {
         "id_number",
     ): "居民身份证 居民身份证号 公民身份号码 身份号码 身份证号码 idcard idcardno "
     "idcardnumber idnumber citizenid sfzhm sfzh",
-    (ID_DOCS, "id_number"): "证件号 证件号码 zjhm zjh documentno",
+    (ID_DOCS, "id_number"): "证件号 证件号码 zjhm zjh documentno idno",
     (("cn_passport",), None): "护照 护照号 护照号码 passport passportno passportnumber hzh hzhm",
     (("hk_macau_permit",), None): "港澳通行证 往来港澳通行证 港澳通行证号 港澳通行证号码 回乡证 "
     "港澳居民来往内地通行证 hkmacaupermit gatxz hxz",
@@ -142,6 +142,7 @@ _KEYWORDS: Final[tuple[tuple[str, tuple[str, ...], str | None], ...]] = (
     ("email", ("email",), "email"),
     ("mail", ("email",), "email"),
     ("地址", ("cn_address",), "address"),
+    ("住址", ("cn_address",), "address"),
     ("address", ("cn_address",), "address"),
     ("addr", ("cn_address",), "address"),
     ("生日", ("date_of_birth",), "birth_date"),
@@ -213,9 +214,9 @@ def _exact() -> dict[str, tuple[tuple[str, ...], str | None]]:
             key = clean_header(syn)
             if field in FIELD_TYPES and key:
                 table[key] = (FIELD_TYPES[field], field)
-    for (types, field), words in _EXTRA.items():
+    for (types, extra_field), words in _EXTRA.items():
         for word in words.split():
-            table[clean_header(word)] = (types, field)
+            table[clean_header(word)] = (types, extra_field)
     return table
 
 
@@ -233,7 +234,7 @@ def header_hint(header: str | None) -> HeaderHint:
         exact = (FIELD_TYPES.get(field, ()), field)
     if exact is not None:
         return HeaderHint(exact[0], exact[1], EXACT)
-    for word, types, field in _KEYWORDS:
+    for word, types, word_field in _KEYWORDS:
         if word in key:
-            return HeaderHint(types, field, KEYWORD)
+            return HeaderHint(types, word_field, KEYWORD)
     return NO_HINT

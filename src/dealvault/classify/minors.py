@@ -20,14 +20,6 @@ def _day(d: date) -> int:
     return (d - _EPOCH).days
 
 
-def years_before(d: date, years: int) -> date:
-    """Same calendar day ``years`` earlier (29 Feb maps to 28 Feb)."""
-    try:
-        return d.replace(year=d.year - years)
-    except ValueError:
-        return d.replace(year=d.year - years, day=28)
-
-
 def birth_days_from_ids(ids: pl.Series, today: date) -> tuple[v.BoolArray, v.IntArray]:
     """Birth day numbers (days since 1970) of valid resident IDs; mask of valid rows."""
     s = Cells(ids, today=today).compact.str.to_uppercase()
@@ -59,9 +51,21 @@ def birth_days_from_dates(values: pl.Series) -> tuple[v.BoolArray, v.IntArray]:
     return parse_dates(Cells(values).raw)
 
 
+def minor_cutoff(as_of: date) -> date:
+    """Earliest birth date of someone still under 14 on ``as_of``.
+
+    Ages count by calendar day and a person is fully 14 only from the day after the 14th
+    birthday (Civil Code art. 201-202; SPC interpretation on juvenile cases: "从周岁生日的
+    第二天起算"); a 29 February birthday falls on 28 February in other years.
+    """
+    try:
+        return as_of.replace(year=as_of.year - MINOR_AGE)
+    except ValueError:  # as_of is 29 February: those born 28 February turned 14 yesterday
+        return date(as_of.year - MINOR_AGE, 3, 1)
+
+
 def _under(days: v.IntArray, as_of: date) -> v.BoolArray:
-    cutoff = _day(years_before(as_of, MINOR_AGE))
-    out: v.BoolArray = (days > cutoff) & (days <= _day(as_of))
+    out: v.BoolArray = (days >= _day(minor_cutoff(as_of))) & (days <= _day(as_of))
     return out
 
 

@@ -45,9 +45,8 @@ GIVEN_CHARS: Final = (
 TITLES: Final = ("先生", "女士", "小姐", "老师", "经理", "总")
 
 # Everyday words that begin with a surname character and would otherwise pass as names.
-COMMON_WORDS: Final = frozenset(
-    w
-    for w in """王者 王牌 王国 王子 王府 王朝 高兴 高级 高端 高档 高清 高速 高手 高中 高原 高温 高价 高效
+_COMMON: Final = """
+    王者 王牌 王国 王子 王府 王朝 高兴 高级 高端 高档 高清 高速 高手 高中 高原 高温 高价 高效
     黄金 黄色 黄油 黄瓜 黄豆 白金 白色 白酒 白菜 白糖 白天 金牌 金色 金卡 金融 金属 金额 金鱼
     马上 马桶 马甲 马路 方便 方面 方法 方向 方案 方块 常规 常用 常见 常温 江湖 江南 安全 安静
     安心 安装 安排 钱包 石油 石头 龙虾 龙井 万能 万达 文具 文化 文件 文艺 文字 温度 温馨 温暖
@@ -68,6 +67,5 @@ COMMON_WORDS: Final = frozenset(
     狄 司机 曲线 穆 芦荟 竺 荆 晋 门票 门店 宫廷 连接 隋 卓越 揭 浦 褚 郎 车位 车险 刁 訾 邝 廉价
     谈判 仲 应用 仇 昌 符号 饶 景点 景区 喻 邸 封面 全家 羊肉 羊毛 柯 茅台 冷饮 冷藏 苟 皮鞋
     皮带 皮肤 蓬松 和风 银行 银色 井 黑色 黑茶 戚 步行 岑 练习 农药 农场 边框 桑 沙发 沙拉
-    滑板 鲜花 鲜奶 寇 麻辣 国货 成长 花瓶 闻 卫士 宗 戈 母婴 帅气 初级 况""".split()  # noqa: SIM905
-    if len(w) >= 2
-)
+    滑板 鲜花 鲜奶 寇 麻辣 国货 成长 花瓶 闻 卫士 宗 戈 母婴 帅气 初级 况"""
+COMMON_WORDS: Final = frozenset(w for w in _COMMON.split() if len(w) >= 2)

@@ -8,8 +8,7 @@ from typing import Final
 from dealvault.classify.names import COMPOUND_SURNAMES, GIVEN_CHARS, SINGLE_SURNAMES, TITLES
 
 # --- identity documents ------------------------------------------------------------------
-RIC18: Final = r"^\d{17}[\dX]$"  # on upper-cased, separator-free values
-RIC15: Final = r"^\d{15}$"
+RIC: Final = r"^\d{15}(?:\d{2}[\dXx])?$"  # 18 digits (check may be X) or legacy 15
 # Ordinary passports: E + 8 digits or E + letter + 7 digits (2012-), G + 8 digits (older);
 # diplomatic / service / public-affairs: DE, SE, PE + 7 digits.
 PASSPORT: Final = r"^(?:[EG]\d{8}|E[A-HJ-NP-Z]\d{7}|[DSP]E\d{7})$"
@@ -31,7 +30,8 @@ MOBILE: Final = rf"^{_CN}?{MOBILE_PREFIX}[\s\-]?\d{{4}}[\s\-]?\d{{4}}$"
 MOBILE_LIKE: Final = rf"^{_CN}?1\d{{2}}[\s\-]?\d{{4}}[\s\-]?\d{{4}}$"
 _AREA: Final = r"(?:10|2\d|[3-9]\d{2})"
 _EXT: Final = r"(?:\s*(?:转|-|ext\.?|x)\s*\d{1,5})?"
-LANDLINE: Final = rf"^(?:\(?0{_AREA}\)?|\(?(?:\+|00)86\)?[\s\-]?\(?{_AREA}\)?)[\s\-]?[2-9]\d{{2,3}}[\s\-]?\d{{4}}{_EXT}$"
+_TRUNK: Final = rf"(?:\(?0{_AREA}\)?|\(?(?:\+|00)86\)?[\s\-]?\(?{_AREA}\)?)"
+LANDLINE: Final = rf"^{_TRUNK}[\s\-]?[1-9]\d{{2,3}}[\s\-]?\d{{4}}{_EXT}$"
 INTL_PHONE: Final = r"^\(?(?:\+|00)\s?[1-9]\d{0,2}\)?[\d\s\-().]{5,20}$"
 CN_INTL: Final = r"^\(?(?:\+|00)\s?86"
 EMAIL: Final = (
@@ -62,7 +62,8 @@ DATE_COMPACT: Final = r"^(\d{4})(\d{2})(\d{2})$"
 _TIME: Final = (
     r"(?:\s+|T|\s*T\s*)\d{1,2}\s*[:时]\s*\d{1,2}(?:\s*[:分]\s*\d{1,2}(?:\.\d{1,9})?)?\s*秒?"
 )
-DATETIME_PARTS: Final = rf"^(\d{{4}})\s*[-/.年]\s*(\d{{1,2}})\s*[-/.月]\s*(\d{{1,2}})\s*日?{_TIME}\s*(?:Z|[+-]\d{{2}}:?\d{{2}})?$"
+_YMD: Final = r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
+DATETIME_PARTS: Final = rf"^{_YMD}{_TIME}\s*(?:Z|[+-]\d{{2}}:?\d{{2}})?$"
 AMOUNT: Final = (
     r"^(?:[¥￥$]|RMB|CNY)?\s*[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d{1,2})?\s*(?:元|RMB|CNY)?$"
 )
@@ -115,6 +116,14 @@ def name_pattern() -> str:
     given = "".join(sorted(set(GIVEN_CHARS)))
     titles = "|".join(TITLES)
     return rf"^(?:{surnames}|[{single}])(?:[{given}]{{1,2}}|{titles})$"
+
+
+@cache
+def loose_name_pattern() -> str:
+    """Surname + any one or two Han characters."""
+    surnames = "|".join(sorted(set(COMPOUND_SURNAMES), key=len, reverse=True))
+    single = "".join(sorted(set(SINGLE_SURNAMES)))
+    return rf"^(?:{surnames}|[{single}])\p{{Han}}{{1,2}}$"
 
 
 # Minority and transliterated names: two parts joined by a middle dot.

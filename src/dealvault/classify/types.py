@@ -9,7 +9,7 @@ from dealvault.ingest.fields import Category
 
 C = Category
 
-IDENT: Final = r"^[A-Za-z0-9][A-Za-z0-9\-_/#.]{1,40}$"
+IDENT: Final = r"^[A-Za-z0-9][A-Za-z0-9\-_/#.]{0,40}$"
 
 
 @dataclass(frozen=True, slots=True)

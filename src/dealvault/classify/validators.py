@@ -24,7 +24,9 @@ BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 
 RIC_WEIGHTS: Final = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], np.int64)
-_LUHN_DOUBLE: Final = np.array([0, 2, 4, 6, 8, 1, 3, 5, 7, 9], dtype=np.int64)
+# Doubled Luhn digit by ASCII code ("0".."9" -> 0 2 4 6 8 1 3 5 7 9).
+_LUHN_DOUBLE: Final = np.zeros(256, dtype=np.int32)
+_LUHN_DOUBLE[48:58] = [0, 2, 4, 6, 8, 1, 3, 5, 7, 9]
 _DAYS_IN_MONTH: Final = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], np.int64)
 _ZERO: Final = 48  # ord("0")
 
@@ -49,28 +51,40 @@ def byte_matrix(values: pl.Series, width: int) -> npt.NDArray[np.uint8]:
     return flat.reshape(n, width)
 
 
-def digits_at(m: npt.NDArray[np.uint8], start: int, stop: int) -> IntArray:
-    """Integer value of the decimal digits in columns ``start:stop`` of a byte matrix."""
-    out = np.zeros(m.shape[0], dtype=np.int64)
+def byte_columns(values: pl.Series, width: int) -> npt.NDArray[np.uint8]:
+    """Like :func:`byte_matrix`, transposed: row ``j`` holds every value's ``j``-th byte.
+
+    Contiguous rows make the per-position arithmetic below run at memory speed.
+    """
+    return np.ascontiguousarray(byte_matrix(values, width).T)
+
+
+def digits_at(cols: npt.NDArray[np.uint8], start: int, stop: int) -> IntArray:
+    """Integer value of the decimal digits at positions ``start:stop`` (at most 9)."""
+    out = np.zeros(cols.shape[1], dtype=np.int32)
     for j in range(start, stop):
-        out = out * 10 + (m[:, j].astype(np.int64) - _ZERO)
-    return out
+        out *= 10
+        out += cols[j]
+        out -= _ZERO
+    return out.astype(np.int64)
 
 
 def valid_ymd(y: IntArray, mo: IntArray, d: IntArray) -> BoolArray:
     """Calendar-valid year/month/day triples (proleptic Gregorian, years 1-9999)."""
     leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
-    month_ok = (mo >= 1) & (mo <= 12)
     dim = _DAYS_IN_MONTH[np.clip(mo, 0, 12)] + ((mo == 2) & leap)
-    ok: BoolArray = (y >= 1) & (y <= 9999) & month_ok & (d >= 1) & (d <= dim)
+    ok: BoolArray = (y >= 1) & (y <= 9999) & (mo >= 1) & (mo <= 12) & (d >= 1) & (d <= dim)
     return ok
 
 
 def day_numbers(y: IntArray, mo: IntArray, d: IntArray) -> IntArray:
-    """Days since 1970-01-01 for valid triples (vectorised, via numpy datetime64)."""
-    months = (y - 1970) * 12 + (mo - 1)
-    first = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
-    out: IntArray = first + d - 1
+    """Days since 1970-01-01 of year/month/day triples (H. Hinnant's days_from_civil)."""
+    y = y - (mo <= 2)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (mo + np.where(mo > 2, -3, 9)) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    out: IntArray = era * 146_097 + doe - 719_468
     return out
 
 
@@ -79,33 +93,33 @@ def _days(d: date) -> int:
 
 
 def ric18_valid(values: pl.Series, today: date) -> BoolArray:
-    """Resident ID checks on values matching ``^\\d{17}[\\dX]$``: MOD 11-2, date, region."""
-    m = byte_matrix(values, 18)
-    if m.shape[0] == 0:
-        return np.zeros(0, dtype=np.bool_)
-    total = np.zeros(m.shape[0], dtype=np.int64)
+    """Resident ID checks on 18-character values of 17 digits and a digit or X (either case):
+    ISO 7064 MOD 11-2, a real birth date from 1900 to ``today``, a region code that existed
+    in the birth year (same rule as ``stdnum.cn.ric``; plus the HK/Macao/Taiwan permits)."""
+    cols = byte_columns(values, 18)
+    n = cols.shape[1]
+    total = np.zeros(n, dtype=np.int32)
     for j in range(17):
-        total += (m[:, j].astype(np.int64) - _ZERO) * RIC_WEIGHTS[j]
+        total += (cols[j].astype(np.int32) - _ZERO) * int(RIC_WEIGHTS[j])
     expected = (12 - total % 11) % 11  # 10 stands for X
-    last = m[:, 17].astype(np.int64)
-    check = np.where(last == ord("X"), 10, last - _ZERO)
-    y, mo, d = digits_at(m, 6, 10), digits_at(m, 10, 12), digits_at(m, 12, 14)
-    ok = (check == expected) & valid_ymd(y, mo, d) & (y >= 1900)
-    ok &= np.where(ok, day_numbers(y, mo, d), 0) <= _days(today)
-    ok &= region_codes().known(digits_at(m, 0, 6), y)
+    last = cols[17].astype(np.int32)
+    check = np.where((last == ord("X")) | (last == ord("x")), 10, last - _ZERO)
+    ymd = digits_at(cols, 6, 14)
+    y, mo, d = ymd // 10_000, ymd // 100 % 100, ymd % 100
+    ok: BoolArray = (check == expected) & valid_ymd(y, mo, d) & (y >= 1900)
+    ok &= ymd <= today.year * 10_000 + today.month * 100 + today.day
+    ok &= region_codes().known(digits_at(cols, 0, 6), y)
     return ok
 
 
 def ric15_valid(values: pl.Series, today: date) -> BoolArray:
     """Legacy 15-digit IDs (19yy birth date, no check digit): date and region."""
-    m = byte_matrix(values, 15)
-    if m.shape[0] == 0:
-        return np.zeros(0, dtype=np.bool_)
-    y = 1900 + digits_at(m, 6, 8)
-    mo, d = digits_at(m, 8, 10), digits_at(m, 10, 12)
+    cols = byte_columns(values, 15)
+    ymd = 19_000_000 + digits_at(cols, 6, 12)
+    y, mo, d = ymd // 10_000, ymd // 100 % 100, ymd % 100
     ok = valid_ymd(y, mo, d)
-    ok &= np.where(ok, day_numbers(y, mo, d), 0) <= _days(today)
-    ok &= region_codes().known(digits_at(m, 0, 6), y)
+    ok &= ymd <= today.year * 10_000 + today.month * 100 + today.day
+    ok &= region_codes().known(digits_at(cols, 0, 6), y)
     return ok
 
 
@@ -114,11 +128,12 @@ def ric_birth_days(values: pl.Series) -> IntArray:
     if len(values) == 0:
         return np.zeros(0, dtype=np.int64)
     width = len(values[0])
-    m = byte_matrix(values, width)
+    cols = byte_columns(values, width)
     if width == 18:
-        y, mo, d = digits_at(m, 6, 10), digits_at(m, 10, 12), digits_at(m, 12, 14)
+        y, mo, d = digits_at(cols, 6, 10), digits_at(cols, 10, 12), digits_at(cols, 12, 14)
     else:
-        y, mo, d = 1900 + digits_at(m, 6, 8), digits_at(m, 8, 10), digits_at(m, 10, 12)
+        y = 1900 + digits_at(cols, 6, 8)
+        mo, d = digits_at(cols, 8, 10), digits_at(cols, 10, 12)
     return day_numbers(y, mo, d)
 
 
@@ -127,11 +142,12 @@ def luhn_valid(digits: pl.Series) -> BoolArray:
     n = len(digits)
     if n == 0:
         return np.zeros(0, dtype=np.bool_)
-    m = byte_matrix(digits.str.zfill(19), 19)
-    total = np.zeros(n, dtype=np.int64)
+    cols = byte_columns(digits.str.zfill(19), 19)
+    total = np.zeros(n, dtype=np.int32)
     for j in range(19):
-        d = m[:, j].astype(np.int64) - _ZERO
-        total += _LUHN_DOUBLE[d] if (18 - j) % 2 == 1 else d
+        row = cols[j]
+        total += _LUHN_DOUBLE[row] if (18 - j) % 2 == 1 else row
+    total -= 48 * 10  # the ten undoubled positions added raw ASCII codes
     ok: BoolArray = total % 10 == 0
     return ok
 
@@ -142,7 +158,7 @@ def on_unique(values: pl.Series, check: Callable[[str], bool]) -> BoolArray:
         return np.zeros(0, dtype=np.bool_)
     uniq = values.unique()
     good = [v for v in uniq.to_list() if v is not None and check(v)]
-    return values.is_in(pl.Series(good, dtype=pl.String)).fill_null(False).to_numpy()
+    return values.is_in(good).fill_null(False).to_numpy()
 
 
 _USCC_ALPHABET: Final = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -154,8 +170,6 @@ _USCC_VALUE[np.frombuffer(_USCC_ALPHABET.encode(), dtype=np.uint8)] = np.arange(
 def uscc_valid(values: pl.Series) -> BoolArray:
     """GB 32100 check character on values matching ``USCC`` (same rule as python-stdnum)."""
     m = byte_matrix(values, 18)
-    if m.shape[0] == 0:
-        return np.zeros(0, dtype=np.bool_)
     v = _USCC_VALUE[m]
     total = (v[:, :17] * np.array(_USCC_WEIGHTS, dtype=np.int64)).sum(axis=1)
     ok: BoolArray = (v.min(axis=1) >= 0) & (v[:, 17] == (31 - total % 31) % 31)

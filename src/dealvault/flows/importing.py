@@ -14,6 +14,7 @@ from dealvault.access import service as access
 from dealvault.access.decision import decide
 from dealvault.audit.service import EventIn, SubjectPacker
 from dealvault.classify.columns import ColumnClass, classify_frame
+from dealvault.classify.minors import minors
 from dealvault.crypto.keyring import DATA, KeyRing
 from dealvault.db.base import utcnow
 from dealvault.errors import Conflict, InputError
@@ -116,6 +117,15 @@ def _rejects_frame(raw: pl.DataFrame, rejects: pl.DataFrame) -> pl.DataFrame:
         pl.col("column").cast(pl.String),
         pl.col("reason").cast(pl.String),
     ).join(values, on="row", how="left")
+
+
+def _minors_in(clean: pl.DataFrame) -> int:
+    """Customers under 14 in a normalised batch (PIPL art. 28, 31): ID numbers or birth dates."""
+    ids = clean.get_column("id_number") if "id_number" in clean.columns else None
+    births = clean.get_column("birth_date") if "birth_date" in clean.columns else None
+    if ids is None and births is None:
+        return 0
+    return minors(ids=ids, birth_dates=births, as_of=utcnow().date())
 
 
 def preview_mapping(*, request: ImportRequest) -> tuple[ColumnMapping, dict[str, ColumnClass]]:
@@ -276,6 +286,8 @@ def _run_import(
         ):
             bad = nb.rejects
             stats = writer.write(nb.clean)
+            if role is TableRole.CUSTOMERS:
+                run.minors += _minors_in(nb.clean)
             touched.add(stats.subjects)
             if stats.rejected_rows:
                 bad = pl.concat(
@@ -328,6 +340,7 @@ def _run_import(
                 },
                 decision="allow",
                 counts={
+                    "minors": run.minors,
                     "read": run.rows_read,
                     "imported": run.rows_imported,
                     "merged": run.rows_merged,
