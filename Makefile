@@ -24,8 +24,8 @@ test: $(STAMP)
 
 ## lint: ruff (lint + format check) and mypy --strict
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench scripts
-	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/ruff check src tests bench scripts eval
+	$(BIN)/ruff format --check src tests bench scripts eval
 	$(BIN)/mypy
 
 format: $(STAMP)
@@ -37,6 +37,8 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python bench/import.py
 	$(BIN)/python bench/audit.py
+	$(BIN)/python bench/classify.py
+	$(BIN)/python bench/freetext.py
 
 ## eval: precision and recall of PII classification on the labelled evaluation set
 eval: $(STAMP)

@@ -35,8 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import polars as pl  # noqa: E402
 from common import emit, git_state, log, machine  # noqa: E402
 
+from dealvault.classify.cells import Cells  # noqa: E402
 from dealvault.classify.columns import classify_frame  # noqa: E402
-from dealvault.classify.detectors import DETECTORS, Cells  # noqa: E402
+from dealvault.classify.detectors import DETECTORS  # noqa: E402
 from dealvault.synth import DEFAULT_AS_OF, generate_customers  # noqa: E402
 
 TARGET = 5_000_000

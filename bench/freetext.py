@@ -16,12 +16,16 @@ Steps:
 4. Score the spans of the generated (not repeated) notes against the values the
    generator planted, located independently with the generator's own phrase list
    (``dealvault.synth.vocab``): precision and recall per type, exact offsets required.
+   These notes are easy (three types, fixed phrases); ``--corpus dense`` builds harder
+   records instead (a name, an address, a mobile and a card in every record, among
+   dates, order numbers and amounts), scored against the planted offsets.
 5. One JSON line on stdout (progress goes to stderr).
 
 Usage::
 
-    .venv/bin/python bench/freetext.py              # ~50 MB, one core
-    .venv/bin/python bench/freetext.py --mb 5       # quick run
+    .venv/bin/python bench/freetext.py                  # ~50 MB of notes, one core
+    .venv/bin/python bench/freetext.py --mb 5           # quick run
+    .venv/bin/python bench/freetext.py --corpus dense   # PII-dense stress records
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ PRESIDIO_MB_S = 0.110  # DESIGN.md section 8, measured elsewhere on this kind of
 SEED = 1
 NOTES_PER_CUSTOMER = 2.0
 BYTES_PER_CUSTOMER = 186  # about 2 notes of 93 bytes
+DENSE_BYTES_PER_CUSTOMER = 260
 
 
 def parse_args() -> argparse.Namespace:
@@ -67,6 +72,13 @@ def parse_args() -> argparse.Namespace:
         help="customers to generate notes for (default: enough for --mb; repeated if short)",
     )
     p.add_argument("--runs", type=int, default=3, help="timed scans (default 3)")
+    p.add_argument(
+        "--corpus",
+        choices=("notes", "dense"),
+        default="notes",
+        help="notes: the generator's service notes (default); dense: stress records with a"
+        " name, address, mobile and card each, plus dates, order numbers and amounts",
+    )
     p.add_argument("--strict", action="store_true", help="exit 3 when the target is missed")
     return p.parse_args()
 
@@ -79,6 +91,60 @@ def generate(customers: int) -> pl.Series:
         tables=("customers", "notes"),
     )
     return pl.concat([b.notes["备注"] for b in batches]).rechunk()
+
+
+def dense_record(
+    i: int, name: str, address: str | None, mobile: str, card: str | None
+) -> tuple[str, list[tuple[int, int, str]]]:
+    """One stress record and the spans of its planted values."""
+    parts: list[str] = []
+    spans: list[tuple[int, int, str]] = []
+
+    def put(value: str, pii_type: str | None = None) -> None:
+        start = sum(len(p) for p in parts)
+        if pii_type is not None:
+            spans.append((start, start + len(value), pii_type))
+        parts.append(value)
+
+    put(f"2024-03-{i % 28 + 1:02d} 10:{i % 60:02d} 客户")
+    put(name, "cn_name")
+    put(f"来电，订单号2024{i:010d}，金额128.50元，数量3件，收货地址")
+    if address is None:
+        put("不变")
+    else:
+        put(address, "cn_address")
+    put("，手机")
+    put(mobile, "cn_mobile")
+    if card is not None:
+        put("，银行卡")
+        put(card, "bank_card")
+    put("。处理人工号A1023，已回访。")
+    return "".join(parts), spans
+
+
+def dense_corpus(customers: int) -> tuple[pl.Series, pl.DataFrame]:
+    """Stress text: every record holds a name, an address, a mobile and often a card.
+
+    Each record also carries a date, a time, a 14-digit order number, an amount and a
+    staff number (numbers that must NOT be reported). Returns the texts and the exact
+    spans of the planted values.
+    """
+    frame = pl.concat(
+        [b.customers for b in generate_tables(rows=customers, seed=SEED, tables=("customers",))]
+    )
+    texts: list[str] = []
+    truth: list[tuple[int, int, int, str]] = []
+    columns = ("姓名", "地址", "手机号", "银行卡号")
+    for i, values in enumerate(frame.select(columns).iter_rows()):
+        text, spans = dense_record(i, *values)
+        texts.append(text)
+        truth.extend((i, start, end, pii_type) for start, end, pii_type in spans)
+    planted = pl.DataFrame(
+        truth,
+        schema={"row": pl.Int64, "start": pl.Int64, "end": pl.Int64, "pii_type": pl.String},
+        orient="row",
+    )
+    return pl.Series("备注", texts, dtype=pl.String), planted
 
 
 def planted_spans(notes: pl.Series) -> pl.DataFrame:
@@ -141,14 +207,19 @@ def main() -> int:
     threads = pl.thread_pool_size()
     log(f"pinned to core(s) {sorted(os.sched_getaffinity(0))}, polars threads {threads}")
     t0 = time.perf_counter()
-    customers = args.customers or max(1, int(args.mb * 1e6 / BYTES_PER_CUSTOMER))
-    base = generate(customers)
+    if args.corpus == "dense":
+        customers = args.customers or max(1, int(args.mb * 1e6 / DENSE_BYTES_PER_CUSTOMER))
+        base, truth = dense_corpus(customers)
+    else:
+        customers = args.customers or max(1, int(args.mb * 1e6 / BYTES_PER_CUSTOMER))
+        base = generate(customers)
+        truth = planted_spans(base)
     base_bytes = int(base.str.len_bytes().sum())
-    repeats = max(1, math.ceil(args.mb * 1e6 * 0.98 / base_bytes))
+    repeats = max(1, math.ceil(args.mb * 1e6 * 0.95 / base_bytes))
     texts = pl.concat([base] * repeats).rechunk().alias("备注")
     size = int(texts.str.len_bytes().sum())
     log(
-        f"generated {len(base):,} notes ({base_bytes / 1e6:.1f} MB) x {repeats} = "
+        f"generated {len(base):,} texts ({base_bytes / 1e6:.1f} MB) x {repeats} = "
         f"{len(texts):,} rows, {size / 1e6:.1f} MB in {time.perf_counter() - t0:.1f} s"
     )
 
@@ -167,15 +238,16 @@ def main() -> int:
     assert masked.len() == texts.len()
 
     base_found = frame.filter(pl.col("row") < len(base))
-    evaluation = score(base_found, planted_spans(base))
+    evaluation = score(base_found, truth)
     evaluation["notes"] = len(base)
     log(f"precision {evaluation['precision']}, recall {evaluation['recall']}")
 
     rate = size / seconds / 1e6
+    kind = "customer-service notes" if args.corpus == "notes" else "dense stress records"
     record: dict[str, Any] = {
-        "name": NAME,
+        "name": NAME if args.corpus == "notes" else f"{NAME}_dense",
         "input": (
-            f"{len(texts):,} synthetic customer-service notes (备注), {size / 1e6:.1f} MB UTF-8"
+            f"{len(texts):,} synthetic {kind} (备注), {size / 1e6:.1f} MB UTF-8"
             f" ({len(base):,} generated, seed {SEED}, x{repeats})"
         ),
         "rows": len(texts),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,7 +89,7 @@ class Case:
     """One labelled column: values, header variants to try, and the true type."""
 
     key: str
-    values: list[str | None] | list[int]
+    values: Sequence[str | None] | Sequence[int]
     pii_type: str | None
     headers: tuple[str | None, ...]
     note: str = ""

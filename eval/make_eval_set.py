@@ -114,7 +114,7 @@ def _synth(out: Path, rows: int, seed: int) -> tuple[list[dict[str, Any]], dict[
 
 def _generated(out: Path, seed: int) -> list[dict[str, Any]]:
     labels: list[dict[str, Any]] = []
-    for i, case in enumerate(everything(seed, sizes=(60, 2_000), hard_rows=2_000)):
+    for i, case in enumerate(everything(seed, sizes=(12, 60, 500, 2_000), hard_rows=2_000)):
         name = f"case_{i:03d}.parquet"
         values = case.values
         dtype = pl.Int64 if values and isinstance(values[0], int) else pl.String

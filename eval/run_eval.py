@@ -48,6 +48,7 @@ def evaluate_columns(out: Path) -> dict[str, Any]:
     actual: Counter[str] = Counter()
     errors: list[dict[str, Any]] = []
     sensitive_wrong = 0
+    negatives = negatives_typed = 0
     started = time.perf_counter()
     for label in labels:
         frame = frames.get(label["file"])
@@ -57,7 +58,10 @@ def evaluate_columns(out: Path) -> dict[str, Any]:
             name=label["header"], values=frame[label["column"]], today=DEFAULT_AS_OF
         )
         truth = label["pii_type"]
-        if truth is not None:
+        if truth is None:
+            negatives += 1
+            negatives_typed += got.pii_type is not None
+        else:
             actual[truth] += 1
         if got.pii_type is not None:
             predicted[got.pii_type] += 1
@@ -83,6 +87,8 @@ def evaluate_columns(out: Path) -> dict[str, Any]:
         "seconds": round(time.perf_counter() - started, 2),
         "accuracy": _ratio(len(labels) - len(errors), len(labels)),
         "sensitive_flag_errors": sensitive_wrong,
+        "untyped_columns": negatives,
+        "untyped_columns_given_a_type": negatives_typed,
         "per_type": per_type,
         "errors": errors,
     }
@@ -168,7 +174,9 @@ def main() -> int:
     failing = _failing(cols["per_type"])
     print(
         f"column level: {cols['columns']} columns in {cols['seconds']} s, accuracy "
-        f"{cols['accuracy']}, sensitive-flag errors {cols['sensitive_flag_errors']}"
+        f"{cols['accuracy']}, sensitive-flag errors {cols['sensitive_flag_errors']}; "
+        f"{cols['untyped_columns']} columns with no type, "
+        f"{cols['untyped_columns_given_a_type']} of them given one"
     )
     _print_table("columns (target >= 0.99 precision and recall per type)", cols["per_type"])
     if args.show_errors or failing:

@@ -33,10 +33,13 @@ dv deal show jingjie-2026
 say "3. generate 10,000 invented customers (GBK CSV, as a real export would be)"
 dv synth --rows 10000 --seed 7 --out "$DEMO/export" --format csv --encoding gbk
 
-say "4. import customers, orders and notes: mapped, validated, encrypted per customer"
+say "4. import customers, orders and notes: classified, validated, encrypted per customer"
 dv import "$DEMO/export/customers.csv" --deal jingjie-2026 --dataset crm
 dv import "$DEMO/export/orders.csv" --deal jingjie-2026 --dataset crm
 dv import "$DEMO/export/notes.csv" --deal jingjie-2026 --dataset crm
+
+say "4b. what personal information is where: the data inventory (metadata only)"
+dv inventory --deal jingjie-2026 --dataset crm --html "$DEMO/inventory.html"
 
 say "5. importing the same file again is detected"
 if dv import "$DEMO/export/customers.csv" --deal jingjie-2026 --dataset crm; then

@@ -14,7 +14,8 @@ from stdnum.cn import ric as stdnum_ric
 from stdnum.cn import uscc as stdnum_uscc
 
 from dealvault.classify import validators as v
-from dealvault.classify.detectors import DETECTORS, PII_TYPES, Cells, detect, detect_all
+from dealvault.classify.cells import Cells
+from dealvault.classify.detectors import DETECTORS, PII_TYPES, detect, detect_all
 from dealvault.classify.gazetteer import region_codes
 from dealvault.errors import Invalid
 from dealvault.synth.idnumbers import luhn_check_digit, ric_check_digit
@@ -96,9 +97,10 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
              ["2001:db8", "12:34", "gggg::1"]),
     "date_of_birth": (["1990-01-31", "1990/1/31", "1990年1月31日", "19900131", "1990.01.31"],
                       ["2990-01-01", "1990-02-30", "1890-01-01", "2025-07-01", "abc"]),
-    "date": (["2024-01-31", "20240229"], ["2023-02-29", "2024-01-31 10:00:00", "2024-13-01"]),
+    "date": (["2024-01-31", "20240229", "2024-01-31 00:00:00"],
+             ["2023-02-29", "2024-01-31 10:00:00", "2024-13-01"]),
     "datetime": (["2024-01-31 10:20:30", "2024/1/31 10:20", "2024-01-31T10:20:30Z"],
-                 ["2024-01-31", "2024-02-30 10:20:30", "10:20:30"]),
+                 ["2024-01-31", "2024-02-30 10:20:30", "10:20:30", "2024-01-31 00:00:00"]),
     "amount": (["12.50", "¥1,234.50", "99元", "RMB 10.00", "-3.5"], ["12", "1.234", "abc"]),
     "quantity": (["3", "120"], ["1234567", "1.5", "x"]),
     "cn_name": (["张伟", "欧阳娜娜", "王先生", "李晓明", "阿卜杜拉·买买提"],

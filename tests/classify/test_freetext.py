@@ -148,6 +148,8 @@ def test_names_after_cues_and_before_titles(text: str, name: str) -> None:
         "客户来电反映快递员态度不好，未经同意放在快递柜。",
         "客户高兴地表示满意，客户要求开具增值税普通发票。",
         "客户投诉，客户留言称，客户致电客服，客户在线咨询。",
+        "客户周一来电，会员余额不足，用户方便时回电，客户黄金会员。",
+        "请产品经理、项目经理和维修师傅跟进，总经理已批准。",
         "快递单号SF1234567890123",
         "产品型号ABC123，规格500ml",
         "北京市朝阳区的客户",  # a district alone is not an address
@@ -269,3 +271,23 @@ def test_errors_never_quote_the_text() -> None:
     for exc in (outside, order, unicode_error, dtype_error):
         message = str(exc.value)
         assert MOBILE not in message and "5678" not in message
+
+
+def test_nul_and_control_characters_keep_offsets() -> None:
+    text = f"a\x00b\x01手机{MOBILE}\x00"
+    assert [(s.start, s.end) for s in scan(text)] == [(6, 17)]
+    assert mask_text(text, scan(text)) == "a\x00b\x01手机138****5678\x00"
+
+
+def test_dense_record_with_many_types() -> None:
+    text = (
+        "2024-03-01 10:30 客户孟薇英来电，订单号20240000000012，金额128.50元，数量3件，"
+        "收货地址天津市和平区振兴西路216号，手机15919651963，银行卡6225884313940580。"
+        "处理人工号A1023，已回访。"
+    )
+    assert found(text) == [
+        ("cn_name", "孟薇英"),
+        ("cn_address", "天津市和平区振兴西路216号"),
+        ("cn_mobile", "15919651963"),
+        ("bank_card", "6225884313940580"),
+    ]

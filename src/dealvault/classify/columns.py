@@ -9,6 +9,8 @@ from typing import Final
 import polars as pl
 
 from dealvault.classify import detectors as d
+from dealvault.classify.cells import Cells, even_sample, to_text
+from dealvault.classify.dates import parse_dates
 from dealvault.classify.decide import Decision, decide
 from dealvault.classify.headers import FIELD_TYPES, HeaderHint, header_hint
 from dealvault.classify.minors import birth_like, minor_share, minors
@@ -19,8 +21,8 @@ from dealvault.ingest.fields import FIELDS, Category
 
 __all__ = ["ColumnClass", "classify_column", "classify_frame", "minors"]
 
-SCREEN_ROWS: Final = 1_000  # every detector runs on this many values first
-SCREEN_MIN: Final = 0.1  # ... and on the whole sample only when it matched this share
+SCREEN_ROWS: Final = 1_000  # gates, then detectors whose gate passed, run on this many first
+SCREEN_MIN: Final = 0.1  # ... and on the whole sample only when they matched this share
 STAT_ROWS: Final = 5_000  # distribution statistics use a fixed-size subsample
 NAME_MIN_DISTINCT: Final = 0.15  # names repeat little; product words a lot
 NAME_MAX_TOP: Final = 0.1
@@ -117,8 +119,8 @@ def _share(values: pl.Series, pattern: str) -> float:
 def _text(hint: HeaderHint, values: pl.Series, sample_size: int, today: date) -> ColumnClass:
     total = len(values)
     s = values.drop_nulls()
-    sample = d.even_sample(s, sample_size)
-    cells = d.Cells(sample, today=today, drop_blank=True)
+    sample = even_sample(s, sample_size)
+    cells = Cells(sample, today=today, drop_blank=True)
     n = len(cells)
     fill = (n / len(sample)) * (len(s) / total) if len(sample) else 0.0
     ev: dict[str, float] = {"rows": total, "sample": n, "fill_rate": fill}
@@ -138,7 +140,7 @@ def _text(hint: HeaderHint, values: pl.Series, sample_size: int, today: date) ->
         shares = {t: _mean(d.DETECTORS[t](cells)) for t in wanted}
     for t in hint.types:
         shares.setdefault(t, 0.0)  # named by the header, nothing matched: say so
-    stat = d.even_sample(cells.raw, STAT_ROWS)
+    stat = even_sample(cells.raw, STAT_ROWS)
     _adjust(hint, shares, cells, stat, today, ev)
     ev.update({f"share.{t}": sh for t, sh in shares.items()})
 
@@ -151,7 +153,7 @@ def _text(hint: HeaderHint, values: pl.Series, sample_size: int, today: date) ->
 def _adjust(
     hint: HeaderHint,
     shares: dict[str, float],
-    cells: d.Cells,
+    cells: Cells,
     stat: pl.Series,
     today: date,
     ev: dict[str, float],
@@ -166,7 +168,7 @@ def _adjust(
     if shares.get("cn_name", 0.0) >= LOOSE_NAME_MIN:
         _names(hint, shares, cells, stat, ev)
     if max(shares.get("date", 0.0), shares.get("date_of_birth", 0.0)) >= 0.5:
-        ok, days = d.parse_dates(stat)
+        ok, days = parse_dates(stat)
         _dates(hint, shares, days[ok], today, ev)
     if min(shares.get("bank_card", 0.0), shares.get("credit_card", 0.0)) >= 0.5:
         bank = d.bank_card(cells)
@@ -184,7 +186,7 @@ def _adjust(
 def _names(
     hint: HeaderHint,
     shares: dict[str, float],
-    cells: d.Cells,
+    cells: Cells,
     stat: pl.Series,
     ev: dict[str, float],
 ) -> None:
@@ -229,7 +231,7 @@ def _dates(
 
 def _temporal(hint: HeaderHint, values: pl.Series, sample_size: int, today: date) -> ColumnClass:
     total = len(values)
-    sample = d.even_sample(values.drop_nulls(), sample_size)
+    sample = even_sample(values.drop_nulls(), sample_size)
     n = len(sample)
     ev: dict[str, float] = {"rows": total, "sample": n, "fill_rate": n and values.count() / total}
     if n == 0:
@@ -238,9 +240,9 @@ def _temporal(hint: HeaderHint, values: pl.Series, sample_size: int, today: date
         days = sample.cast(pl.Int64).to_numpy()
         shares = {"date": 1.0}
     else:
-        midnight = bool((sample.dt.truncate("1d") == sample).all())
+        midnight = bool((sample.dt.truncate("1d") == sample).all())  # dates stored as times
         days = sample.dt.date().cast(pl.Int64).to_numpy()
-        shares = {"datetime": 1.0} if not midnight else {"date": 1.0, "datetime": 0.99}
+        shares = {"date": 1.0} if midnight else {"datetime": 1.0}
     lo = (date(1900, 1, 1) - date(1970, 1, 1)).days
     plausible = (days >= lo) & (days <= (today - date(1970, 1, 1)).days)
     if "date" in shares:
@@ -258,7 +260,7 @@ def _numeric(hint: HeaderHint, values: pl.Series, sample_size: int) -> ColumnCla
     s = values.drop_nulls()
     if values.dtype.is_float():
         s = s.filter(s.is_not_nan())
-    sample = d.even_sample(s, sample_size)
+    sample = even_sample(s, sample_size)
     n = len(sample)
     ev: dict[str, float] = {"rows": total, "sample": n, "fill_rate": n and len(s) / total}
     if n == 0:
@@ -278,7 +280,7 @@ def _numeric(hint: HeaderHint, values: pl.Series, sample_size: int) -> ColumnCla
         if "amount" in hint.types:
             shares["amount"] = 1.0
     ev.update({f"share.{t}": sh for t, sh in shares.items()})
-    text = d.to_text(d.even_sample(sample, STAT_ROWS))
+    text = to_text(even_sample(sample, STAT_ROWS))
 
     def shape_share(pattern: str) -> float:
         return _share(text, pattern)

@@ -6,113 +6,18 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any, Final
 
-import numpy as np
 import numpy.typing as npt
 import polars as pl
 
 from dealvault.classify import patterns as p
 from dealvault.classify import validators as v
+from dealvault.classify.cells import Cells, as_mask, matches, scatter, validated
+from dealvault.classify.dates import date_, date_of_birth, datetime_
 from dealvault.classify.gazetteer import place_names
 from dealvault.classify.names import COMMON_WORDS
 from dealvault.errors import Invalid
 
 BoolArray = v.BoolArray
-
-
-class Cells:
-    """One column's values as stripped strings (null for blanks) with lazily built forms."""
-
-    __slots__ = ("_compact", "_lower", "_nchars", "memo", "raw", "today")
-
-    def __init__(
-        self, values: pl.Series, *, today: date | None = None, drop_blank: bool = False
-    ) -> None:
-        s = values if values.dtype == pl.String else to_text(values)
-        s = s.str.strip_chars()
-        blank = s.str.len_bytes() == 0
-        s = s.filter(~blank).drop_nulls() if drop_blank else s.set(blank, None)
-        self.raw: pl.Series = s
-        self.today: date = today or date.today()
-        self._compact: pl.Series | None = None
-        self._lower: pl.Series | None = None
-        self._nchars: pl.Series | None = None
-        self.memo: dict[str, tuple[npt.NDArray[Any], ...]] = {}
-
-    def __len__(self) -> int:
-        return len(self.raw)
-
-    def subsample(self, k: int) -> Cells:
-        """At most ``k`` evenly spaced values (deterministic)."""
-        return Cells(even_sample(self.raw, k), today=self.today)
-
-    @property
-    def compact(self) -> pl.Series:
-        """Spaces and dashes removed (card numbers, IDs and permits are often grouped)."""
-        if self._compact is None:
-            sep = self.raw.str.contains(r"[ \-\u3000\t]").fill_null(False)
-            if sep.any():
-                fixed = self.raw.filter(sep).str.replace_all(r"[ \-\u3000\t]", "")
-                self._compact = self.raw.clone().scatter(sep.arg_true(), fixed)
-            else:
-                self._compact = self.raw
-        return self._compact
-
-    @property
-    def lower(self) -> pl.Series:
-        if self._lower is None:
-            self._lower = self.raw.str.to_lowercase()
-        return self._lower
-
-    @property
-    def nchars(self) -> pl.Series:
-        if self._nchars is None:
-            self._nchars = self.raw.str.len_chars()
-        return self._nchars
-
-
-def even_sample(values: pl.Series, k: int) -> pl.Series:
-    """At most ``k`` values spread evenly over the series (first one included)."""
-    n = len(values)
-    if n <= k:
-        return values
-    return values.gather_every(-(-n // k)).head(k)
-
-
-def to_text(values: pl.Series) -> pl.Series:
-    """Text form of any column: ISO dates, whole floats without ``.0``, others cast."""
-    if values.dtype == pl.Date:
-        return values.dt.strftime("%Y-%m-%d")
-    if isinstance(values.dtype, pl.Datetime):
-        return values.dt.strftime("%Y-%m-%d %H:%M:%S")
-    if values.dtype.is_float():
-        whole = values.is_not_nan() & (values.round(0) == values) & (values.abs() < 1e18)
-        as_int = values.cast(pl.Int64, strict=False).cast(pl.String)
-        return pl.select(
-            pl.when(pl.lit(whole)).then(pl.lit(as_int)).otherwise(pl.lit(values.cast(pl.String)))
-        ).to_series()
-    return values.cast(pl.String, strict=False)
-
-
-def _np(mask: pl.Series) -> BoolArray:
-    out: BoolArray = mask.fill_null(False).to_numpy()
-    return out
-
-
-def _match(s: pl.Series, pattern: str) -> BoolArray:
-    return _np(s.str.contains(pattern))
-
-
-def _scatter(mask: BoolArray, valid: BoolArray) -> BoolArray:
-    out = mask.copy()
-    out[mask] = valid
-    return out
-
-
-def _validated(s: pl.Series, pattern: str, check: Callable[[pl.Series], BoolArray]) -> BoolArray:
-    mask = _match(s, pattern)
-    if not mask.any():
-        return mask
-    return _scatter(mask, check(s.filter(pl.Series(mask))))
 
 
 # --- identity documents ------------------------------------------------------------------
@@ -121,10 +26,10 @@ def _validated(s: pl.Series, pattern: str, check: Callable[[pl.Series], BoolArra
 def cn_ric(c: Cells) -> BoolArray:
     """18-digit resident ID (MOD 11-2, birth date, region code) or legacy 15-digit form."""
     s = c.compact
-    shaped = _match(s, p.RIC)
+    shaped = matches(s, p.RIC)
     if not shaped.any():
         return shaped
-    long = shaped & _np(s.str.len_bytes() == 18)
+    long = shaped & as_mask(s.str.len_bytes() == 18)
     short = shaped & ~long
     out = shaped.copy()
     if long.any():
@@ -135,56 +40,56 @@ def cn_ric(c: Cells) -> BoolArray:
 
 
 def cn_passport(c: Cells) -> BoolArray:
-    return _match(c.compact.str.to_uppercase(), p.PASSPORT)
+    return matches(c.upper, p.PASSPORT)
 
 
 def hk_macau_permit(c: Cells) -> BoolArray:
-    return _match(c.compact.str.to_uppercase(), p.HK_MACAU_PERMIT)
+    return matches(c.upper, p.HK_MACAU_PERMIT)
 
 
 def tw_permit(c: Cells) -> BoolArray:
-    return _match(c.compact.str.to_uppercase(), p.TW_PERMIT)
+    return matches(c.upper, p.TW_PERMIT)
 
 
 def uscc(c: Cells) -> BoolArray:
-    return _validated(c.compact.str.to_uppercase(), p.USCC, v.uscc_valid)
+    return validated(c.upper, p.USCC, v.uscc_valid)
 
 
 def license_plate(c: Cells) -> BoolArray:
-    return _match(c.raw, "(?i)" + p.LICENSE_PLATE)
+    return matches(c.raw, "(?i)" + p.LICENSE_PLATE)
 
 
 # --- contact -----------------------------------------------------------------------------
 
 
 def cn_mobile(c: Cells) -> BoolArray:
-    return _match(c.raw, p.MOBILE)
+    return matches(c.raw, p.MOBILE)
 
 
 def cn_landline(c: Cells) -> BoolArray:
-    return _match(c.raw, p.LANDLINE)
+    return matches(c.raw, p.LANDLINE)
 
 
 def intl_phone(c: Cells) -> BoolArray:
-    mask = _match(c.raw, p.INTL_PHONE) & ~_match(c.raw, p.CN_INTL)
+    mask = matches(c.raw, p.INTL_PHONE) & ~matches(c.raw, p.CN_INTL)
     if not mask.any():
         return mask
-    return _scatter(mask, v.on_unique(c.raw.filter(pl.Series(mask)), v.intl_phone_ok))
+    return scatter(mask, v.on_unique(c.raw.filter(pl.Series(mask)), v.intl_phone_ok))
 
 
 def email(c: Cells) -> BoolArray:
-    return _match(c.raw, p.EMAIL) & _np(c.raw.str.len_bytes() <= 254)
+    return matches(c.raw, p.EMAIL) & as_mask(c.raw.str.len_bytes() <= 254)
 
 
 def ipv4(c: Cells) -> BoolArray:
-    return _match(c.raw, p.IPV4)
+    return matches(c.raw, p.IPV4)
 
 
 def ipv6(c: Cells) -> BoolArray:
-    mask = _match(c.raw, p.IPV6_LIKE) & _match(c.raw, ":.*:")
+    mask = matches(c.raw, p.IPV6_LIKE) & matches(c.raw, ":.*:")
     if not mask.any():
         return mask
-    return _scatter(mask, v.on_unique(c.raw.filter(pl.Series(mask)), v.ipv6_ok))
+    return scatter(mask, v.on_unique(c.raw.filter(pl.Series(mask)), v.ipv6_ok))
 
 
 # --- cards and accounts ------------------------------------------------------------------
@@ -208,15 +113,15 @@ def _cards(c: Cells) -> tuple[npt.NDArray[Any], ...]:
 
 def _card_masks(c: Cells) -> tuple[BoolArray, BoolArray]:
     s = c.compact
-    mask = _match(s, p.CARD_DIGITS)
+    mask = matches(s, p.CARD_DIGITS)
     if not mask.any():
         return mask, mask.copy()
     cand = s.filter(pl.Series(mask))
     luhn = v.luhn_valid(cand)
-    n = _np(cand.str.len_bytes())
-    bank = luhn & (n >= 16) & (n <= 19) & _match(cand, _CARD_IIN)
-    credit = luhn & _match(cand, _CREDIT)
-    return _scatter(mask, bank), _scatter(mask, credit)
+    n = as_mask(cand.str.len_bytes())
+    bank = luhn & (n >= 16) & (n <= 19) & matches(cand, _CARD_IIN)
+    credit = luhn & matches(cand, _CREDIT)
+    return scatter(mask, bank), scatter(mask, credit)
 
 
 def bank_card(c: Cells) -> BoolArray:
@@ -231,91 +136,23 @@ def credit_card(c: Cells) -> BoolArray:
 
 def unionpay(c: Cells) -> BoolArray:
     """Bank cards in the UnionPay 62 range (weighs towards ``bank_card``)."""
-    return bank_card(c) & _match(c.compact, r"^62")
+    return bank_card(c) & matches(c.compact, r"^62")
 
 
 def iban(c: Cells) -> BoolArray:
-    return _validated(c.compact.str.to_uppercase(), p.IBAN, v.iban_valid)
+    return validated(c.upper, p.IBAN, v.iban_valid)
 
 
 # --- dates and numbers -------------------------------------------------------------------
 
 
-def _ymd_fixed(
-    s: pl.Series, mask: BoolArray, width: int, at: tuple[int, int, int]
-) -> tuple[v.IntArray, v.IntArray, v.IntArray]:
-    cols = v.byte_columns(s.filter(pl.Series(mask)), width)
-    y, mo, d = at
-    return v.digits_at(cols, y, y + 4), v.digits_at(cols, mo, mo + 2), v.digits_at(cols, d, d + 2)
-
-
-def _ymd(
-    s: pl.Series, fixed: tuple[tuple[str, int, tuple[int, int, int]], ...], general: str
-) -> tuple[v.IntArray, v.IntArray, v.IntArray]:
-    """Year, month, day (0 where no match): fixed-width layouts by byte position, the rest
-    by regular expression."""
-    n = len(s)
-    y, mo, d = (np.zeros(n, dtype=np.int64) for _ in range(3))
-    done = np.zeros(n, dtype=np.bool_)
-    for pattern, width, at in fixed:
-        mask = _match(s, pattern) & ~done
-        if mask.any():
-            y[mask], mo[mask], d[mask] = _ymd_fixed(s, mask, width, at)
-            done |= mask
-    rest = ~done & _np(s.is_not_null())
-    if rest.any():
-        parts = s.filter(pl.Series(rest)).str.extract_groups(general)
-        for out, field in ((y, "1"), (mo, "2"), (d, "3")):
-            out[rest] = parts.struct.field(field).cast(pl.Int64, strict=False).fill_null(0)
-    return y, mo, d
-
-
-_DATE_FIXED: Final = (
-    (r"^\d{4}[-/.]\d{2}[-/.]\d{2}$", 10, (0, 5, 8)),
-    (r"^\d{8}$", 8, (0, 4, 6)),
-)
-_DATETIME_FIXED: Final = ((r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}$", 19, (0, 5, 8)),)
-
-
-def parse_dates(s: pl.Series) -> tuple[BoolArray, v.IntArray]:
-    """Mask of calendar-valid dates (several layouts, 1900-2100) and their day numbers."""
-    y, mo, d = _ymd(s, _DATE_FIXED, p.DATE_PARTS)
-    ok = v.valid_ymd(y, mo, d) & (y >= 1900) & (y <= 2100)
-    days = np.where(ok, v.day_numbers(y, mo, d), 0)
-    return ok, days
-
-
-def _parsed(c: Cells) -> tuple[npt.NDArray[Any], ...]:
-    if "dates" not in c.memo:
-        c.memo["dates"] = parse_dates(c.raw)
-    return c.memo["dates"]
-
-
-def date_(c: Cells) -> BoolArray:
-    """A calendar date without a time of day (2024-01-31, 2024/1/31, 2024年1月31日, 20240131)."""
-    return _parsed(c)[0]
-
-
-def date_of_birth(c: Cells) -> BoolArray:
-    """A date between 1900-01-01 and today (column context decides)."""
-    ok, days = _parsed(c)
-    today = (c.today - date(1970, 1, 1)).days
-    return ok & (days <= today) & (days >= (date(1900, 1, 1) - date(1970, 1, 1)).days)
-
-
-def datetime_(c: Cells) -> BoolArray:
-    """A date with a time of day."""
-    y, mo, d = _ymd(c.raw, _DATETIME_FIXED, p.DATETIME_PARTS)
-    return v.valid_ymd(y, mo, d) & (y >= 1900) & (y <= 2100)
-
-
 def amount(c: Cells) -> BoolArray:
     """Money: decimals with at most two places or a currency marker."""
-    return _match(c.raw, p.AMOUNT) & _match(c.raw, p.AMOUNT_MARKED)
+    return matches(c.raw, p.AMOUNT) & matches(c.raw, p.AMOUNT_MARKED)
 
 
 def quantity(c: Cells) -> BoolArray:
-    return _match(c.raw, p.QUANTITY)
+    return matches(c.raw, p.QUANTITY)
 
 
 # --- names, addresses, words -------------------------------------------------------------
@@ -324,30 +161,30 @@ def quantity(c: Cells) -> BoolArray:
 def cn_name(c: Cells) -> BoolArray:
     """Surname + one or two common given-name characters (or 先生/女士), not a common word."""
     s = c.raw
-    mask = _match(s, p.name_pattern()) | _match(s, p.DOTTED_NAME)
-    return mask & ~_np(s.is_in(list(COMMON_WORDS)))
+    mask = matches(s, p.name_pattern()) | matches(s, p.DOTTED_NAME)
+    return mask & ~as_mask(s.is_in(list(COMMON_WORDS)))
 
 
 def cn_name_loose(c: Cells) -> BoolArray:
     """Surname + any one or two Han characters (column context must back it up)."""
     s = c.raw
-    mask = _match(s, p.loose_name_pattern()) | _match(s, p.DOTTED_NAME)
-    return mask & ~_np(s.is_in(list(COMMON_WORDS)))
+    mask = matches(s, p.loose_name_pattern()) | matches(s, p.DOTTED_NAME)
+    return mask & ~as_mask(s.is_in(list(COMMON_WORDS)))
 
 
 def cn_address(c: Cells) -> BoolArray:
     """A gazetteer place name plus a road / number / building part."""
     s = c.raw
-    mask = _np(c.nchars >= 6) & _match(s, p.ADDRESS_PARTS)
+    mask = as_mask(c.nchars >= 6) & matches(s, p.ADDRESS_PARTS)
     if not mask.any():
         return mask
     cand = s.filter(pl.Series(mask))
-    return _scatter(mask, _np(cand.str.contains_any(list(place_names()))))
+    return scatter(mask, as_mask(cand.str.contains_any(list(place_names()))))
 
 
 def product(c: Cells) -> BoolArray:
     """Short text with product vocabulary (units, goods nouns). Weak on its own."""
-    return _np(c.nchars <= 40) & _match(c.raw, p.PRODUCT_HINT) & ~_match(c.raw, "@|://")
+    return as_mask(c.nchars <= 40) & matches(c.raw, p.PRODUCT_HINT) & ~matches(c.raw, "@|://")
 
 
 def _cased(words: frozenset[str]) -> list[str]:
@@ -356,32 +193,32 @@ def _cased(words: frozenset[str]) -> list[str]:
 
 def gender(c: Cells) -> BoolArray:
     """男 / 女, M / F, male / female and similar (any letter case)."""
-    return _np(c.raw.is_in(_cased(p.GENDER_WORDS)))
+    return as_mask(c.raw.is_in(_cased(p.GENDER_WORDS)))
 
 
 def frequency(c: Cells) -> BoolArray:
     """Purchase-frequency words (每周, 每月, monthly...)."""
-    return _np(c.raw.is_in(_cased(p.FREQUENCY_WORDS)))
+    return as_mask(c.raw.is_in(_cased(p.FREQUENCY_WORDS)))
 
 
 def order_id(c: Cells) -> BoolArray:
     """Identifier with an order-style prefix (DD, ORD, SO...) or an embedded yyyymmdd."""
     s = c.raw
-    return _match(s, p.IDENTIFIER) & (
-        _match(s, "(?i)" + p.ORDER_PREFIX) | _match(s, p.EMBEDDED_DATE)
+    return matches(s, p.IDENTIFIER) & (
+        matches(s, "(?i)" + p.ORDER_PREFIX) | matches(s, p.EMBEDDED_DATE)
     )
 
 
 def customer_id(c: Cells) -> BoolArray:
     """Identifier with a customer-style prefix (C, KH, VIP, UID...)."""
     s = c.raw
-    return _match(s, p.IDENTIFIER) & _match(s, "(?i)" + p.CUSTOMER_PREFIX)
+    return matches(s, p.IDENTIFIER) & matches(s, "(?i)" + p.CUSTOMER_PREFIX)
 
 
 def free_text(c: Cells) -> BoolArray:
     """Sentence-like text: 12+ characters with CJK punctuation, or three words or more."""
     s = c.raw
-    return _np(c.nchars >= 12) & (_match(s, p.CJK_PUNCT) | _match(s, p.WORDS))
+    return as_mask(c.nchars >= 12) & (matches(s, p.CJK_PUNCT) | matches(s, p.WORDS))
 
 
 Detector = Callable[[Cells], BoolArray]

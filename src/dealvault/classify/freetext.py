@@ -101,7 +101,7 @@ _NEW_ENERGY_PLATE: Final = r"^.[A-Z][·•・]?(?:[DF][A-HJ-NP-Z0-9][0-9]{4}|[0-
 _CONTEXT_CHARS: Final = 10
 _ORDER_CUE: Final = (
     r"(?:订单|单号|编号|流水|运单|快递|物流|工单|货号|型号|批次|发票号|券码|验证码|序列号|条码"
-    r"|会员号|订单ID|(?i:order|no\.?|sn|sku))[号码]?[^0-9\p{Han}]{0,3}$"
+    r"|会员号|会员卡|积分卡|购物卡|礼品卡|储值卡|订单ID|(?i:order|no\.?|sn|sku))[号码]?[^0-9\p{Han}]{0,3}$"
 )
 _CARD_CUE: Final = r"(?:卡号|银行卡|储蓄卡|信用卡|借记卡|账号|帐号|账户|帐户|卡)[^0-9]{0,5}$"
 _PHONE_CUE: Final = (
@@ -144,11 +144,13 @@ _EXTRA_GIVEN: Final = (
     "美惠爱聪颜宗政治仲元冬昭晗曦星辰宸沐沛淳瀚灏煜烨炜焕熙坚峻崇嵩岩钢锦钧银璋瑜琛琨璟珂玮禄喜"
     "吉康泰和礼智忠孝廉正耀彩旋通湖溪霜风雷三四"
 )
-# Two-character words that look like surname + given name right after a cue.
+# Two-character words that look like surname + given name right after a cue (a name is
+# dropped when it is exactly one of them; 黄金丽 stays a name, 黄金 alone does not).
 _NAME_STOPWORD_TEXT: Final = (
     "黄金 白天 安心 安静 关心 文明 高兴 方便 明天 宁静 江山 万一 高明 金华 龙华 平安 余华 白云"
     " 石林 文华 高新 华为 金龙 吉利 康泰 秦汉 宁波 吉林 海南 江西 云南 贵州 林芝 和平 古城 包子"
     " 宫廷 童年 严重 温和 牛奶 常见 尤其 简单 连续 燕麦 卓越 冷静 蓝天 兰州 项目 纪念 管理 邢台"
+    " 周一 周三 周四 周末 于一 高一 高三 田园 金山 江东 江北 方正"
 )
 _NAME_STOPWORDS: Final = frozenset(_NAME_STOPWORD_TEXT.split())
 
@@ -569,16 +571,20 @@ def _sub_candidates(failed: pl.DataFrame, texts: pl.Series) -> pl.DataFrame:
         & (pl.col("m").str.count_matches("[0-9]") >= _MIN_PHONE_DIGITS)
     )
     if separated.height:
-        groups = _locate(separated["m"], _GROUP_RE).join(
-            separated.select(
-                token=pl.int_range(pl.len(), dtype=pl.Int64),
-                row=pl.col("row"),
-                base=pl.col("start"),
-                tok_end=pl.col("end"),
-            ),
-            left_on="row",
-            right_on="token",
-            suffix="_t",
+        groups = (
+            _locate(separated["m"], _GROUP_RE)
+            .join(
+                separated.select(
+                    token=pl.int_range(pl.len(), dtype=pl.Int64),
+                    row=pl.col("row"),
+                    base=pl.col("start"),
+                    tok_end=pl.col("end"),
+                ),
+                left_on="row",
+                right_on="token",
+                suffix="_t",
+            )
+            .sort("row", "start")
         )
         for k in range(5):
             combos = groups.with_columns(
@@ -703,9 +709,7 @@ def _cue_spans(texts: pl.Series) -> pl.DataFrame:
         (pl.col("n") > 0)
         & ~(
             pl.col("pii_type").eq(CN_NAME)
-            & pl.col("value")
-            .str.slice(0, 2)
-            .is_in(pl.Series(sorted(_NAME_STOPWORDS), dtype=pl.String).implode())
+            & pl.col("value").is_in(pl.Series(sorted(_NAME_STOPWORDS), dtype=pl.String).implode())
         )
     )
     return f.select(list(SPAN_SCHEMA))
@@ -811,6 +815,9 @@ def _fold_width(texts: pl.Series) -> pl.Series:
     return texts.clone().scatter(rows, folded)
 
 
+_CHUNK_ROWS: Final = 100_000  # rows scanned at a time (bounds the intermediate frames)
+
+
 def scan_series(*, texts: pl.Series) -> pl.DataFrame:
     """Find PII spans in a whole column at once.
 
@@ -818,7 +825,16 @@ def scan_series(*, texts: pl.Series) -> pl.DataFrame:
     ``texts``), ``start`` and ``end`` (character offsets), ``pii_type`` and
     ``confidence``. Null and empty rows simply have no spans. Spans never overlap.
     """
-    series = _fold_width(_as_text_series(texts))
+    series = _as_text_series(texts)
+    frames = [
+        _scan_chunk(series.slice(offset, _CHUNK_ROWS)).with_columns(pl.col("row") + offset)
+        for offset in range(0, len(series), _CHUNK_ROWS)
+    ]
+    return pl.concat(frames) if frames else pl.DataFrame(schema=SPAN_SCHEMA)
+
+
+def _scan_chunk(texts: pl.Series) -> pl.DataFrame:
+    series = _fold_width(texts)
     found = pl.concat(
         [_token_spans(series), _cue_spans(series), _address_spans(series)], how="vertical"
     )
@@ -852,57 +868,83 @@ def _admin_prefix(value: pl.Expr) -> pl.Expr:
     return prefix
 
 
-def _replacement(value: pl.Expr, pii_type: pl.Expr) -> pl.Expr:
-    """Masked form of each span value, by type (keeps the shape, never the whole value)."""
-    n = value.str.len_chars()
-    digits = value.str.replace_all(r"[^0-9Xx]", "").str.to_uppercase()
-    mobile = digits.str.slice(-11)
-    area = value.str.extract(r"^[(（]?(0(?:10|2[0-9]|[3-9][0-9]{2}))", 1)
-    local = value.str.extract(r"^[(（]?0(?:10|2[0-9]|[3-9][0-9]{2})[)）]?[ \-]?([0-9]{7,8})", 1)
-    admin = _admin_prefix(value)
-    name = (
+def _mask_name(v: pl.Expr) -> pl.Expr:
+    n = v.str.len_chars()
+    return (
         pl.when(n <= 1)
         .then(pl.lit("*"))
         .when(n == 2)
-        .then(value.str.slice(0, 1) + "*")
-        .otherwise(value.str.slice(0, 1) + _stars(n - 2) + value.str.slice(-1))
+        .then(v.str.slice(0, 1) + "*")
+        .otherwise(v.str.slice(0, 1) + _stars(n - 2) + v.str.slice(-1))
     )
+
+
+def _digits(v: pl.Expr) -> pl.Expr:
+    return v.str.replace_all(r"[^0-9Xx]", "").str.to_uppercase()
+
+
+def _mask_mobile(v: pl.Expr) -> pl.Expr:
+    national = _digits(v).str.slice(-11)
+    return national.str.slice(0, 3) + "****" + national.str.slice(-4)
+
+
+def _mask_ric(v: pl.Expr) -> pl.Expr:
+    d = _digits(v)
+    return d.str.slice(0, 6) + _stars(d.str.len_chars() - 10) + d.str.slice(-4)
+
+
+def _mask_landline(v: pl.Expr) -> pl.Expr:
+    area = v.str.extract(r"^[(（]?(0(?:10|2[0-9]|[3-9][0-9]{2}))", 1)
+    local = v.str.extract(r"^[(（]?0(?:10|2[0-9]|[3-9][0-9]{2})[)）]?[ \-]?([0-9]{7,8})", 1)
     return (
-        pl.when(pii_type == CN_MOBILE)
-        .then(mobile.str.slice(0, 3) + "****" + mobile.str.slice(-4))
-        .when(pii_type == CN_RIC)
-        .then(digits.str.slice(0, 6) + _stars(digits.str.len_chars() - 10) + digits.str.slice(-4))
-        .when(pii_type == EMAIL)
-        .then(value.str.slice(0, 1) + "***@" + value.str.extract(r"@(.*)$", 1))
-        .when(pii_type == BANK_CARD)
-        .then("**** **** **** " + digits.str.slice(-4))
-        .when(pii_type == CN_LANDLINE)
-        .then(
-            pl.when(area.is_not_null() & local.is_not_null())
-            .then(area + "-" + _stars(local.str.len_chars() - 4) + local.str.slice(-4))
-            .otherwise(_stars(n - 4) + digits.str.slice(-4))
-        )
-        .when(pii_type == INTL_PHONE)
-        .then(value.str.slice(0, 3) + "****" + digits.str.slice(-4))
-        .when(pii_type == CN_NAME)
-        .then(name)
-        .when(pii_type == CN_ADDRESS)
-        .then(admin + "***")
-        .when(pii_type == IPV4)
-        .then(value.str.extract(r"^([0-9]+\.[0-9]+)\.", 1) + ".*.*")
-        .when(pii_type == IPV6)
-        .then(value.str.extract(r"^([0-9A-Fa-f]*:[0-9A-Fa-f]*)", 1) + ":****")
-        .when(pii_type == USCC)
-        .then(value.str.slice(0, 8) + _stars(n - 9) + value.str.slice(-1))
-        .when(pii_type == LICENSE_PLATE)
-        .then(value.str.slice(0, 2) + _stars(n - 4) + value.str.slice(-2))
-        .when(pii_type.is_in([CN_PASSPORT, CN_TRAVEL_PERMIT]))
-        .then(value.str.slice(0, 1) + _stars(n - 3) + value.str.slice(-2))
-        .when(pii_type == IBAN)
-        .then(value.str.slice(0, 4) + _stars(n - 8) + value.str.slice(-4))
-        .otherwise(_stars(n))
-        .fill_null(_stars(n))
+        pl.when(area.is_not_null() & local.is_not_null())
+        .then(area + "-" + _stars(local.str.len_chars() - 4) + local.str.slice(-4))
+        .otherwise(_stars(v.str.len_chars() - 4) + _digits(v).str.slice(-4))
     )
+
+
+def _keep(head: int, tail: int) -> Callable[[pl.Expr], pl.Expr]:
+    """Keep ``head`` leading and ``tail`` trailing characters, star the rest."""
+
+    def mask(v: pl.Expr) -> pl.Expr:
+        return v.str.slice(0, head) + _stars(v.str.len_chars() - head - tail) + v.str.slice(-tail)
+
+    return mask
+
+
+def _mask_all(v: pl.Expr) -> pl.Expr:
+    return _stars(v.str.len_chars())
+
+
+# Masked form of a span value per type: keeps the shape, never the whole value.
+_MASKERS: Final[dict[str, Callable[[pl.Expr], pl.Expr]]] = {
+    CN_MOBILE: _mask_mobile,
+    CN_RIC: _mask_ric,
+    EMAIL: lambda v: v.str.slice(0, 1) + "***@" + v.str.extract(r"@(.*)$", 1),
+    BANK_CARD: lambda v: "**** **** **** " + _digits(v).str.slice(-4),
+    CN_LANDLINE: _mask_landline,
+    INTL_PHONE: lambda v: v.str.slice(0, 3) + "****" + _digits(v).str.slice(-4),
+    CN_NAME: _mask_name,
+    CN_ADDRESS: lambda v: _admin_prefix(v) + "***",
+    IPV4: lambda v: v.str.extract(r"^([0-9]+\.[0-9]+)\.", 1) + ".*.*",
+    IPV6: lambda v: v.str.extract(r"^([0-9A-Fa-f]*:[0-9A-Fa-f]*)", 1) + ":****",
+    USCC: _keep(8, 1),
+    LICENSE_PLATE: _keep(2, 2),
+    CN_PASSPORT: _keep(1, 2),
+    CN_TRAVEL_PERMIT: _keep(1, 2),
+    IBAN: _keep(4, 4),
+}
+
+
+def _replacements(spans: pl.DataFrame) -> pl.Series:
+    """Masked form of each ``value`` by its ``pii_type``, in the frame's order."""
+    indexed = spans.select("value", "pii_type").with_row_index("i")
+    parts = []
+    for (pii_type,), group in indexed.group_by("pii_type"):
+        masker = _MASKERS.get(str(pii_type), _mask_all)
+        value = pl.col("value")
+        parts.append(group.select("i", rep=masker(value).fill_null(_stars(value.str.len_chars()))))
+    return pl.concat(parts).sort("i")["rep"]
 
 
 def _mask_frame(texts: pl.Series, spans: pl.DataFrame) -> pl.Series:
@@ -913,12 +955,15 @@ def _mask_frame(texts: pl.Series, spans: pl.DataFrame) -> pl.Series:
     folded = _fold_width(texts).gather(f["row"])
     f = f.with_columns(text=texts.gather(f["row"]))
     f = f.with_columns(
-        prev_end=pl.col("end").shift(1).over("row").fill_null(0),
+        prev_end=pl.when(pl.col("row") == pl.col("row").shift(1))
+        .then(pl.col("end").shift(1))
+        .otherwise(0),
         value=folded.str.slice(f["start"], f["end"] - f["start"]),
     )
+    f = f.with_columns(rep=_replacements(f))
     f = f.with_columns(
         piece=pl.col("text").str.slice(pl.col("prev_end"), pl.col("start") - pl.col("prev_end"))
-        + _replacement(pl.col("value"), pl.col("pii_type"))
+        + pl.col("rep")
     )
     joined = f.group_by("row", maintain_order=True).agg(
         pl.col("piece").str.join(""),
@@ -931,7 +976,13 @@ def _mask_frame(texts: pl.Series, spans: pl.DataFrame) -> pl.Series:
 def mask_series(*, texts: pl.Series) -> pl.Series:
     """Scan a whole column and replace every span by its masked form (nulls stay null)."""
     series = _as_text_series(texts)
-    return _mask_frame(series, scan_series(texts=series)).alias(texts.name)
+    chunks = [
+        _mask_frame(chunk, _scan_chunk(chunk))
+        for chunk in (
+            series.slice(offset, _CHUNK_ROWS) for offset in range(0, len(series), _CHUNK_ROWS)
+        )
+    ]
+    return (pl.concat(chunks) if chunks else series).alias(texts.name)
 
 
 def mask_text(text: str, spans: Sequence[Span]) -> str:

@@ -9,7 +9,8 @@ import numpy as np
 import polars as pl
 
 from dealvault.classify import validators as v
-from dealvault.classify.detectors import Cells, parse_dates
+from dealvault.classify.cells import Cells
+from dealvault.classify.dates import parse_dates
 from dealvault.errors import Invalid
 
 MINOR_AGE: Final = 14

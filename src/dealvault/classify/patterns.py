@@ -57,7 +57,12 @@ LICENSE_PLATE: Final = (
 )
 
 # --- dates, times, amounts ---------------------------------------------------------------
-DATE_PARTS: Final = r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$"
+# A date may carry a midnight time (exports of DATETIME columns holding dates).
+MIDNIGHT: Final = r"(?:\s+|T)0?0:00(?::00(?:\.0+)?)?$"
+DATE_PARTS: Final = (
+    r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
+    r"(?:(?:\s+|T)0?0:00(?::00(?:\.0+)?)?)?$"
+)
 DATE_COMPACT: Final = r"^(\d{4})(\d{2})(\d{2})$"
 _TIME: Final = (
     r"(?:\s+|T|\s*T\s*)\d{1,2}\s*[:时]\s*\d{1,2}(?:\s*[:分]\s*\d{1,2}(?:\.\d{1,9})?)?\s*秒?"

@@ -1,0 +1,84 @@
+"""Date and date-time detectors: fixed-width layouts by byte position, the rest by regex."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from dealvault.classify import patterns as p
+from dealvault.classify import validators as v
+from dealvault.classify.cells import BoolArray, Cells, as_mask, matches
+
+
+def _ymd_fixed(
+    s: pl.Series, mask: BoolArray, width: int, at: tuple[int, int, int]
+) -> tuple[v.IntArray, v.IntArray, v.IntArray]:
+    cols = v.byte_columns(s.filter(pl.Series(mask)), width)
+    y, mo, d = at
+    return v.digits_at(cols, y, y + 4), v.digits_at(cols, mo, mo + 2), v.digits_at(cols, d, d + 2)
+
+
+def _ymd(
+    s: pl.Series, fixed: tuple[tuple[str, int, tuple[int, int, int]], ...], general: str
+) -> tuple[v.IntArray, v.IntArray, v.IntArray]:
+    """Year, month, day (0 where no match): fixed-width layouts by byte position, the rest
+    by regular expression."""
+    n = len(s)
+    y, mo, d = (np.zeros(n, dtype=np.int64) for _ in range(3))
+    done = np.zeros(n, dtype=np.bool_)
+    for pattern, width, at in fixed:
+        mask = matches(s, pattern) & ~done
+        if mask.any():
+            y[mask], mo[mask], d[mask] = _ymd_fixed(s, mask, width, at)
+            done |= mask
+    rest = ~done & as_mask(s.is_not_null())
+    if rest.any():
+        parts = s.filter(pl.Series(rest)).str.extract_groups(general)
+        for out, field in ((y, "1"), (mo, "2"), (d, "3")):
+            out[rest] = parts.struct.field(field).cast(pl.Int64, strict=False).fill_null(0)
+    return y, mo, d
+
+
+_DATE_FIXED: Final = (
+    (r"^\d{4}-\d{2}-\d{2} 00:00:00$", 19, (0, 5, 8)),
+    (r"^\d{4}[-/.]\d{2}[-/.]\d{2}$", 10, (0, 5, 8)),
+    (r"^\d{8}$", 8, (0, 4, 6)),
+)
+_DATETIME_FIXED: Final = ((r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}$", 19, (0, 5, 8)),)
+
+
+def parse_dates(s: pl.Series) -> tuple[BoolArray, v.IntArray]:
+    """Mask of calendar-valid dates (several layouts, 1900-2100) and their day numbers."""
+    y, mo, d = _ymd(s, _DATE_FIXED, p.DATE_PARTS)
+    ok = v.valid_ymd(y, mo, d) & (y >= 1900) & (y <= 2100)
+    days = np.where(ok, v.day_numbers(y, mo, d), 0)
+    return ok, days
+
+
+def _parsed(c: Cells) -> tuple[npt.NDArray[Any], ...]:
+    if "dates" not in c.memo:
+        c.memo["dates"] = parse_dates(c.raw)
+    return c.memo["dates"]
+
+
+def date_(c: Cells) -> BoolArray:
+    """A calendar date (2024-01-31, 2024/1/31, 2024年1月31日, 20240131), perhaps at 00:00."""
+    return _parsed(c)[0]
+
+
+def date_of_birth(c: Cells) -> BoolArray:
+    """A date between 1900-01-01 and today (column context decides)."""
+    ok, days = _parsed(c)
+    today = (c.today - date(1970, 1, 1)).days
+    return ok & (days <= today) & (days >= (date(1900, 1, 1) - date(1970, 1, 1)).days)
+
+
+def datetime_(c: Cells) -> BoolArray:
+    """A date with a time of day other than midnight (midnight alone makes a date)."""
+    y, mo, d = _ymd(c.raw, _DATETIME_FIXED, p.DATETIME_PARTS)
+    ok = v.valid_ymd(y, mo, d) & (y >= 1900) & (y <= 2100)
+    return ok & ~matches(c.raw, p.MIDNIGHT)
