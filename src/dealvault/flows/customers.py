@@ -14,7 +14,7 @@ from dealvault.audit.service import EventIn
 from dealvault.crypto.keyring import DATA, KeyRing
 from dealvault.errors import Invalid, NotFound
 from dealvault.flows.context import AppStores
-from dealvault.flows.guard import audit, enforce
+from dealvault.flows.guard import audit, enforce, resolve
 from dealvault.vault import service as vault
 from dealvault.vault.models import ImportRun
 from dealvault.vault.read import CustomerView, disclose, find_subjects
@@ -47,9 +47,7 @@ def lookup(
 ) -> list[CustomerView]:
     """Find customers by a blind-indexed value and read them through the one read path."""
     with stores.unit_of_work() as uow:
-        person = access.get_person(uow.records, email=actor)
-        d = access.get_deal(uow.records, code=deal)
-        ds = vault.get_dataset(uow.records, deal=d, name=dataset)
+        person, d, ds = resolve(uow.records, actor=actor, deal=deal, dataset=dataset)
         event = EventIn(
             action="disclose",
             actor=person.email,
@@ -99,9 +97,7 @@ def shred(
     if (subject_id is None) == (not whole_dataset):
         raise Invalid("give either a subject id or --all-dataset, not both and not neither")
     with stores.unit_of_work() as uow:
-        person = access.get_person(uow.records, email=actor)
-        d = access.get_deal(uow.records, code=deal)
-        ds = vault.get_dataset(uow.records, deal=d, name=dataset)
+        person, d, ds = resolve(uow.records, actor=actor, deal=deal, dataset=dataset)
         event = EventIn(
             action="shred",
             actor=person.email,

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from sqlalchemy.orm import Session
+
+from dealvault.access import service as access
 from dealvault.access.decision import Decision
+from dealvault.access.models import Deal, Person
 from dealvault.audit.service import EventIn, make_checkpoint, record
 from dealvault.db.stores import UnitOfWork
 from dealvault.errors import Forbidden
 from dealvault.flows.context import AppStores
+from dealvault.vault import service as vault
+from dealvault.vault.models import Dataset
 
 
 def audit(stores: AppStores, uow: UnitOfWork, event: EventIn) -> int:
@@ -37,3 +43,15 @@ def enforce(stores: AppStores, decision: Decision, event: EventIn) -> None:
         )
     decision.enforce()
     raise Forbidden("access denied")  # pragma: no cover - enforce() raised already
+
+
+def resolve(
+    session: Session, *, actor: str, deal: str, dataset: str
+) -> tuple[Person, Deal, Dataset]:
+    """The acting person, the deal and the dataset a use case names (NotFound otherwise)."""
+    d = access.get_deal(session, code=deal)
+    return (
+        access.get_person(session, email=actor),
+        d,
+        vault.get_dataset(session, deal=d, name=dataset),
+    )

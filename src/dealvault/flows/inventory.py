@@ -9,13 +9,12 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
-from dealvault.access import service as access
 from dealvault.access.decision import decide
 from dealvault.audit.service import EventIn
 from dealvault.db.base import utcnow
 from dealvault.errors import Invalid, NotFound
 from dealvault.flows.context import AppStores
-from dealvault.flows.guard import audit, enforce
+from dealvault.flows.guard import audit, enforce, resolve
 from dealvault.ingest.fields import Category
 from dealvault.vault import service as vault
 from dealvault.vault.models import CustomerRecord, DatasetColumn, DatasetTable, ImportRun
@@ -51,6 +50,21 @@ class InventoryOut(BaseModel):
     columns: list[ColumnOut]
 
 
+def _column_out(table: str, c: DatasetColumn) -> ColumnOut:
+    return ColumnOut(
+        table=table,
+        column=c.source_name,
+        field=c.field,
+        pii_type=c.override or c.pii_type,
+        category=c.category,
+        sensitive=c.sensitive,
+        confidence=round(c.confidence, 3),
+        override=c.override,
+        fill_rate=round(c.non_null / c.rows, 4) if c.rows else 0.0,
+        distinct=c.distinct_est,
+    )
+
+
 def suggest_grade(*, customers: int, sensitive: int) -> tuple[str, str]:
     if customers >= IMPORTANT_CUSTOMERS:
         return "important", f"personal information of {customers:,} people (>= 1,000,000)"
@@ -66,9 +80,7 @@ def inventory(stores: AppStores, *, actor: str, deal: str, dataset: str) -> Inve
     """Every column with its classification and fill statistics, and the dataset's counts."""
     with stores.unit_of_work() as uow:
         s = uow.records
-        person = access.get_person(s, email=actor)
-        d = access.get_deal(s, code=deal)
-        ds = vault.get_dataset(s, deal=d, name=dataset)
+        person, d, ds = resolve(s, actor=actor, deal=deal, dataset=dataset)
         event = EventIn(
             action="inventory",
             actor=person.email,
@@ -103,21 +115,7 @@ def inventory(stores: AppStores, *, actor: str, deal: str, dataset: str) -> Inve
             .where(DatasetTable.dataset_id == ds.id)
             .order_by(DatasetTable.id, DatasetColumn.id)
         ).all()
-        columns = [
-            ColumnOut(
-                table=t,
-                column=c.source_name,
-                field=c.field,
-                pii_type=c.override or c.pii_type,
-                category=c.category,
-                sensitive=c.sensitive,
-                confidence=round(c.confidence, 3),
-                override=c.override,
-                fill_rate=round(c.non_null / c.rows, 4) if c.rows else 0.0,
-                distinct=c.distinct_est,
-            )
-            for t, c in rows
-        ]
+        columns = [_column_out(t, c) for t, c in rows]
         grade, reason = suggest_grade(customers=counts["active"], sensitive=sensitive)
         audit(stores, uow, replace(event, decision="allow"))
         return InventoryOut(
@@ -162,9 +160,7 @@ def override_column(
         raise Invalid(f"unknown category {category!r}")
     with stores.unit_of_work() as uow:
         s = uow.records
-        person = access.get_person(s, email=actor)
-        d = access.get_deal(s, code=deal)
-        ds = vault.get_dataset(s, deal=d, name=dataset)
+        person, d, ds = resolve(s, actor=actor, deal=deal, dataset=dataset)
         event = EventIn(
             action="classify.override",
             actor=person.email,
@@ -198,15 +194,4 @@ def override_column(
         row.confidence = 1.0
         s.flush()
         audit(stores, uow, replace(event, decision="allow"))
-        return ColumnOut(
-            table=table,
-            column=row.source_name,
-            field=row.field,
-            pii_type=row.override or row.pii_type,
-            category=row.category,
-            sensitive=row.sensitive,
-            confidence=row.confidence,
-            override=row.override,
-            fill_rate=round(row.non_null / row.rows, 4) if row.rows else 0.0,
-            distinct=row.distinct_est,
-        )
+        return _column_out(table, row)

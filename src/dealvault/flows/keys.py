@@ -15,7 +15,7 @@ from dealvault.audit.service import EventIn
 from dealvault.crypto.keyring import KeyRing
 from dealvault.crypto.models import DatasetKey
 from dealvault.flows.context import AppStores
-from dealvault.flows.guard import audit, enforce
+from dealvault.flows.guard import audit, enforce, resolve
 from dealvault.vault import service as vault
 from dealvault.vault.models import Dataset, KeyRotation, ShredRecord
 from dealvault.vault.rotation import RotationResult, rotate_data, rotate_master
@@ -120,9 +120,7 @@ def rotate_data_key(
     after_batch: Callable[[int], None] | None = None,
 ) -> RotationResult:
     with stores.records_session() as s:
-        person = access.get_person(s, email=actor)
-        d = access.get_deal(s, code=deal)
-        ds = vault.get_dataset(s, deal=d, name=dataset)
+        person, d, ds = resolve(s, actor=actor, deal=deal, dataset=dataset)
         event = EventIn(
             action="keys.rotate_data", actor=person.email, deal=d.code, objects={"dataset": ds.name}
         )
