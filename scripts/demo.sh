@@ -76,6 +76,28 @@ say "11. the deal moves to due diligence (a signed checkpoint at the stage chang
 dv deal advance jingjie-2026 --reason "teaser and NDA round done" >/dev/null
 dv deal show jingjie-2026 --json | python -c 'import json,sys; print("stage:", json.load(sys.stdin)["stage"])'
 
+say "11b. due diligence: what a bidder may learn without learning who the customers are"
+echo "-- aggregates: customers by province (cells under 10 customers suppressed, with complements)"
+dv disclose --level aggregate --deal jingjie-2026 --dataset crm --recipient "绿源家居集团" \
+   --group-by province --measure count --measure mean:total_amount --k-min 10 --limit 12 \
+   --purpose "valuation: customer base by province"
+echo "-- anonymized extract: age, gender, region generalised until every class holds >= 10"
+dv disclose --level anonymized --deal jingjie-2026 --dataset crm --recipient "绿源家居集团" \
+   --k 10 --keep order_count --keep total_amount --out "$DEMO/anonymized.csv" \
+   --purpose "valuation: record-level analysis" --json | python -c '
+import json, sys
+m = json.load(sys.stdin); r = m["report"]
+print("k achieved %s; %s classes; NCP %.3f; prosecutor risk max %.3f (before: %.3f); file %s" % (
+    r["k_achieved"], r["classes"], r["ncp"], r["risk_after"]["prosecutor_max"],
+    r["risk_before"]["prosecutor_max"], m["file"]))'
+echo "-- pseudonymized extract for the clean team: tokens keyed to this bidder"
+dv disclose --level pseudonymized --deal jingjie-2026 --dataset crm --recipient "绿源家居集团" \
+   --out "$DEMO/pseudonymized.parquet" --purpose "clean team: churn analysis"
+TOKEN=$(python -c 'import polars as pl, sys; print(pl.read_parquet(sys.argv[1])["token"][0])' "$DEMO/pseudonymized.parquet")
+echo "-- only the seller can map a token back to the customer"
+dv token resolve "$TOKEN" --deal jingjie-2026 --dataset crm --recipient "绿源家居集团" \
+   --purpose "demo: trace a token"
+
 say "12. the audit trail: every change, read and denial; verified, exported, verified offline"
 dv audit log --action disclose
 dv audit verify

@@ -868,7 +868,8 @@ def _admin_prefix(value: pl.Expr) -> pl.Expr:
     return prefix
 
 
-def _mask_name(v: pl.Expr) -> pl.Expr:
+def mask_name_expr(v: pl.Expr) -> pl.Expr:
+    """张*明: first and last character kept (one shared rule for columns and free text)."""
     n = v.str.len_chars()
     return (
         pl.when(n <= 1)
@@ -924,7 +925,7 @@ _MASKERS: Final[dict[str, Callable[[pl.Expr], pl.Expr]]] = {
     BANK_CARD: lambda v: "**** **** **** " + _digits(v).str.slice(-4),
     CN_LANDLINE: _mask_landline,
     INTL_PHONE: lambda v: v.str.slice(0, 3) + "****" + _digits(v).str.slice(-4),
-    CN_NAME: _mask_name,
+    CN_NAME: mask_name_expr,
     CN_ADDRESS: lambda v: _admin_prefix(v) + "***",
     IPV4: lambda v: v.str.extract(r"^([0-9]+\.[0-9]+)\.", 1) + ".*.*",
     IPV6: lambda v: v.str.extract(r"^([0-9A-Fa-f]*:[0-9A-Fa-f]*)", 1) + ":****",

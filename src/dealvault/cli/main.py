@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from typer.core import TyperGroup
 
 from dealvault import __version__
-from dealvault.cli import admin, audit, inventory, keys, records
+from dealvault.cli import admin, audit, disclose, inventory, keys, records
 from dealvault.cli import synth as synth_cli
 from dealvault.cli.context import CliContext
 from dealvault.config import Settings
@@ -91,6 +91,7 @@ records.register(app)
 keys.register(app)
 audit.register(app)
 inventory.register(app)
+disclose.register(app)
 synth_cli.register(app)
 
 

@@ -1,0 +1,213 @@
+"""Commands: disclose (any level, to a file or the terminal) and token resolve."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dealvault.cli.context import get
+from dealvault.cli.output import print_json, table
+from dealvault.deidentify.levels import Level
+from dealvault.deidentify.writers import format_for, write_disclosure
+from dealvault.errors import Invalid
+from dealvault.flows import disclosure as flows
+from dealvault.ingest.fields import TableRole
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+DealOpt = Annotated[str, typer.Option("--deal", help="Deal code.")]
+DatasetOpt = Annotated[str, typer.Option("--dataset", help="Dataset name within the deal.")]
+PurposeOpt = Annotated[str, typer.Option("--purpose", help="Why (recorded in the audit log).")]
+
+token_app = typer.Typer(help="Map a recipient's tokens back to customers (seller only).")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("disclose")(disclose_cmd)
+    app.add_typer(token_app, name="token")
+
+
+def _hierarchies(items: list[str] | None) -> dict[str, Path]:
+    out: dict[str, Path] = {}
+    for item in items or []:
+        column, sep, path = item.partition("=")
+        if not sep or not column or not path:
+            raise Invalid(f"--hierarchy needs COLUMN=FILE.csv, got {item!r}")
+        out[column.strip()] = Path(path.strip())
+    return out
+
+
+def _split(items: list[str] | None) -> list[str]:
+    """Repeatable options that also accept comma-separated lists."""
+    return [p.strip() for item in items or [] for p in item.split(",") if p.strip()]
+
+
+def disclose_cmd(
+    ctx: typer.Context,
+    level: Annotated[
+        Level,
+        typer.Option(
+            help="metadata, aggregate, anonymized, pseudonymized, masked or full (DESIGN §2)."
+        ),
+    ],
+    deal: DealOpt = ...,  # type: ignore[assignment]
+    dataset: DatasetOpt = "customers",
+    purpose: PurposeOpt = ...,  # type: ignore[assignment]
+    recipient: Annotated[
+        str | None,
+        typer.Option(help="Receiving organisation (required below full; keys the tokens)."),
+    ] = None,
+    table_role: Annotated[
+        TableRole, typer.Option("--table", help="customers, orders or notes.")
+    ] = TableRole.CUSTOMERS,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Write to this file (.csv, .xlsx, .parquet)."),
+    ] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="csv, xlsx or parquet (default: from --out).")
+    ] = None,
+    qi: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--qi",
+            help="anonymized: quasi-identifier COLUMN[:numeric|date|categorical] (repeatable;"
+            " default: age, gender, region_code where present).",
+        ),
+    ] = None,
+    hierarchy: Annotated[
+        list[str] | None,
+        typer.Option(help="anonymized: COLUMN=FILE.csv generalisation hierarchy (ARX layout)."),
+    ] = None,
+    k: Annotated[int, typer.Option(help="anonymized: every class holds at least k rows.")] = 10,
+    l_div: Annotated[
+        int | None, typer.Option("--l", help="anonymized: l-diversity of --sensitive.")
+    ] = None,
+    l_kind: Annotated[str, typer.Option(help="anonymized: distinct or entropy.")] = "distinct",
+    sensitive: Annotated[
+        str | None, typer.Option(help="anonymized: the sensitive attribute (kept as is).")
+    ] = None,
+    suppression: Annotated[
+        float, typer.Option(help="anonymized: share of outlier rows that may be left out.")
+    ] = 0.0,
+    keep: Annotated[
+        list[str] | None, typer.Option(help="anonymized: other columns to release unchanged.")
+    ] = None,
+    group_by: Annotated[
+        list[str] | None, typer.Option(help="aggregate: group columns (repeatable or a,b).")
+    ] = None,
+    measure: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="aggregate: count, sum:COL, mean:COL, dist:COL[:WIDTH|EDGES], top:COL[:N]."
+        ),
+    ] = None,
+    k_min: Annotated[
+        int, typer.Option(help="aggregate: smallest number of customers per released cell.")
+    ] = 10,
+    epsilon: Annotated[
+        float | None, typer.Option(help="aggregate: add discrete Laplace noise to counts.")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Rows shown on the terminal.")] = 20,
+    json_out: JsonOpt = False,
+) -> None:
+    """Disclose a dataset at one level to a recipient, to a file or the terminal.
+
+    Every output states the level, recipient, time and parameters: the first line of a CSV,
+    an 'about' sheet and document properties of an XLSX, the file metadata of a Parquet file.
+    Every disclosure is decided first and recorded in the audit log.
+    """
+    c = get(ctx)
+    if l_kind not in ("distinct", "entropy"):
+        raise Invalid("--l-kind must be distinct or entropy")
+    chosen_fmt = format_for(out, fmt) if out is not None else None
+    request = flows.DisclosureRequest(
+        actor=c.actor(),
+        deal=deal,
+        dataset=dataset,
+        level=level,
+        purpose=purpose,
+        recipient=recipient,
+        table=table_role,
+        quasi_identifiers=_split(qi),
+        hierarchies=_hierarchies(hierarchy),
+        k=k,
+        l_div=l_div,
+        l_kind=l_kind,  # type: ignore[arg-type]
+        sensitive=sensitive,
+        suppression=suppression,
+        keep=_split(keep),
+        group_by=_split(group_by),
+        measures=_split(measure) or ["count"],
+        k_min=k_min,
+        epsilon=epsilon,
+    )
+    result = flows.disclose(c.stores(), c.keyring(), request=request)
+    if out is not None and chosen_fmt is not None:
+        write_disclosure(result.frame, path=out, fmt=chosen_fmt, meta=result.meta)
+    if json_out:
+        doc = dict(result.meta)
+        if out is not None:
+            doc["file"] = str(out)
+        else:
+            doc["data"] = result.frame.head(limit).to_dicts()
+        print_json(c.console, doc)
+        return
+    m = result.meta
+    c.console.print(
+        f"[bold]{m['level']}[/bold] disclosure of {m['deal']}/{m['dataset']}"
+        f" ({m.get('table', '-')}) to {m['recipient']} at {m['generated_at']}; {m['rows']:,} rows"
+    )
+    if m["parameters"]:
+        c.console.print("parameters: " + json.dumps(m["parameters"], ensure_ascii=False))
+    if out is not None:
+        c.console.print(f"written to {out}")
+        return
+    shown = result.frame.head(limit)
+    c.console.print(
+        table(
+            None,
+            shown.columns,
+            [[v for v in row] for row in shown.iter_rows()],
+        )
+    )
+    if result.frame.height > limit:
+        c.console.print(f"... {result.frame.height - limit:,} more rows (use --out FILE)")
+
+
+@token_app.command("resolve")
+def token_resolve_cmd(
+    ctx: typer.Context,
+    tokens: Annotated[list[str], typer.Argument(help="Tokens as released to the recipient.")],
+    deal: DealOpt = ...,  # type: ignore[assignment]
+    dataset: DatasetOpt = "customers",
+    recipient: Annotated[
+        str, typer.Option(help="The organisation the tokens were made for.")
+    ] = ...,  # type: ignore[assignment]
+    purpose: PurposeOpt = ...,  # type: ignore[assignment]
+    json_out: JsonOpt = False,
+) -> None:
+    """Map tokens a recipient holds back to subject ids (needs the seller's key; audited)."""
+    c = get(ctx)
+    matches = flows.resolve_recipient_tokens(
+        c.stores(),
+        c.keyring(),
+        actor=c.actor(),
+        deal=deal,
+        dataset=dataset,
+        recipient=recipient,
+        tokens=tokens,
+        purpose=purpose,
+    )
+    if json_out:
+        print_json(c.console, [{"token": m.token, "subject_id": m.subject_id} for m in matches])
+        return
+    c.console.print(
+        table(
+            "tokens",
+            ["token", "subject id"],
+            [[m.token, m.subject_id or "(not a token of this recipient)"] for m in matches],
+        )
+    )

@@ -1,0 +1,491 @@
+"""Safe aggregates (``aggregate`` level): grouped statistics, cell suppression, optional noise."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import secrets
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from dealvault.deidentify.measures import Measure, fmt_number, parse_measure
+from dealvault.deidentify.suppression import (
+    ALL,
+    COMPLEMENTARY,
+    MISSING,
+    PRIMARY,
+    cube,
+    margin_sets,
+    order_rank,
+    release_order,
+    suppress,
+)
+from dealvault.errors import Invalid
+
+OTHER = "(other)"
+RESERVED_LABELS = (ALL, MISSING, OTHER)
+MECHANISM = "discrete_laplace"
+MAX_DIMENSIONS = 5  # group columns plus distributions; the cube has 2**g cuboids
+
+
+@dataclass(frozen=True)
+class AggregateReport:
+    """What was released and how it was protected; ``to_dict()`` is JSON-serialisable."""
+
+    group_by: tuple[str, ...]
+    measures: tuple[str, ...]
+    subject: str
+    k_min: int
+    totals: bool
+    rows_in: int | None
+    cells: int
+    suppressed_primary: int
+    suppressed_complementary: int
+    additive: bool
+    non_additive_lines: int
+    epsilon: float | None
+    noise_mechanism: str | None
+    sensitivity: int | None
+    noised_columns: tuple[str, ...]
+    epsilon_composed: float | None
+    top: dict[str, dict[str, int]]  # per top-N measure: groups, values listed, suppressed ...
+    notes: tuple[str, ...]
+    level: str = "aggregate"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        for name in ("group_by", "measures", "noised_columns", "notes"):
+            data[name] = list(data[name])
+        return data
+
+
+@dataclass(frozen=True)
+class AggregateResult:
+    """The main table (group columns, customers, measures, suppressed, suppression), one table
+    per top-N measure keyed by its label, and the report."""
+
+    table: pl.DataFrame
+    top: dict[str, pl.DataFrame]
+    report: AggregateReport
+
+
+@dataclass(frozen=True)
+class _Dim:
+    name: str  # column name in the released table
+    source: str  # column of the input frame
+    role: Literal["by", "dist", "top"]
+    key: str  # column name in the prepared frame and the cell table
+    measure: Measure | None = None
+
+
+def discrete_laplace_noise(
+    *, epsilon: float, size: int, rng: np.random.Generator
+) -> npt.NDArray[np.int64]:
+    """Two-sided geometric noise: P(z) ∝ exp(-epsilon·|z|), sensitivity 1, integers only.
+
+    The difference of two geometric variables with success probability 1 - exp(-epsilon);
+    variance 2·e^-ε / (1 - e^-ε)². Integer noise avoids the floating-point Laplace weakness.
+    """
+    if not (math.isfinite(epsilon) and epsilon > 0):
+        raise Invalid("epsilon must be a positive number")
+    p = -math.expm1(-epsilon)
+    first: npt.NDArray[np.int64] = rng.geometric(p, size)
+    second: npt.NDArray[np.int64] = rng.geometric(p, size)
+    return first - second
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """One aggregation: its dimensions (group, distribution, top-N), measures and settings."""
+
+    dims: list[_Dim]
+    values: list[Measure]
+    k_min: int
+    totals: bool
+    epsilon: float | None
+    rng: np.random.Generator
+
+    @property
+    def keys(self) -> list[str]:
+        return [d.key for d in self.dims]
+
+    @property
+    def by(self) -> list[_Dim]:
+        return [d for d in self.dims if d.role == "by"]
+
+    def noisy(self, counts: Sequence[int]) -> npt.NDArray[np.int64]:
+        """The counts as released: with epsilon, plus discrete Laplace noise, clamped at 0."""
+        true = np.array(counts, dtype=np.int64)
+        if self.epsilon is None:
+            return true
+        noise = discrete_laplace_noise(epsilon=self.epsilon, size=len(true), rng=self.rng)
+        released: npt.NDArray[np.int64] = np.maximum(true + noise, 0)
+        return released
+
+
+def aggregate(
+    frame: pl.DataFrame,
+    *,
+    by: Sequence[str],
+    measures: Sequence[Measure | str],
+    subject: str = "subject_id",
+    k_min: int = 10,
+    epsilon: float | None = None,
+    totals: bool = True,
+    seed: int | None = None,
+) -> AggregateResult:
+    """Grouped statistics over ``frame`` (one row per record) that are safe to release.
+
+    A cell's size is its number of DISTINCT ``subject`` values. Cells (margins included)
+    covering 1..k_min-1 customers are suppressed, then complementary suppression runs over the
+    whole cube so no suppressed cell can be recovered from a line total. With ``epsilon`` every
+    released customer count gets discrete Laplace noise (sums and means are not noised).
+    Suppression is decided on the true counts, so the release as a whole is not differentially
+    private; the noise only blurs the released counts. An empty frame gives empty tables.
+    """
+    if isinstance(k_min, bool) or k_min < 1:
+        raise Invalid("k_min must be at least 1")
+    if epsilon is not None and not (math.isfinite(epsilon) and epsilon > 0):
+        raise Invalid("epsilon must be a positive number (or omitted for no noise)")
+    wanted = [parse_measure(m) if isinstance(m, str) else m for m in measures]
+    dims, values = _plan(frame, by=list(by), measures=wanted, subject=subject)
+    seeded = np.random.PCG64(seed if seed is not None else secrets.randbits(128))
+    spec = _Spec(dims, values, k_min, totals, epsilon, np.random.Generator(seeded))
+    prepared, bin_orders = _prepare(frame, dims=dims, values=values, subject=subject)
+    cells = _cells(prepared.lazy(), spec)
+    keys = spec.keys
+    orders = {
+        k: release_order(cells.get_column(k).unique().to_list(), bins=bin_orders.get(k))
+        for k in keys
+    }
+    cells = cells.sort([order_rank(k, order=orders[k]) for k in keys]) if keys else cells
+    true_counts = cells.get_column("customers").to_list()
+    outcome = suppress(
+        keys=cells.select(keys),
+        counts=true_counts,
+        k_min=k_min,
+        listed=cells.get_column("__listed").to_list(),
+        remainder_dims=[keys.index(d.key) for d in dims if d.role == "top"],
+    )
+    hidden = outcome.suppressed
+    cells = cells.with_columns(
+        pl.Series("suppressed", hidden, dtype=pl.Boolean),
+        pl.Series("suppression", outcome.reasons, dtype=pl.String),
+        pl.Series("__released", spec.noisy(true_counts), dtype=pl.Int64),
+    )
+    one_row_each = frame.height == prepared.get_column("__s").n_unique()
+    noised = ["customers"] if epsilon is not None else []
+    if noised and one_row_each and any(m.kind == "count" for m in values):
+        cells = cells.with_columns(pl.col("__released").alias("count"))  # same noise, no extra ε
+        noised.append("count")
+    main = _main_table(cells, spec)
+    tops = {
+        d.measure.label: _top_table(cells, prepared.lazy(), spec, top=d, orders=orders)
+        for d in dims
+        if d.role == "top" and d.measure is not None
+    }
+    margins = [pl.col(d.name) == ALL for d in dims if d.role != "top"]
+    grand = main.filter(pl.all_horizontal(margins)) if margins else main
+    released_grand = grand.height == 1 and not grand.get_column("suppressed")[0]
+    rows_in = frame.height if frame.height == 0 or (epsilon is None and released_grand) else None
+    # count queries per customer: one per cuboid of the cell cube, plus each top's (other) rows
+    cuboids = cells.select([pl.col(k) == ALL for k in keys]).unique().height if keys else 1
+    cuboids += len(tops) * len(margin_sets([d.key for d in spec.by], totals=totals))
+    report = AggregateReport(
+        group_by=tuple(by),
+        measures=tuple(m.label for m in wanted),
+        subject=subject,
+        k_min=k_min,
+        totals=totals,
+        rows_in=rows_in,
+        cells=main.height,
+        suppressed_primary=_count(main, PRIMARY),
+        suppressed_complementary=_count(main, COMPLEMENTARY),
+        additive=outcome.non_additive_lines == 0,
+        non_additive_lines=outcome.non_additive_lines,
+        epsilon=epsilon,
+        noise_mechanism=MECHANISM if epsilon is not None else None,
+        sensitivity=1 if epsilon is not None else None,
+        noised_columns=tuple(noised),
+        epsilon_composed=epsilon * cuboids if epsilon is not None else None,
+        top={label: _top_report(table) for label, table in tops.items()},
+        notes=_notes(spec, one_row_each, outcome.non_additive_lines == 0, rows_in),
+    )
+    return AggregateResult(table=main, top=tops, report=report)
+
+
+def _plan(
+    frame: pl.DataFrame, *, by: list[str], measures: list[Measure], subject: str
+) -> tuple[list[_Dim], list[Measure]]:
+    """Check every column and name, and lay out the dimensions: group, distribution, top."""
+    if subject not in frame.columns:
+        raise Invalid(f"no subject column {subject!r} in the data")
+    for column in [*by, *(m.column for m in measures if m.column)]:
+        if column not in frame.columns:
+            raise Invalid(f"no column {column!r} in the data")
+        if column == subject:
+            raise Invalid(f"the subject column {subject!r} cannot be grouped or measured")
+    if len(set(by)) != len(by):
+        raise Invalid("a group column is listed twice")
+    labels = [m.label for m in measures]
+    if len(set(labels)) != len(labels):
+        raise Invalid("a measure is listed twice")
+    dims = [_Dim(name=c, source=c, role="by", key=f"__d{i}") for i, c in enumerate(by)]
+    for m in measures:
+        if m.kind in ("distribution", "top"):
+            column = str(m.column)
+            if column in by:
+                raise Invalid(f"column {column!r} is already a group column")
+            if m.kind == "distribution" and any(
+                d.source == column and d.role == "dist" for d in dims
+            ):
+                raise Invalid(f"column {column!r} has two distributions")
+            role: Literal["dist", "top"] = "dist" if m.kind == "distribution" else "top"
+            dims.append(_Dim(column, column, role, f"__d{len(dims)}", m))
+    dims.sort(key=lambda d: ("by", "dist", "top").index(d.role))
+    if sum(d.role != "top" for d in dims) > MAX_DIMENSIONS:
+        raise Invalid(f"at most {MAX_DIMENSIONS} group columns and distributions together")
+    values = [m for m in measures if m.kind in ("count", "sum", "mean")]
+    names = [d.name for d in dims if d.role != "top"] + [m.output for m in values]
+    reserved = {"customers", "suppressed", "suppression", "rank"}
+    if len(set(names)) != len(names) or reserved & set(names):
+        raise Invalid(f"output columns clash; do not group by or measure {sorted(reserved)}")
+    return dims, values
+
+
+def _number(frame: pl.DataFrame, column: str) -> pl.Expr:
+    """A Float64 reading of ``column``; amount strings like "199.00" (or " 199.00 ") allowed."""
+    dtype = frame.schema[column]
+    if dtype.is_numeric():
+        return pl.col(column).cast(pl.Float64).fill_nan(None)
+    if dtype != pl.String:
+        raise Invalid(f"column {column!r} is not numeric")
+    number = pl.col(column).cast(pl.Float64, strict=False)
+    if frame.select((pl.col(column).is_not_null() & number.is_null()).sum()).item():
+        text = pl.col(column).str.strip_chars()  # slower path: blanks around, or empty strings
+        number = pl.when(text != "").then(text).otherwise(None).cast(pl.Float64, strict=False)
+        bad = frame.select((text.is_not_null() & (text != "") & number.is_null()).sum()).item()
+        if bad:
+            raise Invalid(f"column {column!r} is not numeric: {bad} values are not numbers")
+    return number.fill_nan(None)
+
+
+def _prepare(
+    frame: pl.DataFrame, *, dims: list[_Dim], values: list[Measure], subject: str
+) -> tuple[pl.DataFrame, dict[str, dict[str, float]]]:
+    """Internal columns: subject ``__s``, string labels per dimension, Float64 per measure."""
+    exprs = [pl.col(subject).hash().alias("__s")]  # 64-bit codes: fast distinct counts
+    checks = [pl.col(subject).null_count().alias(f"null:{subject}")]
+    numbers: dict[str, pl.Expr] = {}
+    for column in {str(m.column) for m in values if m.kind != "count"} | {
+        d.source for d in dims if d.measure is not None and (d.measure.bins or d.measure.width)
+    }:
+        numbers[column] = _number(frame, column)
+    for column in dict.fromkeys(str(m.column) for m in values if m.kind != "count"):
+        exprs.append(numbers[column].alias(f"__x:{column}"))
+    widths: dict[str, float] = {}
+    bin_orders: dict[str, dict[str, float]] = {}
+    for d in dims:
+        measure = d.measure
+        if measure is not None and measure.width is not None:
+            exprs.append(((numbers[d.source] / measure.width).floor() * measure.width).alias(d.key))
+            widths[d.key] = measure.width
+        elif measure is not None and measure.bins is not None:
+            edges = list(measure.bins)
+            names = (
+                [f"< {fmt_number(edges[0])}"]
+                + [f"[{fmt_number(a)}, {fmt_number(b)})" for a, b in itertools.pairwise(edges)]
+                + [f">= {fmt_number(edges[-1])}"]
+            )
+            bin_orders[d.key] = {name: float(i) for i, name in enumerate(names)}
+            x = numbers[d.source]
+            index = pl.lit(pl.Series(edges, dtype=pl.Float64)).search_sorted(x, side="right")
+            label = index.replace_strict(list(range(len(names))), names, return_dtype=pl.String)
+            exprs.append(
+                pl.when(x.is_not_null()).then(label).otherwise(pl.lit(MISSING)).alias(d.key)
+            )
+        else:
+            text = pl.col(d.source).cast(pl.String)
+            checks.append(text.is_in(list(RESERVED_LABELS)).any().alias(f"reserved:{d.source}"))
+            exprs.append(text.fill_null(MISSING).alias(d.key))
+    try:
+        found = frame.select(checks).row(0, named=True)
+    except pl.exceptions.PolarsError:  # its message may quote values: never pass it on
+        raise Invalid("the data could not be read for aggregation") from None
+    for name, value in found.items():
+        kind, _, column = name.partition(":")
+        if value and kind == "null":
+            raise Invalid(f"column {column!r} (the subject id) has {value} empty values")
+        if value and kind == "reserved":
+            raise Invalid(f"column {column!r} holds a reserved label {RESERVED_LABELS}")
+    try:
+        prepared = frame.select(exprs)
+    except pl.exceptions.PolarsError:  # its message may quote values: never pass it on
+        raise Invalid("the data could not be read for aggregation") from None
+    if prepared.get_column("__s").n_unique() != frame.get_column(subject).n_unique():
+        # a hash collision would merge two customers: fall back to exact (slower) dense codes
+        prepared = prepared.with_columns(frame.get_column(subject).rank("dense").alias("__s"))
+    for key, width in widths.items():
+        lows = sorted(prepared.get_column(key).drop_nulls().unique().to_list())
+        names = [f"[{fmt_number(low)}, {fmt_number(low + width)})" for low in lows]
+        bin_orders[key] = dict(zip(names, lows, strict=True))
+        prepared = prepared.with_columns(
+            pl.col(key).replace_strict(lows, names, default=MISSING, return_dtype=pl.String)
+        )
+    return prepared, bin_orders
+
+
+def _cells(lf: pl.LazyFrame, spec: _Spec) -> pl.DataFrame:
+    """Every non-empty cell of the cube (main measures) and of each top-N cube, in one key
+    space; a top cube's group totals are the main cube's cells with ``(all)`` distributions."""
+    keys, by = spec.keys, [d.key for d in spec.by]
+    grouped = [d.key for d in spec.dims if d.role != "top"]
+    customers = pl.col("__s").n_unique().cast(pl.Int64).alias("customers")
+    aggs = [customers]
+    for m in spec.values:
+        x = pl.col(f"__x:{m.column}")
+        agg = {"count": pl.len().cast(pl.Int64), "sum": x.sum()}.get(m.kind, x.mean())
+        aggs.append(agg.alias(m.output))
+    frames = [cube(lf, present=margin_sets(grouped, totals=spec.totals), keys=keys, aggs=aggs)]
+    tops = [d for d in spec.dims if d.role == "top" and d.measure is not None]
+    if tops and not spec.totals and len(grouped) > len(by):  # group totals the tops need
+        frames.append(cube(lf, present=[tuple(by)], keys=keys, aggs=aggs))
+    frames = [f.with_columns(pl.lit(True).alias("__listed")) for f in frames]
+    for top in tops:
+        present = [(*group, top.key) for group in margin_sets(by, totals=spec.totals)]
+        ranked = cube(lf, present=present, keys=keys, aggs=[customers]).sort(
+            [*by, "customers", top.key], descending=[False] * len(by) + [True, False]
+        )
+        rank = pl.int_range(1, pl.len() + 1)
+        n = top.measure.n if top.measure else 0
+        eligible = (pl.col("customers") >= spec.k_min) & ((rank.over(by) if by else rank) <= n)
+        frames.append(ranked.with_columns(eligible.alias("__listed")))
+    cells = pl.concat(pl.collect_all(frames), how="diagonal_relaxed")
+    cells = cells.unique(subset=keys or None, keep="first", maintain_order=True)
+    return cells.filter(pl.col("customers") > 0)
+
+
+def _main_table(cells: pl.DataFrame, spec: _Spec) -> pl.DataFrame:
+    grouped = [d for d in spec.dims if d.role != "top"]
+    keep = [pl.col(d.key) == ALL for d in spec.dims if d.role == "top"]
+    keep += [] if spec.totals else [pl.col(d.key) != ALL for d in grouped]
+    table = cells.filter(pl.all_horizontal(keep)) if keep else cells
+    return table.select(
+        *[pl.col(d.key).alias(d.name) for d in grouped],
+        *[_unless_hidden(c) for c in ["__released", *(m.output for m in spec.values)]],
+        "suppressed",
+        "suppression",
+    ).rename({"__released": "customers"})
+
+
+def _unless_hidden(column: str) -> pl.Expr:
+    return pl.when(pl.col("suppressed")).then(None).otherwise(pl.col(column)).alias(column)
+
+
+def _top_table(
+    cells: pl.DataFrame, lf: pl.LazyFrame, spec: _Spec, *, top: _Dim, orders: dict[str, list[str]]
+) -> pl.DataFrame:
+    """Listed top values per group (ranked), the (other) remainder and the group total."""
+    by = [d.key for d in spec.by]
+    keep = [pl.col(d.key) == ALL for d in spec.dims if d.role != "by" and d is not top]
+    keep += [] if spec.totals else [pl.col(k) != ALL for k in by]
+    mine = cells.filter(pl.all_horizontal(keep)) if keep else cells
+    group_totals = mine.filter(pl.col(top.key) == ALL)
+    listed = mine.filter((pl.col(top.key) != ALL) & pl.col("__listed") & ~pl.col("suppressed"))
+    other = pl.col("__s").n_unique().cast(pl.Int64).alias("__other")
+    others = []
+    for group in margin_sets(by, totals=spec.totals):
+        # (other) = distinct customers of the group with a value that is not listed for it
+        pattern = [pl.col(k) != ALL if k in group else pl.col(k) == ALL for k in by]
+        pairs = (listed.filter(pl.all_horizontal(pattern)) if pattern else listed).lazy()
+        rest = lf.join(pairs.select(*group, top.key), on=[*group, top.key], how="anti")
+        part = rest.group_by(list(group)).agg(other) if group else rest.select(other)
+        others.append(part.with_columns([pl.lit(ALL).alias(k) for k in by if k not in group]))
+    totals_hidden = group_totals.select(*by, pl.col("suppressed").alias("__total_hidden"))
+    rows = pl.concat(pl.collect_all(others), how="diagonal_relaxed").filter(pl.col("__other") > 0)
+    rows = rows.join(totals_hidden, on=by) if by else rows.join(totals_hidden, how="cross")
+    rows = (
+        rows.sort([order_rank(k, order=orders[k]) for k in by]) if by else rows
+    )  # seeded noise order
+    small, total_hidden = pl.col("__other") < spec.k_min, pl.col("__total_hidden")
+    rows = rows.with_columns(
+        pl.lit(OTHER).alias(top.key),
+        pl.Series("__released", spec.noisy(rows.get_column("__other").to_list()), pl.Int64),
+        (small | total_hidden).alias("suppressed"),
+        pl.when(small)
+        .then(pl.lit(PRIMARY))
+        .when(total_hidden)
+        .then(pl.lit(COMPLEMENTARY))
+        .otherwise(None)
+        .alias("suppression"),
+    )
+    columns = [*by, top.key, "__released", "suppressed", "suppression"]
+    rank = pl.int_range(1, pl.len() + 1)
+    listed = listed.sort([*by, "__released", top.key], descending=[False] * len(by) + [True, False])
+    no_rank = pl.lit(None, pl.Int64).alias("rank")
+    table = pl.concat(
+        [
+            listed.select(columns).with_columns(
+                (rank.over(by) if by else rank).cast(pl.Int64).alias("rank"), __kind=pl.lit(0)
+            ),
+            rows.select(columns).with_columns(no_rank, __kind=pl.lit(1)),
+            group_totals.select(columns).with_columns(no_rank, __kind=pl.lit(2)),
+        ],
+        how="vertical_relaxed",
+    )
+    table = table.sort(
+        [*[order_rank(k, order=orders[k]) for k in by], "__kind", "rank"], maintain_order=True
+    )
+    return table.select(
+        *[pl.col(d.key).alias(d.name) for d in spec.by],
+        pl.col(top.key).alias(top.name),
+        "rank",
+        _unless_hidden("__released").alias("customers"),
+        "suppressed",
+        "suppression",
+    )
+
+
+def _count(table: pl.DataFrame, reason: str) -> int:
+    return int((table.get_column("suppression") == reason).sum())
+
+
+def _top_report(table: pl.DataFrame) -> dict[str, int]:
+    values = table.get_column(table.columns[table.columns.index("rank") - 1])
+    return {
+        "groups": int((values == ALL).sum()),
+        "values_listed": int(table.get_column("rank").is_not_null().sum()),
+        "other_released": int(((values == OTHER) & ~table.get_column("suppressed")).sum()),
+        "suppressed_primary": _count(table, PRIMARY),
+        "suppressed_complementary": _count(table, COMPLEMENTARY),
+    }
+
+
+def _notes(spec: _Spec, one_row_each: bool, additive: bool, rows_in: int | None) -> tuple[str, ...]:
+    noised = spec.epsilon is not None
+    notes = {
+        "customers = distinct subjects per cell; cells under k_min are suppressed, and more "
+        "cells so that none can be recovered from totals": True,
+        "some customers fall in several cells (record-level grouping): lines do not add up "
+        "exactly; complementary suppression was applied as if they did": not additive,
+        "noise covers customer counts only (discrete Laplace, sensitivity 1); sums and means "
+        "are exact; suppression used the true counts, so the release as a whole is not "
+        "differentially private; epsilon_composed = epsilon x count queries per customer, "
+        "valid when each customer falls in one cell per cuboid": noised,
+        "record counts are exact: a customer may have many records": noised
+        and not one_row_each
+        and any(m.kind == "count" for m in spec.values),
+        "rows_in withheld: it would reveal a suppressed or noised grand total": rows_in is None,
+        "an exact sum and mean of one column give the exact record count (sum / mean), which "
+        "undoes the noise when each customer has one record": noised
+        and bool(
+            {m.column for m in spec.values if m.kind == "sum"}
+            & {m.column for m in spec.values if m.kind == "mean"}
+        ),
+    }
+    return tuple(note for note, wanted in notes.items() if wanted)

@@ -1,0 +1,473 @@
+"""k-anonymous record-level release: encode quasi-identifiers, Mondrian, generalise, report."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+
+from dealvault.deidentify import metrics
+from dealvault.deidentify.hierarchy import Hierarchy
+from dealvault.deidentify.metrics import RiskFigures
+from dealvault.deidentify.mondrian import (
+    Bools,
+    Dimension,
+    Diversity,
+    Floats,
+    Ints,
+    Partitions,
+    mondrian,
+)
+from dealvault.errors import Invalid
+
+__all__ = ["AnonymizeReport", "QuasiIdentifier", "RiskFigures", "anonymize"]
+
+#: Output label of a cell generalised to its whole domain.
+STAR = "*"
+
+
+@dataclass(frozen=True)
+class QuasiIdentifier:
+    """A column an attacker may know. ``numeric``: integers or floats (or text holding them);
+    ``date``: ``Date``, ``Datetime`` (the day is used) or ISO ``YYYY-MM-DD`` text;
+    ``categorical``: any values; with a ``hierarchy`` they generalise to the lowest common
+    ancestor, without one to ``*`` unless the class holds a single value."""
+
+    column: str
+    kind: Literal["numeric", "date", "categorical"]
+    hierarchy: Hierarchy | None = None
+
+
+@dataclass(frozen=True)
+class AnonymizeReport:
+    """What :func:`anonymize` did, measured on the output equivalence classes."""
+
+    k_requested: int
+    k_achieved: int
+    l_requested: int | None
+    l_kind: str | None
+    l_achieved: float | None
+    rows_in: int
+    rows_out: int
+    suppressed: int
+    suppression_budget: float
+    partitions: int
+    classes: int
+    class_size_min: int
+    class_size_max: int
+    class_size_mean: float
+    class_size_histogram: dict[str, int]
+    ncp: float
+    ncp_per_column: dict[str, float]
+    discernibility: int
+    average_class_size_metric: float
+    risk_before: RiskFigures
+    risk_after: RiskFigures
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable form."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class _Encoded:
+    """A quasi-identifier as a Mondrian dimension plus what generalisation needs."""
+
+    qi: QuasiIdentifier
+    dim: Dimension
+    values: pl.Series | None  # value per code (null at the null code); None with a hierarchy
+    numbers: Floats | None  # numeric/date: value per code as float (NaN at the null code)
+
+
+def anonymize(
+    frame: pl.DataFrame,
+    *,
+    quasi_identifiers: Sequence[QuasiIdentifier],
+    k: int,
+    sensitive: str | None = None,
+    l: int | None = None,  # noqa: E741 - the letter of l-diversity
+    l_kind: Literal["distinct", "entropy"] = "distinct",
+    suppression: float = 0.0,
+    keep: Sequence[str] = (),
+    seed: int | None = None,
+) -> tuple[pl.DataFrame, AnonymizeReport]:
+    """Generalise ``quasi_identifiers`` so every combination is shared by at least ``k`` rows.
+
+    Steps: encode each quasi-identifier as integer codes; suppress outliers within the budget;
+    partition with strict Mondrian (:func:`dealvault.deidentify.mondrian.mondrian`), with
+    l-diversity on ``sensitive`` when ``l`` is given; replace each value by its partition's
+    range (numeric and date: ``[lo, hi]``, or the value when lo == hi; categorical: the lowest
+    common ancestor in the hierarchy, or ``*``); shuffle the rows. Partitions that generalise to
+    the same labels form one output class; every figure in the report is measured on the
+    output classes, as an attacker (or pycanon) would group them.
+
+    Output: one row per row not suppressed, in random order (``seed`` only for tests):
+    the quasi-identifiers as text, then ``sensitive`` and ``keep`` unchanged.
+
+    Suppression (``suppression`` = largest share of rows that may be left out): each row gets
+    an outlier score, the sum over quasi-identifiers of — numeric and date: the distance
+    outside the Tukey fences Q1 - 1.5 IQR / Q3 + 1.5 IQR in IQR units (in units of the range
+    when IQR is 0); categorical: (k - n) / k for a leaf value held by n < k rows; null in any
+    column held by fewer than k rows: infinite (these go first). The rows of highest positive
+    score are suppressed, at most floor(suppression x rows); rows of score 0 never are.
+
+    Nulls: null is a value of its own in each quasi-identifier, ordered before every other
+    value, and Mondrian cuts a partition into its nulls and the rest before any other cut, so
+    a null only shares a class with nulls — and the class shows null there — unless the
+    partition holds fewer than k nulls or fewer than k other rows. Then (typically: fewer
+    than k nulls in the column and no suppression budget left for them) the nulls stay with
+    non-null rows and that class shows ``*`` in the column (full loss in NCP).
+    """
+    started = time.perf_counter()
+    _check(frame, quasi_identifiers, k, sensitive, l, l_kind, suppression, keep)
+    sens_codes, n_sens = (None, 0) if sensitive is None else _codes(frame.get_column(sensitive))
+    diversity = None
+    if l is not None and sens_codes is not None:
+        distinct = len(np.unique(sens_codes))
+        if l > distinct:
+            raise Invalid(
+                f"l = {l} but the sensitive column {sensitive!r} has only {distinct}"
+                " distinct values"
+            )
+        diversity = Diversity(codes=sens_codes, n_values=n_sens, l=l, kind=l_kind)
+    encoded = [_encode(frame, qi) for qi in quasi_identifiers]
+    active = ~_outliers(encoded, k=k, budget=suppression, rows=frame.height)
+    if int(active.sum()) < k:
+        raise Invalid(f"{int(active.sum())} rows remain after suppression, fewer than k = {k}")
+    parts = mondrian(dimensions=[e.dim for e in encoded], k=k, rows=active, diversity=diversity)
+    labels, losses = zip(*(_generalise(e, parts, d) for d, e in enumerate(encoded)), strict=True)
+    class_of_part, n_classes = metrics.merge_classes(labels=labels)
+
+    kept = np.flatnonzero(active)
+    rows = kept[np.random.default_rng(seed).permutation(len(kept))]
+    part_of_row = parts.labels[rows]
+    columns = [
+        lab.gather(part_of_row).alias(e.qi.column) for lab, e in zip(labels, encoded, strict=True)
+    ]
+    columns += [
+        frame.get_column(c).gather(rows) for c in (*([sensitive] if sensitive else []), *keep)
+    ]
+    l_value = None
+    if sens_codes is not None:
+        l_value = metrics.l_achieved(
+            classes=class_of_part[part_of_row],
+            values=sens_codes[rows],
+            n_classes=n_classes,
+            n_values=n_sens,
+            kind=l_kind,
+        )
+    report = _report(
+        encoded,
+        parts,
+        class_of_part,
+        np.stack(losses, axis=1),
+        k=k,
+        l_requested=l,
+        l_kind=l_kind if sensitive is not None else None,
+        l_achieved=l_value,
+        suppression=suppression,
+    )
+    return pl.DataFrame(columns), replace(report, seconds=time.perf_counter() - started)
+
+
+def _report(
+    encoded: list[_Encoded],
+    parts: Partitions,
+    class_of_part: Ints,
+    losses: Floats,
+    *,
+    k: int,
+    l_requested: int | None,
+    l_kind: str | None,
+    l_achieved: float | None,
+    suppression: float,
+) -> AnonymizeReport:
+    """The report's figures, on the output classes (``class_of_part``: class per partition)."""
+    rows_in = len(parts.labels)
+    rows_out = int(parts.sizes.sum())
+    suppressed = rows_in - rows_out
+    sizes = np.bincount(class_of_part, weights=parts.sizes).astype(np.int64)
+    total_ncp, per_column = metrics.ncp(
+        per_partition=losses, sizes=parts.sizes, suppressed=suppressed, rows_in=rows_in
+    )
+    raw = metrics.combination_sizes(
+        codes=[e.dim.codes for e in encoded], cards=[e.dim.n_codes for e in encoded]
+    )
+    return AnonymizeReport(
+        k_requested=k,
+        k_achieved=int(sizes.min()),
+        l_requested=l_requested,
+        l_kind=l_kind,
+        l_achieved=l_achieved,
+        rows_in=rows_in,
+        rows_out=rows_out,
+        suppressed=suppressed,
+        suppression_budget=suppression,
+        partitions=parts.count,
+        classes=len(sizes),
+        class_size_min=int(sizes.min()),
+        class_size_max=int(sizes.max()),
+        class_size_mean=rows_out / len(sizes),
+        class_size_histogram=metrics.size_histogram(sizes=sizes),
+        ncp=total_ncp,
+        ncp_per_column={e.qi.column: v for e, v in zip(encoded, per_column, strict=True)},
+        discernibility=metrics.discernibility(sizes=sizes, suppressed=suppressed, rows_in=rows_in),
+        average_class_size_metric=metrics.average_class_size(
+            rows_out=rows_out, classes=len(sizes), k=k
+        ),
+        risk_before=metrics.risk(sizes=raw),
+        risk_after=metrics.risk(sizes=sizes),
+        seconds=0.0,
+    )
+
+
+def _check(
+    frame: pl.DataFrame,
+    qis: Sequence[QuasiIdentifier],
+    k: int,
+    sensitive: str | None,
+    l: int | None,  # noqa: E741
+    l_kind: str,
+    suppression: float,
+    keep: Sequence[str],
+) -> None:
+    """Reject bad arguments before any work; messages name columns, never values."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 2:
+        raise Invalid(f"k must be an integer of at least 2, not {k!r}")
+    if not 0.0 <= suppression < 1.0:
+        raise Invalid(f"suppression budget must be in [0, 1), not {suppression!r}")
+    if not qis:
+        raise Invalid("at least one quasi-identifier is needed")
+    names = [q.column for q in qis]
+    used = [*names, *([sensitive] if sensitive is not None else []), *keep]
+    for name in used:
+        if name not in frame.columns:
+            raise Invalid(f"unknown column {name!r}")
+    repeated = sorted({n for n in used if used.count(n) > 1})
+    if repeated:
+        raise Invalid(f"column {repeated[0]!r} is named more than once")
+    for q in qis:
+        if q.kind not in ("numeric", "date", "categorical"):
+            raise Invalid(f"column {q.column!r}: unknown kind {q.kind!r}")
+        if q.hierarchy is not None and q.kind != "categorical":
+            raise Invalid(f"column {q.column!r}: a hierarchy needs kind 'categorical'")
+    if l is not None:
+        if sensitive is None:
+            raise Invalid("l-diversity needs a sensitive column")
+        if isinstance(l, bool) or not isinstance(l, int) or l < 2:
+            raise Invalid(f"l must be an integer of at least 2, not {l!r}")
+        if l_kind not in ("distinct", "entropy"):
+            raise Invalid(f"l_kind must be 'distinct' or 'entropy', not {l_kind!r}")
+    if frame.height < k:
+        raise Invalid(f"{frame.height} rows, fewer than k = {k}")
+
+
+def _first_bad(bad: pl.Series) -> int:
+    return int(bad.arg_true()[0]) + 1
+
+
+def _as_number(s: pl.Series, column: str) -> pl.Series:
+    if s.dtype.is_integer() or s.dtype in (pl.Boolean, pl.Null):
+        return s.cast(pl.Int64)
+    if s.dtype.is_float() or s.dtype.is_decimal():
+        number = s.cast(pl.Float64).fill_nan(None)
+    elif s.dtype == pl.Utf8:
+        text = s.str.strip_chars()
+        text = pl.select(pl.when(text.str.len_chars() > 0).then(text)).to_series()
+        whole = text.cast(pl.Int64, strict=False)
+        if whole.null_count() == text.null_count():
+            return whole
+        number = text.cast(pl.Float64, strict=False).fill_nan(None)
+        bad = number.is_null() & text.is_not_null()
+        if bad.any():
+            raise Invalid(
+                f"column {column!r}, row {_first_bad(bad)}: not a number (values are not shown)"
+            )
+    else:
+        raise Invalid(f"column {column!r} has type {s.dtype}, not numbers")
+    infinite = number.is_infinite().fill_null(False)
+    if infinite.any():
+        raise Invalid(f"column {column!r}, row {_first_bad(infinite)}: not a finite number")
+    return number
+
+
+def _as_date(s: pl.Series, column: str) -> pl.Series:
+    if s.dtype in (pl.Date, pl.Null):
+        return s.cast(pl.Date)
+    if isinstance(s.dtype, pl.Datetime):
+        return s.dt.date()
+    if s.dtype != pl.Utf8:
+        raise Invalid(f"column {column!r} has type {s.dtype}, not dates")
+    text = s.str.strip_chars()
+    text = pl.select(pl.when(text.str.len_chars() > 0).then(text)).to_series()
+    day = text.str.to_date("%Y-%m-%d", strict=False)
+    bad = day.is_null() & text.is_not_null()
+    if bad.any():
+        raise Invalid(
+            f"column {column!r}, row {_first_bad(bad)}: not an ISO date YYYY-MM-DD"
+            " (values are not shown)"
+        )
+    return day
+
+
+def _stable_order(codes: Ints, n_codes: int) -> Ints:
+    """Rows sorted stably by code (numpy radix-sorts 16-bit keys)."""
+    small = codes.astype(np.int16) if n_codes < 2**15 else codes
+    return np.argsort(small, kind="stable").astype(np.int64)
+
+
+def _encode(frame: pl.DataFrame, qi: QuasiIdentifier) -> _Encoded:
+    s = frame.get_column(qi.column)
+    if qi.kind == "categorical":
+        return _encode_categorical(s, qi)
+    typed = _as_number(s, qi.column) if qi.kind == "numeric" else _as_date(s, qi.column)
+    nulls = typed.is_null().to_numpy()
+    off = int(nulls.any())
+    raw = typed.to_physical().drop_nulls().to_numpy()
+    present = np.flatnonzero(~nulls)
+    perm = np.argsort(raw, kind="stable")
+    ordered = raw[perm]
+    fresh = np.ones(len(ordered), dtype=np.bool_)
+    fresh[1:] = ordered[1:] != ordered[:-1]
+    codes = np.zeros(len(nulls), dtype=np.int64)
+    codes[present[perm]] = np.cumsum(fresh) - 1 + off
+    distinct = ordered[fresh]
+    numbers = distinct.astype(np.float64)
+    span = float(numbers[-1] - numbers[0]) if len(numbers) else 0.0
+    scale = (numbers - numbers[0]) / span if span > 0 else np.zeros(len(numbers))
+    values = pl.Series(qi.column, distinct).cast(typed.dtype)
+    if off:
+        scale = np.concatenate([[0.0], scale])
+        numbers = np.concatenate([[np.nan], numbers])
+        values = pl.concat([pl.Series(qi.column, [None], dtype=typed.dtype), values])
+    order = np.concatenate([np.flatnonzero(nulls), present[perm]])
+    dim = Dimension(codes=codes, scale=scale, null_code=off - 1, order=order)
+    return _Encoded(qi=qi, dim=dim, values=values, numbers=numbers)
+
+
+def _encode_categorical(s: pl.Series, qi: QuasiIdentifier) -> _Encoded:
+    text = s.cast(pl.Utf8)
+    nulls = text.is_null().to_numpy()
+    off = int(nulls.any())
+    values: pl.Series | None = None
+    if qi.hierarchy is not None:
+        filled = text.fill_null(qi.hierarchy.leaves[0]) if off else text
+        codes = qi.hierarchy.leaf_codes(filled, column=qi.column) + off
+        n_values = len(qi.hierarchy.leaves)
+    else:
+        distinct = text.drop_nulls().unique().sort()
+        lookup = pl.DataFrame({"v": distinct, "c": np.arange(len(distinct), dtype=np.int64)})
+        joined = text.to_frame("v").join(lookup, on="v", how="left", maintain_order="left")
+        codes = joined.get_column("c").fill_null(-1).to_numpy().astype(np.int64) + off
+        n_values = len(distinct)
+        values = distinct.alias(qi.column)
+        if off:
+            values = pl.concat([pl.Series(qi.column, [None], dtype=pl.Utf8), values])
+    codes[nulls] = 0
+    scale = np.arange(n_values, dtype=np.float64) / max(n_values - 1, 1)
+    if off:
+        scale = np.concatenate([[0.0], scale])
+    order = _stable_order(codes, n_values + off)
+    dim = Dimension(codes=codes, scale=scale, null_code=off - 1, order=order)
+    return _Encoded(qi=qi, dim=dim, values=values, numbers=None)
+
+
+def _codes(s: pl.Series) -> tuple[Ints, int]:
+    """Dense codes of any column (null is a value of its own) and how many there are."""
+    codes = s.rank("dense").fill_null(0).to_numpy().astype(np.int64)
+    if not s.null_count():
+        codes -= 1
+    return codes, int(codes.max()) + 1 if len(codes) else 0
+
+
+def _outliers(encoded: list[_Encoded], *, k: int, budget: float, rows: int) -> Bools:
+    """Rows to suppress: the highest outlier scores, at most floor(budget x rows)."""
+    out = np.zeros(rows, dtype=np.bool_)
+    limit = math.floor(budget * rows)
+    if limit <= 0:
+        return out
+    score = np.zeros(rows, dtype=np.float64)
+    for e in encoded:
+        counts = np.bincount(e.dim.codes, minlength=e.dim.n_codes)
+        per_code = np.where((counts > 0) & (counts < k), (k - counts) / k, 0.0)
+        if e.dim.null_code >= 0 and counts[e.dim.null_code] < k:
+            per_code[e.dim.null_code] = np.inf
+        if e.numbers is not None:
+            start = e.dim.null_code + 1  # value codes follow the null code, if any
+            per_code[start:] = _tukey(e.numbers[start:], counts[start:])
+        score += per_code[e.dim.codes]
+    candidates = np.flatnonzero(score > 0)
+    if len(candidates) > limit:
+        candidates = candidates[np.argsort(-score[candidates], kind="stable")[:limit]]
+    out[candidates] = True
+    return out
+
+
+def _tukey(numbers: Floats, counts: Ints) -> Floats:
+    """Per distinct value (with its row count): distance outside the Tukey fences in IQR
+    units (range units when the IQR is 0; 0 inside the fences)."""
+    if not len(numbers):
+        return numbers
+    q1, q3 = np.quantile(np.repeat(numbers, counts), [0.25, 0.75])
+    iqr = q3 - q1
+    unit = iqr if iqr > 0 else (numbers[-1] - numbers[0]) or 1.0
+    outside = np.maximum(np.maximum((q1 - 1.5 * iqr) - numbers, numbers - (q3 + 1.5 * iqr)), 0)
+    result: Floats = outside / unit
+    return result
+
+
+def _generalise(e: _Encoded, parts: Partitions, d: int) -> tuple[pl.Series, Floats]:
+    """Per partition: the output label of dimension ``d`` and its NCP share."""
+    lo, hi, null = parts.lo[:, d], parts.hi[:, d], e.dim.null_code
+    cells = pl.DataFrame(
+        {"empty": (lo == null) & (hi == null), "mixed": (lo == null) & (hi != null)}
+    )
+    if e.qi.hierarchy is not None:
+        off = null + 1
+        label, loss = _lowest_common(
+            e.qi.hierarchy, np.maximum(lo - off, 0), np.maximum(hi - off, 0)
+        )
+        cells = cells.with_columns(label=label)
+    else:
+        assert e.values is not None
+        cells = cells.with_columns(same=lo == hi, a=e.values.gather(lo).cast(pl.Utf8))
+        if e.qi.kind == "categorical":
+            wide = pl.lit(STAR)
+            loss = (lo != hi).astype(np.float64)
+        else:
+            b = e.values.gather(hi).cast(pl.Utf8)
+            wide = pl.concat_str([pl.lit("["), pl.col("a"), pl.lit(", "), pl.lit(b), pl.lit("]")])
+            loss = e.dim.scale[hi] - e.dim.scale[lo]
+        cells = cells.with_columns(label=pl.when("same").then("a").otherwise(wide))
+    out = cells.select(
+        pl.when("empty")
+        .then(pl.lit(None, dtype=pl.Utf8))
+        .when("mixed")
+        .then(pl.lit(STAR))
+        .otherwise("label")
+        .alias(e.qi.column)
+    ).to_series()
+    mixed = cells.get_column("mixed").to_numpy()
+    empty = cells.get_column("empty").to_numpy()
+    return out, np.where(mixed, 1.0, np.where(empty, 0.0, loss))
+
+
+def _lowest_common(h: Hierarchy, first: Ints, last: Ints) -> tuple[pl.Series, Floats]:
+    """Lowest common ancestor of leaf ranges and its NCP: (leaves under it - 1) / (leaves - 1)."""
+    levels, labels = h.lowest_common(first, last)
+    under = np.ones(len(first), dtype=np.int64)
+    for level in np.unique(levels):
+        counts = h.leaf_counts(int(level)).to_numpy()
+        under = np.where(levels == level, counts[first], under)
+    roots = h.level(h.depth - 1).to_numpy()
+    split = roots[first] != roots[last]  # several roots: a range across them is all of it
+    loss = np.where(split, 1.0, (under - 1) / max(len(h.leaves) - 1, 1))
+    star = pl.Series(split)
+    labels = pl.select(pl.when(star).then(pl.lit(STAR)).otherwise(labels)).to_series()
+    return labels, loss

@@ -1,0 +1,401 @@
+"""Use case: disclose a dataset at a level to a recipient (decide, decrypt, de-identify, audit)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import polars as pl
+from sqlalchemy import func, select
+
+from dealvault.access import service as access
+from dealvault.access.decision import decide
+from dealvault.access.models import Organization
+from dealvault.audit.service import EventIn
+from dealvault.crypto.keyring import INDEX, KeyRing
+from dealvault.db.base import utcnow
+from dealvault.db.stores import UnitOfWork
+from dealvault.deidentify.aggregates import aggregate
+from dealvault.deidentify.derive import add_derived, with_customer_attributes
+from dealvault.deidentify.generalise import region_hierarchy
+from dealvault.deidentify.hierarchy import Hierarchy
+from dealvault.deidentify.kanon import QuasiIdentifier, anonymize
+from dealvault.deidentify.levels import (
+    Level,
+    column_types,
+    direct_columns,
+    full_view,
+    masked_view,
+    pseudonymized_view,
+)
+from dealvault.deidentify.measures import parse_measure
+from dealvault.deidentify.tokens import make_tokens, resolve_tokens, token_key
+from dealvault.errors import Invalid
+from dealvault.flows.context import AppStores
+from dealvault.flows.guard import audit, enforce, resolve
+from dealvault.flows.inventory import inventory
+from dealvault.ingest.fields import TableRole
+from dealvault.vault.models import CustomerRecord, Dataset, DatasetColumn, DatasetTable
+from dealvault.vault.read import disclose_table
+
+NUMERIC_QIS = frozenset({"age", "order_count", "total_amount", "quantity", "amount"})
+DATE_QIS = frozenset({"registered_at", "first_order", "last_order", "birth_date"})
+
+
+@dataclass(frozen=True)
+class DisclosureRequest:
+    """What to disclose, to whom, and with which parameters (see ``dealvault disclose``)."""
+
+    actor: str
+    deal: str
+    dataset: str
+    level: Level
+    purpose: str
+    recipient: str | None = None
+    table: TableRole = TableRole.CUSTOMERS
+    # anonymized
+    quasi_identifiers: Sequence[str] = ()
+    hierarchies: dict[str, Path] = field(default_factory=dict)
+    k: int = 10
+    l_div: int | None = None
+    l_kind: Literal["distinct", "entropy"] = "distinct"
+    sensitive: str | None = None
+    suppression: float = 0.0
+    keep: Sequence[str] = ()
+    # aggregate
+    group_by: Sequence[str] = ()
+    measures: Sequence[str] = ("count",)
+    k_min: int = 10
+    epsilon: float | None = None
+    seed: int | None = None  # tests only: fixes the shuffle and the noise
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """The released frame and what every output must state about it."""
+
+    frame: pl.DataFrame
+    meta: dict[str, Any]
+
+
+def disclose(stores: AppStores, keyring: KeyRing, *, request: DisclosureRequest) -> Disclosure:
+    """Decide, decrypt, build the level, and record it: one transaction."""
+    req = request
+    if not req.purpose.strip():
+        raise Invalid("a purpose is required for every disclosure (--purpose)")
+    if req.level == Level.METADATA:
+        return _metadata(stores, req)
+    with stores.unit_of_work() as uow:
+        person, d, ds = resolve(uow.records, actor=req.actor, deal=req.deal, dataset=req.dataset)
+        recipient = _recipient(uow, req, default=person.organization)
+        params = _parameters(req)
+        event = EventIn(
+            action="disclose",
+            actor=person.email,
+            deal=d.code,
+            purpose=req.purpose,
+            objects={
+                "dataset": ds.name,
+                "table": req.table.value,
+                "level": req.level.value,
+                "recipient": recipient.name,
+                "stage": d.stage,
+                **{k: str(v) for k, v in params.items()},
+            },
+        )
+        decision = decide(uow.records, actor=person, deal=d, action="read", level=req.level.value)
+        enforce(stores, decision, event)
+
+        def read(role: TableRole) -> pl.DataFrame:
+            return disclose_table(
+                uow,
+                keyring,
+                actor=person,
+                deal=d,
+                dataset=ds,
+                role=role,
+                purpose=req.purpose,
+                level=req.level.value,
+            )
+
+        frame, report, subjects = _build(uow, keyring, req, ds=ds, recipient=recipient, read=read)
+        counts = {"rows": frame.height}
+        counts.update({k: v for k, v in report.items() if isinstance(v, int) and k != "seed"})
+        audit(
+            stores,
+            uow,
+            replace(event, decision="allow", subjects=subjects, counts=counts),
+        )
+        meta = {
+            "dealvault": "disclosure/v1",
+            "level": req.level.value,
+            "recipient": recipient.name,
+            "generated_at": utcnow().isoformat(timespec="seconds"),
+            "generated_by": person.email,
+            "deal": d.code,
+            "dataset": ds.name,
+            "table": req.table.value,
+            "purpose": req.purpose,
+            "parameters": params,
+            "report": report,
+            "rows": frame.height,
+        }
+        return Disclosure(frame=frame, meta=meta)
+
+
+def _build(
+    uow: UnitOfWork,
+    keyring: KeyRing,
+    req: DisclosureRequest,
+    *,
+    ds: Dataset,
+    recipient: Organization,
+    read: Any,
+) -> tuple[pl.DataFrame, dict[str, Any], list[str]]:
+    """The released frame, the report of how it was made, the subjects it reveals records of."""
+    roles = _table_roles(uow, ds)
+    today = date.today()
+    customers = read(TableRole.CUSTOMERS)
+    if req.table != TableRole.CUSTOMERS and req.table.value not in roles:
+        raise Invalid(f"dataset {ds.name!r} has no {req.table.value} table")
+    orders = read(TableRole.ORDERS) if TableRole.ORDERS.value in roles else None
+    types = column_types(customers.columns, stored=_stored_types(uow, ds))
+    if req.level == Level.AGGREGATE:
+        analysed = add_derived(customers, orders=orders, on=today)
+        rows = analysed
+        if req.table != TableRole.CUSTOMERS:
+            child = (
+                orders if req.table == TableRole.ORDERS and orders is not None else read(req.table)
+            )
+            rows = with_customer_attributes(child, customers=analysed)
+        _refuse_direct(req.group_by, types, what="group by")
+        measures = [parse_measure(m) for m in req.measures]
+        tops = [m for m in measures if m.kind == "top"]
+        if tops and len(measures) > 1:
+            raise Invalid("a top:COLUMN measure is released on its own; ask for it alone")
+        result = aggregate(
+            rows,
+            by=list(req.group_by),
+            measures=measures,
+            subject="subject_id",
+            k_min=req.k_min,
+            epsilon=req.epsilon,
+            seed=req.seed,
+        )
+        table = result.top[tops[0].label] if tops else result.table
+        rounded = table.with_columns(pl.col(pl.Float64).round(2))
+        return rounded, result.report.to_dict(), []
+    if req.level == Level.ANONYMIZED:
+        if req.table != TableRole.CUSTOMERS:
+            raise Invalid(
+                "anonymized works on the customers table (order summaries are columns there)"
+            )
+        analysed = add_derived(customers, orders=orders, on=today)
+        _refuse_direct([*req.keep, *([req.sensitive] if req.sensitive else [])], types, "keep")
+        qis = _quasi_identifiers(req, analysed, types)
+        out, rep = anonymize(
+            analysed,
+            quasi_identifiers=qis,
+            k=req.k,
+            sensitive=req.sensitive,
+            l=req.l_div,
+            l_kind=req.l_kind,
+            suppression=req.suppression,
+            keep=list(req.keep),
+            seed=req.seed,
+        )
+        return out, rep.to_dict(), []
+    frame = customers
+    if req.table != TableRole.CUSTOMERS:
+        frame = orders if req.table == TableRole.ORDERS and orders is not None else read(req.table)
+        types = column_types(frame.columns, stored=_stored_types(uow, ds))
+    elif req.level == Level.PSEUDONYMIZED:
+        frame = add_derived(customers, orders=orders, on=today)
+        types = column_types(frame.columns, stored=_stored_types(uow, ds))
+    subjects = frame.get_column("subject_id").unique(maintain_order=True).to_list()
+    report: dict[str, Any] = {"customers": len(subjects)}
+    if req.level == Level.FULL:
+        return full_view(frame), report, subjects
+    index_key = keyring.dataset_key(uow.keys, dataset_id=ds.id, purpose=INDEX, version=1)
+    tokens = make_tokens(
+        token_key(index_key, recipient_id=recipient.id),
+        dataset_id=ds.id,
+        record_ids=frame.get_column("record_id"),
+    )
+    if req.level == Level.MASKED:
+        return masked_view(frame, types=types, tokens=tokens), report, subjects
+    report["dropped_direct_identifiers"] = direct_columns(types)
+    return pseudonymized_view(frame, types=types, tokens=tokens), report, subjects
+
+
+def _quasi_identifiers(
+    req: DisclosureRequest, frame: pl.DataFrame, types: dict[str, str | None]
+) -> list[QuasiIdentifier]:
+    names = list(req.quasi_identifiers) or default_quasi_identifiers(frame.columns)
+    if not names:
+        raise Invalid("no quasi-identifiers found; name them with --qi")
+    _refuse_direct(names, types, what="quasi-identifier")
+    out = []
+    for spec in names:
+        name, _, kind = spec.partition(":")
+        if name not in frame.columns:
+            known = ", ".join(c for c in frame.columns if c not in ("record_id", "subject_id"))
+            raise Invalid(f"quasi-identifier {name!r} is not a column; columns: {known}")
+        hierarchy: Hierarchy | None = None
+        if name in req.hierarchies:
+            hierarchy = Hierarchy.from_csv(req.hierarchies[name], name=name)
+        elif name == "region_code":
+            hierarchy = region_hierarchy()
+        chosen = kind or (
+            "numeric" if name in NUMERIC_QIS else "date" if name in DATE_QIS else "categorical"
+        )
+        if chosen not in ("numeric", "date", "categorical"):
+            raise Invalid(f"quasi-identifier kind must be numeric, date or categorical: {spec!r}")
+        out.append(QuasiIdentifier(column=name, kind=chosen, hierarchy=hierarchy))  # type: ignore[arg-type]
+    return out
+
+
+def default_quasi_identifiers(columns: Sequence[str]) -> list[str]:
+    """Age, gender and region when the data has them (from the classification's fields)."""
+    return [c for c in ("age", "gender", "region_code") if c in columns]
+
+
+def _refuse_direct(names: Sequence[str], types: dict[str, str | None], what: str) -> None:
+    direct = set(direct_columns(types))
+    bad = [n.partition(":")[0] for n in names if n.partition(":")[0] in direct]
+    if bad:
+        raise Invalid(
+            f"{', '.join(bad)} directly identif{'ies' if len(bad) == 1 else 'y'} a person and"
+            f" cannot be a {what} column at this level"
+        )
+
+
+def _recipient(uow: UnitOfWork, req: DisclosureRequest, *, default: Organization) -> Organization:
+    if req.recipient is None:
+        if req.level in (Level.FULL, Level.METADATA):
+            return default
+        raise Invalid(f"--recipient is required for the {req.level.value} level")
+    return access.get_organization(uow.records, name=req.recipient)
+
+
+def _parameters(req: DisclosureRequest) -> dict[str, Any]:
+    if req.level == Level.ANONYMIZED:
+        return {
+            "quasi_identifiers": list(req.quasi_identifiers) or "default",
+            "k": req.k,
+            "l": req.l_div,
+            "l_kind": req.l_kind if req.l_div else None,
+            "sensitive": req.sensitive,
+            "suppression": req.suppression,
+            "keep": list(req.keep),
+            "hierarchies": sorted(req.hierarchies),
+        }
+    if req.level == Level.AGGREGATE:
+        return {
+            "group_by": list(req.group_by),
+            "measures": list(req.measures),
+            "k_min": req.k_min,
+            "epsilon": req.epsilon,
+        }
+    return {}
+
+
+def _table_roles(uow: UnitOfWork, ds: Dataset) -> set[str]:
+    return set(
+        uow.records.scalars(select(DatasetTable.role).where(DatasetTable.dataset_id == ds.id))
+    )
+
+
+def _stored_types(uow: UnitOfWork, ds: Dataset) -> dict[str, str | None]:
+    rows = uow.records.execute(
+        select(
+            DatasetColumn.field,
+            DatasetColumn.source_name,
+            func.coalesce(DatasetColumn.override, DatasetColumn.pii_type),
+        )
+        .join(DatasetTable, DatasetTable.id == DatasetColumn.table_id)
+        .where(DatasetTable.dataset_id == ds.id)
+    ).all()
+    out: dict[str, str | None] = {}
+    for fld, source, pii in rows:
+        out[fld or source] = pii
+    return out
+
+
+def _metadata(stores: AppStores, req: DisclosureRequest) -> Disclosure:
+    inv = inventory(stores, actor=req.actor, deal=req.deal, dataset=req.dataset)
+    frame = pl.DataFrame([c.model_dump() for c in inv.columns])
+    meta = {
+        "dealvault": "disclosure/v1",
+        "level": Level.METADATA.value,
+        "recipient": req.recipient,
+        "generated_at": inv.generated_at,
+        "generated_by": req.actor,
+        "deal": inv.deal,
+        "dataset": inv.dataset,
+        "purpose": req.purpose,
+        "parameters": {},
+        "report": inv.model_dump(exclude={"columns"}),
+        "rows": frame.height,
+    }
+    return Disclosure(frame=frame, meta=meta)
+
+
+@dataclass(frozen=True)
+class TokenMatch:
+    token: str
+    subject_id: str | None
+
+
+def resolve_recipient_tokens(
+    stores: AppStores,
+    keyring: KeyRing,
+    *,
+    actor: str,
+    deal: str,
+    dataset: str,
+    recipient: str,
+    tokens: Sequence[str],
+    purpose: str,
+) -> list[TokenMatch]:
+    """Map a recipient's tokens back to subject ids (the seller's key is needed; audited)."""
+    if not purpose.strip():
+        raise Invalid("a purpose is required (--purpose)")
+    with stores.unit_of_work() as uow:
+        person, d, ds = resolve(uow.records, actor=actor, deal=deal, dataset=dataset)
+        org = access.get_organization(uow.records, name=recipient)
+        event = EventIn(
+            action="token.resolve",
+            actor=person.email,
+            deal=d.code,
+            purpose=purpose,
+            objects={"dataset": ds.name, "recipient": org.name, "stage": d.stage},
+        )
+        enforce(stores, decide(uow.records, actor=person, deal=d, action="read"), event)
+        index_key = keyring.dataset_key(uow.keys, dataset_id=ds.id, purpose=INDEX, version=1)
+        record_ids = resolve_tokens(
+            token_key(index_key, recipient_id=org.id), dataset_id=ds.id, tokens=tokens
+        )
+        wanted = [r for r in record_ids if r is not None]
+        subjects = dict(
+            uow.records.execute(
+                select(CustomerRecord.id, CustomerRecord.subject_id).where(
+                    CustomerRecord.dataset_id == ds.id, CustomerRecord.id.in_(wanted)
+                )
+            ).all()
+        )
+        found = [subjects.get(r) if r is not None else None for r in record_ids]
+        audit(
+            stores,
+            uow,
+            replace(
+                event,
+                decision="allow",
+                subjects=[s for s in found if s is not None],
+                counts={"tokens": len(tokens), "resolved": sum(s is not None for s in found)},
+            ),
+        )
+        return [TokenMatch(token=t, subject_id=s) for t, s in zip(tokens, found, strict=True)]
