@@ -28,6 +28,8 @@ dv deal create jingjie-2026 --name "Sale of Jingjie's household cleaning busines
    --seller "晶洁日用品有限公司" --bidder "绿源家居集团" --bidder "清风投资有限公司" --kind asset >/dev/null
 dv deal add-member jingjie-2026 --person steward@jingjie.example --role seller_steward >/dev/null
 dv deal add-member jingjie-2026 --person analyst@lvyuan.example --role bidder_business >/dev/null
+# reads above metadata need valid confidentiality training (内部培训), the steward's included
+dv training add --person steward@jingjie.example --course confidentiality --completed 2026-01-05 >/dev/null
 dv deal show jingjie-2026
 
 say "3. generate 10,000 invented customers (GBK CSV, as a real export would be)"
@@ -97,6 +99,43 @@ TOKEN=$(python -c 'import polars as pl, sys; print(pl.read_parquet(sys.argv[1])[
 echo "-- only the seller can map a token back to the customer"
 dv token resolve "$TOKEN" --deal jingjie-2026 --dataset crm --recipient "绿源家居集团" \
    --purpose "demo: trace a token"
+
+say "11c. clean team: agreement, training, an approved grant, then a capped masked view"
+dv org add "金诚律师事务所" --kind law_firm >/dev/null
+dv deal add-party jingjie-2026 --org "金诚律师事务所" --role counsel >/dev/null
+dv person add counsel@jincheng.example --name "Deal Counsel" --org "金诚律师事务所" >/dev/null
+dv person add security@jingjie.example --name "Security Officer" --org "晶洁日用品有限公司" >/dev/null
+dv person add clean@lvyuan.example --name "Clean Team Analyst" --org "绿源家居集团" >/dev/null
+dv deal add-member jingjie-2026 --person counsel@jincheng.example --role counsel >/dev/null
+dv deal add-member jingjie-2026 --person security@jingjie.example --role security_officer >/dev/null
+dv deal add-member jingjie-2026 --person clean@lvyuan.example --role bidder_clean_team >/dev/null
+printf 'This clean team agreement is invented for the demo.\n' > "$DEMO/clean-team-agreement.txt"
+dv agreement add --deal jingjie-2026 --org "绿源家居集团" --kind clean_team --title "Clean team agreement" \
+   --effective 2026-11-01 --expires 2027-06-30 --signer clean@lvyuan.example \
+   --document "$DEMO/clean-team-agreement.txt" >/dev/null
+dv deal advance jingjie-2026 --to clean_team --reason "clean team phase" >/dev/null
+echo "-- without training or a grant the clean team is refused, with every reason:"
+if dv --as clean@lvyuan.example view --deal jingjie-2026 --dataset crm --level masked \
+     --purpose "spot checks"; then
+  echo "expected a denial" >&2; exit 1
+fi
+printf 'email,course,completed,expires\nclean@lvyuan.example,confidentiality,2026-11-10,2027-11-09\n' \
+   > "$DEMO/training.csv"
+dv training import "$DEMO/training.csv" >/dev/null
+REQ=$(dv --as clean@lvyuan.example access request --deal jingjie-2026 --dataset crm \
+   --category identity,contact,preference --level masked --purpose "spot checks of the base" \
+   --days 14 --row-cap 200 --json | python -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+dv access approve "$REQ" >/dev/null                                   # the seller's steward
+dv --as counsel@jincheng.example access approve "$REQ" >/dev/null     # counsel: grant made
+dv access show "$REQ"
+echo "-- now the clean team sees masked records, at most 200 rows, only what the grant covers:"
+dv --as clean@lvyuan.example view --deal jingjie-2026 --dataset crm --purpose "spot checks" --limit 5
+echo "-- temporary isolation: the security officer freezes the deal; every read stops"
+dv --as security@jingjie.example deal freeze jingjie-2026 --reason "suspected leak (demo)" >/dev/null
+if dv view --deal jingjie-2026 --dataset crm --level full --purpose "during freeze" --limit 1; then
+  echo "expected the frozen deal to refuse even the steward" >&2; exit 1
+fi
+dv --as security@jingjie.example deal unfreeze jingjie-2026 --reason "cleared (demo)" >/dev/null
 
 say "12. the audit trail: every change, read and denial; verified, exported, verified offline"
 dv audit log --action disclose

@@ -6,6 +6,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from dealvault.audit.note import Signer, generate_signer
 from dealvault.audit.service import AuditConfig
 from dealvault.crypto.keyring import KeyRing
 from dealvault.crypto.providers import EnvKeyProvider
-from dealvault.flows import admin
+from dealvault.flows import admin, agreements
 from dealvault.flows.context import AppStores
 
 PG_URL = os.environ.get("DEALVAULT_TEST_POSTGRES_URL")
@@ -140,4 +141,12 @@ def world(stores: AppStores) -> World:
     )
     admin.add_member(stores, deal="clean-2026", email=STEWARD, role="seller_steward")
     admin.add_member(stores, deal="clean-2026", email=BIDDER_PERSON, role="bidder_business")
+    # reads above metadata need valid confidentiality training (the analyst has none yet)
+    agreements.add_training(
+        stores,
+        actor=STEWARD,
+        email=STEWARD,
+        course="confidentiality",
+        completed=date.today() - timedelta(days=30),
+    )
     return World(deal="clean-2026", steward=STEWARD, bidder_person=BIDDER_PERSON)

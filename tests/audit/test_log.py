@@ -76,7 +76,7 @@ def test_use_cases_record_events(stores: AppStores, busy: World) -> None:
     assert imp["subjects"]["count"] == 5 and imp["counts"]["imported"] == 5
     denied = [e for e in events if e["decision"] == "deny"]
     assert len(denied) == 1 and denied[0]["actor"] == busy.bidder_person
-    assert "not a seller data steward" in " ".join(denied[0]["reasons"])
+    assert "no data at stage preparation" in " ".join(denied[0]["reasons"])
     assert [e["seq"] for e in events] == list(range(len(events)))
     blob = json.dumps(events, ensure_ascii=False)
     assert "13900000002" not in blob and "测试" not in blob  # no personal values

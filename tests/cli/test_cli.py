@@ -50,6 +50,8 @@ def setup_deal() -> None:
     run("person", "add", "b@bidder.example", "--name", "B", "--org", "Bidder A")
     run("deal", "create", "d1", "--name", "Deal", "--seller", "Seller Co", "--bidder", "Bidder A")
     run("deal", "add-member", "d1", "--person", STEWARD, "--role", "seller_steward")
+    run("training", "add", "--person", STEWARD, "--course", "confidentiality",
+        "--completed", "2026-01-05")  # fmt: skip
 
 
 def test_admin_commands_with_json(env: dict[str, str]) -> None:

@@ -73,6 +73,7 @@ def test_masked_level_masks_every_identifier(
     assert frame.height == ROWS
     assert frame.columns[0] == "token"
     assert "subject_id" not in frame.columns and "record_id" not in frame.columns
+    assert "customer_key" not in frame.columns
     released = _all_text(frame)
     for column in ("手机号", "身份证号", "邮箱", "姓名"):
         assert not (_source_values(loaded, column) & released), column

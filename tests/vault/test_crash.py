@@ -48,7 +48,9 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
         ("person", "add", STEWARD, "--name", "S", "--org", "S"),
         ("deal", "create", "d", "--name", "d", "--seller", "S"),
         ("deal", "add-member", "d", "--person", STEWARD, "--role", "seller_steward"),
-    ):
+        ("training", "add", "--person", STEWARD, "--course", "confidentiality",
+         "--completed", "2026-01-05"),
+    ):  # fmt: skip
         assert _cli(env, *args).returncode == 0, args
     return env
 

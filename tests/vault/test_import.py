@@ -65,7 +65,7 @@ def test_bidder_is_denied_by_the_read_path(
 ) -> None:
     path = write_csv(tmp_path / "c.csv", [customer_row(1)])
     do_import(stores, keyring, path, actor=world.steward, deal=world.deal, rejects_dir=tmp_path)
-    with pytest.raises(Forbidden, match="not a seller data steward"):
+    with pytest.raises(Forbidden, match="no data at stage preparation"):
         customers.lookup(
             stores,
             keyring,

@@ -1,25 +1,50 @@
-"""Access decisions for the one read path (for now: the seller's steward reads in full)."""
+"""The one decision point: may this person do this to this deal's data, now, and at what level?
+
+Deny unless allowed, with every reason. A read is checked against, in order: a frozen deal,
+membership, the policy's stage x role x category ceiling (Cedar, ``access.policy``), and —
+above the policy's governed level — an agreement in force, valid confidentiality training and
+an approved, unexpired grant (with its row cap). The seller's stewards hold the data: they
+need no agreement or grant, but they do need the training.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
+from dealvault.access.agreements import coverage_problem
+from dealvault.access.governance_models import Grant
+from dealvault.access.grants import grant_problem
 from dealvault.access.models import Deal, Person
+from dealvault.access.policy import LEVELS, Policy, active_policy, level_rank
 from dealvault.access.service import member_roles, party_of
 from dealvault.access.stages import MemberRole, PartyRole, Stage
+from dealvault.access.training import training_problem
 from dealvault.errors import Forbidden
+from dealvault.ingest.fields import Category
+
+#: Actions only the seller's stewards may take (they change the vault, not read it).
+STEWARD_ACTIONS = frozenset({"import", "shred", "rotate", "manage"})
+#: Roles that may act on a frozen deal: none. Unfreezing is checked by ``may_unfreeze``.
+ALL_CATEGORIES: tuple[str, ...] = tuple(c.value for c in Category)
 
 
 @dataclass(frozen=True)
 class Decision:
-    """The outcome of one access check, with the reasons (recorded, never containing values)."""
+    """The outcome of one access check, with the reasons (recorded, never containing values).
+
+    ``level`` is the level allowed (``none`` on a denial); ``grant_id`` the grant relied on;
+    ``rows_left`` how many more rows that grant may deliver (None: no cap).
+    """
 
     allowed: bool
     level: str
     reasons: tuple[str, ...]
+    grant_id: int | None = None
+    rows_left: int | None = None
 
     def enforce(self) -> None:
         if not self.allowed:
@@ -34,21 +59,168 @@ def decide(
     action: str,
     categories: Sequence[str] = (),
     level: str = "full",
+    dataset: str | None = None,
+    dataset_id: int | None = None,
+    purpose: str | None = None,
+    at: datetime | None = None,
 ) -> Decision:
-    """Deny unless allowed. Until the policy engine lands, only a seller steward may act.
+    """Allow or deny ``action`` by ``actor`` on ``deal`` (a read: of ``categories`` of
+    ``dataset`` at ``level``), with every reason that applies.
 
-    ``action`` is ``read`` (disclose), ``import``, ``shred`` or ``rotate``.
+    ``action``: ``read`` (any disclosure; ``level`` says which), ``audit_log``, ``import``,
+    ``shred``, ``rotate`` or ``manage`` (policy, agreements, training, grants).
     """
+    now = at or datetime.now(UTC)
+    policy = active_policy(session)
+    roles = member_roles(session, deal=deal, person=actor)
     reasons: list[str] = []
-    if deal.frozen:
-        reasons.append(f"deal {deal.code} is frozen")
+    if deal.frozen and action != "audit_log":  # the policy says whether a freeze stops the log
+        reasons.append(f"deal {deal.code} is frozen (temporary isolation)")
+    if not roles:
+        reasons.append(f"{actor.email} is not a member of deal {deal.code}")
+    if action in STEWARD_ACTIONS:
+        return _steward_action(session, actor=actor, deal=deal, action=action, roles=roles,
+                               reasons=reasons)  # fmt: skip
+    if action == "audit_log":
+        ok = any(
+            policy.allows_audit_log(role=r.value, stage=deal.stage, frozen=deal.frozen)[0]
+            for r in roles
+        )
+        if not ok and roles:
+            reasons.append("no role of this person may read the audit log")
+        return _result(reasons, level="audit_log", action=action, deal=deal)
+    if action != "read":
+        reasons.append(f"unknown action {action!r}")
+        return _result(reasons, level="none", action=action, deal=deal)
+    wanted = tuple(categories) or ALL_CATEGORIES
+    level_rank(level)  # unknown levels fail here, cleanly
+    best_role, policy_reasons = _best_role(policy, roles, deal=deal, level=level, cats=wanted)
+    reasons.extend(policy_reasons)
+    if not roles:
+        return _result(reasons, level="none", action=action, deal=deal)
+    if best_role is None:  # denied by the policy; still say what else is missing
+        best_role = min(roles, key=lambda r: list(MemberRole).index(r))
+    if level_rank(level) > level_rank("metadata"):
+        problem = training_problem(session, person=actor, course=policy.training_course, at=now)
+        if problem:
+            reasons.append(problem)
+    if best_role == MemberRole.SELLER_STEWARD or level_rank(level) <= level_rank(
+        policy.governed_above
+    ):
+        if reasons:
+            return _result(reasons, level="none", action=action, deal=deal)
+        return Decision(True, level, (f"{best_role.value} may read {level} at {deal.stage}",))
+    clean_team = best_role == MemberRole.BIDDER_CLEAN_TEAM
+    covered = coverage_problem(
+        session,
+        deal=deal,
+        person=actor,
+        dataset=dataset or "*",
+        categories=wanted,
+        at=now,
+        clean_team=clean_team,
+    )
+    if covered:
+        reasons.append(covered)
+    grant: Grant | None = None
+    missing: str | None = "no dataset named for a governed read"
+    if dataset_id is not None:
+        grant, missing = grant_problem(
+            session,
+            person=actor,
+            deal=deal,
+            dataset_id=dataset_id,
+            categories=wanted,
+            level=level,
+            at=now,
+        )
+    if missing:
+        reasons.append(missing)
+    if reasons or grant is None:
+        return _result(reasons, level="none", action=action, deal=deal)
+    left = None if grant.row_cap is None else max(0, grant.row_cap - grant.rows_used)
+    if left == 0:
+        return _result([f"grant #{grant.id} has delivered its row cap"], "none", action, deal)
+    return Decision(
+        True,
+        level,
+        (f"{best_role.value} at {deal.stage} under grant #{grant.id}",),
+        grant_id=grant.id,
+        rows_left=left,
+    )
+
+
+def allowed_level(
+    session: Session,
+    *,
+    actor: Person,
+    deal: Deal,
+    categories: Sequence[str] = (),
+    dataset: str | None = None,
+    dataset_id: int | None = None,
+    at: datetime | None = None,
+) -> Decision:
+    """The highest level ``actor`` may read now (tries each level from ``full`` down)."""
+    last: Decision | None = None
+    for level in reversed(LEVELS[1:]):
+        d = decide(
+            session,
+            actor=actor,
+            deal=deal,
+            action="read",
+            categories=categories,
+            level=level,
+            dataset=dataset,
+            dataset_id=dataset_id,
+            at=at,
+        )
+        if d.allowed:
+            return d
+        last = last or d
+    assert last is not None
+    return last
+
+
+def _best_role(
+    policy: Policy,
+    roles: set[MemberRole],
+    *,
+    deal: Deal,
+    level: str,
+    cats: Sequence[str],
+) -> tuple[MemberRole | None, list[str]]:
+    """The first role (most privileged first) whose ceiling allows ``level``, or the reasons."""
+    denials: list[str] = []
+    for role in sorted(roles, key=lambda r: list(MemberRole).index(r)):
+        ok, why = policy.allows(
+            role=role.value, stage=deal.stage, level=level, categories=cats, frozen=deal.frozen
+        )
+        if ok:
+            return role, []
+        denials.extend(why)
+    return None, denials[:3] if denials else []
+
+
+def _steward_action(
+    session: Session,
+    *,
+    actor: Person,
+    deal: Deal,
+    action: str,
+    roles: set[MemberRole],
+    reasons: list[str],
+) -> Decision:
     party = party_of(deal, actor.organization_id)
     if party is None or party.role != PartyRole.SELLER:
         reasons.append("actor's organisation is not the seller in this deal")
-    if MemberRole.SELLER_STEWARD not in member_roles(session, deal=deal, person=actor):
+    if MemberRole.SELLER_STEWARD not in roles:
         reasons.append("actor is not a seller data steward of this deal")
     if action == "import" and Stage(deal.stage) in (Stage.POST_CLOSING, Stage.TERMINATED):
         reasons.append(f"no imports at stage {deal.stage}")
+    return _result(reasons, level="full", action=action, deal=deal)
+
+
+def _result(reasons: list[str], level: str, action: str, deal: Deal) -> Decision:
     if reasons:
-        return Decision(False, "none", tuple(reasons))
-    return Decision(True, level, (f"seller steward, {action} at stage {deal.stage}",))
+        return Decision(False, "none", tuple(dict.fromkeys(reasons)))
+    return Decision(True, level, (f"{action} allowed at stage {deal.stage}",))

@@ -352,3 +352,29 @@ def deal_terminate(
         c.stores(), code=code, actor=c.actor_flag or c.settings.actor, reason=reason
     )
     _show_deal(ctx, deal, json_out)
+
+
+@deal_app.command("freeze")
+def deal_freeze(
+    ctx: typer.Context,
+    code: CodeArg,
+    reason: Annotated[str, typer.Option(help="Why (recorded in the audit log).")] = ...,  # type: ignore[assignment]
+    json_out: JsonOpt = False,
+) -> None:
+    """Temporary isolation: stop every access to the deal at once (steward or security officer)."""
+    c = get(ctx)
+    deal = flows.set_frozen(c.stores(), code=code, actor=c.actor(), frozen=True, reason=reason)
+    _show_deal(ctx, deal, json_out)
+
+
+@deal_app.command("unfreeze")
+def deal_unfreeze(
+    ctx: typer.Context,
+    code: CodeArg,
+    reason: Annotated[str, typer.Option(help="Why (recorded in the audit log).")] = ...,  # type: ignore[assignment]
+    json_out: JsonOpt = False,
+) -> None:
+    """Lift the isolation of a frozen deal (steward or security officer)."""
+    c = get(ctx)
+    deal = flows.set_frozen(c.stores(), code=code, actor=c.actor(), frozen=False, reason=reason)
+    _show_deal(ctx, deal, json_out)

@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 
-from dealvault.cli.context import get
+from dealvault.cli.context import CliContext, get
 from dealvault.cli.output import print_json, table
 from dealvault.deidentify.levels import Level
-from dealvault.deidentify.writers import format_for, write_disclosure
+from dealvault.deidentify.writers import Format, format_for, write_disclosure
 from dealvault.errors import Invalid
 from dealvault.flows import disclosure as flows
 from dealvault.ingest.fields import TableRole
@@ -20,12 +20,17 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")
 DealOpt = Annotated[str, typer.Option("--deal", help="Deal code.")]
 DatasetOpt = Annotated[str, typer.Option("--dataset", help="Dataset name within the deal.")]
 PurposeOpt = Annotated[str, typer.Option("--purpose", help="Why (recorded in the audit log).")]
+CategoryOpt = Annotated[
+    list[str] | None,
+    typer.Option("--category", help="Only these categories (repeatable; default: all)."),
+]
 
 token_app = typer.Typer(help="Map a recipient's tokens back to customers (seller only).")
 
 
 def register(app: typer.Typer) -> None:
     app.command("disclose")(disclose_cmd)
+    app.command("view")(view_cmd)
     app.add_typer(token_app, name="token")
 
 
@@ -110,6 +115,7 @@ def disclose_cmd(
     epsilon: Annotated[
         float | None, typer.Option(help="aggregate: add discrete Laplace noise to counts.")
     ] = None,
+    category: CategoryOpt = None,
     limit: Annotated[int, typer.Option(help="Rows shown on the terminal.")] = 20,
     json_out: JsonOpt = False,
 ) -> None:
@@ -143,8 +149,67 @@ def disclose_cmd(
         measures=_split(measure) or ["count"],
         k_min=k_min,
         epsilon=epsilon,
+        categories=_split(category),
     )
     result = flows.disclose(c.stores(), c.keyring(), request=request)
+    _deliver(c, result, out=out, fmt=chosen_fmt, limit=limit, json_out=json_out)
+
+
+def view_cmd(
+    ctx: typer.Context,
+    deal: DealOpt = ...,  # type: ignore[assignment]
+    dataset: DatasetOpt = "customers",
+    purpose: PurposeOpt = ...,  # type: ignore[assignment]
+    level: Annotated[
+        Level | None,
+        typer.Option(help="Level wanted (default: the highest you are allowed now)."),
+    ] = None,
+    table_role: Annotated[
+        TableRole, typer.Option("--table", help="customers, orders or notes.")
+    ] = TableRole.CUSTOMERS,
+    category: CategoryOpt = None,
+    group_by: Annotated[
+        list[str] | None, typer.Option(help="aggregate level: group columns.")
+    ] = None,
+    measure: Annotated[list[str] | None, typer.Option(help="aggregate level: measures.")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write to this file instead.")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Rows shown on the terminal.")] = 20,
+    json_out: JsonOpt = False,
+) -> None:
+    """See a dataset as you are allowed to: at most your level and your grant's row cap.
+
+    The decision (stage ceiling, agreement, training, grant, freeze) is made for the person
+    acting (--as EMAIL or DEALVAULT_ACTOR) and recorded, allowed or denied.
+    """
+    c = get(ctx)
+    request = flows.DisclosureRequest(
+        actor=c.actor(),
+        deal=deal,
+        dataset=dataset,
+        level=level or Level.METADATA,
+        purpose=purpose,
+        table=table_role,
+        categories=_split(category),
+        group_by=_split(group_by),
+        measures=_split(measure) or ["count"],
+    )
+    result = flows.view(c.stores(), c.keyring(), request=request, level=level)
+    chosen_fmt = format_for(out, None) if out is not None else None
+    _deliver(c, result, out=out, fmt=chosen_fmt, limit=limit, json_out=json_out)
+
+
+def _deliver(
+    c: CliContext,
+    result: flows.Disclosure,
+    *,
+    out: Path | None,
+    fmt: Format | None,
+    limit: int,
+    json_out: bool,
+) -> None:
+    chosen_fmt = fmt
     if out is not None and chosen_fmt is not None:
         write_disclosure(result.frame, path=out, fmt=chosen_fmt, meta=result.meta)
     if json_out:

@@ -11,7 +11,17 @@ from pydantic import ValidationError
 from typer.core import TyperGroup
 
 from dealvault import __version__
-from dealvault.cli import admin, audit, disclose, inventory, keys, records
+from dealvault.cli import (
+    access,
+    admin,
+    agreements,
+    audit,
+    disclose,
+    inventory,
+    keys,
+    policy,
+    records,
+)
 from dealvault.cli import synth as synth_cli
 from dealvault.cli.context import CliContext
 from dealvault.config import Settings
@@ -92,6 +102,9 @@ keys.register(app)
 audit.register(app)
 inventory.register(app)
 disclose.register(app)
+agreements.register(app)
+access.register(app)
+policy.register(app)
 synth_cli.register(app)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData
 
+import dealvault.access.governance_models
 import dealvault.access.models
 import dealvault.audit.models
 import dealvault.crypto.models

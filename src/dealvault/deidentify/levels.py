@@ -91,8 +91,8 @@ def masked_view(
     """Every personal column in its masked form (张*明, 138****5678 …), keyed by token."""
     cols: list[pl.Series] = [tokens.alias(TOKEN_COLUMN)]
     for name in frame.columns:
-        if name in INTERNAL or name in DERIVED:
-            continue
+        if name in INTERNAL or name in DERIVED or name == "customer_key":
+            continue  # the token stands in for the seller's own customer number
         pii = types.get(name)
         series = frame.get_column(name)
         cols.append(mask_column(series.cast(pl.String), pii_type=pii) if pii else series)

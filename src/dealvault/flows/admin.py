@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from sqlalchemy.orm import Session
 
 from dealvault.access import service as access
+from dealvault.access.decision import Decision
 from dealvault.access.models import Deal, Person
 from dealvault.access.schemas import DealOut, OrganizationOut, PersonOut
+from dealvault.access.stages import MemberRole
 from dealvault.audit.service import EventIn
+from dealvault.errors import Conflict, Invalid
 from dealvault.flows.context import AppStores
-from dealvault.flows.guard import audit, checkpoint
+from dealvault.flows.guard import audit, checkpoint, enforce
 
 
 def create_organization(
@@ -208,3 +212,37 @@ def terminate_deal(
         reason=reason,
         move=lambda s, deal, who: access.terminate_deal(s, deal=deal, actor=who, reason=reason),
     )
+
+
+#: Who may isolate a deal (and lift the isolation): the seller's stewards and security officers.
+FREEZE_ROLES = frozenset({MemberRole.SELLER_STEWARD, MemberRole.SECURITY_OFFICER})
+
+
+def set_frozen(stores: AppStores, *, code: str, actor: str, frozen: bool, reason: str) -> DealOut:
+    """Freeze (temporary isolation: every access to the deal stops at once) or unfreeze."""
+    if not reason.strip():
+        raise Invalid("a reason is required to freeze or unfreeze a deal")
+    with stores.unit_of_work() as uow:
+        s = uow.records
+        person = access.get_person(s, email=actor)
+        deal = access.get_deal(s, code=code)
+        action = "deal.freeze" if frozen else "deal.unfreeze"
+        event = EventIn(action=action, actor=person.email, deal=code, purpose=reason,
+                        objects={"stage": deal.stage})  # fmt: skip
+        roles = access.member_roles(s, deal=deal, person=person)
+        allowed = bool(roles & FREEZE_ROLES)
+        decision = Decision(
+            allowed,
+            "none",
+            ("may isolate the deal",)
+            if allowed
+            else (f"only a seller steward or security officer of {code} may do this",),
+        )
+        enforce(stores, decision, event)
+        if deal.frozen == frozen:
+            raise Conflict(f"deal {code} is already {'frozen' if frozen else 'not frozen'}")
+        deal.frozen = frozen
+        s.flush()
+        audit(stores, uow, replace(event, decision="allow"))
+        checkpoint(stores, uow, reason=f"deal {code} {'frozen' if frozen else 'unfrozen'}")
+        return access.deal_view(s, deal)

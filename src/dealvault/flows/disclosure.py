@@ -12,8 +12,12 @@ import polars as pl
 from sqlalchemy import func, select
 
 from dealvault.access import service as access
-from dealvault.access.decision import decide
-from dealvault.access.models import Organization
+from dealvault.access.decision import allowed_level, decide
+from dealvault.access.governance_models import Grant
+from dealvault.access.grants import active_grants, consume_rows
+from dealvault.access.models import Deal, Organization, Person
+from dealvault.access.policy import LEVELS, active_policy, level_rank
+from dealvault.access.stages import MemberRole
 from dealvault.audit.service import EventIn
 from dealvault.crypto.keyring import INDEX, KeyRing
 from dealvault.db.base import utcnow
@@ -33,11 +37,11 @@ from dealvault.deidentify.levels import (
 )
 from dealvault.deidentify.measures import parse_measure
 from dealvault.deidentify.tokens import make_tokens, resolve_tokens, token_key
-from dealvault.errors import Invalid
+from dealvault.errors import Forbidden, Invalid
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit, enforce, resolve
 from dealvault.flows.inventory import inventory
-from dealvault.ingest.fields import TableRole
+from dealvault.ingest.fields import Category, TableRole
 from dealvault.vault.models import CustomerRecord, Dataset, DatasetColumn, DatasetTable
 from dealvault.vault.read import disclose_table
 
@@ -70,6 +74,7 @@ class DisclosureRequest:
     measures: Sequence[str] = ("count",)
     k_min: int = 10
     epsilon: float | None = None
+    categories: Sequence[str] = ()  # () = every category
     seed: int | None = None  # tests only: fixes the shuffle and the noise
 
 
@@ -106,7 +111,19 @@ def disclose(stores: AppStores, keyring: KeyRing, *, request: DisclosureRequest)
                 **{k: str(v) for k, v in params.items()},
             },
         )
-        decision = decide(uow.records, actor=person, deal=d, action="read", level=req.level.value)
+        if recipient.id != person.organization_id and not _may_release_to_others(uow, person, d):
+            raise Forbidden("only the seller's stewards may prepare disclosures for others")
+        decision = decide(
+            uow.records,
+            actor=person,
+            deal=d,
+            action="read",
+            level=req.level.value,
+            categories=list(req.categories),
+            dataset=ds.name,
+            dataset_id=ds.id,
+            purpose=req.purpose,
+        )
         enforce(stores, decision, event)
 
         def read(role: TableRole) -> pl.DataFrame:
@@ -119,9 +136,18 @@ def disclose(stores: AppStores, keyring: KeyRing, *, request: DisclosureRequest)
                 role=role,
                 purpose=req.purpose,
                 level=req.level.value,
+                categories=list(req.categories) or None,
             )
 
-        frame, report, subjects = _build(uow, keyring, req, ds=ds, recipient=recipient, read=read)
+        frame, report, subjects = _build(
+            uow, keyring, req, ds=ds, recipient=recipient, read=read, row_cap=decision.rows_left
+        )
+        if decision.grant_id is not None and req.level in RECORD_LEVELS:
+            grant = uow.records.get(Grant, decision.grant_id)
+            assert grant is not None
+            report["grant"] = grant.id
+            report["rows_left_before"] = decision.rows_left
+            consume_rows(grant, rows=frame.height)
         counts = {"rows": frame.height}
         counts.update({k: v for k, v in report.items() if isinstance(v, int) and k != "seed"})
         audit(
@@ -154,8 +180,14 @@ def _build(
     ds: Dataset,
     recipient: Organization,
     read: Any,
+    row_cap: int | None = None,
 ) -> tuple[pl.DataFrame, dict[str, Any], list[str]]:
-    """The released frame, the report of how it was made, the subjects it reveals records of."""
+    """The released frame, the report of how it was made, the subjects it reveals records of.
+
+    ``row_cap`` (from the grant relied on) bounds record-level output: customers are sampled
+    before anonymisation (cutting a k-anonymous release afterwards could break k), and the
+    first rows are kept for the other record levels.
+    """
     roles = _table_roles(uow, ds)
     today = date.today()
     customers = read(TableRole.CUSTOMERS)
@@ -194,6 +226,8 @@ def _build(
                 "anonymized works on the customers table (order summaries are columns there)"
             )
         analysed = add_derived(customers, orders=orders, on=today)
+        if row_cap is not None and analysed.height > row_cap:
+            analysed = analysed.sample(n=row_cap, seed=req.seed)
         _refuse_direct([*req.keep, *([req.sensitive] if req.sensitive else [])], types, "keep")
         qis = _quasi_identifiers(req, analysed, types)
         out, rep = anonymize(
@@ -215,6 +249,8 @@ def _build(
     elif req.level == Level.PSEUDONYMIZED:
         frame = add_derived(customers, orders=orders, on=today)
         types = column_types(frame.columns, stored=_stored_types(uow, ds))
+    if row_cap is not None:
+        frame = frame.head(row_cap)
     subjects = frame.get_column("subject_id").unique(maintain_order=True).to_list()
     report: dict[str, Any] = {"customers": len(subjects)}
     if req.level == Level.FULL:
@@ -229,6 +265,13 @@ def _build(
         return masked_view(frame, types=types, tokens=tokens), report, subjects
     report["dropped_direct_identifiers"] = direct_columns(types)
     return pseudonymized_view(frame, types=types, tokens=tokens), report, subjects
+
+
+RECORD_LEVELS = frozenset({Level.ANONYMIZED, Level.PSEUDONYMIZED, Level.MASKED, Level.FULL})
+
+
+def _may_release_to_others(uow: UnitOfWork, person: Person, deal: Deal) -> bool:
+    return MemberRole.SELLER_STEWARD in access.member_roles(uow.records, deal=deal, person=person)
 
 
 def _quasi_identifiers(
@@ -399,3 +442,49 @@ def resolve_recipient_tokens(
             ),
         )
         return [TokenMatch(token=t, subject_id=s) for t, s in zip(tokens, found, strict=True)]
+
+
+def view(
+    stores: AppStores,
+    keyring: KeyRing,
+    *,
+    request: DisclosureRequest,
+    level: Level | None,
+) -> Disclosure:
+    """What the acting person may see of a dataset: at ``level``, or at the highest level the
+    policy, their agreements, training and grants allow now (never more)."""
+    with stores.records_session() as s:
+        person, d, ds = resolve(s, actor=request.actor, deal=request.deal, dataset=request.dataset)
+        org = person.organization.name
+        cats = list(request.categories) or [c.value for c in Category]
+        best = {
+            c: allowed_level(
+                s, actor=person, deal=d, categories=[c], dataset=ds.name, dataset_id=ds.id
+            )
+            for c in cats
+        }
+        ranks = {c: level_rank(b.level) for c, b in best.items() if b.allowed}
+        if level is None:  # the highest level any wanted category may be seen at
+            level = Level(LEVELS[max(ranks.values())]) if ranks else Level.FULL  # FULL: denied
+        chosen = [c for c, r in ranks.items() if r >= level_rank(level.value)]
+        if not chosen and level != Level.METADATA:  # denied: ask for what the policy allows,
+            policy = active_policy(s)  # so the reasons name what is missing (grant, row cap…)
+            roles = access.member_roles(s, deal=d, person=person)
+            chosen = [
+                c
+                for c in cats
+                for r in roles
+                if policy.allows(role=r.value, stage=d.stage, level=level.value, categories=[c])[0]
+            ]
+            granted = {
+                c
+                for g in active_grants(s, person=person, deal=d, dataset_id=ds.id, at=utcnow())
+                for c in g.categories.split(",")
+            }
+            chosen = [c for c in chosen if c in granted] if granted else chosen
+        categories = list(request.categories) or list(dict.fromkeys(chosen)) or cats
+    return disclose(
+        stores,
+        keyring,
+        request=replace(request, level=level, recipient=org, categories=categories),
+    )

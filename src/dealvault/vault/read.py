@@ -103,7 +103,13 @@ def disclose(
     """The only function that returns decrypted customer data. It decides first, always."""
     wanted = [Category(c) for c in (categories or [c.value for c in Category])]
     decision = decide(
-        uow.records, actor=actor, deal=deal, action="read", categories=[c.value for c in wanted]
+        uow.records,
+        actor=actor,
+        deal=deal,
+        action="read",
+        categories=[c.value for c in wanted],
+        dataset=dataset.name,
+        dataset_id=dataset.id,
     )
     decision.enforce()
     if not purpose.strip():
@@ -195,6 +201,8 @@ def disclose_table(
         action="read",
         categories=[c.value for c in wanted],
         level=level,
+        dataset=dataset.name,
+        dataset_id=dataset.id,
     )
     decision.enforce()
     if not purpose.strip():

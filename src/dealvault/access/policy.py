@@ -1,0 +1,430 @@
+"""The access policy: a versioned, validated TOML file (stage x role x category), run by Cedar."""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
+from importlib import resources
+from types import MappingProxyType
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from dealvault.access.governance_models import PolicyVersion
+from dealvault.access.models import Person
+from dealvault.access.policy_cedar import (
+    ACTIONS,
+    LEVELS,
+    CategoryCap,
+    CedarEngine,
+    Outcome,
+    audit_log_request,
+    compile_cedar,
+    level_rank,
+    read_request,
+)
+from dealvault.access.stages import MemberRole, Stage
+from dealvault.errors import Conflict, IntegrityError, Invalid
+from dealvault.ingest.fields import Category
+
+__all__ = [
+    "LEVELS",
+    "CategoryCap",
+    "Policy",
+    "active_policy",
+    "default_policy",
+    "level_rank",
+    "loosenings",
+    "parse_policy",
+    "policy_versions",
+    "require_tightening",
+    "set_policy",
+]
+
+FORMAT = 1
+_ROLES = tuple(r.value for r in MemberRole)
+_STAGES = tuple(s.value for s in Stage)
+_CATEGORIES = tuple(c.value for c in Category)
+_SECTIONS = ("policy", "approvals", "ceiling", "category_caps", "audit_log", "frozen")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """One parsed policy. Decisions (``ceiling``, ``allows``) are made by Cedar."""
+
+    version: int  # 0: the shipped default, not stored
+    text: str = field(repr=False)
+    sha256: str
+    approvals_default: tuple[str, ...]
+    approvals_sensitive: tuple[str, ...]
+    training_course: str
+    governed_above: str
+    description: str
+    ceilings: Mapping[str, Mapping[str, str]] = field(repr=False, compare=False)
+    category_caps: Mapping[str, CategoryCap] = field(repr=False, compare=False)
+    audit_log_roles: tuple[str, ...] = field(repr=False, compare=False)
+    frozen_actions: tuple[str, ...] = field(repr=False, compare=False)
+    engine: CedarEngine = field(repr=False, compare=False)
+
+    @property
+    def cedar(self) -> str:
+        """The Cedar text this policy compiles to."""
+        return self.engine.text
+
+    def ceiling(self, *, role: str, stage: str, categories: Sequence[str] = ()) -> str:
+        """The highest level ``role`` may get at ``stage`` for all ``categories`` together."""
+        role, stage, cats = _request_names(role, stage, categories)
+        return self._ceilings([(role, stage, cats)])[0]
+
+    def ceiling_table(
+        self, *, categories: Iterable[str | None] = (None,)
+    ) -> dict[tuple[str, str, str | None], str]:
+        """Ceiling of every (role, stage, category) in one Cedar batch (None: no category)."""
+        keys = [(r, s, c) for r in _ROLES for s in _STAGES for c in categories]
+        levels = self._ceilings([(r, s, (c,) if c else ()) for r, s, c in keys])
+        return dict(zip(keys, levels, strict=True))
+
+    def _ceilings(self, asks: Sequence[tuple[str, str, tuple[str, ...]]]) -> list[str]:
+        top = len(LEVELS) - 1
+        outcomes = self.engine.run(
+            [
+                read_request(role=r, stage=s, rank=rank, categories=c, frozen=False)
+                for r, s, c in asks
+                for rank in range(1, top + 1)
+            ]
+        )
+        levels = []
+        for i in range(len(asks)):
+            allowed = [o.allowed for o in outcomes[i * top : (i + 1) * top]]
+            # the highest rank with every rank below it allowed too
+            rank = next((k for k, ok in enumerate(allowed) if not ok), top)
+            levels.append(LEVELS[rank])
+        return levels
+
+    def allows(
+        self,
+        *,
+        role: str,
+        stage: str,
+        level: str,
+        categories: Sequence[str] = (),
+        frozen: bool = False,
+    ) -> tuple[bool, tuple[str, ...]]:
+        """Cedar's decision on reading ``categories`` at ``level``, with readable reasons."""
+        role, stage, cats = _request_names(role, stage, categories)
+        rank = level_rank(level)
+        if rank == 0:
+            raise Invalid("level none asks for nothing; ask for metadata or above")
+        req = read_request(role=role, stage=stage, rank=rank, categories=cats, frozen=frozen)
+        out = self.engine.run([req])[0]
+        return out.allowed, self._explain(out, role=role, stage=stage, level=level)
+
+    def allows_audit_log(
+        self, *, role: str, stage: str, frozen: bool = False
+    ) -> tuple[bool, tuple[str, ...]]:
+        """Cedar's decision on reading a deal's audit log (no customer values)."""
+        role, stage, _ = _request_names(role, stage, ())
+        out = self.engine.run([audit_log_request(role=role, stage=stage, frozen=frozen)])[0]
+        if out.errors:
+            return False, tuple(f"policy evaluation error: {e}" for e in out.errors)
+        if out.allowed:
+            return True, tuple(f"{role} may read the audit log [{p}]" for p in out.policies)
+        if out.policies:
+            return False, tuple(
+                f"the deal is frozen: audit log reads are stopped [{p}]" for p in out.policies
+            )
+        return False, (f"{role} may not read the audit log",)
+
+    def _explain(self, out: Outcome, *, role: str, stage: str, level: str) -> tuple[str, ...]:
+        if out.errors:
+            return tuple(f"policy evaluation error: {e}" for e in out.errors)
+        ceiling = self.ceilings[role][stage]
+        if out.allowed:
+            return tuple(
+                f"level {level} is within the ceiling {ceiling} for {role} at stage {stage} [{p}]"
+                for p in out.policies
+            )
+        reasons = []
+        for p in out.policies:
+            kind, _, name = p.partition(".")
+            if kind == "cap":
+                cap = self.category_caps[name].level
+                reasons.append(
+                    f"category {name} is capped at {cap} for {role}; {level} asked [{p}]"
+                )
+            elif kind == "frozen":
+                reasons.append(f"the deal is frozen: every read is stopped [{p}]")
+            else:
+                reasons.append(f"denied by [{p}]")
+        if ceiling == "none":
+            reasons.append(f"{role} gets no data at stage {stage} (ceiling none)")
+        elif level_rank(level) > level_rank(ceiling):
+            reasons.append(
+                f"level {level} is above the ceiling {ceiling} for {role} at stage {stage}"
+            )
+        return tuple(reasons) or ("no policy permits this request",)
+
+
+def _request_names(
+    role: str, stage: str, categories: Sequence[str]
+) -> tuple[str, str, tuple[str, ...]]:
+    return (
+        _choice(role, _ROLES, "member role", "request"),
+        _choice(stage, _STAGES, "stage", "request"),
+        tuple(sorted({_choice(c, _CATEGORIES, "category", "request") for c in categories})),
+    )
+
+
+# -- parsing and validation ---------------------------------------------------------------
+def _choice(value: object, allowed: Sequence[str], what: str, where: str) -> str:
+    if not isinstance(value, str) or value not in allowed:
+        raise Invalid(f"{where}: unknown {what} {value!r}; choose one of: {', '.join(allowed)}")
+    return value
+
+
+def _table(doc: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
+    value = doc[key]
+    if not isinstance(value, dict):
+        raise Invalid(f"{where}: must be a table, not {type(value).__name__}")
+    return value
+
+
+def _keys(
+    tbl: Mapping[str, Any],
+    where: str,
+    *,
+    required: Sequence[str],
+    optional: Sequence[str] = (),
+    what: str = "key",
+) -> None:
+    for key in tbl:
+        if key not in required and key not in optional:
+            known = ", ".join((*required, *optional))
+            raise Invalid(f"{where}: unknown {what} {key!r}; expected one of: {known}")
+    for key in required:
+        if key not in tbl:
+            raise Invalid(f"{where}: missing {what} {key!r}")
+
+
+def _text(value: object, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise Invalid(f"{where}: must be a non-empty string")
+    if any(ch in value for ch in "\r\n\x00") or len(value) > 200:
+        raise Invalid(f"{where}: must be one line of at most 200 characters")
+    return value
+
+
+def _names(value: object, allowed: Sequence[str], what: str, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise Invalid(f"{where}: must be a list of {what}s")
+    names = tuple(_choice(v, allowed, what, where) for v in value)
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise Invalid(f"{where}: {what} {dup[0]!r} is listed twice")
+    return names
+
+
+def _parse_ceilings(doc: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    tbl = _table(doc, "ceiling", "[ceiling]")
+    _keys(tbl, "[ceiling]", required=_ROLES, what="member role")
+    out: dict[str, dict[str, str]] = {}
+    for role in _ROLES:
+        where = f"[ceiling.{role}]"
+        row = _table(tbl, role, where)
+        _keys(row, where, required=_STAGES, what="stage")
+        out[role] = {s: _choice(row[s], LEVELS, "level", f"ceiling.{role}.{s}") for s in _STAGES}
+    return out
+
+
+def _parse_caps(doc: Mapping[str, Any]) -> dict[str, CategoryCap]:
+    tbl = _table(doc, "category_caps", "[category_caps]")
+    caps: dict[str, CategoryCap] = {}
+    for category in tbl:
+        _choice(category, _CATEGORIES, "category", "[category_caps]")
+        where = f"category_caps.{category}"
+        cap = _table(tbl, category, f"[{where}]")
+        _keys(cap, f"[{where}]", required=("level",), optional=("exempt",))
+        caps[category] = CategoryCap(
+            level=_choice(cap["level"], LEVELS, "level", f"{where}.level"),
+            exempt=_names(cap.get("exempt", []), _ROLES, "member role", f"{where}.exempt"),
+        )
+    return caps
+
+
+def _parse(text: str) -> dict[str, Any]:
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise Invalid(f"policy is not valid TOML: {exc}") from None
+    for key in doc:
+        if key not in _SECTIONS:
+            raise Invalid(f"unknown section [{key}]; expected: {', '.join(_SECTIONS)}")
+    for key in _SECTIONS:
+        if key not in doc:
+            raise Invalid(f"missing section [{key}]")
+    return doc
+
+
+@lru_cache(maxsize=32)
+def _build(text: str, version: int) -> Policy:
+    doc = _parse(text)
+    meta = _table(doc, "policy", "[policy]")
+    _keys(
+        meta,
+        "[policy]",
+        required=("format", "governed_above", "training_course"),
+        optional=("description",),
+    )
+    if type(meta["format"]) is not int or meta["format"] != FORMAT:
+        raise Invalid(f"policy.format: unsupported format {meta['format']!r}; expected {FORMAT}")
+    approvals = _table(doc, "approvals", "[approvals]")
+    _keys(approvals, "[approvals]", required=("default", "sensitive"))
+    default = _names(approvals["default"], _ROLES, "member role", "approvals.default")
+    sensitive = _names(approvals["sensitive"], _ROLES, "member role", "approvals.sensitive")
+    if not default:
+        raise Invalid("approvals.default: at least one approver role is needed")
+    missing = [r for r in default if r not in sensitive]
+    if missing:
+        raise Invalid(f"approvals.sensitive: must include every default approver; add {missing[0]}")
+    audit_log = _table(doc, "audit_log", "[audit_log]")
+    _keys(audit_log, "[audit_log]", required=("roles",))
+    frozen = _table(doc, "frozen", "[frozen]")
+    _keys(frozen, "[frozen]", required=("actions",))
+    ceilings = _parse_ceilings(doc)
+    caps = _parse_caps(doc)
+    audit_roles = _names(audit_log["roles"], _ROLES, "member role", "audit_log.roles")
+    frozen_actions = _names(frozen["actions"], ACTIONS, "action", "frozen.actions")
+    sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    cedar = compile_cedar(
+        ceilings=ceilings,
+        caps=caps,
+        audit_log_roles=audit_roles,
+        frozen_actions=frozen_actions,
+        sha256=sha,
+    )
+    return Policy(
+        version=version,
+        text=text,
+        sha256=sha,
+        approvals_default=default,
+        approvals_sensitive=sensitive,
+        training_course=_text(meta["training_course"], "policy.training_course"),
+        governed_above=_choice(meta["governed_above"], LEVELS, "level", "policy.governed_above"),
+        description=_text(meta.get("description", "access policy"), "policy.description"),
+        ceilings=MappingProxyType({r: MappingProxyType(row) for r, row in ceilings.items()}),
+        category_caps=MappingProxyType(caps),
+        audit_log_roles=audit_roles,
+        frozen_actions=frozen_actions,
+        engine=CedarEngine(cedar),
+    )
+
+
+def parse_policy(text: str, *, version: int = 0) -> Policy:
+    """Validate a policy file and compile it to Cedar; Invalid names the section and key."""
+    return _build(text, version)
+
+
+@lru_cache(maxsize=8)
+def _all_ceilings(policy: Policy) -> Mapping[tuple[str, str, str | None], str]:
+    return policy.ceiling_table(categories=(None, *_CATEGORIES))
+
+
+def loosenings(policy: Policy, *, baseline: Policy) -> list[str]:
+    """Where ``policy`` allows more than ``baseline`` (ceilings compared through Cedar)."""
+    mine, base = _all_ceilings(policy), _all_ceilings(baseline)
+    looser = {k for k, level in mine.items() if level_rank(level) > level_rank(base[k])}
+    out = [
+        f"{r} at {s}{f' for {c}' if c else ''}: {mine[r, s, c]} is above {base[r, s, c]}"
+        for r, s, c in mine
+        if (r, s, c) in looser and (c is None or (r, s, None) not in looser)
+    ]
+    out += [
+        f"approvals.default drops {r}"
+        for r in baseline.approvals_default
+        if r not in policy.approvals_default
+    ]
+    out += [
+        f"approvals.sensitive drops {r}"
+        for r in baseline.approvals_sensitive
+        if r not in policy.approvals_sensitive
+    ]
+    if level_rank(policy.governed_above) > level_rank(baseline.governed_above):
+        out.append(
+            f"policy.governed_above: {policy.governed_above} is above {baseline.governed_above}"
+        )
+    out += [
+        f"audit_log.roles adds {r}"
+        for r in policy.audit_log_roles
+        if r not in baseline.audit_log_roles
+    ]
+    out += [
+        f"frozen.actions drops {a}"
+        for a in baseline.frozen_actions
+        if a not in policy.frozen_actions
+    ]
+    return out
+
+
+def require_tightening(policy: Policy) -> None:
+    """Invalid (code ``policy_loosens``) when ``policy`` allows more than the shipped default."""
+    problems = loosenings(policy, baseline=default_policy())
+    if problems:
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        raise Invalid(
+            "a policy may only tighten the shipped default (DESIGN.md §1); this one loosens: "
+            + "; ".join(problems[:5])
+            + more,
+            code="policy_loosens",
+        )
+
+
+# -- versions ------------------------------------------------------------------------------
+@cache
+def _default_text() -> str:
+    return resources.files("dealvault.access").joinpath("default_policy.toml").read_text("utf-8")
+
+
+def default_policy() -> Policy:
+    """The policy shipped with dealvault (DESIGN.md §1), version 0."""
+    return parse_policy(_default_text(), version=0)
+
+
+def active_policy(session: Session) -> Policy:
+    """The newest stored version, else the shipped default."""
+    row = session.scalar(select(PolicyVersion).order_by(PolicyVersion.version.desc()).limit(1))
+    if row is None:
+        return default_policy()
+    if hashlib.sha256(row.text.encode("utf-8")).hexdigest() != row.sha256:
+        raise IntegrityError(f"policy version {row.version}: stored text does not match its sha256")
+    return parse_policy(row.text, version=row.version)
+
+
+def policy_versions(session: Session) -> list[PolicyVersion]:
+    return list(session.scalars(select(PolicyVersion).order_by(PolicyVersion.version)))
+
+
+def set_policy(
+    session: Session, *, text: str, actor: Person | None, comment: str | None
+) -> PolicyVersion:
+    """Store ``text`` as the next version. It must validate and must not loosen the shipped
+    default; storing the version in force again is a Conflict. Does not commit."""
+    new = parse_policy(text)
+    require_tightening(new)
+    current = active_policy(session)
+    if current.version and current.sha256 == new.sha256:
+        raise Conflict(f"this policy is already in force as version {current.version}")
+    latest = session.scalar(select(func.max(PolicyVersion.version))) or 0
+    row = PolicyVersion(
+        version=latest + 1,
+        text=text,
+        sha256=new.sha256,
+        comment=comment,
+        actor_id=actor.id if actor is not None else None,
+    )
+    session.add(row)
+    session.flush()
+    return row
