@@ -285,3 +285,28 @@ def test_no_value_without_an_allow_decision(
             pass
         if step[0] == "view":
             assert len(_events(stores)) > before  # every view decision is an audit event
+
+
+def test_a_policy_change_does_not_move_a_pending_requests_approvers(
+    stores: AppStores, gov: World
+) -> None:
+    from dealvault.access.policy import default_policy
+    from dealvault.flows import policy as policy_flows
+
+    req = access_requests.request_access(
+        stores, actor=CLEAN, deal="clean-2026", dataset="crm", categories=["contact"],
+        level="masked", purpose="p", duration_days=3,
+    )  # fmt: skip
+    stricter = default_policy().text.replace(
+        'default = ["seller_steward", "counsel"]',
+        'default = ["seller_steward", "counsel", "security_officer"]',
+    )
+    policy_flows.set_policy(stores, text=stricter, actor=STEWARD, comment="three approvers")
+    access_requests.approve_request(stores, actor=STEWARD, request_id=req.id)
+    out = access_requests.approve_request(stores, actor=COUNSEL, request_id=req.id)
+    assert out.status == "approved" and out.required_roles == ["seller_steward", "counsel"]
+    later = access_requests.request_access(
+        stores, actor=CLEAN, deal="clean-2026", dataset="crm", categories=["contact"],
+        level="masked", purpose="p", duration_days=3,
+    )  # fmt: skip
+    assert later.required_roles == ["seller_steward", "counsel", "security_officer"]

@@ -106,6 +106,8 @@ class AccessRequest(Base):
     duration_days: Mapped[int] = mapped_column(Integer)
     row_cap: Mapped[int | None] = mapped_column(Integer, nullable=True)
     status: Mapped[str] = mapped_column(String(12), default="pending")
+    #: approver roles fixed when the request is filed (a later policy change does not move them)
+    required_roles: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 

@@ -131,7 +131,10 @@ def request_view(
 
 # -- helpers ------------------------------------------------------------------------------
 def required_roles(policy: Policy, request: AccessRequest) -> tuple[str, ...]:
-    """Approver roles the policy asks for this request (sensitive PI asks for more)."""
+    """Approver roles this request needs: those fixed when it was filed, else the policy's
+    (sensitive PI asks for more)."""
+    if request.required_roles:
+        return tuple(request.required_roles.split(","))
     roles = policy.approvals_sensitive if grants.is_sensitive(request) else policy.approvals_default
     return tuple(roles)
 
@@ -190,6 +193,7 @@ def request_access(
             at=at,
         )
         policy = active_policy(s)
+        req.required_roles = ",".join(required_roles(policy, req))
         objects = _request_objects(s, req) | {"days": duration_days, "row_cap": row_cap}
         audit(
             stores,

@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("duration_days", sa.Integer(), nullable=False),
         sa.Column("row_cap", sa.Integer(), nullable=True),
         sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("required_roles", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
