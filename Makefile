@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/freetext.py
 	$(BIN)/python bench/masking.py
 	$(BIN)/python bench/mondrian.py
+	$(BIN)/python bench/package.py
 
 ## eval: precision and recall of PII classification on the labelled evaluation set
 eval: $(STAMP)

@@ -137,6 +137,46 @@ if dv view --deal jingjie-2026 --dataset crm --level full --purpose "during free
 fi
 dv --as security@jingjie.example deal unfreeze jingjie-2026 --reason "cleared (demo)" >/dev/null
 
+say "11d. closing: transfer agreement, approved plan, backup, signed package, buyer verifies and receives"
+keys() { python -c 'import pyrage,sys; i=pyrage.x25519.Identity.generate(); open(sys.argv[1],"w").write(str(i)+"\n"); print(i.to_public())' "$1"; }
+BUYER_PUB=$(keys "$DEMO/buyer.agekey")
+SELLER_PUB=$(keys "$DEMO/seller-backup.agekey")
+dv agreement add --deal jingjie-2026 --org "绿源家居集团" --kind transfer --title "Asset transfer agreement" \
+   --effective 2026-11-20 >/dev/null
+dv deal advance jingjie-2026 --to signing --reason "SPA signed" >/dev/null
+dv deal advance jingjie-2026 --to closing --winner "绿源家居集团" --reason "closing" >/dev/null
+dv person add dpo@jingjie.example --name "Data Protection Officer" --org "晶洁日用品有限公司" >/dev/null
+dv deal add-member jingjie-2026 --person dpo@jingjie.example --role seller_steward >/dev/null
+PLAN=$(dv --as dpo@jingjie.example plan create --deal jingjie-2026 --dataset crm --recipient "绿源家居集团" \
+   --category identity,contact,transaction,preference --purpose "asset transfer at closing" \
+   --age-recipient "$BUYER_PUB" --json | python -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+dv plan approve "$PLAN" >/dev/null
+dv --as counsel@jincheng.example plan approve "$PLAN" >/dev/null
+dv plan show "$PLAN"
+dv backup create --recipient "$SELLER_PUB" --identity "$DEMO/seller-backup.agekey" \
+   --out "$DEMO/backups" --reason "pre-transfer backup"
+dv package build "$PLAN" --out "$DEMO/package"
+dv package ledger
+echo "-- the buyer, in its own store, verifies the package and imports it under its own keys"
+(
+  export DEALVAULT_HOME="$DEMO/buyer-store" DEALVAULT_PASSPHRASE="buyer demo passphrase"
+  export DEALVAULT_ACTOR="steward@lvyuan.example"
+  dv init >/dev/null
+  dv org add "绿源家居集团" --kind seller >/dev/null
+  dv person add steward@lvyuan.example --name "Buyer Steward" --org "绿源家居集团" >/dev/null
+  dv deal create intake-2026 --name "Customers received from Jingjie" --seller "绿源家居集团" >/dev/null
+  dv deal add-member intake-2026 --person steward@lvyuan.example --role seller_steward >/dev/null
+  dv package verify "$DEMO/package" --identity "$DEMO/buyer.agekey" \
+     --report-html "$DEMO/reconciliation.html"
+  dv package receive "$DEMO/package" --identity "$DEMO/buyer.agekey" --deal intake-2026 \
+     --dataset customers-from-jingjie
+)
+echo "-- after closing the seller's copy is crypto-shredded, with a signed destruction certificate"
+dv deal advance jingjie-2026 --reason "post-closing" >/dev/null
+dv certificate issue --deal jingjie-2026 --dataset crm --reason "closing: data handed over" --yes \
+   --out "$DEMO/destruction-certificate.note"
+dv certificate verify "$DEMO/destruction-certificate.note"
+
 say "12. the audit trail: every change, read and denial; verified, exported, verified offline"
 dv audit log --action disclose
 dv audit verify

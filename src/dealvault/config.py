@@ -56,6 +56,14 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=64 * 1024, ge=8)
     argon2_parallelism: int = Field(default=2, ge=1)
+    canary_email_domain: str = Field(
+        default="canary.invalid",
+        description="E-mail domain of canary customers; the seller must control it.",
+    )
+    canary_phones: list[str] = Field(
+        default=["17000990101", "17000990102", "17000990103", "17100990104", "17100990105"],
+        description="Mobile numbers (11 digits) the seller controls, given to canary customers.",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -70,7 +70,8 @@ def test_masked_level_masks_every_identifier(
 ) -> None:
     got = _disclose(stores, keyring, world, level=Level.MASKED, recipient="Bidder A")
     frame = got.frame
-    assert frame.height == ROWS
+    assert got.meta["report"]["canaries"] == 3
+    assert frame.height == ROWS + 3  # the recipient's canary customers ride along
     assert frame.columns[0] == "token"
     assert "subject_id" not in frame.columns and "record_id" not in frame.columns
     assert "customer_key" not in frame.columns
@@ -276,3 +277,18 @@ def test_top_products_released_alone(
             recipient="Bidder A",
             measures=["count", "top:favourite_product"],
         )
+
+
+def test_a_leaked_disclosure_is_traced_to_its_recipient(
+    stores: AppStores, keyring: KeyRing, world: World, loaded: dict[str, Path], tmp_path: Path
+) -> None:
+    from dealvault.flows.closing import trace_file
+
+    for recipient in ("Bidder A", "Bidder B"):
+        got = _disclose(stores, keyring, world, level=Level.MASKED, recipient=recipient)
+        leaked = got.frame.drop("token").sample(fraction=0.5, seed=1)
+        renamed = leaked.rename({c: f"col{i}" for i, c in enumerate(leaked.columns)})
+        path = tmp_path / f"leak-{recipient[-1]}.csv"
+        renamed.select(list(reversed(renamed.columns))).write_csv(path)
+        result = trace_file(stores, keyring, actor=world.steward, path=path, deal=world.deal)
+        assert result.verdict == recipient

@@ -151,7 +151,7 @@ def disclose_cmd(
         epsilon=epsilon,
         categories=_split(category),
     )
-    result = flows.disclose(c.stores(), c.keyring(), request=request)
+    result = flows.disclose(c.stores(), c.keyring(), request=request, settings=c.settings)
     _deliver(c, result, out=out, fmt=chosen_fmt, limit=limit, json_out=json_out)
 
 
@@ -195,7 +195,7 @@ def view_cmd(
         group_by=_split(group_by),
         measures=_split(measure) or ["count"],
     )
-    result = flows.view(c.stores(), c.keyring(), request=request, level=level)
+    result = flows.view(c.stores(), c.keyring(), request=request, level=level, settings=c.settings)
     chosen_fmt = format_for(out, None) if out is not None else None
     _deliver(c, result, out=out, fmt=chosen_fmt, limit=limit, json_out=json_out)
 

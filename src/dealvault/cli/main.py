@@ -16,11 +16,14 @@ from dealvault.cli import (
     admin,
     agreements,
     audit,
+    backup,
+    closing,
     disclose,
     inventory,
     keys,
     policy,
     records,
+    transfer,
 )
 from dealvault.cli import synth as synth_cli
 from dealvault.cli.context import CliContext
@@ -105,6 +108,9 @@ disclose.register(app)
 agreements.register(app)
 access.register(app)
 policy.register(app)
+backup.register(app)
+closing.register(app)
+transfer.register(app)
 synth_cli.register(app)
 
 

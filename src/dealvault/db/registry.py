@@ -8,6 +8,7 @@ import dealvault.access.governance_models
 import dealvault.access.models
 import dealvault.audit.models
 import dealvault.crypto.models
+import dealvault.transfer.models
 import dealvault.vault.models  # noqa: F401
 from dealvault.db.base import Base, KeyBase
 

@@ -17,8 +17,9 @@ from dealvault.access.governance_models import Grant
 from dealvault.access.grants import active_grants, consume_rows
 from dealvault.access.models import Deal, Organization, Person
 from dealvault.access.policy import LEVELS, active_policy, level_rank
-from dealvault.access.stages import MemberRole
+from dealvault.access.stages import MemberRole, PartyRole
 from dealvault.audit.service import EventIn
+from dealvault.config import Settings
 from dealvault.crypto.keyring import INDEX, KeyRing
 from dealvault.db.base import utcnow
 from dealvault.db.stores import UnitOfWork
@@ -42,6 +43,7 @@ from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit, enforce, resolve
 from dealvault.flows.inventory import inventory
 from dealvault.ingest.fields import Category, TableRole
+from dealvault.transfer.canaries import add_canaries, canaries_for
 from dealvault.vault.models import CustomerRecord, Dataset, DatasetColumn, DatasetTable
 from dealvault.vault.read import disclose_table
 
@@ -86,7 +88,13 @@ class Disclosure:
     meta: dict[str, Any]
 
 
-def disclose(stores: AppStores, keyring: KeyRing, *, request: DisclosureRequest) -> Disclosure:
+def disclose(
+    stores: AppStores,
+    keyring: KeyRing,
+    *,
+    request: DisclosureRequest,
+    settings: Settings | None = None,
+) -> Disclosure:
     """Decide, decrypt, build the level, and record it: one transaction."""
     req = request
     if not req.purpose.strip():
@@ -139,9 +147,27 @@ def disclose(stores: AppStores, keyring: KeyRing, *, request: DisclosureRequest)
                 categories=list(req.categories) or None,
             )
 
+        planted = None
+        if req.level in CANARY_LEVELS and not _is_seller(d, recipient):
+            planted = canaries_for(
+                uow.records,
+                deal=d,
+                dataset_id=ds.id,
+                recipient=recipient,
+                settings=settings or Settings(),
+            )
         frame, report, subjects = _build(
-            uow, keyring, req, ds=ds, recipient=recipient, read=read, row_cap=decision.rows_left
+            uow,
+            keyring,
+            req,
+            ds=ds,
+            recipient=recipient,
+            read=read,
+            row_cap=decision.rows_left,
+            canaries=planted,
         )
+        if planted is not None:
+            report["canaries"] = planted.height
         if decision.grant_id is not None and req.level in RECORD_LEVELS:
             grant = uow.records.get(Grant, decision.grant_id)
             assert grant is not None
@@ -181,6 +207,7 @@ def _build(
     recipient: Organization,
     read: Any,
     row_cap: int | None = None,
+    canaries: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, dict[str, Any], list[str]]:
     """The released frame, the report of how it was made, the subjects it reveals records of.
 
@@ -191,6 +218,8 @@ def _build(
     roles = _table_roles(uow, ds)
     today = date.today()
     customers = read(TableRole.CUSTOMERS)
+    if canaries is not None and req.level in CANARY_LEVELS:
+        customers = add_canaries(customers, canaries=canaries, seed=req.seed)
     if req.table != TableRole.CUSTOMERS and req.table.value not in roles:
         raise Invalid(f"dataset {ds.name!r} has no {req.table.value} table")
     orders = read(TableRole.ORDERS) if TableRole.ORDERS.value in roles else None
@@ -268,6 +297,13 @@ def _build(
 
 
 RECORD_LEVELS = frozenset({Level.ANONYMIZED, Level.PSEUDONYMIZED, Level.MASKED, Level.FULL})
+#: Record-level outputs that carry the recipient's canary customers (when it is not the seller).
+CANARY_LEVELS = frozenset({Level.ANONYMIZED, Level.PSEUDONYMIZED, Level.MASKED})
+
+
+def _is_seller(deal: Deal, org: Organization) -> bool:
+    party = access.party_of(deal, org.id)
+    return party is not None and party.role == PartyRole.SELLER
 
 
 def _may_release_to_others(uow: UnitOfWork, person: Person, deal: Deal) -> bool:
@@ -450,6 +486,7 @@ def view(
     *,
     request: DisclosureRequest,
     level: Level | None,
+    settings: Settings | None = None,
 ) -> Disclosure:
     """What the acting person may see of a dataset: at ``level``, or at the highest level the
     policy, their agreements, training and grants allow now (never more)."""
@@ -487,4 +524,5 @@ def view(
         stores,
         keyring,
         request=replace(request, level=level, recipient=org, categories=categories),
+        settings=settings,
     )

@@ -1,0 +1,444 @@
+"""Commands: plan create|approve|deny|show|list and package build|verify|receive|ledger."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import pyrage
+import typer
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
+
+from dealvault.cli.context import CliContext, get
+from dealvault.cli.output import kv_table, print_json, table
+from dealvault.errors import Invalid
+from dealvault.flows import packages as package_flows
+from dealvault.flows import transfer as flows
+from dealvault.flows.transfer import LedgerEntry, PlanOut
+from dealvault.transfer.package import parse_identities
+from dealvault.transfer.reconcile_report import Reconciliation
+from dealvault.transfer.records import BATCH_ROWS
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+PlanArg = Annotated[int, typer.Argument(help="Transfer plan id.")]
+IdentityOpt = Annotated[
+    Path, typer.Option("--identity", "-i", help="age identity file (AGE-SECRET-KEY-1…).")
+]
+VerifierOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--verifier-key",
+        help="The seller's verifier key (C2SP vkey), obtained out of band. Without it the "
+        "key the package names is used and its fingerprint printed for you to compare.",
+    ),
+]
+ReportJsonOpt = Annotated[
+    Path | None, typer.Option("--report-json", help="Write the reconciliation report (JSON).")
+]
+ReportHtmlOpt = Annotated[
+    Path | None, typer.Option("--report-html", help="Write the reconciliation report (HTML).")
+]
+
+plan_app = typer.Typer(
+    help="Transfer plans: what is handed over at closing, to whom (age recipients) and why; "
+    "approved like an access request, at stage closing with a transfer agreement in force.",
+    no_args_is_help=True,
+)
+package_app = typer.Typer(
+    help="Transfer packages: build (seller), verify and receive (buyer), and the ledger.",
+    no_args_is_help=True,
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(plan_app, name="plan")
+    app.add_typer(package_app, name="package")
+
+
+def _split(items: list[str] | None) -> list[str]:
+    return [p.strip() for item in items or [] for p in item.split(",") if p.strip()]
+
+
+def _when(value: object) -> str:
+    return "" if value is None else f"{value:%Y-%m-%d %H:%M}"
+
+
+def _show(c: CliContext, p: PlanOut, json_out: bool) -> None:
+    if json_out:
+        print_json(c.console, p)
+        return
+    c.console.print(
+        kv_table(
+            f"transfer plan {p.id} ({p.status})",
+            [
+                ("deal", p.deal),
+                ("dataset", p.dataset),
+                ("recipient", p.recipient),
+                ("age recipients", "\n".join(p.recipients)),
+                ("categories", ", ".join(p.categories)),
+                ("purpose", p.purpose),
+                ("excluded", ", ".join(f"{k} {v:,}" for k, v in p.exclusions.items())),
+                ("drawn up", f"{_when(p.created_at)} by {p.created_by}"),
+                ("decided", _when(p.decided_at)),
+                ("approver roles", ", ".join(p.required_roles)),
+                ("still needed", ", ".join(p.still_needed) or "-"),
+                ("packages", ", ".join(str(i) for i in p.packages) or "-"),
+            ],
+        )
+    )
+    if p.approvals:
+        c.console.print(
+            table(
+                "decisions",
+                ["approver", "role", "decision", "at", "comment"],
+                [(a.approver, a.role, a.decision, _when(a.at), a.comment) for a in p.approvals],
+            )
+        )
+
+
+# -- plans --------------------------------------------------------------------------------
+@plan_app.command("create")
+def plan_create_cmd(
+    ctx: typer.Context,
+    deal: Annotated[str, typer.Option(help="Deal code.")],
+    dataset: Annotated[str, typer.Option(help="Dataset to hand over.")],
+    recipient: Annotated[str, typer.Option(help="Receiving organisation (the winning bidder).")],
+    category: Annotated[
+        list[str], typer.Option(help="Data category (repeatable or comma-separated).")
+    ],
+    purpose: Annotated[str, typer.Option(help="Why the data is handed over (recorded).")],
+    age_recipient: Annotated[
+        list[str] | None,
+        typer.Option("--age-recipient", help="The recipient's age public key age1… (repeatable)."),
+    ] = None,
+    recipients_file: Annotated[
+        Path | None,
+        typer.Option(help="File of age recipients, one per line ('#' comments)."),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Draw up a plan (seller steward). Opted-out, objecting and shredded customers are
+    excluded and counted per reason."""
+    c = get(ctx)
+    keys = list(age_recipient or [])
+    if recipients_file is not None:
+        try:
+            lines = recipients_file.read_text("utf-8").splitlines()
+        except OSError:
+            raise Invalid(f"cannot read {recipients_file}") from None
+        keys += [x.strip() for x in lines if x.strip() and not x.strip().startswith("#")]
+    p = flows.create_plan(
+        c.stores(),
+        actor=c.actor(),
+        deal=deal,
+        dataset=dataset,
+        recipient=recipient,
+        recipients=keys,
+        categories=_split(category),
+        purpose=purpose,
+    )
+    _show(c, p, json_out)
+
+
+@plan_app.command("approve")
+def plan_approve_cmd(
+    ctx: typer.Context,
+    plan_id: PlanArg,
+    comment: Annotated[str | None, typer.Option(help="Comment recorded with the approval.")] = None,
+    role: Annotated[
+        str | None, typer.Option(help="Approve in this role (when you hold several).")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Approve a plan (never its author; at closing, with a transfer agreement in force)."""
+    c = get(ctx)
+    p = flows.approve_plan(c.stores(), actor=c.actor(), plan_id=plan_id, comment=comment, role=role)
+    _show(c, p, json_out)
+
+
+@plan_app.command("deny")
+def plan_deny_cmd(
+    ctx: typer.Context,
+    plan_id: PlanArg,
+    reason: Annotated[str, typer.Option(help="Why (recorded).")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Deny a plan for good (a holder of a required approver role)."""
+    c = get(ctx)
+    _show(c, flows.deny_plan(c.stores(), actor=c.actor(), plan_id=plan_id, reason=reason), json_out)
+
+
+@plan_app.command("show")
+def plan_show_cmd(ctx: typer.Context, plan_id: PlanArg, json_out: JsonOpt = False) -> None:
+    """A plan with its approvals and packages."""
+    c = get(ctx)
+    _show(c, flows.show_plan(c.stores(), plan_id=plan_id), json_out)
+
+
+@plan_app.command("list")
+def plan_list_cmd(
+    ctx: typer.Context,
+    deal: Annotated[str | None, typer.Option(help="Only this deal.")] = None,
+    status: Annotated[str | None, typer.Option(help="pending, approved or denied.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Transfer plans, oldest first."""
+    c = get(ctx)
+    found = flows.list_plans(c.stores(), deal=deal, status=status)
+    if json_out:
+        print_json(c.console, found)
+        return
+    c.console.print(
+        table(
+            "transfer plans",
+            ["id", "deal", "dataset", "recipient", "categories", "status", "still needed"],
+            [
+                (
+                    p.id,
+                    p.deal,
+                    p.dataset,
+                    p.recipient,
+                    ", ".join(p.categories),
+                    p.status,
+                    ", ".join(p.still_needed),
+                )
+                for p in found
+            ],
+        )
+    )
+
+
+# -- packages -----------------------------------------------------------------------------
+@package_app.command("build")
+def package_build_cmd(
+    ctx: typer.Context,
+    plan_id: PlanArg,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Package directory to create (or FILE.tar).")
+    ],
+    batch_rows: Annotated[
+        int, typer.Option(help="Customers per batch (one Parquet row group each).")
+    ] = BATCH_ROWS,
+    json_out: JsonOpt = False,
+) -> None:
+    """Build, sign and record the package of an approved plan (seller steward, at closing).
+
+    The records go age-encrypted to the plan's recipients; the manifest is signed with this
+    store's audit key. Give the buyer the signer fingerprint printed here, out of band.
+    """
+    c = get(ctx)
+    show_bar = not json_out and c.console.is_terminal
+    with Progress(
+        TextColumn("[bold]packaging"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("customers"),
+        TimeRemainingColumn(),
+        console=c.err,
+        disable=not show_bar,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("build", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        result = package_flows.build_package(
+            c.stores(),
+            c.keyring(),
+            actor=c.actor(),
+            plan_id=plan_id,
+            out=out,
+            archive=out.suffix == ".tar",
+            batch_rows=batch_rows,
+            progress=progress,
+        )
+    if json_out:
+        print_json(c.console, result)
+        return
+    c.console.print(
+        kv_table(
+            f"transfer package {result.id} built",
+            [
+                ("path", result.path),
+                ("recipient", result.recipient),
+                ("customers", f"{result.customers:,}"),
+                ("excluded", ", ".join(f"{k} {v:,}" for k, v in result.excluded.items())),
+                ("size", f"{result.size_bytes:,} bytes"),
+                ("Merkle root", result.merkle_root),
+                ("manifest SHA-256", result.manifest_sha256),
+                ("signer fingerprint", result.signer_fingerprint),
+            ],
+        )
+    )
+
+
+def _identities(path: Path) -> list[pyrage.x25519.Identity]:
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
+        raise Invalid(f"cannot read the identity file {path}") from None
+    return parse_identities(text, source=path.name)
+
+
+def _report(c: CliContext, r: Reconciliation, json_out: bool) -> None:
+    if json_out:
+        print_json(c.console, r)
+        return
+    c.console.print(
+        kv_table(
+            f"package {r.package}: {'VERIFIED' if r.ok else 'FAILED'}",
+            [
+                ("deal / seller", f"{r.deal} / {r.seller}"),
+                ("recipient", r.recipient),
+                (
+                    "signature",
+                    ("valid" if r.signature.ok else "NOT VALID")
+                    + ("" if r.signature.pinned else " (key named by the package)"),
+                ),
+                ("signer", r.signature.signer),
+                ("signer fingerprint", r.signature.fingerprint),
+                ("customers expected / received", f"{r.records.expected} / {r.records.received}"),
+                (
+                    "missing / extra / altered",
+                    f"{r.records.missing} / {r.records.extra} / {r.records.altered}",
+                ),
+                ("Merkle root", r.records.merkle_root_received),
+            ],
+        )
+    )
+    for w in r.warnings:
+        c.err.print(f"[yellow]warning:[/yellow] {w}")
+    for p in r.problems:
+        c.err.print(f"[red]problem:[/red] {p}")
+
+
+@package_app.command("verify")
+def package_verify_cmd(
+    ctx: typer.Context,
+    package: Annotated[Path, typer.Argument(help="Package directory or .tar.")],
+    identity: IdentityOpt,
+    verifier_key: VerifierOpt = None,
+    report_json: ReportJsonOpt = None,
+    report_html: ReportHtmlOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Check the signature, decrypt, recompute the Merkle root, counts and schema, and write
+    the reconciliation report. Exit code 6 when the package fails."""
+    c = get(ctx)
+    report = package_flows.verify(
+        c.stores(),
+        actor=c.actor(),
+        package=package,
+        identities=_identities(identity),
+        verifier_key=verifier_key,
+        json_report=report_json,
+        html_report=report_html,
+    )
+    _report(c, report, json_out)
+    if not report.ok:
+        raise typer.Exit(6)
+
+
+@package_app.command("receive")
+def package_receive_cmd(
+    ctx: typer.Context,
+    package: Annotated[Path, typer.Argument(help="Package directory or .tar.")],
+    identity: IdentityOpt,
+    deal: Annotated[str, typer.Option(help="Deal of this store to import into.")],
+    dataset: Annotated[str, typer.Option(help="Dataset to import into.")],
+    verifier_key: VerifierOpt = None,
+    report_json: ReportJsonOpt = None,
+    report_html: ReportHtmlOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Verify a package, then import its records into this store under its own keys."""
+    c = get(ctx)
+    show_bar = not json_out and c.console.is_terminal
+    with Progress(
+        TextColumn("[bold]importing"),
+        BarColumn(),
+        DownloadColumn(),
+        TextColumn("{task.fields[rows]:,} rows"),
+        TimeRemainingColumn(),
+        console=c.err,
+        disable=not show_bar,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("receive", total=None, rows=0)
+
+        def progress(done: int, total: int | None, rows: int) -> None:
+            bar.update(task, completed=done, total=total, rows=rows)
+
+        result = package_flows.receive(
+            c.stores(),
+            c.keyring(),
+            actor=c.actor(),
+            deal=deal,
+            dataset=dataset,
+            package=package,
+            identities=_identities(identity),
+            verifier_key=verifier_key,
+            rejects_dir=c.settings.rejects_dir,
+            work_dir=c.settings.home,
+            json_report=report_json,
+            html_report=report_html,
+            progress=progress,
+        )
+    if json_out:
+        print_json(c.console, result)
+        return
+    _report(c, result.report, False)
+    s = result.imported
+    c.console.print(
+        kv_table(
+            f"import #{s.import_id} committed",
+            [
+                ("dataset / table", f"{s.dataset} / {s.table}"),
+                ("rows read", f"{s.rows_read:,}"),
+                ("imported", f"{s.rows_imported:,}"),
+                ("merged duplicates", f"{s.rows_merged:,}"),
+                ("rejected", f"{s.rows_rejected:,}"),
+            ],
+        )
+    )
+
+
+@package_app.command("ledger")
+def package_ledger_cmd(
+    ctx: typer.Context,
+    deal: Annotated[str | None, typer.Option(help="Only this deal.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """The transfer ledger (GB/T 35273 §9.2): date, scale, purpose and recipient of each."""
+    c = get(ctx)
+    rows: list[LedgerEntry] = flows.ledger(c.stores(), deal=deal)
+    if json_out:
+        print_json(c.console, rows)
+        return
+    c.console.print(
+        table(
+            "transfer ledger",
+            ["package", "date", "deal", "recipient", "customers", "bytes", "purpose", "by"],
+            [
+                (
+                    r.id,
+                    _when(r.created_at),
+                    r.deal,
+                    r.recipient,
+                    f"{r.customers:,}",
+                    f"{r.size_bytes:,}",
+                    r.purpose,
+                    r.created_by,
+                )
+                for r in rows
+            ],
+        )
+    )

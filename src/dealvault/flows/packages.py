@@ -1,0 +1,420 @@
+"""Use cases of transfer packages: build (seller), verify and receive (buyer), each audited."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pyrage
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dealvault.access import service as access
+from dealvault.access.agreements import agreement_covers, agreements_in_force
+from dealvault.access.decision import Decision, decide
+from dealvault.access.models import Organization
+from dealvault.audit.service import EventIn, SubjectPacker, canonical_json
+from dealvault.crypto.keyring import KeyRing
+from dealvault.db.base import utcnow
+from dealvault.errors import Conflict, IntegrityError, Invalid
+from dealvault.flows.context import AppStores
+from dealvault.flows.guard import audit, checkpoint, enforce
+from dealvault.flows.importing import ImportRequest, ImportSummary, import_source
+from dealvault.flows.importing import Progress as ImportProgress
+from dealvault.flows.transfer import LedgerEntry, ledger_view, open_plan
+from dealvault.ingest.fields import FIELDS, TableRole
+from dealvault.ingest.source import SourceSpec
+from dealvault.transfer import plans
+from dealvault.transfer.manifest import FORMAT, SUBJECT, build_manifest
+from dealvault.transfer.models import TransferPackage
+from dealvault.transfer.package import (
+    discard,
+    make_archive,
+    package_size,
+    parse_recipients,
+    sync_package,
+    writable_target,
+    write_manifest,
+    write_records,
+)
+from dealvault.transfer.reconcile import verify_package
+from dealvault.transfer.reconcile_report import Reconciliation, write_reports
+from dealvault.transfer.records import (
+    BATCH_ROWS,
+    ReadStats,
+    customer_batches,
+    exclusions,
+    package_schema,
+    status_counts,
+)
+from dealvault.vault.models import ImportRun
+
+#: progress(customers written, customers expected)
+BuildProgress = Callable[[int, int], None]
+#: The seller's subject id, as a column of the buyer's import.
+SELLER_SUBJECT = "seller_subject_id"
+
+
+class PackageOut(LedgerEntry):
+    """The ledger row of a built package plus what the buyer should compare out of band."""
+
+    signer_fingerprint: str
+    excluded: dict[str, int]
+    per_category: dict[str, int]
+
+
+class ReceiveOut(BaseModel):
+    report: Reconciliation
+    imported: ImportSummary
+
+
+def _source(session: Session, dataset_id: int) -> dict[str, object]:
+    """The dataset's imports (content hashes of the source files) and a hash over them."""
+    rows = session.execute(
+        select(ImportRun.id, ImportRun.content_hash, ImportRun.rows_imported)
+        .where(ImportRun.dataset_id == dataset_id, ImportRun.finished_at.is_not(None))
+        .order_by(ImportRun.id)
+    ).all()
+    imports = [{"import": i, "content_hash": h, "rows": n} for i, h, n in rows]
+    digest = hashlib.sha256(canonical_json({"imports": imports})).hexdigest()
+    return {"imports": imports, "hash": f"sha256:{digest}"}
+
+
+def build_package(
+    stores: AppStores,
+    keyring: KeyRing,
+    *,
+    actor: str,
+    plan_id: int,
+    out: Path,
+    archive: bool = False,
+    batch_rows: int = BATCH_ROWS,
+    progress: BuildProgress | None = None,
+    at: datetime | None = None,
+) -> PackageOut:
+    """Build the package of an approved plan at closing (seller steward), sign it, record it
+    in the transfer ledger and the audit log: all or nothing.
+
+    ``out`` is the package directory, or with ``archive`` a ``.tar`` of it; it must not exist.
+    """
+    at = at or utcnow()
+    writable_target(out)
+    work = out.with_name(f".{out.name}.partial-{secrets.token_hex(4)}")
+    work.mkdir(mode=0o700)
+    try:
+        with stores.unit_of_work() as uow:
+            s = uow.records
+            person = access.get_person(s, email=actor)
+            plan, deal, ds = open_plan(s, plan_id)
+            org = s.get(Organization, plan.recipient_id)
+            assert org is not None
+            cats = plans.split(plan.categories)
+            event = EventIn(
+                action="package.build",
+                actor=person.email,
+                deal=deal.code,
+                purpose=plan.purpose,
+                objects={
+                    "plan": plan.id,
+                    "dataset": ds.name,
+                    "recipient": org.name,
+                    "stage": deal.stage,
+                },
+            )
+            reasons = (
+                []
+                if plan.status == "approved"
+                else [f"transfer plan {plan.id} is {plan.status}, not approved"]
+            )
+            reasons += plans.closing_problems(s, plan=plan, deal=deal, dataset=ds, at=at)
+            read = decide(
+                s,
+                actor=person,
+                deal=deal,
+                action="read",
+                categories=cats,
+                level="full",
+                dataset=ds.name,
+                dataset_id=ds.id,
+                purpose=plan.purpose,
+                at=at,
+            )
+            if not read.allowed:
+                reasons += read.reasons
+            enforce(stores, Decision(not reasons, "full", tuple(reasons) or read.reasons), event)
+            signer = stores.audit.signer
+            if signer is None:
+                raise Invalid("this store has no signing key to sign the manifest; run init")
+            schema = package_schema(uow, dataset=ds, categories=cats)
+            counts = status_counts(uow, dataset=ds)
+            excluded = exclusions(counts)
+            stats = ReadStats()
+            packer = SubjectPacker()
+            expected = counts.get("active", 0)
+            if not expected:
+                raise Conflict(f"dataset {ds.name} has no customers to transfer")
+            result = write_records(
+                work,
+                frames=customer_batches(
+                    uow,
+                    keyring,
+                    actor=person,
+                    deal=deal,
+                    dataset=ds,
+                    schema=schema,
+                    purpose=plan.purpose,
+                    stats=stats,
+                    batch_rows=batch_rows,
+                ),
+                schema=schema,
+                recipients=parse_recipients(plans.recipients_of(plan)),
+                progress=(lambda n: progress(n, expected)) if progress else None,
+                on_subjects=packer.add,
+            )
+            excluded["shredded"] = excluded.get("shredded", 0) + stats.shredded_meanwhile
+            agreement = next(
+                a
+                for a in agreements_in_force(
+                    s, deal=deal, organization_id=org.id, at=at, kinds=["transfer"]
+                )
+                if agreement_covers(a, dataset=ds.name, categories=cats)
+            )
+            manifest = build_manifest(
+                deal={"code": deal.code, "name": deal.name, "kind": deal.kind},
+                seller=person.organization.name,
+                recipient=org.name,
+                recipients=plans.recipients_of(plan),
+                plan={
+                    "id": plan.id,
+                    "approved_at": plan.decided_at.isoformat() if plan.decided_at else None,
+                    "approver_roles": [a.role for a in plans.approvals(s, plan)],
+                },
+                agreement={
+                    "id": agreement.id,
+                    "kind": agreement.kind,
+                    "title": agreement.title,
+                    "effective": agreement.effective.isoformat(),
+                    "expires": agreement.expires.isoformat() if agreement.expires else None,
+                },
+                purpose=plan.purpose,
+                source={"dataset": ds.name, **_source(s, ds.id)},
+                schema=schema,
+                grade=ds.grade,
+                customers=result.customers,
+                per_category=result.per_category,
+                excluded=excluded,
+                merkle_root=result.merkle_root,
+                files=result.files,
+                signer=signer.verifier(),
+                created_at=at.isoformat(timespec="seconds"),
+                created_by=person.email,
+            )
+            manifest_sha = write_manifest(work, manifest=manifest, signer=signer)
+            sync_package(work)
+            row = TransferPackage(
+                plan_id=plan.id,
+                deal_id=deal.id,
+                recipient_id=org.id,
+                path=str(out),
+                customers=result.customers,
+                records=result.customers,
+                size_bytes=package_size(work),
+                merkle_root=result.merkle_root,
+                manifest_sha256=manifest_sha,
+                purpose=plan.purpose,
+                created_by=person.id,
+                created_at=at,
+            )
+            s.add(row)
+            s.flush()
+            audit(
+                stores,
+                uow,
+                replace(
+                    event,
+                    decision="allow",
+                    objects=dict(event.objects)
+                    | {
+                        "package": row.id,
+                        "format": FORMAT,
+                        "manifest_sha256": manifest_sha,
+                        "merkle_root": result.merkle_root,
+                    },
+                    counts={"customers": result.customers, "bytes": row.size_bytes}
+                    | {f"excluded_{k}": v for k, v in excluded.items()},
+                    subjects=packer,
+                ),
+            )
+            checkpoint(stores, uow, reason=f"transfer package {row.id} built")
+            built = PackageOut(
+                **ledger_view(s, row).model_dump(),
+                signer_fingerprint=str(manifest["signer"]["fingerprint"]),
+                excluded=excluded,
+                per_category=result.per_category,
+            )
+    except BaseException:
+        discard(work)  # nothing was recorded: the (encrypted) partial package goes
+        raise
+    # Recorded first, then put in place: a package never exists without its ledger row.
+    try:
+        if archive:
+            make_archive(work, out)
+        else:
+            os.replace(work, out)
+    except OSError:
+        raise Conflict(
+            f"transfer package {built.id} was recorded but could not be put at {out}; "
+            f"it is complete in {work}"
+        ) from None
+    discard(work)
+    return built
+
+
+# -- the buyer's side -----------------------------------------------------------------------
+def verify(
+    stores: AppStores,
+    *,
+    actor: str,
+    package: Path,
+    identities: Sequence[pyrage.x25519.Identity],
+    verifier_key: str | None = None,
+    json_report: Path | None = None,
+    html_report: Path | None = None,
+) -> Reconciliation:
+    """Check a package and write the reconciliation report; the check is audited (result and
+    counts) in this store. A failed check is a result, not an error."""
+    with stores.records_session() as s:
+        access.get_person(s, email=actor)  # a person of this store acts
+    report, _ = verify_package(package, identities=identities, verifier_key=verifier_key)
+    write_reports(report, json_path=json_report, html_path=html_report)
+    with stores.unit_of_work() as uow:
+        audit(stores, uow, _event("package.verify", actor, report, deal=None))
+    return report
+
+
+def _event(action: str, actor: str, report: Reconciliation, *, deal: str | None) -> EventIn:
+    r = report.records
+    counts = {"expected": r.expected or 0, "received": r.received}
+    for name in ("missing", "extra", "altered"):
+        value = getattr(r, name)
+        if value is not None:
+            counts[name] = value
+    return EventIn(
+        action=action,
+        actor=actor,
+        deal=deal,
+        purpose=report.purpose,
+        decision="allow" if report.ok else "deny",
+        objects={
+            "package": report.package,
+            "result": "verified" if report.ok else "failed",
+            "seller_deal": report.deal,
+            "seller": report.seller,
+            "manifest_sha256": report.manifest_sha256,
+            "merkle_root": r.merkle_root_expected,
+            "signer": report.signature.signer,
+            "signer_pinned": "yes" if report.signature.pinned else "no",
+        },
+        reasons=tuple(report.problems[:10]),
+        counts=counts,
+    )
+
+
+def receive(
+    stores: AppStores,
+    keyring: KeyRing,
+    *,
+    actor: str,
+    deal: str,
+    dataset: str,
+    package: Path,
+    identities: Sequence[pyrage.x25519.Identity],
+    verifier_key: str | None,
+    rejects_dir: Path,
+    work_dir: Path | None = None,
+    json_report: Path | None = None,
+    html_report: Path | None = None,
+    progress: ImportProgress | None = None,
+) -> ReceiveOut:
+    """Verify, then import the records into ``dataset`` of ``deal`` in this (the buyer's)
+    store under its own keys (``flows.importing``: decided, all or nothing, audited).
+
+    A package that fails verification is refused (the refusal is recorded). The decrypted
+    records pass through a private temporary Parquet file that is removed afterwards.
+    """
+    with stores.records_session() as s:
+        access.get_person(s, email=actor)
+        access.get_deal(s, code=deal)
+    report, records = verify_package(
+        package, identities=identities, verifier_key=verifier_key, keep_records=True
+    )
+    write_reports(report, json_path=json_report, html_path=html_report)
+    if not report.ok or records is None:
+        with stores.unit_of_work() as uow:
+            audit(stores, uow, _event("package.receive", actor, report, deal=deal))
+        raise IntegrityError(
+            "the package failed verification; nothing was imported: "
+            + "; ".join(report.problems[:3])
+        )
+    tmp = Path(tempfile.mkdtemp(prefix="dealvault-receive-", dir=work_dir))
+    try:
+        path = tmp / f"{package.name.removesuffix('.tar')}-records.parquet"
+        columns = _write_for_import(records, path)
+        del records
+        summary = import_source(
+            stores,
+            keyring,
+            request=ImportRequest(
+                actor=actor,
+                deal=deal,
+                dataset=dataset,
+                spec=SourceSpec(path=path, fmt="parquet"),
+                role=TableRole.CUSTOMERS,
+                overrides={c: (c if c in FIELDS else None) for c in columns},
+            ),
+            rejects_dir=rejects_dir,
+            progress=progress,
+        )
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    with stores.unit_of_work() as uow:
+        event = _event("package.receive", actor, report, deal=deal)
+        audit(
+            stores,
+            uow,
+            replace(
+                event,
+                objects=dict(event.objects) | {"dataset": dataset, "import": summary.import_id},
+                counts=dict(event.counts)
+                | {
+                    "imported": summary.rows_imported,
+                    "merged": summary.rows_merged,
+                    "rejected": summary.rows_rejected,
+                },
+            ),
+        )
+    return ReceiveOut(report=report, imported=summary)
+
+
+def _write_for_import(records: pa.Buffer, path: Path) -> list[str]:
+    """The decrypted records as a private Parquet file, the seller's subject id renamed."""
+    pf = pq.ParquetFile(pa.BufferReader(records))
+    names = [SELLER_SUBJECT if n == SUBJECT else n for n in pf.schema_arrow.names]
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with (
+        os.fdopen(fd, "wb") as fh,
+        pq.ParquetWriter(fh, pa.schema([pa.field(n, pa.string()) for n in names])) as writer,
+    ):
+        for i in range(pf.num_row_groups):
+            writer.write_table(pf.read_row_group(i).rename_columns(names))
+    return names

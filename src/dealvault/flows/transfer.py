@@ -1,0 +1,356 @@
+"""Use cases of transfer plans and the transfer ledger, each audited in its commit."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dealvault.access import service as access
+from dealvault.access.decision import Decision, decide
+from dealvault.access.grants import parse_categories
+from dealvault.access.models import Deal, Organization, Person
+from dealvault.access.policy import active_policy
+from dealvault.audit.service import EventIn
+from dealvault.db.base import utcnow
+from dealvault.errors import Invalid, NotFound
+from dealvault.flows.context import AppStores
+from dealvault.flows.guard import audit, checkpoint, enforce, resolve
+from dealvault.transfer import plans
+from dealvault.transfer.models import TransferPackage, TransferPlan
+from dealvault.transfer.records import exclusions, status_counts
+from dealvault.vault.models import Dataset
+
+
+# -- views --------------------------------------------------------------------------------
+class PlanApprovalOut(BaseModel):
+    approver: str
+    role: str
+    decision: str
+    comment: str | None
+    at: datetime
+
+
+class PlanOut(BaseModel):
+    id: int
+    deal: str
+    dataset: str
+    recipient: str
+    recipients: list[str]
+    fingerprints: list[str]
+    categories: list[str]
+    purpose: str
+    status: str
+    required_roles: list[str]
+    approvals: list[PlanApprovalOut]
+    still_needed: list[str]
+    exclusions: dict[str, int]
+    created_by: str
+    created_at: datetime
+    decided_at: datetime | None
+    packages: list[int]
+
+
+class LedgerEntry(BaseModel):
+    """One row of the transfer ledger (GB/T 35273 §9.2: date, scale, purpose, recipient)."""
+
+    id: int
+    plan_id: int
+    deal: str
+    recipient: str
+    created_at: datetime
+    created_by: str | None
+    customers: int
+    records: int
+    size_bytes: int
+    purpose: str
+    path: str
+    merkle_root: str
+    manifest_sha256: str
+
+
+def _email(session: Session, person_id: int | None) -> str | None:
+    if person_id is None:
+        return None
+    person = session.get(Person, person_id)
+    return person.email if person is not None else f"person {person_id}"
+
+
+def _org(session: Session, org_id: int) -> str:
+    org = session.get(Organization, org_id)
+    return org.name if org is not None else f"organisation {org_id}"
+
+
+def _dataset(session: Session, dataset_id: int) -> str:
+    ds = session.get(Dataset, dataset_id)
+    return ds.name if ds is not None else f"dataset {dataset_id}"
+
+
+def plan_view(session: Session, plan: TransferPlan) -> PlanOut:
+    deal = session.get(Deal, plan.deal_id)
+    packages = session.scalars(
+        select(TransferPackage.id)
+        .where(TransferPackage.plan_id == plan.id)
+        .order_by(TransferPackage.id)
+    )
+    return PlanOut(
+        id=plan.id,
+        deal=deal.code if deal is not None else str(plan.deal_id),
+        dataset=_dataset(session, plan.dataset_id),
+        recipient=_org(session, plan.recipient_id),
+        recipients=plans.recipients_of(plan),
+        fingerprints=plans.fingerprints(plan),
+        categories=plans.split(plan.categories),
+        purpose=plan.purpose,
+        status=plan.status,
+        required_roles=plans.split(plan.required_roles),
+        approvals=[
+            PlanApprovalOut(
+                approver=_email(session, a.approver_id) or "?",
+                role=a.role,
+                decision=a.decision,
+                comment=a.comment,
+                at=a.at,
+            )
+            for a in plans.approvals(session, plan)
+        ],
+        still_needed=plans.still_needed(session, plan) if plan.status == "pending" else [],
+        exclusions={k: int(v) for k, v in json.loads(plan.exclusions or "{}").items()},
+        created_by=_email(session, plan.created_by) or "?",
+        created_at=plan.created_at,
+        decided_at=plan.decided_at,
+        packages=list(packages),
+    )
+
+
+def ledger_view(session: Session, row: TransferPackage) -> LedgerEntry:
+    deal = session.get(Deal, row.deal_id)
+    return LedgerEntry(
+        id=row.id,
+        plan_id=row.plan_id,
+        deal=deal.code if deal is not None else str(row.deal_id),
+        recipient=_org(session, row.recipient_id),
+        created_at=row.created_at,
+        created_by=_email(session, row.created_by),
+        customers=row.customers,
+        records=row.records,
+        size_bytes=row.size_bytes,
+        purpose=row.purpose,
+        path=row.path,
+        merkle_root=row.merkle_root,
+        manifest_sha256=row.manifest_sha256,
+    )
+
+
+def _objects(session: Session, plan: TransferPlan) -> dict[str, str | int | None]:
+    return {
+        "plan": plan.id,
+        "dataset": _dataset(session, plan.dataset_id),
+        "recipient": _org(session, plan.recipient_id),
+        "categories": plan.categories,
+    }
+
+
+def _refuse(stores: AppStores, reasons: Sequence[str], event: EventIn) -> None:
+    """Record a refusal (in a transaction of its own) and raise Forbidden, if any reasons."""
+    if reasons:
+        enforce(stores, Decision(False, "none", tuple(reasons)), event)
+
+
+def open_plan(
+    session: Session, plan_id: int, *, lock: bool = False
+) -> tuple[TransferPlan, Deal, Dataset]:
+    plan = plans.get_plan(session, plan_id=plan_id, lock=lock)
+    deal = session.get(Deal, plan.deal_id)
+    dataset = session.get(Dataset, plan.dataset_id)
+    if deal is None or dataset is None:  # pragma: no cover - foreign keys guarantee them
+        raise NotFound(f"deal or dataset of transfer plan {plan_id} not found")
+    return plan, deal, dataset
+
+
+# -- use cases ----------------------------------------------------------------------------
+def create_plan(
+    stores: AppStores,
+    *,
+    actor: str,
+    deal: str,
+    dataset: str,
+    recipient: str,
+    recipients: Sequence[str],
+    categories: Sequence[str],
+    purpose: str,
+    at: datetime | None = None,
+) -> PlanOut:
+    """Draw up a plan (a seller steward; stage signing or closing). Opted-out, objecting and
+    shredded customers are excluded and counted per reason; the approver roles are fixed now
+    (more for sensitive personal information, as for access requests)."""
+    at = at or utcnow()
+    with stores.unit_of_work() as uow:
+        s = uow.records
+        person, d, ds = resolve(s, actor=actor, deal=deal, dataset=dataset)
+        org = access.get_organization(s, name=recipient)
+        event = EventIn(
+            action="transfer.plan.create",
+            actor=person.email,
+            deal=d.code,
+            purpose=purpose.strip() or None,
+            objects={"dataset": ds.name, "recipient": org.name, "stage": d.stage},
+        )
+        enforce(stores, decide(s, actor=person, deal=d, action="manage"), event)
+        cats = parse_categories(categories)
+        policy = active_policy(s)
+        roles = policy.approvals_sensitive if plans.is_sensitive(cats) else policy.approvals_default
+        counts = status_counts(uow, dataset=ds)
+        excluded = exclusions(counts)
+        plan = plans.create_plan(
+            s,
+            creator=person,
+            deal=d,
+            dataset=ds,
+            recipient=org,
+            recipients=recipients,
+            categories=cats,
+            purpose=purpose,
+            required_roles=roles,
+            exclusions=excluded,
+            at=at,
+        )
+        audit(
+            stores,
+            uow,
+            EventIn(
+                action="transfer.plan.create",
+                actor=person.email,
+                deal=d.code,
+                purpose=plan.purpose,
+                decision="allow",
+                objects=_objects(s, plan) | {"required_roles": plan.required_roles},
+                counts={"eligible": counts.get("active", 0), "recipients": len(recipients)}
+                | {f"excluded_{k}": v for k, v in excluded.items()},
+            ),
+        )
+        return plan_view(s, plan)
+
+
+def approve_plan(
+    stores: AppStores,
+    *,
+    actor: str,
+    plan_id: int,
+    comment: str | None = None,
+    role: str | None = None,
+    at: datetime | None = None,
+) -> PlanOut:
+    """Add the actor's approval; only at stage closing with a transfer agreement of the
+    recipient in force covering the plan. The last approval needed approves the plan."""
+    at = at or utcnow()
+    with stores.unit_of_work() as uow:
+        s = uow.records
+        person = access.get_person(s, email=actor)
+        plan, deal, ds = open_plan(s, plan_id, lock=True)
+        chosen, reasons = plans.approver_role(s, plan=plan, approver=person, deal=deal, role=role)
+        problems = [*reasons, *plans.closing_problems(s, plan=plan, deal=deal, dataset=ds, at=at)]
+        event = EventIn(
+            action="transfer.plan.approve",
+            actor=person.email,
+            deal=deal.code,
+            objects=_objects(s, plan),
+        )
+        _refuse(stores, problems, event)
+        assert chosen is not None
+        approval, done = plans.approve(
+            s, plan=plan, approver=person, role=chosen, at=at, comment=comment
+        )
+        left = plans.still_needed(s, plan)
+        audit(
+            stores,
+            uow,
+            EventIn(
+                action="transfer.plan.approve",
+                actor=person.email,
+                deal=deal.code,
+                decision="allow",
+                objects=_objects(s, plan)
+                | {"role": approval.role, "still_needed": ", ".join(left) or None},
+            ),
+        )
+        if done:
+            audit(
+                stores,
+                uow,
+                EventIn(
+                    action="transfer.plan.approved",
+                    actor=person.email,
+                    deal=deal.code,
+                    purpose=plan.purpose,
+                    objects=_objects(s, plan)
+                    | {
+                        "approvers": ", ".join(
+                            f"{_email(s, a.approver_id)} ({a.role})"
+                            for a in plans.approvals(s, plan)
+                        )
+                    },
+                ),
+            )
+            checkpoint(stores, uow, reason=f"transfer plan {plan.id} approved")
+        return plan_view(s, plan)
+
+
+def deny_plan(
+    stores: AppStores, *, actor: str, plan_id: int, reason: str, at: datetime | None = None
+) -> PlanOut:
+    """A holder of a required role says no: the plan is denied for good."""
+    at = at or utcnow()
+    if not reason.strip():
+        raise Invalid("give a reason for the denial")
+    with stores.unit_of_work() as uow:
+        s = uow.records
+        person = access.get_person(s, email=actor)
+        plan, deal, _ = open_plan(s, plan_id, lock=True)
+        event = EventIn(
+            action="transfer.plan.deny",
+            actor=person.email,
+            deal=deal.code,
+            objects=_objects(s, plan),
+        )
+        _refuse(stores, plans.denier_problem(s, plan=plan, person=person, deal=deal), event)
+        approval = plans.deny(s, plan=plan, person=person, deal=deal, reason=reason, at=at)
+        audit(
+            stores,
+            uow,
+            EventIn(
+                action="transfer.plan.deny",
+                actor=person.email,
+                deal=deal.code,
+                decision="allow",
+                objects=_objects(s, plan) | {"role": approval.role, "status": plan.status},
+                reasons=(reason.strip(),),
+            ),
+        )
+        return plan_view(s, plan)
+
+
+def show_plan(stores: AppStores, *, plan_id: int) -> PlanOut:
+    with stores.records_session() as s:
+        return plan_view(s, plans.get_plan(s, plan_id=plan_id))
+
+
+def list_plans(
+    stores: AppStores, *, deal: str | None = None, status: str | None = None
+) -> list[PlanOut]:
+    with stores.records_session() as s:
+        d = access.get_deal(s, code=deal) if deal is not None else None
+        return [plan_view(s, p) for p in plans.list_plans(s, deal=d, status=status)]
+
+
+def ledger(stores: AppStores, *, deal: str | None = None) -> list[LedgerEntry]:
+    """The transfer ledger: every package built, oldest first."""
+    with stores.records_session() as s:
+        q = select(TransferPackage).order_by(TransferPackage.id)
+        if deal is not None:
+            q = q.where(TransferPackage.deal_id == access.get_deal(s, code=deal).id)
+        return [ledger_view(s, row) for row in s.scalars(q)]

@@ -1,0 +1,1 @@
+"""Transfer: plans, packages, reconciliation, canaries, backups, destruction certificates."""

@@ -1,0 +1,118 @@
+"""Tables of the transfer domain: plans, packages (the transfer ledger), backups, canaries,
+destruction certificates."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from dealvault.db.base import Base, UTCDateTime, utcnow
+
+
+class TransferPlan(Base):
+    """What is handed over to whom and why (seed 001 §4: necessity, scope, plan)."""
+
+    __tablename__ = "transfer_plans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id"), index=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"), index=True)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    recipients: Mapped[str] = mapped_column(Text)  # age X25519 recipients, one per line
+    categories: Mapped[str] = mapped_column(Text)  # comma-separated
+    purpose: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    required_roles: Mapped[str] = mapped_column(Text)
+    exclusions: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON counts per reason
+    created_by: Mapped[int] = mapped_column(ForeignKey("persons.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class PlanApproval(Base):
+    """One approver's decision on a transfer plan."""
+
+    __tablename__ = "transfer_plan_approvals"
+    __table_args__ = (UniqueConstraint("plan_id", "approver_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("transfer_plans.id"), index=True)
+    approver_id: Mapped[int] = mapped_column(ForeignKey("persons.id"))
+    role: Mapped[str] = mapped_column(String(30))
+    decision: Mapped[str] = mapped_column(String(8))
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class TransferPackage(Base):
+    """A built package: one row of the transfer ledger (GB/T 35273 §9.2: date, scale, purpose,
+    recipient)."""
+
+    __tablename__ = "transfer_packages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("transfer_plans.id"), index=True)
+    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id"), index=True)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    path: Mapped[str] = mapped_column(String(500))
+    customers: Mapped[int] = mapped_column(Integer)
+    records: Mapped[int] = mapped_column(Integer)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    merkle_root: Mapped[str] = mapped_column(String(64))
+    manifest_sha256: Mapped[str] = mapped_column(String(64))
+    purpose: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Backup(Base):
+    """An age-encrypted snapshot of both stores, and whether it verified."""
+
+    __tablename__ = "backups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[str] = mapped_column(String(500))
+    backend: Mapped[str] = mapped_column(String(12))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    recipients: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class Canary(Base):
+    """A planted customer that identifies one recipient's copy (contact points the seller
+    controls: a configured e-mail domain and phone list)."""
+
+    __tablename__ = "canaries"
+    __table_args__ = (UniqueConstraint("email"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id"), index=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"), index=True)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    phone: Mapped[str] = mapped_column(String(32), index=True)
+    email: Mapped[str] = mapped_column(String(254))
+    fingerprint: Mapped[str] = mapped_column(String(64), index=True)  # keyed hash of the record
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class DestructionCertificate(Base):
+    """A signed statement that copies were destroyed (what, how, when, by whom)."""
+
+    __tablename__ = "destruction_certificates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id"), index=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    scope: Mapped[str] = mapped_column(Text)
+    method: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str] = mapped_column(Text)  # the C2SP signed note, verbatim
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,332 @@
+"""Write a transfer package: Parquet streamed through age to the recipients, manifest, signature.
+
+Memory stays bounded: each frame becomes one Parquet row group whose bytes go straight into
+``pyrage.encrypt_io`` (running on a helper thread that pulls from a small queue), and the
+Merkle root is folded from the tree's right border. Nothing is written in the clear.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import queue
+import shutil
+import tarfile
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, BinaryIO
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pyrage
+
+from dealvault.audit.note import Signer
+from dealvault.errors import IntegrityError, Invalid
+from dealvault.transfer.manifest import (
+    FORMAT,
+    HASH_COLUMN,
+    INDEX_FILE,
+    MANIFEST_FILE,
+    RECORDS_FILE,
+    SIGNATURE_FILE,
+    SUBJECT,
+    MerkleAccumulator,
+    PackageSchema,
+    add_counts,
+    category_counts,
+    encode_manifest,
+    file_entry,
+    leaf_hashes,
+    sign_manifest,
+)
+
+#: progress(customers written so far)
+Progress = Callable[[int], None]
+_QUEUE_DEPTH = 16
+PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "compression_level": 1}
+
+
+def parse_recipients(values: Sequence[str]) -> list[pyrage.x25519.Recipient]:
+    """age X25519 recipients (``age1…``); anything else is refused without echoing it whole."""
+    out = []
+    for value in values:
+        text = value.strip()
+        if not text.startswith("age1"):
+            raise Invalid("only age X25519 recipients (age1…) are accepted")
+        try:
+            out.append(pyrage.x25519.Recipient.from_str(text))
+        except pyrage.RecipientError:
+            raise Invalid(f"not a valid age recipient: {text[:10]}…") from None
+    if not out:
+        raise Invalid("name at least one age recipient")
+    return out
+
+
+def parse_identities(text: str, *, source: str) -> list[pyrage.x25519.Identity]:
+    """age X25519 identities from an identity file's text (``#`` comments allowed)."""
+    out = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            out.append(pyrage.x25519.Identity.from_str(line))
+        except pyrage.IdentityError:
+            raise Invalid(f"{source}, line {n}: not an age X25519 identity") from None
+    if not out:
+        raise Invalid(f"{source} holds no age identity")
+    return out
+
+
+def _create(path: Path) -> BinaryIO:
+    """A new private file (mode 0600); never an existing one."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 (hex) of a file, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def sync_package(directory: Path) -> None:
+    """Make the package's files and their directory entries durable."""
+    for path in directory.iterdir():
+        with path.open("rb") as fh:
+            os.fsync(fh.fileno())
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class AgeSink:
+    """A write-only file object: what is written is age-encrypted to ``recipients`` into
+    ``path`` by ``pyrage.encrypt_io`` on a helper thread (fed through a bounded queue)."""
+
+    def __init__(self, path: Path, recipients: Sequence[pyrage.x25519.Recipient]) -> None:
+        self._path = path
+        self._out = _create(path)
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=_QUEUE_DEPTH)
+        self._pending = memoryview(b"")
+        self._error: BaseException | None = None
+        self._finished = False
+        self._aborted = False
+        self.closed = False
+        self._position = 0
+        self._thread = threading.Thread(
+            target=self._encrypt, args=(list(recipients),), name="age-encrypt", daemon=True
+        )
+        self._thread.start()
+
+    # -- the reader pyrage pulls from (helper thread) ------------------------------------
+    def read(self, n: int = -1) -> bytes:
+        while not self._pending:
+            if self._finished:
+                return b""
+            chunk = self._queue.get()
+            if chunk is None:
+                self._finished = True
+                return b""
+            self._pending = memoryview(chunk)
+        size = len(self._pending) if n is None or n < 0 else n
+        out = self._pending[:size].tobytes()
+        self._pending = self._pending[size:]
+        return out
+
+    def _encrypt(self, recipients: list[pyrage.x25519.Recipient]) -> None:
+        try:
+            pyrage.encrypt_io(self, self._out, recipients)
+        except BaseException as exc:  # reported by close()
+            self._error = exc
+            while not self._finished:  # unblock the writer
+                if self._queue.get() is None:
+                    self._finished = True
+
+    # -- the writer side (caller's thread) -----------------------------------------------
+    def write(self, data: bytes | bytearray | memoryview | pa.Buffer) -> int:
+        if self._aborted:  # e.g. the footer of a Parquet writer being collected: dropped
+            return len(memoryview(data))
+        if self._error is not None:
+            raise IntegrityError("age encryption failed") from self._error
+        chunk = bytes(data)
+        if chunk:
+            self._queue.put(chunk)
+            self._position += len(chunk)
+        return len(chunk)
+
+    def tell(self) -> int:
+        return self._position
+
+    def flush(self) -> None:
+        return None
+
+    def finish(self) -> int:
+        """End the stream; returns the ciphertext's size in bytes."""
+        if not self.closed:
+            self.closed = True
+            self._queue.put(None)
+            self._thread.join()
+            self._out.close()
+        if self._error is not None:
+            raise IntegrityError("age encryption failed") from self._error
+        return self._path.stat().st_size
+
+    def abort(self) -> None:
+        """Stop after an error elsewhere: the stream ends and later writes are dropped (the
+        caller discards the file)."""
+        self._aborted = True
+        if not self.closed:
+            with contextlib.suppress(IntegrityError):
+                self.finish()
+
+    def __enter__(self) -> AgeSink:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if kind is not None:
+            self.abort()
+        elif not self.closed:
+            self.finish()
+
+
+def arrow_schema(schema: PackageSchema) -> pa.Schema:
+    return pa.schema([pa.field(n, pa.string()) for n in schema.names])
+
+
+INDEX_SCHEMA = pa.schema([pa.field(SUBJECT, pa.string()), pa.field(HASH_COLUMN, pa.binary(32))])
+
+
+@dataclass
+class WriteResult:
+    """What the records files hold; ``files``: name -> {sha256, bytes}."""
+
+    customers: int = 0
+    per_category: dict[str, int] = field(default_factory=dict)
+    merkle_root: str = ""
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def write_records(
+    directory: Path,
+    *,
+    frames: Iterable[pl.DataFrame],
+    schema: PackageSchema,
+    recipients: Sequence[pyrage.x25519.Recipient],
+    progress: Progress | None = None,
+    on_subjects: Callable[[list[str]], None] | None = None,
+) -> WriteResult:
+    """Stream ``frames`` (Polars, the schema's columns, ascending ``subject_id``) into
+    ``records.parquet.age`` and ``records.index.parquet.age`` under ``directory``."""
+    result = WriteResult(per_category={c: 0 for c in schema.categories})
+    tree = MerkleAccumulator()
+    by_cat = schema.by_category()
+    names = schema.names
+    target = arrow_schema(schema)
+    meta = {b"dealvault": FORMAT.encode()}
+    last: str | None = None
+    with (
+        AgeSink(directory / RECORDS_FILE, recipients) as rec_sink,
+        AgeSink(directory / INDEX_FILE, recipients) as idx_sink,
+    ):
+        rec = pq.ParquetWriter(rec_sink, target.with_metadata(meta), **PARQUET_OPTIONS)
+        idx = pq.ParquetWriter(idx_sink, INDEX_SCHEMA.with_metadata(meta), compression="none")
+        for frame in frames:
+            if frame.height == 0:
+                continue
+            frame = frame.select(names)
+            subjects = frame.get_column(SUBJECT)
+            first = subjects[0]
+            if (last is not None and first <= last) or not (
+                subjects.is_sorted() and subjects.n_unique() == frame.height
+            ):
+                raise IntegrityError("records are not in strictly ascending subject id order")
+            last = subjects[-1]
+            hashes = leaf_hashes(frame)
+            tree.add(hashes)
+            add_counts(result.per_category, category_counts(frame, by_cat))
+            rec.write_table(frame.to_arrow().cast(target))
+            idx.write_table(
+                pa.table(
+                    [subjects.to_arrow().cast(pa.string()), pa.array(hashes, pa.binary(32))],
+                    schema=INDEX_SCHEMA,
+                )
+            )
+            result.customers += frame.height
+            if on_subjects is not None:
+                on_subjects(subjects.to_list())
+            if progress is not None:
+                progress(result.customers)
+        rec.close()
+        idx.close()
+        for name, sink in ((RECORDS_FILE, rec_sink), (INDEX_FILE, idx_sink)):
+            size = sink.finish()
+            result.files[name] = file_entry(file_digest(directory / name), size)
+    result.merkle_root = tree.root().hex()
+    return result
+
+
+def write_manifest(directory: Path, *, manifest: dict[str, Any], signer: Signer) -> str:
+    """Write ``manifest.json`` (RFC 8785) and ``manifest.sig``; returns the manifest SHA-256."""
+    raw = encode_manifest(manifest)
+    _write_private(directory / MANIFEST_FILE, raw)
+    _write_private(directory / SIGNATURE_FILE, sign_manifest(raw, signer))
+    return hashlib.sha256(raw).hexdigest()
+
+
+def _write_private(path: Path, content: bytes) -> None:
+    with _create(path) as fh:
+        fh.write(content)
+
+
+def package_size(directory: Path) -> int:
+    return sum((directory / name).stat().st_size for name in _members(directory))
+
+
+def _members(directory: Path) -> list[str]:
+    return [
+        n
+        for n in (MANIFEST_FILE, SIGNATURE_FILE, RECORDS_FILE, INDEX_FILE)
+        if (directory / n).exists()
+    ]
+
+
+def make_archive(directory: Path, target: Path) -> None:
+    """An uncompressed tar of the package files (no directories, fixed order and metadata)."""
+    tmp = target.with_name(target.name + ".partial")
+    with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
+        for name in _members(directory):
+            info = tar.gettarinfo(str(directory / name), arcname=name)
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            info.mode = 0o600
+            with (directory / name).open("rb") as fh:
+                tar.addfile(info, fh)
+    os.replace(tmp, target)
+
+
+def discard(path: Path) -> None:
+    """Remove a partial package (directory or file); missing is fine."""
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def writable_target(out: Path) -> None:
+    """Refuse to overwrite: a package is written once."""
+    if out.exists():
+        raise Invalid(f"{out} already exists; a package is never overwritten")
+    if not out.parent.is_dir():
+        raise Invalid(f"directory {out.parent} does not exist")

@@ -1,0 +1,494 @@
+"""Transfer packages: build, verify with precise failures, the age CLI, receive into a buyer."""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pyrage
+import pytest
+import rfc8785
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from dealvault.access.models import Deal
+from dealvault.audit import merkle
+from dealvault.audit.models import AuditCheckpoint, AuditEvent, AuditEventSubjects
+from dealvault.audit.note import Signer, generate_signer
+from dealvault.audit.service import AuditConfig
+from dealvault.crypto.keyring import KeyRing
+from dealvault.crypto.providers import EnvKeyProvider
+from dealvault.errors import Forbidden, IntegrityError, Invalid
+from dealvault.flows import admin, agreements, customers
+from dealvault.flows import packages as pkg_flows
+from dealvault.flows import transfer as flows
+from dealvault.flows.context import AppStores
+from dealvault.transfer.manifest import (
+    INDEX_FILE,
+    MANIFEST_FILE,
+    RECORDS_FILE,
+    SIGNATURE_FILE,
+    ColumnSpec,
+    MerkleAccumulator,
+    PackageSchema,
+    decode_manifest,
+    encode_manifest,
+    key_fingerprint,
+    leaf_hashes,
+    sign_manifest,
+)
+from dealvault.transfer.package import parse_identities, write_records
+from dealvault.transfer.reconcile import verify_package
+from dealvault.transfer.reconcile_report import write_reports
+from dealvault.vault.models import CustomerRecord, Dataset
+from tests.conftest import World
+from tests.transfer.test_plans import BUYER, approved_plan, make_plan, prepare, set_status
+
+ALL_CATS = ["identity", "contact", "preference", "sensitive"]
+
+
+@dataclass
+class Built:
+    out: pkg_flows.PackageOut
+    path: Path
+    identity: pyrage.x25519.Identity
+    vkey: str
+    excluded: list[str]
+
+
+@pytest.fixture
+def built(stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path) -> Built:
+    subjects = prepare(stores, keyring, world, tmp_path)
+    set_status(stores, subjects[0], "opted_out")
+    customers.shred(
+        stores,
+        keyring,
+        actor=world.steward,
+        deal=world.deal,
+        dataset="crm",
+        subject_id=subjects[1],
+        whole_dataset=False,
+        reason="erasure",
+    )
+    ident = pyrage.x25519.Identity.generate()
+    plan = approved_plan(stores, world, str(ident.to_public()), categories=ALL_CATS)
+    path = tmp_path / "pkg"
+    out = pkg_flows.build_package(stores, keyring, actor=world.steward, plan_id=plan.id, out=path)
+    assert stores.audit.signer is not None
+    vkey = stores.audit.signer.verifier().key_string()
+    return Built(out, path, ident, vkey, subjects[:2])
+
+
+def records(path: Path, ident: pyrage.x25519.Identity, name: str = RECORDS_FILE) -> pl.DataFrame:
+    return pl.read_parquet(io.BytesIO(pyrage.decrypt((path / name).read_bytes(), [ident])))
+
+
+def check(b: Built, *, pinned: bool = True) -> tuple[bool, list[str]]:
+    report, _ = verify_package(
+        b.path, identities=[b.identity], verifier_key=b.vkey if pinned else None
+    )
+    return report.ok, report.problems
+
+
+def test_build_writes_a_signed_verifiable_package(
+    stores: AppStores, built: Built, tmp_path: Path
+) -> None:
+    b = built
+    assert b.out.customers == 10 and b.out.excluded == {
+        "opted_out": 1,
+        "objecting": 0,
+        "shredded": 1,
+    }
+    assert sorted(os.listdir(b.path)) == sorted(
+        [MANIFEST_FILE, SIGNATURE_FILE, RECORDS_FILE, INDEX_FILE]
+    )
+    assert all((b.path / n).stat().st_mode & 0o077 == 0 for n in os.listdir(b.path))
+    raw = (b.path / MANIFEST_FILE).read_bytes()
+    doc = decode_manifest(raw)  # canonical (RFC 8785), known format
+    assert hashlib.sha256(raw).hexdigest() == b.out.manifest_sha256
+    assert doc["counts"]["customers"] == 10 and doc["counts"]["excluded"]["opted_out"] == 1
+    assert doc["counts"]["per_category"]["sensitive"] == 10
+    assert doc["consent"]["opted_out_excluded"] == 1 and doc["consent"]["objecting_excluded"] == 0
+    assert doc["classification"]["sensitive_columns"] == ["id_number", "bank_card"]
+    assert doc["recipients"]["organization"] == BUYER
+    assert doc["signer"]["verifier_key"] == b.vkey
+    assert doc["source"]["hash"].startswith("sha256:") and doc["source"]["imports"]
+    frame = records(b.path, b.identity)
+    assert frame.columns == [c["name"] for c in doc["schema"]]
+    assert frame.get_column("subject_id").is_sorted() and frame.height == 10
+    assert not set(b.excluded) & set(frame.get_column("subject_id").to_list())
+    # the Merkle root over SHA-256(0x00 || RFC 8785 record), independently recomputed
+    leaves = [hashlib.sha256(b"\x00" + rfc8785.dumps(row)).digest() for row in frame.to_dicts()]
+    assert merkle.root_from_leaves(leaves).hex() == doc["merkle"]["root"] == b.out.merkle_root
+    index = records(b.path, b.identity, INDEX_FILE)
+    assert index.get_column("record_hash").to_list() == leaves
+    ok, problems = check(b)
+    assert ok and problems == []
+    report, _ = verify_package(b.path, identities=[b.identity], verifier_key=None)
+    assert report.ok and not report.signature.pinned
+    assert report.signature.fingerprint == b.out.signer_fingerprint
+    assert b.out.signer_fingerprint in report.warnings[0]
+    ledger = flows.ledger(stores)
+    assert [(e.id, e.customers, e.recipient) for e in ledger] == [(b.out.id, 10, BUYER)]
+    with stores.records_session() as s:
+        ev = s.scalars(select(AuditEvent).where(AuditEvent.action == "package.build")).one()
+        body = json.loads(ev.body)
+        assert ev.decision == "allow" and body["subjects"]["count"] == 10
+        assert body["objects"]["manifest_sha256"] == b.out.manifest_sha256
+        assert s.get(AuditEventSubjects, ev.seq) is not None
+        assert s.scalars(select(AuditCheckpoint.reason)).all()[-1].startswith("transfer package")
+
+
+def test_reports_and_identity_files(built: Built, tmp_path: Path) -> None:
+    text = f"# created: today\n# public key: {built.identity.to_public()}\n{built.identity}\n"
+    idents = parse_identities(text, source="key.txt")
+    with pytest.raises(Invalid, match=r"key\.txt, line 1: not an age X25519 identity"):
+        parse_identities("AGE-SECRET-KEY-1NOPE\n", source="key.txt")
+    with pytest.raises(Invalid, match="holds no age identity"):
+        parse_identities("# nothing\n", source="key.txt")
+    report, _ = verify_package(built.path, identities=idents, verifier_key=built.vkey)
+    write_reports(report, json_path=tmp_path / "r.json", html_path=tmp_path / "r.html")
+    assert json.loads((tmp_path / "r.json").read_text())["ok"] is True
+    html = (tmp_path / "r.html").read_text()
+    assert "verified — the package is complete" in html and built.out.merkle_root in html
+    assert "测试" not in html  # names never appear in a report
+
+
+@pytest.mark.skipif(shutil.which("age") is None, reason="the age command-line tool is missing")
+def test_the_age_tool_decrypts_the_records(built: Built, tmp_path: Path) -> None:
+    key = tmp_path / "buyer.key"
+    key.write_text(f"{built.identity}\n")
+    out = tmp_path / "records.parquet"
+    subprocess.run(
+        ["age", "--decrypt", "-i", str(key), "-o", str(out), str(built.path / RECORDS_FILE)],
+        check=True,
+    )
+    assert pl.read_parquet(out).equals(records(built.path, built.identity))
+
+
+def test_build_is_refused_without_approval_closing_or_steward(
+    stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path
+) -> None:
+    prepare(stores, keyring, world, tmp_path)
+    key = str(pyrage.x25519.Identity.generate().to_public())
+    plan = make_plan(stores, world, key)
+    out = tmp_path / "p"
+    with pytest.raises(Forbidden, match=f"transfer plan {plan.id} is pending, not approved"):
+        pkg_flows.build_package(stores, keyring, actor=world.steward, plan_id=plan.id, out=out)
+    flows.approve_plan(stores, actor="steward2@seller.example", plan_id=plan.id)
+    flows.approve_plan(stores, actor="counsel@law.example", plan_id=plan.id)
+    with pytest.raises(
+        Forbidden, match="level full is above the ceiling aggregate for bidder_business"
+    ):
+        pkg_flows.build_package(
+            stores, keyring, actor=world.bidder_person, plan_id=plan.id, out=out
+        )
+    admin.set_frozen(stores, code=world.deal, actor=world.steward, frozen=True, reason="leak")
+    with pytest.raises(Forbidden, match="frozen"):
+        pkg_flows.build_package(stores, keyring, actor=world.steward, plan_id=plan.id, out=out)
+    assert not out.exists() and not list(tmp_path.glob(".p.partial-*"))
+    with stores.records_session() as s:
+        denials = s.scalars(
+            select(AuditEvent.decision).where(AuditEvent.action == "package.build")
+        ).all()
+    assert denials == ["deny", "deny", "deny"]
+    out.mkdir()
+    with pytest.raises(Invalid, match="never overwritten"):
+        pkg_flows.build_package(stores, keyring, actor=world.steward, plan_id=plan.id, out=out)
+    assert flows.ledger(stores) == []
+
+
+def test_a_failed_build_leaves_nothing(
+    stores: AppStores,
+    keyring: KeyRing,
+    world: World,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    prepare(stores, keyring, world, tmp_path, customers_n=5)
+    plan = approved_plan(stores, world, str(pyrage.x25519.Identity.generate().to_public()))
+
+    def crash(*args: object, **kwargs: object) -> str:
+        raise RuntimeError("killed while signing")
+
+    monkeypatch.setattr(pkg_flows, "write_manifest", crash)
+    with pytest.raises(RuntimeError):
+        pkg_flows.build_package(
+            stores, keyring, actor=world.steward, plan_id=plan.id, out=tmp_path / "p", batch_rows=2
+        )
+    assert not (tmp_path / "p").exists() and not list(tmp_path.glob(".p.partial-*"))
+    assert flows.ledger(stores) == []
+    with stores.records_session() as s:
+        assert not s.scalars(select(AuditEvent).where(AuditEvent.action == "package.build")).all()
+
+
+def test_an_error_mid_stream_ends_the_encryption_cleanly(tmp_path: Path) -> None:
+    schema = PackageSchema((ColumnSpec("name", "identity"),))
+    ident = pyrage.x25519.Identity.generate()
+
+    def frames() -> Iterator[pl.DataFrame]:
+        yield pl.DataFrame({"subject_id": ["a", "b"], "name": ["x", None]})
+        yield pl.DataFrame({"subject_id": ["a"], "name": ["y"]})  # out of order
+
+    with pytest.raises(IntegrityError, match="strictly ascending subject id"):
+        write_records(tmp_path, frames=frames(), schema=schema, recipients=[ident.to_public()])
+    gc.collect()  # the Parquet writers' footers go nowhere, nothing hangs
+
+
+# -- tampering -----------------------------------------------------------------------------
+def rewrite(b: Built, change: Callable[[pl.DataFrame], pl.DataFrame]) -> None:
+    """What an intermediary could do without the seller's key: decrypt? no — but anyone can
+    encrypt to the buyer's public key, so a substituted file decrypts fine."""
+    frame = change(records(b.path, b.identity))
+    sink = io.BytesIO()
+    pq.write_table(
+        frame.to_arrow().cast(pa.schema([(c, pa.string()) for c in frame.columns])), sink
+    )
+    (b.path / RECORDS_FILE).write_bytes(pyrage.encrypt(sink.getvalue(), [b.identity.to_public()]))
+
+
+def test_truncated_package_fails(built: Built) -> None:
+    path = built.path / RECORDS_FILE
+    size = path.stat().st_size
+    path.write_bytes(path.read_bytes()[: size - 100])
+    ok, problems = check(built)
+    assert not ok
+    assert f"{RECORDS_FILE} is truncated: {size - 100:,} of {size:,} bytes" in problems
+    assert f"{RECORDS_FILE} cannot be decrypted: truncated or corrupted ciphertext" in problems
+
+
+def test_reordered_package_fails(built: Built) -> None:
+    rewrite(built, lambda f: f.reverse())
+    ok, problems = check(built)
+    assert not ok
+    assert "records out of order at row 2" in problems
+    assert any(p.startswith("Merkle root mismatch") for p in problems)
+    assert any(p.startswith(f"{RECORDS_FILE} differs from the manifest (SHA-256") for p in problems)
+    assert not any(w in p for p in problems for w in ("missing", "extra", "records altered"))
+
+
+def test_altered_missing_and_extra_records_are_named(built: Built) -> None:
+    frame = records(built.path, built.identity)
+    third = frame.get_column("subject_id")[2]
+    last = frame.get_column("subject_id")[-1]
+
+    def change(f: pl.DataFrame) -> pl.DataFrame:
+        f = f.with_columns(
+            pl.when(pl.col("subject_id") == third)
+            .then(pl.lit("篡改"))
+            .otherwise(pl.col("name"))
+            .alias("name")
+        )
+        extra = f.head(1).with_columns(pl.lit("ffffffffffffffff").alias("subject_id"))
+        return pl.concat([f.filter(pl.col("subject_id") != last), extra])
+
+    rewrite(built, change)
+    report, _ = verify_package(built.path, identities=[built.identity], verifier_key=built.vkey)
+    assert not report.ok and report.records.index_trusted
+    r = report.records
+    assert (r.missing, r.extra, r.altered) == (1, 1, 1)
+    assert r.missing_subjects == [last] and r.extra_subjects == ["ffffffffffffffff"]
+    assert f"1 records altered (first: subject {third} at row 3)" in report.problems
+    assert f"1 records missing (first: subject {last})" in report.problems
+    assert "篡改" not in json.dumps(report.model_dump(mode="json"), ensure_ascii=False)
+
+
+def test_resigned_or_edited_manifest_fails(built: Built) -> None:
+    raw = (built.path / MANIFEST_FILE).read_bytes()
+    doc = json.loads(raw)
+    doc["counts"]["customers"] = 11
+    (built.path / MANIFEST_FILE).write_bytes(encode_manifest(doc))
+    ok, problems = check(built)
+    assert (
+        not ok
+        and f"{MANIFEST_FILE} does not match the signed SHA-256: altered after signing" in problems
+    )
+    skey, vkey = generate_signer("dealvault.invalid/mallory")
+    doc["signer"]["verifier_key"] = vkey
+    forged = encode_manifest(doc)
+    (built.path / MANIFEST_FILE).write_bytes(forged)
+    (built.path / SIGNATURE_FILE).write_bytes(sign_manifest(forged, Signer.from_key(skey)))
+    ok, problems = check(built)  # the seller's key, pinned: the forgery shows
+    assert not ok and any(
+        p.startswith(f"{SIGNATURE_FILE}: no valid signature by ") and "re-signed" in p
+        for p in problems
+    )
+    report, _ = verify_package(built.path, identities=[built.identity], verifier_key=None)
+    assert report.signature.ok and not report.signature.pinned  # only the fingerprint tells
+    assert report.signature.fingerprint != built.out.signer_fingerprint
+    assert "the manifest lists 11 customers; 10 were received" in report.problems
+    (built.path / MANIFEST_FILE).write_bytes(raw.replace(b'{"counts"', b'{ "counts"', 1) + b" ")
+    ok, problems = check(built)
+    assert f"{MANIFEST_FILE} is not in canonical form (RFC 8785)" in problems
+
+
+def test_wrong_identity_and_missing_files(built: Built, tmp_path: Path) -> None:
+    other = pyrage.x25519.Identity.generate()
+    report, _ = verify_package(built.path, identities=[other], verifier_key=built.vkey)
+    assert "none of the given identities is a recipient named in the manifest" in report.problems
+    assert f"{RECORDS_FILE} cannot be decrypted: none of the given identities opens it" in (
+        report.problems
+    )
+    (built.path / INDEX_FILE).unlink()
+    _, problems = check(built)
+    assert f"{INDEX_FILE} is missing" in problems
+    (built.path / SIGNATURE_FILE).unlink()
+    with pytest.raises(IntegrityError, match=r"manifest\.sig is missing"):
+        check(built)
+
+
+def test_tar_archive_round_trip(
+    stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path
+) -> None:
+    prepare(stores, keyring, world, tmp_path, customers_n=5)
+    ident = pyrage.x25519.Identity.generate()
+    plan = approved_plan(stores, world, str(ident.to_public()))
+    out = tmp_path / "handover.tar"
+    got = pkg_flows.build_package(
+        stores, keyring, actor=world.steward, plan_id=plan.id, out=out, archive=True, batch_rows=2
+    )
+    assert out.is_file() and got.customers == 5 and got.size_bytes > 0
+    assert stores.audit.signer is not None
+    report, _ = verify_package(
+        out, identities=[ident], verifier_key=stores.audit.signer.verifier().key_string()
+    )
+    assert report.ok, report.problems
+    with pytest.raises(Invalid, match="neither a package directory nor a tar"):
+        verify_package(tmp_path / "crm.csv", identities=[ident])
+
+
+# -- the buyer's store ----------------------------------------------------------------------
+@pytest.fixture
+def buyer(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[AppStores]:
+    if backend == "sqlite":
+        urls = (f"sqlite:///{tmp_path / 'buyer.sqlite'}", f"sqlite:///{tmp_path / 'bkeys.sqlite'}")
+    else:
+        make = request.getfixturevalue("pg_database")
+        urls = (make(), make())
+    skey, _ = generate_signer("dealvault.invalid/buyer-log")
+    signer = Signer.from_key(skey)
+    s = AppStores.connect(
+        records_url=urls[0],
+        keystore_url=urls[1],
+        audit=AuditConfig(origin=signer.name, signer=signer),
+    )
+    yield s
+    s.dispose()
+
+
+def test_receive_imports_into_the_buyers_store(
+    built: Built, buyer: AppStores, tmp_path: Path
+) -> None:
+    bkeys = KeyRing(EnvKeyProvider.from_text(kek_id="buyer", text=os.urandom(32).hex()))
+    admin.create_organization(buyer, name=BUYER, kind="buyer")
+    admin.create_person(buyer, email="it@buyer.example", name="IT", organization=BUYER)
+    admin.create_deal(
+        buyer,
+        code="acq-2026",
+        name="Acquired customers",
+        kind="asset",
+        seller=BUYER,
+        bidders=[],
+        actor=None,
+    )
+    admin.add_member(buyer, deal="acq-2026", email="it@buyer.example", role="seller_steward")
+    agreements.add_training(
+        buyer,
+        actor="it@buyer.example",
+        email="it@buyer.example",
+        course="confidentiality",
+        completed=date.today() - timedelta(days=1),
+    )
+    got = pkg_flows.receive(
+        buyer,
+        bkeys,
+        actor="it@buyer.example",
+        deal="acq-2026",
+        dataset="acquired",
+        package=built.path,
+        identities=[built.identity],
+        verifier_key=built.vkey,
+        rejects_dir=tmp_path / "rejects",
+        work_dir=tmp_path,
+        json_report=tmp_path / "recv.json",
+    )
+    assert got.report.ok and got.imported.rows_read == 10 and got.imported.rows_imported == 10
+    assert got.imported.mapping["seller_subject_id"] is None
+    assert not list(tmp_path.glob("dealvault-receive-*"))  # the clear file is gone
+    with buyer.records_session() as s:
+        deal = s.scalars(select(Deal).where(Deal.code == "acq-2026")).one()
+        ds = s.scalars(select(Dataset).where(Dataset.deal_id == deal.id)).one()
+        n = s.scalars(select(CustomerRecord.id).where(CustomerRecord.dataset_id == ds.id)).all()
+        acts = s.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)).all()
+    assert len(n) == 10 and acts[-2:] == ["import", "package.receive"]
+    rewrite(built, lambda f: f.head(9))
+    with pytest.raises(IntegrityError, match="failed verification; nothing was imported"):
+        pkg_flows.receive(
+            buyer,
+            bkeys,
+            actor="it@buyer.example",
+            deal="acq-2026",
+            dataset="other",
+            package=built.path,
+            identities=[built.identity],
+            verifier_key=built.vkey,
+            rejects_dir=tmp_path / "rejects",
+        )
+    with buyer.records_session() as s:
+        assert s.scalars(select(Dataset.name)).all() == ["acquired"]
+        last = s.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc())).first()
+        assert last is not None and (last.action, last.decision) == ("package.receive", "deny")
+
+
+# -- format details -------------------------------------------------------------------------
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.dictionaries(
+            st.sampled_from(["name", "b", "é", "地址", "z_1", "\U0001f600", "\ufb01"]),
+            st.none() | st.text(),
+            min_size=1,
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_record_hash_is_sha256_of_rfc8785(rows: list[dict[str, str | None]]) -> None:
+    cols = sorted({k for r in rows for k in r})
+    frame = pl.DataFrame(
+        [{c: r.get(c) for c in cols} for r in rows], schema={c: pl.String for c in cols}
+    )
+    want = [
+        hashlib.sha256(b"\x00" + rfc8785.dumps({c: r.get(c) for c in cols})).digest() for r in rows
+    ]
+    assert leaf_hashes(frame) == want
+
+
+@pytest.mark.parametrize("sizes", [[], [1], [3, 4], [1, 1, 1, 1, 1], [7, 9, 16, 1], [64, 33]])
+def test_merkle_accumulator_matches_rfc9162(sizes: list[int]) -> None:
+    leaves = [hashlib.sha256(str(i).encode()).digest() for i in range(sum(sizes))]
+    acc = MerkleAccumulator()
+    at = 0
+    for n in sizes:
+        acc.add(leaves[at : at + n])
+        at += n
+    assert acc.size == len(leaves) and acc.root() == merkle.root_from_leaves(leaves)
+
+
+def test_fingerprint_is_of_the_raw_public_key() -> None:
+    skey, _ = generate_signer("dealvault.invalid/x")
+    v = Signer.from_key(skey).verifier()
+    assert key_fingerprint(v).replace(":", "") == hashlib.sha256(v.public_key).hexdigest()
