@@ -28,7 +28,7 @@ from dealvault.ingest.fields import Category
 
 #: Actions only the seller's stewards may take (they change the vault, not read it).
 STEWARD_ACTIONS = frozenset({"import", "shred", "rotate", "manage"})
-#: Roles that may act on a frozen deal: none. Unfreezing is checked by ``may_unfreeze``.
+#: Every category, for reads that name none.
 ALL_CATEGORIES: tuple[str, ...] = tuple(c.value for c in Category)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -196,15 +196,43 @@ def approver_role(
             f"this person has already decided on access request {request.id}",
             code="already_decided",
         )
-    needed = still_needed(request, required_roles)
+    taken = {request.requester_id, approver.id} | {a.approver_id for a in request.approvals}
+    return pick_role(
+        session,
+        deal=deal,
+        approver=approver,
+        required={r.value for r in parse_roles(required_roles)},
+        needed=still_needed(request, required_roles),
+        taken=taken,
+        role=role,
+        what=f"access request {request.id}",
+    )
+
+
+def pick_role(
+    session: Session,
+    *,
+    deal: Deal,
+    approver: Person,
+    required: Collection[str],
+    needed: Sequence[str],
+    taken: Collection[int],
+    role: str | None,
+    what: str,
+) -> tuple[str | None, tuple[str, ...]]:
+    """The still-needed role ``approver`` fills (``role`` if given), or (None, why not).
+
+    With several unfilled roles held, the one with the fewest other eligible holders (not in
+    ``taken``) is used, so a person holding two roles does not use up the only one someone
+    else could fill. Shared by access requests and transfer plans.
+    """
     held = {r.value for r in member_roles(session, deal=deal, person=approver)}
-    required = {r.value for r in parse_roles(required_roles)}
-    if not held & required:
+    if not held & set(required):
         return None, (f"approver holds none of the required roles ({', '.join(sorted(required))})",)
     fillable = [r for r in dict.fromkeys(needed) if r in held]
     if not fillable:
         raise Conflict(
-            f"the approver's role is already filled on access request {request.id}; "
+            f"the approver's role is already filled on {what}; "
             f"still needed: {', '.join(needed) or 'none'}",
             code="role_filled",
         )
@@ -214,9 +242,9 @@ def approver_role(
                 f"role {role!r} is not one this approver can fill; choose: {', '.join(fillable)}"
             )
         return role, ()
-    taken = {request.requester_id, approver.id} | {a.approver_id for a in request.approvals}
+    exclude = set(taken)
     return min(
-        fillable, key=lambda r: _holders(session, deal_id=deal.id, role=r, exclude=taken)
+        fillable, key=lambda r: _holders(session, deal_id=deal.id, role=r, exclude=exclude)
     ), ()
 
 

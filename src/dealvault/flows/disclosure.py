@@ -222,7 +222,15 @@ def _build(
         customers = add_canaries(customers, canaries=canaries, seed=req.seed)
     if req.table != TableRole.CUSTOMERS and req.table.value not in roles:
         raise Invalid(f"dataset {ds.name!r} has no {req.table.value} table")
-    orders = read(TableRole.ORDERS) if TableRole.ORDERS.value in roles else None
+    # order summaries feed aggregates, anonymisation and pseudonymized customers; masked and
+    # full customer views do not need the orders decrypted at all
+    wants_orders = (
+        req.table == TableRole.ORDERS
+        or req.level in (Level.AGGREGATE, Level.ANONYMIZED)
+        or (req.level == Level.PSEUDONYMIZED and req.table == TableRole.CUSTOMERS)
+    )
+    has_orders = TableRole.ORDERS.value in roles
+    orders = read(TableRole.ORDERS) if wants_orders and has_orders else None
     types = column_types(customers.columns, stored=_stored_types(uow, ds))
     if req.level == Level.AGGREGATE:
         analysed = add_derived(customers, orders=orders, on=today)

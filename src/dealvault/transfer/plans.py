@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dealvault.access.agreements import agreement_covers, agreements_in_force
-from dealvault.access.grants import parse_categories, parse_roles
-from dealvault.access.models import Deal, Membership, Organization, Person
+from dealvault.access.grants import parse_categories, parse_roles, pick_role
+from dealvault.access.models import Deal, Organization, Person
 from dealvault.access.service import member_roles, party_of
 from dealvault.access.stages import PartyRole, Stage
 from dealvault.errors import Conflict, Forbidden, Invalid, NotFound
@@ -190,13 +190,6 @@ def _check_open(session: Session, plan: TransferPlan, person: Person) -> None:
         )
 
 
-def _holders(session: Session, *, deal_id: int, role: str, exclude: set[int]) -> int:
-    ids = session.scalars(
-        select(Membership.person_id).where(Membership.deal_id == deal_id, Membership.role == role)
-    )
-    return len(set(ids) - exclude)
-
-
 def approver_role(
     session: Session, *, plan: TransferPlan, approver: Person, deal: Deal, role: str | None = None
 ) -> tuple[str | None, tuple[str, ...]]:
@@ -208,28 +201,17 @@ def approver_role(
     _check_open(session, plan, approver)
     if approver.id == plan.created_by:
         return None, ("self-approval: the author of a plan cannot approve it",)
-    required = set(split(plan.required_roles))
-    held = {r.value for r in member_roles(session, deal=deal, person=approver)}
-    if not held & required:
-        return None, (f"approver holds none of the required roles ({', '.join(sorted(required))})",)
-    needed = still_needed(session, plan)
-    fillable = [r for r in dict.fromkeys(needed) if r in held]
-    if not fillable:
-        raise Conflict(
-            f"the approver's role is already filled on transfer plan {plan.id}; "
-            f"still needed: {', '.join(needed) or 'none'}",
-            code="role_filled",
-        )
-    if role is not None:
-        if role not in fillable:
-            raise Invalid(
-                f"role {role!r} is not one this approver can fill; choose: {', '.join(fillable)}"
-            )
-        return role, ()
     taken = {plan.created_by, approver.id} | {a.approver_id for a in approvals(session, plan)}
-    return min(
-        fillable, key=lambda r: _holders(session, deal_id=deal.id, role=r, exclude=taken)
-    ), ()
+    return pick_role(
+        session,
+        deal=deal,
+        approver=approver,
+        required=set(split(plan.required_roles)),
+        needed=still_needed(session, plan),
+        taken=taken,
+        role=role,
+        what=f"transfer plan {plan.id}",
+    )
 
 
 def approve(

@@ -19,7 +19,6 @@ from sqlalchemy import func, select
 
 from dealvault.access.decision import decide
 from dealvault.access.models import Deal, Person
-from dealvault.crypto import envelope as env
 from dealvault.crypto.keyring import KeyRing
 from dealvault.db.stores import UnitOfWork
 from dealvault.errors import Conflict, IntegrityError, Invalid
@@ -33,6 +32,7 @@ from dealvault.transfer.manifest import (
 )
 from dealvault.vault.models import CustomerRecord, Dataset, DatasetColumn, DatasetTable
 from dealvault.vault.payloads import category_columns
+from dealvault.vault.read import decode_payloads, open_customer_rows
 
 #: Customers read and decrypted per round trip (one Parquet row group each).
 BATCH_ROWS = 20_000
@@ -226,24 +226,18 @@ def _batches(
         last = rows[-1][1]
         positions = cache.positions([r[0] for r in rows]).tolist()
         subjects: list[str] = []
+        ids: list[int] = []
         payloads: dict[str, list[bytes | None]] = {c: [] for c in cats}
-        # AES-GCM under a different key per customer: one call per envelope is unavoidable.
-        for row, pos in zip(rows, positions, strict=True):
-            if pos < 0:
-                stats.shredded_meanwhile += 1
-                continue
-            aead = env.opener(cache.key(pos))
-            subjects.append(row[1])
-            for cat, blob in zip(cats, row[2:], strict=True):
-                payloads[cat].append(
-                    None
-                    if blob is None
-                    else env.open_with(
-                        aead,
-                        blob,
-                        env.record_context(dataset.id, row[0], cat, dataset.schema_version),
-                    )
-                )
+        open_customer_rows(
+            rows,
+            keys=[cache.key(pos) if pos >= 0 else None for pos in positions],
+            dataset=dataset,
+            categories=cats,
+            ids=ids,
+            subjects=subjects,
+            payloads=payloads,
+        )
+        stats.shredded_meanwhile += len(rows) - len(subjects)
         if not subjects:
             continue
         stats.rows += len(subjects)
@@ -259,7 +253,7 @@ def _frame(
 ) -> pl.DataFrame:
     parts = [pl.DataFrame({SUBJECT: pl.Series(subjects, dtype=pl.String)})]
     for cat, values in payloads.items():
-        decoded = _decode(values)
+        decoded = decode_payloads(values)
         unknown = sorted(set(decoded.columns) - set(expected[cat]))
         if unknown:
             raise IntegrityError(
@@ -273,11 +267,3 @@ def _frame(
             for c in schema.names
         ]
     )
-
-
-def _decode(payloads: Sequence[bytes | None]) -> pl.DataFrame:
-    """JSON payloads (one object of text values per row) to columns, vectorised."""
-    series = pl.Series("p", payloads, dtype=pl.Binary).cast(pl.String)
-    if series.is_null().all():
-        return pl.DataFrame()
-    return series.str.json_decode(infer_schema_length=None).struct.unnest()

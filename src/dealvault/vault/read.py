@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
 from sqlalchemy import select
@@ -216,13 +217,14 @@ def _customer_frame(
     uow: UnitOfWork, keyring: KeyRing, *, dataset: Dataset, wanted: Sequence[Category]
 ) -> pl.DataFrame:
     cols = [getattr(CustomerRecord, f"enc_{c.value}") for c in wanted]
+    cats = [c.value for c in wanted]
     ids: list[int] = []
     subjects: list[str] = []
-    payloads: dict[str, list[bytes | None]] = {c.value: [] for c in wanted}
+    payloads: dict[str, list[bytes | None]] = {c: [] for c in cats}
     last = -1
     while True:
         rows = uow.records.execute(
-            select(CustomerRecord.id, CustomerRecord.subject_id, CustomerRecord.key_version, *cols)
+            select(CustomerRecord.id, CustomerRecord.subject_id, *cols, CustomerRecord.key_version)
             .where(
                 CustomerRecord.dataset_id == dataset.id,
                 CustomerRecord.status == "active",
@@ -234,29 +236,55 @@ def _customer_frame(
         if not rows:
             break
         last = rows[-1][0]
-        keys = _customer_keys(uow, keyring, dataset=dataset, rows=[(r[0], r[2]) for r in rows])
-        # AES-GCM under a different key per customer: one call per envelope is unavoidable.
-        for row in rows:
-            key = keys.get(row[0])
-            if key is None:  # shredded between the status check and now: leave it out
-                continue
-            aead = env.opener(key)
-            ids.append(row[0])
-            subjects.append(row[1])
-            for cat, blob in zip(wanted, row[3:], strict=True):
-                payloads[cat.value].append(
-                    None
-                    if blob is None
-                    else env.open_with(
-                        aead,
-                        blob,
-                        env.record_context(dataset.id, row[0], cat.value, dataset.schema_version),
-                    )
-                )
+        keys = _customer_keys(uow, keyring, dataset=dataset, rows=[(r[0], r[-1]) for r in rows])
+        # shredded between the status check and now: no key, left out
+        open_customer_rows(
+            rows,
+            keys=[keys.get(r[0]) for r in rows],
+            dataset=dataset,
+            categories=cats,
+            ids=ids,
+            subjects=subjects,
+            payloads=payloads,
+        )
     frame = pl.DataFrame(
         {"record_id": pl.Series(ids, dtype=pl.Int64), "subject_id": pl.Series(subjects)}
     )
-    return pl.concat([frame, *(_decode(p) for p in payloads.values())], how="horizontal")
+    return pl.concat([frame, *(decode_payloads(p) for p in payloads.values())], how="horizontal")
+
+
+def open_customer_rows(
+    rows: Sequence[Sequence[Any]],
+    *,
+    keys: Sequence[bytes | None],
+    dataset: Dataset,
+    categories: Sequence[str],
+    ids: list[int],
+    subjects: list[str],
+    payloads: dict[str, list[bytes | None]],
+) -> None:
+    """Open the category envelopes of customer rows ``(record_id, subject_id, *envelopes…)``
+    (envelopes in ``categories`` order; extra trailing columns ignored) with the customer keys
+    aligned to ``rows``; rows without a key (shredded) are skipped. Appends to the lists.
+    """
+    n = len(categories)
+    # AES-GCM under a different key per customer: one call per envelope is unavoidable.
+    for row, key in zip(rows, keys, strict=True):
+        if key is None:
+            continue
+        aead = env.opener(key)
+        ids.append(row[0])
+        subjects.append(row[1])
+        for cat, blob in zip(categories, row[2 : 2 + n], strict=True):
+            payloads[cat].append(
+                None
+                if blob is None
+                else env.open_with(
+                    aead,
+                    blob,
+                    env.record_context(dataset.id, row[0], cat, dataset.schema_version),
+                )
+            )
 
 
 def _child_frame(
@@ -314,7 +342,7 @@ def _child_frame(
     frame = pl.DataFrame(
         {"record_id": pl.Series(ids, dtype=pl.Int64), "subject_id": pl.Series(subjects)}
     )
-    return pl.concat([frame, _decode(payload)], how="horizontal")
+    return pl.concat([frame, decode_payloads(payload)], how="horizontal")
 
 
 def _customer_keys(
@@ -333,7 +361,7 @@ def _customer_keys(
     return keys
 
 
-def _decode(payloads: Sequence[bytes | None]) -> pl.DataFrame:
+def decode_payloads(payloads: Sequence[bytes | None]) -> pl.DataFrame:
     """JSON payloads (one object per row, text values) to columns, vectorised."""
     series = pl.Series("p", payloads, dtype=pl.Binary).cast(pl.String)
     if series.is_null().all():
