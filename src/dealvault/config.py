@@ -56,6 +56,13 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=64 * 1024, ge=8)
     argon2_parallelism: int = Field(default=2, ge=1)
+    workers: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="Worker processes for bulk decryption (package build); 0: one per usable "
+        "core, 1: none (decrypt in the calling process).",
+    )
     canary_email_domain: str = Field(
         default="canary.invalid",
         description="E-mail domain of canary customers; the seller must control it.",

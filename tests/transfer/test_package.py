@@ -49,6 +49,7 @@ from dealvault.transfer.manifest import (
     key_fingerprint,
     leaf_hashes,
     sign_manifest,
+    subtree_root,
 )
 from dealvault.transfer.package import parse_identities, write_records
 from dealvault.transfer.reconcile import verify_package
@@ -492,3 +493,51 @@ def test_fingerprint_is_of_the_raw_public_key() -> None:
     skey, _ = generate_signer("dealvault.invalid/x")
     v = Signer.from_key(skey).verifier()
     assert key_fingerprint(v).replace(":", "") == hashlib.sha256(v.public_key).hexdigest()
+
+
+@pytest.mark.parametrize("sizes", [[1], [2, 2], [4, 1, 1, 2], [8, 8, 3], [3, 1, 4], [16, 4]])
+def test_merkle_subtrees_merge_where_aligned(sizes: list[int]) -> None:
+    leaves = [hashlib.sha256(str(i).encode()).digest() for i in range(sum(sizes))]
+    acc, at, merged = MerkleAccumulator(), 0, 0
+    for n in sizes:
+        part = leaves[at : at + n]
+        root = subtree_root(part)
+        assert (root is None) == bool(n & (n - 1))
+        if root is not None and acc.add_subtree(root, n):
+            merged += 1
+        else:
+            acc.add(part)
+        at += n
+    assert acc.size == len(leaves) and acc.root() == merkle.root_from_leaves(leaves)
+    assert merged >= 1
+    assert not MerkleAccumulator().add_subtree(b"\x00" * 32, 3)
+
+
+def test_build_with_worker_processes_matches_the_records(
+    stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path
+) -> None:
+    prepare(stores, keyring, world, tmp_path)
+    ident = pyrage.x25519.Identity.generate()
+    plan = approved_plan(stores, world, str(ident.to_public()), categories=ALL_CATS)
+    path = tmp_path / "pkg"
+    seen: list[int] = []
+    out = pkg_flows.build_package(
+        stores,
+        keyring,
+        actor=world.steward,
+        plan_id=plan.id,
+        out=path,
+        batch_rows=4,  # 12 customers: three batches, two worker processes
+        workers=2,
+        progress=lambda done, _total: seen.append(done),
+    )
+    assert out.customers == 12 and seen == [4, 8, 12]
+    frame = records(path, ident)
+    assert frame.get_column("subject_id").is_sorted() and frame.height == 12
+    leaves = [hashlib.sha256(b"\x00" + rfc8785.dumps(row)).digest() for row in frame.to_dicts()]
+    assert merkle.root_from_leaves(leaves).hex() == out.merkle_root
+    assert stores.audit.signer is not None
+    report, _ = verify_package(
+        path, identities=[ident], verifier_key=stores.audit.signer.verifier().key_string()
+    )
+    assert report.ok, report.problems

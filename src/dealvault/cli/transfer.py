@@ -226,6 +226,14 @@ def package_build_cmd(
     batch_rows: Annotated[
         int, typer.Option(help="Customers per batch (one Parquet row group each).")
     ] = BATCH_ROWS,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Processes decrypting customers (0: one per usable core; 1: none). "
+            "Default: the workers setting.",
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Build, sign and record the package of an approved plan (seller steward, at closing).
@@ -258,6 +266,7 @@ def package_build_cmd(
             out=out,
             archive=out.suffix == ".tar",
             batch_rows=batch_rows,
+            workers=c.settings.workers if workers is None else workers,
             progress=progress,
         )
     if json_out:

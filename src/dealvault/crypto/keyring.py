@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 import secrets
 import struct
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -232,6 +232,35 @@ class KeyRing:
                     out[rid] = key
         return out
 
+    def customer_key_blocks(
+        self, ks: Session, *, dataset_id: int, version: int, per_query: int = 256
+    ) -> Iterator[bytes]:
+        """Every customer-key block of a dataset version, opened, in block order: packed
+        entries (8-byte big-endian record id, 32-byte key), see :data:`KEY_ENTRY`."""
+        last = -1
+        while True:
+            rows = ks.execute(
+                select(CustomerKeyBlock.block, CustomerKeyBlock.wrapped)
+                .where(
+                    CustomerKeyBlock.dataset_id == dataset_id,
+                    CustomerKeyBlock.version == version,
+                    CustomerKeyBlock.block > last,
+                )
+                .order_by(CustomerKeyBlock.block)
+                .limit(per_query)
+            ).all()
+            if not rows:
+                return
+            last = rows[-1][0]
+            key = self.dataset_key(ks, dataset_id=dataset_id, purpose=DATA, version=version)
+            for block, wrapped in rows:
+                plain = env.open_envelope(
+                    key, wrapped, env.key_block_context(dataset_id, version, block)
+                )
+                if len(plain) % _ENTRY.size:
+                    raise IntegrityError("customer key block has a bad length")
+                yield plain
+
     def destroy_customer_keys(
         self, ks: Session, *, dataset_id: int, record_ids: Sequence[int]
     ) -> int:
@@ -292,6 +321,8 @@ class KeyRing:
 BLOCK_BITS = 10
 BLOCK_COLUMNS = ("dataset_id", "version", "block", "entries", "wrapped")
 _ENTRY = struct.Struct(">Q32s")
+#: The layout of a customer-key block's entries, as a NumPy structured dtype.
+KEY_ENTRY = [("record_id", ">u8"), ("key", "V32")]
 
 
 def pack_key_block(keys: Mapping[int, bytes]) -> bytes:

@@ -1,4 +1,5 @@
-"""Bulk loads inside the current transaction: executemany on SQLite, COPY on PostgreSQL."""
+"""Bulk loads and reads inside the current transaction, on the driver: executemany or COPY in,
+plain tuples out."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Select
 
 
 def bulk_insert(
@@ -57,3 +59,22 @@ def bulk_update(
     finally:
         cur.close()
     return len(rows)
+
+
+def fetch_tuples(session: Session, statement: Select[Any]) -> list[tuple[Any, ...]]:
+    """Run a Core ``select`` on the session's connection (same transaction) and return the
+    driver's plain tuples: no Row objects, no result processing. For hot read loops over
+    columns whose driver values are already what the caller wants (integers, text, bytes)."""
+    conn = session.connection()
+    compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params: Any = compiled.params
+    if conn.dialect.positional:
+        params = tuple(params[name] for name in compiled.positiontup or ())
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    cur = dbapi.cursor()
+    try:
+        cur.execute(str(compiled), params)
+        return list(cur.fetchall())
+    finally:
+        cur.close()

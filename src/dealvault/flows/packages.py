@@ -34,6 +34,7 @@ from dealvault.flows.importing import Progress as ImportProgress
 from dealvault.flows.transfer import LedgerEntry, ledger_view, open_plan
 from dealvault.ingest.fields import FIELDS, TableRole
 from dealvault.ingest.source import SourceSpec
+from dealvault.parallel import usable_cores
 from dealvault.transfer import plans
 from dealvault.transfer.manifest import FORMAT, SUBJECT, build_manifest
 from dealvault.transfer.models import TransferPackage
@@ -99,6 +100,7 @@ def build_package(
     out: Path,
     archive: bool = False,
     batch_rows: int = BATCH_ROWS,
+    workers: int = 0,
     progress: BuildProgress | None = None,
     at: datetime | None = None,
 ) -> PackageOut:
@@ -106,6 +108,7 @@ def build_package(
     in the transfer ledger and the audit log: all or nothing.
 
     ``out`` is the package directory, or with ``archive`` a ``.tar`` of it; it must not exist.
+    ``workers``: processes decrypting customers (0: one per usable core; 1: none).
     """
     at = at or utcnow()
     writable_target(out)
@@ -175,6 +178,7 @@ def build_package(
                     purpose=plan.purpose,
                     stats=stats,
                     batch_rows=batch_rows,
+                    workers=workers or usable_cores(),
                 ),
                 schema=schema,
                 recipients=parse_recipients(plans.recipients_of(plan)),

@@ -121,6 +121,20 @@ def leaf_hashes(frame: pl.DataFrame) -> list[bytes]:
     return [sha(b).digest() for b in encoded.to_list()]
 
 
+def subtree_root(hashes: Sequence[bytes]) -> bytes | None:
+    """The RFC 9162 root of a power-of-two run of leaf hashes (a complete subtree), or None
+    for any other length."""
+    n = len(hashes)
+    if n == 0 or n & (n - 1):
+        return None
+    sha = hashlib.sha256
+    cur = list(hashes)
+    while len(cur) > 1:
+        pairs = iter(cur)
+        cur = [sha(b"\x01" + a + b).digest() for a, b in zip(pairs, pairs, strict=True)]
+    return cur[0]
+
+
 class MerkleAccumulator:
     """The RFC 9162 Merkle tree hash of leaf hashes added batch by batch.
 
@@ -148,6 +162,23 @@ class MerkleAccumulator:
             cur = [sha(b"\x01" + a + b).digest() for a, b in zip(pairs, pairs, strict=False)]
             start >>= 1
             level += 1
+
+    def add_subtree(self, root: bytes, size: int) -> bool:
+        """Add ``size`` leaves given as their complete-subtree root (see :func:`subtree_root`).
+
+        Possible only when ``size`` is a power of two and the tree so far ends on a multiple
+        of it (the subtree is then a node of the final tree); returns False otherwise, and
+        the caller adds the leaves one by one instead.
+        """
+        if size < 1 or size & (size - 1) or self.size % size:
+            return False
+        level, node = size.bit_length() - 1, root
+        while level in self._border:  # carry, as in binary addition
+            node = hashlib.sha256(b"\x01" + self._border.pop(level) + node).digest()
+            level += 1
+        self._border[level] = node
+        self.size += size
+        return True
 
     def root(self) -> bytes:
         root: bytes | None = None

@@ -27,6 +27,7 @@ import pyrage
 
 from dealvault.audit.note import Signer
 from dealvault.errors import IntegrityError, Invalid
+from dealvault.transfer.batches import PreparedBatch, prepare_batch
 from dealvault.transfer.manifest import (
     FORMAT,
     HASH_COLUMN,
@@ -38,10 +39,8 @@ from dealvault.transfer.manifest import (
     MerkleAccumulator,
     PackageSchema,
     add_counts,
-    category_counts,
     encode_manifest,
     file_entry,
-    leaf_hashes,
     sign_manifest,
 )
 
@@ -221,17 +220,17 @@ class WriteResult:
 def write_records(
     directory: Path,
     *,
-    frames: Iterable[pl.DataFrame],
+    frames: Iterable[pl.DataFrame | PreparedBatch],
     schema: PackageSchema,
     recipients: Sequence[pyrage.x25519.Recipient],
     progress: Progress | None = None,
     on_subjects: Callable[[list[str]], None] | None = None,
 ) -> WriteResult:
-    """Stream ``frames`` (Polars, the schema's columns, ascending ``subject_id``) into
-    ``records.parquet.age`` and ``records.index.parquet.age`` under ``directory``."""
+    """Stream ``frames`` (Polars, the schema's columns, ascending ``subject_id``; or batches
+    already prepared) into ``records.parquet.age`` and ``records.index.parquet.age`` under
+    ``directory``."""
     result = WriteResult(per_category={c: 0 for c in schema.categories})
     tree = MerkleAccumulator()
-    by_cat = schema.by_category()
     names = schema.names
     target = arrow_schema(schema)
     meta = {b"dealvault": FORMAT.encode()}
@@ -242,10 +241,13 @@ def write_records(
     ):
         rec = pq.ParquetWriter(rec_sink, target.with_metadata(meta), **PARQUET_OPTIONS)
         idx = pq.ParquetWriter(idx_sink, INDEX_SCHEMA.with_metadata(meta), compression="none")
-        for frame in frames:
+        for item in frames:
+            batch = item if isinstance(item, PreparedBatch) else prepare_batch(item, schema)
+            frame = batch.frame
             if frame.height == 0:
                 continue
-            frame = frame.select(names)
+            if frame.columns != names:
+                raise IntegrityError("a batch of records does not have the package's columns")
             subjects = frame.get_column(SUBJECT)
             first = subjects[0]
             if (last is not None and first <= last) or not (
@@ -253,9 +255,12 @@ def write_records(
             ):
                 raise IntegrityError("records are not in strictly ascending subject id order")
             last = subjects[-1]
-            hashes = leaf_hashes(frame)
-            tree.add(hashes)
-            add_counts(result.per_category, category_counts(frame, by_cat))
+            hashes = batch.hashes
+            if len(hashes) != frame.height:
+                raise IntegrityError("a batch of records came with the wrong number of hashes")
+            if batch.subtree is None or not tree.add_subtree(batch.subtree, len(hashes)):
+                tree.add(hashes)
+            add_counts(result.per_category, batch.per_category)
             rec.write_table(frame.to_arrow().cast(target))
             idx.write_table(
                 pa.table(

@@ -12,17 +12,20 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
-import polars as pl
 from sqlalchemy import func, select
 
 from dealvault.access.decision import decide
 from dealvault.access.models import Deal, Person
-from dealvault.crypto.keyring import KeyRing
+from dealvault.crypto.keyring import KEY_ENTRY, KeyRing
+from dealvault.db.bulk import fetch_tuples
 from dealvault.db.stores import UnitOfWork
-from dealvault.errors import Conflict, IntegrityError, Invalid
+from dealvault.errors import Conflict, Invalid
 from dealvault.ingest.fields import Category, TableRole
+from dealvault.parallel import BatchPool
+from dealvault.transfer.batches import PreparedBatch, open_batch
 from dealvault.transfer.manifest import (
     CATEGORY_ORDER,
     EXCLUSION_REASONS,
@@ -31,12 +34,12 @@ from dealvault.transfer.manifest import (
     PackageSchema,
 )
 from dealvault.vault.models import CustomerRecord, Dataset, DatasetColumn, DatasetTable
+from dealvault.vault.opening import RecordLayout
 from dealvault.vault.payloads import category_columns
-from dealvault.vault.read import decode_payloads, open_customer_rows
 
-#: Customers read and decrypted per round trip (one Parquet row group each).
-BATCH_ROWS = 20_000
-_KEY_CHUNK = 65_536
+#: Customers read and decrypted per round trip (one Parquet row group each). A power of two:
+#: each full batch is then a complete subtree of the package's Merkle tree.
+BATCH_ROWS = 32_768
 
 
 def package_schema(
@@ -114,53 +117,59 @@ class ReadStats:
 
 
 class _KeyCache:
-    """Every active customer's key, unwrapped once per key block: sorted ids + packed keys."""
+    """The dataset's customer keys, every key block opened once: sorted record ids + keys.
+
+    With one key version (the usual case) every key of that version is taken: only active
+    customers are ever looked up, so keys of opted-out customers do no harm. During a key
+    rotation (several versions in use) each version contributes its own customers' keys.
+    """
 
     def __init__(self, uow: UnitOfWork, keyring: KeyRing, *, dataset: Dataset) -> None:
-        ids: list[np.ndarray] = []
-        keys: list[bytes] = []
-        last = 0
-        conn = uow.records.connection()  # Core rows: no ORM loading on the hot path
-        while True:
-            rows = conn.execute(
-                select(CustomerRecord.id, CustomerRecord.key_version)
-                .where(
-                    CustomerRecord.dataset_id == dataset.id,
-                    CustomerRecord.status == "active",
-                    CustomerRecord.id > last,
-                )
-                .order_by(CustomerRecord.id)
-                .limit(_KEY_CHUNK)
-            ).all()
-            if not rows:
-                break
-            last = rows[-1][0]
-            by_version: dict[int, list[int]] = {}
-            for rid, version in rows:
-                by_version.setdefault(version, []).append(rid)
-            found: dict[int, bytes] = {}
-            for version, rids in by_version.items():
-                found.update(
-                    keyring.unwrap_customer_keys(
-                        uow.keys, dataset_id=dataset.id, version=version, record_ids=rids
-                    )
-                )
-            got = sorted(found)
-            ids.append(np.array(got, dtype=np.int64))
-            keys.append(b"".join(found[r] for r in got))
-        self.ids = np.concatenate(ids) if ids else np.empty(0, dtype=np.int64)
-        self.keys = b"".join(keys)
+        active = (CustomerRecord.dataset_id == dataset.id) & (CustomerRecord.status == "active")
+        versions = sorted(
+            v
+            for (v,) in fetch_tuples(
+                uow.records, select(CustomerRecord.key_version).where(active).distinct()
+            )
+        )
+        parts = []
+        for version in versions:
+            entries = np.frombuffer(
+                b"".join(
+                    keyring.customer_key_blocks(uow.keys, dataset_id=dataset.id, version=version)
+                ),
+                dtype=KEY_ENTRY,
+            )
+            if len(versions) > 1:
+                mine = np.array(
+                    fetch_tuples(
+                        uow.records,
+                        select(CustomerRecord.id).where(
+                            active, CustomerRecord.key_version == version
+                        ),
+                    ),
+                    dtype=np.int64,
+                ).reshape(-1)
+                entries = entries[np.isin(entries["record_id"].astype(np.int64), mine)]
+            parts.append(entries)
+        table = np.concatenate(parts) if parts else np.empty(0, dtype=KEY_ENTRY)
+        order = np.argsort(table["record_id"], kind="stable")
+        self.ids = table["record_id"][order].astype(np.int64)
+        self._keys = np.ascontiguousarray(table["key"][order])
 
-    def positions(self, record_ids: Sequence[int]) -> np.ndarray:
-        """Index of each record's key, or -1 when it has none (shredded)."""
+    @property
+    def size(self) -> int:
+        return int(self.ids.size)
+
+    def keys_for(self, record_ids: Sequence[int]) -> list[bytes | None]:
+        """Each record's key, or None when it has none (shredded)."""
         want = np.asarray(record_ids, dtype=np.int64)
         if self.ids.size == 0:
-            return np.full(want.shape, -1, dtype=np.int64)
+            return [None] * len(want)
         pos = np.minimum(np.searchsorted(self.ids, want), self.ids.size - 1)
-        return np.where(self.ids[pos] == want, pos, -1)
-
-    def key(self, position: int) -> bytes:
-        return self.keys[32 * position : 32 * position + 32]
+        found = self.ids[pos] == want
+        packed = self._keys[pos].tobytes()
+        return [packed[32 * i : 32 * i + 32] if ok else None for i, ok in enumerate(found.tolist())]
 
 
 def customer_batches(
@@ -174,9 +183,11 @@ def customer_batches(
     purpose: str,
     stats: ReadStats,
     batch_rows: int = BATCH_ROWS,
-) -> Iterator[pl.DataFrame]:
-    """Decide (``full`` of the schema's categories; Forbidden when denied), then yield frames of
-    active customers in ``subject_id`` order with exactly the schema's columns (text)."""
+    workers: int = 1,
+) -> Iterator[PreparedBatch]:
+    """Decide (``full`` of the schema's categories; Forbidden when denied), then yield batches of
+    active customers in ``subject_id`` order with exactly the schema's columns (text), with
+    their leaf hashes and category counts. ``workers`` > 1 decrypts in that many processes."""
     if not purpose.strip():
         raise Invalid("a purpose is required for every read")
     if batch_rows < 1:
@@ -192,7 +203,9 @@ def customer_batches(
         dataset_id=dataset.id,
         purpose=purpose,
     ).enforce()
-    return _batches(uow, keyring, dataset=dataset, schema=schema, stats=stats, size=batch_rows)
+    return _batches(
+        uow, keyring, dataset=dataset, schema=schema, stats=stats, size=batch_rows, workers=workers
+    )
 
 
 def _batches(
@@ -203,15 +216,35 @@ def _batches(
     schema: PackageSchema,
     stats: ReadStats,
     size: int,
-) -> Iterator[pl.DataFrame]:
+    workers: int,
+) -> Iterator[PreparedBatch]:
     cache = _KeyCache(uow, keyring, dataset=dataset)
-    cats = schema.categories
     expected = schema.by_category()
+    cats = tuple(schema.categories)
+    layout = RecordLayout(
+        dataset.id, dataset.schema_version, cats, tuple(tuple(expected[c]) for c in cats)
+    )
+    if cache.size <= size:
+        workers = 1  # one batch: starting worker processes would cost more than it saves
+    with BatchPool(open_batch, layout, schema, workers=workers) as pool:
+        for batch, skipped in pool.map(_jobs(uow, cache, dataset=dataset, cats=cats, size=size)):
+            stats.shredded_meanwhile += skipped
+            if batch.frame.height == 0:
+                continue
+            stats.rows += batch.frame.height
+            yield batch
+
+
+def _jobs(
+    uow: UnitOfWork, cache: _KeyCache, *, dataset: Dataset, cats: Sequence[str], size: int
+) -> Iterator[tuple[list[Any], list[bytes | None]]]:
+    """Batches of rows ``(record_id, subject_id, *envelopes)`` in subject-id order, each
+    with the customer keys of its rows (None: shredded since the key cache was filled)."""
     cols = [getattr(CustomerRecord, f"enc_{c}") for c in cats]
     last = ""
-    conn = uow.records.connection()  # Core rows: no ORM loading on the hot path
     while True:
-        rows = conn.execute(
+        rows = fetch_tuples(
+            uow.records,
             select(CustomerRecord.id, CustomerRecord.subject_id, *cols)
             .where(
                 CustomerRecord.dataset_id == dataset.id,
@@ -219,51 +252,9 @@ def _batches(
                 CustomerRecord.subject_id > last,
             )
             .order_by(CustomerRecord.subject_id)
-            .limit(size)
-        ).all()
+            .limit(size),
+        )
         if not rows:
             return
         last = rows[-1][1]
-        positions = cache.positions([r[0] for r in rows]).tolist()
-        subjects: list[str] = []
-        ids: list[int] = []
-        payloads: dict[str, list[bytes | None]] = {c: [] for c in cats}
-        open_customer_rows(
-            rows,
-            keys=[cache.key(pos) if pos >= 0 else None for pos in positions],
-            dataset=dataset,
-            categories=cats,
-            ids=ids,
-            subjects=subjects,
-            payloads=payloads,
-        )
-        stats.shredded_meanwhile += len(rows) - len(subjects)
-        if not subjects:
-            continue
-        stats.rows += len(subjects)
-        yield _frame(subjects, payloads, expected=expected, schema=schema)
-
-
-def _frame(
-    subjects: list[str],
-    payloads: dict[str, list[bytes | None]],
-    *,
-    expected: dict[str, list[str]],
-    schema: PackageSchema,
-) -> pl.DataFrame:
-    parts = [pl.DataFrame({SUBJECT: pl.Series(subjects, dtype=pl.String)})]
-    for cat, values in payloads.items():
-        decoded = decode_payloads(values)
-        unknown = sorted(set(decoded.columns) - set(expected[cat]))
-        if unknown:
-            raise IntegrityError(
-                f"stored {cat} values hold a column the dataset does not list ({unknown[0]!r})"
-            )
-        parts.append(decoded)
-    frame = pl.concat(parts, how="horizontal")
-    return frame.select(
-        [
-            pl.col(c).cast(pl.String) if c in frame.columns else pl.lit(None, pl.String).alias(c)
-            for c in schema.names
-        ]
-    )
+        yield rows, cache.keys_for([r[0] for r in rows])

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import polars as pl
 from sqlalchemy import select
@@ -32,6 +31,7 @@ from dealvault.vault.models import (
     Dataset,
     DatasetTable,
 )
+from dealvault.vault.opening import RecordLayout, decode_payloads, open_rows
 
 LOOKUP_FIELDS = ("phone", "id_number", "customer_key")
 
@@ -217,10 +217,10 @@ def _customer_frame(
     uow: UnitOfWork, keyring: KeyRing, *, dataset: Dataset, wanted: Sequence[Category]
 ) -> pl.DataFrame:
     cols = [getattr(CustomerRecord, f"enc_{c.value}") for c in wanted]
-    cats = [c.value for c in wanted]
+    layout = RecordLayout(dataset.id, dataset.schema_version, tuple(c.value for c in wanted))
     ids: list[int] = []
     subjects: list[str] = []
-    payloads: dict[str, list[bytes | None]] = {c: [] for c in cats}
+    payloads: list[list[bytes | None]] = [[] for _ in wanted]
     last = -1
     while True:
         rows = uow.records.execute(
@@ -238,53 +238,15 @@ def _customer_frame(
         last = rows[-1][0]
         keys = _customer_keys(uow, keyring, dataset=dataset, rows=[(r[0], r[-1]) for r in rows])
         # shredded between the status check and now: no key, left out
-        open_customer_rows(
-            rows,
-            keys=[keys.get(r[0]) for r in rows],
-            dataset=dataset,
-            categories=cats,
-            ids=ids,
-            subjects=subjects,
-            payloads=payloads,
-        )
+        opened = open_rows(layout, rows, [keys.get(r[0]) for r in rows])
+        ids += opened.ids
+        subjects += opened.subjects
+        for sink, got in zip(payloads, opened.payloads, strict=True):
+            sink += got
     frame = pl.DataFrame(
         {"record_id": pl.Series(ids, dtype=pl.Int64), "subject_id": pl.Series(subjects)}
     )
-    return pl.concat([frame, *(decode_payloads(p) for p in payloads.values())], how="horizontal")
-
-
-def open_customer_rows(
-    rows: Sequence[Sequence[Any]],
-    *,
-    keys: Sequence[bytes | None],
-    dataset: Dataset,
-    categories: Sequence[str],
-    ids: list[int],
-    subjects: list[str],
-    payloads: dict[str, list[bytes | None]],
-) -> None:
-    """Open the category envelopes of customer rows ``(record_id, subject_id, *envelopes…)``
-    (envelopes in ``categories`` order; extra trailing columns ignored) with the customer keys
-    aligned to ``rows``; rows without a key (shredded) are skipped. Appends to the lists.
-    """
-    n = len(categories)
-    # AES-GCM under a different key per customer: one call per envelope is unavoidable.
-    for row, key in zip(rows, keys, strict=True):
-        if key is None:
-            continue
-        aead = env.opener(key)
-        ids.append(row[0])
-        subjects.append(row[1])
-        for cat, blob in zip(categories, row[2 : 2 + n], strict=True):
-            payloads[cat].append(
-                None
-                if blob is None
-                else env.open_with(
-                    aead,
-                    blob,
-                    env.record_context(dataset.id, row[0], cat, dataset.schema_version),
-                )
-            )
+    return pl.concat([frame, *(decode_payloads(p) for p in payloads)], how="horizontal")
 
 
 def _child_frame(
@@ -359,12 +321,3 @@ def _customer_keys(
             )
         )
     return keys
-
-
-def decode_payloads(payloads: Sequence[bytes | None]) -> pl.DataFrame:
-    """JSON payloads (one object per row, text values) to columns, vectorised."""
-    series = pl.Series("p", payloads, dtype=pl.Binary).cast(pl.String)
-    if series.is_null().all():
-        return pl.DataFrame()
-    decoded = series.str.json_decode(infer_schema_length=None)
-    return decoded.struct.unnest()

@@ -1,0 +1,59 @@
+"""One batch of package records: decrypted, in the schema's columns, hashed and counted.
+
+Kept apart (light imports) because :func:`open_batch` runs in worker processes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from dealvault.transfer.manifest import (
+    PackageSchema,
+    category_counts,
+    leaf_hashes,
+    subtree_root,
+)
+from dealvault.vault.opening import RecordLayout, open_frame
+
+
+@dataclass
+class PreparedBatch:
+    """Records ready to write: exactly the schema's columns, their RFC 9162 leaf hashes and
+    the customers with a value per category. Batches of a power-of-two size also carry
+    their Merkle subtree root, so the writer need not hash their leaves into the tree again."""
+
+    frame: pl.DataFrame
+    hashes: list[bytes]
+    per_category: dict[str, int]
+    #: the hashes' Merkle subtree root when their number is a power of two, else None
+    subtree: bytes | None = None
+
+
+def prepare_batch(frame: pl.DataFrame, schema: PackageSchema) -> PreparedBatch:
+    """Select the schema's columns (absent ones as nulls), hash and count them."""
+    frame = frame.select(
+        [
+            pl.col(c).cast(pl.String) if c in frame.columns else pl.lit(None, pl.String).alias(c)
+            for c in schema.names
+        ]
+    )
+    hashes = leaf_hashes(frame)
+    return PreparedBatch(
+        frame, hashes, category_counts(frame, schema.by_category()), subtree_root(hashes)
+    )
+
+
+def open_batch(
+    layout: RecordLayout,
+    schema: PackageSchema,
+    rows: Sequence[Sequence[Any]],
+    keys: Sequence[bytes | None],
+) -> tuple[PreparedBatch, int]:
+    """Decrypt one batch of customer rows and prepare it for the package; also how many rows
+    were left out for want of a key (shredded meanwhile)."""
+    frame, skipped = open_frame(layout, rows, keys)
+    return prepare_batch(frame, schema), skipped
