@@ -169,7 +169,7 @@ echo "-- the buyer, in its own store, verifies the package and imports it under 
   dv package verify "$DEMO/package" --identity "$DEMO/buyer.agekey" \
      --report-html "$DEMO/reconciliation.html"
   dv package receive "$DEMO/package" --identity "$DEMO/buyer.agekey" --deal intake-2026 \
-     --dataset customers-from-jingjie
+     --dataset customers-from-jingjie --canaries "$DEMO/package.canaries"
 )
 echo "-- after closing the seller's copy is crypto-shredded, with a signed destruction certificate"
 dv deal advance jingjie-2026 --reason "post-closing" >/dev/null

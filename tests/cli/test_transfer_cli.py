@@ -201,7 +201,7 @@ def test_plan_build_verify_receive(
         home=buyer,
         who=BUYER_IT,
     )
-    assert report["ok"] and report["records"]["received"] == 8
+    assert report["ok"] and report["records"]["received"] == 11  # 8 customers, 3 canaries
     assert json.loads((tmp_path / "r.json").read_text())["ok"] is True
     assert "complete and unaltered" in (tmp_path / "r.html").read_text()
     human = run("package", "verify", str(out), "-i", str(key_file), home=buyer, who=BUYER_IT)
@@ -218,10 +218,13 @@ def test_plan_build_verify_receive(
         "acquired",
         "--verifier-key",
         vkey,
+        "--canaries",
+        f"{out}.canaries",
         home=buyer,
         who=BUYER_IT,
     )
     assert got["report"]["ok"] and got["imported"]["rows_imported"] == 8
+    assert got["canaries_removed"] == 3
     found = jrun(
         "lookup", "13900000003", "--deal", "acq", "--dataset", "acquired", home=buyer, who=BUYER_IT
     )

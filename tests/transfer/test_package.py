@@ -27,7 +27,7 @@ from sqlalchemy import select
 from dealvault.access.models import Deal
 from dealvault.audit import merkle
 from dealvault.audit.models import AuditCheckpoint, AuditEvent, AuditEventSubjects
-from dealvault.audit.note import Signer, generate_signer
+from dealvault.audit.note import Signer, Verifier, generate_signer
 from dealvault.audit.service import AuditConfig
 from dealvault.crypto.keyring import KeyRing
 from dealvault.crypto.providers import EnvKeyProvider
@@ -52,6 +52,7 @@ from dealvault.transfer.manifest import (
     subtree_root,
 )
 from dealvault.transfer.package import parse_identities, write_records
+from dealvault.transfer.package_canaries import read_note
 from dealvault.transfer.reconcile import verify_package
 from dealvault.transfer.reconcile_report import write_reports
 from dealvault.vault.models import CustomerRecord, Dataset
@@ -121,7 +122,9 @@ def test_build_writes_a_signed_verifiable_package(
     doc = decode_manifest(raw)  # canonical (RFC 8785), known format
     assert hashlib.sha256(raw).hexdigest() == b.out.manifest_sha256
     assert doc["counts"]["customers"] == 10 and doc["counts"]["excluded"]["opted_out"] == 1
-    assert doc["counts"]["per_category"]["sensitive"] == 10
+    assert doc["counts"]["records"] == 13 and doc["canaries"]["count"] == 3
+    assert doc["merkle"]["tree_size"] == 13
+    assert doc["counts"]["per_category"]["sensitive"] == 13
     assert doc["consent"]["opted_out_excluded"] == 1 and doc["consent"]["objecting_excluded"] == 0
     assert doc["classification"]["sensitive_columns"] == ["id_number", "bank_card"]
     assert doc["recipients"]["organization"] == BUYER
@@ -129,8 +132,22 @@ def test_build_writes_a_signed_verifiable_package(
     assert doc["source"]["hash"].startswith("sha256:") and doc["source"]["imports"]
     frame = records(b.path, b.identity)
     assert frame.columns == [c["name"] for c in doc["schema"]]
-    assert frame.get_column("subject_id").is_sorted() and frame.height == 10
+    assert frame.get_column("subject_id").is_sorted() and frame.height == 13
     assert not set(b.excluded) & set(frame.get_column("subject_id").to_list())
+    # three canaries, shaped like real customers, named only by the separate signed list
+    note = Path(f"{b.path}.canaries").read_bytes()
+    planted = read_note(
+        note,
+        verifier=Verifier.from_key(b.vkey),
+        manifest=doc,
+        manifest_sha256=b.out.manifest_sha256,
+    )
+    rows = frame.filter(pl.col("subject_id").is_in(planted))
+    assert rows.height == 3 and all(e.endswith("@canary.invalid") for e in rows["email"])
+    real = frame.filter(~pl.col("subject_id").is_in(planted))
+    assert {len(x) for x in frame["subject_id"]} == {24}  # same shape as the real ones
+    assert not {x[:8] for x in planted} & {x[:8] for x in real["subject_id"]}
+    assert not any(x.encode() in raw for x in planted)  # the manifest has only a commitment
     # the Merkle root over SHA-256(0x00 || RFC 8785 record), independently recomputed
     leaves = [hashlib.sha256(b"\x00" + rfc8785.dumps(row)).digest() for row in frame.to_dicts()]
     assert merkle.root_from_leaves(leaves).hex() == doc["merkle"]["root"] == b.out.merkle_root
@@ -310,7 +327,7 @@ def test_altered_missing_and_extra_records_are_named(built: Built) -> None:
 def test_resigned_or_edited_manifest_fails(built: Built) -> None:
     raw = (built.path / MANIFEST_FILE).read_bytes()
     doc = json.loads(raw)
-    doc["counts"]["customers"] = 11
+    doc["counts"]["records"] = 14
     (built.path / MANIFEST_FILE).write_bytes(encode_manifest(doc))
     ok, problems = check(built)
     assert (
@@ -330,7 +347,7 @@ def test_resigned_or_edited_manifest_fails(built: Built) -> None:
     report, _ = verify_package(built.path, identities=[built.identity], verifier_key=None)
     assert report.signature.ok and not report.signature.pinned  # only the fingerprint tells
     assert report.signature.fingerprint != built.out.signer_fingerprint
-    assert "the manifest lists 11 customers; 10 were received" in report.problems
+    assert "the manifest lists 14 records; 13 were received" in report.problems
     (built.path / MANIFEST_FILE).write_bytes(raw.replace(b'{"counts"', b'{ "counts"', 1) + b" ")
     ok, problems = check(built)
     assert f"{MANIFEST_FILE} is not in canonical form (RFC 8785)" in problems
@@ -423,10 +440,12 @@ def test_receive_imports_into_the_buyers_store(
         identities=[built.identity],
         verifier_key=built.vkey,
         rejects_dir=tmp_path / "rejects",
+        canaries=Path(f"{built.path}.canaries"),
         work_dir=tmp_path,
         json_report=tmp_path / "recv.json",
     )
     assert got.report.ok and got.imported.rows_read == 10 and got.imported.rows_imported == 10
+    assert got.canaries_removed == 3
     assert got.imported.mapping["seller_subject_id"] is None
     assert not list(tmp_path.glob("dealvault-receive-*"))  # the clear file is gone
     with buyer.records_session() as s:
@@ -452,6 +471,84 @@ def test_receive_imports_into_the_buyers_store(
         assert s.scalars(select(Dataset.name)).all() == ["acquired"]
         last = s.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc())).first()
         assert last is not None and (last.action, last.decision) == ("package.receive", "deny")
+
+
+def test_receive_needs_the_sellers_own_canary_list(
+    stores: AppStores, built: Built, buyer: AppStores, tmp_path: Path
+) -> None:
+    bkeys = KeyRing(EnvKeyProvider.from_text(kek_id="buyer", text=os.urandom(32).hex()))
+    admin.create_organization(buyer, name=BUYER, kind="buyer")
+    admin.create_person(buyer, email="it@buyer.example", name="IT", organization=BUYER)
+    admin.create_deal(
+        buyer, code="acq", name="Acq", kind="asset", seller=BUYER, bidders=[], actor=None
+    )
+
+    def receive(canaries: Path | None) -> pkg_flows.ReceiveOut:
+        return pkg_flows.receive(
+            buyer,
+            bkeys,
+            actor="it@buyer.example",
+            deal="acq",
+            dataset="acquired",
+            package=built.path,
+            identities=[built.identity],
+            verifier_key=built.vkey,
+            rejects_dir=tmp_path / "rejects",
+            canaries=canaries,
+            work_dir=tmp_path,
+        )
+
+    with pytest.raises(Invalid, match="holds 3 canary records: give the seller's canary list"):
+        receive(None)
+    note = Path(f"{built.path}.canaries").read_text()
+    lines = note.split("\n")
+    fake = tmp_path / "dropped.canaries"  # one subject left off: the commitment fails
+    skey, _ = generate_signer("dealvault.invalid/mallory")
+    fake.write_bytes(note.replace(lines[3] + "\n", "", 1).encode())
+    with pytest.raises(IntegrityError, match="not signed by the package's signer"):
+        receive(fake)
+    forged = tmp_path / "forged.canaries"  # re-signed by another key
+    from dealvault.audit.note import sign
+
+    forged.write_bytes(sign(note[: note.index("\n\n") + 1], [Signer.from_key(skey)]))
+    with pytest.raises(IntegrityError, match="not signed by the package's signer"):
+        receive(forged)
+    seller = stores.audit.signer
+    assert seller is not None
+    short = tmp_path / "short.canaries"  # the seller's key, but a subject left off
+    short.write_bytes(sign(note[: note.index("\n\n") + 1].replace(lines[3] + "\n", ""), [seller]))
+    with pytest.raises(IntegrityError, match="does not match the manifest's commitment"):
+        receive(short)
+    other = tmp_path / "other.canaries"  # the seller's key, another package
+    other.write_bytes(
+        sign(
+            note[: note.index("\n\n") + 1].replace(lines[1], "manifest sha256:" + "0" * 64),
+            [seller],
+        )
+    )
+    with pytest.raises(IntegrityError, match="belongs to another package"):
+        receive(other)
+    with buyer.records_session() as s:
+        assert s.scalars(select(Dataset.name)).all() == []
+
+
+def test_canary_list_is_reissued_to_stewards_only(
+    stores: AppStores, built: Built, world: World, tmp_path: Path
+) -> None:
+    again = tmp_path / "again.canaries"
+    with pytest.raises(Forbidden):
+        pkg_flows.reissue_canary_note(
+            stores, actor=world.bidder_person, package_id=built.out.id, out=again
+        )
+    assert not again.exists()
+    n = pkg_flows.reissue_canary_note(
+        stores, actor=world.steward, package_id=built.out.id, out=again
+    )
+    assert n == 3 and again.read_bytes() == Path(f"{built.path}.canaries").read_bytes()
+    with pytest.raises(Invalid, match="already exists"):
+        pkg_flows.reissue_canary_note(
+            stores, actor=world.steward, package_id=built.out.id, out=again
+        )
 
 
 # -- format details -------------------------------------------------------------------------
@@ -531,9 +628,9 @@ def test_build_with_worker_processes_matches_the_records(
         workers=2,
         progress=lambda done, _total: seen.append(done),
     )
-    assert out.customers == 12 and seen == [4, 8, 12]
+    assert out.customers == 12 and out.records == 15 and seen[-1] == 15
     frame = records(path, ident)
-    assert frame.get_column("subject_id").is_sorted() and frame.height == 12
+    assert frame.get_column("subject_id").is_sorted() and frame.height == 15
     leaves = [hashlib.sha256(b"\x00" + rfc8785.dumps(row)).digest() for row in frame.to_dicts()]
     assert merkle.root_from_leaves(leaves).hex() == out.merkle_root
     assert stores.audit.signer is not None
@@ -541,3 +638,55 @@ def test_build_with_worker_processes_matches_the_records(
         path, identities=[ident], verifier_key=stores.audit.signer.verifier().key_string()
     )
     assert report.ok, report.problems
+
+
+def test_a_leaked_package_names_its_recipient(
+    stores: AppStores, keyring: KeyRing, world: World, built: Built, tmp_path: Path
+) -> None:
+    from dealvault.flows.closing import trace_file
+
+    leaked = records(built.path, built.identity)
+    # columns renamed and reordered, most rows dropped: the canaries still tell
+    leaked = leaked.rename({"email": "mail", "phone": "tel"}).select(
+        ["tel", "mail", *[c for c in leaked.columns if c not in ("email", "phone")]]
+    )
+    leaked = leaked.filter(pl.col("mail").str.ends_with("canary.invalid")).head(2)
+    path = tmp_path / "leak.csv"
+    leaked.write_csv(path)
+    got = trace_file(stores, keyring, actor=world.steward, path=path, deal=world.deal)
+    assert got.verdict == BUYER, got
+
+
+def test_receive_commits_the_import_and_its_receipt_together(
+    built: Built, buyer: AppStores, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bkeys = KeyRing(EnvKeyProvider.from_text(kek_id="buyer", text=os.urandom(32).hex()))
+    admin.create_organization(buyer, name=BUYER, kind="buyer")
+    admin.create_person(buyer, email="it@buyer.example", name="IT", organization=BUYER)
+    admin.create_deal(
+        buyer, code="acq", name="Acq", kind="asset", seller=BUYER, bidders=[], actor=None
+    )
+    admin.add_member(buyer, deal="acq", email="it@buyer.example", role="seller_steward")
+
+    def broken(*_a: object, **_k: object) -> None:
+        raise RuntimeError("receipt could not be written")
+
+    monkeypatch.setattr(pkg_flows, "replace", broken)  # the receipt event fails to build
+    with pytest.raises(RuntimeError, match="receipt"):
+        pkg_flows.receive(
+            buyer,
+            bkeys,
+            actor="it@buyer.example",
+            deal="acq",
+            dataset="acquired",
+            package=built.path,
+            identities=[built.identity],
+            verifier_key=built.vkey,
+            rejects_dir=tmp_path / "rejects",
+            canaries=Path(f"{built.path}.canaries"),
+            work_dir=tmp_path,
+        )
+    with buyer.records_session() as s:  # no import without its receipt
+        assert s.scalars(select(CustomerRecord.id)).all() == []
+        assert "import" not in s.scalars(select(AuditEvent.action)).all()
+    assert not list(tmp_path.glob("dealvault-receive-*"))

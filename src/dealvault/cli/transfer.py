@@ -267,6 +267,7 @@ def package_build_cmd(
             archive=out.suffix == ".tar",
             batch_rows=batch_rows,
             workers=c.settings.workers if workers is None else workers,
+            settings=c.settings,
             progress=progress,
         )
     if json_out:
@@ -366,9 +367,19 @@ def package_receive_cmd(
     verifier_key: VerifierOpt = None,
     report_json: ReportJsonOpt = None,
     report_html: ReportHtmlOpt = None,
+    canaries: Annotated[
+        Path | None,
+        typer.Option(
+            help="The seller's signed canary list (PACKAGE.canaries, handed over apart from "
+            "the package); needed when the package holds canary records.",
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Verify a package, then import its records into this store under its own keys."""
+    """Verify a package, then import its records into this store under its own keys.
+
+    The seller's canary customers are left out, by the seller's signed list (--canaries).
+    """
     c = get(ctx)
     show_bar = not json_out and c.console.is_terminal
     with Progress(
@@ -396,6 +407,7 @@ def package_receive_cmd(
             identities=_identities(identity),
             verifier_key=verifier_key,
             rejects_dir=c.settings.rejects_dir,
+            canaries=canaries,
             work_dir=c.settings.home,
             json_report=report_json,
             html_report=report_html,
@@ -415,9 +427,30 @@ def package_receive_cmd(
                 ("imported", f"{s.rows_imported:,}"),
                 ("merged duplicates", f"{s.rows_merged:,}"),
                 ("rejected", f"{s.rows_rejected:,}"),
+                ("canaries left out", f"{result.canaries_removed:,}"),
             ],
         )
     )
+
+
+@package_app.command("canaries")
+def package_canaries_cmd(
+    ctx: typer.Context,
+    package_id: Annotated[int, typer.Argument(help="Transfer package id (see package ledger).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="File to write (must not exist).")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Write a package's signed canary list again (seller steward), e.g. when the copy
+    written beside the package is lost. Hand it to the buyer's steward apart from the
+    package: it names the records `package receive` must leave out."""
+    c = get(ctx)
+    count = package_flows.reissue_canary_note(
+        c.stores(), actor=c.actor(), package_id=package_id, out=out
+    )
+    if json_out:
+        print_json(c.console, {"package": package_id, "path": str(out), "canaries": count})
+        return
+    c.console.print(f"canary list of package {package_id} ({count} records) written to {out}")
 
 
 @package_app.command("ledger")

@@ -165,12 +165,23 @@ def import_source(
     request: ImportRequest,
     rejects_dir: Path,
     progress: Progress | None = None,
+    then: Callable[[ImportSummary], EventIn] | None = None,
 ) -> ImportSummary:
-    """Read, normalise, merge, encrypt and store; commit everything or nothing."""
+    """Read, normalise, merge, encrypt and store; commit everything or nothing.
+
+    ``then`` makes one more audit event from the summary, committed in the same transaction
+    (``package receive`` records the receipt with the import, or neither).
+    """
     made: list[RejectWriter] = []
     try:
         return _run_import(
-            stores, keyring, request=request, rejects_dir=rejects_dir, progress=progress, made=made
+            stores,
+            keyring,
+            request=request,
+            rejects_dir=rejects_dir,
+            progress=progress,
+            made=made,
+            then=then,
         )
     except BaseException:
         for writer in made:  # the import rolled back: its reject file goes too
@@ -186,6 +197,7 @@ def _run_import(
     rejects_dir: Path,
     progress: Progress | None,
     made: list[RejectWriter],
+    then: Callable[[ImportSummary], EventIn] | None = None,
 ) -> ImportSummary:
     with open_source(spec=request.spec) as source, stores.unit_of_work() as uow:
         s = uow.records
@@ -349,7 +361,7 @@ def _run_import(
                 subjects=touched,
             ),
         )
-        return ImportSummary(
+        summary = ImportSummary(
             import_id=run.id,
             dataset=dataset.name,
             table=table.name,
@@ -365,3 +377,6 @@ def _run_import(
             rows_rejected=run.rows_rejected,
             reject_file=run.reject_file,
         )
+        if then is not None:
+            audit(stores, uow, then(summary))
+        return summary

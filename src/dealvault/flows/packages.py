@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pyrage
 from pydantic import BaseModel
@@ -22,11 +23,14 @@ from sqlalchemy.orm import Session
 from dealvault.access import service as access
 from dealvault.access.agreements import agreement_covers, agreements_in_force
 from dealvault.access.decision import Decision, decide
-from dealvault.access.models import Organization
+from dealvault.access.models import Deal, Organization
+from dealvault.access.stages import MemberRole
+from dealvault.audit.note import Verifier
 from dealvault.audit.service import EventIn, SubjectPacker, canonical_json
+from dealvault.config import Settings
 from dealvault.crypto.keyring import KeyRing
 from dealvault.db.base import utcnow
-from dealvault.errors import Conflict, IntegrityError, Invalid
+from dealvault.errors import Conflict, IntegrityError, Invalid, NotFound
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit, checkpoint, enforce
 from dealvault.flows.importing import ImportRequest, ImportSummary, import_source
@@ -36,6 +40,7 @@ from dealvault.ingest.fields import FIELDS, TableRole
 from dealvault.ingest.source import SourceSpec
 from dealvault.parallel import usable_cores
 from dealvault.transfer import plans
+from dealvault.transfer.canaries import canaries_for
 from dealvault.transfer.manifest import FORMAT, SUBJECT, build_manifest
 from dealvault.transfer.models import TransferPackage
 from dealvault.transfer.package import (
@@ -46,9 +51,21 @@ from dealvault.transfer.package import (
     sync_package,
     writable_target,
     write_manifest,
+    write_private,
     write_records,
 )
-from dealvault.transfer.reconcile import verify_package
+from dealvault.transfer.package_canaries import (
+    NOTE_SUFFIX,
+    PACKAGE_CANARIES,
+    canary_records,
+    draw_subjects,
+    manifest_entry,
+    merge_canaries,
+    note_path,
+    read_note,
+    sign_note,
+)
+from dealvault.transfer.reconcile import read_manifest, verify_package
 from dealvault.transfer.reconcile_report import Reconciliation, write_reports
 from dealvault.transfer.records import (
     BATCH_ROWS,
@@ -77,6 +94,8 @@ class PackageOut(LedgerEntry):
 class ReceiveOut(BaseModel):
     report: Reconciliation
     imported: ImportSummary
+    #: canary records found by the seller's list and left out of the import
+    canaries_removed: int = 0
 
 
 def _source(session: Session, dataset_id: int) -> dict[str, object]:
@@ -101,6 +120,7 @@ def build_package(
     archive: bool = False,
     batch_rows: int = BATCH_ROWS,
     workers: int = 0,
+    settings: Settings | None = None,
     progress: BuildProgress | None = None,
     at: datetime | None = None,
 ) -> PackageOut:
@@ -109,9 +129,14 @@ def build_package(
 
     ``out`` is the package directory, or with ``archive`` a ``.tar`` of it; it must not exist.
     ``workers``: processes decrypting customers (0: one per usable core; 1: none).
+    The recipient's canary customers (``settings``: e-mail domain and phones) are merged into
+    the records; their signed list is written beside the package (``<out>.canaries``) for the
+    buyer's steward, to be handed over apart from the package.
     """
     at = at or utcnow()
     writable_target(out)
+    note_file = Path(note_path(out))
+    writable_target(note_file)
     work = out.with_name(f".{out.name}.partial-{secrets.token_hex(4)}")
     work.mkdir(mode=0o700)
     try:
@@ -166,25 +191,46 @@ def build_package(
             expected = counts.get("active", 0)
             if not expected:
                 raise Conflict(f"dataset {ds.name} has no customers to transfer")
+            planted = canaries_for(
+                s,
+                deal=deal,
+                dataset_id=ds.id,
+                recipient=org,
+                settings=settings or Settings(),
+                count=PACKAGE_CANARIES,
+            )
+            canary_subjects = draw_subjects(s, dataset=ds, count=planted.height)
+            salt = secrets.token_bytes(16)
+            planted_set = set(canary_subjects)
+
+            def real_subjects(subjects: list[str]) -> None:
+                packer.add([x for x in subjects if x not in planted_set])
+
+            total = expected + len(canary_subjects)
             result = write_records(
                 work,
-                frames=customer_batches(
-                    uow,
-                    keyring,
-                    actor=person,
-                    deal=deal,
-                    dataset=ds,
+                frames=merge_canaries(
+                    customer_batches(
+                        uow,
+                        keyring,
+                        actor=person,
+                        deal=deal,
+                        dataset=ds,
+                        schema=schema,
+                        purpose=plan.purpose,
+                        stats=stats,
+                        batch_rows=batch_rows,
+                        workers=workers or usable_cores(),
+                    ),
+                    canary_records(planted, subjects=canary_subjects, schema=schema),
                     schema=schema,
-                    purpose=plan.purpose,
-                    stats=stats,
-                    batch_rows=batch_rows,
-                    workers=workers or usable_cores(),
                 ),
                 schema=schema,
                 recipients=parse_recipients(plans.recipients_of(plan)),
-                progress=(lambda n: progress(n, expected)) if progress else None,
-                on_subjects=packer.add,
+                progress=(lambda n: progress(n, total)) if progress else None,
+                on_subjects=real_subjects,
             )
+            customers = result.customers - len(canary_subjects)
             excluded["shredded"] = excluded.get("shredded", 0) + stats.shredded_meanwhile
             agreement = next(
                 a
@@ -214,7 +260,9 @@ def build_package(
                 source={"dataset": ds.name, **_source(s, ds.id)},
                 schema=schema,
                 grade=ds.grade,
-                customers=result.customers,
+                customers=customers,
+                records=result.customers,
+                canaries=manifest_entry(salt=salt, subjects=canary_subjects),
                 per_category=result.per_category,
                 excluded=excluded,
                 merkle_root=result.merkle_root,
@@ -225,17 +273,21 @@ def build_package(
             )
             manifest_sha = write_manifest(work, manifest=manifest, signer=signer)
             sync_package(work)
+            note = sign_note(
+                manifest_sha256=manifest_sha, salt=salt, subjects=canary_subjects, signer=signer
+            )
             row = TransferPackage(
                 plan_id=plan.id,
                 deal_id=deal.id,
                 recipient_id=org.id,
                 path=str(out),
-                customers=result.customers,
+                customers=customers,
                 records=result.customers,
                 size_bytes=package_size(work),
                 merkle_root=result.merkle_root,
                 manifest_sha256=manifest_sha,
                 purpose=plan.purpose,
+                canary_note=note.decode("utf-8"),
                 created_by=person.id,
                 created_at=at,
             )
@@ -254,7 +306,11 @@ def build_package(
                         "manifest_sha256": manifest_sha,
                         "merkle_root": result.merkle_root,
                     },
-                    counts={"customers": result.customers, "bytes": row.size_bytes}
+                    counts={
+                        "customers": customers,
+                        "canaries": len(canary_subjects),
+                        "bytes": row.size_bytes,
+                    }
                     | {f"excluded_{k}": v for k, v in excluded.items()},
                     subjects=packer,
                 ),
@@ -281,7 +337,51 @@ def build_package(
             f"it is complete in {work}"
         ) from None
     discard(work)
+    try:
+        write_private(note_file, note)
+    except OSError:
+        raise Conflict(
+            f"transfer package {built.id} is in place but its canary list could not be "
+            f"written to {note_file}; reissue it with `dealvault package canaries {built.id}`"
+        ) from None
     return built
+
+
+def reissue_canary_note(stores: AppStores, *, actor: str, package_id: int, out: Path) -> int:
+    """Write a package's signed canary list to ``out`` again (a seller steward of its deal);
+    audited. Returns how many canary records it names."""
+    writable_target(out)
+    with stores.unit_of_work() as uow:
+        s = uow.records
+        person = access.get_person(s, email=actor)
+        row = s.get(TransferPackage, package_id)
+        if row is None:
+            raise NotFound(f"transfer package {package_id} not found")
+        deal = s.get(Deal, row.deal_id)
+        assert deal is not None
+        event = EventIn(
+            action="package.canaries",
+            actor=person.email,
+            deal=deal.code,
+            purpose="hand the canary list to the buyer's steward",
+            objects={"package": row.id},
+        )
+        steward = MemberRole.SELLER_STEWARD in access.member_roles(s, deal=deal, person=person)
+        decision = Decision(
+            steward,
+            "metadata" if steward else "none",
+            ("seller steward",)
+            if steward
+            else (f"only a seller steward of deal {deal.code} may reissue a canary list",),
+        )
+        enforce(stores, decision, event)
+        if row.canary_note is None:
+            raise Conflict(f"transfer package {package_id} was built without canary records")
+        note = row.canary_note.encode("utf-8")
+        count = row.canary_note.count("\nsubject ")
+        audit(stores, uow, replace(event, decision="allow", counts={"canaries": count}))
+    write_private(out, note)  # after the commit: no list leaves without its audit event
+    return count
 
 
 # -- the buyer's side -----------------------------------------------------------------------
@@ -345,6 +445,7 @@ def receive(
     identities: Sequence[pyrage.x25519.Identity],
     verifier_key: str | None,
     rejects_dir: Path,
+    canaries: Path | None = None,
     work_dir: Path | None = None,
     json_report: Path | None = None,
     html_report: Path | None = None,
@@ -353,7 +454,9 @@ def receive(
     """Verify, then import the records into ``dataset`` of ``deal`` in this (the buyer's)
     store under its own keys (``flows.importing``: decided, all or nothing, audited).
 
-    A package that fails verification is refused (the refusal is recorded). The decrypted
+    A package that fails verification is refused (the refusal is recorded). A package with
+    canary records needs the seller's signed canary list (``canaries``): they are left out,
+    and a list that is not the seller's or not this package's is refused. The decrypted
     records pass through a private temporary Parquet file that is removed afterwards.
     """
     with stores.records_session() as s:
@@ -370,11 +473,31 @@ def receive(
             "the package failed verification; nothing was imported: "
             + "; ".join(report.problems[:3])
         )
+    drop = _canary_subjects(package, report, canaries=canaries, verifier_key=verifier_key)
     tmp = Path(tempfile.mkdtemp(prefix="dealvault-receive-", dir=work_dir))
     try:
         path = tmp / f"{package.name.removesuffix('.tar')}-records.parquet"
-        columns = _write_for_import(records, path)
+        columns, removed = _write_for_import(records, path, drop=drop)
+        if removed != len(drop):
+            raise IntegrityError(
+                f"the canary list names {len(drop)} records; {removed} are in the package"
+            )
         del records
+        event = _event("package.receive", actor, report, deal=deal)
+
+        def receipt(summary: ImportSummary) -> EventIn:
+            return replace(
+                event,
+                objects=dict(event.objects) | {"dataset": dataset, "import": summary.import_id},
+                counts=dict(event.counts)
+                | {
+                    "imported": summary.rows_imported,
+                    "merged": summary.rows_merged,
+                    "rejected": summary.rows_rejected,
+                    "canaries_removed": removed,
+                },
+            )
+
         summary = import_source(
             stores,
             keyring,
@@ -388,31 +511,47 @@ def receive(
             ),
             rejects_dir=rejects_dir,
             progress=progress,
+            then=receipt,  # the import and its receipt: one transaction
         )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    with stores.unit_of_work() as uow:
-        event = _event("package.receive", actor, report, deal=deal)
-        audit(
-            stores,
-            uow,
-            replace(
-                event,
-                objects=dict(event.objects) | {"dataset": dataset, "import": summary.import_id},
-                counts=dict(event.counts)
-                | {
-                    "imported": summary.rows_imported,
-                    "merged": summary.rows_merged,
-                    "rejected": summary.rows_rejected,
-                },
-            ),
+    return ReceiveOut(report=report, imported=summary, canaries_removed=removed)
+
+
+def _canary_subjects(
+    package: Path, report: Reconciliation, *, canaries: Path | None, verifier_key: str | None
+) -> set[str]:
+    manifest = read_manifest(package)
+    entry = manifest.get("canaries") or {}
+    count = entry.get("count") if isinstance(entry, dict) else None
+    if not count:
+        return set()
+    if canaries is None:
+        raise Invalid(
+            f"this package holds {count} canary records: give the seller's canary list "
+            f"(--canaries {package.name}{NOTE_SUFFIX}) so that they are not imported"
         )
-    return ReceiveOut(report=report, imported=summary)
+    if not canaries.is_file():
+        raise Invalid(f"canary list {canaries} not found")
+    key = verifier_key or manifest.get("signer", {}).get("verifier_key")
+    if not isinstance(key, str) or report.manifest_sha256 is None:
+        raise IntegrityError("the package names no signer to check the canary list against")
+    return set(
+        read_note(
+            canaries.read_bytes(),
+            verifier=Verifier.from_key(key),
+            manifest=manifest,
+            manifest_sha256=report.manifest_sha256,
+        )
+    )
 
 
-def _write_for_import(records: pa.Buffer, path: Path) -> list[str]:
-    """The decrypted records as a private Parquet file, the seller's subject id renamed."""
+def _write_for_import(records: pa.Buffer, path: Path, *, drop: set[str]) -> tuple[list[str], int]:
+    """The decrypted records as a private Parquet file, the seller's subject id renamed and
+    the records whose subject id is in ``drop`` (canaries) left out; also how many were."""
     pf = pq.ParquetFile(pa.BufferReader(records))
+    unwanted = pa.array(sorted(drop), pa.string())
+    dropped = 0
     names = [SELLER_SUBJECT if n == SUBJECT else n for n in pf.schema_arrow.names]
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with (
@@ -420,5 +559,11 @@ def _write_for_import(records: pa.Buffer, path: Path) -> list[str]:
         pq.ParquetWriter(fh, pa.schema([pa.field(n, pa.string()) for n in names])) as writer,
     ):
         for i in range(pf.num_row_groups):
-            writer.write_table(pf.read_row_group(i).rename_columns(names))
-    return names
+            table = pf.read_row_group(i)
+            if drop:
+                keep = pc.invert(pc.is_in(table.column(SUBJECT), value_set=unwanted))
+                kept = table.filter(keep)
+                dropped += table.num_rows - kept.num_rows
+                table = kept
+            writer.write_table(table.rename_columns(names))
+    return names, dropped

@@ -351,6 +351,8 @@ def build_manifest(
     schema: PackageSchema,
     grade: str,
     customers: int,
+    records: int,
+    canaries: Mapping[str, Any],
     per_category: Mapping[str, int],
     excluded: Mapping[str, int],
     merkle_root: str,
@@ -380,6 +382,7 @@ def build_manifest(
         },
         "counts": {
             "customers": customers,
+            "records": records,
             "per_category": dict(per_category),
             "excluded": dict(excluded),
         },
@@ -394,9 +397,10 @@ def build_manifest(
             "algorithm": MERKLE_ALGORITHM,
             "leaf": LEAF_RULE,
             "order": f"ascending {SUBJECT}",
-            "tree_size": customers,
+            "tree_size": records,
             "root": merkle_root,
         },
+        "canaries": dict(canaries),
         "files": {name: dict(entry) for name, entry in files.items()},
         "signer": {
             "name": signer.name,

@@ -63,6 +63,8 @@ class TransferPackage(Base):
     merkle_root: Mapped[str] = mapped_column(String(64))
     manifest_sha256: Mapped[str] = mapped_column(String(64))
     purpose: Mapped[str] = mapped_column(Text)
+    #: the signed list of the package's canary records (C2SP note), for the buyer's steward
+    canary_note: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

@@ -285,12 +285,13 @@ def write_records(
 def write_manifest(directory: Path, *, manifest: dict[str, Any], signer: Signer) -> str:
     """Write ``manifest.json`` (RFC 8785) and ``manifest.sig``; returns the manifest SHA-256."""
     raw = encode_manifest(manifest)
-    _write_private(directory / MANIFEST_FILE, raw)
-    _write_private(directory / SIGNATURE_FILE, sign_manifest(raw, signer))
+    write_private(directory / MANIFEST_FILE, raw)
+    write_private(directory / SIGNATURE_FILE, sign_manifest(raw, signer))
     return hashlib.sha256(raw).hexdigest()
 
 
-def _write_private(path: Path, content: bytes) -> None:
+def write_private(path: Path, content: bytes) -> None:
+    """A new file only the owner may read; never overwrites."""
     with _create(path) as fh:
         fh.write(content)
 

@@ -136,6 +136,18 @@ def verify_package(
         pkg.close()
 
 
+def read_manifest(path: Path) -> dict[str, Any]:
+    """The manifest of a package (directory or tar), parsed; its signature is not checked
+    here (``verify_package`` does)."""
+    pkg = _Package(path)
+    try:
+        if pkg.size(MANIFEST_FILE) is None:
+            raise IntegrityError(f"{path.name}: {MANIFEST_FILE} is missing; this is not a package")
+        return decode_manifest(pkg.read(MANIFEST_FILE))
+    finally:
+        pkg.close()
+
+
 def _verify(
     pkg: _Package,
     *,
@@ -302,7 +314,7 @@ def _check_records(
     problems: list[str],
 ) -> tuple[RecordsCheck, list[CategoryRow]]:
     counts = _obj(doc, "counts")
-    expected_n = counts.get("customers")
+    expected_n = counts.get("records", counts.get("customers"))
     expected_root = _get(doc, "merkle", "root")
     schema: PackageSchema | None = None
     try:
@@ -329,7 +341,7 @@ def _check_records(
         problems.append(f"records out of order at row {check.out_of_order_at:,}")
     if pf is not None and check.expected is not None and check.received != check.expected:
         problems.append(
-            f"the manifest lists {check.expected:,} customers; {check.received:,} were received"
+            f"the manifest lists {check.expected:,} records; {check.received:,} were received"
         )
     if pf is not None and expected_root and check.merkle_root_received != expected_root:
         problems.append(
