@@ -158,6 +158,10 @@ dv backup create --recipient "$SELLER_PUB" --identity "$DEMO/seller-backup.ageke
 dv package build "$PLAN" --out "$DEMO/package"
 dv package ledger
 echo "-- the buyer, in its own store, verifies the package and imports it under its own keys"
+# handed over out of band with the canary list: the seller's verifier key (its fingerprint
+# is printed by package build), so that the buyer pins it
+SELLER_VKEY=$(python -c 'import sys; from dealvault.audit.note import Signer
+print(Signer.from_key(open(sys.argv[1]).read().strip()).verifier().key_string())' "$DEALVAULT_HOME/audit.key")
 (
   export DEALVAULT_HOME="$DEMO/buyer-store" DEALVAULT_PASSPHRASE="buyer demo passphrase"
   export DEALVAULT_ACTOR="steward@lvyuan.example"
@@ -166,11 +170,16 @@ echo "-- the buyer, in its own store, verifies the package and imports it under 
   dv person add steward@lvyuan.example --name "Buyer Steward" --org "绿源家居集团" >/dev/null
   dv deal create intake-2026 --name "Customers received from Jingjie" --seller "绿源家居集团" >/dev/null
   dv deal add-member intake-2026 --person steward@lvyuan.example --role seller_steward >/dev/null
-  dv package verify "$DEMO/package" --identity "$DEMO/buyer.agekey" \
+  dv package verify "$DEMO/package" --identity "$DEMO/buyer.agekey" --verifier-key "$SELLER_VKEY" \
      --report-html "$DEMO/reconciliation.html"
   dv package receive "$DEMO/package" --identity "$DEMO/buyer.agekey" --deal intake-2026 \
-     --dataset customers-from-jingjie --canaries "$DEMO/package.canaries"
+     --dataset customers-from-jingjie --canaries "$DEMO/package.canaries" --verifier-key "$SELLER_VKEY" \
+     --report-json "$DEMO/buyer-reconciliation.json"
 )
+echo "-- post-transfer review: the seller's counsel checks the buyer's report against the ledger"
+dv --as counsel@jincheng.example package review 1 --report "$DEMO/buyer-reconciliation.json" \
+   --notes "buyer received the package complete and unaltered"
+dv package ledger
 echo "-- after closing the seller's copy is crypto-shredded, with a signed destruction certificate"
 dv deal advance jingjie-2026 --reason "post-closing" >/dev/null
 dv certificate issue --deal jingjie-2026 --dataset crm --reason "closing: data handed over" --yes \

@@ -31,7 +31,7 @@ from dealvault.audit.note import Signer, Verifier, generate_signer
 from dealvault.audit.service import AuditConfig
 from dealvault.crypto.keyring import KeyRing
 from dealvault.crypto.providers import EnvKeyProvider
-from dealvault.errors import Forbidden, IntegrityError, Invalid
+from dealvault.errors import Conflict, Forbidden, IntegrityError, Invalid
 from dealvault.flows import admin, agreements, customers
 from dealvault.flows import packages as pkg_flows
 from dealvault.flows import transfer as flows
@@ -690,3 +690,62 @@ def test_receive_commits_the_import_and_its_receipt_together(
         assert s.scalars(select(CustomerRecord.id)).all() == []
         assert "import" not in s.scalars(select(AuditEvent.action)).all()
     assert not list(tmp_path.glob("dealvault-receive-*"))
+
+
+def test_post_transfer_review_checks_the_buyers_report(
+    stores: AppStores, world: World, built: Built, tmp_path: Path
+) -> None:
+    from dealvault.flows import reviews
+    from tests.transfer.test_plans import COUNSEL
+
+    good = tmp_path / "buyer-report.json"
+    pkg_flows.verify(
+        stores,
+        actor=world.steward,
+        package=built.path,
+        identities=[built.identity],
+        verifier_key=built.vkey,
+        json_report=good,
+    )
+    # the builder may not review his own transfer; a bidder may not review at all
+    for who in (world.steward, world.bidder_person):
+        with pytest.raises(Forbidden):
+            reviews.review_package(stores, actor=who, package_id=built.out.id, report=good)
+    got = reviews.review_package(
+        stores, actor=COUNSEL, package_id=built.out.id, report=good, notes="as agreed"
+    )
+    assert (got.outcome, got.findings, got.role) == ("accepted", [], "counsel")
+    assert flows.ledger(stores)[0].review == "accepted"
+    # a report of a damaged copy: findings, and it cannot be accepted
+    rewrite(built, lambda f: f.head(12))
+    bad = tmp_path / "bad-report.json"
+    pkg_flows.verify(
+        stores,
+        actor=world.steward,
+        package=built.path,
+        identities=[built.identity],
+        verifier_key=built.vkey,
+        json_report=bad,
+    )
+    with pytest.raises(Conflict, match="cannot accept"):
+        reviews.review_package(
+            stores, actor=COUNSEL, package_id=built.out.id, report=bad, outcome="accepted"
+        )
+    got = reviews.review_package(stores, actor=COUNSEL, package_id=built.out.id, report=bad)
+    assert got.outcome == "issues"
+    assert "the buyer received 12 records; 13 were sent" in got.findings
+    assert "1 records missing" in got.findings
+    assert [r.outcome for r in reviews.list_reviews(stores, package_id=built.out.id)] == [
+        "accepted",
+        "issues",
+    ]
+    assert flows.ledger(stores)[0].review == "issues"
+    junk = tmp_path / "junk.json"
+    junk.write_text("{}")
+    with pytest.raises(Invalid, match="not a dealvault reconciliation report"):
+        reviews.review_package(stores, actor=COUNSEL, package_id=built.out.id, report=junk)
+    with stores.records_session() as s:
+        acts = s.scalars(
+            select(AuditEvent.decision).where(AuditEvent.action == "package.review")
+        ).all()
+    assert acts == ["deny", "deny", "allow", "allow"]

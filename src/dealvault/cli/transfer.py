@@ -20,6 +20,7 @@ from dealvault.cli.context import CliContext, get
 from dealvault.cli.output import kv_table, print_json, table
 from dealvault.errors import Invalid
 from dealvault.flows import packages as package_flows
+from dealvault.flows import reviews as review_flows
 from dealvault.flows import transfer as flows
 from dealvault.flows.transfer import LedgerEntry, PlanOut
 from dealvault.transfer.package import parse_identities
@@ -285,9 +286,15 @@ def package_build_cmd(
                 ("Merkle root", result.merkle_root),
                 ("manifest SHA-256", result.manifest_sha256),
                 ("signer fingerprint", result.signer_fingerprint),
+                ("canary list", f"{result.path}.canaries (hand over apart from the package)"),
             ],
         )
     )
+    for table_name, n in result.child_rows_left_out.items():
+        c.err.print(
+            f"[yellow]note:[/yellow] {n:,} rows of table {table_name} are in the plan's "
+            "categories but not in the package (format v1 carries the customers table only)"
+        )
 
 
 def _identities(path: Path) -> list[pyrage.x25519.Identity]:
@@ -315,7 +322,7 @@ def _report(c: CliContext, r: Reconciliation, json_out: bool) -> None:
                 ),
                 ("signer", r.signature.signer),
                 ("signer fingerprint", r.signature.fingerprint),
-                ("customers expected / received", f"{r.records.expected} / {r.records.received}"),
+                ("records expected / received", f"{r.records.expected} / {r.records.received}"),
                 (
                     "missing / extra / altered",
                     f"{r.records.missing} / {r.records.extra} / {r.records.altered}",
@@ -468,7 +475,17 @@ def package_ledger_cmd(
     c.console.print(
         table(
             "transfer ledger",
-            ["package", "date", "deal", "recipient", "customers", "bytes", "purpose", "by"],
+            [
+                "package",
+                "date",
+                "deal",
+                "recipient",
+                "customers",
+                "bytes",
+                "purpose",
+                "by",
+                "review",
+            ],
             [
                 (
                     r.id,
@@ -479,8 +496,56 @@ def package_ledger_cmd(
                     f"{r.size_bytes:,}",
                     r.purpose,
                     r.created_by,
+                    r.review or "-",
                 )
                 for r in rows
+            ],
+        )
+    )
+
+
+@package_app.command("review")
+def package_review_cmd(
+    ctx: typer.Context,
+    package_id: Annotated[int, typer.Argument(help="Transfer package id (see package ledger).")],
+    report: Annotated[
+        Path,
+        typer.Option(
+            "--report",
+            help="The buyer's reconciliation report (JSON from its package verify or receive "
+            "--report-json).",
+        ),
+    ],
+    outcome: Annotated[
+        str | None,
+        typer.Option(help="accepted or issues; default: accepted when nothing differs."),
+    ] = None,
+    notes: Annotated[str, typer.Option(help="The reviewer's remarks.")] = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Review a transfer after the buyer's check (counsel, security officer or seller
+    steward; not the package's builder): the buyer's report is compared with the ledger
+    (manifest, Merkle root, counts, missing/extra/altered) and the outcome recorded."""
+    c = get(ctx)
+    got = review_flows.review_package(
+        c.stores(),
+        actor=c.actor(),
+        package_id=package_id,
+        report=report,
+        outcome=outcome,
+        notes=notes,
+    )
+    if json_out:
+        print_json(c.console, got)
+        return
+    c.console.print(
+        kv_table(
+            f"transfer package {got.package}: review {got.outcome.upper()}",
+            [
+                ("reviewer", f"{got.reviewer} ({got.role})"),
+                ("report sha256", got.report_sha256),
+                ("findings", "; ".join(got.findings) or "none"),
+                ("notes", got.notes or "-"),
             ],
         )
     )

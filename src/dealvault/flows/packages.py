@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pyrage
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -70,6 +70,7 @@ from dealvault.transfer.reconcile_report import Reconciliation, write_reports
 from dealvault.transfer.records import (
     BATCH_ROWS,
     ReadStats,
+    child_rows_left_out,
     customer_batches,
     exclusions,
     package_schema,
@@ -89,6 +90,8 @@ class PackageOut(LedgerEntry):
     signer_fingerprint: str
     excluded: dict[str, int]
     per_category: dict[str, int]
+    #: rows of child tables (orders, notes) in the plan's categories that v1 does not carry
+    child_rows_left_out: dict[str, int] = Field(default_factory=dict)
 
 
 class ReceiveOut(BaseModel):
@@ -231,6 +234,7 @@ def build_package(
                 on_subjects=real_subjects,
             )
             customers = result.customers - len(canary_subjects)
+            left_out = child_rows_left_out(uow, dataset=ds, categories=cats)
             excluded["shredded"] = excluded.get("shredded", 0) + stats.shredded_meanwhile
             agreement = next(
                 a
@@ -263,6 +267,7 @@ def build_package(
                 customers=customers,
                 records=result.customers,
                 canaries=manifest_entry(salt=salt, subjects=canary_subjects),
+                child_rows_left_out=left_out,
                 per_category=result.per_category,
                 excluded=excluded,
                 merkle_root=result.merkle_root,
@@ -321,6 +326,7 @@ def build_package(
                 signer_fingerprint=str(manifest["signer"]["fingerprint"]),
                 excluded=excluded,
                 per_category=result.per_category,
+                child_rows_left_out=left_out,
             )
     except BaseException:
         discard(work)  # nothing was recorded: the (encrypted) partial package goes

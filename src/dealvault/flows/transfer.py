@@ -21,7 +21,7 @@ from dealvault.errors import Invalid, NotFound
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit, checkpoint, enforce, resolve
 from dealvault.transfer import plans
-from dealvault.transfer.models import TransferPackage, TransferPlan
+from dealvault.transfer.models import TransferPackage, TransferPlan, TransferReview
 from dealvault.transfer.records import exclusions, status_counts
 from dealvault.vault.models import Dataset
 
@@ -71,6 +71,8 @@ class LedgerEntry(BaseModel):
     path: str
     merkle_root: str
     manifest_sha256: str
+    #: outcome of the latest post-transfer review (accepted | issues), None before one
+    review: str | None = None
 
 
 def _email(session: Session, person_id: int | None) -> str | None:
@@ -143,6 +145,12 @@ def ledger_view(session: Session, row: TransferPackage) -> LedgerEntry:
         path=row.path,
         merkle_root=row.merkle_root,
         manifest_sha256=row.manifest_sha256,
+        review=session.scalar(
+            select(TransferReview.outcome)
+            .where(TransferReview.package_id == row.id)
+            .order_by(TransferReview.id.desc())
+            .limit(1)
+        ),
     )
 
 

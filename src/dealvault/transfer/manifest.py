@@ -353,6 +353,7 @@ def build_manifest(
     customers: int,
     records: int,
     canaries: Mapping[str, Any],
+    child_rows_left_out: Mapping[str, int],
     per_category: Mapping[str, int],
     excluded: Mapping[str, int],
     merkle_root: str,
@@ -384,6 +385,7 @@ def build_manifest(
             "customers": customers,
             "records": records,
             "per_category": dict(per_category),
+            "child_rows_left_out": dict(child_rows_left_out),
             "excluded": dict(excluded),
         },
         "consent": {

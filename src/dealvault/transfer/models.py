@@ -69,6 +69,24 @@ class TransferPackage(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class TransferReview(Base):
+    """The seller's review after a transfer (seed 001 §4.6): the buyer's reconciliation report
+    checked against the ledger, and the reviewer's outcome."""
+
+    __tablename__ = "transfer_reviews"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    package_id: Mapped[int] = mapped_column(ForeignKey("transfer_packages.id"), index=True)
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("persons.id"))
+    reviewer_role: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(String(16))  # accepted | issues
+    #: JSON list of what did not match (empty when accepted)
+    findings: Mapped[str] = mapped_column(Text, default="[]")
+    report_sha256: Mapped[str] = mapped_column(String(64))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    reviewed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class Backup(Base):
     """An age-encrypted snapshot of both stores, and whether it verified."""
 

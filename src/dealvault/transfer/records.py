@@ -33,7 +33,13 @@ from dealvault.transfer.manifest import (
     ColumnSpec,
     PackageSchema,
 )
-from dealvault.vault.models import CustomerRecord, Dataset, DatasetColumn, DatasetTable
+from dealvault.vault.models import (
+    ChildRecord,
+    CustomerRecord,
+    Dataset,
+    DatasetColumn,
+    DatasetTable,
+)
 from dealvault.vault.opening import RecordLayout
 from dealvault.vault.payloads import category_columns
 
@@ -94,6 +100,28 @@ def status_counts(uow: UnitOfWork, *, dataset: Dataset) -> dict[str, int]:
             .group_by(CustomerRecord.status)
         )
     }
+
+
+def child_rows_left_out(
+    uow: UnitOfWork, *, dataset: Dataset, categories: Sequence[str]
+) -> dict[str, int]:
+    """Rows of the dataset's child tables (orders, notes) in the plan's categories, per
+    table, for active customers: format v1 carries the customers table only, so the
+    manifest says what stayed behind."""
+    rows = uow.records.execute(
+        select(DatasetTable.name, func.count(ChildRecord.id))
+        .join(ChildRecord, ChildRecord.table_id == DatasetTable.id)
+        .join(CustomerRecord, CustomerRecord.id == ChildRecord.record_id)
+        .where(
+            DatasetTable.dataset_id == dataset.id,
+            ChildRecord.category.in_(list(categories)),
+            ChildRecord.envelope.is_not(None),
+            CustomerRecord.status == "active",
+        )
+        .group_by(DatasetTable.name)
+        .order_by(DatasetTable.name)
+    ).all()
+    return {str(name): int(n) for name, n in rows if n}
 
 
 def exclusions(counts: dict[str, int]) -> dict[str, int]:
