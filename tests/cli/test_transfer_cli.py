@@ -132,12 +132,17 @@ def test_plan_build_verify_receive(
     assert "counsel" in run("plan", "show", pid) and "transfer plans" in run("plan", "list")
     assert "approved" in run("plan", "list", "--deal", "d1", "--status", "approved")
     out = tmp_path / "handover"
+    sub = jrun("lookup", "13900000001", "--deal", "d1", "--dataset", "crm")[0]["subject_id"]
+    args = ["--deal", "d1", "--dataset", "crm", "--reason", "customer's letter of 2026-11-20"]
+    assert "status must be one of" in run("status", sub, "--set", "gone", *args, code=2)
+    marked = jrun("status", sub, "--set", "objecting", *args)
+    assert (marked["previous"], marked["status"]) == ("active", "objecting")
     built = jrun("package", "build", pid, "--out", str(out))
-    assert built["customers"] == 8 and built["excluded"]["objecting"] == 0
+    assert built["customers"] == 7 and built["excluded"]["objecting"] == 1
     assert "never overwritten" in run("package", "build", pid, "--out", str(out), code=2)
     ledger = jrun("package", "ledger", "--deal", "d1")
     assert [(e["id"], e["customers"], e["purpose"]) for e in ledger] == [
-        (built["id"], 8, "closing hand-over")
+        (built["id"], 7, "closing hand-over")
     ]
     assert "transfer ledger" in run("package", "ledger")
     store = Path(env["DEALVAULT_HOME"])
@@ -201,7 +206,7 @@ def test_plan_build_verify_receive(
         home=buyer,
         who=BUYER_IT,
     )
-    assert report["ok"] and report["records"]["received"] == 11  # 8 customers, 3 canaries
+    assert report["ok"] and report["records"]["received"] == 10  # 7 customers, 3 canaries
     assert json.loads((tmp_path / "r.json").read_text())["ok"] is True
     assert "complete and unaltered" in (tmp_path / "r.html").read_text()
     human = run("package", "verify", str(out), "-i", str(key_file), home=buyer, who=BUYER_IT)
@@ -223,7 +228,7 @@ def test_plan_build_verify_receive(
         home=buyer,
         who=BUYER_IT,
     )
-    assert got["report"]["ok"] and got["imported"]["rows_imported"] == 8
+    assert got["report"]["ok"] and got["imported"]["rows_imported"] == 7
     assert got["canaries_removed"] == 3
     found = jrun(
         "lookup", "13900000003", "--deal", "acq", "--dataset", "acquired", home=buyer, who=BUYER_IT

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pyrage
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from dealvault.audit.models import AuditEvent
 from dealvault.crypto.keyring import KeyRing
@@ -17,7 +17,7 @@ from dealvault.flows import transfer as flows
 from dealvault.flows.context import AppStores
 from dealvault.transfer.manifest import recipient_fingerprint
 from dealvault.vault.models import CustomerRecord
-from tests.conftest import World
+from tests.conftest import STEWARD, World
 from tests.vault.helpers import customer_row, do_import, write_csv
 
 SELLER = "洁净日化有限公司"
@@ -82,11 +82,16 @@ def prepare(
 
 
 def set_status(stores: AppStores, subject: str, status: str) -> None:
-    """What an opt-out request will do (no flow sets it yet)."""
-    with stores.unit_of_work() as uow:
-        uow.records.execute(
-            update(CustomerRecord).where(CustomerRecord.subject_id == subject).values(status=status)
-        )
+    """A steward records the customer's opt-out or objection."""
+    customers.set_status(
+        stores,
+        actor=STEWARD,
+        deal="clean-2026",
+        dataset="crm",
+        subject_id=subject,
+        status=status,
+        reason="customer request of 2026-11-20",
+    )
 
 
 def make_plan(
@@ -125,11 +130,61 @@ def actions(stores: AppStores) -> list[tuple[str, str | None]]:
         ]
 
 
+def test_opt_outs_and_objections_are_recorded_by_stewards(
+    stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path
+) -> None:
+    subjects = prepare(stores, keyring, world, tmp_path)
+    kwargs = {"deal": world.deal, "dataset": "crm", "reason": "letter of 2026-11-20"}
+    with pytest.raises(Forbidden):
+        customers.set_status(
+            stores, actor=world.bidder_person, subject_id=subjects[0], status="objecting", **kwargs
+        )
+    with pytest.raises(Invalid, match="status must be one of"):
+        customers.set_status(
+            stores, actor=world.steward, subject_id=subjects[0], status="shredded", **kwargs
+        )
+    with pytest.raises(NotFound):
+        customers.set_status(
+            stores, actor=world.steward, subject_id="0" * 24, status="objecting", **kwargs
+        )
+    out = customers.set_status(
+        stores, actor=world.steward, subject_id=subjects[0], status="objecting", **kwargs
+    )
+    assert (out.previous, out.status) == ("active", "objecting")
+    back = customers.set_status(
+        stores, actor=world.steward, subject_id=subjects[0], status="active", **kwargs
+    )
+    assert back.previous == "objecting"
+    customers.shred(
+        stores,
+        keyring,
+        actor=world.steward,
+        deal=world.deal,
+        dataset="crm",
+        subject_id=subjects[1],
+        whole_dataset=False,
+        reason="erasure",
+    )
+    with pytest.raises(Conflict, match="shredded"):
+        customers.set_status(
+            stores, actor=world.steward, subject_id=subjects[1], status="active", **kwargs
+        )
+    with stores.records_session() as s:
+        rows = s.execute(
+            select(AuditEvent.decision, AuditEvent.body).where(
+                AuditEvent.action == "customer.status"
+            )
+        ).all()
+    assert [d for d, _ in rows] == ["deny", "allow", "allow"]
+    assert all(b"letter of 2026-11-20" in body for _, body in rows)
+
+
 def test_plan_counts_exclusions_and_fixes_roles(
     stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path
 ) -> None:
     subjects = prepare(stores, keyring, world, tmp_path)
     set_status(stores, subjects[0], "opted_out")
+    set_status(stores, subjects[2], "objecting")
     customers.shred(
         stores,
         keyring,
@@ -143,7 +198,7 @@ def test_plan_counts_exclusions_and_fixes_roles(
     key = str(identity().to_public())
     plan = make_plan(stores, world, key)
     assert plan.status == "pending" and plan.recipient == BUYER
-    assert plan.exclusions == {"opted_out": 1, "objecting": 0, "shredded": 1}
+    assert plan.exclusions == {"opted_out": 1, "objecting": 1, "shredded": 1}
     assert plan.required_roles == ["seller_steward", "counsel"]
     assert plan.still_needed == ["seller_steward", "counsel"]
     assert plan.fingerprints == [recipient_fingerprint(key)]

@@ -26,6 +26,7 @@ DatasetOpt = Annotated[str, typer.Option("--dataset", help="Dataset name within 
 def register(app: typer.Typer) -> None:
     app.command("import")(import_cmd)
     app.command("lookup")(lookup_cmd)
+    app.command("status")(status_cmd)
     app.command("shred")(shred_cmd)
     app.command("rejects")(rejects_cmd)
 
@@ -258,6 +259,40 @@ def lookup_cmd(
         for t, rows in v["children"].items():  # type: ignore[attr-defined]
             items.append((t, f"{len(rows)} rows"))
         c.console.print(kv_table(f"customer {v['subject_id']}", items))
+
+
+def status_cmd(
+    ctx: typer.Context,
+    subject_id: Annotated[str, typer.Argument(help="Subject id of the customer.")],
+    to: Annotated[
+        str,
+        typer.Option(
+            "--set",
+            help="opted_out (withdrew consent), objecting (objects to the transfer) or active "
+            "(withdrew the opt-out or objection).",
+        ),
+    ],
+    reason: Annotated[str, typer.Option(help="The customer's request and its date.")],
+    deal: DealOpt = ...,  # type: ignore[assignment]
+    dataset: DatasetOpt = "customers",
+    json_out: JsonOpt = False,
+) -> None:
+    """Record a customer's opt-out or objection (seller steward): the customer is then left
+    out of every disclosure and transfer package, and counted per reason in the manifest."""
+    c = get(ctx)
+    out = flows.set_status(
+        c.stores(),
+        actor=c.actor(),
+        deal=deal,
+        dataset=dataset,
+        subject_id=subject_id,
+        status=to,
+        reason=reason,
+    )
+    if json_out:
+        print_json(c.console, out)
+    else:
+        c.console.print(kv_table("customer status", list(out.model_dump().items())))
 
 
 def shred_cmd(

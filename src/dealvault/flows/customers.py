@@ -1,4 +1,5 @@
-"""Use cases on customers: look up and read, shred, and read back an import's rejects."""
+"""Use cases on customers: look up and read, record an opt-out or objection, shred, and read
+back an import's rejects."""
 
 from __future__ import annotations
 
@@ -7,16 +8,17 @@ from pathlib import Path
 
 import polars as pl
 from pydantic import BaseModel
+from sqlalchemy import select
 
 from dealvault.access import service as access
 from dealvault.access.decision import decide
 from dealvault.audit.service import EventIn
 from dealvault.crypto.keyring import DATA, KeyRing
-from dealvault.errors import Invalid, NotFound
+from dealvault.errors import Conflict, Invalid, NotFound
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit, enforce, resolve
 from dealvault.vault import service as vault
-from dealvault.vault.models import ImportRun
+from dealvault.vault.models import CustomerRecord, ImportRun
 from dealvault.vault.read import CustomerView, disclose, find_subjects
 from dealvault.vault.rejects import read_rejects
 from dealvault.vault.shred import shred_customer, shred_dataset
@@ -81,6 +83,75 @@ def lookup(
             replace(event, decision="allow", subjects=subjects, counts={"customers": len(views)}),
         )
         return views
+
+
+#: Statuses a steward may set; ``shredded`` comes only from a shred.
+SETTABLE_STATUSES = ("active", "opted_out", "objecting")
+
+
+class StatusOut(BaseModel):
+    dataset: str
+    subject_id: str
+    previous: str
+    status: str
+    actor: str
+
+
+def set_status(
+    stores: AppStores,
+    *,
+    actor: str,
+    deal: str,
+    dataset: str,
+    subject_id: str,
+    status: str,
+    reason: str,
+) -> StatusOut:
+    """Record that a customer opted out or objects to the transfer (or withdrew it): such
+    customers are left out of every disclosure and transfer package, counted per reason.
+    Seller stewards only; audited with the reason."""
+    if status not in SETTABLE_STATUSES:
+        raise Invalid(f"status must be one of {', '.join(SETTABLE_STATUSES)}")
+    if not reason.strip():
+        raise Invalid("a reason is required (e.g. the customer's request and its date)")
+    with stores.unit_of_work() as uow:
+        person, d, ds = resolve(uow.records, actor=actor, deal=deal, dataset=dataset)
+        event = EventIn(
+            action="customer.status",
+            actor=person.email,
+            deal=d.code,
+            purpose=reason,
+            objects={"dataset": ds.name, "status": status},
+        )
+        enforce(stores, decide(uow.records, actor=person, deal=d, action="manage"), event)
+        record = uow.records.scalars(
+            select(CustomerRecord).where(
+                CustomerRecord.dataset_id == ds.id, CustomerRecord.subject_id == subject_id
+            )
+        ).one_or_none()
+        if record is None:
+            raise NotFound(f"no customer {subject_id} in dataset {dataset!r}")
+        if record.status == "shredded":
+            raise Conflict(f"customer {subject_id} is shredded; its status cannot change")
+        previous = record.status
+        record.status = status
+        audit(
+            stores,
+            uow,
+            replace(
+                event,
+                decision="allow",
+                objects=dict(event.objects) | {"previous": previous},
+                subjects=[subject_id],
+            ),
+        )
+        return StatusOut(
+            dataset=ds.name,
+            subject_id=subject_id,
+            previous=previous,
+            status=status,
+            actor=person.email,
+        )
 
 
 def shred(

@@ -125,8 +125,8 @@ def child_rows_left_out(
 
 
 def exclusions(counts: dict[str, int]) -> dict[str, int]:
-    """Excluded customers per reason: every status but ``active`` (no status marks an
-    objection yet, so ``objecting`` stays 0 until one does)."""
+    """Excluded customers per reason: every status but ``active`` (``opted_out`` and
+    ``objecting`` are set by ``flows.customers.set_status``, ``shredded`` by a shred)."""
     out = {reason: 0 for reason in EXCLUSION_REASONS}
     for status, n in counts.items():
         if status != "active":
