@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 
 import pytest
@@ -32,9 +33,7 @@ def test_a_dead_worker_is_reported_not_waited_for() -> None:
         list(pool.map([(3,), (3,)]))
 
 
-def test_frames_round_trip_and_a_cut_frame_is_an_error(tmp_path: object) -> None:
-    import io
-
+def test_frames_round_trip_and_a_cut_frame_is_an_error() -> None:
     buf = io.BytesIO()
     write_frame(buf, dumps(("rows", [(1, "s", b"\x00" * 40, None)])))
     raw = buf.getvalue()

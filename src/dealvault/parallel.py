@@ -88,7 +88,6 @@ class _Worker:
             close_fds=True,
         )
         self.inbox: queue.Queue[bytes | None] = queue.Queue(maxsize=1)
-        self.error: BaseException | None = None
         self.feeder = threading.Thread(target=self._feed, name=f"worker-{index}-feed", daemon=True)
         self.feeder.start()
         self.inbox.put(init)
@@ -98,8 +97,8 @@ class _Worker:
         try:
             while (item := self.inbox.get()) is not None:
                 write_frame(self.proc.stdin, item)
-        except (BrokenPipeError, OSError) as exc:  # the worker died; the reader reports it
-            self.error = exc
+        except OSError:  # the worker died (broken pipe); receive() reports it
+            pass
         finally:
             with contextlib.suppress(OSError):
                 self.proc.stdin.close()

@@ -27,12 +27,12 @@ from sqlalchemy import select
 from dealvault.access.models import Deal
 from dealvault.audit import merkle
 from dealvault.audit.models import AuditCheckpoint, AuditEvent, AuditEventSubjects
-from dealvault.audit.note import Signer, Verifier, generate_signer
+from dealvault.audit.note import Signer, Verifier, generate_signer, sign
 from dealvault.audit.service import AuditConfig
 from dealvault.crypto.keyring import KeyRing
 from dealvault.crypto.providers import EnvKeyProvider
 from dealvault.errors import Conflict, Forbidden, IntegrityError, Invalid
-from dealvault.flows import admin, agreements, customers
+from dealvault.flows import admin, agreements
 from dealvault.flows import packages as pkg_flows
 from dealvault.flows import transfer as flows
 from dealvault.flows.context import AppStores
@@ -57,7 +57,14 @@ from dealvault.transfer.reconcile import verify_package
 from dealvault.transfer.reconcile_report import write_reports
 from dealvault.vault.models import CustomerRecord, Dataset
 from tests.conftest import World
-from tests.transfer.test_plans import BUYER, approved_plan, make_plan, prepare, set_status
+from tests.transfer.test_plans import (
+    BUYER,
+    approved_plan,
+    make_plan,
+    prepare,
+    set_status,
+    shred_one,
+)
 
 ALL_CATS = ["identity", "contact", "preference", "sensitive"]
 
@@ -75,16 +82,7 @@ class Built:
 def built(stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path) -> Built:
     subjects = prepare(stores, keyring, world, tmp_path)
     set_status(stores, subjects[0], "opted_out")
-    customers.shred(
-        stores,
-        keyring,
-        actor=world.steward,
-        deal=world.deal,
-        dataset="crm",
-        subject_id=subjects[1],
-        whole_dataset=False,
-        reason="erasure",
-    )
+    shred_one(stores, keyring, world, subjects[1])
     ident = pyrage.x25519.Identity.generate()
     plan = approved_plan(stores, world, str(ident.to_public()), categories=ALL_CATS)
     path = tmp_path / "pkg"
@@ -407,34 +405,43 @@ def buyer(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Itera
     s.dispose()
 
 
-def test_receive_imports_into_the_buyers_store(
-    built: Built, buyer: AppStores, tmp_path: Path
-) -> None:
-    bkeys = KeyRing(EnvKeyProvider.from_text(kek_id="buyer", text=os.urandom(32).hex()))
+BUYER_IT = "it@buyer.example"
+BUYER_DEAL = "acq-2026"
+
+
+def buyer_steward(buyer: AppStores) -> KeyRing:
+    """The buyer's own store: its organisation, a trained steward, the intake deal; its keys."""
     admin.create_organization(buyer, name=BUYER, kind="buyer")
-    admin.create_person(buyer, email="it@buyer.example", name="IT", organization=BUYER)
+    admin.create_person(buyer, email=BUYER_IT, name="IT", organization=BUYER)
     admin.create_deal(
         buyer,
-        code="acq-2026",
+        code=BUYER_DEAL,
         name="Acquired customers",
         kind="asset",
         seller=BUYER,
         bidders=[],
         actor=None,
     )
-    admin.add_member(buyer, deal="acq-2026", email="it@buyer.example", role="seller_steward")
+    admin.add_member(buyer, deal=BUYER_DEAL, email=BUYER_IT, role="seller_steward")
     agreements.add_training(
         buyer,
-        actor="it@buyer.example",
-        email="it@buyer.example",
+        actor=BUYER_IT,
+        email=BUYER_IT,
         course="confidentiality",
         completed=date.today() - timedelta(days=1),
     )
+    return KeyRing(EnvKeyProvider.from_text(kek_id="buyer", text=os.urandom(32).hex()))
+
+
+def test_receive_imports_into_the_buyers_store(
+    built: Built, buyer: AppStores, tmp_path: Path
+) -> None:
+    bkeys = buyer_steward(buyer)
     got = pkg_flows.receive(
         buyer,
         bkeys,
-        actor="it@buyer.example",
-        deal="acq-2026",
+        actor=BUYER_IT,
+        deal=BUYER_DEAL,
         dataset="acquired",
         package=built.path,
         identities=[built.identity],
@@ -449,7 +456,7 @@ def test_receive_imports_into_the_buyers_store(
     assert got.imported.mapping["seller_subject_id"] is None
     assert not list(tmp_path.glob("dealvault-receive-*"))  # the clear file is gone
     with buyer.records_session() as s:
-        deal = s.scalars(select(Deal).where(Deal.code == "acq-2026")).one()
+        deal = s.scalars(select(Deal).where(Deal.code == BUYER_DEAL)).one()
         ds = s.scalars(select(Dataset).where(Dataset.deal_id == deal.id)).one()
         n = s.scalars(select(CustomerRecord.id).where(CustomerRecord.dataset_id == ds.id)).all()
         acts = s.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)).all()
@@ -459,8 +466,8 @@ def test_receive_imports_into_the_buyers_store(
         pkg_flows.receive(
             buyer,
             bkeys,
-            actor="it@buyer.example",
-            deal="acq-2026",
+            actor=BUYER_IT,
+            deal=BUYER_DEAL,
             dataset="other",
             package=built.path,
             identities=[built.identity],
@@ -476,19 +483,14 @@ def test_receive_imports_into_the_buyers_store(
 def test_receive_needs_the_sellers_own_canary_list(
     stores: AppStores, built: Built, buyer: AppStores, tmp_path: Path
 ) -> None:
-    bkeys = KeyRing(EnvKeyProvider.from_text(kek_id="buyer", text=os.urandom(32).hex()))
-    admin.create_organization(buyer, name=BUYER, kind="buyer")
-    admin.create_person(buyer, email="it@buyer.example", name="IT", organization=BUYER)
-    admin.create_deal(
-        buyer, code="acq", name="Acq", kind="asset", seller=BUYER, bidders=[], actor=None
-    )
+    bkeys = buyer_steward(buyer)
 
     def receive(canaries: Path | None) -> pkg_flows.ReceiveOut:
         return pkg_flows.receive(
             buyer,
             bkeys,
-            actor="it@buyer.example",
-            deal="acq",
+            actor=BUYER_IT,
+            deal=BUYER_DEAL,
             dataset="acquired",
             package=built.path,
             identities=[built.identity],
@@ -508,8 +510,6 @@ def test_receive_needs_the_sellers_own_canary_list(
     with pytest.raises(IntegrityError, match="not signed by the package's signer"):
         receive(fake)
     forged = tmp_path / "forged.canaries"  # re-signed by another key
-    from dealvault.audit.note import sign
-
     forged.write_bytes(sign(note[: note.index("\n\n") + 1], [Signer.from_key(skey)]))
     with pytest.raises(IntegrityError, match="not signed by the package's signer"):
         receive(forged)
@@ -660,15 +660,11 @@ def test_a_leaked_package_names_its_recipient(
 def test_receive_commits_the_import_and_its_receipt_together(
     built: Built, buyer: AppStores, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    bkeys = KeyRing(EnvKeyProvider.from_text(kek_id="buyer", text=os.urandom(32).hex()))
-    admin.create_organization(buyer, name=BUYER, kind="buyer")
-    admin.create_person(buyer, email="it@buyer.example", name="IT", organization=BUYER)
-    admin.create_deal(
-        buyer, code="acq", name="Acq", kind="asset", seller=BUYER, bidders=[], actor=None
-    )
-    admin.add_member(buyer, deal="acq", email="it@buyer.example", role="seller_steward")
+    bkeys = buyer_steward(buyer)
+    receipts: list[dict[str, object]] = []
 
-    def broken(*_a: object, **_k: object) -> None:
+    def broken(*_a: object, **k: object) -> None:
+        receipts.append(k)
         raise RuntimeError("receipt could not be written")
 
     monkeypatch.setattr(pkg_flows, "replace", broken)  # the receipt event fails to build
@@ -676,8 +672,8 @@ def test_receive_commits_the_import_and_its_receipt_together(
         pkg_flows.receive(
             buyer,
             bkeys,
-            actor="it@buyer.example",
-            deal="acq",
+            actor=BUYER_IT,
+            deal=BUYER_DEAL,
             dataset="acquired",
             package=built.path,
             identities=[built.identity],
@@ -686,6 +682,8 @@ def test_receive_commits_the_import_and_its_receipt_together(
             canaries=Path(f"{built.path}.canaries"),
             work_dir=tmp_path,
         )
+    # the import had run: the receipt names it; then both rolled back
+    assert len(receipts) == 1 and "import" in receipts[0]["objects"]  # type: ignore[operator]
     with buyer.records_session() as s:  # no import without its receipt
         assert s.scalars(select(CustomerRecord.id)).all() == []
         assert "import" not in s.scalars(select(AuditEvent.action)).all()

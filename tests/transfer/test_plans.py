@@ -94,6 +94,20 @@ def set_status(stores: AppStores, subject: str, status: str) -> None:
     )
 
 
+def shred_one(stores: AppStores, keyring: KeyRing, world: World, subject: str) -> None:
+    """Crypto-shred one customer of the dataset (an erasure request)."""
+    customers.shred(
+        stores,
+        keyring,
+        actor=world.steward,
+        deal=world.deal,
+        dataset="crm",
+        subject_id=subject,
+        whole_dataset=False,
+        reason="erasure request",
+    )
+
+
 def make_plan(
     stores: AppStores, world: World, recipient: str, *, categories: list[str] | None = None
 ) -> flows.PlanOut:
@@ -134,41 +148,31 @@ def test_opt_outs_and_objections_are_recorded_by_stewards(
     stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path
 ) -> None:
     subjects = prepare(stores, keyring, world, tmp_path)
-    kwargs = {"deal": world.deal, "dataset": "crm", "reason": "letter of 2026-11-20"}
+
+    def mark(who: str, subject: str, status: str) -> customers.StatusOut:
+        return customers.set_status(
+            stores,
+            actor=who,
+            deal=world.deal,
+            dataset="crm",
+            subject_id=subject,
+            status=status,
+            reason="letter of 2026-11-20",
+        )
+
     with pytest.raises(Forbidden):
-        customers.set_status(
-            stores, actor=world.bidder_person, subject_id=subjects[0], status="objecting", **kwargs
-        )
+        mark(world.bidder_person, subjects[0], "objecting")
     with pytest.raises(Invalid, match="status must be one of"):
-        customers.set_status(
-            stores, actor=world.steward, subject_id=subjects[0], status="shredded", **kwargs
-        )
+        mark(world.steward, subjects[0], "shredded")
     with pytest.raises(NotFound):
-        customers.set_status(
-            stores, actor=world.steward, subject_id="0" * 24, status="objecting", **kwargs
-        )
-    out = customers.set_status(
-        stores, actor=world.steward, subject_id=subjects[0], status="objecting", **kwargs
-    )
+        mark(world.steward, "0" * 24, "objecting")
+    out = mark(world.steward, subjects[0], "objecting")
     assert (out.previous, out.status) == ("active", "objecting")
-    back = customers.set_status(
-        stores, actor=world.steward, subject_id=subjects[0], status="active", **kwargs
-    )
+    back = mark(world.steward, subjects[0], "active")
     assert back.previous == "objecting"
-    customers.shred(
-        stores,
-        keyring,
-        actor=world.steward,
-        deal=world.deal,
-        dataset="crm",
-        subject_id=subjects[1],
-        whole_dataset=False,
-        reason="erasure",
-    )
+    shred_one(stores, keyring, world, subjects[1])
     with pytest.raises(Conflict, match="shredded"):
-        customers.set_status(
-            stores, actor=world.steward, subject_id=subjects[1], status="active", **kwargs
-        )
+        mark(world.steward, subjects[1], "active")
     with stores.records_session() as s:
         rows = s.execute(
             select(AuditEvent.decision, AuditEvent.body).where(
@@ -185,16 +189,7 @@ def test_plan_counts_exclusions_and_fixes_roles(
     subjects = prepare(stores, keyring, world, tmp_path)
     set_status(stores, subjects[0], "opted_out")
     set_status(stores, subjects[2], "objecting")
-    customers.shred(
-        stores,
-        keyring,
-        actor=world.steward,
-        deal=world.deal,
-        dataset="crm",
-        subject_id=subjects[1],
-        whole_dataset=False,
-        reason="erasure request",
-    )
+    shred_one(stores, keyring, world, subjects[1])
     key = str(identity().to_public())
     plan = make_plan(stores, world, key)
     assert plan.status == "pending" and plan.recipient == BUYER

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from pydantic import BaseModel
 from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 
@@ -39,3 +41,27 @@ def kv_table(title: str | None, items: Sequence[tuple[str, Any]]) -> Table:
     for k, v in items:
         t.add_row(k, "" if v is None else str(v))
     return t
+
+
+@contextmanager
+def import_progress(
+    err: Console, *, show: bool, task: str
+) -> Iterator[Callable[[int, int | None, int], None]]:
+    """A transient bar on stderr for an import (bytes read of the source, rows so far);
+    yields the ``progress(done, total, rows)`` callback ``flows.importing`` takes."""
+    with Progress(
+        TextColumn("[bold]importing"),
+        BarColumn(),
+        DownloadColumn(),
+        TextColumn("{task.fields[rows]:,} rows"),
+        TimeRemainingColumn(),
+        console=err,
+        disable=not show,
+        transient=True,
+    ) as bar:
+        task_id = bar.add_task(task, total=None, rows=0)
+
+        def progress(done: int, total: int | None, rows: int) -> None:
+            bar.update(task_id, completed=done, total=total, rows=rows)
+
+        yield progress

@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from dealvault.cli.context import get
-from dealvault.cli.output import kv_table, print_json, table
+from dealvault.cli.output import import_progress, kv_table, print_json, table
 from dealvault.deidentify.masking import mask_field
 from dealvault.errors import Invalid
 from dealvault.flows import customers as flows
@@ -157,21 +156,7 @@ def import_cmd(
             )
         return
     show_bar = not json_out and c.console.is_terminal
-    with Progress(
-        TextColumn("[bold]importing"),
-        BarColumn(),
-        DownloadColumn(),
-        TextColumn("{task.fields[rows]:,} rows"),
-        TimeRemainingColumn(),
-        console=c.err,
-        disable=not show_bar,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("import", total=None, rows=0)
-
-        def progress(done: int, total: int | None, rows: int) -> None:
-            bar.update(task, completed=done, total=total, rows=rows)
-
+    with import_progress(c.err, show=show_bar, task="import") as progress:
         summary = import_source(
             c.stores(),
             c.keyring(),

@@ -9,7 +9,6 @@ import pyrage
 import typer
 from rich.progress import (
     BarColumn,
-    DownloadColumn,
     MofNCompleteColumn,
     Progress,
     TextColumn,
@@ -17,7 +16,7 @@ from rich.progress import (
 )
 
 from dealvault.cli.context import CliContext, get
-from dealvault.cli.output import kv_table, print_json, table
+from dealvault.cli.output import import_progress, kv_table, print_json, table
 from dealvault.errors import Invalid
 from dealvault.flows import packages as package_flows
 from dealvault.flows import reviews as review_flows
@@ -389,21 +388,7 @@ def package_receive_cmd(
     """
     c = get(ctx)
     show_bar = not json_out and c.console.is_terminal
-    with Progress(
-        TextColumn("[bold]importing"),
-        BarColumn(),
-        DownloadColumn(),
-        TextColumn("{task.fields[rows]:,} rows"),
-        TimeRemainingColumn(),
-        console=c.err,
-        disable=not show_bar,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("receive", total=None, rows=0)
-
-        def progress(done: int, total: int | None, rows: int) -> None:
-            bar.update(task, completed=done, total=total, rows=rows)
-
+    with import_progress(c.err, show=show_bar, task="receive") as progress:
         result = package_flows.receive(
             c.stores(),
             c.keyring(),

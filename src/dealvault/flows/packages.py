@@ -24,7 +24,6 @@ from dealvault.access import service as access
 from dealvault.access.agreements import agreement_covers, agreements_in_force
 from dealvault.access.decision import Decision, decide
 from dealvault.access.models import Deal, Organization
-from dealvault.access.stages import MemberRole
 from dealvault.audit.note import Verifier
 from dealvault.audit.service import EventIn, SubjectPacker, canonical_json
 from dealvault.config import Settings
@@ -138,7 +137,7 @@ def build_package(
     """
     at = at or utcnow()
     writable_target(out)
-    note_file = Path(note_path(out))
+    note_file = note_path(out)
     writable_target(note_file)
     work = out.with_name(f".{out.name}.partial-{secrets.token_hex(4)}")
     work.mkdir(mode=0o700)
@@ -354,8 +353,8 @@ def build_package(
 
 
 def reissue_canary_note(stores: AppStores, *, actor: str, package_id: int, out: Path) -> int:
-    """Write a package's signed canary list to ``out`` again (a seller steward of its deal);
-    audited. Returns how many canary records it names."""
+    """Write a package's signed canary list to ``out`` again (a seller steward of its deal:
+    the ``manage`` decision); audited. Returns how many canary records it names."""
     writable_target(out)
     with stores.unit_of_work() as uow:
         s = uow.records
@@ -372,15 +371,7 @@ def reissue_canary_note(stores: AppStores, *, actor: str, package_id: int, out: 
             purpose="hand the canary list to the buyer's steward",
             objects={"package": row.id},
         )
-        steward = MemberRole.SELLER_STEWARD in access.member_roles(s, deal=deal, person=person)
-        decision = Decision(
-            steward,
-            "metadata" if steward else "none",
-            ("seller steward",)
-            if steward
-            else (f"only a seller steward of deal {deal.code} may reissue a canary list",),
-        )
-        enforce(stores, decision, event)
+        enforce(stores, decide(s, actor=person, deal=deal, action="manage"), event)
         if row.canary_note is None:
             raise Conflict(f"transfer package {package_id} was built without canary records")
         note = row.canary_note.encode("utf-8")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Final
 
 import polars as pl
@@ -38,14 +39,13 @@ def draw_subjects(session: Session, *, dataset: Dataset, count: int) -> list[str
     if count <= 0:
         return []
     mine = CustomerRecord.dataset_id == dataset.id
-    free = list(
+    pool = list(
         session.scalars(
             select(CustomerRecord.id).where(mine, CustomerRecord.status != "active").limit(10_000)
         )
     )
     top = int(session.scalar(select(func.max(CustomerRecord.id)).where(mine)) or 0)
     picks: list[int] = []
-    pool = list(free)
     while len(picks) < count:
         if pool:
             picks.append(pool.pop(secrets.randbelow(len(pool))))
@@ -158,6 +158,6 @@ def read_note(
     return subjects
 
 
-def note_path(package: Any) -> str:
+def note_path(package: Path) -> Path:
     """Where ``build`` puts the canary list: beside the package, ``<package>.canaries``."""
-    return f"{package}{NOTE_SUFFIX}"
+    return package.with_name(package.name + NOTE_SUFFIX)
