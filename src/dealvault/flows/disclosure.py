@@ -237,7 +237,11 @@ def _build(
         raise Invalid(f"dataset {ds.name!r} has no {req.table.value} table")
     # order summaries feed aggregates, anonymisation and pseudonymized customers; masked and
     # full customer views do not need the orders decrypted at all
-    wants_orders = (
+    # orders are transaction data: without that category they are neither read nor summarised
+    transaction = not req.categories or Category.TRANSACTION.value in req.categories
+    if req.table == TableRole.ORDERS and not transaction:
+        raise Invalid("the orders table is transaction data: add --category transaction")
+    wants_orders = transaction and (
         req.table == TableRole.ORDERS
         or req.level in (Level.AGGREGATE, Level.ANONYMIZED)
         or (req.level == Level.PSEUDONYMIZED and req.table == TableRole.CUSTOMERS)
