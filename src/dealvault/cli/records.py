@@ -252,8 +252,13 @@ def lookup_cmd(
     if json_out:
         print_json(c.console, out)
         return
+    said = {
+        "opted_out": "opted out: never disclosed or transferred",
+        "objecting": "objects to the transfer: never disclosed or transferred",
+        "shredded": "shredded: its keys are destroyed",
+    }
     for v in out:
-        items: list[tuple[str, object]] = [("status", v["status"])]
+        items: list[tuple[str, object]] = [("status", said.get(str(v["status"]), v["status"]))]
         for cat, fields in v["data"].items():  # type: ignore[attr-defined]
             items += [(f"{cat}.{f}", x) for f, x in fields.items()]
         for t, rows in v["children"].items():  # type: ignore[attr-defined]

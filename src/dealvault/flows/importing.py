@@ -27,14 +27,15 @@ from dealvault.ingest.mapping import ColumnMapping, apply_overrides, load_mappin
 from dealvault.ingest.normalize import NormalisedBatch, normalise_batch
 from dealvault.ingest.prefetch import prefetch
 from dealvault.ingest.readers import Source, SourceBatch, SourceSpec, open_source
+from dealvault.ingest.rowcount import expected_rows
 from dealvault.vault import service as vault
 from dealvault.vault.colstats import ColumnStats, stats_for
 from dealvault.vault.models import ImportRun
 from dealvault.vault.rejects import RejectWriter
 from dealvault.vault.writer import ChildWriter, CustomerWriter
 
-#: progress(bytes_read, total_bytes or None, rows_read)
-Progress = Callable[[int, int | None, int], None]
+#: progress(rows_read, rows expected or None): counts rows, never bytes read ahead
+Progress = Callable[[int, int | None], None]
 
 
 class ImportSummary(BaseModel):
@@ -271,6 +272,7 @@ def _import_open(
 ) -> ImportSummary:
     s = uow.records
     keyring.verify_kek(uow.keys)
+    expected = expected_rows(request.spec) if progress is not None else None
     batches = source.batches()
     head_batch = next(batches, None)
     sample = None if head_batch is None else pl.from_arrow(head_batch.data)
@@ -344,7 +346,7 @@ def _import_open(
     made.append(rejects)
     touched = SubjectPacker()
     colstats: dict[str, ColumnStats] = {}
-    for batch, raw, nb in prefetch(
+    for _batch, raw, nb in prefetch(
         _normalised(
             source,
             itertools.chain([head_batch] if head_batch else [], batches),
@@ -385,7 +387,7 @@ def _import_open(
         run.rows_merged += stats.merged
         run.rows_rejected += bad.get_column("row").n_unique() if bad.height else 0
         if progress is not None:
-            progress(batch.bytes_read or 0, source.size_bytes, run.rows_read)
+            progress(run.rows_read, expected)
     vault.update_column_stats(s, table=table, stats=colstats)
     reject_path = rejects.finish()
     run.reject_file = str(reject_path) if reject_path else None

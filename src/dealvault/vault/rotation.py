@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from dealvault.crypto import envelope as env
 from dealvault.crypto.keyring import DATA, KeyRing
@@ -110,14 +110,17 @@ def rotate_data(
             uow.keys, dataset_id=dataset_id, purpose=DATA, version=rot.to_version
         )
         rot_id, old, new, schema = rot.id, rot.from_version, rot.to_version, ds.schema_version
-        total = (
-            uow.records.scalar(
-                select(CustomerRecord.id)
-                .where(CustomerRecord.dataset_id == dataset_id)
-                .order_by(CustomerRecord.id.desc())
+        # what this run will re-encrypt: the dataset's readable customers still on the old key
+        todo = uow.records.scalar(
+            select(func.count())
+            .select_from(CustomerRecord)
+            .where(
+                CustomerRecord.dataset_id == dataset_id,
+                CustomerRecord.key_version == old,
+                CustomerRecord.status != "shredded",
             )
-            or 0
         )
+        total = int(todo or 0)
     processed = 0
     while True:
         done = _rotate_batch(stores, keyring, dataset_id, rot_id, old, new, schema, batch_size)
@@ -160,7 +163,8 @@ def _rotate_batch(
                 .where(
                     CustomerRecord.dataset_id == dataset_id,
                     CustomerRecord.key_version == old,
-                    CustomerRecord.status == "active",
+                    # opted-out and objecting customers stay readable: they are rotated too
+                    CustomerRecord.status != "shredded",
                 )
                 .order_by(CustomerRecord.id)
                 .limit(batch_size)
