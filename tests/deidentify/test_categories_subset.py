@@ -75,3 +75,20 @@ def test_orders_table_needs_the_transaction_category(
     )
     with pytest.raises(Invalid, match="add --category transaction"):
         disclose(stores, keyring, request=req)
+
+
+def test_record_level_copies_say_how_many_canary_records_they_carry(
+    stores: AppStores, keyring: KeyRing, loaded: World
+) -> None:
+    req = DisclosureRequest(
+        actor=P(loaded.steward),
+        deal=loaded.deal,
+        dataset="crm",
+        purpose="test",
+        level=Level.PSEUDONYMIZED,
+        recipient="Bidder A",
+        seed=1,
+    )
+    out = disclose(stores, keyring, request=req)
+    assert out.meta["canary_rows"] > 0
+    assert out.meta["rows"] == 600 + out.meta["canary_rows"] == out.frame.height

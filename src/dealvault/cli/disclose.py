@@ -224,6 +224,7 @@ def _deliver(
     c.console.print(
         f"[bold]{m['level']}[/bold] disclosure of {m['deal']}/{m['dataset']}"
         f" ({m.get('table', '-')}) to {m['recipient']} at {m['generated_at']}; {m['rows']:,} rows"
+        + (f", of which {m['canary_rows']:,} canary records" if m.get("canary_rows") else "")
     )
     if m["parameters"]:
         c.console.print("parameters: " + json.dumps(m["parameters"], ensure_ascii=False))

@@ -323,6 +323,10 @@ def _report(c: CliContext, r: Reconciliation, json_out: bool) -> None:
                 ("signer fingerprint", r.signature.fingerprint),
                 ("records expected / received", f"{r.records.expected} / {r.records.received}"),
                 (
+                    "of which canary records / customers",
+                    f"{r.records.canaries} / {r.records.customers}",
+                ),
+                (
                     "missing / extra / altered",
                     f"{r.records.missing} / {r.records.extra} / {r.records.altered}",
                 ),

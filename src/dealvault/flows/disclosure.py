@@ -207,6 +207,8 @@ def disclose(
             "parameters": params,
             "report": report,
             "rows": frame.height,
+            # record-level copies for another organisation carry its canary customers
+            "canary_rows": planted.height if planted is not None else 0,
         }
         return Disclosure(frame=frame, meta=meta)
 

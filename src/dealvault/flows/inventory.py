@@ -18,6 +18,7 @@ from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit, enforce, resolve
 from dealvault.ingest.fields import Category
 from dealvault.vault import service as vault
+from dealvault.vault.colstats import SKETCH_K
 from dealvault.vault.models import CustomerRecord, DatasetColumn, DatasetTable, ImportRun
 
 #: Thresholds for suggesting the Data Security Law grade "important" (a heuristic, see docs).
@@ -35,7 +36,10 @@ class ColumnOut(BaseModel):
     confidence: float
     override: str | None
     fill_rate: float
+    #: distinct values: counted exactly below SKETCH_K, else a KMV estimate (never above the
+    #: filled cells)
     distinct: int
+    distinct_exact: bool
 
 
 class InventoryOut(BaseModel):
@@ -62,7 +66,8 @@ def _column_out(table: str, c: DatasetColumn) -> ColumnOut:
         confidence=round(c.confidence, 3),
         override=c.override,
         fill_rate=round(c.non_null / c.rows, 4) if c.rows else 0.0,
-        distinct=c.distinct_est,
+        distinct=min(c.distinct_est, c.non_null),
+        distinct_exact=c.distinct_est < SKETCH_K,
     )
 
 
