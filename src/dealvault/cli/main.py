@@ -66,7 +66,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
 )
 
 
@@ -84,7 +84,12 @@ def main(
         typer.Option("--home", help="Store directory (DEALVAULT_HOME; default ./.dealvault)."),
     ] = None,
     actor: Annotated[
-        str | None, typer.Option("--as", help="E-mail of the person acting (DEALVAULT_ACTOR).")
+        str | None,
+        typer.Option(
+            "--as",
+            help="E-mail of the person acting (DEALVAULT_ACTOR; default: the store's only "
+            "operator).",
+        ),
     ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
