@@ -12,6 +12,7 @@ import jinja2
 
 from dealvault.access.stages import Stage
 from dealvault.errors import Invalid
+from dealvault.fonts import INSTALL_HINT, cjk_fonts, has_cjk
 from dealvault.ingest.fields import Category
 
 ACCESS_ACTIONS = frozenset({"disclose", "rejects.read", "import", "shred"})
@@ -321,6 +322,10 @@ def render_pdf(*, data: ReportInput) -> bytes:
     """The same HTML typeset by WeasyPrint (needs Pango and a CJK font; see
     docs/audit-report.md)."""
     html = render_html(data=data)
+    if has_cjk(html) and not cjk_fonts():
+        raise Invalid(
+            "this report holds Chinese text and no Chinese font is installed: " + INSTALL_HINT
+        )
     try:
         weasyprint = importlib.import_module("weasyprint")
     except (ImportError, OSError) as exc:
