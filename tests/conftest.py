@@ -189,3 +189,23 @@ def world(stores: AppStores) -> World:
     # reads above metadata need valid confidentiality training (the analyst has none yet)
     train(stores, STEWARD)
     return World(deal="clean-2026", steward=STEWARD, bidder_person=BIDDER_PERSON)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line: how many tests were skipped, why, and how to run them all."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    why: dict[str, int] = {}
+    for rep in skipped:
+        longrepr = getattr(rep, "longrepr", None)
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        why[reason] = why.get(reason, 0) + 1
+    if not why:
+        terminalreporter.write_line("skipped: none (PostgreSQL cases included)")
+        return
+    reasons = "; ".join(f"{n} because {r}" for r, n in sorted(why.items(), key=lambda x: -x[1]))
+    terminalreporter.write_line(
+        f"skipped: {len(skipped)} tests ({reasons}). To run them all: start PostgreSQL on "
+        "127.0.0.1:5432 and run DEALVAULT_TEST_POSTGRES_URL=postgresql+psycopg://"
+        "postgres@127.0.0.1:5432/postgres DEALVAULT_REQUIRE_POSTGRES=1 make test"
+    )
