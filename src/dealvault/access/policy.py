@@ -452,7 +452,7 @@ def require_tightening(policy: Policy) -> None:
     if problems:
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
         raise Invalid(
-            "a policy may only tighten the shipped default (DESIGN.md §1); this one loosens: "
+            "a policy may only tighten the shipped default (docs/design.md §1); this one loosens: "
             + "; ".join(problems[:5])
             + more,
             code="policy_loosens",
@@ -466,7 +466,7 @@ def _default_text() -> str:
 
 
 def default_policy() -> Policy:
-    """The policy shipped with dealvault (DESIGN.md §1), version 0."""
+    """The policy shipped with dealvault (docs/design.md §1), version 0."""
     return parse_policy(_default_text(), version=0)
 
 

@@ -14,7 +14,7 @@ from dealvault.access.actions import CATALOGUE, Scope, StoreRole
 from dealvault.access.stages import MemberRole, Stage
 from dealvault.errors import Invalid
 
-#: Disclosure levels of DESIGN.md §2, lowest first; a level's index is its rank.
+#: Disclosure levels of docs/design.md §2, lowest first; a level's index is its rank.
 LEVELS: tuple[str, ...] = (
     "none",
     "metadata",

@@ -54,7 +54,8 @@ def disclose_cmd(
     level: Annotated[
         Level,
         typer.Option(
-            help="metadata, aggregate, anonymized, pseudonymized, masked or full (DESIGN §2)."
+            help="metadata, aggregate, anonymized, pseudonymized, masked or full "
+            "(docs/design.md §2)."
         ),
     ],
     deal: DealOpt = ...,  # type: ignore[assignment]
