@@ -23,11 +23,12 @@ from dealvault.errors import Conflict, Forbidden, IntegrityError, Invalid, NotFo
 from dealvault.flows import admin, keys
 from dealvault.flows import agreements as flows
 from dealvault.flows.context import AppStores
-from tests.conftest import P, World
+from tests.conftest import OP, SELLER, STEWARD, P, World
 
 CLEAN = "clean@bidder-a.example"
 OTHER = "other@bidder-a.example"
 B_PERSON = "someone@bidder-b.example"
+S = P(STEWARD)
 SECRET = "机密 signed NDA body: party Bidder A, signatory 王小明 ".encode() * 200
 
 
@@ -37,16 +38,16 @@ def utc(*args: int) -> datetime:
 
 @pytest.fixture
 def people(stores: AppStores, world: World) -> World:
-    admin.create_person(stores, email=CLEAN, name="王小明", organization="Bidder A")
-    admin.create_person(stores, email=OTHER, name="Other", organization="Bidder A")
-    admin.create_person(stores, email=B_PERSON, name="B", organization="Bidder B")
-    admin.add_member(stores, deal=world.deal, email=CLEAN, role="bidder_clean_team")
+    admin.create_person(stores, actor=OP, email=CLEAN, name="王小明", organization="Bidder A")
+    admin.create_person(stores, actor=OP, email=OTHER, name="Other", organization="Bidder A")
+    admin.create_person(stores, actor=OP, email=B_PERSON, name="B", organization="Bidder B")
+    admin.add_member(stores, actor=OP, deal=world.deal, email=CLEAN, role="bidder_clean_team")
     return world
 
 
 def _nda(stores: AppStores, world: World, **kw: object) -> reg.AgreementOut:
     args: dict[str, object] = {
-        "actor": world.steward,
+        "actor": P(world.steward),
         "deal": world.deal,
         "organization": "Bidder A",
         "kind": "nda",
@@ -111,17 +112,22 @@ def test_registry_round_trip(
         signers=[reg.SignerIn(CLEAN, date(2026, 11, 3))],
     )
     assert clean.datasets == ["*"] and clean.categories == ["*"] and clean.expires is None
-    shown = flows.show_agreement(stores, agreement_id=a.id, at=utc(2027, 1, 1))
+    shown = flows.show_agreement(stores, actor=S, agreement_id=a.id, at=utc(2027, 1, 1))
     assert shown.status == "expired" and shown.document_sha256 == a.document_sha256
-    assert flows.show_agreement(stores, agreement_id=a.id, at=utc(2026, 10, 1)).status == (
+    assert flows.show_agreement(stores, actor=S, agreement_id=a.id, at=utc(2026, 10, 1)).status == (
         "not_yet_effective"
     )
-    assert [x.id for x in flows.list_agreements(stores, deal=people.deal)] == [a.id, clean.id]
-    assert flows.list_agreements(stores, organization="Bidder B") == []
+    assert [x.id for x in flows.list_agreements(stores, actor=S, deal=people.deal)] == [
+        a.id,
+        clean.id,
+    ]
+    assert flows.list_agreements(stores, actor=S, deal=people.deal, organization="Bidder B") == []
     at = utc(2027, 2, 1)
-    assert [x.id for x in flows.list_agreements(stores, in_force=True, at=at)] == [clean.id]
+    assert [
+        x.id for x in flows.list_agreements(stores, actor=S, deal=people.deal, in_force=True, at=at)
+    ] == [clean.id]
     with pytest.raises(NotFound, match="agreement #999 not found"):
-        flows.show_agreement(stores, agreement_id=999)
+        flows.show_agreement(stores, actor=S, agreement_id=999)
 
 
 def test_document_is_encrypted_at_rest_and_bound_to_its_agreement(
@@ -209,26 +215,36 @@ def test_document_readers_and_size_limit(
 ) -> None:
     a = _nda(stores, people, keyring=keyring, document=_doc(tmp_path))
     out = tmp_path / "x.pdf"
-    # a member of the agreement's own organisation may fetch it; another bidder may not
-    flows.export_document(
-        stores, keyring, actor=P(people.bidder_person), agreement_id=a.id, out=out
-    )
-    admin.add_member(stores, deal=people.deal, email=B_PERSON, role="bidder_business")
-    with pytest.raises(Forbidden, match="may fetch its document"):
-        flows.export_document(
-            stores, keyring, actor=P(B_PERSON), agreement_id=a.id, out=out, overwrite=True
-        )
-    assert [e.decision for e in _events(stores, "agreement.document")] == ["allow", "deny"]
+    # the roles of agreement.read may fetch it (the steward); a bidder may not, whether of the
+    # agreement's own organisation or another one
+    flows.export_document(stores, keyring, actor=S, agreement_id=a.id, out=out)
+    admin.add_member(stores, actor=OP, deal=people.deal, email=B_PERSON, role="bidder_business")
+    for who in (people.bidder_person, B_PERSON):
+        with pytest.raises(
+            Forbidden,
+            match=r"agreement\.read needs one of the roles: seller_steward, counsel, "
+            r"intermediary, security_officer, auditor \(held: bidder_business\)",
+        ):
+            flows.export_document(
+                stores, keyring, actor=P(who), agreement_id=a.id, out=out, overwrite=True
+            )
+    events = _events(stores, "agreement.document")
+    assert [(e.decision, e.actor) for e in events] == [
+        ("allow", people.steward),
+        ("deny", people.bidder_person),
+        ("deny", B_PERSON),
+    ]
+    assert "agreement.read needs one of the roles" in events[1].body
 
     monkeypatch.setattr(reg, "MAX_DOCUMENT_BYTES", 1024)
-    before = len(flows.list_agreements(stores))
+    before = len(flows.list_agreements(stores, actor=S, deal=people.deal))
     with pytest.raises(Invalid, match=r"nda-signed.pdf: document is larger than"):
         _nda(stores, people, keyring=keyring, document=_doc(tmp_path))
     with pytest.raises(Invalid, match="needs the master key"):
         _nda(stores, people, document=_doc(tmp_path, b"small"))
     with pytest.raises(Invalid, match="document file not found"):
         _nda(stores, people, keyring=keyring, document=tmp_path / "missing.pdf")
-    assert len(flows.list_agreements(stores)) == before
+    assert len(flows.list_agreements(stores, actor=S, deal=people.deal)) == before
 
 
 def test_validation(stores: AppStores, people: World) -> None:
@@ -253,25 +269,41 @@ def test_validation(stores: AppStores, people: World) -> None:
     for kw, error, message in cases:
         with pytest.raises(error, match=message):
             _nda(stores, people, **kw)
-    admin.create_organization(stores, name="Outsider", kind="bidder")
+    admin.create_organization(stores, actor=OP, name="Outsider", kind="bidder")
     with pytest.raises(Invalid, match="'Outsider' is not a party to deal 'clean-2026'"):
         _nda(stores, people, organization="Outsider")
-    assert flows.list_agreements(stores) == []
+    assert flows.list_agreements(stores, actor=S, deal=people.deal) == []
 
 
 def test_only_a_seller_steward_adds_and_revokes(stores: AppStores, people: World) -> None:
-    with pytest.raises(Forbidden, match="only a seller steward of deal clean-2026 may add"):
+    with pytest.raises(
+        Forbidden, match=r"agreement\.add needs one of the roles: seller_steward \(held: bidder"
+    ):
         _nda(stores, people, actor=P(people.bidder_person))
     a = _nda(stores, people)
-    with pytest.raises(Forbidden, match="may revoke"):
+    with pytest.raises(
+        Forbidden, match=r"agreement\.revoke needs one of the roles: seller_steward \(held: bidder"
+    ):
         flows.revoke_agreement(stores, actor=P(CLEAN), agreement_id=a.id, reason="nope")
-    assert flows.show_agreement(stores, agreement_id=a.id).revoked_at is None
-    decisions = [(e.action, e.decision, e.actor) for e in _events(stores, "agreement.")]
-    assert decisions == [
+    assert flows.show_agreement(stores, actor=S, agreement_id=a.id).revoked_at is None
+    # a steward signs for nobody: not an agreement of the steward's own organisation, not one
+    # naming the steward as a signer
+    with pytest.raises(Forbidden, match=r"nobody may agreement\.add for themselves"):
+        _nda(stores, people, organization=SELLER)
+    with pytest.raises(Forbidden, match=r"nobody may agreement\.add for themselves"):
+        _nda(stores, people, signers=[reg.SignerIn(STEWARD.upper())])
+    events = [e for e in _events(stores, "agreement.") if e.action != "agreement.show"]
+    assert [(e.action, e.decision, e.actor) for e in events] == [
         ("agreement.add", "deny", people.bidder_person),
         ("agreement.add", "allow", people.steward),
         ("agreement.revoke", "deny", CLEAN),
+        ("agreement.add", "deny", people.steward),
+        ("agreement.add", "deny", people.steward),
     ]
+    assert "agreement.add needs one of the roles: seller_steward" in events[0].body
+    assert "agreement.revoke needs one of the roles: seller_steward" in events[2].body
+    assert all("nobody may agreement.add for themselves" in e.body for e in events[3:])
+    assert [x.id for x in flows.list_agreements(stores, actor=S, deal=people.deal)] == [a.id]
 
 
 def test_scope_rules(stores: AppStores, people: World) -> None:
@@ -415,7 +447,7 @@ def test_revocation_takes_effect_at_once(stores: AppStores, people: World) -> No
             at=datetime.now(UTC), clean_team=False,
         )  # fmt: skip
         assert reason is not None and f"(agreement #{a.id} was revoked at " in reason
-    assert flows.list_agreements(stores, in_force=True) == []
+    assert flows.list_agreements(stores, actor=S, deal=people.deal, in_force=True) == []
     with pytest.raises(Conflict, match="already revoked"):
         flows.revoke_agreement(stores, actor=P(people.steward), agreement_id=a.id, reason="again")
     with pytest.raises(Invalid, match="give a reason"):
@@ -463,7 +495,7 @@ def test_master_key_rotation_rewraps_the_document_key(
     ring = KeyRing(EnvKeyProvider.from_text(kek_id="ci", text=k1.hex()))
     a = _nda(stores, people, keyring=ring, document=_doc(tmp_path))
     ring2 = KeyRing(EnvKeyProvider.from_text(kek_id="ci", text=f"2:{k2.hex()},1:{k1.hex()}"))
-    assert keys.rotate_master_key(stores, ring2, actor=None).processed == 1
+    assert keys.rotate_master_key(stores, ring2, actor=OP).processed == 1
     only_new = KeyRing(EnvKeyProvider.from_text(kek_id="ci", text=f"2:{k2.hex()}"))
     out = tmp_path / "after-rotation.pdf"
     flows.export_document(stores, only_new, actor=P(people.steward), agreement_id=a.id, out=out)

@@ -22,7 +22,7 @@ from dealvault.flows import access_requests, admin, agreements
 from dealvault.flows.context import AppStores
 from dealvault.flows.disclosure import Disclosure, DisclosureRequest, view
 from dealvault.vault import service as vault_service
-from tests.conftest import STEWARD, P, World
+from tests.conftest import OP, SELLER, STEWARD, P, World, train
 from tests.vault.helpers import customer_row, do_import, write_csv
 
 COUNSEL = "counsel@law.example"
@@ -39,14 +39,14 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def gov(stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path) -> World:
     """The world plus counsel, a security officer, a clean-team member and 60 customers."""
-    admin.create_organization(stores, name="Law LLP", kind="law_firm")
-    admin.add_party(stores, deal=world.deal, organization="Law LLP", role="counsel")
-    admin.create_person(stores, email=COUNSEL, name="Counsel", organization="Law LLP")
-    admin.create_person(stores, email=SECURITY, name="Sec", organization="洁净日化有限公司")
-    admin.create_person(stores, email=CLEAN, name="Clean", organization="Bidder A")
-    admin.add_member(stores, deal=world.deal, email=COUNSEL, role="counsel")
-    admin.add_member(stores, deal=world.deal, email=SECURITY, role="security_officer")
-    admin.add_member(stores, deal=world.deal, email=CLEAN, role="bidder_clean_team")
+    admin.create_organization(stores, actor=OP, name="Law LLP", kind="law_firm")
+    admin.add_party(stores, actor=OP, deal=world.deal, organization="Law LLP", role="counsel")
+    admin.create_person(stores, actor=OP, email=COUNSEL, name="Counsel", organization="Law LLP")
+    admin.create_person(stores, actor=OP, email=SECURITY, name="Sec", organization=SELLER)
+    admin.create_person(stores, actor=OP, email=CLEAN, name="Clean", organization="Bidder A")
+    admin.add_member(stores, actor=OP, deal=world.deal, email=COUNSEL, role="counsel")
+    admin.add_member(stores, actor=OP, deal=world.deal, email=SECURITY, role="security_officer")
+    admin.add_member(stores, actor=OP, deal=world.deal, email=CLEAN, role="bidder_clean_team")
     rows = [customer_row(i, 手机号=f"139{i:08d}") for i in range(60)]
     do_import(
         stores,
@@ -64,7 +64,7 @@ def gov(stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path) -> Wo
 
 def _view(stores: AppStores, keyring: KeyRing, who: str, level: Level | None) -> Disclosure:
     req = DisclosureRequest(
-        actor=who, deal="clean-2026", dataset="crm", level=level or Level.METADATA,
+        actor=P(who), deal="clean-2026", dataset="crm", level=level or Level.METADATA,
         purpose="diligence",
     )  # fmt: skip
     return view(stores, keyring, request=req, level=level)
@@ -77,10 +77,7 @@ def _govern_clean_team(stores: AppStores, *, row_cap: int | None = None) -> int:
         title="Clean team agreement", effective=TODAY - timedelta(days=5),
         signers=[SignerIn(CLEAN, TODAY - timedelta(days=5))],
     )  # fmt: skip
-    agreements.add_training(
-        stores, actor=P(STEWARD), email=CLEAN, course="confidentiality",
-        completed=TODAY - timedelta(days=10),
-    )  # fmt: skip
+    train(stores, CLEAN, days_ago=10)  # by the training administrator
     req = access_requests.request_access(
         stores, actor=P(CLEAN), deal="clean-2026", dataset="crm",
         categories=["identity", "contact", "preference"], level="masked",
@@ -152,7 +149,7 @@ def test_expiry_and_revocation_at_the_boundary_instant(
 
         def at(when: datetime) -> bool:
             return decide(
-                s, actor=P(person), deal=deal, action="read", level="masked",
+                s, actor=person, deal=deal, action="read", level="masked",
                 categories=["contact"], dataset="crm", dataset_id=ds.id, at=when,
             ).allowed  # fmt: skip
 
@@ -168,20 +165,27 @@ def test_revoked_agreement_and_expired_training_deny_at_once(
 ) -> None:
     _govern_clean_team(stores)
     _view(stores, keyring, CLEAN, Level.MASKED)
-    agreement_id = agreements.list_agreements(stores, deal="clean-2026")[0].id
+    agreement_id = agreements.list_agreements(stores, actor=P(STEWARD), deal="clean-2026")[0].id
     agreements.revoke_agreement(stores, actor=P(STEWARD), agreement_id=agreement_id, reason="t")
     with pytest.raises(Forbidden, match="agreement"):
         _view(stores, keyring, CLEAN, Level.MASKED)
 
 
 def test_self_approval_is_rejected_and_recorded(stores: AppStores, gov: World) -> None:
+    # a steward needs no grant and may ask for none
+    with pytest.raises(Forbidden, match=r"access\.request needs one of the roles"):
+        access_requests.request_access(
+            stores, actor=P(STEWARD), deal="clean-2026", dataset="crm", categories=["contact"],
+            level="masked", purpose="self", duration_days=1,
+        )  # fmt: skip
+    assert _last_event(stores, "access.request") == Ev("access.request", "deny", STEWARD)
     req = access_requests.request_access(
-        stores, actor=P(STEWARD), deal="clean-2026", dataset="crm", categories=["contact"],
+        stores, actor=P(SECURITY), deal="clean-2026", dataset="crm", categories=["contact"],
         level="masked", purpose="self", duration_days=1,
     )  # fmt: skip
-    with pytest.raises(Forbidden):
-        access_requests.approve_request(stores, actor=P(STEWARD), request_id=req.id)
-    assert _last_event(stores, "access.approve").decision == "deny"
+    with pytest.raises(Forbidden, match=r"nobody may access\.approve for themselves"):
+        access_requests.approve_request(stores, actor=P(SECURITY), request_id=req.id)
+    assert _last_event(stores, "access.approve") == Ev("access.approve", "deny", SECURITY)
 
 
 def test_a_frozen_deal_denies_everything(stores: AppStores, keyring: KeyRing, gov: World) -> None:
@@ -193,10 +197,16 @@ def test_a_frozen_deal_denies_everything(stores: AppStores, keyring: KeyRing, go
     with stores.records_session() as s:
         deal = access_service.get_deal(s, code="clean-2026")
         steward = access_service.get_person(s, email=STEWARD)
-        for action in ("import", "shred", "rotate"):
-            assert not decide(s, actor=P(steward), deal=deal, action=action).allowed
-    with pytest.raises(Forbidden):
+        for action in ("dataset.import", "customer.shred", "keys.rotate_data", "policy.set"):
+            got = decide(s, actor=steward, deal=deal, action=action)
+            assert not got.allowed
+            assert f"the deal is frozen: {action} is stopped" in got.reasons
+        # what a frozen deal still allows: the steward's deal reads and the unfreeze
+        for action in ("deal.read", "deal.unfreeze"):
+            assert decide(s, actor=steward, deal=deal, action=action).allowed
+    with pytest.raises(Forbidden, match=r"deal\.unfreeze needs one of the roles"):
         admin.set_frozen(stores, code="clean-2026", actor=P(CLEAN), frozen=False, reason="no")
+    assert _last_event(stores, "deal.unfreeze") == Ev("deal.unfreeze", "deny", CLEAN)
     admin.set_frozen(stores, code="clean-2026", actor=P(STEWARD), frozen=False, reason="resolved")
     assert _view(stores, keyring, STEWARD, Level.FULL).frame.height == 60
     actions = [e.action for e in _events(stores)]
@@ -212,14 +222,11 @@ def _events(stores: AppStores) -> list[Ev]:
 def test_bidder_business_gets_aggregates_only(
     stores: AppStores, keyring: KeyRing, gov: World
 ) -> None:
-    agreements.add_training(
-        stores, actor=P(STEWARD), email=gov.bidder_person, course="confidentiality",
-        completed=TODAY - timedelta(days=1),
-    )  # fmt: skip
+    train(stores, gov.bidder_person, days_ago=1)
     with stores.records_session() as s:
         deal = access_service.get_deal(s, code="clean-2026")
         person = access_service.get_person(s, email=gov.bidder_person)
-        best = allowed_level(s, actor=P(person), deal=deal, dataset="crm")
+        best = allowed_level(s, actor=person, deal=deal, dataset="crm")
         assert best.allowed and best.level == "aggregate"
     with pytest.raises(Forbidden):
         _view(stores, keyring, gov.bidder_person, Level.ANONYMIZED)
@@ -301,7 +308,9 @@ def test_a_policy_change_does_not_move_a_pending_requests_approvers(
         'default = ["seller_steward", "counsel"]',
         'default = ["seller_steward", "counsel", "security_officer"]',
     )
-    policy_flows.set_policy(stores, text=stricter, actor=P(STEWARD), comment="three approvers")
+    policy_flows.set_policy(
+        stores, actor=P(STEWARD), deal="clean-2026", text=stricter, comment="three approvers"
+    )
     access_requests.approve_request(stores, actor=P(STEWARD), request_id=req.id)
     out = access_requests.approve_request(stores, actor=P(COUNSEL), request_id=req.id)
     assert out.status == "approved" and out.required_roles == ["seller_steward", "counsel"]

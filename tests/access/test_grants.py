@@ -20,7 +20,7 @@ from dealvault.flows import access_requests as flow
 from dealvault.flows import admin
 from dealvault.flows.context import AppStores
 from dealvault.vault import service as vault
-from tests.conftest import P, World
+from tests.conftest import OP, SELLER, P, World
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)  # views say "now"
 US = timedelta(microseconds=1)
@@ -41,21 +41,25 @@ class Gov:
 
 @pytest.fixture
 def gov(stores: AppStores, keyring: KeyRing, world: World) -> Gov:
-    """The world plus counsel, a security officer, a clean-team analyst, and dataset 'crm'."""
-    admin.create_organization(stores, name="Law LLP", kind="law_firm")
-    admin.add_party(stores, deal=world.deal, organization="Law LLP", role="counsel")
+    """The world plus counsel, a security officer, a clean-team analyst, and dataset 'crm', at
+    the clean-team stage."""
+    admin.create_organization(stores, actor=OP, name="Law LLP", kind="law_firm")
+    admin.add_party(stores, actor=OP, deal=world.deal, organization="Law LLP", role="counsel")
     people = (
         (COUNSEL, NAMES[0], "Law LLP", "counsel"),
-        (SECURITY, NAMES[1], "洁净日化有限公司", "security_officer"),
+        (SECURITY, NAMES[1], SELLER, "security_officer"),
         (CLEAN, NAMES[2], "Bidder A", "bidder_clean_team"),
-        (STEWARD2, NAMES[3], "洁净日化有限公司", "seller_steward"),
+        (STEWARD2, NAMES[3], SELLER, "seller_steward"),
     )
     for email, name, org, role in people:
-        admin.create_person(stores, email=email, name=name, organization=org)
-        admin.add_member(stores, deal=world.deal, email=email, role=role)
+        admin.create_person(stores, actor=OP, email=email, name=name, organization=org)
+        admin.add_member(stores, actor=OP, deal=world.deal, email=email, role=role)
     with stores.unit_of_work() as uow:
         deal = access.get_deal(uow.records, code=world.deal)
         vault.get_or_create_dataset(uow, keyring, deal=deal, name="crm")
+    for _ in range(2):  # requests are filed from due diligence on: to the clean-team stage
+        admin.advance_deal(stores, actor=P(world.steward), code=world.deal, to=None, winner=None,
+                           reason="test")  # fmt: skip
     return Gov(stores, world.deal, world.steward, world.bidder_person)
 
 
@@ -71,14 +75,14 @@ def ask(
     }
     args.update(kw)
     return flow.request_access(
-        g.stores, actor=who, deal=g.deal, dataset="crm", categories=cats, **args
+        g.stores, actor=P(who), deal=g.deal, dataset="crm", categories=cats, **args
     )
 
 
 def approve(
     g: Gov, rid: int, who: str, at: datetime = T0 + timedelta(hours=1), **kw: Any
 ) -> flow.RequestOut:
-    return flow.approve_request(g.stores, actor=who, request_id=rid, at=at, **kw)
+    return flow.approve_request(g.stores, actor=P(who), request_id=rid, at=at, **kw)
 
 
 def granted(g: Gov, **kw: Any) -> flow.RequestOut:
@@ -133,13 +137,13 @@ def test_steward_and_counsel_approve_and_a_grant_is_made(gov: Gov) -> None:
     )
     assert g.purpose == "spot-check contact data quality"
     assert g.granted_at == t and g.expires_at == t + timedelta(days=14)
-    assert flow.show_request(gov.stores, request_id=req.id).grant == g
 
     evs = events(gov)
     assert [e["action"] for e in evs] == [
         "access.request", "access.approve", "access.approve", "access.grant",
     ]  # fmt: skip
-    assert all(e["decision"] is None for e in evs)
+    assert all(e["decision"] == "allow" for e in evs)  # every event records its decision
+    assert flow.show_request(gov.stores, actor=P(gov.steward), request_id=req.id).grant == g
     assert evs[0]["objects"] == {
         "request": req.id, "dataset": "crm", "categories": "identity,contact", "level": "masked",
         "days": 14, "row_cap": 500,
@@ -184,22 +188,31 @@ def test_service_takes_any_required_roles(gov: Gov) -> None:
 
 # -- who may approve ------------------------------------------------------------------------
 def test_self_approval_is_rejected_and_recorded(gov: Gov) -> None:
-    rid = ask(gov, who=gov.steward).id  # a steward asks for themselves
-    with pytest.raises(Forbidden, match="self-approval") as exc:
-        approve(gov, rid, gov.steward)
+    # a steward reads everything without a grant: the policy lets no steward ask for one
+    with pytest.raises(
+        Forbidden, match=r"access\.request needs one of the roles: .* \(held: seller_steward\)"
+    ):
+        ask(gov, who=gov.steward)
+    refused = events(gov)
+    assert [(e["action"], e["decision"], e["actor"]) for e in refused] == [
+        ("access.request", "deny", gov.steward)
+    ]
+    rid = ask(gov, who=SECURITY).id  # the security officer asks for themselves
+    with pytest.raises(Forbidden, match=r"nobody may access\.approve for themselves") as exc:
+        approve(gov, rid, SECURITY)
     assert exc.value.code == "denied"
-    denied = [e for e in events(gov) if e["decision"] == "deny"]
+    denied = [e for e in events(gov) if e["decision"] == "deny"][1:]
     assert len(denied) == 1 and denied[0]["action"] == "access.approve"
-    assert denied[0]["actor"] == gov.steward and denied[0]["objects"]["request"] == rid
-    assert "self-approval" in denied[0]["reasons"][0]
-    after = flow.show_request(gov.stores, request_id=rid)
+    assert denied[0]["actor"] == SECURITY and denied[0]["objects"]["request"] == rid
+    assert "nobody may access.approve for themselves" in denied[0]["reasons"][0]
+    after = flow.show_request(gov.stores, actor=P(gov.steward), request_id=rid)
     assert after.approvals == [] and after.status == "pending"
-    # the other steward may fill the role instead
+    # the holders of the required roles may fill them instead
     approve(gov, rid, STEWARD2)
     assert approve(gov, rid, COUNSEL).status == "approved"
     with pytest.raises(Forbidden, match="own request"):
         flow.deny_request(
-            gov.stores, actor=P(gov.steward), request_id=ask(gov, who=gov.steward).id, reason="x"
+            gov.stores, actor=P(SECURITY), request_id=ask(gov, who=SECURITY).id, reason="x"
         )
 
 
@@ -211,18 +224,25 @@ def test_same_person_twice_outsiders_and_filled_roles(gov: Gov) -> None:
     assert exc.value.code == "already_decided"
     with pytest.raises(Conflict, match=r"already filled.*still needed: counsel"):
         approve(gov, rid, STEWARD2)
-    for outsider in (gov.analyst, SECURITY):  # security officer is not required for this one
-        with pytest.raises(Forbidden, match="none of the required roles"):
+    # a bidder may approve no request at all (the policy); the security officer may approve
+    # some, but is not required for this one
+    for outsider, why in (
+        (gov.analyst, r"access\.approve needs one of the roles: seller_steward, counsel, "),
+        (SECURITY, "none of the required roles"),
+    ):
+        with pytest.raises(Forbidden, match=why):
             approve(gov, rid, outsider)
     denied = [e for e in events(gov) if e["decision"] == "deny"]
     assert [e["actor"] for e in denied] == [gov.analyst, SECURITY]
-    assert flow.show_request(gov.stores, request_id=rid).still_needed == ["counsel"]
+    assert flow.show_request(gov.stores, actor=P(gov.steward), request_id=rid).still_needed == [
+        "counsel"
+    ]
     with pytest.raises(NotFound):
         approve(gov, 999, COUNSEL)
 
 
 def test_one_person_with_two_roles_fills_only_one(gov: Gov) -> None:
-    admin.add_member(gov.stores, deal=gov.deal, email=SECURITY, role="seller_steward")
+    admin.add_member(gov.stores, actor=OP, deal=gov.deal, email=SECURITY, role="seller_steward")
     rid = ask(gov, cats=("sensitive",)).id
     # steward and security officer: the security role is taken, as nobody else could fill it
     first = approve(gov, rid, SECURITY)
@@ -244,8 +264,10 @@ def test_deny_is_final(gov: Gov) -> None:
     approve(gov, rid, gov.steward)
     with pytest.raises(Invalid, match="reason"):
         flow.deny_request(gov.stores, actor=P(COUNSEL), request_id=rid, reason="  ")
-    with pytest.raises(Forbidden, match="none of the required roles"):
+    with pytest.raises(Forbidden, match=r"access\.deny needs one of the roles: seller_steward"):
         flow.deny_request(gov.stores, actor=P(gov.analyst), request_id=rid, reason="no")
+    with pytest.raises(Forbidden, match="none of the required roles"):
+        flow.deny_request(gov.stores, actor=P(SECURITY), request_id=rid, reason="no")
     out = flow.deny_request(
         gov.stores, actor=P(COUNSEL), request_id=rid, reason="purpose too broad", at=T0 + US
     )
@@ -256,10 +278,22 @@ def test_deny_is_final(gov: Gov) -> None:
     with pytest.raises(Conflict, match="already denied"):
         flow.deny_request(gov.stores, actor=P(STEWARD2), request_id=rid, reason="x")
     deny_ev = [e for e in events(gov) if e["action"] == "access.deny"]
-    assert [e["decision"] for e in deny_ev] == ["deny", None]  # the refusal, then the denial
-    assert deny_ev[1]["objects"]["status"] == "denied"
-    assert deny_ev[1]["reasons"] == ["purpose too broad"]
-    assert [r.id for r in flow.list_requests(gov.stores, status="denied")] == [rid]
+    # the two refusals, then the denial (allowed: the decision on the action, not the request)
+    assert [(e["decision"], e["actor"]) for e in deny_ev] == [
+        ("deny", gov.analyst),
+        ("deny", SECURITY),
+        ("allow", COUNSEL),
+    ]
+    assert "access.deny needs one of the roles" in deny_ev[0]["reasons"][0]
+    assert "none of the required roles" in deny_ev[1]["reasons"][0]
+    assert deny_ev[2]["objects"]["status"] == "denied"
+    assert deny_ev[2]["reasons"] == ["purpose too broad"]
+    assert [
+        r.id
+        for r in flow.list_requests(
+            gov.stores, actor=P(gov.steward), deal=gov.deal, status="denied"
+        )
+    ] == [rid]
 
 
 # -- time: expiry and revocation ------------------------------------------------------------
@@ -290,7 +324,9 @@ def test_revocation_takes_effect_at_the_instant(gov: Gov) -> None:
     g = granted(gov).grant
     assert g is not None
     r = g.granted_at + timedelta(days=3)
-    with pytest.raises(Forbidden, match="seller steward or security officer"):
+    with pytest.raises(
+        Forbidden, match=r"access\.revoke needs one of the roles: seller_steward, security_officer"
+    ):
         flow.revoke_grant(gov.stores, actor=P(COUNSEL), grant_id=g.id, reason="x", at=r)
     with pytest.raises(Invalid, match="reason"):
         flow.revoke_grant(gov.stores, actor=P(SECURITY), grant_id=g.id, reason="", at=r)
@@ -307,7 +343,8 @@ def test_revocation_takes_effect_at_the_instant(gov: Gov) -> None:
     with pytest.raises(NotFound, match="grant 999"):
         flow.revoke_grant(gov.stores, actor=P(gov.steward), grant_id=999, reason="x")
     rev = [e for e in events(gov) if e["action"] == "access.revoke"]
-    assert [e["decision"] for e in rev] == ["deny", None]
+    assert [e["decision"] for e in rev] == ["deny", "allow"]
+    assert "access.revoke needs one of the roles" in rev[0]["reasons"][0]
     assert rev[1]["objects"]["grantee"] == CLEAN and rev[1]["reasons"] == ["left the team"]
 
 
@@ -377,7 +414,7 @@ def test_bad_requests(gov: Gov, kw: dict[str, Any], message: str) -> None:
 
 def test_non_members_and_unknown_things(gov: Gov) -> None:
     admin.create_person(
-        gov.stores, email="out@bidder-b.example", name="Out", organization="Bidder B"
+        gov.stores, actor=OP, email="out@bidder-b.example", name="Out", organization="Bidder B"
     )
     with pytest.raises(Forbidden, match="not a member of deal clean-2026"):
         ask(gov, who="out@bidder-b.example")
@@ -388,9 +425,11 @@ def test_non_members_and_unknown_things(gov: Gov) -> None:
             level="masked", purpose="p", duration_days=1,
         )  # fmt: skip
     with pytest.raises(NotFound, match="access request 42"):
-        flow.show_request(gov.stores, request_id=42)
+        flow.show_request(gov.stores, actor=P(gov.steward), request_id=42)
     with pytest.raises(Invalid, match="unknown status"):
-        flow.list_requests(gov.stores, status="maybe")
+        flow.list_requests(gov.stores, actor=P(gov.steward), deal=gov.deal, status="maybe")
+    with pytest.raises(Forbidden, match="not a member of deal clean-2026"):
+        flow.list_requests(gov.stores, actor=P("out@bidder-b.example"), deal=gov.deal)
 
 
 def test_list_filters(gov: Gov) -> None:
@@ -398,12 +437,16 @@ def test_list_filters(gov: Gov) -> None:
     b = ask(gov, who=gov.analyst, level="aggregate", row_cap=None).id
     approve(gov, a, gov.steward)
     approve(gov, a, COUNSEL)
-    assert [r.id for r in flow.list_requests(gov.stores, deal=gov.deal)] == [a, b]
-    assert [r.id for r in flow.list_requests(gov.stores, status="pending")] == [b]
-    mine = flow.list_requests(gov.stores, mine=True, actor=P(gov.analyst))
+    steward = P(gov.steward)
+    assert [r.id for r in flow.list_requests(gov.stores, actor=steward, deal=gov.deal)] == [a, b]
+    pending = flow.list_requests(gov.stores, actor=steward, deal=gov.deal, status="pending")
+    assert [r.id for r in pending] == [b]
+    mine = flow.list_requests(gov.stores, actor=P(gov.analyst), deal=gov.deal, mine=True)
     assert [r.id for r in mine] == [b] and mine[0].row_cap is None
-    with pytest.raises(Invalid, match="--mine"):
-        flow.list_requests(gov.stores, mine=True)
+    # someone who decides no requests sees only their own, even without --mine
+    theirs = flow.list_requests(gov.stores, actor=P(CLEAN), deal=gov.deal)
+    assert [r.id for r in theirs] == [a]
+    assert flow.list_requests(gov.stores, actor=steward, deal=gov.deal, mine=True) == []
 
 
 def test_levels_match_the_disclosure_engine() -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 
 import cedarpy
 import pytest
 from sqlalchemy import text as sql
 
 from dealvault.access import policy as pol
+from dealvault.access import service as access
 from dealvault.access.policy_cedar import SCHEMA
 from dealvault.access.stages import MemberRole, Stage
 from dealvault.audit.store import LogFilter
@@ -17,9 +19,9 @@ from dealvault.flows import admin, auditing
 from dealvault.flows import policy as flows
 from dealvault.flows.context import AppStores
 from dealvault.ingest.fields import Category
-from tests.conftest import P, World
+from tests.conftest import OP, SELLER, P, World
 
-# -- the expected matrix, written out from DESIGN.md §1 (not derived from the code) -------
+# -- the expected matrix, written out from docs/design.md §1 (not derived from the code) -------
 STAGES = (
     "preparation",
     "due_diligence",
@@ -216,6 +218,11 @@ def edit(*pairs: tuple[str, str]) -> str:
 
 
 AUDITOR_TABLE = pol.default_policy().text.split("[ceiling.auditor]")[1].split("\n\n")[0]
+DESCRIPTION = next(
+    line for line in pol.default_policy().text.splitlines() if line.startswith("description = ")
+)
+FROZEN_ALLOW = 'allow = ["deal.unfreeze", "deal.read", "audit_log", "trace"]'
+ADVANCE = '"deal.advance" = { roles = ["seller_steward"], stages = ["preparation", '
 
 
 @pytest.mark.parametrize(
@@ -223,7 +230,7 @@ AUDITOR_TABLE = pol.default_policy().text.split("[ceiling.auditor]")[1].split("\
     [
         ("[policy\nformat = 1", "policy is not valid TOML: "),
         (edit(("[audit_log]\nroles", "[audit]\nroles")), "unknown section [audit]"),
-        (edit(('[frozen]\nactions = ["read"]\n', "")), "missing section [frozen]"),
+        (edit(("[frozen]\n" + FROZEN_ALLOW + "\n", "")), "missing section [frozen]"),
         (
             edit(("[ceiling.counsel]\npreparation", "[ceiling.counsel]\nprep")),
             "[ceiling.counsel]: unknown stage 'prep'",
@@ -249,14 +256,29 @@ AUDITOR_TABLE = pol.default_policy().text.split("[ceiling.auditor]")[1].split("\
          "approvals.sensitive: must include every default approver; add seller_steward"),
         (edit(('roles = ["auditor"', 'roles = ["janitor"')),
          "audit_log.roles: unknown member role 'janitor'"),
-        (edit(('actions = ["read"]', 'actions = ["write"]')),
-         "frozen.actions: unknown action 'write'"),
-        (edit(("format = 1", "format = 2")), "policy.format: unsupported format 2"),
-        (edit(("format = 1", 'format = 1\nowner = "x"')), "[policy]: unknown key 'owner'"),
+        (edit((FROZEN_ALLOW, 'allow = ["deal.unfreeze", "write"]')),
+         "frozen.allow: unknown action 'write'"),
+        (edit((FROZEN_ALLOW, 'allow = ["deal.read"]')),
+         "frozen.allow: must include deal.unfreeze (else a freeze can never end)"),
+        (edit((FROZEN_ALLOW, 'actions = ["read"]')), "[frozen]: unknown key 'actions'"),
+        (edit(("format = 2", "format = 1")), "policy.format: unsupported format 1"),
+        (edit(("format = 2", 'format = 2\nowner = "x"')), "[policy]: unknown key 'owner'"),
+        (edit(("[actions]\n", "[actionz]\n")), "unknown section [actionz]"),
+        (edit((ADVANCE, '"deal.go" = { roles = ["seller_steward"], stages = ["preparation", ')),
+         "[actions]: unknown action 'deal.go'"),
+        (edit((ADVANCE, '"deal.advance" = { roles = ["ceo"], stages = ["preparation", ')),
+         "actions.deal.advance.roles: unknown role 'ceo'"),
+        (edit((ADVANCE, '"deal.advance" = { roles = ["seller_steward"], stages = ["prep", ')),
+         "actions.deal.advance.stages: unknown stage 'prep'"),
+        (edit(('"org.create" = { roles = ["operator"] }',
+               '"org.create" = { roles = ["operator"], stages = ["*"] }')),
+         "actions.org.create: unknown key 'stages'"),
+        (edit(('"org.create" = { roles = ["operator"] }', '"org.create" = { who = ["operator"] }')),
+         "actions.org.create: unknown key 'who'"),
         (edit(('training_course = "confidentiality"\n', "")),
          "[policy]: missing key 'training_course'"),
         (
-            edit(('description = "DESIGN.md §1 default disclosure ceiling"',
+            edit((DESCRIPTION,
                   'description = "x\\npermit (principal, action, resource);"')),
             "policy.description: must be one line",
         ),
@@ -293,15 +315,32 @@ def test_loosening_is_refused_tightening_accepted() -> None:
             ('default = ["seller_steward", "counsel"]', 'default = ["seller_steward"]'),
             ('governed_above = "aggregate"', 'governed_above = "anonymized"'),
             ('roles = ["auditor", "counsel"', 'roles = ["auditor", "counsel", "intermediary"'),
-            ('actions = ["read"]', "actions = []"),
+            (FROZEN_ALLOW, 'allow = ["deal.unfreeze", "deal.read", "audit_log", "trace", "read"]'),
+            (ADVANCE, '"deal.advance" = { roles = ["seller_steward", "bidder_business"], '
+                      'stages = ["post_closing", "preparation", '),
         )
     )  # fmt: skip
     assert pol.loosenings(fewer, baseline=pol.default_policy()) == [
         "approvals.default drops counsel",
         "policy.governed_above: anonymized is above aggregate",
         "audit_log.roles adds intermediary",
-        "frozen.actions drops read",
+        "frozen.allow adds read",
+        "actions.deal.advance adds role bidder_business",
+        "actions.deal.advance adds stage post_closing",
     ]
+    with pytest.raises(Invalid, match=r"actions\.deal\.advance adds role bidder_business"):
+        pol.require_tightening(fewer)
+    # an action may be taken by fewer roles at fewer stages: that tightens
+    fewer_actions = pol.parse_policy(
+        edit(
+            (ADVANCE, '"deal.advance" = { roles = [], stages = ["preparation", '),
+            ('"org.create" = { roles = ["operator"] }', '"org.create" = { roles = [] }'),
+        )
+    )  # fmt: skip
+    assert pol.loosenings(fewer_actions, baseline=pol.default_policy()) == []
+    assert fewer_actions.allows_action(
+        action="deal.advance", roles=["seller_steward"], stage="preparation"
+    ) == (False, ("deal.advance needs one of the roles: nobody (held: seller_steward)",))
     tighter = pol.parse_policy(TIGHTER)
     assert pol.loosenings(tighter, baseline=pol.default_policy()) == []
     assert tighter.ceiling(role="bidder_clean_team", stage="clean_team") == "pseudonymized"
@@ -309,39 +348,56 @@ def test_loosening_is_refused_tightening_accepted() -> None:
 
 TIGHTER = edit(
     ('clean_team = "masked"           # masked', 'clean_team = "pseudonymized"    # masked'),
-    ('actions = ["read"]', 'actions = ["read", "audit_log"]'),
+    (FROZEN_ALLOW, 'allow = ["deal.unfreeze", "deal.read", "trace"]'),  # no audit log when frozen
 )  # fmt: skip
 
 
 # -- versions through the flows -------------------------------------------------------------
+def _changes(stores: AppStores, world: World, deal: str | None = None) -> list[dict[str, object]]:
+    """The deal's policy.change events, read by its steward (an audit_log role)."""
+    return auditing.log(
+        stores,
+        actor=P(world.steward),
+        flt=LogFilter(action="policy.change", deal=deal or world.deal),
+    )
+
+
 def test_set_policy_stores_a_version_and_audits_it(stores: AppStores, world: World) -> None:
-    shown = flows.show_policy(stores)
-    assert (shown.version, shown.source) == (0, "shipped default")
+    steward = P(world.steward)
+    shown = flows.show_policy(stores, actor=steward, deal=world.deal)
+    assert (shown.version, shown.source, shown.deal) == (0, "shipped default", world.deal)
     assert shown.matrix["bidder_clean_team"]["clean_team"] == "masked"
     default_sha = shown.sha256
+    assert default_sha == flows.shipped_policy().sha256
 
     v1 = flows.set_policy(
-        stores, text=TIGHTER, actor=P(world.steward), comment="clean team: pseudo"
+        stores, actor=steward, deal=world.deal, text=TIGHTER, comment="clean team: pseudo"
     )
     assert (v1.version, v1.actor, v1.in_force) == (1, world.steward, True)
     with stores.records_session() as s:
-        active = pol.active_policy(s)
+        active = pol.active_policy(s, deal=access.get_deal(s, code=world.deal))
+        assert pol.active_policy(s, deal=None).version == 0  # store actions: the shipped one
     assert active.version == 1 and active.sha256 == v1.sha256
     assert active.ceiling(role="bidder_clean_team", stage="clean_team") == "pseudonymized"
     ok, why = active.allows(role="bidder_clean_team", stage="clean_team", level="masked")
     assert not ok and "above the ceiling pseudonymized" in why[0]
     assert not active.allows_audit_log(role="auditor", stage="closing", frozen=True)[0]
 
-    shown = flows.show_policy(stores, cedar=True)
+    shown = flows.show_policy(stores, actor=steward, deal=world.deal, cedar=True)
     assert (shown.version, shown.source, shown.actor) == (1, "stored", world.steward)
     assert shown.comment == "clean team: pseudo" and shown.cedar and "forbid" in shown.cedar
-    check = flows.check_policy(stores, role="bidder_clean_team", stage="clean_team")
+    check = flows.check_policy(
+        stores, actor=steward, deal=world.deal, role="bidder_clean_team", stage="clean_team"
+    )
     assert (check.policy_version, check.ceiling) == (1, "pseudonymized")
+    # the pure check of a policy gives the same answer without the store
+    assert flows.check(active, role="bidder_clean_team", stage="clean_team") == check
 
-    events = auditing.log(stores, flt=LogFilter(action="policy.change"))
+    events = _changes(stores, world)
     assert len(events) == 1
     ev = events[0]
     assert ev["actor"] == world.steward and ev["purpose"] == "clean team: pseudo"
+    assert (ev["decision"], ev["deal"], ev["authn"]) == ("allow", world.deal, "local")
     assert ev["objects"] == {
         "old_version": 0,
         "old_sha256": default_sha,
@@ -349,14 +405,16 @@ def test_set_policy_stores_a_version_and_audits_it(stores: AppStores, world: Wor
         "new_sha256": v1.sha256,
     }
 
-    with pytest.raises(Conflict, match="already in force as version 1"):
-        flows.set_policy(stores, text=TIGHTER, actor=P(world.steward), comment="again")
+    with pytest.raises(Conflict, match="already in force for clean-2026 as version 1"):
+        flows.set_policy(stores, actor=steward, deal=world.deal, text=TIGHTER, comment="again")
     tightest = TIGHTER.replace('due_diligence = "anonymized"', 'due_diligence = "aggregate"')
-    v2 = flows.set_policy(stores, text=tightest, actor=P(world.steward), comment="no records in dd")
+    v2 = flows.set_policy(
+        stores, actor=steward, deal=world.deal, text=tightest, comment="no records in dd"
+    )
     assert v2.version == 2
-    history = flows.policy_history(stores)
+    history = flows.policy_history(stores, actor=steward, deal=world.deal)
     assert [(h.version, h.in_force) for h in history] == [(1, False), (2, True)]
-    events = auditing.log(stores, flt=LogFilter(action="policy.change"))
+    events = _changes(stores, world)
     assert events[-1]["objects"]["old_version"] == 1
     assert events[-1]["objects"]["old_sha256"] == v1.sha256
 
@@ -364,34 +422,103 @@ def test_set_policy_stores_a_version_and_audits_it(stores: AppStores, world: Wor
 def test_only_a_steward_may_change_it_and_refusals_are_recorded(
     stores: AppStores, world: World
 ) -> None:
-    with pytest.raises(Forbidden, match="only a seller steward"):
-        flows.set_policy(stores, text=TIGHTER, actor=P(world.bidder_person), comment="mine now")
-    denied = auditing.log(stores, flt=LogFilter(action="policy.change"))
+    with pytest.raises(
+        Forbidden, match=r"policy\.set needs one of the roles: seller_steward \(held: bidder"
+    ):
+        flows.set_policy(
+            stores, actor=P(world.bidder_person), deal=world.deal, text=TIGHTER, comment="mine now"
+        )
+    denied = _changes(stores, world)
     assert [(e["actor"], e["decision"]) for e in denied] == [(world.bidder_person, "deny")]
+    assert "policy.set needs one of the roles: seller_steward" in denied[0]["reasons"][0]
     loose = TIGHTER.replace(
         'post_closing = "none"           # the seller', 'post_closing = "full" #'
     )
     with pytest.raises(Invalid, match="seller_steward at post_closing: full is above none"):
-        flows.set_policy(stores, text=loose, actor=P(world.steward), comment="keep a copy")
-    assert flows.policy_history(stores) == []
-    assert len(auditing.log(stores, flt=LogFilter(action="policy.change"))) == 1
-    admin.create_person(stores, email="x@other.example", name="X", organization="Bidder B")
-    with pytest.raises(Forbidden):
-        flows.set_policy(stores, text=TIGHTER, actor=P("x@other.example"), comment=None)
+        flows.set_policy(
+            stores, actor=P(world.steward), deal=world.deal, text=loose, comment="keep a copy"
+        )
+    assert flows.policy_history(stores, actor=P(world.steward), deal=world.deal) == []
+    assert len(_changes(stores, world)) == 1
+    admin.create_person(
+        stores, actor=OP, email="x@other.example", name="X", organization="Bidder B"
+    )
+    with pytest.raises(Forbidden, match=r"x@other\.example is not a member of deal clean-2026"):
+        flows.set_policy(
+            stores, actor=P("x@other.example"), deal=world.deal, text=TIGHTER, comment=None
+        )
+    # the operator runs the store, not the deal: no policy change either
+    with pytest.raises(Forbidden, match=r"policy\.set needs one of the roles: seller_steward"):
+        flows.set_policy(stores, actor=OP, deal=world.deal, text=TIGHTER, comment=None)
+    assert [(e["actor"], e["decision"]) for e in _changes(stores, world)] == [
+        (world.bidder_person, "deny"),
+        ("x@other.example", "deny"),
+        (world.operator, "deny"),
+    ]
+    assert flows.show_policy(stores, actor=P(world.steward), deal=world.deal).version == 0
+
+
+def test_a_policy_is_scoped_to_its_deal(stores: AppStores, world: World) -> None:
+    """Being steward of one deal gives no power over another: its policy is its own."""
+    other_steward = "steward2@seller.example"
+    admin.create_person(stores, actor=OP, email=other_steward, name="Second", organization=SELLER)
+    admin.create_deal(
+        stores,
+        actor=OP,
+        code="side-2026",
+        name="Another sale",
+        kind="asset",
+        seller=SELLER,
+        bidders=["Bidder B"],
+        stewards=[other_steward],
+    )
+    mine = flows.set_policy(
+        stores, actor=P(other_steward), deal="side-2026", text=TIGHTER, comment="mine"
+    )
+    assert mine.version == 1
+    # the first deal keeps the shipped default, and its history is empty
+    assert flows.show_policy(stores, actor=P(world.steward), deal=world.deal).version == 0
+    assert flows.policy_history(stores, actor=P(world.steward), deal=world.deal) == []
+    with stores.records_session() as s:
+        side = pol.active_policy(s, deal=access.get_deal(s, code="side-2026"))
+        clean = pol.active_policy(s, deal=access.get_deal(s, code=world.deal))
+    assert (side.version, clean.version) == (1, 0)
+    assert clean.ceiling(role="bidder_clean_team", stage="clean_team") == "masked"
+    # the other deal's steward may neither change nor read the first deal's policy
+    for fn in (
+        lambda: flows.set_policy(
+            stores, actor=P(other_steward), deal=world.deal, text=TIGHTER, comment="lock out"
+        ),
+        lambda: flows.show_policy(stores, actor=P(other_steward), deal=world.deal),
+        lambda: flows.policy_history(stores, actor=P(other_steward), deal=world.deal),
+    ):
+        with pytest.raises(
+            Forbidden, match=f"{re.escape(other_steward)} is not a member of deal clean-2026"
+        ):
+            fn()
+    changes = _changes(stores, world)
+    assert [(e["actor"], e["decision"]) for e in changes] == [(other_steward, "deny")]
+    # version numbers are per deal too
+    again = flows.set_policy(
+        stores, actor=P(world.steward), deal=world.deal, text=TIGHTER, comment="same text"
+    )
+    assert again.version == 1
 
 
 def test_the_default_can_be_pinned_and_tampering_is_detected(
     stores: AppStores, world: World
 ) -> None:
     text = pol.default_policy().text
-    assert flows.set_policy(stores, text=text, actor=P(world.steward), comment="pin").version == 1
+    steward = P(world.steward)
+    pinned = flows.set_policy(stores, actor=steward, deal=world.deal, text=text, comment="pin")
+    assert pinned.version == 1
     with stores.unit_of_work() as uow:
         uow.records.execute(
             sql("UPDATE policy_versions SET text = :t WHERE version = 1"),
             {"t": text.replace('due_diligence = "aggregate"', 'due_diligence = "full"', 1)},
         )
     with pytest.raises(IntegrityError, match="does not match its sha256"):
-        flows.show_policy(stores)
+        flows.show_policy(stores, actor=steward, deal=world.deal)
 
 
 def test_show_and_validate_views() -> None:
@@ -400,4 +527,13 @@ def test_show_and_validate_views() -> None:
     assert {c.category: c.level for c in out.category_caps} == CAPS
     doc = json.loads(out.model_dump_json())
     assert doc["matrix"]["auditor"] == dict.fromkeys(STAGES, "none")
-    assert doc["frozen_actions"] == ["read", "audit_log"]
+    assert doc["frozen_allow"] == ["deal.unfreeze", "deal.read", "trace"]
+    assert doc["actions"]["policy.set"]["roles"] == ["seller_steward"]
+    assert doc["actions"]["keys.rotate_master"] == {
+        "roles": ["operator"],
+        "stages": [],
+        "help": "rotate the master key (rewraps every dataset key)",
+    }
+    shipped = flows.shipped_policy()
+    assert (shipped.version, shipped.source, shipped.deal) == (0, "shipped default", None)
+    assert shipped.frozen_allow == ["deal.unfreeze", "deal.read", "audit_log", "trace"]

@@ -16,7 +16,7 @@ from dealvault.errors import Conflict, Forbidden, InputError, Invalid, NotFound
 from dealvault.flows import admin
 from dealvault.flows import agreements as flows
 from dealvault.flows.context import AppStores
-from tests.conftest import P, World
+from tests.conftest import OP, TRAINER, P, World
 
 CLEAN = "clean@bidder-a.example"
 HEADER = "email,course,completed,expires\n"
@@ -28,7 +28,7 @@ def utc(*args: int) -> datetime:
 
 @pytest.fixture
 def people(stores: AppStores, world: World) -> World:
-    admin.create_person(stores, email=CLEAN, name="王小明", organization="Bidder A")
+    admin.create_person(stores, actor=OP, email=CLEAN, name="王小明", organization="Bidder A")
     return world
 
 
@@ -57,7 +57,7 @@ def _csv(tmp_path: Path, body: str, *, bom: bool = False, name: str = "training.
 def test_validity_is_inclusive_by_utc_day(stores: AppStores, people: World) -> None:
     t = flows.add_training(
         stores,
-        actor=P(people.steward),
+        actor=P(TRAINER),
         email=people.bidder_person,
         course="Confidentiality",
         completed=date(2026, 2, 1),
@@ -102,7 +102,7 @@ def test_renewal_and_open_ended_records(stores: AppStores, people: World) -> Non
     for completed, expires in [(date(2025, 1, 10), date(2026, 1, 9)), (date(2026, 1, 5), None)]:
         flows.add_training(
             stores,
-            actor=P(people.steward),
+            actor=P(TRAINER),
             email=people.bidder_person,
             course="confidentiality",
             completed=completed,
@@ -113,12 +113,12 @@ def test_renewal_and_open_ended_records(stores: AppStores, people: World) -> Non
         got = tr.valid_training(s, person=analyst, course="confidentiality", at=utc(2026, 1, 7))
         assert got is not None and got.expires is None  # the longest-lasting one
         assert tr.valid_training(s, person=analyst, course="confidentiality", at=utc(2099, 1, 1))
-    rows = flows.list_training(stores, person=people.bidder_person)
+    rows = flows.list_training(stores, actor=P(TRAINER), person=people.bidder_person)
     assert [r.valid_now for r in rows] == [False, True]
 
 
 def test_add_checks(stores: AppStores, people: World) -> None:
-    args = {"actor": people.steward, "email": people.bidder_person, "course": "confidentiality"}
+    args = {"actor": P(TRAINER), "email": people.bidder_person, "course": "confidentiality"}
     flows.add_training(stores, **args, completed=date(2026, 3, 1))  # type: ignore[arg-type]
     with pytest.raises(Conflict, match="already has this person, course and date"):
         flows.add_training(stores, **args, completed=date(2026, 3, 1))  # type: ignore[arg-type]
@@ -137,27 +137,45 @@ def test_add_checks(stores: AppStores, people: World) -> None:
         )
     with pytest.raises(Invalid, match="course must be"):
         flows.add_training(
-            stores, actor=P(people.steward), email=CLEAN, course=" ", completed=date(2026, 3, 1)
+            stores, actor=P(TRAINER), email=CLEAN, course=" ", completed=date(2026, 3, 1)
         )
     with pytest.raises(NotFound, match="person not found"):
         flows.add_training(
             stores,
-            actor=P(people.steward),
+            actor=P(TRAINER),
             email="x@y.example",
             course="c",
             completed=date(2026, 3, 1),
         )
-    with pytest.raises(Forbidden, match="only a seller steward"):
+    # only a training administrator records training: not a bidder, not a seller steward
+    for who in (people.bidder_person, people.steward):
+        with pytest.raises(
+            Forbidden,
+            match=r"training\.record needs one of the roles: training_admin \(held: none\)",
+        ):
+            flows.add_training(
+                stores,
+                actor=P(who),
+                email=CLEAN,
+                course="c",
+                completed=date(2026, 3, 1),
+            )
+    # and never their own
+    with pytest.raises(Forbidden, match=r"nobody may training\.record for themselves"):
         flows.add_training(
-            stores,
-            actor=P(people.bidder_person),
-            email=CLEAN,
-            course="c",
-            completed=date(2026, 3, 1),
+            stores, actor=P(TRAINER), email=TRAINER, course="c", completed=date(2026, 3, 1)
         )
     assert _count(stores) == 1
     events = _events(stores, "training.")
-    assert [(a, d) for a, d, _ in events] == [("training.add", "allow"), ("training.add", "deny")]
+    assert [(a, d) for a, d, _ in events] == [
+        ("training.add", "allow"),
+        ("training.add", "deny"),
+        ("training.add", "deny"),
+        ("training.add", "deny"),
+    ]
+    assert "training.record needs one of the roles: training_admin (held: none)" in events[1][2]
+    assert f'"actor":"{people.steward}"' in events[2][2]
+    assert "nobody may training.record for themselves" in events[3][2]
     assert '"course":"confidentiality"' in events[0][2] and "王小明" not in events[0][2]
 
 
@@ -167,7 +185,7 @@ def test_import_counts_imported_and_skipped(
 ) -> None:
     flows.add_training(
         stores,
-        actor=P(people.steward),
+        actor=P(TRAINER),
         email=CLEAN,
         course="confidentiality",
         completed=date(2026, 1, 15),
@@ -180,14 +198,12 @@ def test_import_counts_imported_and_skipped(
         f"{people.bidder_person},confidentiality,2026-02-01,2027-01-31\n"  # repeated in the file
         f"{people.steward},gdpr basics,2025-12-01,\n"
     )
-    got = flows.import_training(stores, actor=P(people.steward), path=_csv(tmp_path, body, bom=bom))
+    got = flows.import_training(stores, actor=P(TRAINER), path=_csv(tmp_path, body, bom=bom))
     assert (got.file, got.rows, got.imported, got.skipped) == ("training.csv", 4, 2, 2)
     assert _count(stores) == 3
-    again = flows.import_training(
-        stores, actor=P(people.steward), path=_csv(tmp_path, body, bom=bom)
-    )
+    again = flows.import_training(stores, actor=P(TRAINER), path=_csv(tmp_path, body, bom=bom))
     assert (again.imported, again.skipped) == (0, 4)
-    rows = flows.list_training(stores, course="gdpr basics")
+    rows = flows.list_training(stores, actor=P(TRAINER), course="gdpr basics")
     assert [(r.person, r.expires, r.source) for r in rows] == [
         (people.steward, None, "import training.csv")
     ]
@@ -200,7 +216,7 @@ def test_import_counts_imported_and_skipped(
 
 def test_header_only_file_imports_nothing(stores: AppStores, people: World, tmp_path: Path) -> None:
     got = flows.import_training(
-        stores, actor=P(people.steward), path=_csv(tmp_path, "email,course,completed\n")
+        stores, actor=P(TRAINER), path=_csv(tmp_path, "email,course,completed\n")
     )
     assert (got.rows, got.imported, got.skipped) == (0, 0, 0)
 
@@ -250,7 +266,7 @@ def test_a_bad_row_rejects_the_whole_file(
         + "\n"
     )
     with pytest.raises(InputError) as info:
-        flows.import_training(stores, actor=P(people.steward), path=_csv(tmp_path, body))
+        flows.import_training(stores, actor=P(TRAINER), path=_csv(tmp_path, body))
     assert str(info.value) == message
     assert people.bidder_person not in str(info.value) and "2026-01-31" not in str(info.value)
     assert _count(stores) == 0
@@ -281,17 +297,31 @@ def test_bad_files(
     path = tmp_path / "training.csv"
     path.write_bytes(data)
     with pytest.raises(InputError, match=message):
-        flows.import_training(stores, actor=P(people.steward), path=path)
+        flows.import_training(stores, actor=P(TRAINER), path=path)
     assert _count(stores) == 0
 
 
-def test_import_needs_a_steward_and_an_existing_file(
+def test_import_needs_a_training_admin_and_an_existing_file(
     stores: AppStores, people: World, tmp_path: Path
 ) -> None:
     path = _csv(tmp_path, HEADER + f"{CLEAN},confidentiality,2026-02-01,\n")
-    with pytest.raises(Forbidden, match="only a seller steward of some deal may record training"):
-        flows.import_training(stores, actor=P(people.bidder_person), path=path)
+    for who in (people.bidder_person, people.steward):  # a steward records no training either
+        with pytest.raises(
+            Forbidden,
+            match=r"training\.record needs one of the roles: training_admin \(held: none\)",
+        ):
+            flows.import_training(stores, actor=P(who), path=path)
+    # a file with a record of the importer is refused whole
+    own = _csv(
+        tmp_path,
+        HEADER + f"{CLEAN},confidentiality,2026-02-01,\n{TRAINER},confidentiality,2026-02-01,\n",
+        name="own.csv",
+    )
+    with pytest.raises(Forbidden, match=r"nobody may training\.record for themselves"):
+        flows.import_training(stores, actor=P(TRAINER), path=own)
     with pytest.raises(InputError, match=r"missing\.csv: file not found"):
-        flows.import_training(stores, actor=P(people.steward), path=tmp_path / "missing.csv")
+        flows.import_training(stores, actor=P(TRAINER), path=tmp_path / "missing.csv")
     assert _count(stores) == 0
-    assert [(a, d) for a, d, _ in _events(stores, "training.")] == [("training.import", "deny")]
+    events = _events(stores, "training.")
+    assert [(a, d) for a, d, _ in events] == [("training.import", "deny")] * 3
+    assert '"row":2' in events[2][2] and "for themselves" in events[2][2]
