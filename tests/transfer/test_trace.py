@@ -17,10 +17,9 @@ from dealvault.errors import Forbidden, InputError
 from dealvault.flows.closing import trace_file
 from dealvault.flows.context import AppStores
 from dealvault.synth.writers import write_export
-from dealvault.transfer.canaries import load_canaries
 from dealvault.transfer.trace import TraceResult
 from tests.conftest import World
-from tests.transfer.test_canaries import Copy, Loaded, load_dataset, recipient_copy
+from tests.transfer.test_canaries import Copy, Loaded, load_dataset, open_canaries, recipient_copy
 
 RECIPIENTS = ("Bidder A", "Bidder B")
 
@@ -62,12 +61,11 @@ def trace(stores: AppStores, keyring: KeyRing, world: World, path: Path) -> Trac
     return trace_file(stores, keyring, actor=world.steward, path=path, deal=world.deal)
 
 
-def _personal_values(stores: AppStores, loaded: Loaded) -> set[str]:
+def _personal_values(stores: AppStores, keyring: KeyRing, loaded: Loaded) -> set[str]:
     """Every canary and customer value a trace result or error must never show."""
     out: set[str] = set()
-    with stores.records_session() as s:
-        for c in load_canaries(s, deal_ids=[loaded.deal_id]):
-            out.update(v for v in (c.name, c.phone, c.phone[3:], c.email, c.id_number) if v)
+    for c in open_canaries(stores, keyring, loaded.deal_id):
+        out.update(v for v in (c.name, c.phone, c.phone[3:], c.email, c.id_number) if v)
     for col in ("name", "phone", "email", "id_number", "address"):
         out.update(v for v in loaded.customers.get_column(col).drop_nulls().to_list() if v)
     return out
@@ -79,7 +77,7 @@ def test_doctored_copies_name_their_recipient(
     stores: AppStores, keyring: KeyRing, world: World, loaded: Loaded, tmp_path: Path,
     fmt: str, level: str,
 ) -> None:  # fmt: skip
-    secrets = _personal_values(stores, loaded)
+    secrets = _personal_values(stores, keyring, loaded)
     for n, recipient in enumerate(RECIPIENTS):
         copy = recipient_copy(stores, keyring, loaded, recipient=recipient, level=level, seed=n)
         leaked = doctor(copy, canaries=1, real=4, seed=n)
