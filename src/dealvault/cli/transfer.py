@@ -18,6 +18,7 @@ from rich.progress import (
 from dealvault.cli.context import CliContext, get
 from dealvault.cli.output import import_progress, kv_table, print_json, table
 from dealvault.errors import Invalid
+from dealvault.files import read_secret_text
 from dealvault.flows import packages as package_flows
 from dealvault.flows import reviews as review_flows
 from dealvault.flows import transfer as flows
@@ -298,7 +299,7 @@ def package_build_cmd(
 
 def _identities(path: Path) -> list[pyrage.x25519.Identity]:
     try:
-        text = path.read_text("utf-8")
+        text = read_secret_text(path, what="identity file")
     except (OSError, UnicodeDecodeError):
         raise Invalid(f"cannot read the identity file {path}") from None
     return parse_identities(text, source=path.name)

@@ -17,6 +17,7 @@ from dealvault.audit.service import EventIn, make_checkpoint
 from dealvault.audit.verify import VerifyReport
 from dealvault.db.base import utcnow
 from dealvault.errors import Invalid
+from dealvault.files import write_private
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit
 
@@ -70,9 +71,9 @@ def prove(stores: AppStores, *, seq: int, out: Path, actor: str | None) -> dict[
         text = store.prove(uow.records, stores.audit, seq=seq)
         body = store.event_body(uow.records, seq=seq)
         audit(stores, uow, EventIn(action="audit.prove", actor=actor, objects={"event": seq}))
-    out.write_bytes(text)
+    write_private(out, text)
     event_file = out.with_suffix(".event.json")
-    event_file.write_bytes(body)
+    write_private(event_file, body)
     return {"proof": str(out), "event": str(event_file), "index": seq}
 
 
@@ -141,9 +142,9 @@ def report(
         checkpoints=cps,
     )
     if out.suffix.lower() == ".pdf":
-        out.write_bytes(render_pdf(data=data))
+        write_private(out, render_pdf(data=data))
     else:
-        out.write_text(render_html(data=data), encoding="utf-8")
+        write_private(out, render_html(data=data))
     with stores.unit_of_work() as uow:
         audit(
             stores,
