@@ -93,6 +93,7 @@ def test_create_list_verify_restore(
     ident, other = x25519.Identity.generate(), x25519.Identity.generate()
     key = tmp_path / "backup.key"
     key.write_text(f"# public key: {ident.to_public()}\n{ident}\n")
+    key.chmod(0o600)
     first = jrun(
         "backup",
         "create",
@@ -165,6 +166,8 @@ def test_exit_codes(env: dict[str, str], tmp_path: Path) -> None:
     key.write_text(str(ident) + "\n")
     wrong = tmp_path / "wrong.txt"
     wrong.write_text(str(x25519.Identity.generate()) + "\n")
+    key.chmod(0o600)
+    wrong.chmod(0o600)
     recip = str(ident.to_public())
     invoke("backup", "create", code=2)  # no recipient
     invoke("backup", "create", "--recipient", "age1bad", code=2)

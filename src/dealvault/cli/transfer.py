@@ -18,7 +18,7 @@ from rich.progress import (
 from dealvault.cli.context import CliContext, get
 from dealvault.cli.output import import_progress, kv_table, print_json, table
 from dealvault.errors import Invalid
-from dealvault.files import read_secret_text
+from dealvault.files import refuse_if_wide
 from dealvault.flows import packages as package_flows
 from dealvault.flows import reviews as review_flows
 from dealvault.flows import transfer as flows
@@ -299,10 +299,12 @@ def package_build_cmd(
 
 def _identities(path: Path) -> list[pyrage.x25519.Identity]:
     try:
-        text = read_secret_text(path, what="identity file")
+        text = path.read_text("utf-8")
     except (OSError, UnicodeDecodeError):
         raise Invalid(f"cannot read the identity file {path}") from None
-    return parse_identities(text, source=path.name)
+    identities = parse_identities(text, source=path.name)
+    refuse_if_wide(path, what="identity file")
+    return identities
 
 
 def _report(c: CliContext, r: Reconciliation, json_out: bool) -> None:

@@ -25,7 +25,7 @@ from dealvault import __version__
 from dealvault.db import migrate
 from dealvault.db.stores import Stores
 from dealvault.errors import Conflict, IntegrityError, Invalid, KeyUnavailable, NotFound
-from dealvault.files import ensure_private_dir, open_private
+from dealvault.files import ensure_private_dir, open_private, refuse_if_wide
 from dealvault.transfer import backup_db as bd
 from dealvault.transfer.backup_db import STORES, Progress, member_name, no_progress
 
@@ -102,6 +102,7 @@ def load_identity(value: str) -> Any:
             raise Invalid(
                 f"identity file {path.name} holds no age secret key (AGE-SECRET-KEY-1...)"
             )
+        refuse_if_wide(path, what="identity file")
         text_ = keys[0]
     try:
         return x25519.Identity.from_str(text_)
