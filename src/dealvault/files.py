@@ -176,19 +176,6 @@ def create_private(path: Path) -> bool:
     return True
 
 
-def private_tree(root: Path) -> None:
-    """Narrow every file under ``root`` to 0600 and every directory to 0700 (for a tree a
-    library wrote, such as an extracted archive)."""
-    if not _POSIX:
-        return
-    for dirpath, _dirs, filenames in os.walk(root):  # does not follow symlinks
-        os.chmod(dirpath, DIR_MODE)
-        for name in filenames:
-            p = Path(dirpath) / name
-            if not p.is_symlink():
-                private_file(p)
-
-
 def sqlite_file(url: str) -> Path | None:
     """The database file of a SQLite URL (None for other databases and in-memory ones)."""
     parsed = make_url(url)

@@ -110,3 +110,9 @@ def test_error_messages_escape_user_input(env: dict[str, str]) -> None:  # noqa:
     line = r.output.strip().splitlines()[-1]
     assert raw_controls(line) == [] and json.loads(line)["error"] == "bad_input"
     assert evil_file in json.loads(line)["message"]  # exact for a script
+
+
+def test_a_value_that_breaks_markup_does_not_crash_the_line() -> None:
+    buf = io.StringIO()
+    SafeConsole(file=buf, width=200).print(f"[bold]disclosure[/bold] to {'Evil[/] Co'}{CLEAR}")
+    assert buf.getvalue() == "[bold]disclosure[/bold] to Evil[/] Co\\x1b[2J\n"

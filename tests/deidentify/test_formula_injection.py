@@ -175,3 +175,19 @@ def test_neutralise_and_restore_are_inverse() -> None:
     assert sheets.restore(escaped).equals(frame)
     for v in values[:-1]:
         assert sheets.restore_text(sheets.neutralise_text(str(v))) == v
+
+
+def test_the_escaping_and_its_undo_are_documented() -> None:
+    root = Path(__file__).resolve().parents[2]
+    formats = (root / "docs" / "formats.md").read_text(encoding="utf-8")
+    section = formats[formats.index("## Spreadsheet formula injection") :]
+    section = section[: section.index("\n## ", 4)]
+    for start in ("`=`", "`+`", "`-`", "`@`", "tab", "carriage"):
+        assert start in section, start
+    assert "**Undo:**" in section and "sheets.restore" in section
+    assert "`'=x` → `''=x`" in section  # the rule that makes the undo exact
+    assert "strings_to_formulas" in section and "full included" in section
+    # the regular expression given to readers is the one the code uses
+    assert "^'('*[=+\\-@\\t\\r])" in section and sheets._ESCAPED == r"^'('*[=+\-@\t\r])"
+    deid = (root / "docs" / "deidentification.md").read_text(encoding="utf-8")
+    assert "Spreadsheet formula injection" in deid and "leading single quote" in deid

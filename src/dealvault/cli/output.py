@@ -10,6 +10,7 @@ from typing import Any, Final
 
 from pydantic import BaseModel
 from rich.console import Console
+from rich.errors import MarkupError
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
@@ -52,10 +53,15 @@ def terminal_safe(text: str, *, newlines: bool = False) -> str:
 
 class SafeConsole(Console):
     """A Rich console that escapes control characters in every string it renders (printed
-    text, table cells, titles and headers) before markup and styles are applied."""
+    text, table cells, titles and headers) before markup and styles are applied; a line whose
+    markup a value broke (an unmatched ``[/]``) is shown as plain text, not a traceback."""
 
     def render_str(self, text: str, *args: Any, **kwargs: Any) -> Text:
-        return super().render_str(terminal_safe(text, newlines=True), *args, **kwargs)
+        safe = terminal_safe(text, newlines=True)
+        try:
+            return super().render_str(safe, *args, **kwargs)
+        except MarkupError:
+            return super().render_str(safe, *args, **{**kwargs, "markup": False})
 
 
 def to_jsonable(obj: BaseModel | Sequence[BaseModel] | dict[str, Any] | list[Any]) -> Any:

@@ -11,7 +11,13 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from dealvault.files import SQLITE_SIDE_FILES, create_private, ensure_private_dir, private_file
+from dealvault.files import (
+    SQLITE_SIDE_FILES,
+    create_private,
+    ensure_private_dir,
+    private_file,
+    sqlite_file,
+)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -72,8 +78,8 @@ def make_engine(url: str, *, secure_delete: bool = False) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(url)
         event.listen(engine, "connect", _sqlite_pragmas)
-        if parsed.database and parsed.database != ":memory:":
-            database = Path(parsed.database)
+        database = sqlite_file(url)
+        if database is not None:
             ensure_private_dir(database.parent, what=None)
             create_private(database)
             event.listen(engine, "connect", _private_side_files(database))
