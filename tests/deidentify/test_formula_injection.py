@@ -17,7 +17,7 @@ from dealvault.flows.context import AppStores
 from dealvault.flows.disclosure import Disclosure, DisclosureRequest, disclose
 from dealvault.flows.importing import ImportRequest, import_source
 from dealvault.ingest.readers import SourceSpec
-from tests.conftest import World
+from tests.conftest import P, World
 from tests.vault.helpers import customer_row, write_csv
 
 #: Cell values a spreadsheet would run (OWASP's list), planted in text fields of the import.
@@ -76,7 +76,7 @@ def planted(stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path) -
     ]
     path = write_csv(tmp_path / "crm.csv", rows)
     req = ImportRequest(
-        actor=world.steward, deal=world.deal, dataset="crm", spec=SourceSpec(path=path)
+        actor=P(world.steward), deal=world.deal, dataset="crm", spec=SourceSpec(path=path)
     )
     import_source(stores, keyring, request=req, rejects_dir=tmp_path / "rejects")
 
@@ -88,7 +88,7 @@ def _disclose(stores: AppStores, keyring: KeyRing, world: World, level: Level) -
     if level is Level.AGGREGATE:
         extra |= {"group_by": ["favourite_product"], "k_min": 1}
     req = DisclosureRequest(
-        actor=world.steward, deal=world.deal, dataset="crm", purpose="formula test", seed=3,
+        actor=P(world.steward), deal=world.deal, dataset="crm", purpose="formula test", seed=3,
         level=level, **extra,  # type: ignore[arg-type]
     )  # fmt: skip
     return disclose(stores, keyring, request=req)

@@ -95,7 +95,7 @@ def test_canaries_of_an_older_store_are_sealed_on_first_use(
     stores: AppStores, keyring: KeyRing, loaded: Loaded
 ) -> None:
     frame = _canaries(stores, keyring, loaded, "Bidder A", count=2)
-    # what a store made before migration 0007 holds: the identity in clear columns
+    # what a store made before migration 0008 holds: the identity in clear columns
     with stores.unit_of_work() as uow:
         keys = canary_keys(keyring, uow.keys)
         for row in uow.records.scalars(select(Canary)):
@@ -103,9 +103,9 @@ def test_canaries_of_an_older_store_are_sealed_on_first_use(
             row.name, row.phone, row.email = ident.name, ident.phone, ident.email
             row.fingerprint = ident.fingerprint
             row.sealed = row.email_mac = row.phone_mac = None
-    # down to 0006 and up again: the clear rows survive the migration both ways
+    # down to 0007 and up again: the clear rows survive the migration both ways
     cfg = migrate.alembic_config("records", stores.records_engine)
-    command.downgrade(cfg, "0006")
+    command.downgrade(cfg, "0007")
     command.upgrade(cfg, "head")
     with stores.records_session() as s:
         legacy = load_canaries(s, keys=None, deal_ids=[loaded.deal_id])  # readable as they are

@@ -14,7 +14,7 @@ from dealvault.crypto.keyring import KeyRing
 from dealvault.flows import customers
 from dealvault.flows.context import AppStores
 from dealvault.vault.rejects import write_rejects_csv
-from tests.conftest import World
+from tests.conftest import P, World
 from tests.vault.helpers import HEADERS, customer_row, do_import, write_csv
 
 EVIL_HEADER = '=HYPERLINK("http://evil.invalid","x")'
@@ -37,12 +37,12 @@ def test_reject_csv_is_private_and_neutralised(
         rows.append(row)
     path = write_csv(tmp_path / "crm.csv", rows, headers=headers)
     summary = do_import(
-        stores, keyring, path, actor=world.steward, deal=world.deal,
+        stores, keyring, path, actor=P(world.steward), deal=world.deal,
         rejects_dir=tmp_path / "rejects", overrides={EVIL_HEADER: "phone"},
     )  # fmt: skip
     assert summary.rows_rejected == 3
     frame = customers.read_import_rejects(
-        stores, keyring, actor=world.steward, deal=world.deal, import_id=summary.import_id
+        stores, keyring, actor=P(world.steward), deal=world.deal, import_id=summary.import_id
     )
     assert EVIL_HEADER in frame["column"].to_list()  # the attack reaches the writer
 

@@ -44,6 +44,8 @@ class ReportInput:
     people: Mapping[str, str]
     verification: Mapping[str, Any]
     checkpoints: Sequence[Mapping[str, Any]]
+    #: the store is a single-machine trial: identities were asserted, not authenticated
+    trial: bool = False
 
 
 def _text(value: object, default: str = "") -> str:
@@ -311,6 +313,7 @@ def render_html(*, data: ReportInput) -> str:
         appendix_total=len(data.events),
         appendix_limit=APPENDIX_EVENTS,
         root_chars=ROOT_CHARS,
+        trial=data.trial,
     )
 
 

@@ -24,6 +24,7 @@ from dealvault.cli import (
     keys,
     policy,
     records,
+    store,
     transfer,
 )
 from dealvault.cli import synth as synth_cli
@@ -120,6 +121,7 @@ def main(
 
 
 admin.register(app)
+store.register(app)
 records.register(app)
 keys.register(app)
 audit.register(app)

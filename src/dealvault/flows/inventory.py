@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 
 from dealvault.access.decision import decide
+from dealvault.access.principal import Principal
 from dealvault.audit.service import EventIn
 from dealvault.db.base import utcnow
 from dealvault.errors import Invalid, NotFound
@@ -77,7 +78,7 @@ def suggest_grade(*, customers: int, sensitive: int) -> tuple[str, str]:
     )
 
 
-def inventory(stores: AppStores, *, actor: str, deal: str, dataset: str) -> InventoryOut:
+def inventory(stores: AppStores, *, actor: Principal, deal: str, dataset: str) -> InventoryOut:
     """Every column with its classification and fill statistics, and the dataset's counts."""
     with stores.unit_of_work() as uow:
         s = uow.records
@@ -85,6 +86,7 @@ def inventory(stores: AppStores, *, actor: str, deal: str, dataset: str) -> Inve
         event = EventIn(
             action="inventory",
             actor=person.email,
+            authn=actor.authn.value,
             deal=d.code,
             objects={"dataset": ds.name, "level": "metadata", "stage": d.stage},
         )
@@ -147,7 +149,7 @@ def write_inventory_html(inv: InventoryOut, *, out: Path) -> None:
 def override_column(
     stores: AppStores,
     *,
-    actor: str,
+    actor: Principal,
     deal: str,
     dataset: str,
     table: str,
@@ -165,6 +167,7 @@ def override_column(
         event = EventIn(
             action="classify.override",
             actor=person.email,
+            authn=actor.authn.value,
             deal=d.code,
             objects={
                 "dataset": ds.name,
@@ -174,7 +177,7 @@ def override_column(
                 "category": category,
             },
         )
-        enforce(stores, decide(s, actor=person, deal=d, action="import"), event)
+        enforce(stores, decide(s, actor=person, deal=d, action="dataset.override"), event)
         row = s.execute(
             select(DatasetColumn)
             .join(DatasetTable, DatasetTable.id == DatasetColumn.table_id)

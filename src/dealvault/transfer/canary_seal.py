@@ -92,7 +92,7 @@ def canary_keys(keyring: KeyRing, ks: Session) -> CanaryKeys:
 
 
 def legacy_identity(row: Canary) -> CanaryIdentity | None:
-    """The clear identity of a row made before canaries were sealed (migration 0007)."""
+    """The clear identity of a row made before canaries were sealed (migration 0008)."""
     values = (row.name, row.phone, row.email, row.fingerprint)
     if row.sealed is not None or any(v is None for v in values):
         return None
@@ -100,7 +100,7 @@ def legacy_identity(row: Canary) -> CanaryIdentity | None:
 
 
 def seal_legacy(session: Session, keys: CanaryKeys) -> int:
-    """Seal every canary still kept in clear (stores made before migration 0007) and empty
+    """Seal every canary still kept in clear (stores made before migration 0008) and empty
     its clear columns; returns how many. Flushes, never commits."""
     rows = session.scalars(select(Canary).where(Canary.sealed.is_(None))).all()
     for row in rows:

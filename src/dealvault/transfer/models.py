@@ -111,7 +111,7 @@ class Canary(Base):
     Its identity (name, phone, e-mail, fingerprint) is sealed under the store's canary key
     (``transfer.canary_seal``); keyed hashes of the e-mail and phone keep them unique without
     showing them. ``name``, ``phone``, ``email`` and ``fingerprint`` are the clear columns of
-    stores made before migration 0007: such rows are sealed, and those columns emptied, the
+    stores made before migration 0008: such rows are sealed, and those columns emptied, the
     first time canaries are used with the keys.
     """
 
