@@ -159,7 +159,9 @@ class Policy:
         if stage is not None:
             stage = _choice(stage, _STAGES, "stage", "request")
         if not held:
-            return False, (f"no role that may {action}",)
+            rule = self.actions.get(action)
+            who = ", ".join(rule.roles) if rule and rule.roles else "nobody"
+            return False, (f"{action} needs one of the roles: {who} (held: none)",)
         outs = self.engine.run(
             [
                 action_request(

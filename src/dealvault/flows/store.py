@@ -8,13 +8,14 @@ from sqlalchemy.orm import Session
 
 from dealvault.access import service as access
 from dealvault.access.actions import StoreRole
+from dealvault.access.decision import Decision
 from dealvault.access.models import Organization, Person, StoreInfo, StoreRoleGrant
 from dealvault.access.principal import Authn, Principal
 from dealvault.audit.service import EventIn
 from dealvault.db.base import utcnow
 from dealvault.errors import Conflict, Forbidden, Invalid, NotFound
 from dealvault.flows.context import AppStores
-from dealvault.flows.guard import audit, authorize, checkpoint
+from dealvault.flows.guard import audit, authorize, checkpoint, enforce
 
 
 class OperatorIn(BaseModel):
@@ -111,12 +112,21 @@ def cli_principal(stores: AppStores, *, email: str | None) -> Principal:
         try:
             person = access.get_person(s, email=email)
         except NotFound:
-            raise Forbidden(
-                "the acting person is not registered in this store (check --as / DEALVAULT_ACTOR)",
-                code="denied",
-            ) from None
-        local = person.organization_id == info.operator_organization_id
-        return Principal(email=person.email, authn=Authn.LOCAL if local else Authn.ASSERTED)
+            person = None
+        if person is not None:
+            local = person.organization_id == info.operator_organization_id
+            return Principal(email=person.email, authn=Authn.LOCAL if local else Authn.ASSERTED)
+    claimed = Principal(email=email.strip().lower(), authn=Authn.ASSERTED)
+    enforce(
+        stores,
+        Decision(
+            False,
+            "none",
+            ("the acting person is not registered in this store (check --as / DEALVAULT_ACTOR)",),
+        ),
+        EventIn(action="identity", actor=claimed.email, authn=claimed.authn.value),
+    )
+    raise Forbidden("access denied", code="denied")  # pragma: no cover - enforce() raised
 
 
 def _role(value: str) -> StoreRole:
