@@ -15,10 +15,11 @@ from typer.testing import CliRunner, Result
 from dealvault.cli.main import app
 from dealvault.db.engine import make_engine
 from dealvault.files import private_file
+from tests.cli.seller import OPERATOR, STEWARD, seller_deal
 from tests.vault.helpers import customer_row, write_csv
 
-STEWARD = "steward@seller.example"
 BASE = ("--deal", "d1", "--dataset", "crm")
+OP = ("--as", OPERATOR)
 
 
 def mode(path: Path) -> int:
@@ -69,16 +70,7 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 
 def _deal(tmp_path: Path) -> None:
-    invoke("init")
-    invoke("org", "add", "Seller Co", "--kind", "seller")
-    invoke("org", "add", "Bidder A", "--kind", "bidder")
-    invoke("person", "add", STEWARD, "--name", "Steward", "--org", "Seller Co")
-    invoke(
-        "deal", "create", "d1", "--name", "Deal", "--seller", "Seller Co", "--bidder", "Bidder A"
-    )
-    invoke("deal", "add-member", "d1", "--person", STEWARD, "--role", "seller_steward")
-    invoke("training", "add", "--person", STEWARD, "--course", "confidentiality",
-           "--completed", "2026-01-05")  # fmt: skip
+    seller_deal(invoke)
     rows = [customer_row(i) for i in range(1, 13)] + [customer_row(13, 手机号="12345")]
     source = write_csv(tmp_path / "crm.csv", rows)
     invoke("import", str(source), *BASE)
@@ -95,12 +87,12 @@ def test_home_and_outputs_are_private(store: Path, tmp_path: Path) -> None:
     invoke("disclose", "--level", "masked", *BASE, "--purpose", "modes",
            "--recipient", "Bidder A", "-o", str(out / "masked.csv"))  # fmt: skip
     invoke("inventory", *BASE, "--html", str(out / "inventory.html"))
-    invoke("audit", "export", str(out / "bundle"))
-    invoke("audit", "prove", "3", "--out", str(out / "e3.tlog-proof"))
-    invoke("audit", "report", str(out / "report.html"), "--deal", "d1")
+    invoke(*OP, "audit", "export", str(out / "bundle"))
+    invoke(*OP, "audit", "prove", "3", "--out", str(out / "e3.tlog-proof"))
+    invoke(*OP, "audit", "report", str(out / "report.html"))
     invoke("audit", "cosigner-key", "w.example/witness", "--out", str(out / "w.key"))
-    invoke("backup", "create", "--recipient", str(age.to_public()))
-    invoke("backup", "create", "--recipient", str(age.to_public()), "--out", str(out / "bk"))
+    invoke(*OP, "backup", "create", "--recipient", str(age.to_public()))
+    invoke(*OP, "backup", "create", "--recipient", str(age.to_public()), "--out", str(out / "bk"))
 
     made = {p.relative_to(tmp_path).as_posix() for root in (store, out) for p in root.rglob("*")}
     for expected in (
@@ -126,7 +118,7 @@ def test_a_wide_store_is_warned_about(store: Path, tmp_path: Path) -> None:
     _deal(tmp_path)
     store.chmod(0o755)
     (store / "vault.sqlite").chmod(0o644)
-    result = invoke("org", "list")
+    result = invoke(*OP, "org", "list")
     assert result.stdout.count("Seller Co") == 1  # the command still runs
     warned = result.stderr
     assert f"warning: DEALVAULT_HOME {store} is open to other users (mode 0755)" in warned
@@ -134,15 +126,15 @@ def test_a_wide_store_is_warned_about(store: Path, tmp_path: Path) -> None:
     assert f"database {store / 'vault.sqlite'} is open to other users (mode 0644)" in warned
     store.chmod(0o700)
     private_file(store / "vault.sqlite")
-    assert "warning" not in invoke("org", "list").stderr
+    assert "warning" not in invoke(*OP, "org", "list").stderr
 
 
 @pytest.mark.parametrize("key", ["master.key", "audit.key"])
 def test_a_key_file_open_to_others_is_refused(store: Path, tmp_path: Path, key: str) -> None:
-    invoke("init")
+    seller_deal(invoke)
     (store / key).chmod(0o644)
-    result = invoke("keys", "status", code=7)
+    result = invoke(*OP, "keys", "status", code=7)
     assert f"{store / key} is open to other users (mode 0644)" in result.stderr
     assert f"run chmod 600 '{store / key}'" in result.stderr
     (store / key).chmod(0o600)
-    invoke("keys", "status")
+    invoke(*OP, "keys", "status")

@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 from dealvault.cli.main import app
 from dealvault.cli.output import SafeConsole, json_text, kv_table, table, terminal_safe
-from tests.cli.test_cli import env, jrun, run, setup_deal  # noqa: F401 - env is a fixture
+from tests.cli.seller import seller_deal
+from tests.cli.test_cli import env, jrun, run  # noqa: F401 - env is a fixture
 from tests.vault.helpers import HEADERS, customer_row, write_csv
 
 CLEAR = "\x1b[2J"  # erase the screen
@@ -65,7 +66,7 @@ def test_json_output_is_inert_and_round_trips() -> None:
 
 
 def _store_with_evil_values(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    setup_deal()
+    seller_deal(run)
     note = f"备注{CLEAR}"  # a column header with an escape sequence
     rows = [customer_row(i, 地址=EVIL, 偏好产品=f"{RLO}evil") for i in range(1, 6)]
     for r in rows:
@@ -101,7 +102,7 @@ def test_commands_print_data_values_escaped(
 
 
 def test_error_messages_escape_user_input(env: dict[str, str]) -> None:  # noqa: F811
-    setup_deal()
+    seller_deal(run)
     evil_file = f"missing{CLEAR}{RLO}.csv"  # error messages name files as they were given
     r = CliRunner().invoke(app, ["import", evil_file, "--deal", "d1", "--dataset", "crm"])
     assert r.exit_code == 2 and raw_controls(r.output) == []
