@@ -50,26 +50,32 @@ def restore_text(value: str) -> str:
     return value[1:] if escaped else value
 
 
-def _text_columns(frame: pl.DataFrame) -> list[str]:
-    return [
+def _columns_matching(frame: pl.DataFrame, pattern: str) -> list[str]:
+    """The text (or categorical) columns with at least one cell matching ``pattern``: one
+    scan, so that columns with nothing to change (most of them) are not copied."""
+    text = [
         name
         for name, dtype in frame.schema.items()
         if dtype == pl.String or isinstance(dtype, pl.Categorical | pl.Enum)
     ]
+    if not text:
+        return []
+    found = frame.select(pl.col(c).cast(pl.String).str.contains(pattern).any() for c in text)
+    return [c for c, hit in zip(text, found.row(0), strict=True) if hit]
 
 
 def neutralise(frame: pl.DataFrame) -> pl.DataFrame:
-    """``frame`` ready for a CSV or XLSX file: text columns and column names neutralised
-    (categorical columns become text); other columns are left as they are."""
-    text = _text_columns(frame)
-    out = frame.with_columns(neutralise_expr(pl.col(c).cast(pl.String)) for c in text)
+    """``frame`` ready for a CSV or XLSX file: text cells and column names neutralised
+    (a categorical column with such cells becomes text); other columns are left as they are."""
+    hit = _columns_matching(frame, _ESCAPE)
+    out = frame.with_columns(neutralise_expr(pl.col(c).cast(pl.String)) for c in hit)
     return out.rename({c: neutralise_text(c) for c in out.columns})
 
 
 def restore(frame: pl.DataFrame) -> pl.DataFrame:
     """A frame read back from one of our CSV or XLSX files, with the original text."""
-    text = _text_columns(frame)
-    out = frame.with_columns(restore_expr(pl.col(c).cast(pl.String)) for c in text)
+    hit = _columns_matching(frame, _ESCAPED)
+    out = frame.with_columns(restore_expr(pl.col(c).cast(pl.String)) for c in hit)
     return out.rename({c: restore_text(c) for c in out.columns})
 
 
