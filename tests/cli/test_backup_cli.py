@@ -75,6 +75,7 @@ def test_create_list_verify_restore(
     ident, other = x25519.Identity.generate(), x25519.Identity.generate()
     key = tmp_path / "backup.key"
     key.write_text(f"# public key: {ident.to_public()}\n{ident}\n")
+    key.chmod(0o600)
     # a whole-store backup holds every deal: the operator's, not a deal's steward's
     r = CliRunner().invoke(APP, ["backup", "create", "--recipient", str(ident.to_public())])
     assert_refused(r, STEWARD, "backup.store needs one of the roles: operator")
@@ -163,6 +164,8 @@ def test_exit_codes(env: dict[str, str], tmp_path: Path) -> None:
     key.write_text(str(ident) + "\n")
     wrong = tmp_path / "wrong.txt"
     wrong.write_text(str(x25519.Identity.generate()) + "\n")
+    key.chmod(0o600)
+    wrong.chmod(0o600)
     recip = str(ident.to_public())
     invoke(*AS_OP, "backup", "create", code=2)  # no recipient
     invoke(*AS_OP, "backup", "create", "--recipient", "age1bad", code=2)

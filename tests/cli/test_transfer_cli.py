@@ -75,6 +75,7 @@ def identity_file(path: Path) -> str:
         return next(x.split(": ")[1] for x in text.splitlines() if x.startswith("# public key"))
     ident = pyrage.x25519.Identity.generate()
     path.write_text(f"# public key: {ident.to_public()}\n{ident}\n")
+    path.chmod(0o600)  # a key file: refused when others can read it
     return str(ident.to_public())
 
 

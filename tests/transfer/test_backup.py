@@ -423,6 +423,10 @@ def test_keys_and_recipients(tmp_path: Path) -> None:
     ident = x25519.Identity.generate()
     key_file = tmp_path / "key.txt"
     key_file.write_text(f"# created: 2026-01-05\n# public key: {ident.to_public()}\n{ident}\n")
+    key_file.chmod(0o644)
+    with pytest.raises(KeyUnavailable, match=r"open to other users \(mode 0644\).*chmod 600"):
+        bk.load_identity(str(key_file))  # a secret key others can read is not used
+    key_file.chmod(0o600)
     assert str(bk.load_identity(str(key_file))) == str(ident)
     assert str(bk.load_identity(str(ident))) == str(ident)  # the key itself (from the env)
     with pytest.raises(NotFound):

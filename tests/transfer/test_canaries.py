@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -28,11 +28,13 @@ from dealvault.synth.writers import write_export
 from dealvault.transfer.canaries import (
     FRAME_COLUMNS,
     SUBJECT_PREFIX,
+    CanaryRecord,
     add_canaries,
     canaries_for,
     find_canaries,
     load_canaries,
 )
+from dealvault.transfer.canary_seal import CanaryKeys, canary_keys
 from dealvault.transfer.models import Canary
 from dealvault.vault import service as vault
 from dealvault.vault.read import disclose_table
@@ -104,6 +106,7 @@ def recipient_copy(
         org = access.get_organization(uow.records, name=recipient)
         canaries = canaries_for(
             uow.records,
+            keys=canary_keys(keyring, uow.keys),
             deal=deal,
             dataset_id=loaded.dataset_id,
             recipient=org,
@@ -129,18 +132,28 @@ def recipient_copy(
     return Copy(view(frame, types=types, tokens=tokens), canary)
 
 
+def open_canaries(stores: AppStores, keyring: KeyRing, deal_id: int) -> list[CanaryRecord]:
+    """Every canary of the deal, opened with the store's canary key (as ``trace`` does)."""
+    with stores.unit_of_work() as uow:
+        keys = CanaryKeys.of(keyring, uow.keys, create=False)
+        return load_canaries(uow.records, keys=keys, deal_ids=[deal_id])
+
+
 @pytest.fixture
 def loaded(stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path) -> Loaded:
     return load_dataset(stores, keyring, world, tmp_path)
 
 
-def _canaries(stores: AppStores, loaded: Loaded, recipient: str, **kw: object) -> pl.DataFrame:
+def _canaries(
+    stores: AppStores, keyring: KeyRing, loaded: Loaded, recipient: str, **kw: object
+) -> pl.DataFrame:
     with stores.unit_of_work() as uow:
         deal = uow.records.get(Deal, loaded.deal_id)
         assert deal is not None
         org = access.get_organization(uow.records, name=recipient)
         return canaries_for(
             uow.records,
+            keys=canary_keys(keyring, uow.keys),
             deal=deal,
             dataset_id=loaded.dataset_id,
             recipient=org,
@@ -149,8 +162,10 @@ def _canaries(stores: AppStores, loaded: Loaded, recipient: str, **kw: object) -
         )
 
 
-def test_canaries_are_plausible_customers(stores: AppStores, loaded: Loaded) -> None:
-    frame = _canaries(stores, loaded, "Bidder A")
+def test_canaries_are_plausible_customers(
+    stores: AppStores, keyring: KeyRing, loaded: Loaded
+) -> None:
+    frame = _canaries(stores, keyring, loaded, "Bidder A")
     assert frame.columns == list(FRAME_COLUMNS)
     assert frame.height == 3
     # the customer columns of the vault's read path, same names and all text
@@ -176,24 +191,25 @@ def test_canaries_are_plausible_customers(stores: AppStores, loaded: Loaded) -> 
     assert frame.get_column("phone").n_unique() == 3
 
 
-def test_same_recipient_gets_the_same_canaries(stores: AppStores, loaded: Loaded) -> None:
-    a1 = _canaries(stores, loaded, "Bidder A")
-    a2 = _canaries(stores, loaded, "Bidder A")
-    b = _canaries(stores, loaded, "Bidder B")
+def test_same_recipient_gets_the_same_canaries(
+    stores: AppStores, keyring: KeyRing, loaded: Loaded
+) -> None:
+    a1 = _canaries(stores, keyring, loaded, "Bidder A")
+    a2 = _canaries(stores, keyring, loaded, "Bidder A")
+    b = _canaries(stores, keyring, loaded, "Bidder B")
     assert a1.equals(a2)
     assert not set(a1.get_column("email")) & set(b.get_column("email"))
     assert not set(a1.get_column("phone")) & set(b.get_column("phone"))
-    assert _canaries(stores, loaded, "Bidder A", count=5).head(3).equals(a1)
-    with stores.records_session() as s:
-        assert len(load_canaries(s, deal_ids=[loaded.deal_id])) == 8
+    assert _canaries(stores, keyring, loaded, "Bidder A", count=5).head(3).equals(a1)
+    assert len(open_canaries(stores, keyring, loaded.deal_id)) == 8
 
 
 def test_short_phone_list_gives_recipient_specific_suffixes(
-    stores: AppStores, loaded: Loaded
+    stores: AppStores, keyring: KeyRing, loaded: Loaded
 ) -> None:
     settings = Settings(canary_phones=["17000990101", "17100990102"])
-    a = _canaries(stores, loaded, "Bidder A", settings=settings, count=3)
-    b = _canaries(stores, loaded, "Bidder B", settings=settings, count=3)
+    a = _canaries(stores, keyring, loaded, "Bidder A", settings=settings, count=3)
+    b = _canaries(stores, keyring, loaded, "Bidder B", settings=settings, count=3)
     phones = [*a.get_column("phone"), *b.get_column("phone")]
     assert len(set(phones)) == 6
     for p in phones:
@@ -201,28 +217,34 @@ def test_short_phone_list_gives_recipient_specific_suffixes(
         assert p[3:10] in ("1700099", "1710099")  # the seller's number blocks
 
 
-def test_bad_settings_are_refused_without_values(stores: AppStores, loaded: Loaded) -> None:
+def test_bad_settings_are_refused_without_values(
+    stores: AppStores, keyring: KeyRing, loaded: Loaded
+) -> None:
     with pytest.raises(Invalid) as err:
-        _canaries(stores, loaded, "Bidder A", settings=Settings(canary_phones=["12345"]))
+        _canaries(stores, keyring, loaded, "Bidder A", settings=Settings(canary_phones=["12345"]))
     assert "12345" not in str(err.value) and "#1" in str(err.value)
     with pytest.raises(Invalid):
-        _canaries(stores, loaded, "Bidder A", settings=Settings(canary_phones=[]))
+        _canaries(stores, keyring, loaded, "Bidder A", settings=Settings(canary_phones=[]))
     with pytest.raises(Invalid):
-        _canaries(stores, loaded, "Bidder A", settings=Settings(canary_email_domain="not a domain"))
+        bad = Settings(canary_email_domain="not a domain")
+        _canaries(stores, keyring, loaded, "Bidder A", settings=bad)
     with pytest.raises(Invalid):
-        _canaries(stores, loaded, "Bidder A", count=-1)
+        _canaries(stores, keyring, loaded, "Bidder A", count=-1)
 
 
-def test_a_canary_that_no_longer_rebuilds_is_not_planted(stores: AppStores, loaded: Loaded) -> None:
-    _canaries(stores, loaded, "Bidder A", count=1)
+def test_a_canary_that_no_longer_rebuilds_is_not_planted(
+    stores: AppStores, keyring: KeyRing, loaded: Loaded
+) -> None:
+    _canaries(stores, keyring, loaded, "Bidder A", count=1)
     with stores.unit_of_work() as uow:
+        keys = canary_keys(keyring, uow.keys)
         row = uow.records.scalars(select(Canary)).one()
-        row.fingerprint = "0" * 64
+        ident = keys.open(row)
+        keys.seal(row, replace(ident, fingerprint="0" * 64))
     with pytest.raises(IntegrityError, match="no longer rebuilds"):
-        _canaries(stores, loaded, "Bidder A", count=1)
-    with stores.records_session() as s:
-        (rec,) = load_canaries(s, deal_ids=[loaded.deal_id])
-        assert not rec.rebuilt and rec.id_number is None and rec.email == row.email
+        _canaries(stores, keyring, loaded, "Bidder A", count=1)
+    (rec,) = open_canaries(stores, keyring, loaded.deal_id)
+    assert not rec.rebuilt and rec.id_number is None and rec.email == ident.email
 
 
 def test_add_canaries_keeps_rows_and_aligns_columns() -> None:
@@ -262,8 +284,7 @@ def test_find_canaries_in_clear_and_masked_copies(
 ) -> None:
     full = recipient_copy(stores, keyring, loaded, recipient="Bidder A", level="full").frame
     masked = recipient_copy(stores, keyring, loaded, recipient="Bidder A", level="masked").frame
-    with stores.records_session() as s:
-        records = load_canaries(s, deal_ids=[loaded.deal_id])
+    records = open_canaries(stores, keyring, loaded.deal_id)
 
     found = find_canaries([full], records)
     by_rule = found.group_by("rule").len().sort("rule")

@@ -51,8 +51,8 @@ from dealvault.transfer.manifest import (
     sign_manifest,
     subtree_root,
 )
-from dealvault.transfer.package import parse_identities, write_records
-from dealvault.transfer.package_canaries import read_note
+from dealvault.transfer.package import make_archive, parse_identities, write_records
+from dealvault.transfer.package_canaries import note_path, read_note
 from dealvault.transfer.reconcile import verify_package
 from dealvault.transfer.reconcile_report import write_reports
 from dealvault.vault.models import CustomerRecord, Dataset
@@ -760,3 +760,28 @@ def test_post_transfer_review_checks_the_buyers_report(
             select(AuditEvent.decision).where(AuditEvent.action == "package.review")
         ).all()
     assert acts == ["deny", "deny", "allow", "allow"]
+
+
+def test_package_outputs_are_private_whatever_the_umask(
+    stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path
+) -> None:
+    prepare(stores, keyring, world, tmp_path, customers_n=5)
+    ident = pyrage.x25519.Identity.generate()
+    plan = approved_plan(stores, world, str(ident.to_public()))
+    assert stores.audit.signer is not None
+    old = os.umask(0)  # what is left to the umask would be open to everyone
+    try:
+        out = tmp_path / "pkg"
+        pkg_flows.build_package(stores, keyring, actor=P(world.steward), plan_id=plan.id, out=out)
+        make_archive(out, tmp_path / "pkg.tar")
+        report, _ = verify_package(
+            out, identities=[ident], verifier_key=stores.audit.signer.verifier().key_string()
+        )
+        write_reports(report, json_path=tmp_path / "r.json", html_path=tmp_path / "r.html")
+    finally:
+        os.umask(old)
+    assert report.ok
+    written = [out, *out.iterdir(), note_path(out), tmp_path / "pkg.tar"]
+    written += [tmp_path / "r.json", tmp_path / "r.html"]
+    modes = {p.name: oct(p.stat().st_mode & 0o777) for p in written}
+    assert modes == {p.name: oct(0o700 if p.is_dir() else 0o600) for p in written}

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
 import numpy as np
+import openpyxl
 import polars as pl
 import pytest
 from sqlalchemy import select
@@ -17,10 +19,9 @@ from dealvault.errors import Forbidden, InputError
 from dealvault.flows.closing import trace_file
 from dealvault.flows.context import AppStores
 from dealvault.synth.writers import write_export
-from dealvault.transfer.canaries import load_canaries
-from dealvault.transfer.trace import TraceResult
+from dealvault.transfer.trace import TraceResult, read_file
 from tests.conftest import P, World
-from tests.transfer.test_canaries import Copy, Loaded, load_dataset, recipient_copy
+from tests.transfer.test_canaries import Copy, Loaded, load_dataset, open_canaries, recipient_copy
 
 RECIPIENTS = ("Bidder A", "Bidder B")
 
@@ -62,12 +63,11 @@ def trace(stores: AppStores, keyring: KeyRing, world: World, path: Path) -> Trac
     return trace_file(stores, keyring, actor=P(world.steward), path=path, deal=world.deal)
 
 
-def _personal_values(stores: AppStores, loaded: Loaded) -> set[str]:
+def _personal_values(stores: AppStores, keyring: KeyRing, loaded: Loaded) -> set[str]:
     """Every canary and customer value a trace result or error must never show."""
     out: set[str] = set()
-    with stores.records_session() as s:
-        for c in load_canaries(s, deal_ids=[loaded.deal_id]):
-            out.update(v for v in (c.name, c.phone, c.phone[3:], c.email, c.id_number) if v)
+    for c in open_canaries(stores, keyring, loaded.deal_id):
+        out.update(v for v in (c.name, c.phone, c.phone[3:], c.email, c.id_number) if v)
     for col in ("name", "phone", "email", "id_number", "address"):
         out.update(v for v in loaded.customers.get_column(col).drop_nulls().to_list() if v)
     return out
@@ -79,7 +79,7 @@ def test_doctored_copies_name_their_recipient(
     stores: AppStores, keyring: KeyRing, world: World, loaded: Loaded, tmp_path: Path,
     fmt: str, level: str,
 ) -> None:  # fmt: skip
-    secrets = _personal_values(stores, loaded)
+    secrets = _personal_values(stores, keyring, loaded)
     for n, recipient in enumerate(RECIPIENTS):
         copy = recipient_copy(stores, keyring, loaded, recipient=recipient, level=level, seed=n)
         leaked = doctor(copy, canaries=1, real=4, seed=n)
@@ -212,3 +212,36 @@ def test_bad_files_fail_cleanly(
     broken.write_bytes(b"PK\x03\x04" + b"\x00" * 100)
     with pytest.raises(InputError, match=r"broken\.xlsx: cannot be read as an XLSX workbook"):
         trace(stores, keyring, world, broken)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_neutralised_full_copies_still_trace(
+    stores: AppStores, keyring: KeyRing, world: World, loaded: Loaded, tmp_path: Path, fmt: str
+) -> None:
+    copy = recipient_copy(stores, keyring, loaded, recipient="Bidder B", level="full")
+    leaked = doctor(copy, canaries=1, real=3, seed=6)
+    path = tmp_path / f"full.{fmt}"
+    write_disclosure(leaked, path=path, fmt=fmt, meta={"level": "full"})  # type: ignore[arg-type]
+    if fmt == "csv":
+        lines = path.read_text(encoding="utf-8").splitlines()
+        cells = [c for row in csv.reader(lines) for c in row]
+    else:
+        cells = [str(c) for ws in openpyxl.load_workbook(path) for r in ws.values for c in r]
+    phones = [c for c in cells if "+86" in c]
+    assert phones and all(c.startswith("'+86") for c in phones)  # neutralised in the file
+    got = trace(stores, keyring, world, path)
+    (ev,) = got.evidence
+    assert got.verdict == "Bidder B" and ev.canaries_found == 1
+    assert (ev.by_email, ev.by_phone, ev.by_id_number, ev.by_name_birth) == (1, 1, 1, 1)
+    # what trace reads is the text as released, the quotes taken off again
+    data, _ = read_file(path)
+    text = {v for f in data.frames for c in f.columns for v in f[c].cast(pl.String).drop_nulls()}
+    assert {c[1:] for c in phones} <= text and not any(v.startswith("'+86") for v in text)
+
+
+def test_read_file_takes_off_the_formula_quotes(tmp_path: Path) -> None:
+    path = tmp_path / "quoted.csv"
+    path.write_text("a,b\n'=1+2,''-x\n'plain,'@me\n", encoding="utf-8")
+    data, _ = read_file(path)
+    (frame,) = data.frames
+    assert frame.rows() == [("a", "b"), ("=1+2", "'-x"), ("'plain", "@me")]

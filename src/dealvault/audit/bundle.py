@@ -15,6 +15,7 @@ from dealvault.audit.service import pack_subjects, unpack_subjects
 from dealvault.audit.store import checkpoint_note, checkpoints
 from dealvault.audit.verify import CheckpointIn, VerifyReport, verify_events
 from dealvault.errors import Invalid, NotFound
+from dealvault.files import ensure_private_dir, open_private, write_private
 
 FORMAT = "dealvault-audit-bundle/1"
 README = """dealvault audit bundle ({fmt})
@@ -35,15 +36,16 @@ def export_bundle(session: Session, *, out_dir: Path) -> dict[str, object]:
     """Write the bundle; returns the manifest."""
     if out_dir.exists() and any(out_dir.iterdir()):
         raise Invalid(f"{out_dir} is not empty")
-    (out_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(out_dir, what=None)
+    ensure_private_dir(out_dir / "checkpoints", what=None)
     count = 0
-    with (out_dir / "events.jsonl").open("wb") as fh:
+    with open_private(out_dir / "events.jsonl", "wb") as fh:
         for (body,) in session.execute(
             select(AuditEvent.body).order_by(AuditEvent.seq).execution_options(yield_per=20_000)
         ):
             fh.write(bytes(body) + b"\n")
             count += 1
-    with (out_dir / "subjects.jsonl").open("w", encoding="ascii") as fh:
+    with open_private(out_dir / "subjects.jsonl", "w", encoding="ascii") as fh:
         for seq, packed in session.execute(
             select(AuditEventSubjects.seq, AuditEventSubjects.packed).order_by(
                 AuditEventSubjects.seq
@@ -53,13 +55,13 @@ def export_bundle(session: Session, *, out_dir: Path) -> dict[str, object]:
     files = []
     for cp in checkpoints(session):
         name = f"{cp.id:06d}-size{cp.size}.note"
-        (out_dir / "checkpoints" / name).write_bytes(checkpoint_note(session, cp))
+        write_private(out_dir / "checkpoints" / name, checkpoint_note(session, cp))
         files.append(name)
     keys = session.execute(select(AuditKey.role, AuditKey.verifier_key).order_by(AuditKey.role))
-    (out_dir / "keys.txt").write_text("".join(f"{r} {k}\n" for r, k in keys), encoding="ascii")
+    write_private(out_dir / "keys.txt", "".join(f"{r} {k}\n" for r, k in keys))
     manifest: dict[str, object] = {"format": FORMAT, "events": count, "checkpoints": files}
-    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-    (out_dir / "README.txt").write_text(README.format(fmt=FORMAT), encoding="utf-8")
+    write_private(out_dir / "manifest.json", json.dumps(manifest, indent=2))
+    write_private(out_dir / "README.txt", README.format(fmt=FORMAT))
     return manifest
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -14,6 +13,7 @@ from dealvault.audit.store import LogFilter
 from dealvault.cli.context import get
 from dealvault.cli.output import kv_table, print_json, table
 from dealvault.errors import IntegrityError
+from dealvault.files import open_private, read_secret_text
 from dealvault.flows import auditing as flows
 from dealvault.flows.auditing import VerifyOut
 
@@ -190,8 +190,7 @@ def cosigner_key(
 ) -> None:
     """Make a cosigner key pair (C2SP tlog-cosignature/v1); prints the public key."""
     skey, vkey = generate_signer(name, sig_type=SIG_COSIGNATURE_V1)
-    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
+    with open_private(out, "w", exclusive=True, encoding="ascii") as fh:
         fh.write(skey + "\n")
     get(ctx).console.print(vkey)
 
@@ -207,9 +206,10 @@ def cosign(
 ) -> None:
     """Countersign a checkpoint as another party (e.g. a bidder)."""
     c = get(ctx)
+    key = read_secret_text(key_file, what="cosigner key file", encoding="ascii").strip()
     res = flows.cosign(
         c.stores(),
-        cosigner_key=key_file.read_text("ascii").strip(),
+        cosigner_key=key,
         checkpoint_id=checkpoint_id,
         actor=c.actor(),
     )

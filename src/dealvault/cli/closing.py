@@ -10,6 +10,7 @@ import typer
 from dealvault.cli.context import get
 from dealvault.cli.output import kv_table, print_json, table
 from dealvault.errors import Invalid
+from dealvault.files import write_private
 from dealvault.flows import closing as flows
 from dealvault.flows.closing import CertificateOut
 
@@ -155,7 +156,7 @@ def issue_cmd(
         reason=reason,
     )
     if out is not None:
-        out.write_text(cert.note, encoding="utf-8")
+        write_private(out, cert.note)
     if json_out:
         print_json(c.console, cert)
         return

@@ -9,10 +9,12 @@ import typer
 from rich.console import Console
 
 from dealvault.access.principal import Principal
+from dealvault.cli.output import SafeConsole
 from dealvault.config import Settings
 from dealvault.crypto.keyring import KeyRing
 from dealvault.crypto.providers import build_provider
 from dealvault.errors import KeyUnavailable
+from dealvault.files import check_store
 from dealvault.flows.context import AppStores
 from dealvault.flows.setup import load_audit_config
 from dealvault.flows.store import cli_principal
@@ -22,14 +24,20 @@ from dealvault.flows.store import cli_principal
 class CliContext:
     settings: Settings
     actor_flag: str | None = None
-    console: Console = field(default_factory=Console)
-    err: Console = field(default_factory=lambda: Console(stderr=True))
+    console: Console = field(default_factory=SafeConsole)
+    err: Console = field(default_factory=lambda: SafeConsole(stderr=True))
     _stores: AppStores | None = None
     _keyring: KeyRing | None = None
     _principal: Principal | None = None
 
     def stores(self) -> AppStores:
         if self._stores is None:
+            s = self.settings
+            check_store(
+                home=s.home,
+                database_urls=[s.resolved_database_url, s.resolved_keystore_url],
+                directories=[s.rejects_dir, s.home / "backups"],
+            )
             self._stores = AppStores.connect(
                 records_url=self.settings.resolved_database_url,
                 keystore_url=self.settings.resolved_keystore_url,

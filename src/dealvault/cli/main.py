@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import json
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,8 +29,10 @@ from dealvault.cli import (
 )
 from dealvault.cli import synth as synth_cli
 from dealvault.cli.context import CliContext
+from dealvault.cli.output import json_text, terminal_safe
 from dealvault.config import Settings
 from dealvault.errors import DealvaultError
+from dealvault.files import WideModeWarning
 
 
 class _Group(TyperGroup):
@@ -41,21 +44,38 @@ class _Group(TyperGroup):
         return result
 
     def invoke(self, ctx: Any) -> Any:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", WideModeWarning)
+            warnings.showwarning = _show_warning(warnings.showwarning)
+            return self._invoke(ctx)
+
+    def _invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except DealvaultError as exc:
             if ctx.meta.get("dealvault.json"):
-                typer.echo(
-                    json.dumps({"error": exc.code, "message": str(exc)}, ensure_ascii=False),
-                    err=True,
-                )
+                body = {"error": exc.code, "message": str(exc)}
+                typer.echo(json_text(body, indent=None), err=True)
             else:
-                typer.secho(f"error ({exc.code}): {exc}", fg="red", err=True)
+                message = terminal_safe(str(exc), newlines=True)
+                typer.secho(f"error ({exc.code}): {message}", fg="red", err=True)
             raise typer.Exit(exc.exit_code) from None
         finally:
             obj = ctx.obj
             if isinstance(obj, CliContext):
                 obj.close()
+
+
+def _show_warning(fallback: Callable[..., None]) -> Callable[..., None]:
+    """Print a file-mode warning as one clear line on stderr; other warnings as Python does."""
+
+    def show(message: Warning | str, category: type[Warning], *args: Any, **kw: Any) -> None:
+        if issubclass(category, WideModeWarning):
+            typer.secho(f"warning: {terminal_safe(str(message))}", fg="yellow", err=True)
+        else:
+            fallback(message, category, *args, **kw)
+
+    return show
 
 
 app = typer.Typer(

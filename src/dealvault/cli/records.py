@@ -17,6 +17,7 @@ from dealvault.flows import customers as flows
 from dealvault.flows.importing import ImportRequest, import_source, preview_mapping
 from dealvault.ingest.fields import TableRole
 from dealvault.ingest.readers import SourceSpec
+from dealvault.vault.rejects import write_rejects_csv
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 DealOpt = Annotated[str, typer.Option("--deal", help="Deal code.")]
@@ -350,7 +351,7 @@ def rejects_cmd(
         c.stores(), c.keyring(), actor=c.actor(), deal=deal, import_id=import_id
     )
     if out is not None:
-        frame.write_csv(out)
+        write_rejects_csv(frame, path=out)
     reasons = frame.select("row", "column", "reason")
     if json_out:
         print_json(c.console, json.loads(reasons.write_json()))

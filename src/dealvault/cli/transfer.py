@@ -18,6 +18,7 @@ from rich.progress import (
 from dealvault.cli.context import CliContext, get
 from dealvault.cli.output import import_progress, kv_table, print_json, table
 from dealvault.errors import Invalid
+from dealvault.files import refuse_if_wide
 from dealvault.flows import packages as package_flows
 from dealvault.flows import reviews as review_flows
 from dealvault.flows import transfer as flows
@@ -301,7 +302,9 @@ def _identities(path: Path) -> list[pyrage.x25519.Identity]:
         text = path.read_text("utf-8")
     except (OSError, UnicodeDecodeError):
         raise Invalid(f"cannot read the identity file {path}") from None
-    return parse_identities(text, source=path.name)
+    identities = parse_identities(text, source=path.name)
+    refuse_if_wide(path, what="identity file")
+    return identities
 
 
 def _report(c: CliContext, r: Reconciliation, json_out: bool) -> None:

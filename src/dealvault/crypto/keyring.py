@@ -18,6 +18,10 @@ from dealvault.errors import IntegrityError, KeyUnavailable, Shredded
 
 DATA = "data"
 INDEX = "index"
+#: ``dataset_keys.dataset_id`` of the keys that belong to the store rather than to a dataset
+#: (no dataset has id 0): wrapped and rewrapped by the master key like the others, and never
+#: destroyed with a dataset.
+STORE_SCOPE = 0
 
 
 def _check_value(kek: bytes, kek_id: str, version: int) -> bytes:
@@ -128,6 +132,15 @@ class KeyRing:
             ) from None
         self._dataset_keys[(dataset_id, purpose, version)] = key
         return key
+
+    def store_key(self, ks: Session, *, purpose: str, create: bool) -> bytes | None:
+        """A key of the store itself (e.g. ``canary``), made on first use when ``create``;
+        None when it does not exist and ``create`` is false."""
+        if create:
+            return self.create_dataset_key(ks, dataset_id=STORE_SCOPE, purpose=purpose, version=1)
+        if ks.get(DatasetKey, (STORE_SCOPE, purpose, 1)) is None:
+            return None
+        return self.dataset_key(ks, dataset_id=STORE_SCOPE, purpose=purpose, version=1)
 
     def rewrap_dataset_keys(self, ks: Session, *, to_version: int) -> int:
         """Master-key rotation: rewrap every dataset key not yet under ``to_version``."""

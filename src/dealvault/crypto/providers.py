@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from dealvault.config import Settings
 from dealvault.errors import Conflict, Invalid, KeyUnavailable, NotFound
+from dealvault.files import ensure_private_dir, open_private, read_secret_text
 
 KEYFILE_FORMAT = "dealvault-keyfile"
 KEYFILE_VERSION = 1
@@ -166,7 +167,7 @@ class PassphraseKeyProvider:
         if not self.path.exists():
             raise NotFound(f"key file {self.path} not found; run 'dealvault init' first")
         try:
-            doc = json.loads(self.path.read_text("utf-8"))
+            doc = json.loads(read_secret_text(self.path, what="master key file"))
         except (ValueError, UnicodeDecodeError):
             raise KeyUnavailable(f"key file {self.path} is not a dealvault key file") from None
         if not isinstance(doc, dict) or doc.get("format") != KEYFILE_FORMAT:
@@ -251,10 +252,9 @@ def _wrap_entry(wrapping: AESGCM, kek_id: str, version: int, key: bytes) -> dict
 
 
 def _write_atomic(path: Path, doc: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(path.parent, what=None)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+    with open_private(tmp, "w", encoding="utf-8") as fh:
         json.dump(doc, fh, indent=2)
         fh.flush()
         os.fsync(fh.fileno())

@@ -11,6 +11,14 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from dealvault.files import (
+    SQLITE_SIDE_FILES,
+    create_private,
+    ensure_private_dir,
+    private_file,
+    sqlite_file,
+)
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     if not isinstance(dbapi_connection, sqlite3.Connection):
@@ -44,18 +52,37 @@ def _sqlite_secure_delete(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.execute("PRAGMA secure_delete=ON")
 
 
+def _private_side_files(database: Path) -> Any:
+    """A connect hook narrowing the -wal/-shm files of ``database`` to 0600: SQLite gives them
+    the database file's mode, but a store made before files were private may have wide ones."""
+
+    def hook(dbapi_connection: Any, _record: Any) -> None:
+        if isinstance(dbapi_connection, sqlite3.Connection):
+            for suffix in SQLITE_SIDE_FILES:
+                side = Path(f"{database}{suffix}")
+                if side.exists():
+                    private_file(side)
+
+    return hook
+
+
 def make_engine(url: str, *, secure_delete: bool = False) -> Engine:
     """Build an engine; SQLite files get their directory created and WAL mode switched on.
 
+    A new SQLite file is created with mode 0600 (in a directory made 0700) before SQLite opens
+    it, so the database and the -wal/-shm files SQLite makes beside it are private.
     ``secure_delete`` (key store) makes SQLite overwrite deleted rows, so a shredded key
     does not linger in free pages of the file.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url)
         event.listen(engine, "connect", _sqlite_pragmas)
+        database = sqlite_file(url)
+        if database is not None:
+            ensure_private_dir(database.parent, what=None)
+            create_private(database)
+            event.listen(engine, "connect", _private_side_files(database))
         if secure_delete:
             event.listen(engine, "connect", _sqlite_secure_delete)
         event.listen(engine, "begin", _sqlite_begin)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import IO, Any, Final, Literal
 
 import polars as pl
 import pyarrow.parquet as pq
 import xlsxwriter
 
 from dealvault.errors import Invalid
+from dealvault.files import atomic_private, open_private
+from dealvault.sheets import XLSX_OPTIONS, neutralise, neutralise_text, restore
 
 Format = Literal["csv", "xlsx", "parquet"]
 FORMATS: Final = ("csv", "xlsx", "parquet")
@@ -38,30 +39,31 @@ def format_for(path: Path, fmt: str | None) -> Format:
 def write_disclosure(
     frame: pl.DataFrame, *, path: Path, fmt: Format, meta: Mapping[str, Any]
 ) -> None:
-    """Write ``frame`` and its metadata; the file appears whole or not at all."""
+    """Write ``frame`` and its metadata, mode 0600; the file appears whole or not at all.
+
+    CSV and XLSX text cells that a spreadsheet would run as a formula get a leading quote
+    (``sheets.neutralise``; :func:`read_disclosure` takes it off again), at every level.
+    """
     text = json.dumps(meta, ensure_ascii=False, sort_keys=True, default=str)
-    part = path.with_name(path.name + ".part")
-    try:
+    with atomic_private(path) as part:
         if fmt == "csv":
-            with part.open("w", encoding="utf-8", newline="") as fh:
+            with open_private(part, "w", encoding="utf-8", newline="") as fh:
                 fh.write(CSV_MARKER + text + "\n")
-                frame.write_csv(fh)
+                neutralise(frame).write_csv(fh)
         elif fmt == "parquet":
             table = frame.to_arrow()
             table = table.replace_schema_metadata(
                 {**(table.schema.metadata or {}), PARQUET_KEY: text.encode()}
             )
-            pq.write_table(table, part, compression="zstd")
+            with open_private(part, "wb") as fh:
+                pq.write_table(table, fh, compression="zstd")
         else:
-            _write_xlsx(frame, part=part, meta=meta, text=text)
-        os.replace(part, path)
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
+            with open_private(part, "wb") as fh:
+                _write_xlsx(neutralise(frame), out=fh, meta=meta, text=text)
 
 
-def _write_xlsx(frame: pl.DataFrame, *, part: Path, meta: Mapping[str, Any], text: str) -> None:
-    wb = xlsxwriter.Workbook(str(part), {"constant_memory": False})
+def _write_xlsx(frame: pl.DataFrame, *, out: IO[bytes], meta: Mapping[str, Any], text: str) -> None:
+    wb = xlsxwriter.Workbook(out, {"constant_memory": False, **XLSX_OPTIONS})
     try:
         wb.set_properties(
             {
@@ -77,9 +79,9 @@ def _write_xlsx(frame: pl.DataFrame, *, part: Path, meta: Mapping[str, Any], tex
         about = wb.add_worksheet(ABOUT_SHEET)
         about.write_row(0, 0, ["key", "value"])
         for row, (key, value) in enumerate(sorted(meta.items()), start=1):
-            about.write_string(row, 0, key)
+            about.write_string(row, 0, neutralise_text(key))
             shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-            about.write_string(row, 1, shown)
+            about.write_string(row, 1, neutralise_text(shown))
     finally:
         wb.close()
 
@@ -100,7 +102,7 @@ def read_disclosure_meta(path: Path) -> dict[str, Any]:
             raise Invalid(f"{path.name}: no dealvault disclosure metadata")
         parsed: dict[str, Any] = json.loads(meta[PARQUET_KEY])
         return parsed
-    about = pl.read_excel(path, sheet_name=ABOUT_SHEET)
+    about = restore(pl.read_excel(path, sheet_name=ABOUT_SHEET, infer_schema_length=0))
     out: dict[str, Any] = {}
     for key, value in about.iter_rows():
         try:
@@ -111,10 +113,10 @@ def read_disclosure_meta(path: Path) -> dict[str, Any]:
 
 
 def read_disclosure(path: Path) -> pl.DataFrame:
-    """The data part of a disclosure file (for tests and for tracing leaked files)."""
+    """The data part of a disclosure file, as written (quotes against formulas taken off)."""
     fmt = format_for(path, None)
     if fmt == "csv":
-        return pl.read_csv(path, comment_prefix="#", infer_schema=False)
+        return restore(pl.read_csv(path, comment_prefix="#", infer_schema=False))
     if fmt == "parquet":
         return pl.read_parquet(path)
-    return pl.read_excel(path, sheet_name=DATA_SHEET, infer_schema_length=0)
+    return restore(pl.read_excel(path, sheet_name=DATA_SHEET, infer_schema_length=0))

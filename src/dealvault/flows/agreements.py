@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime
@@ -22,6 +21,7 @@ from dealvault.audit.service import EventIn
 from dealvault.crypto.keyring import KeyRing
 from dealvault.db.base import utcnow
 from dealvault.errors import Conflict, Invalid
+from dealvault.files import write_private
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit, authorize
 
@@ -229,17 +229,8 @@ def export_document(
             replace(event, counts={"bytes": len(content)}),
         )
         result = DocumentOut(agreement=a.id, file=str(out), bytes=len(content), sha256=digest)
-    _write_private(out, content)
+    write_private(out, content)
     return result
-
-
-def _write_private(out: Path, content: bytes) -> None:
-    """Write through a temporary file readable by the owner only, then move it in place."""
-    tmp = out.with_name(out.name + ".part")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(content)
-    tmp.replace(out)
 
 
 # -- training ----------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from dealvault.audit.service import EventIn, make_checkpoint
 from dealvault.audit.verify import VerifyReport
 from dealvault.db.base import utcnow
 from dealvault.errors import Invalid
+from dealvault.files import write_private
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit, authorize
 from dealvault.flows.store import is_trial
@@ -102,9 +103,9 @@ def prove(stores: AppStores, *, seq: int, out: Path, actor: Principal) -> dict[s
     with stores.records_session() as s:
         text = store.prove(s, stores.audit, seq=seq)
         body = store.event_body(s, seq=seq)
-    out.write_bytes(text)
+    write_private(out, text)
     event_file = out.with_suffix(".event.json")
-    event_file.write_bytes(body)
+    write_private(event_file, body)
     return {"proof": str(out), "event": str(event_file), "index": seq}
 
 
@@ -201,9 +202,9 @@ def report(
         trial=is_trial(stores),
     )
     if out.suffix.lower() == ".pdf":
-        out.write_bytes(render_pdf(data=data))
+        write_private(out, render_pdf(data=data))
     else:
-        out.write_text(render_html(data=data), encoding="utf-8")
+        write_private(out, render_html(data=data))
     with stores.unit_of_work() as uow:
         audit(
             stores,

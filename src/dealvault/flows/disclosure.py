@@ -45,6 +45,7 @@ from dealvault.flows.guard import audit, enforce, resolve
 from dealvault.flows.inventory import inventory
 from dealvault.ingest.fields import Category, TableRole
 from dealvault.transfer.canaries import add_canaries, canaries_for
+from dealvault.transfer.canary_seal import canary_keys
 from dealvault.vault.models import CustomerRecord, Dataset, DatasetColumn, DatasetTable
 from dealvault.vault.read import disclose_table
 
@@ -164,6 +165,7 @@ def disclose(
         if req.level in CANARY_LEVELS and not _is_seller(d, recipient):
             planted = canaries_for(
                 uow.records,
+                keys=canary_keys(keyring, uow.keys),
                 deal=d,
                 dataset_id=ds.id,
                 recipient=recipient,

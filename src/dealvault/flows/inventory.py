@@ -14,6 +14,7 @@ from dealvault.access.principal import Principal
 from dealvault.audit.service import EventIn
 from dealvault.db.base import utcnow
 from dealvault.errors import Invalid, NotFound
+from dealvault.files import write_private
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit, enforce, resolve
 from dealvault.ingest.fields import Category
@@ -147,7 +148,7 @@ def render_inventory_html(inv: InventoryOut) -> str:
 
 
 def write_inventory_html(inv: InventoryOut, *, out: Path) -> None:
-    out.write_text(render_inventory_html(inv), encoding="utf-8")
+    write_private(out, render_inventory_html(inv))
 
 
 def override_column(

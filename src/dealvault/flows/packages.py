@@ -41,6 +41,7 @@ from dealvault.ingest.source import SourceSpec
 from dealvault.parallel import usable_cores
 from dealvault.transfer import plans
 from dealvault.transfer.canaries import canaries_for
+from dealvault.transfer.canary_seal import canary_keys
 from dealvault.transfer.manifest import FORMAT, SUBJECT, build_manifest
 from dealvault.transfer.models import TransferPackage
 from dealvault.transfer.package import (
@@ -204,6 +205,7 @@ def build_package(
                 raise Conflict(f"dataset {ds.name} has no customers to transfer")
             planted = canaries_for(
                 s,
+                keys=canary_keys(keyring, uow.keys),
                 deal=deal,
                 dataset_id=ds.id,
                 recipient=org,

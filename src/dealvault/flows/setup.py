@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from dealvault.crypto.keyring import KeyRing
 from dealvault.crypto.providers import KeyProvider, PassphraseKeyProvider, build_provider
 from dealvault.db import migrate
 from dealvault.errors import Invalid, KeyUnavailable
+from dealvault.files import ensure_private_dir, open_private, read_secret_text
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit, checkpoint
 from dealvault.flows.store import OperatorIn, bootstrap, is_trial
@@ -53,7 +53,8 @@ def load_audit_config(settings: Settings) -> AuditConfig:
             origin="dealvault/unsigned", checkpoint_every=settings.audit_checkpoint_every
         )
     try:
-        signer = Signer.from_key(path.read_text("ascii").strip())
+        text = read_secret_text(path, what="audit key file", encoding="ascii")
+        signer = Signer.from_key(text.strip())
     except (ValueError, UnicodeDecodeError):
         raise KeyUnavailable(f"audit key file {path} is not a signed-note signer key") from None
     return AuditConfig(
@@ -64,9 +65,8 @@ def load_audit_config(settings: Settings) -> AuditConfig:
 def _make_audit_key(path: Path) -> tuple[str, str]:
     """A new Ed25519 signer for this store's log, written with mode 0600."""
     skey, vkey = generate_signer(f"dealvault.invalid/log-{secrets.token_hex(4)}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
+    ensure_private_dir(path.parent, what=None)
+    with open_private(path, "w", exclusive=True, encoding="ascii") as fh:
         fh.write(skey + "\n")
     return skey, vkey
 
@@ -80,7 +80,7 @@ def init_store(
 ) -> tuple[InitOut, AppStores, KeyProvider]:
     """Create home, migrate both stores, make the key files if needed, record the first
     operator (a new store needs one), register the log key, checkpoint."""
-    settings.home.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(settings.home, what="DEALVAULT_HOME")
     created = False
     provider: KeyProvider
     if settings.key_provider == "passphrase" and not settings.resolved_key_file.exists():

@@ -12,6 +12,7 @@ import polars as pl
 import pyarrow.parquet as pq
 import xlsxwriter
 
+from dealvault.sheets import XLSX_OPTIONS
 from dealvault.synth.activity import NOTE_SCHEMA, ORDER_SCHEMA
 from dealvault.synth.customers import CUSTOMER_SCHEMA
 from dealvault.synth.generator import DEFAULT_AS_OF, TABLES, generate_tables
@@ -117,9 +118,7 @@ class _XlsxWriter:
     """Row-by-row writer in xlsxwriter's constant-memory mode; spills to extra sheets."""
 
     def __init__(self, path: Path, schema: pl.Schema, sheet: str, created: date) -> None:
-        self._wb = xlsxwriter.Workbook(
-            str(path), {"constant_memory": True, "strings_to_numbers": False}
-        )
+        self._wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, **XLSX_OPTIONS})
         # Fixed creation time so the same input gives identical bytes.
         self._wb.set_properties({"created": datetime.combine(created, time())})
         self._schema = schema

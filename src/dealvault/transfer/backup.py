@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pyrage
 import rfc8785
@@ -25,6 +25,7 @@ from dealvault import __version__
 from dealvault.db import migrate
 from dealvault.db.stores import Stores
 from dealvault.errors import Conflict, IntegrityError, Invalid, KeyUnavailable, NotFound
+from dealvault.files import ensure_private_dir, open_private, refuse_if_wide
 from dealvault.transfer import backup_db as bd
 from dealvault.transfer.backup_db import STORES, Progress, member_name, no_progress
 
@@ -101,6 +102,7 @@ def load_identity(value: str) -> Any:
             raise Invalid(
                 f"identity file {path.name} holds no age secret key (AGE-SECRET-KEY-1...)"
             )
+        refuse_if_wide(path, what="identity file")
         text_ = keys[0]
     try:
         return x25519.Identity.from_str(text_)
@@ -203,7 +205,7 @@ class _TarStream(_Counted):
 class _Writer:
     """A file written by pyrage, hashing what it writes; keeps its own errors apart."""
 
-    def __init__(self, fh: io.BufferedWriter) -> None:
+    def __init__(self, fh: IO[bytes]) -> None:
         self.fh, self.sha, self.size = fh, hashlib.sha256(), 0
         self.error: BaseException | None = None
 
@@ -221,9 +223,8 @@ class _Writer:
         self.fh.flush()
 
 
-def _private_file(path: Path) -> io.BufferedWriter:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    return os.fdopen(fd, "wb")
+def _private_file(path: Path) -> IO[bytes]:
+    return open_private(path, "wb", exclusive=True)
 
 
 def write_backup(
@@ -237,7 +238,7 @@ def write_backup(
     recips = parse_recipients(recipients)
     backend = bd.backend_of(stores)
     now = datetime.now(UTC).replace(microsecond=0)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(out_dir, what=None)
     name = f"dealvault-backup-{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}.tar.age"
     final, part = out_dir / name, out_dir / (name + ".part")
     with tempfile.TemporaryDirectory(prefix=".backup-", dir=out_dir) as tmp:
@@ -448,7 +449,7 @@ def restore_sqlite(
     ]
     if taken:
         raise Conflict(f"{to_dir} already holds {taken[0]}: restore only into an empty place")
-    to_dir.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(to_dir, what=None)
     with _opened(path, identity, to_dir, progress, "sqlite") as opened:
         for store in STORES:
             os.link(opened.files[store], targets[store])  # fails rather than overwrite

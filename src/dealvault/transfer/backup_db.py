@@ -18,6 +18,7 @@ from dealvault.db import migrate
 from dealvault.db.engine import make_engine
 from dealvault.db.stores import Stores
 from dealvault.errors import Conflict, IntegrityError, Invalid
+from dealvault.files import create_private, private_file
 
 STORES: tuple[migrate.Store, ...] = ("records", "keystore")
 SUFFIX = {"sqlite": "sqlite", "postgresql": "pgdump"}
@@ -115,7 +116,9 @@ def _snapshot_sqlite(stores: Stores, work: Path, progress: Progress) -> dict[str
         # One step each (pages=-1): a stepwise copy restarts whenever a writer commits.
         for store, c in (("keystore", ks), ("records", rec)):
             progress(f"snapshot {store}", 0, None)
-            dst = sqlite3.connect(work / member_name(store, "sqlite"))
+            member = work / member_name(store, "sqlite")
+            create_private(member)  # sqlite3 would make it with the umask's mode
+            dst = sqlite3.connect(member)
             try:
                 c.backup(dst)
             finally:
@@ -165,6 +168,7 @@ def _snapshot_postgres(stores: Stores, work: Path, progress: Progress) -> dict[s
             dest = work / member_name(store, "postgresql")
             args = [pg_dump, "--format=custom", f"--snapshot={snaps[store]}", f"--file={dest}"]
             run([*args, f"--dbname={uri}"], env, f"pg_dump of the {store} store")
+            private_file(dest)
     return {s: str(engines[s].url.database) for s in STORES}
 
 

@@ -22,6 +22,12 @@ from dealvault.deidentify.masking import mask_field
 from dealvault.errors import Conflict, IntegrityError, Invalid
 from dealvault.synth.customers import customer_block, years_before
 from dealvault.synth.idnumbers import is_mainland_mobile
+from dealvault.transfer.canary_seal import (
+    CanaryIdentity,
+    CanaryKeys,
+    identity,
+    seal_legacy,
+)
 from dealvault.transfer.models import Canary
 from dealvault.vault.models import Dataset
 
@@ -132,24 +138,25 @@ def _fields(invented: dict[str, str], *, phone: str, email: str) -> dict[str, st
     return {**out, "phone": phone, "email": email}
 
 
-def rebuild(row: Canary) -> CanaryRecord:
-    """The full canary of a stored row; ``rebuilt`` is False when its seed no longer gives the
-    stored fingerprint (the generator changed): only name, phone and e-mail are then known."""
+def rebuild(row: Canary, ident: CanaryIdentity) -> CanaryRecord:
+    """The full canary of a stored row and its (opened) identity; ``rebuilt`` is False when its
+    seed no longer gives the stored fingerprint (the generator changed): only name, phone and
+    e-mail are then known."""
     base = CanaryRecord(
         id=row.id,
         deal_id=row.deal_id,
         dataset_id=row.dataset_id,
         recipient_id=row.recipient_id,
-        name=row.name,
-        phone=row.phone,
-        email=row.email,
+        name=ident.name,
+        phone=ident.phone,
+        email=ident.email,
     )
-    m = _TAG_RE.search(row.email)
+    m = _TAG_RE.search(ident.email)
     if m is None:
         return base
     invented = _invent(int(m.group(1)))
-    fields = _fields(invented, phone=row.phone, email=row.email)
-    if _fingerprint(fields) != row.fingerprint or invented["name"] != row.name:
+    fields = _fields(invented, phone=ident.phone, email=ident.email)
+    if _fingerprint(fields) != ident.fingerprint or invented["name"] != ident.name:
         return base
     derived: dict[str, Any] = {k: fields[k] for k in DERIVED_FIELDS}
     return replace(base, **derived, rebuilt=True)
@@ -179,6 +186,7 @@ def _checked_domain(domain: str) -> str:
 def _pick_phone(
     session: Session,
     *,
+    keys: CanaryKeys,
     phones: Sequence[str],
     deal: Deal,
     dataset_id: int,
@@ -187,18 +195,18 @@ def _pick_phone(
 ) -> str:
     """A configured number no canary has yet; when all are taken, the number of this slot with
     a recipient-specific last four digits (same 7-digit block, still an 11-digit mobile)."""
-    used = set(session.scalars(select(Canary.phone)))
+    used = set(session.scalars(select(Canary.phone_mac)))
     start = (recipient + slot) % len(phones)
     for i in range(len(phones)):
         candidate = "+86" + phones[(start + i) % len(phones)]
-        if candidate not in used:
+        if keys.phone_mac(candidate) not in used:
             return candidate
     base = phones[start]
     for attempt in range(20_000):
         seed = f"dealvault/canary-phone/v1/{deal.id}/{dataset_id}/{recipient}/{slot}/{attempt}"
         suffix = int.from_bytes(hashlib.sha256(seed.encode()).digest()[:4], "big") % 10_000
         candidate = f"+86{base[:7]}{suffix:04d}"
-        if candidate not in used:
+        if keys.phone_mac(candidate) not in used:
             return candidate
     raise Conflict("no free canary phone number is left: configure more canary_phones")
 
@@ -206,37 +214,44 @@ def _pick_phone(
 def _create(
     session: Session,
     *,
+    keys: CanaryKeys,
     deal: Deal,
     dataset_id: int,
     recipient: Organization,
     settings: Settings,
     slot: int,
-) -> Canary:
+) -> tuple[Canary, CanaryIdentity]:
     domain = _checked_domain(settings.canary_email_domain)
     phones = _checked_phones(settings.canary_phones)
     phone = _pick_phone(
-        session, phones=phones, deal=deal, dataset_id=dataset_id, recipient=recipient.id, slot=slot
+        session,
+        keys=keys,
+        phones=phones,
+        deal=deal,
+        dataset_id=dataset_id,
+        recipient=recipient.id,
+        slot=slot,
     )
     for _ in range(100):
         tag = _TAG_LOW + secrets.randbelow(_TAG_HIGH - _TAG_LOW)
         invented = _invent(tag)
         email = f"{invented['stem']}{tag}@{domain}"
-        if session.scalar(select(Canary.id).where(Canary.email == email)) is None:
+        taken = select(Canary.id).where(Canary.email_mac == keys.email_mac(email))
+        if session.scalar(taken) is None:
             break
     else:  # pragma: no cover - 100 collisions in 9e8 seeds
         raise Conflict("could not draw an unused canary e-mail address")
-    row = Canary(
-        deal_id=deal.id,
-        dataset_id=dataset_id,
-        recipient_id=recipient.id,
+    ident = CanaryIdentity(
         name=invented["name"],
         phone=phone,
         email=email,
         fingerprint=_fingerprint(_fields(invented, phone=phone, email=email)),
     )
+    row = Canary(deal_id=deal.id, dataset_id=dataset_id, recipient_id=recipient.id)
+    keys.seal(row, ident)
     session.add(row)
     session.flush()
-    return row
+    return row, ident
 
 
 def canary_frame(records: Sequence[CanaryRecord]) -> pl.DataFrame:
@@ -253,6 +268,7 @@ def canary_frame(records: Sequence[CanaryRecord]) -> pl.DataFrame:
 def canaries_for(
     session: Session,
     *,
+    keys: CanaryKeys,
     deal: Deal,
     dataset_id: int,
     recipient: Organization,
@@ -260,15 +276,18 @@ def canaries_for(
     count: int = 3,
 ) -> pl.DataFrame:
     """This recipient's canaries for this dataset (made on first use, the same ones after), as
-    a frame with the customer columns of ``vault.read.disclose_table``. Flushes, never commits.
+    a frame with the customer columns of ``vault.read.disclose_table``. Identities are stored
+    sealed under ``keys`` (older clear rows are sealed here). Flushes, never commits.
     """
     if not 0 <= count <= 100:
         raise Invalid("canary count must be between 0 and 100")
     dataset = session.get(Dataset, dataset_id)
     if dataset is None or dataset.deal_id != deal.id:
         raise Invalid(f"dataset #{dataset_id} is not a dataset of deal {deal.code!r}")
-    rows = list(
-        session.scalars(
+    seal_legacy(session, keys)
+    rows = [
+        (row, keys.open(row))
+        for row in session.scalars(
             select(Canary)
             .where(
                 Canary.deal_id == deal.id,
@@ -277,11 +296,12 @@ def canaries_for(
             )
             .order_by(Canary.id)
         )
-    )
+    ]
     while len(rows) < count:
         rows.append(
             _create(
                 session,
+                keys=keys,
                 deal=deal,
                 dataset_id=dataset_id,
                 recipient=recipient,
@@ -289,7 +309,7 @@ def canaries_for(
                 slot=len(rows),
             )
         )
-    records = [rebuild(r) for r in rows[:count]]
+    records = [rebuild(r, ident) for r, ident in rows[:count]]
     stale = [r.id for r in records if not r.rebuilt]
     if stale:
         raise IntegrityError(
@@ -325,14 +345,17 @@ def add_canaries(
     return pl.concat([frame, aligned], how="vertical").select(pl.all().gather(order))
 
 
-def load_canaries(session: Session, *, deal_ids: Sequence[int]) -> list[CanaryRecord]:
-    """Every canary planted in these deals, rebuilt."""
+def load_canaries(
+    session: Session, *, keys: CanaryKeys | None, deal_ids: Sequence[int]
+) -> list[CanaryRecord]:
+    """Every canary planted in these deals, opened with ``keys`` and rebuilt (rows of a store
+    made before canaries were sealed are read as they are; nothing is written)."""
     if not deal_ids:
         return []
     rows = session.scalars(
         select(Canary).where(Canary.deal_id.in_(list(deal_ids))).order_by(Canary.id)
     )
-    return [rebuild(r) for r in rows]
+    return [rebuild(row, identity(row, keys)) for row in rows]
 
 
 # -- finding canaries in a file -----------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dealvault.db.base import Base, UTCDateTime, utcnow
@@ -106,19 +106,28 @@ class Backup(Base):
 
 class Canary(Base):
     """A planted customer that identifies one recipient's copy (contact points the seller
-    controls: a configured e-mail domain and phone list)."""
+    controls: a configured e-mail domain and phone list).
+
+    Its identity (name, phone, e-mail, fingerprint) is sealed under the store's canary key
+    (``transfer.canary_seal``); keyed hashes of the e-mail and phone keep them unique without
+    showing them. ``name``, ``phone``, ``email`` and ``fingerprint`` are the clear columns of
+    stores made before migration 0008: such rows are sealed, and those columns emptied, the
+    first time canaries are used with the keys.
+    """
 
     __tablename__ = "canaries"
-    __table_args__ = (UniqueConstraint("email"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id"), index=True)
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"), index=True)
     recipient_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
-    name: Mapped[str] = mapped_column(String(64))
-    phone: Mapped[str] = mapped_column(String(32), index=True)
-    email: Mapped[str] = mapped_column(String(254))
-    fingerprint: Mapped[str] = mapped_column(String(64), index=True)  # keyed hash of the record
+    email_mac: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    phone_mac: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+    sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    name: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    email: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 import polars as pl
 import pyarrow as pa
@@ -27,6 +27,7 @@ import pyrage
 
 from dealvault.audit.note import Signer
 from dealvault.errors import IntegrityError, Invalid
+from dealvault.files import open_private
 from dealvault.transfer.batches import PreparedBatch, prepare_batch
 from dealvault.transfer.manifest import (
     FORMAT,
@@ -87,9 +88,9 @@ def parse_identities(text: str, *, source: str) -> list[pyrage.x25519.Identity]:
     return out
 
 
-def _create(path: Path) -> BinaryIO:
+def _create(path: Path) -> IO[bytes]:
     """A new private file (mode 0600); never an existing one."""
-    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
+    return open_private(path, "wb", exclusive=True)
 
 
 def file_digest(path: Path) -> str:
@@ -316,7 +317,10 @@ def _members(directory: Path) -> list[str]:
 def make_archive(directory: Path, target: Path) -> None:
     """An uncompressed tar of the package files (no directories, fixed order and metadata)."""
     tmp = target.with_name(target.name + ".partial")
-    with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
+    with (
+        open_private(tmp, "wb") as out,
+        tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
         for name in _members(directory):
             info = tar.gettarinfo(str(directory / name), arcname=name)
             info.uid = info.gid = 0

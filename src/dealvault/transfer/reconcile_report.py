@@ -9,6 +9,8 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import BaseModel
 
+from dealvault.files import write_private
+
 
 class FileCheck(BaseModel):
     name: str
@@ -88,6 +90,6 @@ def write_reports(
     report: Reconciliation, *, json_path: Path | None, html_path: Path | None
 ) -> None:
     if json_path is not None:
-        json_path.write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        write_private(json_path, report.model_dump_json(indent=2) + "\n")
     if html_path is not None:
-        html_path.write_text(render_html(report), encoding="utf-8")
+        write_private(html_path, render_html(report))

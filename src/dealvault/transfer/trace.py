@@ -23,6 +23,7 @@ from dealvault.deidentify.writers import ABOUT_SHEET, CSV_MARKER, PARQUET_KEY
 from dealvault.errors import InputError, KeyUnavailable
 from dealvault.ingest.csv_detect import SAMPLE_BYTES, detect_delimiter, detect_encoding
 from dealvault.ingest.readers import sniff
+from dealvault.sheets import restore
 from dealvault.transfer.canaries import (
     STRONG_RULES,
     CanaryRecord,
@@ -31,6 +32,7 @@ from dealvault.transfer.canaries import (
     load_canaries,
     tokens_in,
 )
+from dealvault.transfer.canary_seal import CanaryKeys
 from dealvault.vault.models import CustomerRecord, Dataset
 
 Confidence = Literal["high", "medium", "low", "none"]
@@ -128,7 +130,7 @@ def _read_csv(path: Path, raw: bytes) -> FileData:
         )
     except pl.exceptions.PolarsError:
         raise InputError("cannot be read as CSV text", file=path.name) from None
-    return FileData([frame], "csv", declared)
+    return FileData([restore(frame)], "csv", declared)
 
 
 def _read_xlsx(path: Path) -> FileData:
@@ -140,7 +142,8 @@ def _read_xlsx(path: Path) -> FileData:
         raise InputError("cannot be read as an XLSX workbook", file=path.name) from None
     declared = None
     data = []
-    for name, frame in sheets.items():
+    for name, sheet in sheets.items():
+        frame = restore(sheet)
         about = frame.width == 2 and frame.height > 0 and frame.row(0) == ("key", "value")
         if name == ABOUT_SHEET and about:
             meta = {str(k): v for k, v in frame.slice(1).iter_rows()}
@@ -167,7 +170,8 @@ def _read_parquet(path: Path) -> FileData:
 
 def read_file(path: Path) -> tuple[FileData, str]:
     """The data of a CSV (UTF-8, GBK or GB18030; with or without our metadata line), XLSX or
-    Parquet file, recognised by content (a renamed file still reads), and its SHA-256."""
+    Parquet file, recognised by content (a renamed file still reads), and its SHA-256. The
+    quotes our CSV and XLSX writers put before formula-like text are taken off again."""
     if not path.is_file():
         raise InputError("file not found", file=path.name)
     raw = path.read_bytes()
@@ -370,7 +374,8 @@ def trace_file(
     matter as long as one canary or one token survives. Reads only; the flow audits.
     """
     fc, digest = read_file(path)
-    canaries = load_canaries(uow.records, deal_ids=[d.id for d in deals])
+    keys = CanaryKeys.of(keyring, uow.keys, create=False)
+    canaries = load_canaries(uow.records, keys=keys, deal_ids=[d.id for d in deals])
     matches = find_canaries(fc.frames, canaries)
     tokens = tokens_in(fc.frames)
     orgs = _parties(uow, deals) if deals else []

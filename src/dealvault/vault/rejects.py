@@ -5,11 +5,14 @@ from __future__ import annotations
 import io
 import struct
 from pathlib import Path
+from typing import IO
 
 import polars as pl
 
 from dealvault.crypto import envelope as env
 from dealvault.errors import IntegrityError, NotFound
+from dealvault.files import atomic_private, ensure_private_dir, open_private
+from dealvault.sheets import neutralise
 
 MAGIC = b"DVREJ1\n"
 _LEN = struct.Struct(">I")
@@ -33,15 +36,15 @@ class RejectWriter:
         self._import_id = import_id
         self._index = 0
         self.rows = 0
-        self._fh: io.BufferedWriter | None = None
+        self._fh: IO[bytes] | None = None
 
     def write(self, frame: pl.DataFrame) -> None:
         """``frame``: row, column, reason and the rejected row's original values (as JSON)."""
         if frame.height == 0:
             return
         if self._fh is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(self.path, "wb")  # noqa: SIM115 - closed in finish/abort
+            ensure_private_dir(self.path.parent, what="rejects directory")
+            self._fh = open_private(self.path, "wb")  # closed in finish/abort
             self._fh.write(MAGIC)
         buf = io.BytesIO()
         frame.write_ipc(buf)
@@ -107,3 +110,10 @@ def read_rejects(*, path: Path, key: bytes, dataset_id: int, import_id: int) -> 
             schema={"row": pl.Int64, "column": pl.String, "reason": pl.String, "values": pl.String}
         )
     )
+
+
+def write_rejects_csv(frame: pl.DataFrame, *, path: Path) -> None:
+    """The rejected rows (row, column, reason, original values as JSON) as a CSV file for the
+    steward: mode 0600, text neutralised against spreadsheet formulas (``sheets``)."""
+    with atomic_private(path) as part, open_private(part, "w", encoding="utf-8", newline="") as fh:
+        neutralise(frame).write_csv(fh)
