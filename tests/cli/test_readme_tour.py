@@ -51,7 +51,7 @@ def test_the_tour_runs_as_written(tmp_path: Path) -> None:
         DEALVAULT_ARGON2_TIME_COST="1",
         COLUMNS="100",
     )
-    run = subprocess.run(  # noqa: S603 - bash running the README's own commands
+    run = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script],
         cwd=tmp_path,
         env=env,
