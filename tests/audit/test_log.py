@@ -16,7 +16,7 @@ from dealvault.crypto.keyring import KeyRing
 from dealvault.errors import Forbidden, IntegrityError
 from dealvault.flows import admin, auditing
 from dealvault.flows.context import AppStores
-from tests.conftest import P, World
+from tests.conftest import OP, OPERATOR, P, World
 from tests.vault.helpers import customer_row, do_import, lookup, write_csv
 
 
@@ -60,7 +60,7 @@ def busy(stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path) -> W
 
 
 def test_use_cases_record_events(stores: AppStores, busy: World) -> None:
-    events = auditing.log(stores, flt=LogFilter())
+    events = auditing.log(stores, actor=OP, flt=LogFilter())
     actions = [e["action"] for e in events]
     for expected in (
         "org.create",
@@ -78,14 +78,22 @@ def test_use_cases_record_events(stores: AppStores, busy: World) -> None:
     assert len(denied) == 1 and denied[0]["actor"] == busy.bidder_person
     assert "no data at stage preparation" in " ".join(denied[0]["reasons"])
     assert [e["seq"] for e in events] == list(range(len(events)))
+    # every event names who acted and how that person was identified; the operator set up
+    assert all(e["actor"] and e["authn"] == "local" for e in events)
+    assert {e["actor"] for e in events if e["action"] in ("deal.create", "org.create")} == {
+        OPERATOR
+    }
     blob = json.dumps(events, ensure_ascii=False)
     assert "13900000002" not in blob and "测试" not in blob  # no personal values
     disclosed = next(e for e in events if e["action"] == "disclose" and e["decision"] == "allow")
-    subject = auditing.log(stores, flt=LogFilter(action="import"))[0]
+    subject = auditing.log(stores, actor=OP, flt=LogFilter(action="import"))[0]
     assert disclosed["subjects"]["count"] == 1 and subject["seq"] == imp["seq"]
-    by_subject = auditing.log(stores, flt=LogFilter(subject=_first_subject(stores)))
+    by_subject = auditing.log(stores, actor=OP, flt=LogFilter(subject=_first_subject(stores)))
     assert {e["action"] for e in by_subject} >= {"import"}
-    assert auditing.log(stores, flt=LogFilter(actor=P(busy.bidder_person)))[0]["decision"] == "deny"
+    assert (
+        auditing.log(stores, actor=OP, flt=LogFilter(actor=busy.bidder_person))[0]["decision"]
+        == "deny"
+    )
 
 
 def _first_subject(stores: AppStores) -> str:
@@ -98,7 +106,7 @@ def _first_subject(stores: AppStores) -> str:
 
 
 def test_verify_passes_and_checkpoints_exist(stores: AppStores, busy: World) -> None:
-    out = auditing.verify(stores)
+    out = auditing.verify(stores, actor=OP)
     assert out.ok, out.problems
     assert out.events >= 12 and len(out.checkpoints) >= 2  # deal created, stage change
     assert all(c["root_matches"] for c in out.checkpoints)
@@ -131,8 +139,8 @@ def _drop_triggers(stores: AppStores) -> None:
     [
         (
             "UPDATE audit_events SET body = replace(body, 'deal.create', 'deal.xxxxxx') "
-            "WHERE seq = 5",
-            5,
+            "WHERE seq = 7",  # the deal.create event (after the operator's setup)
+            7,
         ),
         ("DELETE FROM audit_events WHERE seq = 3", 3),
         ("swap", 4),
@@ -161,7 +169,7 @@ def test_tampering_is_detected(
             conn.execute(text("UPDATE audit_events SET body = :b WHERE seq = 5"), {"b": b4})
         else:
             conn.execute(text(tamper))
-    out = auditing.verify(stores)
+    out = auditing.verify(stores, actor=OP)
     assert not out.ok
     if first_bad is not None:
         assert out.first_bad == first_bad, out.problems
@@ -169,7 +177,7 @@ def test_tampering_is_detected(
 
 
 def test_bundle_export_and_offline_verify(stores: AppStores, busy: World, tmp_path: Path) -> None:
-    manifest = auditing.export(stores, out_dir=tmp_path / "bundle", actor=P(busy.steward))
+    manifest = auditing.export(stores, out_dir=tmp_path / "bundle", actor=OP)
     assert manifest["events"] >= 12
     ok = auditing.verify_bundle(path=tmp_path / "bundle")
     assert ok.ok, ok.problems
@@ -181,7 +189,7 @@ def test_bundle_export_and_offline_verify(stores: AppStores, busy: World, tmp_pa
 
 
 def test_proof_verifies_offline(stores: AppStores, busy: World, tmp_path: Path) -> None:
-    res = auditing.prove(stores, seq=7, out=tmp_path / "e7.tlog-proof", actor=P(busy.steward))
+    res = auditing.prove(stores, seq=7, out=tmp_path / "e7.tlog-proof", actor=OP)
     proof = (tmp_path / "e7.tlog-proof").read_bytes()
     body = Path(str(res["event"])).read_bytes()
     assert proof.startswith(b"c2sp.org/tlog-proof@v1\n")
@@ -197,11 +205,16 @@ def test_proof_verifies_offline(stores: AppStores, busy: World, tmp_path: Path) 
 
 def test_a_bidder_cosigns_a_checkpoint(stores: AppStores, busy: World) -> None:
     skey, vkey = generate_signer("bidder-a.example/witness", sig_type=SIG_COSIGNATURE_V1)
-    res = auditing.cosign(
-        stores, cosigner_key=skey, checkpoint_id=None, actor=P(busy.bidder_person)
-    )
+    # the bidder's witness key, but the cosignature is recorded in the store by its operator:
+    # nobody else adds to the log's checkpoints (a recorded denial)
+    for who in (busy.bidder_person, busy.steward):
+        with pytest.raises(Forbidden, match=r"audit\.cosign needs one of the roles: operator"):
+            auditing.cosign(stores, cosigner_key=skey, checkpoint_id=None, actor=P(who))
+        denied = auditing.log(stores, actor=OP, flt=LogFilter(action="audit.cosign"))[-1]
+        assert (denied["decision"], denied["actor"]) == ("deny", who)
+    res = auditing.cosign(stores, cosigner_key=skey, checkpoint_id=None, actor=OP)
     assert str(res["line"]).startswith("\u2014 bidder-a.example/witness ")
-    out = auditing.verify(stores)
+    out = auditing.verify(stores, actor=OP)
     assert out.ok, out.problems
     cosigned = [
         c
@@ -223,5 +236,6 @@ def test_report_from_the_live_log(stores: AppStores, busy: World, tmp_path: Path
     assert "Bidder A" in html and busy.bidder_person in html  # the denial, with its organisation
     assert "13900000002" not in html
     assert (
-        auditing.log(stores, flt=LogFilter(action="audit.report"))[0]["objects"]["file"] == "r.html"
+        auditing.log(stores, actor=OP, flt=LogFilter(action="audit.report"))[0]["objects"]["file"]
+        == "r.html"
     )

@@ -76,7 +76,7 @@ DEAL: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "customer.shred": ((SS,), ALL),
     "keys.rotate_data": ((SS,), ALL),
     "token.resolve": ((SS,), ALL),
-    "plan.create": ((SS,), (CL,)),
+    "plan.create": ((SS,), (SG, CL)),
     "plan.approve": ((SS, CO, SO), (CL,)),
     "plan.deny": ((SS, CO, SO), (CL,)),
     "plan.read": ((SS, CO, IM, SO, AU), ALL),
@@ -168,7 +168,7 @@ def test_a_deal_policy_may_remove_but_never_add_roles_or_stages() -> None:
     with pytest.raises(Exception, match=r"actions\.deal\.advance adds role bidder_business"):
         pol.require_tightening(pol.parse_policy(looser))
     later = text.replace(
-        '"plan.create" = { roles = ["seller_steward"], stages = ["closing"] }',
+        '"plan.create" = { roles = ["seller_steward"], stages = ["signing", "closing"] }',
         '"plan.create" = { roles = ["seller_steward"], stages = ["*"] }',
     )
     with pytest.raises(Exception, match=r"actions\.plan\.create adds stage"):

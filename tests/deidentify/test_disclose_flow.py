@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 from sqlalchemy import select
 
+from dealvault.access.principal import Principal
 from dealvault.audit.models import AuditEvent
 from dealvault.crypto.keyring import KeyRing
 from dealvault.deidentify.levels import Level
@@ -45,8 +46,10 @@ def loaded(stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path) ->
 
 
 def _disclose(stores: AppStores, keyring: KeyRing, world: World, **kw: object) -> Disclosure:
+    actor = kw.pop("actor", None) or P(world.steward)
+    assert isinstance(actor, Principal)
     req = DisclosureRequest(
-        actor=str(kw.pop("actor", world.steward)),
+        actor=actor,
         deal=world.deal,
         dataset="crm",
         purpose="valuation test",

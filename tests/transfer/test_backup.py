@@ -27,7 +27,7 @@ from dealvault.flows.context import AppStores
 from dealvault.transfer import backup as bk
 from dealvault.transfer import backup_db
 from dealvault.vault.models import CustomerRecord, Dataset
-from tests.conftest import P, World
+from tests.conftest import OP, OPERATOR, P, World
 from tests.vault.helpers import customer_row, do_import, lookup, write_csv
 
 N = 6
@@ -74,7 +74,7 @@ def _create(
 ) -> backups.BackupOut:
     return backups.create_backup(
         stores,
-        actor=P(world.steward),
+        actor=OP,
         out_dir=tmp_path / "backups",
         recipients=[str(ident.to_public())],
         reason="pre-transfer",
@@ -131,9 +131,7 @@ def test_restore_drill_before_and_after_a_shred(
 
     # Drill 1: the backup from before the shred restores, and the same master key reads it.
     where = target()
-    out = backups.restore_backup(
-        stores, actor=P(world.steward), path=Path(before.path), identity=ident, **where
-    )
+    out = backups.restore_backup(stores, actor=OP, path=Path(before.path), identity=ident, **where)
     assert out.customers == {"active": N} and not out.needs_upgrade
     assert out.revisions == {s: migrate.head_revision(s) for s in ("records", "keystore")}
     rec_url, ks_url = _urls(out, where)
@@ -149,9 +147,7 @@ def test_restore_drill_before_and_after_a_shred(
 
     # Drill 2: the backup taken after the shred holds no key for that customer.
     where = target()
-    out = backups.restore_backup(
-        stores, actor=P(world.steward), path=Path(after.path), identity=ident, **where
-    )
+    out = backups.restore_backup(stores, actor=OP, path=Path(after.path), identity=ident, **where)
     assert out.customers == {"active": N - 1, "shredded": 1}
     rec_url, ks_url = _urls(out, where)
     restored = AppStores.connect(
@@ -180,7 +176,7 @@ def test_restore_drill_before_and_after_a_shred(
     # Each step is in the live store's audit log.
     created = _events(stores, "backup.create")
     assert [e["objects"]["backup"] for e in created] == [before.id, after.id]
-    assert created[0]["actor"] == world.steward and created[0]["purpose"] == "pre-transfer"
+    assert created[0]["actor"] == OPERATOR and created[0]["purpose"] == "pre-transfer"
     verified = _events(stores, "backup.verify")
     assert [(e["objects"]["level"], e["objects"]["result"]) for e in verified] == [
         ("full", "ok"),
@@ -189,15 +185,13 @@ def test_restore_drill_before_and_after_a_shred(
     restores = _events(stores, "backup.restore")
     assert [e["objects"]["backup"] for e in restores] == [before.id, after.id]
     assert restores[1]["counts"] == {"customers_active": N - 1, "customers_shredded": 1}
-    listed = backups.list_backups(stores)
+    listed = backups.list_backups(stores, actor=OP)
     assert [(b.id, b.verified_at is not None) for b in listed] == [
         (before.id, True),
         (after.id, False),
     ]
     # A later full verify of the second one sets its verified_at.
-    again = backups.verify_backup(
-        stores, path=Path(after.path), identity=ident, actor=P(world.steward)
-    )
+    again = backups.verify_backup(stores, path=Path(after.path), identity=ident, actor=OP)
     assert again.level == "full" and again.verified_at is not None and again.backup_id == after.id
     assert {m.store for m in again.members} == {"records", "keystore"}
 
@@ -245,19 +239,19 @@ def test_tampered_backup_fails_verify(
     path.write_bytes(bytes(data))
     for identity in (None, ident):  # the recorded hash catches it first
         with pytest.raises(IntegrityError, match=path.name):
-            backups.verify_backup(stores, path=path, identity=identity, actor=P(loaded.steward))
+            backups.verify_backup(stores, path=path, identity=identity, actor=OP)
     failed = _events(stores, "backup.verify")[-1]
     assert failed["objects"]["result"] == "failed" and failed["objects"]["problem"] == "integrity"
     with pytest.raises(IntegrityError, match=path.name):
         backups.restore_backup(
-            stores, actor=P(loaded.steward), path=path, identity=ident, to_dir=tmp_path / "never"
+            stores, actor=OP, path=path, identity=ident, to_dir=tmp_path / "never"
         )
     assert not (tmp_path / "never" / "vault.sqlite").exists()
     # An unrecorded copy: decryption itself fails (age's authenticated chunks).
     copy = tmp_path / "elsewhere.tar.age"
     copy.write_bytes(bytes(data[:-1]) + bytes([data[-1] ^ 0x01]))
     with pytest.raises(IntegrityError, match="decryption failed"):
-        backups.verify_backup(stores, path=copy, identity=ident)
+        backups.verify_backup(stores, path=copy, identity=ident, actor=OP)
 
 
 def test_a_member_changed_and_re_encrypted_is_named(
@@ -276,7 +270,7 @@ def test_a_member_changed_and_re_encrypted_is_named(
     bad = tmp_path / "forged.tar.age"
     bad.write_bytes(pyrage.encrypt(buf.getvalue(), [ident.to_public()]))
     with pytest.raises(IntegrityError, match=r"member keystore\.\w+ does not match"):
-        backups.verify_backup(stores, path=bad, identity=ident)
+        backups.verify_backup(stores, path=bad, identity=ident, actor=OP)
 
 
 def test_wrong_identity_fails_clearly(
@@ -285,11 +279,11 @@ def test_wrong_identity_fails_clearly(
     out = _create(stores, loaded, tmp_path, ident)
     other = x25519.Identity.generate()
     with pytest.raises(KeyUnavailable, match="not one of its recipients"):
-        backups.verify_backup(stores, path=Path(out.path), identity=other)
+        backups.verify_backup(stores, path=Path(out.path), identity=other, actor=OP)
     with pytest.raises(KeyUnavailable):
         backups.restore_backup(
             stores,
-            actor=P(loaded.steward),
+            actor=OP,
             path=Path(out.path),
             identity=other,
             to_dir=tmp_path / "r",
@@ -315,15 +309,13 @@ def test_restore_refuses_a_non_empty_target(
         busy.mkdir()
         (busy / "keystore.sqlite").write_bytes(b"keep me")
         with pytest.raises(Conflict, match=r"keystore\.sqlite"):
-            backups.restore_backup(
-                stores, actor=P(loaded.steward), path=path, identity=ident, to_dir=busy
-            )
+            backups.restore_backup(stores, actor=OP, path=path, identity=ident, to_dir=busy)
         assert (busy / "keystore.sqlite").read_bytes() == b"keep me"
         assert not (busy / "vault.sqlite").exists()
         with pytest.raises(Invalid, match="PostgreSQL"):
             backups.restore_backup(
                 stores,
-                actor=P(loaded.steward),
+                actor=OP,
                 path=path,
                 identity=ident,
                 records_url="sqlite:///x",
@@ -334,7 +326,7 @@ def test_restore_refuses_a_non_empty_target(
         with pytest.raises(Conflict, match="not empty"):  # the live store itself
             backups.restore_backup(
                 stores,
-                actor=P(loaded.steward),
+                actor=OP,
                 path=path,
                 identity=ident,
                 records_url=store_urls[0],
@@ -343,7 +335,7 @@ def test_restore_refuses_a_non_empty_target(
         with pytest.raises(Invalid, match="different databases"):
             backups.restore_backup(
                 stores,
-                actor=P(loaded.steward),
+                actor=OP,
                 path=path,
                 identity=ident,
                 records_url=fresh["records_url"],
@@ -351,38 +343,50 @@ def test_restore_refuses_a_non_empty_target(
             )
         with pytest.raises(Invalid, match="PostgreSQL backup"):
             backups.restore_backup(
-                stores, actor=P(loaded.steward), path=path, identity=ident, to_dir=tmp_path / "x"
+                stores, actor=OP, path=path, identity=ident, to_dir=tmp_path / "x"
             )
         assert not (tmp_path / "x" / "vault.sqlite").exists()
     with pytest.raises(Invalid, match="--to DIR"):
-        backups.restore_backup(stores, actor=P(loaded.steward), path=path, identity=ident)
+        backups.restore_backup(stores, actor=OP, path=path, identity=ident)
 
 
-def test_only_a_seller_steward_may_create_or_restore(
+def test_only_an_operator_may_create_or_restore(
     stores: AppStores, loaded: World, tmp_path: Path, ident: Any
 ) -> None:
+    """A backup holds every deal of the store: neither a deal's steward nor a bidder may
+    create, verify, list or restore one (store-wide actions of the operator)."""
     recip = [str(ident.to_public())]
-    with pytest.raises(Forbidden):
-        backups.create_backup(
-            stores, actor=P(loaded.bidder_person), out_dir=tmp_path / "b", recipients=recip
-        )
-    assert not (tmp_path / "b").exists()
-    denied = _events(stores, "backup.create")[-1]
-    assert denied["decision"] == "deny" and denied["actor"] == loaded.bidder_person
+    for who in (loaded.steward, loaded.bidder_person):
+        with pytest.raises(Forbidden, match=r"backup\.store needs one of the roles: operator"):
+            backups.create_backup(stores, actor=P(who), out_dir=tmp_path / "b", recipients=recip)
+        assert not (tmp_path / "b").exists()
+        denied = _events(stores, "backup.create")[-1]
+        assert denied["decision"] == "deny" and denied["actor"] == who
     out = _create(stores, loaded, tmp_path, ident)
-    with pytest.raises(Forbidden):
-        backups.restore_backup(
-            stores,
-            actor=P(loaded.bidder_person),
-            path=Path(out.path),
-            identity=ident,
-            to_dir=tmp_path / "r",
-        )
-    assert _events(stores, "backup.restore")[-1]["decision"] == "deny"
-    with pytest.raises(NotFound):
+    for who in (loaded.steward, loaded.bidder_person):
+        with pytest.raises(Forbidden, match=r"backup\.restore needs one of the roles: operator"):
+            backups.restore_backup(
+                stores,
+                actor=P(who),
+                path=Path(out.path),
+                identity=ident,
+                to_dir=tmp_path / "r",
+            )
+        denied = _events(stores, "backup.restore")[-1]
+        assert denied["decision"] == "deny" and denied["actor"] == who
+        with pytest.raises(Forbidden, match=r"backup\.read needs one of the roles: operator"):
+            backups.verify_backup(stores, path=Path(out.path), identity=ident, actor=P(who))
+        assert _events(stores, "backup.verify")[-1]["decision"] == "deny"
+        with pytest.raises(Forbidden, match=r"backup\.read needs one of the roles: operator"):
+            backups.list_backups(stores, actor=P(who))
+        assert _events(stores, "backup.list")[-1]["decision"] == "deny"
+    assert not (tmp_path / "r").exists()
+    with pytest.raises(Forbidden, match="the acting person is not registered in this store"):
         backups.create_backup(
             stores, actor=P("nobody@x.invalid"), out_dir=tmp_path, recipients=recip
         )
+    denied = _events(stores, "backup.create")[-1]
+    assert denied["decision"] == "deny" and denied["actor"] == "nobody@x.invalid"
 
 
 def test_a_busy_key_store_is_a_conflict_not_a_torn_snapshot(

@@ -53,7 +53,7 @@ from dealvault.transfer.certificates import verify_certificate as check_note
 from dealvault.transfer.models import DestructionCertificate, TransferPackage, TransferPlan
 from dealvault.vault import read
 from dealvault.vault.models import CustomerRecord, Dataset
-from tests.conftest import P, World
+from tests.conftest import OP, P, World
 from tests.transfer.test_canaries import Loaded, load_dataset, recipient_copy
 from tests.transfer.test_trace import doctor, trace, write
 
@@ -147,7 +147,7 @@ def _hand_over(stores: AppStores, world: World, loaded: Loaded) -> None:
 
 
 def _issue(stores: AppStores, keyring: KeyRing, world: World, **kw: object) -> CertificateOut:
-    kw.setdefault("actor", world.steward)
+    kw.setdefault("actor", P(world.steward))
     return issue_certificate(stores, keyring, deal=world.deal, reason="closing", **kw)  # type: ignore[arg-type]
 
 
@@ -219,12 +219,13 @@ def test_seller_copy_is_crypto_shredded_and_certified(
     assert verify_certificate(stores, source=str(out.id), actor=P(world.steward)).ok
     note = tmp_path / "certificate.txt"
     note.write_text(out.note, encoding="utf-8")
-    checked = verify_certificate(stores, source=str(note))
+    checked = verify_certificate(stores, source=str(note), actor=P(world.steward))
     assert checked.in_store and checked.audit_event == body["seq"]
     assert checked.certificate.customers == len(subjects)
     note.write_text(out.note.replace("dataset crm", "dataset crn"), encoding="utf-8")
+    # a note that does not verify names no deal of this store: the operator checks it
     with pytest.raises(IntegrityError, match="does not verify"):
-        verify_certificate(stores, source=str(note))
+        verify_certificate(stores, source=str(note), actor=OP)
     [listed] = list_certificates(stores, actor=P(world.steward), deal=world.deal)
     assert listed.id == out.id and listed.note == out.note
     # the leak is still traced by its canaries; its tokens no longer resolve
@@ -253,15 +254,15 @@ def test_single_customers_are_destroyed_on_request(
     with stores.records_session() as s:
         statuses = dict(s.execute(select(CustomerRecord.subject_id, CustomerRecord.status)).all())
     assert sorted(k for k, v in statuses.items() if v == "shredded") == sorted(some)
-    assert verify_certificate(stores, source=str(out.id)).ok
+    assert verify_certificate(stores, source=str(out.id), actor=P(world.steward)).ok
 
 
 def test_recipients_certify_return_when_the_deal_ends(
     stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path
 ) -> None:
     loaded = load_dataset(stores, keyring, world, tmp_path, rows=30)
-    admin.create_person(stores, email=BIDDER_B, name="B", organization="Bidder B")
-    admin.add_member(stores, deal=world.deal, email=BIDDER_B, role="bidder_business")
+    admin.create_person(stores, actor=OP, email=BIDDER_B, name="B", organization="Bidder B")
+    admin.add_member(stores, actor=OP, deal=world.deal, email=BIDDER_B, role="bidder_business")
     req = DisclosureRequest(
         actor=P(world.steward), deal=world.deal, dataset="crm", purpose="valuation",
         level=Level.MASKED, recipient="Bidder B",
@@ -285,9 +286,15 @@ def test_recipients_certify_return_when_the_deal_ends(
     # the steward records Bidder A's deletion (it received nothing here)
     a = _issue(stores, keyring, world, organisation="Bidder A", method="crypto-erase")
     assert (a.disclosures, a.customers, a.method) == (0, 0, CRYPTO_ERASE)
-    assert [c.organisation for c in list_certificates(stores, actor=P(BIDDER_B), deal=world.deal)] == [
-        "Bidder B", "Bidder A",
-    ]  # fmt: skip
+    # a bidder may not list the deal's certificates (other parties' too): a recorded denial
+    with pytest.raises(Forbidden, match=r"certificate\.read needs one of the roles"):
+        list_certificates(stores, actor=P(BIDDER_B), deal=world.deal)
+    with stores.records_session() as s:
+        last = s.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc())).first()
+        assert last is not None
+        assert (last.action, last.decision, last.actor) == ("certificate.list", "deny", BIDDER_B)
+    listed = list_certificates(stores, actor=P(world.steward), deal=world.deal)
+    assert [c.organisation for c in listed] == ["Bidder B", "Bidder A"]
     with stores.records_session() as s:
         assert s.scalar(select(DestructionCertificate.method).limit(1)) == "returned"
 
@@ -311,9 +318,9 @@ def test_certificate_and_trace_commands(tmp_path: Path, monkeypatch: pytest.Monk
         "DEALVAULT_HOME": str(tmp_path / "store"),
         "DEALVAULT_KEY_PROVIDER": "env",
         "DEALVAULT_MASTER_KEY": secrets.token_bytes(32).hex(),
-        "DEALVAULT_ACTOR": STEWARD,
     }.items():
         monkeypatch.setenv(k, v)
+    monkeypatch.delenv("DEALVAULT_ACTOR", raising=False)
     app = _app()
 
     def run(*args: str, code: int = 0) -> str:
@@ -321,12 +328,16 @@ def test_certificate_and_trace_commands(tmp_path: Path, monkeypatch: pytest.Monk
         assert result.exit_code == code, f"{args}: {result.output}\n{result.exception!r}"
         return result.output
 
-    run("init")
-    run("org", "add", "Seller Co", "--kind", "seller")
+    # the operator (the CLI's only operator, without --as) sets the store up ...
+    run("init", "--operator", "operator@seller.example", "--org", "Seller Co")
     run("org", "add", "Bidder A", "--kind", "bidder")
     run("person", "add", STEWARD, "--name", "Steward", "--org", "Seller Co")
-    run("deal", "create", "d1", "--name", "Deal", "--seller", "Seller Co", "--bidder", "Bidder A")
-    run("deal", "add-member", "d1", "--person", STEWARD, "--role", "seller_steward")
+    run("deal", "create", "d1", "--name", "Deal", "--seller", "Seller Co", "--bidder", "Bidder A",
+        "--steward", STEWARD)  # fmt: skip
+    # ... the operator holds no deal role: ending the deal is the steward's
+    refused = run("deal", "terminate", "d1", "--reason", "no deal", code=4)
+    assert "deal.terminate needs one of the roles: seller_steward" in refused
+    monkeypatch.setenv("DEALVAULT_ACTOR", STEWARD)
     run("deal", "terminate", "d1", "--reason", "no deal")
     note = tmp_path / "note.txt"
     issue = ["certificate", "issue", "--deal", "d1", "--org", "Bidder A", "--method", "deleted",
@@ -338,7 +349,7 @@ def test_certificate_and_trace_commands(tmp_path: Path, monkeypatch: pytest.Monk
     assert checked["ok"] and checked["audit_event"] is not None
     assert "Bidder A" in run("certificate", "list", "--deal", "d1")
     note.write_text(out["note"].replace("organisation Bidder A", "organisation Bidder Z"))
-    bad = run("certificate", "verify", str(note), code=6)
+    bad = run("--as", "operator@seller.example", "certificate", "verify", str(note), code=6)
     assert "does not verify" in bad
     run("certificate", "verify", "99", code=3)
     leak = tmp_path / "leak.csv"

@@ -36,6 +36,7 @@ from dealvault.flows import admin, agreements
 from dealvault.flows import packages as pkg_flows
 from dealvault.flows import transfer as flows
 from dealvault.flows.context import AppStores
+from dealvault.flows.store import OperatorIn, bootstrap, grant_role
 from dealvault.transfer.manifest import (
     INDEX_FILE,
     MANIFEST_FILE,
@@ -56,7 +57,7 @@ from dealvault.transfer.package_canaries import note_path, read_note
 from dealvault.transfer.reconcile import verify_package
 from dealvault.transfer.reconcile_report import write_reports
 from dealvault.vault.models import CustomerRecord, Dataset
-from tests.conftest import P, World
+from tests.conftest import OP, P, World
 from tests.transfer.test_plans import (
     BUYER,
     approved_plan,
@@ -106,7 +107,7 @@ def check(b: Built, *, pinned: bool = True) -> tuple[bool, list[str]]:
 
 
 def test_build_writes_a_signed_verifiable_package(
-    stores: AppStores, built: Built, tmp_path: Path
+    stores: AppStores, world: World, built: Built, tmp_path: Path
 ) -> None:
     b = built
     assert b.out.customers == 10 and b.out.excluded == {
@@ -159,7 +160,7 @@ def test_build_writes_a_signed_verifiable_package(
     assert report.ok and not report.signature.pinned
     assert report.signature.fingerprint == b.out.signer_fingerprint
     assert b.out.signer_fingerprint in report.warnings[0]
-    ledger = flows.ledger(stores)
+    ledger = flows.ledger(stores, actor=P(world.steward), deal=world.deal)
     assert [(e.id, e.customers, e.recipient) for e in ledger] == [(b.out.id, 10, BUYER)]
     with stores.records_session() as s:
         ev = s.scalars(select(AuditEvent).where(AuditEvent.action == "package.build")).one()
@@ -208,9 +209,7 @@ def test_build_is_refused_without_approval_closing_or_steward(
         pkg_flows.build_package(stores, keyring, actor=P(world.steward), plan_id=plan.id, out=out)
     flows.approve_plan(stores, actor=P("steward2@seller.example"), plan_id=plan.id)
     flows.approve_plan(stores, actor=P("counsel@law.example"), plan_id=plan.id)
-    with pytest.raises(
-        Forbidden, match="level full is above the ceiling aggregate for bidder_business"
-    ):
+    with pytest.raises(Forbidden, match=r"package\.build needs one of the roles: seller_steward"):
         pkg_flows.build_package(
             stores, keyring, actor=P(world.bidder_person), plan_id=plan.id, out=out
         )
@@ -226,7 +225,10 @@ def test_build_is_refused_without_approval_closing_or_steward(
     out.mkdir()
     with pytest.raises(Invalid, match="never overwritten"):
         pkg_flows.build_package(stores, keyring, actor=P(world.steward), plan_id=plan.id, out=out)
-    assert flows.ledger(stores) == []
+    with pytest.raises(Forbidden, match=r"the deal is frozen: package\.read is stopped"):
+        flows.ledger(stores, actor=P(world.steward), deal=world.deal)  # frozen: no reads either
+    admin.set_frozen(stores, code=world.deal, actor=P(world.steward), frozen=False, reason="over")
+    assert flows.ledger(stores, actor=P(world.steward), deal=world.deal) == []
 
 
 def test_a_failed_build_leaves_nothing(
@@ -253,7 +255,7 @@ def test_a_failed_build_leaves_nothing(
             batch_rows=2,
         )
     assert not (tmp_path / "p").exists() and not list(tmp_path.glob(".p.partial-*"))
-    assert flows.ledger(stores) == []
+    assert flows.ledger(stores, actor=P(world.steward), deal=world.deal) == []
     with stores.records_session() as s:
         assert not s.scalars(select(AuditEvent).where(AuditEvent.action == "package.build")).all()
 
@@ -422,10 +424,23 @@ BUYER_IT = "it@buyer.example"
 BUYER_DEAL = "acq-2026"
 
 
+BUYER_OP = "operator@buyer.example"
+BUYER_TRAINER = "trainer@buyer.example"
+
+
 def buyer_steward(buyer: AppStores) -> KeyRing:
-    """The buyer's own store: its organisation, a trained steward, the intake deal; its keys."""
-    admin.create_organization(buyer, name=BUYER, kind="buyer")
-    admin.create_person(buyer, email=BUYER_IT, name="IT", organization=BUYER)
+    """The buyer's own store: its organisation and operator, a training administrator, a
+    trained steward named by the operator for the intake deal; its keys."""
+    op = bootstrap(
+        buyer,
+        operator=OperatorIn(
+            email=BUYER_OP, name="Operator", organization=BUYER, organization_kind="buyer"
+        ),
+        trial=True,
+    )
+    admin.create_person(buyer, actor=op, email=BUYER_IT, name="IT", organization=BUYER)
+    admin.create_person(buyer, actor=op, email=BUYER_TRAINER, name="Trainer", organization=BUYER)
+    grant_role(buyer, actor=op, email=BUYER_TRAINER, role="training_admin")
     admin.create_deal(
         buyer,
         code=BUYER_DEAL,
@@ -433,12 +448,12 @@ def buyer_steward(buyer: AppStores) -> KeyRing:
         kind="asset",
         seller=BUYER,
         bidders=[],
-        actor=None,
+        actor=op,
+        stewards=[BUYER_IT],
     )
-    admin.add_member(buyer, deal=BUYER_DEAL, email=BUYER_IT, role="seller_steward")
     agreements.add_training(
         buyer,
-        actor=P(BUYER_IT),
+        actor=P(BUYER_TRAINER),
         email=BUYER_IT,
         course="confidentiality",
         completed=date.today() - timedelta(days=1),
@@ -710,9 +725,24 @@ def test_post_transfer_review_checks_the_buyers_report(
     from tests.transfer.test_plans import COUNSEL
 
     good = tmp_path / "buyer-report.json"
+    # checking a received package is a store-wide action of the operator, not of a steward
+    with pytest.raises(Forbidden, match=r"package\.verify needs one of the roles: operator"):
+        pkg_flows.verify(
+            stores,
+            actor=P(world.steward),
+            package=built.path,
+            identities=[built.identity],
+            verifier_key=built.vkey,
+            json_report=good,
+        )
+    assert not good.exists()
+    with stores.records_session() as s:
+        last = s.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc())).first()
+        assert last is not None
+        assert (last.action, last.decision) == ("package.verify", "deny")
     pkg_flows.verify(
         stores,
-        actor=P(world.steward),
+        actor=OP,
         package=built.path,
         identities=[built.identity],
         verifier_key=built.vkey,
@@ -721,18 +751,18 @@ def test_post_transfer_review_checks_the_buyers_report(
     # the builder may not review his own transfer; a bidder may not review at all
     for who in (world.steward, world.bidder_person):
         with pytest.raises(Forbidden):
-            reviews.review_package(stores, actor=who, package_id=built.out.id, report=good)
+            reviews.review_package(stores, actor=P(who), package_id=built.out.id, report=good)
     got = reviews.review_package(
         stores, actor=P(COUNSEL), package_id=built.out.id, report=good, notes="as agreed"
     )
     assert (got.outcome, got.findings, got.role) == ("accepted", [], "counsel")
-    assert flows.ledger(stores)[0].review == "accepted"
+    assert flows.ledger(stores, actor=P(world.steward), deal=world.deal)[0].review == "accepted"
     # a report of a damaged copy: findings, and it cannot be accepted
     rewrite(built, lambda f: f.head(12))
     bad = tmp_path / "bad-report.json"
     pkg_flows.verify(
         stores,
-        actor=P(world.steward),
+        actor=OP,
         package=built.path,
         identities=[built.identity],
         verifier_key=built.vkey,
@@ -746,20 +776,29 @@ def test_post_transfer_review_checks_the_buyers_report(
     assert got.outcome == "issues"
     assert "the buyer received 12 records; 13 were sent" in got.findings
     assert "1 records missing" in got.findings
-    assert [r.outcome for r in reviews.list_reviews(stores, package_id=built.out.id)] == [
+    assert [
+        r.outcome for r in reviews.list_reviews(stores, actor=P(COUNSEL), package_id=built.out.id)
+    ] == [
         "accepted",
         "issues",
     ]
-    assert flows.ledger(stores)[0].review == "issues"
+    assert flows.ledger(stores, actor=P(world.steward), deal=world.deal)[0].review == "issues"
     junk = tmp_path / "junk.json"
     junk.write_text("{}")
     with pytest.raises(Invalid, match="not a dealvault reconciliation report"):
         reviews.review_package(stores, actor=P(COUNSEL), package_id=built.out.id, report=junk)
     with stores.records_session() as s:
-        acts = s.scalars(
-            select(AuditEvent.decision).where(AuditEvent.action == "package.review")
+        acts = s.execute(
+            select(AuditEvent.decision, AuditEvent.actor)
+            .where(AuditEvent.action == "package.review")
+            .order_by(AuditEvent.seq)
         ).all()
-    assert acts == ["deny", "deny", "allow", "allow"]
+    assert [tuple(a) for a in acts] == [
+        ("deny", world.steward),
+        ("deny", world.bidder_person),
+        ("allow", COUNSEL),
+        ("allow", COUNSEL),
+    ]
 
 
 def test_package_outputs_are_private_whatever_the_umask(

@@ -17,7 +17,7 @@ from dealvault.flows import transfer as flows
 from dealvault.flows.context import AppStores
 from dealvault.transfer.manifest import recipient_fingerprint
 from dealvault.vault.models import CustomerRecord
-from tests.conftest import STEWARD, P, World
+from tests.conftest import OP, STEWARD, P, World
 from tests.vault.helpers import customer_row, do_import, write_csv
 
 SELLER = "洁净日化有限公司"
@@ -45,15 +45,15 @@ def prepare(
     """Approvers (a second steward, counsel, a security officer), customers imported, the deal
     moved to ``stage`` (Bidder A wins at closing) and a transfer agreement of Bidder A.
     Returns the subject ids of the customers, in import order."""
-    admin.create_organization(stores, name="Law LLP", kind="law_firm")
-    admin.add_party(stores, deal=world.deal, organization="Law LLP", role="counsel")
+    admin.create_organization(stores, actor=OP, name="Law LLP", kind="law_firm")
+    admin.add_party(stores, actor=OP, deal=world.deal, organization="Law LLP", role="counsel")
     for email, org, role in (
         (STEWARD2, SELLER, "seller_steward"),
         (COUNSEL, "Law LLP", "counsel"),
         (OFFICER, SELLER, "security_officer"),
     ):
-        admin.create_person(stores, email=email, name="X", organization=org)
-        admin.add_member(stores, deal=world.deal, email=email, role=role)
+        admin.create_person(stores, actor=OP, email=email, name="X", organization=org)
+        admin.add_member(stores, actor=OP, deal=world.deal, email=email, role=role)
     rows = [customer_row(i) for i in range(1, customers_n + 1)]
     csv = write_csv(tmp_path / "crm.csv", rows)
     do_import(stores, keyring, csv, actor=P(world.steward), deal=world.deal, rejects_dir=tmp_path)
@@ -152,7 +152,7 @@ def test_opt_outs_and_objections_are_recorded_by_stewards(
     def mark(who: str, subject: str, status: str) -> customers.StatusOut:
         return customers.set_status(
             stores,
-            actor=who,
+            actor=P(who),
             deal=world.deal,
             dataset="crm",
             subject_id=subject,
@@ -199,8 +199,11 @@ def test_plan_counts_exclusions_and_fixes_roles(
     assert plan.fingerprints == [recipient_fingerprint(key)]
     sensitive = make_plan(stores, world, key, categories=["identity", "sensitive"])
     assert sensitive.required_roles == ["seller_steward", "counsel", "security_officer"]
-    assert [p.id for p in flows.list_plans(stores, deal=world.deal)] == [plan.id, sensitive.id]
-    assert flows.show_plan(stores, plan_id=plan.id).categories == CATS
+    assert [p.id for p in flows.list_plans(stores, actor=P(world.steward), deal=world.deal)] == [
+        plan.id,
+        sensitive.id,
+    ]
+    assert flows.show_plan(stores, actor=P(world.steward), plan_id=plan.id).categories == CATS
     assert ("transfer.plan.create", "allow") in actions(stores)
 
 
@@ -248,7 +251,7 @@ def test_plan_inputs_are_checked(
             categories=CATS,
             purpose=" ",
         )
-    with pytest.raises(Forbidden, match="not a seller data steward"):
+    with pytest.raises(Forbidden, match=r"plan\.create needs one of the roles: seller_steward"):
         flows.create_plan(
             stores,
             actor=P(world.bidder_person),
@@ -261,9 +264,9 @@ def test_plan_inputs_are_checked(
         )
     assert ("transfer.plan.create", "deny") in actions(stores)
     with pytest.raises(NotFound):
-        flows.show_plan(stores, plan_id=99)
+        flows.show_plan(stores, actor=P(world.steward), plan_id=99)
     with pytest.raises(Invalid, match="unknown status"):
-        flows.list_plans(stores, status="done")
+        flows.list_plans(stores, actor=P(world.steward), deal=world.deal, status="done")
 
 
 def test_plans_are_drawn_up_at_signing_or_closing(
@@ -271,15 +274,21 @@ def test_plans_are_drawn_up_at_signing_or_closing(
 ) -> None:
     prepare(stores, keyring, world, tmp_path, stage="due_diligence", agreement=False)
     key = str(identity().to_public())
-    with pytest.raises(Conflict, match="stage signing or closing"):
+    # the decision point refuses a plan before signing (a recorded denial)
+    with pytest.raises(Forbidden, match=r"plan\.create is not possible at stage due_diligence"):
         make_plan(stores, world, key)
-    admin.advance_deal(stores, code=world.deal, to="signing", winner=None, actor=None, reason=None)
+    assert actions(stores)[-1] == ("transfer.plan.create", "deny")
+    admin.advance_deal(
+        stores, code=world.deal, to="signing", winner=None, actor=P(world.steward), reason=None
+    )
     plan = make_plan(stores, world, key)  # drawn up before closing ...
     with pytest.raises(Forbidden) as err:  # ... but approved only at closing, with an agreement
         flows.approve_plan(stores, actor=P(STEWARD2), plan_id=plan.id)
-    assert "at stage closing only" in str(err.value) and "no transfer agreement" in str(err.value)
-    assert "not the winning bidder" in str(err.value)
-    admin.advance_deal(stores, code=world.deal, to="closing", winner=BUYER, actor=None, reason=None)
+    assert "plan.approve is not possible at stage signing" in str(err.value)
+    assert actions(stores)[-1] == ("transfer.plan.approve", "deny")
+    admin.advance_deal(
+        stores, code=world.deal, to="closing", winner=BUYER, actor=P(world.steward), reason=None
+    )
     with pytest.raises(Forbidden, match="no transfer agreement of Bidder A is in force"):
         flows.approve_plan(stores, actor=P(STEWARD2), plan_id=plan.id)
     agreements.add_agreement(
@@ -314,8 +323,9 @@ def test_approval_rules_follow_access_requests(
 ) -> None:
     prepare(stores, keyring, world, tmp_path)
     plan = make_plan(stores, world, str(identity().to_public()))
-    with pytest.raises(Forbidden, match="self-approval"):
+    with pytest.raises(Forbidden, match=r"nobody may plan\.approve for themselves"):
         flows.approve_plan(stores, actor=P(world.steward), plan_id=plan.id)
+    assert actions(stores)[-1] == ("transfer.plan.approve", "deny")
     with pytest.raises(Forbidden, match="none of the required roles"):
         flows.approve_plan(stores, actor=P(OFFICER), plan_id=plan.id)
     after = flows.approve_plan(stores, actor=P(STEWARD2), plan_id=plan.id, comment="scope checked")
@@ -345,4 +355,6 @@ def test_deny_is_final(stores: AppStores, keyring: KeyRing, world: World, tmp_pa
     assert denied.still_needed == []
     with pytest.raises(Conflict, match="already denied"):
         flows.approve_plan(stores, actor=P(STEWARD2), plan_id=plan.id)
-    assert [p.id for p in flows.list_plans(stores, status="denied")] == [plan.id]
+    assert [
+        p.id for p in flows.list_plans(stores, actor=P(COUNSEL), deal=world.deal, status="denied")
+    ] == [plan.id]
