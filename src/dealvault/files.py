@@ -10,8 +10,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Final
 
-from sqlalchemy.engine import make_url
-
 from dealvault.errors import KeyUnavailable, NotFound
 
 FILE_MODE: Final = 0o600
@@ -178,6 +176,8 @@ def create_private(path: Path) -> bool:
 
 def sqlite_file(url: str) -> Path | None:
     """The database file of a SQLite URL (None for other databases and in-memory ones)."""
+    from sqlalchemy.engine import make_url  # not at import: the CLI's --help stays light
+
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None

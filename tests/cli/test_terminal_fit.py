@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+from typing import Any
 
 import pytest
 import typer
@@ -19,10 +20,11 @@ def _commands() -> list[list[str]]:
     root = typer.main.get_command(app)
     out: list[list[str]] = []
 
-    def walk(cmd: object, path: list[str]) -> None:
+    def walk(cmd: Any, path: list[str]) -> None:
         out.append(path)
-        for name, sub in getattr(cmd, "commands", {}).items():  # groups have sub-commands
-            walk(sub, [*path, name])
+        if hasattr(cmd, "list_commands"):  # groups (the root loads its commands on demand)
+            for name in cmd.list_commands(None):
+                walk(cmd.get_command(None, name), [*path, name])
 
     walk(root, [])
     return out

@@ -1,42 +1,66 @@
-"""The root ``dealvault`` command: global options, error handling, command groups."""
+"""The root ``dealvault`` command: global options, error handling, command groups.
+
+Command modules are imported when their command runs, never for ``dealvault --help``: the
+group lists the commands from ``cli.commands`` (names, modules, one-line helps)."""
 
 from __future__ import annotations
 
+import importlib
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from dealvault import __version__
-from dealvault.cli import (
-    access,
-    admin,
-    agreements,
-    audit,
-    backup,
-    closing,
-    disclose,
-    inventory,
-    keys,
-    policy,
-    records,
-    store,
-    transfer,
-)
-from dealvault.cli import synth as synth_cli
-from dealvault.cli.context import CliContext
-from dealvault.cli.output import json_text, terminal_safe
-from dealvault.config import Settings
+from dealvault.cli.commands import COMMANDS
 from dealvault.errors import DealvaultError
 from dealvault.files import WideModeWarning
 
+_MODULE = {name: module for name, module, _ in COMMANDS}
+_HELP = {name: short for name, _, short in COMMANDS}
+#: app settings every command group is built with (the root's, for its sub-commands)
+_APP_SETTINGS: dict[str, Any] = {
+    "pretty_exceptions_enable": False,
+    "add_completion": False,
+    "rich_markup_mode": "markdown",
+}
+
+
+def _load(name: str) -> Any:
+    """The click command of ``name``, built from its module's ``register`` (imported now)."""
+    module = importlib.import_module(f"dealvault.cli.{_MODULE[name]}")
+    holder = typer.Typer(**_APP_SETTINGS)
+    module.register(holder)
+    built = typer.main.get_command(holder)
+    commands = getattr(built, "commands", None)
+    return commands[name] if commands is not None else built
+
 
 class _Group(TyperGroup):
-    """Turns dealvault errors into a message on stderr and an exit code; nothing else."""
+    """Turns dealvault errors into a message on stderr and an exit code, and loads a command's
+    module only when that command runs (``--help`` lists them from ``cli.commands``)."""
+
+    _listing = False
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(_MODULE)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in _MODULE:
+            return None
+        if self._listing:  # the help listing needs names and one-line helps only
+            return TyperCommand(name=cmd_name, callback=None, help=_HELP[cmd_name])
+        return _load(cmd_name)
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         ctx.meta["dealvault.json"] = "--json" in args
@@ -53,6 +77,8 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except DealvaultError as exc:
+            from dealvault.cli.output import json_text, terminal_safe
+
             if ctx.meta.get("dealvault.json"):
                 body = {"error": exc.code, "message": str(exc)}
                 typer.echo(json_text(body, indent=None), err=True)
@@ -61,9 +87,9 @@ class _Group(TyperGroup):
                 typer.secho(f"error ({exc.code}): {message}", fg="red", err=True)
             raise typer.Exit(exc.exit_code) from None
         finally:
-            obj = ctx.obj
-            if isinstance(obj, CliContext):
-                obj.close()
+            close = getattr(ctx.obj, "close", None)
+            if close is not None:
+                close()
 
 
 def _show_warning(fallback: Callable[..., None]) -> Callable[..., None]:
@@ -71,6 +97,8 @@ def _show_warning(fallback: Callable[..., None]) -> Callable[..., None]:
 
     def show(message: Warning | str, category: type[Warning], *args: Any, **kw: Any) -> None:
         if issubclass(category, WideModeWarning):
+            from dealvault.cli.output import terminal_safe
+
             typer.secho(f"warning: {terminal_safe(str(message))}", fg="yellow", err=True)
         else:
             fallback(message, category, *args, **kw)
@@ -84,9 +112,7 @@ app = typer.Typer(
     help="Keep customer data safe through a company transfer: an encrypted customer vault with "
     "staged disclosure, a verifiable audit trail and hand-over, and proven destruction.",
     no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-    rich_markup_mode="markdown",
+    **_APP_SETTINGS,
 )
 
 
@@ -116,6 +142,11 @@ def main(
     ] = False,
 ) -> None:
     """Build the settings once, here at the edge, and hand them to every command."""
+    from pydantic import ValidationError
+
+    from dealvault.cli.context import CliContext
+    from dealvault.config import Settings
+
     try:
         settings = Settings(home=home) if home is not None else Settings()
     except ValidationError as exc:
@@ -123,22 +154,6 @@ def main(
         typer.secho(f"error (invalid): invalid settings: {fields}", fg="red", err=True)
         raise typer.Exit(2) from None
     ctx.obj = CliContext(settings=settings, actor_flag=actor)
-
-
-admin.register(app)
-store.register(app)
-records.register(app)
-keys.register(app)
-audit.register(app)
-inventory.register(app)
-disclose.register(app)
-agreements.register(app)
-access.register(app)
-policy.register(app)
-backup.register(app)
-closing.register(app)
-transfer.register(app)
-synth_cli.register(app)
 
 
 def run() -> None:
