@@ -36,7 +36,7 @@ def test_help_and_version_import_no_command_and_no_data_stack() -> None:
         f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}"
         " or m.startswith('dealvault.flows')))\n"
     )
-    out = subprocess.run(  # noqa: S603 - this interpreter, a fixed probe
+    out = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
     ).stdout
     assert "Usage: dealvault" in out and "dealvault 0." in out
