@@ -12,7 +12,6 @@ from dealvault.cli.context import get
 from dealvault.cli.output import kv_table, print_json, table
 from dealvault.errors import Invalid
 from dealvault.flows import admin as flows
-from dealvault.flows.setup import init_store
 from dealvault.flows.store import OperatorIn
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
@@ -85,6 +84,8 @@ def init(
                 hide_input=True,
                 confirmation_prompt=True,
             )
+    from dealvault.flows.setup import init_store
+
     out, stores, _ = init_store(s, passphrase=passphrase, operator=first, trial=trial)
     stores.dispose()
     if json_out:

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
-from dealvault.access.principal import Principal
 from dealvault.cli.output import SafeConsole
 from dealvault.config import Settings
-from dealvault.crypto.keyring import KeyRing
-from dealvault.crypto.providers import build_provider
 from dealvault.errors import KeyUnavailable
 from dealvault.files import check_store
-from dealvault.flows.context import AppStores
-from dealvault.flows.setup import load_audit_config
-from dealvault.flows.store import cli_principal
+
+if TYPE_CHECKING:  # the stores and keys are opened, and their modules imported, on demand
+    from dealvault.access.principal import Principal
+    from dealvault.crypto.keyring import KeyRing
+    from dealvault.flows.context import AppStores
 
 
 @dataclass
@@ -38,6 +38,9 @@ class CliContext:
                 database_urls=[s.resolved_database_url, s.resolved_keystore_url],
                 directories=[s.rejects_dir, s.home / "backups"],
             )
+            from dealvault.flows.context import AppStores
+            from dealvault.flows.setup import load_audit_config
+
             self._stores = AppStores.connect(
                 records_url=self.settings.resolved_database_url,
                 keystore_url=self.settings.resolved_keystore_url,
@@ -47,6 +50,9 @@ class CliContext:
 
     def keyring(self) -> KeyRing:
         if self._keyring is None:
+            from dealvault.crypto.keyring import KeyRing
+            from dealvault.crypto.providers import build_provider
+
             self._keyring = KeyRing(build_provider(self.settings, passphrase=self._prompt()))
         return self._keyring
 
@@ -61,6 +67,8 @@ class CliContext:
         """Who acts (operator mode: ``--as`` / ``DEALVAULT_ACTOR``, else the only operator);
         ``asserted`` for a person of another organisation than the store's operator."""
         if self._principal is None:
+            from dealvault.flows.store import cli_principal
+
             who = (self.actor_flag or self.settings.actor or "").strip() or None
             self._principal = cli_principal(self.stores(), email=who)
         return self._principal

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from dealvault.db import migrate
 from dealvault.db.engine import make_engine, make_session_factory
+from dealvault.db.heads import up_to_date
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,11 @@ class Stores:
         rec = make_engine(records_url)
         ks = make_engine(keystore_url, secure_delete=True)
         if migrate_schema:
-            migrate.upgrade(rec, "records")
-            migrate.upgrade(ks, "keystore")
+            for engine, store in ((rec, "records"), (ks, "keystore")):
+                if not up_to_date(engine, store):  # Alembic only when there is work to do
+                    from dealvault.db import migrate
+
+                    migrate.upgrade(engine, store)  # type: ignore[arg-type]
         return rec, ks, make_session_factory(rec), make_session_factory(ks)
 
     @classmethod

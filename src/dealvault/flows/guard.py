@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
@@ -14,8 +15,9 @@ from dealvault.audit.service import EventIn, make_checkpoint, record
 from dealvault.db.stores import UnitOfWork
 from dealvault.errors import Forbidden, NotFound
 from dealvault.flows.context import AppStores
-from dealvault.vault import service as vault
-from dealvault.vault.models import Dataset
+
+if TYPE_CHECKING:
+    from dealvault.vault.models import Dataset
 
 
 def audit(stores: AppStores, uow: UnitOfWork, event: EventIn) -> int:
@@ -95,6 +97,8 @@ def resolve(
     session: Session, *, actor: Principal, deal: str, dataset: str
 ) -> tuple[Person, Deal, Dataset]:
     """The acting person, the deal and the dataset a use case names (NotFound otherwise)."""
+    from dealvault.vault import service as vault  # the vault (and polars) only where needed
+
     d = access.get_deal(session, code=deal)
     return (
         access.get_person(session, email=actor.email),

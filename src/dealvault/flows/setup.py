@@ -17,7 +17,6 @@ from dealvault.audit.store import register_log_key
 from dealvault.config import Settings
 from dealvault.crypto.keyring import KeyRing
 from dealvault.crypto.providers import KeyProvider, PassphraseKeyProvider, build_provider
-from dealvault.db import migrate
 from dealvault.errors import Invalid, KeyUnavailable
 from dealvault.files import ensure_private_dir, open_private, read_secret_text
 from dealvault.flows.context import AppStores
@@ -148,9 +147,16 @@ def init_store(
         created_key_file=created,
         audit_origin=cfg.origin,
         audit_verifier_key=cfg.signer.verifier().key_string(),
-        records_revision=migrate.current_revision(stores.records_engine, "records"),
-        keystore_revision=migrate.current_revision(stores.keystore_engine, "keystore"),
+        records_revision=_revision(stores, "records"),
+        keystore_revision=_revision(stores, "keystore"),
         operator=first.email if first else None,
         trial=is_trial(stores),
     )
     return out, stores, provider
+
+
+def _revision(stores: AppStores, store: str) -> str | None:
+    from dealvault.db import migrate  # Alembic is for init and upgrades, not every command
+
+    engine = stores.records_engine if store == "records" else stores.keystore_engine
+    return migrate.current_revision(engine, "records" if store == "records" else "keystore")
