@@ -14,6 +14,7 @@ from dealvault.errors import Invalid
 FIELD_TYPES: Final[dict[str, str]] = {
     "name": "cn_name",
     "phone": "cn_mobile",
+    "phone_2": "cn_mobile",
     "id_number": "cn_ric",
     "email": "email",
     "bank_card": "bank_card",

@@ -23,6 +23,7 @@ from dealvault.flows.guard import audit, enforce
 from dealvault.ingest.fields import TableRole
 from dealvault.ingest.mapping import ColumnMapping, apply_overrides, load_mapping, propose_mapping
 from dealvault.ingest.normalize import NormalisedBatch, normalise_batch
+from dealvault.ingest.phones import SECOND, second_phone_column
 from dealvault.ingest.prefetch import prefetch
 from dealvault.ingest.readers import Source, SourceBatch, SourceSpec, open_source
 from dealvault.vault import service as vault
@@ -155,6 +156,11 @@ def _normalised(
         nb = normalise_batch(
             frame=raw.drop("__row"), mapping=mapping, file=source.name, first_row=batch.first_row
         )
+        second = second_phone_column(columns=mapping.columns)
+        if second is not None:  # second numbers split from phone cells (ingest.phones)
+            got = nb.clean.get_column(SECOND) if SECOND in nb.clean.columns else pl.Series([])
+            padded = got.cast(pl.String).extend_constant(None, raw.height - len(got))
+            stats.setdefault(second, ColumnStats()).add(padded)
         yield batch, raw, nb
 
 
@@ -329,6 +335,7 @@ def _run_import(
             run.rows_rejected += bad.get_column("row").n_unique() if bad.height else 0
             if progress is not None:
                 progress(batch.bytes_read or 0, source.size_bytes, run.rows_read)
+        vault.record_second_phone(s, table=table, mapping=mapping.columns, stats=colstats)
         vault.update_column_stats(s, table=table, stats=colstats)
         reject_path = rejects.finish()
         run.reject_file = str(reject_path) if reject_path else None

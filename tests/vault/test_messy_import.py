@@ -1,0 +1,114 @@
+"""Real-world exports through the whole import: placeholders, two phones in one cell."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+
+from dealvault.crypto.keyring import KeyRing
+from dealvault.deidentify.levels import Level
+from dealvault.deidentify.masking import mask_field
+from dealvault.flows import inventory
+from dealvault.flows.context import AppStores
+from dealvault.flows.disclosure import DisclosureRequest, disclose
+from dealvault.transfer.records import package_schema
+from dealvault.vault.models import BlindIndex, Dataset
+from tests.conftest import World
+from tests.vault.helpers import customer_row, do_import, lookup, write_csv
+
+SECOND = "手机号 (2nd number)"
+
+
+def _import_messy(stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path) -> None:
+    rows = [customer_row(i) for i in range(1, 13)]
+    rows[0]["手机号"] = "13900000001/13700000001"  # two contact points
+    rows[1]["手机号"] = "13900000002， 010-62345678"
+    rows[2]["手机号"] = "无"  # placeholder, the customer keeps name and ID
+    rows[3]["邮箱"] = "暂无"
+    rows[4]["出生日期"] = "不详"
+    rows[5]["身份证号"] = "N/A"
+    path = write_csv(tmp_path / "messy.csv", rows)
+    summary = do_import(
+        stores, keyring, path, actor=world.steward, deal=world.deal, rejects_dir=tmp_path
+    )
+    assert (summary.rows_read, summary.rows_imported, summary.rows_rejected) == (12, 12, 0)
+
+
+def test_both_numbers_of_a_cell_find_the_customer(
+    stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path
+) -> None:
+    _import_messy(stores, keyring, world, tmp_path)
+    first = lookup(stores, keyring, world, "13900000001")
+    second = lookup(stores, keyring, world, "137-0000-0001")
+    assert [v.subject_id for v in first] == [v.subject_id for v in second]
+    assert len(first) == 1
+    contact = second[0].data["contact"]
+    assert (contact["phone"], contact["phone_2"]) == ("+8613900000001", "+8613700000001")
+    landline = lookup(stores, keyring, world, "(010) 6234 5678")
+    assert landline[0].data["contact"]["phone"] == "+8613900000002"
+    # one blind row per number: two for each of the two customers, one for the others
+    with stores.records_session() as s:
+        phones = s.scalars(select(BlindIndex.value).where(BlindIndex.field == 2)).all()
+    assert len(phones) == 11 + 2  # customer 3 has none ("无"), customers 1 and 2 two each
+    placeholder = lookup(stores, keyring, world, "13900000004", categories=["contact"])
+    assert placeholder[0].data["contact"]["email"] is None
+
+
+def test_second_numbers_are_a_listed_masked_column(
+    stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path
+) -> None:
+    _import_messy(stores, keyring, world, tmp_path)
+    inv = inventory.inventory(stores, actor=world.steward, deal=world.deal, dataset="crm")
+    cols = {c.column: c for c in inv.columns}
+    assert cols[SECOND].field == "phone_2" and cols[SECOND].category == "contact"
+    assert cols[SECOND].pii_type == cols["手机号"].pii_type == "cn_mobile"
+    assert cols[SECOND].fill_rate == round(2 / 12, 4)
+    masked = disclose(
+        stores,
+        keyring,
+        request=DisclosureRequest(
+            actor=world.steward,
+            deal=world.deal,
+            dataset="crm",
+            level=Level.MASKED,
+            purpose="test",
+            recipient="Bidder A",
+            seed=1,
+        ),
+    ).frame
+    shown = {v for v in masked.get_column("phone_2").to_list() if v is not None}
+    assert shown == {mask_field("phone", "+8613700000001"), mask_field("phone", "+861062345678")}
+    assert "137****0001" in shown
+    # the transfer package lists the column, so its stored values decode against the schema
+    with stores.unit_of_work() as uow:
+        ds = uow.records.scalars(select(Dataset)).one()
+        schema = package_schema(uow, dataset=ds, categories=["contact"])
+        assert "phone_2" in [c.name for c in schema.columns]
+
+
+def test_a_later_row_with_a_customers_second_number_is_merged(
+    stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path
+) -> None:
+    _import_messy(stores, keyring, world, tmp_path)
+    later = [customer_row(40, 身份证号="", 手机号="13700000001", 邮箱="late@example.com")]
+    s2 = do_import(
+        stores,
+        keyring,
+        write_csv(tmp_path / "later.csv", later),
+        actor=world.steward,
+        deal=world.deal,
+        rejects_dir=tmp_path,
+    )
+    assert (s2.rows_imported, s2.rows_merged) == (0, 1)
+
+
+def test_rows_without_second_numbers_add_no_column(
+    stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path
+) -> None:
+    path = write_csv(tmp_path / "plain.csv", [customer_row(i) for i in range(1, 4)])
+    do_import(stores, keyring, path, actor=world.steward, deal=world.deal, rejects_dir=tmp_path)
+    inv = inventory.inventory(stores, actor=world.steward, deal=world.deal, dataset="crm")
+    assert SECOND not in {c.column for c in inv.columns}
+    view = lookup(stores, keyring, world, "13900000001", categories=["contact"])[0]
+    assert "phone_2" not in view.data["contact"]
