@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import xlsxwriter
 from sqlalchemy import select
 
 from dealvault.crypto.keyring import KeyRing
@@ -112,3 +113,36 @@ def test_rows_without_second_numbers_add_no_column(
     assert SECOND not in {c.column for c in inv.columns}
     view = lookup(stores, keyring, world, "13900000001", categories=["contact"])[0]
     assert "phone_2" not in view.data["contact"]
+
+
+def test_an_excel_workbook_with_serial_dates(
+    stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path
+) -> None:
+    path = tmp_path / "crm.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet()
+    ws.write_row(0, 0, ["姓名", "手机号", "出生日期", "注册日期"])
+    for i in range(1, 21):
+        ws.write_string(i, 0, f"测试{i}")
+        ws.write_string(i, 1, f"1390000{i:04d}")
+        ws.write_string(i, 2, "1985年3月" if i % 2 else "1985年03月12日")
+        ws.write_number(i, 3, 45321 if i % 2 else 44927.5)  # a number cell, no date format
+    wb.close()
+    summary = do_import(
+        stores, keyring, path, actor=world.steward, deal=world.deal, rejects_dir=tmp_path
+    )
+    assert (summary.rows_imported, summary.rows_rejected) == (20, 0)
+    one = lookup(stores, keyring, world, "13900000001")[0].data
+    two = lookup(stores, keyring, world, "13900000002")[0].data
+    assert (one["identity"]["birth_date"], one["preference"]["registered_at"]) == (
+        "1985-03-01",
+        "2024-01-30",
+    )
+    assert (two["identity"]["birth_date"], two["preference"]["registered_at"]) == (
+        "1985-03-12",
+        "2023-01-01",
+    )
+    inv = inventory.inventory(stores, actor=world.steward, deal=world.deal, dataset="crm")
+    cols = {c.column: c for c in inv.columns}
+    assert cols["注册日期"].pii_type in {"date", "datetime"}  # half of them carry a time
+    assert cols["出生日期"].pii_type == "date_of_birth"

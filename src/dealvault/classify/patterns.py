@@ -64,6 +64,11 @@ DATE_PARTS: Final = (
     r"(?:(?:\s+|T)0?0:00(?::00(?:\.0+)?)?)?$"
 )
 DATE_COMPACT: Final = r"^(\d{4})(\d{2})(\d{2})$"
+# A month without a day (2024年3月, 2024-03): the first of the month.
+DATE_MONTH: Final = r"^(\d{4})\s*(?:年|[-/])\s*(\d{1,2})\s*月?$"
+# An Excel serial date (days since 1899-12-30, a fraction for the time): only counted when
+# the header names a date, since any number of 2-7 digits has this shape.
+EXCEL_SERIAL: Final = r"^(\d{2,7})(\.\d+)?$"
 _TIME: Final = (
     r"(?:\s+|T|\s*T\s*)\d{1,2}\s*[:时]\s*\d{1,2}(?:\s*[:分]\s*\d{1,2}(?:\.\d{1,9})?)?\s*秒?"
 )
