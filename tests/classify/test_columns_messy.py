@@ -10,6 +10,7 @@ import pytest
 
 from dealvault.classify.columns import classify_column
 from dealvault.classify.dates import parse_dates
+from dealvault.classify.detectors import detect
 
 TODAY = date(2025, 6, 30)
 RNG = np.random.default_rng(7)
@@ -80,3 +81,52 @@ def test_parse_dates_months_and_serials() -> None:
     assert ok.tolist() == [True, True, True, False, False, True]
     assert days[2] == (date(2024, 1, 30) - date(1970, 1, 1)).days
     assert days[5] == (date(2023, 1, 1) - date(1970, 1, 1)).days
+
+
+TIERS = ["普通会员", "银卡", "金卡", "白金卡", "钻石会员"]
+
+
+@pytest.mark.parametrize(
+    "header", ["会员等级", "会员级别", "客户等级", "Membership Tier", "level", None]
+)
+def test_a_membership_tier_column_is_a_category(header: str | None) -> None:
+    values = [TIERS[int(i)] for i in RNG.integers(0, len(TIERS), 300)]
+    got = classify_column(name=header, values=pl.Series(values), today=TODAY)
+    assert got.pii_type == "label"
+    assert got.category.value == "preference" and not got.sensitive
+    assert got.field is None  # kept under its own name, never mapped to product
+
+
+@pytest.mark.parametrize(
+    ("header", "values"),
+    [
+        ("客户等级", ["A类客户", "B类客户", "C类客户"]),
+        (None, ["线上商城", "线下门店", "电话订购", "经销商"]),
+        ("渠道", ["线上商城", "线下门店", "电话订购", "经销商"]),
+        (None, ["VIP0", "VIP1", "VIP2", "VIP3"]),
+    ],
+)
+def test_a_few_labels_repeated_throughout_are_a_category(
+    header: str | None, values: list[str]
+) -> None:
+    column = pl.Series([values[int(i)] for i in RNG.integers(0, len(values), 200)])
+    assert classify_column(name=header, values=column, today=TODAY).pii_type == "label"
+    # ... but not when they are too few to tell, too many, or the header names another type
+    if header is None and not detect("label", column).any():  # no tier word to go by
+        few = classify_column(name=header, values=column.head(10), today=TODAY)
+        assert few.pii_type != "label"
+    under_product = classify_column(name="产品名称", values=column, today=TODAY)
+    assert under_product.pii_type == "product"
+    many = pl.Series([f"{values[0]}{i}号" for i in range(200)])
+    assert classify_column(name=None, values=many, today=TODAY).pii_type != "label"
+
+
+def test_products_genders_and_frequencies_keep_their_types() -> None:
+    products = pl.Series(["洗衣液", "洗洁精", "消毒液", "柔顺剂"] * 50)
+    assert classify_column(name=None, values=products, today=TODAY).pii_type == "product"
+    genders = pl.Series(["男", "女"] * 100)
+    assert classify_column(name=None, values=genders, today=TODAY).pii_type == "gender"
+    freq = pl.Series(["每月", "每周", "偶尔"] * 50)
+    assert classify_column(name=None, values=freq, today=TODAY).pii_type == "frequency"
+    tiers = pl.Series(TIERS * 40)
+    assert classify_column(name=None, values=tiers, today=TODAY).pii_type == "label"

@@ -16,7 +16,7 @@ from dealvault.flows.disclosure import DisclosureRequest, disclose
 from dealvault.transfer.records import package_schema
 from dealvault.vault.models import BlindIndex, Dataset
 from tests.conftest import World
-from tests.vault.helpers import customer_row, do_import, lookup, write_csv
+from tests.vault.helpers import HEADERS, customer_row, do_import, lookup, write_csv
 
 SECOND = "手机号 (2nd number)"
 
@@ -146,3 +146,32 @@ def test_an_excel_workbook_with_serial_dates(
     cols = {c.column: c for c in inv.columns}
     assert cols["注册日期"].pii_type in {"date", "datetime"}  # half of them carry a time
     assert cols["出生日期"].pii_type == "date_of_birth"
+
+
+def test_a_membership_tier_is_stored_and_released_as_a_category(
+    stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path
+) -> None:
+    tiers = ["普通会员", "银卡", "金卡", "钻石会员"]
+    rows = [customer_row(i, 会员等级=tiers[i % 4]) for i in range(1, 41)]
+    path = write_csv(tmp_path / "tiers.csv", rows, headers=[*HEADERS, "会员等级"])
+    do_import(stores, keyring, path, actor=world.steward, deal=world.deal, rejects_dir=tmp_path)
+    inv = inventory.inventory(stores, actor=world.steward, deal=world.deal, dataset="crm")
+    tier = {c.column: c for c in inv.columns}["会员等级"]
+    assert (tier.pii_type, tier.category, tier.field) == ("label", "preference", None)
+    view = lookup(stores, keyring, world, "13900000002")[0]
+    assert view.data["preference"]["会员等级"] == tiers[2]
+    assert "会员等级" not in view.data.get("free_text", {})
+    masked = disclose(
+        stores,
+        keyring,
+        request=DisclosureRequest(
+            actor=world.steward,
+            deal=world.deal,
+            dataset="crm",
+            level=Level.MASKED,
+            purpose="test",
+            recipient="Bidder A",
+            seed=1,
+        ),
+    ).frame
+    assert set(tiers) <= set(masked.get_column("会员等级").to_list())  # released as it is

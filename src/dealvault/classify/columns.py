@@ -25,6 +25,13 @@ SCREEN_ROWS: Final = 1_000  # gates, then detectors whose gate passed, run on th
 SCREEN_MIN: Final = 0.1  # ... and on the whole sample only when they matched this share
 STAT_ROWS: Final = 5_000  # distribution statistics use a fixed-size subsample
 DATE_TYPES: Final = frozenset({*DATES, "date_of_birth"})
+# Categories: at most 20 distinct labels of at most 20 characters, each seen 5 times on average,
+# in a sample of 20 values or more; a tier word outweighs these weaker readings of a value.
+LABEL_MIN_ROWS: Final = 20
+LABEL_MAX_DISTINCT: Final = 20
+LABEL_MAX_RATIO: Final = 0.2
+LABEL_MAX_CHARS: Final = 20
+LABEL_BEATS: Final = ("product", "cn_name", "customer_id", "free_text")
 NAME_MIN_DISTINCT: Final = 0.15  # names repeat little; product words a lot
 NAME_MAX_TOP: Final = 0.1
 LOOSE_NAME_MIN: Final = 0.15  # common-character share before rarer characters may count
@@ -185,6 +192,35 @@ def _adjust(
             shares["credit_card"] = 0.0
     if shares.get("cn_ric", 0.0) >= 0.5:
         ev["minor_share"] = minor_share(ids=stat, birth_days=None, today=today)
+    _labels(hint, shares, stat, ev)
+
+
+def _labels(
+    hint: HeaderHint, shares: dict[str, float], stat: pl.Series, ev: dict[str, float]
+) -> None:
+    """Categories: membership tiers (金卡 names a tier, not a card product), and any column of
+    a few short labels repeated throughout that neither the values nor the header explain
+    otherwise (A类客户, 线上/门店; under 产品名称 a few repeated words stay products)."""
+    if "product" in hint.types:  # 黄金会员 in a product column is a membership sold
+        shares.pop("label", None)
+        return
+    if shares.get("label", 0.0) >= 0.5:
+        for t in LABEL_BEATS:
+            if t in shares:
+                shares[t] = 0.0
+        return
+    n = len(stat)
+    if n < LABEL_MIN_ROWS or any(sh >= 0.5 for sh in shares.values()):
+        return
+    if hint.types and "label" not in hint.types:
+        return
+    counts = stat.value_counts().get_column("count")
+    ev["distinct_labels"] = len(counts)
+    if len(counts) > min(LABEL_MAX_DISTINCT, n * LABEL_MAX_RATIO):
+        return
+    if int(stat.str.len_chars().max() or 0) > LABEL_MAX_CHARS:  # type: ignore[arg-type]
+        return
+    shares["label"] = float(counts.filter(counts >= 2).sum()) / n
 
 
 def _names_date(hint: HeaderHint) -> bool:

@@ -32,7 +32,7 @@ PASS_THROUGH_FIELDS: Final = frozenset(
 # Classifier types that are not personal on their own and are shown unchanged.
 PASS_THROUGH_TYPES: Final = frozenset(
     {"gender", "customer_id", "order_id", "date", "datetime", "amount", "quantity",
-     "product", "frequency"}
+     "product", "frequency", "label"}
 )  # fmt: skip
 
 # An address is cut after the first of these markers (in this priority order) that occurs
