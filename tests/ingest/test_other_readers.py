@@ -50,16 +50,38 @@ def test_xlsx_first_sheet_as_text(tmp_path: Path) -> None:
         open_source(spec=SourceSpec(path=path, sheet="missing"))
 
 
-def test_xlsx_duplicate_header(tmp_path: Path) -> None:
+def test_xlsx_duplicate_empty_and_internal_headers(tmp_path: Path) -> None:
     path = tmp_path / "d.xlsx"
     wb = xlsxwriter.Workbook(str(path))
     ws = wb.add_worksheet()
-    ws.write_row(0, 0, ["a", "b", "a"])
-    ws.write_row(1, 0, ["1", "2", "3"])
+    ws.write_row(0, 0, ["a", "b", "a", None, "record_id", "token"])
+    ws.write_row(1, 0, ["1", "2", "3", "4", "5", "6"])
     wb.close()
-    with pytest.raises(InputError, match="duplicate column header") as ei:
-        open_source(spec=SourceSpec(path=path))
-    assert ei.value.column == "a" and "d.xlsx" in str(ei.value)
+    rows, _ = rows_of(SourceSpec(path=path))
+    names = ["a", "b", "a_2", "column_4", "record_id_src", "token_src"]
+    assert rows == [dict(zip(names, "123456", strict=True))]
+    with open_source(spec=SourceSpec(path=path)) as src:
+        assert len(src.header_notes) == 4
+
+
+def test_jsonl_parquet_and_sql_internal_names(tmp_path: Path) -> None:
+    jl = tmp_path / "c.jsonl"
+    jl.write_text('{"name": "a", "": "x", "subject_id": "s1", "__bi_phone": "p"}\n', "utf-8")
+    rows, _ = rows_of(SourceSpec(path=jl))
+    assert rows == [{"name": "a", "column_2": "x", "subject_id_src": "s1", "bi_phone_src": "p"}]
+    pqf = tmp_path / "c.parquet"
+    pq.write_table(pa.table({"__row": ["1"], "record_id": ["2"], "name": ["b"]}), pqf)
+    rows, _ = rows_of(SourceSpec(path=pqf))
+    assert rows == [{"row_src": "1", "record_id_src": "2", "name": "b"}]
+    db = tmp_path / "d.db"
+    con = sqlite3.connect(db)
+    con.execute("create table t (x text, subject_id text)")
+    con.execute("insert into t values ('1', '2')")
+    con.commit()
+    con.close()
+    spec = SourceSpec(url=f"sqlite:///{db}", query="select x, x, subject_id from t")
+    rows, _ = rows_of(spec)
+    assert rows == [{"x": "1", "x_2": "1", "subject_id_src": "2"}]
 
 
 def test_parquet_cast_to_text(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from tests.conftest import World
 from tests.vault.helpers import HEADERS, customer_row, do_import, lookup, write_csv
 
 SECOND = "手机号 (2nd number)"
+ALL = ["identity", "contact", "transaction", "preference", "sensitive", "free_text"]
 
 
 def _import_messy(stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path) -> None:
@@ -175,3 +176,57 @@ def test_a_membership_tier_is_stored_and_released_as_a_category(
         ),
     ).frame
     assert set(tiers) <= set(masked.get_column("会员等级").to_list())  # released as it is
+
+
+def test_headers_named_like_internal_columns_import_and_read_back(
+    stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path
+) -> None:
+    extra = ["subject_id", "record_id", "token", "__row", "", "姓名"]
+    headers = [*HEADERS, *extra]
+    path = tmp_path / "internal.csv"
+    lines = [",".join(headers)]
+    for i in range(1, 13):
+        row = customer_row(i)
+        values = [row[h] for h in HEADERS] + [f"S{i}", f"R{i}", f"T{i}", str(i), "x", "dup"]
+        lines.append(",".join(values))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    summary = do_import(
+        stores, keyring, path, actor=world.steward, deal=world.deal, rejects_dir=tmp_path
+    )
+    assert (summary.rows_imported, summary.rows_rejected) == (12, 0)
+    renamed = ["subject_id_src", "record_id_src", "token_src", "row_src", "column_15", "姓名_2"]
+    assert list(summary.mapping)[-6:] == renamed
+    assert len(summary.notes) == 6 and "renamed 'subject_id_src'" in summary.notes[0]
+    # every later read of the dataset works and keeps the source values
+    view = lookup(stores, keyring, world, "13900000003")[0]
+    stored = {k: v for cat in view.data.values() for k, v in cat.items()}
+    assert view.subject_id != "S3"
+    assert (stored["subject_id_src"], stored["record_id_src"], stored["token_src"]) == (
+        "S3",
+        "R3",
+        "T3",
+    )
+    assert (stored["row_src"], stored["column_15"], stored["姓名_2"]) == ("3", "x", "dup")
+    inv = inventory.inventory(stores, actor=world.steward, deal=world.deal, dataset="crm")
+    assert set(renamed) <= {c.column for c in inv.columns}
+    for level in (Level.MASKED, Level.PSEUDONYMIZED):
+        frame = disclose(
+            stores,
+            keyring,
+            request=DisclosureRequest(
+                actor=world.steward,
+                deal=world.deal,
+                dataset="crm",
+                level=level,
+                purpose="test",
+                recipient="Bidder A",
+                seed=1,
+            ),
+        ).frame
+        assert frame.columns.count("token") == 1
+        assert "subject_id" not in frame.columns and "record_id" not in frame.columns
+        assert "S3" not in frame.get_column("token").to_list()
+    with stores.unit_of_work() as uow:
+        ds = uow.records.scalars(select(Dataset)).one()
+        names = [c.name for c in package_schema(uow, dataset=ds, categories=ALL).columns]
+    assert "subject_id_src" in names and "subject_id" not in names

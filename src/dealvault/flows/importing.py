@@ -6,6 +6,7 @@ import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import polars as pl
 from pydantic import BaseModel
@@ -51,6 +52,8 @@ class ImportSummary(BaseModel):
     rows_merged: int
     rows_rejected: int
     reject_file: str | None
+    #: what was done to the source's headers (empty, repeated or internal names renamed)
+    notes: list[str] = []
 
 
 @dataclass(frozen=True)
@@ -129,14 +132,23 @@ def _minors_in(clean: pl.DataFrame) -> int:
     return minors(ids=ids, birth_dates=births, as_of=utcnow().date())
 
 
-def preview_mapping(*, request: ImportRequest) -> tuple[ColumnMapping, dict[str, ColumnClass]]:
+class MappingPreview(NamedTuple):
+    """``import --dry-run``: the mapping, the classifier's findings, the header notes."""
+
+    mapping: ColumnMapping
+    found: dict[str, ColumnClass]
+    notes: list[str]
+
+
+def preview_mapping(*, request: ImportRequest) -> MappingPreview:
     """What an import would do with the columns (``import --dry-run``); nothing is written."""
     with open_source(spec=request.spec) as source:
         head_batch = next(source.batches(), None)
         sample = None if head_batch is None else pl.from_arrow(head_batch.data)
         assert sample is None or isinstance(sample, pl.DataFrame)
         found = classify_sample(sample)
-        return plan_mapping(request=request, columns=list(source.columns), found=found), found
+        mapping = plan_mapping(request=request, columns=list(source.columns), found=found)
+        return MappingPreview(mapping, found, list(source.header_notes))
 
 
 def _normalised(
@@ -383,6 +395,7 @@ def _run_import(
             rows_merged=run.rows_merged,
             rows_rejected=run.rows_rejected,
             reject_file=run.reject_file,
+            notes=list(source.header_notes),
         )
         if then is not None:
             audit(stores, uow, then(summary))

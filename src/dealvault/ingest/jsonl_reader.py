@@ -11,10 +11,10 @@ from typing import Any
 import pyarrow as pa
 
 from dealvault.errors import InputError
+from dealvault.ingest.column_names import clean_headers
 from dealvault.ingest.source import (
     SourceBase,
     SourceBatch,
-    check_headers,
     file_sha256,
     number_batches,
 )
@@ -45,7 +45,8 @@ class JsonlSource(SourceBase):
         keys: dict[str, None] = {}
         for rec in self._first:
             keys.update(dict.fromkeys(rec))
-        self.columns = check_headers(headers=list(keys), file=self.name)
+        self._keys = list(keys)
+        self.columns, self.header_notes = clean_headers(headers=self._keys)
 
     @cached_property
     def content_hash(self) -> str:
@@ -96,7 +97,7 @@ class JsonlSource(SourceBase):
         return out
 
     def _to_batch(self, recs: list[Record], first_row: int) -> pa.RecordBatch:
-        known = set(self.columns)
+        known = set(self._keys)
         for i, rec in enumerate(recs):
             for k in rec:
                 if k not in known:
@@ -106,7 +107,7 @@ class JsonlSource(SourceBase):
                         row=first_row + i,
                         column=k,
                     )
-        arrays = [pa.array([r.get(c) for r in recs], pa.string()) for c in self.columns]
+        arrays = [pa.array([r.get(k) for r in recs], pa.string()) for k in self._keys]
         return pa.RecordBatch.from_arrays(arrays, names=self.columns)
 
     def batches(self) -> Iterator[SourceBatch]:
