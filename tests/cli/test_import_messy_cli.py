@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from typer.testing import CliRunner
+
+from dealvault.cli.main import app
 from tests.cli.test_cli import env, jrun, run, setup_deal  # noqa: F401 - env is a fixture
 from tests.vault.helpers import HEADERS, customer_row
 
@@ -46,3 +49,19 @@ def test_dry_run_reports_generated_and_renamed_columns(
     assert values["subject_id_src"] == "S3" and found[0]["subject_id"] != "S3"  # type: ignore[index]
     inv = jrun("inventory", "--deal", "d1", "--dataset", "crm")
     assert "subject_id_src" in [c["column"] for c in inv["columns"]]  # type: ignore[index]
+
+
+def test_deeply_nested_jsonl_fails_cleanly(env: dict[str, str], tmp_path: Path) -> None:  # noqa: F811
+    setup_deal()
+    path = tmp_path / "deep.jsonl"
+    deep = 100_000
+    path.write_text(
+        '{"姓名": "测试甲", "手机号": "13900000001"}\n'
+        '{"姓名": "SECRETNAME", "标签": ' + "[" * deep + '"SECRETTAG"' + "]" * deep + "}\n",
+        encoding="utf-8",
+    )
+    r = CliRunner().invoke(app, ["import", str(path), "--deal", "d1", "--dataset", "crm"])
+    assert r.exit_code == 2 and isinstance(r.exception, SystemExit), r.output
+    out = " ".join(r.output.split())
+    assert "deep.jsonl, row 2, column '标签'" in out and "(line 2)" in out and "too deep" in out
+    assert "Traceback" not in out and "SECRET" not in out

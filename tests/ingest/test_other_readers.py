@@ -147,6 +147,27 @@ def test_jsonl_reader(tmp_path: Path) -> None:
     ],
 )
 def test_jsonl_bad_lines(tmp_path: Path, line: str, reason: str, column: str | None) -> None:
+    _bad_jsonl(tmp_path, line, reason, column)
+
+
+DEEP = 200_000  # far beyond the parser's recursion limit
+
+
+@pytest.mark.parametrize(
+    ("line", "column"),
+    [
+        ('{"name": "SECRETJ", "tags": ' + "[" * DEEP + '"SECRETJ"' + "]" * DEEP + "}", "tags"),
+        ('{"n": 1.5, "备注": ' + '{"a":' * DEEP + '"SECRETJ"' + "}" * DEEP + "}", "备注"),
+        ('{"x": "a\\"[{", "deep": ' + "[" * DEEP + "]" * DEEP + "}", "deep"),
+        ("[" * DEEP + '"SECRETJ"' + "]" * DEEP, None),  # not even an object
+        ('{"name": "SECRETJ", "t": ' + "[" * DEEP, "t"),  # deep and cut off
+    ],
+)
+def test_jsonl_very_deep_nesting(tmp_path: Path, line: str, column: str | None) -> None:
+    _bad_jsonl(tmp_path, line, "too deep to read", column)
+
+
+def _bad_jsonl(tmp_path: Path, line: str, reason: str, column: str | None) -> None:
     path = tmp_path / "b.jsonl"
     path.write_text('{"name": "a"}\n{"name": "b"}\n' + line + "\n", encoding="utf-8")
     with pytest.raises(InputError) as ei, open_source(spec=SourceSpec(path=path)) as src:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pyarrow as pa
 
@@ -20,6 +21,51 @@ from dealvault.ingest.source import (
 )
 
 Record = dict[str, str | None]
+
+
+_WS: Final = re.compile(r"[ \t\n\r]*")
+_SCALARS: Final = json.JSONDecoder(parse_float=str, parse_int=str, parse_constant=str)
+
+
+def _skip(text: str, i: int) -> int:
+    """Index of the first non-whitespace character at or after ``i``."""
+    m = _WS.match(text, i)
+    return i if m is None else m.end()
+
+
+def nested_field(raw: bytes) -> str | None:
+    """The first top-level key of a JSON object line whose value is an object or an array,
+    found without recursion (for lines nested too deeply for ``json.loads``); None when the
+    line is not such an object. Only keys are read; no value is kept."""
+    try:
+        text = raw.decode("utf-8")
+        i = _skip(text, 0)
+        if not text.startswith("{", i):
+            return None
+        i += 1
+        while True:
+            i = _skip(text, i)
+            if not text.startswith('"', i):
+                return None
+            key, i = json.decoder.scanstring(text, i + 1)  # type: ignore[attr-defined]
+            i = _skip(text, i)
+            if not text.startswith(":", i):
+                return None
+            i = _skip(text, i + 1)
+            if text[i : i + 1] in ("{", "["):
+                return str(key)
+            _, i = _SCALARS.raw_decode(text, i)
+            i = _skip(text, i)
+            if not text.startswith(",", i):
+                return None
+            i += 1
+    except ValueError:
+        return None
+
+
+def _short(key: str | None) -> str | None:
+    """A key as messages name it (an absurdly long key is cut)."""
+    return key if key is None or len(key) <= 80 else key[:80] + "…"
 
 
 class JsonlSource(SourceBase):
@@ -86,6 +132,13 @@ class JsonlSource(SourceBase):
                     f"invalid JSON or not UTF-8 text (line {self._line})",
                     file=self.name,
                     row=self._row,
+                ) from None
+            except RecursionError:  # nesting deeper than the parser's stack
+                raise InputError(
+                    f"nested value (object or array) too deep to read (line {self._line})",
+                    file=self.name,
+                    row=self._row,
+                    column=_short(nested_field(raw)),
                 ) from None
             if not isinstance(obj, dict):
                 raise InputError(
