@@ -13,6 +13,7 @@ from dealvault.deidentify.masking import mask_field
 from dealvault.flows import inventory
 from dealvault.flows.context import AppStores
 from dealvault.flows.disclosure import DisclosureRequest, disclose
+from dealvault.synth import export_tables
 from dealvault.transfer.records import package_schema
 from dealvault.vault.models import BlindIndex, Dataset
 from tests.conftest import World
@@ -230,3 +231,32 @@ def test_headers_named_like_internal_columns_import_and_read_back(
         ds = uow.records.scalars(select(Dataset)).one()
         names = [c.name for c in package_schema(uow, dataset=ds, categories=ALL).columns]
     assert "subject_id_src" in names and "subject_id" not in names
+
+
+def test_a_messy_synthetic_export_imports_whole(
+    stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path
+) -> None:
+    out = export_tables(
+        out_dir=tmp_path / "x", rows=1_000, seed=4, fmt="csv", tables=["customers"], messy=True
+    )
+    summary = do_import(
+        stores,
+        keyring,
+        out["customers"].path,
+        actor=world.steward,
+        deal=world.deal,
+        rejects_dir=tmp_path,
+    )
+    assert (summary.rows_read, summary.rows_rejected) == (1_000, 0)
+    assert summary.rows_imported + summary.rows_merged == 1_000
+    assert summary.notes == [
+        "column 14 has no header: named 'column_14'",
+        "column 16 header '备注' repeats an earlier one: renamed '备注_2'",
+    ]
+    inv = inventory.inventory(stores, actor=world.steward, deal=world.deal, dataset="crm")
+    cols = {c.column: c for c in inv.columns}
+    assert (cols["会员等级"].pii_type, cols["会员等级"].category) == ("label", "preference")
+    assert cols["column_14"].pii_type == "label"  # 门店01 … 门店12, no header
+    assert cols["备注_2"].pii_type == "free_text"  # the header says remarks
+    assert cols["注册日期"].field == "registered_at" and cols["注册日期"].pii_type == "date"
+    assert cols[SECOND].field == "phone_2" and 0.03 < cols[SECOND].fill_rate < 0.08
