@@ -73,13 +73,12 @@ def test_jsonl_parquet_and_sql_internal_names(tmp_path: Path) -> None:
     pq.write_table(pa.table({"__row": ["1"], "record_id": ["2"], "name": ["b"]}), pqf)
     rows, _ = rows_of(SourceSpec(path=pqf))
     assert rows == [{"row_src": "1", "record_id_src": "2", "name": "b"}]
-    db = tmp_path / "d.db"
-    con = sqlite3.connect(db)
-    con.execute("create table t (x text, subject_id text)")
-    con.execute("insert into t values ('1', '2')")
-    con.commit()
-    con.close()
-    spec = SourceSpec(url=f"sqlite:///{db}", query="select x, x, subject_id from t")
+    url = _sqlite(
+        tmp_path / "d.db",
+        "create table t (x text, subject_id text)",
+        "insert into t values ('1', '2')",
+    )
+    spec = SourceSpec(url=url, query="select x, x, subject_id from t")
     rows, _ = rows_of(spec)
     assert rows == [{"x": "1", "x_2": "1", "subject_id_src": "2"}]
 
@@ -204,15 +203,20 @@ def test_sql_reader_streams_and_hides_password(tmp_path: Path) -> None:
         open_source(spec=SourceSpec(url=url, query="select * from missing"))
 
 
-def test_sql_binary_column_rejected(tmp_path: Path) -> None:
-    db = tmp_path / "b.db"
+def _sqlite(db: Path, *statements: str) -> str:
+    """A SQLite file made by ``statements``; its SQLAlchemy URL."""
     con = sqlite3.connect(db)
-    con.execute("create table t (b blob)")
-    con.execute("insert into t values (x'00ff')")
+    for sql in statements:
+        con.execute(sql)
     con.commit()
     con.close()
+    return f"sqlite:///{db}"
+
+
+def test_sql_binary_column_rejected(tmp_path: Path) -> None:
+    url = _sqlite(tmp_path / "b.db", "create table t (b blob)", "insert into t values (x'00ff')")
     with pytest.raises(InputError, match="unsupported column type") as ei:
-        rows_of(SourceSpec(url=f"sqlite:///{db}", query="select b from t"))
+        rows_of(SourceSpec(url=url, query="select b from t"))
     assert ei.value.column == "b" and ei.value.row == 1
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
 import xlsxwriter
 from sqlalchemy import select
 
@@ -21,6 +22,20 @@ from tests.vault.helpers import HEADERS, customer_row, do_import, lookup, write_
 
 SECOND = "手机号 (2nd number)"
 ALL = ["identity", "contact", "transaction", "preference", "sensitive", "free_text"]
+
+
+def _release(stores: AppStores, keyring: KeyRing, world: World, level: Level) -> pl.DataFrame:
+    """What the steward would release to Bidder A at ``level``."""
+    request = DisclosureRequest(
+        actor=world.steward,
+        deal=world.deal,
+        dataset="crm",
+        level=level,
+        purpose="test",
+        recipient="Bidder A",
+        seed=1,
+    )
+    return disclose(stores, keyring, request=request).frame
 
 
 def _import_messy(stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path) -> None:
@@ -67,19 +82,7 @@ def test_second_numbers_are_a_listed_masked_column(
     assert cols[SECOND].field == "phone_2" and cols[SECOND].category == "contact"
     assert cols[SECOND].pii_type == cols["手机号"].pii_type == "cn_mobile"
     assert cols[SECOND].fill_rate == round(2 / 12, 4)
-    masked = disclose(
-        stores,
-        keyring,
-        request=DisclosureRequest(
-            actor=world.steward,
-            deal=world.deal,
-            dataset="crm",
-            level=Level.MASKED,
-            purpose="test",
-            recipient="Bidder A",
-            seed=1,
-        ),
-    ).frame
+    masked = _release(stores, keyring, world, Level.MASKED)
     shown = {v for v in masked.get_column("phone_2").to_list() if v is not None}
     assert shown == {mask_field("phone", "+8613700000001"), mask_field("phone", "+861062345678")}
     assert "137****0001" in shown
@@ -163,19 +166,7 @@ def test_a_membership_tier_is_stored_and_released_as_a_category(
     view = lookup(stores, keyring, world, "13900000002")[0]
     assert view.data["preference"]["会员等级"] == tiers[2]
     assert "会员等级" not in view.data.get("free_text", {})
-    masked = disclose(
-        stores,
-        keyring,
-        request=DisclosureRequest(
-            actor=world.steward,
-            deal=world.deal,
-            dataset="crm",
-            level=Level.MASKED,
-            purpose="test",
-            recipient="Bidder A",
-            seed=1,
-        ),
-    ).frame
+    masked = _release(stores, keyring, world, Level.MASKED)
     assert set(tiers) <= set(masked.get_column("会员等级").to_list())  # released as it is
 
 
@@ -211,19 +202,7 @@ def test_headers_named_like_internal_columns_import_and_read_back(
     inv = inventory.inventory(stores, actor=world.steward, deal=world.deal, dataset="crm")
     assert set(renamed) <= {c.column for c in inv.columns}
     for level in (Level.MASKED, Level.PSEUDONYMIZED):
-        frame = disclose(
-            stores,
-            keyring,
-            request=DisclosureRequest(
-                actor=world.steward,
-                deal=world.deal,
-                dataset="crm",
-                level=level,
-                purpose="test",
-                recipient="Bidder A",
-                seed=1,
-            ),
-        ).frame
+        frame = _release(stores, keyring, world, level)
         assert frame.columns.count("token") == 1
         assert "subject_id" not in frame.columns and "record_id" not in frame.columns
         assert "S3" not in frame.get_column("token").to_list()
