@@ -9,7 +9,7 @@ import polars as pl
 from dealvault.errors import InputError
 from dealvault.ingest.fields import FIELDS, TableRole
 from dealvault.ingest.mapping import ROW_COLUMN, ColumnMapping, check_mapping
-from dealvault.ingest.phones import PHONE_FIELDS, finish_phones, plan_phones
+from dealvault.ingest.phones import PHONE_FIELDS, finish_phones, plan_phones, split_phones
 from dealvault.ingest.placeholders import VALIDATED_KINDS, placeholder_to_null
 from dealvault.ingest.validators import PREPARED, RULES, TWO_STAGE, blank_to_null
 
@@ -40,24 +40,28 @@ def normalise_batch(
     missing = [c for c in mapping.columns if c not in frame.columns]
     if missing:
         raise InputError("mapped column is missing from the data", file=file, column=missing[0])
+    # placeholders (无, N/A) out of the validated columns first, one regex pass per column
+    frame = frame.with_columns(
+        placeholder_to_null(blank_to_null(pl.col(c))).alias(c)
+        for c, f in mapping.columns.items()
+        if f is not None and FIELDS[f].kind in VALIDATED_KINDS
+    )
     n = frame.height
     values: list[pl.Expr] = [pl.col(ROW_COLUMN)]
     stage1: list[pl.Expr] = [(pl.int_range(n, dtype=pl.Int64) + first_row).alias(ROW_COLUMN)]
     reasons: list[tuple[str, str]] = []  # (reason column, source column)
     slow: list[tuple[str, str, str, str]] = []  # (kind, flag column, value column, reason column)
-    phone_cells: list[tuple[str, str, pl.Expr]] = []
+    phone_cells: list[tuple[str, str, str]] = []
     for i, col in enumerate(frame.columns):
         f = mapping.columns.get(col)
         cell = blank_to_null(pl.col(col))
-        if f is not None and FIELDS[f].kind in VALIDATED_KINDS:
-            cell = placeholder_to_null(cell)
         stage1.append(cell.alias(f"__b{i}"))
         raw = pl.col(f"__b{i}")
         if f is None:
             values.append(raw.alias(col))
             continue
         if f in PHONE_FIELDS:
-            phone_cells.append((f, col, cell))
+            phone_cells.append((f, col, f"__b{i}"))
             continue
         kind = FIELDS[f].kind
         if kind in PREPARED:
@@ -77,7 +81,6 @@ def normalise_batch(
         values += [v.alias(f), r.alias(f"__reason{i}")]
         reasons.append((f"__reason{i}", col))
     phones = plan_phones(phone_cells)
-    stage1 += phones.stage1
     values += phones.values
     slow += phones.slow
     # row-level rules
@@ -104,7 +107,11 @@ def normalise_batch(
             .alias("__reason_key")
         )
         reasons.append(("__reason_key", key_col))
-    out = frame.lazy().select(stage1).select(values).collect()
+    if phone_cells:  # several numbers in a cell: split between the two stages
+        cleaned = split_phones(frame.lazy().select(stage1).collect(), phones)
+        out = cleaned.lazy().select(values).collect()
+    else:
+        out = frame.lazy().select(stage1).select(values).collect()
     for kind, flag_col, value_col, reason_col in slow:
         out = _finish(out, kind, flag_col, value_col, reason_col)
     if phone_cells:

@@ -29,7 +29,10 @@ TOO_MANY: Final = "more than two phone numbers for one customer"
 _SPLIT: Final = r"[/,;，；、|｜]+|或"
 _SPACED: Final = r"^\+?[\d\-()（）.]{7,}(?:\s+\+?[\d\-()（）.]{7,})+$"
 _EMPTY: Final = pl.lit([], dtype=pl.List(pl.String))
-_LIST: Final = "__phl"  # every number of the row, in order
+# A cell that may hold more (or less) than one number: a separator, spaced numbers, zeros.
+_MULTI: Final = rf"{_SPLIT}|{_SPACED}|^0+$"
+_NUMBERS: Final = ("__ph1", "__ph2")  # the first and second number of the row, as written
+_COUNT: Final = "__phc"  # how many numbers the row has
 _FROM_FIRST: Final = "__phn"  # how many of them came from the phone column
 
 
@@ -46,9 +49,9 @@ def phone_list(cell: pl.Expr) -> pl.Expr:
 
 @dataclass
 class PhonePlan:
-    """Expressions ``normalise_batch`` adds for the phone columns of a mapping."""
+    """What ``normalise_batch`` adds for the phone columns of a mapping."""
 
-    stage1: list[pl.Expr] = field(default_factory=list)
+    cells: list[str] = field(default_factory=list)  # cleaned cell columns, phone column first
     values: list[pl.Expr] = field(default_factory=list)
     #: (field kind, flag column, value column, reason column) for the slow phone rule
     slow: list[tuple[str, str, str, str]] = field(default_factory=list)
@@ -56,21 +59,16 @@ class PhonePlan:
     columns: dict[str, str] = field(default_factory=dict)  # field -> source column
 
 
-def plan_phones(cells: Sequence[tuple[str, str, pl.Expr]]) -> PhonePlan:
-    """Plan for the (field, source column, cleaned cell) of the columns mapped to phone fields."""
+def plan_phones(cells: Sequence[tuple[str, str, str]]) -> PhonePlan:
+    """Plan for the (field, source column, cleaned cell column) of the phone columns."""
     plan = PhonePlan()
     if not cells:
         return plan
     ordered = sorted(cells, key=lambda c: PHONE_FIELDS.index(c[0]))
     plan.columns = {f: col for f, col, _ in ordered}
-    lists = [phone_list(cell) for _, _, cell in ordered]
-    plan.stage1 = [
-        pl.concat_list(lists).alias(_LIST) if len(lists) > 1 else lists[0].alias(_LIST),
-        lists[0].list.len().alias(_FROM_FIRST),
-    ]
-    numbers = pl.col(_LIST)
-    for k, name in enumerate(PHONE_FIELDS):
-        value, reason, flag = phone_fast(numbers.list.get(k, null_on_oob=True))
+    plan.cells = [cell for _, _, cell in ordered]
+    for number, name in zip(_NUMBERS, PHONE_FIELDS, strict=True):
+        value, reason, flag = phone_fast(pl.col(number))
         plan.values += [
             value.alias(name),
             reason.alias(f"__reason_{name}"),
@@ -78,11 +76,46 @@ def plan_phones(cells: Sequence[tuple[str, str, pl.Expr]]) -> PhonePlan:
         ]
         plan.slow.append(("phone", f"__slow_{name}", name, f"__reason_{name}"))
     plan.values += [
-        pl.when(numbers.list.len() > MAX_PHONES).then(pl.lit(TOO_MANY)).alias("__reason_phones"),
+        pl.when(pl.col(_COUNT) > MAX_PHONES).then(pl.lit(TOO_MANY)).alias("__reason_phones"),
         pl.col(_FROM_FIRST),
     ]
-    plan.present = numbers.list.len() > 0
+    plan.present = pl.col(_COUNT) > 0
     return plan
+
+
+def split_phones(frame: pl.DataFrame, plan: PhonePlan) -> pl.DataFrame:
+    """``frame`` with the first and second number of each row, how many it has and how many
+    came from the phone column. Cells with one number (nearly all) take the fast path; only
+    cells with a separator, spaced numbers or zeros are split into lists."""
+    cells = [pl.col(c) for c in plan.cells]
+    second = cells[1] if len(cells) > 1 else pl.lit(None, dtype=pl.String)
+    out = frame.with_columns(
+        pl.coalesce(cells).alias(_NUMBERS[0]),
+        pl.when(cells[0].is_not_null()).then(second).alias(_NUMBERS[1]),
+        pl.sum_horizontal([c.is_not_null() for c in cells]).cast(pl.Int64).alias(_COUNT),
+        cells[0].is_not_null().cast(pl.Int64).alias(_FROM_FIRST),
+    )
+    multi = out.select(
+        pl.any_horizontal([c.str.contains(_MULTI).fill_null(False) for c in cells])
+    ).to_series()
+    if not multi.any():
+        return out
+    idx = multi.arg_true()
+    lists = [phone_list(c) for c in cells]
+    numbers = pl.concat_list(lists) if len(lists) > 1 else lists[0]
+    split = (
+        out.select(plan.cells)
+        .gather(idx)
+        .select(
+            numbers.list.get(0, null_on_oob=True).alias(_NUMBERS[0]),
+            numbers.list.get(1, null_on_oob=True).alias(_NUMBERS[1]),
+            numbers.list.len().cast(pl.Int64).alias(_COUNT),
+            lists[0].list.len().cast(pl.Int64).alias(_FROM_FIRST),
+        )
+    )
+    return out.with_columns(
+        out.get_column(c).scatter(idx, split.get_column(c)) for c in split.columns
+    )
 
 
 def finish_phones(out: pl.DataFrame, plan: PhonePlan) -> tuple[pl.DataFrame, list[tuple[str, str]]]:
