@@ -169,6 +169,27 @@ def hard_cases(rng: Rng, n: int) -> list[Case]:
              "passport numbers under a generic ID-document header"),
         Case("hard/empty_phone_column", [None] * n, None, ("手机号",),
              "header only, no values"),
+        *label_cases(n),
+    ]  # fmt: skip
+
+
+def label_cases(n: int) -> list[Case]:
+    """Categories (type ``label``); their own generator, so the other cases stay as they were."""
+    rng = np.random.default_rng(14)
+    tiers = ["普通会员", "银卡", "金卡", "白金卡", "钻石会员"]
+    weights = [0.5, 0.25, 0.15, 0.07, 0.03]
+    levels = ["A类客户", "B类客户", "C类客户", "D类客户"]
+    channels = ["线上商城", "线下门店", "电话订购", "微信小程序", "经销商"]
+    return [
+        Case("hard/member_tiers", [str(t) for t in rng.choice(tiers, n, p=weights)], "label",
+             ("会员等级", "Membership Tier", None),
+             "金卡/银卡/普通会员: a membership tier, not a card product nor free text"),
+        Case("hard/member_tiers_vip", [f"VIP{int(k)}" for k in rng.integers(0, 8, n)], "label",
+             ("会员级别", None), "VIP0 … VIP7"),
+        Case("hard/customer_levels", [str(v) for v in rng.choice(levels, n)], "label",
+             ("客户等级", None), "the seller's own levels: a few labels repeated throughout"),
+        Case("hard/channels_bare", [str(v) for v in rng.choice(channels, n)], "label", (None,),
+             "a few short labels without a header: a category"),
     ]  # fmt: skip
 
 

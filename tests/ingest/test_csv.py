@@ -173,12 +173,19 @@ def test_bytes_invalid_in_gb18030(tmp_path: Path) -> None:
     assert err.row == 5
 
 
-def test_duplicate_and_empty_headers(tmp_path: Path) -> None:
-    (tmp_path / "d.csv").write_text("a,b,a\n1,2,3\n", encoding="utf-8")
-    err = _raises(tmp_path / "d.csv", "duplicate column header")
-    assert err.column == "a"
-    (tmp_path / "n.csv").write_text("a,,c\n1,2,3\n", encoding="utf-8")
-    _raises(tmp_path / "n.csv", "empty column header at position 2")
+@pytest.mark.parametrize("enc", ["utf-8", "utf-8-sig", "gbk"])  # native and transcoded paths
+def test_duplicate_empty_and_internal_headers_are_renamed(tmp_path: Path, enc: str) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text("姓名,,姓名,subject_id,__row,\n张三,2,3,4,5,6\n", encoding=enc)
+    rows, src = read_all(path)
+    names = ["姓名", "column_2", "姓名_2", "subject_id_src", "row_src", "column_6"]
+    assert src.columns == names  # type: ignore[attr-defined]
+    assert rows == [dict(zip(names, ["张三", "2", "3", "4", "5", "6"], strict=True))]
+    notes = src.header_notes  # type: ignore[attr-defined]
+    assert notes[0] == "column 2 has no header: named 'column_2'"
+    assert "'姓名' repeats an earlier one: renamed '姓名_2'" in notes[1]
+    assert "'subject_id' is a name dealvault uses internally: renamed 'subject_id_src'" in notes[2]
+    assert len(notes) == 5 and not any("张三" in n for n in notes)
 
 
 def test_not_what_extension_says(tmp_path: Path) -> None:

@@ -50,16 +50,37 @@ def test_xlsx_first_sheet_as_text(tmp_path: Path) -> None:
         open_source(spec=SourceSpec(path=path, sheet="missing"))
 
 
-def test_xlsx_duplicate_header(tmp_path: Path) -> None:
+def test_xlsx_duplicate_empty_and_internal_headers(tmp_path: Path) -> None:
     path = tmp_path / "d.xlsx"
     wb = xlsxwriter.Workbook(str(path))
     ws = wb.add_worksheet()
-    ws.write_row(0, 0, ["a", "b", "a"])
-    ws.write_row(1, 0, ["1", "2", "3"])
+    ws.write_row(0, 0, ["a", "b", "a", None, "record_id", "token"])
+    ws.write_row(1, 0, ["1", "2", "3", "4", "5", "6"])
     wb.close()
-    with pytest.raises(InputError, match="duplicate column header") as ei:
-        open_source(spec=SourceSpec(path=path))
-    assert ei.value.column == "a" and "d.xlsx" in str(ei.value)
+    rows, _ = rows_of(SourceSpec(path=path))
+    names = ["a", "b", "a_2", "column_4", "record_id_src", "token_src"]
+    assert rows == [dict(zip(names, "123456", strict=True))]
+    with open_source(spec=SourceSpec(path=path)) as src:
+        assert len(src.header_notes) == 4
+
+
+def test_jsonl_parquet_and_sql_internal_names(tmp_path: Path) -> None:
+    jl = tmp_path / "c.jsonl"
+    jl.write_text('{"name": "a", "": "x", "subject_id": "s1", "__bi_phone": "p"}\n', "utf-8")
+    rows, _ = rows_of(SourceSpec(path=jl))
+    assert rows == [{"name": "a", "column_2": "x", "subject_id_src": "s1", "bi_phone_src": "p"}]
+    pqf = tmp_path / "c.parquet"
+    pq.write_table(pa.table({"__row": ["1"], "record_id": ["2"], "name": ["b"]}), pqf)
+    rows, _ = rows_of(SourceSpec(path=pqf))
+    assert rows == [{"row_src": "1", "record_id_src": "2", "name": "b"}]
+    url = _sqlite(
+        tmp_path / "d.db",
+        "create table t (x text, subject_id text)",
+        "insert into t values ('1', '2')",
+    )
+    spec = SourceSpec(url=url, query="select x, x, subject_id from t")
+    rows, _ = rows_of(spec)
+    assert rows == [{"x": "1", "x_2": "1", "subject_id_src": "2"}]
 
 
 def test_parquet_cast_to_text(tmp_path: Path) -> None:
@@ -125,6 +146,27 @@ def test_jsonl_reader(tmp_path: Path) -> None:
     ],
 )
 def test_jsonl_bad_lines(tmp_path: Path, line: str, reason: str, column: str | None) -> None:
+    _bad_jsonl(tmp_path, line, reason, column)
+
+
+DEEP = 200_000  # far beyond the parser's recursion limit
+
+
+@pytest.mark.parametrize(
+    ("line", "column"),
+    [
+        ('{"name": "SECRETJ", "tags": ' + "[" * DEEP + '"SECRETJ"' + "]" * DEEP + "}", "tags"),
+        ('{"n": 1.5, "备注": ' + '{"a":' * DEEP + '"SECRETJ"' + "}" * DEEP + "}", "备注"),
+        ('{"x": "a\\"[{", "deep": ' + "[" * DEEP + "]" * DEEP + "}", "deep"),
+        ("[" * DEEP + '"SECRETJ"' + "]" * DEEP, None),  # not even an object
+        ('{"name": "SECRETJ", "t": ' + "[" * DEEP, "t"),  # deep and cut off
+    ],
+)
+def test_jsonl_very_deep_nesting(tmp_path: Path, line: str, column: str | None) -> None:
+    _bad_jsonl(tmp_path, line, "too deep to read", column)
+
+
+def _bad_jsonl(tmp_path: Path, line: str, reason: str, column: str | None) -> None:
     path = tmp_path / "b.jsonl"
     path.write_text('{"name": "a"}\n{"name": "b"}\n' + line + "\n", encoding="utf-8")
     with pytest.raises(InputError) as ei, open_source(spec=SourceSpec(path=path)) as src:
@@ -161,15 +203,20 @@ def test_sql_reader_streams_and_hides_password(tmp_path: Path) -> None:
         open_source(spec=SourceSpec(url=url, query="select * from missing"))
 
 
-def test_sql_binary_column_rejected(tmp_path: Path) -> None:
-    db = tmp_path / "b.db"
+def _sqlite(db: Path, *statements: str) -> str:
+    """A SQLite file made by ``statements``; its SQLAlchemy URL."""
     con = sqlite3.connect(db)
-    con.execute("create table t (b blob)")
-    con.execute("insert into t values (x'00ff')")
+    for sql in statements:
+        con.execute(sql)
     con.commit()
     con.close()
+    return f"sqlite:///{db}"
+
+
+def test_sql_binary_column_rejected(tmp_path: Path) -> None:
+    url = _sqlite(tmp_path / "b.db", "create table t (b blob)", "insert into t values (x'00ff')")
     with pytest.raises(InputError, match="unsupported column type") as ei:
-        rows_of(SourceSpec(url=f"sqlite:///{db}", query="select b from t"))
+        rows_of(SourceSpec(url=url, query="select b from t"))
     assert ei.value.column == "b" and ei.value.row == 1
 
 

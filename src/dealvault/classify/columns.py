@@ -10,9 +10,9 @@ import polars as pl
 
 from dealvault.classify import detectors as d
 from dealvault.classify.cells import Cells, even_sample, to_text
-from dealvault.classify.dates import parse_dates
+from dealvault.classify.dates import excel_serials, parse_dates
 from dealvault.classify.decide import Decision, decide
-from dealvault.classify.headers import FIELD_TYPES, HeaderHint, header_hint
+from dealvault.classify.headers import DATES, FIELD_TYPES, HeaderHint, header_hint
 from dealvault.classify.minors import birth_like, minor_share, minors
 from dealvault.classify.types import FIELD_FROM_HEADER, SERIAL_SUSPECTS, TYPES
 from dealvault.classify.validators import BoolArray, IntArray, sequential
@@ -24,6 +24,14 @@ __all__ = ["ColumnClass", "classify_column", "classify_frame", "minors"]
 SCREEN_ROWS: Final = 1_000  # gates, then detectors whose gate passed, run on this many first
 SCREEN_MIN: Final = 0.1  # ... and on the whole sample only when they matched this share
 STAT_ROWS: Final = 5_000  # distribution statistics use a fixed-size subsample
+DATE_TYPES: Final = frozenset({*DATES, "date_of_birth"})
+# Categories: at most 20 distinct labels of at most 20 characters, each seen 5 times on average,
+# in a sample of 20 values or more; a tier word outweighs these weaker readings of a value.
+LABEL_MIN_ROWS: Final = 20
+LABEL_MAX_DISTINCT: Final = 20
+LABEL_MAX_RATIO: Final = 0.2
+LABEL_MAX_CHARS: Final = 20
+LABEL_BEATS: Final = ("product", "cn_name", "customer_id", "free_text")
 NAME_MIN_DISTINCT: Final = 0.15  # names repeat little; product words a lot
 NAME_MAX_TOP: Final = 0.1
 LOOSE_NAME_MIN: Final = 0.15  # common-character share before rarer characters may count
@@ -61,7 +69,8 @@ def classify_column(
     if dtype == pl.Date or isinstance(dtype, pl.Datetime):
         return _temporal(hint, values, sample_size, today)
     if dtype.is_numeric():
-        result = _numeric(hint, values, sample_size)
+        # numbers under a date header may be Excel serial dates: the text path reads them
+        result = None if _names_date(hint) else _numeric(hint, values, sample_size)
         if result is not None:
             return result
     elif dtype not in (pl.String, pl.Categorical) and not isinstance(dtype, pl.Enum):
@@ -140,6 +149,8 @@ def _text(hint: HeaderHint, values: pl.Series, sample_size: int, today: date) ->
         shares = {t: _mean(d.DETECTORS[t](cells)) for t in wanted}
     for t in hint.types:
         shares.setdefault(t, 0.0)  # named by the header, nothing matched: say so
+    if _names_date(hint):
+        _serial_dates(hint, shares, cells, today)
     stat = even_sample(cells.raw, STAT_ROWS)
     _adjust(hint, shares, cells, stat, today, ev)
     ev.update({f"share.{t}": sh for t, sh in shares.items()})
@@ -168,7 +179,7 @@ def _adjust(
     if shares.get("cn_name", 0.0) >= LOOSE_NAME_MIN:
         _names(hint, shares, cells, stat, ev)
     if max(shares.get("date", 0.0), shares.get("date_of_birth", 0.0)) >= 0.5:
-        ok, days = parse_dates(stat)
+        ok, days = parse_dates(stat, serials=_names_date(hint))
         _dates(hint, shares, days[ok], today, ev)
     if min(shares.get("bank_card", 0.0), shares.get("credit_card", 0.0)) >= 0.5:
         bank = d.bank_card(cells)
@@ -181,6 +192,53 @@ def _adjust(
             shares["credit_card"] = 0.0
     if shares.get("cn_ric", 0.0) >= 0.5:
         ev["minor_share"] = minor_share(ids=stat, birth_days=None, today=today)
+    _labels(hint, shares, stat, ev)
+
+
+def _labels(
+    hint: HeaderHint, shares: dict[str, float], stat: pl.Series, ev: dict[str, float]
+) -> None:
+    """Categories: membership tiers (金卡 names a tier, not a card product), and any column of
+    a few short labels repeated throughout that neither the values nor the header explain
+    otherwise (A类客户, 线上/门店; under 产品名称 a few repeated words stay products)."""
+    if "product" in hint.types:  # 黄金会员 in a product column is a membership sold
+        shares.pop("label", None)
+        return
+    if shares.get("label", 0.0) >= 0.5:
+        for t in LABEL_BEATS:
+            if t in shares:
+                shares[t] = 0.0
+        return
+    n = len(stat)
+    if n < LABEL_MIN_ROWS or any(sh >= 0.5 for sh in shares.values()):
+        return
+    if hint.types and "label" not in hint.types:
+        return
+    counts = stat.value_counts().get_column("count")
+    ev["distinct_labels"] = len(counts)
+    if len(counts) > min(LABEL_MAX_DISTINCT, n * LABEL_MAX_RATIO):
+        return
+    if int(stat.str.len_chars().max() or 0) > LABEL_MAX_CHARS:  # type: ignore[arg-type]
+        return
+    shares["label"] = float(counts.filter(counts >= 2).sum()) / n
+
+
+def _names_date(hint: HeaderHint) -> bool:
+    return not DATE_TYPES.isdisjoint(hint.types)
+
+
+def _serial_dates(hint: HeaderHint, shares: dict[str, float], cells: Cells, today: date) -> None:
+    """Under a date header, Excel serial numbers (45321, 44927.5) count as dates: whole
+    numbers as dates or birth dates, those with a fraction as date-times."""
+    serial, _, timed = excel_serials(cells.raw)
+    if not serial.any():
+        return
+    ok, all_days = parse_dates(cells.raw, serials=True)
+    past = ok & (all_days <= (today - date(1970, 1, 1)).days)
+    shares["date"] = max(shares.get("date", 0.0), _mean(ok & ~timed))
+    shares["date_of_birth"] = max(shares.get("date_of_birth", 0.0), _mean(past & ~timed))
+    if timed.any():
+        shares["datetime"] = max(shares.get("datetime", 0.0), _mean(timed))
 
 
 def _names(

@@ -51,11 +51,43 @@ _DATE_FIXED: Final = (
 _DATETIME_FIXED: Final = ((r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}$", 19, (0, 5, 8)),)
 
 
-def parse_dates(s: pl.Series) -> tuple[BoolArray, v.IntArray]:
-    """Mask of calendar-valid dates (several layouts, 1900-2100) and their day numbers."""
+# Excel serial numbers of 1900-03-01 and 2100-01-01, and of 1970-01-01 (day number 0).
+SERIAL_MIN: Final = 61
+SERIAL_END: Final = 73_051
+SERIAL_1970: Final = 25_569
+
+
+def excel_serials(s: pl.Series) -> tuple[BoolArray, v.IntArray, BoolArray]:
+    """Mask of Excel serial dates from 1900-03-01 to 2099-12-31, their day numbers, and a mask
+    of those with a time of day (a non-zero fraction)."""
+    parts = s.str.extract_groups(p.EXCEL_SERIAL)
+    whole = parts.struct.field("1").cast(pl.Int64, strict=False).fill_null(0).to_numpy()
+    frac = parts.struct.field("2").cast(pl.Float64, strict=False).fill_null(0.0).to_numpy()
+    ok = (whole >= SERIAL_MIN) & (whole < SERIAL_END)
+    days = np.where(ok, whole - SERIAL_1970, 0).astype(np.int64)
+    return ok, days, ok & (frac > 0)
+
+
+def parse_dates(s: pl.Series, *, serials: bool = False) -> tuple[BoolArray, v.IntArray]:
+    """Mask of calendar-valid dates (several layouts, 1900-2100) and their day numbers.
+
+    A month without a day (2024年3月) is its first day; ``serials`` also reads Excel serial
+    numbers (45321), for columns whose header names a date.
+    """
     y, mo, d = _ymd(s, _DATE_FIXED, p.DATE_PARTS)
+    month = (y == 0) & matches(s, p.DATE_MONTH)
+    if month.any():
+        parts = s.filter(pl.Series(month)).str.extract_groups(p.DATE_MONTH)
+        y[month] = parts.struct.field("1").cast(pl.Int64).to_numpy()
+        mo[month] = parts.struct.field("2").cast(pl.Int64).to_numpy()
+        d[month] = 1
     ok = v.valid_ymd(y, mo, d) & (y >= 1900) & (y <= 2100)
     days = np.where(ok, v.day_numbers(y, mo, d), 0)
+    if serials:
+        serial, serial_days, _ = excel_serials(s)
+        use = serial & ~ok
+        days = np.where(use, serial_days, days)
+        ok = ok | use
     return ok, days
 
 
@@ -66,7 +98,8 @@ def _parsed(c: Cells) -> tuple[npt.NDArray[Any], ...]:
 
 
 def date_(c: Cells) -> BoolArray:
-    """A calendar date (2024-01-31, 2024/1/31, 2024年1月31日, 20240131), perhaps at 00:00."""
+    """A calendar date (2024-01-31, 2024/1/31, 2024年1月31日, 20240131, 2024年1月), perhaps
+    at 00:00."""
     return _parsed(c)[0]
 
 

@@ -201,6 +201,12 @@ def frequency(c: Cells) -> BoolArray:
     return as_mask(c.raw.is_in(_cased(p.FREQUENCY_WORDS)))
 
 
+def label(c: Cells) -> BoolArray:
+    """A membership tier or customer level (金卡, 钻石会员, VIP3, Gold). The classifier also
+    gives this type to any column of a few short labels repeated throughout (columns.py)."""
+    return matches(c.raw, p.TIER)
+
+
 def order_id(c: Cells) -> BoolArray:
     """Identifier with an order-style prefix (DD, ORD, SO...) or an embedded yyyymmdd."""
     s = c.raw
@@ -249,6 +255,7 @@ DETECTORS: Final[dict[str, Detector]] = {
     "product": product,
     "gender": gender,
     "frequency": frequency,
+    "label": label,
     "order_id": order_id,
     "customer_id": customer_id,
     "free_text": free_text,
@@ -284,6 +291,7 @@ GATES: Final[dict[str, str]] = {
     "product": p.PRODUCT_HINT,
     "gender": r"^\S{1,12}$",
     "frequency": r"^\S{1,12}$",
+    "label": r"^\S.{0,14}$",
     "order_id": r"^[A-Za-z]{0,8}[-_#]?\d",
     "customer_id": r"^[A-Za-z]{0,8}[-_#]?\d",
     "free_text": r"^.{12}",

@@ -11,10 +11,8 @@ import numpy.typing as npt
 
 from dealvault.synth.regions import read_loc_dat
 
-YEAR_MIN: Final = 1900
-YEAR_MAX: Final = 2100
 # Residence permits for Hong Kong, Macao and Taiwan residents (since 2018) use these codes
-# with the resident-ID layout and checksum; loc.dat lacks 830000 and dates the others.
+# with the resident-ID layout and checksum; loc.dat lacks 830000.
 PERMIT_CODES: Final = (810000, 820000, 830000)
 _PLACEHOLDERS: Final = frozenset({"市辖区", "县", "郊区", "矿区", "省直辖县级行政单位"})
 # Short province names as they open addresses.
@@ -28,37 +26,30 @@ PROVINCE_SHORT: Final = (
 
 @dataclass(frozen=True, slots=True)
 class RegionCodes:
-    """Which 6-digit codes exist in which years: ``valid[index[code], year - YEAR_MIN]``."""
+    """Every 6-digit code that ever existed: ``index[code] >= 0`` (current or withdrawn)."""
 
-    index: npt.NDArray[np.int32]  # 1,000,000 entries; -1 for unknown codes
-    valid: npt.NDArray[np.bool_]  # (known codes, YEAR_MAX - YEAR_MIN + 1)
+    index: npt.NDArray[np.int32]  # 1,000,000 entries; -1 for codes that never existed
 
-    def known(
-        self, codes: npt.NDArray[np.int64], years: npt.NDArray[np.int64]
-    ) -> npt.NDArray[np.bool_]:
-        """True where the code existed in that year (codes outside 0..999999 are unknown)."""
+    def known(self, codes: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        """True where the code ever existed (codes outside 0..999999 are unknown).
+
+        The birth year is not compared with the code's creation or withdrawal: a number keeps
+        the code it was issued with, and numbers are reissued under the codes of new districts
+        (a 1985 birth under 310115, created in 1992, is a real ID number).
+        """
         inside = (codes >= 0) & (codes < 1_000_000)
-        idx = self.index[np.where(inside, codes, 0)]
-        col = np.clip(years, YEAR_MIN, YEAR_MAX) - YEAR_MIN
-        ok: npt.NDArray[np.bool_] = inside & (idx >= 0) & self.valid[np.maximum(idx, 0), col]
+        ok: npt.NDArray[np.bool_] = inside & (self.index[np.where(inside, codes, 0)] >= 0)
         return ok
 
 
 @cache
 def region_codes() -> RegionCodes:
-    """Build (once) the code/year validity table; same rule as ``stdnum.cn.ric``."""
+    """Build (once) the table of every code in loc.dat's history plus the permit codes."""
     _, entries = read_loc_dat()
-    codes = sorted(int(c) for c in entries)
+    codes = sorted({int(c) for c in entries} | set(PERMIT_CODES))
     index = np.full(1_000_000, -1, dtype=np.int32)
-    rows = [entries[f"{c:06d}"].valid_years() for c in codes]
-    for extra in PERMIT_CODES:
-        if extra in codes:
-            rows[codes.index(extra)][:] = True
-        else:
-            codes.append(extra)
-            rows.append(np.ones(YEAR_MAX - YEAR_MIN + 1, dtype=np.bool_))
     index[np.array(codes, dtype=np.int64)] = np.arange(len(codes), dtype=np.int32)
-    return RegionCodes(index=index, valid=np.stack(rows))
+    return RegionCodes(index=index)
 
 
 def _clean(name: str) -> str | None:

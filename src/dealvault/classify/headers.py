@@ -103,6 +103,10 @@ _EXTRA: Final[dict[tuple[tuple[str, ...], str | None], str]] = {
     "timestamp",
     (("product",), "product"): "productname 商品名 品名 goods goodsname spmc cpmc",
     (("frequency",), "purchase_frequency"): "频率 购买频次",
+    (("label",), None): "会员等级 会员级别 会员类型 会员卡类型 会员卡等级 卡类型 卡种 卡等级 "
+    "客户等级 客户级别 客户类型 客户分类 客户类别 客户分级 用户等级 等级 级别 vip等级 vip级别 "
+    "membershiptier memberlevel membertier membershiplevel membershiptype customerlevel "
+    "customertier customertype customersegment tier level grade segment hydj khdj",
     (("free_text",), "note"): "说明 描述 description content 内容 留言 反馈 评价 feedback "
     "comments memo 客服备注",
     (("cn_address",), "address"): "详细地址 居住地址 通讯地址 homeaddress shippingaddress "
@@ -112,6 +116,10 @@ _EXTRA: Final[dict[tuple[tuple[str, ...], str | None], str]] = {
 # (substring of the normalised header, types, field); first match wins.
 _KEYWORDS: Final[tuple[tuple[str, tuple[str, ...], str | None], ...]] = (
     ("评价", ("free_text",), "note"),
+    ("等级", ("label",), None),
+    ("级别", ("label",), None),
+    ("tier", ("label",), None),
+    ("level", ("label",), None),
     ("身份证", ("cn_ric",), "id_number"),
     ("护照", ("cn_passport",), None),
     ("passport", ("cn_passport",), None),

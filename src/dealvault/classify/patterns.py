@@ -64,6 +64,11 @@ DATE_PARTS: Final = (
     r"(?:(?:\s+|T)0?0:00(?::00(?:\.0+)?)?)?$"
 )
 DATE_COMPACT: Final = r"^(\d{4})(\d{2})(\d{2})$"
+# A month without a day (2024年3月, 2024-03): the first of the month.
+DATE_MONTH: Final = r"^(\d{4})\s*(?:年|[-/])\s*(\d{1,2})\s*月?$"
+# An Excel serial date (days since 1899-12-30, a fraction for the time): only counted when
+# the header names a date, since any number of 2-7 digits has this shape.
+EXCEL_SERIAL: Final = r"^(\d{2,7})(\.\d+)?$"
 _TIME: Final = (
     r"(?:\s+|T|\s*T\s*)\d{1,2}\s*[:时]\s*\d{1,2}(?:\s*[:分]\s*\d{1,2}(?:\.\d{1,9})?)?\s*秒?"
 )
@@ -98,6 +103,18 @@ PRODUCT_HINT: Final = (
     r"|液|剂|精|灵|皂|纸|巾|膏|霜|乳|露|粉|油|茶|酒|奶|咖啡|饮料|果汁|零食|饼干|面包|手机|电脑|耳机"
     r"|充电|数据线|电视|冰箱|空调|洗衣机|衣|裤|鞋|帽|袜|套餐|会员|礼盒|礼包|月卡|年卡|皮肤|点券"
     r"|喷雾|凝珠|湿巾|净|器|机|刷|杯|壶|锅|盘|碗|垫|被|枕|灯|笔|本|包|卡|券"
+)
+# Membership tiers and customer levels: a tier word with 卡/会员/级/用户/客户 (金卡, 银卡会员,
+# 钻石会员, 普通会员, 黄金级), VIP/V/LV with a number, or an English tier word.
+_TIER_WORDS: Final = (
+    "普通|注册|正式|新|老|铜|银|金|铂|钻|青铜|白银|黄金|铂金|白金|钻石|黑金|黑钻|蓝钻|紫钻|翡翠"
+    "|至尊|尊享|尊贵|贵宾|高级|资深|初级|中级|超级|荣耀|星级|[一二三四五六七八九十1-9]星"
+)
+TIER: Final = (
+    rf"(?i)^(?:(?:{_TIER_WORDS})(?:卡会员|卡用户|卡|级会员|级|会员|用户|客户|客)"
+    r"|(?:s?vip|v|lv\.?|level\s?)\s?\d{1,2}(?:级|会员)?|s?vip(?:会员|客户|用户)?|非会员|散客"
+    r"|(?:gold|silver|bronze|platinum|diamond|standard|basic|premium|regular|elite)"
+    r"(?:\s?(?:member|tier|card|level))?)$"
 )
 CJK_PUNCT: Final = r"\p{Han}.*[，。！？；：、]|[，。！？；：、].*\p{Han}"
 WORDS: Final = r"\S+\s+\S+\s+\S+"

@@ -64,6 +64,8 @@ TYPES: Final[dict[str, TypeInfo]] = {
     "quantity": TypeInfo(C.TRANSACTION, False, "quantity", 0.6, 0.95, r"^[+-]?\d+(?:\.0+)?$"),
     "product": TypeInfo(C.TRANSACTION, False, "product", 0.6, 0.7, r"^.{1,60}$"),
     "frequency": TypeInfo(C.PREFERENCE, False, "purchase_frequency", 0.8, 0.9, r"^.{1,20}$"),
+    # A category: one of a few short labels (membership tier, customer level, status, channel).
+    "label": TypeInfo(C.PREFERENCE, False, None, 0.75, 0.9, r"^.{1,20}$"),
     "free_text": TypeInfo(C.FREE_TEXT, False, "note", 0.7, 0.7, r"^.+$"),
 }
 
@@ -88,5 +90,5 @@ PRIORITY: Final = (
     "cn_ric", "uscc", "iban", "bank_card", "credit_card", "email", "cn_mobile", "cn_landline",
     "intl_phone", "cn_passport", "hk_macau_permit", "tw_permit", "license_plate", "ipv6",
     "ipv4", "datetime", "date_of_birth", "date", "amount", "cn_address", "cn_name", "gender",
-    "frequency", "order_id", "customer_id", "product", "quantity", "free_text",
+    "frequency", "label", "order_id", "customer_id", "product", "quantity", "free_text",
 )  # fmt: skip

@@ -94,8 +94,9 @@ def _days(d: date) -> int:
 
 def ric18_valid(values: pl.Series, today: date) -> BoolArray:
     """Resident ID checks on 18-character values of 17 digits and a digit or X (either case):
-    ISO 7064 MOD 11-2, a real birth date from 1900 to ``today``, a region code that existed
-    in the birth year (same rule as ``stdnum.cn.ric``; plus the HK/Macao/Taiwan permits)."""
+    ISO 7064 MOD 11-2, a real birth date from 1900 to ``today``, a region code that ever
+    existed (plus the HK/Macao/Taiwan permits). Unlike ``stdnum.cn.ric`` the birth year is not
+    compared with the code's creation: codes change and IDs keep or are reissued under them."""
     cols = byte_columns(values, 18)
     n = cols.shape[1]
     total = np.zeros(n, dtype=np.int32)
@@ -108,18 +109,18 @@ def ric18_valid(values: pl.Series, today: date) -> BoolArray:
     y, mo, d = ymd // 10_000, ymd // 100 % 100, ymd % 100
     ok: BoolArray = (check == expected) & valid_ymd(y, mo, d) & (y >= 1900)
     ok &= ymd <= today.year * 10_000 + today.month * 100 + today.day
-    ok &= region_codes().known(digits_at(cols, 0, 6), y)
+    ok &= region_codes().known(digits_at(cols, 0, 6))
     return ok
 
 
 def ric15_valid(values: pl.Series, today: date) -> BoolArray:
-    """Legacy 15-digit IDs (19yy birth date, no check digit): date and region."""
+    """Legacy 15-digit IDs (19yy birth date, no check digit): date and a code that ever existed."""
     cols = byte_columns(values, 15)
     ymd = 19_000_000 + digits_at(cols, 6, 12)
     y, mo, d = ymd // 10_000, ymd // 100 % 100, ymd % 100
     ok = valid_ymd(y, mo, d)
     ok &= ymd <= today.year * 10_000 + today.month * 100 + today.day
-    ok &= region_codes().known(digits_at(cols, 0, 6), y)
+    ok &= region_codes().known(digits_at(cols, 0, 6))
     return ok
 
 

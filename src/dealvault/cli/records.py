@@ -134,13 +134,14 @@ def import_cmd(
         allow_reimport=allow_reimport,
     )
     if show_mapping:
-        m, found = preview_mapping(c.stores(), request=request)
+        m, found, notes = preview_mapping(c.stores(), request=request)
         if json_out:
             print_json(
                 c.console,
                 {
                     "role": m.table_role.value,
                     "columns": m.columns,
+                    "notes": notes,
                     "classified": {
                         col: {
                             "pii_type": f.pii_type,
@@ -170,6 +171,8 @@ def import_cmd(
                     ],
                 )
             )
+            for note in notes:
+                c.console.print(f"note: {note}", markup=False, highlight=False)
         return
     show_bar = not json_out and c.console.is_terminal
     with import_progress(c.err, show=show_bar, task="import") as progress:
@@ -200,6 +203,8 @@ def import_cmd(
             ],
         )
     )
+    for note in summary.notes:
+        c.console.print(f"note: {note}", markup=False, highlight=False)
 
 
 def lookup_cmd(

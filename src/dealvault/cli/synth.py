@@ -102,6 +102,15 @@ def synth(
         bool,
         typer.Option("--json", help="Print a JSON summary instead of a table; no progress bar."),
     ] = False,
+    messy: Annotated[
+        bool,
+        typer.Option(
+            "--messy",
+            help="Customers as real CRM exports look: placeholders (无, N/A), two phones in a "
+            "cell, Excel serial and Chinese dates, a membership tier, an empty and a repeated "
+            "header (CSV and XLSX).",
+        ),
+    ] = False,
 ) -> None:
     """Generate a synthetic Chinese customer export (customers, orders, notes).
 
@@ -143,6 +152,7 @@ def synth(
                     orders_per_customer=orders_per_customer,
                     notes_per_customer=notes_per_customer,
                     progress=lambda done: bar.update(task, completed=done),
+                    messy=messy,
                 )
         else:
             written = export_tables(
@@ -154,6 +164,7 @@ def synth(
                 tables=wanted,
                 orders_per_customer=orders_per_customer,
                 notes_per_customer=notes_per_customer,
+                messy=messy,
             )
     except (OSError, ValueError, UnicodeEncodeError) as exc:
         console.print(f"[red]synth failed:[/red] {exc}")

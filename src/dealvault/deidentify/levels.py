@@ -42,8 +42,9 @@ TOKEN_COLUMN: Final = "token"  # noqa: S105 - a column name
 
 #: Types the classifier finds that are not personal on their own: released as they are.
 NOT_PERSONAL: Final = frozenset(
-    {"date", "datetime", "amount", "quantity", "product", "frequency", "order_id", "gender"}
-)
+    {"date", "datetime", "amount", "quantity", "product", "frequency", "label", "order_id",
+     "gender"}
+)  # fmt: skip
 
 
 def column_types(

@@ -14,6 +14,7 @@ from dealvault.errors import Invalid
 FIELD_TYPES: Final[dict[str, str]] = {
     "name": "cn_name",
     "phone": "cn_mobile",
+    "phone_2": "cn_mobile",
     "id_number": "cn_ric",
     "email": "email",
     "bank_card": "bank_card",
@@ -31,7 +32,7 @@ PASS_THROUGH_FIELDS: Final = frozenset(
 # Classifier types that are not personal on their own and are shown unchanged.
 PASS_THROUGH_TYPES: Final = frozenset(
     {"gender", "customer_id", "order_id", "date", "datetime", "amount", "quantity",
-     "product", "frequency"}
+     "product", "frequency", "label"}
 )  # fmt: skip
 
 # An address is cut after the first of these markers (in this priority order) that occurs

@@ -6,6 +6,7 @@ import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import polars as pl
 from pydantic import BaseModel
@@ -25,6 +26,7 @@ from dealvault.flows.guard import audit, authorize
 from dealvault.ingest.fields import TableRole
 from dealvault.ingest.mapping import ColumnMapping, apply_overrides, load_mapping, propose_mapping
 from dealvault.ingest.normalize import NormalisedBatch, normalise_batch
+from dealvault.ingest.phones import SECOND, second_phone_column
 from dealvault.ingest.prefetch import prefetch
 from dealvault.ingest.readers import Source, SourceBatch, SourceSpec, open_source
 from dealvault.ingest.rowcount import expected_rows
@@ -53,6 +55,8 @@ class ImportSummary(BaseModel):
     rows_merged: int
     rows_rejected: int
     reject_file: str | None
+    #: what was done to the source's headers (empty, repeated or internal names renamed)
+    notes: list[str] = []
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,14 @@ def _minors_in(clean: pl.DataFrame) -> int:
     return minors(ids=ids, birth_dates=births, as_of=utcnow().date())
 
 
+class MappingPreview(NamedTuple):
+    """``import --dry-run``: the mapping, the classifier's findings, the header notes."""
+
+    mapping: ColumnMapping
+    found: dict[str, ColumnClass]
+    notes: list[str]
+
+
 def _source_label(spec: SourceSpec) -> str:
     """The source as audit events name it before it is opened (a file name, or "sql query")."""
     return spec.path.name if spec.path is not None else "sql query"
@@ -159,9 +171,7 @@ def _authorize_import(
     return person, deal, event
 
 
-def preview_mapping(
-    stores: AppStores, *, request: ImportRequest
-) -> tuple[ColumnMapping, dict[str, ColumnClass]]:
+def preview_mapping(stores: AppStores, *, request: ImportRequest) -> MappingPreview:
     """What an import would do with the columns (``import --dry-run``); nothing is written
     but the decision (taken before the source is opened)."""
     with stores.unit_of_work() as uow:
@@ -172,7 +182,8 @@ def preview_mapping(
         sample = None if head_batch is None else pl.from_arrow(head_batch.data)
         assert sample is None or isinstance(sample, pl.DataFrame)
         found = classify_sample(sample)
-        return plan_mapping(request=request, columns=list(source.columns), found=found), found
+        mapping = plan_mapping(request=request, columns=list(source.columns), found=found)
+        return MappingPreview(mapping, found, list(source.header_notes))
 
 
 def _normalised(
@@ -192,6 +203,11 @@ def _normalised(
         nb = normalise_batch(
             frame=raw.drop("__row"), mapping=mapping, file=source.name, first_row=batch.first_row
         )
+        second = second_phone_column(columns=mapping.columns)
+        if second is not None:  # second numbers split from phone cells (ingest.phones)
+            got = nb.clean.get_column(SECOND) if SECOND in nb.clean.columns else pl.Series([])
+            padded = got.cast(pl.String).extend_constant(None, raw.height - len(got))
+            stats.setdefault(second, ColumnStats()).add(padded)
         yield batch, raw, nb
 
 
@@ -388,6 +404,7 @@ def _import_open(
         run.rows_rejected += bad.get_column("row").n_unique() if bad.height else 0
         if progress is not None:
             progress(run.rows_read, expected)
+    vault.record_second_phone(s, table=table, mapping=mapping.columns, stats=colstats)
     vault.update_column_stats(s, table=table, stats=colstats)
     reject_path = rejects.finish()
     run.reject_file = str(reject_path) if reject_path else None
@@ -432,6 +449,7 @@ def _import_open(
         rows_merged=run.rows_merged,
         rows_rejected=run.rows_rejected,
         reject_file=run.reject_file,
+        notes=list(source.header_notes),
     )
     if then is not None:
         audit(stores, uow, then(summary))

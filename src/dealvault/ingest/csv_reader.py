@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from dealvault.errors import InputError
+from dealvault.ingest.column_names import clean_headers
 from dealvault.ingest.csv_detect import (
     DELIMITERS,
     SAMPLE_BYTES,
@@ -25,7 +26,7 @@ from dealvault.ingest.csv_detect import (
 from dealvault.ingest.source import (
     SourceBase,
     SourceBatch,
-    check_headers,
+    as_string_batch,
     file_sha256,
     number_batches,
     rebatch,
@@ -80,7 +81,10 @@ class CsvSource(SourceBase):
         raw_headers = read_header(
             text=text, delimiter=self._delim, complete=complete, file=self.name
         )
-        self.columns = check_headers(headers=raw_headers, file=self.name)
+        self._raw_headers = [
+            h.replace("\ufeff", "") if i == 0 else h for i, h in enumerate(raw_headers)
+        ]
+        self.columns, self.header_notes = clean_headers(headers=raw_headers)
         self._transcoder: TranscodingReader | None = None
         self._handles: list[Any] = []
 
@@ -119,13 +123,13 @@ class CsvSource(SourceBase):
                 delimiter=self._delim, newlines_in_values=True, ignore_empty_lines=True
             ),
             convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(self.columns, col_type),
+                column_types=dict.fromkeys(self._raw_headers, col_type),
                 null_values=[""],
                 strings_can_be_null=True,
                 quoted_strings_can_be_null=True,
             ),
         )
-        if reader.schema.names != self.columns:
+        if reader.schema.names != self._raw_headers:
             raise InputError("header could not be parsed consistently", file=self.name)
         return reader, tell
 
@@ -148,7 +152,7 @@ class CsvSource(SourceBase):
                 raise
             if binary:
                 batch = _binary_to_string(batch)
-            yield batch, tell()
+            yield as_string_batch(batch=batch, names=self.columns), tell()
         if self._transcoder is not None and self._transcoder.upgraded:
             self.encoding = "gb18030"
 

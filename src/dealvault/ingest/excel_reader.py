@@ -14,10 +14,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dealvault.errors import InputError
+from dealvault.ingest.column_names import clean_headers
 from dealvault.ingest.source import (
     SourceBase,
     SourceBatch,
-    check_headers,
     file_sha256,
     number_batches,
 )
@@ -55,8 +55,8 @@ class ExcelSource(SourceBase):
             raise InputError("sheet could not be read", file=self.name) from None
         if not first or all(v is None for v in first[0].values()):
             raise InputError(f"sheet {self.sheet!r} is empty", file=self.name)
-        self.columns = check_headers(
-            headers=[("" if v is None else str(v)) for v in first[0].values()], file=self.name
+        self.columns, self.header_notes = clean_headers(
+            headers=[("" if v is None else str(v)) for v in first[0].values()]
         )
 
     @cached_property

@@ -3,23 +3,69 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pyarrow as pa
 
 from dealvault.errors import InputError
+from dealvault.ingest.column_names import clean_headers
 from dealvault.ingest.source import (
     SourceBase,
     SourceBatch,
-    check_headers,
     file_sha256,
     number_batches,
 )
 
 Record = dict[str, str | None]
+
+
+_WS: Final = re.compile(r"[ \t\n\r]*")
+_SCALARS: Final = json.JSONDecoder(parse_float=str, parse_int=str, parse_constant=str)
+
+
+def _skip(text: str, i: int) -> int:
+    """Index of the first non-whitespace character at or after ``i``."""
+    m = _WS.match(text, i)
+    return i if m is None else m.end()
+
+
+def nested_field(raw: bytes) -> str | None:
+    """The first top-level key of a JSON object line whose value is an object or an array,
+    found without recursion (for lines nested too deeply for ``json.loads``); None when the
+    line is not such an object. Only keys are read; no value is kept."""
+    try:
+        text = raw.decode("utf-8")
+        i = _skip(text, 0)
+        if not text.startswith("{", i):
+            return None
+        i += 1
+        while True:
+            i = _skip(text, i)
+            if not text.startswith('"', i):
+                return None
+            key, i = json.decoder.scanstring(text, i + 1)  # type: ignore[attr-defined]
+            i = _skip(text, i)
+            if not text.startswith(":", i):
+                return None
+            i = _skip(text, i + 1)
+            if text[i : i + 1] in ("{", "["):
+                return str(key)
+            _, i = _SCALARS.raw_decode(text, i)
+            i = _skip(text, i)
+            if not text.startswith(",", i):
+                return None
+            i += 1
+    except ValueError:
+        return None
+
+
+def _short(key: str | None) -> str | None:
+    """A key as messages name it (an absurdly long key is cut)."""
+    return key if key is None or len(key) <= 80 else key[:80] + "…"
 
 
 class JsonlSource(SourceBase):
@@ -45,7 +91,8 @@ class JsonlSource(SourceBase):
         keys: dict[str, None] = {}
         for rec in self._first:
             keys.update(dict.fromkeys(rec))
-        self.columns = check_headers(headers=list(keys), file=self.name)
+        self._keys = list(keys)
+        self.columns, self.header_notes = clean_headers(headers=self._keys)
 
     @cached_property
     def content_hash(self) -> str:
@@ -86,6 +133,13 @@ class JsonlSource(SourceBase):
                     file=self.name,
                     row=self._row,
                 ) from None
+            except RecursionError:  # nesting deeper than the parser's stack
+                raise InputError(
+                    f"nested value (object or array) too deep to read (line {self._line})",
+                    file=self.name,
+                    row=self._row,
+                    column=_short(nested_field(raw)),
+                ) from None
             if not isinstance(obj, dict):
                 raise InputError(
                     f"line is not a JSON object (line {self._line})", file=self.name, row=self._row
@@ -96,7 +150,7 @@ class JsonlSource(SourceBase):
         return out
 
     def _to_batch(self, recs: list[Record], first_row: int) -> pa.RecordBatch:
-        known = set(self.columns)
+        known = set(self._keys)
         for i, rec in enumerate(recs):
             for k in rec:
                 if k not in known:
@@ -106,7 +160,7 @@ class JsonlSource(SourceBase):
                         row=first_row + i,
                         column=k,
                     )
-        arrays = [pa.array([r.get(c) for r in recs], pa.string()) for c in self.columns]
+        arrays = [pa.array([r.get(k) for r in recs], pa.string()) for k in self._keys]
         return pa.RecordBatch.from_arrays(arrays, names=self.columns)
 
     def batches(self) -> Iterator[SourceBatch]:

@@ -97,6 +97,12 @@ def check_mapping(*, mapping: ColumnMapping, file: str | None = None) -> None:
                 file=file,
                 column=col,
             )
+    if "phone_2" in owner and "phone" not in owner:
+        raise InputError(
+            "a column mapped to 'phone_2' needs a column mapped to 'phone'",
+            file=file,
+            column=owner["phone_2"],
+        )
     if mapping.table_role in (TableRole.ORDERS, TableRole.NOTES) and "customer_key" not in owner:
         raise InputError(
             f"a {mapping.table_role.value} table needs a column mapped to 'customer_key'",

@@ -11,10 +11,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from dealvault.errors import InputError
+from dealvault.ingest.column_names import clean_headers
 from dealvault.ingest.source import (
     SourceBase,
     SourceBatch,
-    check_headers,
     file_sha256,
     number_batches,
 )
@@ -65,7 +65,7 @@ class ParquetSource(SourceBase):
         except Exception:
             raise InputError("not a readable Parquet file", file=self.name) from None
         schema = self._pf.schema_arrow
-        self.columns = check_headers(headers=schema.names, file=self.name)
+        self.columns, self.header_notes = clean_headers(headers=schema.names)
         for field in schema:
             t = field.type
             if (

@@ -11,8 +11,6 @@ from typing import Literal, Protocol, Self
 
 import pyarrow as pa
 
-from dealvault.errors import InputError
-
 Format = Literal["csv", "xlsx", "parquet", "jsonl"]
 FORMATS: tuple[str, ...] = ("csv", "xlsx", "parquet", "jsonl")
 DEFAULT_BATCH_ROWS = 50_000
@@ -46,6 +44,8 @@ class Source(Protocol):
 
     ``name`` is for messages (file name, or "sql query"); ``content_hash`` is
     ``sha256:<hex>`` of the raw file (SQL: of the password-less URL and the query).
+    ``columns`` are the cleaned names (``ingest.column_names``); ``header_notes`` say what
+    was renamed.
     """
 
     @property
@@ -62,6 +62,8 @@ class Source(Protocol):
     def encoding(self) -> str | None: ...
     @property
     def delimiter(self) -> str | None: ...
+    @property
+    def header_notes(self) -> list[str]: ...
 
     def batches(self) -> Iterator[SourceBatch]: ...
 
@@ -86,6 +88,8 @@ class SourceBase:
     size_bytes: int | None
     encoding: str | None = None
     delimiter: str | None = None
+    #: what was done to the headers (``ingest.column_names``), for the mapping preview
+    header_notes: list[str]
 
     def batches(self) -> Iterator[SourceBatch]:
         raise NotImplementedError
@@ -112,21 +116,6 @@ def file_sha256(*, path: Path) -> str:
         while chunk := f.read(1 << 22):
             h.update(chunk)
     return "sha256:" + h.hexdigest()
-
-
-def check_headers(*, headers: Sequence[str], file: str) -> list[str]:
-    """Reject empty and duplicate headers (naming the position or header, never data)."""
-    seen: set[str] = set()
-    out: list[str] = []
-    for i, h in enumerate(headers, start=1):
-        name = h.replace("\ufeff", "") if i == 1 else h
-        if not name.strip():
-            raise InputError(f"empty column header at position {i}", file=file)
-        if name in seen:
-            raise InputError("duplicate column header", file=file, column=name)
-        seen.add(name)
-        out.append(name)
-    return out
 
 
 def as_string_batch(*, batch: pa.RecordBatch, names: Sequence[str]) -> pa.RecordBatch:

@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, CursorResult, Engine
 
 from dealvault.errors import InputError
-from dealvault.ingest.source import SourceBase, SourceBatch, check_headers, number_batches
+from dealvault.ingest.column_names import clean_headers
+from dealvault.ingest.source import SourceBase, SourceBatch, number_batches
 
 NAME = "sql query"
 
@@ -71,7 +72,7 @@ class SqlSource(SourceBase):
         if not keys:
             self.close()
             raise InputError("query returns no columns", file=NAME)
-        self.columns = check_headers(headers=keys, file=NAME)
+        self.columns, self.header_notes = clean_headers(headers=[str(k) for k in keys])
 
     @staticmethod
     def _failure(e: Exception) -> str:

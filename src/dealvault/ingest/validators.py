@@ -29,6 +29,13 @@ _TIME = (
 _TZ = r"\s*(Z|[+-]\d{2}:?\d{2})?"
 DATETIME_RE = f"^{_DATE}{_TIME}{_TZ}$"
 COMPACT_RE = r"^(\d{4})(\d{2})(\d{2})(?:[ T]?(\d{2})(\d{2})(\d{2})?)?$"
+# A month without a day (2024年3月, 2024-03): the first of that month, as spreadsheets do.
+MONTH_RE = r"^(\d{4})\s*(?:年|[-/])\s*(\d{1,2})\s*月?$"
+# An Excel serial date: days since 1899-12-30, the fraction a time of day (45321, 44927.5).
+# From 61 (1900-03-01; Excel counts a 29 February 1900 that never was) to 9999-12-31.
+SERIAL_RE = r"^(\d{2,7})(\.\d+)?$"
+SERIAL_MIN, SERIAL_MAX = 61, 2_958_465
+EXCEL_EPOCH = dt.datetime(1899, 12, 30)
 GENDERS = {
     "男": "M", "m": "M", "male": "M", "男性": "M", "先生": "M", "1": "M",
     "女": "F", "f": "F", "female": "F", "女性": "F", "女士": "F", "2": "F",
@@ -124,18 +131,41 @@ def _iso_date(y: pl.Expr, m: pl.Expr, d: pl.Expr) -> pl.Expr:
     return pl.concat_str([y, pl.lit("-"), m.str.zfill(2), pl.lit("-"), d.str.zfill(2)])
 
 
+def _serial_parts(e: pl.Expr) -> dict[str, pl.Expr]:
+    """y, m, d, H, M, S (text) of Excel serial dates in ``e``; null elsewhere."""
+    g = e.str.extract_groups(SERIAL_RE).struct.field
+    days = g("1").cast(pl.Int64, strict=False)
+    fraction = g("2").cast(pl.Float64, strict=False).fill_null(0.0)
+    # the day is the whole part; the time is rounded to the second, never into the next day
+    seconds = (fraction * 86_400).round(0).clip(upper_bound=86_399).cast(pl.Int64)
+    ok = days.is_between(SERIAL_MIN, SERIAL_MAX)
+    at = pl.when(ok).then(pl.lit(EXCEL_EPOCH) + pl.duration(days=days, seconds=seconds))
+    parts = (at.dt.year(), at.dt.month(), at.dt.day(), at.dt.hour(), at.dt.minute(), at.dt.second())
+    return {k: v.cast(pl.String) for k, v in zip("ymdHMS", parts, strict=True)}
+
+
 def _parts(values: pl.Series) -> pl.DataFrame:
-    """y, m, d, hh, mi, ss, frac, tz of every accepted date/time form (regexes run once)."""
+    """y, m, d, hh, mi, ss, frac, tz of every accepted date/time form (regexes run once):
+    ISO and Chinese layouts, compact digits, a month without a day, Excel serial numbers."""
     a = pl.col("a").struct.field
     b = pl.col("b").struct.field
+    c = pl.col("c").struct.field
+    serial = _serial_parts(pl.col("v"))
+    month = {"y": c("1"), "m": c("2"), "d": pl.when(c("1").is_not_null()).then(pl.lit("1"))}
     return (
         pl.DataFrame({"v": values})
         .with_columns(
             a=pl.col("v").str.extract_groups(DATETIME_RE),
             b=pl.col("v").str.extract_groups(COMPACT_RE),
+            c=pl.col("v").str.extract_groups(MONTH_RE),
         )
         .select(
-            *[pl.coalesce(a(str(i)), b(str(i))).alias(k) for i, k in enumerate("ymdHMS", 1)],
+            *[
+                pl.coalesce(
+                    a(str(i)), b(str(i)), *([month[k]] if k in month else []), serial[k]
+                ).alias(k)
+                for i, k in enumerate("ymdHMS", 1)
+            ],
             a("7").alias("f"),
             a("8").alias("z"),
         )
@@ -152,7 +182,8 @@ def date_fast(e: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
 
 
 def date_slow(values: pl.Series) -> tuple[pl.Series, pl.Series]:
-    """ISO YYYY-MM-DD from 2020/1/2, 2020.1.2, 2020年1月2日, 20200102 (a time part is dropped)."""
+    """ISO YYYY-MM-DD from 2020/1/2, 2020.1.2, 2020年1月2日, 20200102, 2020年1月 (the 1st),
+    Excel serials such as 43832 (a time part or fraction is dropped)."""
     out = _parts(values).select(iso=_iso_date(pl.col("y"), pl.col("m"), pl.col("d")))
     out = out.with_columns(ok=pl.col("iso").str.to_date("%Y-%m-%d", strict=False).is_not_null())
     value = out.select(pl.when(pl.col("ok")).then(pl.col("iso"))).to_series()

@@ -16,6 +16,7 @@ from dealvault.sheets import XLSX_OPTIONS
 from dealvault.synth.activity import NOTE_SCHEMA, ORDER_SCHEMA
 from dealvault.synth.customers import CUSTOMER_SCHEMA
 from dealvault.synth.generator import DEFAULT_AS_OF, TABLES, generate_tables
+from dealvault.synth.messy import MESSY_HEADERS, MESSY_SCHEMA, messify
 
 Format = Literal["csv", "xlsx", "parquet"]
 Encoding = Literal["utf-8", "gbk"]
@@ -52,15 +53,34 @@ class _TableWriter(Protocol):
 
 
 class _CsvWriter:
-    """Header once, comma separated, minimal quoting, ``\\n`` line ends, encoded per batch."""
+    """Header once, comma separated, minimal quoting, ``\\n`` line ends, encoded per batch.
 
-    def __init__(self, path: Path, schema: pl.Schema, encoding: Encoding) -> None:
+    ``headers`` (messy exports) replace the column names in the header line: they may be
+    empty or repeat.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        schema: pl.Schema,
+        encoding: Encoding,
+        headers: Sequence[str] | None = None,
+    ) -> None:
         self._fh: BinaryIO = path.open("wb")
         self._schema = schema
         self._encoding = encoding
         self._header = True
+        self._headers = headers
 
     def write(self, frame: pl.DataFrame) -> None:
+        if self._header and self._headers is not None:
+            names = pl.DataFrame([pl.Series(str(i), [h]) for i, h in enumerate(self._headers)])
+            self._fh.write(
+                names.write_csv(None, include_header=False, line_terminator="\n").encode(
+                    self._encoding
+                )
+            )
+            self._header = False
         text = frame.write_csv(
             None,
             include_header=self._header,
@@ -117,11 +137,19 @@ def _to_arrow(frame: pl.DataFrame) -> Any:
 class _XlsxWriter:
     """Row-by-row writer in xlsxwriter's constant-memory mode; spills to extra sheets."""
 
-    def __init__(self, path: Path, schema: pl.Schema, sheet: str, created: date) -> None:
+    def __init__(
+        self,
+        path: Path,
+        schema: pl.Schema,
+        sheet: str,
+        created: date,
+        headers: Sequence[str] | None = None,
+    ) -> None:
         self._wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, **XLSX_OPTIONS})
         # Fixed creation time so the same input gives identical bytes.
         self._wb.set_properties({"created": datetime.combine(created, time())})
         self._schema = schema
+        self._headers = list(headers) if headers is not None else schema.names()
         self._sheet_name = sheet
         self._sheets = 0
         self._header_fmt = self._wb.add_format({"bold": True})
@@ -148,8 +176,9 @@ class _XlsxWriter:
         for i, name in enumerate(self._schema.names()):
             self._ws.set_column(i, i, _COLUMN_WIDTHS.get(name, 12))
         self._ws.freeze_panes(1, 0)
-        for i, name in enumerate(self._schema.names()):
-            self._ws.write_string(0, i, name, self._header_fmt)
+        for i, name in enumerate(self._headers):
+            if name:  # a messy export leaves one header cell empty
+                self._ws.write_string(0, i, name, self._header_fmt)
         self._row = 1
 
     def write(self, frame: pl.DataFrame) -> None:
@@ -180,13 +209,18 @@ class _XlsxWriter:
         self._wb.close()
 
 
-def _open(path: Path, table: str, fmt: Format, encoding: Encoding, as_of: date) -> _TableWriter:
+def _open(
+    path: Path, table: str, fmt: Format, encoding: Encoding, as_of: date, messy: bool
+) -> _TableWriter:
     schema = SCHEMAS[table]
+    headers: Sequence[str] | None = None
+    if messy and table == "customers":
+        schema, headers = MESSY_SCHEMA, MESSY_HEADERS
     if fmt == "csv":
-        return _CsvWriter(path, schema, encoding)
+        return _CsvWriter(path, schema, encoding, headers)
     if fmt == "parquet":
         return _ParquetWriter(path, schema)
-    return _XlsxWriter(path, schema, SHEET_NAMES[table], as_of)
+    return _XlsxWriter(path, schema, SHEET_NAMES[table], as_of, headers)
 
 
 def export_tables(
@@ -202,12 +236,15 @@ def export_tables(
     notes_per_customer: float = 0.5,
     chunk_rows: int = 50_000,
     as_of: date = DEFAULT_AS_OF,
+    messy: bool = False,
 ) -> dict[str, WrittenTable]:
     """Write the export and report path, row count and size per table.
 
     Files are ``<table>.<fmt>`` in ``out_dir`` (created if missing). ``progress`` is called
     after every batch with the number of customers generated so far. ``encoding`` applies
-    to CSV only.
+    to CSV only. ``messy`` writes the customers as real CRM exports look (``synth.messy``:
+    placeholders, two phones in a cell, Excel serial and Chinese dates, a membership tier, an
+    empty and a repeated header); CSV and XLSX only.
     """
     if fmt not in ("csv", "xlsx", "parquet"):
         raise ValueError(f"unknown format: {fmt}")
@@ -215,6 +252,8 @@ def export_tables(
         raise ValueError(f"unknown encoding: {encoding}")
     if fmt != "csv" and encoding != "utf-8":
         raise ValueError("encoding applies to CSV only")
+    if messy and fmt == "parquet":
+        raise ValueError("messy exports are CSV or XLSX (a Parquet schema has no such mess)")
     wanted = tuple(dict.fromkeys(tables))
     unknown = set(wanted) - set(TABLES)
     if unknown or not wanted:
@@ -225,7 +264,7 @@ def export_tables(
     writers: dict[str, _TableWriter] = {}
     try:
         for t in wanted:
-            writers[t] = _open(paths[t], t, fmt, encoding, as_of)
+            writers[t] = _open(paths[t], t, fmt, encoding, as_of, messy)
         done = 0
         for batch in generate_tables(
             rows=rows,
@@ -238,6 +277,8 @@ def export_tables(
         ):
             for t in wanted:
                 frame = batch.table(t)
+                if messy and t == "customers":
+                    frame = messify(frame, seed=seed)
                 writers[t].write(frame)
                 counts[t] += frame.height
             done += batch.customers.height
@@ -262,6 +303,7 @@ def write_export(
     notes_per_customer: float = 0.5,
     chunk_rows: int = 50_000,
     as_of: date = DEFAULT_AS_OF,
+    messy: bool = False,
 ) -> dict[str, Path]:
     """Write ``customers``/``orders``/``notes`` files to ``out_dir``; return their paths."""
     written = export_tables(
@@ -276,5 +318,6 @@ def write_export(
         notes_per_customer=notes_per_customer,
         chunk_rows=chunk_rows,
         as_of=as_of,
+        messy=messy,
     )
     return {t: w.path for t, w in written.items()}

@@ -12,14 +12,22 @@ from dealvault.crypto.blind import blind_many
 from dealvault.vault.models import BLIND_FIELDS, BlindIndex, CustomerRecord
 
 BLIND_COLUMNS = ("dataset_id", "field", "value", "record_id")
+#: Frame column -> the blind-indexed field its values are indexed as. A customer's second
+#: phone number is indexed as a phone, so a look-up by phone finds it too.
+INDEXED: dict[str, str] = {
+    "id_number": "id_number",
+    "phone": "phone",
+    "phone_2": "phone",
+    "customer_key": "customer_key",
+}
 
 
 def blind_columns(frame: pl.DataFrame, index_key: bytes) -> pl.DataFrame:
-    """Add ``__bi_<field>`` binary columns for the blind-indexed fields present."""
+    """Add ``__bi_<column>`` binary columns for the blind-indexed columns present."""
     cols = []
-    for name in BLIND_FIELDS:
+    for name, field in INDEXED.items():
         if name in frame.columns:
-            values = blind_many(index_key, name, frame.get_column(name).cast(pl.String).to_list())
+            values = blind_many(index_key, field, frame.get_column(name).cast(pl.String).to_list())
             cols.append(pl.Series(f"__bi_{name}", values, dtype=pl.Binary))
     return frame.with_columns(cols) if cols else frame
 
@@ -35,16 +43,17 @@ def blind_rows(
     parts = [
         frame.select(
             pl.lit(dataset_id, dtype=pl.Int64).alias("dataset_id"),
-            pl.lit(code, dtype=pl.Int64).alias("field"),
+            pl.lit(BLIND_FIELDS[field], dtype=pl.Int64).alias("field"),
             pl.col(f"__bi_{name}").alias("value"),
             rid,
         )
-        for name, code in BLIND_FIELDS.items()
+        for name, field in INDEXED.items()
         if f"__bi_{name}" in frame.columns
     ]
     if not parts:
         return []
-    rows = pl.concat(parts).drop_nulls("value").sort("field", "value", "record_id")
+    # unique: a merged row may carry the same number as its first and second phone
+    rows = pl.concat(parts).drop_nulls("value").unique().sort("field", "value", "record_id")
     return rows.rows()
 
 

@@ -13,6 +13,7 @@ from dealvault.crypto.keyring import DATA, INDEX, KeyRing
 from dealvault.db.stores import UnitOfWork
 from dealvault.errors import Conflict, NotFound
 from dealvault.ingest.fields import FIELDS, Category, TableRole
+from dealvault.ingest.phones import SECOND, second_phone_column
 from dealvault.vault.colstats import ColumnStats
 from dealvault.vault.models import (
     ChildRecord,
@@ -129,6 +130,37 @@ def record_columns(
             col.sensitive = bool(spec and spec.sensitive)
             col.confidence = 1.0 if spec is not None else 0.0
     session.flush()
+
+
+def record_second_phone(
+    session: Session,
+    *,
+    table: DatasetTable,
+    mapping: Mapping[str, str | None],
+    stats: Mapping[str, ColumnStats],
+) -> None:
+    """List ``phone_2`` among the table's columns once an import found second numbers in
+    phone cells, classified like the phone column (stored values never hold an unlisted key)."""
+    name = second_phone_column(columns=mapping)
+    st = stats.get(name) if name is not None else None
+    if name is None or st is None or st.non_null == 0:
+        return
+    phone = session.scalar(
+        select(DatasetColumn).where(
+            DatasetColumn.table_id == table.id, DatasetColumn.field == "phone"
+        )
+    )
+    info = (
+        ColumnInfo(phone.pii_type, phone.category, phone.sensitive, phone.confidence)
+        if phone is not None and phone.pii_type is not None
+        else None
+    )
+    record_columns(
+        session,
+        table=table,
+        mapping={name: SECOND},
+        found={name: info} if info is not None else None,
+    )
 
 
 def update_column_stats(

@@ -184,11 +184,11 @@ class CustomerWriter:
                     ctx = env.record_context(ds.id, rid, cat.value, ds.schema_version)
                     setattr(rec, attr, sealer.seal(value, ctx))
             # A second phone of the same customer is indexed too, so it finds the customer.
-            for name, code in BLIND_FIELDS.items():
+            for name, indexed_as in blinds.INDEXED.items():
                 col = f"__bi_{name}"
                 value_b = matched.get_column(col)[i] if col in matched.columns else None
                 if value_b is not None:
-                    new_blinds.append((ds.id, code, value_b, rid))
+                    new_blinds.append((ds.id, BLIND_FIELDS[indexed_as], value_b, rid))
         s.flush()
         blinds.insert_missing(s, rows=new_blinds)
         self.seen.add(v for _, code, v, _ in new_blinds if code != BLIND_FIELDS["customer_key"])
@@ -262,7 +262,7 @@ class CustomerWriter:
             columns=blinds.BLIND_COLUMNS,
             rows=blinds.blind_rows(dataset_id=ds, frame=frame, record_ids=ids),
         )
-        for name in MATCH_FIELDS:
+        for name in (*MATCH_FIELDS, "phone_2"):  # a second phone is stored as a phone too
             if f"__bi_{name}" in frame.columns:
                 self.seen.add(frame.get_column(f"__bi_{name}").to_list())
         return subjects
