@@ -75,6 +75,7 @@ from dealvault.transfer.records import (
     package_schema,
     status_counts,
 )
+from dealvault.vault.jobs import lock
 from dealvault.vault.models import ImportRun
 
 #: progress(customers written, customers expected)
@@ -182,6 +183,7 @@ def build_package(
             if not read.allowed:
                 reasons += read.reasons
             enforce(stores, Decision(not reasons, "full", tuple(reasons) or read.reasons), event)
+            ds = lock(uow, ds, job="package build")  # no shred or import while it is read
             signer = stores.audit.signer
             if signer is None:
                 raise Invalid("this store has no signing key to sign the manifest; run init")
