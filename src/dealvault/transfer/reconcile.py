@@ -44,7 +44,10 @@ from dealvault.transfer.reconcile_report import (
     RecordsCheck,
     SignatureOut,
 )
+from dealvault.transfer.spool import SealedSpool
 
+#: Decrypted package contents: in memory, or in an encrypted spool file.
+Plain = bytearray | SealedSpool
 #: Subject ids listed per kind of difference in a report (the counts are always complete).
 LIST_LIMIT = 1000
 _READ_ROWS = 65_536
@@ -125,13 +128,14 @@ def verify_package(
     *,
     identities: Sequence[pyrage.x25519.Identity],
     verifier_key: str | None = None,
-    keep_records: bool = False,
-) -> tuple[Reconciliation, pa.Buffer | None]:
-    """Check everything, reconcile, and report; with ``keep_records`` also return the
-    decrypted records Parquet (for ``receive``)."""
+    spool_dir: Path | None = None,
+) -> tuple[Reconciliation, SealedSpool | None]:
+    """Check everything, reconcile, and report. The decrypted records stay in memory; with
+    ``spool_dir`` they go to an encrypted scratch file there instead (``transfer.spool``),
+    which is returned for ``receive`` to import from."""
     pkg = _Package(path)
     try:
-        return _verify(pkg, identities=identities, verifier_key=verifier_key, keep=keep_records)
+        return _verify(pkg, identities=identities, verifier_key=verifier_key, spool=spool_dir)
     finally:
         pkg.close()
 
@@ -153,8 +157,8 @@ def _verify(
     *,
     identities: Sequence[pyrage.x25519.Identity],
     verifier_key: str | None,
-    keep: bool,
-) -> tuple[Reconciliation, pa.Buffer | None]:
+    spool: Path | None,
+) -> tuple[Reconciliation, SealedSpool | None]:
     problems: list[str] = []
     warnings: list[str] = []
     for name in (MANIFEST_FILE, SIGNATURE_FILE):
@@ -182,7 +186,9 @@ def _verify(
     if doc and not matched:
         problems.append("none of the given identities is a recipient named in the manifest")
     failed: list[str] = []
-    records = _decrypt(pkg, RECORDS_FILE, identities, failed)
+    records = _decrypt(
+        pkg, RECORDS_FILE, identities, failed, spool=spool / "records.spool" if spool else None
+    )
     index = _decrypt(pkg, INDEX_FILE, identities, failed)
     opened = {RECORDS_FILE: records is not None, INDEX_FILE: index is not None}
     problems += [p for f in files if (p := _file_problem(f, opened=opened[f.name]))]
@@ -211,7 +217,7 @@ def _verify(
         consent=_obj(doc, "consent"),
         records=check,
     )
-    return report, (pa.py_buffer(records) if keep and records is not None else None)
+    return report, (records if isinstance(records, SealedSpool) else None)
 
 
 def _obj(doc: dict[str, Any], *keys: str) -> dict[str, Any]:
@@ -282,25 +288,35 @@ def _decrypt(
     name: str,
     identities: Sequence[pyrage.x25519.Identity],
     problems: list[str],
-) -> bytearray | None:
+    *,
+    spool: Path | None = None,
+) -> Plain | None:
+    """The file's plaintext: in memory, or sealed in a spool file at ``spool``."""
     size = pkg.size(name)
     if size is None:
         return None
-    sink = _Collect(size)
+    sink = _Collect(size) if spool is None else SealedSpool(spool)
     try:
         with pkg.open(name) as fh:
             pyrage.decrypt_io(fh, sink, list(identities))
     except (pyrage.DecryptError, OSError) as exc:  # decrypt_io reports some as OSError
+        if isinstance(sink, SealedSpool):
+            sink.discard()
         if "no matching keys" in str(exc).lower():
             problems.append(f"{name} cannot be decrypted: none of the given identities opens it")
         else:
             problems.append(f"{name} cannot be decrypted: truncated or corrupted ciphertext")
         return None
+    if isinstance(sink, SealedSpool):
+        sink.finish()
+        return sink
     return sink.result()
 
 
-def _parquet(data: bytearray, name: str, problems: list[str]) -> pq.ParquetFile | None:
+def _parquet(data: Plain, name: str, problems: list[str]) -> pq.ParquetFile | None:
     try:
+        if isinstance(data, SealedSpool):
+            return pq.ParquetFile(data.reader())
         return pq.ParquetFile(pa.BufferReader(pa.py_buffer(data)))
     except (pa.ArrowException, OSError):
         problems.append(f"{name} does not hold a readable Parquet file")
@@ -309,8 +325,8 @@ def _parquet(data: bytearray, name: str, problems: list[str]) -> pq.ParquetFile 
 
 def _check_records(
     doc: dict[str, Any],
-    records: bytearray | None,
-    index: bytearray | None,
+    records: Plain | None,
+    index: Plain | None,
     problems: list[str],
 ) -> tuple[RecordsCheck, list[CategoryRow]]:
     counts = _obj(doc, "counts")
@@ -444,7 +460,7 @@ def _category_rows(
 
 
 def _reconcile(
-    index: bytearray,
+    index: Plain,
     received: _Received,
     expected_root: str | None,
     check: RecordsCheck,
