@@ -6,6 +6,9 @@ STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: venv demo test lint format bench eval clean
 
+# tests run on every core (pytest-xdist); TEST_WORKERS=0 runs them in one process
+TEST_WORKERS ?= auto
+
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -29,7 +32,7 @@ demo: $(STAMP)
 
 ## test: set up if needed, then run the whole test suite
 test: $(STAMP) $(CANON_STAMP)
-	DEALVAULT_PYCANON_PYTHON="$(abspath $(CANON))/bin/python" $(BIN)/python -m pytest -q
+	DEALVAULT_PYCANON_PYTHON="$(abspath $(CANON))/bin/python" $(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 ## lint: ruff (lint + format check) and mypy --strict
 lint: $(STAMP)

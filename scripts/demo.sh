@@ -11,25 +11,37 @@ export DEALVAULT_HOME="$DEMO/store"
 export DEALVAULT_PASSPHRASE="demo passphrase, not for production"
 # Lighter Argon2id than the default so the demo is quick; production keeps the default.
 export DEALVAULT_ARGON2_MEMORY_KIB=16384 DEALVAULT_ARGON2_TIME_COST=2
-export DEALVAULT_ACTOR="steward@jingjie.example"
+OPERATOR="it@jingjie.example"   # runs the store: holds the master key
 dv() { dealvault "$@"; }
+op() { dealvault --as "$OPERATOR" "$@"; }
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-say "1. initialise the store (migrations, Argon2id-wrapped master key)"
-dv init
+say "1. initialise the store (migrations, Argon2id-wrapped master key, its first operator)"
+# --trial: a single-machine trial where bidders and counsel act here by naming themselves
+# (--as); every report says so. A real deal gives them accounts on the server instead.
+dv init --trial --operator "$OPERATOR" --operator-name "IT Operator" --org "晶洁日用品有限公司"
 
 say "2. organisations, people and the deal"
-dv org add "晶洁日用品有限公司" --kind seller --uscc 91350100M000100Y43 >/dev/null
-dv org add "绿源家居集团" --kind bidder >/dev/null
-dv org add "清风投资有限公司" --kind bidder >/dev/null
-dv person add steward@jingjie.example --name "Data Steward" --org "晶洁日用品有限公司" >/dev/null
-dv person add analyst@lvyuan.example --name "Bidder Analyst" --org "绿源家居集团" >/dev/null
-dv deal create jingjie-2026 --name "Sale of Jingjie's household cleaning business" \
-   --seller "晶洁日用品有限公司" --bidder "绿源家居集团" --bidder "清风投资有限公司" --kind asset >/dev/null
-dv deal add-member jingjie-2026 --person steward@jingjie.example --role seller_steward >/dev/null
-dv deal add-member jingjie-2026 --person analyst@lvyuan.example --role bidder_business >/dev/null
-# reads above metadata need valid confidentiality training (内部培训), the steward's included
-dv training add --person steward@jingjie.example --course confidentiality --completed 2026-01-05 >/dev/null
+op org add "绿源家居集团" --kind bidder >/dev/null
+op org add "清风投资有限公司" --kind bidder >/dev/null
+op person add steward@jingjie.example --name "Data Steward" --org "晶洁日用品有限公司" >/dev/null
+op person add hr@jingjie.example --name "Training Administrator" --org "晶洁日用品有限公司" >/dev/null
+op person add analyst@lvyuan.example --name "Bidder Analyst" --org "绿源家居集团" >/dev/null
+op deal create jingjie-2026 --name "Sale of Jingjie's household cleaning business" \
+   --seller "晶洁日用品有限公司" --bidder "绿源家居集团" --bidder "清风投资有限公司" --kind asset \
+   --steward steward@jingjie.example >/dev/null
+op deal add-member jingjie-2026 --person analyst@lvyuan.example --role bidder_business >/dev/null
+# reads above metadata need valid confidentiality training (内部培训), the steward's included;
+# training is recorded by a training administrator, never by the trainee
+op store grant hr@jingjie.example --role training_admin >/dev/null
+dv --as hr@jingjie.example training add --person steward@jingjie.example --course confidentiality \
+   --completed 2026-01-05 >/dev/null
+echo "-- nobody grants themselves anything: the analyst cannot make itself a steward"
+if dv --as analyst@lvyuan.example deal add-member jingjie-2026 --person analyst@lvyuan.example \
+     --role bidder_clean_team; then
+  echo "expected a self-granted role to be refused" >&2; exit 1
+fi
+export DEALVAULT_ACTOR="steward@jingjie.example"   # the seller's data steward from here on
 dv deal show jingjie-2026
 
 say "3. generate 10,000 invented customers (GBK CSV, as a real export would be)"
@@ -65,14 +77,14 @@ dv lookup "$PHONE" --deal jingjie-2026 --dataset crm --purpose "demo look-up"
 SUBJECT=$(dv lookup "$PHONE" --deal jingjie-2026 --dataset crm --json | python -c 'import json,sys; print(json.load(sys.stdin)[0]["subject_id"])')
 
 say "8. rotate the master key (dataset keys rewrapped; data untouched)"
-dv keys rotate --master
+op keys rotate --master
 
 say "9. crypto-shred that customer and show it is gone"
 dv shred "$SUBJECT" --deal jingjie-2026 --dataset crm --reason "erasure request (demo)" --yes
 dv lookup "$SUBJECT" --by subject_id --deal jingjie-2026 --dataset crm
 
 say "10. key status"
-dv keys status
+op keys status
 
 say "11. the deal moves to due diligence (a signed checkpoint at the stage change)"
 dv deal advance jingjie-2026 --reason "teaser and NDA round done" >/dev/null
@@ -101,11 +113,11 @@ dv token resolve "$TOKEN" --deal jingjie-2026 --dataset crm --recipient "绿源�
    --purpose "demo: trace a token"
 
 say "11c. clean team: agreement, training, an approved grant, then a capped masked view"
-dv org add "金诚律师事务所" --kind law_firm >/dev/null
+op org add "金诚律师事务所" --kind law_firm >/dev/null
 dv deal add-party jingjie-2026 --org "金诚律师事务所" --role counsel >/dev/null
-dv person add counsel@jincheng.example --name "Deal Counsel" --org "金诚律师事务所" >/dev/null
-dv person add security@jingjie.example --name "Security Officer" --org "晶洁日用品有限公司" >/dev/null
-dv person add clean@lvyuan.example --name "Clean Team Analyst" --org "绿源家居集团" >/dev/null
+op person add counsel@jincheng.example --name "Deal Counsel" --org "金诚律师事务所" >/dev/null
+op person add security@jingjie.example --name "Security Officer" --org "晶洁日用品有限公司" >/dev/null
+op person add clean@lvyuan.example --name "Clean Team Analyst" --org "绿源家居集团" >/dev/null
 dv deal add-member jingjie-2026 --person counsel@jincheng.example --role counsel >/dev/null
 dv deal add-member jingjie-2026 --person security@jingjie.example --role security_officer >/dev/null
 dv deal add-member jingjie-2026 --person clean@lvyuan.example --role bidder_clean_team >/dev/null
@@ -121,7 +133,7 @@ if dv --as clean@lvyuan.example view --deal jingjie-2026 --dataset crm --level m
 fi
 printf 'email,course,completed,expires\nclean@lvyuan.example,confidentiality,2026-11-10,2027-11-09\n' \
    > "$DEMO/training.csv"
-dv training import "$DEMO/training.csv" >/dev/null
+dv --as hr@jingjie.example training import "$DEMO/training.csv" >/dev/null
 REQ=$(dv --as clean@lvyuan.example access request --deal jingjie-2026 --dataset crm \
    --category identity,contact,preference --level masked --purpose "spot checks of the base" \
    --days 14 --row-cap 200 --json | python -c 'import json,sys; print(json.load(sys.stdin)["id"])')
@@ -145,7 +157,7 @@ dv agreement add --deal jingjie-2026 --org "绿源家居集团" --kind transfer 
    --effective 2026-11-20 >/dev/null
 dv deal advance jingjie-2026 --to signing --reason "SPA signed" >/dev/null
 dv deal advance jingjie-2026 --to closing --winner "绿源家居集团" --reason "closing" >/dev/null
-dv person add dpo@jingjie.example --name "Data Protection Officer" --org "晶洁日用品有限公司" >/dev/null
+op person add dpo@jingjie.example --name "Data Protection Officer" --org "晶洁日用品有限公司" >/dev/null
 dv deal add-member jingjie-2026 --person dpo@jingjie.example --role seller_steward >/dev/null
 PLAN=$(dv --as dpo@jingjie.example plan create --deal jingjie-2026 --dataset crm --recipient "绿源家居集团" \
    --category identity,contact,transaction,preference --purpose "asset transfer at closing" \
@@ -153,10 +165,10 @@ PLAN=$(dv --as dpo@jingjie.example plan create --deal jingjie-2026 --dataset crm
 dv plan approve "$PLAN" >/dev/null
 dv --as counsel@jincheng.example plan approve "$PLAN" >/dev/null
 dv plan show "$PLAN"
-dv backup create --recipient "$SELLER_PUB" --identity "$DEMO/seller-backup.agekey" \
+op backup create --recipient "$SELLER_PUB" --identity "$DEMO/seller-backup.agekey" \
    --out "$DEMO/backups" --reason "pre-transfer backup"
 dv package build "$PLAN" --out "$DEMO/package"
-dv package ledger
+dv package ledger --deal jingjie-2026
 echo "-- the buyer, in its own store, verifies the package and imports it under its own keys"
 # handed over out of band with the canary list: the seller's verifier key (its fingerprint
 # is printed by package build), so that the buyer pins it
@@ -164,22 +176,21 @@ SELLER_VKEY=$(python -c 'import sys; from dealvault.audit.note import Signer
 print(Signer.from_key(open(sys.argv[1]).read().strip()).verifier().key_string())' "$DEALVAULT_HOME/audit.key")
 (
   export DEALVAULT_HOME="$DEMO/buyer-store" DEALVAULT_PASSPHRASE="buyer demo passphrase"
-  export DEALVAULT_ACTOR="steward@lvyuan.example"
-  dv init >/dev/null
-  dv org add "绿源家居集团" --kind seller >/dev/null
+  unset DEALVAULT_ACTOR
+  dv init --operator it@lvyuan.example --org "绿源家居集团" >/dev/null   # the buyer's own store
   dv person add steward@lvyuan.example --name "Buyer Steward" --org "绿源家居集团" >/dev/null
-  dv deal create intake-2026 --name "Customers received from Jingjie" --seller "绿源家居集团" >/dev/null
-  dv deal add-member intake-2026 --person steward@lvyuan.example --role seller_steward >/dev/null
+  dv deal create intake-2026 --name "Customers received from Jingjie" --seller "绿源家居集团" \
+     --steward steward@lvyuan.example >/dev/null
   dv package verify "$DEMO/package" --identity "$DEMO/buyer.agekey" --verifier-key "$SELLER_VKEY" \
      --report-html "$DEMO/reconciliation.html"
-  dv package receive "$DEMO/package" --identity "$DEMO/buyer.agekey" --deal intake-2026 \
+  dv --as steward@lvyuan.example package receive "$DEMO/package" --identity "$DEMO/buyer.agekey" --deal intake-2026 \
      --dataset customers-from-jingjie --canaries "$DEMO/package.canaries" --verifier-key "$SELLER_VKEY" \
      --report-json "$DEMO/buyer-reconciliation.json"
 )
 echo "-- post-transfer review: the seller's counsel checks the buyer's report against the ledger"
 dv --as counsel@jincheng.example package review 1 --report "$DEMO/buyer-reconciliation.json" \
    --notes "buyer received the package complete and unaltered"
-dv package ledger
+dv package ledger --deal jingjie-2026
 echo "-- after closing the seller's copy is crypto-shredded, with a signed destruction certificate"
 dv deal advance jingjie-2026 --reason "post-closing" >/dev/null
 dv certificate issue --deal jingjie-2026 --dataset crm --reason "closing: data handed over" --yes \
@@ -187,17 +198,17 @@ dv certificate issue --deal jingjie-2026 --dataset crm --reason "closing: data h
 dv certificate verify "$DEMO/destruction-certificate.note"
 
 say "12. the audit trail: every change, read and denial; verified, exported, verified offline"
-dv audit log --action disclose
-dv audit verify
-dv audit export "$DEMO/audit-bundle" >/dev/null
+dv audit log --deal jingjie-2026 --action disclose
+op audit verify
+op audit export "$DEMO/audit-bundle" >/dev/null
 dv audit verify-bundle "$DEMO/audit-bundle"
-dv audit prove 5 --out "$DEMO/event-5.tlog-proof" >/dev/null
+op audit prove 5 --out "$DEMO/event-5.tlog-proof" >/dev/null
 echo "proof of event 5 written to $DEMO/event-5.tlog-proof"
 dv audit report "$DEMO/audit-report.html" --deal jingjie-2026 >/dev/null
 echo "auditor's report: $DEMO/audit-report.html (PDF: dealvault audit report FILE.pdf)"
 
 say "summary"
-dv keys status --json | python -c '
+op keys status --json | python -c '
 import json, sys
 st = json.load(sys.stdin)
 d = st["datasets"][0]

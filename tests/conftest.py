@@ -13,12 +13,14 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from dealvault.access.principal import Authn, Principal, local
 from dealvault.audit.note import Signer, generate_signer
 from dealvault.audit.service import AuditConfig
 from dealvault.crypto.keyring import KeyRing
 from dealvault.crypto.providers import EnvKeyProvider
 from dealvault.flows import admin, agreements
 from dealvault.flows.context import AppStores
+from dealvault.flows.store import OperatorIn, bootstrap, grant_role
 
 PG_URL = os.environ.get("DEALVAULT_TEST_POSTGRES_URL")
 REQUIRE_PG = os.environ.get("DEALVAULT_REQUIRE_POSTGRES") == "1"
@@ -111,42 +113,99 @@ def keyring(master_key: bytes) -> KeyRing:
     return KeyRing(EnvKeyProvider.from_text(kek_id="test", text=master_key.hex()))
 
 
+def P(email: str) -> Principal:
+    """A person acting at the local CLI (flows take a typed principal, never an e-mail)."""
+    return local(email)
+
+
+def asserted(email: str) -> Principal:
+    """A person of another organisation naming themselves at the local CLI."""
+    return Principal(email=email, authn=Authn.ASSERTED)
+
+
 @dataclass(frozen=True)
 class World:
     deal: str
     steward: str
     bidder_person: str
+    operator: str = "operator@seller.example"
+    trainer: str = "trainer@seller.example"
 
 
+SELLER = "洁净日化有限公司"
+OPERATOR = "operator@seller.example"
+TRAINER = "trainer@seller.example"
 STEWARD = "steward@seller.example"
 BIDDER_PERSON = "analyst@bidder-a.example"
+OP = local(OPERATOR)
+
+
+def start_store(stores: AppStores, *, trial: bool = True) -> Principal:
+    """The store's first operator (of the seller) and a training administrator."""
+    op = bootstrap(
+        stores,
+        operator=OperatorIn(email=OPERATOR, name="Operator", organization=SELLER),
+        trial=trial,
+    )
+    admin.create_person(stores, actor=op, email=TRAINER, name="Trainer", organization=SELLER)
+    grant_role(stores, actor=op, email=TRAINER, role="training_admin")
+    return op
+
+
+def train(stores: AppStores, email: str, *, days_ago: int = 30) -> None:
+    """Valid confidentiality training for ``email``, recorded by the training administrator."""
+    agreements.add_training(
+        stores,
+        actor=local(TRAINER),
+        email=email,
+        course="confidentiality",
+        completed=date.today() - timedelta(days=days_ago),
+    )
 
 
 @pytest.fixture
 def world(stores: AppStores) -> World:
     """A seller, two bidders, a steward and a bidder analyst in deal 'clean-2026'."""
-    admin.create_organization(stores, name="洁净日化有限公司", kind="seller")
-    admin.create_organization(stores, name="Bidder A", kind="bidder")
-    admin.create_organization(stores, name="Bidder B", kind="bidder")
-    admin.create_person(stores, email=STEWARD, name="Steward", organization="洁净日化有限公司")
-    admin.create_person(stores, email=BIDDER_PERSON, name="Analyst", organization="Bidder A")
+    op = start_store(stores)
+    admin.create_organization(stores, actor=op, name="Bidder A", kind="bidder")
+    admin.create_organization(stores, actor=op, name="Bidder B", kind="bidder")
+    admin.create_person(stores, actor=op, email=STEWARD, name="Steward", organization=SELLER)
+    admin.create_person(
+        stores, actor=op, email=BIDDER_PERSON, name="Analyst", organization="Bidder A"
+    )
     admin.create_deal(
         stores,
+        actor=op,
         code="clean-2026",
         name="Sale of the cleaning business",
         kind="equity",
-        seller="洁净日化有限公司",
+        seller=SELLER,
         bidders=["Bidder A", "Bidder B"],
-        actor=None,
+        stewards=[STEWARD],
     )
-    admin.add_member(stores, deal="clean-2026", email=STEWARD, role="seller_steward")
-    admin.add_member(stores, deal="clean-2026", email=BIDDER_PERSON, role="bidder_business")
+    admin.add_member(
+        stores, actor=op, deal="clean-2026", email=BIDDER_PERSON, role="bidder_business"
+    )
     # reads above metadata need valid confidentiality training (the analyst has none yet)
-    agreements.add_training(
-        stores,
-        actor=STEWARD,
-        email=STEWARD,
-        course="confidentiality",
-        completed=date.today() - timedelta(days=30),
-    )
+    train(stores, STEWARD)
     return World(deal="clean-2026", steward=STEWARD, bidder_person=BIDDER_PERSON)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line: how many tests were skipped, why, and how to run them all."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    why: dict[str, int] = {}
+    for rep in skipped:
+        longrepr = getattr(rep, "longrepr", None)
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        why[reason] = why.get(reason, 0) + 1
+    if not why:
+        terminalreporter.write_line("skipped: none (PostgreSQL cases included)")
+        return
+    reasons = "; ".join(f"{n} because {r}" for r, n in sorted(why.items(), key=lambda x: -x[1]))
+    terminalreporter.write_line(
+        f"skipped: {len(skipped)} tests ({reasons}). To run them all: start PostgreSQL on "
+        "127.0.0.1:5432 and run DEALVAULT_TEST_POSTGRES_URL=postgresql+psycopg://"
+        "postgres@127.0.0.1:5432/postgres DEALVAULT_REQUIRE_POSTGRES=1 make test"
+    )

@@ -2,29 +2,83 @@
 
 from __future__ import annotations
 
+import os
+import stat
+import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from dealvault.errors import Invalid
 
 KeyProviderName = Literal["passphrase", "env"]
+SETTINGS_FILE = "dealvault.toml"
+#: What a settings file may never set: where the stores are, which keys open them, who acts.
+#: These come from the environment or the command line only, so that a file dropped in a
+#: directory cannot redirect a steward's import into another store under another key.
+PROTECTED = frozenset(
+    {
+        "home",
+        "database_url",
+        "keystore_url",
+        "key_provider",
+        "key_file",
+        "passphrase",
+        "master_key",
+        "master_key_id",
+        "actor",
+        "audit_key_file",
+    }
+)
+
+
+class HomeTomlSource(PydanticBaseSettingsSource):
+    """``DEALVAULT_HOME/dealvault.toml``, if present: owned by this user, writable by nobody
+    else, and never setting a protected key (Invalid otherwise). The working directory's files
+    are not read."""
+
+    def __init__(self, settings_cls: type[BaseSettings], home: Path) -> None:
+        super().__init__(settings_cls)
+        self.path = home / SETTINGS_FILE
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # __call__ reads the whole file
+
+    def __call__(self) -> dict[str, Any]:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return {}
+        if st.st_uid != os.getuid() or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            raise Invalid(
+                f"{self.path}: must be owned by you and writable by nobody else "
+                f"(run: chmod 600 {self.path})"
+            )
+        try:
+            data = tomllib.loads(self.path.read_text("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise Invalid(f"{self.path}: not valid TOML ({exc})") from None
+        bad = sorted(PROTECTED & set(data))
+        if bad:
+            raise Invalid(
+                f"{self.path}: may not set {', '.join(bad)}; set DEALVAULT_"
+                f"{bad[0].upper()} in the environment (or a command-line option) instead"
+            )
+        return data
 
 
 class Settings(BaseSettings):
-    """Everything configurable. Environment prefix ``DEALVAULT_``; optional ``dealvault.toml``.
+    """Everything configurable. Environment prefix ``DEALVAULT_``; an optional
+    ``DEALVAULT_HOME/dealvault.toml`` may tune the rest but never the protected keys.
 
     Secrets are ``SecretStr`` so they never show in ``repr`` or logs.
     """
 
     model_config = SettingsConfigDict(
         env_prefix="DEALVAULT_",
-        toml_file="dealvault.toml",
         extra="ignore",
         frozen=True,
     )
@@ -89,12 +143,22 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
+        given = (
+            init_settings.init_kwargs.get("home") if hasattr(init_settings, "init_kwargs") else None
+        )
+        home = Path(given or os.environ.get("DEALVAULT_HOME") or ".dealvault")
         return (
             init_settings,
             env_settings,
-            TomlConfigSettingsSource(settings_cls),
+            HomeTomlSource(settings_cls, home),
             file_secret_settings,
         )
+
+    @property
+    def settings_file(self) -> Path | None:
+        """The settings file in use, if any."""
+        path = self.home / SETTINGS_FILE
+        return path if path.exists() else None
 
     @property
     def resolved_database_url(self) -> str:

@@ -78,7 +78,7 @@ class _Worker:
     """One child process with a feeder thread, so the parent never blocks on a full pipe."""
 
     def __init__(self, init: bytes, index: int) -> None:
-        env = {**os.environ, "POLARS_MAX_THREADS": "1", "OMP_NUM_THREADS": "1"}
+        env = worker_env()
         self.index = index
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "dealvault.worker"],
@@ -186,3 +186,16 @@ class BatchPool(Generic[R]):
                 yield pending.popleft().receive()
         while pending:
             yield pending.popleft().receive()
+
+
+#: Environment variables a worker never gets: the store's settings and secrets (passphrase,
+#: raw master key, database URLs with passwords). Keys reach a worker only over its pipe.
+_WITHHELD_PREFIXES = ("DEALVAULT_", "PGPASSWORD", "PGPASSFILE")
+
+
+def worker_env() -> dict[str, str]:
+    """The environment of a worker process: the caller's, less every DEALVAULT_ setting and
+    PostgreSQL credential, with one thread per native library."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_WITHHELD_PREFIXES)}
+    env.update(POLARS_MAX_THREADS="1", OMP_NUM_THREADS="1")
+    return env

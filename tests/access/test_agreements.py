@@ -23,7 +23,7 @@ from dealvault.errors import Conflict, Forbidden, IntegrityError, Invalid, NotFo
 from dealvault.flows import admin, keys
 from dealvault.flows import agreements as flows
 from dealvault.flows.context import AppStores
-from tests.conftest import World
+from tests.conftest import P, World
 
 CLEAN = "clean@bidder-a.example"
 OTHER = "other@bidder-a.example"
@@ -102,7 +102,7 @@ def test_registry_round_trip(
     assert a.created_by == people.steward and a.status == "in_force"  # today is 2026-11-25+
     clean = flows.add_agreement(
         stores,
-        actor=people.steward,
+        actor=P(people.steward),
         deal=people.deal,
         organization="Bidder A",
         kind="clean_team",
@@ -143,11 +143,13 @@ def test_document_is_encrypted_at_rest_and_bound_to_its_agreement(
         assert [(k.dataset_id, k.version) for k in keys] == [(0, 1)]
 
     out = tmp_path / "out.pdf"
-    got = flows.export_document(stores, keyring, actor=people.steward, agreement_id=a.id, out=out)
+    got = flows.export_document(
+        stores, keyring, actor=P(people.steward), agreement_id=a.id, out=out
+    )
     assert out.read_bytes() == SECRET and got.bytes == len(SECRET)
     assert got.sha256 == hashlib.sha256(SECRET).hexdigest()
     with pytest.raises(Conflict, match="file exists"):
-        flows.export_document(stores, keyring, actor=people.steward, agreement_id=a.id, out=out)
+        flows.export_document(stores, keyring, actor=P(people.steward), agreement_id=a.id, out=out)
 
     # moved to another agreement (with its hash): the associated data no longer matches
     with stores.unit_of_work() as uow:
@@ -156,7 +158,7 @@ def test_document_is_encrypted_at_rest_and_bound_to_its_agreement(
         second.document, second.document_sha256 = first.document, first.document_sha256
     with pytest.raises(IntegrityError, match="failed authentication"):
         flows.export_document(
-            stores, keyring, actor=people.steward, agreement_id=b.id, out=out, overwrite=True
+            stores, keyring, actor=P(people.steward), agreement_id=b.id, out=out, overwrite=True
         )
     key = keyring.dataset_key(
         stores.keystore_sessions(), dataset_id=0, purpose="document", version=1
@@ -174,7 +176,7 @@ def test_document_is_encrypted_at_rest_and_bound_to_its_agreement(
         row.document = bytes(blob)
     with pytest.raises(IntegrityError, match="failed authentication"):
         flows.export_document(
-            stores, keyring, actor=people.steward, agreement_id=a.id, out=out, overwrite=True
+            stores, keyring, actor=P(people.steward), agreement_id=a.id, out=out, overwrite=True
         )
     assert out.read_bytes() == SECRET  # the earlier export was not overwritten
 
@@ -189,11 +191,13 @@ def test_document_hash_is_checked(
         row.document_sha256 = "0" * 64
     out = tmp_path / "out.pdf"
     with pytest.raises(IntegrityError, match="does not match its recorded SHA-256"):
-        flows.export_document(stores, keyring, actor=people.steward, agreement_id=a.id, out=out)
+        flows.export_document(stores, keyring, actor=P(people.steward), agreement_id=a.id, out=out)
     assert not out.exists()
     plain = _nda(stores, people)
     with pytest.raises(NotFound, match="has no signed document"):
-        flows.export_document(stores, keyring, actor=people.steward, agreement_id=plain.id, out=out)
+        flows.export_document(
+            stores, keyring, actor=P(people.steward), agreement_id=plain.id, out=out
+        )
 
 
 def test_document_readers_and_size_limit(
@@ -206,11 +210,13 @@ def test_document_readers_and_size_limit(
     a = _nda(stores, people, keyring=keyring, document=_doc(tmp_path))
     out = tmp_path / "x.pdf"
     # a member of the agreement's own organisation may fetch it; another bidder may not
-    flows.export_document(stores, keyring, actor=people.bidder_person, agreement_id=a.id, out=out)
+    flows.export_document(
+        stores, keyring, actor=P(people.bidder_person), agreement_id=a.id, out=out
+    )
     admin.add_member(stores, deal=people.deal, email=B_PERSON, role="bidder_business")
     with pytest.raises(Forbidden, match="may fetch its document"):
         flows.export_document(
-            stores, keyring, actor=B_PERSON, agreement_id=a.id, out=out, overwrite=True
+            stores, keyring, actor=P(B_PERSON), agreement_id=a.id, out=out, overwrite=True
         )
     assert [e.decision for e in _events(stores, "agreement.document")] == ["allow", "deny"]
 
@@ -255,10 +261,10 @@ def test_validation(stores: AppStores, people: World) -> None:
 
 def test_only_a_seller_steward_adds_and_revokes(stores: AppStores, people: World) -> None:
     with pytest.raises(Forbidden, match="only a seller steward of deal clean-2026 may add"):
-        _nda(stores, people, actor=people.bidder_person)
+        _nda(stores, people, actor=P(people.bidder_person))
     a = _nda(stores, people)
     with pytest.raises(Forbidden, match="may revoke"):
-        flows.revoke_agreement(stores, actor=CLEAN, agreement_id=a.id, reason="nope")
+        flows.revoke_agreement(stores, actor=P(CLEAN), agreement_id=a.id, reason="nope")
     assert flows.show_agreement(stores, agreement_id=a.id).revoked_at is None
     decisions = [(e.action, e.decision, e.actor) for e in _events(stores, "agreement.")]
     assert decisions == [
@@ -285,7 +291,7 @@ def test_scope_rules(stores: AppStores, people: World) -> None:
 def test_clean_team_covers_its_individual_signers_only(stores: AppStores, people: World) -> None:
     flows.add_agreement(
         stores,
-        actor=people.steward,
+        actor=P(people.steward),
         deal=people.deal,
         organization="Bidder A",
         kind="clean_team",
@@ -387,7 +393,7 @@ def test_date_boundaries_are_inclusive_utc_days(stores: AppStores, people: World
 def test_revocation_takes_effect_at_once(stores: AppStores, people: World) -> None:
     a = _nda(stores, people, expires=None, categories=["contact"])
     revoked = flows.revoke_agreement(
-        stores, actor=people.steward, agreement_id=a.id, reason="bidder breached clause 4"
+        stores, actor=P(people.steward), agreement_id=a.id, reason="bidder breached clause 4"
     )
     assert revoked.status == "revoked" and revoked.revoked_by == people.steward
     assert revoked.revoke_reason == "bidder breached clause 4"
@@ -411,10 +417,10 @@ def test_revocation_takes_effect_at_once(stores: AppStores, people: World) -> No
         assert reason is not None and f"(agreement #{a.id} was revoked at " in reason
     assert flows.list_agreements(stores, in_force=True) == []
     with pytest.raises(Conflict, match="already revoked"):
-        flows.revoke_agreement(stores, actor=people.steward, agreement_id=a.id, reason="again")
+        flows.revoke_agreement(stores, actor=P(people.steward), agreement_id=a.id, reason="again")
     with pytest.raises(Invalid, match="give a reason"):
         flows.revoke_agreement(
-            stores, actor=people.steward, agreement_id=_nda(stores, people).id, reason=" "
+            stores, actor=P(people.steward), agreement_id=_nda(stores, people).id, reason=" "
         )
 
 
@@ -424,7 +430,7 @@ def test_audit_events_carry_no_personal_values(
     a = flows.add_agreement(
         stores,
         keyring,
-        actor=people.steward,
+        actor=P(people.steward),
         deal=people.deal,
         organization="Bidder A",
         kind="clean_team",
@@ -434,7 +440,7 @@ def test_audit_events_carry_no_personal_values(
         signers=[reg.SignerIn(CLEAN)],
         document=_doc(tmp_path),
     )
-    flows.revoke_agreement(stores, actor=people.steward, agreement_id=a.id, reason="team change")
+    flows.revoke_agreement(stores, actor=P(people.steward), agreement_id=a.id, reason="team change")
     events = _events(stores, "agreement.")
     assert [(e.action, e.decision, e.deal) for e in events] == [
         ("agreement.add", "allow", people.deal),
@@ -460,5 +466,5 @@ def test_master_key_rotation_rewraps_the_document_key(
     assert keys.rotate_master_key(stores, ring2, actor=None).processed == 1
     only_new = KeyRing(EnvKeyProvider.from_text(kek_id="ci", text=f"2:{k2.hex()}"))
     out = tmp_path / "after-rotation.pdf"
-    flows.export_document(stores, only_new, actor=people.steward, agreement_id=a.id, out=out)
+    flows.export_document(stores, only_new, actor=P(people.steward), agreement_id=a.id, out=out)
     assert out.read_bytes() == SECRET

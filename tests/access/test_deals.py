@@ -8,12 +8,12 @@ from dealvault.access.stages import TRANSITIONS, Stage, check_transition
 from dealvault.errors import Conflict, Invalid, NotFound
 from dealvault.flows import admin
 from dealvault.flows.context import AppStores
-from tests.conftest import World
+from tests.conftest import P, World
 
 
 def test_happy_path_to_post_closing(stores: AppStores, world: World) -> None:
     d = admin.advance_deal(
-        stores, code=world.deal, to=None, winner=None, actor=world.steward, reason="teaser out"
+        stores, code=world.deal, to=None, winner=None, actor=P(world.steward), reason="teaser out"
     )
     assert d.stage == "due_diligence"
     d = admin.advance_deal(
@@ -75,7 +75,7 @@ def test_closing_needs_a_winner(stores: AppStores, world: World) -> None:
 
 
 def test_terminate_any_time_before_closing_only(stores: AppStores, world: World) -> None:
-    d = admin.terminate_deal(stores, code=world.deal, actor=world.steward, reason="no agreement")
+    d = admin.terminate_deal(stores, code=world.deal, actor=P(world.steward), reason="no agreement")
     assert d.stage == "terminated"
     with pytest.raises(Conflict, match="illegal stage transition terminated -> due_diligence"):
         admin.advance_deal(

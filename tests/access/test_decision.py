@@ -22,7 +22,7 @@ from dealvault.flows import access_requests, admin, agreements
 from dealvault.flows.context import AppStores
 from dealvault.flows.disclosure import Disclosure, DisclosureRequest, view
 from dealvault.vault import service as vault_service
-from tests.conftest import STEWARD, World
+from tests.conftest import STEWARD, P, World
 from tests.vault.helpers import customer_row, do_import, write_csv
 
 COUNSEL = "counsel@law.example"
@@ -52,12 +52,12 @@ def gov(stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path) -> Wo
         stores,
         keyring,
         write_csv(tmp_path / "c.csv", rows),
-        actor=STEWARD,
+        actor=P(STEWARD),
         deal=world.deal,
         rejects_dir=tmp_path,
     )
     for _ in range(2):  # preparation -> due_diligence -> clean_team
-        admin.advance_deal(stores, code=world.deal, to=None, winner=None, actor=STEWARD,
+        admin.advance_deal(stores, code=world.deal, to=None, winner=None, actor=P(STEWARD),
                            reason="test")  # fmt: skip
     return world
 
@@ -73,21 +73,21 @@ def _view(stores: AppStores, keyring: KeyRing, who: str, level: Level | None) ->
 def _govern_clean_team(stores: AppStores, *, row_cap: int | None = None) -> int:
     """Agreement, training and an approved grant for the clean-team member; the grant id."""
     agreements.add_agreement(
-        stores, actor=STEWARD, deal="clean-2026", organization="Bidder A", kind="clean_team",
+        stores, actor=P(STEWARD), deal="clean-2026", organization="Bidder A", kind="clean_team",
         title="Clean team agreement", effective=TODAY - timedelta(days=5),
         signers=[SignerIn(CLEAN, TODAY - timedelta(days=5))],
     )  # fmt: skip
     agreements.add_training(
-        stores, actor=STEWARD, email=CLEAN, course="confidentiality",
+        stores, actor=P(STEWARD), email=CLEAN, course="confidentiality",
         completed=TODAY - timedelta(days=10),
     )  # fmt: skip
     req = access_requests.request_access(
-        stores, actor=CLEAN, deal="clean-2026", dataset="crm",
+        stores, actor=P(CLEAN), deal="clean-2026", dataset="crm",
         categories=["identity", "contact", "preference"], level="masked",
         purpose="spot checks", duration_days=7, row_cap=row_cap,
     )  # fmt: skip
-    access_requests.approve_request(stores, actor=STEWARD, request_id=req.id)
-    out = access_requests.approve_request(stores, actor=COUNSEL, request_id=req.id)
+    access_requests.approve_request(stores, actor=P(STEWARD), request_id=req.id)
+    out = access_requests.approve_request(stores, actor=P(COUNSEL), request_id=req.id)
     assert out.status == "approved" and out.grant is not None
     return out.grant.id
 
@@ -152,13 +152,13 @@ def test_expiry_and_revocation_at_the_boundary_instant(
 
         def at(when: datetime) -> bool:
             return decide(
-                s, actor=person, deal=deal, action="read", level="masked",
+                s, actor=P(person), deal=deal, action="read", level="masked",
                 categories=["contact"], dataset="crm", dataset_id=ds.id, at=when,
             ).allowed  # fmt: skip
 
         assert at(expires - timedelta(microseconds=1))
         assert not at(expires)
-    access_requests.revoke_grant(stores, actor=SECURITY, grant_id=grant_id, reason="test")
+    access_requests.revoke_grant(stores, actor=P(SECURITY), grant_id=grant_id, reason="test")
     with pytest.raises(Forbidden, match="grant"):
         _view(stores, keyring, CLEAN, Level.MASKED)
 
@@ -169,24 +169,24 @@ def test_revoked_agreement_and_expired_training_deny_at_once(
     _govern_clean_team(stores)
     _view(stores, keyring, CLEAN, Level.MASKED)
     agreement_id = agreements.list_agreements(stores, deal="clean-2026")[0].id
-    agreements.revoke_agreement(stores, actor=STEWARD, agreement_id=agreement_id, reason="t")
+    agreements.revoke_agreement(stores, actor=P(STEWARD), agreement_id=agreement_id, reason="t")
     with pytest.raises(Forbidden, match="agreement"):
         _view(stores, keyring, CLEAN, Level.MASKED)
 
 
 def test_self_approval_is_rejected_and_recorded(stores: AppStores, gov: World) -> None:
     req = access_requests.request_access(
-        stores, actor=STEWARD, deal="clean-2026", dataset="crm", categories=["contact"],
+        stores, actor=P(STEWARD), deal="clean-2026", dataset="crm", categories=["contact"],
         level="masked", purpose="self", duration_days=1,
     )  # fmt: skip
     with pytest.raises(Forbidden):
-        access_requests.approve_request(stores, actor=STEWARD, request_id=req.id)
+        access_requests.approve_request(stores, actor=P(STEWARD), request_id=req.id)
     assert _last_event(stores, "access.approve").decision == "deny"
 
 
 def test_a_frozen_deal_denies_everything(stores: AppStores, keyring: KeyRing, gov: World) -> None:
     _govern_clean_team(stores)
-    admin.set_frozen(stores, code="clean-2026", actor=SECURITY, frozen=True, reason="incident")
+    admin.set_frozen(stores, code="clean-2026", actor=P(SECURITY), frozen=True, reason="incident")
     for who, level in ((STEWARD, Level.FULL), (CLEAN, Level.MASKED), (STEWARD, Level.AGGREGATE)):
         with pytest.raises(Forbidden, match="frozen"):
             _view(stores, keyring, who, level)
@@ -194,10 +194,10 @@ def test_a_frozen_deal_denies_everything(stores: AppStores, keyring: KeyRing, go
         deal = access_service.get_deal(s, code="clean-2026")
         steward = access_service.get_person(s, email=STEWARD)
         for action in ("import", "shred", "rotate"):
-            assert not decide(s, actor=steward, deal=deal, action=action).allowed
+            assert not decide(s, actor=P(steward), deal=deal, action=action).allowed
     with pytest.raises(Forbidden):
-        admin.set_frozen(stores, code="clean-2026", actor=CLEAN, frozen=False, reason="no")
-    admin.set_frozen(stores, code="clean-2026", actor=STEWARD, frozen=False, reason="resolved")
+        admin.set_frozen(stores, code="clean-2026", actor=P(CLEAN), frozen=False, reason="no")
+    admin.set_frozen(stores, code="clean-2026", actor=P(STEWARD), frozen=False, reason="resolved")
     assert _view(stores, keyring, STEWARD, Level.FULL).frame.height == 60
     actions = [e.action for e in _events(stores)]
     assert "deal.freeze" in actions and "deal.unfreeze" in actions
@@ -213,13 +213,13 @@ def test_bidder_business_gets_aggregates_only(
     stores: AppStores, keyring: KeyRing, gov: World
 ) -> None:
     agreements.add_training(
-        stores, actor=STEWARD, email=gov.bidder_person, course="confidentiality",
+        stores, actor=P(STEWARD), email=gov.bidder_person, course="confidentiality",
         completed=TODAY - timedelta(days=1),
     )  # fmt: skip
     with stores.records_session() as s:
         deal = access_service.get_deal(s, code="clean-2026")
         person = access_service.get_person(s, email=gov.bidder_person)
-        best = allowed_level(s, actor=person, deal=deal, dataset="crm")
+        best = allowed_level(s, actor=P(person), deal=deal, dataset="crm")
         assert best.allowed and best.level == "aggregate"
     with pytest.raises(Forbidden):
         _view(stores, keyring, gov.bidder_person, Level.ANONYMIZED)
@@ -265,18 +265,18 @@ def test_no_value_without_an_allow_decision(
                     assert last.decision == "allow" and last.actor == who
                     assert who == STEWARD
             elif step[0] == "freeze":
-                admin.set_frozen(stores, code="clean-2026", actor=STEWARD, frozen=bool(step[1]),
+                admin.set_frozen(stores, code="clean-2026", actor=P(STEWARD), frozen=bool(step[1]),
                                  reason="p")  # fmt: skip
             elif step[0] == "advance":
                 admin.advance_deal(stores, code="clean-2026", to=None, winner="Bidder A",
-                                   actor=STEWARD, reason="p")  # fmt: skip
+                                   actor=P(STEWARD), reason="p")  # fmt: skip
             elif step[0] == "govern":
                 _govern_clean_team(stores)
             else:
                 for g in access_requests.list_requests(stores, deal="clean-2026", status=None,
-                                                       mine=False, actor=STEWARD):  # fmt: skip
+                                                       mine=False, actor=P(STEWARD)):  # fmt: skip
                     if g.grant is not None and g.grant.revoked_at is None:
-                        access_requests.revoke_grant(stores, actor=STEWARD, grant_id=g.grant.id,
+                        access_requests.revoke_grant(stores, actor=P(STEWARD), grant_id=g.grant.id,
                                                      reason="p")  # fmt: skip
         except Forbidden:
             if step[0] == "view":  # the newest event, whatever the use case, is the denial
@@ -294,19 +294,19 @@ def test_a_policy_change_does_not_move_a_pending_requests_approvers(
     from dealvault.flows import policy as policy_flows
 
     req = access_requests.request_access(
-        stores, actor=CLEAN, deal="clean-2026", dataset="crm", categories=["contact"],
+        stores, actor=P(CLEAN), deal="clean-2026", dataset="crm", categories=["contact"],
         level="masked", purpose="p", duration_days=3,
     )  # fmt: skip
     stricter = default_policy().text.replace(
         'default = ["seller_steward", "counsel"]',
         'default = ["seller_steward", "counsel", "security_officer"]',
     )
-    policy_flows.set_policy(stores, text=stricter, actor=STEWARD, comment="three approvers")
-    access_requests.approve_request(stores, actor=STEWARD, request_id=req.id)
-    out = access_requests.approve_request(stores, actor=COUNSEL, request_id=req.id)
+    policy_flows.set_policy(stores, text=stricter, actor=P(STEWARD), comment="three approvers")
+    access_requests.approve_request(stores, actor=P(STEWARD), request_id=req.id)
+    out = access_requests.approve_request(stores, actor=P(COUNSEL), request_id=req.id)
     assert out.status == "approved" and out.required_roles == ["seller_steward", "counsel"]
     later = access_requests.request_access(
-        stores, actor=CLEAN, deal="clean-2026", dataset="crm", categories=["contact"],
+        stores, actor=P(CLEAN), deal="clean-2026", dataset="crm", categories=["contact"],
         level="masked", purpose="p", duration_days=3,
     )  # fmt: skip
     assert later.required_roles == ["seller_steward", "counsel", "security_officer"]

@@ -20,7 +20,7 @@ from dealvault.flows import access_requests as flow
 from dealvault.flows import admin
 from dealvault.flows.context import AppStores
 from dealvault.vault import service as vault
-from tests.conftest import World
+from tests.conftest import P, World
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)  # views say "now"
 US = timedelta(microseconds=1)
@@ -199,7 +199,7 @@ def test_self_approval_is_rejected_and_recorded(gov: Gov) -> None:
     assert approve(gov, rid, COUNSEL).status == "approved"
     with pytest.raises(Forbidden, match="own request"):
         flow.deny_request(
-            gov.stores, actor=gov.steward, request_id=ask(gov, who=gov.steward).id, reason="x"
+            gov.stores, actor=P(gov.steward), request_id=ask(gov, who=gov.steward).id, reason="x"
         )
 
 
@@ -243,18 +243,18 @@ def test_deny_is_final(gov: Gov) -> None:
     rid = ask(gov).id
     approve(gov, rid, gov.steward)
     with pytest.raises(Invalid, match="reason"):
-        flow.deny_request(gov.stores, actor=COUNSEL, request_id=rid, reason="  ")
+        flow.deny_request(gov.stores, actor=P(COUNSEL), request_id=rid, reason="  ")
     with pytest.raises(Forbidden, match="none of the required roles"):
-        flow.deny_request(gov.stores, actor=gov.analyst, request_id=rid, reason="no")
+        flow.deny_request(gov.stores, actor=P(gov.analyst), request_id=rid, reason="no")
     out = flow.deny_request(
-        gov.stores, actor=COUNSEL, request_id=rid, reason="purpose too broad", at=T0 + US
+        gov.stores, actor=P(COUNSEL), request_id=rid, reason="purpose too broad", at=T0 + US
     )
     assert out.status == "denied" and out.decided_at == T0 + US and out.grant is None
     assert out.approvals[-1].decision == "deny" and out.approvals[-1].comment == "purpose too broad"
     with pytest.raises(Conflict, match="already denied"):
         approve(gov, rid, STEWARD2)
     with pytest.raises(Conflict, match="already denied"):
-        flow.deny_request(gov.stores, actor=STEWARD2, request_id=rid, reason="x")
+        flow.deny_request(gov.stores, actor=P(STEWARD2), request_id=rid, reason="x")
     deny_ev = [e for e in events(gov) if e["action"] == "access.deny"]
     assert [e["decision"] for e in deny_ev] == ["deny", None]  # the refusal, then the denial
     assert deny_ev[1]["objects"]["status"] == "denied"
@@ -291,19 +291,21 @@ def test_revocation_takes_effect_at_the_instant(gov: Gov) -> None:
     assert g is not None
     r = g.granted_at + timedelta(days=3)
     with pytest.raises(Forbidden, match="seller steward or security officer"):
-        flow.revoke_grant(gov.stores, actor=COUNSEL, grant_id=g.id, reason="x", at=r)
+        flow.revoke_grant(gov.stores, actor=P(COUNSEL), grant_id=g.id, reason="x", at=r)
     with pytest.raises(Invalid, match="reason"):
-        flow.revoke_grant(gov.stores, actor=SECURITY, grant_id=g.id, reason="", at=r)
-    out = flow.revoke_grant(gov.stores, actor=SECURITY, grant_id=g.id, reason="left the team", at=r)
+        flow.revoke_grant(gov.stores, actor=P(SECURITY), grant_id=g.id, reason="", at=r)
+    out = flow.revoke_grant(
+        gov.stores, actor=P(SECURITY), grant_id=g.id, reason="left the team", at=r
+    )
     assert out.revoked_at == r and out.state == "revoked" and out.revoke_reason == "left the team"
     assert len(check(gov, grants.active_grants, at=r - US)) == 1
     assert check(gov, grants.active_grants, at=r) == []
     _, why = check(gov, grants.grant_problem, at=r, categories=["identity"], level="masked")
     assert why == "no approved grant for masked of identity in crm (grants: 1 revoked)"
     with pytest.raises(Conflict, match="already revoked"):
-        flow.revoke_grant(gov.stores, actor=gov.steward, grant_id=g.id, reason="again", at=r)
+        flow.revoke_grant(gov.stores, actor=P(gov.steward), grant_id=g.id, reason="again", at=r)
     with pytest.raises(NotFound, match="grant 999"):
-        flow.revoke_grant(gov.stores, actor=gov.steward, grant_id=999, reason="x")
+        flow.revoke_grant(gov.stores, actor=P(gov.steward), grant_id=999, reason="x")
     rev = [e for e in events(gov) if e["action"] == "access.revoke"]
     assert [e["decision"] for e in rev] == ["deny", None]
     assert rev[1]["objects"]["grantee"] == CLEAN and rev[1]["reasons"] == ["left the team"]
@@ -382,7 +384,7 @@ def test_non_members_and_unknown_things(gov: Gov) -> None:
     assert [(e["action"], e["decision"]) for e in events(gov)] == [("access.request", "deny")]
     with pytest.raises(NotFound, match="dataset 'hr'"):
         flow.request_access(
-            gov.stores, actor=CLEAN, deal=gov.deal, dataset="hr", categories=["contact"],
+            gov.stores, actor=P(CLEAN), deal=gov.deal, dataset="hr", categories=["contact"],
             level="masked", purpose="p", duration_days=1,
         )  # fmt: skip
     with pytest.raises(NotFound, match="access request 42"):
@@ -398,7 +400,7 @@ def test_list_filters(gov: Gov) -> None:
     approve(gov, a, COUNSEL)
     assert [r.id for r in flow.list_requests(gov.stores, deal=gov.deal)] == [a, b]
     assert [r.id for r in flow.list_requests(gov.stores, status="pending")] == [b]
-    mine = flow.list_requests(gov.stores, mine=True, actor=gov.analyst)
+    mine = flow.list_requests(gov.stores, mine=True, actor=P(gov.analyst))
     assert [r.id for r in mine] == [b] and mine[0].row_cap is None
     with pytest.raises(Invalid, match="--mine"):
         flow.list_requests(gov.stores, mine=True)

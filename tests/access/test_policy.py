@@ -17,7 +17,7 @@ from dealvault.flows import admin, auditing
 from dealvault.flows import policy as flows
 from dealvault.flows.context import AppStores
 from dealvault.ingest.fields import Category
-from tests.conftest import World
+from tests.conftest import P, World
 
 # -- the expected matrix, written out from DESIGN.md §1 (not derived from the code) -------
 STAGES = (
@@ -320,7 +320,9 @@ def test_set_policy_stores_a_version_and_audits_it(stores: AppStores, world: Wor
     assert shown.matrix["bidder_clean_team"]["clean_team"] == "masked"
     default_sha = shown.sha256
 
-    v1 = flows.set_policy(stores, text=TIGHTER, actor=world.steward, comment="clean team: pseudo")
+    v1 = flows.set_policy(
+        stores, text=TIGHTER, actor=P(world.steward), comment="clean team: pseudo"
+    )
     assert (v1.version, v1.actor, v1.in_force) == (1, world.steward, True)
     with stores.records_session() as s:
         active = pol.active_policy(s)
@@ -348,9 +350,9 @@ def test_set_policy_stores_a_version_and_audits_it(stores: AppStores, world: Wor
     }
 
     with pytest.raises(Conflict, match="already in force as version 1"):
-        flows.set_policy(stores, text=TIGHTER, actor=world.steward, comment="again")
+        flows.set_policy(stores, text=TIGHTER, actor=P(world.steward), comment="again")
     tightest = TIGHTER.replace('due_diligence = "anonymized"', 'due_diligence = "aggregate"')
-    v2 = flows.set_policy(stores, text=tightest, actor=world.steward, comment="no records in dd")
+    v2 = flows.set_policy(stores, text=tightest, actor=P(world.steward), comment="no records in dd")
     assert v2.version == 2
     history = flows.policy_history(stores)
     assert [(h.version, h.in_force) for h in history] == [(1, False), (2, True)]
@@ -363,26 +365,26 @@ def test_only_a_steward_may_change_it_and_refusals_are_recorded(
     stores: AppStores, world: World
 ) -> None:
     with pytest.raises(Forbidden, match="only a seller steward"):
-        flows.set_policy(stores, text=TIGHTER, actor=world.bidder_person, comment="mine now")
+        flows.set_policy(stores, text=TIGHTER, actor=P(world.bidder_person), comment="mine now")
     denied = auditing.log(stores, flt=LogFilter(action="policy.change"))
     assert [(e["actor"], e["decision"]) for e in denied] == [(world.bidder_person, "deny")]
     loose = TIGHTER.replace(
         'post_closing = "none"           # the seller', 'post_closing = "full" #'
     )
     with pytest.raises(Invalid, match="seller_steward at post_closing: full is above none"):
-        flows.set_policy(stores, text=loose, actor=world.steward, comment="keep a copy")
+        flows.set_policy(stores, text=loose, actor=P(world.steward), comment="keep a copy")
     assert flows.policy_history(stores) == []
     assert len(auditing.log(stores, flt=LogFilter(action="policy.change"))) == 1
     admin.create_person(stores, email="x@other.example", name="X", organization="Bidder B")
     with pytest.raises(Forbidden):
-        flows.set_policy(stores, text=TIGHTER, actor="x@other.example", comment=None)
+        flows.set_policy(stores, text=TIGHTER, actor=P("x@other.example"), comment=None)
 
 
 def test_the_default_can_be_pinned_and_tampering_is_detected(
     stores: AppStores, world: World
 ) -> None:
     text = pol.default_policy().text
-    assert flows.set_policy(stores, text=text, actor=world.steward, comment="pin").version == 1
+    assert flows.set_policy(stores, text=text, actor=P(world.steward), comment="pin").version == 1
     with stores.unit_of_work() as uow:
         uow.records.execute(
             sql("UPDATE policy_versions SET text = :t WHERE version = 1"),

@@ -16,7 +16,7 @@ from dealvault.errors import Conflict, Forbidden, InputError, Invalid, NotFound
 from dealvault.flows import admin
 from dealvault.flows import agreements as flows
 from dealvault.flows.context import AppStores
-from tests.conftest import World
+from tests.conftest import P, World
 
 CLEAN = "clean@bidder-a.example"
 HEADER = "email,course,completed,expires\n"
@@ -57,7 +57,7 @@ def _csv(tmp_path: Path, body: str, *, bom: bool = False, name: str = "training.
 def test_validity_is_inclusive_by_utc_day(stores: AppStores, people: World) -> None:
     t = flows.add_training(
         stores,
-        actor=people.steward,
+        actor=P(people.steward),
         email=people.bidder_person,
         course="Confidentiality",
         completed=date(2026, 2, 1),
@@ -102,7 +102,7 @@ def test_renewal_and_open_ended_records(stores: AppStores, people: World) -> Non
     for completed, expires in [(date(2025, 1, 10), date(2026, 1, 9)), (date(2026, 1, 5), None)]:
         flows.add_training(
             stores,
-            actor=people.steward,
+            actor=P(people.steward),
             email=people.bidder_person,
             course="confidentiality",
             completed=completed,
@@ -137,19 +137,23 @@ def test_add_checks(stores: AppStores, people: World) -> None:
         )
     with pytest.raises(Invalid, match="course must be"):
         flows.add_training(
-            stores, actor=people.steward, email=CLEAN, course=" ", completed=date(2026, 3, 1)
+            stores, actor=P(people.steward), email=CLEAN, course=" ", completed=date(2026, 3, 1)
         )
     with pytest.raises(NotFound, match="person not found"):
         flows.add_training(
             stores,
-            actor=people.steward,
+            actor=P(people.steward),
             email="x@y.example",
             course="c",
             completed=date(2026, 3, 1),
         )
     with pytest.raises(Forbidden, match="only a seller steward"):
         flows.add_training(
-            stores, actor=people.bidder_person, email=CLEAN, course="c", completed=date(2026, 3, 1)
+            stores,
+            actor=P(people.bidder_person),
+            email=CLEAN,
+            course="c",
+            completed=date(2026, 3, 1),
         )
     assert _count(stores) == 1
     events = _events(stores, "training.")
@@ -163,7 +167,7 @@ def test_import_counts_imported_and_skipped(
 ) -> None:
     flows.add_training(
         stores,
-        actor=people.steward,
+        actor=P(people.steward),
         email=CLEAN,
         course="confidentiality",
         completed=date(2026, 1, 15),
@@ -176,10 +180,12 @@ def test_import_counts_imported_and_skipped(
         f"{people.bidder_person},confidentiality,2026-02-01,2027-01-31\n"  # repeated in the file
         f"{people.steward},gdpr basics,2025-12-01,\n"
     )
-    got = flows.import_training(stores, actor=people.steward, path=_csv(tmp_path, body, bom=bom))
+    got = flows.import_training(stores, actor=P(people.steward), path=_csv(tmp_path, body, bom=bom))
     assert (got.file, got.rows, got.imported, got.skipped) == ("training.csv", 4, 2, 2)
     assert _count(stores) == 3
-    again = flows.import_training(stores, actor=people.steward, path=_csv(tmp_path, body, bom=bom))
+    again = flows.import_training(
+        stores, actor=P(people.steward), path=_csv(tmp_path, body, bom=bom)
+    )
     assert (again.imported, again.skipped) == (0, 4)
     rows = flows.list_training(stores, course="gdpr basics")
     assert [(r.person, r.expires, r.source) for r in rows] == [
@@ -194,7 +200,7 @@ def test_import_counts_imported_and_skipped(
 
 def test_header_only_file_imports_nothing(stores: AppStores, people: World, tmp_path: Path) -> None:
     got = flows.import_training(
-        stores, actor=people.steward, path=_csv(tmp_path, "email,course,completed\n")
+        stores, actor=P(people.steward), path=_csv(tmp_path, "email,course,completed\n")
     )
     assert (got.rows, got.imported, got.skipped) == (0, 0, 0)
 
@@ -244,7 +250,7 @@ def test_a_bad_row_rejects_the_whole_file(
         + "\n"
     )
     with pytest.raises(InputError) as info:
-        flows.import_training(stores, actor=people.steward, path=_csv(tmp_path, body))
+        flows.import_training(stores, actor=P(people.steward), path=_csv(tmp_path, body))
     assert str(info.value) == message
     assert people.bidder_person not in str(info.value) and "2026-01-31" not in str(info.value)
     assert _count(stores) == 0
@@ -275,7 +281,7 @@ def test_bad_files(
     path = tmp_path / "training.csv"
     path.write_bytes(data)
     with pytest.raises(InputError, match=message):
-        flows.import_training(stores, actor=people.steward, path=path)
+        flows.import_training(stores, actor=P(people.steward), path=path)
     assert _count(stores) == 0
 
 
@@ -284,8 +290,8 @@ def test_import_needs_a_steward_and_an_existing_file(
 ) -> None:
     path = _csv(tmp_path, HEADER + f"{CLEAN},confidentiality,2026-02-01,\n")
     with pytest.raises(Forbidden, match="only a seller steward of some deal may record training"):
-        flows.import_training(stores, actor=people.bidder_person, path=path)
+        flows.import_training(stores, actor=P(people.bidder_person), path=path)
     with pytest.raises(InputError, match=r"missing\.csv: file not found"):
-        flows.import_training(stores, actor=people.steward, path=tmp_path / "missing.csv")
+        flows.import_training(stores, actor=P(people.steward), path=tmp_path / "missing.csv")
     assert _count(stores) == 0
     assert [(a, d) for a, d, _ in _events(stores, "training.")] == [("training.import", "deny")]

@@ -16,7 +16,7 @@ from dealvault.crypto.keyring import KeyRing
 from dealvault.errors import Forbidden, IntegrityError
 from dealvault.flows import admin, auditing
 from dealvault.flows.context import AppStores
-from tests.conftest import World
+from tests.conftest import P, World
 from tests.vault.helpers import customer_row, do_import, lookup, write_csv
 
 
@@ -34,7 +34,7 @@ def busy(stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path) -> W
         stores,
         keyring,
         write_csv(tmp_path / "c.csv", rows),
-        actor=world.steward,
+        actor=P(world.steward),
         deal=world.deal,
         rejects_dir=tmp_path,
     )
@@ -45,7 +45,7 @@ def busy(stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path) -> W
         customers.lookup(
             stores,
             keyring,
-            actor=world.bidder_person,
+            actor=P(world.bidder_person),
             deal=world.deal,
             dataset="crm",
             by="phone",
@@ -54,7 +54,7 @@ def busy(stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path) -> W
             purpose="curiosity",
         )
     admin.advance_deal(
-        stores, code=world.deal, to=None, winner=None, actor=world.steward, reason="teaser sent"
+        stores, code=world.deal, to=None, winner=None, actor=P(world.steward), reason="teaser sent"
     )
     return world
 
@@ -85,7 +85,7 @@ def test_use_cases_record_events(stores: AppStores, busy: World) -> None:
     assert disclosed["subjects"]["count"] == 1 and subject["seq"] == imp["seq"]
     by_subject = auditing.log(stores, flt=LogFilter(subject=_first_subject(stores)))
     assert {e["action"] for e in by_subject} >= {"import"}
-    assert auditing.log(stores, flt=LogFilter(actor=busy.bidder_person))[0]["decision"] == "deny"
+    assert auditing.log(stores, flt=LogFilter(actor=P(busy.bidder_person)))[0]["decision"] == "deny"
 
 
 def _first_subject(stores: AppStores) -> str:
@@ -169,7 +169,7 @@ def test_tampering_is_detected(
 
 
 def test_bundle_export_and_offline_verify(stores: AppStores, busy: World, tmp_path: Path) -> None:
-    manifest = auditing.export(stores, out_dir=tmp_path / "bundle", actor=busy.steward)
+    manifest = auditing.export(stores, out_dir=tmp_path / "bundle", actor=P(busy.steward))
     assert manifest["events"] >= 12
     ok = auditing.verify_bundle(path=tmp_path / "bundle")
     assert ok.ok, ok.problems
@@ -181,7 +181,7 @@ def test_bundle_export_and_offline_verify(stores: AppStores, busy: World, tmp_pa
 
 
 def test_proof_verifies_offline(stores: AppStores, busy: World, tmp_path: Path) -> None:
-    res = auditing.prove(stores, seq=7, out=tmp_path / "e7.tlog-proof", actor=busy.steward)
+    res = auditing.prove(stores, seq=7, out=tmp_path / "e7.tlog-proof", actor=P(busy.steward))
     proof = (tmp_path / "e7.tlog-proof").read_bytes()
     body = Path(str(res["event"])).read_bytes()
     assert proof.startswith(b"c2sp.org/tlog-proof@v1\n")
@@ -197,7 +197,9 @@ def test_proof_verifies_offline(stores: AppStores, busy: World, tmp_path: Path) 
 
 def test_a_bidder_cosigns_a_checkpoint(stores: AppStores, busy: World) -> None:
     skey, vkey = generate_signer("bidder-a.example/witness", sig_type=SIG_COSIGNATURE_V1)
-    res = auditing.cosign(stores, cosigner_key=skey, checkpoint_id=None, actor=busy.bidder_person)
+    res = auditing.cosign(
+        stores, cosigner_key=skey, checkpoint_id=None, actor=P(busy.bidder_person)
+    )
     assert str(res["line"]).startswith("\u2014 bidder-a.example/witness ")
     out = auditing.verify(stores)
     assert out.ok, out.problems
@@ -215,7 +217,7 @@ def test_a_bidder_cosigns_a_checkpoint(stores: AppStores, busy: World) -> None:
 
 
 def test_report_from_the_live_log(stores: AppStores, busy: World, tmp_path: Path) -> None:
-    res = auditing.report(stores, out=tmp_path / "r.html", deal=busy.deal, actor=busy.steward)
+    res = auditing.report(stores, out=tmp_path / "r.html", deal=busy.deal, actor=P(busy.steward))
     html = (tmp_path / "r.html").read_text("utf-8")
     assert res["verified"] is True and "VERIFICATION OK" in html
     assert "Bidder A" in html and busy.bidder_person in html  # the denial, with its organisation

@@ -20,7 +20,7 @@ from dealvault.flows.importing import ImportRequest, import_source
 from dealvault.ingest.fields import TableRole
 from dealvault.ingest.readers import SourceSpec
 from dealvault.synth.writers import write_export
-from tests.conftest import World
+from tests.conftest import P, World
 
 ROWS = 1_500
 
@@ -35,7 +35,10 @@ def loaded(stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path) ->
     paths = write_export(out_dir=tmp_path / "export", rows=ROWS, seed=11, fmt="csv")
     for table in ("customers", "orders", "notes"):
         req = ImportRequest(
-            actor=world.steward, deal=world.deal, dataset="crm", spec=SourceSpec(path=paths[table])
+            actor=P(world.steward),
+            deal=world.deal,
+            dataset="crm",
+            spec=SourceSpec(path=paths[table]),
         )
         import_source(stores, keyring, request=req, rejects_dir=tmp_path / "rejects")
     return paths
@@ -100,7 +103,7 @@ def test_pseudonymized_tokens_differ_per_recipient_and_resolve(
     matches = resolve_tokens(
         stores,
         keyring,
-        actor=world.steward,
+        actor=P(world.steward),
         deal=world.deal,
         dataset="crm",
         recipient="Bidder A",
@@ -111,7 +114,7 @@ def test_pseudonymized_tokens_differ_per_recipient_and_resolve(
     wrong = resolve_tokens(
         stores,
         keyring,
-        actor=world.steward,
+        actor=P(world.steward),
         deal=world.deal,
         dataset="crm",
         recipient="Bidder B",
@@ -182,7 +185,7 @@ def test_full_level_only_for_the_steward_and_denial_recorded(
             world,
             level=Level.AGGREGATE,
             recipient="Bidder A",
-            actor=world.bidder_person,
+            actor=P(world.bidder_person),
             group_by=["gender"],
         )
     with stores.unit_of_work() as uow:
@@ -290,5 +293,5 @@ def test_a_leaked_disclosure_is_traced_to_its_recipient(
         renamed = leaked.rename({c: f"col{i}" for i, c in enumerate(leaked.columns)})
         path = tmp_path / f"leak-{recipient[-1]}.csv"
         renamed.select(list(reversed(renamed.columns))).write_csv(path)
-        result = trace_file(stores, keyring, actor=world.steward, path=path, deal=world.deal)
+        result = trace_file(stores, keyring, actor=P(world.steward), path=path, deal=world.deal)
         assert result.verdict == recipient

@@ -27,7 +27,7 @@ from dealvault.flows.context import AppStores
 from dealvault.transfer import backup as bk
 from dealvault.transfer import backup_db
 from dealvault.vault.models import CustomerRecord, Dataset
-from tests.conftest import World
+from tests.conftest import P, World
 from tests.vault.helpers import customer_row, do_import, lookup, write_csv
 
 N = 6
@@ -45,7 +45,7 @@ def loaded(stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path) ->
         stores,
         keyring,
         write_csv(tmp_path / "c.csv", rows),
-        actor=world.steward,
+        actor=P(world.steward),
         deal=world.deal,
         rejects_dir=tmp_path,
     )
@@ -74,7 +74,7 @@ def _create(
 ) -> backups.BackupOut:
     return backups.create_backup(
         stores,
-        actor=world.steward,
+        actor=P(world.steward),
         out_dir=tmp_path / "backups",
         recipients=[str(ident.to_public())],
         reason="pre-transfer",
@@ -118,7 +118,7 @@ def test_restore_drill_before_and_after_a_shred(
     customers.shred(
         stores,
         keyring,
-        actor=world.steward,
+        actor=P(world.steward),
         deal=world.deal,
         dataset="crm",
         subject_id=victim.subject_id,
@@ -132,7 +132,7 @@ def test_restore_drill_before_and_after_a_shred(
     # Drill 1: the backup from before the shred restores, and the same master key reads it.
     where = target()
     out = backups.restore_backup(
-        stores, actor=world.steward, path=Path(before.path), identity=ident, **where
+        stores, actor=P(world.steward), path=Path(before.path), identity=ident, **where
     )
     assert out.customers == {"active": N} and not out.needs_upgrade
     assert out.revisions == {s: migrate.head_revision(s) for s in ("records", "keystore")}
@@ -150,7 +150,7 @@ def test_restore_drill_before_and_after_a_shred(
     # Drill 2: the backup taken after the shred holds no key for that customer.
     where = target()
     out = backups.restore_backup(
-        stores, actor=world.steward, path=Path(after.path), identity=ident, **where
+        stores, actor=P(world.steward), path=Path(after.path), identity=ident, **where
     )
     assert out.customers == {"active": N - 1, "shredded": 1}
     rec_url, ks_url = _urls(out, where)
@@ -196,7 +196,7 @@ def test_restore_drill_before_and_after_a_shred(
     ]
     # A later full verify of the second one sets its verified_at.
     again = backups.verify_backup(
-        stores, path=Path(after.path), identity=ident, actor=world.steward
+        stores, path=Path(after.path), identity=ident, actor=P(world.steward)
     )
     assert again.level == "full" and again.verified_at is not None and again.backup_id == after.id
     assert {m.store for m in again.members} == {"records", "keystore"}
@@ -245,12 +245,12 @@ def test_tampered_backup_fails_verify(
     path.write_bytes(bytes(data))
     for identity in (None, ident):  # the recorded hash catches it first
         with pytest.raises(IntegrityError, match=path.name):
-            backups.verify_backup(stores, path=path, identity=identity, actor=loaded.steward)
+            backups.verify_backup(stores, path=path, identity=identity, actor=P(loaded.steward))
     failed = _events(stores, "backup.verify")[-1]
     assert failed["objects"]["result"] == "failed" and failed["objects"]["problem"] == "integrity"
     with pytest.raises(IntegrityError, match=path.name):
         backups.restore_backup(
-            stores, actor=loaded.steward, path=path, identity=ident, to_dir=tmp_path / "never"
+            stores, actor=P(loaded.steward), path=path, identity=ident, to_dir=tmp_path / "never"
         )
     assert not (tmp_path / "never" / "vault.sqlite").exists()
     # An unrecorded copy: decryption itself fails (age's authenticated chunks).
@@ -288,7 +288,11 @@ def test_wrong_identity_fails_clearly(
         backups.verify_backup(stores, path=Path(out.path), identity=other)
     with pytest.raises(KeyUnavailable):
         backups.restore_backup(
-            stores, actor=loaded.steward, path=Path(out.path), identity=other, to_dir=tmp_path / "r"
+            stores,
+            actor=P(loaded.steward),
+            path=Path(out.path),
+            identity=other,
+            to_dir=tmp_path / "r",
         )
     with pytest.raises(KeyUnavailable):
         _create(stores, loaded, tmp_path, ident, identity=other)  # written, but not verifiable
@@ -312,14 +316,14 @@ def test_restore_refuses_a_non_empty_target(
         (busy / "keystore.sqlite").write_bytes(b"keep me")
         with pytest.raises(Conflict, match=r"keystore\.sqlite"):
             backups.restore_backup(
-                stores, actor=loaded.steward, path=path, identity=ident, to_dir=busy
+                stores, actor=P(loaded.steward), path=path, identity=ident, to_dir=busy
             )
         assert (busy / "keystore.sqlite").read_bytes() == b"keep me"
         assert not (busy / "vault.sqlite").exists()
         with pytest.raises(Invalid, match="PostgreSQL"):
             backups.restore_backup(
                 stores,
-                actor=loaded.steward,
+                actor=P(loaded.steward),
                 path=path,
                 identity=ident,
                 records_url="sqlite:///x",
@@ -330,7 +334,7 @@ def test_restore_refuses_a_non_empty_target(
         with pytest.raises(Conflict, match="not empty"):  # the live store itself
             backups.restore_backup(
                 stores,
-                actor=loaded.steward,
+                actor=P(loaded.steward),
                 path=path,
                 identity=ident,
                 records_url=store_urls[0],
@@ -339,7 +343,7 @@ def test_restore_refuses_a_non_empty_target(
         with pytest.raises(Invalid, match="different databases"):
             backups.restore_backup(
                 stores,
-                actor=loaded.steward,
+                actor=P(loaded.steward),
                 path=path,
                 identity=ident,
                 records_url=fresh["records_url"],
@@ -347,11 +351,11 @@ def test_restore_refuses_a_non_empty_target(
             )
         with pytest.raises(Invalid, match="PostgreSQL backup"):
             backups.restore_backup(
-                stores, actor=loaded.steward, path=path, identity=ident, to_dir=tmp_path / "x"
+                stores, actor=P(loaded.steward), path=path, identity=ident, to_dir=tmp_path / "x"
             )
         assert not (tmp_path / "x" / "vault.sqlite").exists()
     with pytest.raises(Invalid, match="--to DIR"):
-        backups.restore_backup(stores, actor=loaded.steward, path=path, identity=ident)
+        backups.restore_backup(stores, actor=P(loaded.steward), path=path, identity=ident)
 
 
 def test_only_a_seller_steward_may_create_or_restore(
@@ -360,7 +364,7 @@ def test_only_a_seller_steward_may_create_or_restore(
     recip = [str(ident.to_public())]
     with pytest.raises(Forbidden):
         backups.create_backup(
-            stores, actor=loaded.bidder_person, out_dir=tmp_path / "b", recipients=recip
+            stores, actor=P(loaded.bidder_person), out_dir=tmp_path / "b", recipients=recip
         )
     assert not (tmp_path / "b").exists()
     denied = _events(stores, "backup.create")[-1]
@@ -369,14 +373,16 @@ def test_only_a_seller_steward_may_create_or_restore(
     with pytest.raises(Forbidden):
         backups.restore_backup(
             stores,
-            actor=loaded.bidder_person,
+            actor=P(loaded.bidder_person),
             path=Path(out.path),
             identity=ident,
             to_dir=tmp_path / "r",
         )
     assert _events(stores, "backup.restore")[-1]["decision"] == "deny"
     with pytest.raises(NotFound):
-        backups.create_backup(stores, actor="nobody@x.invalid", out_dir=tmp_path, recipients=recip)
+        backups.create_backup(
+            stores, actor=P("nobody@x.invalid"), out_dir=tmp_path, recipients=recip
+        )
 
 
 def test_a_busy_key_store_is_a_conflict_not_a_torn_snapshot(

@@ -36,7 +36,7 @@ from dealvault.transfer.canaries import (
 from dealvault.transfer.models import Canary
 from dealvault.vault import service as vault
 from dealvault.vault.read import disclose_table
-from tests.conftest import World
+from tests.conftest import P, World
 
 ROWS = 120
 
@@ -56,7 +56,7 @@ def load_dataset(
     """Import an invented customer export into dataset 'crm' and read it back as the steward."""
     paths = write_export(out_dir=tmp_path / "export", rows=rows, seed=5, fmt="csv")
     req = ImportRequest(
-        actor=world.steward,
+        actor=P(world.steward),
         deal=world.deal,
         dataset="crm",
         spec=SourceSpec(path=paths["customers"]),

@@ -53,7 +53,7 @@ from dealvault.transfer.certificates import verify_certificate as check_note
 from dealvault.transfer.models import DestructionCertificate, TransferPackage, TransferPlan
 from dealvault.vault import read
 from dealvault.vault.models import CustomerRecord, Dataset
-from tests.conftest import World
+from tests.conftest import P, World
 from tests.transfer.test_canaries import Loaded, load_dataset, recipient_copy
 from tests.transfer.test_trace import doctor, trace, write
 
@@ -120,7 +120,7 @@ def _advance_to_post_closing(stores: AppStores, world: World) -> None:
     for to, winner in (("due_diligence", None), ("signing", None), ("closing", "Bidder A"),
                        ("post_closing", None)):  # fmt: skip
         admin.advance_deal(
-            stores, code=world.deal, to=to, winner=winner, actor=world.steward, reason="test"
+            stores, code=world.deal, to=to, winner=winner, actor=P(world.steward), reason="test"
         )
 
 
@@ -168,11 +168,11 @@ def test_seller_copy_is_crypto_shredded_and_certified(
         _issue(stores, keyring, world)
     _hand_over(stores, world, loaded)
     with pytest.raises(Forbidden):
-        _issue(stores, keyring, world, actor=world.bidder_person)
+        _issue(stores, keyring, world, actor=P(world.bidder_person))
     with pytest.raises(Invalid, match="cryptographic erase"):
         _issue(stores, keyring, world, method="returned")
     out = issue_certificate(
-        stores, keyring, actor=world.steward, deal=world.deal, datasets=["crm"], reason="closing"
+        stores, keyring, actor=P(world.steward), deal=world.deal, datasets=["crm"], reason="closing"
     )
     subjects = loaded.customers.get_column("subject_id").to_list()
     assert (out.party, out.datasets, out.method) == ("seller", ["crm"], CRYPTO_ERASE)
@@ -216,7 +216,7 @@ def test_seller_copy_is_crypto_shredded_and_certified(
     with pytest.raises(Conflict, match="already destroyed"):
         _issue(stores, keyring, world, datasets=["crm"])
     # checked by number and by file; a changed file fails precisely
-    assert verify_certificate(stores, source=str(out.id), actor=world.steward).ok
+    assert verify_certificate(stores, source=str(out.id), actor=P(world.steward)).ok
     note = tmp_path / "certificate.txt"
     note.write_text(out.note, encoding="utf-8")
     checked = verify_certificate(stores, source=str(note))
@@ -225,7 +225,7 @@ def test_seller_copy_is_crypto_shredded_and_certified(
     note.write_text(out.note.replace("dataset crm", "dataset crn"), encoding="utf-8")
     with pytest.raises(IntegrityError, match="does not verify"):
         verify_certificate(stores, source=str(note))
-    [listed] = list_certificates(stores, actor=world.steward, deal=world.deal)
+    [listed] = list_certificates(stores, actor=P(world.steward), deal=world.deal)
     assert listed.id == out.id and listed.note == out.note
     # the leak is still traced by its canaries; its tokens no longer resolve
     got = trace(stores, keyring, world, leak)
@@ -246,7 +246,7 @@ def test_single_customers_are_destroyed_on_request(
     _hand_over(stores, world, loaded)
     some = loaded.customers.get_column("subject_id").head(3).to_list()
     out = issue_certificate(
-        stores, keyring, actor=world.steward, deal=world.deal, datasets=["crm"],
+        stores, keyring, actor=P(world.steward), deal=world.deal, datasets=["crm"],
         subject_ids=[*some, some[0]], reason="erasure request",
     )  # fmt: skip
     assert out.customers == 3 and out.subjects == subjects_digest(some)
@@ -263,19 +263,21 @@ def test_recipients_certify_return_when_the_deal_ends(
     admin.create_person(stores, email=BIDDER_B, name="B", organization="Bidder B")
     admin.add_member(stores, deal=world.deal, email=BIDDER_B, role="bidder_business")
     req = DisclosureRequest(
-        actor=world.steward, deal=world.deal, dataset="crm", purpose="valuation",
+        actor=P(world.steward), deal=world.deal, dataset="crm", purpose="valuation",
         level=Level.MASKED, recipient="Bidder B",
     )  # fmt: skip
     disclose(stores, keyring, request=req)
     with pytest.raises(Conflict, match="it may still need it"):
-        _issue(stores, keyring, world, actor=BIDDER_B, organisation="Bidder B", method="returned")
-    admin.terminate_deal(stores, code=world.deal, actor=world.steward, reason="no agreement")
+        _issue(
+            stores, keyring, world, actor=P(BIDDER_B), organisation="Bidder B", method="returned"
+        )
+    admin.terminate_deal(stores, code=world.deal, actor=P(world.steward), reason="no agreement")
     with pytest.raises(Forbidden):
-        _issue(stores, keyring, world, actor=world.bidder_person, organisation="Bidder B",
+        _issue(stores, keyring, world, actor=P(world.bidder_person), organisation="Bidder B",
                method="returned")  # fmt: skip
     with pytest.raises(Invalid, match="--method"):
-        _issue(stores, keyring, world, actor=BIDDER_B, organisation="Bidder B", method="burnt")
-    out = _issue(stores, keyring, world, actor=BIDDER_B, organisation="Bidder B",
+        _issue(stores, keyring, world, actor=P(BIDDER_B), organisation="Bidder B", method="burnt")
+    out = _issue(stores, keyring, world, actor=P(BIDDER_B), organisation="Bidder B",
                  method="returned")  # fmt: skip
     assert out.party == "terminated-deal" and out.by == BIDDER_B
     n = loaded.customers.height  # canaries in the disclosure are not counted as customers
@@ -283,7 +285,7 @@ def test_recipients_certify_return_when_the_deal_ends(
     # the steward records Bidder A's deletion (it received nothing here)
     a = _issue(stores, keyring, world, organisation="Bidder A", method="crypto-erase")
     assert (a.disclosures, a.customers, a.method) == (0, 0, CRYPTO_ERASE)
-    assert [c.organisation for c in list_certificates(stores, actor=BIDDER_B, deal=world.deal)] == [
+    assert [c.organisation for c in list_certificates(stores, actor=P(BIDDER_B), deal=world.deal)] == [
         "Bidder B", "Bidder A",
     ]  # fmt: skip
     with stores.records_session() as s:

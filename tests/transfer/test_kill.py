@@ -27,7 +27,7 @@ from dealvault.flows import transfer as flows
 from dealvault.flows.context import AppStores
 from dealvault.transfer.package import PARTIAL
 from dealvault.transfer.scratch import Scratch, clean_leftovers
-from tests.conftest import World
+from tests.conftest import P, World
 from tests.transfer.leftovers import clear_values, scan
 from tests.transfer.test_package import BUYER_DEAL, BUYER_IT, buyer, buyer_steward
 from tests.transfer.test_plans import approved_plan, prepare
@@ -185,7 +185,7 @@ def buyer_cli(
 ) -> Iterator[Buyer]:
     package = seller.out / "pkg"
     pkg_flows.build_package(
-        seller.stores, keyring, actor=world.steward, plan_id=seller.plan, out=package
+        seller.stores, keyring, actor=P(world.steward), plan_id=seller.plan, out=package
     )
     buyer_steward(buyer)
     identity = seller.skip / "buyer.age"

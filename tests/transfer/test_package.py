@@ -56,7 +56,7 @@ from dealvault.transfer.package_canaries import read_note
 from dealvault.transfer.reconcile import verify_package
 from dealvault.transfer.reconcile_report import write_reports
 from dealvault.vault.models import CustomerRecord, Dataset
-from tests.conftest import World
+from tests.conftest import P, World
 from tests.transfer.test_plans import (
     BUYER,
     approved_plan,
@@ -86,7 +86,9 @@ def built(stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path) -> 
     ident = pyrage.x25519.Identity.generate()
     plan = approved_plan(stores, world, str(ident.to_public()), categories=ALL_CATS)
     path = tmp_path / "pkg"
-    out = pkg_flows.build_package(stores, keyring, actor=world.steward, plan_id=plan.id, out=path)
+    out = pkg_flows.build_package(
+        stores, keyring, actor=P(world.steward), plan_id=plan.id, out=path
+    )
     assert stores.audit.signer is not None
     vkey = stores.audit.signer.verifier().key_string()
     return Built(out, path, ident, vkey, subjects[:2])
@@ -203,18 +205,18 @@ def test_build_is_refused_without_approval_closing_or_steward(
     plan = make_plan(stores, world, key)
     out = tmp_path / "p"
     with pytest.raises(Forbidden, match=f"transfer plan {plan.id} is pending, not approved"):
-        pkg_flows.build_package(stores, keyring, actor=world.steward, plan_id=plan.id, out=out)
-    flows.approve_plan(stores, actor="steward2@seller.example", plan_id=plan.id)
-    flows.approve_plan(stores, actor="counsel@law.example", plan_id=plan.id)
+        pkg_flows.build_package(stores, keyring, actor=P(world.steward), plan_id=plan.id, out=out)
+    flows.approve_plan(stores, actor=P("steward2@seller.example"), plan_id=plan.id)
+    flows.approve_plan(stores, actor=P("counsel@law.example"), plan_id=plan.id)
     with pytest.raises(
         Forbidden, match="level full is above the ceiling aggregate for bidder_business"
     ):
         pkg_flows.build_package(
-            stores, keyring, actor=world.bidder_person, plan_id=plan.id, out=out
+            stores, keyring, actor=P(world.bidder_person), plan_id=plan.id, out=out
         )
-    admin.set_frozen(stores, code=world.deal, actor=world.steward, frozen=True, reason="leak")
+    admin.set_frozen(stores, code=world.deal, actor=P(world.steward), frozen=True, reason="leak")
     with pytest.raises(Forbidden, match="frozen"):
-        pkg_flows.build_package(stores, keyring, actor=world.steward, plan_id=plan.id, out=out)
+        pkg_flows.build_package(stores, keyring, actor=P(world.steward), plan_id=plan.id, out=out)
     assert not out.exists() and not list(tmp_path.glob(".p.partial-*"))
     with stores.records_session() as s:
         denials = s.scalars(
@@ -223,7 +225,7 @@ def test_build_is_refused_without_approval_closing_or_steward(
     assert denials == ["deny", "deny", "deny"]
     out.mkdir()
     with pytest.raises(Invalid, match="never overwritten"):
-        pkg_flows.build_package(stores, keyring, actor=world.steward, plan_id=plan.id, out=out)
+        pkg_flows.build_package(stores, keyring, actor=P(world.steward), plan_id=plan.id, out=out)
     assert flows.ledger(stores) == []
 
 
@@ -243,7 +245,12 @@ def test_a_failed_build_leaves_nothing(
     monkeypatch.setattr(pkg_flows, "write_manifest", crash)
     with pytest.raises(RuntimeError):
         pkg_flows.build_package(
-            stores, keyring, actor=world.steward, plan_id=plan.id, out=tmp_path / "p", batch_rows=2
+            stores,
+            keyring,
+            actor=P(world.steward),
+            plan_id=plan.id,
+            out=tmp_path / "p",
+            batch_rows=2,
         )
     assert not (tmp_path / "p").exists() and not list(tmp_path.glob(".p.partial-*"))
     assert flows.ledger(stores) == []
@@ -374,7 +381,13 @@ def test_tar_archive_round_trip(
     plan = approved_plan(stores, world, str(ident.to_public()))
     out = tmp_path / "handover.tar"
     got = pkg_flows.build_package(
-        stores, keyring, actor=world.steward, plan_id=plan.id, out=out, archive=True, batch_rows=2
+        stores,
+        keyring,
+        actor=P(world.steward),
+        plan_id=plan.id,
+        out=out,
+        archive=True,
+        batch_rows=2,
     )
     assert out.is_file() and got.customers == 5 and got.size_bytes > 0
     assert stores.audit.signer is not None
@@ -425,7 +438,7 @@ def buyer_steward(buyer: AppStores) -> KeyRing:
     admin.add_member(buyer, deal=BUYER_DEAL, email=BUYER_IT, role="seller_steward")
     agreements.add_training(
         buyer,
-        actor=BUYER_IT,
+        actor=P(BUYER_IT),
         email=BUYER_IT,
         course="confidentiality",
         completed=date.today() - timedelta(days=1),
@@ -440,7 +453,7 @@ def test_receive_imports_into_the_buyers_store(
     got = pkg_flows.receive(
         buyer,
         bkeys,
-        actor=BUYER_IT,
+        actor=P(BUYER_IT),
         deal=BUYER_DEAL,
         dataset="acquired",
         package=built.path,
@@ -466,7 +479,7 @@ def test_receive_imports_into_the_buyers_store(
         pkg_flows.receive(
             buyer,
             bkeys,
-            actor=BUYER_IT,
+            actor=P(BUYER_IT),
             deal=BUYER_DEAL,
             dataset="other",
             package=built.path,
@@ -489,7 +502,7 @@ def test_receive_needs_the_sellers_own_canary_list(
         return pkg_flows.receive(
             buyer,
             bkeys,
-            actor=BUYER_IT,
+            actor=P(BUYER_IT),
             deal=BUYER_DEAL,
             dataset="acquired",
             package=built.path,
@@ -538,16 +551,16 @@ def test_canary_list_is_reissued_to_stewards_only(
     again = tmp_path / "again.canaries"
     with pytest.raises(Forbidden):
         pkg_flows.reissue_canary_note(
-            stores, actor=world.bidder_person, package_id=built.out.id, out=again
+            stores, actor=P(world.bidder_person), package_id=built.out.id, out=again
         )
     assert not again.exists()
     n = pkg_flows.reissue_canary_note(
-        stores, actor=world.steward, package_id=built.out.id, out=again
+        stores, actor=P(world.steward), package_id=built.out.id, out=again
     )
     assert n == 3 and again.read_bytes() == Path(f"{built.path}.canaries").read_bytes()
     with pytest.raises(Invalid, match="already exists"):
         pkg_flows.reissue_canary_note(
-            stores, actor=world.steward, package_id=built.out.id, out=again
+            stores, actor=P(world.steward), package_id=built.out.id, out=again
         )
 
 
@@ -621,7 +634,7 @@ def test_build_with_worker_processes_matches_the_records(
     out = pkg_flows.build_package(
         stores,
         keyring,
-        actor=world.steward,
+        actor=P(world.steward),
         plan_id=plan.id,
         out=path,
         batch_rows=4,  # 12 customers: three batches, two worker processes
@@ -653,7 +666,7 @@ def test_a_leaked_package_names_its_recipient(
     leaked = leaked.filter(pl.col("mail").str.ends_with("canary.invalid")).head(2)
     path = tmp_path / "leak.csv"
     leaked.write_csv(path)
-    got = trace_file(stores, keyring, actor=world.steward, path=path, deal=world.deal)
+    got = trace_file(stores, keyring, actor=P(world.steward), path=path, deal=world.deal)
     assert got.verdict == BUYER, got
 
 
@@ -672,7 +685,7 @@ def test_receive_commits_the_import_and_its_receipt_together(
         pkg_flows.receive(
             buyer,
             bkeys,
-            actor=BUYER_IT,
+            actor=P(BUYER_IT),
             deal=BUYER_DEAL,
             dataset="acquired",
             package=built.path,
@@ -699,7 +712,7 @@ def test_post_transfer_review_checks_the_buyers_report(
     good = tmp_path / "buyer-report.json"
     pkg_flows.verify(
         stores,
-        actor=world.steward,
+        actor=P(world.steward),
         package=built.path,
         identities=[built.identity],
         verifier_key=built.vkey,
@@ -710,7 +723,7 @@ def test_post_transfer_review_checks_the_buyers_report(
         with pytest.raises(Forbidden):
             reviews.review_package(stores, actor=who, package_id=built.out.id, report=good)
     got = reviews.review_package(
-        stores, actor=COUNSEL, package_id=built.out.id, report=good, notes="as agreed"
+        stores, actor=P(COUNSEL), package_id=built.out.id, report=good, notes="as agreed"
     )
     assert (got.outcome, got.findings, got.role) == ("accepted", [], "counsel")
     assert flows.ledger(stores)[0].review == "accepted"
@@ -719,7 +732,7 @@ def test_post_transfer_review_checks_the_buyers_report(
     bad = tmp_path / "bad-report.json"
     pkg_flows.verify(
         stores,
-        actor=world.steward,
+        actor=P(world.steward),
         package=built.path,
         identities=[built.identity],
         verifier_key=built.vkey,
@@ -727,9 +740,9 @@ def test_post_transfer_review_checks_the_buyers_report(
     )
     with pytest.raises(Conflict, match="cannot accept"):
         reviews.review_package(
-            stores, actor=COUNSEL, package_id=built.out.id, report=bad, outcome="accepted"
+            stores, actor=P(COUNSEL), package_id=built.out.id, report=bad, outcome="accepted"
         )
-    got = reviews.review_package(stores, actor=COUNSEL, package_id=built.out.id, report=bad)
+    got = reviews.review_package(stores, actor=P(COUNSEL), package_id=built.out.id, report=bad)
     assert got.outcome == "issues"
     assert "the buyer received 12 records; 13 were sent" in got.findings
     assert "1 records missing" in got.findings
@@ -741,7 +754,7 @@ def test_post_transfer_review_checks_the_buyers_report(
     junk = tmp_path / "junk.json"
     junk.write_text("{}")
     with pytest.raises(Invalid, match="not a dealvault reconciliation report"):
-        reviews.review_package(stores, actor=COUNSEL, package_id=built.out.id, report=junk)
+        reviews.review_package(stores, actor=P(COUNSEL), package_id=built.out.id, report=junk)
     with stores.records_session() as s:
         acts = s.scalars(
             select(AuditEvent.decision).where(AuditEvent.action == "package.review")

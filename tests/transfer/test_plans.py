@@ -17,7 +17,7 @@ from dealvault.flows import transfer as flows
 from dealvault.flows.context import AppStores
 from dealvault.transfer.manifest import recipient_fingerprint
 from dealvault.vault.models import CustomerRecord
-from tests.conftest import STEWARD, World
+from tests.conftest import STEWARD, P, World
 from tests.vault.helpers import customer_row, do_import, write_csv
 
 SELLER = "洁净日化有限公司"
@@ -56,7 +56,7 @@ def prepare(
         admin.add_member(stores, deal=world.deal, email=email, role=role)
     rows = [customer_row(i) for i in range(1, customers_n + 1)]
     csv = write_csv(tmp_path / "crm.csv", rows)
-    do_import(stores, keyring, csv, actor=world.steward, deal=world.deal, rejects_dir=tmp_path)
+    do_import(stores, keyring, csv, actor=P(world.steward), deal=world.deal, rejects_dir=tmp_path)
     path = ["due_diligence", "signing", "closing"]
     for to in path[: path.index(stage) + 1] if stage in path else []:
         admin.advance_deal(
@@ -64,13 +64,13 @@ def prepare(
             code=world.deal,
             to=to,
             winner=BUYER if to == "closing" else None,
-            actor=world.steward,
+            actor=P(world.steward),
             reason=None,
         )
     if agreement:
         agreements.add_agreement(
             stores,
-            actor=world.steward,
+            actor=P(world.steward),
             deal=world.deal,
             organization=BUYER,
             kind="transfer",
@@ -85,7 +85,7 @@ def set_status(stores: AppStores, subject: str, status: str) -> None:
     """A steward records the customer's opt-out or objection."""
     customers.set_status(
         stores,
-        actor=STEWARD,
+        actor=P(STEWARD),
         deal="clean-2026",
         dataset="crm",
         subject_id=subject,
@@ -99,7 +99,7 @@ def shred_one(stores: AppStores, keyring: KeyRing, world: World, subject: str) -
     customers.shred(
         stores,
         keyring,
-        actor=world.steward,
+        actor=P(world.steward),
         deal=world.deal,
         dataset="crm",
         subject_id=subject,
@@ -113,7 +113,7 @@ def make_plan(
 ) -> flows.PlanOut:
     return flows.create_plan(
         stores,
-        actor=world.steward,
+        actor=P(world.steward),
         deal=world.deal,
         dataset="crm",
         recipient=BUYER,
@@ -129,7 +129,7 @@ def approved_plan(
     plan = make_plan(stores, world, recipient, categories=categories)
     done = plan
     for approver in (STEWARD2, COUNSEL, OFFICER)[: len(plan.required_roles)]:
-        done = flows.approve_plan(stores, actor=approver, plan_id=plan.id)
+        done = flows.approve_plan(stores, actor=P(approver), plan_id=plan.id)
     assert done.status == "approved"
     return done
 
@@ -218,7 +218,7 @@ def test_plan_inputs_are_checked(
     with pytest.raises(Invalid, match="not an active bidder"):
         flows.create_plan(
             stores,
-            actor=world.steward,
+            actor=P(world.steward),
             deal=world.deal,
             dataset="crm",
             recipient="Law LLP",
@@ -229,7 +229,7 @@ def test_plan_inputs_are_checked(
     with pytest.raises(Invalid, match="not the winning bidder"):
         flows.create_plan(
             stores,
-            actor=world.steward,
+            actor=P(world.steward),
             deal=world.deal,
             dataset="crm",
             recipient="Bidder B",
@@ -240,7 +240,7 @@ def test_plan_inputs_are_checked(
     with pytest.raises(Invalid, match="purpose"):
         flows.create_plan(
             stores,
-            actor=world.steward,
+            actor=P(world.steward),
             deal=world.deal,
             dataset="crm",
             recipient=BUYER,
@@ -251,7 +251,7 @@ def test_plan_inputs_are_checked(
     with pytest.raises(Forbidden, match="not a seller data steward"):
         flows.create_plan(
             stores,
-            actor=world.bidder_person,
+            actor=P(world.bidder_person),
             deal=world.deal,
             dataset="crm",
             recipient=BUYER,
@@ -276,15 +276,15 @@ def test_plans_are_drawn_up_at_signing_or_closing(
     admin.advance_deal(stores, code=world.deal, to="signing", winner=None, actor=None, reason=None)
     plan = make_plan(stores, world, key)  # drawn up before closing ...
     with pytest.raises(Forbidden) as err:  # ... but approved only at closing, with an agreement
-        flows.approve_plan(stores, actor=STEWARD2, plan_id=plan.id)
+        flows.approve_plan(stores, actor=P(STEWARD2), plan_id=plan.id)
     assert "at stage closing only" in str(err.value) and "no transfer agreement" in str(err.value)
     assert "not the winning bidder" in str(err.value)
     admin.advance_deal(stores, code=world.deal, to="closing", winner=BUYER, actor=None, reason=None)
     with pytest.raises(Forbidden, match="no transfer agreement of Bidder A is in force"):
-        flows.approve_plan(stores, actor=STEWARD2, plan_id=plan.id)
+        flows.approve_plan(stores, actor=P(STEWARD2), plan_id=plan.id)
     agreements.add_agreement(
         stores,
-        actor=world.steward,
+        actor=P(world.steward),
         deal=world.deal,
         organization=BUYER,
         kind="transfer",
@@ -293,17 +293,19 @@ def test_plans_are_drawn_up_at_signing_or_closing(
         categories=["identity"],
     )
     with pytest.raises(Forbidden, match="covers dataset crm and categories identity, contact"):
-        flows.approve_plan(stores, actor=STEWARD2, plan_id=plan.id)
+        flows.approve_plan(stores, actor=P(STEWARD2), plan_id=plan.id)
     agreements.add_agreement(
         stores,
-        actor=world.steward,
+        actor=P(world.steward),
         deal=world.deal,
         organization=BUYER,
         kind="transfer",
         title="Transfer agreement (all data)",
         effective=date.today(),
     )
-    assert flows.approve_plan(stores, actor=STEWARD2, plan_id=plan.id).still_needed == ["counsel"]
+    assert flows.approve_plan(stores, actor=P(STEWARD2), plan_id=plan.id).still_needed == [
+        "counsel"
+    ]
     assert ("transfer.plan.approve", "deny") in actions(stores)
 
 
@@ -313,21 +315,21 @@ def test_approval_rules_follow_access_requests(
     prepare(stores, keyring, world, tmp_path)
     plan = make_plan(stores, world, str(identity().to_public()))
     with pytest.raises(Forbidden, match="self-approval"):
-        flows.approve_plan(stores, actor=world.steward, plan_id=plan.id)
+        flows.approve_plan(stores, actor=P(world.steward), plan_id=plan.id)
     with pytest.raises(Forbidden, match="none of the required roles"):
-        flows.approve_plan(stores, actor=OFFICER, plan_id=plan.id)
-    after = flows.approve_plan(stores, actor=STEWARD2, plan_id=plan.id, comment="scope checked")
+        flows.approve_plan(stores, actor=P(OFFICER), plan_id=plan.id)
+    after = flows.approve_plan(stores, actor=P(STEWARD2), plan_id=plan.id, comment="scope checked")
     assert after.status == "pending" and after.still_needed == ["counsel"]
     with pytest.raises(Conflict, match="already decided"):
-        flows.approve_plan(stores, actor=STEWARD2, plan_id=plan.id)
-    done = flows.approve_plan(stores, actor=COUNSEL, plan_id=plan.id)
+        flows.approve_plan(stores, actor=P(STEWARD2), plan_id=plan.id)
+    done = flows.approve_plan(stores, actor=P(COUNSEL), plan_id=plan.id)
     assert done.status == "approved" and done.decided_at is not None
     assert [(a.approver, a.role) for a in done.approvals] == [
         (STEWARD2, "seller_steward"),
         (COUNSEL, "counsel"),
     ]
     with pytest.raises(Conflict, match="already approved"):
-        flows.deny_plan(stores, actor=OFFICER, plan_id=plan.id, reason="late")
+        flows.deny_plan(stores, actor=P(OFFICER), plan_id=plan.id, reason="late")
     assert ("transfer.plan.approved", None) in actions(stores)
 
 
@@ -335,12 +337,12 @@ def test_deny_is_final(stores: AppStores, keyring: KeyRing, world: World, tmp_pa
     prepare(stores, keyring, world, tmp_path)
     plan = make_plan(stores, world, str(identity().to_public()))
     with pytest.raises(Invalid, match="reason"):
-        flows.deny_plan(stores, actor=COUNSEL, plan_id=plan.id, reason=" ")
+        flows.deny_plan(stores, actor=P(COUNSEL), plan_id=plan.id, reason=" ")
     with pytest.raises(Forbidden, match="author of a plan"):
-        flows.deny_plan(stores, actor=world.steward, plan_id=plan.id, reason="no")
-    denied = flows.deny_plan(stores, actor=COUNSEL, plan_id=plan.id, reason="scope too wide")
+        flows.deny_plan(stores, actor=P(world.steward), plan_id=plan.id, reason="no")
+    denied = flows.deny_plan(stores, actor=P(COUNSEL), plan_id=plan.id, reason="scope too wide")
     assert denied.status == "denied" and denied.approvals[0].comment == "scope too wide"
     assert denied.still_needed == []
     with pytest.raises(Conflict, match="already denied"):
-        flows.approve_plan(stores, actor=STEWARD2, plan_id=plan.id)
+        flows.approve_plan(stores, actor=P(STEWARD2), plan_id=plan.id)
     assert [p.id for p in flows.list_plans(stores, status="denied")] == [plan.id]

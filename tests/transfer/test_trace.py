@@ -19,7 +19,7 @@ from dealvault.flows.context import AppStores
 from dealvault.synth.writers import write_export
 from dealvault.transfer.canaries import load_canaries
 from dealvault.transfer.trace import TraceResult
-from tests.conftest import World
+from tests.conftest import P, World
 from tests.transfer.test_canaries import Copy, Loaded, load_dataset, recipient_copy
 
 RECIPIENTS = ("Bidder A", "Bidder B")
@@ -59,7 +59,7 @@ def write(frame: pl.DataFrame, path: Path, *, encoding: str = "utf-8") -> Path:
 
 
 def trace(stores: AppStores, keyring: KeyRing, world: World, path: Path) -> TraceResult:
-    return trace_file(stores, keyring, actor=world.steward, path=path, deal=world.deal)
+    return trace_file(stores, keyring, actor=P(world.steward), path=path, deal=world.deal)
 
 
 def _personal_values(stores: AppStores, loaded: Loaded) -> set[str]:
@@ -185,10 +185,10 @@ def test_trace_is_audited_and_limited_to_the_seller(
 ) -> None:
     copy = recipient_copy(stores, keyring, loaded, recipient="Bidder A", level="masked")
     path = write(doctor(copy, canaries=1, real=3, seed=3), tmp_path / "leak.csv")
-    got = trace_file(stores, keyring, actor=world.steward, path=path)  # every deal of the actor
+    got = trace_file(stores, keyring, actor=P(world.steward), path=path)  # every deal of the actor
     assert got.verdict == "Bidder A"
     with pytest.raises(Forbidden):
-        trace_file(stores, keyring, actor=world.bidder_person, path=path, deal=world.deal)
+        trace_file(stores, keyring, actor=P(world.bidder_person), path=path, deal=world.deal)
     with stores.records_session() as s:
         events = s.execute(
             select(AuditEvent.decision, AuditEvent.body).where(AuditEvent.action == "trace")

@@ -12,7 +12,7 @@ from dealvault.flows.importing import ImportRequest, ImportSummary, import_sourc
 from dealvault.ingest.readers import SourceSpec
 from dealvault.synth.idnumbers import ric_check_digit
 from dealvault.vault.read import CustomerView
-from tests.conftest import World
+from tests.conftest import P, World
 
 HEADERS = [
     "客户编号",
@@ -92,7 +92,7 @@ def lookup(
     return customers.lookup(
         stores,
         keyring,
-        actor=world.steward,
+        actor=P(world.steward),
         deal=world.deal,
         dataset="crm",
         by=by,

@@ -13,7 +13,7 @@ from dealvault.errors import Conflict, Forbidden, InputError
 from dealvault.flows import customers
 from dealvault.flows.context import AppStores
 from dealvault.vault.models import ChildRecord, CustomerRecord, ImportRun
-from tests.conftest import World
+from tests.conftest import P, World
 from tests.vault.helpers import HEADERS, customer_row, do_import, lookup, ric, write_csv
 
 
@@ -33,7 +33,7 @@ def test_import_encrypts_and_lookup_reads(
     rows = [customer_row(i) for i in range(1, 21)]
     path = write_csv(tmp_path / "customers.csv", rows)
     summary = do_import(
-        stores, keyring, path, actor=world.steward, deal=world.deal, rejects_dir=tmp_path / "rej"
+        stores, keyring, path, actor=P(world.steward), deal=world.deal, rejects_dir=tmp_path / "rej"
     )
     assert (summary.rows_read, summary.rows_imported, summary.rows_rejected) == (20, 20, 0)
     assert summary.mapping["手机号"] == "phone" and summary.mapping["身份证号"] == "id_number"
@@ -64,12 +64,12 @@ def test_bidder_is_denied_by_the_read_path(
     stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path
 ) -> None:
     path = write_csv(tmp_path / "c.csv", [customer_row(1)])
-    do_import(stores, keyring, path, actor=world.steward, deal=world.deal, rejects_dir=tmp_path)
+    do_import(stores, keyring, path, actor=P(world.steward), deal=world.deal, rejects_dir=tmp_path)
     with pytest.raises(Forbidden, match="no data at stage preparation"):
         customers.lookup(
             stores,
             keyring,
-            actor=world.bidder_person,
+            actor=P(world.bidder_person),
             deal=world.deal,
             dataset="crm",
             by="phone",
@@ -82,7 +82,7 @@ def test_bidder_is_denied_by_the_read_path(
             stores,
             keyring,
             path,
-            actor=world.bidder_person,
+            actor=P(world.bidder_person),
             deal=world.deal,
             rejects_dir=tmp_path,
             allow_reimport=True,
@@ -103,7 +103,7 @@ def test_duplicates_are_merged_by_blind_index(
         stores,
         keyring,
         write_csv(tmp_path / "a.csv", rows),
-        actor=world.steward,
+        actor=P(world.steward),
         deal=world.deal,
         rejects_dir=tmp_path,
     )
@@ -117,7 +117,7 @@ def test_duplicates_are_merged_by_blind_index(
         stores,
         keyring,
         write_csv(tmp_path / "b.csv", later),
-        actor=world.steward,
+        actor=P(world.steward),
         deal=world.deal,
         rejects_dir=tmp_path,
     )
@@ -129,14 +129,16 @@ def test_reimport_is_detected(
     stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path
 ) -> None:
     path = write_csv(tmp_path / "c.csv", [customer_row(1)])
-    do_import(stores, keyring, path, actor=world.steward, deal=world.deal, rejects_dir=tmp_path)
+    do_import(stores, keyring, path, actor=P(world.steward), deal=world.deal, rejects_dir=tmp_path)
     with pytest.raises(Conflict, match="already imported"):
-        do_import(stores, keyring, path, actor=world.steward, deal=world.deal, rejects_dir=tmp_path)
+        do_import(
+            stores, keyring, path, actor=P(world.steward), deal=world.deal, rejects_dir=tmp_path
+        )
     again = do_import(
         stores,
         keyring,
         path,
-        actor=world.steward,
+        actor=P(world.steward),
         deal=world.deal,
         rejects_dir=tmp_path,
         allow_reimport=True,
@@ -153,7 +155,7 @@ def test_invalid_rows_go_to_an_encrypted_reject_file(
         stores,
         keyring,
         write_csv(tmp_path / "c.csv", rows),
-        actor=world.steward,
+        actor=P(world.steward),
         deal=world.deal,
         rejects_dir=tmp_path / "rej",
     )
@@ -162,7 +164,7 @@ def test_invalid_rows_go_to_an_encrypted_reject_file(
     raw = Path(summary.reject_file).read_bytes()
     assert bad_id.encode() not in raw and b"12345" not in raw  # encrypted
     frame = customers.read_import_rejects(
-        stores, keyring, actor=world.steward, deal=world.deal, import_id=summary.import_id
+        stores, keyring, actor=P(world.steward), deal=world.deal, import_id=summary.import_id
     )
     got = sorted(zip(frame["row"].to_list(), frame["column"].to_list(), strict=True))
     assert got == [(2, "身份证号"), (3, "手机号")]
@@ -181,7 +183,7 @@ def test_strict_import_writes_nothing(
             stores,
             keyring,
             write_csv(tmp_path / "c.csv", rows),
-            actor=world.steward,
+            actor=P(world.steward),
             deal=world.deal,
             rejects_dir=tmp_path / "rej",
             strict=True,
@@ -224,7 +226,7 @@ def test_malformed_inputs_fail_clearly_and_write_nothing(
             stores,
             keyring,
             path,
-            actor=world.steward,
+            actor=P(world.steward),
             deal=world.deal,
             rejects_dir=tmp_path / "rej",
         )
@@ -237,7 +239,7 @@ def test_gbk_round_trip(stores: AppStores, keyring: KeyRing, world: World, tmp_p
     rows = [customer_row(i, 地址="广东省深圳市南山区科技园路8号") for i in range(1, 4)]
     path = write_csv(tmp_path / "gbk.csv", rows, encoding="gbk")
     summary = do_import(
-        stores, keyring, path, actor=world.steward, deal=world.deal, rejects_dir=tmp_path
+        stores, keyring, path, actor=P(world.steward), deal=world.deal, rejects_dir=tmp_path
     )
     assert summary.encoding in ("gbk", "gb18030")
     v = lookup(stores, keyring, world, "13900000002")[0]
@@ -252,7 +254,7 @@ def test_child_tables_are_encrypted_under_the_customer_key(
         stores,
         keyring,
         write_csv(tmp_path / "c.csv", [customer_row(1), customer_row(2)]),
-        actor=world.steward,
+        actor=P(world.steward),
         deal=world.deal,
         rejects_dir=tmp_path,
     )
@@ -286,7 +288,7 @@ def test_child_tables_are_encrypted_under_the_customer_key(
         stores,
         keyring,
         write_csv(tmp_path / "orders.csv", orders, headers=list(orders[0])),
-        actor=world.steward,
+        actor=P(world.steward),
         deal=world.deal,
         rejects_dir=tmp_path,
     )
@@ -309,7 +311,7 @@ def test_other_formats(stores: AppStores, keyring: KeyRing, world: World, tmp_pa
             stores,
             keyring,
             tmp_path / name,
-            actor=world.steward,
+            actor=P(world.steward),
             deal=world.deal,
             rejects_dir=tmp_path,
             dataset=f"ds{i}",
@@ -334,7 +336,7 @@ def test_import_from_a_sql_query(
             [(f"C{i}", "测试", f"1390000{i:04d}", ric(seq=f"{i:03d}")) for i in range(1, 8)],
         )
     req = ImportRequest(
-        actor=world.steward,
+        actor=P(world.steward),
         deal=world.deal,
         dataset="crm",
         spec=SourceSpec(

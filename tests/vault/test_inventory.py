@@ -7,7 +7,7 @@ from pathlib import Path
 from dealvault.crypto.keyring import KeyRing
 from dealvault.flows import inventory
 from dealvault.flows.context import AppStores
-from tests.conftest import World
+from tests.conftest import P, World
 from tests.vault.helpers import customer_row, do_import, write_csv
 
 
@@ -16,8 +16,8 @@ def test_inventory_counts_and_override_survives(
 ) -> None:
     rows = [customer_row(i, 邮箱="" if i % 2 else f"u{i}@example.com") for i in range(1, 11)]
     path = write_csv(tmp_path / "c.csv", rows)
-    do_import(stores, keyring, path, actor=world.steward, deal=world.deal, rejects_dir=tmp_path)
-    inv = inventory.inventory(stores, actor=world.steward, deal=world.deal, dataset="crm")
+    do_import(stores, keyring, path, actor=P(world.steward), deal=world.deal, rejects_dir=tmp_path)
+    inv = inventory.inventory(stores, actor=P(world.steward), deal=world.deal, dataset="crm")
     assert inv.customers_active == 10 and inv.customers_with_sensitive == 10
     assert inv.grade == "general" and "10 people" in inv.grade_reason
     cols = {c.column: c for c in inv.columns}
@@ -25,7 +25,7 @@ def test_inventory_counts_and_override_survives(
     assert cols["身份证号"].sensitive and cols["身份证号"].category == "sensitive"
     out = inventory.override_column(
         stores,
-        actor=world.steward,
+        actor=P(world.steward),
         deal=world.deal,
         dataset="crm",
         table="customers",
@@ -39,7 +39,7 @@ def test_inventory_counts_and_override_survives(
         stores,
         keyring,
         path,
-        actor=world.steward,
+        actor=P(world.steward),
         deal=world.deal,
         rejects_dir=tmp_path,
         allow_reimport=True,
@@ -47,7 +47,7 @@ def test_inventory_counts_and_override_survives(
     again = {
         c.column: c
         for c in inventory.inventory(
-            stores, actor=world.steward, deal=world.deal, dataset="crm"
+            stores, actor=P(world.steward), deal=world.deal, dataset="crm"
         ).columns
     }
     assert again["偏好产品"].override == "product" and again["偏好产品"].pii_type == "product"
@@ -69,9 +69,9 @@ def test_minors_are_counted_at_import(
         stores,
         keyring,
         write_csv(tmp_path / "m.csv", rows),
-        actor=world.steward,
+        actor=P(world.steward),
         deal=world.deal,
         rejects_dir=tmp_path,
     )
-    inv = inventory.inventory(stores, actor=world.steward, deal=world.deal, dataset="crm")
+    inv = inventory.inventory(stores, actor=P(world.steward), deal=world.deal, dataset="crm")
     assert inv.minors_imported == 1

@@ -18,7 +18,7 @@ from dealvault.flows import customers, keys
 from dealvault.flows.context import AppStores
 from dealvault.vault.models import CATEGORY_COLUMNS, CustomerRecord, KeyRotation
 from dealvault.vault.rotation import rotate_data
-from tests.conftest import World
+from tests.conftest import P, World
 from tests.vault.helpers import customer_row, do_import, lookup, write_csv
 
 N = 30
@@ -39,7 +39,7 @@ def _load(stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path, n: 
         stores,
         keyring,
         write_csv(tmp_path / "c.csv", [customer_row(i) for i in range(1, n + 1)]),
-        actor=world.steward,
+        actor=P(world.steward),
         deal=world.deal,
         rejects_dir=tmp_path,
     )
@@ -53,7 +53,7 @@ def _shred(stores: AppStores, keyring: KeyRing, world: World, subject: str) -> N
     customers.shred(
         stores,
         keyring,
-        actor=world.steward,
+        actor=P(world.steward),
         deal=world.deal,
         dataset="crm",
         subject_id=subject,
@@ -137,10 +137,10 @@ def test_a_shred_waiting_on_a_rotation_batch_lands_after_it(
     waiting = threading.Event()
     real = locks.take_job_lock
 
-    def announced(session: object, *, scope: str, busy: str) -> None:
+    def announced(uow: object, *, scope: str, busy: str) -> None:
         if threading.current_thread().name == "shredder":
             waiting.set()
-        real(session, scope=scope, busy=busy)  # type: ignore[arg-type]
+        real(uow, scope=scope, busy=busy)  # type: ignore[arg-type]
 
     monkeypatch.setattr("dealvault.vault.jobs.take_job_lock", announced)
     errors: list[BaseException] = []
@@ -181,7 +181,7 @@ def test_import_waits_out_no_rotation_and_opted_out_customers_survive_one(
     resting = _subject(stores, keyring, world, "13900000004")
     customers.set_status(
         stores,
-        actor=world.steward,
+        actor=P(world.steward),
         deal=world.deal,
         dataset="crm",
         subject_id=resting,
@@ -196,7 +196,7 @@ def test_import_waits_out_no_rotation_and_opted_out_customers_survive_one(
         keys.rotate_data_key(
             stores,
             keyring,
-            actor=world.steward,
+            actor=P(world.steward),
             deal=world.deal,
             dataset="crm",
             batch_size=5,
@@ -204,13 +204,15 @@ def test_import_waits_out_no_rotation_and_opted_out_customers_survive_one(
         )
     more = write_csv(tmp_path / "more.csv", [customer_row(i) for i in range(40, 43)])
     with pytest.raises(Conflict, match="data-key rotation of dataset 'crm' is under way"):
-        do_import(stores, keyring, more, actor=world.steward, deal=world.deal, rejects_dir=tmp_path)
-    keys.rotate_data_key(stores, keyring, actor=world.steward, deal=world.deal, dataset="crm")
-    do_import(stores, keyring, more, actor=world.steward, deal=world.deal, rejects_dir=tmp_path)
+        do_import(
+            stores, keyring, more, actor=P(world.steward), deal=world.deal, rejects_dir=tmp_path
+        )
+    keys.rotate_data_key(stores, keyring, actor=P(world.steward), deal=world.deal, dataset="crm")
+    do_import(stores, keyring, more, actor=P(world.steward), deal=world.deal, rejects_dir=tmp_path)
     # the opted-out customer was re-encrypted too: its data is intact once it is active again
     customers.set_status(
         stores,
-        actor=world.steward,
+        actor=P(world.steward),
         deal=world.deal,
         dataset="crm",
         subject_id=resting,
@@ -235,7 +237,7 @@ def test_shredding_the_dataset_stops_a_rotation(
     customers.shred(
         stores,
         keyring,
-        actor=world.steward,
+        actor=P(world.steward),
         deal=world.deal,
         dataset="crm",
         subject_id=None,
@@ -246,5 +248,6 @@ def test_shredding_the_dataset_stops_a_rotation(
         rotate_data(stores, keyring, dataset_id=1, actor_id=None)
     with stores.records_session() as s:
         assert s.scalar(select(KeyRotation.status)) == "stopped"
-    assert keys.keys_status(stores, keyring).datasets[0].rotation_running is False
+    status = keys.keys_status(stores, keyring, actor=P(world.operator))
+    assert status.datasets[0].rotation_running is False
     assert assert_shreds_hold(stores, keyring) == 12

@@ -18,7 +18,7 @@ from dealvault.errors import IntegrityError, KeyUnavailable, NotFound
 from dealvault.flows import customers, keys
 from dealvault.flows.context import AppStores
 from dealvault.vault.models import CustomerRecord, KeyRotation, ShredRecord
-from tests.conftest import World
+from tests.conftest import P, World
 from tests.vault.helpers import customer_row, do_import, lookup, write_csv
 
 
@@ -28,7 +28,7 @@ def _load(stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path, n: 
         stores,
         keyring,
         write_csv(tmp_path / "c.csv", rows),
-        actor=world.steward,
+        actor=P(world.steward),
         deal=world.deal,
         rejects_dir=tmp_path,
     )
@@ -45,7 +45,7 @@ def _load(stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path, n: 
         stores,
         keyring,
         write_csv(tmp_path / "o.csv", orders, headers=list(orders[0])),
-        actor=world.steward,
+        actor=P(world.steward),
         deal=world.deal,
         rejects_dir=tmp_path,
     )
@@ -92,7 +92,7 @@ def test_shredded_customer_is_unreadable_even_from_an_older_copy(
     out = customers.shred(
         stores,
         keyring,
-        actor=world.steward,
+        actor=P(world.steward),
         deal=world.deal,
         dataset="crm",
         subject_id=victim.subject_id,
@@ -119,7 +119,7 @@ def test_shredded_customer_is_unreadable_even_from_an_older_copy(
         view = customers.lookup(
             old,
             keyring,
-            actor=world.steward,
+            actor=P(world.steward),
             deal=world.deal,
             dataset="crm",
             by="subject_id",
@@ -155,7 +155,7 @@ def test_shred_whole_dataset(
     out = customers.shred(
         stores,
         keyring,
-        actor=world.steward,
+        actor=P(world.steward),
         deal=world.deal,
         dataset="crm",
         subject_id=None,
@@ -183,7 +183,7 @@ def test_master_rotation_rewraps_only(stores: AppStores, world: World, tmp_path:
         before = [
             r.enc_contact for r in s.scalars(select(CustomerRecord).order_by(CustomerRecord.id))
         ]
-    result = keys.rotate_master_key(stores, ring, actor=world.steward)
+    result = keys.rotate_master_key(stores, ring, actor=P(world.steward))
     assert (result.from_version, result.to_version, result.processed) == (1, 2, 2)
     assert PassphraseKeyProvider(path=tmp_path / "m.key", passphrase="passphrase!").versions() == [
         2
@@ -233,7 +233,7 @@ def test_data_rotation_resumes_after_interruption(
         keys.rotate_data_key(
             stores,
             keyring,
-            actor=world.steward,
+            actor=P(world.steward),
             deal=world.deal,
             dataset="crm",
             batch_size=10,
@@ -254,7 +254,7 @@ def test_data_rotation_resumes_after_interruption(
     assert _read(stores, keyring, world, "13900000003").children["orders"][0]["order_id"] == "D3"
     assert _read(stores, keyring, world, "13900000020").data["identity"]
     result = keys.rotate_data_key(
-        stores, keyring, actor=world.steward, deal=world.deal, dataset="crm", batch_size=10
+        stores, keyring, actor=P(world.steward), deal=world.deal, dataset="crm", batch_size=10
     )
     assert result.resumed and (result.from_version, result.to_version, result.processed) == (
         1,

@@ -15,19 +15,18 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
+from dealvault.access.actions import CATALOGUE, Scope
 from dealvault.access.agreements import coverage_problem
 from dealvault.access.governance_models import Grant
 from dealvault.access.grants import grant_problem
 from dealvault.access.models import Deal, Person
 from dealvault.access.policy import LEVELS, Policy, active_policy, level_rank
-from dealvault.access.service import member_roles, party_of
-from dealvault.access.stages import MemberRole, PartyRole, Stage
+from dealvault.access.service import member_roles, store_roles
+from dealvault.access.stages import MemberRole
 from dealvault.access.training import training_problem
 from dealvault.errors import Forbidden
 from dealvault.ingest.fields import Category
 
-#: Actions only the seller's stewards may take (they change the vault, not read it).
-STEWARD_ACTIONS = frozenset({"import", "shred", "rotate", "manage"})
 #: Every category, for reads that name none.
 ALL_CATEGORIES: tuple[str, ...] = tuple(c.value for c in Category)
 
@@ -55,7 +54,7 @@ def decide(
     session: Session,
     *,
     actor: Person,
-    deal: Deal,
+    deal: Deal | None,
     action: str,
     categories: Sequence[str] = (),
     level: str = "full",
@@ -63,24 +62,29 @@ def decide(
     dataset_id: int | None = None,
     purpose: str | None = None,
     at: datetime | None = None,
+    targets_self: bool = False,
 ) -> Decision:
     """Allow or deny ``action`` by ``actor`` on ``deal`` (a read: of ``categories`` of
     ``dataset`` at ``level``), with every reason that applies.
 
-    ``action``: ``read`` (any disclosure; ``level`` says which), ``audit_log``, ``import``,
-    ``shred``, ``rotate`` or ``manage`` (policy, agreements, training, grants).
+    ``action``: ``read`` (any disclosure; ``level`` says which), ``audit_log``, or an action
+    of the catalogue (``access.actions``); store actions take no deal. ``targets_self``: the
+    action would grant the actor something (always denied for granting actions).
     """
+    if action in CATALOGUE:
+        return _catalogue_action(
+            session, actor=actor, deal=deal, action=action, targets_self=targets_self
+        )
+    if deal is None:
+        return Decision(False, "none", (f"action {action} needs a deal",))
     now = at or datetime.now(UTC)
-    policy = active_policy(session)
+    policy = active_policy(session, deal=deal)
     roles = member_roles(session, deal=deal, person=actor)
     reasons: list[str] = []
-    if deal.frozen and action != "audit_log":  # the policy says whether a freeze stops the log
+    if deal.frozen and action not in policy.frozen_allow:
         reasons.append(f"deal {deal.code} is frozen (temporary isolation)")
     if not roles:
         reasons.append(f"{actor.email} is not a member of deal {deal.code}")
-    if action in STEWARD_ACTIONS:
-        return _steward_action(session, actor=actor, deal=deal, action=action, roles=roles,
-                               reasons=reasons)  # fmt: skip
     if action == "audit_log":
         ok = any(
             policy.allows_audit_log(role=r.value, stage=deal.stage, frozen=deal.frozen)[0]
@@ -201,23 +205,37 @@ def _best_role(
     return None, denials[:3] if denials else []
 
 
-def _steward_action(
-    session: Session,
-    *,
-    actor: Person,
-    deal: Deal,
-    action: str,
-    roles: set[MemberRole],
-    reasons: list[str],
+def _catalogue_action(
+    session: Session, *, actor: Person, deal: Deal | None, action: str, targets_self: bool
 ) -> Decision:
-    party = party_of(deal, actor.organization_id)
-    if party is None or party.role != PartyRole.SELLER:
-        reasons.append("actor's organisation is not the seller in this deal")
-    if MemberRole.SELLER_STEWARD not in roles:
-        reasons.append("actor is not a seller data steward of this deal")
-    if action == "import" and Stage(deal.stage) in (Stage.POST_CLOSING, Stage.TERMINATED):
-        reasons.append(f"no imports at stage {deal.stage}")
-    return _result(reasons, level="full", action=action, deal=deal)
+    """A catalogue action, decided by Cedar on every role the actor holds (store roles, and
+    for a deal action the member roles in that deal) under the deal's policy."""
+    scope = CATALOGUE[action].scope
+    roles = store_roles(session, person=actor)
+    reasons: list[str] = []
+    if scope is Scope.STORE:
+        ok, why = active_policy(session, deal=None).allows_action(
+            action=action, roles=roles, stage=None, targets_self=targets_self
+        )
+        return Decision(True, "none", why) if ok else Decision(False, "none", why)
+    if deal is None:
+        return Decision(False, "none", (f"action {action} needs a deal",))
+    held = {r.value for r in member_roles(session, deal=deal, person=actor)}
+    if not held:
+        reasons.append(f"{actor.email} is not a member of deal {deal.code}")
+    policy = active_policy(session, deal=deal)
+    ok, why = policy.allows_action(
+        action=action,
+        roles=roles | held,
+        stage=deal.stage,
+        frozen=deal.frozen,
+        targets_self=targets_self,
+    )
+    if ok:
+        return Decision(True, "none", why)
+    if deal.frozen and action not in policy.frozen_allow:
+        reasons.append(f"deal {deal.code} is frozen (temporary isolation)")
+    return Decision(False, "none", tuple(dict.fromkeys([*reasons, *why])))
 
 
 def _result(reasons: list[str], level: str, action: str, deal: Deal) -> Decision:

@@ -81,9 +81,13 @@ class PolicyVersion(Base):
     """One version of the access policy (TOML text); the newest row is in force."""
 
     __tablename__ = "policy_versions"
+    __table_args__ = (UniqueConstraint("deal_id", "version"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    version: Mapped[int] = mapped_column(Integer, unique=True)
+    #: the deal this version governs; NULL only for versions of stores before per-deal
+    #: policies (ignored: such a store runs on the shipped default until a steward sets one)
+    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id"), nullable=True, index=True)
+    version: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
     comment: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -17,7 +17,7 @@ from dealvault.access.stages import MemberRole
 from dealvault.errors import Conflict, Forbidden, Invalid, NotFound
 from dealvault.ingest.fields import Category
 
-#: Disclosure levels, least to most revealing (DESIGN.md §2; same order as deidentify's Level).
+#: Disclosure levels, least to most revealing (docs/design.md §2; same order as deidentify's Level).
 LEVELS: Final = ("metadata", "aggregate", "anonymized", "pseudonymized", "masked", "full")
 STATUSES: Final = ("pending", "approved", "denied")
 MAX_DAYS: Final = 365

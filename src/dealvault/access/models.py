@@ -89,3 +89,29 @@ class StageChange(Base):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), nullable=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class StoreInfo(Base):
+    """One row: who runs this store (the operator's organisation) and whether it is a
+    single-machine trial (where asserted identities are accepted, and every report says so)."""
+
+    __tablename__ = "store_info"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    operator_organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    trial: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class StoreRoleGrant(Base):
+    """A store-wide role (operator, training admin) held by a named person, until revoked."""
+
+    __tablename__ = "store_roles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    role: Mapped[str] = mapped_column(String(30))
+    granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), nullable=True)
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -14,14 +14,18 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from dealvault.access.actions import CATALOGUE, FROZEN_ALWAYS, Scope
 from dealvault.access.governance_models import PolicyVersion
-from dealvault.access.models import Person
+from dealvault.access.models import Deal, Person
 from dealvault.access.policy_cedar import (
     ACTIONS,
     LEVELS,
+    ROLES,
+    ActionRule,
     CategoryCap,
     CedarEngine,
     Outcome,
+    action_request,
     audit_log_request,
     compile_cedar,
     level_rank,
@@ -45,11 +49,11 @@ __all__ = [
     "set_policy",
 ]
 
-FORMAT = 1
+FORMAT = 2
 _ROLES = tuple(r.value for r in MemberRole)
 _STAGES = tuple(s.value for s in Stage)
 _CATEGORIES = tuple(c.value for c in Category)
-_SECTIONS = ("policy", "approvals", "ceiling", "category_caps", "audit_log", "frozen")
+_SECTIONS = ("policy", "approvals", "ceiling", "category_caps", "audit_log", "frozen", "actions")
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,8 @@ class Policy:
     ceilings: Mapping[str, Mapping[str, str]] = field(repr=False, compare=False)
     category_caps: Mapping[str, CategoryCap] = field(repr=False, compare=False)
     audit_log_roles: tuple[str, ...] = field(repr=False, compare=False)
-    frozen_actions: tuple[str, ...] = field(repr=False, compare=False)
+    frozen_allow: tuple[str, ...] = field(repr=False, compare=False)
+    actions: Mapping[str, ActionRule] = field(repr=False, compare=False)
     engine: CedarEngine = field(repr=False, compare=False)
 
     @property
@@ -138,6 +143,52 @@ class Policy:
                 f"the deal is frozen: audit log reads are stopped [{p}]" for p in out.policies
             )
         return False, (f"{role} may not read the audit log",)
+
+    def allows_action(
+        self,
+        *,
+        action: str,
+        roles: Iterable[str],
+        stage: str | None,
+        frozen: bool = False,
+        targets_self: bool = False,
+    ) -> tuple[bool, tuple[str, ...]]:
+        """Cedar's decision on a catalogue ``action`` by a person holding ``roles``, with
+        readable reasons (the action is allowed when one of the roles is)."""
+        held = sorted({_choice(r, ROLES, "role", "request") for r in roles})
+        if stage is not None:
+            stage = _choice(stage, _STAGES, "stage", "request")
+        if not held:
+            rule = self.actions.get(action)
+            who = ", ".join(rule.roles) if rule and rule.roles else "nobody"
+            return False, (f"{action} needs one of the roles: {who} (held: none)",)
+        outs = self.engine.run(
+            [
+                action_request(
+                    action=action, role=r, stage=stage, frozen=frozen, targets_self=targets_self
+                )
+                for r in held
+            ]
+        )
+        for role, out in zip(held, outs, strict=True):
+            if out.allowed:
+                return True, tuple(f"{role} may {action} [{p}]" for p in out.policies)
+        reasons: list[str] = []
+        for out in outs:
+            reasons += [f"policy evaluation error: {e}" for e in out.errors]
+            if "self_grant" in out.policies:
+                reasons.append(f"nobody may {action} for themselves")
+            if "frozen" in out.policies:
+                reasons.append(f"the deal is frozen: {action} is stopped")
+        rule = self.actions.get(action)
+        allowed_roles = rule.roles if rule else ()
+        if not any(r in allowed_roles for r in held):
+            who = ", ".join(allowed_roles) or "nobody"
+            reasons.append(f"{action} needs one of the roles: {who} (held: {', '.join(held)})")
+        elif stage is not None and rule is not None and stage not in rule.stages:
+            where = ", ".join(rule.stages) or "no stage"
+            reasons.append(f"{action} is not possible at stage {stage} (only at: {where})")
+        return False, tuple(dict.fromkeys(reasons)) or (f"no policy permits {action}",)
 
     def _explain(self, out: Outcome, *, role: str, stage: str, level: str) -> tuple[str, ...]:
         if out.errors:
@@ -255,6 +306,26 @@ def _parse_caps(doc: Mapping[str, Any]) -> dict[str, CategoryCap]:
     return caps
 
 
+def _parse_actions(doc: Mapping[str, Any]) -> dict[str, ActionRule]:
+    tbl = _table(doc, "actions", "[actions]")
+    rules: dict[str, ActionRule] = {}
+    for name in tbl:
+        if name not in CATALOGUE:
+            raise Invalid(f"[actions]: unknown action {name!r}; see docs/policy.md for the list")
+        where = f"actions.{name}"
+        rule = _table(tbl, name, where)
+        store = CATALOGUE[name].scope is Scope.STORE
+        _keys(rule, where, required=("roles",), optional=() if store else ("stages",))
+        stages = rule.get("stages", [])
+        if stages == ["*"]:
+            stages = list(_STAGES)
+        rules[name] = ActionRule(
+            roles=_names(rule["roles"], ROLES, "role", f"{where}.roles"),
+            stages=() if store else _names(stages, _STAGES, "stage", f"{where}.stages"),
+        )
+    return rules
+
+
 def _parse(text: str) -> dict[str, Any]:
     try:
         doc = tomllib.loads(text)
@@ -293,17 +364,22 @@ def _build(text: str, version: int) -> Policy:
     audit_log = _table(doc, "audit_log", "[audit_log]")
     _keys(audit_log, "[audit_log]", required=("roles",))
     frozen = _table(doc, "frozen", "[frozen]")
-    _keys(frozen, "[frozen]", required=("actions",))
+    _keys(frozen, "[frozen]", required=("allow",))
     ceilings = _parse_ceilings(doc)
     caps = _parse_caps(doc)
     audit_roles = _names(audit_log["roles"], _ROLES, "member role", "audit_log.roles")
-    frozen_actions = _names(frozen["actions"], ACTIONS, "action", "frozen.actions")
+    frozen_allow = _names(frozen["allow"], ACTIONS, "action", "frozen.allow")
+    for name in FROZEN_ALWAYS:
+        if name not in frozen_allow:
+            raise Invalid(f"frozen.allow: must include {name} (else a freeze can never end)")
+    actions = _parse_actions(doc)
     sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
     cedar = compile_cedar(
         ceilings=ceilings,
         caps=caps,
         audit_log_roles=audit_roles,
-        frozen_actions=frozen_actions,
+        frozen_allow=frozen_allow,
+        actions=actions,
         sha256=sha,
     )
     return Policy(
@@ -318,7 +394,8 @@ def _build(text: str, version: int) -> Policy:
         ceilings=MappingProxyType({r: MappingProxyType(row) for r, row in ceilings.items()}),
         category_caps=MappingProxyType(caps),
         audit_log_roles=audit_roles,
-        frozen_actions=frozen_actions,
+        frozen_allow=frozen_allow,
+        actions=MappingProxyType(actions),
         engine=CedarEngine(cedar),
     )
 
@@ -361,11 +438,11 @@ def loosenings(policy: Policy, *, baseline: Policy) -> list[str]:
         for r in policy.audit_log_roles
         if r not in baseline.audit_log_roles
     ]
-    out += [
-        f"frozen.actions drops {a}"
-        for a in baseline.frozen_actions
-        if a not in policy.frozen_actions
-    ]
+    out += [f"frozen.allow adds {a}" for a in policy.frozen_allow if a not in baseline.frozen_allow]
+    for name, rule in policy.actions.items():
+        was = baseline.actions.get(name, ActionRule(roles=(), stages=()))
+        out += [f"actions.{name} adds role {r}" for r in rule.roles if r not in was.roles]
+        out += [f"actions.{name} adds stage {s}" for s in rule.stages if s not in was.stages]
     return out
 
 
@@ -375,7 +452,7 @@ def require_tightening(policy: Policy) -> None:
     if problems:
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
         raise Invalid(
-            "a policy may only tighten the shipped default (DESIGN.md §1); this one loosens: "
+            "a policy may only tighten the shipped default (docs/design.md §1); this one loosens: "
             + "; ".join(problems[:5])
             + more,
             code="policy_loosens",
@@ -389,13 +466,21 @@ def _default_text() -> str:
 
 
 def default_policy() -> Policy:
-    """The policy shipped with dealvault (DESIGN.md §1), version 0."""
+    """The policy shipped with dealvault (docs/design.md §1), version 0."""
     return parse_policy(_default_text(), version=0)
 
 
-def active_policy(session: Session) -> Policy:
-    """The newest stored version, else the shipped default."""
-    row = session.scalar(select(PolicyVersion).order_by(PolicyVersion.version.desc()).limit(1))
+def active_policy(session: Session, *, deal: Deal | None) -> Policy:
+    """The newest version stored for ``deal``, else the shipped default. Store-wide actions
+    (``deal`` None) are always decided by the shipped default."""
+    if deal is None:
+        return default_policy()
+    row = session.scalar(
+        select(PolicyVersion)
+        .where(PolicyVersion.deal_id == deal.id)
+        .order_by(PolicyVersion.version.desc())
+        .limit(1)
+    )
     if row is None:
         return default_policy()
     if hashlib.sha256(row.text.encode("utf-8")).hexdigest() != row.sha256:
@@ -403,27 +488,41 @@ def active_policy(session: Session) -> Policy:
     return parse_policy(row.text, version=row.version)
 
 
-def policy_versions(session: Session) -> list[PolicyVersion]:
-    return list(session.scalars(select(PolicyVersion).order_by(PolicyVersion.version)))
+def policy_versions(session: Session, *, deal: Deal) -> list[PolicyVersion]:
+    return list(
+        session.scalars(
+            select(PolicyVersion)
+            .where(PolicyVersion.deal_id == deal.id)
+            .order_by(PolicyVersion.version)
+        )
+    )
 
 
 def set_policy(
-    session: Session, *, text: str, actor: Person | None, comment: str | None
+    session: Session, *, deal: Deal, text: str, actor: Person, comment: str | None
 ) -> PolicyVersion:
-    """Store ``text`` as the next version. It must validate and must not loosen the shipped
-    default; storing the version in force again is a Conflict. Does not commit."""
+    """Store ``text`` as the deal's next version. It must validate and must not loosen the
+    shipped default; storing the version in force again is a Conflict. Does not commit."""
     new = parse_policy(text)
     require_tightening(new)
-    current = active_policy(session)
+    current = active_policy(session, deal=deal)
     if current.version and current.sha256 == new.sha256:
-        raise Conflict(f"this policy is already in force as version {current.version}")
-    latest = session.scalar(select(func.max(PolicyVersion.version))) or 0
+        raise Conflict(
+            f"this policy is already in force for {deal.code} as version {current.version}"
+        )
+    latest = (
+        session.scalar(
+            select(func.max(PolicyVersion.version)).where(PolicyVersion.deal_id == deal.id)
+        )
+        or 0
+    )
     row = PolicyVersion(
+        deal_id=deal.id,
         version=latest + 1,
         text=text,
         sha256=new.sha256,
         comment=comment,
-        actor_id=actor.id if actor is not None else None,
+        actor_id=actor.id,
     )
     session.add(row)
     session.flush()

@@ -10,10 +10,11 @@ from typing import Any
 
 import cedarpy
 
+from dealvault.access.actions import CATALOGUE, Scope, StoreRole
 from dealvault.access.stages import MemberRole, Stage
 from dealvault.errors import Invalid
 
-#: Disclosure levels of DESIGN.md §2, lowest first; a level's index is its rank.
+#: Disclosure levels of docs/design.md §2, lowest first; a level's index is its rank.
 LEVELS: tuple[str, ...] = (
     "none",
     "metadata",
@@ -23,24 +24,50 @@ LEVELS: tuple[str, ...] = (
     "masked",
     "full",
 )
-#: Actions the policy speaks about: reading customer data, reading a deal's audit log.
-ACTIONS: tuple[str, ...] = ("read", "audit_log")
+#: Actions the policy speaks about: reading customer data, reading a deal's audit log, and
+#: every action of the catalogue (``access.actions``).
+ACTIONS: tuple[str, ...] = ("read", "audit_log", *CATALOGUE)
+#: Every role a request can name: member roles of a deal, then store roles.
+ROLES: tuple[str, ...] = (*(r.value for r in MemberRole), *(r.value for r in StoreRole))
+
+
+def _schema() -> str:
+    lines = [
+        "// A person, evaluated by the role they act in (a member role or a store role).",
+        "entity Person { role: String };",
+        "// A deal, by its stage and whether it is frozen.",
+        "entity Deal { stage: String, frozen: Bool };",
+        "// The store as a whole.",
+        "entity Store;",
+        "// Read customer data at a disclosure level (rank in LEVELS) for some data categories.",
+        'action "read" appliesTo {',
+        "  principal: Person,",
+        "  resource: Deal,",
+        "  context: { level_rank: Long, categories: Set<String> }",
+        "};",
+        "// Read the deal's audit log.",
+        'action "audit_log" appliesTo { principal: Person, resource: Deal };',
+        "// The catalogue: targets_self is true when the action would grant the actor something.",
+    ]
+    for a in CATALOGUE.values():
+        res = "Deal" if a.scope is Scope.DEAL else "Store"
+        lines.append(
+            f'action "{a.name}" appliesTo '
+            f"{{ principal: Person, resource: {res}, context: {{ targets_self: Bool }} }};"
+        )
+    return "\n".join(lines) + "\n"
+
 
 #: The Cedar schema every compiled policy is validated against (and every request checked by).
-SCHEMA = """\
-// A person, evaluated by the member role they act in.
-entity Person { role: String };
-// A deal, by its stage and whether it is frozen.
-entity Deal { stage: String, frozen: Bool };
-// Read customer data at a disclosure level (rank in LEVELS) for some data categories.
-action "read" appliesTo {
-  principal: Person,
-  resource: Deal,
-  context: { level_rank: Long, categories: Set<String> }
-};
-// Read the deal's audit log.
-action "audit_log" appliesTo { principal: Person, resource: Deal };
-"""
+SCHEMA = _schema()
+
+
+@dataclass(frozen=True)
+class ActionRule:
+    """Who may take an action (roles) and where (stages of the deal; empty for the store)."""
+
+    roles: tuple[str, ...]
+    stages: tuple[str, ...]
 
 
 def level_rank(level: str) -> int:
@@ -73,16 +100,22 @@ def _id(kind: str, *parts: str) -> str:
     return ".".join((kind, *parts))
 
 
+def _action_list(names: Sequence[str]) -> str:
+    return ", ".join(f'Action::"{n}"' for n in names)
+
+
 def compile_cedar(
     *,
     ceilings: Mapping[str, Mapping[str, str]],
     caps: Mapping[str, CategoryCap],
     audit_log_roles: Sequence[str],
-    frozen_actions: Sequence[str],
+    frozen_allow: Sequence[str],
+    actions: Mapping[str, ActionRule],
     sha256: str,
 ) -> str:
     """Cedar text for a validated policy: one permit per (role, stage) above none, one forbid
-    per category cap, one forbid per action a freeze stops, one permit per audit-log role.
+    per category cap, one forbid for what a freeze stops, one permit per audit-log role, one
+    permit per catalogue action, one forbid on granting oneself anything.
 
     Every name written into the text comes from a closed vocabulary (validated before), never
     from free text of the policy file, so the file cannot smuggle Cedar in.
@@ -120,14 +153,18 @@ def compile_cedar(
             + (f"\nunless {{ [{exempt}].contains(principal.role) }};" if exempt else ";"),
             "",
         ]
-    for action in frozen_actions:
-        out += [
-            f"// a frozen deal stops {action}",
-            f'@id("{_id("frozen", action)}")',
-            f'forbid (principal, action == Action::"{action}", resource)',
-            "when { resource.frozen };",
-            "",
-        ]
+    stopped = [
+        a
+        for a in ("read", "audit_log", *(n for n, d in CATALOGUE.items() if d.scope is Scope.DEAL))
+        if a not in frozen_allow
+    ]
+    out += [
+        "// a frozen deal stops everything but: " + (", ".join(frozen_allow) or "nothing"),
+        '@id("frozen")',
+        f"forbid (principal, action in [{_action_list(stopped)}], resource)",
+        "when { resource.frozen };",
+        "",
+    ]
     for role in audit_log_roles:
         out += [
             f'@id("{_id("audit_log", role)}")',
@@ -135,6 +172,33 @@ def compile_cedar(
             f'when {{ principal.role == "{role}" }};',
             "",
         ]
+    out += ["// ---- the action catalogue", ""]
+    for name, rule in actions.items():
+        if not rule.roles:
+            out += [f"// {name}: nobody", ""]
+            continue
+        roles = ", ".join(f'"{r}"' for r in rule.roles)
+        cond = f"[{roles}].contains(principal.role)"
+        if CATALOGUE[name].scope is Scope.DEAL:
+            if not rule.stages:
+                out += [f"// {name}: at no stage", ""]
+                continue
+            stages = ", ".join(f'"{s}"' for s in rule.stages)
+            cond += f" && [{stages}].contains(resource.stage)"
+        out += [
+            f'@id("{_id("action", name)}")',
+            f'permit (principal, action == Action::"{name}", resource)',
+            f"when {{ {cond} }};",
+            "",
+        ]
+    granting = [n for n, d in CATALOGUE.items() if d.grants]
+    out += [
+        "// nobody grants themselves a role, a membership, training, a signature or an approval",
+        '@id("self_grant")',
+        f"forbid (principal, action in [{_action_list(granting)}], resource)",
+        "when { context.targets_self };",
+        "",
+    ]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -156,8 +220,9 @@ def _entities() -> cedarpy.Entities:
     """One representative person per role and one deal per (stage, frozen): a request names
     the pair it is about, so one parsed entity set serves every request."""
     ents: list[dict[str, Any]] = [
-        {"uid": _person(r.value), "attrs": {"role": r.value}, "parents": []} for r in MemberRole
+        {"uid": _person(r), "attrs": {"role": r}, "parents": []} for r in ROLES
     ]
+    ents.append({"uid": _STORE, "attrs": {}, "parents": []})
     ents += [
         {"uid": _deal(s.value, f), "attrs": {"stage": s.value, "frozen": f}, "parents": []}
         for s in Stage
@@ -174,6 +239,25 @@ def read_request(
         "action": {"type": "Action", "id": "read"},
         "resource": _deal(stage, frozen),
         "context": {"level_rank": rank, "categories": sorted(set(categories))},
+    }
+
+
+_STORE = {"type": "Store", "id": "store"}
+
+
+def action_request(
+    *, action: str, role: str, stage: str | None, frozen: bool, targets_self: bool
+) -> dict[str, Any]:
+    """A catalogue action by ``role``: on a deal at ``stage`` (frozen or not), or on the
+    store (``stage`` None)."""
+    scope = CATALOGUE[action].scope
+    if scope is Scope.DEAL and stage is None:
+        raise Invalid(f"action {action} needs a deal")
+    return {
+        "principal": _person(role),
+        "action": {"type": "Action", "id": action},
+        "resource": _STORE if scope is Scope.STORE else _deal(stage or "", frozen),
+        "context": {"targets_self": targets_self},
     }
 
 

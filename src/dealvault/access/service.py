@@ -11,7 +11,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from stdnum.cn import uscc as std_uscc
 
-from dealvault.access.models import Deal, DealParty, Membership, Organization, Person, StageChange
+from dealvault.access.models import (
+    Deal,
+    DealParty,
+    Membership,
+    Organization,
+    Person,
+    StageChange,
+    StoreRoleGrant,
+)
 from dealvault.access.schemas import (
     DealOut,
     MemberOut,
@@ -237,6 +245,16 @@ def member_roles(session: Session, *, deal: Deal, person: Person) -> set[MemberR
         )
     )
     return {MemberRole(r) for r in rows}
+
+
+def store_roles(session: Session, *, person: Person) -> set[str]:
+    """The store-wide roles ``person`` holds now (operator, training admin)."""
+    rows = session.scalars(
+        select(StoreRoleGrant.role).where(
+            StoreRoleGrant.person_id == person.id, StoreRoleGrant.revoked_at.is_(None)
+        )
+    )
+    return set(rows)
 
 
 def _change_stage(

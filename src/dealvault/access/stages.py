@@ -1,4 +1,4 @@
-"""The deal stage machine of DESIGN.md §1 and the vocabularies of roles and kinds."""
+"""The deal stage machine of docs/design.md §1 and the vocabularies of roles and kinds."""
 
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ import jinja2
 
 from dealvault.access.stages import Stage
 from dealvault.errors import Invalid
+from dealvault.fonts import INSTALL_HINT, cjk_fonts, has_cjk
 from dealvault.ingest.fields import Category
 
 ACCESS_ACTIONS = frozenset({"disclose", "rejects.read", "import", "shred"})
@@ -44,6 +45,8 @@ class ReportInput:
     people: Mapping[str, str]
     verification: Mapping[str, Any]
     checkpoints: Sequence[Mapping[str, Any]]
+    #: the store is a single-machine trial: identities were asserted, not authenticated
+    trial: bool = False
 
 
 def _text(value: object, default: str = "") -> str:
@@ -311,6 +314,7 @@ def render_html(*, data: ReportInput) -> str:
         appendix_total=len(data.events),
         appendix_limit=APPENDIX_EVENTS,
         root_chars=ROOT_CHARS,
+        trial=data.trial,
     )
 
 
@@ -318,6 +322,10 @@ def render_pdf(*, data: ReportInput) -> bytes:
     """The same HTML typeset by WeasyPrint (needs Pango and a CJK font; see
     docs/audit-report.md)."""
     html = render_html(data=data)
+    if has_cjk(html) and not cjk_fonts():
+        raise Invalid(
+            "this report holds Chinese text and no Chinese font is installed: " + INSTALL_HINT
+        )
     try:
         weasyprint = importlib.import_module("weasyprint")
     except (ImportError, OSError) as exc:

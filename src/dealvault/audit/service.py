@@ -73,6 +73,8 @@ class EventIn:
     reasons: Sequence[str] = ()
     counts: Mapping[str, int] = field(default_factory=dict)
     subjects: Sequence[str] | SubjectPacker = ()
+    #: how the actor was authenticated (access.principal.Authn); in the signed body when set
+    authn: str | None = None
 
 
 class DbNodeStore:
@@ -164,6 +166,8 @@ def event_body(
         "counts": dict(ev.counts),
         "subjects": None if subjects is None else {"count": subjects[0], "digest": subjects[1]},
     }
+    if ev.authn is not None:
+        doc["authn"] = ev.authn
     return canonical_json(doc)
 
 

@@ -170,7 +170,7 @@ def revoke_cmd(
 @access_app.command("list")
 def list_cmd(
     ctx: typer.Context,
-    deal: Annotated[str | None, typer.Option(help="Only this deal.")] = None,
+    deal: Annotated[str, typer.Option(help="The deal.")],
     status: Annotated[
         str | None, typer.Option(help="Only this status: pending, approved or denied.")
     ] = None,
@@ -179,9 +179,7 @@ def list_cmd(
 ) -> None:
     """List access requests, oldest first."""
     c = get(ctx)
-    rows = flows.list_requests(
-        c.stores(), deal=deal, status=status, mine=mine, actor=c.actor_or_none()
-    )
+    rows = flows.list_requests(c.stores(), deal=deal, status=status, mine=mine, actor=c.actor())
     if json_out:
         print_json(c.console, rows)
         return
@@ -220,4 +218,8 @@ def list_cmd(
 @access_app.command("show")
 def show_cmd(ctx: typer.Context, request_id: RequestArg, json_out: JsonOpt = False) -> None:
     """Show a request: decisions so far, roles still needed, and its grant if any."""
-    _show(ctx, flows.show_request(get(ctx).stores(), request_id=request_id), json_out)
+    _show(
+        ctx,
+        flows.show_request(get(ctx).stores(), actor=get(ctx).actor(), request_id=request_id),
+        json_out,
+    )

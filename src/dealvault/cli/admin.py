@@ -10,8 +10,10 @@ from rich.table import Table
 from dealvault.access.schemas import DealOut, OrganizationOut, PersonOut
 from dealvault.cli.context import get
 from dealvault.cli.output import kv_table, print_json, table
+from dealvault.errors import Invalid
 from dealvault.flows import admin as flows
 from dealvault.flows.setup import init_store
+from dealvault.flows.store import OperatorIn
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 CodeArg = Annotated[str, typer.Argument(help="Deal code.")]
@@ -33,9 +35,45 @@ def register(app: typer.Typer) -> None:
     app.add_typer(deal_app, name="deal")
 
 
-def init(ctx: typer.Context, json_out: JsonOpt = False) -> None:
-    """Create the store: migrate both databases and make (or check) the master key."""
+def init(
+    ctx: typer.Context,
+    operator: Annotated[
+        str | None,
+        typer.Option(help="E-mail of the store's first operator (needed for a new store)."),
+    ] = None,
+    operator_name: Annotated[
+        str | None, typer.Option(help="The first operator's display name.")
+    ] = None,
+    org: Annotated[
+        str | None,
+        typer.Option("--org", help="The organisation that runs the store (created if new)."),
+    ] = None,
+    org_kind: Annotated[
+        str, typer.Option(help="Kind of that organisation (seller, intermediary, ...).")
+    ] = "seller",
+    trial: Annotated[
+        bool,
+        typer.Option(
+            "--trial",
+            help="A single-machine trial: people of other organisations may act here by "
+            "naming themselves (--as); every report says so.",
+        ),
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Create the store: migrate both databases, make (or check) the master key, and record
+    its first operator (the person of the organisation that runs the store)."""
     c = get(ctx)
+    first = None
+    if operator is not None or org is not None:
+        if not (operator and org):
+            raise Invalid("give both --operator EMAIL and --org ORGANISATION")
+        first = OperatorIn(
+            email=operator,
+            name=operator_name or operator.split("@", 1)[0],
+            organization=org,
+            organization_kind=org_kind,
+        )
     passphrase = None
     s = c.settings
     if s.key_provider == "passphrase" and s.passphrase is None:
@@ -47,7 +85,7 @@ def init(ctx: typer.Context, json_out: JsonOpt = False) -> None:
                 hide_input=True,
                 confirmation_prompt=True,
             )
-    out, stores, _ = init_store(s, passphrase=passphrase)
+    out, stores, _ = init_store(s, passphrase=passphrase, operator=first, trial=trial)
     stores.dispose()
     if json_out:
         print_json(c.console, out)
@@ -76,9 +114,7 @@ def org_add(
 ) -> None:
     """Register an organisation."""
     c = get(ctx)
-    org = flows.create_organization(
-        c.stores(), name=name, kind=kind, uscc=uscc, actor=c.actor_or_none()
-    )
+    org = flows.create_organization(c.stores(), name=name, kind=kind, uscc=uscc, actor=c.actor())
     print_json(c.console, org) if json_out else c.console.print(_orgs([org]))
 
 
@@ -90,7 +126,7 @@ def org_list(
 ) -> None:
     """List organisations."""
     c = get(ctx)
-    orgs = flows.list_organizations(c.stores(), kind=kind)
+    orgs = flows.list_organizations(c.stores(), actor=c.actor(), kind=kind)
     print_json(c.console, orgs) if json_out else c.console.print(_orgs(orgs))
 
 
@@ -102,7 +138,7 @@ def org_show(
 ) -> None:
     """Show one organisation (by name or id)."""
     c = get(ctx)
-    org = flows.show_organization(c.stores(), name=name)
+    org = flows.show_organization(c.stores(), actor=c.actor(), name=name)
     print_json(c.console, org) if json_out else c.console.print(
         kv_table(org.name, list(org.model_dump().items()))
     )
@@ -127,9 +163,7 @@ def person_add(
 ) -> None:
     """Register a person (an account) in an organisation."""
     c = get(ctx)
-    p = flows.create_person(
-        c.stores(), email=email, name=name, organization=org, actor=c.actor_or_none()
-    )
+    p = flows.create_person(c.stores(), email=email, name=name, organization=org, actor=c.actor())
     print_json(c.console, p) if json_out else c.console.print(_people([p]))
 
 
@@ -141,7 +175,7 @@ def person_list(
 ) -> None:
     """List people."""
     c = get(ctx)
-    people = flows.list_persons(c.stores(), organization=org)
+    people = flows.list_persons(c.stores(), actor=c.actor(), organization=org)
     print_json(c.console, people) if json_out else c.console.print(_people(people))
 
 
@@ -153,7 +187,7 @@ def person_show(
 ) -> None:
     """Show one person."""
     c = get(ctx)
-    p = flows.show_person(c.stores(), email=email)
+    p = flows.show_person(c.stores(), actor=c.actor(), email=email)
     print_json(c.console, p) if json_out else c.console.print(
         kv_table(p.email, list(p.model_dump().items()))
     )
@@ -214,9 +248,13 @@ def deal_create(
         list[str] | None, typer.Option(help="Bidder organisation (repeatable).")
     ] = None,
     kind: Annotated[str, typer.Option(help="equity, asset or merger.")] = "equity",
+    steward: Annotated[
+        list[str] | None,
+        typer.Option(help="E-mail of a first seller steward (repeatable; not yourself)."),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Create a deal at stage preparation."""
+    """Create a deal at stage preparation (store operators), naming its first stewards."""
     c = get(ctx)
     deal = flows.create_deal(
         c.stores(),
@@ -225,7 +263,8 @@ def deal_create(
         kind=kind,
         seller=seller,
         bidders=bidder or [],
-        actor=c.actor_flag or c.settings.actor,
+        stewards=steward or [],
+        actor=c.actor(),
     )
     _show_deal(ctx, deal, json_out)
 
@@ -233,7 +272,7 @@ def deal_create(
 @deal_app.command("show")
 def deal_show(ctx: typer.Context, code: CodeArg, json_out: JsonOpt = False) -> None:
     """Show a deal: stage, parties, members and stage history."""
-    _show_deal(ctx, flows.show_deal(get(ctx).stores(), code=code), json_out)
+    _show_deal(ctx, flows.show_deal(get(ctx).stores(), actor=get(ctx).actor(), code=code), json_out)
 
 
 @deal_app.command("list")
@@ -244,7 +283,7 @@ def deal_list(
 ) -> None:
     """List deals."""
     c = get(ctx)
-    deals = flows.list_deals(c.stores(), stage=stage)
+    deals = flows.list_deals(c.stores(), actor=c.actor(), stage=stage)
     if json_out:
         print_json(c.console, deals)
     else:
@@ -287,7 +326,7 @@ def deal_add_party(
             deal=code,
             organization=org,
             role=role,
-            actor=get(ctx).actor_or_none(),
+            actor=get(ctx).actor(),
         ),
         json_out,
     )
@@ -311,7 +350,7 @@ def deal_add_member(
     _show_deal(
         ctx,
         flows.add_member(
-            get(ctx).stores(), deal=code, email=email, role=role, actor=get(ctx).actor_or_none()
+            get(ctx).stores(), deal=code, email=email, role=role, actor=get(ctx).actor()
         ),
         json_out,
     )
@@ -333,7 +372,7 @@ def deal_advance(
         code=code,
         to=to,
         winner=winner,
-        actor=c.actor_flag or c.settings.actor,
+        actor=c.actor(),
         reason=reason,
     )
     _show_deal(ctx, deal, json_out)
@@ -348,9 +387,7 @@ def deal_terminate(
 ) -> None:
     """End a deal before closing."""
     c = get(ctx)
-    deal = flows.terminate_deal(
-        c.stores(), code=code, actor=c.actor_flag or c.settings.actor, reason=reason
-    )
+    deal = flows.terminate_deal(c.stores(), code=code, actor=c.actor(), reason=reason)
     _show_deal(ctx, deal, json_out)
 
 

@@ -159,21 +159,27 @@ def agreement_add(
 @agreement_app.command("list")
 def agreement_list(
     ctx: typer.Context,
-    deal: Annotated[str | None, typer.Option(help="Only this deal.")] = None,
+    deal: Annotated[str, typer.Option(help="The deal.")],
     org: Annotated[str | None, typer.Option("--org", help="Only this organisation.")] = None,
     in_force: Annotated[bool, typer.Option("--in-force", help="Only those in force now.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """List agreements (metadata only)."""
     c = get(ctx)
-    rows = flows.list_agreements(c.stores(), deal=deal, organization=org, in_force=in_force)
+    rows = flows.list_agreements(
+        c.stores(), actor=c.actor(), deal=deal, organization=org, in_force=in_force
+    )
     print_json(c.console, rows) if json_out else c.console.print(_agreements(rows))
 
 
 @agreement_app.command("show")
 def agreement_show(ctx: typer.Context, agreement_id: IdArg, json_out: JsonOpt = False) -> None:
     """Show an agreement: scope, signers, dates, status and document hash (never the document)."""
-    _show(ctx, flows.show_agreement(get(ctx).stores(), agreement_id=agreement_id), json_out)
+    _show(
+        ctx,
+        flows.show_agreement(get(ctx).stores(), actor=get(ctx).actor(), agreement_id=agreement_id),
+        json_out,
+    )
 
 
 @agreement_app.command("revoke")
@@ -281,5 +287,5 @@ def training_list(
 ) -> None:
     """List training records and whether each counts today."""
     c = get(ctx)
-    rows = flows.list_training(c.stores(), person=person, course=course)
+    rows = flows.list_training(c.stores(), actor=c.actor(), person=person, course=course)
     print_json(c.console, rows) if json_out else c.console.print(_training(rows))

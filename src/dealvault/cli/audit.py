@@ -56,7 +56,7 @@ def _show(ctx: typer.Context, out: VerifyOut, json_out: bool) -> None:
 @audit_app.command("verify")
 def verify(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Recompute every leaf, the tree and every checkpoint with its signatures and consistency."""
-    _show(ctx, flows.verify(get(ctx).stores()), json_out)
+    _show(ctx, flows.verify(get(ctx).stores(), actor=get(ctx).actor()), json_out)
 
 
 @audit_app.command("verify-bundle")
@@ -77,7 +77,7 @@ def export(
 ) -> None:
     """Write an offline bundle: events, subjects, checkpoints, keys (see docs/audit-bundle.md)."""
     c = get(ctx)
-    manifest = flows.export(c.stores(), out_dir=out, actor=c.actor_or_none())
+    manifest = flows.export(c.stores(), out_dir=out, actor=c.actor())
     print_json(c.console, manifest) if json_out else c.console.print(
         kv_table(f"bundle written to {out}", list(manifest.items()))
     )
@@ -95,7 +95,7 @@ def prove(
     """Write a C2SP tlog-proof that an event is in the log (and the event next to it)."""
     c = get(ctx)
     target = out or Path(f"event-{event}.tlog-proof")
-    result = flows.prove(c.stores(), seq=event, out=target, actor=c.actor_or_none())
+    result = flows.prove(c.stores(), seq=event, out=target, actor=c.actor())
     print_json(c.console, result) if json_out else c.console.print(
         kv_table("proof written", list(result.items()))
     )
@@ -124,6 +124,7 @@ def log(
     c = get(ctx)
     events = flows.log(
         c.stores(),
+        actor=c.actor(),
         flt=LogFilter(
             actor=actor,
             action=action,
@@ -167,7 +168,7 @@ def report(
     """The auditor's report: accesses by organisation, person, category and stage; denials;
     verification result; checkpoint history."""
     c = get(ctx)
-    res = flows.report(c.stores(), out=out, deal=deal, actor=c.actor_or_none())
+    res = flows.report(c.stores(), out=out, deal=deal, actor=c.actor())
     print_json(c.console, res) if json_out else c.console.print(
         kv_table("report written", list(res.items()))
     )
@@ -177,7 +178,7 @@ def report(
 def checkpoint(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Sign a checkpoint of the log now."""
     c = get(ctx)
-    cp = flows.checkpoint(c.stores(), actor=c.actor_or_none())
+    cp = flows.checkpoint(c.stores(), actor=c.actor())
     print_json(c.console, cp) if json_out else c.console.print(str(cp["note"]))
 
 
@@ -210,7 +211,7 @@ def cosign(
         c.stores(),
         cosigner_key=key_file.read_text("ascii").strip(),
         checkpoint_id=checkpoint_id,
-        actor=c.actor_or_none(),
+        actor=c.actor(),
     )
     print_json(c.console, res) if json_out else c.console.print(
         kv_table("cosigned", list(res.items()))

@@ -143,7 +143,7 @@ def verify(
     ident = _identity(identity)
     with _progress(c, json_out) as report:
         result = flows.verify_backup(
-            c.stores(), path=file, identity=ident, actor=c.actor_or_none(), progress=report
+            c.stores(), path=file, identity=ident, actor=c.actor(), progress=report
         )
     if json_out:
         print_json(c.console, result)
@@ -230,7 +230,7 @@ def restore(
 def list_cmd(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """The backups recorded in this store."""
     c = get(ctx)
-    rows = flows.list_backups(c.stores())
+    rows = flows.list_backups(c.stores(), actor=c.actor())
     if json_out:
         print_json(c.console, rows)
         return

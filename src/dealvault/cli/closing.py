@@ -176,9 +176,7 @@ def verify_cmd(
 ) -> None:
     """Check a certificate's signature, its copy in the store and its audit event."""
     c = get(ctx)
-    res = flows.verify_certificate(
-        c.stores(), source=source, actor=c.actor_or_none(), keys=key or []
-    )
+    res = flows.verify_certificate(c.stores(), source=source, actor=c.actor(), keys=key or [])
     if json_out:
         print_json(c.console, res)
         return

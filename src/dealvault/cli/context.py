@@ -8,12 +8,14 @@ from dataclasses import dataclass, field
 import typer
 from rich.console import Console
 
+from dealvault.access.principal import Principal
 from dealvault.config import Settings
 from dealvault.crypto.keyring import KeyRing
 from dealvault.crypto.providers import build_provider
-from dealvault.errors import Invalid, KeyUnavailable
+from dealvault.errors import KeyUnavailable
 from dealvault.flows.context import AppStores
 from dealvault.flows.setup import load_audit_config
+from dealvault.flows.store import cli_principal
 
 
 @dataclass
@@ -24,6 +26,7 @@ class CliContext:
     err: Console = field(default_factory=lambda: Console(stderr=True))
     _stores: AppStores | None = None
     _keyring: KeyRing | None = None
+    _principal: Principal | None = None
 
     def stores(self) -> AppStores:
         if self._stores is None:
@@ -47,14 +50,13 @@ class CliContext:
             raise KeyUnavailable("no passphrase: set DEALVAULT_PASSPHRASE (no terminal to ask on)")
         return str(typer.prompt("Passphrase for the master key file", hide_input=True))
 
-    def actor_or_none(self) -> str | None:
-        return self.actor_flag or self.settings.actor
-
-    def actor(self) -> str:
-        who = self.actor_flag or self.settings.actor
-        if not who:
-            raise Invalid("who is acting? pass --as EMAIL or set DEALVAULT_ACTOR")
-        return who
+    def actor(self) -> Principal:
+        """Who acts (operator mode: ``--as`` / ``DEALVAULT_ACTOR``, else the only operator);
+        ``asserted`` for a person of another organisation than the store's operator."""
+        if self._principal is None:
+            who = self.actor_flag or self.settings.actor
+            self._principal = cli_principal(self.stores(), email=who)
+        return self._principal
 
     def close(self) -> None:
         if self._stores is not None:

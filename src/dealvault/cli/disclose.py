@@ -54,7 +54,8 @@ def disclose_cmd(
     level: Annotated[
         Level,
         typer.Option(
-            help="metadata, aggregate, anonymized, pseudonymized, masked or full (DESIGN §2)."
+            help="metadata, aggregate, anonymized, pseudonymized, masked or full "
+            "(docs/design.md §2)."
         ),
     ],
     deal: DealOpt = ...,  # type: ignore[assignment]
@@ -224,6 +225,7 @@ def _deliver(
     c.console.print(
         f"[bold]{m['level']}[/bold] disclosure of {m['deal']}/{m['dataset']}"
         f" ({m.get('table', '-')}) to {m['recipient']} at {m['generated_at']}; {m['rows']:,} rows"
+        + (f", of which {m['canary_rows']:,} canary records" if m.get("canary_rows") else "")
     )
     if m["parameters"]:
         c.console.print("parameters: " + json.dumps(m["parameters"], ensure_ascii=False))

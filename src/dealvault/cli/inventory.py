@@ -10,6 +10,7 @@ import typer
 from dealvault.cli.context import get
 from dealvault.cli.output import kv_table, print_json, table
 from dealvault.flows import inventory as flows
+from dealvault.vault.colstats import SKETCH_K
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 DealOpt = Annotated[str, typer.Option("--deal", help="Deal code.")]
@@ -52,7 +53,7 @@ def inventory(
     c.console.print(
         table(
             "columns",
-            ["table", "column", "PII type", "category", "sensitive", "conf.", "fill", "distinct"],
+            ["table", "column", "PII type", "category", "sensitive", "conf.", "fill", "distinct*"],
             [
                 (
                     col.table,
@@ -62,11 +63,16 @@ def inventory(
                     "yes" if col.sensitive else "",
                     f"{col.confidence:.2f}",
                     f"{col.fill_rate:.0%}",
-                    f"{col.distinct:,}",
+                    f"{col.distinct:,}" if col.distinct_exact else f"~{col.distinct:,}",
                 )
                 for col in inv.columns
             ],
         )
+    )
+    c.console.print(
+        "* distinct values: exact, or estimated (~) above "
+        f"{SKETCH_K:,} from a sketch of the column, never above the filled cells",
+        style="dim",
     )
 
 

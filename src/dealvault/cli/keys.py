@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
 def status(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Show the master key, every dataset's keys and counts of customer keys and shreds."""
     c = get(ctx)
-    st = flows.keys_status(c.stores(), c.keyring())
+    st = flows.keys_status(c.stores(), c.keyring(), actor=c.actor())
     if json_out:
         print_json(c.console, st)
         return
@@ -95,9 +95,7 @@ def rotate(
     if master == (dataset is not None):
         raise Invalid("choose --master or --data DATASET (with --deal)")
     if master:
-        result = flows.rotate_master_key(
-            c.stores(), c.keyring(), actor=c.actor_flag or c.settings.actor
-        )
+        result = flows.rotate_master_key(c.stores(), c.keyring(), actor=c.actor())
     else:
         if deal is None:
             raise Invalid("--data needs --deal")

@@ -23,6 +23,7 @@ from dealvault.cli import (
     keys,
     policy,
     records,
+    store,
     transfer,
 )
 from dealvault.cli import synth as synth_cli
@@ -65,7 +66,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
 )
 
 
@@ -83,7 +84,12 @@ def main(
         typer.Option("--home", help="Store directory (DEALVAULT_HOME; default ./.dealvault)."),
     ] = None,
     actor: Annotated[
-        str | None, typer.Option("--as", help="E-mail of the person acting (DEALVAULT_ACTOR).")
+        str | None,
+        typer.Option(
+            "--as",
+            help="E-mail of the person acting (DEALVAULT_ACTOR; default: the store's only "
+            "operator).",
+        ),
     ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
@@ -100,6 +106,7 @@ def main(
 
 
 admin.register(app)
+store.register(app)
 records.register(app)
 keys.register(app)
 audit.register(app)

@@ -9,7 +9,13 @@ from typing import Any
 
 from pydantic import BaseModel
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 
@@ -28,7 +34,7 @@ def print_json(console: Console, obj: Any) -> None:
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
     t = Table(title=title, show_lines=False)
     for c in columns:
-        t.add_column(c)
+        t.add_column(c, overflow="fold")
     for r in rows:
         t.add_row(*["" if v is None else str(v) for v in r])
     return t
@@ -46,22 +52,25 @@ def kv_table(title: str | None, items: Sequence[tuple[str, Any]]) -> Table:
 @contextmanager
 def import_progress(
     err: Console, *, show: bool, task: str
-) -> Iterator[Callable[[int, int | None, int], None]]:
-    """A transient bar on stderr for an import (bytes read of the source, rows so far);
-    yields the ``progress(done, total, rows)`` callback ``flows.importing`` takes."""
+) -> Iterator[Callable[[int, int | None], None]]:
+    """A transient bar on stderr for an import: rows imported of the rows the source holds
+    (counted before reading; a bar without an end when that is unknown, e.g. XLSX or SQL);
+    yields the ``progress(rows, expected)`` callback ``flows.importing`` takes."""
     with Progress(
         TextColumn("[bold]importing"),
         BarColumn(),
-        DownloadColumn(),
-        TextColumn("{task.fields[rows]:,} rows"),
+        MofNCompleteColumn(),
+        TextColumn("rows"),
         TimeRemainingColumn(),
         console=err,
         disable=not show,
         transient=True,
     ) as bar:
-        task_id = bar.add_task(task, total=None, rows=0)
+        task_id = bar.add_task(task, total=None)
 
-        def progress(done: int, total: int | None, rows: int) -> None:
-            bar.update(task_id, completed=done, total=total, rows=rows)
+        def progress(rows: int, expected: int | None) -> None:
+            # a CSV's line count is an upper bound (quoted line breaks): never past the end
+            total = max(expected, rows) if expected is not None else None
+            bar.update(task_id, completed=rows, total=total)
 
         yield progress

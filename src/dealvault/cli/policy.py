@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from dealvault.access import policy as pol
 from dealvault.access.stages import Stage
 from dealvault.cli.context import get
 from dealvault.cli.output import kv_table, print_json, table
@@ -18,6 +19,9 @@ from dealvault.flows.policy import PolicyOut
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 FileArg = Annotated[Path, typer.Argument(help="Policy file (TOML, UTF-8).")]
 CedarOpt = Annotated[bool, typer.Option("--cedar", help="Also print the compiled Cedar policy.")]
+DealOpt = Annotated[
+    str | None, typer.Option(help="The deal (default: the shipped default policy).")
+]
 
 policy_app = typer.Typer(
     help="The access policy: the stage x role x category disclosure ceiling, versioned.",
@@ -58,7 +62,8 @@ def _print_policy(ctx: typer.Context, p: PolicyOut, *, json_out: bool, cedar: bo
                 ("approvers", ", ".join(p.approvals_default)),
                 ("approvers (sensitive)", ", ".join(p.approvals_sensitive)),
                 ("audit log readers", ", ".join(p.audit_log_roles)),
-                ("a freeze stops", ", ".join(p.frozen_actions)),
+                ("a freeze allows only", ", ".join(p.frozen_allow)),
+                ("deal", p.deal or "(the shipped default)"),
             ],
         )
     )
@@ -82,11 +87,20 @@ def _print_policy(ctx: typer.Context, p: PolicyOut, *, json_out: bool, cedar: bo
 
 
 @policy_app.command("show")
-def policy_show(ctx: typer.Context, cedar: CedarOpt = False, json_out: JsonOpt = False) -> None:
-    """Show the policy in force: the matrix, category caps and approvers (--cedar: the Cedar)."""
-    _print_policy(
-        ctx, flows.show_policy(get(ctx).stores(), cedar=cedar), json_out=json_out, cedar=cedar
-    )
+def policy_show(
+    ctx: typer.Context,
+    deal: DealOpt = None,
+    cedar: CedarOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Show the policy in force for a deal (without --deal: the shipped default): the matrix,
+    category caps, approvers and who may take each action (--cedar: the Cedar)."""
+    c = get(ctx)
+    if deal is None:
+        p = flows.shipped_policy(cedar=cedar)
+    else:
+        p = flows.show_policy(c.stores(), actor=c.actor(), deal=deal, cedar=cedar)
+    _print_policy(ctx, p, json_out=json_out, cedar=cedar)
 
 
 @policy_app.command("validate")
@@ -104,12 +118,14 @@ def policy_validate(
 def policy_set(
     ctx: typer.Context,
     file: FileArg,
+    deal: Annotated[str, typer.Option(help="The deal the policy governs.")],
     comment: Annotated[str, typer.Option(help="Why the policy changes, for the record.")],
     json_out: JsonOpt = False,
 ) -> None:
-    """Put a policy file in force as the next version (seller stewards; audited)."""
+    """Put a policy file in force for one deal as its next version (seller stewards of that
+    deal; it may only tighten the shipped default; audited)."""
     c = get(ctx)
-    v = flows.set_policy(c.stores(), text=_read(file), actor=c.actor(), comment=comment)
+    v = flows.set_policy(c.stores(), actor=c.actor(), deal=deal, text=_read(file), comment=comment)
     if json_out:
         print_json(c.console, v)
     else:
@@ -119,10 +135,14 @@ def policy_set(
 
 
 @policy_app.command("history")
-def policy_history(ctx: typer.Context, json_out: JsonOpt = False) -> None:
-    """List the stored policy versions (none: the shipped default is in force)."""
+def policy_history(
+    ctx: typer.Context,
+    deal: Annotated[str, typer.Option(help="The deal.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """List a deal's stored policy versions (none: the shipped default is in force)."""
     c = get(ctx)
-    versions = flows.policy_history(c.stores())
+    versions = flows.policy_history(c.stores(), actor=c.actor(), deal=deal)
     if json_out:
         print_json(c.console, versions)
         return
@@ -159,19 +179,32 @@ def policy_check(
         list[str] | None, typer.Option(help="Data category (repeatable), e.g. sensitive.")
     ] = None,
     frozen: Annotated[bool, typer.Option(help="As if the deal were frozen.")] = False,
+    deal: DealOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Print the ceiling of a role at a stage (for categories), and the decision per level."""
     c = get(ctx)
-    out = flows.check_policy(
-        c.stores(), role=role, stage=stage, categories=category or [], frozen=frozen
-    )
+    cats = category or []
+    if deal is None:
+        out = flows.check(
+            pol.default_policy(), role=role, stage=stage, categories=cats, frozen=frozen
+        )
+    else:
+        out = flows.check_policy(
+            c.stores(),
+            actor=c.actor(),
+            deal=deal,
+            role=role,
+            stage=stage,
+            categories=cats,
+            frozen=frozen,
+        )
     if json_out:
         print_json(c.console, out)
         return
-    cats = ", ".join(out.categories) or "any"
+    named = ", ".join(out.categories) or "any"
     c.console.print(
-        f"ceiling for {out.role} at {out.stage} ({cats}): {out.ceiling}"
+        f"ceiling for {out.role} at {out.stage} ({named}): {out.ceiling}"
         f"  [policy version {out.policy_version}]",
         markup=False,
         soft_wrap=True,

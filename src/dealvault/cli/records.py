@@ -10,6 +10,7 @@ import typer
 
 from dealvault.cli.context import get
 from dealvault.cli.output import import_progress, kv_table, print_json, table
+from dealvault.cli.secrets import sql_source_url
 from dealvault.deidentify.masking import mask_field
 from dealvault.errors import Invalid
 from dealvault.flows import customers as flows
@@ -65,7 +66,20 @@ def import_cmd(
     ] = None,
     sheet: Annotated[str | None, typer.Option(help="XLSX sheet (default: the first).")] = None,
     sql_url: Annotated[
-        str | None, typer.Option("--sql-url", help="SQLAlchemy URL to read from (with --query).")
+        str | None,
+        typer.Option(
+            "--sql-url",
+            help="SQLAlchemy URL to read from (with --query), without a password: command "
+            "lines are visible to every user of the machine (use --sql-url-env or -file).",
+        ),
+    ] = None,
+    sql_url_env: Annotated[
+        str | None,
+        typer.Option(help="Name of an environment variable holding the SQL URL."),
+    ] = None,
+    sql_url_file: Annotated[
+        Path | None,
+        typer.Option(help="File (mode 0600) whose first line is the SQL URL."),
     ] = None,
     query: Annotated[str | None, typer.Option(help="SQL query whose rows are imported.")] = None,
     mapping: Annotated[
@@ -91,6 +105,7 @@ def import_cmd(
     encrypted reject file (see 'dealvault rejects'); --strict refuses them instead.
     """
     c = get(ctx)
+    sql_url = sql_source_url(url=sql_url, env=sql_url_env, file=sql_url_file)
     if (source is None) == (sql_url is None):
         raise Invalid("give a file to import, or --sql-url with --query")
     if sql_url is not None and not query:
@@ -118,7 +133,7 @@ def import_cmd(
         allow_reimport=allow_reimport,
     )
     if show_mapping:
-        m, found = preview_mapping(request=request)
+        m, found = preview_mapping(c.stores(), request=request)
         if json_out:
             print_json(
                 c.console,
@@ -237,8 +252,13 @@ def lookup_cmd(
     if json_out:
         print_json(c.console, out)
         return
+    said = {
+        "opted_out": "opted out: never disclosed or transferred",
+        "objecting": "objects to the transfer: never disclosed or transferred",
+        "shredded": "shredded: its keys are destroyed",
+    }
     for v in out:
-        items: list[tuple[str, object]] = [("status", v["status"])]
+        items: list[tuple[str, object]] = [("status", said.get(str(v["status"]), v["status"]))]
         for cat, fields in v["data"].items():  # type: ignore[attr-defined]
             items += [(f"{cat}.{f}", x) for f, x in fields.items()]
         for t, rows in v["children"].items():  # type: ignore[attr-defined]

@@ -179,19 +179,19 @@ def plan_deny_cmd(
 def plan_show_cmd(ctx: typer.Context, plan_id: PlanArg, json_out: JsonOpt = False) -> None:
     """A plan with its approvals and packages."""
     c = get(ctx)
-    _show(c, flows.show_plan(c.stores(), plan_id=plan_id), json_out)
+    _show(c, flows.show_plan(c.stores(), actor=c.actor(), plan_id=plan_id), json_out)
 
 
 @plan_app.command("list")
 def plan_list_cmd(
     ctx: typer.Context,
-    deal: Annotated[str | None, typer.Option(help="Only this deal.")] = None,
+    deal: Annotated[str, typer.Option(help="The deal.")],
     status: Annotated[str | None, typer.Option(help="pending, approved or denied.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Transfer plans, oldest first."""
     c = get(ctx)
-    found = flows.list_plans(c.stores(), deal=deal, status=status)
+    found = flows.list_plans(c.stores(), actor=c.actor(), deal=deal, status=status)
     if json_out:
         print_json(c.console, found)
         return
@@ -323,6 +323,10 @@ def _report(c: CliContext, r: Reconciliation, json_out: bool) -> None:
                 ("signer fingerprint", r.signature.fingerprint),
                 ("records expected / received", f"{r.records.expected} / {r.records.received}"),
                 (
+                    "of which canary records / customers",
+                    f"{r.records.canaries} / {r.records.customers}",
+                ),
+                (
                     "missing / extra / altered",
                     f"{r.records.missing} / {r.records.extra} / {r.records.altered}",
                 ),
@@ -448,12 +452,12 @@ def package_canaries_cmd(
 @package_app.command("ledger")
 def package_ledger_cmd(
     ctx: typer.Context,
-    deal: Annotated[str | None, typer.Option(help="Only this deal.")] = None,
+    deal: Annotated[str, typer.Option(help="The deal.")],
     json_out: JsonOpt = False,
 ) -> None:
     """The transfer ledger (GB/T 35273 §9.2): date, scale, purpose and recipient of each."""
     c = get(ctx)
-    rows: list[LedgerEntry] = flows.ledger(c.stores(), deal=deal)
+    rows: list[LedgerEntry] = flows.ledger(c.stores(), actor=c.actor(), deal=deal)
     if json_out:
         print_json(c.console, rows)
         return

@@ -2,7 +2,8 @@
 
 PostgreSQL: ``pg_advisory_xact_lock`` on a key derived from a scope name (a dataset), so jobs
 on other scopes run on. SQLite has one writer per database file: the transaction takes the
-store's write lock (``BEGIN IMMEDIATE``), which excludes every other writer until it ends.
+write lock of the record store and of the key store (``BEGIN IMMEDIATE``, in that order),
+which excludes every other writer until it ends.
 Either wait ends after the engine's lock timeout; the caller's message then says who waits
 for what (:class:`dealvault.errors.Busy`).
 """
@@ -15,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dealvault.db.engine import BEGIN_OPTION, is_lock_error
+from dealvault.db.stores import UnitOfWork
 from dealvault.errors import Busy
 
 #: First half of every advisory lock key of dealvault ("dvjl").
@@ -28,16 +30,22 @@ def lock_key(scope: str) -> int:
     )
 
 
-def take_job_lock(session: Session, *, scope: str, busy: str) -> None:
-    """Hold ``scope`` in the session's transaction; ``busy`` is the message when the wait
-    times out. Afterwards every object of the session is read again, under the lock."""
+def take_job_lock(uow: UnitOfWork, *, scope: str, busy: str) -> None:
+    """Hold ``scope`` in the unit of work's transactions; ``busy`` is the message when the
+    wait times out. Afterwards every object of the records session is read again, under the
+    lock. A SQLite key store's write lock is taken too: a job that read keys and then writes
+    them would otherwise fail at once whenever another writer (or a checkpoint after a
+    shred) went first."""
     try:
+        session = uow.records
         if session.connection().dialect.name == "postgresql":
             session.flush()
             session.execute(select(func.pg_advisory_xact_lock(NAMESPACE, lock_key(scope))))
             session.expire_all()
         else:
             hold_write_lock(session)
+        if uow.keys.connection().dialect.name == "sqlite":
+            hold_write_lock(uow.keys)
     except Exception as exc:
         if is_lock_error(exc):
             raise Busy(busy) from None

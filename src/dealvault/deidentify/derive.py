@@ -66,7 +66,8 @@ def order_summary(orders: pl.DataFrame) -> pl.DataFrame:
     if "order_time" in orders.columns:
         day = pl.col("order_time").cast(pl.String).str.slice(0, 10)
         exprs += [day.min().alias("first_order"), day.max().alias("last_order")]
-    return orders.group_by("subject_id").agg(exprs)
+    keyed = orders.with_columns(pl.col("subject_id").cast(pl.String))  # empty reads: Null
+    return keyed.group_by("subject_id").agg(exprs)
 
 
 def with_customer_attributes(rows: pl.DataFrame, *, customers: pl.DataFrame) -> pl.DataFrame:

@@ -15,7 +15,7 @@ from dealvault.ingest.fields import FIELDS
 
 
 class Level(StrEnum):
-    """Disclosure levels, least to most revealing (DESIGN.md §2)."""
+    """Disclosure levels, least to most revealing (docs/design.md §2)."""
 
     METADATA = "metadata"
     AGGREGATE = "aggregate"

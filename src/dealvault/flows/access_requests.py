@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from pydantic import BaseModel
@@ -14,11 +15,12 @@ from dealvault.access.decision import Decision
 from dealvault.access.governance_models import AccessRequest, Grant
 from dealvault.access.models import Deal, Person
 from dealvault.access.policy import Policy, active_policy
+from dealvault.access.principal import Principal
 from dealvault.audit.service import EventIn
 from dealvault.db.base import utcnow
 from dealvault.errors import Invalid, NotFound
 from dealvault.flows.context import AppStores
-from dealvault.flows.guard import audit, checkpoint, enforce
+from dealvault.flows.guard import audit, authorize, checkpoint, enforce
 from dealvault.vault import service as vault
 
 
@@ -158,7 +160,7 @@ def _request_objects(session: Session, req: AccessRequest) -> dict[str, str | in
 def request_access(
     stores: AppStores,
     *,
-    actor: str,
+    actor: Principal,
     deal: str,
     dataset: str,
     categories: Sequence[str],
@@ -172,13 +174,12 @@ def request_access(
     at = at or utcnow()
     with stores.unit_of_work() as uow:
         s = uow.records
-        person = access.get_person(s, email=actor)
         d = access.get_deal(s, code=deal)
-        _refuse(
-            stores,
-            grants.requester_problem(s, person=person, deal=d),
-            EventIn(action="access.request", actor=actor, deal=deal, objects={"dataset": dataset}),
+        base = EventIn(action="access.request", objects={"dataset": dataset})
+        person, base = authorize(
+            stores, s, actor=actor, action="access.request", deal=d, event=base
         )
+        _refuse(stores, grants.requester_problem(s, person=person, deal=d), base)
         ds = vault.get_dataset(s, deal=d, name=dataset)
         req = grants.create_request(
             s,
@@ -192,16 +193,10 @@ def request_access(
             row_cap=row_cap,
             at=at,
         )
-        policy = active_policy(s)
+        policy = active_policy(s, deal=d)
         req.required_roles = ",".join(required_roles(policy, req))
         objects = _request_objects(s, req) | {"days": duration_days, "row_cap": row_cap}
-        audit(
-            stores,
-            uow,
-            EventIn(
-                action="access.request", actor=actor, deal=deal, objects=objects, purpose=purpose
-            ),
-        )
+        audit(stores, uow, replace(base, objects=objects, purpose=purpose))
         return request_view(s, req, policy=policy, at=at)
 
 
@@ -216,7 +211,7 @@ def _open(s: Session, request_id: int) -> tuple[AccessRequest, Deal]:
 def approve_request(
     stores: AppStores,
     *,
-    actor: str,
+    actor: Principal,
     request_id: int,
     comment: str | None = None,
     role: str | None = None,
@@ -230,23 +225,22 @@ def approve_request(
     at = at or utcnow()
     with stores.unit_of_work() as uow:
         s = uow.records
-        person = access.get_person(s, email=actor)
         req, deal = _open(s, request_id)
-        policy = active_policy(s)
+        person, base = authorize(
+            stores,
+            s,
+            actor=actor,
+            action="access.approve",
+            deal=deal,
+            targets_self=req.requester.email == actor.email,
+            event=EventIn(action="access.approve", objects=_request_objects(s, req)),
+        )
+        policy = active_policy(s, deal=deal)
         required = required_roles(policy, req)
         chosen, reasons = grants.approver_role(
             s, request=req, approver=person, deal=deal, required_roles=required, role=role
         )
-        _refuse(
-            stores,
-            reasons,
-            EventIn(
-                action="access.approve",
-                actor=actor,
-                deal=deal.code,
-                objects=_request_objects(s, req),
-            ),
-        )
+        _refuse(stores, reasons, base)
         approval, grant = grants.approve(
             s,
             request=req,
@@ -261,10 +255,8 @@ def approve_request(
         audit(
             stores,
             uow,
-            EventIn(
-                action="access.approve",
-                actor=actor,
-                deal=deal.code,
+            replace(
+                base,
                 objects=_request_objects(s, req)
                 | {"role": approval.role, "still_needed": ", ".join(left) or None},
             ),
@@ -273,10 +265,9 @@ def approve_request(
             audit(
                 stores,
                 uow,
-                EventIn(
+                replace(
+                    base,
                     action="access.grant",
-                    actor=actor,
-                    deal=deal.code,
                     objects=_request_objects(s, req)
                     | {
                         "grant": grant.id,
@@ -293,7 +284,7 @@ def approve_request(
 
 
 def deny_request(
-    stores: AppStores, *, actor: str, request_id: int, reason: str, at: datetime | None = None
+    stores: AppStores, *, actor: Principal, request_id: int, reason: str, at: datetime | None = None
 ) -> RequestOut:
     """A holder of a required role says no: the request is denied for good."""
     at = at or utcnow()
@@ -301,18 +292,23 @@ def deny_request(
         raise Invalid("give a reason for the denial")
     with stores.unit_of_work() as uow:
         s = uow.records
-        person = access.get_person(s, email=actor)
         req, deal = _open(s, request_id)
-        policy = active_policy(s)
+        person, base = authorize(
+            stores,
+            s,
+            actor=actor,
+            action="access.deny",
+            deal=deal,
+            event=EventIn(action="access.deny", objects=_request_objects(s, req)),
+        )
+        policy = active_policy(s, deal=deal)
         required = required_roles(policy, req)
         _refuse(
             stores,
             grants.denier_problem(
                 s, request=req, person=person, deal=deal, required_roles=required
             ),
-            EventIn(
-                action="access.deny", actor=actor, deal=deal.code, objects=_request_objects(s, req)
-            ),
+            base,
         )
         approval = grants.deny(
             s,
@@ -326,10 +322,8 @@ def deny_request(
         audit(
             stores,
             uow,
-            EventIn(
-                action="access.deny",
-                actor=actor,
-                deal=deal.code,
+            replace(
+                base,
                 objects=_request_objects(s, req) | {"role": approval.role, "status": req.status},
                 reasons=(reason.strip(),),
             ),
@@ -338,7 +332,7 @@ def deny_request(
 
 
 def revoke_grant(
-    stores: AppStores, *, actor: str, grant_id: int, reason: str, at: datetime | None = None
+    stores: AppStores, *, actor: Principal, grant_id: int, reason: str, at: datetime | None = None
 ) -> GrantOut:
     """End a grant at once (a seller steward or security officer of its deal; reason needed)."""
     at = at or utcnow()
@@ -346,7 +340,6 @@ def revoke_grant(
         raise Invalid("give a reason for the revocation")
     with stores.unit_of_work() as uow:
         s = uow.records
-        person = access.get_person(s, email=actor)
         grant = grants.get_grant(s, grant_id=grant_id, lock=True)
         deal = s.get(Deal, grant.deal_id)
         if deal is None:  # pragma: no cover - a foreign key guarantees it
@@ -356,19 +349,21 @@ def revoke_grant(
             "request": grant.request_id,
             "dataset": grants.dataset_name(s, grant.dataset_id),
         }
-        _refuse(
+        person, base = authorize(
             stores,
-            grants.revoker_problem(s, person=person, deal=deal),
-            EventIn(action="access.revoke", actor=actor, deal=deal.code, objects=objects),
+            s,
+            actor=actor,
+            action="access.revoke",
+            deal=deal,
+            event=EventIn(action="access.revoke", objects=objects),
         )
+        _refuse(stores, grants.revoker_problem(s, person=person, deal=deal), base)
         grants.revoke(s, grant=grant, actor=person, deal=deal, reason=reason, at=at)
         audit(
             stores,
             uow,
-            EventIn(
-                action="access.revoke",
-                actor=actor,
-                deal=deal.code,
+            replace(
+                base,
                 objects=objects | {"grantee": _email(s, grant.person_id)},
                 reasons=(reason.strip(),),
             ),
@@ -380,28 +375,58 @@ def revoke_grant(
 def list_requests(
     stores: AppStores,
     *,
-    deal: str | None = None,
+    actor: Principal,
+    deal: str,
     status: str | None = None,
     mine: bool = False,
-    actor: str | None = None,
 ) -> list[RequestOut]:
-    """Requests, oldest first; ``mine``: only those the actor filed."""
+    """A deal's requests, oldest first; ``mine``: only those the actor filed. People who do
+    not decide requests (no approver role in the deal) see only their own."""
     at = utcnow()
-    with stores.records_session() as s:
-        d = access.get_deal(s, code=deal) if deal is not None else None
-        who = None
-        if mine:
-            if not actor:
-                raise Invalid("--mine needs to know who is acting: pass --as EMAIL")
-            who = access.get_person(s, email=actor)
-        policy = active_policy(s)
-        return [
+    with stores.unit_of_work() as uow:
+        s = uow.records
+        d = access.get_deal(s, code=deal)
+        who, event = authorize(
+            stores,
+            s,
+            actor=actor,
+            action="access.read",
+            deal=d,
+            event=EventIn(action="access.list"),
+        )
+        policy = active_policy(s, deal=d)
+        approver = {r.value for r in access.member_roles(s, deal=d, person=who)} & set(
+            policy.approvals_sensitive
+        )
+        mine = mine or not approver
+        out = [
             request_view(s, r, policy=policy, at=at)
-            for r in grants.list_requests(s, deal=d, status=status, requester=who)
+            for r in grants.list_requests(s, deal=d, status=status, requester=who if mine else None)
         ]
+        audit(stores, uow, event)
+        return out
 
 
-def show_request(stores: AppStores, *, request_id: int) -> RequestOut:
-    with stores.records_session() as s:
-        req = grants.get_request(s, request_id=request_id)
-        return request_view(s, req, policy=active_policy(s), at=utcnow())
+def show_request(stores: AppStores, *, actor: Principal, request_id: int) -> RequestOut:
+    with stores.unit_of_work() as uow:
+        s = uow.records
+        req, deal = _open(s, request_id)
+        who, event = authorize(
+            stores,
+            s,
+            actor=actor,
+            action="access.read",
+            deal=deal,
+            event=EventIn(action="access.show", objects={"request": req.id}),
+        )
+        policy = active_policy(s, deal=deal)
+        approver = {r.value for r in access.member_roles(s, deal=deal, person=who)} & set(
+            policy.approvals_sensitive
+        )
+        if not approver and req.requester_id != who.id:
+            enforce(
+                stores, Decision(False, "none", ("only approvers see others' requests",)), event
+            )
+        out = request_view(s, req, policy=policy, at=utcnow())
+        audit(stores, uow, event)
+        return out

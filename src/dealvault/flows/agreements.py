@@ -10,28 +10,20 @@ from datetime import date, datetime
 from pathlib import Path
 
 from pydantic import BaseModel
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from dealvault.access import agreements as reg
 from dealvault.access import service as access
 from dealvault.access import training as tr
 from dealvault.access.agreements import AgreementOut, SignerIn
-from dealvault.access.decision import Decision
-from dealvault.access.models import Deal, Membership, Person
-from dealvault.access.stages import MemberRole
+from dealvault.access.models import Deal
+from dealvault.access.principal import Principal
 from dealvault.access.training import TrainingImportOut, TrainingOut
 from dealvault.audit.service import EventIn
 from dealvault.crypto.keyring import KeyRing
 from dealvault.db.base import utcnow
 from dealvault.errors import Conflict, Invalid
 from dealvault.flows.context import AppStores
-from dealvault.flows.guard import audit, enforce
-
-#: Who may fetch a signed document besides the agreement's own organisation's members.
-DOCUMENT_READERS = frozenset(
-    {MemberRole.SELLER_STEWARD, MemberRole.SECURITY_OFFICER, MemberRole.AUDITOR}
-)
+from dealvault.flows.guard import audit, authorize
 
 
 class DocumentOut(BaseModel):
@@ -41,20 +33,12 @@ class DocumentOut(BaseModel):
     sha256: str
 
 
-def _steward_decision(session: Session, *, deal: Deal, person: Person, action: str) -> Decision:
-    if MemberRole.SELLER_STEWARD in access.member_roles(session, deal=deal, person=person):
-        return Decision(True, "metadata", (f"seller steward, {action}",))
-    return Decision(
-        False, "none", (f"only a seller steward of deal {deal.code} may {action} agreements",)
-    )
-
-
 # -- agreements --------------------------------------------------------------------------
 def add_agreement(
     stores: AppStores,
     keyring: KeyRing | None = None,
     *,
-    actor: str,
+    actor: Principal,
     deal: str,
     organization: str,
     kind: str,
@@ -66,22 +50,26 @@ def add_agreement(
     signers: Sequence[SignerIn] = (),
     document: Path | None = None,
 ) -> AgreementOut:
-    """Register an agreement (and encrypt its signed document); seller stewards only."""
+    """Register an agreement (and encrypt its signed document); seller stewards only, and
+    never an agreement of the steward's own organisation or naming the steward as a signer."""
     doc = reg.read_document(document) if document is not None else None
     if doc is not None and keyring is None:
         raise Invalid("attaching a document needs the master key")
     with stores.unit_of_work() as uow:
         s = uow.records
-        person = access.get_person(s, email=actor)
         d = access.get_deal(s, code=deal)
         org = access.get_organization(s, name=organization)
-        event = EventIn(
+        me = access.get_person(s, email=actor.email)
+        person, event = authorize(
+            stores,
+            s,
+            actor=actor,
             action="agreement.add",
-            actor=person.email,
-            deal=d.code,
-            objects={"organization": org.name, "kind": kind},
+            deal=d,
+            targets_self=org.id == me.organization_id
+            or any(x.email.strip().lower() == actor.email for x in signers),
+            event=EventIn(action="agreement.add", objects={"organization": org.name, "kind": kind}),
         )
-        enforce(stores, _steward_decision(s, deal=d, person=person, action="add"), event)
         a = reg.create_agreement(
             s,
             deal=d,
@@ -101,11 +89,8 @@ def add_agreement(
         audit(
             stores,
             uow,
-            EventIn(
-                action="agreement.add",
-                actor=person.email,
-                deal=d.code,
-                decision="allow",
+            replace(
+                event,
                 objects={
                     "agreement": a.id,
                     "organization": org.name,
@@ -123,68 +108,96 @@ def add_agreement(
 
 
 def revoke_agreement(
-    stores: AppStores, *, actor: str, agreement_id: int, reason: str
+    stores: AppStores, *, actor: Principal, agreement_id: int, reason: str
 ) -> AgreementOut:
     """Revoke an agreement with immediate effect; seller stewards of its deal only."""
     with stores.unit_of_work() as uow:
         s = uow.records
-        person = access.get_person(s, email=actor)
         a = reg.get_agreement(s, agreement_id=agreement_id)
         d = s.get(Deal, a.deal_id)
         assert d is not None
-        event = EventIn(
+        person, event = authorize(
+            stores,
+            s,
+            actor=actor,
             action="agreement.revoke",
-            actor=person.email,
-            deal=d.code,
-            purpose=reason,
-            objects={"agreement": a.id, "organization": a.organization.name, "kind": a.kind},
+            deal=d,
+            event=EventIn(
+                action="agreement.revoke",
+                purpose=reason,
+                objects={"agreement": a.id, "organization": a.organization.name, "kind": a.kind},
+            ),
         )
-        enforce(stores, _steward_decision(s, deal=d, person=person, action="revoke"), event)
         reg.revoke_agreement(s, agreement=a, reason=reason, actor=person)
-        audit(stores, uow, replace(event, decision="allow"))
+        audit(stores, uow, event)
         return reg.agreement_view(s, a, at=utcnow())
 
 
 def list_agreements(
     stores: AppStores,
     *,
-    deal: str | None = None,
+    actor: Principal,
+    deal: str,
     organization: str | None = None,
     in_force: bool = False,
     at: datetime | None = None,
 ) -> list[AgreementOut]:
-    """Agreements (metadata only), optionally of one deal / organisation / in force now."""
+    """A deal's agreements (metadata only), optionally of one organisation / in force now."""
     when = at or utcnow()
-    with stores.records_session() as s:
-        d = access.get_deal(s, code=deal) if deal is not None else None
+    with stores.unit_of_work() as uow:
+        s = uow.records
+        d = access.get_deal(s, code=deal)
+        _, event = authorize(
+            stores,
+            s,
+            actor=actor,
+            action="agreement.read",
+            deal=d,
+            event=EventIn(action="agreement.list"),
+        )
         org = access.get_organization(s, name=organization) if organization is not None else None
         rows = reg.list_agreements(
             s, deal=d, organization=org, in_force_at=when if in_force else None
         )
-        return [reg.agreement_view(s, a, at=when) for a in rows]
+        out = [reg.agreement_view(s, a, at=when) for a in rows]
+        audit(stores, uow, event)
+        return out
 
 
 def show_agreement(
-    stores: AppStores, *, agreement_id: int, at: datetime | None = None
+    stores: AppStores, *, actor: Principal, agreement_id: int, at: datetime | None = None
 ) -> AgreementOut:
-    with stores.records_session() as s:
+    with stores.unit_of_work() as uow:
+        s = uow.records
         a = reg.get_agreement(s, agreement_id=agreement_id)
-        return reg.agreement_view(s, a, at=at or utcnow())
+        d = s.get(Deal, a.deal_id)
+        assert d is not None
+        _, event = authorize(
+            stores,
+            s,
+            actor=actor,
+            action="agreement.read",
+            deal=d,
+            event=EventIn(action="agreement.show", objects={"agreement": a.id}),
+        )
+        out = reg.agreement_view(s, a, at=at or utcnow())
+        audit(stores, uow, event)
+        return out
 
 
 def export_document(
     stores: AppStores,
     keyring: KeyRing,
     *,
-    actor: str,
+    actor: Principal,
     agreement_id: int,
     out: Path,
     overwrite: bool = False,
 ) -> DocumentOut:
     """Write the decrypted signed document to ``out`` after checking its SHA-256.
 
-    Allowed to seller stewards, security officers and auditors of the deal, and to members of
-    the deal from the agreement's own organisation. Recorded as ``agreement.document``.
+    Allowed to the roles of the deal's ``agreement.read`` action. Recorded as
+    ``agreement.document``.
     """
     if out.is_dir():
         raise Invalid(f"{out.name}: is a directory")
@@ -194,35 +207,26 @@ def export_document(
         raise Invalid(f"{out.parent}: no such directory")
     with stores.unit_of_work() as uow:
         s = uow.records
-        person = access.get_person(s, email=actor)
         a = reg.get_agreement(s, agreement_id=agreement_id)
         d = s.get(Deal, a.deal_id)
         assert d is not None
-        event = EventIn(
-            action="agreement.document",
-            actor=person.email,
-            deal=d.code,
-            objects={"agreement": a.id, "organization": a.organization.name, "kind": a.kind},
+        _, event = authorize(
+            stores,
+            s,
+            actor=actor,
+            action="agreement.read",
+            deal=d,
+            event=EventIn(
+                action="agreement.document",
+                objects={"agreement": a.id, "organization": a.organization.name, "kind": a.kind},
+            ),
         )
-        roles = access.member_roles(s, deal=d, person=person)
-        own = bool(roles) and person.organization_id == a.organization_id
-        decision = (
-            Decision(True, "metadata", ("may read agreement documents",))
-            if own or roles & DOCUMENT_READERS
-            else Decision(
-                False,
-                "none",
-                (f"only stewards, security officers, auditors of deal {d.code} "
-                 "or the agreement's own organisation may fetch its document",),
-            )
-        )  # fmt: skip
-        enforce(stores, decision, event)
         content = reg.open_document(uow, keyring, agreement=a)
         digest = a.document_sha256 or ""
         audit(
             stores,
             uow,
-            replace(event, decision="allow", counts={"bytes": len(content)}),
+            replace(event, counts={"bytes": len(content)}),
         )
         result = DocumentOut(agreement=a.id, file=str(out), bytes=len(content), sha256=digest)
     _write_private(out, content)
@@ -239,40 +243,33 @@ def _write_private(out: Path, content: bytes) -> None:
 
 
 # -- training ----------------------------------------------------------------------------
-def _training_decision(session: Session, *, person: Person) -> Decision:
-    """Training records are kept by seller stewards: a steward of any deal may record them."""
-    steward = session.scalar(
-        select(Membership.id).where(
-            Membership.person_id == person.id, Membership.role == MemberRole.SELLER_STEWARD.value
-        )
-    )
-    if steward is not None:
-        return Decision(True, "metadata", ("seller steward, records training",))
-    return Decision(False, "none", ("only a seller steward of some deal may record training",))
-
-
 def add_training(
     stores: AppStores,
     *,
-    actor: str,
+    actor: Principal,
     email: str,
     course: str,
     completed: date,
     expires: date | None = None,
 ) -> TrainingOut:
+    """Record another person's training (training administrators; never one's own)."""
     with stores.unit_of_work() as uow:
         s = uow.records
-        who = access.get_person(s, email=actor)
-        event = EventIn(action="training.add", actor=who.email, objects={"course": course})
-        enforce(stores, _training_decision(s, person=who), event)
         person = access.get_person(s, email=email)
+        _, event = authorize(
+            stores,
+            s,
+            actor=actor,
+            action="training.record",
+            targets_self=person.email == actor.email,
+            event=EventIn(action="training.add", objects={"course": course}),
+        )
         rec = tr.add_training(s, person=person, course=course, completed=completed, expires=expires)
         audit(
             stores,
             uow,
             replace(
                 event,
-                decision="allow",
                 objects={
                     "training": rec.id,
                     "person": person.email,
@@ -285,16 +282,26 @@ def add_training(
         return tr.training_view(rec, at=utcnow())
 
 
-def import_training(stores: AppStores, *, actor: str, path: Path) -> TrainingImportOut:
-    """Import a training CSV whole or not at all; repeated records are skipped and counted."""
+def import_training(stores: AppStores, *, actor: Principal, path: Path) -> TrainingImportOut:
+    """Import a training CSV whole or not at all; repeated records are skipped and counted.
+    Training administrators only; a file with a record of the importer is refused whole."""
     name, data = tr.read_training_csv(path)
     digest = hashlib.sha256(data).hexdigest()
     with stores.unit_of_work() as uow:
         s = uow.records
-        who = access.get_person(s, email=actor)
-        event = EventIn(action="training.import", actor=who.email, objects={"file_sha256": digest})
-        enforce(stores, _training_decision(s, person=who), event)
+        base = EventIn(action="training.import", objects={"file_sha256": digest})
+        who, event = authorize(stores, s, actor=actor, action="training.record", event=base)
         rows, count = tr.parse_training_csv(s, file=name, data=data)
+        own = [r.row for r in rows if r.person_id == who.id]
+        if own:
+            authorize(
+                stores,
+                s,
+                actor=actor,
+                action="training.record",
+                targets_self=True,
+                event=replace(base, objects={**base.objects, "row": own[0]}),
+            )
         imported = tr.store_training_rows(s, rows=rows, source=f"import {name}")
         out = TrainingImportOut(
             file=name, sha256=digest, rows=count, imported=imported, skipped=count - imported
@@ -304,7 +311,6 @@ def import_training(stores: AppStores, *, actor: str, path: Path) -> TrainingImp
             uow,
             replace(
                 event,
-                decision="allow",
                 counts={"rows": count, "imported": imported, "skipped": out.skipped},
             ),
         )
@@ -314,13 +320,23 @@ def import_training(stores: AppStores, *, actor: str, path: Path) -> TrainingImp
 def list_training(
     stores: AppStores,
     *,
+    actor: Principal,
     person: str | None = None,
     course: str | None = None,
     at: datetime | None = None,
 ) -> list[TrainingOut]:
+    """Training records (training administrators and operators)."""
     when = at or utcnow()
-    with stores.records_session() as s:
+    with stores.unit_of_work() as uow:
+        s = uow.records
+        _, event = authorize(
+            stores,
+            s,
+            actor=actor,
+            action="training.read",
+            event=EventIn(action="training.list", objects={"course": course}),
+        )
         who = access.get_person(s, email=person) if person is not None else None
-        return [
-            tr.training_view(r, at=when) for r in tr.list_training(s, person=who, course=course)
-        ]
+        out = [tr.training_view(r, at=when) for r in tr.list_training(s, person=who, course=course)]
+        audit(stores, uow, event)
+        return out

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import select
 
+from dealvault.access import service as access
 from dealvault.access.models import Person
+from dealvault.access.principal import Principal
 from dealvault.audit import bundle, store
 from dealvault.audit.models import AuditCosignature
 from dealvault.audit.note import Signer
@@ -18,7 +21,8 @@ from dealvault.audit.verify import VerifyReport
 from dealvault.db.base import utcnow
 from dealvault.errors import Invalid
 from dealvault.flows.context import AppStores
-from dealvault.flows.guard import audit
+from dealvault.flows.guard import audit, authorize
+from dealvault.flows.store import is_trial
 
 
 class VerifyOut(BaseModel):
@@ -41,8 +45,30 @@ def _out(report: VerifyReport) -> VerifyOut:
     )
 
 
-def verify(stores: AppStores) -> VerifyOut:
-    """Recompute the whole log from the database; changes nothing."""
+def _decided(
+    stores: AppStores, *, actor: Principal, action: str, event: EventIn, deal: str | None = None
+) -> EventIn:
+    """Decide an audit-log use case (store-wide, or ``audit_log`` of one deal) and record the
+    allow event at once (a denial is recorded by ``authorize``)."""
+    with stores.unit_of_work() as uow:
+        d = access.get_deal(uow.records, code=deal) if deal is not None else None
+        _, allowed = authorize(stores, uow.records, actor=actor, action=action, deal=d, event=event)
+        audit(stores, uow, allowed)
+        return allowed
+
+
+def _log_action(deal: str | None) -> str:
+    """Reading one deal's log is that deal's ``audit_log``; every deal's, ``audit.search``."""
+    return "audit_log" if deal is not None else "audit.search"
+
+
+def verify(stores: AppStores, *, actor: Principal) -> VerifyOut:
+    """Recompute the whole log from the database; changes nothing but its own event."""
+    _decided(stores, actor=actor, action="audit.verify", event=EventIn(action="audit.verify"))
+    return _verify(stores)
+
+
+def _verify(stores: AppStores) -> VerifyOut:
     with stores.records_session() as s, stores.records_session() as leaves:
         return _out(store.verify_store(s, leaves))
 
@@ -51,68 +77,101 @@ def verify_bundle(*, path: Path) -> VerifyOut:
     return _out(bundle.verify_bundle(bundle=path))
 
 
-def export(stores: AppStores, *, out_dir: Path, actor: str | None) -> dict[str, object]:
+def export(stores: AppStores, *, out_dir: Path, actor: Principal) -> dict[str, object]:
+    _decided(
+        stores,
+        actor=actor,
+        action="audit.export",
+        event=EventIn(action="audit.export", objects={"bundle": out_dir.name}),
+    )
     with stores.unit_of_work() as uow:
-        audit(
-            stores,
-            uow,
-            EventIn(action="audit.export", actor=actor, objects={"bundle": out_dir.name}),
-        )
         if stores.audit.signer is not None:
             make_checkpoint(uow.records, stores.audit, reason="export")
     with stores.records_session() as s:
         return bundle.export_bundle(s, out_dir=out_dir)
 
 
-def prove(stores: AppStores, *, seq: int, out: Path, actor: str | None) -> dict[str, object]:
+def prove(stores: AppStores, *, seq: int, out: Path, actor: Principal) -> dict[str, object]:
     """Write a C2SP tlog-proof for event ``seq`` and the event itself next to it."""
-    with stores.unit_of_work() as uow:
-        text = store.prove(uow.records, stores.audit, seq=seq)
-        body = store.event_body(uow.records, seq=seq)
-        audit(stores, uow, EventIn(action="audit.prove", actor=actor, objects={"event": seq}))
+    _decided(
+        stores,
+        actor=actor,
+        action="audit.prove",
+        event=EventIn(action="audit.prove", objects={"event": seq}),
+    )
+    with stores.records_session() as s:
+        text = store.prove(s, stores.audit, seq=seq)
+        body = store.event_body(s, seq=seq)
     out.write_bytes(text)
     event_file = out.with_suffix(".event.json")
     event_file.write_bytes(body)
     return {"proof": str(out), "event": str(event_file), "index": seq}
 
 
-def log(stores: AppStores, *, flt: store.LogFilter) -> list[dict[str, Any]]:
+def log(stores: AppStores, *, actor: Principal, flt: store.LogFilter) -> list[dict[str, Any]]:
+    """Events matching ``flt``: one deal's (its ``audit_log`` roles) or every deal's
+    (``audit.search``: operators)."""
+    _decided(
+        stores,
+        actor=actor,
+        action=_log_action(flt.deal),
+        deal=flt.deal,
+        event=EventIn(action="audit.log", objects={"filter_action": flt.action}),
+    )
     with stores.records_session() as s:
         return store.query(s, flt=flt)
 
 
-def checkpoint(stores: AppStores, *, actor: str | None) -> dict[str, object]:
+def checkpoint(stores: AppStores, *, actor: Principal) -> dict[str, object]:
     if stores.audit.signer is None:
         raise Invalid("this store has no audit signing key; run 'dealvault init'")
     with stores.unit_of_work() as uow:
-        audit(stores, uow, EventIn(action="audit.checkpoint", actor=actor))
+        _, allowed = authorize(
+            stores,
+            uow.records,
+            actor=actor,
+            action="audit.checkpoint",
+            event=EventIn(action="audit.checkpoint"),
+        )
+        audit(stores, uow, allowed)
         cp = make_checkpoint(uow.records, stores.audit, reason="on demand")
         return {"id": cp.id, "size": cp.size, "root": cp.root.hex(), "note": cp.note}
 
 
 def cosign(
-    stores: AppStores, *, cosigner_key: str, checkpoint_id: int | None, actor: str | None
+    stores: AppStores, *, cosigner_key: str, checkpoint_id: int | None, actor: Principal
 ) -> dict[str, object]:
     signer = Signer.from_key(cosigner_key)
     with stores.unit_of_work() as uow:
+        _, allowed = authorize(
+            stores,
+            uow.records,
+            actor=actor,
+            action="audit.cosign",
+            event=EventIn(action="audit.cosign"),
+        )
         row = store.cosign(uow.records, cosigner=signer, checkpoint_id=checkpoint_id)
         audit(
             stores,
             uow,
-            EventIn(
-                action="audit.cosign",
-                actor=actor,
-                objects={"checkpoint": row.checkpoint_id, "cosigner": signer.name},
-            ),
+            replace(allowed, objects={"checkpoint": row.checkpoint_id, "cosigner": signer.name}),
         )
         return {"checkpoint": row.checkpoint_id, "cosigner": signer.name, "line": row.line.strip()}
 
 
 def report(
-    stores: AppStores, *, out: Path, deal: str | None, actor: str | None
+    stores: AppStores, *, out: Path, deal: str | None, actor: Principal
 ) -> dict[str, object]:
-    """The auditor's report (HTML, or PDF when ``out`` ends in .pdf), with a fresh verification."""
-    verification = verify(stores)
+    """The auditor's report (HTML, or PDF when ``out`` ends in .pdf), with a fresh verification:
+    of one deal (its ``audit_log`` roles) or of every deal (``audit.search``)."""
+    allowed = _decided(
+        stores,
+        actor=actor,
+        action=_log_action(deal),
+        deal=deal,
+        event=EventIn(action="audit.report.start", objects={"file": out.name}),
+    )
+    verification = _verify(stores)
     with stores.records_session() as s:
         events = store.query(s, flt=store.LogFilter(deal=deal, limit=10**9))
         people = {p.email: p.organization.name for p in s.scalars(select(Person)).all()}
@@ -139,6 +198,7 @@ def report(
         people=people,
         verification=verification.model_dump(),
         checkpoints=cps,
+        trial=is_trial(stores),
     )
     if out.suffix.lower() == ".pdf":
         out.write_bytes(render_pdf(data=data))
@@ -148,10 +208,9 @@ def report(
         audit(
             stores,
             uow,
-            EventIn(
+            replace(
+                allowed,
                 action="audit.report",
-                actor=actor,
-                deal=deal,
                 objects={"file": out.name},
                 counts={"events": len(events)},
             ),

@@ -13,15 +13,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from dealvault.access import service as access
-from dealvault.access.decision import Decision
-from dealvault.access.models import Deal, Membership, Person
-from dealvault.access.stages import MemberRole
+from dealvault.access.models import Person
+from dealvault.access.principal import Principal
 from dealvault.audit.service import EventIn
 from dealvault.db import migrate
 from dealvault.db.base import utcnow
 from dealvault.errors import DealvaultError, IntegrityError, Invalid
 from dealvault.flows.context import AppStores
-from dealvault.flows.guard import audit, enforce
+from dealvault.flows.guard import audit, authorize
 from dealvault.transfer import backup as bk
 from dealvault.transfer.backup_db import STORES, Progress, no_progress
 from dealvault.transfer.models import Backup
@@ -105,32 +104,11 @@ def _members(manifest: dict[str, Any] | None) -> list[MemberOut]:
     return [MemberOut(store=k, **v) for k, v in manifest["stores"].items()]
 
 
-def _steward_check(s: Session, person: Person, what: str) -> Decision:
-    """Backups hold every deal's data: only a seller steward (of any deal) may take or restore."""
-    deals = s.scalars(
-        select(Deal)
-        .join(Membership, Membership.deal_id == Deal.id)
-        .where(Membership.person_id == person.id)
-        .distinct()
-        .order_by(Deal.id)
-    )
-    codes = [
-        d.code
-        for d in deals
-        if MemberRole.SELLER_STEWARD in access.member_roles(s, deal=d, person=person)
-    ]
-    if codes:
-        return Decision(True, "full", (f"seller steward of {codes[0]}",))
-    return Decision(False, "none", (f"only a seller steward may {what} a backup",))
-
-
-def _authorize(stores: AppStores, *, actor: str, what: str, event: EventIn) -> str:
+def _authorize(stores: AppStores, *, actor: Principal, action: str, event: EventIn) -> EventIn:
+    """A backup holds every deal's data: store operators only (the one decision point)."""
     with stores.unit_of_work() as uow:
-        person = access.get_person(uow.records, email=actor)
-        enforce(
-            stores, _steward_check(uow.records, person, what), replace(event, actor=person.email)
-        )
-        return person.email
+        _, allowed = authorize(stores, uow.records, actor=actor, action=action, event=event)
+        return allowed
 
 
 def _record_failure(stores: AppStores, event: EventIn, exc: DealvaultError) -> None:
@@ -150,7 +128,7 @@ def _find(s: Session, path: Path, sha256: str | None = None) -> Backup | None:
 def create_backup(
     stores: AppStores,
     *,
-    actor: str,
+    actor: Principal,
     out_dir: Path,
     recipients: list[str],
     identity: Any | None = None,
@@ -162,13 +140,17 @@ def create_backup(
     With ``identity`` the file is decrypted and every member checked (``verified_at`` set);
     without, only the ciphertext's hash is re-read, and the result carries a warning.
     """
-    event = EventIn(action="backup.create", actor=actor, purpose=reason)
-    actor = _authorize(stores, actor=actor, what="create", event=event)
+    event = _authorize(
+        stores,
+        actor=actor,
+        action="backup.store",
+        event=EventIn(action="backup.create", purpose=reason),
+    )
     bk.parse_recipients(recipients)  # fail before the snapshot, not after
     written = bk.write_backup(stores, out_dir=out_dir, recipients=recipients, progress=progress)
     try:
         with stores.unit_of_work() as uow:
-            person = access.get_person(uow.records, email=actor)
+            person = access.get_person(uow.records, email=actor.email)
             row = Backup(
                 path=str(written.path.resolve()),
                 backend=written.manifest["backend"],
@@ -190,7 +172,7 @@ def create_backup(
             audit(
                 stores,
                 uow,
-                replace(event, decision="allow", objects=objects, counts={"bytes": row.size_bytes}),
+                replace(event, objects=objects, counts={"bytes": row.size_bytes}),
             )
             backup_id = row.id
     except BaseException:
@@ -210,11 +192,14 @@ def verify_backup(
     *,
     path: Path,
     identity: Any | None,
-    actor: str | None = None,
+    actor: Principal,
     work_dir: Path | None = None,
     progress: Progress = no_progress,
 ) -> VerifyOut:
     """Check a backup file: its recorded hash; with an identity, every member inside it."""
+    allowed = _authorize(
+        stores, actor=actor, action="backup.read", event=EventIn(action="backup.verify")
+    )
     with stores.records_session() as s:
         row = _find(s, path)
         if row is None and path.is_file():
@@ -225,9 +210,8 @@ def verify_backup(
             f"{path.name} is not a backup recorded in this store: give the age identity to "
             "verify it on its own"
         )
-    event = EventIn(
-        action="backup.verify",
-        actor=actor,
+    event = replace(
+        allowed,
         objects={
             "backup": backup_id,
             "file": path.name,
@@ -272,7 +256,7 @@ def _safe_url(url: str) -> str:
 def restore_backup(
     stores: AppStores,
     *,
-    actor: str,
+    actor: Principal,
     path: Path,
     identity: Any,
     to_dir: Path | None = None,
@@ -290,11 +274,12 @@ def restore_backup(
         target = str(to_dir)
     else:
         target = f"{make_url(records_url or '').database}, {make_url(keystore_url or '').database}"
-    event = EventIn(
-        action="backup.restore", actor=actor, objects={"file": path.name, "target": target}
+    event = _authorize(
+        stores,
+        actor=actor,
+        action="backup.restore",
+        event=EventIn(action="backup.restore", objects={"file": path.name, "target": target}),
     )
-    actor = _authorize(stores, actor=actor, what="restore", event=event)
-    event = replace(event, actor=actor)
     with stores.records_session() as s:
         row = _find(s, path)
         backup_id, expected = (row.id, row.sha256) if row else (None, None)
@@ -322,7 +307,7 @@ def restore_backup(
     with stores.unit_of_work() as uow:
         objects = {**event.objects, "backup": backup_id, "result": "ok"}
         counts = {f"customers_{k}": v for k, v in customers.items()}
-        audit(stores, uow, replace(event, decision="allow", objects=objects, counts=counts))
+        audit(stores, uow, replace(event, objects=objects, counts=counts))
     heads: dict[str, str | None] = {s: migrate.head_revision(s) for s in STORES}
     return RestoreOut(
         backup=path.name,
@@ -366,6 +351,17 @@ def _inspect(
         restored.dispose()
 
 
-def list_backups(stores: AppStores) -> list[BackupOut]:
-    with stores.records_session() as s:
-        return [_view(s, r) for r in s.scalars(select(Backup).order_by(Backup.id))]
+def list_backups(stores: AppStores, *, actor: Principal) -> list[BackupOut]:
+    with stores.unit_of_work() as uow:
+        _, event = authorize(
+            stores,
+            uow.records,
+            actor=actor,
+            action="backup.read",
+            event=EventIn(action="backup.list"),
+        )
+        out = [
+            _view(uow.records, r) for r in uow.records.scalars(select(Backup).order_by(Backup.id))
+        ]
+        audit(stores, uow, event)
+        return out

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from dealvault.access import service as access
 from dealvault.access.decision import Decision, decide
 from dealvault.access.models import Deal, Organization, Person
+from dealvault.access.principal import Principal
 from dealvault.access.stages import MemberRole, PartyRole, Stage
 from dealvault.audit.models import AuditKey
 from dealvault.audit.note import Verifier, parse_note
@@ -21,9 +22,9 @@ from dealvault.audit.service import EventIn, SubjectPacker
 from dealvault.crypto.keyring import KeyRing
 from dealvault.db.base import utcnow
 from dealvault.db.stores import UnitOfWork
-from dealvault.errors import Conflict, Forbidden, IntegrityError, Invalid, KeyUnavailable, NotFound
+from dealvault.errors import Conflict, IntegrityError, Invalid, KeyUnavailable, NotFound
 from dealvault.flows.context import AppStores
-from dealvault.flows.guard import audit, enforce
+from dealvault.flows.guard import audit, authorize, enforce
 from dealvault.transfer import trace as tracing
 from dealvault.transfer.certificates import (
     CRYPTO_ERASE,
@@ -114,7 +115,7 @@ def trace_file(
     stores: AppStores,
     keyring: KeyRing,
     *,
-    actor: str,
+    actor: Principal,
     path: Path,
     deal: str | None = None,
     purpose: str = "leak investigation",
@@ -125,29 +126,27 @@ def trace_file(
     reveals no customer data); the file's digest, verdict and the exposed subjects are audited.
     """
     with stores.unit_of_work() as uow:
-        person = access.get_person(uow.records, email=actor)
-        if deal is not None:
-            deals = [access.get_deal(uow.records, code=deal)]
-        else:
-            deals = [
-                d
-                for d in access.list_deals(uow.records)
-                if access.member_roles(uow.records, deal=d, person=person) & TRACE_ROLES
-            ]
+        s = uow.records
+        person = access.get_person(s, email=actor.email)
         event = EventIn(
-            action="trace", actor=person.email, deal=deal, purpose=purpose,
+            action="trace",
+            actor=person.email,
+            authn=actor.authn.value,
+            deal=deal,
+            purpose=purpose,
             objects={"file": path.name},
-        )  # fmt: skip
-        denied = [
-            d.code
-            for d in deals
-            if not access.member_roles(uow.records, deal=d, person=person) & TRACE_ROLES
-        ]
-        reasons = [
-            f"{person.email} is not a seller steward or security officer of {c}" for c in denied
-        ]
+        )
+        if deal is not None:
+            deals = [access.get_deal(s, code=deal)]
+        else:  # every deal the actor may trace in (none: a recorded denial)
+            deals = [
+                d for d in access.list_deals(s) if access.member_roles(s, deal=d, person=person)
+            ]
+            deals = [d for d in deals if decide(s, actor=person, deal=d, action="trace").allowed]
+        decisions = [decide(s, actor=person, deal=d, action="trace") for d in deals]
+        reasons = [r for dec in decisions if not dec.allowed for r in dec.reasons]
         if not deals:
-            reasons.append(f"{person.email} is a seller steward or security officer of no deal")
+            reasons.append(f"{person.email} may trace in no deal")
         ok = not reasons
         enforce(stores, Decision(ok, "none", tuple(reasons) or ("may trace",)), event)
         result = tracing.trace_file(uow, keyring, path=path, deals=deals)
@@ -185,7 +184,7 @@ def issue_certificate(
     stores: AppStores,
     keyring: KeyRing,
     *,
-    actor: str,
+    actor: Principal,
     deal: str,
     organisation: str | None = None,
     datasets: Sequence[str] = (),
@@ -207,28 +206,44 @@ def issue_certificate(
     shredded = False
     with stores.unit_of_work() as uow:
         s = uow.records
-        person = access.get_person(s, email=actor)
+        person = access.get_person(s, email=actor.email)
         d = access.get_deal(s, code=deal)
         seller = next(p for p in d.parties if p.role == PartyRole.SELLER)
         org = access.get_organization(s, name=organisation) if organisation else seller.organization
         event = EventIn(
             action="certificate.issue",
             actor=person.email,
+            authn=actor.authn.value,
             deal=d.code,
             purpose=reason,
             objects={"organisation": org.name, "stage": d.stage},
         )
         if org.id == seller.organization_id:
             cert, packer = _destroy_seller_copy(
-                stores, uow, keyring, person=person, deal=d, org=org, event=event,
-                datasets=datasets, subject_ids=subject_ids, method=method, reason=reason,
-            )  # fmt: skip
+                stores,
+                uow,
+                keyring,
+                person=person,
+                deal=d,
+                org=org,
+                event=event,
+                datasets=datasets,
+                subject_ids=subject_ids,
+                method=method,
+                reason=reason,
+            )
             shredded = True
         else:
             cert, packer = _recipient_destruction(
-                stores, uow, person=person, deal=d, org=org, event=event, method=method,
+                stores,
+                uow,
+                person=person,
+                deal=d,
+                org=org,
+                event=event,
+                method=method,
                 reason=reason,
-            )  # fmt: skip
+            )
         row = DestructionCertificate(
             deal_id=d.id,
             organization_id=org.id,
@@ -286,7 +301,7 @@ def _destroy_seller_copy(
     method: str | None,
     reason: str | None,
 ) -> tuple[Certificate, SubjectPacker | list[str]]:
-    enforce(stores, decide(uow.records, actor=person, deal=deal, action="shred"), event)
+    enforce(stores, decide(uow.records, actor=person, deal=deal, action="certificate.issue"), event)
     if method not in (None, "crypto-erase", CRYPTO_ERASE):
         raise Invalid("the seller's copy is destroyed by cryptographic erase (crypto-erase) only")
     if deal.stage != Stage.POST_CLOSING:
@@ -358,14 +373,16 @@ def _recipient_destruction(
     method: str | None,
     reason: str | None,
 ) -> tuple[Certificate, list[str]]:
+    enforce(
+        stores, decide(uow.records, actor=person, deal=deal, action="certificate.attest"), event
+    )
     roles = access.member_roles(uow.records, deal=deal, person=person)
     own = person.organization_id == org.id
-    ok = bool(roles) and (own or MemberRole.SELLER_STEWARD in roles)
-    why = (
-        "may certify this destruction",
-        f"{person.email} is neither a member for {org.name} nor a seller steward of {deal.code}",
-    )
-    enforce(stores, Decision(ok, "none", (why[0] if ok else why[1],)), event)
+    if not (own or MemberRole.SELLER_STEWARD in roles):
+        why = (
+            f"{person.email} is neither a member for {org.name} nor a seller steward of {deal.code}"
+        )
+        enforce(stores, Decision(False, "none", (why,)), event)
     party = access.party_of(deal, org.id)
     if party is None:
         raise Invalid(f"{org.name!r} is not a party to deal {deal.code!r}")
@@ -415,7 +432,7 @@ def verify_certificate(
     stores: AppStores,
     *,
     source: str,
-    actor: str | None = None,
+    actor: Principal,
     keys: Sequence[str] = (),
 ) -> CertificateCheck:
     """Check a certificate (a note file, or a certificate number of this store): its signature
@@ -463,18 +480,27 @@ def verify_certificate(
             )
         except (IntegrityError, Invalid) as exc:
             problem = str(exc)
-        who = access.get_person(uow.records, email=actor).email if actor else None
         deal_code = result.certificate.deal if result else None
         if deal_code is None and row is not None:
             found = uow.records.get(Deal, row.deal_id)
             deal_code = found.code if found else None
+        known = (
+            uow.records.scalar(select(Deal).where(Deal.code == deal_code)) if deal_code else None
+        )
+        _, event = authorize(
+            stores,
+            uow.records,
+            actor=actor,
+            # a certificate of one of this store's deals, or a file from elsewhere
+            action="certificate.read" if known is not None else "package.verify",
+            deal=known,
+            event=EventIn(action="certificate.verify", deal=deal_code),
+        )
         audit(
             stores,
             uow,
-            EventIn(
-                action="certificate.verify",
-                actor=who,
-                deal=deal_code,
+            replace(
+                event,
                 objects={
                     "certificate": result.certificate.id if result else None,
                     "sha256": sha,
@@ -487,13 +513,20 @@ def verify_certificate(
     return result
 
 
-def list_certificates(stores: AppStores, *, actor: str, deal: str) -> list[CertificateOut]:
-    """The destruction certificates of a deal (any member of the deal may see them)."""
-    with stores.records_session() as s:
-        person = access.get_person(s, email=actor)
+def list_certificates(stores: AppStores, *, actor: Principal, deal: str) -> list[CertificateOut]:
+    """The destruction certificates of a deal (the roles of ``certificate.read``)."""
+    with stores.unit_of_work() as uow:
+        s = uow.records
         d = access.get_deal(s, code=deal)
-        if not access.member_roles(s, deal=d, person=person):
-            raise Forbidden(f"{person.email} is not a member of deal {d.code}")
+        _, event = authorize(
+            stores,
+            s,
+            actor=actor,
+            action="certificate.read",
+            deal=d,
+            event=EventIn(action="certificate.list"),
+        )
+        audit(stores, uow, event)
         rows = s.scalars(
             select(DestructionCertificate)
             .where(DestructionCertificate.deal_id == d.id)

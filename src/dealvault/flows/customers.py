@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from dealvault.access import service as access
 from dealvault.access.decision import decide
+from dealvault.access.principal import Principal
 from dealvault.audit.service import EventIn
 from dealvault.crypto.keyring import DATA, KeyRing
 from dealvault.errors import Conflict, Invalid, NotFound
@@ -40,7 +41,7 @@ def lookup(
     stores: AppStores,
     keyring: KeyRing,
     *,
-    actor: str,
+    actor: Principal,
     deal: str,
     dataset: str,
     by: str,
@@ -54,6 +55,7 @@ def lookup(
         event = EventIn(
             action="disclose",
             actor=person.email,
+            authn=actor.authn.value,
             deal=d.code,
             purpose=purpose,
             objects={
@@ -101,7 +103,7 @@ class StatusOut(BaseModel):
 def set_status(
     stores: AppStores,
     *,
-    actor: str,
+    actor: Principal,
     deal: str,
     dataset: str,
     subject_id: str,
@@ -120,11 +122,12 @@ def set_status(
         event = EventIn(
             action="customer.status",
             actor=person.email,
+            authn=actor.authn.value,
             deal=d.code,
             purpose=reason,
             objects={"dataset": ds.name, "status": status},
         )
-        enforce(stores, decide(uow.records, actor=person, deal=d, action="manage"), event)
+        enforce(stores, decide(uow.records, actor=person, deal=d, action="customer.status"), event)
         ds = lock(uow, ds, job="status change")  # not while a build or rotation reads it
         record = uow.records.scalars(
             select(CustomerRecord).where(
@@ -153,6 +156,7 @@ def set_status(
             previous=previous,
             status=status,
             actor=person.email,
+            authn=actor.authn.value,
         )
 
 
@@ -160,7 +164,7 @@ def shred(
     stores: AppStores,
     keyring: KeyRing,
     *,
-    actor: str,
+    actor: Principal,
     deal: str,
     dataset: str,
     subject_id: str | None,
@@ -174,6 +178,7 @@ def shred(
         event = EventIn(
             action="shred",
             actor=person.email,
+            authn=actor.authn.value,
             deal=d.code,
             purpose=reason,
             objects={
@@ -182,7 +187,7 @@ def shred(
                 "scope": "dataset" if whole_dataset else "customer",
             },
         )
-        enforce(stores, decide(uow.records, actor=person, deal=d, action="shred"), event)
+        enforce(stores, decide(uow.records, actor=person, deal=d, action="customer.shred"), event)
         subjects = [] if whole_dataset else [subject_id or ""]
         if whole_dataset:
             entry = shred_dataset(uow, keyring, dataset=ds, actor=person, reason=reason)
@@ -209,6 +214,7 @@ def shred(
             keys_destroyed=entry.keys_destroyed,
             method=entry.method,
             actor=person.email,
+            authn=actor.authn.value,
             at=entry.at.isoformat(),
         )
     stores.purge_deleted_keys()
@@ -216,11 +222,11 @@ def shred(
 
 
 def read_import_rejects(
-    stores: AppStores, keyring: KeyRing, *, actor: str, deal: str, import_id: int
+    stores: AppStores, keyring: KeyRing, *, actor: Principal, deal: str, import_id: int
 ) -> pl.DataFrame:
     """The rejected rows of an import with their reasons and original values (steward only)."""
     with stores.unit_of_work() as uow:
-        person = access.get_person(uow.records, email=actor)
+        person = access.get_person(uow.records, email=actor.email)
         d = access.get_deal(uow.records, code=deal)
         run = uow.records.get(ImportRun, import_id)
         if run is None:
@@ -228,6 +234,7 @@ def read_import_rejects(
         event = EventIn(
             action="rejects.read",
             actor=person.email,
+            authn=actor.authn.value,
             deal=d.code,
             objects={"import": import_id, "stage": d.stage},
         )

@@ -12,11 +12,12 @@ import polars as pl
 from sqlalchemy import func, select
 
 from dealvault.access import service as access
-from dealvault.access.decision import allowed_level, decide
+from dealvault.access.decision import Decision, allowed_level, decide
 from dealvault.access.governance_models import Grant
 from dealvault.access.grants import active_grants, consume_rows
 from dealvault.access.models import Deal, Organization, Person
 from dealvault.access.policy import LEVELS, active_policy, level_rank
+from dealvault.access.principal import Principal
 from dealvault.access.stages import MemberRole, PartyRole
 from dealvault.audit.service import EventIn
 from dealvault.config import Settings
@@ -38,7 +39,7 @@ from dealvault.deidentify.levels import (
 )
 from dealvault.deidentify.measures import parse_measure
 from dealvault.deidentify.tokens import make_tokens, resolve_tokens, token_key
-from dealvault.errors import Forbidden, Invalid
+from dealvault.errors import Invalid
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit, enforce, resolve
 from dealvault.flows.inventory import inventory
@@ -55,7 +56,7 @@ DATE_QIS = frozenset({"registered_at", "first_order", "last_order", "birth_date"
 class DisclosureRequest:
     """What to disclose, to whom, and with which parameters (see ``dealvault disclose``)."""
 
-    actor: str
+    actor: Principal
     deal: str
     dataset: str
     level: Level
@@ -108,6 +109,7 @@ def disclose(
         event = EventIn(
             action="disclose",
             actor=person.email,
+            authn=req.actor.authn.value,
             deal=d.code,
             purpose=req.purpose,
             objects={
@@ -120,7 +122,18 @@ def disclose(
             },
         )
         if recipient.id != person.organization_id and not _may_release_to_others(uow, person, d):
-            raise Forbidden("only the seller's stewards may prepare disclosures for others")
+            enforce(
+                stores,
+                Decision(
+                    False,
+                    "none",
+                    (
+                        "only the seller's stewards may prepare disclosures "
+                        "for another organisation",
+                    ),
+                ),
+                event,
+            )
         decision = decide(
             uow.records,
             actor=person,
@@ -194,6 +207,8 @@ def disclose(
             "parameters": params,
             "report": report,
             "rows": frame.height,
+            # record-level copies for another organisation carry its canary customers
+            "canary_rows": planted.height if planted is not None else 0,
         }
         return Disclosure(frame=frame, meta=meta)
 
@@ -224,7 +239,11 @@ def _build(
         raise Invalid(f"dataset {ds.name!r} has no {req.table.value} table")
     # order summaries feed aggregates, anonymisation and pseudonymized customers; masked and
     # full customer views do not need the orders decrypted at all
-    wants_orders = (
+    # orders are transaction data: without that category they are neither read nor summarised
+    transaction = not req.categories or Category.TRANSACTION.value in req.categories
+    if req.table == TableRole.ORDERS and not transaction:
+        raise Invalid("the orders table is transaction data: add --category transaction")
+    wants_orders = transaction and (
         req.table == TableRole.ORDERS
         or req.level in (Level.AGGREGATE, Level.ANONYMIZED)
         or (req.level == Level.PSEUDONYMIZED and req.table == TableRole.CUSTOMERS)
@@ -420,7 +439,7 @@ def _metadata(stores: AppStores, req: DisclosureRequest) -> Disclosure:
         "level": Level.METADATA.value,
         "recipient": req.recipient,
         "generated_at": inv.generated_at,
-        "generated_by": req.actor,
+        "generated_by": req.actor.email,
         "deal": inv.deal,
         "dataset": inv.dataset,
         "purpose": req.purpose,
@@ -441,7 +460,7 @@ def resolve_recipient_tokens(
     stores: AppStores,
     keyring: KeyRing,
     *,
-    actor: str,
+    actor: Principal,
     deal: str,
     dataset: str,
     recipient: str,
@@ -457,11 +476,12 @@ def resolve_recipient_tokens(
         event = EventIn(
             action="token.resolve",
             actor=person.email,
+            authn=actor.authn.value,
             deal=d.code,
             purpose=purpose,
             objects={"dataset": ds.name, "recipient": org.name, "stage": d.stage},
         )
-        enforce(stores, decide(uow.records, actor=person, deal=d, action="read"), event)
+        enforce(stores, decide(uow.records, actor=person, deal=d, action="token.resolve"), event)
         index_key = keyring.dataset_key(uow.keys, dataset_id=ds.id, purpose=INDEX, version=1)
         record_ids = resolve_tokens(
             token_key(index_key, recipient_id=org.id), dataset_id=ds.id, tokens=tokens
@@ -513,7 +533,9 @@ def view(
             level = Level(LEVELS[max(ranks.values())]) if ranks else Level.FULL  # FULL: denied
         chosen = [c for c, r in ranks.items() if r >= level_rank(level.value)]
         if not chosen and level != Level.METADATA:  # denied: ask for what the policy allows,
-            policy = active_policy(s)  # so the reasons name what is missing (grant, row cap…)
+            policy = active_policy(
+                s, deal=d
+            )  # so the reasons name what is missing (grant, row cap…)
             roles = access.member_roles(s, deal=d, person=person)
             chosen = [
                 c

@@ -1,4 +1,4 @@
-"""Audit helpers for flows: record an event in the use case's transaction; record denials."""
+"""Audit and authorisation helpers for flows: decide, record the decision, record the event."""
 
 from __future__ import annotations
 
@@ -7,18 +7,23 @@ from dataclasses import replace
 from sqlalchemy.orm import Session
 
 from dealvault.access import service as access
-from dealvault.access.decision import Decision
+from dealvault.access.decision import Decision, decide
 from dealvault.access.models import Deal, Person
+from dealvault.access.principal import Principal
 from dealvault.audit.service import EventIn, make_checkpoint, record
 from dealvault.db.stores import UnitOfWork
-from dealvault.errors import Forbidden
+from dealvault.errors import Forbidden, NotFound
 from dealvault.flows.context import AppStores
 from dealvault.vault import service as vault
 from dealvault.vault.models import Dataset
 
 
 def audit(stores: AppStores, uow: UnitOfWork, event: EventIn) -> int:
-    """Append ``event`` in ``uow``: it commits with the change it describes, or not at all."""
+    """Append ``event`` in ``uow``: it commits with the change it describes, or not at all.
+
+    Every event names its actor: an event without one is a programming error."""
+    if not event.actor:
+        raise AssertionError(f"audit event {event.action!r} has no actor")
     return record(uow.records, stores.audit, event)
 
 
@@ -36,22 +41,63 @@ def enforce(stores: AppStores, decision: Decision, event: EventIn) -> None:
     if decision.allowed:
         return
     with stores.unit_of_work() as uow:
-        record(
-            uow.records,
-            stores.audit,
+        audit(
+            stores,
+            uow,
             replace(event, decision="deny", reasons=tuple(decision.reasons), subjects=()),
         )
     decision.enforce()
     raise Forbidden("access denied")  # pragma: no cover - enforce() raised already
 
 
+def acting(stores: AppStores, session: Session, principal: Principal, event: EventIn) -> Person:
+    """The person behind ``principal``; an unknown person is a recorded denial."""
+    try:
+        return access.get_person(session, email=principal.email)
+    except NotFound:
+        enforce(
+            stores,
+            Decision(False, "none", ("the acting person is not registered in this store",)),
+            replace(event, actor=principal.email, authn=principal.authn.value),
+        )
+        raise  # pragma: no cover - enforce() raised already
+
+
+def authorize(
+    stores: AppStores,
+    session: Session,
+    *,
+    actor: Principal,
+    action: str,
+    event: EventIn,
+    deal: Deal | None = None,
+    targets_self: bool = False,
+) -> tuple[Person, EventIn]:
+    """Decide ``action`` by ``actor`` (on ``deal``, or the store) at the one decision point.
+
+    A denial is recorded (in a transaction of its own) and raised as Forbidden. On an allow,
+    returns the person and ``event`` completed with actor, authentication and decision: the
+    flow records it with the change, in its own transaction.
+    """
+    event = replace(
+        event,
+        actor=actor.email,
+        authn=actor.authn.value,
+        deal=event.deal or (deal.code if deal is not None else None),
+    )
+    person = acting(stores, session, actor, event)
+    decision = decide(session, actor=person, deal=deal, action=action, targets_self=targets_self)
+    enforce(stores, decision, event)
+    return person, replace(event, decision="allow", reasons=decision.reasons[:1])
+
+
 def resolve(
-    session: Session, *, actor: str, deal: str, dataset: str
+    session: Session, *, actor: Principal, deal: str, dataset: str
 ) -> tuple[Person, Deal, Dataset]:
     """The acting person, the deal and the dataset a use case names (NotFound otherwise)."""
     d = access.get_deal(session, code=deal)
     return (
-        access.get_person(session, email=actor),
+        access.get_person(session, email=actor.email),
         d,
         vault.get_dataset(session, deal=d, name=dataset),
     )

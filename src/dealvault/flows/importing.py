@@ -4,35 +4,38 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import polars as pl
 from pydantic import BaseModel
 
 from dealvault.access import service as access
-from dealvault.access.decision import decide
+from dealvault.access.models import Deal, Person
+from dealvault.access.principal import Principal
 from dealvault.audit.service import EventIn, SubjectPacker
 from dealvault.classify.columns import ColumnClass, classify_frame
 from dealvault.classify.minors import minors
 from dealvault.crypto.keyring import DATA, KeyRing
 from dealvault.db.base import utcnow
+from dealvault.db.stores import UnitOfWork
 from dealvault.errors import Conflict, InputError
 from dealvault.flows.context import AppStores
-from dealvault.flows.guard import audit, enforce
+from dealvault.flows.guard import audit, authorize
 from dealvault.ingest.fields import TableRole
 from dealvault.ingest.mapping import ColumnMapping, apply_overrides, load_mapping, propose_mapping
 from dealvault.ingest.normalize import NormalisedBatch, normalise_batch
 from dealvault.ingest.prefetch import prefetch
 from dealvault.ingest.readers import Source, SourceBatch, SourceSpec, open_source
+from dealvault.ingest.rowcount import expected_rows
 from dealvault.vault import service as vault
 from dealvault.vault.colstats import ColumnStats, stats_for
 from dealvault.vault.models import ImportRun
 from dealvault.vault.rejects import RejectWriter
 from dealvault.vault.writer import ChildWriter, CustomerWriter
 
-#: progress(bytes_read, total_bytes or None, rows_read)
-Progress = Callable[[int, int | None, int], None]
+#: progress(rows_read, rows expected or None): counts rows, never bytes read ahead
+Progress = Callable[[int, int | None], None]
 
 
 class ImportSummary(BaseModel):
@@ -54,7 +57,7 @@ class ImportSummary(BaseModel):
 
 @dataclass(frozen=True)
 class ImportRequest:
-    actor: str
+    actor: Principal
     deal: str
     dataset: str
     spec: SourceSpec
@@ -128,8 +131,42 @@ def _minors_in(clean: pl.DataFrame) -> int:
     return minors(ids=ids, birth_dates=births, as_of=utcnow().date())
 
 
-def preview_mapping(*, request: ImportRequest) -> tuple[ColumnMapping, dict[str, ColumnClass]]:
-    """What an import would do with the columns (``import --dry-run``); nothing is written."""
+def _source_label(spec: SourceSpec) -> str:
+    """The source as audit events name it before it is opened (a file name, or "sql query")."""
+    return spec.path.name if spec.path is not None else "sql query"
+
+
+def _authorize_import(
+    stores: AppStores, uow: UnitOfWork, request: ImportRequest
+) -> tuple[Person, Deal, EventIn]:
+    """The import decision, taken before any source is opened or queried."""
+    deal = access.get_deal(uow.records, code=request.deal)
+    person, event = authorize(
+        stores,
+        uow.records,
+        actor=request.actor,
+        action="dataset.import",
+        deal=deal,
+        event=EventIn(
+            action="import",
+            objects={
+                "dataset": request.dataset,
+                "source": _source_label(request.spec),
+                "stage": deal.stage,
+            },
+        ),
+    )
+    return person, deal, event
+
+
+def preview_mapping(
+    stores: AppStores, *, request: ImportRequest
+) -> tuple[ColumnMapping, dict[str, ColumnClass]]:
+    """What an import would do with the columns (``import --dry-run``); nothing is written
+    but the decision (taken before the source is opened)."""
+    with stores.unit_of_work() as uow:
+        _, _, event = _authorize_import(stores, uow, request)
+        audit(stores, uow, replace(event, action="import.preview"))
     with open_source(spec=request.spec) as source:
         head_batch = next(source.batches(), None)
         sample = None if head_batch is None else pl.from_arrow(head_batch.data)
@@ -199,184 +236,203 @@ def _run_import(
     made: list[RejectWriter],
     then: Callable[[ImportSummary], EventIn] | None = None,
 ) -> ImportSummary:
-    with open_source(spec=request.spec) as source, stores.unit_of_work() as uow:
-        s = uow.records
-        actor = access.get_person(s, email=request.actor)
-        deal = access.get_deal(s, code=request.deal)
-        enforce(
-            stores,
-            decide(s, actor=actor, deal=deal, action="import"),
-            EventIn(
-                action="import",
-                actor=actor.email,
-                deal=deal.code,
-                objects={"dataset": request.dataset, "source": source.name, "stage": deal.stage},
-            ),
-        )
-        keyring.verify_kek(uow.keys)
-        batches = source.batches()
-        head_batch = next(batches, None)
-        sample = None if head_batch is None else pl.from_arrow(head_batch.data)
-        assert sample is None or isinstance(sample, pl.DataFrame)
-        found = classify_sample(sample)
-        mapping = plan_mapping(request=request, columns=list(source.columns), found=found)
-        role = mapping.table_role
-        dataset = vault.get_or_create_dataset(uow, keyring, deal=deal, name=request.dataset)
-        table_name = request.table or role.value
-        table = vault.get_or_create_table(s, dataset=dataset, name=table_name, role=role)
-        previous = vault.find_previous_import(s, dataset=dataset, content_hash=source.content_hash)
-        if previous is not None and not request.allow_reimport:
-            raise Conflict(
-                f"{source.name} was already imported into this dataset (import #{previous.id} "
-                f"on {previous.started_at:%Y-%m-%d}); pass --allow-reimport to import it again",
-                code="reimport",
+    with stores.unit_of_work() as uow:
+        actor, deal, allowed = _authorize_import(stores, uow, request)
+        with open_source(spec=request.spec) as source:
+            return _import_open(
+                stores,
+                keyring,
+                uow=uow,
+                source=source,
+                actor=actor,
+                deal=deal,
+                allowed=allowed,
+                request=request,
+                rejects_dir=rejects_dir,
+                progress=progress,
+                made=made,
+                then=then,
             )
-        vault.record_columns(
-            s,
-            table=table,
-            mapping=mapping.columns,
-            found={
-                col: vault.ColumnInfo(c.pii_type, c.category.value, c.sensitive, c.confidence)
+
+
+def _import_open(
+    stores: AppStores,
+    keyring: KeyRing,
+    *,
+    uow: UnitOfWork,
+    source: Source,
+    actor: Person,
+    deal: Deal,
+    allowed: EventIn,
+    request: ImportRequest,
+    rejects_dir: Path,
+    progress: Progress | None,
+    made: list[RejectWriter],
+    then: Callable[[ImportSummary], EventIn] | None,
+) -> ImportSummary:
+    s = uow.records
+    keyring.verify_kek(uow.keys)
+    expected = expected_rows(request.spec) if progress is not None else None
+    batches = source.batches()
+    head_batch = next(batches, None)
+    sample = None if head_batch is None else pl.from_arrow(head_batch.data)
+    assert sample is None or isinstance(sample, pl.DataFrame)
+    found = classify_sample(sample)
+    mapping = plan_mapping(request=request, columns=list(source.columns), found=found)
+    role = mapping.table_role
+    dataset = vault.get_or_create_dataset(uow, keyring, deal=deal, name=request.dataset)
+    table_name = request.table or role.value
+    table = vault.get_or_create_table(s, dataset=dataset, name=table_name, role=role)
+    previous = vault.find_previous_import(s, dataset=dataset, content_hash=source.content_hash)
+    if previous is not None and not request.allow_reimport:
+        raise Conflict(
+            f"{source.name} was already imported into this dataset (import #{previous.id} "
+            f"on {previous.started_at:%Y-%m-%d}); pass --allow-reimport to import it again",
+            code="reimport",
+        )
+    vault.record_columns(
+        s,
+        table=table,
+        mapping=mapping.columns,
+        found={
+            col: vault.ColumnInfo(c.pii_type, c.category.value, c.sensitive, c.confidence)
+            for col, c in found.items()
+        },
+    )
+    run = ImportRun(
+        dataset_id=dataset.id,
+        table_id=table.id,
+        source_name=source.name,
+        fmt=source.fmt,
+        encoding=source.encoding,
+        content_hash=source.content_hash,
+        actor_id=actor.id,
+    )
+    s.add(run)
+    s.flush()
+    writer: CustomerWriter | ChildWriter
+    if role is TableRole.CUSTOMERS:
+        writer = CustomerWriter(
+            uow=uow,
+            keyring=keyring,
+            dataset=dataset,
+            import_id=run.id,
+            # unmapped columns are stored under the category the classifier found
+            category_overrides={
+                col: c.category
                 for col, c in found.items()
+                if mapping.columns.get(col) is None and c.pii_type is not None
             },
         )
-        run = ImportRun(
-            dataset_id=dataset.id,
+    else:
+        writer = ChildWriter(
+            uow=uow,
+            keyring=keyring,
+            dataset=dataset,
             table_id=table.id,
-            source_name=source.name,
-            fmt=source.fmt,
-            encoding=source.encoding,
-            content_hash=source.content_hash,
-            actor_id=actor.id,
+            import_id=run.id,
+            category=vault.ROLE_CATEGORY[role],
         )
-        s.add(run)
-        s.flush()
-        writer: CustomerWriter | ChildWriter
+    data_key = keyring.dataset_key(
+        uow.keys, dataset_id=dataset.id, purpose=DATA, version=dataset.data_key_version
+    )
+    rejects = RejectWriter(
+        path=rejects_dir / f"import-{dataset.id}-{run.id}.dvrej",
+        key=data_key,
+        key_version=dataset.data_key_version,
+        dataset_id=dataset.id,
+        import_id=run.id,
+    )
+    made.append(rejects)
+    touched = SubjectPacker()
+    colstats: dict[str, ColumnStats] = {}
+    for _batch, raw, nb in prefetch(
+        _normalised(
+            source,
+            itertools.chain([head_batch] if head_batch else [], batches),
+            mapping,
+            colstats,
+        ),
+        depth=1,
+    ):
+        bad = nb.rejects
+        stats = writer.write(nb.clean)
         if role is TableRole.CUSTOMERS:
-            writer = CustomerWriter(
-                uow=uow,
-                keyring=keyring,
-                dataset=dataset,
-                import_id=run.id,
-                # unmapped columns are stored under the category the classifier found
-                category_overrides={
-                    col: c.category
-                    for col, c in found.items()
-                    if mapping.columns.get(col) is None and c.pii_type is not None
-                },
+            run.minors += _minors_in(nb.clean)
+        touched.add(stats.subjects)
+        if stats.rejected_rows:
+            bad = pl.concat(
+                [
+                    bad.select(pl.col("row").cast(pl.Int64), "column", "reason"),
+                    pl.DataFrame(
+                        stats.rejected_rows,
+                        schema={"row": pl.Int64, "column": pl.String, "reason": pl.String},
+                        orient="row",
+                    ),
+                ]
             )
-        else:
-            writer = ChildWriter(
-                uow=uow,
-                keyring=keyring,
-                dataset=dataset,
-                table_id=table.id,
-                import_id=run.id,
-                category=vault.ROLE_CATEGORY[role],
-            )
-        data_key = keyring.dataset_key(
-            uow.keys, dataset_id=dataset.id, purpose=DATA, version=dataset.data_key_version
-        )
-        rejects = RejectWriter(
-            path=rejects_dir / f"import-{dataset.id}-{run.id}.dvrej",
-            key=data_key,
-            key_version=dataset.data_key_version,
-            dataset_id=dataset.id,
-            import_id=run.id,
-        )
-        made.append(rejects)
-        touched = SubjectPacker()
-        colstats: dict[str, ColumnStats] = {}
-        for batch, raw, nb in prefetch(
-            _normalised(
-                source,
-                itertools.chain([head_batch] if head_batch else [], batches),
-                mapping,
-                colstats,
-            ),
-            depth=1,
-        ):
-            bad = nb.rejects
-            stats = writer.write(nb.clean)
-            if role is TableRole.CUSTOMERS:
-                run.minors += _minors_in(nb.clean)
-            touched.add(stats.subjects)
-            if stats.rejected_rows:
-                bad = pl.concat(
-                    [
-                        bad.select(pl.col("row").cast(pl.Int64), "column", "reason"),
-                        pl.DataFrame(
-                            stats.rejected_rows,
-                            schema={"row": pl.Int64, "column": pl.String, "reason": pl.String},
-                            orient="row",
-                        ),
-                    ]
+        if bad.height:
+            if request.strict:
+                first = bad.row(0, named=True)
+                raise InputError(
+                    f"{first['reason']} (strict import: nothing was written; "
+                    f"{bad.get_column('row').n_unique()} rows in this batch are bad)",
+                    file=source.name,
+                    row=int(first["row"]),
+                    column=None if first["column"] is None else str(first["column"]),
                 )
-            if bad.height:
-                if request.strict:
-                    first = bad.row(0, named=True)
-                    raise InputError(
-                        f"{first['reason']} (strict import: nothing was written; "
-                        f"{bad.get_column('row').n_unique()} rows in this batch are bad)",
-                        file=source.name,
-                        row=int(first["row"]),
-                        column=None if first["column"] is None else str(first["column"]),
-                    )
-                rejects.write(_rejects_frame(raw, bad))
-            run.rows_read += raw.height
-            run.rows_imported += stats.inserted
-            run.rows_merged += stats.merged
-            run.rows_rejected += bad.get_column("row").n_unique() if bad.height else 0
-            if progress is not None:
-                progress(batch.bytes_read or 0, source.size_bytes, run.rows_read)
-        vault.update_column_stats(s, table=table, stats=colstats)
-        reject_path = rejects.finish()
-        run.reject_file = str(reject_path) if reject_path else None
-        run.finished_at = utcnow()
-        s.flush()
-        audit(
-            stores,
-            uow,
-            EventIn(
-                action="import",
-                actor=actor.email,
-                deal=deal.code,
-                objects={
-                    "dataset": dataset.name,
-                    "table": table.name,
-                    "role": role.value,
-                    "import": run.id,
-                    "stage": deal.stage,
-                    "source": source.name,
-                    "content_hash": source.content_hash,
-                },
-                decision="allow",
-                counts={
-                    "minors": run.minors,
-                    "read": run.rows_read,
-                    "imported": run.rows_imported,
-                    "merged": run.rows_merged,
-                    "rejected": run.rows_rejected,
-                },
-                subjects=touched,
-            ),
-        )
-        summary = ImportSummary(
-            import_id=run.id,
-            dataset=dataset.name,
-            table=table.name,
-            role=role.value,
-            source=source.name,
-            fmt=source.fmt,
-            encoding=source.encoding,
-            content_hash=source.content_hash,
-            mapping=dict(mapping.columns),
-            rows_read=run.rows_read,
-            rows_imported=run.rows_imported,
-            rows_merged=run.rows_merged,
-            rows_rejected=run.rows_rejected,
-            reject_file=run.reject_file,
-        )
-        if then is not None:
-            audit(stores, uow, then(summary))
-        return summary
+            rejects.write(_rejects_frame(raw, bad))
+        run.rows_read += raw.height
+        run.rows_imported += stats.inserted
+        run.rows_merged += stats.merged
+        run.rows_rejected += bad.get_column("row").n_unique() if bad.height else 0
+        if progress is not None:
+            progress(run.rows_read, expected)
+    vault.update_column_stats(s, table=table, stats=colstats)
+    reject_path = rejects.finish()
+    run.reject_file = str(reject_path) if reject_path else None
+    run.finished_at = utcnow()
+    s.flush()
+    audit(
+        stores,
+        uow,
+        replace(
+            allowed,
+            objects={
+                "dataset": dataset.name,
+                "table": table.name,
+                "role": role.value,
+                "import": run.id,
+                "stage": deal.stage,
+                "source": source.name,
+                "content_hash": source.content_hash,
+            },
+            counts={
+                "minors": run.minors,
+                "read": run.rows_read,
+                "imported": run.rows_imported,
+                "merged": run.rows_merged,
+                "rejected": run.rows_rejected,
+            },
+            subjects=touched,
+        ),
+    )
+    summary = ImportSummary(
+        import_id=run.id,
+        dataset=dataset.name,
+        table=table.name,
+        role=role.value,
+        source=source.name,
+        fmt=source.fmt,
+        encoding=source.encoding,
+        content_hash=source.content_hash,
+        mapping=dict(mapping.columns),
+        rows_read=run.rows_read,
+        rows_imported=run.rows_imported,
+        rows_merged=run.rows_merged,
+        rows_rejected=run.rows_rejected,
+        reject_file=run.reject_file,
+    )
+    if then is not None:
+        audit(stores, uow, then(summary))
+    return summary

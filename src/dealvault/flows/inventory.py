@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 
 from dealvault.access.decision import decide
+from dealvault.access.principal import Principal
 from dealvault.audit.service import EventIn
 from dealvault.db.base import utcnow
 from dealvault.errors import Invalid, NotFound
@@ -17,6 +18,7 @@ from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit, enforce, resolve
 from dealvault.ingest.fields import Category
 from dealvault.vault import service as vault
+from dealvault.vault.colstats import SKETCH_K
 from dealvault.vault.models import CustomerRecord, DatasetColumn, DatasetTable, ImportRun
 
 #: Thresholds for suggesting the Data Security Law grade "important" (a heuristic, see docs).
@@ -34,7 +36,10 @@ class ColumnOut(BaseModel):
     confidence: float
     override: str | None
     fill_rate: float
+    #: distinct values: counted exactly below SKETCH_K, else a KMV estimate (never above the
+    #: filled cells)
     distinct: int
+    distinct_exact: bool
 
 
 class InventoryOut(BaseModel):
@@ -61,7 +66,8 @@ def _column_out(table: str, c: DatasetColumn) -> ColumnOut:
         confidence=round(c.confidence, 3),
         override=c.override,
         fill_rate=round(c.non_null / c.rows, 4) if c.rows else 0.0,
-        distinct=c.distinct_est,
+        distinct=min(c.distinct_est, c.non_null),
+        distinct_exact=c.distinct_est < SKETCH_K,
     )
 
 
@@ -76,7 +82,7 @@ def suggest_grade(*, customers: int, sensitive: int) -> tuple[str, str]:
     )
 
 
-def inventory(stores: AppStores, *, actor: str, deal: str, dataset: str) -> InventoryOut:
+def inventory(stores: AppStores, *, actor: Principal, deal: str, dataset: str) -> InventoryOut:
     """Every column with its classification and fill statistics, and the dataset's counts."""
     with stores.unit_of_work() as uow:
         s = uow.records
@@ -84,6 +90,7 @@ def inventory(stores: AppStores, *, actor: str, deal: str, dataset: str) -> Inve
         event = EventIn(
             action="inventory",
             actor=person.email,
+            authn=actor.authn.value,
             deal=d.code,
             objects={"dataset": ds.name, "level": "metadata", "stage": d.stage},
         )
@@ -146,7 +153,7 @@ def write_inventory_html(inv: InventoryOut, *, out: Path) -> None:
 def override_column(
     stores: AppStores,
     *,
-    actor: str,
+    actor: Principal,
     deal: str,
     dataset: str,
     table: str,
@@ -164,6 +171,7 @@ def override_column(
         event = EventIn(
             action="classify.override",
             actor=person.email,
+            authn=actor.authn.value,
             deal=d.code,
             objects={
                 "dataset": ds.name,
@@ -173,7 +181,7 @@ def override_column(
                 "category": category,
             },
         )
-        enforce(stores, decide(s, actor=person, deal=d, action="import"), event)
+        enforce(stores, decide(s, actor=person, deal=d, action="dataset.override"), event)
         row = s.execute(
             select(DatasetColumn)
             .join(DatasetTable, DatasetTable.id == DatasetColumn.table_id)

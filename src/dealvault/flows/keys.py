@@ -9,13 +9,13 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 
 from dealvault.access import service as access
-from dealvault.access.decision import decide
 from dealvault.access.models import Deal
+from dealvault.access.principal import Principal
 from dealvault.audit.service import EventIn
 from dealvault.crypto.keyring import KeyRing
 from dealvault.crypto.models import DatasetKey
 from dealvault.flows.context import AppStores
-from dealvault.flows.guard import audit, enforce, resolve
+from dealvault.flows.guard import audit, authorize, checkpoint
 from dealvault.vault import service as vault
 from dealvault.vault.models import Dataset, KeyRotation, ShredRecord
 from dealvault.vault.rotation import RotationResult, rotate_data, rotate_master
@@ -42,7 +42,17 @@ class KeysStatusOut(BaseModel):
     datasets: list[DatasetKeysOut]
 
 
-def keys_status(stores: AppStores, keyring: KeyRing) -> KeysStatusOut:
+def keys_status(stores: AppStores, keyring: KeyRing, *, actor: Principal) -> KeysStatusOut:
+    """The key hierarchy of every dataset (store operators only)."""
+    with stores.unit_of_work() as uow:
+        _, event = authorize(
+            stores,
+            uow.records,
+            actor=actor,
+            action="keys.status",
+            event=EventIn(action="keys.status"),
+        )
+        audit(stores, uow, event)
     p = keyring.provider
     out = KeysStatusOut(
         provider=p.name,
@@ -90,21 +100,29 @@ def keys_status(stores: AppStores, keyring: KeyRing) -> KeysStatusOut:
     return out
 
 
-def rotate_master_key(stores: AppStores, keyring: KeyRing, *, actor: str | None) -> RotationResult:
-    with stores.records_session() as s:
-        actor_id = access.get_person(s, email=actor).id if actor else None
+def rotate_master_key(stores: AppStores, keyring: KeyRing, *, actor: Principal) -> RotationResult:
+    """Rewrap every dataset key under a new master-key version (store operators only)."""
+    with stores.unit_of_work() as uow:
+        person, event = authorize(
+            stores,
+            uow.records,
+            actor=actor,
+            action="keys.rotate_master",
+            event=EventIn(action="keys.rotate_master"),
+        )
+        actor_id = person.id
     result = rotate_master(stores, keyring, actor_id=actor_id)
     with stores.unit_of_work() as uow:
         audit(
             stores,
             uow,
-            EventIn(
-                action="keys.rotate_master",
-                actor=actor,
+            replace(
+                event,
                 objects={"from": result.from_version, "to": result.to_version},
                 counts={"dataset_keys": result.processed},
             ),
         )
+        checkpoint(stores, uow, reason="master key rotated")
     return result
 
 
@@ -112,7 +130,7 @@ def rotate_data_key(
     stores: AppStores,
     keyring: KeyRing,
     *,
-    actor: str,
+    actor: Principal,
     deal: str,
     dataset: str,
     batch_size: int = 5_000,
@@ -120,11 +138,16 @@ def rotate_data_key(
     after_batch: Callable[[int], None] | None = None,
 ) -> RotationResult:
     with stores.records_session() as s:
-        person, d, ds = resolve(s, actor=actor, deal=deal, dataset=dataset)
-        event = EventIn(
-            action="keys.rotate_data", actor=person.email, deal=d.code, objects={"dataset": ds.name}
+        d = access.get_deal(s, code=deal)
+        person, event = authorize(
+            stores,
+            s,
+            actor=actor,
+            action="keys.rotate_data",
+            deal=d,
+            event=EventIn(action="keys.rotate_data", objects={"dataset": dataset}),
         )
-        enforce(stores, decide(s, actor=person, deal=d, action="rotate"), event)
+        ds = vault.get_dataset(s, deal=d, name=dataset)
         ds_id, actor_id = ds.id, person.id
     result = rotate_data(
         stores,
@@ -141,7 +164,6 @@ def rotate_data_key(
             uow,
             replace(
                 event,
-                decision="allow",
                 counts={"customers": result.processed},
                 objects={"dataset": dataset, "from": result.from_version, "to": result.to_version},
             ),

@@ -20,6 +20,7 @@ from dealvault.access import service as access
 from dealvault.access.agreements import agreement_covers, agreements_in_force
 from dealvault.access.decision import Decision, decide
 from dealvault.access.models import Deal, Organization
+from dealvault.access.principal import Principal
 from dealvault.audit.note import Verifier
 from dealvault.audit.service import EventIn, SubjectPacker, canonical_json
 from dealvault.config import Settings
@@ -27,7 +28,7 @@ from dealvault.crypto.keyring import KeyRing
 from dealvault.db.base import utcnow
 from dealvault.errors import Conflict, IntegrityError, Invalid, NotFound
 from dealvault.flows.context import AppStores
-from dealvault.flows.guard import audit, checkpoint, enforce
+from dealvault.flows.guard import audit, authorize, checkpoint, enforce
 from dealvault.flows.importing import ImportRequest, ImportSummary, import_source
 from dealvault.flows.importing import Progress as ImportProgress
 from dealvault.flows.transfer import LedgerEntry, ledger_view, open_plan
@@ -115,7 +116,7 @@ def build_package(
     stores: AppStores,
     keyring: KeyRing,
     *,
-    actor: str,
+    actor: Principal,
     plan_id: int,
     out: Path,
     archive: bool = False,
@@ -144,14 +145,22 @@ def build_package(
     try:
         with stores.unit_of_work() as uow:
             s = uow.records
-            person = access.get_person(s, email=actor)
             plan, deal, ds = open_plan(s, plan_id)
+            person, _ = authorize(
+                stores,
+                s,
+                actor=actor,
+                action="package.build",
+                deal=deal,
+                event=EventIn(action="package.build", objects={"plan": plan.id}),
+            )
             org = s.get(Organization, plan.recipient_id)
             assert org is not None
             cats = plans.split(plan.categories)
             event = EventIn(
                 action="package.build",
                 actor=person.email,
+                authn=actor.authn.value,
                 deal=deal.code,
                 purpose=plan.purpose,
                 objects={
@@ -356,31 +365,34 @@ def build_package(
     return built
 
 
-def reissue_canary_note(stores: AppStores, *, actor: str, package_id: int, out: Path) -> int:
+def reissue_canary_note(stores: AppStores, *, actor: Principal, package_id: int, out: Path) -> int:
     """Write a package's signed canary list to ``out`` again (a seller steward of its deal:
-    the ``manage`` decision); audited. Returns how many canary records it names."""
+    the ``package.canaries`` decision); audited. Returns how many canary records it names."""
     writable_target(out)
     with stores.unit_of_work() as uow:
         s = uow.records
-        person = access.get_person(s, email=actor)
         row = s.get(TransferPackage, package_id)
         if row is None:
             raise NotFound(f"transfer package {package_id} not found")
         deal = s.get(Deal, row.deal_id)
         assert deal is not None
-        event = EventIn(
+        _, event = authorize(
+            stores,
+            s,
+            actor=actor,
             action="package.canaries",
-            actor=person.email,
-            deal=deal.code,
-            purpose="hand the canary list to the buyer's steward",
-            objects={"package": row.id},
+            deal=deal,
+            event=EventIn(
+                action="package.canaries",
+                purpose="hand the canary list to the buyer's steward",
+                objects={"package": row.id},
+            ),
         )
-        enforce(stores, decide(s, actor=person, deal=deal, action="manage"), event)
         if row.canary_note is None:
             raise Conflict(f"transfer package {package_id} was built without canary records")
         note = row.canary_note.encode("utf-8")
         count = row.canary_note.count("\nsubject ")
-        audit(stores, uow, replace(event, decision="allow", counts={"canaries": count}))
+        audit(stores, uow, replace(event, counts={"canaries": count}))
     write_private(out, note)  # after the commit: no list leaves without its audit event
     return count
 
@@ -389,7 +401,7 @@ def reissue_canary_note(stores: AppStores, *, actor: str, package_id: int, out: 
 def verify(
     stores: AppStores,
     *,
-    actor: str,
+    actor: Principal,
     package: Path,
     identities: Sequence[pyrage.x25519.Identity],
     verifier_key: str | None = None,
@@ -398,8 +410,14 @@ def verify(
 ) -> Reconciliation:
     """Check a package and write the reconciliation report; the check is audited (result and
     counts) in this store. A failed check is a result, not an error."""
-    with stores.records_session() as s:
-        access.get_person(s, email=actor)  # a person of this store acts
+    with stores.unit_of_work() as uow:  # decided before the package is opened
+        authorize(
+            stores,
+            uow.records,
+            actor=actor,
+            action="package.verify",
+            event=EventIn(action="package.verify", objects={"package": package.name}),
+        )
     report, _ = verify_package(package, identities=identities, verifier_key=verifier_key)
     write_reports(report, json_path=json_report, html_path=html_report)
     with stores.unit_of_work() as uow:
@@ -407,7 +425,7 @@ def verify(
     return report
 
 
-def _event(action: str, actor: str, report: Reconciliation, *, deal: str | None) -> EventIn:
+def _event(action: str, actor: Principal, report: Reconciliation, *, deal: str | None) -> EventIn:
     r = report.records
     counts = {"expected": r.expected or 0, "received": r.received}
     for name in ("missing", "extra", "altered"):
@@ -416,7 +434,8 @@ def _event(action: str, actor: str, report: Reconciliation, *, deal: str | None)
             counts[name] = value
     return EventIn(
         action=action,
-        actor=actor,
+        actor=actor.email,
+        authn=actor.authn.value,
         deal=deal,
         purpose=report.purpose,
         decision="allow" if report.ok else "deny",
@@ -439,7 +458,7 @@ def receive(
     stores: AppStores,
     keyring: KeyRing,
     *,
-    actor: str,
+    actor: Principal,
     deal: str,
     dataset: str,
     package: Path,
@@ -463,9 +482,15 @@ def receive(
     the system's temporary directory), removed afterwards; what a killed receive left there
     is removed when the next one starts.
     """
-    with stores.records_session() as s:
-        access.get_person(s, email=actor)
-        access.get_deal(s, code=deal)
+    with stores.unit_of_work() as uow:  # decided before the package is opened
+        authorize(
+            stores,
+            uow.records,
+            actor=actor,
+            action="dataset.import",
+            deal=access.get_deal(uow.records, code=deal),
+            event=EventIn(action="package.receive", objects={"package": package.name}),
+        )
     root = work_dir if work_dir is not None else Path(tempfile.gettempdir())
     clean_leftovers(root, RECEIVE_SCRATCH)
     with Scratch.new(root, lambda: f"dealvault-receive-{secrets.token_hex(8)}") as tmp:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from pydantic import BaseModel
@@ -11,19 +12,25 @@ from sqlalchemy.orm import Session
 
 from dealvault.access import policy as pol
 from dealvault.access import service as access
+from dealvault.access.actions import CATALOGUE
 from dealvault.access.governance_models import PolicyVersion
-from dealvault.access.models import Membership, Person
-from dealvault.access.stages import MemberRole
+from dealvault.access.models import Person
+from dealvault.access.principal import Principal
 from dealvault.audit.service import EventIn
-from dealvault.errors import Forbidden
 from dealvault.flows.context import AppStores
-from dealvault.flows.guard import audit, checkpoint
+from dealvault.flows.guard import audit, authorize, checkpoint
 
 
 class CapOut(BaseModel):
     category: str
     level: str
     exempt: list[str]
+
+
+class ActionRuleOut(BaseModel):
+    roles: list[str]
+    stages: list[str]
+    help: str
 
 
 class PolicyOut(BaseModel):
@@ -43,7 +50,9 @@ class PolicyOut(BaseModel):
     matrix: dict[str, dict[str, str]]
     category_caps: list[CapOut]
     audit_log_roles: list[str]
-    frozen_actions: list[str]
+    frozen_allow: list[str]
+    actions: dict[str, ActionRuleOut]
+    deal: str | None = None
     text: str
     cedar: str | None = None
 
@@ -83,6 +92,7 @@ def _view(
     row: PolicyVersion | None = None,
     actor: str | None = None,
     cedar: bool = False,
+    deal: str | None = None,
 ) -> PolicyOut:
     matrix: dict[str, dict[str, str]] = {}
     for (role, stage, _), level in policy.ceiling_table().items():
@@ -105,7 +115,14 @@ def _view(
             for c, cap in policy.category_caps.items()
         ],
         audit_log_roles=list(policy.audit_log_roles),
-        frozen_actions=list(policy.frozen_actions),
+        frozen_allow=list(policy.frozen_allow),
+        actions={
+            name: ActionRuleOut(
+                roles=list(rule.roles), stages=list(rule.stages), help=CATALOGUE[name].help
+            )
+            for name, rule in policy.actions.items()
+        },
+        deal=deal,
         text=policy.text,
         cedar=policy.cedar if cedar else None,
     )
@@ -118,16 +135,39 @@ def _emails(session: Session, rows: Sequence[PolicyVersion]) -> dict[int, str]:
     return {p.id: p.email for p in session.scalars(select(Person).where(Person.id.in_(ids)))}
 
 
-def show_policy(stores: AppStores, *, cedar: bool = False) -> PolicyOut:
-    """The policy in force: the newest stored version, else the shipped default."""
-    with stores.records_session() as s:
-        policy = pol.active_policy(s)
+def shipped_policy(*, cedar: bool = False) -> PolicyOut:
+    """The shipped default policy: it decides every store-wide action, and every deal's until
+    a steward stores a tighter version (no store state is read)."""
+    return _view(pol.default_policy(), source="shipped default", cedar=cedar)
+
+
+def show_policy(
+    stores: AppStores, *, actor: Principal, deal: str, cedar: bool = False
+) -> PolicyOut:
+    """The policy in force for ``deal``: its newest stored version, else the shipped default."""
+    with stores.unit_of_work() as uow:
+        s = uow.records
+        d = access.get_deal(s, code=deal)
+        _, event = authorize(
+            stores,
+            s,
+            actor=actor,
+            action="policy.read",
+            deal=d,
+            event=EventIn(action="policy.show"),
+        )
+        policy = pol.active_policy(s, deal=d)
+        audit(stores, uow, event)
         if policy.version == 0:
-            return _view(policy, source="shipped default", cedar=cedar)
-        row = s.scalar(select(PolicyVersion).where(PolicyVersion.version == policy.version))
+            return _view(policy, source="shipped default", cedar=cedar, deal=d.code)
+        row = s.scalar(
+            select(PolicyVersion).where(
+                PolicyVersion.deal_id == d.id, PolicyVersion.version == policy.version
+            )
+        )
         assert row is not None  # active_policy just read it
-        actor = _emails(s, [row]).get(row.actor_id) if row.actor_id is not None else None
-        return _view(policy, source="stored", row=row, actor=actor, cedar=cedar)
+        who = _emails(s, [row]).get(row.actor_id) if row.actor_id is not None else None
+        return _view(policy, source="stored", row=row, actor=who, cedar=cedar, deal=d.code)
 
 
 def validate_policy(*, text: str, cedar: bool = False) -> PolicyOut:
@@ -137,12 +177,23 @@ def validate_policy(*, text: str, cedar: bool = False) -> PolicyOut:
     return _view(policy, source="file", cedar=cedar)
 
 
-def policy_history(stores: AppStores) -> list[PolicyVersionOut]:
-    """Every stored version, oldest first (none: the shipped default is in force)."""
-    with stores.records_session() as s:
-        rows = pol.policy_versions(s)
+def policy_history(stores: AppStores, *, actor: Principal, deal: str) -> list[PolicyVersionOut]:
+    """Every version stored for ``deal``, oldest first (none: the shipped default is in force)."""
+    with stores.unit_of_work() as uow:
+        s = uow.records
+        d = access.get_deal(s, code=deal)
+        _, event = authorize(
+            stores,
+            s,
+            actor=actor,
+            action="policy.read",
+            deal=d,
+            event=EventIn(action="policy.history"),
+        )
+        rows = pol.policy_versions(s, deal=d)
         emails = _emails(s, rows)
         newest = rows[-1].version if rows else None
+        audit(stores, uow, event)
         return [
             PolicyVersionOut(
                 version=r.version,
@@ -159,14 +210,38 @@ def policy_history(stores: AppStores) -> list[PolicyVersionOut]:
 def check_policy(
     stores: AppStores,
     *,
+    actor: Principal,
+    deal: str,
     role: str,
     stage: str,
     categories: Sequence[str] = (),
     frozen: bool = False,
 ) -> CheckOut:
-    """What the policy in force gives ``role`` at ``stage`` for ``categories``."""
-    with stores.records_session() as s:
-        policy = pol.active_policy(s)
+    """What the policy in force for ``deal`` gives ``role`` at ``stage`` for ``categories``."""
+    with stores.unit_of_work() as uow:
+        d = access.get_deal(uow.records, code=deal)
+        _, event = authorize(
+            stores,
+            uow.records,
+            actor=actor,
+            action="policy.read",
+            deal=d,
+            event=EventIn(action="policy.check"),
+        )
+        policy = pol.active_policy(uow.records, deal=d)
+        audit(stores, uow, event)
+    return check(policy, role=role, stage=stage, categories=categories, frozen=frozen)
+
+
+def check(
+    policy: pol.Policy,
+    *,
+    role: str,
+    stage: str,
+    categories: Sequence[str] = (),
+    frozen: bool = False,
+) -> CheckOut:
+    """What ``policy`` gives ``role`` at ``stage`` for ``categories`` (no state is read)."""
     ceiling = policy.ceiling(role=role, stage=stage, categories=categories)
     levels = []
     for level in pol.LEVELS[1:]:
@@ -186,57 +261,44 @@ def check_policy(
     )
 
 
-def _is_steward(session: Session, person: Person) -> bool:
-    q = select(Membership.id).where(
-        Membership.person_id == person.id, Membership.role == MemberRole.SELLER_STEWARD.value
-    )
-    return session.scalar(q.limit(1)) is not None
-
-
 def set_policy(
-    stores: AppStores, *, text: str, actor: str, comment: str | None
+    stores: AppStores, *, actor: Principal, deal: str, text: str, comment: str | None
 ) -> PolicyVersionOut:
-    """Store a new policy version and record ``policy.change`` in the same transaction.
-
-    Only a seller steward of at least one deal may do it; a refusal is recorded too.
-    """
+    """Store a new policy version for ``deal`` and record ``policy.change`` in the same
+    transaction. Seller stewards of that deal only; a policy may only tighten the shipped
+    default; a refusal is recorded too."""
     with stores.unit_of_work() as uow:
         s = uow.records
-        who = access.get_person(s, email=actor)
-        email = who.email
-        if _is_steward(s, who):
-            old = pol.active_policy(s)
-            row = pol.set_policy(s, text=text, actor=who, comment=comment)
-            audit(
-                stores,
-                uow,
-                EventIn(
-                    action="policy.change",
-                    actor=who.email,
-                    objects={
-                        "old_version": old.version,
-                        "old_sha256": old.sha256,
-                        "new_version": row.version,
-                        "new_sha256": row.sha256,
-                    },
-                    purpose=comment,
-                    decision="allow",
-                ),
-            )
-            checkpoint(stores, uow, reason=f"access policy version {row.version}")
-            return PolicyVersionOut(
-                version=row.version,
-                sha256=row.sha256,
-                actor=who.email,
-                comment=row.comment,
-                created_at=row.created_at,
-                in_force=True,
-            )
-    why = "only a seller steward of a deal may change the access policy"
-    with stores.unit_of_work() as uow:
+        d = access.get_deal(s, code=deal)
+        who, event = authorize(
+            stores,
+            s,
+            actor=actor,
+            action="policy.set",
+            deal=d,
+            event=EventIn(action="policy.change", purpose=comment),
+        )
+        old = pol.active_policy(s, deal=d)
+        row = pol.set_policy(s, deal=d, text=text, actor=who, comment=comment)
         audit(
             stores,
             uow,
-            EventIn(action="policy.change", actor=email, decision="deny", reasons=(why,)),
+            replace(
+                event,
+                objects={
+                    "old_version": old.version,
+                    "old_sha256": old.sha256,
+                    "new_version": row.version,
+                    "new_sha256": row.sha256,
+                },
+            ),
         )
-    raise Forbidden(f"access denied: {why}", code="denied")
+        checkpoint(stores, uow, reason=f"access policy of {d.code} version {row.version}")
+        return PolicyVersionOut(
+            version=row.version,
+            sha256=row.sha256,
+            actor=who.email,
+            comment=row.comment,
+            created_at=row.created_at,
+            in_force=True,
+        )

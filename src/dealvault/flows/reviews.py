@@ -14,12 +14,13 @@ from sqlalchemy import select
 from dealvault.access import service as access
 from dealvault.access.decision import Decision
 from dealvault.access.models import Deal, Person
+from dealvault.access.principal import Principal
 from dealvault.access.stages import MemberRole
 from dealvault.audit.service import EventIn
 from dealvault.db.base import utcnow
 from dealvault.errors import Conflict, Invalid, NotFound
 from dealvault.flows.context import AppStores
-from dealvault.flows.guard import audit, enforce
+from dealvault.flows.guard import audit, authorize, enforce
 from dealvault.transfer.models import TransferPackage, TransferReview
 from dealvault.transfer.review import OUTCOMES, findings, parse_report
 
@@ -42,7 +43,7 @@ class ReviewOut(BaseModel):
 def review_package(
     stores: AppStores,
     *,
-    actor: str,
+    actor: Principal,
     package_id: int,
     report: Path,
     outcome: str | None = None,
@@ -62,18 +63,22 @@ def review_package(
     parsed = parse_report(raw, source=report.name)
     with stores.unit_of_work() as uow:
         s = uow.records
-        person = access.get_person(s, email=actor)
         row = s.get(TransferPackage, package_id)
         if row is None:
             raise NotFound(f"transfer package {package_id} not found")
         deal = s.get(Deal, row.deal_id)
         assert deal is not None
-        event = EventIn(
+        person, event = authorize(
+            stores,
+            s,
+            actor=actor,
             action="package.review",
-            actor=person.email,
-            deal=deal.code,
-            purpose="post-transfer review",
-            objects={"package": row.id, "manifest_sha256": row.manifest_sha256},
+            deal=deal,
+            event=EventIn(
+                action="package.review",
+                purpose="post-transfer review",
+                objects={"package": row.id, "manifest_sha256": row.manifest_sha256},
+            ),
         )
         roles = access.member_roles(s, deal=deal, person=person)
         role = next((r for r in REVIEWER_ROLES if r in roles), None)
@@ -116,7 +121,6 @@ def review_package(
             uow,
             replace(
                 event,
-                decision="allow",
                 objects=dict(event.objects)
                 | {"review": review.id, "outcome": chosen, "report_sha256": review.report_sha256},
                 reasons=tuple(found[:10]),
@@ -126,8 +130,21 @@ def review_package(
         return _out(review, reviewer=person.email)
 
 
-def list_reviews(stores: AppStores, *, package_id: int) -> list[ReviewOut]:
-    with stores.records_session() as s:
+def list_reviews(stores: AppStores, *, actor: Principal, package_id: int) -> list[ReviewOut]:
+    with stores.unit_of_work() as uow:
+        s = uow.records
+        pkg = s.get(TransferPackage, package_id)
+        if pkg is None:
+            raise NotFound(f"transfer package {package_id} not found")
+        _, event = authorize(
+            stores,
+            s,
+            actor=actor,
+            action="package.read",
+            deal=s.get(Deal, pkg.deal_id),
+            event=EventIn(action="package.reviews", objects={"package": package_id}),
+        )
+        audit(stores, uow, event)
         rows = s.execute(
             select(TransferReview, Person.email)
             .join(Person, Person.id == TransferReview.reviewer_id)

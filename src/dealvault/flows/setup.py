@@ -7,8 +7,11 @@ import secrets
 from pathlib import Path
 
 from pydantic import BaseModel
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
+from dealvault.access.models import StoreInfo
+from dealvault.access.principal import Authn
 from dealvault.audit.note import Signer, generate_signer
 from dealvault.audit.service import AuditConfig, EventIn
 from dealvault.audit.store import register_log_key
@@ -16,9 +19,10 @@ from dealvault.config import Settings
 from dealvault.crypto.keyring import KeyRing
 from dealvault.crypto.providers import KeyProvider, PassphraseKeyProvider, build_provider
 from dealvault.db import migrate
-from dealvault.errors import KeyUnavailable
+from dealvault.errors import Invalid, KeyUnavailable
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit, checkpoint
+from dealvault.flows.store import OperatorIn, bootstrap, is_trial
 
 
 class InitOut(BaseModel):
@@ -33,6 +37,8 @@ class InitOut(BaseModel):
     audit_verifier_key: str
     records_revision: str | None
     keystore_revision: str | None
+    operator: str | None
+    trial: bool
 
 
 def _hide_password(url: str) -> str:
@@ -66,9 +72,14 @@ def _make_audit_key(path: Path) -> tuple[str, str]:
 
 
 def init_store(
-    settings: Settings, *, passphrase: str | None
+    settings: Settings,
+    *,
+    passphrase: str | None,
+    operator: OperatorIn | None = None,
+    trial: bool = False,
 ) -> tuple[InitOut, AppStores, KeyProvider]:
-    """Create home, migrate both stores, make the key files if needed, register, checkpoint."""
+    """Create home, migrate both stores, make the key files if needed, record the first
+    operator (a new store needs one), register the log key, checkpoint."""
     settings.home.mkdir(parents=True, exist_ok=True)
     created = False
     provider: KeyProvider
@@ -96,18 +107,33 @@ def init_store(
         audit=cfg,
     )
     keyring = KeyRing(provider)
+    with stores.records_session() as s:
+        has_operator = s.scalar(select(StoreInfo.id)) is not None
+    if not has_operator and operator is None:
+        stores.dispose()
+        raise Invalid(
+            "a new store needs its first operator: pass --operator EMAIL --operator-name NAME "
+            "--org ORGANISATION (the organisation that runs the store)"
+        )
     with stores.keystore_sessions() as ks:
         keyring.verify_kek(ks)
         keyring.register_kek(ks)
         ks.commit()
     with stores.unit_of_work() as uow:
-        if register_log_key(uow.records, cfg):
+        fresh = register_log_key(uow.records, cfg)
+    first = (
+        bootstrap(stores, operator=operator, trial=trial) if operator and not has_operator else None
+    )
+    if fresh:
+        with stores.unit_of_work() as uow:
             audit(
                 stores,
                 uow,
                 EventIn(
                     action="store.init",
-                    actor=settings.actor,
+                    actor=first.email if first else "unknown@dealvault.invalid",
+                    authn=Authn.LOCAL.value,
+                    decision="allow",
                     objects={"origin": cfg.origin, "kek_id": provider.kek_id},
                 ),
             )
@@ -124,5 +150,7 @@ def init_store(
         audit_verifier_key=cfg.signer.verifier().key_string(),
         records_revision=migrate.current_revision(stores.records_engine, "records"),
         keystore_revision=migrate.current_revision(stores.keystore_engine, "keystore"),
+        operator=first.email if first else None,
+        trial=is_trial(stores),
     )
     return out, stores, provider

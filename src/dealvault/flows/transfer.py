@@ -15,11 +15,12 @@ from dealvault.access.decision import Decision, decide
 from dealvault.access.grants import parse_categories
 from dealvault.access.models import Deal, Organization, Person
 from dealvault.access.policy import active_policy
+from dealvault.access.principal import Principal
 from dealvault.audit.service import EventIn
 from dealvault.db.base import utcnow
 from dealvault.errors import Invalid, NotFound
 from dealvault.flows.context import AppStores
-from dealvault.flows.guard import audit, checkpoint, enforce, resolve
+from dealvault.flows.guard import audit, authorize, checkpoint, enforce, resolve
 from dealvault.transfer import plans
 from dealvault.transfer.models import TransferPackage, TransferPlan, TransferReview
 from dealvault.transfer.records import exclusions, status_counts
@@ -184,7 +185,7 @@ def open_plan(
 def create_plan(
     stores: AppStores,
     *,
-    actor: str,
+    actor: Principal,
     deal: str,
     dataset: str,
     recipient: str,
@@ -204,13 +205,14 @@ def create_plan(
         event = EventIn(
             action="transfer.plan.create",
             actor=person.email,
+            authn=actor.authn.value,
             deal=d.code,
             purpose=purpose.strip() or None,
             objects={"dataset": ds.name, "recipient": org.name, "stage": d.stage},
         )
-        enforce(stores, decide(s, actor=person, deal=d, action="manage"), event)
+        enforce(stores, decide(s, actor=person, deal=d, action="plan.create"), event)
         cats = parse_categories(categories)
-        policy = active_policy(s)
+        policy = active_policy(s, deal=d)
         roles = policy.approvals_sensitive if plans.is_sensitive(cats) else policy.approvals_default
         counts = status_counts(uow, dataset=ds)
         excluded = exclusions(counts)
@@ -233,6 +235,7 @@ def create_plan(
             EventIn(
                 action="transfer.plan.create",
                 actor=person.email,
+                authn=actor.authn.value,
                 deal=d.code,
                 purpose=plan.purpose,
                 decision="allow",
@@ -247,7 +250,7 @@ def create_plan(
 def approve_plan(
     stores: AppStores,
     *,
-    actor: str,
+    actor: Principal,
     plan_id: int,
     comment: str | None = None,
     role: str | None = None,
@@ -258,13 +261,22 @@ def approve_plan(
     at = at or utcnow()
     with stores.unit_of_work() as uow:
         s = uow.records
-        person = access.get_person(s, email=actor)
         plan, deal, ds = open_plan(s, plan_id, lock=True)
+        person = _decided(
+            stores,
+            s,
+            actor,
+            "plan.approve",
+            deal,
+            plan,
+            targets_self=plan.created_by == _person_id(s, actor),
+        )
         chosen, reasons = plans.approver_role(s, plan=plan, approver=person, deal=deal, role=role)
         problems = [*reasons, *plans.closing_problems(s, plan=plan, deal=deal, dataset=ds, at=at)]
         event = EventIn(
             action="transfer.plan.approve",
             actor=person.email,
+            authn=actor.authn.value,
             deal=deal.code,
             objects=_objects(s, plan),
         )
@@ -280,6 +292,7 @@ def approve_plan(
             EventIn(
                 action="transfer.plan.approve",
                 actor=person.email,
+                authn=actor.authn.value,
                 deal=deal.code,
                 decision="allow",
                 objects=_objects(s, plan)
@@ -293,6 +306,7 @@ def approve_plan(
                 EventIn(
                     action="transfer.plan.approved",
                     actor=person.email,
+                    authn=actor.authn.value,
                     deal=deal.code,
                     purpose=plan.purpose,
                     objects=_objects(s, plan)
@@ -309,7 +323,7 @@ def approve_plan(
 
 
 def deny_plan(
-    stores: AppStores, *, actor: str, plan_id: int, reason: str, at: datetime | None = None
+    stores: AppStores, *, actor: Principal, plan_id: int, reason: str, at: datetime | None = None
 ) -> PlanOut:
     """A holder of a required role says no: the plan is denied for good."""
     at = at or utcnow()
@@ -317,11 +331,12 @@ def deny_plan(
         raise Invalid("give a reason for the denial")
     with stores.unit_of_work() as uow:
         s = uow.records
-        person = access.get_person(s, email=actor)
         plan, deal, _ = open_plan(s, plan_id, lock=True)
+        person = _decided(stores, s, actor, "plan.deny", deal, plan)
         event = EventIn(
             action="transfer.plan.deny",
             actor=person.email,
+            authn=actor.authn.value,
             deal=deal.code,
             objects=_objects(s, plan),
         )
@@ -333,6 +348,7 @@ def deny_plan(
             EventIn(
                 action="transfer.plan.deny",
                 actor=person.email,
+                authn=actor.authn.value,
                 deal=deal.code,
                 decision="allow",
                 objects=_objects(s, plan) | {"role": approval.role, "status": plan.status},
@@ -342,23 +358,86 @@ def deny_plan(
         return plan_view(s, plan)
 
 
-def show_plan(stores: AppStores, *, plan_id: int) -> PlanOut:
-    with stores.records_session() as s:
-        return plan_view(s, plans.get_plan(s, plan_id=plan_id))
+def _person_id(s: Session, actor: Principal) -> int:
+    return access.get_person(s, email=actor.email).id
+
+
+def _decided(
+    stores: AppStores,
+    s: Session,
+    actor: Principal,
+    action: str,
+    deal: Deal,
+    plan: TransferPlan,
+    *,
+    targets_self: bool = False,
+) -> Person:
+    """Decide ``action`` on ``plan`` at the one decision point (a denial is recorded)."""
+    person, _ = authorize(
+        stores,
+        s,
+        actor=actor,
+        action=action,
+        deal=deal,
+        targets_self=targets_self,
+        event=EventIn(action=f"transfer.{action}", objects={"plan": plan.id}),
+    )
+    return person
+
+
+def show_plan(stores: AppStores, *, actor: Principal, plan_id: int) -> PlanOut:
+    with stores.unit_of_work() as uow:
+        plan, deal, _ = open_plan(uow.records, plan_id)
+        _, event = authorize(
+            stores,
+            uow.records,
+            actor=actor,
+            action="plan.read",
+            deal=deal,
+            event=EventIn(action="transfer.plan.show", objects={"plan": plan.id}),
+        )
+        out = plan_view(uow.records, plan)
+        audit(stores, uow, event)
+        return out
 
 
 def list_plans(
-    stores: AppStores, *, deal: str | None = None, status: str | None = None
+    stores: AppStores, *, actor: Principal, deal: str, status: str | None = None
 ) -> list[PlanOut]:
-    with stores.records_session() as s:
-        d = access.get_deal(s, code=deal) if deal is not None else None
-        return [plan_view(s, p) for p in plans.list_plans(s, deal=d, status=status)]
+    with stores.unit_of_work() as uow:
+        s = uow.records
+        d = access.get_deal(s, code=deal)
+        _, event = authorize(
+            stores,
+            s,
+            actor=actor,
+            action="plan.read",
+            deal=d,
+            event=EventIn(action="transfer.plan.list"),
+        )
+        out = [plan_view(s, p) for p in plans.list_plans(s, deal=d, status=status)]
+        audit(stores, uow, event)
+        return out
 
 
-def ledger(stores: AppStores, *, deal: str | None = None) -> list[LedgerEntry]:
-    """The transfer ledger: every package built, oldest first."""
-    with stores.records_session() as s:
-        q = select(TransferPackage).order_by(TransferPackage.id)
-        if deal is not None:
-            q = q.where(TransferPackage.deal_id == access.get_deal(s, code=deal).id)
-        return [ledger_view(s, row) for row in s.scalars(q)]
+def ledger(stores: AppStores, *, actor: Principal, deal: str) -> list[LedgerEntry]:
+    """The deal's transfer ledger: every package built, oldest first."""
+    with stores.unit_of_work() as uow:
+        s = uow.records
+        d = access.get_deal(s, code=deal)
+        _, event = authorize(
+            stores,
+            s,
+            actor=actor,
+            action="package.read",
+            deal=d,
+            event=EventIn(action="package.ledger"),
+        )
+        q = (
+            select(TransferPackage)
+            .where(TransferPackage.deal_id == d.id)
+            .order_by(TransferPackage.id)
+        )
+        out = [ledger_view(s, row) for row in s.scalars(q)]
+        audit(stores, uow, event)
+        return out

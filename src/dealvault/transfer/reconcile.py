@@ -236,9 +236,13 @@ def _check_records(
         if schema is not None:
             _check_schema(pf.schema_arrow, schema, problems)
         received.scan(pf, schema)
+    planted = _obj(doc, "canaries").get("count")
+    customers_n = counts.get("customers")
     check = RecordsCheck(
         expected=expected_n if isinstance(expected_n, int) else None,
         received=received.rows,
+        canaries=planted if isinstance(planted, int) else None,
+        customers=customers_n if isinstance(customers_n, int) else None,
         merkle_root_expected=expected_root,
         merkle_root_received=received.root() if pf is not None else None,
         out_of_order_at=received.out_of_order_at,

@@ -26,8 +26,12 @@ class CategoryRow(BaseModel):
 
 
 class RecordsCheck(BaseModel):
+    #: records (customers + the recipient's canary records), as the manifest lists them
     expected: int | None
     received: int
+    #: of those, canary records (the manifest's count) and real customers
+    canaries: int | None = None
+    customers: int | None = None
     merkle_root_expected: str | None
     merkle_root_received: str | None
     out_of_order_at: int | None = None

@@ -21,7 +21,7 @@ def lock_dataset(uow: UnitOfWork, *, deal_id: int, name: str, job: str) -> Datas
     need not exist yet: an import creating it holds the name); returns it as read under the
     lock, or None."""
     take_job_lock(
-        uow.records,
+        uow,
         scope=f"dataset:{deal_id}:{name}",
         busy=(
             f"dataset {name!r} is held by another job (an import, receive, shred, key "

@@ -141,8 +141,9 @@ def disclose(
             else {}
         )
         key = keys.get(rec.id)
-        if key is None:
-            views.append(CustomerView(subject_id=rec.subject_id, status="shredded"))
+        if key is None:  # opted out or objecting: not disclosed, said as such; else shredded
+            said = rec.status if rec.status in ("opted_out", "objecting") else "shredded"
+            views.append(CustomerView(subject_id=rec.subject_id, status=said))
             continue
         aead = env.opener(key)
         data: dict[str, dict[str, str | None]] = {}

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from dealvault.crypto import envelope as env
 from dealvault.crypto.keyring import DATA, KeyRing
@@ -113,14 +113,15 @@ def rotate_data(
             uow.keys, dataset_id=dataset_id, purpose=DATA, version=rot.to_version
         )
         rot_id, old, new = rot.id, rot.from_version, rot.to_version
-        total = (
-            uow.records.scalar(
-                select(CustomerRecord.id)
-                .where(CustomerRecord.dataset_id == dataset_id)
-                .order_by(CustomerRecord.id.desc())
+        # what this run will re-encrypt: the dataset's readable customers still on the old key
+        todo = uow.records.scalar(
+            select(func.count())
+            .select_from(CustomerRecord)
+            .where(
+                CustomerRecord.dataset_id == dataset_id, CustomerRecord.key_version == old, _KEPT
             )
-            or 0
         )
+        total = int(todo or 0)
     batch = _Batch(stores, keyring, dataset_id, rot_id, old, new, batch_size, before_write)
     processed = 0
     finished = False

@@ -1,0 +1,111 @@
+"""The closed catalogue of actions every use case is decided under, and the store-wide roles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class StoreRole(StrEnum):
+    """Roles held in the store as a whole, not in one deal (granted by an operator)."""
+
+    OPERATOR = "operator"  # runs the store: holds the master key, store-wide operations
+    TRAINING_ADMIN = "training_admin"  # records confidentiality training of other people
+
+
+class Scope(StrEnum):
+    STORE = "store"  # the whole store: decided on store roles, the shipped policy
+    DEAL = "deal"  # one deal: decided on member (and store) roles, that deal's policy, its stage
+
+
+@dataclass(frozen=True)
+class ActionDef:
+    """One action: its scope, whether it grants something to a person (so it may never
+    target the actor), and a line of help shown by ``policy show`` and in docs/policy.md."""
+
+    name: str
+    scope: Scope
+    help: str
+    grants: bool = False
+
+
+def _a(name: str, scope: Scope, help: str, grants: bool = False) -> ActionDef:
+    return ActionDef(name=name, scope=scope, help=help, grants=grants)
+
+
+_S, _D = Scope.STORE, Scope.DEAL
+
+#: Every action but ``read`` and ``audit_log`` (decided on the ceiling and [audit_log]).
+CATALOGUE: dict[str, ActionDef] = {
+    a.name: a
+    for a in (
+        # -- the store as a whole --------------------------------------------------------
+        _a("store.show", _S, "see the store's locations, operators and trial flag"),
+        _a("store_role.grant", _S, "grant a store role (operator, training admin)", True),
+        _a("store_role.revoke", _S, "revoke a store role"),
+        _a("org.create", _S, "register an organisation"),
+        _a("org.read", _S, "list and show organisations"),
+        _a("person.create", _S, "register a person (an account)"),
+        _a("person.read", _S, "list and show people"),
+        _a("deal.create", _S, "open a deal and name its first stewards", True),
+        _a("training.record", _S, "record another person's confidentiality training", True),
+        _a("training.read", _S, "list training records"),
+        _a("keys.status", _S, "see the key hierarchy of every dataset"),
+        _a("keys.rotate_master", _S, "rotate the master key (rewraps every dataset key)"),
+        _a("backup.store", _S, "back up the whole store (every deal)"),
+        _a("backup.restore", _S, "restore a backup into an empty store"),
+        _a("backup.read", _S, "list and verify backups"),
+        _a("audit.verify", _S, "verify the whole audit log"),
+        _a("audit.export", _S, "export the whole audit log as an offline bundle"),
+        _a("audit.prove", _S, "write an inclusion proof for one event"),
+        _a("audit.checkpoint", _S, "sign a checkpoint now"),
+        _a("audit.cosign", _S, "add a witness cosignature to a checkpoint"),
+        _a("audit.search", _S, "search the audit log across every deal"),
+        _a("package.verify", _S, "check a received transfer package"),
+        # -- one deal --------------------------------------------------------------------
+        _a("deal.read", _D, "see a deal: stage, parties, members, history"),
+        _a("deal.advance", _D, "move the deal to its next stage"),
+        _a("deal.winner", _D, "name the winning bidder"),
+        _a("deal.terminate", _D, "end the deal (irreversible)"),
+        _a("deal.freeze", _D, "isolate the deal: every access stops"),
+        _a("deal.unfreeze", _D, "lift the isolation"),
+        _a("party.add", _D, "add an organisation to the deal"),
+        _a("member.add", _D, "give a person a role in the deal", True),
+        _a("agreement.add", _D, "register a signed agreement", True),
+        _a("agreement.revoke", _D, "revoke an agreement"),
+        _a("agreement.read", _D, "list and show agreements, export their documents"),
+        _a("policy.set", _D, "store a tighter policy version for the deal"),
+        _a("policy.read", _D, "show the deal's policy, its history and checks"),
+        _a("access.request", _D, "ask for access above aggregate"),
+        _a("access.approve", _D, "approve another person's access request", True),
+        _a("access.deny", _D, "deny an access request"),
+        _a("access.revoke", _D, "revoke a grant at once"),
+        _a("access.read", _D, "list and show access requests and grants"),
+        _a("dataset.import", _D, "import customer data into the deal's vault"),
+        _a("dataset.override", _D, "override a column's classification"),
+        _a("customer.status", _D, "record an opt-out or objection"),
+        _a("customer.shred", _D, "crypto-shred a customer or a dataset"),
+        _a("keys.rotate_data", _D, "rotate a dataset's data key (re-encrypts)"),
+        _a("token.resolve", _D, "map a recipient's token back to a customer"),
+        _a("plan.create", _D, "propose a transfer plan"),
+        _a("plan.approve", _D, "approve another person's transfer plan", True),
+        _a("plan.deny", _D, "deny a transfer plan"),
+        _a("plan.read", _D, "list and show transfer plans"),
+        _a("package.build", _D, "build the transfer package of an approved plan"),
+        _a("package.canaries", _D, "write a package's canary list again"),
+        _a("package.review", _D, "review the buyer's reconciliation report"),
+        _a("package.read", _D, "see the package ledger"),
+        _a("certificate.issue", _D, "destroy the seller's copy and sign a certificate"),
+        _a("certificate.attest", _D, "certify that a recipient returned or deleted its copy"),
+        _a("certificate.read", _D, "list and verify destruction certificates"),
+        _a("trace", _D, "find whose copy a leaked file is"),
+    )
+}
+
+#: What a frozen deal still allows unless the policy's [frozen] says less.
+FROZEN_ALWAYS = ("deal.unfreeze",)
+
+
+def action_def(name: str) -> ActionDef:
+    """The catalogue entry of ``name`` (KeyError on an unknown action: a programming error)."""
+    return CATALOGUE[name]

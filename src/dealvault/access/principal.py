@@ -1,0 +1,41 @@
+"""Who is acting: the typed principal every use case takes, built only at an edge."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Authn(StrEnum):
+    """How the acting person's identity was established (recorded in every audit event)."""
+
+    #: the local CLI with the master key, naming a person of the organisation that runs the
+    #: store (operator mode)
+    LOCAL = "local"
+    #: the local CLI naming a person of another organisation: nobody proved who that is
+    ASSERTED = "asserted"
+    #: an authenticated server session (password + second factor)
+    SESSION = "session"
+    #: a scoped API token
+    TOKEN = "token"  # noqa: S105 - a method name, not a secret
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The acting person (by e-mail), how they were authenticated, and the session or token
+    and client address behind the request where there is one. Flows look the person up in
+    their own transaction; nothing but an edge builds a principal."""
+
+    email: str
+    authn: Authn
+    session_id: str | None = None
+    client: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.email or "@" not in self.email:
+            raise ValueError("a principal needs the e-mail of a registered person")
+
+
+def local(email: str) -> Principal:
+    """Operator mode at the local CLI (the edge has checked the person's organisation)."""
+    return Principal(email=email.strip().lower(), authn=Authn.LOCAL)
