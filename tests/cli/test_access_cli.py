@@ -11,7 +11,13 @@ from typer.testing import CliRunner
 
 from dealvault.cli import access, admin, records
 from dealvault.cli import main as cli_main
-from tests.cli.test_cli import STEWARD, env, setup_deal  # noqa: F401 - env is a fixture
+from tests.cli.test_cli import (  # noqa: F401 - env is a fixture
+    OPERATOR,
+    STEWARD,
+    assert_refused,
+    env,
+    setup_deal,
+)
 from tests.vault.helpers import customer_row, write_csv
 
 COUNSEL = "counsel@law.example"
@@ -50,17 +56,20 @@ def jrun(*args: str, who: str = STEWARD) -> Any:
 
 
 def setup(tmp_path: Path) -> None:
+    """Deal d1 at due diligence (requests start there) with counsel and a clean team member
+    (the operator registers organisations and people; the steward runs the deal)."""
     setup_deal()  # seller steward in deal d1 (run through the real app)
-    run("org", "add", "Law LLP", "--kind", "law_firm")
+    run("org", "add", "Law LLP", "--kind", "law_firm", who=OPERATOR)
     run("deal", "add-party", "d1", "--org", "Law LLP", "--role", "counsel")
     for email, org, role in (
         (COUNSEL, "Law LLP", "counsel"),
         (CLEAN, "Bidder A", "bidder_clean_team"),
     ):
-        run("person", "add", email, "--name", "X", "--org", org)
+        run("person", "add", email, "--name", "X", "--org", org, who=OPERATOR)
         run("deal", "add-member", "d1", "--person", email, "--role", role)
     csv = write_csv(tmp_path / "crm.csv", [customer_row(i) for i in range(5)])
     run("import", str(csv), "--deal", "d1", "--dataset", "crm")
+    run("deal", "advance", "d1", "--to", "due_diligence")
 
 
 def test_request_approve_show_list_revoke(env: dict[str, str], tmp_path: Path) -> None:  # noqa: F811
@@ -77,9 +86,9 @@ def test_request_approve_show_list_revoke(env: dict[str, str], tmp_path: Path) -
     assert [r["id"] for r in jrun("access", "list", "--deal", "d1", "--status", "approved")] == [
         req["id"]
     ]
-    assert jrun("access", "list", "--mine") == []
-    assert len(jrun("access", "list", "--mine", who=CLEAN)) == 1
-    assert "access requests" in run("access", "list")
+    assert jrun("access", "list", "--deal", "d1", "--mine") == []
+    assert len(jrun("access", "list", "--deal", "d1", "--mine", who=CLEAN)) == 1
+    assert "access requests" in run("access", "list", "--deal", "d1")
     gid = str(done["grant"]["id"])
     g = jrun("access", "revoke", gid, "--reason", "done early")
     assert g["state"] == "revoked" and g["revoke_reason"] == "done early"
@@ -88,20 +97,27 @@ def test_request_approve_show_list_revoke(env: dict[str, str], tmp_path: Path) -
 
 def test_deny_and_failures_have_exit_codes(env: dict[str, str], tmp_path: Path) -> None:  # noqa: F811
     setup(tmp_path)
-    rid = str(jrun(*REQ, "--category", "sensitive")["id"])  # the steward asks
+    # the seller's steward decides requests; it does not file them
+    r = CliRunner().invoke(APP, ["--as", STEWARD, *REQ])
+    assert_refused(r, STEWARD, "access.request needs one of the roles")
+    rid = str(jrun(*REQ, "--category", "sensitive", who=COUNSEL)["id"])  # counsel asks
     assert jrun("access", "show", rid)["required_roles"][-1] == "security_officer"
-    r = CliRunner().invoke(APP, ["--as", STEWARD, "access", "approve", rid, "--json"])
+    r = CliRunner().invoke(APP, ["--as", COUNSEL, "access", "approve", rid, "--json"])
     assert r.exit_code == 4
     err = json.loads(r.output.strip().splitlines()[-1])
-    assert err["error"] == "denied" and "self-approval" in err["message"]
-    out = run("access", "approve", rid, who=CLEAN, code=4)
-    assert "none of the required roles" in out
-    denied = jrun("access", "deny", rid, "--reason", "too much", who=COUNSEL)
+    assert err["error"] == "denied" and "nobody may access.approve for themselves" in err["message"]
+    assert_refused(r, COUNSEL, "nobody may access.approve for themselves")
+    r = CliRunner().invoke(APP, ["--as", CLEAN, "access", "approve", rid])
+    assert_refused(r, CLEAN, "access.approve needs one of the roles")
+    denied = jrun("access", "deny", rid, "--reason", "too much")
     assert denied["status"] == "denied" and denied["approvals"][0]["decision"] == "deny"
-    assert "already denied" in run("access", "approve", rid, who=COUNSEL, code=5)
+    assert "already denied" in run("access", "approve", rid, code=5)
     assert "not found" in run("access", "show", "99", code=3)
-    assert "unknown level" in run(*REQ[:-6], "--level", "raw", *REQ[-4:], code=2)
-    assert "duration must be 1 to 365" in run(*REQ[:-1], "0", code=2)
+    assert "unknown level" in run(*REQ[:-6], "--level", "raw", *REQ[-4:], who=CLEAN, code=2)
+    assert "duration must be 1 to 365" in run(*REQ[:-1], "0", who=CLEAN, code=2)
     assert "--reason" in run("access", "deny", rid, code=2)  # required option
-    r = CliRunner().invoke(APP, ["access", "list", "--mine"], env={"DEALVAULT_ACTOR": ""})
-    assert r.exit_code == 2 and "--mine" in r.output
+    # without --as the store's only operator acts: it reads no deal's requests
+    r = CliRunner().invoke(
+        APP, ["access", "list", "--deal", "d1", "--mine"], env={"DEALVAULT_ACTOR": None}
+    )
+    assert_refused(r, OPERATOR, "access.read needs one of the roles")

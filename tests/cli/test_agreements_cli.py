@@ -13,9 +13,18 @@ from typer.testing import CliRunner
 
 from dealvault.cli import admin, agreements
 from dealvault.cli import main as cli_main
-from tests.cli.test_cli import STEWARD, env  # noqa: F401 - env is a fixture
+from tests.cli.test_cli import (  # noqa: F401 - env is a fixture
+    BIDDER,
+    OPERATOR,
+    STEWARD,
+    TRAINER,
+    assert_refused,
+    env,
+    last_event,
+    setup_deal,
+)
 
-ANALYST = "b@bidder.example"
+ANALYST = BIDDER
 CLEAN = "clean@bidder.example"
 DOC = "Signed clean team agreement — 测试 — page 1 of 1\n".encode() * 50
 
@@ -54,14 +63,10 @@ def jrun(*args: str) -> Any:
 
 
 def setup() -> None:
-    run("init")
-    run("org", "add", "Seller Co", "--kind", "seller")
-    run("org", "add", "Bidder A", "--kind", "bidder")
-    run("person", "add", STEWARD, "--name", "Steward", "--org", "Seller Co")
-    run("person", "add", ANALYST, "--name", "B", "--org", "Bidder A")
-    run("person", "add", CLEAN, "--name", "C", "--org", "Bidder A")
-    run("deal", "create", "d1", "--name", "Deal", "--seller", "Seller Co", "--bidder", "Bidder A")
-    run("deal", "add-member", "d1", "--person", STEWARD, "--role", "seller_steward")
+    """Deal d1 (the operator's store, the steward trained by the training admin) with the
+    bidder's analyst as a member and a clean team person registered."""
+    setup_deal()
+    run("--as", OPERATOR, "person", "add", CLEAN, "--name", "C", "--org", "Bidder A")
     run("deal", "add-member", "d1", "--person", ANALYST, "--role", "bidder_business")
 
 
@@ -92,7 +97,7 @@ def test_agreement_commands(env: dict[str, str], tmp_path: Path) -> None:  # noq
         a["id"],
         nda["id"],
     ]
-    assert "Clean team agreement" in run("agreement", "list", "--org", "Bidder A")
+    assert "Clean team agreement" in run("agreement", "list", "--deal", "d1", "--org", "Bidder A")
 
     out = tmp_path / "copy.pdf"
     got = jrun("agreement", "document", str(a["id"]), "--out", str(out))
@@ -101,15 +106,20 @@ def test_agreement_commands(env: dict[str, str], tmp_path: Path) -> None:  # noq
 
     revoked = jrun("agreement", "revoke", str(a["id"]), "--reason", "member left the team")
     assert revoked["status"] == "revoked" and revoked["revoked_by"] == STEWARD
-    assert [x["id"] for x in jrun("agreement", "list", "--in-force")] == [nda["id"]]
+    assert [x["id"] for x in jrun("agreement", "list", "--deal", "d1", "--in-force")] == [nda["id"]]
 
 
 def test_training_commands(env: dict[str, str], tmp_path: Path) -> None:  # noqa: F811
     setup()
-    t = jrun(
-        "training", "add", "--person", ANALYST, "--course", "confidentiality",
-        "--completed", "2026-10-01", "--expires", "2027-09-30",
-    )  # fmt: skip
+    add = ("training", "add", "--person", ANALYST, "--course", "confidentiality",
+           "--completed", "2026-10-01", "--expires", "2027-09-30")  # fmt: skip
+    # training is recorded by a training administrator, never by a steward or the trainee
+    assert_refused(invoke(*add), STEWARD, "training.record needs one of the roles: training_admin")
+    assert_refused(invoke("--as", ANALYST, *add), ANALYST, "training.record needs one of the roles")
+    own = ("--as", TRAINER, "training", "add", "--person", TRAINER, "--course", "confidentiality",
+           "--completed", "2026-10-01")  # fmt: skip
+    assert_refused(invoke(*own), TRAINER, "nobody may training.record for themselves")
+    t = jrun("--as", TRAINER, *add)
     assert t["person"] == ANALYST and t["valid_now"] is True
     csv_path = tmp_path / "training.csv"
     csv_path.write_bytes(
@@ -117,12 +127,21 @@ def test_training_commands(env: dict[str, str], tmp_path: Path) -> None:  # noqa
         + f"{ANALYST},confidentiality,2026-10-01,2027-09-30\n".encode()
         + f"{CLEAN},confidentiality,2026-09-15,\n".encode()
     )
-    got = jrun("training", "import", str(csv_path))
+    assert_refused(
+        invoke("training", "import", str(csv_path)),
+        STEWARD,
+        "training.record needs one of the roles: training_admin",
+    )
+    got = jrun("--as", TRAINER, "training", "import", str(csv_path))
     assert (got["rows"], got["imported"], got["skipped"]) == (2, 1, 1)
-    assert "2 rows, 0 imported, 2 skipped" in run("training", "import", str(csv_path))
-    rows = jrun("training", "list", "--course", "confidentiality")
-    assert [r["person"] for r in rows] == [ANALYST, CLEAN]
-    assert "never" in run("training", "list", "--person", CLEAN)
+    assert "2 rows, 0 imported, 2 skipped" in run(
+        "--as", TRAINER, "training", "import", str(csv_path)
+    )
+    rows = jrun("--as", TRAINER, "training", "list", "--course", "confidentiality")
+    # the steward's own record comes from the training admin in setup_deal
+    assert [r["person"] for r in rows] == [STEWARD, ANALYST, CLEAN]
+    assert "never" in run("--as", TRAINER, "training", "list", "--person", CLEAN)
+    assert_refused(invoke("training", "list"), STEWARD, "training.read needs one of the roles")
 
 
 @pytest.mark.parametrize(
@@ -139,9 +158,21 @@ def test_training_commands(env: dict[str, str], tmp_path: Path) -> None:  # noqa
             ("--as", ANALYST, "agreement", "add", "--deal", "d1", "--org", "Bidder A",
              "--kind", "nda", "--title", "T", "--effective", "2026-11-01"),
             4,
-            "only a seller steward of deal d1 may add agreements",
+            "agreement.add needs one of the roles: seller_steward",
         ),
-        (("training", "import", "nope.csv"), 2, "nope.csv: file not found"),
+        (
+            ("agreement", "add", "--deal", "d1", "--org", "Bidder A", "--kind", "nda",
+             "--title", "T", "--effective", "2026-11-01", "--signer", f"{STEWARD}:2026-11-03"),
+            4,
+            "nobody may agreement.add for themselves",
+        ),
+        (
+            ("agreement", "add", "--deal", "d1", "--org", "Seller Co", "--kind", "nda",
+             "--title", "T", "--effective", "2026-11-01"),
+            4,
+            "nobody may agreement.add for themselves",
+        ),
+        (("--as", TRAINER, "training", "import", "nope.csv"), 2, "nope.csv: file not found"),
     ],
 )  # fmt: skip
 def test_errors_have_exit_codes_and_json(
@@ -155,14 +186,19 @@ def test_errors_have_exit_codes_and_json(
     assert result.exit_code == code, result.output
     err = json.loads(result.output.strip().splitlines()[-1])
     assert message in err["message"]
+    if code == 4:  # a refusal is recorded, with its reason, as a denial by the actor
+        actor = args[1] if args[0] == "--as" else STEWARD
+        event = last_event(actor)
+        assert (event["decision"], event["action"]) == ("deny", "agreement.add")
+        assert any(message in r for r in event["reasons"])
 
 
 def test_bad_csv_row_names_file_row_and_column(env: dict[str, str], tmp_path: Path) -> None:  # noqa: F811
     setup()
     path = tmp_path / "t.csv"
     path.write_text(f"email,course,completed,expires\n{ANALYST},confidentiality,2026-13-01,\n")
-    result = invoke("training", "import", str(path))
+    result = invoke("--as", TRAINER, "training", "import", str(path))
     assert result.exit_code == 2
     assert "t.csv, row 1, column 'completed': not a date" in result.output
     assert ANALYST not in result.output
-    assert jrun("training", "list") == []
+    assert jrun("--as", TRAINER, "training", "list", "--person", ANALYST) == []

@@ -15,10 +15,8 @@ from typer.testing import CliRunner, Result
 from dealvault.cli import admin, agreements, records
 from dealvault.cli import backup as backup_cli
 from dealvault.cli import main as cli_main
+from tests.cli.test_cli import AS_OP, BIDDER, OPERATOR, STEWARD, assert_refused, setup_deal
 from tests.vault.helpers import customer_row, write_csv
-
-STEWARD = "steward@seller.example"
-BIDDER = "b@bidder.example"
 
 
 def _app() -> typer.Typer:
@@ -62,26 +60,10 @@ def jrun(*args: str) -> Any:
 
 
 def _setup(tmp_path: Path) -> None:
-    invoke("init")
-    invoke("org", "add", "Seller Co", "--kind", "seller")
-    invoke("org", "add", "Bidder A", "--kind", "bidder")
-    invoke("person", "add", STEWARD, "--name", "Steward", "--org", "Seller Co")
-    invoke("person", "add", BIDDER, "--name", "B", "--org", "Bidder A")
-    invoke(
-        "deal", "create", "d1", "--name", "Deal", "--seller", "Seller Co", "--bidder", "Bidder A"
-    )
-    invoke("deal", "add-member", "d1", "--person", STEWARD, "--role", "seller_steward")
+    """Deal d1 in the operator's store: the steward (trained) and the bidder's person; the
+    steward imports five customers."""
+    setup_deal()
     invoke("deal", "add-member", "d1", "--person", BIDDER, "--role", "bidder_business")
-    invoke(
-        "training",
-        "add",
-        "--person",
-        STEWARD,
-        "--course",
-        "confidentiality",
-        "--completed",
-        "2026-01-05",
-    )
     csv = write_csv(tmp_path / "crm.csv", [customer_row(i) for i in range(1, 6)])
     invoke("import", str(csv), "--deal", "d1", "--dataset", "crm")
 
@@ -93,7 +75,12 @@ def test_create_list_verify_restore(
     ident, other = x25519.Identity.generate(), x25519.Identity.generate()
     key = tmp_path / "backup.key"
     key.write_text(f"# public key: {ident.to_public()}\n{ident}\n")
+    # a whole-store backup holds every deal: the operator's, not a deal's steward's
+    r = CliRunner().invoke(APP, ["backup", "create", "--recipient", str(ident.to_public())])
+    assert_refused(r, STEWARD, "backup.store needs one of the roles: operator")
+    assert not list((tmp_path / "store").glob("backups/*"))  # nothing written
     first = jrun(
+        *AS_OP,
         "backup",
         "create",
         "--recipient",
@@ -103,28 +90,29 @@ def test_create_list_verify_restore(
         "--reason",
         "pre-transfer",
     )
-    assert first["checked"] == "full" and first["verified_at"] and first["created_by"] == STEWARD
+    assert first["checked"] == "full" and first["verified_at"] and first["created_by"] == OPERATOR
     assert Path(first["path"]).parent == tmp_path / "store" / "backups"
 
     # Recipients from the environment (comma-separated); no identity: a warning.
     monkeypatch.setenv("DEALVAULT_BACKUP_RECIPIENTS", f"{ident.to_public()}, {other.to_public()}")
-    result = invoke("backup", "create", "--out", str(tmp_path / "elsewhere"))
+    result = invoke(*AS_OP, "backup", "create", "--out", str(tmp_path / "elsewhere"))
     assert "backup #2 written" in result.stdout
     assert "full verify needs" in result.stderr
-    listed = jrun("backup", "list")
+    listed = jrun(*AS_OP, "backup", "list")
     assert [(b["id"], len(b["recipients"]), bool(b["verified_at"])) for b in listed] == [
         (1, 1, True),
         (2, 2, False),
     ]
     second = listed[1]["path"]
-    assert "ciphertext" in invoke("backup", "verify", second).stdout
+    assert "ciphertext" in invoke(*AS_OP, "backup", "verify", second).stdout
     monkeypatch.setenv("DEALVAULT_BACKUP_IDENTITY", str(other))  # the key itself, via the env
-    shown = jrun("backup", "verify", second)
+    shown = jrun(*AS_OP, "backup", "verify", second)
     assert shown["level"] == "full" and shown["backup_id"] == 2
     assert {m["store"] for m in shown["members"]} == {"records", "keystore"}
     monkeypatch.delenv("DEALVAULT_BACKUP_IDENTITY")
 
     out = jrun(
+        *AS_OP,
         "backup",
         "restore",
         first["path"],
@@ -137,14 +125,24 @@ def test_create_list_verify_restore(
     assert (
         "backup restored"
         in invoke(
-            "backup", "restore", second, "--identity", str(key), "--to", str(tmp_path / "restored2")
+            *AS_OP,
+            "backup",
+            "restore",
+            second,
+            "--identity",
+            str(key),
+            "--to",
+            str(tmp_path / "restored2"),
         ).stdout
     )
-    # The restored home opens with the same master key (the env provider here).
+    # The restored home opens with the same master key (the env provider here); the
+    # steward reads its deal there as before.
     view = json.loads(
         invoke(
             "--home",
             str(tmp_path / "restored"),
+            "--as",
+            STEWARD,
             "lookup",
             "13900000002",
             "--deal",
@@ -166,23 +164,39 @@ def test_exit_codes(env: dict[str, str], tmp_path: Path) -> None:
     wrong = tmp_path / "wrong.txt"
     wrong.write_text(str(x25519.Identity.generate()) + "\n")
     recip = str(ident.to_public())
-    invoke("backup", "create", code=2)  # no recipient
-    invoke("backup", "create", "--recipient", "age1bad", code=2)
+    invoke(*AS_OP, "backup", "create", code=2)  # no recipient
+    invoke(*AS_OP, "backup", "create", "--recipient", "age1bad", code=2)
     r = invoke("--as", BIDDER, "backup", "create", "--recipient", recip, code=4)
-    assert "seller steward" in r.output
-    path = jrun("backup", "create", "--recipient", recip)["path"]
-    invoke("backup", "restore", path, "--to", str(tmp_path / "r"), code=2)  # no identity
-    r = invoke("backup", "verify", path, "--identity", str(wrong), code=7)
+    assert_refused(r, BIDDER, "backup.store needs one of the roles: operator")
+    r = invoke("backup", "create", "--recipient", recip, code=4)  # the deal's steward
+    assert_refused(r, STEWARD, "backup.store needs one of the roles: operator")
+    path = jrun(*AS_OP, "backup", "create", "--recipient", recip)["path"]
+    r = invoke("backup", "list", code=4)
+    assert_refused(r, STEWARD, "backup.read needs one of the roles: operator")
+    r = invoke("backup", "restore", path, "--identity", str(key), "--to", str(tmp_path / "r"),
+               code=4)  # fmt: skip
+    assert_refused(r, STEWARD, "backup.restore needs one of the roles: operator")
+    assert not (tmp_path / "r").exists()
+    invoke(*AS_OP, "backup", "restore", path, "--to", str(tmp_path / "r"), code=2)  # no identity
+    r = invoke(*AS_OP, "backup", "verify", path, "--identity", str(wrong), code=7)
     assert "not one of its recipients" in r.output
-    invoke("backup", "restore", path, "--identity", str(key), "--to", str(tmp_path / "r"))
+    invoke(*AS_OP, "backup", "restore", path, "--identity", str(key), "--to", str(tmp_path / "r"))
     r = invoke(
-        "backup", "restore", path, "--identity", str(key), "--to", str(tmp_path / "r"), code=5
+        *AS_OP,
+        "backup",
+        "restore",
+        path,
+        "--identity",
+        str(key),
+        "--to",
+        str(tmp_path / "r"),
+        code=5,
     )
     assert "vault.sqlite" in r.output
-    invoke("backup", "verify", "missing.tar.age", "--identity", str(key), code=3)
+    invoke(*AS_OP, "backup", "verify", "missing.tar.age", "--identity", str(key), code=3)
     data = bytearray(Path(path).read_bytes())
     data[-10] ^= 0x01
     Path(path).write_bytes(bytes(data))
-    r = invoke("backup", "verify", path, "--json", code=6)
+    r = invoke(*AS_OP, "backup", "verify", path, "--json", code=6)
     err = json.loads(r.stderr)
     assert err["error"] == "integrity" and Path(path).name in err["message"]

@@ -16,7 +16,16 @@ from dealvault.cli import policy as policy_cli
 from dealvault.cli.context import CliContext
 from dealvault.cli.main import _Group
 from dealvault.config import Settings
-from tests.cli.test_cli import STEWARD, env  # noqa: F401 - env is a fixture
+from tests.cli.test_cli import (  # noqa: F401 - env is a fixture
+    BIDDER,
+    OPERATOR,
+    STEWARD,
+    assert_refused,
+    env,
+    setup_deal,
+)
+
+STEWARD2 = "steward2@seller.example"
 
 
 def make_app() -> typer.Typer:
@@ -55,18 +64,17 @@ def jrun(*args: str) -> dict[str, object]:
 
 
 def setup_store() -> None:
-    run("init")
-    run("org", "add", "Seller Co", "--kind", "seller")
-    run("org", "add", "Bidder A", "--kind", "bidder")
-    run("person", "add", STEWARD, "--name", "Steward", "--org", "Seller Co")
-    run("person", "add", "b@bidder.example", "--name", "B", "--org", "Bidder A")
-    run("deal", "create", "d1", "--name", "Deal", "--seller", "Seller Co", "--bidder", "Bidder A")
-    run("deal", "add-member", "d1", "--person", STEWARD, "--role", "seller_steward")
+    """Deal d1 (the steward's) and deal d2 (another steward's), opened by the operator."""
+    setup_deal()
+    op = ("--as", OPERATOR)
+    run(*op, "person", "add", STEWARD2, "--name", "Steward 2", "--org", "Seller Co")
+    run(*op, "deal", "create", "d2", "--name", "Other deal", "--seller", "Seller Co",
+        "--bidder", "Bidder A", "--steward", STEWARD2)  # fmt: skip
 
 
 def test_show_check_set_history(env: dict[str, str], tmp_path: Path) -> None:  # noqa: F811
     setup_store()
-    assert "no stored policy versions" in run("policy", "history")
+    assert "no stored policy versions" in run("policy", "history", "--deal", "d1")
     shown = run("policy", "show", "--cedar")
     assert "version 0 (shipped default)" in shown and "ceiling (role x stage)" in shown
     assert '@id("cap.sensitive")' in shown
@@ -89,14 +97,27 @@ def test_show_check_set_history(env: dict[str, str], tmp_path: Path) -> None:  #
         encoding="utf-8",
     )
     assert "valid (sha256" in run("policy", "validate", str(tighter))
-    v = jrun("policy", "set", str(tighter), "--comment", "anonymized only")
+    v = jrun("policy", "set", str(tighter), "--deal", "d1", "--comment", "anonymized only")
     assert v["version"] == 1 and v["actor"] == STEWARD
-    check = jrun("policy", "check", "--role", "bidder_clean_team", "--stage", "clean_team")
+    by_role = ("policy", "check", "--role", "bidder_clean_team", "--stage", "clean_team")
+    check = jrun(*by_role, "--deal", "d1")
     assert (check["ceiling"], check["policy_version"]) == ("anonymized", 1)
-    history = json.loads(run("policy", "history", "--json"))
+    history = json.loads(run("policy", "history", "--deal", "d1", "--json"))
     assert [(h["version"], h["comment"]) for h in history] == [(1, "anonymized only")]
-    assert "anonymized only" in run("policy", "history")
-    assert "version 1 (stored)" in run("policy", "show")
+    assert "anonymized only" in run("policy", "history", "--deal", "d1")
+    assert "version 1 (stored)" in run("policy", "show", "--deal", "d1")
+
+    # the policy is d1's alone: the shipped default and deal d2 keep theirs
+    assert jrun("policy", "show")["version"] == 0
+    assert jrun(*by_role)["ceiling"] == "masked"
+    check = jrun("--as", STEWARD2, *by_role, "--deal", "d2")
+    assert (check["ceiling"], check["policy_version"]) == ("masked", 0)
+    # and being steward of d1 gives no say over d2's policy
+    r = CliRunner().invoke(
+        APP, ["policy", "set", str(tighter), "--deal", "d2", "--comment", "lock them out"]
+    )
+    assert_refused(r, STEWARD, "is not a member of deal d2", "policy.set needs one of the roles")
+    assert json.loads(run("--as", STEWARD2, "policy", "history", "--deal", "d2", "--json")) == []
 
 
 @pytest.mark.parametrize(
@@ -118,14 +139,16 @@ def test_bad_files_and_refusals_exit_non_zero(
     bad.write_text(default_policy().text.replace(*edit), encoding="utf-8")
     r = CliRunner().invoke(APP, ["policy", "validate", str(bad)])
     assert r.exit_code == code and message in r.output
-    r = CliRunner().invoke(APP, ["policy", "set", str(bad), "--comment", "x", "--json"])
+    r = CliRunner().invoke(
+        APP, ["policy", "set", str(bad), "--deal", "d1", "--comment", "x", "--json"]
+    )
     assert r.exit_code == code and json.loads(r.output)["error"] in ("invalid", "policy_loosens")
     ok = tmp_path / "ok.toml"
     ok.write_text(default_policy().text, encoding="utf-8")
     r = CliRunner().invoke(
-        APP, ["--as", "b@bidder.example", "policy", "set", str(ok), "--comment", "x"]
+        APP, ["--as", BIDDER, "policy", "set", str(ok), "--deal", "d1", "--comment", "x"]
     )
-    assert r.exit_code == 4 and "only a seller steward" in r.output
+    assert_refused(r, BIDDER, "policy.set needs one of the roles: seller_steward")
     r = CliRunner().invoke(APP, ["policy", "validate", str(tmp_path / "missing.toml")])
     assert r.exit_code == 2 and "no such file" in r.output
     r = CliRunner().invoke(APP, ["policy", "check", "--role", "ceo", "--stage", "closing"])

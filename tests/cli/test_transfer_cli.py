@@ -18,12 +18,20 @@ from typer.testing import CliRunner
 from dealvault.audit.note import Signer
 from dealvault.cli import admin, agreements, records, transfer
 from dealvault.cli import main as cli_main
-from tests.cli.test_cli import STEWARD, env, setup_deal  # noqa: F401 - env is a fixture
+from tests.cli.test_cli import (  # noqa: F401 - env is a fixture
+    OPERATOR,
+    STEWARD,
+    assert_refused,
+    env,
+    setup_deal,
+)
 from tests.vault.helpers import customer_row, write_csv
 
 STEWARD2 = "steward2@seller.example"
 COUNSEL = "counsel@law.example"
-BUYER_IT = "it@buyer.example"
+BUYER_IT = "it@buyer.example"  # the buyer's store: its operator
+BUYER_DATA = "data@buyer.example"  # ... the steward of the acquired data
+BUYER_HR = "hr@buyer.example"  # ... and the training administrator
 YESTERDAY = (date.today() - timedelta(days=1)).isoformat()
 
 
@@ -72,13 +80,13 @@ def identity_file(path: Path) -> str:
 
 def seller_at_closing(tmp_path: Path) -> None:
     setup_deal()  # Seller Co, Bidder A, the steward (trained) in deal d1
-    run("org", "add", "Law LLP", "--kind", "law_firm")
+    run("org", "add", "Law LLP", "--kind", "law_firm", who=OPERATOR)
     run("deal", "add-party", "d1", "--org", "Law LLP", "--role", "counsel")
     for email, org, role in (
         (STEWARD2, "Seller Co", "seller_steward"),
         (COUNSEL, "Law LLP", "counsel"),
     ):
-        run("person", "add", email, "--name", "X", "--org", org)
+        run("person", "add", email, "--name", "X", "--org", org, who=OPERATOR)
         run("deal", "add-member", "d1", "--person", email, "--role", role)
     csv = write_csv(tmp_path / "crm.csv", [customer_row(i) for i in range(1, 9)])
     run("import", str(csv), "--deal", "d1", "--dataset", "crm")
@@ -98,6 +106,30 @@ def seller_at_closing(tmp_path: Path) -> None:
         "Asset transfer agreement",
         "--effective",
         YESTERDAY,
+    )
+
+
+def buyer_store(buyer: dict[str, str]) -> None:
+    """The buyer's own store: run by its IT (operator), who opens the deal of the acquired
+    data with the data steward; the training administrator trains the steward."""
+    as_it: dict[str, Any] = {"home": buyer, "who": BUYER_IT}
+    run("init", "--operator", BUYER_IT, "--org", "Bidder A", "--org-kind", "buyer", **as_it)
+    for email, name in ((BUYER_DATA, "Data"), (BUYER_HR, "HR")):
+        run("person", "add", email, "--name", name, "--org", "Bidder A", **as_it)
+    run("store", "grant", BUYER_HR, "--role", "training_admin", **as_it)
+    run("deal", "create", "acq", "--name", "Acquired", "--seller", "Bidder A",
+        "--steward", BUYER_DATA, **as_it)  # fmt: skip
+    run(
+        "training",
+        "add",
+        "--person",
+        BUYER_DATA,
+        "--course",
+        "confidentiality",
+        "--completed",
+        YESTERDAY,
+        home=buyer,
+        who=BUYER_HR,
     )
 
 
@@ -126,10 +158,12 @@ def test_plan_build_verify_receive(
     )
     pid = str(plan["id"])
     assert plan["still_needed"] == ["seller_steward", "counsel"]
-    assert "self-approval" in run("plan", "approve", pid, code=4)
+    r = CliRunner().invoke(APP, ["--as", STEWARD, "plan", "approve", pid])
+    assert_refused(r, STEWARD, "nobody may plan.approve for themselves")
     jrun("plan", "approve", pid, who=STEWARD2)
     assert jrun("plan", "approve", pid, who=COUNSEL)["status"] == "approved"
-    assert "counsel" in run("plan", "show", pid) and "transfer plans" in run("plan", "list")
+    assert "counsel" in run("plan", "show", pid)
+    assert "transfer plans" in run("plan", "list", "--deal", "d1")
     assert "approved" in run("plan", "list", "--deal", "d1", "--status", "approved")
     out = tmp_path / "handover"
     sub = jrun("lookup", "13900000001", "--deal", "d1", "--dataset", "crm")[0]["subject_id"]
@@ -144,7 +178,7 @@ def test_plan_build_verify_receive(
     assert [(e["id"], e["customers"], e["purpose"]) for e in ledger] == [
         (built["id"], 7, "closing hand-over")
     ]
-    assert "transfer ledger" in run("package", "ledger")
+    assert "transfer ledger" in run("package", "ledger", "--deal", "d1")
     store = Path(env["DEALVAULT_HOME"])
     vkey = Signer.from_key((store / "audit.key").read_text().strip()).verifier().key_string()
 
@@ -154,43 +188,7 @@ def test_plan_build_verify_receive(
         "DEALVAULT_MASTER_KEY": secrets.token_bytes(32).hex(),
         "DEALVAULT_ACTOR": BUYER_IT,
     }
-    run("init", home=buyer, who=BUYER_IT)
-    run("org", "add", "Bidder A", "--kind", "buyer", home=buyer, who=BUYER_IT)
-    run("person", "add", BUYER_IT, "--name", "IT", "--org", "Bidder A", home=buyer, who=BUYER_IT)
-    run(
-        "deal",
-        "create",
-        "acq",
-        "--name",
-        "Acquired",
-        "--seller",
-        "Bidder A",
-        home=buyer,
-        who=BUYER_IT,
-    )
-    run(
-        "deal",
-        "add-member",
-        "acq",
-        "--person",
-        BUYER_IT,
-        "--role",
-        "seller_steward",
-        home=buyer,
-        who=BUYER_IT,
-    )
-    run(
-        "training",
-        "add",
-        "--person",
-        BUYER_IT,
-        "--course",
-        "confidentiality",
-        "--completed",
-        YESTERDAY,
-        home=buyer,
-        who=BUYER_IT,
-    )
+    buyer_store(buyer)
     report = jrun(
         "package",
         "verify",
@@ -226,12 +224,19 @@ def test_plan_build_verify_receive(
         "--canaries",
         f"{out}.canaries",
         home=buyer,
-        who=BUYER_IT,
+        who=BUYER_DATA,
     )
     assert got["report"]["ok"] and got["imported"]["rows_imported"] == 7
     assert got["canaries_removed"] == 3
     found = jrun(
-        "lookup", "13900000003", "--deal", "acq", "--dataset", "acquired", home=buyer, who=BUYER_IT
+        "lookup",
+        "13900000003",
+        "--deal",
+        "acq",
+        "--dataset",
+        "acquired",
+        home=buyer,
+        who=BUYER_DATA,
     )
     assert found[0]["data"]["contact"]["phone"] == "139****0003"
 
@@ -245,8 +250,9 @@ def test_plan_build_verify_receive(
     failed = run("package", "verify", str(bad), *args, code=6, **as_buyer)
     assert "records.parquet.age is truncated" in failed
     refused = run(
-        "package", "receive", str(bad), *args, "--deal", "acq", "--dataset", "x", code=6, **as_buyer
-    )
+        "package", "receive", str(bad), *args, "--deal", "acq", "--dataset", "x", code=6,
+        home=buyer, who=BUYER_DATA,
+    )  # fmt: skip
     assert "nothing was imported" in refused
     assert "not an age X25519 identity" in run(
         "package",

@@ -96,10 +96,36 @@ def test_secrets_hidden_in_settings_repr(tmp_path: Path) -> None:
 def test_settings_from_environment_and_toml(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "dealvault.toml").write_text('batch_size = 1234\nactor = "a@b.example"\n')
+    monkeypatch.setenv("DEALVAULT_HOME", str(home))
+    # a settings file in the working directory is never read
+    (tmp_path / "dealvault.toml").write_text("batch_size = 4321\n")
+    assert Settings().batch_size == 20_000
+    # DEALVAULT_HOME/dealvault.toml tunes the rest; the environment wins over it
+    toml = home / "dealvault.toml"
+    toml.write_text("batch_size = 1234\naudit_checkpoint_every = 7\n")
+    toml.chmod(0o600)
+    monkeypatch.setenv("DEALVAULT_AUDIT_CHECKPOINT_EVERY", "9")
     monkeypatch.setenv("DEALVAULT_ACTOR", "env@b.example")
     s = Settings()
     assert s.batch_size == 1234  # from the toml file
-    assert s.actor == "env@b.example"  # environment wins over the file
+    assert s.audit_checkpoint_every == 9  # environment wins over the file
+    assert s.actor == "env@b.example"  # the actor comes from the environment only
+    assert s.settings_file == toml
     assert s.resolved_database_url.startswith("sqlite:///")
+    # the file may not set who acts, where the stores are or which key opens them
+    for line in (
+        'actor = "a@b.example"',
+        'database_url = "sqlite:///x.db"',
+        'key_provider = "env"',
+    ):
+        toml.write_text(f"batch_size = 1234\n{line}\n")
+        with pytest.raises(Invalid, match="may not set " + line.split(" ")[0]):
+            Settings()
+    # and a file others may write is refused
+    toml.write_text("batch_size = 1234\n")
+    toml.chmod(0o620)
+    with pytest.raises(Invalid, match="writable by nobody else"):
+        Settings()

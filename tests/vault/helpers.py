@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
+from typing import Any
 
+from sqlalchemy import select
+
+from dealvault.access.principal import Principal
+from dealvault.audit.models import AuditEvent
 from dealvault.crypto.keyring import KeyRing
 from dealvault.flows import customers
 from dealvault.flows.context import AppStores
@@ -69,7 +75,7 @@ def do_import(
     keyring: KeyRing,
     path: Path,
     *,
-    actor: str,
+    actor: Principal,
     deal: str,
     rejects_dir: Path,
     dataset: str = "crm",
@@ -100,3 +106,15 @@ def lookup(
         categories=categories,
         purpose="test",
     )
+
+
+def last_event(stores: AppStores, *, action: str | None = None) -> dict[str, Any]:
+    """The body of the newest audit event (of ``action``, when given)."""
+    q = select(AuditEvent.body).order_by(AuditEvent.seq.desc()).limit(1)
+    if action is not None:
+        q = q.where(AuditEvent.action == action)
+    with stores.records_session() as s:
+        body = s.scalar(q)
+    assert body is not None, f"no audit event {action or ''}"
+    out: dict[str, Any] = json.loads(body)
+    return out

@@ -20,6 +20,8 @@ from dealvault.synth import write_export
 from dealvault.vault.models import CustomerRecord, ImportRun, KeyRotation
 
 STEWARD = "steward@seller.example"
+OPERATOR = "operator@seller.example"
+TRAINER = "trainer@seller.example"
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -42,16 +44,18 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
         DEALVAULT_ACTOR=STEWARD,
         DEALVAULT_BATCH_SIZE="2000",
     )
+    op, trainer = ("--as", OPERATOR), ("--as", TRAINER)
     for args in (
-        ("init",),
-        ("org", "add", "S", "--kind", "seller"),
-        ("person", "add", STEWARD, "--name", "S", "--org", "S"),
-        ("deal", "create", "d", "--name", "d", "--seller", "S"),
-        ("deal", "add-member", "d", "--person", STEWARD, "--role", "seller_steward"),
-        ("training", "add", "--person", STEWARD, "--course", "confidentiality",
+        ("init", "--operator", OPERATOR, "--org", "S"),
+        (*op, "person", "add", STEWARD, "--name", "S", "--org", "S"),
+        (*op, "person", "add", TRAINER, "--name", "T", "--org", "S"),
+        (*op, "store", "grant", TRAINER, "--role", "training_admin"),
+        (*op, "deal", "create", "d", "--name", "d", "--seller", "S", "--steward", STEWARD),
+        (*trainer, "training", "add", "--person", STEWARD, "--course", "confidentiality",
          "--completed", "2026-01-05"),
     ):  # fmt: skip
-        assert _cli(env, *args).returncode == 0, args
+        done = _cli(env, *args)
+        assert done.returncode == 0, (args, done.stderr)
     return env
 
 

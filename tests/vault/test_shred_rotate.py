@@ -14,12 +14,12 @@ from dealvault.crypto import envelope as env
 from dealvault.crypto.keyring import KeyRing
 from dealvault.crypto.models import CustomerKeyBlock, DatasetKey
 from dealvault.crypto.providers import EnvKeyProvider, PassphraseKeyProvider
-from dealvault.errors import IntegrityError, KeyUnavailable, NotFound
+from dealvault.errors import Forbidden, IntegrityError, KeyUnavailable, NotFound
 from dealvault.flows import customers, keys
 from dealvault.flows.context import AppStores
 from dealvault.vault.models import CustomerRecord, KeyRotation, ShredRecord
-from tests.conftest import P, World
-from tests.vault.helpers import customer_row, do_import, lookup, write_csv
+from tests.conftest import OP, OPERATOR, P, World
+from tests.vault.helpers import customer_row, do_import, last_event, lookup, write_csv
 
 
 def _load(stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path, n: int = 30) -> None:
@@ -183,7 +183,16 @@ def test_master_rotation_rewraps_only(stores: AppStores, world: World, tmp_path:
         before = [
             r.enc_contact for r in s.scalars(select(CustomerRecord).order_by(CustomerRecord.id))
         ]
-    result = keys.rotate_master_key(stores, ring, actor=P(world.steward))
+    # the master key is the whole store's: a deal's steward may not rotate it
+    with pytest.raises(Forbidden, match=r"keys\.rotate_master needs one of the roles: operator"):
+        keys.rotate_master_key(stores, ring, actor=P(world.steward))
+    denied = last_event(stores, action="keys.rotate_master")
+    assert (denied["decision"], denied["actor"]) == ("deny", world.steward)
+    assert any("keys.rotate_master" in r for r in denied["reasons"])
+    assert PassphraseKeyProvider(path=tmp_path / "m.key", passphrase="passphrase!").versions() == [
+        1
+    ]
+    result = keys.rotate_master_key(stores, ring, actor=OP)
     assert (result.from_version, result.to_version, result.processed) == (1, 2, 2)
     assert PassphraseKeyProvider(path=tmp_path / "m.key", passphrase="passphrase!").versions() == [
         2
@@ -195,7 +204,9 @@ def test_master_rotation_rewraps_only(stores: AppStores, world: World, tmp_path:
     assert after == before  # records untouched
     fresh = KeyRing(PassphraseKeyProvider(path=tmp_path / "m.key", passphrase="passphrase!"))
     assert _read(stores, fresh, world, "13900000002").data["contact"]["phone"] == "+8613900000002"
-    status = keys.keys_status(stores, fresh)
+    done = last_event(stores, action="keys.rotate_master")
+    assert (done["decision"], done["actor"], done["authn"]) == ("allow", OPERATOR, "local")
+    status = keys.keys_status(stores, fresh, actor=OP)
     assert status.kek_active_version == 2 and all(
         k.endswith("/m2") for k in status.datasets[0].dataset_keys
     )
@@ -208,14 +219,14 @@ def test_env_master_rotation_adopts_the_new_key(
     ring = KeyRing(EnvKeyProvider.from_text(kek_id="ci", text=k1.hex()))
     _load(stores, ring, world, tmp_path, n=3)
     ring2 = KeyRing(EnvKeyProvider.from_text(kek_id="ci", text=f"2:{k2.hex()},1:{k1.hex()}"))
-    assert keys.rotate_master_key(stores, ring2, actor=None).to_version == 2
+    assert keys.rotate_master_key(stores, ring2, actor=OP).to_version == 2
     only_new = KeyRing(EnvKeyProvider.from_text(kek_id="ci", text=f"2:{k2.hex()}"))
     assert _read(stores, only_new, world, "13900000001").data
     wrong = KeyRing(
         EnvKeyProvider.from_text(kek_id="ci", text=f"2:{secrets.token_bytes(32).hex()}")
     )
     with pytest.raises(KeyUnavailable, match="does not match"):
-        keys.keys_status(stores, wrong)
+        keys.keys_status(stores, wrong, actor=OP)
 
 
 def test_data_rotation_resumes_after_interruption(

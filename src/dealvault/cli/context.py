@@ -54,7 +54,7 @@ class CliContext:
         """Who acts (operator mode: ``--as`` / ``DEALVAULT_ACTOR``, else the only operator);
         ``asserted`` for a person of another organisation than the store's operator."""
         if self._principal is None:
-            who = self.actor_flag or self.settings.actor
+            who = (self.actor_flag or self.settings.actor or "").strip() or None
             self._principal = cli_principal(self.stores(), email=who)
         return self._principal
 
