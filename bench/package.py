@@ -64,7 +64,13 @@ from dealvault.ingest.source import SourceSpec
 from dealvault.parallel import usable_cores
 from dealvault.synth.generator import generate_customers
 from dealvault.transfer.manifest import RECORDS_FILE, ColumnSpec, PackageSchema
-from dealvault.transfer.package import AgeSink, sync_package, write_manifest, write_records
+from dealvault.transfer.package import (
+    AgeSink,
+    install_headers,
+    sync_package,
+    write_manifest,
+    write_records,
+)
 from dealvault.transfer.reconcile import verify_package
 from dealvault.vault.payloads import category_columns
 
@@ -162,6 +168,7 @@ def build(out: Path, batches: list[pl.DataFrame], schema: PackageSchema, who: An
         signer=key,
     )
     sync_package(out)
+    install_headers(out, result.headers)  # the build does this once the package is recorded
     seconds = time.perf_counter() - started
     (out / "vkey").write_text(key.verifier().key_string())
     return seconds

@@ -10,6 +10,7 @@ import typer
 
 from dealvault.cli.main import app
 from dealvault.errors import (
+    Busy,
     Conflict,
     DealvaultError,
     Forbidden,
@@ -27,7 +28,8 @@ current). Every command also answers `--help`.
 Global options (before the command): `--home DIR` (`DEALVAULT_HOME`), `--as EMAIL`
 (`DEALVAULT_ACTOR`), `--version`. Settings come from `DEALVAULT_*` environment variables or
 `dealvault.toml`: `DEALVAULT_DATABASE_URL`, `DEALVAULT_KEYSTORE_URL`, `DEALVAULT_KEY_PROVIDER`
-(`passphrase` or `env`), `DEALVAULT_PASSPHRASE`, `DEALVAULT_MASTER_KEY`, `DEALVAULT_BATCH_SIZE`.
+(`passphrase` or `env`), `DEALVAULT_PASSPHRASE`, `DEALVAULT_MASTER_KEY`, `DEALVAULT_BATCH_SIZE`,
+`DEALVAULT_LOCK_TIMEOUT` (seconds a command waits for another job's lock; default 30).
 
 ## Exit codes
 
@@ -46,6 +48,8 @@ def _exit_codes() -> str:
         Conflict: "conflicts with the current state (illegal stage move, re-import, duplicate)",
         IntegrityError: "integrity check failed (tampered ciphertext, broken file)",
         KeyUnavailable: "a key cannot be had (wrong passphrase, wrong master key, shredded)",
+        Busy: "another job (import, receive, shred, key rotation, package build) holds the "
+        "dataset or the store past the lock timeout; nothing was changed: run it again later",
     }
     return "".join(f"| {cls.exit_code} | {text} |\n" for cls, text in meaning.items())
 

@@ -107,6 +107,14 @@ class Settings(BaseSettings):
         default=None, description="The audit log's Ed25519 signing key; default home/audit.key"
     )
     audit_checkpoint_every: int = Field(default=1000, ge=0, description="0: only on demand")
+    lock_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="Seconds a command waits for another job holding the store or the dataset "
+        "(import, receive, shred, key rotation, package build) before failing with a "
+        "retryable error (exit code 75).",
+    )
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=64 * 1024, ge=8)
     argon2_parallelism: int = Field(default=2, ge=1)

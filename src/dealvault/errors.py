@@ -43,6 +43,14 @@ class Conflict(DealvaultError):
     exit_code = 5
 
 
+class Busy(Conflict):
+    """Another job holds what this one needs (a lock wait timed out, a deadlock was broken):
+    nothing was changed, and the same command may simply be run again later."""
+
+    code = "busy"
+    exit_code = 75  # EX_TEMPFAIL (sysexits.h): a temporary failure, retry
+
+
 class IntegrityError(DealvaultError):
     """Data failed an integrity check: tampered ciphertext, bad signature, broken hash."""
 

@@ -45,6 +45,7 @@ class CliContext:
                 records_url=self.settings.resolved_database_url,
                 keystore_url=self.settings.resolved_keystore_url,
                 audit=load_audit_config(self.settings),
+                lock_timeout=self.settings.lock_timeout,
             )
         return self._stores
 

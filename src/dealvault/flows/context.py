@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from dealvault.audit.service import AuditConfig
+from dealvault.db.engine import DEFAULT_LOCK_TIMEOUT
 from dealvault.db.stores import Stores
 
 
@@ -22,8 +23,12 @@ class AppStores(Stores):
         keystore_url: str,
         audit: AuditConfig | None = None,
         migrate_schema: bool = True,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     ) -> AppStores:
         engines = Stores.open_engines(
-            records_url=records_url, keystore_url=keystore_url, migrate_schema=migrate_schema
+            records_url=records_url,
+            keystore_url=keystore_url,
+            migrate_schema=migrate_schema,
+            lock_timeout=lock_timeout,
         )
         return cls(*engines, audit=audit or AuditConfig(origin="dealvault/unsigned"))

@@ -19,6 +19,7 @@ from dealvault.errors import Conflict, Invalid, NotFound
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit, enforce, resolve
 from dealvault.vault import service as vault
+from dealvault.vault.jobs import lock
 from dealvault.vault.models import CustomerRecord, ImportRun
 from dealvault.vault.read import CustomerView, disclose, find_subjects
 from dealvault.vault.rejects import read_rejects
@@ -127,6 +128,7 @@ def set_status(
             objects={"dataset": ds.name, "status": status},
         )
         enforce(stores, decide(uow.records, actor=person, deal=d, action="customer.status"), event)
+        ds = lock(uow, ds, job="status change")  # not while a build or rotation reads it
         record = uow.records.scalars(
             select(CustomerRecord).where(
                 CustomerRecord.dataset_id == ds.id, CustomerRecord.subject_id == subject_id

@@ -5,16 +5,12 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import pyrage
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -42,13 +38,16 @@ from dealvault.parallel import usable_cores
 from dealvault.transfer import plans
 from dealvault.transfer.canaries import canaries_for
 from dealvault.transfer.canary_seal import canary_keys
-from dealvault.transfer.manifest import FORMAT, SUBJECT, build_manifest
+from dealvault.transfer.intake import RECEIVE_SCRATCH, ReceivedRecords
+from dealvault.transfer.manifest import FORMAT, build_manifest
 from dealvault.transfer.models import TransferPackage
 from dealvault.transfer.package import (
-    discard,
+    clean_partials,
+    install_headers,
     make_archive,
     package_size,
     parse_recipients,
+    partial_name,
     sync_package,
     writable_target,
     write_manifest,
@@ -77,12 +76,12 @@ from dealvault.transfer.records import (
     package_schema,
     status_counts,
 )
+from dealvault.transfer.scratch import Scratch, clean_leftovers
+from dealvault.vault.jobs import lock
 from dealvault.vault.models import ImportRun
 
 #: progress(customers written, customers expected)
 BuildProgress = Callable[[int, int], None]
-#: The seller's subject id, as a column of the buyer's import.
-SELLER_SUBJECT = "seller_subject_id"
 
 
 class PackageOut(LedgerEntry):
@@ -141,8 +140,9 @@ def build_package(
     writable_target(out)
     note_file = note_path(out)
     writable_target(note_file)
-    work = out.with_name(f".{out.name}.partial-{secrets.token_hex(4)}")
-    work.mkdir(mode=0o700)
+    clean_partials(out)  # what killed builds left here
+    scratch = Scratch.new(out.parent, lambda: partial_name(out))
+    work = scratch.path
     try:
         with stores.unit_of_work() as uow:
             s = uow.records
@@ -192,6 +192,7 @@ def build_package(
             if not read.allowed:
                 reasons += read.reasons
             enforce(stores, Decision(not reasons, "full", tuple(reasons) or read.reasons), event)
+            ds = lock(uow, ds, job="package build")  # no shred or import while it is read
             signer = stores.audit.signer
             if signer is None:
                 raise Invalid("this store has no signing key to sign the manifest; run init")
@@ -339,20 +340,23 @@ def build_package(
                 child_rows_left_out=left_out,
             )
     except BaseException:
-        discard(work)  # nothing was recorded: the (encrypted) partial package goes
+        scratch.remove()  # nothing was recorded: the partial package (undecryptable) goes
         raise
-    # Recorded first, then put in place: a package never exists without its ledger row.
+    # Recorded first, then made decryptable and put in place: a package never exists
+    # without its ledger row and audit event.
     try:
+        install_headers(work, result.headers)
         if archive:
             make_archive(work, out)
         else:
             os.replace(work, out)
     except OSError:
+        scratch.release()
         raise Conflict(
             f"transfer package {built.id} was recorded but could not be put at {out}; "
-            f"it is complete in {work}"
+            f"it is complete in {work} (move it before the next build there removes it)"
         ) from None
-    discard(work)
+    scratch.remove()  # gone already unless it was archived
     try:
         write_private(note_file, note)
     except OSError:
@@ -475,7 +479,10 @@ def receive(
     A package that fails verification is refused (the refusal is recorded). A package with
     canary records needs the seller's signed canary list (``canaries``): they are left out,
     and a list that is not the seller's or not this package's is refused. The decrypted
-    records pass through a private temporary Parquet file that is removed afterwards.
+    records never lie on disk in clear: they pass through a scratch file encrypted under a
+    throwaway key (``transfer.spool``) in a private directory under ``work_dir`` (default:
+    the system's temporary directory), removed afterwards; what a killed receive left there
+    is removed when the next one starts.
     """
     with stores.unit_of_work() as uow:  # decided before the package is opened
         authorize(
@@ -486,30 +493,32 @@ def receive(
             deal=access.get_deal(uow.records, code=deal),
             event=EventIn(action="package.receive", objects={"package": package.name}),
         )
-    report, records = verify_package(
-        package, identities=identities, verifier_key=verifier_key, keep_records=True
-    )
-    write_reports(report, json_path=json_report, html_path=html_report)
-    if not report.ok or records is None:
-        with stores.unit_of_work() as uow:
-            audit(stores, uow, _event("package.receive", actor, report, deal=deal))
-        raise IntegrityError(
-            "the package failed verification; nothing was imported: "
-            + "; ".join(report.problems[:3])
+    root = work_dir if work_dir is not None else Path(tempfile.gettempdir())
+    clean_leftovers(root, RECEIVE_SCRATCH)
+    with Scratch.new(root, lambda: f"dealvault-receive-{secrets.token_hex(8)}") as tmp:
+        report, records = verify_package(
+            package, identities=identities, verifier_key=verifier_key, spool_dir=tmp.path
         )
-    drop = _canary_subjects(package, report, canaries=canaries, verifier_key=verifier_key)
-    tmp = Path(tempfile.mkdtemp(prefix="dealvault-receive-", dir=work_dir))
-    try:
-        path = tmp / f"{package.name.removesuffix('.tar')}-records.parquet"
-        columns, removed = _write_for_import(records, path, drop=drop)
-        if removed != len(drop):
+        write_reports(report, json_path=json_report, html_path=html_report)
+        if not report.ok or records is None:
+            with stores.unit_of_work() as uow:
+                audit(stores, uow, _event("package.receive", actor, report, deal=deal))
             raise IntegrityError(
-                f"the canary list names {len(drop)} records; {removed} are in the package"
+                "the package failed verification; nothing was imported: "
+                + "; ".join(report.problems[:3])
             )
-        del records
+        drop = _canary_subjects(package, report, canaries=canaries, verifier_key=verifier_key)
+        source = ReceivedRecords(
+            spool=records, name=f"{package.name.removesuffix('.tar')}-records.parquet", drop=drop
+        )
         event = _event("package.receive", actor, report, deal=deal)
 
         def receipt(summary: ImportSummary) -> EventIn:
+            if source.dropped != len(drop):  # raised inside the import: it rolls back
+                raise IntegrityError(
+                    f"the canary list names {len(drop)} records; {source.dropped} are in the "
+                    "package"
+                )
             return replace(
                 event,
                 objects=dict(event.objects) | {"dataset": dataset, "import": summary.import_id},
@@ -518,7 +527,7 @@ def receive(
                     "imported": summary.rows_imported,
                     "merged": summary.rows_merged,
                     "rejected": summary.rows_rejected,
-                    "canaries_removed": removed,
+                    "canaries_removed": source.dropped,
                 },
             )
 
@@ -529,17 +538,15 @@ def receive(
                 actor=actor,
                 deal=deal,
                 dataset=dataset,
-                spec=SourceSpec(path=path, fmt="parquet"),
+                spec=SourceSpec(opened=source),
                 role=TableRole.CUSTOMERS,
-                overrides={c: (c if c in FIELDS else None) for c in columns},
+                overrides={c: (c if c in FIELDS else None) for c in source.columns},
             ),
             rejects_dir=rejects_dir,
             progress=progress,
             then=receipt,  # the import and its receipt: one transaction
         )
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return ReceiveOut(report=report, imported=summary, canaries_removed=removed)
+    return ReceiveOut(report=report, imported=summary, canaries_removed=source.dropped)
 
 
 def _canary_subjects(
@@ -568,26 +575,3 @@ def _canary_subjects(
             manifest_sha256=report.manifest_sha256,
         )
     )
-
-
-def _write_for_import(records: pa.Buffer, path: Path, *, drop: set[str]) -> tuple[list[str], int]:
-    """The decrypted records as a private Parquet file, the seller's subject id renamed and
-    the records whose subject id is in ``drop`` (canaries) left out; also how many were."""
-    pf = pq.ParquetFile(pa.BufferReader(records))
-    unwanted = pa.array(sorted(drop), pa.string())
-    dropped = 0
-    names = [SELLER_SUBJECT if n == SUBJECT else n for n in pf.schema_arrow.names]
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with (
-        os.fdopen(fd, "wb") as fh,
-        pq.ParquetWriter(fh, pa.schema([pa.field(n, pa.string()) for n in names])) as writer,
-    ):
-        for i in range(pf.num_row_groups):
-            table = pf.read_row_group(i)
-            if drop:
-                keep = pc.invert(pc.is_in(table.column(SUBJECT), value_set=unwanted))
-                kept = table.filter(keep)
-                dropped += table.num_rows - kept.num_rows
-                table = kept
-            writer.write_table(table.rename_columns(names))
-    return names, dropped

@@ -88,6 +88,8 @@ def open_source(*, spec: SourceSpec) -> Source:
     """Open the file or query ``spec`` describes; raise ``InputError`` for bad input."""
     if spec.batch_rows < 1:
         raise InputError("batch_rows must be at least 1")
+    if spec.opened is not None:
+        return spec.opened
     if spec.url is not None or spec.query is not None:
         if spec.path is not None:
             raise InputError("give either a file or a database URL and query, not both")

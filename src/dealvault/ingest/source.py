@@ -18,7 +18,8 @@ DEFAULT_BATCH_ROWS = 50_000
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """What to read: a file (``path``) or a SQL query (``url`` + ``query``), and how."""
+    """What to read: a file (``path``) or a SQL query (``url`` + ``query``), and how; or a
+    source opened already (``opened``: e.g. the records of a received transfer package)."""
 
     path: Path | None = None
     url: str | None = None
@@ -28,6 +29,7 @@ class SourceSpec:
     delimiter: str | None = None
     sheet: str | None = None
     batch_rows: int = DEFAULT_BATCH_ROWS
+    opened: Source | None = None
 
 
 @dataclass(frozen=True)

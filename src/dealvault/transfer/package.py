@@ -2,7 +2,10 @@
 
 Memory stays bounded: each frame becomes one Parquet row group whose bytes go straight into
 ``pyrage.encrypt_io`` (running on a helper thread that pulls from a small queue), and the
-Merkle root is folded from the tree's right border. Nothing is written in the clear.
+Merkle root is folded from the tree's right border. Nothing is written in the clear, and
+nothing written can be decrypted before the package is recorded: each file's age header
+(the file key wrapped to the recipients) is held in memory, zeros in its place, until
+:func:`install_headers` runs after the ledger row and audit event have committed.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ import contextlib
 import hashlib
 import os
 import queue
-import shutil
+import re
+import secrets
 import tarfile
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -44,6 +48,7 @@ from dealvault.transfer.manifest import (
     file_entry,
     sign_manifest,
 )
+from dealvault.transfer.scratch import clean_leftovers
 
 #: progress(customers written so far)
 Progress = Callable[[int], None]
@@ -93,13 +98,63 @@ def _create(path: Path) -> IO[bytes]:
     return open_private(path, "wb", exclusive=True)
 
 
-def file_digest(path: Path) -> str:
-    """SHA-256 (hex) of a file, read in 1 MiB chunks."""
-    h = hashlib.sha256()
+def file_digest(path: Path, *, head: bytes = b"") -> str:
+    """SHA-256 (hex) of a file, read in 1 MiB chunks; with ``head``, of the file as it will
+    be once ``head`` is written over its first bytes."""
+    h = hashlib.sha256(head)
     with path.open("rb") as fh:
+        fh.seek(len(head))
         while chunk := fh.read(1 << 20):
             h.update(chunk)
     return h.hexdigest()
+
+
+#: An age header is a few hundred bytes; more without its end line is not age output.
+_HEADER_LIMIT = 1 << 16
+_NONCE = 16
+
+
+class _HeaderWithheld:
+    """Where ``pyrage.encrypt_io`` writes: the age header and the payload nonce are kept in
+    ``header`` and zeros written in their place, so that the file cannot be decrypted by
+    anyone (the file key exists nowhere else) until :func:`install_headers`."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self._out = out
+        self._head = bytearray()
+        self.header: bytes | None = None
+
+    def write(self, data: bytes) -> int:
+        if self.header is not None:
+            return self._out.write(data)
+        self._head += data
+        mac = self._head.find(b"\n--- ")
+        line_end = self._head.find(b"\n", mac + 1) if mac >= 0 else -1
+        end = line_end + 1 + _NONCE
+        if line_end < 0 or len(self._head) < end:
+            if len(self._head) > _HEADER_LIMIT:
+                raise IntegrityError("age output without a header end")
+            return len(data)
+        self.header = bytes(self._head[:end])
+        self._out.write(bytes(end))
+        self._out.write(self._head[end:])
+        self._head = bytearray()
+        return len(data)
+
+    def flush(self) -> None:
+        self._out.flush()
+
+
+def install_headers(directory: Path, headers: dict[str, bytes]) -> None:
+    """Write each file's withheld age header back in place (durably): from now on the
+    recipients can decrypt the package."""
+    for name, head in headers.items():
+        fd = os.open(directory / name, os.O_WRONLY)
+        try:
+            os.pwrite(fd, head, 0)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def sync_package(directory: Path) -> None:
@@ -120,7 +175,8 @@ class AgeSink:
 
     def __init__(self, path: Path, recipients: Sequence[pyrage.x25519.Recipient]) -> None:
         self._path = path
-        self._out = _create(path)
+        self._file = _create(path)
+        self._out = _HeaderWithheld(self._file)
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=_QUEUE_DEPTH)
         self._pending = memoryview(b"")
         self._error: BaseException | None = None
@@ -181,10 +237,17 @@ class AgeSink:
             self.closed = True
             self._queue.put(None)
             self._thread.join()
-            self._out.close()
+            self._file.close()
         if self._error is not None:
             raise IntegrityError("age encryption failed") from self._error
         return self._path.stat().st_size
+
+    @property
+    def header(self) -> bytes:
+        """The withheld age header (after ``finish``)."""
+        if self._out.header is None:
+            raise IntegrityError("age encryption wrote no header")
+        return self._out.header
 
     def abort(self) -> None:
         """Stop after an error elsewhere: the stream ends and later writes are dropped (the
@@ -215,12 +278,14 @@ INDEX_SCHEMA = pa.schema([pa.field(SUBJECT, pa.string()), pa.field(HASH_COLUMN, 
 
 @dataclass
 class WriteResult:
-    """What the records files hold; ``files``: name -> {sha256, bytes}."""
+    """What the records files hold; ``files``: name -> {sha256, bytes} (of the files once
+    their ``headers``, withheld until the package is recorded, are installed)."""
 
     customers: int = 0
     per_category: dict[str, int] = field(default_factory=dict)
     merkle_root: str = ""
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    headers: dict[str, bytes] = field(default_factory=dict, repr=False)
 
 
 def write_records(
@@ -234,7 +299,8 @@ def write_records(
 ) -> WriteResult:
     """Stream ``frames`` (Polars, the schema's columns, ascending ``subject_id``; or batches
     already prepared) into ``records.parquet.age`` and ``records.index.parquet.age`` under
-    ``directory``."""
+    ``directory``, their age headers withheld (``result.headers``, see
+    :func:`install_headers`)."""
     result = WriteResult(per_category={c: 0 for c in schema.categories})
     tree = MerkleAccumulator()
     names = schema.names
@@ -283,7 +349,8 @@ def write_records(
         idx.close()
         for name, sink in ((RECORDS_FILE, rec_sink), (INDEX_FILE, idx_sink)):
             size = sink.finish()
-            result.files[name] = file_entry(file_digest(directory / name), size)
+            result.headers[name] = sink.header
+            result.files[name] = file_entry(file_digest(directory / name, head=sink.header), size)
     result.merkle_root = tree.root().hex()
     return result
 
@@ -315,8 +382,9 @@ def _members(directory: Path) -> list[str]:
 
 
 def make_archive(directory: Path, target: Path) -> None:
-    """An uncompressed tar of the package files (no directories, fixed order and metadata)."""
-    tmp = target.with_name(target.name + ".partial")
+    """An uncompressed tar of the package files (no directories, fixed order and metadata),
+    made inside ``directory`` and then moved to ``target``."""
+    tmp = directory / ARCHIVE_FILE
     with (
         open_private(tmp, "wb") as out,
         tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar,
@@ -331,12 +399,25 @@ def make_archive(directory: Path, target: Path) -> None:
     os.replace(tmp, target)
 
 
-def discard(path: Path) -> None:
-    """Remove a partial package (directory or file); missing is fine."""
-    if path.is_dir():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
+ARCHIVE_FILE = ".package.tar"
+#: The partial package directory of a build (beside its target): ``.<name>.partial-<hex>``.
+PARTIAL = re.compile(r"\..+\.partial-[0-9a-f]{8}")
+
+
+def partial_name(out: Path) -> str:
+    return f".{out.name}.partial-{secrets.token_hex(4)}"
+
+
+def clean_partials(out: Path) -> list[str]:
+    """Partial packages that killed builds left beside ``out`` (none of them decryptable:
+    their headers were withheld), and the tar a build before this version left at
+    ``<out>.partial``; returns what was removed."""
+    removed = clean_leftovers(out.parent, PARTIAL)
+    legacy = out.with_name(out.name + ".partial")
+    if legacy.is_file() and not legacy.is_symlink() and legacy.stat().st_uid == os.getuid():
+        legacy.unlink()
+        removed.append(legacy.name)
+    return removed
 
 
 def writable_target(out: Path) -> None:

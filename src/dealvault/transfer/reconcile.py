@@ -8,19 +8,17 @@ altered records by subject id). Subject ids are random; no personal value is eve
 from __future__ import annotations
 
 import hashlib
-import tarfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pyrage
 
-from dealvault.errors import IntegrityError, Invalid, NotFound
+from dealvault.errors import IntegrityError, Invalid
 from dealvault.transfer.manifest import (
     HASH_COLUMN,
     INDEX_FILE,
@@ -37,6 +35,12 @@ from dealvault.transfer.manifest import (
     leaf_hashes,
     recipient_fingerprint,
 )
+from dealvault.transfer.package_files import (
+    PackageFiles,
+    Plain,
+    decrypt_file,
+    open_parquet,
+)
 from dealvault.transfer.reconcile_report import (
     CategoryRow,
     FileCheck,
@@ -44,80 +48,11 @@ from dealvault.transfer.reconcile_report import (
     RecordsCheck,
     SignatureOut,
 )
+from dealvault.transfer.spool import SealedSpool
 
 #: Subject ids listed per kind of difference in a report (the counts are always complete).
 LIST_LIMIT = 1000
 _READ_ROWS = 65_536
-
-
-class _Package:
-    """The package's files, from a directory or an (uncompressed) tar, never extracted."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._tar: tarfile.TarFile | None = None
-        self._members: dict[str, tarfile.TarInfo] = {}
-        if path.is_dir():
-            return
-        if not path.is_file():
-            raise NotFound(f"package {path} not found")
-        try:
-            self._tar = tarfile.open(path, "r:")  # noqa: SIM115 - closed by close()
-        except tarfile.TarError:
-            raise Invalid(f"{path.name} is neither a package directory nor a tar of one") from None
-        for m in self._tar.getmembers():
-            if m.isfile() and m.name not in self._members:
-                self._members[m.name] = m
-
-    def size(self, name: str) -> int | None:
-        if self._tar is None:
-            p = self.path / name
-            return p.stat().st_size if p.is_file() else None
-        m = self._members.get(name)
-        return m.size if m is not None else None
-
-    @contextmanager
-    def open(self, name: str) -> Iterator[IO[bytes]]:
-        if self._tar is None:
-            with (self.path / name).open("rb") as fh:
-                yield fh
-            return
-        member = self._tar.extractfile(self._members[name])
-        assert member is not None
-        with member:
-            yield member
-
-    def read(self, name: str) -> bytes:
-        with self.open(name) as fh:
-            return fh.read()
-
-    def close(self) -> None:
-        if self._tar is not None:
-            self._tar.close()
-
-
-class _Collect:
-    """A writer for ``pyrage.decrypt_io`` that keeps the plaintext in memory, in a buffer
-    sized once from the ciphertext (an upper bound), so it is never copied to grow."""
-
-    def __init__(self, capacity: int) -> None:
-        self.data = bytearray(capacity)
-        self.size = 0
-
-    def write(self, chunk: bytes) -> int:
-        end = self.size + len(chunk)
-        if end > len(self.data):
-            self.data.extend(bytes(end - len(self.data)))
-        self.data[self.size : end] = chunk
-        self.size = end
-        return len(chunk)
-
-    def result(self) -> bytearray:
-        del self.data[self.size :]
-        return self.data
-
-    def flush(self) -> None:
-        return None
 
 
 def verify_package(
@@ -125,13 +60,14 @@ def verify_package(
     *,
     identities: Sequence[pyrage.x25519.Identity],
     verifier_key: str | None = None,
-    keep_records: bool = False,
-) -> tuple[Reconciliation, pa.Buffer | None]:
-    """Check everything, reconcile, and report; with ``keep_records`` also return the
-    decrypted records Parquet (for ``receive``)."""
-    pkg = _Package(path)
+    spool_dir: Path | None = None,
+) -> tuple[Reconciliation, SealedSpool | None]:
+    """Check everything, reconcile, and report. The decrypted records stay in memory; with
+    ``spool_dir`` they go to an encrypted scratch file there instead (``transfer.spool``),
+    which is returned for ``receive`` to import from."""
+    pkg = PackageFiles(path)
     try:
-        return _verify(pkg, identities=identities, verifier_key=verifier_key, keep=keep_records)
+        return _verify(pkg, identities=identities, verifier_key=verifier_key, spool=spool_dir)
     finally:
         pkg.close()
 
@@ -139,7 +75,7 @@ def verify_package(
 def read_manifest(path: Path) -> dict[str, Any]:
     """The manifest of a package (directory or tar), parsed; its signature is not checked
     here (``verify_package`` does)."""
-    pkg = _Package(path)
+    pkg = PackageFiles(path)
     try:
         if pkg.size(MANIFEST_FILE) is None:
             raise IntegrityError(f"{path.name}: {MANIFEST_FILE} is missing; this is not a package")
@@ -149,12 +85,12 @@ def read_manifest(path: Path) -> dict[str, Any]:
 
 
 def _verify(
-    pkg: _Package,
+    pkg: PackageFiles,
     *,
     identities: Sequence[pyrage.x25519.Identity],
     verifier_key: str | None,
-    keep: bool,
-) -> tuple[Reconciliation, pa.Buffer | None]:
+    spool: Path | None,
+) -> tuple[Reconciliation, SealedSpool | None]:
     problems: list[str] = []
     warnings: list[str] = []
     for name in (MANIFEST_FILE, SIGNATURE_FILE):
@@ -182,8 +118,10 @@ def _verify(
     if doc and not matched:
         problems.append("none of the given identities is a recipient named in the manifest")
     failed: list[str] = []
-    records = _decrypt(pkg, RECORDS_FILE, identities, failed)
-    index = _decrypt(pkg, INDEX_FILE, identities, failed)
+    records = decrypt_file(
+        pkg, RECORDS_FILE, identities, failed, spool=spool / "records.spool" if spool else None
+    )
+    index = decrypt_file(pkg, INDEX_FILE, identities, failed)
     opened = {RECORDS_FILE: records is not None, INDEX_FILE: index is not None}
     problems += [p for f in files if (p := _file_problem(f, opened=opened[f.name]))]
     problems += failed
@@ -211,7 +149,7 @@ def _verify(
         consent=_obj(doc, "consent"),
         records=check,
     )
-    return report, (pa.py_buffer(records) if keep and records is not None else None)
+    return report, (records if isinstance(records, SealedSpool) else None)
 
 
 def _obj(doc: dict[str, Any], *keys: str) -> dict[str, Any]:
@@ -231,7 +169,7 @@ def _get(doc: dict[str, Any], *keys: str) -> str | None:
     return None if cur is None else str(cur)
 
 
-def _check_files(pkg: _Package, doc: dict[str, Any]) -> list[FileCheck]:
+def _check_files(pkg: PackageFiles, doc: dict[str, Any]) -> list[FileCheck]:
     out = []
     for name in (RECORDS_FILE, INDEX_FILE):
         want = _obj(doc, "files", name)
@@ -277,40 +215,10 @@ def _file_problem(f: FileCheck, *, opened: bool) -> str | None:
     return f"{f.name} differs from the manifest (SHA-256 mismatch): corrupted"
 
 
-def _decrypt(
-    pkg: _Package,
-    name: str,
-    identities: Sequence[pyrage.x25519.Identity],
-    problems: list[str],
-) -> bytearray | None:
-    size = pkg.size(name)
-    if size is None:
-        return None
-    sink = _Collect(size)
-    try:
-        with pkg.open(name) as fh:
-            pyrage.decrypt_io(fh, sink, list(identities))
-    except (pyrage.DecryptError, OSError) as exc:  # decrypt_io reports some as OSError
-        if "no matching keys" in str(exc).lower():
-            problems.append(f"{name} cannot be decrypted: none of the given identities opens it")
-        else:
-            problems.append(f"{name} cannot be decrypted: truncated or corrupted ciphertext")
-        return None
-    return sink.result()
-
-
-def _parquet(data: bytearray, name: str, problems: list[str]) -> pq.ParquetFile | None:
-    try:
-        return pq.ParquetFile(pa.BufferReader(pa.py_buffer(data)))
-    except (pa.ArrowException, OSError):
-        problems.append(f"{name} does not hold a readable Parquet file")
-        return None
-
-
 def _check_records(
     doc: dict[str, Any],
-    records: bytearray | None,
-    index: bytearray | None,
+    records: Plain | None,
+    index: Plain | None,
     problems: list[str],
 ) -> tuple[RecordsCheck, list[CategoryRow]]:
     counts = _obj(doc, "counts")
@@ -322,7 +230,7 @@ def _check_records(
     except Invalid as exc:
         if doc:
             problems.append(str(exc))
-    pf = _parquet(records, RECORDS_FILE, problems) if records is not None else None
+    pf = open_parquet(records, RECORDS_FILE, problems) if records is not None else None
     received = _Received()
     if pf is not None:
         if schema is not None:
@@ -448,7 +356,7 @@ def _category_rows(
 
 
 def _reconcile(
-    index: bytearray,
+    index: Plain,
     received: _Received,
     expected_root: str | None,
     check: RecordsCheck,
@@ -456,7 +364,7 @@ def _reconcile(
 ) -> None:
     """Expected (the seller's index, trusted when its hashes give the signed root) against
     received: missing, extra and altered records by subject id."""
-    pf = _parquet(index, INDEX_FILE, problems)
+    pf = open_parquet(index, INDEX_FILE, problems)
     if pf is None:
         return
     expected = pl.from_arrow(pf.read())

@@ -15,6 +15,7 @@ from dealvault.errors import Conflict, NotFound
 from dealvault.ingest.fields import FIELDS, Category, TableRole
 from dealvault.ingest.phones import SECOND, second_phone_column
 from dealvault.vault.colstats import ColumnStats
+from dealvault.vault.jobs import lock_dataset, refuse_during_rotation
 from dealvault.vault.models import (
     ChildRecord,
     CustomerRecord,
@@ -41,14 +42,17 @@ def list_datasets(session: Session, *, deal: Deal) -> list[Dataset]:
 
 
 def get_or_create_dataset(uow: UnitOfWork, keyring: KeyRing, *, deal: Deal, name: str) -> Dataset:
-    """The named dataset, created with fresh data and index keys when new."""
+    """The named dataset, created with fresh data and index keys when new; held for the
+    import (its job lock, ``vault.jobs``) until the transaction ends."""
     s = uow.records
-    ds = s.scalar(select(Dataset).where(Dataset.deal_id == deal.id, Dataset.name == name))
+    deal_id = deal.id
+    ds = lock_dataset(uow, deal_id=deal_id, name=name, job="import")
     if ds is not None:
         if ds.status != "active":
             raise Conflict(f"dataset {name!r} is {ds.status}; it cannot take new data")
+        refuse_during_rotation(uow, ds, job="import")
         return ds
-    ds = Dataset(deal_id=deal.id, name=name)
+    ds = Dataset(deal_id=deal_id, name=name)
     s.add(ds)
     s.flush()
     keyring.register_kek(uow.keys)

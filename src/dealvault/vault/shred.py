@@ -9,12 +9,14 @@ from dealvault.crypto.keyring import KeyRing
 from dealvault.db.stores import UnitOfWork
 from dealvault.errors import NotFound
 from dealvault.vault import blinds
+from dealvault.vault.jobs import lock
 from dealvault.vault.models import (
     CATEGORY_COLUMNS,
     BlindIndex,
     ChildRecord,
     CustomerRecord,
     Dataset,
+    KeyRotation,
     ShredRecord,
 )
 
@@ -31,7 +33,11 @@ def shred_customer(
     actor: Person | None,
     reason: str | None,
 ) -> ShredRecord:
-    """Destroy one customer's key (every version) and drop its ciphertexts. Idempotent."""
+    """Destroy one customer's key (every version) and drop its ciphertexts. Idempotent.
+
+    Holds the dataset's job lock first: no key rotation batch, import or receive is half-way
+    through this customer while its keys go (``vault.jobs``)."""
+    dataset = lock(uow, dataset, job="shred")
     rec = uow.records.scalar(
         select(CustomerRecord).where(
             CustomerRecord.dataset_id == dataset.id, CustomerRecord.subject_id == subject_id
@@ -68,7 +74,9 @@ def shred_customer(
 def shred_dataset(
     uow: UnitOfWork, keyring: KeyRing, *, dataset: Dataset, actor: Person | None, reason: str | None
 ) -> ShredRecord:
-    """Destroy every key of a dataset (data, index, customer keys): all of it is unreadable."""
+    """Destroy every key of a dataset (data, index, customer keys): all of it is unreadable.
+    A key rotation under way on it is stopped (nothing is left to rotate)."""
+    dataset = lock(uow, dataset, job="shred")
     destroyed = keyring.destroy_dataset(uow.keys, dataset_id=dataset.id)
     result = uow.records.execute(
         update(CustomerRecord)
@@ -86,6 +94,11 @@ def shred_dataset(
         .values(envelope=None)
     )
     uow.records.execute(delete(BlindIndex).where(BlindIndex.dataset_id == dataset.id))
+    uow.records.execute(
+        update(KeyRotation)
+        .where(KeyRotation.dataset_id == dataset.id, KeyRotation.status == "running")
+        .values(status="stopped")
+    )
     dataset.status = "shredded"
     entry = ShredRecord(
         dataset_id=dataset.id,
