@@ -128,6 +128,7 @@ def seller(
         workers="1",
     )
     (home / "audit.key").write_text(SELLER_KEY + "\n")
+    (home / "audit.key").chmod(0o600)
     out = tmp_path / "out"
     out.mkdir()
     return Seller(stores, env, plan.id, ident, out, tmp_path, inputs)
@@ -204,6 +205,7 @@ def buyer_cli(
         actor=BUYER_IT,
     )
     (home / "audit.key").write_text(generate_signer("dealvault.invalid/kill-buyer")[0] + "\n")
+    (home / "audit.key").chmod(0o600)
     args = [
         "package",
         "receive",

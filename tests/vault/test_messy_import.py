@@ -17,7 +17,7 @@ from dealvault.flows.disclosure import DisclosureRequest, disclose
 from dealvault.synth import export_tables
 from dealvault.transfer.records import package_schema
 from dealvault.vault.models import BlindIndex, Dataset
-from tests.conftest import World
+from tests.conftest import P, World
 from tests.vault.helpers import HEADERS, customer_row, do_import, lookup, write_csv
 
 SECOND = "手机号 (2nd number)"
@@ -27,7 +27,7 @@ ALL = ["identity", "contact", "transaction", "preference", "sensitive", "free_te
 def _release(stores: AppStores, keyring: KeyRing, world: World, level: Level) -> pl.DataFrame:
     """What the steward would release to Bidder A at ``level``."""
     request = DisclosureRequest(
-        actor=world.steward,
+        actor=P(world.steward),
         deal=world.deal,
         dataset="crm",
         level=level,
@@ -48,7 +48,7 @@ def _import_messy(stores: AppStores, keyring: KeyRing, world: World, tmp_path: P
     rows[5]["身份证号"] = "N/A"
     path = write_csv(tmp_path / "messy.csv", rows)
     summary = do_import(
-        stores, keyring, path, actor=world.steward, deal=world.deal, rejects_dir=tmp_path
+        stores, keyring, path, actor=P(world.steward), deal=world.deal, rejects_dir=tmp_path
     )
     assert (summary.rows_read, summary.rows_imported, summary.rows_rejected) == (12, 12, 0)
 
@@ -77,7 +77,7 @@ def test_second_numbers_are_a_listed_masked_column(
     stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path
 ) -> None:
     _import_messy(stores, keyring, world, tmp_path)
-    inv = inventory.inventory(stores, actor=world.steward, deal=world.deal, dataset="crm")
+    inv = inventory.inventory(stores, actor=P(world.steward), deal=world.deal, dataset="crm")
     cols = {c.column: c for c in inv.columns}
     assert cols[SECOND].field == "phone_2" and cols[SECOND].category == "contact"
     assert cols[SECOND].pii_type == cols["手机号"].pii_type == "cn_mobile"
@@ -102,7 +102,7 @@ def test_a_later_row_with_a_customers_second_number_is_merged(
         stores,
         keyring,
         write_csv(tmp_path / "later.csv", later),
-        actor=world.steward,
+        actor=P(world.steward),
         deal=world.deal,
         rejects_dir=tmp_path,
     )
@@ -113,8 +113,8 @@ def test_rows_without_second_numbers_add_no_column(
     stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path
 ) -> None:
     path = write_csv(tmp_path / "plain.csv", [customer_row(i) for i in range(1, 4)])
-    do_import(stores, keyring, path, actor=world.steward, deal=world.deal, rejects_dir=tmp_path)
-    inv = inventory.inventory(stores, actor=world.steward, deal=world.deal, dataset="crm")
+    do_import(stores, keyring, path, actor=P(world.steward), deal=world.deal, rejects_dir=tmp_path)
+    inv = inventory.inventory(stores, actor=P(world.steward), deal=world.deal, dataset="crm")
     assert SECOND not in {c.column for c in inv.columns}
     view = lookup(stores, keyring, world, "13900000001", categories=["contact"])[0]
     assert "phone_2" not in view.data["contact"]
@@ -134,7 +134,7 @@ def test_an_excel_workbook_with_serial_dates(
         ws.write_number(i, 3, 45321 if i % 2 else 44927.5)  # a number cell, no date format
     wb.close()
     summary = do_import(
-        stores, keyring, path, actor=world.steward, deal=world.deal, rejects_dir=tmp_path
+        stores, keyring, path, actor=P(world.steward), deal=world.deal, rejects_dir=tmp_path
     )
     assert (summary.rows_imported, summary.rows_rejected) == (20, 0)
     one = lookup(stores, keyring, world, "13900000001")[0].data
@@ -147,7 +147,7 @@ def test_an_excel_workbook_with_serial_dates(
         "1985-03-12",
         "2023-01-01",
     )
-    inv = inventory.inventory(stores, actor=world.steward, deal=world.deal, dataset="crm")
+    inv = inventory.inventory(stores, actor=P(world.steward), deal=world.deal, dataset="crm")
     cols = {c.column: c for c in inv.columns}
     assert cols["注册日期"].pii_type in {"date", "datetime"}  # half of them carry a time
     assert cols["出生日期"].pii_type == "date_of_birth"
@@ -159,8 +159,8 @@ def test_a_membership_tier_is_stored_and_released_as_a_category(
     tiers = ["普通会员", "银卡", "金卡", "钻石会员"]
     rows = [customer_row(i, 会员等级=tiers[i % 4]) for i in range(1, 41)]
     path = write_csv(tmp_path / "tiers.csv", rows, headers=[*HEADERS, "会员等级"])
-    do_import(stores, keyring, path, actor=world.steward, deal=world.deal, rejects_dir=tmp_path)
-    inv = inventory.inventory(stores, actor=world.steward, deal=world.deal, dataset="crm")
+    do_import(stores, keyring, path, actor=P(world.steward), deal=world.deal, rejects_dir=tmp_path)
+    inv = inventory.inventory(stores, actor=P(world.steward), deal=world.deal, dataset="crm")
     tier = {c.column: c for c in inv.columns}["会员等级"]
     assert (tier.pii_type, tier.category, tier.field) == ("label", "preference", None)
     view = lookup(stores, keyring, world, "13900000002")[0]
@@ -183,7 +183,7 @@ def test_headers_named_like_internal_columns_import_and_read_back(
         lines.append(",".join(values))
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     summary = do_import(
-        stores, keyring, path, actor=world.steward, deal=world.deal, rejects_dir=tmp_path
+        stores, keyring, path, actor=P(world.steward), deal=world.deal, rejects_dir=tmp_path
     )
     assert (summary.rows_imported, summary.rows_rejected) == (12, 0)
     renamed = ["subject_id_src", "record_id_src", "token_src", "row_src", "column_15", "姓名_2"]
@@ -199,7 +199,7 @@ def test_headers_named_like_internal_columns_import_and_read_back(
         "T3",
     )
     assert (stored["row_src"], stored["column_15"], stored["姓名_2"]) == ("3", "x", "dup")
-    inv = inventory.inventory(stores, actor=world.steward, deal=world.deal, dataset="crm")
+    inv = inventory.inventory(stores, actor=P(world.steward), deal=world.deal, dataset="crm")
     assert set(renamed) <= {c.column for c in inv.columns}
     for level in (Level.MASKED, Level.PSEUDONYMIZED):
         frame = _release(stores, keyring, world, level)
@@ -222,7 +222,7 @@ def test_a_messy_synthetic_export_imports_whole(
         stores,
         keyring,
         out["customers"].path,
-        actor=world.steward,
+        actor=P(world.steward),
         deal=world.deal,
         rejects_dir=tmp_path,
     )
@@ -232,7 +232,7 @@ def test_a_messy_synthetic_export_imports_whole(
         "column 14 has no header: named 'column_14'",
         "column 16 header '备注' repeats an earlier one: renamed '备注_2'",
     ]
-    inv = inventory.inventory(stores, actor=world.steward, deal=world.deal, dataset="crm")
+    inv = inventory.inventory(stores, actor=P(world.steward), deal=world.deal, dataset="crm")
     cols = {c.column: c for c in inv.columns}
     assert (cols["会员等级"].pii_type, cols["会员等级"].category) == ("label", "preference")
     assert cols["column_14"].pii_type == "label"  # 门店01 … 门店12, no header
