@@ -27,14 +27,24 @@ class CliContext:
 
     def stores(self) -> AppStores:
         if self._stores is None:
-            self._stores = AppStores.connect(
+            stores = AppStores.connect(
                 records_url=self.settings.resolved_database_url,
                 keystore_url=self.settings.resolved_keystore_url,
-                audit=load_audit_config(self.settings),
             )
+            stores.audit = load_audit_config(self.settings, stores=stores, keyring=self._ring)
+            self._stores = stores
         return self._stores
 
     def keyring(self) -> KeyRing:
+        """The key ring; the audit log's signing key is unwrapped with it at once, before the
+        command's transaction starts (so no prompt or key-store write happens inside one)."""
+        ring = self._ring()
+        audit = self.stores().audit
+        if audit.can_sign:
+            _ = audit.signer
+        return ring
+
+    def _ring(self) -> KeyRing:
         if self._keyring is None:
             self._keyring = KeyRing(build_provider(self.settings, passphrase=self._prompt()))
         return self._keyring

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from dealvault.access import service as access
 from dealvault.access.decision import Decision
 from dealvault.access.models import Deal, Person
-from dealvault.audit.service import EventIn, make_checkpoint, record
+from dealvault.audit.service import EventIn, ensure_checkpoint, record
 from dealvault.db.stores import UnitOfWork
 from dealvault.errors import Forbidden
 from dealvault.flows.context import AppStores
@@ -23,9 +23,10 @@ def audit(stores: AppStores, uow: UnitOfWork, event: EventIn) -> int:
 
 
 def checkpoint(stores: AppStores, uow: UnitOfWork, *, reason: str) -> None:
-    """Sign a checkpoint now if this store can sign (stage changes, init, on demand)."""
-    if stores.audit.signer is not None:
-        make_checkpoint(uow.records, stores.audit, reason=reason)
+    """Sign a checkpoint now if this store can sign and the latest one does not already cover
+    the log (security-relevant events are anchored by ``record`` itself)."""
+    if stores.audit.can_sign:
+        ensure_checkpoint(uow.records, stores.audit, reason=reason)
 
 
 def enforce(stores: AppStores, decision: Decision, event: EventIn) -> None:

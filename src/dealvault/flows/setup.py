@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import secrets
-from pathlib import Path
+from collections.abc import Callable
 
 from pydantic import BaseModel
 from sqlalchemy.engine import make_url
 
-from dealvault.audit.note import Signer, generate_signer
+from dealvault.audit import signing_key
 from dealvault.audit.service import AuditConfig, EventIn
+from dealvault.audit.signing_key import KeyStoreSigner
 from dealvault.audit.store import register_log_key
 from dealvault.config import Settings
 from dealvault.crypto.keyring import KeyRing
 from dealvault.crypto.providers import KeyProvider, PassphraseKeyProvider, build_provider
 from dealvault.db import migrate
-from dealvault.errors import KeyUnavailable
+from dealvault.db.stores import Stores
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit, checkpoint
 
@@ -31,6 +30,7 @@ class InitOut(BaseModel):
     created_key_file: bool
     audit_origin: str
     audit_verifier_key: str
+    audit_key: str
     records_revision: str | None
     keystore_revision: str | None
 
@@ -39,30 +39,16 @@ def _hide_password(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def load_audit_config(settings: Settings) -> AuditConfig:
-    """The audit signer from its key file (origin = the signer's name), if the store has one."""
-    path = settings.resolved_audit_key_file
-    if not path.exists():
-        return AuditConfig(
-            origin="dealvault/unsigned", checkpoint_every=settings.audit_checkpoint_every
-        )
-    try:
-        signer = Signer.from_key(path.read_text("ascii").strip())
-    except (ValueError, UnicodeDecodeError):
-        raise KeyUnavailable(f"audit key file {path} is not a signed-note signer key") from None
-    return AuditConfig(
-        origin=signer.name, signer=signer, checkpoint_every=settings.audit_checkpoint_every
+def load_audit_config(
+    settings: Settings, *, stores: Stores, keyring: Callable[[], KeyRing]
+) -> AuditConfig:
+    """The log's signing set-up: its public key is read from the key store without the master
+    key; the signing key is unwrapped with ``keyring()`` the first time a checkpoint is signed
+    (an older store's plain ``audit.key`` is then moved into the key store and deleted)."""
+    source = KeyStoreSigner(
+        stores=stores, keyring=keyring, plain_file=settings.resolved_audit_key_file
     )
-
-
-def _make_audit_key(path: Path) -> tuple[str, str]:
-    """A new Ed25519 signer for this store's log, written with mode 0600."""
-    skey, vkey = generate_signer(f"dealvault.invalid/log-{secrets.token_hex(4)}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(skey + "\n")
-    return skey, vkey
+    return AuditConfig(checkpoint_every=settings.audit_checkpoint_every, source=source)
 
 
 def init_store(
@@ -86,20 +72,22 @@ def init_store(
         created = True
     else:
         provider = build_provider(settings, passphrase=passphrase)
-    if not settings.resolved_audit_key_file.exists():
-        _make_audit_key(settings.resolved_audit_key_file)
-    cfg = load_audit_config(settings)
-    assert cfg.signer is not None
     stores = AppStores.connect(
         records_url=settings.resolved_database_url,
         keystore_url=settings.resolved_keystore_url,
-        audit=cfg,
     )
     keyring = KeyRing(provider)
     with stores.keystore_sessions() as ks:
         keyring.verify_kek(ks)
         keyring.register_kek(ks)
+        key = signing_key.ensure(ks, keyring, plain_file=settings.resolved_audit_key_file)
+        with stores.records_sessions() as records:
+            signing_key.check_registered(records, key.signer)
         ks.commit()
+    if key.plain_file is not None:
+        signing_key.remove_plain_file(key.plain_file)
+    cfg = AuditConfig(signer=key.signer, checkpoint_every=settings.audit_checkpoint_every)
+    stores.audit = cfg
     with stores.unit_of_work() as uow:
         if register_log_key(uow.records, cfg):
             audit(
@@ -121,7 +109,8 @@ def init_store(
         key_file=str(settings.resolved_key_file) if provider.name == "passphrase" else None,
         created_key_file=created,
         audit_origin=cfg.origin,
-        audit_verifier_key=cfg.signer.verifier().key_string(),
+        audit_verifier_key=key.signer.verifier().key_string(),
+        audit_key=key.how,
         records_revision=migrate.current_revision(stores.records_engine, "records"),
         keystore_revision=migrate.current_revision(stores.keystore_engine, "keystore"),
     )
