@@ -167,6 +167,7 @@ def test_report_from_the_live_log(stores: AppStores, busy: World, tmp_path: Path
     res = auditing.report(stores, out=tmp_path / "r.html", deal=busy.deal, actor=busy.steward)
     html = (tmp_path / "r.html").read_text("utf-8")
     assert res["verified"] is True and "VERIFICATION OK" in html
+    assert "only internal consistency was checked" in html  # no key pinned: said plainly
     assert "Bidder A" in html and busy.bidder_person in html  # the denial, with its organisation
     assert "13900000002" not in html
     assert (
