@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from hashlib import sha256
 from pathlib import Path
 
 from sqlalchemy import select
@@ -15,7 +14,14 @@ from dealvault.audit.models import AuditEvent, AuditEventSubjects, AuditKey, Aud
 from dealvault.audit.note import Verifier
 from dealvault.audit.service import pack_subjects, unpack_subjects
 from dealvault.audit.store import checkpoint_note, checkpoints
-from dealvault.audit.verify import Anchors, CheckpointIn, Frontier, VerifyReport, verify_events
+from dealvault.audit.verify import (
+    Anchors,
+    CheckpointIn,
+    Frontier,
+    VerifyReport,
+    first_altered,
+    verify_events,
+)
 from dealvault.errors import Invalid, NotFound
 
 FORMAT = "dealvault-audit-bundle/2"
@@ -248,9 +254,7 @@ def locate(path: Path, bodies: list[bytes], report: VerifyReport) -> None:
             "only be bounded"
         )
         return
-    for seq in range(report.covered, trusted):
-        if sha256(b"\x00" + bodies[seq]).digest() != leaves[seq]:
-            report.fail(
-                f"event {seq}: altered (its hash is not leaf {seq} of the signed tree)", seq
-            )
-            return
+    start = report.covered
+    seq = first_altered([bodies[start:trusted]], [leaves[start:trusted]], start=start)
+    if seq is not None:
+        report.fail(f"event {seq}: altered (its hash is not leaf {seq} of the signed tree)", seq)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -28,7 +29,13 @@ from dealvault.audit.service import (
     make_checkpoint,
     unpack_subjects,
 )
-from dealvault.audit.verify import Anchors, CheckpointIn, VerifyReport, verify_events
+from dealvault.audit.verify import (
+    Anchors,
+    CheckpointIn,
+    VerifyReport,
+    first_altered,
+    verify_events,
+)
 from dealvault.db.base import utcnow
 from dealvault.errors import Conflict, Invalid, NotFound
 
@@ -86,17 +93,21 @@ CHUNK = 20_000
 EventRow = tuple[int, bytes, bytes | None, Any, str | None, str, str | None, str | None]
 
 
-def _event_chunks(session: Session) -> Iterator[list[EventRow]]:
+def _event_chunks(session: Session, start: int = 0) -> Iterator[list[EventRow]]:
     """Every event with its subject list and searchable columns, in order, in chunks: a plain
     DB-API cursor, since this is the verifier's hot path (SQLAlchemy's row handling would cost
     more than hashing)."""
     raw = session.connection().connection.dbapi_connection
     assert raw is not None
+    postgres = session.connection().dialect.name == "postgresql"
+    mark, at = ("%s", columns.POSTGRES_AT) if postgres else ("?", "e.at")
     cur = raw.cursor()
     try:
         cur.execute(
-            "SELECT e.seq, e.body, s.packed, e.at, e.actor, e.action, e.deal, e.decision "
-            "FROM audit_events e LEFT JOIN audit_event_subjects s ON s.seq = e.seq ORDER BY e.seq"
+            f"SELECT e.seq, e.body, s.packed, {at}, e.actor, e.action, e.deal, e.decision "
+            "FROM audit_events e LEFT JOIN audit_event_subjects s ON s.seq = e.seq "
+            f"WHERE e.seq >= {mark} ORDER BY e.seq",
+            (start,),
         )
         while rows := cur.fetchmany(CHUNK):
             if all(type(r[1]) is bytes for r in rows):
@@ -150,47 +161,75 @@ def _stored_checkpoints(session: Session, report: VerifyReport) -> list[Checkpoi
 def verify_store(
     records: Session, leaves_session: Session, *, anchors: Anchors = Anchors()
 ) -> VerifyReport:
-    """Recompute everything from the stored events (two sessions: two parallel scans).
-
-    Checkpoints are checked with ``anchors.pinned`` when given (and the store's registered log
-    key must be that key), else with the key the store names: internal consistency only.
-    """
+    """Recompute everything from the stored events, in one scan; checkpoints are checked with
+    ``anchors.pinned`` when given (and the store's registered log key must be that key), else
+    with the key the store names: internal consistency only. A mismatch is then located by
+    comparing events with the stored tree's leaves (``leaves_session``)."""
     report = VerifyReport()
     log = _log_key(records, anchors.pinned, report)
     if log is None:
         return report
     cps = _stored_checkpoints(records, report)
     _, frontier = verify_events(
-        columns.checked(_event_chunks(records), report),
+        columns.checked(
+            _event_chunks(records),
+            report,
+            postgres=records.connection().dialect.name == "postgresql",
+        ),
         checkpoints=cps,
         log_verifier=log,
         cosigners=cosigner_verifiers(records),
-        stored_leaves=_leaf_source(leaves_session),
         report=report,
         anchors=anchors,
     )
-    if not report.ok:
+    if not report.scanned:
         return report
     store = DbNodeStore(records)
+    size = store.size()
+    if size != frontier.size:
+        n = min(size, frontier.size)
+        why = "no stored tree leaf for it (inserted outside the log)"
+        if size > frontier.size:
+            why = "missing, but the stored tree has a leaf for it (deleted)"
+        report.fail(f"event {n}: {why}", n)
     try:
-        if store.size() and merkle.root_at(store, store.size()) != frontier.root():
-            report.fail("the stored tree's root differs from the recomputed one (nodes altered)")
-        sized = [c for c in cps if c.size]
-        if len(sized) > 1 and sized[-1].size > sized[0].size:
-            # every checkpoint's root was matched against the recomputed tree, which implies
-            # consistency; one proof from the first to the last exercises the stored nodes
-            first, last = checkpoint_of(sized[0].note), checkpoint_of(sized[-1].note)
-            merkle.verify_consistency(
-                old_size=first.size,
-                new_size=last.size,
-                old_root=first.root,
-                new_root=last.root,
-                path=merkle.consistency_proof(store, first.size, last.size),
-            )
+        root_ok = size == 0 or merkle.root_at(store, size) == frontier.root()
+        if not root_ok:
+            report.fail("the stored tree's root differs from the recomputed one")
+        if not root_ok or (report.first_bad is not None and report.first_bad == report.covered):
+            _locate(leaves_session, report)
+        _one_consistency_proof(store, cps)
     except Exception as exc:
         report.fail(f"stored tree nodes are inconsistent ({type(exc).__name__}: {exc})")
     _orphan_subjects(records, report)
     return report
+
+
+def _locate(session: Session, report: VerifyReport) -> None:
+    """Name the first event, from the first one no valid checkpoint vouches for, that differs
+    from its leaf in the stored tree (a second pass, only when something did not match)."""
+    start = report.covered
+    bodies = ([r[1] for r in chunk] for chunk in _event_chunks(session, start))
+    leaves = _leaf_source(session)
+    stored = (leaves(start + i * CHUNK, start + (i + 1) * CHUNK) for i in itertools.count())
+    seq = first_altered(bodies, stored, start=start)
+    if seq is not None:
+        report.fail(f"event {seq}: content differs from its stored leaf hash (altered)", seq)
+
+
+def _one_consistency_proof(store: DbNodeStore, cps: Sequence[CheckpointIn]) -> None:
+    """Every checkpoint root was matched against the recomputed tree, which implies their
+    consistency; one proof from the first to the last exercises the stored nodes."""
+    sized = [c for c in cps if c.size]
+    if len(sized) > 1 and sized[-1].size > sized[0].size:
+        first, last = checkpoint_of(sized[0].note), checkpoint_of(sized[-1].note)
+        merkle.verify_consistency(
+            old_size=first.size,
+            new_size=last.size,
+            old_root=first.root,
+            new_root=last.root,
+            path=merkle.consistency_proof(store, first.size, last.size),
+        )
 
 
 def _log_key(session: Session, pinned: Verifier | None, report: VerifyReport) -> Verifier | None:
