@@ -172,8 +172,7 @@ dv package ledger --deal jingjie-2026
 echo "-- the buyer, in its own store, verifies the package and imports it under its own keys"
 # handed over out of band with the canary list: the seller's verifier key (its fingerprint
 # is printed by package build), so that the buyer pins it
-SELLER_VKEY=$(python -c 'import sys; from dealvault.audit.note import Signer
-print(Signer.from_key(open(sys.argv[1]).read().strip()).verifier().key_string())' "$DEALVAULT_HOME/audit.key")
+SELLER_VKEY=$(op audit key show --json | python -c 'import json,sys; print(json.load(sys.stdin)["verifier_key"])')
 (
   export DEALVAULT_HOME="$DEMO/buyer-store" DEALVAULT_PASSPHRASE="buyer demo passphrase"
   unset DEALVAULT_ACTOR
@@ -199,9 +198,9 @@ dv certificate verify "$DEMO/destruction-certificate.note"
 
 say "12. the audit trail: every change, read and denial; verified, exported, verified offline"
 dv audit log --deal jingjie-2026 --action disclose
-op audit verify
+op audit verify --verifier-key "$SELLER_VKEY"   # pinned: a log re-signed under another key fails
 op audit export "$DEMO/audit-bundle" >/dev/null
-dv audit verify-bundle "$DEMO/audit-bundle"
+dv audit verify-bundle "$DEMO/audit-bundle" --verifier-key "$SELLER_VKEY"
 op audit prove 5 --out "$DEMO/event-5.tlog-proof" >/dev/null
 echo "proof of event 5 written to $DEMO/event-5.tlog-proof"
 dv audit report "$DEMO/audit-report.html" --deal jingjie-2026 >/dev/null

@@ -31,6 +31,8 @@ PROTECTED = frozenset(
         "master_key_id",
         "actor",
         "audit_key_file",
+        "audit_verifier_key",
+        "audit_verifier_key_file",
     }
 )
 
@@ -104,9 +106,24 @@ class Settings(BaseSettings):
     actor: str | None = Field(default=None, description="Acting person's e-mail or id.")
     batch_size: int = Field(default=20_000, ge=100, le=1_000_000)
     audit_key_file: Path | None = Field(
-        default=None, description="The audit log's Ed25519 signing key; default home/audit.key"
+        default=None,
+        description="An older store's plain audit signing key file, moved into the key store "
+        "(wrapped by the master key) and deleted on first use; default home/audit.key",
     )
-    audit_checkpoint_every: int = Field(default=1000, ge=0, description="0: only on demand")
+    audit_checkpoint_every: int = Field(
+        default=1000,
+        ge=0,
+        description="A checkpoint every N events when the signing key is at hand (0: none); "
+        "security-relevant events are always anchored at once",
+    )
+    audit_verifier_key: str | None = Field(
+        default=None,
+        description="The audit log's verifier key, pinned outside the database, used by "
+        "'audit verify' and 'audit verify-bundle'",
+    )
+    audit_verifier_key_file: Path | None = Field(
+        default=None, description="A file holding the pinned audit log verifier key"
+    )
     lock_timeout: float = Field(
         default=30.0,
         gt=0,

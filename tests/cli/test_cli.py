@@ -241,7 +241,7 @@ def test_audit_commands(env: dict[str, str], tmp_path: Path) -> None:
     assert "VERIFICATION OK" in (tmp_path / "r.html").read_text("utf-8")
     # a tampered bundle: the CLI exits with the integrity code and names the event
     lines = (tmp_path / "bundle" / "events.jsonl").read_bytes().split(b"\n")
-    lines[2] = lines[2].replace(b'"v":1', b'"v":9')
+    lines[2] = lines[2].replace(b'"v":2', b'"v":9')
     (tmp_path / "bundle" / "events.jsonl").write_bytes(b"\n".join(lines))
     r = CliRunner().invoke(app, ["audit", "verify-bundle", str(tmp_path / "bundle")])
     assert r.exit_code == 6 and "verification failed at event" in r.output

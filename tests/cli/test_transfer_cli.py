@@ -15,7 +15,6 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from dealvault.audit.note import Signer
 from dealvault.cli import admin, agreements, records, transfer
 from dealvault.cli import main as cli_main
 from tests.cli.test_cli import (  # noqa: F401 - env is a fixture
@@ -180,8 +179,7 @@ def test_plan_build_verify_receive(
         (built["id"], 7, "closing hand-over")
     ]
     assert "transfer ledger" in run("package", "ledger", "--deal", "d1")
-    store = Path(env["DEALVAULT_HOME"])
-    vkey = Signer.from_key((store / "audit.key").read_text().strip()).verifier().key_string()
+    vkey = jrun("audit", "key", "show", who=OPERATOR)["verifier_key"]
 
     # the buyer: its own store, keys and people
     buyer = {

@@ -3,33 +3,49 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dealvault.audit.checkpoint import checkpoint_of
-from dealvault.audit.models import AuditEvent, AuditEventSubjects, AuditKey
+from dealvault.audit.models import AuditEvent, AuditEventSubjects, AuditKey, AuditNode
 from dealvault.audit.note import Verifier
 from dealvault.audit.service import pack_subjects, unpack_subjects
 from dealvault.audit.store import checkpoint_note, checkpoints
-from dealvault.audit.verify import CheckpointIn, VerifyReport, verify_events
+from dealvault.audit.verify import (
+    Anchors,
+    CheckpointIn,
+    Frontier,
+    VerifyReport,
+    first_altered,
+    verify_events,
+)
 from dealvault.errors import Invalid, NotFound
 from dealvault.files import ensure_private_dir, open_private, write_private
 
-FORMAT = "dealvault-audit-bundle/1"
+FORMAT = "dealvault-audit-bundle/2"
+FORMATS = ("dealvault-audit-bundle/1", FORMAT)
 README = """dealvault audit bundle ({fmt})
 
 events.jsonl       one event per line: its RFC 8785 canonical JSON, byte for byte the Merkle
                    leaf data (leaf hash = SHA-256(0x00 || line without the newline))
-subjects.jsonl     {{"seq": n, "subjects": [...]}} for events that touched customers; SHA-256 of
-                   the ids joined by "\\n" equals the event's subjects.digest
-checkpoints/*.note C2SP tlog-checkpoint signed notes (log signature + cosignatures)
-keys.txt           "<role> <verifier key>" lines: the log key and cosigner keys (C2SP vkeys)
+subjects.jsonl     {{"seq": n, "subjects": [...]}} for every event that touched customers;
+                   SHA-256 of the ids joined by "\\n" equals the event's subjects.digest
+leaves.bin         the log's stored leaf hashes, 32 bytes each, in seq order (the signed
+                   checkpoints authenticate them; they name an altered event exactly)
+checkpoints/NNNNNN-sizeS.note
+                   C2SP tlog-checkpoint signed notes (log signature + cosignatures); S is the
+                   tree size the note signs
+keys.txt           "<role> <verifier key>" lines: the log key and cosigner keys (C2SP vkeys);
+                   compare the log key with the one you were given out of band
 manifest.json      format, event count, checkpoint files
 
-Verify: dealvault audit verify-bundle DIR   (or any RFC 9162 / C2SP implementation)
+Verify: dealvault audit verify-bundle DIR --verifier-key VKEY   (see docs/audit-bundle.md)
 """
+_NOTE_NAME = re.compile(r"(\d{6})-size(0|[1-9]\d*)\.note")
+LEAVES = "leaves.bin"
 
 
 def export_bundle(session: Session, *, out_dir: Path) -> dict[str, object]:
@@ -45,6 +61,14 @@ def export_bundle(session: Session, *, out_dir: Path) -> dict[str, object]:
         ):
             fh.write(bytes(body) + b"\n")
             count += 1
+    with open_private(out_dir / LEAVES, "wb") as fh:
+        for (h,) in session.execute(
+            select(AuditNode.hash)
+            .where(AuditNode.level == 0)
+            .order_by(AuditNode.idx)
+            .execution_options(yield_per=50_000)
+        ):
+            fh.write(bytes(h))
     with open_private(out_dir / "subjects.jsonl", "w", encoding="ascii") as fh:
         for seq, packed in session.execute(
             select(AuditEventSubjects.seq, AuditEventSubjects.packed).order_by(
@@ -59,55 +83,180 @@ def export_bundle(session: Session, *, out_dir: Path) -> dict[str, object]:
         files.append(name)
     keys = session.execute(select(AuditKey.role, AuditKey.verifier_key).order_by(AuditKey.role))
     write_private(out_dir / "keys.txt", "".join(f"{r} {k}\n" for r, k in keys))
-    manifest: dict[str, object] = {"format": FORMAT, "events": count, "checkpoints": files}
+    manifest: dict[str, object] = {
+        "format": FORMAT,
+        "events": count,
+        "checkpoints": files,
+        "leaves": LEAVES,
+    }
     write_private(out_dir / "manifest.json", json.dumps(manifest, indent=2))
     write_private(out_dir / "README.txt", README.format(fmt=FORMAT))
     return manifest
 
 
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        raise Invalid(f"{path} is missing or unreadable") from None
+
+
 def _events(path: Path) -> list[tuple[int, bytes, bytes | None]]:
-    """(line number, event) pairs; subject lists are checked from subjects.jsonl instead."""
-    out: list[tuple[int, bytes, bytes | None]] = []
-    for i, line in enumerate(path.read_bytes().split(b"\n")):
-        if line:
-            out.append((i, line, None))
-    return out
+    """(position, event) pairs: line n is event n (an empty line is a malformed event)."""
+    lines = _read(path).split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    return [(i, line, None) for i, line in enumerate(lines)]
 
 
-def verify_bundle(*, bundle: Path) -> VerifyReport:
-    """Verify a bundle with nothing but its files."""
-    if not (bundle / "manifest.json").exists():
-        raise NotFound(f"{bundle} is not an audit bundle (no manifest.json)")
-    manifest = json.loads((bundle / "manifest.json").read_text("utf-8"))
-    if manifest.get("format") != FORMAT:
-        raise Invalid(f"unsupported bundle format {manifest.get('format')!r}")
+def _keys(
+    bundle: Path, pinned: Verifier | None, report: VerifyReport
+) -> tuple[Verifier, list[Verifier]]:
     log: Verifier | None = None
     cosigners: list[Verifier] = []
-    for line in (bundle / "keys.txt").read_text("ascii").splitlines():
+    for line in _read(bundle / "keys.txt").decode("ascii", "replace").splitlines():
         role, _, key = line.partition(" ")
         if role == "log":
+            if log is not None:
+                report.fail("keys.txt names more than one log key")
             log = Verifier.from_key(key)
         elif role == "cosigner":
             cosigners.append(Verifier.from_key(key))
+    if pinned is not None:
+        if log != pinned:
+            report.fail("keys.txt does not name the pinned verifier key as the log key")
+        return pinned, cosigners
     if log is None:
         raise Invalid("the bundle names no log key")
-    cps = []
-    for name in manifest.get("checkpoints", []):
-        note = (bundle / "checkpoints" / name).read_bytes()
-        cps.append(CheckpointIn(checkpoint_of(note).size, note, name))
+    return log, cosigners
+
+
+def _checkpoint_files(bundle: Path, listed: list[str], report: VerifyReport) -> list[CheckpointIn]:
+    """Every checkpoint file, listed or not; each name must state its note's tree size."""
+    folder = bundle / "checkpoints"
+    present = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+    for name in sorted(set(listed) - set(present)):
+        report.fail(f"checkpoint file {name} is listed in manifest.json but missing")
+    for name in sorted(set(present) - set(listed)):
+        report.fail(f"checkpoint file {name} is not listed in manifest.json")
+    out = []
+    for name in present:
+        note = (folder / name).read_bytes()
+        try:
+            size = checkpoint_of(note).size
+        except Invalid as exc:
+            report.fail(f"checkpoint file {name}: malformed note ({exc})")
+            continue
+        m = _NOTE_NAME.fullmatch(name)
+        if m is None:
+            report.fail(f"checkpoint file {name}: not named NNNNNN-sizeS.note")
+        elif int(m.group(2)) != size:
+            report.fail(
+                f"checkpoint file {name}: its name says size {m.group(2)}, its note signs size "
+                f"{size} (renamed)"
+            )
+        out.append(CheckpointIn(size, note, name))
+    return out
+
+
+def verify_bundle(*, bundle: Path, anchors: Anchors = Anchors()) -> VerifyReport:
+    """Verify a bundle with nothing but its files (and what ``anchors`` pins from outside)."""
+    if not (bundle / "manifest.json").exists():
+        raise NotFound(f"{bundle} is not an audit bundle (no manifest.json)")
+    try:
+        manifest = json.loads(_read(bundle / "manifest.json"))
+    except ValueError:
+        raise Invalid(f"{bundle / 'manifest.json'} is not JSON") from None
+    if not isinstance(manifest, dict) or manifest.get("format") not in FORMATS:
+        raise Invalid(f"unsupported bundle format in {bundle / 'manifest.json'}")
+    report = VerifyReport()
+    log, cosigners = _keys(bundle, anchors.pinned, report)
+    cps = _checkpoint_files(bundle, list(manifest.get("checkpoints", [])), report)
     events = _events(bundle / "events.jsonl")
     chunks = (events[i : i + 20_000] for i in range(0, len(events), 20_000))
-    report, _ = verify_events(chunks, checkpoints=cps, log_verifier=log, cosigners=cosigners)
-    if report.events != manifest.get("events"):
-        report.fail(f"manifest says {manifest.get('events')} events, the file has {report.events}")
-    bodies = {seq: body for seq, body, _ in events}
-    subjects_file = bundle / "subjects.jsonl"
-    if subjects_file.exists():
-        for line in subjects_file.read_text("ascii").splitlines():
-            entry = json.loads(line)
-            seq = int(entry["seq"])
-            doc = json.loads(bodies.get(seq, b"{}"))
-            _, digest, _ = pack_subjects(entry["subjects"])
-            if (doc.get("subjects") or {}).get("digest") != digest:
-                report.fail(f"event {seq}: subject list does not match the event", seq)
+    verify_events(
+        chunks,
+        checkpoints=cps,
+        log_verifier=log,
+        cosigners=cosigners,
+        report=report,
+        anchors=anchors,
+        subjects_in_rows=False,
+        reject_uncovered=True,
+    )
+    said = manifest.get("events")
+    if said != report.events:
+        first = min(said, report.events) if isinstance(said, int) else None
+        report.fail(f"manifest says {said} events, the file has {report.events}", first)
+    bodies = [body for _, body, _ in events]
+    check_subjects(bundle / "subjects.jsonl", bodies, report)
+    if manifest.get("leaves") and any(s > report.covered for s in report.signed_roots):
+        locate(bundle / str(manifest["leaves"]), bodies, report)
     return report
+
+
+def check_subjects(path: Path, bodies: list[bytes], report: VerifyReport) -> None:
+    """Every event naming a subject list has exactly one entry, and it matches the digest."""
+    given: dict[int, list[str]] = {}
+    lines = _read(path).decode("ascii", "replace").splitlines() if path.exists() else []
+    for n, line in enumerate(lines, start=1):
+        try:
+            entry = json.loads(line)
+            seq, ids = int(entry["seq"]), entry["subjects"]
+            if not isinstance(ids, list) or not all(
+                isinstance(i, str) and i.isascii() for i in ids
+            ):
+                raise ValueError
+        except (ValueError, KeyError, TypeError):
+            report.fail(f"subjects.jsonl line {n}: malformed")
+            continue
+        if seq in given:
+            report.fail(f"event {seq}: subjects.jsonl lists it twice", seq)
+        given[seq] = ids
+    for seq, body in enumerate(bodies):
+        named = body_subjects(body)
+        ids = given.pop(seq, None)
+        if named is None:
+            if ids is not None:
+                report.fail(f"event {seq}: subjects.jsonl lists customers it does not name", seq)
+        elif ids is None:
+            report.fail(f"event {seq}: its subject list is missing from subjects.jsonl", seq)
+        elif pack_subjects(ids)[1] != named:
+            report.fail(f"event {seq}: subject list does not match the event", seq)
+    for seq in sorted(given):
+        report.fail(f"event {seq}: subjects.jsonl lists an event the log does not have", seq)
+
+
+def body_subjects(body: bytes) -> str | None:
+    """The subject-list digest an event body names, or None."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return None
+    subjects = doc.get("subjects") if isinstance(doc, dict) else None
+    return subjects.get("digest") if isinstance(subjects, dict) else None
+
+
+def locate(path: Path, bodies: list[bytes], report: VerifyReport) -> None:
+    """Name an altered event exactly: the stored leaf hashes, authenticated by the signed
+    checkpoints' roots, are compared with the events' hashes."""
+    raw = path.read_bytes() if path.exists() else b""
+    leaves = [raw[i : i + 32] for i in range(0, len(raw) - len(raw) % 32, 32)]
+    frontier, trusted = Frontier(), 0
+    for size in sorted(report.signed_roots):
+        if size > len(leaves):
+            break
+        frontier.extend(leaves[frontier.size : size])
+        if frontier.root() != report.signed_roots[size]:
+            break
+        trusted = size
+    if trusted <= report.covered:
+        report.problems.append(
+            f"{path.name} does not match the signed checkpoints either: the altered event can "
+            "only be bounded"
+        )
+        return
+    start = report.covered
+    seq = first_altered([bodies[start:trusted]], [leaves[start:trusted]], start=start)
+    if seq is not None:
+        report.fail(f"event {seq}: altered (its hash is not leaf {seq} of the signed tree)", seq)

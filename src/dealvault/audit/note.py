@@ -205,10 +205,13 @@ class Signer:
             raise Invalid("signer key ID does not match its key")
         return signer
 
+    def seed(self) -> bytes:
+        """The 32-byte private seed (to wrap it in a key store); keep it secret."""
+        return self._key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+
     def key_string(self) -> str:
         """The secret signer key string; keep it secret."""
-        seed = self._key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-        blob = base64.b64encode(bytes([self.sig_type]) + seed).decode("ascii")
+        blob = base64.b64encode(bytes([self.sig_type]) + self.seed()).decode("ascii")
         return f"PRIVATE+KEY+{self.name}+{self.key_id:08x}+{blob}"
 
     def verifier(self) -> Verifier:

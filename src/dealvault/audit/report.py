@@ -238,6 +238,7 @@ def _verdict(data: ReportInput) -> dict[str, Any]:
         "first_bad_event": None if bad_event is None else _event_row(bad_event, data.people),
         "problems": problems,
         "count_mismatch": isinstance(verified, int) and verified != len(data.events),
+        "trust_note": _text(v.get("trust_note")) if v.get("trust_note") else None,
     }
 
 

@@ -8,32 +8,90 @@ import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from dealvault.audit import merkle
+from dealvault.audit.anchoring import is_security_relevant
 from dealvault.audit.checkpoint import Checkpoint, sign_checkpoint
 from dealvault.audit.models import AuditCheckpoint
-from dealvault.audit.note import Signer
+from dealvault.audit.note import Signer, Verifier
 from dealvault.db.base import utcnow
 from dealvault.db.bulk import bulk_insert
-from dealvault.errors import Invalid, NotFound
+from dealvault.errors import Invalid, KeyUnavailable, NotFound
 
-EVENT_VERSION = 1
+EVENT_VERSION = 2
+"""Version 2 has the fields of version 1; its writer signs a checkpoint in the same transaction
+after every security-relevant event (``audit.anchoring``), which verification then requires."""
 
 
-@dataclass(frozen=True)
+class SignerSource(Protocol):
+    """Where the log's signing key is kept when it is not handed over directly (the key store,
+    wrapped by the master key): the public key is readable without the master key."""
+
+    def verifier(self) -> Verifier | None:
+        """The log's public key, or None when the store has no log key yet."""
+        ...
+
+    def load(self) -> Signer:
+        """The signing key itself; may need the master key (KeyUnavailable otherwise)."""
+        ...
+
+
 class AuditConfig:
-    """How this store's log signs: its origin line, its signer, and the checkpoint cadence."""
+    """How this store's log signs: its origin line, its signer (given, or loaded from a
+    :class:`SignerSource` the first time a checkpoint is signed), and the periodic cadence."""
 
-    origin: str
-    signer: Signer | None = None
-    checkpoint_every: int = 1000
+    __slots__ = ("_origin", "_signer", "checkpoint_every", "source")
+
+    def __init__(
+        self,
+        origin: str = "dealvault/unsigned",
+        signer: Signer | None = None,
+        checkpoint_every: int = 1000,
+        *,
+        source: SignerSource | None = None,
+    ) -> None:
+        self._origin = origin
+        self._signer = signer
+        self.checkpoint_every = checkpoint_every
+        self.source = source
 
     def __repr__(self) -> str:
         return f"AuditConfig(origin={self.origin!r}, checkpoint_every={self.checkpoint_every})"
+
+    @property
+    def verifier(self) -> Verifier | None:
+        """The log's public key; never needs the master key."""
+        if self._signer is not None:
+            return self._signer.verifier()
+        return None if self.source is None else self.source.verifier()
+
+    @property
+    def origin(self) -> str:
+        if self._signer is not None:
+            return self._signer.name
+        v = self.verifier
+        return self._origin if v is None else v.name
+
+    @property
+    def can_sign(self) -> bool:
+        """Does this store have a log key (perhaps not unwrapped yet)?"""
+        return self._signer is not None or self.verifier is not None
+
+    @property
+    def signer(self) -> Signer | None:
+        """The signing key, unwrapped on first use (KeyUnavailable if the master key is not at
+        hand); None when the store has no log key."""
+        if self._signer is None and self.source is not None and self.source.verifier() is not None:
+            self._signer = self.source.load()
+        return self._signer
+
+    def ready_signer(self) -> Signer | None:
+        """The signing key if it is already at hand (given or unwrapped before), else None."""
+        return self._signer
 
 
 class SubjectPacker:
@@ -227,11 +285,31 @@ def record_many(session: Session, cfg: AuditConfig, events: Sequence[EventIn]) -
             rows=subject_rows,
         )
     merkle.append_leaves(store, leaves)
-    end = start + len(events)
-    every = cfg.checkpoint_every
-    if cfg.signer is not None and every > 0 and end // every > start // every:
-        make_checkpoint(session, cfg, reason=f"every {every} events")
+    _anchor(session, cfg, events, start)
     return [start + i for i in range(len(events))]
+
+
+def _anchor(session: Session, cfg: AuditConfig, events: Sequence[EventIn], start: int) -> None:
+    """Sign a checkpoint in this transaction: always after a security-relevant event (so it
+    cannot be cut from the tail unnoticed), else every ``checkpoint_every`` events when the
+    signing key is already at hand. A denial is still recorded when the key is not at hand."""
+    if not cfg.can_sign:
+        return
+    relevant = [i for i, ev in enumerate(events) if is_security_relevant(ev.action, ev.objects)]
+    if relevant:
+        try:
+            signer = cfg.signer
+        except KeyUnavailable:
+            if any(events[i].decision != "deny" for i in relevant):
+                raise
+            signer = None
+        if signer is not None:
+            last = relevant[-1]
+            make_checkpoint(session, cfg, reason=f"{events[last].action} (event {start + last})")
+            return
+    end, every = start + len(events), cfg.checkpoint_every
+    if every > 0 and end // every > start // every and cfg.ready_signer() is not None:
+        make_checkpoint(session, cfg, reason=f"every {every} events")
 
 
 def record(session: Session, cfg: AuditConfig, event: EventIn) -> int:
@@ -244,15 +322,24 @@ def tree_size(session: Session) -> int:
 
 def make_checkpoint(session: Session, cfg: AuditConfig, *, reason: str) -> AuditCheckpoint:
     """Sign the current tree head as a C2SP checkpoint note (in the caller's transaction)."""
-    if cfg.signer is None:
+    signer = cfg.signer
+    if signer is None:
         raise Invalid("this store has no audit signing key; run 'dealvault init'")
     store = DbNodeStore(session)
     size = store.size()
     root = merkle.root_at(store, size)
-    note = sign_checkpoint(Checkpoint(origin=cfg.origin, size=size, root=root), signer=cfg.signer)
+    note = sign_checkpoint(Checkpoint(origin=signer.name, size=size, root=root), signer=signer)
     cp = AuditCheckpoint(
         size=size, root=root, note=note.decode("utf-8"), reason=reason, at=utcnow()
     )
     session.add(cp)
     session.flush()
     return cp
+
+
+def ensure_checkpoint(session: Session, cfg: AuditConfig, *, reason: str) -> AuditCheckpoint:
+    """The latest checkpoint if it already covers the whole log, else a new one."""
+    latest = session.scalar(select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc()).limit(1))
+    if latest is not None and latest.size == DbNodeStore(session).size():
+        return latest
+    return make_checkpoint(session, cfg, reason=reason)

@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dealvault.audit import merkle
-from dealvault.audit.checkpoint import cosign_checkpoint
+from dealvault.audit import columns, merkle
+from dealvault.audit.checkpoint import checkpoint_of, cosign_checkpoint
 from dealvault.audit.models import (
     AuditCheckpoint,
     AuditCosignature,
@@ -29,9 +29,15 @@ from dealvault.audit.service import (
     make_checkpoint,
     unpack_subjects,
 )
-from dealvault.audit.verify import CheckpointIn, VerifyReport, verify_events
+from dealvault.audit.verify import (
+    Anchors,
+    CheckpointIn,
+    VerifyReport,
+    first_altered,
+    verify_events,
+)
 from dealvault.db.base import utcnow
-from dealvault.errors import Invalid, NotFound
+from dealvault.errors import Conflict, Invalid, NotFound
 
 
 def log_verifier(session: Session) -> Verifier:
@@ -42,12 +48,15 @@ def log_verifier(session: Session) -> Verifier:
 
 
 def register_log_key(session: Session, cfg: AuditConfig) -> bool:
-    """Record the log's public key (once); True when it was new."""
-    if cfg.signer is None:
+    """Record the log's public key (once); True when it was new. A store has one log key."""
+    verifier = cfg.verifier
+    if verifier is None:
         raise Invalid("no audit signer to register")
-    vkey = cfg.signer.verifier().key_string()
+    vkey = verifier.key_string()
     if session.get(AuditKey, vkey) is not None:
         return False
+    if session.scalar(select(AuditKey.verifier_key).where(AuditKey.role == "log")) is not None:
+        raise Conflict("this store's audit log already has another log key")
     session.add(AuditKey(verifier_key=vkey, name=cfg.origin, role="log", at=utcnow()))
     session.flush()
     return True
@@ -81,25 +90,32 @@ def _as_bytes(value: object) -> bytes:
 
 
 CHUNK = 20_000
+EventRow = tuple[int, bytes, bytes | None, Any, str | None, str, str | None, str | None]
 
 
-def _event_chunks(session: Session) -> Iterator[list[tuple[int, bytes, bytes | None]]]:
-    """Every event with its subject list, in order, in chunks: a plain DB-API cursor, since
-    this is the verifier's hot path (SQLAlchemy's row handling would cost more than hashing)."""
+def _event_chunks(session: Session, start: int = 0) -> Iterator[list[EventRow]]:
+    """Every event with its subject list and searchable columns, in order, in chunks: a plain
+    DB-API cursor, since this is the verifier's hot path (SQLAlchemy's row handling would cost
+    more than hashing)."""
     raw = session.connection().connection.dbapi_connection
     assert raw is not None
+    postgres = session.connection().dialect.name == "postgresql"
+    mark, at = ("%s", columns.POSTGRES_AT) if postgres else ("?", "e.at")
     cur = raw.cursor()
     try:
         cur.execute(
-            "SELECT e.seq, e.body, s.packed FROM audit_events e "
-            "LEFT JOIN audit_event_subjects s ON s.seq = e.seq ORDER BY e.seq"
+            f"SELECT e.seq, e.body, s.packed, {at}, e.actor, e.action, e.deal, e.decision "
+            "FROM audit_events e LEFT JOIN audit_event_subjects s ON s.seq = e.seq "
+            f"WHERE e.seq >= {mark} ORDER BY e.seq",
+            (start,),
         )
         while rows := cur.fetchmany(CHUNK):
             if all(type(r[1]) is bytes for r in rows):
                 yield list(rows)
             else:  # a tampered row may hold text (SQLite is loosely typed)
                 yield [
-                    (int(q), _as_bytes(b), None if p is None else _as_bytes(p)) for q, b, p in rows
+                    (int(r[0]), _as_bytes(r[1]), None if r[2] is None else _as_bytes(r[2]), *r[3:])
+                    for r in rows
                 ]
     finally:
         cur.close()
@@ -125,37 +141,109 @@ def _leaf_source(session: Session) -> Callable[[int, int], list[bytes]]:
     return leaves
 
 
-def verify_store(records: Session, leaves_session: Session) -> VerifyReport:
-    """Recompute everything from the stored events (two sessions: two parallel scans)."""
-    log = log_verifier(records)
-    cps = checkpoints(records)
-    inputs = [CheckpointIn(c.size, checkpoint_note(records, c), f"#{c.id}") for c in cps]
-    report, frontier = verify_events(
-        _event_chunks(records),
-        checkpoints=inputs,
+def _stored_checkpoints(session: Session, report: VerifyReport) -> list[CheckpointIn]:
+    """The stored checkpoints by their signed notes; a size or root column that disagrees with
+    its note (edited) is reported."""
+    out = []
+    for c in checkpoints(session):
+        note = checkpoint_note(session, c)
+        try:
+            signed = checkpoint_of(note)
+        except Invalid as exc:
+            report.fail(f"checkpoint #{c.id}: its note is malformed ({exc})")
+            continue
+        if signed.size != c.size or signed.root != bytes(c.root):
+            report.fail(f"checkpoint #{c.id}: its size or root column differs from its note")
+        out.append(CheckpointIn(signed.size, note, f"#{c.id}"))
+    return out
+
+
+def verify_store(
+    records: Session, leaves_session: Session, *, anchors: Anchors = Anchors()
+) -> VerifyReport:
+    """Recompute everything from the stored events, in one scan; checkpoints are checked with
+    ``anchors.pinned`` when given (and the store's registered log key must be that key), else
+    with the key the store names: internal consistency only. A mismatch is then located by
+    comparing events with the stored tree's leaves (``leaves_session``)."""
+    report = VerifyReport()
+    log = _log_key(records, anchors.pinned, report)
+    if log is None:
+        return report
+    cps = _stored_checkpoints(records, report)
+    _, frontier = verify_events(
+        columns.checked(
+            _event_chunks(records),
+            report,
+            postgres=records.connection().dialect.name == "postgresql",
+        ),
+        checkpoints=cps,
         log_verifier=log,
         cosigners=cosigner_verifiers(records),
-        stored_leaves=_leaf_source(leaves_session),
+        report=report,
+        anchors=anchors,
     )
-    if not report.ok:
+    if not report.scanned:
         return report
     store = DbNodeStore(records)
+    size = store.size()
+    if size != frontier.size:
+        n = min(size, frontier.size)
+        why = "no stored tree leaf for it (inserted outside the log)"
+        if size > frontier.size:
+            why = "missing, but the stored tree has a leaf for it (deleted)"
+        report.fail(f"event {n}: {why}", n)
     try:
-        if store.size() and merkle.root_at(store, store.size()) != frontier.root():
-            report.fail("the stored tree's root differs from the recomputed one (nodes altered)")
-        for a, b in itertools.pairwise(cps):
-            if a.size and b.size > a.size:
-                merkle.verify_consistency(
-                    old_size=a.size,
-                    new_size=b.size,
-                    old_root=a.root,
-                    new_root=b.root,
-                    path=merkle.consistency_proof(store, a.size, b.size),
-                )
+        root_ok = size == 0 or merkle.root_at(store, size) == frontier.root()
+        if not root_ok:
+            report.fail("the stored tree's root differs from the recomputed one")
+        if not root_ok or (report.first_bad is not None and report.first_bad == report.covered):
+            _locate(leaves_session, report)
+        _one_consistency_proof(store, cps)
     except Exception as exc:
         report.fail(f"stored tree nodes are inconsistent ({type(exc).__name__}: {exc})")
     _orphan_subjects(records, report)
     return report
+
+
+def _locate(session: Session, report: VerifyReport) -> None:
+    """Name the first event, from the first one no valid checkpoint vouches for, that differs
+    from its leaf in the stored tree (a second pass, only when something did not match)."""
+    start = report.covered
+    bodies = ([r[1] for r in chunk] for chunk in _event_chunks(session, start))
+    leaves = _leaf_source(session)
+    stored = (leaves(start + i * CHUNK, start + (i + 1) * CHUNK) for i in itertools.count())
+    seq = first_altered(bodies, stored, start=start)
+    if seq is not None:
+        report.fail(f"event {seq}: content differs from its stored leaf hash (altered)", seq)
+
+
+def _one_consistency_proof(store: DbNodeStore, cps: Sequence[CheckpointIn]) -> None:
+    """Every checkpoint root was matched against the recomputed tree, which implies their
+    consistency; one proof from the first to the last exercises the stored nodes."""
+    sized = [c for c in cps if c.size]
+    if len(sized) > 1 and sized[-1].size > sized[0].size:
+        first, last = checkpoint_of(sized[0].note), checkpoint_of(sized[-1].note)
+        merkle.verify_consistency(
+            old_size=first.size,
+            new_size=last.size,
+            old_root=first.root,
+            new_root=last.root,
+            path=merkle.consistency_proof(store, first.size, last.size),
+        )
+
+
+def _log_key(session: Session, pinned: Verifier | None, report: VerifyReport) -> Verifier | None:
+    """The key to check checkpoints with: the pinned one (which the store must name too)."""
+    keys = session.scalars(select(AuditKey.verifier_key).where(AuditKey.role == "log")).all()
+    if pinned is None:
+        if not keys:
+            raise NotFound("this store has no audit log key; run 'dealvault init'")
+        if len(keys) > 1:
+            report.fail("the store names more than one audit log key")
+        return Verifier.from_key(keys[0])
+    if keys != [pinned.key_string()]:
+        report.fail("the store's audit log key is not the pinned verifier key")
+    return pinned
 
 
 def _orphan_subjects(session: Session, report: VerifyReport) -> None:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from hashlib import sha256
+from typing import Any
 
+from dealvault.audit.anchoring import is_security_relevant
 from dealvault.audit.checkpoint import open_checkpoint
 from dealvault.audit.merkle import node_hash
 from dealvault.audit.note import Verifier
@@ -47,7 +51,10 @@ class Frontier:
             level = list(leaves[pos : pos + block])
             height = 0
             while len(level) > 1:
-                level = [node_hash(a, b) for a, b in zip(level[0::2], level[1::2], strict=True)]
+                level = [
+                    sha256(b"\x01" + a + b).digest()
+                    for a, b in zip(level[0::2], level[1::2], strict=True)
+                ]
                 height += 1
             self._push(height, level[0])
             pos += block
@@ -68,19 +75,49 @@ class CheckpointIn:
     label: str
 
 
+@dataclass(frozen=True)
+class Anchors:
+    """What outside the log verification is anchored to (nothing: internal consistency only)."""
+
+    pinned: Verifier | None = None
+    """The log's verifier key, kept outside the database (``--verifier-key``)."""
+    witnesses: tuple[Verifier, ...] = ()
+    """Cosigner keys (type 0x04) whose cosignatures are required."""
+    witness_since: datetime | None = None
+    """Events stamped at or after this time must be covered by a witnessed checkpoint (all
+    events when None)."""
+    known: tuple[CheckpointIn, ...] = ()
+    """Checkpoints kept outside the log (a witness's copy, an earlier export): the log must
+    contain them, so a cut tail is found."""
+
+
 @dataclass
 class VerifyReport:
-    """What verification found. ``first_bad`` is the first event found wrong, if any."""
+    """What verification found. ``first_bad`` is the first event found wrong: an event named
+    precisely if any, else the first event no valid checkpoint vouches for."""
 
     events: int = 0
     root: str = ""
     checkpoints: list[dict[str, object]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
-    first_bad: int | None = None
+    covered: int = 0
+    """Events 0..covered-1 are covered by a checkpoint with a valid log signature and root."""
+    witnessed: int = 0
+    """Events 0..witnessed-1 are covered by a checkpoint cosigned by every required witness."""
+    scanned: bool = False
+    """Every event was read (the scan stops at the first gap or duplicate in ``seq``)."""
+    signed_roots: dict[int, bytes] = field(default_factory=dict, repr=False)
+    """Roots of the checkpoints whose log signature verified, by size."""
+    _precise: int | None = None
+    _bound: int | None = None
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    @property
+    def first_bad(self) -> int | None:
+        return self._precise if self._precise is not None else self._bound
 
     def fail(self, message: str, seq: int | None = None, *, precise: bool = True) -> None:
         """Record a problem. A precise finding names its event; a checkpoint mismatch only
@@ -88,37 +125,73 @@ class VerifyReport:
         self.problems.append(message)
         if seq is None:
             return
-        if self.first_bad is None or (precise and seq < self.first_bad):
-            self.first_bad = seq
+        if precise:
+            self._precise = seq if self._precise is None else min(self._precise, seq)
+        else:
+            self._bound = seq if self._bound is None else min(self._bound, seq)
 
 
-_SEQ = re.compile(rb'"seq":(0|[1-9][0-9]*),"subjects":')
+_TAIL = re.compile(
+    rb'"seq":(0|[1-9][0-9]*),"subjects":(?:null|\{"count":[0-9]+,"digest":"sha256:([0-9a-f]{64})"\}),'
+    rb'"v":[0-9]+\}'
+)
+"""The end of a canonical body: JCS sorts keys, so ``seq``, ``subjects`` and ``v`` come last
+and hold no free text."""
 
 
-def body_seq(body: bytes) -> int:
-    """The ``seq`` of a canonical event body. JCS sorts keys, so ``seq`` is followed only by
-    ``subjects`` and ``v`` (no free text): the match is searched in the tail of the body."""
-    m = _SEQ.search(body, max(0, len(body) - 160))
-    if m is None:
-        raise Invalid("event body has no seq")
-    return int(m.group(1))
-
-
-def subjects_match(body: bytes, packed: bytes) -> bool:
-    """Does the compressed subject list hash to the digest inside the event body?"""
-    pos = body.rfind(b'"digest":"sha256:')
-    if pos < 0:
-        return False
-    want = body[pos + 17 : pos + 17 + 64].decode("ascii", "replace")
+def _check_subjects(rep: VerifyReport, chunk: Sequence[Row], tails: list[Any]) -> None:
+    """Each stored subject list against the digest its event names, in bulk."""
+    z = zlib.decompress
+    want = [m and m[2] for m in tails]
+    packs = [row[2] for row in chunk]
     try:
-        got = hashlib.sha256(subject_bytes(packed)).hexdigest()
+        got = [p and sha256(z(p) if p[:1] == b"x" else p).hexdigest().encode() for p in packs]
     except zlib.error:
-        return False
-    return want == got
+        got = [p and _digest(p) for p in packs]
+    if want == got:
+        return
+    for row, m, w, g in zip(chunk, tails, want, got, strict=True):
+        if w == g or m is None:  # a malformed body is reported by its seq and leaf
+            continue
+        seq = row[0]
+        if g is None:
+            rep.fail(f"event {seq}: its subject list was deleted", seq)
+        elif w is None:
+            rep.fail(f"event {seq}: a subject list is stored for it, but it names none", seq)
+        else:
+            rep.fail(f"event {seq}: its stored subject list was altered", seq)
 
 
-Row = tuple[int, bytes, bytes | None]
-LeafSource = Callable[[int, int], list[bytes]]
+def _digest(packed: bytes) -> bytes:
+    try:
+        return sha256(subject_bytes(packed)).hexdigest().encode()
+    except zlib.error:
+        return b"unreadable"
+
+
+def body_stamp(body: bytes) -> str:
+    """The ``at`` of a canonical event body (the first ``"at":"`` is the top-level key: the
+    keys before it, action and actor, are strings, in which a quote is escaped)."""
+    pos = body.find(b'"at":"')
+    return body[pos + 6 : pos + 30].decode("ascii", "replace") if pos >= 0 else ""
+
+
+Row = Sequence[Any]
+"""(seq as stored, canonical body, compressed subject list or None, ...more columns)."""
+
+
+def first_altered(
+    bodies: Iterable[Sequence[bytes]], leaves: Iterable[Sequence[bytes]], *, start: int
+) -> int | None:
+    """The first event (from ``start``) whose hash differs from its leaf in the tree as stored
+    or exported, reading both in equal chunks; None if all agree."""
+    pos = start
+    for chunk, stored in zip(bodies, leaves, strict=False):
+        got = [sha256(b"\x00" + b).digest() for b in chunk]
+        if got != list(stored):
+            return pos + _first_difference(got, stored)
+        pos += len(chunk)
+    return None
 
 
 def _first_difference(a: Sequence[object], b: Sequence[object]) -> int:
@@ -127,29 +200,54 @@ def _first_difference(a: Sequence[object], b: Sequence[object]) -> int:
     )
 
 
+@dataclass
+class _Scan:
+    """State of one verification pass."""
+
+    rep: VerifyReport
+    log: Verifier
+    cosigners: Sequence[Verifier]
+    anchors: Anchors
+    bad_checkpoints: list[tuple[CheckpointIn, str]] = field(default_factory=list)
+    witness_from: int | None = None
+    """Index of the first event stamped at or after ``anchors.witness_since``."""
+    tail_from: int = 0
+    """Events from here on lie beyond every checkpoint."""
+    unanchored: list[int] = field(default_factory=list)
+
+
 def verify_events(
     chunks: Iterable[Sequence[Row]],
     *,
     checkpoints: Sequence[CheckpointIn],
     log_verifier: Verifier,
     cosigners: Sequence[Verifier] = (),
-    stored_leaves: LeafSource | None = None,
     report: VerifyReport | None = None,
+    anchors: Anchors = Anchors(),
+    subjects_in_rows: bool = True,
+    reject_uncovered: bool = False,
 ) -> tuple[VerifyReport, Frontier]:
     """Stream the events in order, chunk by chunk; rebuild the tree; check every checkpoint.
 
     ``chunks`` yields lists of (seq as stored, canonical body, compressed subjects or None).
-    ``stored_leaves(start, end)`` (database mode) returns the stored leaf hashes of that range,
-    so an edited body is pinned to its own entry. The work per chunk is done in bulk (list
-    comprehensions, aligned subtrees), which is what makes half a million events a second.
+    The work per chunk is done in bulk (list comprehensions, aligned subtrees). A checkpoint
+    that does not match only bounds the damage; :func:`first_altered` then names the event.
+
+    Events beyond the last checkpoint are rejected with ``reject_uncovered`` (a bundle);
+    otherwise (a live log) only a version-2 security-relevant event there is an error, since
+    its writer signs a checkpoint in the same transaction.
     """
     rep = report or VerifyReport()
+    scan = _Scan(rep, log_verifier, _distinct([*cosigners, *anchors.witnesses]), anchors)
     frontier = Frontier()
-    pending = sorted(checkpoints, key=lambda c: c.size)
-    good = [0]  # size of the last checkpoint that matched: events below it are proven intact
+    pending = sorted([*checkpoints, *anchors.known], key=lambda c: c.size)
+    scan.tail_from = pending[-1].size if pending else 0
+    since = None if anchors.witness_since is None else _stamp(anchors.witness_since)
+    if since is None:
+        scan.witness_from = 0
     nxt = 0
     while nxt < len(pending) and pending[nxt].size == 0:
-        _check_cp(rep, pending[nxt], EMPTY_ROOT, log_verifier, cosigners, good)
+        _check_cp(scan, pending[nxt], EMPTY_ROOT)
         nxt += 1
     for chunk in chunks:
         if not chunk:
@@ -166,31 +264,23 @@ def verify_events(
             )
             return rep, frontier
         bodies = [row[1] for row in chunk]
-        inner = [_safe_seq(b) for b in bodies]
+        tails = [_TAIL.search(b, len(b) - 200) for b in bodies]
+        inner = [int(m[1]) if m else -1 for m in tails]
         if inner != expected:
             i = _first_difference(inner, expected)
             rep.fail(
                 f"event {expected[i]}: its body says seq {inner[i]} (moved or reordered)",
                 expected[i],
             )
-        for seq, body, packed in chunk:
-            if packed is not None and not subjects_match(body, packed):
-                rep.fail(f"event {seq}: its stored subject list was altered", seq)
+        if subjects_in_rows:
+            _check_subjects(rep, chunk, tails)
+        if scan.witness_from is None and since is not None:
+            scan.witness_from = next(
+                (start + i for i, b in enumerate(bodies) if body_stamp(b) >= since), None
+            )
+        if start + len(chunk) > scan.tail_from and not reject_uncovered:
+            _tail_events(scan, bodies, start)
         leaves = [sha256(b"\x00" + b).digest() for b in bodies]
-        if stored_leaves is not None:
-            stored = stored_leaves(start, start + len(chunk))
-            if stored != leaves:
-                i = _first_difference(stored, leaves)
-                if i >= len(stored):
-                    rep.fail(
-                        f"event {start + i}: no stored tree leaf for it (inserted outside the log)",
-                        start + i,
-                    )
-                else:
-                    rep.fail(
-                        f"event {start + i}: content differs from its stored leaf hash (altered)",
-                        start + i,
-                    )
         pos = 0
         while pos < len(leaves):  # in bulk, cut exactly at each checkpoint's size
             stop = len(leaves)
@@ -199,41 +289,96 @@ def verify_events(
             frontier.extend(leaves[pos:stop])
             pos = stop
             while nxt < len(pending) and pending[nxt].size == frontier.size:
-                _check_cp(rep, pending[nxt], frontier.root(), log_verifier, cosigners, good)
+                _check_cp(scan, pending[nxt], frontier.root())
                 nxt += 1
     for cp in pending[nxt:]:
-        rep.fail(f"checkpoint {cp.label} covers {cp.size} events but the log has {frontier.size}")
-    if stored_leaves is not None and stored_leaves(frontier.size, frontier.size + 1):
         rep.fail(
-            f"the tree has leaves beyond event {frontier.size - 1} (events deleted?)", frontier.size
+            f"event {frontier.size}: missing (checkpoint {cp.label} covers {cp.size} events but "
+            f"the log has {frontier.size})",
+            frontier.size,
         )
     rep.events = frontier.size
     rep.root = frontier.root().hex()
+    rep.scanned = True
+    _finish(scan, frontier.size, reject_uncovered)
     return rep, frontier
 
 
-def _safe_seq(body: bytes) -> int:
-    try:
-        return body_seq(body)
-    except (Invalid, ValueError):
-        return -1
+def _distinct(keys: Sequence[Verifier]) -> list[Verifier]:
+    return list(dict.fromkeys(keys))
 
 
-def _check_cp(
-    rep: VerifyReport,
-    cp: CheckpointIn,
-    root: bytes,
-    log: Verifier,
-    cosigners: Sequence[Verifier],
-    good: list[int],
-) -> None:
+def _stamp(at: datetime) -> str:
+    at = at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
+    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+
+
+def _tail_events(scan: _Scan, bodies: Sequence[bytes], start: int) -> None:
+    """Security-relevant version-2 events beyond every checkpoint: their checkpoint is gone."""
+    for i in range(max(0, scan.tail_from - start), len(bodies)):
+        body = bodies[i]
+        if not body.endswith(b'"v":2}'):
+            continue
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            continue  # reported elsewhere (leaf hash, checkpoint)
+        objects = doc.get("objects") if isinstance(doc.get("objects"), dict) else {}
+        action = doc.get("action")
+        if (
+            isinstance(action, str)
+            and doc.get("decision") != "deny"
+            and is_security_relevant(action, objects)
+        ):
+            scan.unanchored.append(start + i)
+
+
+def _finish(scan: _Scan, size: int, reject_uncovered: bool) -> None:
+    rep = scan.rep
+    for cp, why in scan.bad_checkpoints:
+        if rep.covered < cp.size:
+            rep.fail(
+                f"event {rep.covered}: not covered by a valid checkpoint (checkpoint {cp.label} "
+                f"{why})",
+                rep.covered,
+                precise=False,
+            )
+        else:
+            rep.fail(f"checkpoint {cp.label} {why} (later valid checkpoints cover its events)")
+    if reject_uncovered and size > scan.tail_from:
+        rep.fail(
+            f"event {scan.tail_from}: not covered by any signed checkpoint "
+            f"({size - scan.tail_from} events at the end)",
+            scan.tail_from,
+        )
+    for seq in scan.unanchored[:1]:
+        rep.fail(
+            f"event {seq}: security-relevant, but no signed checkpoint follows it (the "
+            "checkpoint signed with it was removed)",
+            seq,
+        )
+    if scan.anchors.witnesses:
+        start = size if scan.witness_from is None else scan.witness_from
+        first = max(rep.witnessed, start)
+        if first < size:
+            names = ", ".join(w.name for w in scan.anchors.witnesses)
+            rep.fail(
+                f"event {first}: not covered by a checkpoint cosigned by every required "
+                f"witness ({names})",
+                first,
+                precise=False,
+            )
+
+
+def _check_cp(scan: _Scan, cp: CheckpointIn, root: bytes) -> None:
+    rep = scan.rep
     entry: dict[str, object] = {"checkpoint": cp.label, "size": cp.size}
+    rep.checkpoints.append(entry)
     try:
-        opened = open_checkpoint(cp.note, log_verifier=log, cosigners=cosigners)
+        opened = open_checkpoint(cp.note, log_verifier=scan.log, cosigners=scan.cosigners)
     except (IntegrityError, Invalid) as exc:
-        rep.fail(f"checkpoint {cp.label}: {exc}", cp.size - 1 if cp.size else None)
         entry["signatures"] = "invalid"
-        rep.checkpoints.append(entry)
+        scan.bad_checkpoints.append((cp, f"is not valid: {exc}"))
         return
     entry["signatures"] = [
         {
@@ -246,15 +391,22 @@ def _check_cp(
     ]
     if opened.checkpoint.size != cp.size:
         rep.fail(f"checkpoint {cp.label}: signed size {opened.checkpoint.size} != stored {cp.size}")
+        return
+    rep.signed_roots[cp.size] = opened.checkpoint.root
     if opened.checkpoint.root != root:
         rep.fail(
-            f"event {good[0]}: checkpoint {cp.label} does not match the events; an event from "
-            f"{good[0]} to {cp.size - 1} was altered, removed or inserted",
-            good[0],
+            f"event {rep.covered}: checkpoint {cp.label} does not match the events; an event "
+            f"from {rep.covered} to {cp.size - 1} was altered, removed or inserted",
+            rep.covered,
             precise=False,
         )
         entry["root_matches"] = False
-    else:
-        entry["root_matches"] = True
-        good[0] = max(good[0], cp.size)
-    rep.checkpoints.append(entry)
+        return
+    entry["root_matches"] = True
+    rep.covered = max(rep.covered, cp.size)
+    if scan.anchors.witnesses:
+        got = {(c.name, c.key_id) for c in opened.cosignatures}
+        witnessed = all((w.name, w.key_id) in got for w in scan.anchors.witnesses)
+        entry["witnessed"] = witnessed
+        if witnessed:
+            rep.witnessed = max(rep.witnessed, cp.size)

@@ -1,4 +1,5 @@
-"""Commands: audit verify, prove, export, verify-bundle, log, checkpoint, cosign, cosigner-key."""
+"""Commands: audit verify, prove, export, verify-bundle, log, checkpoint, cosign, cosigner-key
+(and the signing key's commands in ``audit key``)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from typing import Annotated
 
 import typer
 
+from dealvault.audit import pinning
 from dealvault.audit.note import SIG_COSIGNATURE_V1, generate_signer
 from dealvault.audit.store import LogFilter
+from dealvault.audit.verify import Anchors
+from dealvault.cli.audit_keys import key_app
 from dealvault.cli.context import get
 from dealvault.cli.output import kv_table, print_json, table
 from dealvault.errors import IntegrityError
@@ -25,6 +29,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")
 
 
 def register(app: typer.Typer) -> None:
+    audit_app.add_typer(key_app, name="key")
     app.add_typer(audit_app, name="audit")
 
 
@@ -33,18 +38,20 @@ def _show(ctx: typer.Context, out: VerifyOut, json_out: bool) -> None:
     if json_out:
         print_json(c.console, out)
     else:
-        c.console.print(
-            kv_table(
-                "audit log verification",
-                [
-                    ("result", "OK" if out.ok else "FAILED"),
-                    ("events", out.events),
-                    ("root", out.root),
-                    ("checkpoints checked", len(out.checkpoints)),
-                    ("first bad event", out.first_bad),
-                ],
-            )
-        )
+        rows: list[tuple[str, object]] = [
+            ("result", "OK" if out.ok else "FAILED"),
+            ("events", out.events),
+            ("root", out.root),
+            ("checkpoints checked", len(out.checkpoints)),
+            ("events covered by a valid checkpoint", out.covered),
+            ("log key", "pinned" if out.pinned_key else "as the log names it (not pinned)"),
+        ]
+        if out.witnessed is not None:
+            rows.append(("events covered by a witnessed checkpoint", out.witnessed))
+        rows.append(("first bad event", out.first_bad))
+        c.console.print(kv_table("audit log verification", rows))
+        if out.trust != "pinned-key":
+            c.err.print(f"[yellow]note:[/yellow] {out.trust_note}")
         for p in out.problems:
             c.err.print(f"[red]problem:[/red] {p}")
     if not out.ok:
@@ -53,20 +60,100 @@ def _show(ctx: typer.Context, out: VerifyOut, json_out: bool) -> None:
         )
 
 
+VerifierKeyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--verifier-key",
+        help="The log's verifier key (C2SP vkey), pinned outside the database; default "
+        "DEALVAULT_AUDIT_VERIFIER_KEY. A log re-signed under another key then fails.",
+    ),
+]
+VerifierKeyFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--verifier-key-file",
+        help="A file holding the pinned verifier key; default DEALVAULT_AUDIT_VERIFIER_KEY_FILE.",
+    ),
+]
+WitnessOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--witness",
+        help="A witness's cosigner key (type 0x04); its cosignature is then required "
+        "(repeatable: every witness given).",
+    ),
+]
+WitnessSinceOpt = Annotated[
+    datetime | None,
+    typer.Option(
+        "--witness-since",
+        help="Only events stamped at or after this time (UTC) must be witnessed; default all.",
+    ),
+]
+KnownCheckpointOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--known-checkpoint",
+        help="A checkpoint note kept outside the log (a witness's copy, an earlier export); "
+        "the log must contain it, so a cut tail is found (repeatable).",
+    ),
+]
+
+
+def _anchors(
+    ctx: typer.Context,
+    key: str | None,
+    key_file: Path | None,
+    witnesses: list[str] | None,
+    since: datetime | None,
+    known: list[Path] | None,
+) -> Anchors:
+    settings = get(ctx).settings
+    if key is None and key_file is None:
+        key, key_file = settings.audit_verifier_key, settings.audit_verifier_key_file
+    return pinning.anchors(
+        verifier_key=key,
+        verifier_key_file=key_file,
+        witnesses=witnesses or [],
+        witness_since=since,
+        known_checkpoints=known or [],
+    )
+
+
 @audit_app.command("verify")
-def verify(ctx: typer.Context, json_out: JsonOpt = False) -> None:
-    """Recompute every leaf, the tree and every checkpoint with its signatures and consistency."""
-    _show(ctx, flows.verify(get(ctx).stores(), actor=get(ctx).actor()), json_out)
+def verify(
+    ctx: typer.Context,
+    verifier_key: VerifierKeyOpt = None,
+    verifier_key_file: VerifierKeyFileOpt = None,
+    witness: WitnessOpt = None,
+    witness_since: WitnessSinceOpt = None,
+    known_checkpoint: KnownCheckpointOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Recompute every leaf, the tree and every checkpoint with its signatures; check the
+    searchable columns and subject lists against the signed events."""
+    anchors = _anchors(
+        ctx, verifier_key, verifier_key_file, witness, witness_since, known_checkpoint
+    )
+    _show(ctx, flows.verify(get(ctx).stores(), actor=get(ctx).actor(), anchors=anchors), json_out)
 
 
 @audit_app.command("verify-bundle")
 def verify_bundle(
     ctx: typer.Context,
     bundle: Annotated[Path, typer.Argument(help="Directory written by 'audit export'.")],
+    verifier_key: VerifierKeyOpt = None,
+    verifier_key_file: VerifierKeyFileOpt = None,
+    witness: WitnessOpt = None,
+    witness_since: WitnessSinceOpt = None,
+    known_checkpoint: KnownCheckpointOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Verify an exported bundle with no database at all."""
-    _show(ctx, flows.verify_bundle(path=bundle), json_out)
+    anchors = _anchors(
+        ctx, verifier_key, verifier_key_file, witness, witness_since, known_checkpoint
+    )
+    _show(ctx, flows.verify_bundle(path=bundle, anchors=anchors), json_out)
 
 
 @audit_app.command("export")

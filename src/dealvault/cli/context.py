@@ -41,15 +41,25 @@ class CliContext:
             from dealvault.flows.context import AppStores
             from dealvault.flows.setup import load_audit_config
 
-            self._stores = AppStores.connect(
-                records_url=self.settings.resolved_database_url,
-                keystore_url=self.settings.resolved_keystore_url,
-                audit=load_audit_config(self.settings),
-                lock_timeout=self.settings.lock_timeout,
+            stores = AppStores.connect(
+                records_url=s.resolved_database_url,
+                keystore_url=s.resolved_keystore_url,
+                lock_timeout=s.lock_timeout,
             )
+            stores.audit = load_audit_config(s, stores=stores, keyring=self._ring)
+            self._stores = stores
         return self._stores
 
     def keyring(self) -> KeyRing:
+        """The key ring; the audit log's signing key is unwrapped with it at once, before the
+        command's transaction starts (so no prompt or key-store write happens inside one)."""
+        ring = self._ring()
+        audit = self.stores().audit
+        if audit.can_sign:
+            _ = audit.signer
+        return ring
+
+    def _ring(self) -> KeyRing:
         if self._keyring is None:
             from dealvault.crypto.keyring import KeyRing
             from dealvault.crypto.providers import build_provider

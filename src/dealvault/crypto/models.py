@@ -50,3 +50,18 @@ class CustomerKeyBlock(KeyBase):
     block: Mapped[int] = mapped_column(Integer, primary_key=True)
     entries: Mapped[int] = mapped_column(Integer)
     wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class SigningKey(KeyBase):
+    """A signing key of the store (the audit log's Ed25519 key): its 32-byte seed wrapped by a
+    master-key version, with the public verifier key beside it in clear (C2SP vkey string)."""
+
+    __tablename__ = "signing_keys"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(32))
+    verifier_key: Mapped[str] = mapped_column(String(300))
+    kek_id: Mapped[str] = mapped_column(String(64))
+    kek_version: Mapped[int] = mapped_column(Integer)
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

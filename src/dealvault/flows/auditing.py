@@ -16,8 +16,8 @@ from dealvault.audit import bundle, store
 from dealvault.audit.models import AuditCosignature
 from dealvault.audit.note import Signer
 from dealvault.audit.report import ReportInput, render_html, render_pdf
-from dealvault.audit.service import EventIn, make_checkpoint
-from dealvault.audit.verify import VerifyReport
+from dealvault.audit.service import EventIn, ensure_checkpoint, make_checkpoint
+from dealvault.audit.verify import Anchors, VerifyReport
 from dealvault.db.base import utcnow
 from dealvault.errors import Invalid
 from dealvault.files import write_private
@@ -33,9 +33,34 @@ class VerifyOut(BaseModel):
     first_bad: int | None
     problems: list[str]
     checkpoints: list[dict[str, Any]]
+    covered: int
+    """Events covered by a checkpoint whose signature and root verified."""
+    trust: str
+    """``pinned-key`` or ``internal-consistency-only``."""
+    trust_note: str
+    pinned_key: str | None
+    witnesses: list[str]
+    witnessed: int | None
+    """Events covered by a checkpoint every required witness cosigned (None: none required)."""
 
 
-def _out(report: VerifyReport) -> VerifyOut:
+UNPINNED = (
+    "only internal consistency was checked: the checkpoints were verified with the log key "
+    "that the {what} names itself, so a log rewritten and re-signed under another key passes; "
+    "pin the log's verifier key (--verifier-key, --verifier-key-file or "
+    "DEALVAULT_AUDIT_VERIFIER_KEY) to detect that"
+)
+
+
+def _out(report: VerifyReport, anchors: Anchors, what: str) -> VerifyOut:
+    pinned = anchors.pinned
+    if pinned is None:
+        note = UNPINNED.format(what=what)
+    else:
+        note = f"checkpoints verified with the pinned log key {pinned.name}+{pinned.key_id:08x}"
+    if anchors.witnesses:
+        since = anchors.witness_since.isoformat() if anchors.witness_since else "the start"
+        note += f"; events from {since} on must be covered by a witnessed checkpoint"
     return VerifyOut(
         ok=report.ok,
         events=report.events,
@@ -43,6 +68,12 @@ def _out(report: VerifyReport) -> VerifyOut:
         first_bad=report.first_bad,
         problems=report.problems,
         checkpoints=report.checkpoints,
+        covered=report.covered,
+        trust="internal-consistency-only" if pinned is None else "pinned-key",
+        trust_note=note,
+        pinned_key=None if pinned is None else pinned.key_string(),
+        witnesses=[w.key_string() for w in anchors.witnesses],
+        witnessed=report.witnessed if anchors.witnesses else None,
     )
 
 
@@ -63,19 +94,22 @@ def _log_action(deal: str | None) -> str:
     return "audit_log" if deal is not None else "audit.search"
 
 
-def verify(stores: AppStores, *, actor: Principal) -> VerifyOut:
-    """Recompute the whole log from the database; changes nothing but its own event."""
+def verify(stores: AppStores, *, actor: Principal, anchors: Anchors | None = None) -> VerifyOut:
+    """Recompute the whole log from the database; changes nothing but its own event. Without a
+    pinned key (``anchors``) only internal consistency is checked, and the result says so."""
     _decided(stores, actor=actor, action="audit.verify", event=EventIn(action="audit.verify"))
-    return _verify(stores)
+    return _verify(stores, anchors=anchors)
 
 
-def _verify(stores: AppStores) -> VerifyOut:
+def _verify(stores: AppStores, *, anchors: Anchors | None = None) -> VerifyOut:
+    anchors = anchors or Anchors()
     with stores.records_session() as s, stores.records_session() as leaves:
-        return _out(store.verify_store(s, leaves))
+        return _out(store.verify_store(s, leaves, anchors=anchors), anchors, "store")
 
 
-def verify_bundle(*, path: Path) -> VerifyOut:
-    return _out(bundle.verify_bundle(bundle=path))
+def verify_bundle(*, path: Path, anchors: Anchors | None = None) -> VerifyOut:
+    anchors = anchors or Anchors()
+    return _out(bundle.verify_bundle(bundle=path, anchors=anchors), anchors, "bundle")
 
 
 def export(stores: AppStores, *, out_dir: Path, actor: Principal) -> dict[str, object]:
@@ -86,8 +120,8 @@ def export(stores: AppStores, *, out_dir: Path, actor: Principal) -> dict[str, o
         event=EventIn(action="audit.export", objects={"bundle": out_dir.name}),
     )
     with stores.unit_of_work() as uow:
-        if stores.audit.signer is not None:
-            make_checkpoint(uow.records, stores.audit, reason="export")
+        if stores.audit.can_sign:
+            ensure_checkpoint(uow.records, stores.audit, reason="export")
     with stores.records_session() as s:
         return bundle.export_bundle(s, out_dir=out_dir)
 
@@ -124,7 +158,7 @@ def log(stores: AppStores, *, actor: Principal, flt: store.LogFilter) -> list[di
 
 
 def checkpoint(stores: AppStores, *, actor: Principal) -> dict[str, object]:
-    if stores.audit.signer is None:
+    if not stores.audit.can_sign:
         raise Invalid("this store has no audit signing key; run 'dealvault init'")
     with stores.unit_of_work() as uow:
         _, allowed = authorize(

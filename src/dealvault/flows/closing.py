@@ -423,8 +423,8 @@ def _verifiers(stores: AppStores, uow: UnitOfWork, keys: Sequence[str]) -> list[
         Verifier.from_key(k)
         for k in uow.records.scalars(select(AuditKey.verifier_key).where(AuditKey.role == "log"))
     ]
-    if stores.audit.signer is not None:
-        found.append(stores.audit.signer.verifier())
+    if stores.audit.verifier is not None:  # the public key: no master key needed to verify
+        found.append(stores.audit.verifier)
     return list(dict.fromkeys(found))
 
 

@@ -11,7 +11,7 @@ from dealvault.access import service as access
 from dealvault.access.decision import Decision, decide
 from dealvault.access.models import Deal, Person
 from dealvault.access.principal import Principal
-from dealvault.audit.service import EventIn, make_checkpoint, record
+from dealvault.audit.service import EventIn, ensure_checkpoint, record
 from dealvault.db.stores import UnitOfWork
 from dealvault.errors import Forbidden, NotFound
 from dealvault.flows.context import AppStores
@@ -30,9 +30,10 @@ def audit(stores: AppStores, uow: UnitOfWork, event: EventIn) -> int:
 
 
 def checkpoint(stores: AppStores, uow: UnitOfWork, *, reason: str) -> None:
-    """Sign a checkpoint now if this store can sign (stage changes, init, on demand)."""
-    if stores.audit.signer is not None:
-        make_checkpoint(uow.records, stores.audit, reason=reason)
+    """Sign a checkpoint now if this store can sign and the latest one does not already cover
+    the log (security-relevant events are anchored by ``record`` itself)."""
+    if stores.audit.can_sign:
+        ensure_checkpoint(uow.records, stores.audit, reason=reason)
 
 
 def enforce(stores: AppStores, decision: Decision, event: EventIn) -> None:

@@ -1,9 +1,9 @@
-"""Use case: initialise a store (migrations, master key, audit signing key, first checkpoint)."""
+"""Use case: initialise a store (migrations, master key, the log's signing key in the key store,
+the first operator, the first checkpoint)."""
 
 from __future__ import annotations
 
-import secrets
-from pathlib import Path
+from collections.abc import Callable
 
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -11,14 +11,16 @@ from sqlalchemy.engine import make_url
 
 from dealvault.access.models import StoreInfo
 from dealvault.access.principal import Authn
-from dealvault.audit.note import Signer, generate_signer
+from dealvault.audit import signing_key
 from dealvault.audit.service import AuditConfig, EventIn
+from dealvault.audit.signing_key import KeyStoreSigner
 from dealvault.audit.store import register_log_key
 from dealvault.config import Settings
 from dealvault.crypto.keyring import KeyRing
 from dealvault.crypto.providers import KeyProvider, PassphraseKeyProvider, build_provider
-from dealvault.errors import Invalid, KeyUnavailable
-from dealvault.files import ensure_private_dir, open_private, read_secret_text
+from dealvault.db.stores import Stores
+from dealvault.errors import Invalid
+from dealvault.files import ensure_private_dir
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit, checkpoint
 from dealvault.flows.store import OperatorIn, bootstrap, is_trial
@@ -34,6 +36,7 @@ class InitOut(BaseModel):
     created_key_file: bool
     audit_origin: str
     audit_verifier_key: str
+    audit_key: str
     records_revision: str | None
     keystore_revision: str | None
     operator: str | None
@@ -44,30 +47,16 @@ def _hide_password(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def load_audit_config(settings: Settings) -> AuditConfig:
-    """The audit signer from its key file (origin = the signer's name), if the store has one."""
-    path = settings.resolved_audit_key_file
-    if not path.exists():
-        return AuditConfig(
-            origin="dealvault/unsigned", checkpoint_every=settings.audit_checkpoint_every
-        )
-    try:
-        text = read_secret_text(path, what="audit key file", encoding="ascii")
-        signer = Signer.from_key(text.strip())
-    except (ValueError, UnicodeDecodeError):
-        raise KeyUnavailable(f"audit key file {path} is not a signed-note signer key") from None
-    return AuditConfig(
-        origin=signer.name, signer=signer, checkpoint_every=settings.audit_checkpoint_every
+def load_audit_config(
+    settings: Settings, *, stores: Stores, keyring: Callable[[], KeyRing]
+) -> AuditConfig:
+    """The log's signing set-up: its public key is read from the key store without the master
+    key; the signing key is unwrapped with ``keyring()`` the first time a checkpoint is signed
+    (an older store's plain ``audit.key`` is then moved into the key store and deleted)."""
+    source = KeyStoreSigner(
+        stores=stores, keyring=keyring, plain_file=settings.resolved_audit_key_file
     )
-
-
-def _make_audit_key(path: Path) -> tuple[str, str]:
-    """A new Ed25519 signer for this store's log, written with mode 0600."""
-    skey, vkey = generate_signer(f"dealvault.invalid/log-{secrets.token_hex(4)}")
-    ensure_private_dir(path.parent, what=None)
-    with open_private(path, "w", exclusive=True, encoding="ascii") as fh:
-        fh.write(skey + "\n")
-    return skey, vkey
+    return AuditConfig(checkpoint_every=settings.audit_checkpoint_every, source=source)
 
 
 def init_store(
@@ -77,9 +66,23 @@ def init_store(
     operator: OperatorIn | None = None,
     trial: bool = False,
 ) -> tuple[InitOut, AppStores, KeyProvider]:
-    """Create home, migrate both stores, make the key files if needed, record the first
-    operator (a new store needs one), register the log key, checkpoint."""
+    """Create home, migrate both stores, make the master key file if needed, put the log's
+    signing key in the key store, record the first operator (a new store needs one, checked
+    before any key is made), register the log key, checkpoint."""
     ensure_private_dir(settings.home, what="DEALVAULT_HOME")
+    stores = AppStores.connect(
+        records_url=settings.resolved_database_url,
+        keystore_url=settings.resolved_keystore_url,
+        lock_timeout=settings.lock_timeout,
+    )
+    with stores.records_session() as s:
+        has_operator = s.scalar(select(StoreInfo.id)) is not None
+    if not has_operator and operator is None:
+        stores.dispose()
+        raise Invalid(
+            "a new store needs its first operator: pass --operator EMAIL --operator-name NAME "
+            "--org ORGANISATION (the organisation that runs the store)"
+        )
     created = False
     provider: KeyProvider
     if settings.key_provider == "passphrase" and not settings.resolved_key_file.exists():
@@ -96,28 +99,18 @@ def init_store(
         created = True
     else:
         provider = build_provider(settings, passphrase=passphrase)
-    if not settings.resolved_audit_key_file.exists():
-        _make_audit_key(settings.resolved_audit_key_file)
-    cfg = load_audit_config(settings)
-    assert cfg.signer is not None
-    stores = AppStores.connect(
-        records_url=settings.resolved_database_url,
-        keystore_url=settings.resolved_keystore_url,
-        audit=cfg,
-    )
     keyring = KeyRing(provider)
-    with stores.records_session() as s:
-        has_operator = s.scalar(select(StoreInfo.id)) is not None
-    if not has_operator and operator is None:
-        stores.dispose()
-        raise Invalid(
-            "a new store needs its first operator: pass --operator EMAIL --operator-name NAME "
-            "--org ORGANISATION (the organisation that runs the store)"
-        )
     with stores.keystore_sessions() as ks:
         keyring.verify_kek(ks)
         keyring.register_kek(ks)
+        key = signing_key.ensure(ks, keyring, plain_file=settings.resolved_audit_key_file)
+        with stores.records_sessions() as records:
+            signing_key.check_registered(records, key.signer)
         ks.commit()
+    if key.plain_file is not None:
+        signing_key.remove_plain_file(key.plain_file)
+    cfg = AuditConfig(signer=key.signer, checkpoint_every=settings.audit_checkpoint_every)
+    stores.audit = cfg
     with stores.unit_of_work() as uow:
         fresh = register_log_key(uow.records, cfg)
     first = (
@@ -146,7 +139,8 @@ def init_store(
         key_file=str(settings.resolved_key_file) if provider.name == "passphrase" else None,
         created_key_file=created,
         audit_origin=cfg.origin,
-        audit_verifier_key=cfg.signer.verifier().key_string(),
+        audit_verifier_key=key.signer.verifier().key_string(),
+        audit_key=key.how,
         records_revision=_revision(stores, "records"),
         keystore_revision=_revision(stores, "keystore"),
         operator=first.email if first else None,

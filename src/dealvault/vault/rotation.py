@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from dealvault.crypto import envelope as env
+from dealvault.crypto import signing_keys
 from dealvault.crypto.keyring import DATA, KeyRing
 from dealvault.crypto.models import DatasetKey
 from dealvault.db.base import utcnow
@@ -48,6 +49,8 @@ def rotate_master(stores: Stores, keyring: KeyRing, *, actor_id: int | None) -> 
         target = provider.active_version()
         keyring.register_kek(ks, target)
         n = keyring.rewrap_dataset_keys(ks, to_version=target)
+        signing_keys.rewrap(ks, keyring, to_version=target)  # the audit log's key too
+        ks.commit()
     for version in provider.versions():
         if version != target:
             provider.retire(version)

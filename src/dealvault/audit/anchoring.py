@@ -1,0 +1,72 @@
+"""Which audit events are security-relevant, so the log signs a checkpoint right after them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+SECURITY_PREFIXES: Final = (
+    "access.",  # requests, approvals, grants, denials, revocations
+    "agreement.",  # agreements gate access
+    "backup.",  # create, verify, restore
+    "certificate.",  # destruction/return certificates
+    "deal.",  # creation, parties, membership and roles, stage changes, freeze/unfreeze
+    "keys.",  # master- and data-key rotation
+    "package.",  # build, canaries, verify, receive, review
+    "policy.",  # access policy changes
+    "training.",  # training records gate access
+    "transfer.plan.",  # transfer plans and their approvals
+)
+"""Every action starting with one of these is security-relevant."""
+
+SECURITY_ACTIONS: Final = frozenset(
+    {
+        "classify.override",  # what counts as personal or sensitive
+        "customer.status",  # opt-outs and objections decide what is transferred
+        "import",  # customer data entering the vault
+        "org.create",
+        "person.create",
+        "rejects.read",  # rejected rows hold personal values
+        "shred",
+        "store.init",
+        "token.resolve",  # re-identifies a pseudonym
+        "trace",  # canary tracing of a leaked file
+    }
+)
+"""Further security-relevant actions, by exact name."""
+
+ROUTINE_ACTIONS: Final = frozenset(
+    {
+        "audit.checkpoint",  # signs a checkpoint itself
+        "audit.cosign",
+        "audit.export",  # signs a checkpoint itself
+        "audit.prove",
+        "audit.report",
+        "inventory",  # metadata only
+    }
+)
+"""Actions that are not anchored one by one (periodic checkpoints cover them)."""
+
+RECORD_LEVELS: Final = frozenset({"anonymized", "pseudonymized", "masked", "full"})
+"""Disclosure levels that release customer records (DESIGN §2); ``metadata`` and
+``aggregate`` disclosures are routine."""
+
+
+def classify(action: str, objects: Mapping[str, object] | None = None) -> str:
+    """``security``, ``routine`` or ``unclassified`` (an action named in neither list).
+
+    A ``disclose`` is security-relevant when it releases records (a level in
+    :data:`RECORD_LEVELS`, or no level given), routine for metadata and aggregates.
+    """
+    if action == "disclose":
+        level = (objects or {}).get("level")
+        return "security" if level is None or level in RECORD_LEVELS else "routine"
+    if action in SECURITY_ACTIONS or action.startswith(SECURITY_PREFIXES):
+        return "security"
+    return "routine" if action in ROUTINE_ACTIONS else "unclassified"
+
+
+def is_security_relevant(action: str, objects: Mapping[str, object] | None = None) -> bool:
+    """Must a checkpoint be signed right after this event? Unclassified actions are anchored
+    too (fail-safe): a new kind of event is treated as security-relevant until it is listed."""
+    return classify(action, objects) != "routine"
