@@ -12,7 +12,7 @@ from dealvault.crypto.keyring import KeyRing
 from dealvault.errors import Forbidden
 from dealvault.flows import admin, customers
 from dealvault.flows.context import AppStores
-from tests.conftest import World
+from tests.conftest import P, World
 from tests.vault.helpers import customer_row, do_import, lookup, write_csv
 
 
@@ -41,7 +41,7 @@ def busy(stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path) -> W
         stores,
         keyring,
         write_csv(tmp_path / "c.csv", rows),
-        actor=world.steward,
+        actor=P(world.steward),
         deal=world.deal,
         rejects_dir=tmp_path,
     )
@@ -50,7 +50,7 @@ def busy(stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path) -> W
         customers.lookup(
             stores,
             keyring,
-            actor=world.bidder_person,
+            actor=P(world.bidder_person),
             deal=world.deal,
             dataset="crm",
             by="phone",
@@ -59,6 +59,6 @@ def busy(stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path) -> W
             purpose="curiosity",
         )
     admin.advance_deal(
-        stores, code=world.deal, to=None, winner=None, actor=world.steward, reason="teaser sent"
+        stores, code=world.deal, to=None, winner=None, actor=P(world.steward), reason="teaser sent"
     )
     return world

@@ -12,51 +12,11 @@ from sqlalchemy.exc import DBAPIError
 from dealvault.audit.note import SIG_COSIGNATURE_V1, Signer, Verifier, generate_signer
 from dealvault.audit.proof import verify_proof
 from dealvault.audit.store import LogFilter
-from dealvault.errors import IntegrityError
+from dealvault.errors import Forbidden, IntegrityError
 from dealvault.flows import auditing
 from dealvault.flows.context import AppStores
 from tests.audit.tamper import drop_triggers
 from tests.conftest import OP, OPERATOR, P, World
-from tests.vault.helpers import customer_row, do_import, lookup, write_csv
-
-
-def _register_log_key(stores: AppStores) -> None:
-    with stores.unit_of_work() as uow:
-        register_log_key(uow.records, stores.audit)
-
-
-@pytest.fixture
-def busy(stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path) -> World:
-    """A log with organisations, a deal, an import, a read, a denial and a stage change."""
-    _register_log_key(stores)
-    rows = [customer_row(i) for i in range(1, 6)]
-    do_import(
-        stores,
-        keyring,
-        write_csv(tmp_path / "c.csv", rows),
-        actor=P(world.steward),
-        deal=world.deal,
-        rejects_dir=tmp_path,
-    )
-    lookup(stores, keyring, world, "13900000002")
-    with pytest.raises(Forbidden):
-        from dealvault.flows import customers
-
-        customers.lookup(
-            stores,
-            keyring,
-            actor=P(world.bidder_person),
-            deal=world.deal,
-            dataset="crm",
-            by="phone",
-            value="13900000002",
-            categories=None,
-            purpose="curiosity",
-        )
-    admin.advance_deal(
-        stores, code=world.deal, to=None, winner=None, actor=P(world.steward), reason="teaser sent"
-    )
-    return world
 
 
 def test_use_cases_record_events(stores: AppStores, busy: World) -> None:
