@@ -150,7 +150,7 @@ fi
 dv --as security@jingjie.example deal unfreeze jingjie-2026 --reason "cleared (demo)" >/dev/null
 
 say "11d. closing: transfer agreement, approved plan, backup, signed package, buyer verifies and receives"
-keys() { python -c 'import pyrage,sys; i=pyrage.x25519.Identity.generate(); open(sys.argv[1],"w").write(str(i)+"\n"); print(i.to_public())' "$1"; }
+keys() { python -c 'import os,pyrage,sys; i=pyrage.x25519.Identity.generate(); fd=os.open(sys.argv[1],os.O_WRONLY|os.O_CREAT|os.O_EXCL,0o600); os.write(fd,(str(i)+"\n").encode()); print(i.to_public())' "$1"; }
 BUYER_PUB=$(keys "$DEMO/buyer.agekey")
 SELLER_PUB=$(keys "$DEMO/seller-backup.agekey")
 dv agreement add --deal jingjie-2026 --org "绿源家居集团" --kind transfer --title "Asset transfer agreement" \

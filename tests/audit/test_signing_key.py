@@ -23,7 +23,13 @@ from dealvault.flows import admin, audit_keys, auditing
 from dealvault.flows.context import AppStores
 from dealvault.flows.keys import rotate_master_key
 from dealvault.flows.setup import init_store, load_audit_config
+from dealvault.flows.store import OperatorIn
 from tests.audit import tamper
+from tests.conftest import OP
+
+FIRST = OperatorIn(
+    email="operator@seller.example", name="Operator", organization="洁净日化有限公司"
+)
 
 
 @pytest.fixture
@@ -75,7 +81,7 @@ def _make_legacy(settings: Settings) -> Signer:
 
 
 def test_init_wraps_the_key_in_the_key_store(settings: Settings) -> None:
-    out, stores, _ = init_store(settings, passphrase=None)
+    out, stores, _ = init_store(settings, passphrase=None, operator=FIRST)
     assert out.audit_key == "created"
     assert not settings.resolved_audit_key_file.exists()
     assert [p.name for p in settings.home.iterdir() if p.name.startswith("audit")] == []
@@ -89,13 +95,13 @@ def test_init_wraps_the_key_in_the_key_store(settings: Settings) -> None:
 
 
 def test_reading_and_verifying_need_no_master_key(settings: Settings) -> None:
-    init_store(settings, passphrase=None)[1].dispose()
+    init_store(settings, passphrase=None, operator=FIRST)[1].dispose()
     stores = _open(settings, keyring=_no_master_key)
     assert stores.audit.can_sign and stores.audit.verifier is not None
     pinned = Anchors(pinned=stores.audit.verifier)
-    assert auditing.verify(stores, anchors=pinned).ok
-    assert auditing.log(stores, flt=LogFilter())[0]["action"] == "store.init"
-    shown = audit_keys.show(stores, plain_file=settings.resolved_audit_key_file)
+    assert auditing.verify(stores, actor=OP, anchors=pinned).ok
+    assert auditing.log(stores, actor=OP, flt=LogFilter())[0]["action"] == "store.init"
+    shown = audit_keys.show(stores, actor=OP, plain_file=settings.resolved_audit_key_file)
     assert (
         shown.held == "key-store"
         and shown.registered
@@ -109,42 +115,44 @@ def test_reading_and_verifying_need_no_master_key(settings: Settings) -> None:
 
 
 def test_an_older_plain_key_moves_into_the_key_store_on_first_signing(settings: Settings) -> None:
-    init_store(settings, passphrase=None)[1].dispose()
+    init_store(settings, passphrase=None, operator=FIRST)[1].dispose()
     signer = _make_legacy(settings)
     stores = _open(settings)
     assert stores.audit.verifier == signer.verifier()  # read from the plain file, unwrapped later
-    shown = audit_keys.show(stores, plain_file=settings.resolved_audit_key_file)
+    shown = audit_keys.show(stores, actor=OP, plain_file=settings.resolved_audit_key_file)
     assert shown.held == "plain-file"
     admin.create_organization(stores, name="Bidder A", kind="bidder")  # anchored: signs
     assert not settings.resolved_audit_key_file.exists()
     assert _row(stores).verifier_key == signer.verifier().key_string()
-    assert auditing.verify(stores, anchors=Anchors(pinned=signer.verifier())).ok
+    assert auditing.verify(stores, actor=OP, anchors=Anchors(pinned=signer.verifier())).ok
     stores.dispose()
 
 
 def test_import_command_and_init_move_a_plain_key(settings: Settings) -> None:
-    init_store(settings, passphrase=None)[1].dispose()
+    init_store(settings, passphrase=None, operator=FIRST)[1].dispose()
     signer = _make_legacy(settings)
     stores = _open(settings)
     keyring = KeyRing(build_provider(settings))
     out = audit_keys.import_plain(
-        stores, keyring, plain_file=settings.resolved_audit_key_file, actor=None
+        stores, keyring, plain_file=settings.resolved_audit_key_file, actor=OP
     )
     assert out.held == "key-store" and out.plain_file is None and out.registered
-    assert auditing.log(stores, flt=LogFilter(action="keys.audit_key_import"))
+    assert auditing.log(stores, actor=OP, flt=LogFilter(action="keys.audit_key_import"))
     stores.dispose()
     _make_legacy(settings)
-    again, stores, _ = init_store(settings, passphrase=None)  # 'dealvault init' imports too
+    again, stores, _ = init_store(
+        settings, passphrase=None, operator=FIRST
+    )  # 'dealvault init' imports too
     assert (
         again.audit_key == "imported" and again.audit_verifier_key == signer.verifier().key_string()
     )
     assert not settings.resolved_audit_key_file.exists()
-    assert auditing.verify(stores, anchors=Anchors(pinned=signer.verifier())).ok
+    assert auditing.verify(stores, actor=OP, anchors=Anchors(pinned=signer.verifier())).ok
     stores.dispose()
 
 
 def test_a_foreign_plain_key_is_refused_and_kept(settings: Settings) -> None:
-    init_store(settings, passphrase=None)[1].dispose()
+    init_store(settings, passphrase=None, operator=FIRST)[1].dispose()
     path = settings.resolved_audit_key_file
     path.write_text(generate_signer("dealvault.invalid/log-other")[0] + "\n")
     stores = _open(settings)
@@ -163,21 +171,21 @@ def test_a_foreign_plain_key_is_refused_and_kept(settings: Settings) -> None:
 
 
 def test_master_key_rotation_rewraps_the_log_key(settings: Settings) -> None:
-    init_store(settings, passphrase=None)[1].dispose()
+    init_store(settings, passphrase=None, operator=FIRST)[1].dispose()
     stores = _open(settings)
     before = stores.audit.verifier
-    rotate_master_key(stores, KeyRing(build_provider(settings)), actor=None)
+    rotate_master_key(stores, KeyRing(build_provider(settings)), actor=OP)
     assert _row(stores).kek_version == 2
     stores.dispose()
     stores = _open(settings)  # version 1 is retired: only the rewrapped key can be used
     admin.create_organization(stores, name="Bidder A", kind="bidder")
     assert stores.audit.verifier == before
-    assert auditing.verify(stores, anchors=Anchors(pinned=before)).ok  # type: ignore[arg-type]
+    assert auditing.verify(stores, actor=OP, anchors=Anchors(pinned=before)).ok  # type: ignore[arg-type]
     stores.dispose()
 
 
 def test_a_wrapped_key_moved_to_another_name_does_not_open(settings: Settings) -> None:
-    _, stores, _ = init_store(settings, passphrase=None)
+    _, stores, _ = init_store(settings, passphrase=None, operator=FIRST)
     with stores.keystore_sessions() as ks:
         row = ks.scalar(select(SigningKey))
         assert row is not None

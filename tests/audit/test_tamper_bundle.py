@@ -14,14 +14,14 @@ from dealvault.audit.verify import Anchors
 from dealvault.flows import auditing
 from dealvault.flows.context import AppStores
 from tests.audit.conftest import routine
-from tests.conftest import World
+from tests.conftest import OP, World
 
 
 @pytest.fixture
 def bundle(stores: AppStores, busy: World, tmp_path: Path) -> Path:
     routine(stores, 4)  # routine events between checkpoints: ranges are not single events
     out = tmp_path / "bundle"
-    auditing.export(stores, out_dir=out, actor=busy.steward)
+    auditing.export(stores, out_dir=out, actor=OP)
     return out
 
 
@@ -194,12 +194,12 @@ def test_witness_cosignatures_can_be_required_of_a_bundle(
     stores: AppStores, busy: World, tmp_path: Path
 ) -> None:
     skey, vkey = generate_signer("bidder-a.example/witness", sig_type=SIG_COSIGNATURE_V1)
-    auditing.export(stores, out_dir=tmp_path / "b1", actor=busy.steward)
+    auditing.export(stores, out_dir=tmp_path / "b1", actor=OP)
     witnessed = Anchors(pinned=stores.audit.verifier, witnesses=(Signer.from_key(skey).verifier(),))
     out = auditing.verify_bundle(path=tmp_path / "b1", anchors=witnessed)
     assert not out.ok and out.first_bad == 0 and out.witnessed == 0
-    auditing.cosign(stores, cosigner_key=skey, checkpoint_id=None, actor=busy.bidder_person)
-    auditing.export(stores, out_dir=tmp_path / "b2", actor=busy.steward)
+    auditing.cosign(stores, cosigner_key=skey, checkpoint_id=None, actor=OP)
+    auditing.export(stores, out_dir=tmp_path / "b2", actor=OP)
     out = auditing.verify_bundle(path=tmp_path / "b2", anchors=witnessed)
     # the cosigned checkpoint covers all but the cosign and export events recorded after it
     assert not out.ok and out.first_bad == out.witnessed == out.events - 2, out.problems

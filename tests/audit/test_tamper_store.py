@@ -18,7 +18,7 @@ from dealvault.flows import admin, auditing
 from dealvault.flows.context import AppStores
 from tests.audit import tamper
 from tests.audit.conftest import routine
-from tests.conftest import World
+from tests.conftest import OP, P, World
 
 
 def _pinned(stores: AppStores) -> Anchors:
@@ -27,10 +27,10 @@ def _pinned(stores: AppStores) -> Anchors:
 
 
 def test_an_intact_log_verifies_against_its_pinned_key(stores: AppStores, busy: World) -> None:
-    out = auditing.verify(stores, anchors=_pinned(stores))
+    out = auditing.verify(stores, actor=OP, anchors=_pinned(stores))
     assert out.ok, out.problems
     assert out.trust == "pinned-key" and out.covered == out.events
-    plain = auditing.verify(stores)
+    plain = auditing.verify(stores, actor=OP)
     assert plain.ok and plain.trust == "internal-consistency-only"
     assert "only internal consistency was checked" in plain.trust_note
 
@@ -47,8 +47,8 @@ def test_a_log_rewritten_under_another_key_fails_only_against_the_pinned_key(
     tamper.rebuild_tree(stores)
     forger = Signer.from_key(generate_signer(stores.audit.origin)[0])  # same name, new key
     tamper.resign(stores, forger)
-    assert auditing.verify(stores).ok  # consistent in itself: this is what pinning is for
-    out = auditing.verify(stores, anchors=pinned)
+    assert auditing.verify(stores, actor=OP).ok  # consistent in itself: this is what pinning is for
+    out = auditing.verify(stores, actor=OP, anchors=pinned)
     assert not out.ok
     assert out.first_bad == 0 and out.covered == 0
     assert "not the pinned verifier key" in " ".join(out.problems)
@@ -67,7 +67,7 @@ def test_a_rewrite_keeping_the_older_checkpoints_is_bounded_by_them(
     tamper.rebuild_tree(stores)
     forger = Signer.from_key(generate_signer(stores.audit.origin)[0])
     tamper.resign(stores, forger, above=intact)
-    out = auditing.verify(stores, anchors=pinned)
+    out = auditing.verify(stores, actor=OP, anchors=pinned)
     assert not out.ok and out.first_bad == intact == seq, out.problems
 
 
@@ -85,7 +85,7 @@ def test_editing_searchable_columns_is_found(
     stores: AppStores, busy: World, column: str, value: str | None, hidden_by: LogFilter | None
 ) -> None:
     seq = tamper.seq_of(stores, "deal.stage")
-    before = [e["seq"] for e in auditing.log(stores, flt=hidden_by)] if hidden_by else []
+    before = [e["seq"] for e in auditing.log(stores, actor=OP, flt=hidden_by)] if hidden_by else []
     tamper.drop_triggers(stores)
     if column == "at":
         tamper.sql(
@@ -98,8 +98,8 @@ def test_editing_searchable_columns_is_found(
         tamper.sql(stores, f"UPDATE audit_events SET {column} = :v WHERE seq = :s", v=value, s=seq)
     if hidden_by is not None:  # the attack works on searches ...
         assert seq in before
-        assert seq not in [e["seq"] for e in auditing.log(stores, flt=hidden_by)]
-    out = auditing.verify(stores)  # ... and verification finds it, even unpinned
+        assert seq not in [e["seq"] for e in auditing.log(stores, actor=OP, flt=hidden_by)]
+    out = auditing.verify(stores, actor=OP)  # ... and verification finds it, even unpinned
     assert not out.ok and out.first_bad == seq, out.problems
     assert f"event {seq}: its {column} column" in out.problems[0]
 
@@ -108,7 +108,7 @@ def test_deleting_or_editing_a_subject_list_is_found(stores: AppStores, busy: Wo
     seq = tamper.seq_of(stores, "import")
     tamper.drop_triggers(stores)
     tamper.sql(stores, "DELETE FROM audit_event_subjects WHERE seq = :s", s=seq)
-    out = auditing.verify(stores)
+    out = auditing.verify(stores, actor=OP)
     assert not out.ok and out.first_bad == seq
     assert f"event {seq}: its subject list was deleted" in out.problems
 
@@ -123,7 +123,7 @@ def test_swapping_a_subject_list_is_found(stores: AppStores, busy: World) -> Non
         r=read,
         i=imp,
     )
-    out = auditing.verify(stores)
+    out = auditing.verify(stores, actor=OP)
     assert not out.ok and out.first_bad == imp
     assert f"event {imp}: its stored subject list was altered" in out.problems
 
@@ -134,7 +134,7 @@ def test_dropping_the_tail_but_not_its_checkpoint_names_the_first_missing_event(
     n = tamper.size(stores)
     tamper.drop_triggers(stores)
     tamper.truncate(stores, n - 3, checkpoints=False)
-    out = auditing.verify(stores)
+    out = auditing.verify(stores, actor=OP)
     assert not out.ok and out.first_bad == n - 3, out.problems
     assert f"event {n - 3}: missing" in out.problems[0]
 
@@ -146,16 +146,16 @@ def test_dropping_the_tail_with_its_checkpoints_needs_a_checkpoint_kept_outside(
     (a witness's copy, an earlier export) can."""
     n = tamper.size(stores)
     kept = tmp_path / "latest.note"
-    kept.write_text(auditing.checkpoint(stores, actor=None)["note"], encoding="utf-8")  # type: ignore[arg-type]
+    kept.write_text(auditing.checkpoint(stores, actor=OP)["note"], encoding="utf-8")  # type: ignore[arg-type]
     cut = tamper.seq_of(stores, "deal.stage")
     tamper.drop_triggers(stores)
     tamper.truncate(stores, cut, checkpoints=True)
-    assert auditing.verify(stores, anchors=_pinned(stores)).ok  # not visible from inside
+    assert auditing.verify(stores, actor=OP, anchors=_pinned(stores)).ok  # not visible from inside
     known = make_anchors(
         verifier_key=stores.audit.verifier.key_string(),  # type: ignore[union-attr]
         known_checkpoints=[kept],
     )
-    out = auditing.verify(stores, anchors=known)
+    out = auditing.verify(stores, actor=OP, anchors=known)
     assert not out.ok and out.first_bad == cut < n, out.problems
     assert f"event {cut}: missing (checkpoint given latest.note covers" in out.problems[0]
 
@@ -166,12 +166,12 @@ def test_removing_the_checkpoint_of_a_security_event_is_found(
     """A security-relevant event is always followed by a checkpoint signed with it: removing
     that checkpoint to rewrite the tail later leaves the event unanchored, and named."""
     routine(stores, 3)
-    admin.set_frozen(stores, code=busy.deal, frozen=True, actor=busy.steward, reason="leak")
+    admin.set_frozen(stores, code=busy.deal, frozen=True, actor=P(busy.steward), reason="leak")
     freeze = tamper.seq_of(stores, "deal.freeze")
     assert tamper.checkpoint_sizes(stores)[-1] == freeze + 1 == tamper.size(stores)
     tamper.drop_triggers(stores)
     tamper.sql(stores, "DELETE FROM audit_checkpoints WHERE size = :n", n=freeze + 1)
-    out = auditing.verify(stores)
+    out = auditing.verify(stores, actor=OP)
     assert not out.ok and out.first_bad == freeze, out.problems
     assert f"event {freeze}: security-relevant, but no signed checkpoint follows it" in (
         " ".join(out.problems)
@@ -181,7 +181,7 @@ def test_removing_the_checkpoint_of_a_security_event_is_found(
 def test_editing_a_checkpoint_row_is_found(stores: AppStores, busy: World) -> None:
     tamper.drop_triggers(stores)
     tamper.sql(stores, "UPDATE audit_checkpoints SET size = size + 1 WHERE id = 2")
-    out = auditing.verify(stores)
+    out = auditing.verify(stores, actor=OP)
     assert not out.ok
     assert "checkpoint #2: its size or root column differs from its note" in out.problems
 
@@ -189,7 +189,7 @@ def test_editing_a_checkpoint_row_is_found(stores: AppStores, busy: World) -> No
 def test_routine_events_after_the_last_checkpoint_are_fine(stores: AppStores, busy: World) -> None:
     routine(stores, 5)
     assert tamper.checkpoint_sizes(stores)[-1] == tamper.size(stores) - 5
-    assert auditing.verify(stores, anchors=_pinned(stores)).ok
+    assert auditing.verify(stores, actor=OP, anchors=_pinned(stores)).ok
 
 
 def test_a_version_1_tail_is_not_held_to_the_anchoring_rule(stores: AppStores, busy: World) -> None:
@@ -202,7 +202,7 @@ def test_a_version_1_tail_is_not_held_to_the_anchoring_rule(stores: AppStores, b
     tamper.set_body(stores, seq, old.replace(b'"v":2}', b'"v":1}'))
     tamper.sql(stores, "UPDATE audit_events SET action = 'shred' WHERE seq = :s", s=seq)
     tamper.rebuild_tree(stores)
-    assert auditing.verify(stores).ok
+    assert auditing.verify(stores, actor=OP).ok
 
 
 def test_a_same_key_rewrite_is_caught_by_a_required_witness(
@@ -214,11 +214,11 @@ def test_a_same_key_rewrite_is_caught_by_a_required_witness(
     witness = Signer.from_key(skey).verifier()
     seq = tamper.seq_of(stores, "deal.stage")
     ids = {n: i for i, n in enumerate(tamper.checkpoint_sizes(stores), start=1)}
-    auditing.cosign(stores, cosigner_key=skey, checkpoint_id=ids[seq], actor=None)  # a day before
-    auditing.checkpoint(stores, actor=None)
-    auditing.cosign(stores, cosigner_key=skey, checkpoint_id=None, actor=None)
+    auditing.cosign(stores, cosigner_key=skey, checkpoint_id=ids[seq], actor=OP)  # a day before
+    auditing.checkpoint(stores, actor=OP)
+    auditing.cosign(stores, cosigner_key=skey, checkpoint_id=None, actor=OP)
     required = Anchors(pinned=stores.audit.verifier, witnesses=(witness,))
-    out = auditing.verify(stores, anchors=required)
+    out = auditing.verify(stores, actor=OP, anchors=required)
     n = tamper.size(stores)
     assert not out.ok and out.witnessed == n - 1 and out.first_bad == n - 1  # the cosign event
     later = Anchors(
@@ -226,14 +226,16 @@ def test_a_same_key_rewrite_is_caught_by_a_required_witness(
         witnesses=(witness,),
         witness_since=utcnow() + timedelta(hours=1),
     )
-    assert auditing.verify(stores, anchors=later).ok
+    assert auditing.verify(stores, actor=OP, anchors=later).ok
     tamper.drop_triggers(stores)
     tamper.set_body(stores, seq, tamper.body(stores, seq).replace(b"teaser sent", b"teaser lost"))
     tamper.rebuild_tree(stores)
     assert audit_config.signer is not None
     tamper.resign(stores, audit_config.signer, above=seq)  # the log's own key
-    assert auditing.verify(stores, anchors=_pinned(stores)).ok  # the pinned key cannot tell
-    out = auditing.verify(stores, anchors=required)
+    assert auditing.verify(
+        stores, actor=OP, anchors=_pinned(stores)
+    ).ok  # the pinned key cannot tell
+    out = auditing.verify(stores, actor=OP, anchors=required)
     assert not out.ok and out.first_bad == seq == out.witnessed, out.problems
     assert f"event {seq}: not covered by a checkpoint cosigned by every required witness" in (
         " ".join(out.problems)

@@ -29,6 +29,10 @@ SECURITY_ACTIONS: Final = frozenset(
         "rejects.read",  # rejected rows hold personal values
         "shred",
         "store.init",
+        "store.operator",  # the store's first operator
+        "store.role_grant",  # store-wide roles: operators, training administrators
+        "store.role_revoke",
+        "identity",  # someone not registered tried to act
         "token.resolve",  # re-identifies a pseudonym
         "trace",  # canary tracing of a leaked file
     }
@@ -42,7 +46,16 @@ ROUTINE_ACTIONS: Final = frozenset(
         "audit.export",  # signs a checkpoint itself
         "audit.prove",
         "audit.report",
+        "audit.report.start",
+        "audit.log",  # reading the log
+        "audit.verify",
+        "import.preview",  # a dry run: nothing written
         "inventory",  # metadata only
+        "org.list",  # the registry of organisations and people, read
+        "org.show",
+        "person.list",
+        "person.show",
+        "store.show",
     }
 )
 """Actions that are not anchored one by one (periodic checkpoints cover them)."""

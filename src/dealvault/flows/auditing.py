@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from dealvault.audit.report import ReportInput, render_html, render_pdf
 from dealvault.audit.service import EventIn, ensure_checkpoint, make_checkpoint
 from dealvault.audit.verify import Anchors, VerifyReport
 from dealvault.db.base import utcnow
-from dealvault.errors import Invalid
+from dealvault.errors import DealvaultError, Invalid
 from dealvault.files import write_private
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit, authorize
@@ -78,15 +79,32 @@ def _out(report: VerifyReport, anchors: Anchors, what: str) -> VerifyOut:
 
 
 def _decided(
-    stores: AppStores, *, actor: Principal, action: str, event: EventIn, deal: str | None = None
+    stores: AppStores,
+    *,
+    actor: Principal,
+    action: str,
+    event: EventIn,
+    deal: str | None = None,
+    record_now: bool = True,
 ) -> EventIn:
-    """Decide an audit-log use case (store-wide, or ``audit_log`` of one deal) and record the
-    allow event at once (a denial is recorded by ``authorize``)."""
+    """Decide an audit-log use case (store-wide, or ``audit_log`` of one deal); a denial is
+    recorded by ``authorize``, the allow event now (``record_now``) or by the caller once it
+    has looked at the log (reading and verifying first, so a check of a damaged log does not
+    append to it)."""
     with stores.unit_of_work() as uow:
         d = access.get_deal(uow.records, code=deal) if deal is not None else None
         _, allowed = authorize(stores, uow.records, actor=actor, action=action, deal=d, event=event)
-        audit(stores, uow, allowed)
+        if record_now:
+            audit(stores, uow, allowed)
         return allowed
+
+
+def _record_after(stores: AppStores, event: EventIn, *, ok: bool) -> None:
+    """The allow event of a read of the log, once the log was found intact (appending to a
+    log that failed verification would only bury the damage under new leaves)."""
+    if ok:
+        with stores.unit_of_work() as uow:
+            audit(stores, uow, event)
 
 
 def _log_action(deal: str | None) -> str:
@@ -97,8 +115,16 @@ def _log_action(deal: str | None) -> str:
 def verify(stores: AppStores, *, actor: Principal, anchors: Anchors | None = None) -> VerifyOut:
     """Recompute the whole log from the database; changes nothing but its own event. Without a
     pinned key (``anchors``) only internal consistency is checked, and the result says so."""
-    _decided(stores, actor=actor, action="audit.verify", event=EventIn(action="audit.verify"))
-    return _verify(stores, anchors=anchors)
+    allowed = _decided(
+        stores,
+        actor=actor,
+        action="audit.verify",
+        record_now=False,
+        event=EventIn(action="audit.verify"),
+    )
+    out = _verify(stores, anchors=anchors)
+    _record_after(stores, allowed, ok=out.ok)
+    return out
 
 
 def _verify(stores: AppStores, *, anchors: Anchors | None = None) -> VerifyOut:
@@ -145,16 +171,20 @@ def prove(stores: AppStores, *, seq: int, out: Path, actor: Principal) -> dict[s
 
 def log(stores: AppStores, *, actor: Principal, flt: store.LogFilter) -> list[dict[str, Any]]:
     """Events matching ``flt``: one deal's (its ``audit_log`` roles) or every deal's
-    (``audit.search``: operators)."""
-    _decided(
+    (``audit.search``: operators). The read is recorded after the query."""
+    allowed = _decided(
         stores,
         actor=actor,
         action=_log_action(flt.deal),
         deal=flt.deal,
+        record_now=False,
         event=EventIn(action="audit.log", objects={"filter_action": flt.action}),
     )
     with stores.records_session() as s:
-        return store.query(s, flt=flt)
+        found = store.query(s, flt=flt)
+    with contextlib.suppress(DealvaultError):  # a damaged tree refuses new leaves
+        _record_after(stores, allowed, ok=True)
+    return found
 
 
 def checkpoint(stores: AppStores, *, actor: Principal) -> dict[str, object]:
