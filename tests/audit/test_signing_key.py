@@ -100,7 +100,7 @@ def test_reading_and_verifying_need_no_master_key(settings: Settings) -> None:
     assert stores.audit.can_sign and stores.audit.verifier is not None
     pinned = Anchors(pinned=stores.audit.verifier)
     assert auditing.verify(stores, actor=OP, anchors=pinned).ok
-    assert auditing.log(stores, actor=OP, flt=LogFilter())[0]["action"] == "store.init"
+    assert auditing.log(stores, actor=OP, flt=LogFilter())[0]["action"] == "store.operator"  # the first operator, then store.init
     shown = audit_keys.show(stores, actor=OP, plain_file=settings.resolved_audit_key_file)
     assert (
         shown.held == "key-store"
@@ -109,7 +109,7 @@ def test_reading_and_verifying_need_no_master_key(settings: Settings) -> None:
     )
     n = tamper.size(stores)
     with pytest.raises(KeyUnavailable, match="no passphrase"):  # a change must be anchored
-        admin.create_organization(stores, name="Bidder A", kind="bidder")
+        admin.create_organization(stores, actor=OP, name="Bidder A", kind="bidder")
     assert tamper.size(stores) == n  # rolled back with its event
     stores.dispose()
 
@@ -121,7 +121,7 @@ def test_an_older_plain_key_moves_into_the_key_store_on_first_signing(settings: 
     assert stores.audit.verifier == signer.verifier()  # read from the plain file, unwrapped later
     shown = audit_keys.show(stores, actor=OP, plain_file=settings.resolved_audit_key_file)
     assert shown.held == "plain-file"
-    admin.create_organization(stores, name="Bidder A", kind="bidder")  # anchored: signs
+    admin.create_organization(stores, actor=OP, name="Bidder A", kind="bidder")  # anchored: signs
     assert not settings.resolved_audit_key_file.exists()
     assert _row(stores).verifier_key == signer.verifier().key_string()
     assert auditing.verify(stores, actor=OP, anchors=Anchors(pinned=signer.verifier())).ok
@@ -157,14 +157,14 @@ def test_a_foreign_plain_key_is_refused_and_kept(settings: Settings) -> None:
     path.write_text(generate_signer("dealvault.invalid/log-other")[0] + "\n")
     stores = _open(settings)
     with pytest.raises(Conflict, match="another key than the audit log key in the key store"):
-        admin.create_organization(stores, name="Bidder A", kind="bidder")
+        admin.create_organization(stores, actor=OP, name="Bidder A", kind="bidder")
     assert path.exists()
     with stores.keystore_sessions() as ks:
         ks.execute(delete(SigningKey))
         ks.commit()
     fresh = _open(settings)
     with pytest.raises(Conflict, match="not the audit log key registered in the store"):
-        admin.create_organization(fresh, name="Bidder A", kind="bidder")
+        admin.create_organization(fresh, actor=OP, name="Bidder A", kind="bidder")
     assert path.exists()
     stores.dispose()
     fresh.dispose()
@@ -178,7 +178,7 @@ def test_master_key_rotation_rewraps_the_log_key(settings: Settings) -> None:
     assert _row(stores).kek_version == 2
     stores.dispose()
     stores = _open(settings)  # version 1 is retired: only the rewrapped key can be used
-    admin.create_organization(stores, name="Bidder A", kind="bidder")
+    admin.create_organization(stores, actor=OP, name="Bidder A", kind="bidder")
     assert stores.audit.verifier == before
     assert auditing.verify(stores, actor=OP, anchors=Anchors(pinned=before)).ok  # type: ignore[arg-type]
     stores.dispose()

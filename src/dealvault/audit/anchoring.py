@@ -51,6 +51,8 @@ ROUTINE_ACTIONS: Final = frozenset(
         "audit.verify",
         "import.preview",  # a dry run: nothing written
         "inventory",  # metadata only
+        "keys.audit_key_show",  # the log key's public half, read
+        "keys.status",  # key versions and counts, read
         "org.list",  # the registry of organisations and people, read
         "org.show",
         "person.list",
@@ -74,9 +76,11 @@ def classify(action: str, objects: Mapping[str, object] | None = None) -> str:
     if action == "disclose":
         level = (objects or {}).get("level")
         return "security" if level is None or level in RECORD_LEVELS else "routine"
+    if action in ROUTINE_ACTIONS:  # named reads win over their prefix (keys.status)
+        return "routine"
     if action in SECURITY_ACTIONS or action.startswith(SECURITY_PREFIXES):
         return "security"
-    return "routine" if action in ROUTINE_ACTIONS else "unclassified"
+    return "unclassified"
 
 
 def is_security_relevant(action: str, objects: Mapping[str, object] | None = None) -> bool:
