@@ -100,7 +100,7 @@ def test_reading_and_verifying_need_no_master_key(settings: Settings) -> None:
     assert stores.audit.can_sign and stores.audit.verifier is not None
     pinned = Anchors(pinned=stores.audit.verifier)
     assert auditing.verify(stores, actor=OP, anchors=pinned).ok
-    assert auditing.log(stores, actor=OP, flt=LogFilter())[0]["action"] == "store.operator"  # the first operator, then store.init
+    assert auditing.log(stores, actor=OP, flt=LogFilter())[0]["action"] == "store.operator"
     shown = audit_keys.show(stores, actor=OP, plain_file=settings.resolved_audit_key_file)
     assert (
         shown.held == "key-store"
