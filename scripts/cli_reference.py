@@ -75,10 +75,9 @@ def _params(cmd: Any) -> str:
 
 def _walk(cmd: Any, path: str) -> list[str]:
     out = []
-    sub = getattr(cmd, "commands", None)
-    if sub:
-        for name in sorted(sub):
-            out.extend(_walk(sub[name], f"{path} {name}".strip()))
+    if hasattr(cmd, "list_commands"):  # a group (the root loads its commands on demand)
+        for name in sorted(cmd.list_commands(None)):
+            out.extend(_walk(cmd.get_command(None, name), f"{path} {name}".strip()))
         return out
     doc = (cmd.help or "").strip()
     out.append(f"## `dealvault {path}`\n\n{doc}\n\n{_params(cmd)}\n")
