@@ -9,7 +9,7 @@ from sqlalchemy.exc import DBAPIError
 #: store -> (revision of its newest migration, its version table)
 HEADS: dict[str, tuple[str, str]] = {
     "records": ("0008", "alembic_version"),
-    "keystore": ("0001", "alembic_version_keystore"),
+    "keystore": ("0002", "alembic_version_keystore"),
 }
 
 
