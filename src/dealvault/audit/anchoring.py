@@ -52,6 +52,24 @@ ROUTINE_ACTIONS: Final = frozenset(
         "import.preview",  # a dry run: nothing written
         "inventory",  # metadata only
         "keys.audit_key_show",  # the log key's public half, read
+        # reads of the registries (no change to anchor): deals, requests, agreements, policy,
+        # plans, packages, certificates, backups, training
+        "deal.show",
+        "deal.list",
+        "access.list",
+        "access.show",
+        "agreement.list",
+        "agreement.show",
+        "policy.show",
+        "policy.history",
+        "policy.check",
+        "transfer.plan.show",
+        "transfer.plan.list",
+        "package.ledger",
+        "package.reviews",
+        "certificate.list",
+        "backup.list",
+        "training.list",
         "keys.status",  # key versions and counts, read
         "org.list",  # the registry of organisations and people, read
         "org.show",
