@@ -168,7 +168,11 @@ def test_build_writes_a_signed_verifiable_package(
         assert ev.decision == "allow" and body["subjects"]["count"] == 10
         assert body["objects"]["manifest_sha256"] == b.out.manifest_sha256
         assert s.get(AuditEventSubjects, ev.seq) is not None
-        assert s.scalars(select(AuditCheckpoint.reason)).all()[-1].startswith(("transfer package", "package.build"))
+        assert (
+            s.scalars(select(AuditCheckpoint.reason))
+            .all()[-1]
+            .startswith(("transfer package", "package.build"))
+        )
 
 
 def test_reports_and_identity_files(built: Built, tmp_path: Path) -> None:
