@@ -155,6 +155,7 @@ def test_a_foreign_plain_key_is_refused_and_kept(settings: Settings) -> None:
     init_store(settings, passphrase=None, operator=FIRST)[1].dispose()
     path = settings.resolved_audit_key_file
     path.write_text(generate_signer("dealvault.invalid/log-other")[0] + "\n")
+    path.chmod(0o600)
     stores = _open(settings)
     with pytest.raises(Conflict, match="another key than the audit log key in the key store"):
         admin.create_organization(stores, actor=OP, name="Bidder A", kind="bidder")

@@ -20,6 +20,7 @@ from dealvault.crypto import signing_keys
 from dealvault.crypto.keyring import KeyRing
 from dealvault.db.stores import Stores
 from dealvault.errors import Conflict, KeyUnavailable
+from dealvault.files import read_secret_text
 
 PURPOSE = "audit-log"
 
@@ -38,8 +39,9 @@ class LogKey:
 def read_plain_key(path: Path) -> Signer:
     """An older store's plain signer key file (``PRIVATE+KEY+...``)."""
     try:
-        return Signer.from_key(path.read_text("ascii").strip())
-    except (ValueError, UnicodeDecodeError):
+        text = read_secret_text(path, what="audit key file", encoding="ascii")
+        return Signer.from_key(text.strip())
+    except ValueError:  # UnicodeDecodeError included
         raise KeyUnavailable(f"audit key file {path} is not a signed-note signer key") from None
 
 
