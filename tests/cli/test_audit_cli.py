@@ -113,6 +113,7 @@ def test_an_older_store_moves_its_plain_key(
     code, out = _invoke("audit", "key", "import")
     assert code == 3 and "no audit key file" in out
     (home / "audit.key").write_text(generate_signer("dealvault.invalid/log-x")[0] + "\n")
+    (home / "audit.key").chmod(0o600)
     code, out = _invoke("audit", "key", "import")
     assert code == 5 and "move the file away" in out and (home / "audit.key").exists()
 
