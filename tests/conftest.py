@@ -21,6 +21,7 @@ from dealvault.crypto.providers import EnvKeyProvider
 from dealvault.flows import admin, agreements
 from dealvault.flows.context import AppStores
 from dealvault.flows.store import OperatorIn, bootstrap, grant_role
+from tests.dbpool import PostgresPool, SqliteTemplates
 
 PG_URL = os.environ.get("DEALVAULT_TEST_POSTGRES_URL")
 REQUIRE_PG = os.environ.get("DEALVAULT_REQUIRE_POSTGRES") == "1"
@@ -80,12 +81,38 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture(scope="session")
+def _sqlite_templates(tmp_path_factory: pytest.TempPathFactory) -> SqliteTemplates:
+    return SqliteTemplates(tmp_path_factory.mktemp("store-templates"))
+
+
+@pytest.fixture(scope="session")
+def _pg_pool() -> Iterator[PostgresPool]:
+    need_postgres()
+    assert PG_URL is not None
+    pool = PostgresPool(PG_URL)
+    yield pool
+    pool.close()
+
+
 @pytest.fixture
-def store_urls(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> tuple[str, str]:
+def store_urls(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[str, str]]:
+    """Migrated, empty record and key stores (made once per test process and reused)."""
     if backend == "sqlite":
-        return f"sqlite:///{tmp_path / 'vault.sqlite'}", f"sqlite:///{tmp_path / 'keystore.sqlite'}"
-    make = request.getfixturevalue("pg_database")
-    return make(), make()
+        tpl: SqliteTemplates = request.getfixturevalue("_sqlite_templates")
+        yield (
+            tpl.copy("records", tmp_path / "vault.sqlite"),
+            tpl.copy("keystore", tmp_path / "keystore.sqlite"),
+        )
+        return
+    need_postgres()
+    pool: PostgresPool = request.getfixturevalue("_pg_pool")
+    names = (pool.take("records"), pool.take("keystore"))
+    yield pool.url(names[0]), pool.url(names[1])
+    pool.give_back("records", names[0])
+    pool.give_back("keystore", names[1])
 
 
 @pytest.fixture(scope="session")

@@ -139,6 +139,12 @@ def test_shredded_customer_is_unreadable_even_from_an_older_copy(
             )
     finally:
         old.dispose()
+        if backend == "postgres":  # drop the copy
+            url = make_url(copy_url)
+            admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+            admin.dispose()
     with stores.records_session() as s:
         entry = s.scalar(select(ShredRecord))
         assert (
