@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
+from dealvault.access.models import Person
 from dealvault.access.principal import Authn, Principal, local
 from dealvault.audit.note import Signer, generate_signer
 from dealvault.audit.service import AuditConfig
@@ -20,6 +22,7 @@ from dealvault.crypto.keyring import KeyRing
 from dealvault.crypto.providers import EnvKeyProvider
 from dealvault.flows import admin, agreements
 from dealvault.flows.context import AppStores
+from dealvault.flows.guard import person_of
 from dealvault.flows.store import OperatorIn, bootstrap, grant_role
 from tests.dbpool import PostgresPool, SqliteTemplates
 
@@ -143,6 +146,12 @@ def keyring(master_key: bytes) -> KeyRing:
 def P(email: str) -> Principal:
     """A person acting at the local CLI (flows take a typed principal, never an e-mail)."""
     return local(email)
+
+
+def acting_person(session: Session, email: str) -> Person:
+    """``email``'s person as a flow loads the acting person: bound to a local principal, so
+    that ``decide`` sees an authenticated identity."""
+    return person_of(session, local(email))
 
 
 def asserted(email: str) -> Principal:

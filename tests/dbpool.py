@@ -40,6 +40,12 @@ SELECT md5(coalesce(string_agg(x, '|' ORDER BY x), '')) FROM (
 """
 
 
+_TABLES = (
+    "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public' "
+    "AND tablename NOT LIKE 'alembic_version%'"
+)
+
+
 class SqliteTemplates:
     """Migrated SQLite store files, copied for each test."""
 

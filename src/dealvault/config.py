@@ -33,6 +33,9 @@ PROTECTED = frozenset(
         "audit_key_file",
         "audit_verifier_key",
         "audit_verifier_key_file",
+        "smtp_password",
+        "trusted_proxies",
+        "public_url",
     }
 )
 
@@ -149,6 +152,49 @@ class Settings(BaseSettings):
     canary_phones: list[str] = Field(
         default=["17000990101", "17000990102", "17000990103", "17100990104", "17100990105"],
         description="Mobile numbers (11 digits) the seller controls, given to canary customers.",
+    )
+
+    # -- the server (dealvault serve) -------------------------------------------------------
+    public_url: str = Field(
+        default="https://localhost:8443",
+        description="The server's address as people reach it (links in invitation mails).",
+    )
+    session_idle_minutes: int = Field(
+        default=30, ge=1, le=24 * 60, description="A session ends after this long unused."
+    )
+    session_absolute_hours: int = Field(
+        default=12, ge=1, le=24 * 7, description="A session ends this long after sign-in."
+    )
+    invite_expiry_hours: int = Field(
+        default=72, ge=1, le=24 * 14, description="How long an invitation link works."
+    )
+    reset_expiry_minutes: int = Field(
+        default=30, ge=5, le=24 * 60, description="How long a password-reset link works."
+    )
+    token_max_days: int = Field(
+        default=90, ge=1, le=365, description="The longest life of a personal API token."
+    )
+    login_max_failures: int = Field(
+        default=5, ge=1, le=100, description="Failed checks per account before it is locked."
+    )
+    client_max_failures: int = Field(
+        default=20, ge=1, le=10_000, description="Failed checks per client address per window."
+    )
+    lockout_minutes: int = Field(
+        default=15, ge=1, le=24 * 60, description="How long a lock after too many failures lasts."
+    )
+    password_min_length: int = Field(default=12, ge=8, le=128)
+    trusted_proxies: list[str] = Field(
+        default=[],
+        description="Addresses of reverse proxies whose X-Forwarded-For/-Proto are believed.",
+    )
+    smtp_host: str = Field(default="localhost", description="SMTP server for account mails.")
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_starttls: bool = Field(default=False, description="Upgrade the SMTP connection (STARTTLS).")
+    smtp_username: str | None = Field(default=None)
+    smtp_password: SecretStr | None = Field(default=None)
+    smtp_sender: str = Field(
+        default="dealvault@localhost", description="From address of account mails."
     )
 
     @classmethod

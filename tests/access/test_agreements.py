@@ -23,7 +23,7 @@ from dealvault.errors import Conflict, Forbidden, IntegrityError, Invalid, NotFo
 from dealvault.flows import admin, keys
 from dealvault.flows import agreements as flows
 from dealvault.flows.context import AppStores
-from tests.conftest import OP, SELLER, STEWARD, P, World
+from tests.conftest import OP, SELLER, STEWARD, P, World, acting_person
 
 CLEAN = "clean@bidder-a.example"
 OTHER = "other@bidder-a.example"
@@ -336,8 +336,8 @@ def test_clean_team_covers_its_individual_signers_only(stores: AppStores, people
     at = utc(2026, 11, 20, 12)
     with stores.records_session() as s:
         deal = access.get_deal(s, code=people.deal)
-        clean = access.get_person(s, email=CLEAN)
-        other = access.get_person(s, email=OTHER)
+        clean = acting_person(s, CLEAN)
+        other = acting_person(s, OTHER)
         [row] = reg.agreements_in_force(
             s, deal=deal, organization_id=clean.organization_id, at=at, kinds=["clean_team"]
         )
@@ -408,7 +408,7 @@ def test_date_boundaries_are_inclusive_utc_days(stores: AppStores, people: World
         )
         with pytest.raises(Invalid, match="timezone-aware"):
             reg.agreements_in_force(s, deal=deal, organization_id=org.id, at=datetime(2026, 12, 1))
-        analyst = access.get_person(s, email=people.bidder_person)
+        analyst = acting_person(s, people.bidder_person)
         assert reg.coverage_problem(
             s, deal=deal, person=analyst, dataset="crm", categories=["contact"],
             at=utc(2027, 1, 1), clean_team=False,
@@ -434,7 +434,7 @@ def test_revocation_takes_effect_at_once(stores: AppStores, people: World) -> No
     with stores.records_session() as s:
         deal = access.get_deal(s, code=people.deal)
         org = access.get_organization(s, name="Bidder A")
-        analyst = access.get_person(s, email=people.bidder_person)
+        analyst = acting_person(s, people.bidder_person)
 
         def in_force(at: datetime) -> bool:
             return bool(reg.agreements_in_force(s, deal=deal, organization_id=org.id, at=at))

@@ -22,7 +22,7 @@ from dealvault.flows import access_requests, admin, agreements
 from dealvault.flows.context import AppStores
 from dealvault.flows.disclosure import Disclosure, DisclosureRequest, view
 from dealvault.vault import service as vault_service
-from tests.conftest import OP, SELLER, STEWARD, P, World, train
+from tests.conftest import OP, SELLER, STEWARD, P, World, acting_person, train
 from tests.vault.helpers import customer_row, do_import, write_csv
 
 COUNSEL = "counsel@law.example"
@@ -138,7 +138,7 @@ def test_expiry_and_revocation_at_the_boundary_instant(
 ) -> None:
     grant_id = _govern_clean_team(stores)
     with stores.records_session() as s:
-        person = access_service.get_person(s, email=CLEAN)
+        person = acting_person(s, CLEAN)
         deal = access_service.get_deal(s, code="clean-2026")
         ds = vault_service.get_dataset(s, deal=deal, name="crm")
         from dealvault.access.governance_models import Grant
@@ -196,7 +196,7 @@ def test_a_frozen_deal_denies_everything(stores: AppStores, keyring: KeyRing, go
             _view(stores, keyring, who, level)
     with stores.records_session() as s:
         deal = access_service.get_deal(s, code="clean-2026")
-        steward = access_service.get_person(s, email=STEWARD)
+        steward = acting_person(s, STEWARD)
         for action in ("dataset.import", "customer.shred", "keys.rotate_data", "policy.set"):
             got = decide(s, actor=steward, deal=deal, action=action)
             assert not got.allowed
@@ -225,7 +225,7 @@ def test_bidder_business_gets_aggregates_only(
     train(stores, gov.bidder_person, days_ago=1)
     with stores.records_session() as s:
         deal = access_service.get_deal(s, code="clean-2026")
-        person = access_service.get_person(s, email=gov.bidder_person)
+        person = acting_person(s, gov.bidder_person)
         best = allowed_level(s, actor=person, deal=deal, dataset="crm")
         assert best.allowed and best.level == "aggregate"
     with pytest.raises(Forbidden):

@@ -20,7 +20,7 @@ from dealvault.flows import access_requests as flow
 from dealvault.flows import admin
 from dealvault.flows.context import AppStores
 from dealvault.vault import service as vault
-from tests.conftest import OP, SELLER, P, World
+from tests.conftest import OP, SELLER, P, World, acting_person
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)  # views say "now"
 US = timedelta(microseconds=1)
@@ -106,7 +106,7 @@ def check(g: Gov, fn: Any, **kw: Any) -> Any:
         deal = access.get_deal(s, code=g.deal)
         return fn(
             s,
-            person=access.get_person(s, email=kw.pop("who", CLEAN)),
+            person=acting_person(s, kw.pop("who", CLEAN)),
             deal=deal,
             dataset_id=vault.get_dataset(s, deal=deal, name="crm").id,
             **kw,
@@ -176,7 +176,7 @@ def test_service_takes_any_required_roles(gov: Gov) -> None:
         two = ("seller_steward", "seller_steward")
         for i, email in enumerate((gov.steward, STEWARD2)):
             _, grant = grants.approve(
-                s, request=req, approver=access.get_person(s, email=email), deal=deal,
+                s, request=req, approver=acting_person(s, email), deal=deal,
                 required_roles=two, at=T0,
             )  # fmt: skip
             assert (grant is None) == (i == 0)

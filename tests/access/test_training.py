@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from dealvault.access import service as access
 from dealvault.access import training as tr
 from dealvault.access.governance_models import TrainingRecord
 from dealvault.audit.models import AuditEvent
@@ -16,7 +15,7 @@ from dealvault.errors import Conflict, Forbidden, InputError, Invalid, NotFound
 from dealvault.flows import admin
 from dealvault.flows import agreements as flows
 from dealvault.flows.context import AppStores
-from tests.conftest import OP, TRAINER, P, World
+from tests.conftest import OP, TRAINER, P, World, acting_person
 
 CLEAN = "clean@bidder-a.example"
 HEADER = "email,course,completed,expires\n"
@@ -71,7 +70,7 @@ def test_validity_is_inclusive_by_utc_day(stores: AppStores, people: World) -> N
     )
     eps = timedelta(microseconds=1)
     with stores.records_session() as s:
-        analyst = access.get_person(s, email=people.bidder_person)
+        analyst = acting_person(s, people.bidder_person)
         for at, ok in [
             (utc(2026, 2, 1) - eps, False),
             (utc(2026, 2, 1), True),
@@ -91,7 +90,7 @@ def test_validity_is_inclusive_by_utc_day(stores: AppStores, people: World) -> N
         assert tr.training_problem(
             s, person=analyst, course="confidentiality", at=utc(2026, 1, 5)
         ) == (f"confidentiality training of {people.bidder_person} not completed until 2026-02-01")
-        clean = access.get_person(s, email=CLEAN)
+        clean = acting_person(s, CLEAN)
         assert tr.training_problem(
             s, person=clean, course="confidentiality", at=utc(2026, 6, 1)
         ) == (f"confidentiality training of {CLEAN}: none on record")
@@ -109,7 +108,7 @@ def test_renewal_and_open_ended_records(stores: AppStores, people: World) -> Non
             expires=expires,
         )
     with stores.records_session() as s:
-        analyst = access.get_person(s, email=people.bidder_person)
+        analyst = acting_person(s, people.bidder_person)
         got = tr.valid_training(s, person=analyst, course="confidentiality", at=utc(2026, 1, 7))
         assert got is not None and got.expires is None  # the longest-lasting one
         assert tr.valid_training(s, person=analyst, course="confidentiality", at=utc(2099, 1, 1))

@@ -12,7 +12,7 @@ from dealvault.access.decision import decide
 from dealvault.access.models import Deal, Person
 from dealvault.access.stages import MemberRole, Stage
 from dealvault.flows.context import AppStores
-from tests.conftest import World
+from tests.conftest import World, acting_person
 
 STAGES = tuple(s.value for s in Stage)
 PRE, DD, CT, SG, CL, PC, TE = STAGES
@@ -185,7 +185,7 @@ def test_the_decision_point_uses_memberships_store_roles_and_the_freeze(
         deal = s.scalars(select(Deal).where(Deal.code == world.deal)).one()
 
         def person(email: str) -> Person:
-            return s.scalars(select(Person).where(Person.email == email)).one()
+            return acting_person(s, email)
 
         steward, analyst, op = (
             person(world.steward),

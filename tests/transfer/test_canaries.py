@@ -38,7 +38,7 @@ from dealvault.transfer.canary_seal import CanaryKeys, canary_keys
 from dealvault.transfer.models import Canary
 from dealvault.vault import service as vault
 from dealvault.vault.read import disclose_table
-from tests.conftest import P, World
+from tests.conftest import P, World, acting_person
 
 ROWS = 120
 
@@ -70,7 +70,7 @@ def load_dataset(
         frame = disclose_table(
             uow,
             keyring,
-            actor=access.get_person(uow.records, email=world.steward),
+            actor=acting_person(uow.records, world.steward),
             deal=deal,
             dataset=ds,
             role=TableRole.CUSTOMERS,

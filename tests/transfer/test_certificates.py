@@ -53,7 +53,7 @@ from dealvault.transfer.certificates import verify_certificate as check_note
 from dealvault.transfer.models import DestructionCertificate, TransferPackage, TransferPlan
 from dealvault.vault import read
 from dealvault.vault.models import CustomerRecord, Dataset
-from tests.conftest import OP, P, World
+from tests.conftest import OP, P, World, acting_person
 from tests.transfer.test_canaries import Loaded, load_dataset, recipient_copy
 from tests.transfer.test_trace import doctor, trace, write
 
@@ -129,7 +129,7 @@ def _hand_over(stores: AppStores, world: World, loaded: Loaded) -> None:
     with stores.unit_of_work() as uow:
         s = uow.records
         buyer = access.get_organization(s, name="Bidder A")
-        steward = access.get_person(s, email=world.steward)
+        steward = acting_person(s, world.steward)
         plan = TransferPlan(
             deal_id=loaded.deal_id, dataset_id=loaded.dataset_id, recipient_id=buyer.id,
             recipients="age1test", categories="identity,contact", purpose="closing",
@@ -197,7 +197,7 @@ def test_seller_copy_is_crypto_shredded_and_certified(
         deal = access.get_deal(uow.records, code=world.deal)
         with pytest.raises(DealvaultError):
             read.disclose(
-                uow, fresh, actor=access.get_person(uow.records, email=world.steward),
+                uow, fresh, actor=acting_person(uow.records, world.steward),
                 deal=deal, dataset=uow.records.get(Dataset, loaded.dataset_id),
                 subject_ids=subjects[:2],
                 purpose="check",

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from dealvault.access.actions import CATALOGUE, Scope
@@ -21,6 +22,8 @@ from dealvault.access.governance_models import Grant
 from dealvault.access.grants import grant_problem
 from dealvault.access.models import Deal, Person
 from dealvault.access.policy import LEVELS, Policy, active_policy, level_rank
+from dealvault.access.principal import Principal
+from dealvault.access.scopes import OWN_ACCOUNT, principal_problem
 from dealvault.access.service import member_roles, store_roles
 from dealvault.access.stages import MemberRole
 from dealvault.access.training import training_problem
@@ -50,6 +53,23 @@ class Decision:
             raise Forbidden("access denied: " + "; ".join(self.reasons), code="denied")
 
 
+_PRINCIPAL = "dealvault.principal"
+
+
+def bind_principal(person: Person, principal: Principal) -> Person:
+    """Mark ``person`` (as loaded in this session) as acting under ``principal``."""
+    if principal.email != person.email:
+        raise AssertionError("a principal can only be bound to its own person")
+    inspect(person).info[_PRINCIPAL] = principal
+    return person
+
+
+def principal_of(person: Person) -> Principal | None:
+    """The principal ``person`` acts under in this session (None: not authenticated)."""
+    found = inspect(person).info.get(_PRINCIPAL)
+    return found if isinstance(found, Principal) else None
+
+
 def decide(
     session: Session,
     *,
@@ -70,7 +90,18 @@ def decide(
     ``action``: ``read`` (any disclosure; ``level`` says which), ``audit_log``, or an action
     of the catalogue (``access.actions``); store actions take no deal. ``targets_self``: the
     action would grant the actor something (always denied for granting actions).
+    ``actor`` must have been bound to its authenticated principal (:func:`bind_principal`,
+    done by the flows' ``person_of``): a person without one is denied everything, and an
+    unfinished sign-in or a token's scopes limit what may be asked at all, before any policy.
     """
+    principal = principal_of(actor)
+    if principal is None:
+        return Decision(False, "none", ("no authenticated identity for this person",))
+    problem = principal_problem(principal, action=action)
+    if problem is not None:
+        return Decision(False, "none", (problem,))
+    if action == OWN_ACCOUNT:
+        return Decision(True, "none", ("a person may manage their own account",))
     if action in CATALOGUE:
         return _catalogue_action(
             session, actor=actor, deal=deal, action=action, targets_self=targets_self

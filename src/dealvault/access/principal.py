@@ -14,9 +14,15 @@ class Authn(StrEnum):
     LOCAL = "local"
     #: the local CLI naming a person of another organisation: nobody proved who that is
     ASSERTED = "asserted"
-    #: an authenticated server session (password + second factor)
-    SESSION = "session"
-    #: a scoped API token
+    #: a server session signed in with a password and a TOTP code (or a recovery code)
+    PASSWORD_TOTP = "password+totp"  # noqa: S105 - method names, not secrets
+    #: a server session signed in with a password and a passkey
+    PASSWORD_WEBAUTHN = "password+webauthn"  # noqa: S105
+    #: a server session with the password checked but no second factor yet: metadata only
+    PASSWORD = "password"  # noqa: S105
+    #: a one-time link from a mail (invitation or password reset), for that link's use only
+    LINK = "link"
+    #: a scoped personal API token
     TOKEN = "token"  # noqa: S105 - a method name, not a secret
 
 
@@ -30,6 +36,14 @@ class Principal:
     authn: Authn
     session_id: str | None = None
     client: str | None = None
+    #: what an API token may do (None: no token, everything the person's roles allow)
+    scopes: frozenset[str] | None = None
+
+    @property
+    def second_factor(self) -> bool:
+        """Whether this identity was proven beyond a password (everything above metadata
+        needs it); operator mode at the local CLI counts, as it holds the master key."""
+        return self.authn not in (Authn.PASSWORD, Authn.LINK)
 
     def __post_init__(self) -> None:
         if not self.email or "@" not in self.email:

@@ -133,6 +133,9 @@ class EventIn:
     subjects: Sequence[str] | SubjectPacker = ()
     #: how the actor was authenticated (access.principal.Authn); in the signed body when set
     authn: str | None = None
+    #: the server session or API token behind the request, and the client's address
+    session: str | None = None
+    client: str | None = None
 
 
 class DbNodeStore:
@@ -226,6 +229,10 @@ def event_body(
     }
     if ev.authn is not None:
         doc["authn"] = ev.authn
+    if ev.session is not None:
+        doc["session"] = ev.session
+    if ev.client is not None:
+        doc["client"] = ev.client
     return canonical_json(doc)
 
 

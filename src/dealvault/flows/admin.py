@@ -14,7 +14,7 @@ from dealvault.access.schemas import DealOut, OrganizationOut, PersonOut
 from dealvault.audit.service import EventIn
 from dealvault.errors import Conflict, Invalid
 from dealvault.flows.context import AppStores
-from dealvault.flows.guard import audit, authorize, checkpoint
+from dealvault.flows.guard import audit, authorize, checkpoint, person_of
 
 
 def create_organization(
@@ -224,7 +224,7 @@ def list_deals(stores: AppStores, *, actor: Principal, stage: str | None = None)
     """Every deal for an operator; for anyone else, the deals they are a member of."""
     with stores.unit_of_work() as uow:
         s = uow.records
-        me = access.get_person(s, email=actor.email)
+        me = person_of(s, actor)
         deals = access.list_deals(s, stage=stage)
         if "operator" not in access.store_roles(s, person=me):
             deals = [d for d in deals if access.member_roles(s, deal=d, person=me)]

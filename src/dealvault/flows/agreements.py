@@ -23,7 +23,7 @@ from dealvault.db.base import utcnow
 from dealvault.errors import Conflict, Invalid
 from dealvault.files import write_private
 from dealvault.flows.context import AppStores
-from dealvault.flows.guard import audit, authorize
+from dealvault.flows.guard import audit, authorize, person_of
 
 
 class DocumentOut(BaseModel):
@@ -59,7 +59,7 @@ def add_agreement(
         s = uow.records
         d = access.get_deal(s, code=deal)
         org = access.get_organization(s, name=organization)
-        me = access.get_person(s, email=actor.email)
+        me = person_of(s, actor)
         person, event = authorize(
             stores,
             s,

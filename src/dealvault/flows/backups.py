@@ -20,7 +20,7 @@ from dealvault.db import migrate
 from dealvault.db.base import utcnow
 from dealvault.errors import DealvaultError, IntegrityError, Invalid
 from dealvault.flows.context import AppStores
-from dealvault.flows.guard import audit, authorize
+from dealvault.flows.guard import audit, authorize, person_of
 from dealvault.transfer import backup as bk
 from dealvault.transfer.backup_db import STORES, Progress, no_progress
 from dealvault.transfer.models import Backup
@@ -150,7 +150,7 @@ def create_backup(
     written = bk.write_backup(stores, out_dir=out_dir, recipients=recipients, progress=progress)
     try:
         with stores.unit_of_work() as uow:
-            person = access.get_person(uow.records, email=actor.email)
+            person = person_of(uow.records, actor)
             row = Backup(
                 path=str(written.path.resolve()),
                 backend=written.manifest["backend"],

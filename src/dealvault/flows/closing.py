@@ -24,7 +24,7 @@ from dealvault.db.base import utcnow
 from dealvault.db.stores import UnitOfWork
 from dealvault.errors import Conflict, IntegrityError, Invalid, KeyUnavailable, NotFound
 from dealvault.flows.context import AppStores
-from dealvault.flows.guard import audit, authorize, enforce
+from dealvault.flows.guard import audit, authorize, enforce, person_of
 from dealvault.transfer import trace as tracing
 from dealvault.transfer.certificates import (
     CRYPTO_ERASE,
@@ -127,11 +127,13 @@ def trace_file(
     """
     with stores.unit_of_work() as uow:
         s = uow.records
-        person = access.get_person(s, email=actor.email)
+        person = person_of(s, actor)
         event = EventIn(
             action="trace",
             actor=person.email,
             authn=actor.authn.value,
+            session=actor.session_id,
+            client=actor.client,
             deal=deal,
             purpose=purpose,
             objects={"file": path.name},
@@ -206,7 +208,7 @@ def issue_certificate(
     shredded = False
     with stores.unit_of_work() as uow:
         s = uow.records
-        person = access.get_person(s, email=actor.email)
+        person = person_of(s, actor)
         d = access.get_deal(s, code=deal)
         seller = next(p for p in d.parties if p.role == PartyRole.SELLER)
         org = access.get_organization(s, name=organisation) if organisation else seller.organization
@@ -214,6 +216,8 @@ def issue_certificate(
             action="certificate.issue",
             actor=person.email,
             authn=actor.authn.value,
+            session=actor.session_id,
+            client=actor.client,
             deal=d.code,
             purpose=reason,
             objects={"organisation": org.name, "stage": d.stage},

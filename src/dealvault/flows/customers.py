@@ -17,7 +17,7 @@ from dealvault.audit.service import EventIn
 from dealvault.crypto.keyring import DATA, KeyRing
 from dealvault.errors import Conflict, Invalid, NotFound
 from dealvault.flows.context import AppStores
-from dealvault.flows.guard import audit, enforce, resolve
+from dealvault.flows.guard import audit, enforce, resolve, person_of
 from dealvault.vault import service as vault
 from dealvault.vault.jobs import lock
 from dealvault.vault.models import CustomerRecord, ImportRun
@@ -56,6 +56,8 @@ def lookup(
             action="disclose",
             actor=person.email,
             authn=actor.authn.value,
+            session=actor.session_id,
+            client=actor.client,
             deal=d.code,
             purpose=purpose,
             objects={
@@ -123,6 +125,8 @@ def set_status(
             action="customer.status",
             actor=person.email,
             authn=actor.authn.value,
+            session=actor.session_id,
+            client=actor.client,
             deal=d.code,
             purpose=reason,
             objects={"dataset": ds.name, "status": status},
@@ -157,6 +161,8 @@ def set_status(
             status=status,
             actor=person.email,
             authn=actor.authn.value,
+            session=actor.session_id,
+            client=actor.client,
         )
 
 
@@ -179,6 +185,8 @@ def shred(
             action="shred",
             actor=person.email,
             authn=actor.authn.value,
+            session=actor.session_id,
+            client=actor.client,
             deal=d.code,
             purpose=reason,
             objects={
@@ -215,6 +223,8 @@ def shred(
             method=entry.method,
             actor=person.email,
             authn=actor.authn.value,
+            session=actor.session_id,
+            client=actor.client,
             at=entry.at.isoformat(),
         )
     stores.purge_deleted_keys()
@@ -226,7 +236,7 @@ def read_import_rejects(
 ) -> pl.DataFrame:
     """The rejected rows of an import with their reasons and original values (steward only)."""
     with stores.unit_of_work() as uow:
-        person = access.get_person(uow.records, email=actor.email)
+        person = person_of(uow.records, actor)
         d = access.get_deal(uow.records, code=deal)
         run = uow.records.get(ImportRun, import_id)
         if run is None:
@@ -235,6 +245,8 @@ def read_import_rejects(
             action="rejects.read",
             actor=person.email,
             authn=actor.authn.value,
+            session=actor.session_id,
+            client=actor.client,
             deal=d.code,
             objects={"import": import_id, "stage": d.stage},
         )

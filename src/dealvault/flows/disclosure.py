@@ -111,6 +111,8 @@ def disclose(
             action="disclose",
             actor=person.email,
             authn=req.actor.authn.value,
+            session=req.actor.session_id,
+            client=req.actor.client,
             deal=d.code,
             purpose=req.purpose,
             objects={
@@ -479,6 +481,8 @@ def resolve_recipient_tokens(
             action="token.resolve",
             actor=person.email,
             authn=actor.authn.value,
+            session=actor.session_id,
+            client=actor.client,
             deal=d.code,
             purpose=purpose,
             objects={"dataset": ds.name, "recipient": org.name, "stage": d.stage},

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 from dealvault.access import service as access
-from dealvault.access.decision import Decision, decide
+from dealvault.access.decision import Decision, bind_principal, decide
 from dealvault.access.models import Deal, Person
 from dealvault.access.principal import Principal
 from dealvault.audit.service import EventIn, ensure_checkpoint, record
@@ -53,15 +53,27 @@ def enforce(stores: AppStores, decision: Decision, event: EventIn) -> None:
     raise Forbidden("access denied")  # pragma: no cover - enforce() raised already
 
 
+def person_of(session: Session, actor: Principal) -> Person:
+    """The acting person, bound to how they were authenticated: ``decide`` denies a person
+    that was not loaded through here (NotFound for an unknown person)."""
+    return bind_principal(access.get_person(session, email=actor.email), actor)
+
+
 def acting(stores: AppStores, session: Session, principal: Principal, event: EventIn) -> Person:
     """The person behind ``principal``; an unknown person is a recorded denial."""
     try:
-        return access.get_person(session, email=principal.email)
+        return person_of(session, principal)
     except NotFound:
         enforce(
             stores,
             Decision(False, "none", ("the acting person is not registered in this store",)),
-            replace(event, actor=principal.email, authn=principal.authn.value),
+            replace(
+                event,
+                actor=principal.email,
+                authn=principal.authn.value,
+                session=principal.session_id,
+                client=principal.client,
+            ),
         )
         raise  # pragma: no cover - enforce() raised already
 
@@ -86,6 +98,8 @@ def authorize(
         event,
         actor=actor.email,
         authn=actor.authn.value,
+        session=actor.session_id,
+        client=actor.client,
         deal=event.deal or (deal.code if deal is not None else None),
     )
     person = acting(stores, session, actor, event)
@@ -102,7 +116,7 @@ def resolve(
 
     d = access.get_deal(session, code=deal)
     return (
-        access.get_person(session, email=actor.email),
+        person_of(session, actor),
         d,
         vault.get_dataset(session, deal=d, name=dataset),
     )

@@ -92,6 +92,8 @@ def inventory(stores: AppStores, *, actor: Principal, deal: str, dataset: str) -
             action="inventory",
             actor=person.email,
             authn=actor.authn.value,
+            session=actor.session_id,
+            client=actor.client,
             deal=d.code,
             objects={"dataset": ds.name, "level": "metadata", "stage": d.stage},
         )
@@ -173,6 +175,8 @@ def override_column(
             action="classify.override",
             actor=person.email,
             authn=actor.authn.value,
+            session=actor.session_id,
+            client=actor.client,
             deal=d.code,
             objects={
                 "dataset": ds.name,

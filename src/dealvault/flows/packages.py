@@ -162,6 +162,8 @@ def build_package(
                 action="package.build",
                 actor=person.email,
                 authn=actor.authn.value,
+                session=actor.session_id,
+                client=actor.client,
                 deal=deal.code,
                 purpose=plan.purpose,
                 objects={
@@ -438,6 +440,8 @@ def _event(action: str, actor: Principal, report: Reconciliation, *, deal: str |
         action=action,
         actor=actor.email,
         authn=actor.authn.value,
+        session=actor.session_id,
+        client=actor.client,
         deal=deal,
         purpose=report.purpose,
         decision="allow" if report.ok else "deny",

@@ -20,7 +20,7 @@ from dealvault.audit.service import EventIn
 from dealvault.db.base import utcnow
 from dealvault.errors import Invalid, NotFound
 from dealvault.flows.context import AppStores
-from dealvault.flows.guard import audit, authorize, checkpoint, enforce, resolve
+from dealvault.flows.guard import audit, authorize, checkpoint, enforce, resolve, person_of
 from dealvault.transfer import plans
 from dealvault.transfer.models import TransferPackage, TransferPlan, TransferReview
 from dealvault.transfer.records import exclusions, status_counts
@@ -206,6 +206,8 @@ def create_plan(
             action="transfer.plan.create",
             actor=person.email,
             authn=actor.authn.value,
+            session=actor.session_id,
+            client=actor.client,
             deal=d.code,
             purpose=purpose.strip() or None,
             objects={"dataset": ds.name, "recipient": org.name, "stage": d.stage},
@@ -236,6 +238,8 @@ def create_plan(
                 action="transfer.plan.create",
                 actor=person.email,
                 authn=actor.authn.value,
+                session=actor.session_id,
+                client=actor.client,
                 deal=d.code,
                 purpose=plan.purpose,
                 decision="allow",
@@ -277,6 +281,8 @@ def approve_plan(
             action="transfer.plan.approve",
             actor=person.email,
             authn=actor.authn.value,
+            session=actor.session_id,
+            client=actor.client,
             deal=deal.code,
             objects=_objects(s, plan),
         )
@@ -293,6 +299,8 @@ def approve_plan(
                 action="transfer.plan.approve",
                 actor=person.email,
                 authn=actor.authn.value,
+                session=actor.session_id,
+                client=actor.client,
                 deal=deal.code,
                 decision="allow",
                 objects=_objects(s, plan)
@@ -307,6 +315,8 @@ def approve_plan(
                     action="transfer.plan.approved",
                     actor=person.email,
                     authn=actor.authn.value,
+                    session=actor.session_id,
+                    client=actor.client,
                     deal=deal.code,
                     purpose=plan.purpose,
                     objects=_objects(s, plan)
@@ -337,6 +347,8 @@ def deny_plan(
             action="transfer.plan.deny",
             actor=person.email,
             authn=actor.authn.value,
+            session=actor.session_id,
+            client=actor.client,
             deal=deal.code,
             objects=_objects(s, plan),
         )
@@ -349,6 +361,8 @@ def deny_plan(
                 action="transfer.plan.deny",
                 actor=person.email,
                 authn=actor.authn.value,
+                session=actor.session_id,
+                client=actor.client,
                 deal=deal.code,
                 decision="allow",
                 objects=_objects(s, plan) | {"role": approval.role, "status": plan.status},
@@ -359,7 +373,7 @@ def deny_plan(
 
 
 def _person_id(s: Session, actor: Principal) -> int:
-    return access.get_person(s, email=actor.email).id
+    return person_of(s, actor).id
 
 
 def _decided(

@@ -1,0 +1,39 @@
+"""What an identity short of full sign-in may do: API token scopes, and the limit on a
+session whose second factor is not yet checked. Applied by ``decide`` before any policy."""
+
+from __future__ import annotations
+
+from dealvault.access.actions import CATALOGUE
+from dealvault.access.principal import Authn, Principal
+
+#: managing one's own account (password, second factors, sessions, tokens)
+OWN_ACCOUNT = "account.own"
+
+_READS = frozenset(
+    {"read", "audit_log", "trace", "package.verify"}
+    | {a for a in CATALOGUE if a.endswith(".read") or a == "store.show"}
+)
+_APPROVALS = frozenset(
+    {"access.approve", "access.deny", "access.revoke", "plan.approve", "plan.deny",
+     "package.review"}
+)  # fmt: skip
+
+#: token scope -> the actions it covers ("manage": every other action but the own account)
+SCOPES: dict[str, frozenset[str]] = {
+    "read": _READS,
+    "request": frozenset({"access.request"}),
+    "approve": _APPROVALS,
+    "manage": frozenset(CATALOGUE) - _READS - _APPROVALS - {"access.request", OWN_ACCOUNT},
+}
+
+
+def principal_problem(principal: Principal, *, action: str) -> str | None:
+    """Why ``principal`` may not even ask for ``action`` (None: the policy decides)."""
+    if principal.authn in (Authn.PASSWORD, Authn.LINK) and action != OWN_ACCOUNT:
+        return "sign-in is not complete: a second factor (TOTP code or passkey) is needed first"
+    if principal.scopes is not None:
+        if action == OWN_ACCOUNT:
+            return "an API token cannot manage the account it belongs to: sign in"
+        if not any(action in SCOPES.get(s, frozenset()) for s in principal.scopes):
+            return f"the API token's scopes ({' '.join(sorted(principal.scopes))}) do not cover {action}"
+    return None
