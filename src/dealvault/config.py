@@ -190,7 +190,7 @@ class Settings(BaseSettings):
     )
     smtp_host: str = Field(default="localhost", description="SMTP server for account mails.")
     smtp_port: int = Field(default=25, ge=1, le=65535)
-    smtp_starttls: bool = Field(default=False, description="Upgrade the SMTP connection (STARTTLS).")
+    smtp_starttls: bool = Field(default=False, description="Upgrade SMTP with STARTTLS.")
     smtp_username: str | None = Field(default=None)
     smtp_password: SecretStr | None = Field(default=None)
     smtp_sender: str = Field(

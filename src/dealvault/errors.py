@@ -33,6 +33,25 @@ class Forbidden(DealvaultError):
     exit_code = 4
 
 
+class Unauthenticated(Forbidden):
+    """No valid sign-in: no session or token, or one that ended (HTTP 401)."""
+
+    code = "unauthenticated"
+
+
+class Throttled(Forbidden):
+    """Too many failed credential checks: locked for a while (HTTP 429)."""
+
+    code = "throttled"
+
+
+class Unavailable(DealvaultError):
+    """A service the use case needs (the mail server) did not answer (HTTP 502)."""
+
+    code = "unavailable"
+    exit_code = 8
+
+
 class Invalid(DealvaultError):
     code = "invalid"
     exit_code = 2

@@ -35,5 +35,6 @@ def principal_problem(principal: Principal, *, action: str) -> str | None:
         if action == OWN_ACCOUNT:
             return "an API token cannot manage the account it belongs to: sign in"
         if not any(action in SCOPES.get(s, frozenset()) for s in principal.scopes):
-            return f"the API token's scopes ({' '.join(sorted(principal.scopes))}) do not cover {action}"
+            held = " ".join(sorted(principal.scopes))
+            return f"the API token's scopes ({held}) do not cover {action}"
     return None

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import MetaData
 
 import dealvault.access.governance_models
-import dealvault.accounts.models
 import dealvault.access.models
+import dealvault.accounts.models
 import dealvault.audit.models
 import dealvault.crypto.models
 import dealvault.transfer.models

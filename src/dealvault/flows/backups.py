@@ -12,7 +12,6 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from dealvault.access import service as access
 from dealvault.access.models import Person
 from dealvault.access.principal import Principal
 from dealvault.audit.service import EventIn

@@ -17,7 +17,7 @@ from dealvault.audit.service import EventIn
 from dealvault.crypto.keyring import DATA, KeyRing
 from dealvault.errors import Conflict, Invalid, NotFound
 from dealvault.flows.context import AppStores
-from dealvault.flows.guard import audit, enforce, resolve, person_of
+from dealvault.flows.guard import audit, enforce, person_of, resolve
 from dealvault.vault import service as vault
 from dealvault.vault.jobs import lock
 from dealvault.vault.models import CustomerRecord, ImportRun

@@ -114,8 +114,24 @@ def cli_principal(stores: AppStores, *, email: str | None) -> Principal:
         except NotFound:
             person = None
         if person is not None:
-            local = person.organization_id == info.operator_organization_id
-            return Principal(email=person.email, authn=Authn.LOCAL if local else Authn.ASSERTED)
+            if person.organization_id == info.operator_organization_id:
+                return Principal(email=person.email, authn=Authn.LOCAL)
+            if info.trial:
+                return Principal(email=person.email, authn=Authn.ASSERTED)
+            refused = Principal(email=person.email, authn=Authn.ASSERTED)
+            why = (
+                f"{person.email} is a person of another organisation: outside a trial store "
+                "they act only through their own signed-in session (dealvault login --server "
+                "URL), never by --as at the operator's command line"
+            )
+        else:
+            refused = None
+    if refused is not None:
+        enforce(
+            stores,
+            Decision(False, "none", (why,)),
+            EventIn(action="identity", actor=refused.email, authn=refused.authn.value),
+        )
     claimed = Principal(email=email.strip().lower(), authn=Authn.ASSERTED)
     enforce(
         stores,

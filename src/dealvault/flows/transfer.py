@@ -20,7 +20,7 @@ from dealvault.audit.service import EventIn
 from dealvault.db.base import utcnow
 from dealvault.errors import Invalid, NotFound
 from dealvault.flows.context import AppStores
-from dealvault.flows.guard import audit, authorize, checkpoint, enforce, resolve, person_of
+from dealvault.flows.guard import audit, authorize, checkpoint, enforce, person_of, resolve
 from dealvault.transfer import plans
 from dealvault.transfer.models import TransferPackage, TransferPlan, TransferReview
 from dealvault.transfer.records import exclusions, status_counts

@@ -1,0 +1,131 @@
+"""``create_app(settings, keyring=...)``: the FastAPI application (nothing is built at
+import time), its error mapping and its health endpoints."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from dealvault import __version__, mail
+from dealvault.api.deps import ServerContext
+from dealvault.config import Settings
+from dealvault.crypto.keyring import KeyRing
+from dealvault.errors import (
+    Busy,
+    Conflict,
+    DealvaultError,
+    Forbidden,
+    IntegrityError,
+    Invalid,
+    KeyUnavailable,
+    NotFound,
+    Throttled,
+    Unauthenticated,
+    Unavailable,
+)
+from dealvault.flows.accounts import AccountRules, Mailer
+from dealvault.flows.context import AppStores
+
+#: most specific first
+_STATUS: tuple[tuple[type[DealvaultError], int], ...] = (
+    (Unauthenticated, 401),
+    (Throttled, 429),
+    (Forbidden, 403),
+    (NotFound, 404),
+    (Busy, 503),
+    (Conflict, 409),
+    (IntegrityError, 409),
+    (Invalid, 400),
+    (KeyUnavailable, 503),
+    (Unavailable, 502),
+)
+
+
+def status_of(exc: DealvaultError) -> int:
+    return next((code for kind, code in _STATUS if isinstance(exc, kind)), 500)
+
+
+def _smtp_mailer(settings: Settings) -> Mailer:
+    def send(to: str, subject: str, body: str) -> None:
+        mail.send(settings, to=to, subject=subject, body=body)
+
+    return send
+
+
+def create_app(
+    settings: Settings,
+    *,
+    keyring: KeyRing,
+    stores: AppStores | None = None,
+    mailer: Mailer | None = None,
+) -> FastAPI:
+    """The server application on ``settings``' stores, with the master key already unlocked
+    in ``keyring`` (kept in memory only)."""
+    from dealvault.api import routes_account, routes_deals
+    from dealvault.flows.setup import load_audit_config
+
+    if stores is None:
+        stores = AppStores.connect(
+            records_url=settings.resolved_database_url,
+            keystore_url=settings.resolved_keystore_url,
+            lock_timeout=settings.lock_timeout,
+        )
+        stores.audit = load_audit_config(settings, stores=stores, keyring=lambda: keyring)
+    if stores.audit.can_sign:
+        _ = stores.audit.signer  # unwrap the log's signing key now, not in a request
+    ctx = ServerContext(
+        settings=settings,
+        stores=stores,
+        keyring=keyring,
+        rules=AccountRules.from_settings(settings),
+        mailer=mailer or _smtp_mailer(settings),
+        trusted=tuple(ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies),
+    )
+    app = FastAPI(
+        title="dealvault",
+        version=__version__,
+        description="The data room of a company transfer: every party signs in; every read is "
+        "decided by the deal's policy and recorded in the audit log.",
+    )
+    app.state.dealvault = ctx
+
+    @app.exception_handler(DealvaultError)
+    async def _error(request: Request, exc: DealvaultError) -> JSONResponse:
+        status = status_of(exc)
+        headers = {"Retry-After": "5"} if status in (429, 503) else None
+        return JSONResponse(
+            {"error": exc.code, "message": str(exc)}, status_code=status, headers=headers
+        )
+
+    @app.middleware("http")
+    async def _headers(request: Request, call_next: Any) -> Any:
+        response = await call_next(request)
+        response.headers.setdefault("Cache-Control", "no-store")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        """The process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    def readyz() -> JSONResponse:
+        """Both databases answer and the master key is unlocked."""
+        try:
+            for engine in (stores.records_engine, stores.keystore_engine):
+                with engine.connect() as conn:
+                    conn.execute(text("SELECT 1"))
+        except Exception:
+            return JSONResponse({"status": "unavailable", "reason": "database"}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    app.include_router(routes_account.router)
+    app.include_router(routes_deals.router)
+    return app

@@ -1,0 +1,162 @@
+"""Signing in and one's own account: password, second factor, sessions, API tokens."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, Field
+
+from dealvault.api.deps import COOKIE, Actor, Client, Ctx
+from dealvault.flows import accounts, signin
+
+router = APIRouter(prefix="/api", tags=["account"])
+
+
+class LoginIn(BaseModel):
+    email: str = Field(max_length=254)
+    password: str = Field(max_length=1024)
+
+
+class CodeIn(BaseModel):
+    code: str = Field(max_length=64, description="A 6-digit TOTP code or a recovery code.")
+
+
+class LinkIn(BaseModel):
+    secret: str = Field(max_length=200, description="The secret part of the mailed link.")
+    password: str = Field(max_length=1024)
+
+
+class EmailIn(BaseModel):
+    email: str = Field(max_length=254)
+
+
+class TokenIn(BaseModel):
+    name: str = Field(max_length=100)
+    scopes: list[str] = Field(description="read, request, approve, manage", max_length=4)
+    days: int = Field(default=30, ge=1, le=365)
+
+
+class SignedIn(BaseModel):
+    """A sign-in step's result; the session secret is in the cookie only."""
+
+    session_id: str
+    email: str
+    csrf: str = Field(description="Send it as X-CSRF-Token with every change.")
+    next: str | None = Field(description="totp, enrol, or null when signed in")
+
+
+def _signed_in(response: Response, ctx: Ctx, out: accounts.SignIn) -> SignedIn:
+    response.set_cookie(
+        COOKIE,
+        out.secret,
+        max_age=int(ctx.rules.timeouts.absolute.total_seconds()),
+        path="/",
+        secure=True,
+        httponly=True,
+        samesite="strict",
+    )
+    return SignedIn(session_id=out.session_id, email=out.email, csrf=out.csrf, next=out.next)
+
+
+@router.post("/auth/login")
+def login(body: LoginIn, response: Response, ctx: Ctx, client: Client) -> SignedIn:
+    """Check e-mail and password; the session then needs its second factor."""
+    out = signin.login(
+        ctx.stores, rules=ctx.rules, email=body.email, password=body.password, client=client
+    )
+    return _signed_in(response, ctx, out)
+
+
+@router.post("/auth/second-factor")
+def second_factor(
+    body: CodeIn, response: Response, ctx: Ctx, client: Client, actor: Actor
+) -> SignedIn:
+    """A TOTP or recovery code for the session that passed its password."""
+    out = signin.second_factor(
+        ctx.stores,
+        ctx.keyring,
+        rules=ctx.rules,
+        actor=actor,
+        code=body.code,
+        client=client,
+    )
+    return _signed_in(response, ctx, out)
+
+
+@router.post("/auth/logout", status_code=204)
+def logout(response: Response, ctx: Ctx, actor: Actor) -> None:
+    signin.logout(ctx.stores, actor=actor)
+    response.delete_cookie(COOKIE, path="/", secure=True, httponly=True, samesite="strict")
+
+
+@router.post("/account/activate")
+def activate(body: LinkIn, response: Response, ctx: Ctx, client: Client) -> SignedIn:
+    """Follow an invitation: set the password (then set up a second factor)."""
+    out = accounts.activate(
+        ctx.stores, rules=ctx.rules, secret=body.secret, password=body.password, client=client
+    )
+    return _signed_in(response, ctx, out)
+
+
+@router.post("/account/totp/begin")
+def totp_begin(ctx: Ctx, actor: Actor) -> accounts.TotpEnrolment:
+    """A new TOTP secret to scan (URI and QR code as SVG)."""
+    return accounts.begin_totp(ctx.stores, ctx.keyring, actor=actor)
+
+
+class EnrolledOut(BaseModel):
+    recovery_codes: list[str] = Field(description="Shown once: keep them somewhere safe.")
+    session: SignedIn
+
+
+@router.post("/account/totp/finish")
+def totp_finish(body: CodeIn, response: Response, ctx: Ctx, actor: Actor) -> EnrolledOut:
+    """Confirm the TOTP secret with a code: the session is fully signed in."""
+    out = accounts.finish_totp(ctx.stores, ctx.keyring, actor=actor, code=body.code)
+    return EnrolledOut(
+        recovery_codes=out.recovery_codes, session=_signed_in(response, ctx, out.session)
+    )
+
+
+@router.post("/account/reset-request", status_code=202)
+def reset_request(body: EmailIn, ctx: Ctx, client: Client) -> dict[str, str]:
+    """Mail a reset link if the address has an account (the answer never says)."""
+    signin.request_reset(
+        ctx.stores, rules=ctx.rules, mailer=ctx.mailer, email=body.email, client=client
+    )
+    return {"status": "if the address has an account, a link is on its way"}
+
+
+@router.post("/account/reset", status_code=204)
+def reset(body: LinkIn, ctx: Ctx, client: Client) -> None:
+    """Set a new password through a reset link; every session of the account ends."""
+    signin.reset_password(
+        ctx.stores, rules=ctx.rules, secret=body.secret, password=body.password, client=client
+    )
+
+
+@router.get("/account/sessions")
+def sessions(ctx: Ctx, actor: Actor) -> list[signin.SessionOut]:
+    return signin.list_sessions(ctx.stores, actor=actor)
+
+
+@router.delete("/account/sessions/{session_id}", status_code=204)
+def end_session(session_id: str, ctx: Ctx, actor: Actor) -> None:
+    signin.revoke_session(ctx.stores, actor=actor, session_id=session_id)
+
+
+@router.get("/account/tokens")
+def tokens(ctx: Ctx, actor: Actor) -> list[signin.TokenOut]:
+    return signin.list_tokens(ctx.stores, actor=actor)
+
+
+@router.post("/account/tokens", status_code=201)
+def new_token(body: TokenIn, ctx: Ctx, actor: Actor) -> signin.NewToken:
+    """A personal API token; its secret is shown here once."""
+    return signin.create_token(
+        ctx.stores, actor=actor, rules=ctx.rules, name=body.name, scopes=body.scopes, days=body.days
+    )
+
+
+@router.delete("/account/tokens/{token_id}")
+def revoke_token(token_id: str, ctx: Ctx, actor: Actor) -> signin.TokenOut:
+    return signin.revoke_token(ctx.stores, actor=actor, token_id=token_id)

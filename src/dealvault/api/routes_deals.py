@@ -1,0 +1,261 @@
+"""A party's use cases over HTTP: deals, inventory, access requests, views and downloads,
+invitations and the deal's audit log. Each handler calls one flow; the flow decides."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from dealvault.access.schemas import DealOut
+from dealvault.api.deps import Actor, Ctx
+from dealvault.audit.store import LogFilter
+from dealvault.deidentify.levels import Level
+from dealvault.flows import access_requests as requests
+from dealvault.flows import accounts, admin, auditing, disclosure
+from dealvault.flows.inventory import InventoryOut, inventory
+from dealvault.ingest.fields import TableRole
+
+router = APIRouter(prefix="/api", tags=["deals"])
+_MEDIA = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "parquet": "application/vnd.apache.parquet",
+}
+
+
+@router.get("/deals")
+def deals(ctx: Ctx, actor: Actor) -> list[DealOut]:
+    """The deals you are a member of."""
+    return admin.list_deals(ctx.stores, actor=actor)
+
+
+@router.get("/deals/{deal}")
+def deal(deal: str, ctx: Ctx, actor: Actor) -> DealOut:
+    return admin.show_deal(ctx.stores, actor=actor, code=deal)
+
+
+@router.get("/deals/{deal}/datasets/{dataset}/inventory")
+def dataset_inventory(deal: str, dataset: str, ctx: Ctx, actor: Actor) -> InventoryOut:
+    """What the dataset holds (metadata: columns, types, counts), never a value."""
+    return inventory(ctx.stores, actor=actor, deal=deal, dataset=dataset)
+
+
+class AccessIn(BaseModel):
+    dataset: str = Field(max_length=64)
+    categories: list[str] = Field(min_length=1, max_length=20)
+    level: str = Field(max_length=20)
+    purpose: str = Field(min_length=1, max_length=500)
+    duration_days: int = Field(ge=1, le=365)
+    row_cap: int | None = Field(default=None, ge=1)
+
+
+@router.post("/deals/{deal}/requests", status_code=201)
+def request_access(deal: str, body: AccessIn, ctx: Ctx, actor: Actor) -> requests.RequestOut:
+    """Ask for access above aggregate (approved by the roles the policy names)."""
+    return requests.request_access(
+        ctx.stores,
+        actor=actor,
+        deal=deal,
+        dataset=body.dataset,
+        categories=body.categories,
+        level=body.level,
+        purpose=body.purpose,
+        duration_days=body.duration_days,
+        row_cap=body.row_cap,
+    )
+
+
+@router.get("/deals/{deal}/requests")
+def list_requests(
+    deal: str,
+    ctx: Ctx,
+    actor: Actor,
+    status: str | None = Query(default=None, max_length=20),
+    mine: bool = False,
+) -> list[requests.RequestOut]:
+    return requests.list_requests(ctx.stores, actor=actor, deal=deal, status=status, mine=mine)
+
+
+@router.get("/requests/{request_id}")
+def show_request(request_id: int, ctx: Ctx, actor: Actor) -> requests.RequestOut:
+    return requests.show_request(ctx.stores, actor=actor, request_id=request_id)
+
+
+class ApproveIn(BaseModel):
+    comment: str | None = Field(default=None, max_length=500)
+    role: str | None = Field(default=None, max_length=30)
+
+
+class DenyIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+@router.post("/requests/{request_id}/approve")
+def approve(request_id: int, body: ApproveIn, ctx: Ctx, actor: Actor) -> requests.RequestOut:
+    return requests.approve_request(
+        ctx.stores, actor=actor, request_id=request_id, comment=body.comment, role=body.role
+    )
+
+
+@router.post("/requests/{request_id}/deny")
+def deny(request_id: int, body: DenyIn, ctx: Ctx, actor: Actor) -> requests.RequestOut:
+    return requests.deny_request(ctx.stores, actor=actor, request_id=request_id, reason=body.reason)
+
+
+class ViewOut(BaseModel):
+    """One page of what you may see, with the disclosure's metadata (level, recipient,
+    time, parameters, canary count)."""
+
+    meta: dict[str, Any]
+    columns: list[str]
+    rows: list[dict[str, Any]]
+    offset: int
+    total: int
+
+
+def _request(
+    actor: Actor,
+    deal: str,
+    dataset: str,
+    purpose: str,
+    level: Level | None,
+    table: TableRole,
+    group_by: list[str] | None = None,
+    measure: list[str] | None = None,
+) -> disclosure.DisclosureRequest:
+    return disclosure.DisclosureRequest(
+        actor=actor,
+        deal=deal,
+        dataset=dataset,
+        level=level or Level.METADATA,
+        purpose=purpose,
+        table=table,
+        group_by=group_by or [],
+        measures=measure or ["count"],
+    )
+
+
+@router.get("/deals/{deal}/datasets/{dataset}/view")
+def view(
+    deal: str,
+    dataset: str,
+    ctx: Ctx,
+    actor: Actor,
+    purpose: str = Query(min_length=1, max_length=500),
+    level: Level | None = None,
+    table: TableRole = TableRole.CUSTOMERS,
+    group_by: list[str] = Query(default=[], max_length=5, description="aggregate: groups"),
+    measure: list[str] = Query(default=[], max_length=5, description="aggregate: measures"),
+    offset: int = Query(default=0, ge=0),
+    limit: int = Query(default=50, ge=1, le=500),
+) -> ViewOut:
+    """A page of the dataset at your level (default: the highest you may have now)."""
+    result = disclosure.view(
+        ctx.stores,
+        ctx.keyring,
+        request=_request(actor, deal, dataset, purpose, level, table, group_by, measure),
+        level=level,
+        settings=ctx.settings,
+    )
+    page = result.frame.slice(offset, limit)
+    return ViewOut(
+        meta=dict(result.meta),
+        columns=page.columns,
+        rows=page.to_dicts(),
+        offset=offset,
+        total=result.frame.height,
+    )
+
+
+@router.get(
+    "/deals/{deal}/datasets/{dataset}/download",
+    responses={200: {"content": {m: {} for m in _MEDIA.values()}}},
+    response_class=Response,
+)
+def download(
+    deal: str,
+    dataset: str,
+    ctx: Ctx,
+    actor: Actor,
+    purpose: str = Query(min_length=1, max_length=500),
+    level: Level | None = None,
+    table: TableRole = TableRole.CUSTOMERS,
+    group_by: list[str] = Query(default=[], max_length=5, description="aggregate: groups"),
+    measure: list[str] = Query(default=[], max_length=5, description="aggregate: measures"),
+    format: Literal["csv", "xlsx", "parquet"] = "csv",
+) -> Response:
+    """The file at your level: the level, recipient and time in its header, your canary
+    records in it, formulas neutralised (as ``dealvault disclose`` writes it)."""
+    from dealvault.deidentify.writers import write_disclosure
+
+    result = disclosure.view(
+        ctx.stores,
+        ctx.keyring,
+        request=_request(actor, deal, dataset, purpose, level, table, group_by, measure),
+        level=level,
+        settings=ctx.settings,
+    )
+    with tempfile.TemporaryDirectory(prefix="dealvault-dl-") as tmp:
+        path = Path(tmp) / f"disclosure.{format}"
+        write_disclosure(result.frame, path=path, fmt=format, meta=result.meta)
+        body = path.read_bytes()
+    name = f"{deal}-{dataset}-{result.meta['level']}.{format}"
+    return Response(
+        body,
+        media_type=_MEDIA[format],
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+class InviteIn(BaseModel):
+    email: str = Field(max_length=254)
+    role: str = Field(max_length=30)
+    name: str | None = Field(default=None, max_length=200)
+    organization: str | None = Field(default=None, max_length=200)
+
+
+@router.post("/deals/{deal}/invitations", status_code=201)
+def invite(deal: str, body: InviteIn, ctx: Ctx, actor: Actor) -> accounts.InviteOut:
+    """Invite a person with a role in the deal; the one-time link goes to them by mail."""
+    return accounts.invite(
+        ctx.stores,
+        actor=actor,
+        rules=ctx.rules,
+        mailer=ctx.mailer,
+        deal=deal,
+        email=body.email,
+        role=body.role,
+        name=body.name,
+        organization=body.organization,
+    )
+
+
+@router.post("/deals/{deal}/members/{email}/disable")
+def disable(deal: str, email: str, ctx: Ctx, actor: Actor) -> accounts.AccountOut:
+    return accounts.set_disabled(ctx.stores, actor=actor, deal=deal, email=email, disabled=True)
+
+
+@router.post("/deals/{deal}/members/{email}/enable")
+def enable(deal: str, email: str, ctx: Ctx, actor: Actor) -> accounts.AccountOut:
+    return accounts.set_disabled(ctx.stores, actor=actor, deal=deal, email=email, disabled=False)
+
+
+@router.get("/deals/{deal}/audit")
+def audit_log(
+    deal: str,
+    ctx: Ctx,
+    actor: Actor,
+    action: str | None = Query(default=None, max_length=64),
+    since: datetime | None = None,
+    limit: int = Query(default=1000, ge=1, le=10_000),
+) -> list[dict[str, Any]]:
+    """The deal's audit events (for the roles that may read its log: auditor, counsel,
+    steward)."""
+    flt = LogFilter(deal=deal, action=action, since=since, limit=limit)
+    return auditing.log(ctx.stores, actor=actor, flt=flt)

@@ -1,0 +1,516 @@
+"""Signing in and staying signed in: password, second factor, sessions, API tokens, password
+reset. Every credential check is throttled per account and per client address, and every
+outcome (a failure and a lock included) is an audit event."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dealvault.access.models import Person
+from dealvault.access.principal import Authn, Principal
+from dealvault.access.scopes import OWN_ACCOUNT, SCOPES
+from dealvault.accounts import passwords, throttle, totp
+from dealvault.accounts import service as acc
+from dealvault.accounts.models import ApiToken, AuthSession
+from dealvault.audit.service import EventIn
+from dealvault.crypto.keyring import KeyRing
+from dealvault.db.base import utcnow
+from dealvault.errors import Invalid, NotFound, Throttled, Unauthenticated
+from dealvault.flows.accounts import AccountRules, Mailer, SignIn
+from dealvault.flows.context import AppStores
+from dealvault.flows.guard import audit, authorize, checkpoint
+
+ANONYMOUS = "anonymous"
+_FACTOR_AUTHN = {"totp": Authn.PASSWORD_TOTP, "webauthn": Authn.PASSWORD_WEBAUTHN}
+
+
+class SessionOut(BaseModel):
+    id: str
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    client: str | None
+    second_factor: bool
+    current: bool
+
+
+class TokenOut(BaseModel):
+    id: str
+    name: str
+    scopes: list[str]
+    created_at: datetime
+    expires_at: datetime
+    last_used_at: datetime | None
+    revoked: bool
+
+
+class NewToken(BaseModel):
+    token: TokenOut
+    secret: str
+
+
+def _event(action: str, *, actor: str, client: str | None, ok: bool, **kw: object) -> EventIn:
+    return EventIn(
+        action=action,
+        actor=actor,
+        client=client,
+        decision="allow" if ok else "deny",
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def _refuse_locked(
+    stores: AppStores, s: Session, *, keys: list[str], actor: str, client: str | None
+) -> None:
+    for key in keys:
+        until = throttle.locked_until(s, key)
+        if until is not None:
+            what = "this account" if key.startswith("account:") else "this address"
+            msg = f"too many failed attempts: {what} is locked until {until:%H:%M} UTC"
+            with stores.unit_of_work() as uow:
+                audit(
+                    stores,
+                    uow,
+                    _event("auth.locked", actor=actor, client=client, ok=False, reasons=(msg,)),
+                )
+            raise Throttled(msg)
+
+
+def _failed(
+    stores: AppStores,
+    *,
+    rules: AccountRules,
+    action: str,
+    actor: str,
+    person_id: int | None,
+    client: str | None,
+    reason: str,
+) -> None:
+    """Record a failed check in a transaction of its own (it must survive the refusal) and
+    count it against the account and the client; a lock is an event too."""
+    with stores.unit_of_work() as uow:
+        s = uow.records
+        locked = throttle.fail(
+            s,
+            throttle.client_key(client),
+            limit=rules.limits.client_failures,
+            limits=rules.limits,
+        )
+        if person_id is not None:
+            locked = (
+                throttle.fail(
+                    s,
+                    throttle.account_key(person_id),
+                    limit=rules.limits.account_failures,
+                    limits=rules.limits,
+                )
+                or locked
+            )
+        audit(stores, uow, _event(action, actor=actor, client=client, ok=False, reasons=(reason,)))
+        if locked:
+            audit(
+                stores,
+                uow,
+                _event(
+                    "auth.lockout",
+                    actor=actor,
+                    client=client,
+                    ok=False,
+                    reasons=(f"locked for {rules.limits.lockout} after repeated failures",),
+                ),
+            )
+            checkpoint(stores, uow, reason="sign-in lockout")
+
+
+def login(
+    stores: AppStores, *, rules: AccountRules, email: str, password: str, client: str | None
+) -> SignIn:
+    """Check e-mail and password: a session that still needs its second factor (``next`` is
+    ``totp``, or ``enrol`` for an account without one yet)."""
+    email = email.strip().lower()
+    with stores.records_session() as s:
+        person = s.scalar(select(Person).where(Person.email == email))
+        keys = [throttle.client_key(client)]
+        if person is not None:
+            keys.append(throttle.account_key(person.id))
+        actor = person.email if person is not None else ANONYMOUS
+        _refuse_locked(stores, s, keys=keys, actor=actor, client=client)
+        account = acc.account_of(s, person) if person is not None else None
+        good = passwords.verify(account.password_hash if account else None, password)
+        disabled = account is not None and account.disabled_at is not None
+        enrolled = account is not None and account.totp_enrolled_at is not None
+        person_id = person.id if person is not None else None
+    if not good or disabled:
+        reason = "account disabled" if good else "wrong e-mail or password"
+        _failed(
+            stores,
+            rules=rules,
+            action="auth.password",
+            actor=actor,
+            person_id=person_id,
+            client=client,
+            reason=reason,
+        )
+        raise Unauthenticated("this account is disabled" if good else "wrong e-mail or password")
+    with stores.unit_of_work() as uow:
+        s = uow.records
+        person = s.get(Person, person_id)
+        assert person is not None
+        sid, csrf, row = acc.open_session(s, person=person, client=client, timeouts=rules.timeouts)
+        audit(
+            stores,
+            uow,
+            _event(
+                "auth.password",
+                actor=person.email,
+                client=client,
+                ok=True,
+                authn=Authn.PASSWORD.value,
+                session=row.id,
+            ),
+        )
+        nxt = "totp" if enrolled else "enrol"
+        return SignIn(session_id=row.id, secret=sid, csrf=csrf, email=person.email, next=nxt)
+
+
+def second_factor(
+    stores: AppStores,
+    keyring: KeyRing,
+    *,
+    rules: AccountRules,
+    actor: Principal,
+    code: str,
+    client: str | None,
+) -> SignIn:
+    """Check a TOTP code (or a one-time recovery code) for the acting session, which has
+    passed its password: the session is upgraded and gets a new secret."""
+    with stores.records_session() as s:
+        row = s.get(AuthSession, actor.session_id) if actor.session_id else None
+        if row is None or actor.authn is not Authn.PASSWORD:
+            raise Invalid("this step is for a session that passed its password only")
+        person = s.get(Person, row.person_id)
+        assert person is not None
+        email, person_id, sid = person.email, person.id, row.id
+        _refuse_locked(
+            stores,
+            s,
+            keys=[throttle.client_key(client), throttle.account_key(person_id)],
+            actor=email,
+            client=client,
+        )
+    with stores.unit_of_work() as uow:
+        s = uow.records
+        person = s.get(Person, person_id)
+        account = acc.account_of(s, person) if person is not None else None
+        assert person is not None
+        if account is None or account.totp_sealed is None or account.totp_enrolled_at is None:
+            raise Invalid("this account has no second factor yet: set one up first")
+        key = keyring.store_key(uow.keys, purpose=acc.ACCOUNT_KEY_PURPOSE, create=False)
+        assert key is not None
+        secret = acc.open_totp(key, person_id=person.id, sealed=account.totp_sealed)
+        step = totp.matching_step(secret, code, after=account.totp_last_step)
+        how = "totp"
+        if step is not None:
+            account.totp_last_step = step
+        elif not acc.use_recovery_code(s, key, person=person, code=code):
+            how = ""
+        if how:
+            current = s.get(AuthSession, sid)
+            assert current is not None
+            current.factor = "totp"
+            new_secret, csrf = acc.rotate_session(s, current)
+            throttle.clear(s, throttle.account_key(person.id))
+            audit(
+                stores,
+                uow,
+                _event(
+                    "auth.second_factor",
+                    actor=email,
+                    client=client,
+                    ok=True,
+                    authn=Authn.PASSWORD_TOTP.value,
+                    session=sid,
+                    objects={"method": "totp" if step is not None else "recovery-code"},
+                ),
+            )
+            return SignIn(session_id=sid, secret=new_secret, csrf=csrf, email=email, next=None)
+    _failed(
+        stores,
+        rules=rules,
+        action="auth.second_factor",
+        actor=email,
+        person_id=person_id,
+        client=client,
+        reason="wrong, used or expired code",
+    )
+    raise Unauthenticated("the code is wrong, was already used, or has expired")
+
+
+def session_principal(
+    stores: AppStores, *, rules: AccountRules, secret: str, client: str | None
+) -> tuple[Principal, str]:
+    """The principal of a live session (and the digest of its CSRF token); the session's
+    last use is now."""
+    with stores.unit_of_work() as uow:
+        s = uow.records
+        row = acc.live_session(s, secret=secret, timeouts=rules.timeouts)
+        person = s.get(Person, row.person_id)
+        assert person is not None
+        now = utcnow()
+        if now - row.last_seen_at > timedelta(seconds=15):  # no write on every request
+            row.last_seen_at = now
+        authn = _FACTOR_AUTHN.get(row.factor or "", Authn.PASSWORD)
+        return Principal(
+            email=person.email, authn=authn, session_id=row.id, client=client
+        ), row.csrf_digest
+
+
+def token_principal(stores: AppStores, *, secret: str, client: str | None) -> Principal:
+    with stores.unit_of_work() as uow:
+        s = uow.records
+        row = acc.live_token(s, secret=secret)
+        person = s.get(Person, row.person_id)
+        assert person is not None
+        now = utcnow()
+        if row.last_used_at is None or now - row.last_used_at > timedelta(seconds=15):
+            row.last_used_at = now
+        return Principal(
+            email=person.email,
+            authn=Authn.TOKEN,
+            session_id=row.id,
+            client=client,
+            scopes=frozenset(row.scopes.split()),
+        )
+
+
+def logout(stores: AppStores, *, actor: Principal) -> None:
+    with stores.unit_of_work() as uow:
+        _, event = authorize(
+            stores,
+            uow.records,
+            actor=actor,
+            action=OWN_ACCOUNT,
+            event=EventIn(action="auth.logout"),
+        )
+        row = uow.records.get(AuthSession, actor.session_id) if actor.session_id else None
+        if row is not None and row.revoked_at is None:
+            row.revoked_at = utcnow()
+        audit(stores, uow, event)
+
+
+def list_sessions(stores: AppStores, *, actor: Principal) -> list[SessionOut]:
+    with stores.unit_of_work() as uow:
+        person, event = authorize(
+            stores,
+            uow.records,
+            actor=actor,
+            action=OWN_ACCOUNT,
+            event=EventIn(action="auth.sessions"),
+        )
+        now = utcnow()
+        rows = uow.records.scalars(
+            select(AuthSession)
+            .where(
+                AuthSession.person_id == person.id,
+                AuthSession.revoked_at.is_(None),
+                AuthSession.expires_at > now,
+            )
+            .order_by(AuthSession.created_at)
+        )
+        out = [
+            SessionOut(
+                id=r.id,
+                created_at=r.created_at,
+                last_seen_at=r.last_seen_at,
+                expires_at=r.expires_at,
+                client=r.client,
+                second_factor=r.factor is not None,
+                current=r.id == actor.session_id,
+            )
+            for r in rows
+        ]
+        audit(stores, uow, event)
+        return out
+
+
+def revoke_session(stores: AppStores, *, actor: Principal, session_id: str) -> None:
+    with stores.unit_of_work() as uow:
+        person, event = authorize(
+            stores,
+            uow.records,
+            actor=actor,
+            action=OWN_ACCOUNT,
+            event=EventIn(action="auth.session_revoke", objects={"session": session_id}),
+        )
+        row = uow.records.get(AuthSession, session_id)
+        if row is None or row.person_id != person.id:
+            raise NotFound(f"no session {session_id!r} of yours")
+        row.revoked_at = row.revoked_at or utcnow()
+        audit(stores, uow, event)
+
+
+def create_token(
+    stores: AppStores,
+    *,
+    actor: Principal,
+    rules: AccountRules,
+    name: str,
+    scopes: list[str],
+    days: int,
+) -> NewToken:
+    """A personal API token (its secret is returned once, only its digest is kept)."""
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if unknown or not scopes:
+        raise Invalid(
+            f"token scopes: choose from {', '.join(SCOPES)} (got {', '.join(unknown) or 'none'})"
+        )
+    if days < 1 or timedelta(days=days) > rules.token_max:
+        raise Invalid(f"a token lives 1 to {rules.token_max.days} days")
+    with stores.unit_of_work() as uow:
+        person, event = authorize(
+            stores,
+            uow.records,
+            actor=actor,
+            action=OWN_ACCOUNT,
+            event=EventIn(action="auth.token_create", objects={"scopes": " ".join(sorted(scopes))}),
+        )
+        secret, row = acc.new_token(
+            uow.records,
+            person=person,
+            name=name,
+            scopes=frozenset(scopes),
+            valid_for=timedelta(days=days),
+        )
+        audit(stores, uow, replace(event, objects={**event.objects, "token": row.id}))
+        return NewToken(token=_token_view(row), secret=secret)
+
+
+def _token_view(row: ApiToken) -> TokenOut:
+    return TokenOut(
+        id=row.id,
+        name=row.name,
+        scopes=row.scopes.split(),
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        last_used_at=row.last_used_at,
+        revoked=row.revoked_at is not None,
+    )
+
+
+def list_tokens(stores: AppStores, *, actor: Principal) -> list[TokenOut]:
+    with stores.unit_of_work() as uow:
+        person, event = authorize(
+            stores,
+            uow.records,
+            actor=actor,
+            action=OWN_ACCOUNT,
+            event=EventIn(action="auth.tokens"),
+        )
+        rows = uow.records.scalars(
+            select(ApiToken).where(ApiToken.person_id == person.id).order_by(ApiToken.created_at)
+        )
+        out = [_token_view(r) for r in rows]
+        audit(stores, uow, event)
+        return out
+
+
+def revoke_token(stores: AppStores, *, actor: Principal, token_id: str) -> TokenOut:
+    with stores.unit_of_work() as uow:
+        person, event = authorize(
+            stores,
+            uow.records,
+            actor=actor,
+            action=OWN_ACCOUNT,
+            event=EventIn(action="auth.token_revoke", objects={"token": token_id}),
+        )
+        row = acc.token_of(uow.records, person=person, token_id=token_id)
+        row.revoked_at = row.revoked_at or utcnow()
+        audit(stores, uow, event)
+        return _token_view(row)
+
+
+def request_reset(
+    stores: AppStores, *, rules: AccountRules, mailer: Mailer, email: str, client: str | None
+) -> None:
+    """Mail a password-reset link if ``email`` has an active account; the answer is the same
+    either way, so nobody learns who has an account."""
+    email = email.strip().lower()
+    with stores.records_session() as s:
+        _refuse_locked(
+            stores, s, keys=[throttle.client_key(client)], actor=ANONYMOUS, client=client
+        )
+    with stores.unit_of_work() as uow:
+        s = uow.records
+        person = s.scalar(select(Person).where(Person.email == email))
+        account = acc.account_of(s, person) if person is not None else None
+        # every request counts against the client: resets cannot be used to spray mail
+        throttle.fail(
+            s, throttle.client_key(client), limit=rules.limits.client_failures, limits=rules.limits
+        )
+        if person is None or account is None or account.password_hash is None:
+            audit(
+                stores, uow, _event("auth.reset_request", actor=ANONYMOUS, client=client, ok=False)
+            )
+            return
+        if account.disabled_at is not None:
+            audit(
+                stores,
+                uow,
+                _event(
+                    "auth.reset_request",
+                    actor=person.email,
+                    client=client,
+                    ok=False,
+                    reasons=("account disabled",),
+                ),
+            )
+            return
+        secret, link = acc.new_link(s, kind="reset", person=person, valid_for=rules.reset_valid)
+        audit(stores, uow, _event("auth.reset_request", actor=person.email, client=client, ok=True))
+        mailer(
+            person.email,
+            "Reset your dealvault password",
+            "Someone (we hope you) asked to reset your dealvault password.\n\n"
+            "Set a new one here (the link works once, until "
+            f"{link.expires_at:%Y-%m-%d %H:%M} UTC):\n"
+            f"{rules.public_url}/account/reset#{secret}\n\n"
+            "If it was not you, ignore this mail; your password stays as it is.\n",
+        )
+
+
+def reset_password(
+    stores: AppStores, *, rules: AccountRules, secret: str, password: str, client: str | None
+) -> None:
+    """Set a new password through a reset link: every session of the account ends; the
+    second factor is still needed at the next sign-in."""
+    with stores.unit_of_work() as uow:
+        s = uow.records
+        link = acc.use_link(s, kind="reset", secret=secret)
+        person = s.get(Person, link.person_id)
+        assert person is not None
+        passwords.check_new(
+            password, email=person.email, name=person.name, min_length=rules.password_min
+        )
+        account = acc.account_of(s, person, create=True)
+        assert account is not None
+        account.password_hash = passwords.hash_password(password)
+        account.password_set_at = utcnow()
+        ended = acc.revoke_sessions(s, person_id=person.id)
+        audit(
+            stores,
+            uow,
+            _event(
+                "auth.password_reset",
+                actor=person.email,
+                client=client,
+                ok=True,
+                authn=Authn.LINK.value,
+                counts={"sessions_ended": ended},
+            ),
+        )
+        checkpoint(stores, uow, reason="password reset")
