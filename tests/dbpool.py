@@ -121,16 +121,7 @@ class PostgresPool:
             with eng.connect() as conn:
                 if conn.execute(text(_FINGERPRINT)).scalar_one() != self._prints.get(store):
                     raise LookupError("schema changed")
-                tables = (
-                    conn.execute(
-                        text(
-                            "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public' "
-                            "AND tablename NOT LIKE 'alembic_version%'"
-                        )
-                    )
-                    .scalars()
-                    .all()
-                )
+                tables = conn.execute(text(_TABLES)).scalars().all()
                 conn.execute(text("SET session_replication_role = replica"))
                 conn.execute(text("SET lock_timeout = '5s'"))
                 if tables:
