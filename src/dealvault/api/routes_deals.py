@@ -236,14 +236,23 @@ def invite(deal: str, body: InviteIn, ctx: Ctx, actor: Actor) -> accounts.Invite
     )
 
 
-@router.post("/deals/{deal}/members/{email}/disable")
-def disable(deal: str, email: str, ctx: Ctx, actor: Actor) -> accounts.AccountOut:
-    return accounts.set_disabled(ctx.stores, actor=actor, deal=deal, email=email, disabled=True)
+class MemberIn(BaseModel):
+    email: str = Field(max_length=254)
 
 
-@router.post("/deals/{deal}/members/{email}/enable")
-def enable(deal: str, email: str, ctx: Ctx, actor: Actor) -> accounts.AccountOut:
-    return accounts.set_disabled(ctx.stores, actor=actor, deal=deal, email=email, disabled=False)
+@router.post("/deals/{deal}/members/disable")
+def disable(deal: str, body: MemberIn, ctx: Ctx, actor: Actor) -> accounts.AccountOut:
+    """Disable a member's sign-in: their sessions and tokens stop at the next request."""
+    return accounts.set_disabled(
+        ctx.stores, actor=actor, deal=deal, email=body.email, disabled=True
+    )
+
+
+@router.post("/deals/{deal}/members/enable")
+def enable(deal: str, body: MemberIn, ctx: Ctx, actor: Actor) -> accounts.AccountOut:
+    return accounts.set_disabled(
+        ctx.stores, actor=actor, deal=deal, email=body.email, disabled=False
+    )
 
 
 @router.get("/deals/{deal}/audit")

@@ -28,6 +28,9 @@ deal_app = typer.Typer(help="Deals and their stages, parties and members.", no_a
 
 
 def register(app: typer.Typer) -> None:
+    from dealvault.cli.accounts import invite_cmd
+
+    person_app.command("invite")(invite_cmd)
     app.command("init")(init)
     app.add_typer(org_app, name="org")
     app.add_typer(person_app, name="person")

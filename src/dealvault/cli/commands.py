@@ -87,6 +87,16 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
         ("Deals and their stages, parties and members."),
     ),
     (
+        "account",
+        "accounts",
+        ("Sign-in accounts on the server: disable or enable a deal member's sign-in."),
+    ),
+    (
+        "serve",
+        "serve",
+        ("Run the server every party signs in to (unlocks the master key once, at start)."),
+    ),
+    (
         "store",
         "store",
         ("The store itself: its locations, key provider, operators and store-wide roles."),

@@ -1,0 +1,87 @@
+"""``dealvault serve``: the server every party signs in to (FastAPI under uvicorn)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dealvault.cli.context import get
+from dealvault.errors import Invalid, KeyUnavailable
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve_cmd)
+
+
+def _read_fd(fd: int) -> str:
+    try:
+        with os.fdopen(fd, "r", encoding="utf-8", closefd=True) as fh:
+            text = fh.readline().rstrip("\r\n")
+    except OSError as exc:
+        raise KeyUnavailable(
+            f"cannot read the passphrase from file descriptor {fd}: {exc.strerror}"
+        ) from None
+    if not text:
+        raise KeyUnavailable(f"file descriptor {fd} gave an empty passphrase")
+    return text
+
+
+def serve_cmd(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8443,
+    tls_cert: Annotated[
+        Path | None, typer.Option(help="TLS certificate (PEM); with --tls-key.")
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="TLS private key (PEM).")] = None,
+    passphrase_fd: Annotated[
+        int | None,
+        typer.Option(help="Read the master-key passphrase from this file descriptor."),
+    ] = None,
+    insecure_http: Annotated[
+        bool,
+        typer.Option(
+            help="Serve plain HTTP (only behind a TLS-terminating proxy on the same host, or "
+            "for a local trial): session cookies are Secure and need HTTPS in the browser."
+        ),
+    ] = False,
+) -> None:
+    """Run the server: unlock the master key once (prompt, --passphrase-fd or the key
+    provider), keep it in memory only, and serve the API. Refuses to start when the key
+    does not open this store."""
+    import uvicorn
+    from pydantic import SecretStr
+
+    from dealvault.api.app import create_app
+
+    c = get(ctx)
+    if (tls_cert is None) != (tls_key is None):
+        raise Invalid("give both --tls-cert and --tls-key, or neither")
+    if tls_cert is None and not insecure_http:
+        raise Invalid("give --tls-cert and --tls-key (or --insecure-http behind a TLS proxy)")
+    if passphrase_fd is not None:
+        c.settings = c.settings.model_copy(
+            update={"passphrase": SecretStr(_read_fd(passphrase_fd))}
+        )
+    stores = c.stores()
+    keyring = c.keyring()
+    with stores.keystore_sessions() as ks:
+        keyring.verify_kek(ks)  # the wrong key stops the start, not the first request
+    app = create_app(c.settings, keyring=keyring, stores=stores)
+    c.err.print(
+        f"dealvault {'https' if tls_cert else 'http'}://{host}:{port}  (store {c.settings.home}; "
+        "Ctrl-C stops)"
+    )
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        ssl_certfile=str(tls_cert) if tls_cert else None,
+        ssl_keyfile=str(tls_key) if tls_key else None,
+        proxy_headers=False,  # forwarded headers are believed only from trusted_proxies
+        server_header=False,
+        log_level="info",
+    )
