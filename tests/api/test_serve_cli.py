@@ -9,7 +9,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -73,13 +74,15 @@ def passphrase_store(tmp_path: Path) -> Iterator[dict[str, str]]:
     yield environ
 
 
-def _serve(environ: dict[str, str], passphrase: str, port: int) -> subprocess.Popen[str]:
+def _serve(
+    environ: dict[str, str], passphrase: str, port: int, *extra: str
+) -> subprocess.Popen[str]:
     read, write = os.pipe()
     os.write(write, (passphrase + "\n").encode())
     os.close(write)
     proc = subprocess.Popen(
         [sys.executable, "-m", "dealvault.cli.main", "serve", "--port", str(port),
-         "--insecure-http", "--passphrase-fd", str(read)],
+         "--insecure-http", "--passphrase-fd", str(read), *extra],
         env=environ, pass_fds=(read,), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True,
     )  # fmt: skip
@@ -87,25 +90,72 @@ def _serve(environ: dict[str, str], passphrase: str, port: int) -> subprocess.Po
     return proc
 
 
+def _ready(proc: subprocess.Popen[str], port: int) -> httpx.Response:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
+        except httpx.TransportError:
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            assert time.monotonic() < deadline, "the server did not come up"
+            time.sleep(0.2)
+
+
 def test_serve_unlocks_once_and_answers(passphrase_store: dict[str, str]) -> None:
     port = _free_port()
     proc = _serve(passphrase_store, PASSPHRASE, port)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                r = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-                assert time.monotonic() < deadline, "the server did not come up"
-                time.sleep(0.2)
+        r = _ready(proc, port)
         assert r.json() == {"status": "ready"}
         assert httpx.get(f"http://127.0.0.1:{port}/api/deals").status_code == 401
         assert "server" not in {k.lower() for k in r.headers}
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        out, _ = proc.communicate(timeout=30)
+    # uvicorn shuts down cleanly, then re-raises the signal (exit status -SIGTERM)
+    assert proc.returncode in (0, -15) and "Application shutdown complete" in out, out
+
+
+def test_two_workers_on_postgresql_share_the_socket(
+    tmp_path: Path, pg_database: Callable[[], str]
+) -> None:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("DEALVAULT_", "PYTEST_"))}
+    environ.update(
+        DEALVAULT_HOME=str(tmp_path / "pg-store"),
+        DEALVAULT_DATABASE_URL=pg_database(),
+        DEALVAULT_KEYSTORE_URL=pg_database(),
+        DEALVAULT_ARGON2_MEMORY_KIB="1024",
+        DEALVAULT_ARGON2_TIME_COST="1",
+        DEALVAULT_PASSPHRASE=PASSPHRASE,
+    )
+    subprocess.run(
+        [sys.executable, "-m", "dealvault.cli.main", "init", "--operator", "it@s.example",
+         "--org", "S Co"],
+        env=environ, check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    del environ["DEALVAULT_PASSPHRASE"]
+    port = _free_port()
+    proc = _serve(environ, PASSPHRASE, port, "--workers", "2")
+    try:
+        assert _ready(proc, port).json() == {"status": "ready"}
+        with ThreadPoolExecutor(8) as pool:
+            codes = list(
+                pool.map(
+                    lambda _: httpx.get(f"http://127.0.0.1:{port}/api/deals").status_code, range(40)
+                )
+            )
+        assert codes == [401] * 40
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    assert "2 workers" in out
+
+
+def test_the_sqlite_store_serves_from_one_process(passphrase_store: dict[str, str]) -> None:
+    proc = _serve(passphrase_store, PASSPHRASE, _free_port(), "--workers", "2")
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 2 and "one process" in out
 
 
 def test_serve_refuses_the_wrong_key(passphrase_store: dict[str, str]) -> None:

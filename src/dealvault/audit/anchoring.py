@@ -7,6 +7,7 @@ from typing import Final
 
 SECURITY_PREFIXES: Final = (
     "access.",  # requests, approvals, grants, denials, revocations
+    "account.",  # invitations, activation, second-factor enrolment, disable/enable
     "agreement.",  # agreements gate access
     "backup.",  # create, verify, restore
     "certificate.",  # destruction/return certificates
@@ -33,6 +34,11 @@ SECURITY_ACTIONS: Final = frozenset(
         "store.role_grant",  # store-wide roles: operators, training administrators
         "store.role_revoke",
         "identity",  # someone not registered tried to act
+        "auth.lockout",  # an account or address locked after repeated failures
+        "auth.password_reset",  # every session of the account ends
+        "auth.token_create",  # a new credential for scripts
+        "auth.token_revoke",
+        "auth.session_revoke",
         "token.resolve",  # re-identifies a pseudonym
         "trace",  # canary tracing of a leaked file
     }
@@ -76,6 +82,14 @@ ROUTINE_ACTIONS: Final = frozenset(
         "person.list",
         "person.show",
         "store.show",
+        # sign-in steps: frequent; each failure is counted and a lockout is anchored
+        "auth.password",
+        "auth.second_factor",
+        "auth.locked",  # a refusal while locked (the lock itself is anchored)
+        "auth.logout",
+        "auth.sessions",
+        "auth.tokens",
+        "auth.reset_request",
     }
 )
 """Actions that are not anchored one by one (periodic checkpoints cover them)."""

@@ -94,7 +94,10 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     (
         "serve",
         "serve",
-        ("Run the server every party signs in to (unlocks the master key once, at start)."),
+        (
+            "Run the server: unlock the master key once (prompt, --passphrase-fd or the key"
+            " provider), keep it in memory only, and serve the API."
+        ),
     ),
     (
         "store",

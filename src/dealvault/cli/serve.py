@@ -41,6 +41,14 @@ def serve_cmd(
         int | None,
         typer.Option(help="Read the master-key passphrase from this file descriptor."),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Server processes (PostgreSQL stores only; the SQLite store takes one).",
+        ),
+    ] = 1,
     insecure_http: Annotated[
         bool,
         typer.Option(
@@ -52,9 +60,9 @@ def serve_cmd(
     """Run the server: unlock the master key once (prompt, --passphrase-fd or the key
     provider), keep it in memory only, and serve the API. Refuses to start when the key
     does not open this store."""
-    import uvicorn
     from pydantic import SecretStr
 
+    from dealvault.api import workers as procs
     from dealvault.api.app import create_app
 
     c = get(ctx)
@@ -62,6 +70,8 @@ def serve_cmd(
         raise Invalid("give both --tls-cert and --tls-key, or neither")
     if tls_cert is None and not insecure_http:
         raise Invalid("give --tls-cert and --tls-key (or --insecure-http behind a TLS proxy)")
+    if workers > 1 and c.settings.resolved_database_url.startswith("sqlite"):
+        raise Invalid("the SQLite store serves from one process: use --workers 1 or PostgreSQL")
     if passphrase_fd is not None:
         c.settings = c.settings.model_copy(
             update={"passphrase": SecretStr(_read_fd(passphrase_fd))}
@@ -71,17 +81,27 @@ def serve_cmd(
     with stores.keystore_sessions() as ks:
         keyring.verify_kek(ks)  # the wrong key stops the start, not the first request
     app = create_app(c.settings, keyring=keyring, stores=stores)
+    sock = procs.listen(host, port)  # before the workers: a port in use fails here, once
     c.err.print(
         f"dealvault {'https' if tls_cert else 'http'}://{host}:{port}  (store {c.settings.home}; "
-        "Ctrl-C stops)"
+        f"{workers} worker{'s' if workers > 1 else ''}; Ctrl-C stops)",
+        soft_wrap=True,
     )
-    uvicorn.run(
+
+    def after_fork() -> None:  # connections of the parent's pools are not the worker's
+        stores.records_engine.dispose(close=False)
+        stores.keystore_engine.dispose(close=False)
+
+    procs.run(
         app,
-        host=host,
-        port=port,
-        ssl_certfile=str(tls_cert) if tls_cert else None,
-        ssl_keyfile=str(tls_key) if tls_key else None,
-        proxy_headers=False,  # forwarded headers are believed only from trusted_proxies
-        server_header=False,
-        log_level="info",
+        sock=sock,
+        workers=workers,
+        after_fork=after_fork,
+        options={
+            "ssl_certfile": str(tls_cert) if tls_cert else None,
+            "ssl_keyfile": str(tls_key) if tls_key else None,
+            "proxy_headers": False,  # forwarded headers are believed only from trusted_proxies
+            "server_header": False,
+            "log_level": "info",
+        },
     )

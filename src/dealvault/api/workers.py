@@ -1,0 +1,86 @@
+"""Several server processes on one listening socket: the parent unlocks the key and builds
+the application once, then forks the workers (the key is never written anywhere or passed
+through the environment: each worker inherits it in memory)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable
+from typing import Any
+
+import uvicorn
+
+
+def listen(host: str, port: int) -> socket.socket:
+    sock = socket.create_server((host, port), backlog=2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _serve(app: Any, sock: socket.socket, options: dict[str, Any]) -> None:
+    uvicorn.Server(uvicorn.Config(app, **options)).run(sockets=[sock])
+
+
+def run(
+    app: Any,
+    *,
+    sock: socket.socket,
+    workers: int,
+    options: dict[str, Any],
+    after_fork: Callable[[], None],
+) -> None:
+    """Serve ``app`` on ``sock`` in ``workers`` processes (1: in this process). A worker that
+    dies is replaced; SIGTERM or SIGINT stops them all."""
+    if workers <= 1:
+        _serve(app, sock, options)
+        return
+    children: set[int] = set()
+    stopping = False
+
+    def spawn() -> None:
+        pid = os.fork()
+        if pid == 0:  # the worker
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                signal.signal(sig, signal.SIG_DFL)
+            code = 0
+            try:
+                after_fork()
+                _serve(app, sock, options)
+            except BaseException:  # a worker reports by its exit status
+                code = 1
+            os._exit(code)
+        children.add(pid)
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in list(children):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                children.discard(pid)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for _ in range(workers):
+        spawn()
+    restarts: list[float] = []
+    while children:
+        try:
+            pid, _status = os.wait()
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+        children.discard(pid)
+        if stopping:
+            continue
+        now = time.monotonic()
+        restarts = [t for t in restarts if now - t < 60] + [now]
+        if len(restarts) > 5 * workers:  # crashing in a loop: stop rather than spin
+            stop(signal.SIGTERM, None)
+            continue
+        spawn()
