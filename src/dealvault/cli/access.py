@@ -106,6 +106,12 @@ def request_cmd(
     """Ask for access; the acting person (--as) is the requester."""
     c = get(ctx)
     cats = [p.strip() for item in category for p in item.split(",") if p.strip()]
+    remote = c.remote()
+    if remote:
+        body = {"dataset": dataset, "categories": cats, "level": level, "purpose": purpose,
+                "duration_days": days, "row_cap": row_cap}  # fmt: skip
+        _show(ctx, remote.request_access(deal=deal, **body), json_out)
+        return
     r = flows.request_access(
         c.stores(),
         actor=c.actor(),
@@ -132,8 +138,13 @@ def approve_cmd(
 ) -> None:
     """Approve a request in one of your roles; the last approval needed makes the grant."""
     c = get(ctx)
-    r = flows.approve_request(
-        c.stores(), actor=c.actor(), request_id=request_id, comment=comment, role=role
+    remote = c.remote()
+    r = (
+        remote.approve_request(request_id, comment=comment, role=role)
+        if remote
+        else flows.approve_request(
+            c.stores(), actor=c.actor(), request_id=request_id, comment=comment, role=role
+        )
     )
     _show(ctx, r, json_out)
 
@@ -147,7 +158,12 @@ def deny_cmd(
 ) -> None:
     """Deny a request (final)."""
     c = get(ctx)
-    r = flows.deny_request(c.stores(), actor=c.actor(), request_id=request_id, reason=reason)
+    remote = c.remote()
+    r = (
+        remote.deny_request(request_id, reason=reason)
+        if remote
+        else flows.deny_request(c.stores(), actor=c.actor(), request_id=request_id, reason=reason)
+    )
     _show(ctx, r, json_out)
 
 
@@ -179,7 +195,12 @@ def list_cmd(
 ) -> None:
     """List access requests, oldest first."""
     c = get(ctx)
-    rows = flows.list_requests(c.stores(), deal=deal, status=status, mine=mine, actor=c.actor())
+    remote = c.remote()
+    rows = (
+        remote.list_requests(deal=deal, status=status, mine=mine)
+        if remote
+        else flows.list_requests(c.stores(), deal=deal, status=status, mine=mine, actor=c.actor())
+    )
     if json_out:
         print_json(c.console, rows)
         return
@@ -218,8 +239,11 @@ def list_cmd(
 @access_app.command("show")
 def show_cmd(ctx: typer.Context, request_id: RequestArg, json_out: JsonOpt = False) -> None:
     """Show a request: decisions so far, roles still needed, and its grant if any."""
-    _show(
-        ctx,
-        flows.show_request(get(ctx).stores(), actor=get(ctx).actor(), request_id=request_id),
-        json_out,
+    c = get(ctx)
+    remote = c.remote()
+    r = (
+        remote.show_request(request_id)
+        if remote
+        else flows.show_request(c.stores(), actor=c.actor(), request_id=request_id)
     )
+    _show(ctx, r, json_out)

@@ -276,7 +276,14 @@ def deal_create(
 @deal_app.command("show")
 def deal_show(ctx: typer.Context, code: CodeArg, json_out: JsonOpt = False) -> None:
     """Show a deal: stage, parties, members and stage history."""
-    _show_deal(ctx, flows.show_deal(get(ctx).stores(), actor=get(ctx).actor(), code=code), json_out)
+    c = get(ctx)
+    remote = c.remote()
+    deal = (
+        remote.show_deal(code)
+        if remote
+        else flows.show_deal(c.stores(), actor=c.actor(), code=code)
+    )
+    _show_deal(ctx, deal, json_out)
 
 
 @deal_app.command("list")
@@ -287,7 +294,11 @@ def deal_list(
 ) -> None:
     """List deals."""
     c = get(ctx)
-    deals = flows.list_deals(c.stores(), actor=c.actor(), stage=stage)
+    remote = c.remote()
+    if remote:
+        deals = [d for d in remote.list_deals() if stage is None or d.stage == stage]
+    else:
+        deals = flows.list_deals(c.stores(), actor=c.actor(), stage=stage)
     if json_out:
         print_json(c.console, deals)
     else:

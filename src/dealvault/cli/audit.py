@@ -16,7 +16,7 @@ from dealvault.audit.verify import Anchors
 from dealvault.cli.audit_keys import key_app
 from dealvault.cli.context import get
 from dealvault.cli.output import kv_table, print_json, table
-from dealvault.errors import IntegrityError
+from dealvault.errors import IntegrityError, Invalid
 from dealvault.files import open_private, read_secret_text
 from dealvault.flows import auditing as flows
 from dealvault.flows.auditing import VerifyOut
@@ -209,7 +209,13 @@ def log(
         return None if d is None else (d if d.tzinfo else d.replace(tzinfo=UTC))
 
     c = get(ctx)
-    events = flows.log(
+    remote = c.remote()
+    if remote is not None:
+        if deal is None or actor or until or subject:
+            raise Invalid("through the server, give --deal (and only --action, --limit)")
+        events = remote.audit_log(deal=deal, action=action, limit=limit)
+    else:
+        events = flows.log(
         c.stores(),
         actor=c.actor(),
         flt=LogFilter(
@@ -221,7 +227,7 @@ def log(
             subject=subject,
             limit=limit,
         ),
-    )
+    )  # fmt: skip
     if json_out:
         print_json(c.console, events)
         return

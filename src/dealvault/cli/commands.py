@@ -92,6 +92,19 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
         ("Sign-in accounts on the server: disable or enable a deal member's sign-in."),
     ),
     (
+        "login",
+        "login",
+        (
+            "Sign in to a server as a party: password and TOTP code, or an API token; party"
+            " commands then go there."
+        ),
+    ),
+    (
+        "logout",
+        "login",
+        ("End the server session and forget it here; commands work on the local store again."),
+    ),
+    (
         "serve",
         "serve",
         (

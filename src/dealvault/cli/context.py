@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # the stores and keys are opened, and their modules imported,
     from dealvault.access.principal import Principal
     from dealvault.crypto.keyring import KeyRing
     from dealvault.flows.context import AppStores
+    from dealvault.remote import Remote
 
 
 @dataclass
@@ -29,6 +30,8 @@ class CliContext:
     _stores: AppStores | None = None
     _keyring: KeyRing | None = None
     _principal: Principal | None = None
+    _remote: Remote | None = None
+    _remote_checked: bool = False
 
     def stores(self) -> AppStores:
         if self._stores is None:
@@ -83,6 +86,20 @@ class CliContext:
             who = (self.actor_flag or self.settings.actor or "").strip() or None
             self._principal = cli_principal(self.stores(), email=who)
         return self._principal
+
+    def remote(self) -> Remote | None:
+        """The server this user signed in to with ``dealvault login`` (None: work on the
+        local store). A party's commands go there; the server decides and records them."""
+        if not self._remote_checked:
+            self._remote_checked = True
+            from dealvault.remote import Login, Remote, login_file
+
+            login = Login.load(login_file())
+            if login is not None:
+                self._remote = Remote(login)
+                who = login.email or "an API token"
+                self.err.print(f"(via {login.server} as {who})", soft_wrap=True)
+        return self._remote
 
     def close(self) -> None:
         if self._stores is not None:

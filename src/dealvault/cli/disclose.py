@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Annotated
 
+import polars as pl
 import typer
 
 from dealvault.cli.context import CliContext, get
@@ -185,6 +186,26 @@ def view_cmd(
     acting (--as EMAIL or DEALVAULT_ACTOR) and recorded, allowed or denied.
     """
     c = get(ctx)
+    chosen_fmt = format_for(out, None) if out is not None else None
+    remote = c.remote()
+    if remote:
+        if category:
+            raise Invalid("--category is not available through the server yet: leave it out")
+        from dealvault.remote import ViewAsk
+
+        asked = ViewAsk(deal=deal, dataset=dataset, purpose=purpose,
+                        level=level.value if level else None, table=table_role.value,
+                        group_by=_split(group_by), measure=_split(measure))  # fmt: skip
+        if out is not None and chosen_fmt is not None:
+            remote.download(asked, fmt=chosen_fmt, out=out)
+            meta, _ = remote.view(asked, limit=1)
+            _deliver(c, flows.Disclosure(pl.DataFrame(), meta), out=out, fmt=None,
+                     limit=limit, json_out=json_out)  # fmt: skip
+            return
+        meta, frame = remote.view(asked, limit=limit)
+        _deliver(c, flows.Disclosure(frame, meta), out=None, fmt=None, limit=limit,
+                 json_out=json_out)  # fmt: skip
+        return
     request = flows.DisclosureRequest(
         actor=c.actor(),
         deal=deal,
@@ -197,7 +218,6 @@ def view_cmd(
         measures=_split(measure) or ["count"],
     )
     result = flows.view(c.stores(), c.keyring(), request=request, level=level, settings=c.settings)
-    chosen_fmt = format_for(out, None) if out is not None else None
     _deliver(c, result, out=out, fmt=chosen_fmt, limit=limit, json_out=json_out)
 
 
@@ -240,8 +260,10 @@ def _deliver(
             [[v for v in row] for row in shown.iter_rows()],
         )
     )
-    if result.frame.height > limit:
-        c.console.print(f"... {result.frame.height - limit:,} more rows (use --out FILE)")
+    total = int(m.get("rows", result.frame.height))
+    if total > min(limit, result.frame.height):
+        shown_n = min(limit, result.frame.height)
+        c.console.print(f"... {total - shown_n:,} more rows (use --out FILE)")
 
 
 @token_app.command("resolve")

@@ -33,7 +33,12 @@ def inventory(
     """The data inventory: every column's PII type, category, sensitivity, confidence, fill rate
     and distinct count; customers, customers with sensitive PI, minors; a suggested grade."""
     c = get(ctx)
-    inv = flows.inventory(c.stores(), actor=c.actor(), deal=deal, dataset=dataset)
+    remote = c.remote()
+    inv = (
+        remote.inventory(deal=deal, dataset=dataset)
+        if remote
+        else flows.inventory(c.stores(), actor=c.actor(), deal=deal, dataset=dataset)
+    )
     if html is not None:
         flows.write_inventory_html(inv, out=html)
     if json_out:
