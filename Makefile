@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: venv demo test lint format bench eval clean
+.PHONY: venv demo serve-demo test lint format bench eval clean
 
 # tests run on every core (pytest-xdist); TEST_WORKERS=0 runs them in one process
 TEST_WORKERS ?= auto
@@ -29,6 +29,10 @@ $(CANON_STAMP):
 ## demo: set up, then run the main job end to end on the embedded SQLite store
 demo: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" bash scripts/demo.sh
+
+## serve-demo: the server on the demo store with invented, signed-up accounts (Ctrl-C stops)
+serve-demo: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python scripts/serve_demo.py
 
 ## test: set up if needed, then run the whole test suite
 test: $(STAMP) $(CANON_STAMP)
