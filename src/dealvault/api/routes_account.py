@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
 from dealvault.api.deps import COOKIE, Actor, Client, Ctx
-from dealvault.flows import accounts, signin
+from dealvault.flows import accounts, passkeys, signin
 
 router = APIRouter(prefix="/api", tags=["account"])
 
@@ -160,3 +163,64 @@ def new_token(body: TokenIn, ctx: Ctx, actor: Actor) -> signin.NewToken:
 @router.delete("/account/tokens/{token_id}")
 def revoke_token(token_id: str, ctx: Ctx, actor: Actor) -> signin.TokenOut:
     return signin.revoke_token(ctx.stores, actor=actor, token_id=token_id)
+
+
+# -- passkeys (WebAuthn) -----------------------------------------------------------------
+class CredentialIn(BaseModel):
+    """The browser's PublicKeyCredential as JSON (navigator.credentials.create/get)."""
+
+    credential: dict[str, Any]
+    name: str = Field(default="passkey", max_length=100)
+
+
+def _options(text: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+@router.post("/account/passkeys/begin")
+def passkey_begin(ctx: Ctx, actor: Actor) -> dict[str, Any]:
+    """Creation options for navigator.credentials.create()."""
+    return _options(passkeys.begin_registration(ctx.stores, actor=actor, rules=ctx.rules))
+
+
+class PasskeyAdded(BaseModel):
+    added: bool = True
+    enrolled: EnrolledOut | None = Field(
+        default=None, description="At sign-up: recovery codes (shown once) and the session."
+    )
+
+
+@router.post("/account/passkeys/finish")
+def passkey_finish(body: CredentialIn, response: Response, ctx: Ctx, actor: Actor) -> PasskeyAdded:
+    out = passkeys.finish_registration(
+        ctx.stores,
+        ctx.keyring,
+        actor=actor,
+        rules=ctx.rules,
+        credential=body.credential,
+        name=body.name,
+    )
+    if out is None:
+        return PasskeyAdded()
+    return PasskeyAdded(
+        enrolled=EnrolledOut(
+            recovery_codes=out.recovery_codes, session=_signed_in(response, ctx, out.session)
+        )
+    )
+
+
+@router.post("/auth/passkey/begin")
+def passkey_sign_in_begin(ctx: Ctx, actor: Actor) -> dict[str, Any]:
+    """Request options for navigator.credentials.get() (after the password)."""
+    return _options(passkeys.begin_sign_in(ctx.stores, actor=actor, rules=ctx.rules))
+
+
+@router.post("/auth/passkey/finish")
+def passkey_sign_in_finish(
+    body: CredentialIn, response: Response, ctx: Ctx, client: Client, actor: Actor
+) -> SignedIn:
+    out = passkeys.finish_sign_in(
+        ctx.stores, actor=actor, rules=ctx.rules, credential=body.credential, client=client
+    )
+    return _signed_in(response, ctx, out)

@@ -16,7 +16,7 @@ from dealvault.access.principal import Authn, Principal
 from dealvault.access.scopes import OWN_ACCOUNT, SCOPES
 from dealvault.accounts import passwords, throttle, totp
 from dealvault.accounts import service as acc
-from dealvault.accounts.models import ApiToken, AuthSession
+from dealvault.accounts.models import ApiToken, AuthSession, WebAuthnCredential
 from dealvault.audit.service import EventIn
 from dealvault.crypto.keyring import KeyRing
 from dealvault.db.base import utcnow
@@ -64,7 +64,7 @@ def _event(action: str, *, actor: str, client: str | None, ok: bool, **kw: objec
     )
 
 
-def _refuse_locked(
+def refuse_if_locked(
     stores: AppStores, s: Session, *, keys: list[str], actor: str, client: str | None
 ) -> None:
     for key in keys:
@@ -81,7 +81,7 @@ def _refuse_locked(
             raise Throttled(msg)
 
 
-def _failed(
+def record_failure(
     stores: AppStores,
     *,
     rules: AccountRules,
@@ -139,15 +139,18 @@ def login(
         if person is not None:
             keys.append(throttle.account_key(person.id))
         actor = person.email if person is not None else ANONYMOUS
-        _refuse_locked(stores, s, keys=keys, actor=actor, client=client)
+        refuse_if_locked(stores, s, keys=keys, actor=actor, client=client)
         account = acc.account_of(s, person) if person is not None else None
         good = passwords.verify(account.password_hash if account else None, password)
         disabled = account is not None and account.disabled_at is not None
         enrolled = account is not None and account.totp_enrolled_at is not None
+        passkeys = person is not None and bool(
+            s.scalar(select(WebAuthnCredential.id).where(WebAuthnCredential.person_id == person.id))
+        )
         person_id = person.id if person is not None else None
     if not good or disabled:
         reason = "account disabled" if good else "wrong e-mail or password"
-        _failed(
+        record_failure(
             stores,
             rules=rules,
             action="auth.password",
@@ -174,7 +177,7 @@ def login(
                 session=row.id,
             ),
         )
-        nxt = "totp" if enrolled else "enrol"
+        nxt = "totp" if enrolled else "passkey" if passkeys else "enrol"
         return SignIn(session_id=row.id, secret=sid, csrf=csrf, email=person.email, next=nxt)
 
 
@@ -196,7 +199,7 @@ def second_factor(
         person = s.get(Person, row.person_id)
         assert person is not None
         email, person_id, sid = person.email, person.id, row.id
-        _refuse_locked(
+        refuse_if_locked(
             stores,
             s,
             keys=[throttle.client_key(client), throttle.account_key(person_id)],
@@ -208,12 +211,13 @@ def second_factor(
         person = s.get(Person, person_id)
         account = acc.account_of(s, person) if person is not None else None
         assert person is not None
-        if account is None or account.totp_sealed is None or account.totp_enrolled_at is None:
-            raise Invalid("this account has no second factor yet: set one up first")
         key = keyring.store_key(uow.keys, purpose=acc.ACCOUNT_KEY_PURPOSE, create=False)
-        assert key is not None
-        secret = acc.open_totp(key, person_id=person.id, sealed=account.totp_sealed)
-        step = totp.matching_step(secret, code, after=account.totp_last_step)
+        if account is None or key is None:
+            raise Invalid("this account has no second factor yet: set one up first")
+        step = None
+        if account.totp_sealed is not None and account.totp_enrolled_at is not None:
+            secret = acc.open_totp(key, person_id=person.id, sealed=account.totp_sealed)
+            step = totp.matching_step(secret, code, after=account.totp_last_step)
         how = "totp"
         if step is not None:
             account.totp_last_step = step
@@ -239,7 +243,7 @@ def second_factor(
                 ),
             )
             return SignIn(session_id=sid, secret=new_secret, csrf=csrf, email=email, next=None)
-    _failed(
+    record_failure(
         stores,
         rules=rules,
         action="auth.second_factor",
@@ -441,7 +445,7 @@ def request_reset(
     either way, so nobody learns who has an account."""
     email = email.strip().lower()
     with stores.records_session() as s:
-        _refuse_locked(
+        refuse_if_locked(
             stores, s, keys=[throttle.client_key(client)], actor=ANONYMOUS, client=client
         )
     with stores.unit_of_work() as uow:
