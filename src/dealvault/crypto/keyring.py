@@ -33,7 +33,11 @@ class KeyRing:
 
     def __init__(self, provider: KeyProvider) -> None:
         self.provider = provider
-        self._dataset_keys: dict[tuple[int, str, int], bytes] = {}
+        #: unwrapped dataset keys by (dataset, purpose, version), with the wrapped blob they
+        #: came from: a cached key is used only while the key store still holds that very
+        #: blob (a rolled-back creation, a rotation or a shred elsewhere is never served
+        #: from memory by a long-lived server process)
+        self._dataset_keys: dict[tuple[int, str, int], tuple[bytes, bytes]] = {}
 
     def __repr__(self) -> str:
         return f"KeyRing(provider={self.provider.name!r}, kek_id={self.provider.kek_id!r})"
@@ -94,6 +98,7 @@ class KeyRing:
             return self.dataset_key(ks, dataset_id=dataset_id, purpose=purpose, version=version)
         key = secrets.token_bytes(32)
         kv = self.provider.active_version()
+        wrapped = self._wrap_dataset_key(dataset_id, purpose, version, key, kv)
         ks.add(
             DatasetKey(
                 dataset_id=dataset_id,
@@ -101,17 +106,17 @@ class KeyRing:
                 version=version,
                 kek_id=self.provider.kek_id,
                 kek_version=kv,
-                wrapped=self._wrap_dataset_key(dataset_id, purpose, version, key, kv),
+                wrapped=wrapped,
             )
         )
-        self._dataset_keys[(dataset_id, purpose, version)] = key
+        self._dataset_keys[(dataset_id, purpose, version)] = (wrapped, key)
         return key
 
     def dataset_key(self, ks: Session, *, dataset_id: int, purpose: str, version: int) -> bytes:
-        cached = self._dataset_keys.get((dataset_id, purpose, version))
-        if cached is not None:
-            return cached
         row = ks.get(DatasetKey, (dataset_id, purpose, version))
+        cached = self._dataset_keys.get((dataset_id, purpose, version))
+        if cached is not None and row is not None and cached[0] == row.wrapped:
+            return cached[1]
         if row is None:
             raise Shredded(
                 f"{purpose} key version {version} of dataset {dataset_id} does not exist "
@@ -130,7 +135,7 @@ class KeyRing:
                 f"cannot unwrap the {purpose} key of dataset {dataset_id}: "
                 "wrong master key, or the key store was altered"
             ) from None
-        self._dataset_keys[(dataset_id, purpose, version)] = key
+        self._dataset_keys[(dataset_id, purpose, version)] = (row.wrapped, key)
         return key
 
     def store_key(self, ks: Session, *, purpose: str, create: bool) -> bytes | None:

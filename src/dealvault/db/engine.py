@@ -44,6 +44,15 @@ def is_lock_error(exc: BaseException) -> bool:
     return getattr(orig, "sqlstate", None) in _PG_LOCK_STATES
 
 
+def is_race_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is a unique-constraint violation: the use cases check before they
+    insert, so at commit it means a concurrent transaction made the same row first."""
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    if isinstance(orig, sqlite3.IntegrityError):
+        return "UNIQUE constraint failed" in str(orig)
+    return getattr(orig, "sqlstate", None) == "23505"
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, busy_ms: int) -> None:
     if not isinstance(dbapi_connection, sqlite3.Connection):
         return

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from dealvault.db.engine import (
     DEFAULT_LOCK_TIMEOUT,
     is_lock_error,
+    is_race_error,
     make_engine,
     make_session_factory,
 )
@@ -19,6 +20,10 @@ from dealvault.db.heads import up_to_date
 from dealvault.errors import Busy
 
 #: What a lock failure becomes, wherever in a use case the driver reported it.
+RACE_MESSAGE = (
+    "another request made the same change at the same moment; nothing was changed by this "
+    "one: run it again"
+)
 BUSY_MESSAGE = (
     "the store is busy: another job (an import, receive, shred, key rotation or package "
     "build) holds what this command needs; nothing was changed, run it again when that job "
@@ -35,6 +40,8 @@ def busy_errors() -> Iterator[None]:
     except Exception as exc:
         if is_lock_error(exc):
             raise Busy(BUSY_MESSAGE) from None
+        if is_race_error(exc):
+            raise Busy(RACE_MESSAGE) from None
         raise
 
 
