@@ -13,6 +13,7 @@ from dealvault.cli.output import print_json, table
 from dealvault.deidentify.levels import Level
 from dealvault.deidentify.writers import Format, format_for, write_disclosure
 from dealvault.errors import Invalid
+from dealvault.files import check_output_file
 from dealvault.flows import disclosure as flows
 from dealvault.ingest.fields import TableRole
 
@@ -130,6 +131,8 @@ def disclose_cmd(
     if l_kind not in ("distinct", "entropy"):
         raise Invalid("--l-kind must be distinct or entropy")
     chosen_fmt = format_for(out, fmt) if out is not None else None
+    if out is not None:
+        check_output_file(out)
     request = flows.DisclosureRequest(
         actor=c.actor(),
         deal=deal,
@@ -185,6 +188,9 @@ def view_cmd(
     acting (--as EMAIL or DEALVAULT_ACTOR) and recorded, allowed or denied.
     """
     c = get(ctx)
+    chosen_fmt = format_for(out, None) if out is not None else None
+    if out is not None:
+        check_output_file(out)
     request = flows.DisclosureRequest(
         actor=c.actor(),
         deal=deal,
@@ -197,7 +203,6 @@ def view_cmd(
         measures=_split(measure) or ["count"],
     )
     result = flows.view(c.stores(), c.keyring(), request=request, level=level, settings=c.settings)
-    chosen_fmt = format_for(out, None) if out is not None else None
     _deliver(c, result, out=out, fmt=chosen_fmt, limit=limit, json_out=json_out)
 
 

@@ -18,7 +18,7 @@ from rich.progress import (
 from dealvault.cli.context import CliContext, get
 from dealvault.cli.output import import_progress, kv_table, print_json, table
 from dealvault.errors import Invalid
-from dealvault.files import refuse_if_wide
+from dealvault.files import check_output_file, read_text_file, refuse_if_wide
 from dealvault.flows import packages as package_flows
 from dealvault.flows import reviews as review_flows
 from dealvault.flows import transfer as flows
@@ -130,10 +130,7 @@ def plan_create_cmd(
     c = get(ctx)
     keys = list(age_recipient or [])
     if recipients_file is not None:
-        try:
-            lines = recipients_file.read_text("utf-8").splitlines()
-        except OSError:
-            raise Invalid(f"cannot read {recipients_file}") from None
+        lines = read_text_file(recipients_file).splitlines()
         keys += [x.strip() for x in lines if x.strip() and not x.strip().startswith("#")]
     p = flows.create_plan(
         c.stores(),
@@ -307,6 +304,12 @@ def _identities(path: Path) -> list[pyrage.x25519.Identity]:
     return identities
 
 
+def _check_reports(*paths: Path | None) -> None:
+    for path in paths:
+        if path is not None:
+            check_output_file(path, what="report")
+
+
 def _report(c: CliContext, r: Reconciliation, json_out: bool) -> None:
     if json_out:
         print_json(c.console, r)
@@ -356,6 +359,7 @@ def package_verify_cmd(
     """Check the signature, decrypt, recompute the Merkle root, counts and schema, and write
     the reconciliation report. Exit code 6 when the package fails."""
     c = get(ctx)
+    _check_reports(report_json, report_html)
     report = package_flows.verify(
         c.stores(),
         actor=c.actor(),
@@ -394,6 +398,7 @@ def package_receive_cmd(
     The seller's canary customers are left out, by the seller's signed list (--canaries).
     """
     c = get(ctx)
+    _check_reports(report_json, report_html)
     show_bar = not json_out and c.console.is_terminal
     with import_progress(c.err, show=show_bar, task="receive") as progress:
         result = package_flows.receive(
