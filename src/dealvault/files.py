@@ -98,7 +98,7 @@ def read_text_file(path: Path, *, encoding: str = "utf-8") -> str:
         raise InputError(f"cannot be read ({exc.strerror})", file=path.name) from None
     except UnicodeDecodeError as exc:
         line = exc.object[: exc.start].count(b"\n") + 1
-        raise InputError(f"not {encoding} text (line {line})", file=path.name) from None
+        raise InputError(f"not {encoding.upper()} text (line {line})", file=path.name) from None
 
 
 def read_secret_text(path: Path, *, what: str, encoding: str = "utf-8") -> str:

@@ -11,13 +11,14 @@ import typer
 
 from dealvault.audit import pinning
 from dealvault.audit.note import SIG_COSIGNATURE_V1, generate_signer
+from dealvault.audit.signing_key import read_signer_key
 from dealvault.audit.store import LogFilter
 from dealvault.audit.verify import Anchors
 from dealvault.cli.audit_keys import key_app
 from dealvault.cli.context import get
 from dealvault.cli.output import kv_table, print_json, table
 from dealvault.errors import IntegrityError
-from dealvault.files import check_output_dir, check_output_file, open_private, read_secret_text
+from dealvault.files import check_output_dir, check_output_file, open_private
 from dealvault.flows import auditing as flows
 from dealvault.flows.auditing import VerifyOut
 
@@ -296,7 +297,7 @@ def cosign(
 ) -> None:
     """Countersign a checkpoint as another party (e.g. a bidder)."""
     c = get(ctx)
-    key = read_secret_text(key_file, what="cosigner key file", encoding="ascii").strip()
+    key = read_signer_key(key_file, what="cosigner key file")
     res = flows.cosign(
         c.stores(),
         cosigner_key=key,

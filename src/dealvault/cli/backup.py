@@ -194,6 +194,8 @@ def restore(
     ident = _identity(identity)
     if ident is None:
         raise Invalid("restoring needs the age identity: --identity FILE")
+    if to is not None:
+        check_output_dir(to, what="restore directory")
     with _progress(c, json_out) as report:
         result = flows.restore_backup(
             c.stores(),

@@ -17,7 +17,7 @@ from rich.progress import (
 
 from dealvault.cli.context import CliContext, get
 from dealvault.cli.output import import_progress, kv_table, print_json, table
-from dealvault.errors import Invalid
+from dealvault.errors import InputError, Invalid
 from dealvault.files import check_output_file, read_text_file, refuse_if_wide
 from dealvault.flows import packages as package_flows
 from dealvault.flows import reviews as review_flows
@@ -131,7 +131,10 @@ def plan_create_cmd(
     keys = list(age_recipient or [])
     if recipients_file is not None:
         lines = read_text_file(recipients_file).splitlines()
-        keys += [x.strip() for x in lines if x.strip() and not x.strip().startswith("#")]
+        listed = [x.strip() for x in lines if x.strip() and not x.strip().startswith("#")]
+        if not listed:
+            raise InputError("lists no age recipient", file=recipients_file.name)
+        keys += listed
     p = flows.create_plan(
         c.stores(),
         actor=c.actor(),

@@ -281,6 +281,7 @@ def restore_backup(
         action="backup.restore",
         event=EventIn(action="backup.restore", objects={"file": path.name, "target": target}),
     )
+    bk.require_file(path)
     with stores.records_session() as s:
         row = _find(s, path)
         backup_id, expected = (row.id, row.sha256) if row else (None, None)

@@ -444,8 +444,10 @@ def verify_certificate(
     with stores.unit_of_work() as uow:
         path = Path(source)
         row: DestructionCertificate | None = None
+        where = ""  # the file's name, before a problem with a note read from a file
         if path.is_file():
             note = path.read_bytes().decode("utf-8", errors="replace")  # bad bytes: bad signature
+            where = f"{path.name}: "
         elif source.isdigit():
             row = uow.records.get(DestructionCertificate, int(source))
             if row is None:
@@ -479,7 +481,7 @@ def verify_certificate(
                 unknown_signers=list(checked.unknown_signers),
             )
         except (IntegrityError, Invalid) as exc:
-            problem = str(exc)
+            problem = f"{where}{exc}"
         deal_code = result.certificate.deal if result else None
         if deal_code is None and row is not None:
             found = uow.records.get(Deal, row.deal_id)
