@@ -17,7 +17,7 @@ from tests.cli.command_world import World
 
 
 @pytest.fixture(scope="session")
-def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+def cli_world(tmp_path_factory: pytest.TempPathFactory) -> World:
     """The world of tests/cli/command_world.py, built once per run (xdist workers wait for
     the first, on a lock); each worker works on its own copy of the store."""
     base = tmp_path_factory.getbasetemp()
@@ -46,6 +46,6 @@ def cached_commands() -> Iterator[None]:
 
 
 @pytest.fixture
-def copy(world: World, tmp_path: Path) -> World:
+def own_world(cli_world: World, tmp_path: Path) -> World:
     """The world with a store of the test's own, to change."""
-    return world.copy(tmp_path)
+    return cli_world.copy(tmp_path)

@@ -2,13 +2,14 @@
 help, missing arguments, no store, something unknown, a person without the role, each failing
 command once with --json. A failure is one line on stderr naming the problem (with --json one
 JSON object), with the exit code of its class (docs/cli.md), never a traceback and never a
-personal value. The cases are the table in
-tests/cli/command_cases.py; file cases are in test_every_command_files.py."""
+personal value. The cases are the table in tests/cli/command_cases.py; the files' are in
+test_every_command_files.py."""
 
 from __future__ import annotations
 
 import json
 import re
+from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from typer.testing import Result
 from dealvault.cli.main import app
 from dealvault.errors import DealvaultError
 from tests.cli.command_cases import CASES, NO_STORE, STORELESS
-from tests.cli.command_file_cases import READS, READS_DIR, WRITES
+from tests.cli.command_file_cases import READS, READS_DIR, WRITES, Reads, Writes
 from tests.cli.command_world import PERSONAL, World, invoke
 
 _LINE = re.compile(r"error \(([a-z_]+)\): \S")
@@ -136,9 +137,10 @@ def test_every_command_has_its_failure_cases() -> None:
 
 
 # -- help and usage --------------------------------------------------------------------
+# (no store is opened before a command's arguments are parsed: these run in an empty home)
 @pytest.mark.parametrize("name", sorted(COMMANDS))
-def test_help_works_and_every_parameter_has_help(name: str, world: World) -> None:
-    r = invoke(world.home, *name.split(), "--help")
+def test_help_works_and_every_parameter_has_help(name: str, tmp_path: Path) -> None:
+    r = invoke(tmp_path, *name.split(), "--help")
     no_traceback(r)
     assert r.exit_code == 0 and f"Usage: dealvault {name}" in r.stdout, r.output
     bare = [p.name for p in COMMANDS[name].params if not (getattr(p, "help", None) or "").strip()]
@@ -158,28 +160,25 @@ def _usage_error(r: Result, param: Any) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(n for n in COMMANDS if _required(n)))
-def test_missing_required_arguments_are_usage_errors(name: str, world: World) -> None:
+def test_missing_required_arguments_are_usage_errors(name: str, tmp_path: Path) -> None:
     """With nothing: the first required parameter is named; then each required option left
     out of the main args in turn is named."""
-    _usage_error(invoke(world.home, *name.split()), _required(name)[0])
-    main = list(CASES[name].main)
+    _usage_error(invoke(tmp_path, *name.split()), _required(name)[0])
+    main = [a.format_map(defaultdict(lambda: "x")) for a in CASES[name].main]
     for param in _required(name):
         if param.param_type_name != "option":
             continue
         at = next(i for i, a in enumerate(main) if a in param.opts)
         args = main[:at] + main[at + 2 :]  # the option and its value
-        r = invoke(
-            world.home, *as_(CASES[name].actor), *name.split(), *fill(world, tuple(args), Path("."))
-        )
-        _usage_error(r, param)
+        _usage_error(invoke(tmp_path, *as_(CASES[name].actor), *name.split(), *args), param)
 
 
 # -- main paths ------------------------------------------------------------------------
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_main_path(name: str, copy: World, tmp_path: Path) -> None:
+def test_main_path(name: str, own_world: World, tmp_path: Path) -> None:
     case = CASES[name]
-    args = fill(copy, case.main, tmp_path)
-    r = invoke(copy.home, *as_(case.actor), *name.split(), *args)
+    args = fill(own_world, case.main, tmp_path)
+    r = invoke(own_world.home, *as_(case.actor), *name.split(), *args)
     code, part = case.main_exit
     if code == 0:
         no_traceback(r)
@@ -190,7 +189,7 @@ def test_main_path(name: str, copy: World, tmp_path: Path) -> None:
 
 # -- failure paths ---------------------------------------------------------------------
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_empty_home(name: str, world: World, tmp_path: Path) -> None:
+def test_empty_home(name: str, cli_world: World, tmp_path: Path) -> None:
     """No store at all: a clear error saying so (or, for a command needing no store, its
     work), and nothing made in the home."""
     case = CASES[name]
@@ -198,7 +197,7 @@ def test_empty_home(name: str, world: World, tmp_path: Path) -> None:
     home.mkdir(mode=0o700)
     args = case.main if case.empty_args is None else case.empty_args
     j = json_case(name) == "empty" and case.empty_home != STORELESS
-    r = invoke(home, *as_(case.actor), *name.split(), *fill(world, args, tmp_path), *JSON[j])
+    r = invoke(home, *as_(case.actor), *name.split(), *fill(cli_world, args, tmp_path), *JSON[j])
     code, part = case.empty_home
     if (code, part) == STORELESS:
         no_traceback(r)
@@ -210,8 +209,8 @@ def test_empty_home(name: str, world: World, tmp_path: Path) -> None:
     assert not list(home.iterdir()), "a store was made as a side effect"
 
 
-def test_a_home_that_is_a_file_is_refused(world: World) -> None:
-    for home in (world.work / "crm.csv", world.work / "crm.csv" / "store"):
+def test_a_home_that_is_a_file_is_refused(cli_world: World) -> None:
+    for home in (cli_world.work / "crm.csv", cli_world.work / "crm.csv" / "store"):
         failed(invoke(home, "deal", "list"), 2, str(home), "is not a directory")
 
 
@@ -219,28 +218,30 @@ UNKNOWN = [(n, i) for n, c in sorted(CASES.items()) for i in range(len(c.unknown
 
 
 @pytest.mark.parametrize(("name", "i"), UNKNOWN)
-def test_unknown_names_are_not_found(name: str, i: int, world: World, tmp_path: Path) -> None:
+def test_unknown_names_are_not_found(name: str, i: int, cli_world: World, tmp_path: Path) -> None:
     case = CASES[name]
     args, part = case.unknown[i]
     j = i == 0 and json_case(name) == "unknown"
-    r = invoke(world.home, *as_(case.actor), *name.split(), *fill(world, args, tmp_path), *JSON[j])
+    r = invoke(
+        cli_world.home, *as_(case.actor), *name.split(), *fill(cli_world, args, tmp_path), *JSON[j]
+    )
     failed(r, 3, part, as_json=j)
 
 
 @pytest.mark.parametrize("name", sorted(n for n, c in CASES.items() if c.denied))
-def test_a_person_without_the_role_is_refused(name: str, world: World, tmp_path: Path) -> None:
+def test_a_person_without_the_role_is_refused(name: str, cli_world: World, tmp_path: Path) -> None:
     case = CASES[name]
     assert case.denied is not None
     j = json_case(name) == "denied"
-    args = [*fill(world, case.main, tmp_path), *JSON[j]]
-    r = invoke(world.home, "--as", case.denied, *name.split(), *args)
+    args = [*fill(cli_world, case.main, tmp_path), *JSON[j]]
+    r = invoke(cli_world.home, "--as", case.denied, *name.split(), *args)
     failed(r, 4, "access denied", as_json=j)
 
 
 def test_every_command_with_json_fails_once_in_json() -> None:
     """Those needing no store fail on their files: their JSON cases are the files' (a missing
     input, an output under a file: test_every_command_files.py)."""
-    rows = [*READS.values(), *READS_DIR.values(), *WRITES.values()]
+    rows: list[Reads | Writes] = [*READS.values(), *READS_DIR.values(), *WRITES.values()]
     never = [
         n
         for n in CASES
