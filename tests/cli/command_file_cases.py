@@ -7,8 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tests.cli.command_cases import CRM, D1, DISCLOSE, PLAN, RECEIVE, VIEW, swap
-from tests.cli.command_world import COUNSEL
+from tests.cli.command_world import COUNSEL, ROWS, STEWARD2
 from tests.cli.seller import OPERATOR, STEWARD, TRAINER
+from tests.vault.helpers import HEADERS
 
 #: every way an input file can be bad, and the exit code a command gives for it by default:
 #: 2, bad input (docs/cli.md), naming the file
@@ -21,12 +22,15 @@ BAD_OUTPUT = {"no_dir": 2, "a_dir": 2, "under_file": 2, "read_only": 2}
 @dataclass(frozen=True)
 class Reads:
     """``command`` reading the file ``{file}`` in ``args``, run as ``actor``; ``codes``: the
-    exit code for each bad kind of file (a kind left out is no failure for this file)."""
+    exit code for each bad kind of file (a kind left out is no failure for this file). A
+    table file may have a ``bad_row`` (its content), refused naming ``names_row``."""
 
     command: str
     args: tuple[str, ...]
     actor: str | None = STEWARD
     codes: dict[str, int] = field(default_factory=lambda: dict(BAD_INPUT))
+    bad_row: bytes = b""
+    names_row: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -58,8 +62,24 @@ _CREATES_DIR = _but(BAD_OUTPUT, no_dir=None)  # the directory is made, parents t
 NDA = ("--deal", "d1", "--org", "Bidder A", "--kind", "nda", "--title", "T",
        "--effective", "2026-01-05")  # fmt: skip
 
+#: customers whose second row has a phone number one digit too long (customer 1's, a personal
+#: value the message must not show)
+_CUSTOMERS = "\n".join(
+    [
+        ",".join(HEADERS),
+        *(",".join(r.values()) for r in (ROWS[1], {**ROWS[2], "手机号": ROWS[0]["手机号"] + "1"})),
+    ]
+).encode()
+_TRAINING = f"email,course,completed,expires\n{STEWARD2},confidentiality,2026-13-01,\n".encode()
+
 READS: dict[str, Reads] = {
-    "import FILE": Reads("import", ("{file}", "--deal", "d1", "--dataset", "x1")),
+    "import FILE": Reads(
+        "import",
+        ("{file}", "--deal", "d1", "--dataset", "x1", "--strict"),
+        codes={**BAD_INPUT, "bad_row": 2},
+        bad_row=_CUSTOMERS,
+        names_row=("row 2", "column '手机号'"),
+    ),
     "import --mapping": Reads(
         "import", ("{W}/crm.csv", "--deal", "d1", "--dataset", "x2", "--mapping", "{file}")
     ),
@@ -85,7 +105,14 @@ READS: dict[str, Reads] = {
     "agreement add --document": Reads(
         "agreement add", (*NDA, "--document", "{file}"), codes=_but(BAD_INPUT, corrupt=None)
     ),
-    "training import FILE": Reads("training import", ("{file}",), TRAINER),
+    "training import FILE": Reads(
+        "training import",
+        ("{file}",),
+        TRAINER,
+        {**BAD_INPUT, "bad_row": 2},
+        _TRAINING,
+        ("row 1", "column 'completed'"),
+    ),
     "policy validate FILE": Reads("policy validate", ("{file}",), None),
     "policy set FILE": Reads("policy set", ("{file}", "--deal", "d1", "--comment", "c")),
     "backup verify FILE": Reads("backup verify", ("{file}",), OPERATOR, _but(BAD_INPUT, missing=3)),

@@ -22,7 +22,7 @@ from dealvault.cli.main import app
 from dealvault.errors import DealvaultError
 from tests.cli.command_cases import CASES, NO_STORE, STORELESS
 from tests.cli.command_file_cases import READS, READS_DIR, WRITES, Reads, Writes
-from tests.cli.command_world import PERSONAL, World, invoke
+from tests.cli.command_world import PERSONAL, STRANGER, World, invoke
 
 _LINE = re.compile(r"error \(([a-z_]+)\): \S")
 
@@ -212,6 +212,11 @@ def test_empty_home(name: str, cli_world: World, tmp_path: Path) -> None:
 def test_a_home_that_is_a_file_is_refused(cli_world: World) -> None:
     for home in (cli_world.work / "crm.csv", cli_world.work / "crm.csv" / "store"):
         failed(invoke(home, "deal", "list"), 2, str(home), "is not a directory")
+
+
+def test_an_unregistered_person_is_refused(cli_world: World) -> None:
+    r = invoke(cli_world.home, "--as", STRANGER, "deal", "list")
+    failed(r, 4, "access denied", "the acting person is not registered in this store")
 
 
 UNKNOWN = [(n, i) for n, c in sorted(CASES.items()) for i in range(len(c.unknown))]

@@ -49,10 +49,12 @@ def _usable(path: Path, mode: int) -> bool:
     return True
 
 
-def bad_input(tmp: Path, kind: str) -> Path:
+def bad_input(tmp: Path, kind: str, row: Reads) -> Path:
     """A bad input file of ``kind``, named for it (the message must name it)."""
     path = tmp / f"{kind}.csv"
-    if kind == "directory":
+    if kind == "bad_row":
+        path.write_bytes(row.bad_row)
+    elif kind == "directory":
         path.mkdir()
     elif kind == "loop":
         path.symlink_to(path.name)
@@ -87,10 +89,11 @@ READ_CASES = [(label, kind) for label, row in READS.items() for kind in row.code
 @pytest.mark.parametrize(("label", "kind"), READ_CASES)
 def test_a_bad_input_file(label: str, kind: str, cli_world: World, tmp_path: Path) -> None:
     row = READS[label]
-    bad = bad_input(tmp_path, kind)
+    bad = bad_input(tmp_path, kind, row)
     j = kind == "missing" and has_json(row.command)  # each file once with --json
     r = _run(cli_world, row, tmp_path, *JSON[j], file=str(bad))
-    failed(r, row.codes[kind], bad.name, as_json=j)
+    where = row.names_row if kind == "bad_row" else ()
+    failed(r, row.codes[kind], bad.name, *where, as_json=j)
 
 
 DIR_CASES = [(label, kind) for label, row in READS_DIR.items() for kind in row.codes]
