@@ -116,7 +116,9 @@ def read_secret_text(path: Path, *, what: str, encoding: str = "utf-8") -> str:
     except OSError as exc:
         raise KeyUnavailable(f"cannot read {what} {path}: {exc.strerror}") from None
     except UnicodeDecodeError:
-        raise KeyUnavailable(f"{what} {path} is not a key file (not {encoding} text)") from None
+        raise KeyUnavailable(
+            f"{what} {path} is not a key file (not {encoding.upper()} text)"
+        ) from None
 
 
 def _nearest_existing(path: Path) -> Path:
