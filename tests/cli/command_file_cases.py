@@ -55,8 +55,9 @@ def _but(base: dict[str, int], **changes: int | None) -> dict[str, int]:
     return out
 
 
-#: a private key file: not there is not found (3); anything else, the key cannot be had (7)
-KEY_FILE = {**dict.fromkeys(BAD_INPUT, 7), "missing": 3}
+#: a private key file: not there is not found (3); anything else, the key cannot be had (7);
+#: not readable, click refuses it first (2, a usage error naming it)
+KEY_FILE = {**dict.fromkeys(BAD_INPUT, 7), "missing": 3, "unreadable": 2}
 IDENTITY = _but(BAD_INPUT, missing=3)  # an age identity file (backups)
 _CREATES_DIR = _but(BAD_OUTPUT, no_dir=None)  # the directory is made, parents too
 NDA = ("--deal", "d1", "--org", "Bidder A", "--kind", "nda", "--title", "T",
@@ -141,7 +142,7 @@ READS: dict[str, Reads] = {
         "certificate verify",
         ("{file}",),
         OPERATOR,
-        _but(BAD_INPUT, missing=3, directory=3, loop=3, unreadable=6, empty=6, corrupt=6),
+        _but(BAD_INPUT, missing=3, directory=3, loop=3, empty=6, corrupt=6),
     ),
     "plan create --recipients-file": Reads(
         "plan create", (*PLAN[:-2], "--recipients-file", "{file}")

@@ -38,6 +38,7 @@ EXIT = {c.code: c.exit_code for c in _subclasses(DealvaultError)} | {
     "denied": 4,  # Forbidden
     "illegal_transition": 5,  # Conflict
     "io": 1,  # an OSError no check foresaw (the edge's last resort)
+    "usage": 2,  # click's own checks of the arguments (e.g. a path that is not readable)
 }
 
 
@@ -93,6 +94,10 @@ def failed(r: Result, code: int, *parts: str, as_json: bool = False) -> str:
         body = json.loads(r.stderr)
         assert isinstance(body, dict) and set(body) == {"error", "message"}, body
         kind, message = body["error"], body["message"]
+    elif r.stderr.startswith("Usage:"):  # click refused an argument before the command ran
+        said = [x for x in r.stderr.splitlines() if "Invalid value" in x or "Missing" in x]
+        assert len(said) == 1, f"not one usage error:\n{r.stderr}"
+        kind, message = "usage", said[0]
     else:
         lines = [x for x in r.stderr.splitlines() if x.strip()]
         found = _LINE.match(lines[0]) if len(lines) == 1 else None

@@ -34,6 +34,13 @@ pytestmark = pytest.mark.usefixtures("cached_commands")  # fixtures: tests/cli/c
 CORRUPT = b"\x00\xff\xfe\x81PK\x03\x04" + ",".join(PERSONAL[:4]).encode() + b"\n\x80\xfe\x00"
 
 
+#: how root runs the cases root would pass otherwise: without the capability to override modes
+NO_DAC = (
+    "as root, run them under: setpriv --inh-caps=-dac_override,-dac_read_search "
+    "--bounding-set=-dac_override,-dac_read_search --"
+)
+
+
 def _usable(path: Path, mode: int) -> bool:
     """Whether this process can still read (or, for a directory, write in) ``path`` after
     ``chmod mode``: root can, so the case is skipped there (the loop case always runs)."""
@@ -62,7 +69,7 @@ def bad_input(tmp: Path, kind: str, row: Reads) -> Path:
         path.write_bytes({"empty": b"", "corrupt": CORRUPT}.get(kind, b"a,b\n1,2\n"))
         path.chmod(0o600)  # key files that others may read are refused for that first
         if kind == "unreadable" and _usable(path, 0o000):
-            pytest.skip("this user reads files of mode 000 (root): see the loop case")
+            pytest.skip(f"this user reads files of mode 000 (root): see the loop case; {NO_DAC}")
     return path
 
 
@@ -118,7 +125,9 @@ def bad_output(world: World, tmp: Path, kind: str, name: str) -> Path:
     if kind == "read_only":
         (tmp / "ro").mkdir()
         if _usable(tmp / "ro", 0o555):
-            pytest.skip("this user writes in read-only directories (root): see under_file")
+            pytest.skip(
+                f"this user writes in read-only directories (root): see under_file; {NO_DAC}"
+            )
         return tmp / "ro" / name
     path = tmp / name
     if kind == "a_dir":

@@ -446,7 +446,10 @@ def verify_certificate(
         row: DestructionCertificate | None = None
         where = ""  # the file's name, before a problem with a note read from a file
         if path.is_file():
-            note = path.read_bytes().decode("utf-8", errors="replace")  # bad bytes: bad signature
+            try:
+                note = path.read_bytes().decode("utf-8", errors="replace")  # bad bytes: bad sig.
+            except OSError as exc:
+                raise Invalid(f"{path.name}: cannot be read ({exc.strerror})") from None
             where = f"{path.name}: "
         elif source.isdigit():
             row = uow.records.get(DestructionCertificate, int(source))
