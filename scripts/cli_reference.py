@@ -41,9 +41,9 @@ Global options (before the command): `--home DIR` (`DEALVAULT_HOME`), `--as EMAI
 
 def _exit_codes() -> str:
     meaning = {
-        DealvaultError: "other expected failure",
+        DealvaultError: "other expected failure (also `error (io)`: a file the system refused)",
         Invalid: "invalid input or usage (also bad input files: file, row and column named)",
-        NotFound: "something named does not exist",
+        NotFound: "something named does not exist (also: no store where --home points)",
         Forbidden: "access denied by the access decision",
         Conflict: "conflicts with the current state (illegal stage move, re-import, duplicate)",
         IntegrityError: "integrity check failed (tampered ciphertext, broken file)",

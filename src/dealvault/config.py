@@ -57,6 +57,12 @@ class HomeTomlSource(PydanticBaseSettingsSource):
             st = self.path.stat()
         except FileNotFoundError:
             return {}
+        except NotADirectoryError:
+            raise Invalid(
+                f"the store home {self.path.parent} is not a directory (see --home, DEALVAULT_HOME)"
+            ) from None
+        except OSError as exc:
+            raise Invalid(f"{self.path}: cannot be read ({exc.strerror})") from None
         if st.st_uid != os.getuid() or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
             raise Invalid(
                 f"{self.path}: must be owned by you and writable by nobody else "
@@ -66,6 +72,8 @@ class HomeTomlSource(PydanticBaseSettingsSource):
             data = tomllib.loads(self.path.read_text("utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise Invalid(f"{self.path}: not valid TOML ({exc})") from None
+        except OSError as exc:
+            raise Invalid(f"{self.path}: cannot be read ({exc.strerror})") from None
         bad = sorted(PROTECTED & set(data))
         if bad:
             raise Invalid(

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Final
 
-from dealvault.errors import KeyUnavailable, NotFound
+from dealvault.errors import InputError, Invalid, KeyUnavailable, NotFound
 
 FILE_MODE: Final = 0o600
 DIR_MODE: Final = 0o700
@@ -68,8 +68,46 @@ def refuse_if_wide(path: Path, *, what: str) -> None:
         )
 
 
+#: What :func:`file_problem` says of a path where nothing is.
+MISSING: Final = "file not found"
+
+
+def file_problem(path: Path) -> str | None:
+    """None when ``path`` is a regular file (a symlink is followed); else why not, in a few
+    words for a message that names the file: :data:`MISSING`, a directory, a symlink loop..."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return MISSING
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    if stat.S_ISDIR(mode):
+        return "is a directory, not a file"
+    return None if stat.S_ISREG(mode) else "is not a regular file"
+
+
+def read_text_file(path: Path, *, encoding: str = "utf-8") -> str:
+    """The text of an input file named on the command line; :class:`InputError` naming the
+    file (never its content) when it is missing, not a file, unreadable or not text."""
+    problem = file_problem(path)
+    if problem is not None:
+        raise InputError(problem, file=path.name)
+    try:
+        return path.read_text(encoding)
+    except OSError as exc:
+        raise InputError(f"cannot be read ({exc.strerror})", file=path.name) from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise InputError(f"not {encoding.upper()} text (line {line})", file=path.name) from None
+
+
 def read_secret_text(path: Path, *, what: str, encoding: str = "utf-8") -> str:
     """The text of a key file, refused when other users can read or write it."""
+    problem = file_problem(path)
+    if problem == MISSING:
+        raise NotFound(f"{what} {path} not found")
+    if problem is not None:
+        raise KeyUnavailable(f"{what} {path} {problem}")
     refuse_if_wide(path, what=what)
     try:
         return path.read_text(encoding)
@@ -77,6 +115,50 @@ def read_secret_text(path: Path, *, what: str, encoding: str = "utf-8") -> str:
         raise NotFound(f"{what} {path} not found") from None
     except OSError as exc:
         raise KeyUnavailable(f"cannot read {what} {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise KeyUnavailable(
+            f"{what} {path} is not a key file (not {encoding.upper()} text)"
+        ) from None
+
+
+def _nearest_existing(path: Path) -> Path:
+    """``path`` or its nearest ancestor that exists (the working directory at the latest)."""
+    for candidate in (path, *path.parents):
+        if candidate.exists() or candidate.is_symlink():
+            return candidate
+    return Path.cwd()
+
+
+def check_output_file(path: Path, *, what: str = "output file", replace: bool = True) -> Path:
+    """Refuse, before any work is done, a file that cannot be written: a directory, an existing
+    file when not ``replace``, a directory that is missing, not a directory or not writable.
+    :class:`Invalid`, naming the file."""
+    if path.is_dir():
+        raise Invalid(f"{what} {path} is a directory")
+    if not replace and (path.exists() or path.is_symlink()):
+        raise Invalid(f"{what} {path} already exists; it is never overwritten")
+    parent = path.parent
+    if not parent.is_dir():
+        found = _nearest_existing(parent)
+        if found.is_dir():
+            raise Invalid(f"{what} {path}: directory {parent} does not exist")
+        raise Invalid(f"{what} {path}: {found} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise Invalid(f"{what} {path}: directory {parent} is not writable")
+    return path
+
+
+def check_output_dir(path: Path, *, what: str = "output directory") -> Path:
+    """Refuse, before any work is done, a directory that cannot be made or written in: a file
+    in its place or above it, or an existing directory that is not writable. :class:`Invalid`."""
+    found = _nearest_existing(path)
+    if not found.is_dir():
+        where = "" if found == path else f": {found}"
+        raise Invalid(f"{what} {path}{where} is not a directory")
+    if not os.access(found, os.W_OK | os.X_OK):
+        where = "" if found == path else f": directory {found}"
+        raise Invalid(f"{what} {path}{where} is not writable")
+    return path
 
 
 def ensure_private_dir(path: Path, *, what: str | None = "directory") -> Path:

@@ -20,6 +20,7 @@ from dealvault.crypto.keyring import KeyRing
 from dealvault.db.base import utcnow
 from dealvault.db.stores import UnitOfWork
 from dealvault.errors import Conflict, IntegrityError, Invalid, NotFound
+from dealvault.files import file_problem
 from dealvault.ingest.fields import Category
 
 AGREEMENT_KINDS = ("nda", "clean_team", "transfer", "dpa")
@@ -383,15 +384,19 @@ def document_context(agreement_id: int) -> bytes:
 def read_document(path: Path) -> tuple[str, bytes]:
     """(file name, bytes) of a signed document to attach, refusing files over the limit."""
     name = path.name
-    if not path.is_file():
-        raise Invalid(f"{name}: document file not found")
+    problem = file_problem(path)
+    if problem is not None:
+        raise Invalid(f"{name}: document {problem}")
     size = path.stat().st_size
     if size > MAX_DOCUMENT_BYTES:
         raise Invalid(f"{name}: document is larger than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB")
     if size == 0:
         raise Invalid(f"{name}: document file is empty")
-    with path.open("rb") as fh:
-        data = fh.read(MAX_DOCUMENT_BYTES + 1)
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(MAX_DOCUMENT_BYTES + 1)
+    except OSError as exc:
+        raise Invalid(f"{name}: document cannot be read ({exc.strerror})") from None
     if len(data) > MAX_DOCUMENT_BYTES:
         raise Invalid(f"{name}: document is larger than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB")
     if len(name) > 300:

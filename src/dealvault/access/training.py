@@ -18,6 +18,7 @@ from dealvault.access.governance_models import TrainingRecord
 from dealvault.access.models import Person
 from dealvault.db.base import utcnow
 from dealvault.errors import Conflict, InputError, Invalid
+from dealvault.files import file_problem
 
 CONFIDENTIALITY = "confidentiality"
 CSV_COLUMNS = ("email", "course", "completed", "expires")
@@ -179,11 +180,15 @@ def training_view(record: TrainingRecord, *, at: datetime) -> TrainingOut:
 def read_training_csv(path: Path) -> tuple[str, bytes]:
     """(file name, bytes) of a training CSV, refusing missing, empty and oversized files."""
     name = path.name
-    if not path.is_file():
-        raise InputError("file not found", file=name)
+    problem = file_problem(path)
+    if problem is not None:
+        raise InputError(problem, file=name)
     if path.stat().st_size > MAX_CSV_BYTES:
         raise InputError(f"file is larger than {MAX_CSV_BYTES // (1024 * 1024)} MiB", file=name)
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot be read ({exc.strerror})", file=name) from None
     if not data.strip():
         raise InputError("file is empty", file=name)
     return name, data

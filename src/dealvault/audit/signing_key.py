@@ -19,7 +19,7 @@ from dealvault.audit.note import SIG_ED25519, Signer, Verifier
 from dealvault.crypto import signing_keys
 from dealvault.crypto.keyring import KeyRing
 from dealvault.db.stores import Stores
-from dealvault.errors import Conflict, KeyUnavailable
+from dealvault.errors import Conflict, Invalid, KeyUnavailable
 from dealvault.files import read_secret_text
 
 PURPOSE = "audit-log"
@@ -38,11 +38,18 @@ class LogKey:
 
 def read_plain_key(path: Path) -> Signer:
     """An older store's plain signer key file (``PRIVATE+KEY+...``)."""
+    return Signer.from_key(read_signer_key(path, what="audit key file"))
+
+
+def read_signer_key(path: Path, *, what: str) -> str:
+    """The signed-note signer key (``PRIVATE+KEY+...``) a private key file holds; refused,
+    naming the file, when it holds none."""
+    text = read_secret_text(path, what=what, encoding="ascii").strip()
     try:
-        text = read_secret_text(path, what="audit key file", encoding="ascii")
-        return Signer.from_key(text.strip())
-    except ValueError:  # UnicodeDecodeError included
-        raise KeyUnavailable(f"audit key file {path} is not a signed-note signer key") from None
+        Signer.from_key(text)
+    except (ValueError, Invalid):
+        raise KeyUnavailable(f"{what} {path} is not a signed-note signer key") from None
+    return text
 
 
 def stored_verifier(ks: Session) -> Verifier | None:

@@ -11,13 +11,14 @@ import typer
 
 from dealvault.audit import pinning
 from dealvault.audit.note import SIG_COSIGNATURE_V1, generate_signer
+from dealvault.audit.signing_key import read_signer_key
 from dealvault.audit.store import LogFilter
 from dealvault.audit.verify import Anchors
 from dealvault.cli.audit_keys import key_app
 from dealvault.cli.context import get
 from dealvault.cli.output import kv_table, print_json, table
 from dealvault.errors import IntegrityError, Invalid
-from dealvault.files import open_private, read_secret_text
+from dealvault.files import check_output_dir, check_output_file, open_private
 from dealvault.flows import auditing as flows
 from dealvault.flows.auditing import VerifyOut
 
@@ -164,6 +165,7 @@ def export(
 ) -> None:
     """Write an offline bundle: events, subjects, checkpoints, keys (see docs/audit-bundle.md)."""
     c = get(ctx)
+    check_output_dir(out, what="bundle directory")
     manifest = flows.export(c.stores(), out_dir=out, actor=c.actor())
     print_json(c.console, manifest) if json_out else c.console.print(
         kv_table(f"bundle written to {out}", list(manifest.items()))
@@ -181,7 +183,7 @@ def prove(
 ) -> None:
     """Write a C2SP tlog-proof that an event is in the log (and the event next to it)."""
     c = get(ctx)
-    target = out or Path(f"event-{event}.tlog-proof")
+    target = check_output_file(out or Path(f"event-{event}.tlog-proof"), what="proof file")
     result = flows.prove(c.stores(), seq=event, out=target, actor=c.actor())
     print_json(c.console, result) if json_out else c.console.print(
         kv_table("proof written", list(result.items()))
@@ -261,6 +263,7 @@ def report(
     """The auditor's report: accesses by organisation, person, category and stage; denials;
     verification result; checkpoint history."""
     c = get(ctx)
+    check_output_file(out, what="report")
     res = flows.report(c.stores(), out=out, deal=deal, actor=c.actor())
     print_json(c.console, res) if json_out else c.console.print(
         kv_table("report written", list(res.items()))
@@ -282,6 +285,7 @@ def cosigner_key(
     out: Annotated[Path, typer.Option(help="Where to write the private key (mode 0600).")],
 ) -> None:
     """Make a cosigner key pair (C2SP tlog-cosignature/v1); prints the public key."""
+    check_output_file(out, what="key file", replace=False)
     skey, vkey = generate_signer(name, sig_type=SIG_COSIGNATURE_V1)
     with open_private(out, "w", exclusive=True, encoding="ascii") as fh:
         fh.write(skey + "\n")
@@ -299,7 +303,7 @@ def cosign(
 ) -> None:
     """Countersign a checkpoint as another party (e.g. a bidder)."""
     c = get(ctx)
-    key = read_secret_text(key_file, what="cosigner key file", encoding="ascii").strip()
+    key = read_signer_key(key_file, what="cosigner key file")
     res = flows.cosign(
         c.stores(),
         cosigner_key=key,

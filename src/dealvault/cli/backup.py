@@ -13,6 +13,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from dealvault.cli.context import CliContext, get
 from dealvault.cli.output import kv_table, print_json, table
 from dealvault.errors import Invalid
+from dealvault.files import check_output_dir
 from dealvault.flows import backups as flows
 from dealvault.flows.backups import MemberOut
 from dealvault.transfer import backup as bk
@@ -100,6 +101,8 @@ def create(
     recipients = [r.strip() for item in recipient or [] for r in item.split(",") if r.strip()]
     if not recipients:
         raise Invalid("give --recipient age1... (or set DEALVAULT_BACKUP_RECIPIENTS)")
+    if out is not None:
+        check_output_dir(out, what="backup directory")
     ident = _identity(identity)
     with _progress(c, json_out) as report:
         result = flows.create_backup(
@@ -191,6 +194,8 @@ def restore(
     ident = _identity(identity)
     if ident is None:
         raise Invalid("restoring needs the age identity: --identity FILE")
+    if to is not None:
+        check_output_dir(to, what="restore directory")
     with _progress(c, json_out) as report:
         result = flows.restore_backup(
             c.stores(),

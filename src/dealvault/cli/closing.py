@@ -9,8 +9,8 @@ import typer
 
 from dealvault.cli.context import get
 from dealvault.cli.output import kv_table, print_json, table
-from dealvault.errors import Invalid
-from dealvault.files import write_private
+from dealvault.errors import InputError, Invalid
+from dealvault.files import check_output_file, read_text_file, write_private
 from dealvault.flows import closing as flows
 from dealvault.flows.closing import CertificateOut
 
@@ -135,8 +135,13 @@ def issue_cmd(
     c = get(ctx)
     subjects = list(subject or [])
     if subjects_file is not None:
-        lines = subjects_file.read_text(encoding="utf-8").splitlines()
-        subjects += [s.strip() for s in lines if s.strip()]
+        lines = read_text_file(subjects_file).splitlines()
+        listed = [s.strip() for s in lines if s.strip()]
+        if not listed:  # never "every customer" by an empty file
+            raise InputError("names no subject ids", file=subjects_file.name)
+        subjects += listed
+    if out is not None:  # before anything is destroyed
+        check_output_file(out, what="certificate file")
     if organisation is None and not yes and c.console.is_terminal:
         what = ", ".join(dataset or []) or "every transferred dataset"
         scope = f"{len(subjects)} customers of {what}" if subjects else what

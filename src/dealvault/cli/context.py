@@ -11,8 +11,8 @@ from rich.console import Console
 
 from dealvault.cli.output import SafeConsole
 from dealvault.config import Settings
-from dealvault.errors import KeyUnavailable
-from dealvault.files import check_store
+from dealvault.errors import KeyUnavailable, NotFound
+from dealvault.files import check_store, sqlite_file
 
 if TYPE_CHECKING:  # the stores and keys are opened, and their modules imported, on demand
     from dealvault.access.principal import Principal
@@ -36,6 +36,7 @@ class CliContext:
     def stores(self) -> AppStores:
         if self._stores is None:
             s = self.settings
+            _require_store(s)
             check_store(
                 home=s.home,
                 database_urls=[s.resolved_database_url, s.resolved_keystore_url],
@@ -104,6 +105,18 @@ class CliContext:
     def close(self) -> None:
         if self._stores is not None:
             self._stores.dispose()
+
+
+def _require_store(s: Settings) -> None:
+    """Refuse to work on a store that was never made (no SQLite record database where the
+    settings point), rather than create an empty one as a side effect of a typo in --home."""
+    records = sqlite_file(s.resolved_database_url)
+    if records is not None and not records.exists():
+        raise NotFound(
+            f"no dealvault store here: {records} does not exist; create the store with "
+            "'dealvault init --operator EMAIL --org ORGANISATION', or point --home "
+            "(DEALVAULT_HOME) at an existing one"
+        )
 
 
 def get(ctx: typer.Context) -> CliContext:

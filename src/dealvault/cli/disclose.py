@@ -14,6 +14,7 @@ from dealvault.cli.output import print_json, table
 from dealvault.deidentify.levels import Level
 from dealvault.deidentify.writers import Format, format_for, write_disclosure
 from dealvault.errors import Invalid
+from dealvault.files import check_output_file
 from dealvault.flows import disclosure as flows
 from dealvault.ingest.fields import TableRole
 
@@ -131,6 +132,8 @@ def disclose_cmd(
     if l_kind not in ("distinct", "entropy"):
         raise Invalid("--l-kind must be distinct or entropy")
     chosen_fmt = format_for(out, fmt) if out is not None else None
+    if out is not None:
+        check_output_file(out)
     request = flows.DisclosureRequest(
         actor=c.actor(),
         deal=deal,
@@ -187,6 +190,8 @@ def view_cmd(
     """
     c = get(ctx)
     chosen_fmt = format_for(out, None) if out is not None else None
+    if out is not None:
+        check_output_file(out)
     remote = c.remote()
     if remote:
         if category:

@@ -9,6 +9,7 @@ import typer
 
 from dealvault.cli.context import get
 from dealvault.cli.output import kv_table, print_json, table
+from dealvault.files import check_output_file
 from dealvault.flows import inventory as flows
 from dealvault.vault.colstats import SKETCH_K
 
@@ -33,6 +34,8 @@ def inventory(
     """The data inventory: every column's PII type, category, sensitivity, confidence, fill rate
     and distinct count; customers, customers with sensitive PI, minors; a suggested grade."""
     c = get(ctx)
+    if html is not None:
+        check_output_file(html, what="HTML report")
     remote = c.remote()
     inv = (
         remote.inventory(deal=deal, dataset=dataset)

@@ -9,7 +9,7 @@ import importlib
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -77,19 +77,27 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except DealvaultError as exc:
-            from dealvault.cli.output import json_text, terminal_safe
-
-            if ctx.meta.get("dealvault.json"):
-                body = {"error": exc.code, "message": str(exc)}
-                typer.echo(json_text(body, indent=None), err=True)
-            else:
-                message = terminal_safe(str(exc), newlines=True)
-                typer.secho(f"error ({exc.code}): {message}", fg="red", err=True)
-            raise typer.Exit(exc.exit_code) from None
+            _fail(ctx, exc)
+        except OSError as exc:  # the system refused a file no check foresaw: say which, and why
+            where = f"{exc.filename}: " if exc.filename else ""
+            _fail(ctx, DealvaultError(f"{where}{exc.strerror or exc}", code="io"))
         finally:
             close = getattr(ctx.obj, "close", None)
             if close is not None:
                 close()
+
+
+def _fail(ctx: Any, exc: DealvaultError) -> NoReturn:
+    """One line on stderr (a JSON object with --json) and the error's exit code."""
+    from dealvault.cli.output import json_text, terminal_safe
+
+    if ctx.meta.get("dealvault.json"):
+        body = {"error": exc.code, "message": str(exc)}
+        typer.echo(json_text(body, indent=None), err=True)
+    else:
+        message = terminal_safe(str(exc), newlines=True)
+        typer.secho(f"error ({exc.code}): {message}", fg="red", err=True)
+    raise typer.Exit(exc.exit_code) from None
 
 
 def _show_warning(fallback: Callable[..., None]) -> Callable[..., None]:

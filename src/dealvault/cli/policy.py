@@ -35,13 +35,16 @@ def register(app: typer.Typer) -> None:
 
 def _read(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise Invalid(f"{path}: no such file") from None
     except UnicodeDecodeError:
         raise Invalid(f"{path}: not UTF-8 text") from None
     except OSError as exc:
         raise Invalid(f"{path}: cannot be read ({exc.strerror})") from None
+    if not text.strip():
+        raise Invalid(f"{path}: the file is empty")
+    return text
 
 
 def _print_policy(ctx: typer.Context, p: PolicyOut, *, json_out: bool, cedar: bool) -> None:

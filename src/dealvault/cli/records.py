@@ -13,6 +13,7 @@ from dealvault.cli.output import import_progress, kv_table, print_json, table
 from dealvault.cli.secrets import sql_source_url
 from dealvault.deidentify.masking import mask_field
 from dealvault.errors import Invalid
+from dealvault.files import check_output_file
 from dealvault.flows import customers as flows
 from dealvault.flows.importing import ImportRequest, import_source, preview_mapping
 from dealvault.ingest.fields import TableRole
@@ -352,6 +353,8 @@ def rejects_cmd(
 ) -> None:
     """Show why rows of an import were rejected (values only with --out, to a file)."""
     c = get(ctx)
+    if out is not None:
+        check_output_file(out, what="rejects file")
     frame = flows.read_import_rejects(
         c.stores(), c.keyring(), actor=c.actor(), deal=deal, import_id=import_id
     )

@@ -10,6 +10,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from dealvault.errors import Invalid
+from dealvault.files import file_problem, read_text_file
 
 
 def _has_password(url: str) -> bool:
@@ -41,13 +42,12 @@ def sql_source_url(*, url: str | None, env: str | None, file: Path | None) -> st
         _has_password(value)
         return value.strip()
     if file is not None:
-        try:
-            st = file.stat()
-        except OSError:
-            raise Invalid(f"{file}: cannot read the SQL URL file") from None
-        if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        problem = file_problem(file)
+        if problem is not None:
+            raise Invalid(f"{file}: cannot read the SQL URL file ({problem})")
+        if file.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
             raise Invalid(f"{file}: readable by others; run: chmod 600 {file}")
-        lines = file.read_text("utf-8").splitlines()
+        lines = read_text_file(file).splitlines()
         if not lines or not lines[0].strip():
             raise Invalid(f"{file}: the first line must be the SQL URL")
         _has_password(lines[0].strip())

@@ -21,6 +21,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from dealvault.files import check_output_dir
 from dealvault.synth import TABLES, Encoding, Format, WrittenTable, export_tables
 
 PROGRESS_MIN_ROWS = 50_000
@@ -121,6 +122,7 @@ def synth(
     batches, so millions of rows need little memory. No database or settings are needed.
     """
     wanted = _parse_tables(tables)
+    check_output_dir(out)
     console = Console(stderr=True)
     file_format = _FORMATS[fmt]
     enc: Encoding = _ENCODINGS[encoding] if fmt is OutputFormat.csv else "utf-8"

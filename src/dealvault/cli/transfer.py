@@ -17,8 +17,8 @@ from rich.progress import (
 
 from dealvault.cli.context import CliContext, get
 from dealvault.cli.output import import_progress, kv_table, print_json, table
-from dealvault.errors import Invalid
-from dealvault.files import refuse_if_wide
+from dealvault.errors import InputError, Invalid
+from dealvault.files import check_output_file, read_text_file, refuse_if_wide
 from dealvault.flows import packages as package_flows
 from dealvault.flows import reviews as review_flows
 from dealvault.flows import transfer as flows
@@ -130,11 +130,11 @@ def plan_create_cmd(
     c = get(ctx)
     keys = list(age_recipient or [])
     if recipients_file is not None:
-        try:
-            lines = recipients_file.read_text("utf-8").splitlines()
-        except OSError:
-            raise Invalid(f"cannot read {recipients_file}") from None
-        keys += [x.strip() for x in lines if x.strip() and not x.strip().startswith("#")]
+        lines = read_text_file(recipients_file).splitlines()
+        listed = [x.strip() for x in lines if x.strip() and not x.strip().startswith("#")]
+        if not listed:
+            raise InputError("lists no age recipient", file=recipients_file.name)
+        keys += listed
     p = flows.create_plan(
         c.stores(),
         actor=c.actor(),
@@ -307,6 +307,12 @@ def _identities(path: Path) -> list[pyrage.x25519.Identity]:
     return identities
 
 
+def _check_reports(*paths: Path | None) -> None:
+    for path in paths:
+        if path is not None:
+            check_output_file(path, what="report")
+
+
 def _report(c: CliContext, r: Reconciliation, json_out: bool) -> None:
     if json_out:
         print_json(c.console, r)
@@ -356,6 +362,7 @@ def package_verify_cmd(
     """Check the signature, decrypt, recompute the Merkle root, counts and schema, and write
     the reconciliation report. Exit code 6 when the package fails."""
     c = get(ctx)
+    _check_reports(report_json, report_html)
     report = package_flows.verify(
         c.stores(),
         actor=c.actor(),
@@ -394,6 +401,7 @@ def package_receive_cmd(
     The seller's canary customers are left out, by the seller's signed list (--canaries).
     """
     c = get(ctx)
+    _check_reports(report_json, report_html)
     show_bar = not json_out and c.console.is_terminal
     with import_progress(c.err, show=show_bar, task="receive") as progress:
         result = package_flows.receive(

@@ -55,8 +55,10 @@ class Hierarchy:
         """Read an ARX-style hierarchy file: ``;`` or ``,`` separated, no header, leaf first."""
         try:
             text = path.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise Invalid(f"{path}: cannot read hierarchy file ({exc.__class__.__name__})") from exc
+        except OSError as exc:
+            raise Invalid(f"{path}: cannot read hierarchy file ({exc.strerror})") from None
+        except UnicodeDecodeError:
+            raise Invalid(f"{path}: hierarchy file is not UTF-8 text") from None
         numbered = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
         if not numbered:
             raise Invalid(f"{path}: hierarchy file is empty")

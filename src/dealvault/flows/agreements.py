@@ -21,7 +21,7 @@ from dealvault.audit.service import EventIn
 from dealvault.crypto.keyring import KeyRing
 from dealvault.db.base import utcnow
 from dealvault.errors import Conflict, Invalid
-from dealvault.files import write_private
+from dealvault.files import check_output_file, write_private
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit, authorize, person_of
 
@@ -205,6 +205,7 @@ def export_document(
         raise Conflict(f"{out.name}: file exists (pass --force to overwrite)")
     if not out.parent.is_dir():
         raise Invalid(f"{out.parent}: no such directory")
+    check_output_file(out, what="document")  # (what is left: a directory not writable)
     with stores.unit_of_work() as uow:
         s = uow.records
         a = reg.get_agreement(s, agreement_id=agreement_id)

@@ -15,7 +15,8 @@ from dealvault.audit.models import AuditKey
 from dealvault.audit.service import EventIn
 from dealvault.crypto import signing_keys
 from dealvault.crypto.keyring import KeyRing
-from dealvault.errors import NotFound
+from dealvault.errors import KeyUnavailable, NotFound
+from dealvault.files import MISSING, file_problem
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit, authorize
 
@@ -83,8 +84,11 @@ def import_plain(
             action="keys.rotate_master",
             event=EventIn(action="keys.audit_key_import"),
         )
-    if not plain_file.exists():
+    problem = file_problem(plain_file)
+    if problem == MISSING:
         raise NotFound(f"no audit key file at {plain_file}")
+    if problem is not None:
+        raise KeyUnavailable(f"audit key file {plain_file} {problem}")
     with stores.keystore_sessions() as ks:
         keyring.verify_kek(ks)
         key = signing_key.ensure(ks, keyring, plain_file=plain_file)

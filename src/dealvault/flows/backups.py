@@ -199,9 +199,10 @@ def verify_backup(
     allowed = _authorize(
         stores, actor=actor, action="backup.read", event=EventIn(action="backup.verify")
     )
+    bk.require_file(path)
     with stores.records_session() as s:
         row = _find(s, path)
-        if row is None and path.is_file():
+        if row is None:
             row = _find(s, path, bk.file_sha256(path)[0])
         backup_id, expected = (row.id, row.sha256) if row else (None, None)
     if backup_id is None and identity is None:
@@ -279,6 +280,7 @@ def restore_backup(
         action="backup.restore",
         event=EventIn(action="backup.restore", objects={"file": path.name, "target": target}),
     )
+    bk.require_file(path)
     with stores.records_session() as s:
         row = _find(s, path)
         backup_id, expected = (row.id, row.sha256) if row else (None, None)

@@ -448,8 +448,13 @@ def verify_certificate(
     with stores.unit_of_work() as uow:
         path = Path(source)
         row: DestructionCertificate | None = None
+        where = ""  # the file's name, before a problem with a note read from a file
         if path.is_file():
-            note = path.read_bytes().decode("utf-8", errors="replace")  # bad bytes: bad signature
+            try:
+                note = path.read_bytes().decode("utf-8", errors="replace")  # bad bytes: bad sig.
+            except OSError as exc:
+                raise Invalid(f"{path.name}: cannot be read ({exc.strerror})") from None
+            where = f"{path.name}: "
         elif source.isdigit():
             row = uow.records.get(DestructionCertificate, int(source))
             if row is None:
@@ -483,7 +488,7 @@ def verify_certificate(
                 unknown_signers=list(checked.unknown_signers),
             )
         except (IntegrityError, Invalid) as exc:
-            problem = str(exc)
+            problem = f"{where}{exc}"
         deal_code = result.certificate.deal if result else None
         if deal_code is None and row is not None:
             found = uow.records.get(Deal, row.deal_id)

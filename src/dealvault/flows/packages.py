@@ -27,6 +27,7 @@ from dealvault.config import Settings
 from dealvault.crypto.keyring import KeyRing
 from dealvault.db.base import utcnow
 from dealvault.errors import Conflict, IntegrityError, Invalid, NotFound
+from dealvault.files import file_problem
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit, authorize, checkpoint, enforce
 from dealvault.flows.importing import ImportRequest, ImportSummary, import_source
@@ -566,16 +567,19 @@ def _canary_subjects(
             f"this package holds {count} canary records: give the seller's canary list "
             f"(--canaries {package.name}{NOTE_SUFFIX}) so that they are not imported"
         )
-    if not canaries.is_file():
-        raise Invalid(f"canary list {canaries} not found")
+    problem = file_problem(canaries)
+    if problem is not None:
+        raise Invalid(f"canary list {canaries}: {problem}")
     key = verifier_key or manifest.get("signer", {}).get("verifier_key")
     if not isinstance(key, str) or report.manifest_sha256 is None:
         raise IntegrityError("the package names no signer to check the canary list against")
-    return set(
-        read_note(
+    try:
+        subjects = read_note(
             canaries.read_bytes(),
             verifier=Verifier.from_key(key),
             manifest=manifest,
             manifest_sha256=report.manifest_sha256,
         )
-    )
+    except IntegrityError as exc:
+        raise IntegrityError(f"canary list {canaries.name}: {exc}") from None
+    return set(subjects)

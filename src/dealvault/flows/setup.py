@@ -20,7 +20,7 @@ from dealvault.crypto.keyring import KeyRing
 from dealvault.crypto.providers import KeyProvider, PassphraseKeyProvider, build_provider
 from dealvault.db.stores import Stores
 from dealvault.errors import Invalid
-from dealvault.files import ensure_private_dir
+from dealvault.files import ensure_private_dir, sqlite_file
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit, checkpoint
 from dealvault.flows.store import OperatorIn, bootstrap, is_trial
@@ -59,6 +59,12 @@ def load_audit_config(
     return AuditConfig(checkpoint_every=settings.audit_checkpoint_every, source=source)
 
 
+NEEDS_OPERATOR = (
+    "a new store needs its first operator: pass --operator EMAIL --operator-name NAME "
+    "--org ORGANISATION (the organisation that runs the store)"
+)
+
+
 def init_store(
     settings: Settings,
     *,
@@ -69,6 +75,9 @@ def init_store(
     """Create home, migrate both stores, make the master key file if needed, put the log's
     signing key in the key store, record the first operator (a new store needs one, checked
     before any key is made), register the log key, checkpoint."""
+    database = sqlite_file(settings.resolved_database_url)
+    if operator is None and database is not None and not database.exists():
+        raise Invalid(NEEDS_OPERATOR)  # refused before anything is made
     ensure_private_dir(settings.home, what="DEALVAULT_HOME")
     stores = AppStores.connect(
         records_url=settings.resolved_database_url,
@@ -79,10 +88,7 @@ def init_store(
         has_operator = s.scalar(select(StoreInfo.id)) is not None
     if not has_operator and operator is None:
         stores.dispose()
-        raise Invalid(
-            "a new store needs its first operator: pass --operator EMAIL --operator-name NAME "
-            "--org ORGANISATION (the organisation that runs the store)"
-        )
+        raise Invalid(NEEDS_OPERATOR)
     created = False
     provider: KeyProvider
     if settings.key_provider == "passphrase" and not settings.resolved_key_file.exists():

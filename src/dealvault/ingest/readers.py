@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dealvault.errors import InputError
+from dealvault.files import file_problem
 from dealvault.ingest.csv_reader import CsvSource
 from dealvault.ingest.excel_reader import ExcelSource
 from dealvault.ingest.jsonl_reader import JsonlSource
@@ -68,15 +69,19 @@ def _check_content(*, fmt: Format, head: bytes, tail: bytes, file: str) -> None:
 def detect_format(*, path: Path, fmt: Format | None = None) -> Format:
     """The format to read ``path`` as: given or from the extension, checked against content."""
     name = path.name
-    if not path.is_file():
-        raise InputError("file not found", file=name)
+    problem = file_problem(path)
+    if problem is not None:
+        raise InputError(problem, file=name)
     size = path.stat().st_size
     if size == 0:
         raise InputError("file is empty", file=name)
-    with path.open("rb") as f:
-        head = f.read(64)
-        f.seek(max(size - 4, 0))
-        tail = f.read(4)
+    try:
+        with path.open("rb") as f:
+            head = f.read(64)
+            f.seek(max(size - 4, 0))
+            tail = f.read(4)
+    except OSError as exc:
+        raise InputError(f"cannot be read ({exc.strerror})", file=name) from None
     if fmt is not None and fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r}", file=name)
     chosen = fmt or EXTENSIONS.get(path.suffix.lower()) or sniff(head=head, tail=tail)

@@ -25,7 +25,7 @@ from dealvault import __version__
 from dealvault.db import migrate
 from dealvault.db.stores import Stores
 from dealvault.errors import Conflict, IntegrityError, Invalid, KeyUnavailable, NotFound
-from dealvault.files import ensure_private_dir, open_private, refuse_if_wide
+from dealvault.files import MISSING, ensure_private_dir, file_problem, open_private, refuse_if_wide
 from dealvault.transfer import backup_db as bd
 from dealvault.transfer.backup_db import STORES, Progress, member_name, no_progress
 
@@ -92,11 +92,17 @@ def load_identity(value: str) -> Any:
     text_ = value.strip()
     if not text_.upper().startswith("AGE-SECRET-KEY-1"):
         path = Path(value)
-        if not path.is_file():
+        problem = file_problem(path)
+        if problem is not None:
             if text_.isalnum() and len(text_) > 40:  # perhaps a mangled key: never echo it
                 raise Invalid("the age identity is neither a secret key nor an existing file")
-            raise NotFound(f"identity file {path} not found")
-        lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()]
+            if problem == MISSING:
+                raise NotFound(f"identity file {path} not found")
+            raise Invalid(f"identity file {path} {problem}")
+        try:
+            lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()]
+        except (OSError, UnicodeDecodeError):
+            raise Invalid(f"cannot read the identity file {path}") from None
         keys = [ln for ln in lines if ln.upper().startswith("AGE-SECRET-KEY-1")]
         if not keys:
             raise Invalid(
@@ -349,8 +355,7 @@ def open_backup(
     Only the members the manifest names are extracted (never a path from the archive).
     SQLite members must pass ``PRAGMA integrity_check``; PostgreSQL dumps ``pg_restore --list``.
     """
-    if not path.is_file():
-        raise NotFound(f"backup file {path} not found")
+    require_file(path)
     name = path.name
     bundle = work / "bundle.tar"
     _decrypt(path, identity, bundle, progress)
@@ -398,6 +403,15 @@ def open_backup(
     return Opened(manifest, files)
 
 
+def require_file(path: Path) -> None:
+    """A backup file to read: NotFound when nothing is there, Invalid when it is no file."""
+    problem = file_problem(path)
+    if problem == MISSING:
+        raise NotFound(f"backup file {path} not found")
+    if problem is not None:
+        raise Invalid(f"backup file {path} {problem}")
+
+
 def check_backup(
     path: Path,
     *,
@@ -407,8 +421,7 @@ def check_backup(
     progress: Progress = no_progress,
 ) -> Checked:
     """Recompute the file's SHA-256 (against the one recorded); with an identity, open it fully."""
-    if not path.is_file():
-        raise NotFound(f"backup file {path} not found")
+    require_file(path)
     digest, size = file_sha256(path, progress)
     if expected_sha256 is not None and digest != expected_sha256:
         raise IntegrityError(

@@ -31,7 +31,7 @@ import pyrage
 
 from dealvault.audit.note import Signer
 from dealvault.errors import IntegrityError, Invalid
-from dealvault.files import open_private
+from dealvault.files import check_output_file, open_private
 from dealvault.transfer.batches import PreparedBatch, prepare_batch
 from dealvault.transfer.manifest import (
     FORMAT,
@@ -426,3 +426,4 @@ def writable_target(out: Path) -> None:
         raise Invalid(f"{out} already exists; a package is never overwritten")
     if not out.parent.is_dir():
         raise Invalid(f"directory {out.parent} does not exist")
+    check_output_file(out, what="package")  # (what is left: a directory not writable)

@@ -1,0 +1,253 @@
+"""Every leaf command of ``dealvault`` and how it fails: the table the tests in
+tests/cli/test_every_command*.py run. A new command is not covered until it has a row here
+(the tests walk the real command tree and say so).
+
+Arguments are filled in from the world (tests/cli/command_world.py): ``{W}`` is the directory
+beside the store, ``{age1}`` the age recipient, ``{subject}`` a customer's subject id,
+``{backup}`` a backup file, ``{phone}`` a customer's phone, ``{T}`` the test's own
+directory (for what a command writes); ``{file}`` / ``{out}`` are the bad input or output path
+of a file case."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tests.cli.command_world import CLEAN, COUNSEL, STEWARD2
+from tests.cli.seller import OPERATOR, STEWARD, TRAINER
+
+TOKEN = "0" * 32  # the form of a recipient's token; this one maps to nobody
+NOPE = "nope"  # a deal, dataset, organisation... that does not exist
+NO_STORE = (3, "no dealvault store here")
+STORELESS = (0, "")  # the command needs no store: it works in an empty home and leaves it so
+D1 = ("--deal", "d1")
+CRM = ("--deal", "d1", "--dataset", "crm")
+UNKNOWN_DEAL = (("--deal", NOPE), "deal 'nope' not found")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One leaf command: ``main`` args succeed for ``actor`` on (a copy of) the world;
+    ``denied`` is refused them (exit 4); each of ``unknown`` (args, message) names something
+    that does not exist (exit 3); ``empty_home`` is (exit code, message) in a home with no
+    store, for ``empty_args`` (default: the main args)."""
+
+    main: tuple[str, ...]
+    actor: str | None = STEWARD
+    denied: str | None = None
+    unknown: tuple[tuple[tuple[str, ...], str], ...] = ()
+    empty_home: tuple[int, str] = NO_STORE
+    empty_args: tuple[str, ...] | None = None
+    main_exit: tuple[int, str] = (0, "")
+
+
+def swap(args: tuple[str, ...], old: str, new: str) -> tuple[str, ...]:
+    """``args`` with its (first) argument ``old`` replaced by ``new``."""
+    i = args.index(old)
+    return (*args[:i], new, *args[i + 1 :])
+
+
+def _unknown_deal(
+    args: tuple[str, ...], *more: tuple[tuple[str, ...], str], deal: str = "d1"
+) -> Case:
+    """A steward's command on a deal (refused to the training admin, no member of it)."""
+    unknown = (swap(args, deal, NOPE), "deal 'nope' not found")
+    return Case(args, denied=TRAINER, unknown=(unknown, *more))
+
+
+def _by_id(
+    args: tuple[str, ...], missing: str, *, actor: str = STEWARD, denied: str = TRAINER
+) -> Case:
+    """A command on a numbered thing (the first argument): number 999 is ``missing``."""
+    return Case(args, actor=actor, denied=denied, unknown=((("999", *args[1:]), missing),))
+
+
+def _operator(args: tuple[str, ...] = (), *unknown: tuple[tuple[str, ...], str]) -> Case:
+    """A store-wide command: the operator's, refused to a deal's steward."""
+    return Case(args, actor=OPERATOR, denied=STEWARD, unknown=unknown)
+
+
+def _dataset(args: tuple[str, ...]) -> tuple[tuple[str, ...], str]:
+    return (swap(args, "crm", NOPE), "dataset 'nope' not found")
+
+
+LOOKUP = ("{phone}", *CRM)
+STATUS = ("{subject}", "--set", "opted_out", "--reason", "letter of 2026-11-20", *CRM)
+DISCLOSE = ("--level", "aggregate", *CRM, "--purpose", "valuation", "--recipient", "Bidder A")
+VIEW = (*CRM, "--purpose", "check")
+ACCESS = ("--deal", "d1", "--dataset", "crm", "--category", "contact", "--level", "masked",
+           "--purpose", "spot check", "--days", "7")  # fmt: skip
+PLAN = ("--deal", "d1", "--dataset", "crm", "--recipient", "Bidder A", "--category", "contact",
+         "--purpose", "hand-over", "--age-recipient", "{age1}")  # fmt: skip
+RECEIVE = ("{W}/pkg", "--identity", "{W}/age.key", "--deal", "d1", "--dataset", "received",
+            "--canaries", "{W}/pkg.canaries")  # fmt: skip
+
+CASES: dict[str, Case] = {
+    "init": Case(
+        ("--operator", OPERATOR, "--org", "Seller Co"),
+        actor=None,
+        empty_home=(2, "a new store needs its first operator"),
+        empty_args=(),
+    ),
+    "import": _unknown_deal(("{W}/crm.csv", *swap(CRM, "crm", "crm2"))),
+    "lookup": _unknown_deal(LOOKUP, _dataset(LOOKUP)),
+    "status": _unknown_deal(
+        STATUS, _dataset(STATUS), (swap(STATUS, "{subject}", "S0"), "no customer S0 in dataset")
+    ),
+    "shred": _unknown_deal(("{subject}", *CRM, "--yes"), _dataset(("{subject}", *CRM, "--yes"))),
+    "rejects": _unknown_deal(("1", *D1), (("999", *D1), "import #999 not found")),
+    "inventory": _unknown_deal(CRM, _dataset(CRM)),
+    "disclose": _unknown_deal(DISCLOSE, _dataset(DISCLOSE)),
+    "view": _unknown_deal(VIEW, _dataset(VIEW)),
+    "trace": _unknown_deal(("{W}/crm.csv", *D1)),
+    "synth": Case(("--rows", "3", "--out", "{T}/synth-out"), actor=None, empty_home=STORELESS),
+    "org add": _operator(("Org X", "--kind", "bidder")),
+    "org list": _operator(),
+    "org show": _operator(("Bidder A",), ((NOPE,), "organisation 'nope' not found")),
+    "person add": _operator(
+        ("p@x.example", "--name", "P", "--org", "Bidder A"),
+        (("p@x.example", "--name", "P", "--org", NOPE), "organisation 'nope' not found"),
+    ),
+    "person list": _operator(),
+    "person show": _operator((STEWARD,), (("no@one.invalid",), "person not found")),
+    "deal create": _operator(
+        ("d9", "--name", "N", "--seller", "Seller Co"),
+        (("d9", "--name", "N", "--seller", NOPE), "organisation 'nope' not found"),
+    ),
+    "deal show": _unknown_deal(("d1",)),
+    "deal list": Case(()),  # lists what the actor may see: nobody is refused
+    "deal add-party": _unknown_deal(
+        ("d3", "--org", "Law LLP", "--role", "counsel"),
+        (("d3", "--org", NOPE), "organisation 'nope' not found"),
+        deal="d3",
+    ),
+    "deal add-member": _unknown_deal(
+        ("d1", "--person", TRAINER, "--role", "security_officer"),
+        (("d1", "--person", "no@one.invalid", "--role", "counsel"), "person not found"),
+    ),
+    "deal advance": _unknown_deal(("d1",)),
+    "deal terminate": _unknown_deal(("d3", "--reason", "called off"), deal="d3"),
+    "deal freeze": _unknown_deal(("d1", "--reason", "suspected leak")),
+    "deal unfreeze": _unknown_deal(("d4", "--reason", "all clear"), deal="d4"),
+    "store show": _operator(),
+    "store grant": _operator(
+        (STEWARD, "--role", "training_admin"),
+        (("no@one.invalid", "--role", "training_admin"), "person not found"),
+    ),
+    "store revoke": _operator(
+        (TRAINER, "--role", "training_admin"),
+        ((STEWARD, "--role", "training_admin"), "holds no store role training_admin"),
+    ),
+    "keys status": _operator(),
+    "keys rotate": _unknown_deal(
+        ("--deal", "d1", "--data", "crm"),
+        (("--deal", "d1", "--data", NOPE), "dataset 'nope' not found"),
+    ),
+    "audit verify": _operator(),
+    "audit verify-bundle": Case(("{W}/bundle",), actor=None, empty_home=STORELESS),
+    "audit export": _operator(("{T}/new-bundle",)),
+    "audit prove": _operator(
+        ("3", "--out", "{T}/e3.tlog-proof"), (("9999",), "event 9999 is not in the log")
+    ),
+    "audit log": _operator(),
+    "audit report": _operator(
+        ("{T}/report.html",), (("{W}/r.html", "--deal", NOPE), "deal 'nope' not found")
+    ),
+    "audit checkpoint": _operator(),
+    "audit cosigner-key": Case(
+        ("w2.example/witness", "--out", "{T}/w2.key"), actor=None, empty_home=STORELESS
+    ),
+    "audit cosign": _operator(
+        ("--key", "{W}/w.key"),
+        (("--key", "{W}/w.key", "--checkpoint", "999"), "no such checkpoint"),
+    ),
+    "audit key show": _operator(),
+    # a store of this version holds its key already: the file is refused, not deleted (moving
+    # an older store's key is tested in tests/audit/test_signing_key.py)
+    "audit key import": Case(
+        ("--file", "{W}/old-audit.key"),
+        actor=OPERATOR,
+        denied=STEWARD,
+        unknown=((("--file", "{W}/no-audit.key"), "no audit key file at"),),
+        main_exit=(5, "move the file away"),
+    ),
+    "columns override": _unknown_deal(
+        ("姓名", *CRM, "--sensitive"), _dataset(("姓名", *CRM, "--sensitive"))
+    ),
+    "token resolve": _unknown_deal(
+        (TOKEN, *CRM, "--recipient", "Bidder A", "--purpose", "check"),
+        ((TOKEN, *CRM, "--recipient", NOPE, "--purpose", "check"), "organisation 'nope' not found"),
+    ),
+    "agreement add": _unknown_deal(
+        (
+            "--deal",
+            "d1",
+            "--org",
+            "Bidder A",
+            "--kind",
+            "nda",
+            "--title",
+            "NDA 2",
+            "--effective",
+            "2026-01-05",
+        )
+    ),
+    "agreement list": _unknown_deal(D1),
+    "agreement show": _by_id(("1",), "agreement #999 not found"),
+    "agreement revoke": _by_id(("1", "--reason", "superseded"), "agreement #999 not found"),
+    "agreement document": _by_id(("1", "--out", "{T}/nda.pdf"), "agreement #999 not found"),
+    "training add": Case(
+        ("--person", STEWARD2, "--course", "gdpr", "--completed", "2026-01-05"),
+        actor=TRAINER,
+        denied=STEWARD,
+        unknown=(
+            (
+                ("--person", "no@one.invalid", "--course", "gdpr", "--completed", "2026-01-05"),
+                "person not found",
+            ),
+        ),
+    ),
+    "training import": Case(("{W}/training.csv",), actor=TRAINER, denied=STEWARD),
+    "training list": Case((), actor=TRAINER, denied=STEWARD),
+    "access request": Case(
+        ACCESS,
+        actor=CLEAN,
+        denied=STEWARD,
+        unknown=((swap(ACCESS, "d1", NOPE), "deal 'nope' not found"), _dataset(ACCESS)),
+    ),
+    "access approve": _by_id(("1",), "access request 999 not found", actor=COUNSEL),
+    "access deny": _by_id(("1", "--reason", "too broad"), "access request 999 not found"),
+    "access revoke": _by_id(("1", "--reason", "done"), "grant 999 not found"),
+    "access list": _unknown_deal(D1),
+    "access show": _by_id(("1",), "access request 999 not found"),
+    "policy show": _unknown_deal(D1),
+    "policy validate": Case(("{W}/policy.toml",), actor=None, empty_home=STORELESS),
+    "policy set": _unknown_deal(("{W}/policy.toml", *D1, "--comment", "the default, stored")),
+    "policy history": _unknown_deal(D1),
+    "policy check": _unknown_deal(("--role", "bidder_business", "--stage", "closing", *D1)),
+    "backup create": _operator(("--recipient", "{age1}", "--out", "{T}/more-backups")),
+    "backup verify": _operator(("{backup}", "--identity", "{W}/age.key")),
+    "backup restore": _operator(("{backup}", "--identity", "{W}/age.key", "--to", "{T}/restored")),
+    "backup list": _operator(),
+    "certificate issue": _unknown_deal(
+        ("--deal", "d2", "--org", "Bidder A", "--method", "returned", "--yes"), deal="d2"
+    ),
+    "certificate verify": _by_id(("1",), "certificate #999 not found"),
+    "certificate list": _unknown_deal(D1),
+    "plan create": _unknown_deal(PLAN, _dataset(PLAN)),
+    "plan approve": _by_id(("2",), "transfer plan 999 not found", actor=COUNSEL),
+    "plan deny": _by_id(("2", "--reason", "not now"), "transfer plan 999 not found", actor=COUNSEL),
+    "plan show": _by_id(("1",), "transfer plan 999 not found"),
+    "plan list": _unknown_deal(D1),
+    "package build": _by_id(("1", "--out", "{T}/pkg2"), "transfer plan 999 not found"),
+    "package verify": Case(
+        ("{W}/pkg", "--identity", "{W}/age.key"), actor=OPERATOR, denied=STEWARD
+    ),
+    "package receive": _unknown_deal(RECEIVE),
+    "package canaries": _by_id(
+        ("1", "--out", "{T}/again.canaries"), "transfer package 999 not found"
+    ),
+    "package ledger": _unknown_deal(D1),
+    "package review": _by_id(
+        ("1", "--report", "{W}/report.json"), "transfer package 999 not found", actor=COUNSEL
+    ),
+}

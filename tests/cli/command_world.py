@@ -1,0 +1,168 @@
+"""One seller's store with something of every kind, built once with the CLI, for the tests that
+run every command (tests/cli/test_every_command*.py); a test that changes it works on a copy.
+
+Deal d1 is at closing (winner Bidder A): dataset crm (8 customers and one rejected row,
+import #1), an NDA with its signed document (agreement #1) and the transfer agreement (#2),
+access request #1 pending and #2 approved (grant #1), transfer plan #1 approved and built
+(package #1) and plan #2 pending. Deal d2 is terminated with destruction certificate #1,
+d3 is at preparation and d4 is frozen.
+Beside the store: a backup, an audit bundle, a cosigner key, the buyer's report, the age
+identity the package and backup are encrypted to, and valid input files of each kind."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyrage
+from typer.testing import CliRunner, Result
+
+from dealvault.access.policy import default_policy
+from dealvault.audit.note import generate_signer
+from dealvault.cli.main import app
+from tests.cli.seller import OPERATOR, STEWARD, seller_deal
+from tests.vault.helpers import customer_row, write_csv
+
+STEWARD2 = "steward2@seller.example"
+COUNSEL = "counsel@law.example"
+CLEAN = "clean@bidder.example"
+STRANGER = "nobody@nowhere.invalid"  # registered nowhere
+MASTER_KEY = "5e" * 32  # invented
+#: what every command may print only masked, if at all (the customers of crm.csv)
+ROWS = [customer_row(i) for i in range(1, 9)]
+BAD_ROW = customer_row(9, 手机号="12345")  # rejected: not a phone number
+PERSONAL = sorted(
+    {
+        v
+        for r in [*ROWS, BAD_ROW]
+        for k, v in r.items()
+        if k in ("姓名", "身份证号", "手机号", "邮箱")
+    }
+    - {"12345"}
+)
+YESTERDAY = (date.today() - timedelta(days=1)).isoformat()
+#: settings a command might pick up from the outer environment, cleared for every run
+CLEARED = (
+    "DEALVAULT_PASSPHRASE", "DEALVAULT_DATABASE_URL", "DEALVAULT_KEYSTORE_URL",
+    "DEALVAULT_KEY_FILE", "DEALVAULT_AUDIT_KEY_FILE", "DEALVAULT_AUDIT_VERIFIER_KEY",
+    "DEALVAULT_AUDIT_VERIFIER_KEY_FILE", "DEALVAULT_BACKUP_IDENTITY",
+    "DEALVAULT_BACKUP_RECIPIENTS",
+)  # fmt: skip
+
+
+def environment(home: Path) -> dict[str, str | None]:
+    """The environment every command of these tests runs in (``None``: unset)."""
+    env: dict[str, str | None] = dict.fromkeys(CLEARED)
+    env.update(
+        DEALVAULT_HOME=str(home),
+        DEALVAULT_KEY_PROVIDER="env",
+        DEALVAULT_MASTER_KEY=MASTER_KEY,
+        DEALVAULT_ACTOR=STEWARD,
+        COLUMNS="200",
+    )
+    return env
+
+
+def invoke(home: Path, *args: str) -> Result:
+    """Run ``dealvault ARGS`` in-process against the store in ``home``."""
+    return CliRunner().invoke(app, list(args), env=environment(home))
+
+
+@dataclass(frozen=True)
+class World:
+    """Where everything is, and the values the command table fills in."""
+
+    work: Path  # files beside the store
+    home: Path  # the store
+    values: dict[str, str]
+
+    def copy(self, to: Path) -> World:
+        """The same world in ``to`` (the store copied; the files beside it shared)."""
+        shutil.copytree(self.home, to / "store")
+        return World(work=self.work, home=to / "store", values=self.values)
+
+
+def build(work: Path) -> World:
+    """Build the world in ``work`` (about three seconds)."""
+    home = work / "store"
+
+    def run(*args: str, who: str = STEWARD) -> Any:
+        result = invoke(home, "--as", who, *args)
+        assert result.exit_code == 0, f"{args}: {result.output}\n{result.exception!r}"
+        return json.loads(result.stdout) if "--json" in args else result.stdout
+
+    op = {"who": OPERATOR}
+    seller_deal(lambda *a: run(*a[2:], who=a[1]))  # seller_deal passes "--as", WHO first
+    run("org", "add", "Law LLP", "--kind", "law_firm", **op)
+    for email, org in ((COUNSEL, "Law LLP"), (STEWARD2, "Seller Co"), (CLEAN, "Bidder A")):
+        run("person", "add", email, "--name", "X", "--org", org, **op)
+    run("deal", "add-party", "d1", "--org", "Law LLP", "--role", "counsel")
+    for email, role in (
+        (COUNSEL, "counsel"),
+        (STEWARD2, "seller_steward"),
+        (CLEAN, "bidder_clean_team"),
+    ):
+        run("deal", "add-member", "d1", "--person", email, "--role", role)
+    crm = write_csv(work / "crm.csv", [*ROWS, BAD_ROW])
+    run("import", str(crm), "--deal", "d1", "--dataset", "crm")
+    subject = run("lookup", ROWS[0]["手机号"], "--deal", "d1", "--dataset", "crm", "--json")
+    (work / "signed.pdf").write_bytes(b"%PDF-1.4 invented signed NDA")
+    nda = ("--org", "Bidder A", "--title", "NDA", "--effective", YESTERDAY)
+    run("agreement", "add", "--deal", "d1", "--kind", "nda", *nda, "--document",
+        str(work / "signed.pdf"))  # fmt: skip
+    run("deal", "advance", "d1", "--to", "due_diligence")
+    ask = ("access", "request", "--deal", "d1", "--dataset", "crm", "--category", "contact",
+           "--level", "masked", "--purpose", "spot check", "--days", "14")  # fmt: skip
+    run(*ask, who=CLEAN)  # request #1: pending
+    run(*ask, who=CLEAN)  # request #2: approved, grant #1
+    run("access", "approve", "2")
+    run("access", "approve", "2", who=COUNSEL)
+    run("deal", "advance", "d1", "--to", "signing")
+    run("deal", "advance", "d1", "--to", "closing", "--winner", "Bidder A")
+    run("agreement", "add", "--deal", "d1", "--org", "Bidder A", "--kind", "transfer",
+        "--title", "Transfer", "--effective", YESTERDAY)  # fmt: skip
+    ident = pyrage.x25519.Identity.generate()
+    (work / "age.key").write_text(f"{ident}\n")
+    (work / "age.key").chmod(0o600)
+    age1 = str(ident.to_public())
+    plan = ("plan", "create", "--deal", "d1", "--dataset", "crm", "--recipient", "Bidder A",
+            "--category", "identity,contact", "--age-recipient", age1, "--purpose")  # fmt: skip
+    run(*plan, "closing hand-over")  # plan #1
+    run("plan", "approve", "1", who=STEWARD2)
+    run("plan", "approve", "1", who=COUNSEL)
+    run("package", "build", "1", "--out", str(work / "pkg"))  # package #1
+    run(*plan, "a second hand-over")  # plan #2: pending
+    run("package", "verify", str(work / "pkg"), "--identity", str(work / "age.key"),
+        "--report-json", str(work / "report.json"), **op)  # fmt: skip
+    run("deal", "create", "d2", "--name", "D2", "--seller", "Seller Co", "--bidder", "Bidder A",
+        "--steward", STEWARD, **op)  # fmt: skip
+    run("deal", "terminate", "d2", "--reason", "no deal")
+    for code in ("d3", "d4"):  # d3 at preparation, d4 frozen
+        run("deal", "create", code, "--name", code, "--seller", "Seller Co", "--steward", STEWARD,
+            **op)  # fmt: skip
+    run("deal", "freeze", "d4", "--reason", "suspected leak")
+    run("certificate", "issue", "--deal", "d2", "--org", "Bidder A", "--method", "deleted",
+        "--yes", "--out", str(work / "cert.note"))  # fmt: skip
+    backup = run("backup", "create", "--recipient", age1, "--out", str(work / "backups"),
+                 "--json", **op)["path"]  # fmt: skip
+    run("audit", "export", str(work / "bundle"), **op)
+    run("audit", "cosigner-key", "w.example/witness", "--out", str(work / "w.key"))
+    (work / "old-audit.key").write_text(generate_signer("dealvault.invalid/log-old")[0] + "\n")
+    (work / "old-audit.key").chmod(0o600)
+    (work / "policy.toml").write_text(default_policy().text, encoding="utf-8")
+    (work / "training.csv").write_text(
+        f"email,course,completed,expires\n{STEWARD2},confidentiality,{YESTERDAY},\n",
+        encoding="utf-8",
+    )
+    values = {
+        "W": str(work),
+        "age1": age1,
+        "subject": subject[0]["subject_id"],
+        "backup": backup,
+        "phone": ROWS[0]["手机号"],
+    }
+    return World(work=work, home=home, values=values)
