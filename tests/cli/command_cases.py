@@ -108,6 +108,46 @@ CASES: dict[str, Case] = {
         (("p@x.example", "--name", "P", "--org", NOPE), "organisation 'nope' not found"),
     ),
     "person list": _operator(),
+    # the invitation is made and mailed in one go: with no mail server, nothing is made (8)
+    "person invite": Case(
+        (
+            "new@bidder.example",
+            "--deal",
+            "d1",
+            "--role",
+            "bidder_business",
+            "--name",
+            "N",
+            "--org",
+            "Bidder A",
+        ),
+        denied=TRAINER,
+        unknown=(
+            (
+                ("new@bidder.example", "--deal", NOPE, "--role", "bidder_business"),
+                "deal 'nope' not found",
+            ),
+        ),
+        main_exit=(8, "did not take the mail"),
+    ),
+    "account disable": _unknown_deal((CLEAN, "--deal", "d1")),
+    "account enable": _unknown_deal((CLEAN, "--deal", "d1")),
+    # signing in needs a server (tests/api/test_remote_cli.py): here, no token on stdin
+    "login": Case(
+        ("--server", "http://127.0.0.1:1", "--token-stdin"),
+        actor=None,
+        empty_home=(2, "no token on standard input"),
+        main_exit=(2, "no token on standard input"),
+    ),
+    "logout": Case((), actor=None, empty_home=STORELESS),
+    # serving runs until stopped (tests/api/test_serve_cli.py): here, the refusal of several
+    # processes on the SQLite store, checked before anything opens
+    "serve": Case(
+        ("--insecure-http", "--workers", "2"),
+        actor=OPERATOR,
+        empty_home=(2, "one process"),
+        main_exit=(2, "one process"),
+    ),
     "person show": _operator((STEWARD,), (("no@one.invalid",), "person not found")),
     "deal create": _operator(
         ("d9", "--name", "N", "--seller", "Seller Co"),

@@ -100,6 +100,15 @@ READS: dict[str, Reads] = {
     "audit verify-bundle --known-checkpoint": Reads(
         "audit verify-bundle", ("{W}/bundle", "--known-checkpoint", "{file}"), None
     ),
+    "login --ca-file": Reads(
+        "login", ("--server", "https://127.0.0.1:1", "--token-stdin", "--ca-file", "{file}"), None
+    ),
+    "serve --tls-cert": Reads(
+        "serve", ("--tls-cert", "{file}", "--tls-key", "{W}/tls.key"), OPERATOR
+    ),
+    "serve --tls-key": Reads(
+        "serve", ("--tls-cert", "{W}/tls.crt", "--tls-key", "{file}"), OPERATOR, KEY_FILE
+    ),
     "audit cosign --key": Reads("audit cosign", ("--key", "{file}"), OPERATOR, KEY_FILE),
     "audit key import --file": Reads("audit key import", ("--file", "{file}"), OPERATOR, KEY_FILE),
     # any bytes are a document: a corrupt one is not refused

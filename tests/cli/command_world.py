@@ -54,6 +54,34 @@ CLEARED = (
 )  # fmt: skip
 
 
+def _tls(work: Path) -> None:
+    """A self-signed certificate and its key (0600) for ``serve --tls-cert/--tls-key``."""
+    from datetime import UTC, datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now).not_valid_after(now + timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    (work / "tls.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    (work / "tls.key").write_bytes(pem)
+    (work / "tls.key").chmod(0o600)
+
+
 def environment(home: Path) -> dict[str, str | None]:
     """The environment every command of these tests runs in (``None``: unset)."""
     env: dict[str, str | None] = dict.fromkeys(CLEARED)
@@ -63,6 +91,10 @@ def environment(home: Path) -> dict[str, str | None]:
         DEALVAULT_MASTER_KEY=MASTER_KEY,
         DEALVAULT_ACTOR=STEWARD,
         COLUMNS="200",
+        # no mail server (port 1 is closed), and no sign-in to a server
+        DEALVAULT_SMTP_HOST="127.0.0.1",
+        DEALVAULT_SMTP_PORT="1",
+        DEALVAULT_LOGIN_FILE=str(home.parent / "no-login.json"),
     )
     return env
 
@@ -154,6 +186,7 @@ def build(work: Path) -> World:
     (work / "old-audit.key").write_text(generate_signer("dealvault.invalid/log-old")[0] + "\n")
     (work / "old-audit.key").chmod(0o600)
     (work / "policy.toml").write_text(default_policy().text, encoding="utf-8")
+    _tls(work)
     (work / "training.csv").write_text(
         f"email,course,completed,expires\n{STEWARD2},confidentiality,{YESTERDAY},\n",
         encoding="utf-8",

@@ -14,7 +14,9 @@ STEWARD = "steward@seller.example"
 def seller_deal(invoke: Callable[..., Any]) -> None:
     """Run the set-up through ``invoke(*args)`` (which fails the test on a bad exit code)."""
     op, trainer = ("--as", OPERATOR), ("--as", TRAINER)
-    invoke(*op, "init", "--operator", OPERATOR, "--operator-name", "Op", "--org", "Seller Co")
+    # a trial store: the tests act as bidders and counsel by naming them (--as)
+    invoke(*op, "init", "--operator", OPERATOR, "--operator-name", "Op", "--org", "Seller Co",
+           "--trial")  # fmt: skip
     invoke(*op, "person", "add", STEWARD, "--name", "Steward", "--org", "Seller Co")
     invoke(*op, "person", "add", TRAINER, "--name", "Trainer", "--org", "Seller Co")
     invoke(*op, "store", "grant", TRAINER, "--role", "training_admin")

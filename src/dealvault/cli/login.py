@@ -10,7 +10,8 @@ from typing import Annotated
 import typer
 
 from dealvault.cli.context import get
-from dealvault.errors import Invalid
+from dealvault.errors import InputError, Invalid
+from dealvault.files import read_text_file
 
 
 def register(app: typer.Typer) -> None:
@@ -38,6 +39,10 @@ def login_cmd(
     c = get(ctx)
     if not server.startswith(("https://", "http://127.0.0.1", "http://localhost")):
         raise Invalid("the server address must start with https:// (plain http only on loopback)")
+    if ca_file is not None and "-----BEGIN CERTIFICATE-----" not in read_text_file(
+        ca_file, encoding="ascii"
+    ):
+        raise InputError("not a PEM certificate", file=ca_file.name)
     ca = str(ca_file) if ca_file else None
     if token_stdin:
         token = sys.stdin.readline().strip()

@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 
 from dealvault.cli.context import get
-from dealvault.errors import Invalid, KeyUnavailable
+from dealvault.errors import InputError, Invalid, KeyUnavailable
+from dealvault.files import read_secret_text, read_text_file
 
 
 def register(app: typer.Typer) -> None:
@@ -27,6 +28,15 @@ def _read_fd(fd: int) -> str:
     if not text:
         raise KeyUnavailable(f"file descriptor {fd} gave an empty passphrase")
     return text
+
+
+def check_tls(cert: Path, key: Path) -> None:
+    """Refuse a certificate that is not PEM and a private key that is missing, open to other
+    users or not PEM, before anything starts (naming the file)."""
+    if "-----BEGIN CERTIFICATE-----" not in read_text_file(cert, encoding="ascii"):
+        raise InputError("not a PEM certificate", file=cert.name)
+    if "PRIVATE KEY-----" not in read_secret_text(key, what="TLS key", encoding="ascii"):
+        raise KeyUnavailable(f"TLS key {key} is not a PEM private key")
 
 
 def serve_cmd(
@@ -70,6 +80,8 @@ def serve_cmd(
         raise Invalid("give both --tls-cert and --tls-key, or neither")
     if tls_cert is None and not insecure_http:
         raise Invalid("give --tls-cert and --tls-key (or --insecure-http behind a TLS proxy)")
+    if tls_cert is not None and tls_key is not None:
+        check_tls(tls_cert, tls_key)
     if workers > 1 and c.settings.resolved_database_url.startswith("sqlite"):
         raise Invalid("the SQLite store serves from one process: use --workers 1 or PostgreSQL")
     if passphrase_fd is not None:
