@@ -71,7 +71,7 @@ import httpx
 import pyotp
 from common import emit, git_state, log, machine, remove_tree, scratch_dir
 from pydantic import SecretStr
-from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
 
 from dealvault.access.agreements import SignerIn
@@ -656,7 +656,7 @@ def check_answers(server: Server, headers: list[dict[str, str]], total: int) -> 
 #: stages of a request, by a frame in its stack (first match wins), for the py-spy summary
 STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("authentication", ("token_principal", "session_principal")),
-    ("decisions: allowed_level per category (view)", ("allowed_level",)),
+    ("decisions: allowed_level per category", ("allowed_level",)),
     ("decision in disclose", ("decide (dealvault/access/decision.py",)),
     ("resolve person, deal, dataset", ("resolve (dealvault/flows/guard.py",)),
     ("decrypt the whole dataset", ("disclose_table",)),
@@ -710,12 +710,15 @@ def summarise_profile(paths: Sequence[Path]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- overhead
 
 
-def _timed(fn: Callable[[], object], n: int) -> list[float]:
+def _timed(fn: Callable[[], object], n: int, cpu: list[float] | None = None) -> list[float]:
+    """Wall times of ``n`` calls; with ``cpu``, this process's CPU time of each call too."""
     out = []
     for _ in range(n):
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         fn()
         out.append(time.perf_counter() - t0)
+        if cpu is not None:
+            cpu.append(time.process_time() - c0)
     return out
 
 
@@ -733,6 +736,17 @@ def measure_overhead(world: World, server: Server, pairs: int) -> dict[str, Any]
     me = world.reviewers[0]
     actor = signin.token_principal(stores, secret=me.token, client=CLIENT)
     url = f"/api/deals/{DEAL}/datasets/{DATASET}/view"
+    statements = Counter[str]()
+
+    def count(engine_name: str) -> Callable[..., None]:
+        def on_execute(*_args: object) -> None:
+            statements[engine_name] += 1
+
+        return on_execute
+
+    event.listen(stores.records_engine, "before_cursor_execute", count("records"))
+    event.listen(stores.keystore_engine, "before_cursor_execute", count("keys"))
+    per_view: list[int] = []
     inproc, inproc_cpu, over_http, diffs, serialise = [], [], [], [], []
     with httpx.Client(base_url=server.base, timeout=60) as client:
         headers = {"Authorization": f"Bearer {me.token}"}
@@ -741,6 +755,7 @@ def measure_overhead(world: World, server: Server, pairs: int) -> dict[str, Any]
             req = disclosure.DisclosureRequest(
                 actor=actor, deal=DEAL, dataset=DATASET, level=Level.MASKED, purpose=PURPOSE
             )
+            before = sum(statements.values())
             c0, t0 = time.process_time(), time.perf_counter()
             out = disclosure.view(
                 stores, keyring, request=req, level=Level.MASKED, settings=world.settings
@@ -756,12 +771,19 @@ def measure_overhead(world: World, server: Server, pairs: int) -> dict[str, Any]
             if i >= 3:
                 inproc.append(t1 - t0)
                 inproc_cpu.append(c1 - c0)
+                per_view.append(sum(statements.values()) - before)
                 serialise.append(t2 - t1)
                 over_http.append(t3 - t2)
                 diffs.append((t3 - t2) - (t1 - t0))
         health = _timed(lambda: client.get("/healthz"), 300)
     fresh = _timed(lambda: _fresh_healthz(server.port), 300)
-    token_auth = _timed(lambda: signin.token_principal(stores, secret=me.token, client=CLIENT), 300)
+    token_cpu: list[float] = []
+    token_auth = _timed(
+        lambda: signin.token_principal(stores, secret=me.token, client=CLIENT), 300, token_cpu
+    )
+    before = sum(statements.values())
+    signin.token_principal(stores, secret=me.token, client=CLIENT)
+    per_auth = sum(statements.values()) - before
     session_auth = _timed(
         lambda: signin.session_principal(stores, rules=rules, secret=me.session, client=CLIENT),
         300,
@@ -782,8 +804,13 @@ def measure_overhead(world: World, server: Server, pairs: int) -> dict[str, Any]
         with stores.unit_of_work() as uow:
             audit(stores, uow, event)
 
-    audit_routine = _timed(lambda: append(routine), 200)
-    audit_view = _timed(lambda: append(viewed), 100)
+    routine_cpu: list[float] = []
+    view_cpu: list[float] = []
+    audit_routine = _timed(lambda: append(routine), 200, routine_cpu)
+    audit_view = _timed(lambda: append(viewed), 100, view_cpu)
+    before = sum(statements.values())
+    append(viewed)
+    per_audit = sum(statements.values()) - before
     edge = summary_ms(diffs)
     if len(diffs) > 1:  # the paired difference is noisy: its mean and that mean's error
         edge["mean_se"] = round(statistics.stdev(diffs) * 1000 / len(diffs) ** 0.5, 2)
@@ -803,10 +830,19 @@ def measure_overhead(world: World, server: Server, pairs: int) -> dict[str, Any]
         "edge_composed_p50_ms": round(composed, 2),
         "edge_composed_new_connection_p50_ms": round(composed_fresh, 2),
         "token_principal_ms": summary_ms(token_auth),
+        "token_principal_client_cpu_ms": summary_ms(token_cpu),
         "session_principal_ms": summary_ms(session_auth),
         "audit_append_routine_ms": summary_ms(audit_routine),
+        "audit_append_routine_client_cpu_ms": summary_ms(routine_cpu),
         "audit_append_view_event_ms": summary_ms(audit_view),
+        "audit_append_view_event_client_cpu_ms": summary_ms(view_cpu),
         "view_event_subjects": len(world.subjects),
+        "sql_statements": {
+            "view_in_process_p50": quantile(per_view, 0.5),
+            "view_in_process_max": max(per_view, default=0),
+            "token_principal": per_auth,
+            "audit_append_view_event": per_audit,
+        },
         "auth_plus_audit_ms": {"p50": round(auth_audit, 2), "p99": round(auth_audit_p99, 2)},
     }
 
