@@ -278,3 +278,27 @@ def test_health_and_openapi(server: Server) -> None:
         "/api/auth/login" in spec["paths"]
         and "/api/deals/{deal}/datasets/{dataset}/view" in spec["paths"]
     )
+
+
+def test_a_page_releases_only_its_rows(server: Server) -> None:
+    """A masked view through the API releases (and records, and counts against a grant) the
+    page asked for, not the whole dataset."""
+    ctx = server.app.state.dealvault
+    accounts.invite(server.stores, actor=P("operator@seller.example"), rules=ctx.rules,
+                    mailer=ctx.mailer, deal=server.world.deal, email=STEWARD,
+                    role="seller_steward")  # fmt: skip
+    me = activate(server, STEWARD)
+    url = "/api/deals/clean-2026/datasets/crm/view"
+    pages = [
+        me.http.get(url, params={"purpose": "checks", "level": "masked", "offset": o, "limit": 5})
+        for o in (0, 5, 18)
+    ]
+    assert [p.status_code for p in pages] == [200, 200, 200], pages[0].text
+    bodies = [p.json() for p in pages]
+    assert [len(b["rows"]) for b in bodies] == [5, 5, 2]
+    assert {b["total"] for b in bodies} == {20}
+    ids = [tuple(r["token"] for r in b["rows"]) for b in bodies[:2]]
+    assert not set(ids[0]) & set(ids[1])  # two different pages
+    released = [e for e in events(server, "disclose") if e["actor"] == STEWARD]
+    assert [e["counts"]["rows"] for e in released[-3:]] == [5, 5, 2]
+    assert [e["subjects"]["count"] for e in released[-3:]] == [5, 5, 2]

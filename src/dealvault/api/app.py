@@ -56,6 +56,17 @@ def _smtp_mailer(settings: Settings) -> Mailer:
     return send
 
 
+def _store_keys(stores: AppStores, keyring: KeyRing) -> None:
+    """Make the store keys the requests use (canary identities, account secrets) once, before
+    any worker starts: concurrent first uses would otherwise race to create them."""
+    from dealvault.accounts.service import ACCOUNT_KEY_PURPOSE
+    from dealvault.transfer.canary_seal import PURPOSE as CANARY
+
+    with stores.unit_of_work() as uow:
+        for purpose in (CANARY, ACCOUNT_KEY_PURPOSE):
+            keyring.store_key(uow.keys, purpose=purpose, create=True)
+
+
 def create_app(
     settings: Settings,
     *,
@@ -77,6 +88,7 @@ def create_app(
         stores.audit = load_audit_config(settings, stores=stores, keyring=lambda: keyring)
     if stores.audit.can_sign:
         _ = stores.audit.signer  # unwrap the log's signing key now, not in a request
+    _store_keys(stores, keyring)
     ctx = ServerContext(
         settings=settings,
         stores=stores,

@@ -128,8 +128,10 @@ def _request(
     table: TableRole,
     group_by: list[str] | None = None,
     measure: list[str] | None = None,
+    window: tuple[int, int] | None = None,
 ) -> disclosure.DisclosureRequest:
     return disclosure.DisclosureRequest(
+        window=window,
         actor=actor,
         deal=deal,
         dataset=dataset,
@@ -159,17 +161,23 @@ def view(
     result = disclosure.view(
         ctx.stores,
         ctx.keyring,
-        request=_request(actor, deal, dataset, purpose, level, table, group_by, measure),
+        request=_request(
+            actor, deal, dataset, purpose, level, table, group_by, measure, (offset, limit)
+        ),
         level=level,
         settings=ctx.settings,
     )
-    page = result.frame.slice(offset, limit)
+    report = result.meta.get("report") or {}
+    if "rows_available" in report:  # record levels: only this page was released
+        page, total = result.frame, int(report["rows_available"])
+    else:  # aggregates and anonymized releases are made whole; the page is cut here
+        page, total = result.frame.slice(offset, limit), result.frame.height
     return ViewOut(
         meta=dict(result.meta),
         columns=page.columns,
         rows=page.to_dicts(),
         offset=offset,
-        total=result.frame.height,
+        total=total,
     )
 
 

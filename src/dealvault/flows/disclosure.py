@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -44,7 +45,7 @@ from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit, enforce, resolve
 from dealvault.flows.inventory import inventory
 from dealvault.ingest.fields import Category, TableRole
-from dealvault.transfer.canaries import add_canaries, canaries_for
+from dealvault.transfer.canaries import SUBJECT_PREFIX, add_canaries, canaries_for
 from dealvault.transfer.canary_seal import canary_keys
 from dealvault.vault.models import CustomerRecord, Dataset, DatasetColumn, DatasetTable
 from dealvault.vault.read import disclose_table
@@ -80,6 +81,9 @@ class DisclosureRequest:
     epsilon: float | None = None
     categories: Sequence[str] = ()  # () = every category
     seed: int | None = None  # tests only: fixes the shuffle and the noise
+    #: (offset, limit): release only this page of a masked, pseudonymized or full view (the
+    #: row cap, the audit event's customers and the canaries count the page only)
+    window: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -184,7 +188,7 @@ def disclose(
             canaries=planted,
         )
         if planted is not None:
-            report["canaries"] = planted.height
+            report.setdefault("canaries", planted.height)
         if decision.grant_id is not None and req.level in RECORD_LEVELS:
             grant = uow.records.get(Grant, decision.grant_id)
             assert grant is not None
@@ -212,7 +216,7 @@ def disclose(
             "report": report,
             "rows": frame.height,
             # record-level copies for another organisation carry its canary customers
-            "canary_rows": planted.height if planted is not None else 0,
+            "canary_rows": int(report.get("canaries", 0)) if planted is not None else 0,
         }
         return Disclosure(frame=frame, meta=meta)
 
@@ -238,7 +242,12 @@ def _build(
     today = date.today()
     customers = read(TableRole.CUSTOMERS)
     if canaries is not None and req.level in CANARY_LEVELS:
-        customers = add_canaries(customers, canaries=canaries, seed=req.seed)
+        seed = req.seed
+        if seed is None and req.window is not None:  # the same positions on every page
+            seed = int.from_bytes(
+                hashlib.sha256(f"{ds.id}|{recipient.id}|{customers.height}".encode()).digest()[:8]
+            )
+        customers = add_canaries(customers, canaries=canaries, seed=seed)
     if req.table != TableRole.CUSTOMERS and req.table.value not in roles:
         raise Invalid(f"dataset {ds.name!r} has no {req.table.value} table")
     # order summaries feed aggregates, anonymisation and pseudonymized customers; masked and
@@ -309,10 +318,20 @@ def _build(
     elif req.level == Level.PSEUDONYMIZED:
         frame = add_derived(customers, orders=orders, on=today)
         types = column_types(frame.columns, stored=_stored_types(uow, ds))
+    available = frame.height
+    if req.window is not None:
+        offset, limit = req.window
+        if offset < 0 or limit < 1:
+            raise Invalid("a page needs an offset of 0 or more and a limit of 1 or more")
+        frame = frame.slice(offset, limit)
     if row_cap is not None:
         frame = frame.head(row_cap)
     subjects = frame.get_column("subject_id").unique(maintain_order=True).to_list()
     report: dict[str, Any] = {"customers": len(subjects)}
+    if req.window is not None:
+        report["rows_available"] = available
+        report["offset"] = req.window[0]
+        report["canaries"] = sum(1 for x in subjects if x.startswith(SUBJECT_PREFIX))
     if req.level == Level.FULL:
         return full_view(frame), report, subjects
     index_key = keyring.dataset_key(uow.keys, dataset_id=ds.id, purpose=INDEX, version=1)
