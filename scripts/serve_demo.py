@@ -30,7 +30,7 @@ OPERATOR = "it@jingjie.example"
 STEWARD = "steward@jingjie.example"
 SELLER, BIDDER, LAW = "晶洁日用品有限公司", "绿源家居集团", "金诚律师事务所"
 DEAL = "dataroom-2026"
-PASSWORD = "demo only: lantern orchard 2026"  # noqa: S105 - invented, the demo's accounts only
+PASSWORD = "demo only: lantern orchard 2026"
 PEOPLE = (
     ("analyst@lvyuan.example", "bidder_business"),
     ("counsel@jincheng.example", "counsel"),
