@@ -2,36 +2,41 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field
 
 from dealvault.api.deps import COOKIE, Actor, Client, Ctx
+from dealvault.api.errors import COMMON, MAILING, Text, error_responses
 from dealvault.flows import accounts, signin
 
-router = APIRouter(prefix="/api", tags=["account"])
+router = APIRouter(prefix="/api", tags=["account"], responses=error_responses(*COMMON))
 
 
 class LoginIn(BaseModel):
-    email: str = Field(max_length=254)
-    password: str = Field(max_length=1024)
+    email: Text = Field(max_length=254)
+    password: Text = Field(max_length=1024)
 
 
 class CodeIn(BaseModel):
-    code: str = Field(max_length=64, description="A 6-digit TOTP code or a recovery code.")
+    code: Text = Field(max_length=64, description="A 6-digit TOTP code or a recovery code.")
 
 
 class LinkIn(BaseModel):
-    secret: str = Field(max_length=200, description="The secret part of the mailed link.")
-    password: str = Field(max_length=1024)
+    secret: Text = Field(max_length=200, description="The secret part of the mailed link.")
+    password: Text = Field(max_length=1024)
 
 
 class EmailIn(BaseModel):
-    email: str = Field(max_length=254)
+    email: Text = Field(max_length=254)
 
 
 class TokenIn(BaseModel):
-    name: str = Field(max_length=100)
-    scopes: list[str] = Field(description="read, request, approve, manage", max_length=4)
+    name: Text = Field(max_length=100)
+    scopes: list[Annotated[Text, Field(max_length=20)]] = Field(
+        description="read, request, approve, manage", max_length=4
+    )
     days: int = Field(default=30, ge=1, le=365)
 
 
@@ -117,7 +122,7 @@ def totp_finish(body: CodeIn, response: Response, ctx: Ctx, actor: Actor) -> Enr
     )
 
 
-@router.post("/account/reset-request", status_code=202)
+@router.post("/account/reset-request", status_code=202, responses=error_responses(*MAILING))
 def reset_request(body: EmailIn, ctx: Ctx, client: Client) -> dict[str, str]:
     """Mail a reset link if the address has an account (the answer never says)."""
     signin.request_reset(
@@ -140,7 +145,7 @@ def sessions(ctx: Ctx, actor: Actor) -> list[signin.SessionOut]:
 
 
 @router.delete("/account/sessions/{session_id}", status_code=204)
-def end_session(session_id: str, ctx: Ctx, actor: Actor) -> None:
+def end_session(session_id: Annotated[Text, Path(max_length=64)], ctx: Ctx, actor: Actor) -> None:
     signin.revoke_session(ctx.stores, actor=actor, session_id=session_id)
 
 
@@ -158,5 +163,7 @@ def new_token(body: TokenIn, ctx: Ctx, actor: Actor) -> signin.NewToken:
 
 
 @router.delete("/account/tokens/{token_id}")
-def revoke_token(token_id: str, ctx: Ctx, actor: Actor) -> signin.TokenOut:
+def revoke_token(
+    token_id: Annotated[Text, Path(max_length=64)], ctx: Ctx, actor: Actor
+) -> signin.TokenOut:
     return signin.revoke_token(ctx.stores, actor=actor, token_id=token_id)
