@@ -20,17 +20,20 @@ from urllib.parse import quote
 
 import httpx
 import hypothesis
+import pytest
 from hypothesis import HealthCheck, Phase
 from hypothesis import strategies as st
 from sqlalchemy import select, update
 
 from dealvault.access.models import Person
+from dealvault.access.principal import Authn, Principal
 from dealvault.accounts import secrets as sec
 from dealvault.accounts import service as acc
 from dealvault.accounts.models import ApiToken, AuthSession
 from dealvault.api.deps import COOKIE, CSRF_HEADER
 from dealvault.db.base import utcnow
-from dealvault.flows import accounts, admin
+from dealvault.errors import Forbidden
+from dealvault.flows import accounts, admin, signin
 from tests.api.conftest import (
     ANALYST,
     CUSTOMERS,
@@ -60,6 +63,10 @@ METHODS = ("GET", "POST", "DELETE", "PUT", "PATCH")
 #: paths no route has (404 in the error shape, never a stack trace)
 UNKNOWN = ("/api", "/api/deals/{deal}/datasets", "/api/admin", "/api/deals/{deal}/customers",
            "/api/deals/{deal}/datasets/{dataset}", "/openapi.json/../api/deals")  # fmt: skip
+#: what answers a caller without a (complete) sign-in: nothing else may ever say 2xx to one
+OPEN = frozenset({"/api/auth/login", "/api/account/activate", "/api/account/reset-request",
+                  "/api/account/reset", "/api/auth/logout", "/healthz", "/readyz",
+                  "/openapi.json", "/docs"})  # fmt: skip
 #: a deal bidder B is no party to (bidder A's exclusive round)
 ELSEWHERE = "other-2026"
 
@@ -75,8 +82,8 @@ class World:
     analyst_session: str
     analyst_token: str
     analyst_csrf: str
-    #: name -> (cookie secret or None, bearer secret or None)
-    credentials: dict[str, tuple[str | None, str | None]]
+    #: name -> (cookie secret or None, bearer secret or None, the cookie's CSRF token)
+    credentials: dict[str, tuple[str | None, str | None, str]]
 
 
 @dataclass
@@ -255,10 +262,10 @@ def _setup(server: Server) -> tuple[World, Signed]:
     b_old = b.post("/api/account/tokens", json={"name": "old", "scopes": ["read"]})
     half = server.client().post("/api/auth/login", json={"email": OTHER, "password": PASSWORD})
     assert half.status_code == 200 and half.json()["next"] == "totp", half.text
-    ended = _mint_session(server, OTHER)[0]
+    ended = _mint_session(server, OTHER)
     past = utcnow() - timedelta(seconds=1)
     with server.stores.unit_of_work() as uow:  # an ended session and an expired token of B's
-        ended_row = AuthSession.secret_digest == sec.digest(ended)
+        ended_row = AuthSession.secret_digest == sec.digest(ended[0])
         old_row = ApiToken.id == b_old.json()["token"]["id"]
         uow.records.execute(update(AuthSession).where(ended_row).values(expires_at=past))
         uow.records.execute(update(ApiToken).where(old_row).values(expires_at=past))
@@ -272,14 +279,14 @@ def _setup(server: Server) -> tuple[World, Signed]:
         analyst_token=made.json()["token"]["id"],
         analyst_csrf=a.csrf,
         credentials={
-            "nobody": (None, None),
-            "garbage cookie": ("dvs_" + "x" * 43, None),
-            "garbage token": (None, "dvt_" + "x" * 43),
-            "empty bearer": (None, ""),
-            "ended session": (ended, None),
-            "expired token": (None, b_old.json()["secret"]),
-            "half signed in": (half.cookies.get(COOKIE), None),
-            "token": (None, b_token.json()["secret"]),
+            "nobody": (None, None, ""),
+            "garbage cookie": ("dvs_" + "x" * 43, None, "csrf_" + "x" * 43),
+            "garbage token": (None, "dvt_" + "x" * 43, ""),
+            "empty bearer": (None, "", ""),
+            "ended session": (ended[0], None, ended[1]),
+            "expired token": (None, b_old.json()["secret"], ""),
+            "half signed in": (half.cookies.get(COOKIE), None, half.json()["csrf"]),
+            "token": (None, b_token.json()["secret"], ""),
         },
     )
     return world, a
@@ -300,10 +307,9 @@ def _mint_session(server: Server, email: str) -> tuple[str, str]:
 
 
 def _send(server: Server, world: World, call: Call, session: tuple[str, str]) -> httpx.Response:
-    cookie, bearer = world.credentials.get(call.who, (None, None))
-    csrf = {"right": session[1], "wrong": "csrf_" + "y" * 43, "other": world.analyst_csrf}
-    if call.who == "signed in":
-        cookie = session[0]
+    # "signed in": the sequence's own fresh session
+    cookie, bearer, own = world.credentials.get(call.who, (session[0], None, session[1]))
+    csrf = {"right": own, "wrong": "csrf_" + "y" * 43, "other": world.analyst_csrf}
     headers: dict[str, str] = {}
     if bearer is not None:
         headers["Authorization"] = f"Bearer {bearer}"
@@ -335,12 +341,44 @@ def _check(call: Call, response: httpx.Response, needles: frozenset[str]) -> Non
     # analyst of bidder B no training), however the request is put
     if call.path.endswith(("/view", "/download")):
         assert response.status_code >= 400, f"{where} -> {response.status_code}"
+    # a credential that does not hold (garbage, ended, expired, password only) opens nothing
+    if call.who not in ("signed in", "token") and response.status_code < 300:
+        assert call.path in OPEN, f"{where} -> {response.status_code} {response.text[:200]}"
+
+
+#: a body every operation would take (each takes the fields it knows)
+PLAUSIBLE = {"email": OTHER, "password": PASSWORD, "secret": "dvi_x", "code": "000000",
+             "name": "n", "scopes": ["read"], "days": 7, "dataset": "crm",
+             "categories": ["contact"], "level": "masked", "purpose": "p", "duration_days": 5,
+             "reason": "r", "role": "bidder_business"}  # fmt: skip
+
+
+def _sweep(world: World, who: str) -> list[Call]:
+    """Every route once, as ``who``, with the right CSRF token and a plausible request on
+    the real deal (run before the drawn sequences: a random draw may miss a route)."""
+    known = {"deal": "clean-2026", "dataset": "crm", "request_id": str(world.request_id),
+             "session_id": world.analyst_session, "token_id": world.analyst_token}  # fmt: skip
+    calls = []
+    for method, template in world.routes:
+        path, values = template, []
+        for name, value in known.items():
+            if "{" + name + "}" in path:
+                path, values = path.replace("{" + name + "}", value), [*values, value]
+        query = {"purpose": "p", "level": "aggregate", "group_by": ["gender"]}
+        body = PLAUSIBLE if method in ("POST", "PUT", "PATCH") else None
+        calls.append(Call(who, method, path, tuple(values), query, body, "right"))
+    return calls
 
 
 def _run(
-    server: Server, world: World, callers: tuple[str, ...], email: str | None
+    server: Server,
+    world: World,
+    callers: tuple[str, ...],
+    email: str | None,
+    sweeps: tuple[str, ...] = (),
 ) -> Counter[tuple[str, int]]:
-    """Run the sequences; how often each caller got each status."""
+    """Run the sequences (first a sweep of every route for each of ``sweeps``); how often
+    each caller got each status."""
     needles = personal_values()
     seen: Counter[tuple[str, int]] = Counter()
 
@@ -353,6 +391,8 @@ def _run(
             seen[call.who, response.status_code] += 1
             _check(call, response, needles)
 
+    for who in sweeps:
+        sequence = hypothesis.example(calls=_sweep(world, who))(sequence)
     sequence()
     return seen
 
@@ -361,14 +401,38 @@ def test_strangers_and_a_bidder_without_a_grant_see_no_customer(server: Server) 
     world, a = _setup(server)
     broken = tuple(k for k in world.credentials if k != "token")
     # (a) no identity, or one that does not hold: garbage, ended, expired, half signed in
-    strangers = _run(server, world, broken, None)
+    strangers = _run(server, world, broken, None, sweeps=("half signed in", "nobody"))
     assert sum(n for (_, status), n in strangers.items() if status == 401) > SEQUENCES
     # (b) bidder B's analyst, signed in (a fresh session per sequence) or with her token,
     # now and then with a broken credential
-    bidder = _run(server, world, ("signed in",) * 6 + ("token",) * 2 + broken, OTHER)
+    callers = ("signed in",) * 6 + ("token",) * 2 + broken
+    bidder = _run(server, world, callers, OTHER, sweeps=("signed in", "token"))
     statuses = {status for (who, status) in bidder if who == "signed in"}
     assert {200, 403, 404, 422} <= statuses, bidder
     # and nothing they sent ended bidder A's session or token
     assert a.http.get("/api/account/sessions").status_code == 200
     mine = a.http.get("/api/account/tokens").json()
     assert [t["revoked"] for t in mine if t["id"] == world.analyst_token] == [False]
+
+
+def test_a_password_alone_makes_no_token_and_tells_nothing(server: Server) -> None:
+    """A session with the password only made an API token (then read with it: the second
+    factor bypassed) and told an existing deal (403) from an unknown one (404)."""
+    ctx = server.app.state.dealvault
+    accounts.invite(server.stores, actor=P(STEWARD), rules=ctx.rules, mailer=ctx.mailer,
+                    deal=server.world.deal, email=OTHER, role="bidder_business")  # fmt: skip
+    activate(server, OTHER)
+    http = server.client()
+    half = http.post("/api/auth/login", json={"email": OTHER, "password": PASSWORD})
+    assert half.status_code == 200 and half.json()["next"] == "totp"
+    csrf = {CSRF_HEADER: half.json()["csrf"]}
+    made = http.post("/api/account/tokens", json={"name": "x", "scopes": ["read"]}, headers=csrf)
+    assert made.status_code == 403 and "not complete" in made.json()["message"], made.text
+    answers = {http.get(f"/api/deals/{code}/audit").status_code for code in ("clean-2026", "x")}
+    assert answers == {403}
+    assert http.get("/api/account/sessions").status_code == 403
+    # the flow refuses too, whatever edge calls it
+    who = Principal(email=OTHER, authn=Authn.PASSWORD, session_id=half.json()["session_id"])
+    with pytest.raises(Forbidden, match="complete sign-in"):
+        signin.create_token(server.stores, actor=who, rules=ctx.rules, name="x",
+                            scopes=["read"], days=1)  # fmt: skip

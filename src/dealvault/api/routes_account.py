@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field
 
-from dealvault.api.deps import COOKIE, Actor, Client, Ctx
+from dealvault.api.deps import COOKIE, Actor, Client, Ctx, Signing
 from dealvault.api.errors import COMMON, MAILING, Text, error_responses
 from dealvault.flows import accounts, signin
 
@@ -73,7 +73,7 @@ def login(body: LoginIn, response: Response, ctx: Ctx, client: Client) -> Signed
 
 @router.post("/auth/second-factor")
 def second_factor(
-    body: CodeIn, response: Response, ctx: Ctx, client: Client, actor: Actor
+    body: CodeIn, response: Response, ctx: Ctx, client: Client, actor: Signing
 ) -> SignedIn:
     """A TOTP or recovery code for the session that passed its password."""
     out = signin.second_factor(
@@ -88,7 +88,7 @@ def second_factor(
 
 
 @router.post("/auth/logout", status_code=204)
-def logout(response: Response, ctx: Ctx, actor: Actor) -> None:
+def logout(response: Response, ctx: Ctx, actor: Signing) -> None:
     signin.logout(ctx.stores, actor=actor)
     response.delete_cookie(COOKIE, path="/", secure=True, httponly=True, samesite="strict")
 
@@ -103,7 +103,7 @@ def activate(body: LinkIn, response: Response, ctx: Ctx, client: Client) -> Sign
 
 
 @router.post("/account/totp/begin")
-def totp_begin(ctx: Ctx, actor: Actor) -> accounts.TotpEnrolment:
+def totp_begin(ctx: Ctx, actor: Signing) -> accounts.TotpEnrolment:
     """A new TOTP secret to scan (URI and QR code as SVG)."""
     return accounts.begin_totp(ctx.stores, ctx.keyring, actor=actor)
 
@@ -114,7 +114,7 @@ class EnrolledOut(BaseModel):
 
 
 @router.post("/account/totp/finish")
-def totp_finish(body: CodeIn, response: Response, ctx: Ctx, actor: Actor) -> EnrolledOut:
+def totp_finish(body: CodeIn, response: Response, ctx: Ctx, actor: Signing) -> EnrolledOut:
     """Confirm the TOTP secret with a code: the session is fully signed in."""
     out = accounts.finish_totp(ctx.stores, ctx.keyring, actor=actor, code=body.code)
     return EnrolledOut(
