@@ -3,6 +3,7 @@ mails, both stores (SQLite and PostgreSQL), a deal with imported customers."""
 
 from __future__ import annotations
 
+import io
 import re
 import socket
 import threading
@@ -28,6 +29,45 @@ from tests.conftest import OP, STEWARD, P, World, train
 from tests.vault.helpers import customer_row, do_import, write_csv
 
 PASSWORD = "violet kettle harbour 1987 drums"  # invented; strong enough for zxcvbn
+#: the invented customers the server fixture imports into deal clean-2026
+CUSTOMERS = [customer_row(i, 手机号=f"139{i:08d}") for i in range(20)]
+#: the columns of a customer row that hold a value of one person (the invented street address
+#: is the same for all 20, so an aggregate by address may rightly show it)
+PERSONAL_COLUMNS = ("姓名", "身份证号", "手机号", "邮箱")
+
+
+def personal_values() -> frozenset[str]:
+    """Every personal value of the imported customers: none may ever reach a party that
+    holds no grant, in a response body or a header."""
+    return frozenset(row[c] for row in CUSTOMERS for c in PERSONAL_COLUMNS if row[c])
+
+
+def readable(content_type: str, body: bytes) -> str:
+    """What a response shows a reader: its text, and the cells of an XLSX or Parquet file
+    (compressed, so a value in them would not show in the raw bytes)."""
+    if content_type.startswith("application/vnd.openxmlformats"):
+        from openpyxl import load_workbook
+
+        book = load_workbook(io.BytesIO(body), read_only=True)
+        return "\n".join(
+            "\t".join("" if v is None else str(v) for v in row)
+            for sheet in book.worksheets
+            for row in sheet.iter_rows(values_only=True)
+        )
+    if content_type.startswith("application/vnd.apache.parquet"):
+        import polars as pl
+
+        return pl.read_parquet(io.BytesIO(body)).write_csv()
+    return body.decode("utf-8", errors="replace")
+
+
+def leaked(
+    needles: frozenset[str], *, content_type: str, body: bytes, headers: str, sent: str = ""
+) -> list[str]:
+    """The personal values a response shows (its body, decoded, and its headers) that the
+    request itself did not carry (an error that names the caller's own input is no leak)."""
+    seen = readable(content_type, body) + "\n" + headers
+    return sorted(v for v in needles if v in seen and v not in sent)
 
 
 @dataclass
@@ -117,8 +157,7 @@ def server(
         client_max_failures=50,
     )
     admin.create_person(stores, actor=OP, email=OTHER, name="Other", organization="Bidder B")
-    rows = [customer_row(i, 手机号=f"139{i:08d}") for i in range(20)]
-    do_import(stores, keyring, write_csv(tmp_path / "c.csv", rows), actor=P(STEWARD),
+    do_import(stores, keyring, write_csv(tmp_path / "c.csv", CUSTOMERS), actor=P(STEWARD),
               deal=world.deal, rejects_dir=tmp_path)  # fmt: skip
     admin.advance_deal(stores, code=world.deal, to=None, winner=None, actor=P(STEWARD),
                        reason="teaser round done")  # fmt: skip

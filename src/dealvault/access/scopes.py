@@ -27,10 +27,14 @@ SCOPES: dict[str, frozenset[str]] = {
 }
 
 
+#: the refusal of everything but the sign-in steps to a session without its second factor
+INCOMPLETE = "sign-in is not complete: a second factor (TOTP code or passkey) is needed first"
+
+
 def principal_problem(principal: Principal, *, action: str) -> str | None:
     """Why ``principal`` may not even ask for ``action`` (None: the policy decides)."""
     if principal.authn in (Authn.PASSWORD, Authn.LINK) and action != OWN_ACCOUNT:
-        return "sign-in is not complete: a second factor (TOTP code or passkey) is needed first"
+        return INCOMPLETE
     if principal.scopes is not None:
         if action == OWN_ACCOUNT:
             return "an API token cannot manage the account it belongs to: sign in"

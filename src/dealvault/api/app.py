@@ -6,47 +6,25 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
 from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dealvault import __version__, mail
 from dealvault.api.deps import ServerContext
+from dealvault.api.errors import on_dealvault_error, on_http_error, on_malformed
 from dealvault.config import Settings
 from dealvault.crypto.keyring import KeyRing
-from dealvault.errors import (
-    Busy,
-    Conflict,
-    DealvaultError,
-    Forbidden,
-    IntegrityError,
-    Invalid,
-    KeyUnavailable,
-    NotFound,
-    Throttled,
-    Unauthenticated,
-    Unavailable,
-)
+from dealvault.errors import DealvaultError
 from dealvault.flows.accounts import AccountRules, Mailer
 from dealvault.flows.context import AppStores
 
-#: most specific first
-_STATUS: tuple[tuple[type[DealvaultError], int], ...] = (
-    (Unauthenticated, 401),
-    (Throttled, 429),
-    (Forbidden, 403),
-    (NotFound, 404),
-    (Busy, 503),
-    (Conflict, 409),
-    (IntegrityError, 409),
-    (Invalid, 400),
-    (KeyUnavailable, 503),
-    (Unavailable, 502),
-)
 
-
-def status_of(exc: DealvaultError) -> int:
-    return next((code for kind, code in _STATUS if isinstance(exc, kind)), 500)
+class Ready(BaseModel):
+    status: str = Field(description="ready, or unavailable (503)")
+    reason: str | None = Field(default=None, description="what is not ready")
 
 
 def _smtp_mailer(settings: Settings) -> Mailer:
@@ -105,13 +83,9 @@ def create_app(
     )
     app.state.dealvault = ctx
 
-    @app.exception_handler(DealvaultError)
-    async def _error(request: Request, exc: DealvaultError) -> JSONResponse:
-        status = status_of(exc)
-        headers = {"Retry-After": "5"} if status in (429, 503) else None
-        return JSONResponse(
-            {"error": exc.code, "message": str(exc)}, status_code=status, headers=headers
-        )
+    app.add_exception_handler(DealvaultError, on_dealvault_error)
+    app.add_exception_handler(RequestValidationError, on_malformed)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
 
     @app.middleware("http")
     async def _headers(request: Request, call_next: Any) -> Any:
@@ -127,16 +101,22 @@ def create_app(
         """The process answers."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"])
-    def readyz() -> JSONResponse:
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        response_model_exclude_none=True,
+        responses={503: {"model": Ready, "description": "A database does not answer."}},
+    )
+    def readyz(response: Response) -> Ready:
         """Both databases answer and the master key is unlocked."""
         try:
             for engine in (stores.records_engine, stores.keystore_engine):
                 with engine.connect() as conn:
                     conn.execute(text("SELECT 1"))
         except Exception:
-            return JSONResponse({"status": "unavailable", "reason": "database"}, status_code=503)
-        return JSONResponse({"status": "ready"})
+            response.status_code = 503
+            return Ready(status="unavailable", reason="database")
+        return Ready(status="ready")
 
     app.include_router(routes_account.router)
     app.include_router(routes_deals.router)

@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from dealvault.access.principal import Principal
+from dealvault.access.scopes import INCOMPLETE
 from dealvault.accounts import secrets as sec
 from dealvault.config import Settings
 from dealvault.crypto.keyring import KeyRing
@@ -70,8 +71,9 @@ Client = Annotated[str | None, Depends(client_address)]
 
 
 def principal(request: Request, ctx: Ctx, client: Client) -> Principal:
-    """The signed-in person: a bearer API token, or the session cookie (then a change needs
-    the CSRF header). No identity, no entry."""
+    """The person behind the request: a bearer API token, or the session cookie (then a
+    change needs the CSRF header), a session part-way through its sign-in included. No
+    identity, no entry."""
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         return signin.token_principal(ctx.stores, secret=auth[7:].strip(), client=client)
@@ -88,4 +90,18 @@ def principal(request: Request, ctx: Ctx, client: Client) -> Principal:
     return who
 
 
-Actor = Annotated[Principal, Depends(principal)]
+#: a session part-way through signing in (password only, or an invitation link) is enough:
+#: only the sign-in steps (second factor, TOTP set-up, sign-out) take it
+Signing = Annotated[Principal, Depends(principal)]
+
+
+def signed_in(who: Signing) -> Principal:
+    """The signed-in person: a session past its second factor, or an API token. A session
+    with the password only gets nothing but the sign-in steps (not a token that would stand
+    in for the second factor, nor a hint whether a deal exists)."""
+    if not who.second_factor:
+        raise Forbidden(INCOMPLETE, code="denied")
+    return who
+
+
+Actor = Annotated[Principal, Depends(signed_in)]

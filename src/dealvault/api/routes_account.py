@@ -3,38 +3,41 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field
 
-from dealvault.api.deps import COOKIE, Actor, Client, Ctx
+from dealvault.api.deps import COOKIE, Actor, Client, Ctx, Signing
+from dealvault.api.errors import COMMON, MAILING, Text, error_responses
 from dealvault.flows import accounts, passkeys, signin
 
-router = APIRouter(prefix="/api", tags=["account"])
+router = APIRouter(prefix="/api", tags=["account"], responses=error_responses(*COMMON))
 
 
 class LoginIn(BaseModel):
-    email: str = Field(max_length=254)
-    password: str = Field(max_length=1024)
+    email: Text = Field(max_length=254)
+    password: Text = Field(max_length=1024)
 
 
 class CodeIn(BaseModel):
-    code: str = Field(max_length=64, description="A 6-digit TOTP code or a recovery code.")
+    code: Text = Field(max_length=64, description="A 6-digit TOTP code or a recovery code.")
 
 
 class LinkIn(BaseModel):
-    secret: str = Field(max_length=200, description="The secret part of the mailed link.")
-    password: str = Field(max_length=1024)
+    secret: Text = Field(max_length=200, description="The secret part of the mailed link.")
+    password: Text = Field(max_length=1024)
 
 
 class EmailIn(BaseModel):
-    email: str = Field(max_length=254)
+    email: Text = Field(max_length=254)
 
 
 class TokenIn(BaseModel):
-    name: str = Field(max_length=100)
-    scopes: list[str] = Field(description="read, request, approve, manage", max_length=4)
+    name: Text = Field(max_length=100)
+    scopes: list[Annotated[Text, Field(max_length=20)]] = Field(
+        description="read, request, approve, manage", max_length=4
+    )
     days: int = Field(default=30, ge=1, le=365)
 
 
@@ -71,7 +74,7 @@ def login(body: LoginIn, response: Response, ctx: Ctx, client: Client) -> Signed
 
 @router.post("/auth/second-factor")
 def second_factor(
-    body: CodeIn, response: Response, ctx: Ctx, client: Client, actor: Actor
+    body: CodeIn, response: Response, ctx: Ctx, client: Client, actor: Signing
 ) -> SignedIn:
     """A TOTP or recovery code for the session that passed its password."""
     out = signin.second_factor(
@@ -86,7 +89,7 @@ def second_factor(
 
 
 @router.post("/auth/logout", status_code=204)
-def logout(response: Response, ctx: Ctx, actor: Actor) -> None:
+def logout(response: Response, ctx: Ctx, actor: Signing) -> None:
     signin.logout(ctx.stores, actor=actor)
     response.delete_cookie(COOKIE, path="/", secure=True, httponly=True, samesite="strict")
 
@@ -101,7 +104,7 @@ def activate(body: LinkIn, response: Response, ctx: Ctx, client: Client) -> Sign
 
 
 @router.post("/account/totp/begin")
-def totp_begin(ctx: Ctx, actor: Actor) -> accounts.TotpEnrolment:
+def totp_begin(ctx: Ctx, actor: Signing) -> accounts.TotpEnrolment:
     """A new TOTP secret to scan (URI and QR code as SVG)."""
     return accounts.begin_totp(ctx.stores, ctx.keyring, actor=actor)
 
@@ -112,7 +115,7 @@ class EnrolledOut(BaseModel):
 
 
 @router.post("/account/totp/finish")
-def totp_finish(body: CodeIn, response: Response, ctx: Ctx, actor: Actor) -> EnrolledOut:
+def totp_finish(body: CodeIn, response: Response, ctx: Ctx, actor: Signing) -> EnrolledOut:
     """Confirm the TOTP secret with a code: the session is fully signed in."""
     out = accounts.finish_totp(ctx.stores, ctx.keyring, actor=actor, code=body.code)
     return EnrolledOut(
@@ -120,7 +123,7 @@ def totp_finish(body: CodeIn, response: Response, ctx: Ctx, actor: Actor) -> Enr
     )
 
 
-@router.post("/account/reset-request", status_code=202)
+@router.post("/account/reset-request", status_code=202, responses=error_responses(*MAILING))
 def reset_request(body: EmailIn, ctx: Ctx, client: Client) -> dict[str, str]:
     """Mail a reset link if the address has an account (the answer never says)."""
     signin.request_reset(
@@ -143,7 +146,7 @@ def sessions(ctx: Ctx, actor: Actor) -> list[signin.SessionOut]:
 
 
 @router.delete("/account/sessions/{session_id}", status_code=204)
-def end_session(session_id: str, ctx: Ctx, actor: Actor) -> None:
+def end_session(session_id: Annotated[Text, Path(max_length=64)], ctx: Ctx, actor: Actor) -> None:
     signin.revoke_session(ctx.stores, actor=actor, session_id=session_id)
 
 
@@ -161,7 +164,9 @@ def new_token(body: TokenIn, ctx: Ctx, actor: Actor) -> signin.NewToken:
 
 
 @router.delete("/account/tokens/{token_id}")
-def revoke_token(token_id: str, ctx: Ctx, actor: Actor) -> signin.TokenOut:
+def revoke_token(
+    token_id: Annotated[Text, Path(max_length=64)], ctx: Ctx, actor: Actor
+) -> signin.TokenOut:
     return signin.revoke_token(ctx.stores, actor=actor, token_id=token_id)
 
 
@@ -170,7 +175,7 @@ class CredentialIn(BaseModel):
     """The browser's PublicKeyCredential as JSON (navigator.credentials.create/get)."""
 
     credential: dict[str, Any]
-    name: str = Field(default="passkey", max_length=100)
+    name: Text = Field(default="passkey", max_length=100)
 
 
 def _options(text: str) -> dict[str, Any]:
@@ -179,7 +184,7 @@ def _options(text: str) -> dict[str, Any]:
 
 
 @router.post("/account/passkeys/begin")
-def passkey_begin(ctx: Ctx, actor: Actor) -> dict[str, Any]:
+def passkey_begin(ctx: Ctx, actor: Signing) -> dict[str, Any]:
     """Creation options for navigator.credentials.create()."""
     return _options(passkeys.begin_registration(ctx.stores, actor=actor, rules=ctx.rules))
 
@@ -192,7 +197,9 @@ class PasskeyAdded(BaseModel):
 
 
 @router.post("/account/passkeys/finish")
-def passkey_finish(body: CredentialIn, response: Response, ctx: Ctx, actor: Actor) -> PasskeyAdded:
+def passkey_finish(
+    body: CredentialIn, response: Response, ctx: Ctx, actor: Signing
+) -> PasskeyAdded:
     out = passkeys.finish_registration(
         ctx.stores,
         ctx.keyring,
@@ -211,14 +218,14 @@ def passkey_finish(body: CredentialIn, response: Response, ctx: Ctx, actor: Acto
 
 
 @router.post("/auth/passkey/begin")
-def passkey_sign_in_begin(ctx: Ctx, actor: Actor) -> dict[str, Any]:
+def passkey_sign_in_begin(ctx: Ctx, actor: Signing) -> dict[str, Any]:
     """Request options for navigator.credentials.get() (after the password)."""
     return _options(passkeys.begin_sign_in(ctx.stores, actor=actor, rules=ctx.rules))
 
 
 @router.post("/auth/passkey/finish")
 def passkey_sign_in_finish(
-    body: CredentialIn, response: Response, ctx: Ctx, client: Client, actor: Actor
+    body: CredentialIn, response: Response, ctx: Ctx, client: Client, actor: Signing
 ) -> SignedIn:
     out = passkeys.finish_sign_in(
         ctx.stores, actor=actor, rules=ctx.rules, credential=body.credential, client=client

@@ -6,14 +6,16 @@ from __future__ import annotations
 import tempfile
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
+from fastapi import Path as InPath
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from dealvault.access.schemas import DealOut
 from dealvault.api.deps import Actor, Ctx
+from dealvault.api.errors import COMMON, DB_INT_MAX, MAILING, Text, error_responses
 from dealvault.audit.store import LogFilter
 from dealvault.deidentify.levels import Level
 from dealvault.flows import access_requests as requests
@@ -21,7 +23,11 @@ from dealvault.flows import accounts, admin, auditing, disclosure
 from dealvault.flows.inventory import InventoryOut, inventory
 from dealvault.ingest.fields import TableRole
 
-router = APIRouter(prefix="/api", tags=["deals"])
+router = APIRouter(prefix="/api", tags=["deals"], responses=error_responses(*COMMON))
+#: path parameters: a deal's code, a dataset's name, an access request's number
+DealCode = Annotated[Text, InPath(max_length=64)]
+DatasetName = Annotated[Text, InPath(max_length=200)]
+RequestId = Annotated[int, InPath(ge=1, le=DB_INT_MAX)]
 _MEDIA = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -36,27 +42,27 @@ def deals(ctx: Ctx, actor: Actor) -> list[DealOut]:
 
 
 @router.get("/deals/{deal}")
-def deal(deal: str, ctx: Ctx, actor: Actor) -> DealOut:
+def deal(deal: DealCode, ctx: Ctx, actor: Actor) -> DealOut:
     return admin.show_deal(ctx.stores, actor=actor, code=deal)
 
 
 @router.get("/deals/{deal}/datasets/{dataset}/inventory")
-def dataset_inventory(deal: str, dataset: str, ctx: Ctx, actor: Actor) -> InventoryOut:
+def dataset_inventory(deal: DealCode, dataset: DatasetName, ctx: Ctx, actor: Actor) -> InventoryOut:
     """What the dataset holds (metadata: columns, types, counts), never a value."""
     return inventory(ctx.stores, actor=actor, deal=deal, dataset=dataset)
 
 
 class AccessIn(BaseModel):
-    dataset: str = Field(max_length=64)
-    categories: list[str] = Field(min_length=1, max_length=20)
-    level: str = Field(max_length=20)
-    purpose: str = Field(min_length=1, max_length=500)
+    dataset: Text = Field(max_length=64)
+    categories: list[Annotated[Text, Field(max_length=64)]] = Field(min_length=1, max_length=20)
+    level: Text = Field(max_length=20)
+    purpose: Text = Field(min_length=1, max_length=500)
     duration_days: int = Field(ge=1, le=365)
-    row_cap: int | None = Field(default=None, ge=1)
+    row_cap: int | None = Field(default=None, ge=1, le=DB_INT_MAX)
 
 
 @router.post("/deals/{deal}/requests", status_code=201)
-def request_access(deal: str, body: AccessIn, ctx: Ctx, actor: Actor) -> requests.RequestOut:
+def request_access(deal: DealCode, body: AccessIn, ctx: Ctx, actor: Actor) -> requests.RequestOut:
     """Ask for access above aggregate (approved by the roles the policy names)."""
     return requests.request_access(
         ctx.stores,
@@ -73,38 +79,38 @@ def request_access(deal: str, body: AccessIn, ctx: Ctx, actor: Actor) -> request
 
 @router.get("/deals/{deal}/requests")
 def list_requests(
-    deal: str,
+    deal: DealCode,
     ctx: Ctx,
     actor: Actor,
-    status: str | None = Query(default=None, max_length=20),
+    status: Text | None = Query(default=None, max_length=20),
     mine: bool = False,
 ) -> list[requests.RequestOut]:
     return requests.list_requests(ctx.stores, actor=actor, deal=deal, status=status, mine=mine)
 
 
 @router.get("/requests/{request_id}")
-def show_request(request_id: int, ctx: Ctx, actor: Actor) -> requests.RequestOut:
+def show_request(request_id: RequestId, ctx: Ctx, actor: Actor) -> requests.RequestOut:
     return requests.show_request(ctx.stores, actor=actor, request_id=request_id)
 
 
 class ApproveIn(BaseModel):
-    comment: str | None = Field(default=None, max_length=500)
-    role: str | None = Field(default=None, max_length=30)
+    comment: Text | None = Field(default=None, max_length=500)
+    role: Text | None = Field(default=None, max_length=30)
 
 
 class DenyIn(BaseModel):
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Text = Field(min_length=1, max_length=500)
 
 
 @router.post("/requests/{request_id}/approve")
-def approve(request_id: int, body: ApproveIn, ctx: Ctx, actor: Actor) -> requests.RequestOut:
+def approve(request_id: RequestId, body: ApproveIn, ctx: Ctx, actor: Actor) -> requests.RequestOut:
     return requests.approve_request(
         ctx.stores, actor=actor, request_id=request_id, comment=body.comment, role=body.role
     )
 
 
 @router.post("/requests/{request_id}/deny")
-def deny(request_id: int, body: DenyIn, ctx: Ctx, actor: Actor) -> requests.RequestOut:
+def deny(request_id: RequestId, body: DenyIn, ctx: Ctx, actor: Actor) -> requests.RequestOut:
     return requests.deny_request(ctx.stores, actor=actor, request_id=request_id, reason=body.reason)
 
 
@@ -121,8 +127,8 @@ class ViewOut(BaseModel):
 
 def _request(
     actor: Actor,
-    deal: str,
-    dataset: str,
+    deal: DealCode,
+    dataset: DatasetName,
     purpose: str,
     level: Level | None,
     table: TableRole,
@@ -145,16 +151,16 @@ def _request(
 
 @router.get("/deals/{deal}/datasets/{dataset}/view")
 def view(
-    deal: str,
-    dataset: str,
+    deal: DealCode,
+    dataset: DatasetName,
     ctx: Ctx,
     actor: Actor,
-    purpose: str = Query(min_length=1, max_length=500),
+    purpose: Text = Query(min_length=1, max_length=500),
     level: Level | None = None,
     table: TableRole = TableRole.CUSTOMERS,
-    group_by: list[str] = Query(default=[], max_length=5, description="aggregate: groups"),
-    measure: list[str] = Query(default=[], max_length=5, description="aggregate: measures"),
-    offset: int = Query(default=0, ge=0),
+    group_by: list[Text] = Query(default=[], max_length=5, description="aggregate: groups"),
+    measure: list[Text] = Query(default=[], max_length=5, description="aggregate: measures"),
+    offset: int = Query(default=0, ge=0, le=DB_INT_MAX),
     limit: int = Query(default=50, ge=1, le=500),
 ) -> ViewOut:
     """A page of the dataset at your level (default: the highest you may have now)."""
@@ -187,15 +193,15 @@ def view(
     response_class=Response,
 )
 def download(
-    deal: str,
-    dataset: str,
+    deal: DealCode,
+    dataset: DatasetName,
     ctx: Ctx,
     actor: Actor,
-    purpose: str = Query(min_length=1, max_length=500),
+    purpose: Text = Query(min_length=1, max_length=500),
     level: Level | None = None,
     table: TableRole = TableRole.CUSTOMERS,
-    group_by: list[str] = Query(default=[], max_length=5, description="aggregate: groups"),
-    measure: list[str] = Query(default=[], max_length=5, description="aggregate: measures"),
+    group_by: list[Text] = Query(default=[], max_length=5, description="aggregate: groups"),
+    measure: list[Text] = Query(default=[], max_length=5, description="aggregate: measures"),
     format: Literal["csv", "xlsx", "parquet"] = "csv",
 ) -> Response:
     """The file at your level: the level, recipient and time in its header, your canary
@@ -222,14 +228,14 @@ def download(
 
 
 class InviteIn(BaseModel):
-    email: str = Field(max_length=254)
-    role: str = Field(max_length=30)
-    name: str | None = Field(default=None, max_length=200)
-    organization: str | None = Field(default=None, max_length=200)
+    email: Text = Field(max_length=254)
+    role: Text = Field(max_length=30)
+    name: Text | None = Field(default=None, max_length=200)
+    organization: Text | None = Field(default=None, max_length=200)
 
 
-@router.post("/deals/{deal}/invitations", status_code=201)
-def invite(deal: str, body: InviteIn, ctx: Ctx, actor: Actor) -> accounts.InviteOut:
+@router.post("/deals/{deal}/invitations", status_code=201, responses=error_responses(*MAILING))
+def invite(deal: DealCode, body: InviteIn, ctx: Ctx, actor: Actor) -> accounts.InviteOut:
     """Invite a person with a role in the deal; the one-time link goes to them by mail."""
     return accounts.invite(
         ctx.stores,
@@ -245,11 +251,11 @@ def invite(deal: str, body: InviteIn, ctx: Ctx, actor: Actor) -> accounts.Invite
 
 
 class MemberIn(BaseModel):
-    email: str = Field(max_length=254)
+    email: Text = Field(max_length=254)
 
 
 @router.post("/deals/{deal}/members/disable")
-def disable(deal: str, body: MemberIn, ctx: Ctx, actor: Actor) -> accounts.AccountOut:
+def disable(deal: DealCode, body: MemberIn, ctx: Ctx, actor: Actor) -> accounts.AccountOut:
     """Disable a member's sign-in: their sessions and tokens stop at the next request."""
     return accounts.set_disabled(
         ctx.stores, actor=actor, deal=deal, email=body.email, disabled=True
@@ -257,7 +263,7 @@ def disable(deal: str, body: MemberIn, ctx: Ctx, actor: Actor) -> accounts.Accou
 
 
 @router.post("/deals/{deal}/members/enable")
-def enable(deal: str, body: MemberIn, ctx: Ctx, actor: Actor) -> accounts.AccountOut:
+def enable(deal: DealCode, body: MemberIn, ctx: Ctx, actor: Actor) -> accounts.AccountOut:
     return accounts.set_disabled(
         ctx.stores, actor=actor, deal=deal, email=body.email, disabled=False
     )
@@ -265,10 +271,10 @@ def enable(deal: str, body: MemberIn, ctx: Ctx, actor: Actor) -> accounts.Accoun
 
 @router.get("/deals/{deal}/audit")
 def audit_log(
-    deal: str,
+    deal: DealCode,
     ctx: Ctx,
     actor: Actor,
-    action: str | None = Query(default=None, max_length=64),
+    action: Text | None = Query(default=None, max_length=64),
     since: datetime | None = None,
     limit: int = Query(default=1000, ge=1, le=10_000),
 ) -> list[dict[str, Any]]:

@@ -223,8 +223,10 @@ def begin_totp(stores: AppStores, keyring: KeyRing, *, actor: Principal) -> Totp
         )
         account = acc.account_of(uow.records, person, create=True)
         assert account is not None
-        if account.totp_enrolled_at is not None and actor.authn is Authn.PASSWORD:
-            raise Conflict("a second factor is already set up: sign in with it")
+        if account.totp_enrolled_at is not None:
+            # replacing the device would leave the account with the password alone until the
+            # new one is confirmed: refused (a lost device: recovery codes, or a re-invitation)
+            raise Conflict("a TOTP device is already set up for this account")
         key = keyring.store_key(uow.keys, purpose=acc.ACCOUNT_KEY_PURPOSE, create=True)
         assert key is not None
         secret = totp.new_secret()

@@ -20,7 +20,7 @@ from dealvault.accounts.models import ApiToken, AuthSession, WebAuthnCredential
 from dealvault.audit.service import EventIn
 from dealvault.crypto.keyring import KeyRing
 from dealvault.db.base import utcnow
-from dealvault.errors import Invalid, NotFound, Throttled, Unauthenticated
+from dealvault.errors import Forbidden, Invalid, NotFound, Throttled, Unauthenticated
 from dealvault.flows.accounts import AccountRules, Mailer, SignIn
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit, authorize, checkpoint
@@ -367,7 +367,13 @@ def create_token(
     scopes: list[str],
     days: int,
 ) -> NewToken:
-    """A personal API token (its secret is returned once, only its digest is kept)."""
+    """A personal API token (its secret is returned once, only its digest is kept). Only a
+    complete sign-in makes one: a token made by a session with the password only would stand
+    in for the second factor it never gave."""
+    if actor.authn not in (Authn.PASSWORD_TOTP, Authn.PASSWORD_WEBAUTHN):
+        raise Forbidden(
+            "an API token needs a complete sign-in (password and second factor)", code="denied"
+        )
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown or not scopes:
         raise Invalid(
