@@ -133,6 +133,7 @@ def _hand_over(
     if not isinstance(pid, int) or pid <= 1:
         raise wire.ProtocolError("no pid")
     wire.send_frame(sock=sock, obj={"go": True})  # from here on the command runs warm
+    trace.debug(f"running as child {pid}")
     return pid
 
 

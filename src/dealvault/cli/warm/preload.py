@@ -102,26 +102,26 @@ def candidates(*, root: str) -> list[str]:
     checked by the import blocker while preloading."""
     known = _modules(root=root)
     graph = {n: _imports(name=n, path=p, known=known) for n, p in known.items()}
-    verdict: dict[str, bool] = {}
-
-    def threaded(name: str, seen: frozenset[str]) -> bool:
-        if name in verdict:
-            return verdict[name]
-        if _is_threaded(name):
-            return True
-        if name not in graph or name in seen:
-            return False
-        result = any(threaded(dep, seen | {name}) for dep in graph[name])
-        verdict[name] = result
-        return result
-
+    # every module from which a threaded import can be reached (import cycles included):
+    # walk the import graph backwards from the modules that import one directly
+    importers: dict[str, set[str]] = {}
+    for name, deps in graph.items():
+        for dep in deps:
+            importers.setdefault(dep, set()).add(name)
+    threaded = {n for n, deps in graph.items() if any(_is_threaded(d) for d in deps)}
+    todo = list(threaded)
+    while todo:
+        for importer in importers.get(todo.pop(), ()):
+            if importer not in threaded:
+                threaded.add(importer)
+                todo.append(importer)
     return [
         n
         for n in sorted(known)
         if not _SKIP.search(n)
         and n != "dealvault.cli.launch"
-        and not n.startswith(_WARM)
-        and not threaded(n, frozenset())
+        and not (n == _WARM or n.startswith(f"{_WARM}."))
+        and n not in threaded
     ]
 
 
