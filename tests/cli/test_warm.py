@@ -10,6 +10,7 @@ import fcntl
 import json
 import os
 import re
+import resource
 import secrets
 import select
 import shutil
@@ -316,7 +317,16 @@ def test_stdin_and_the_terminal_are_the_client_s(warm: Warm) -> None:
     assert cold_rc == 0 and b"\x1b[" in cold and PASSPHRASE.encode() not in cold
 
 
-def blocked_on_a_prompt(env: Mapping[str, str], home: Path) -> subprocess.Popen[bytes]:
+def limited() -> None:
+    """``nice -n 3``, ``taskset -c 0`` and ``ulimit -n 512``, in the client."""
+    os.nice(3)
+    os.sched_setaffinity(0, {0})
+    resource.setrlimit(resource.RLIMIT_NOFILE, (512, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+
+
+def blocked_on_a_prompt(
+    env: Mapping[str, str], home: Path, *, preexec: Callable[[], None] | None = None
+) -> subprocess.Popen[bytes]:
     """``init`` asking for a new passphrase on its open stdin pipe (no terminal)."""
     return subprocess.Popen(
         [DEALVAULT, "init", "--operator", "op@seller.example", "--org", "Seller"],
@@ -325,6 +335,7 @@ def blocked_on_a_prompt(env: Mapping[str, str], home: Path) -> subprocess.Popen[
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
+        preexec_fn=preexec,
     )
 
 
@@ -365,14 +376,20 @@ def test_ctrl_c_reaches_the_command(warm: Warm) -> None:
 
 
 def test_a_killed_client_takes_its_command_along(warm: Warm) -> None:
+    if 0 not in os.sched_getaffinity(0):
+        pytest.skip("core 0 is not ours")
     env = warm_env(warm.env, DEALVAULT_WARM_DEBUG="1")
     env.pop("DEALVAULT_MASTER_KEY")
-    proc = blocked_on_a_prompt(env, warm.tmp / "killed")
+    proc = blocked_on_a_prompt(env, warm.tmp / "killed", preexec=limited)
     head = read_until(proc, PROMPTED)
     found = re.search(rb"running as child (\d+)", head)
     assert found, head
     child = int(found.group(1))
     assert alive(child)
+    # the command runs with the client's CPU affinity, nice value and resource limits
+    assert os.sched_getaffinity(child) == {0}
+    assert int(Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[16]) == 3
+    assert re.search(r"Max open files\s+512\s", Path(f"/proc/{child}/limits").read_text())
     proc.kill()
     proc.communicate(timeout=60)
     wait_for("the command to end", lambda: not alive(child), timeout=30)

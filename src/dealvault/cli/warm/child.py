@@ -8,6 +8,7 @@ import contextlib
 import io
 import locale
 import os
+import resource
 import signal
 import socket
 import sys
@@ -36,6 +37,7 @@ class Request:
     stdio: list[tuple[str, str, bool, bool]]  # encoding, errors, line_buffering, write_through
     ignored: frozenset[int]
     fds: list[int]  # stdin, stdout, stderr, then the terminal if the client has one
+    limits: dict[str, Any]  # CPU affinity, nice value, resource limits
 
     @classmethod
     def parse(cls, *, body: Mapping[str, Any], fds: list[int]) -> Request:
@@ -65,6 +67,9 @@ class Request:
         if not ok:
             raise wire.ProtocolError("malformed request")
         ignored = frozenset(int(s) for s in body.get("ignored", []))
+        limits = body["limits"]
+        if not isinstance(limits, dict):
+            raise wire.ProtocolError("malformed request")
         return cls(
             argv=argv,
             env=env,
@@ -73,6 +78,7 @@ class Request:
             stdio=stdio,
             ignored=ignored,
             fds=fds,
+            limits=limits,
         )
 
 
@@ -134,7 +140,9 @@ def _close(fd: int) -> None:
 
 
 def _become(*, request: Request) -> None:
-    """Take the client's directory, umask, environment, stdio, terminal, argv and ``__main__``."""
+    """Take the client's directory, umask, limits, environment, stdio, terminal, argv and
+    ``__main__``."""
+    _take_limits(limits=request.limits)
     os.chdir(request.cwd)
     os.umask(request.umask)
     os.environ.clear()
@@ -161,6 +169,21 @@ def _become(*, request: Request) -> None:
     main.__file__ = request.argv[0]  # from argv[0] only when __main__ has no package
     main.__package__ = None
     sys.modules["__main__"] = main
+
+
+def _take_limits(*, limits: Mapping[str, Any]) -> None:
+    """The client's CPU affinity, nice value and resource limits; an OSError (this child may
+    not raise a limit or lower its nice value) sends the call back to the client."""
+    os.sched_setaffinity(0, [int(c) for c in limits["affinity"]])
+    nice = int(limits["nice"])
+    if os.getpriority(os.PRIO_PROCESS, 0) != nice:
+        os.setpriority(os.PRIO_PROCESS, 0, nice)
+    for name, (soft, hard) in limits["rlimits"].items():
+        which = getattr(resource, name) if name.startswith("RLIMIT_") else None
+        if which is None:
+            raise wire.ProtocolError("malformed request")
+        if resource.getrlimit(which) != (soft, hard):
+            resource.setrlimit(which, (int(soft), int(hard)))
 
 
 def _stdio(*, fd: int, name: str, params: tuple[str, str, bool, bool]) -> TextIO:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import resource
 import signal
 import socket
 import struct
@@ -22,6 +23,18 @@ READY_TIMEOUT = 10.0
 #: forwarded to the child's process group while it runs
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 _PEERCRED = struct.Struct("3i")  # pid, uid, gid
+#: resource limits a child takes from its client (``ulimit``); the stack's is fixed at exec
+RLIMITS = (
+    "RLIMIT_AS",
+    "RLIMIT_CORE",
+    "RLIMIT_CPU",
+    "RLIMIT_DATA",
+    "RLIMIT_FSIZE",
+    "RLIMIT_MEMLOCK",
+    "RLIMIT_NOFILE",
+    "RLIMIT_NPROC",
+    "RLIMIT_RSS",
+)
 
 
 class _Fallback(Exception):
@@ -115,6 +128,7 @@ def _hand_over(
         "stdio": stdio,
         "ignored": ignored,
         "tty": tty is not None,
+        "limits": limits(),
     }
     try:
         wire.send_frame(sock=sock, obj={"protocol": key.PROTOCOL, "op": "run", "key": call_key})
@@ -135,6 +149,15 @@ def _hand_over(
     wire.send_frame(sock=sock, obj={"go": True})  # from here on the command runs warm
     trace.debug(f"running as child {pid}")
     return pid
+
+
+def limits() -> dict[str, Any]:
+    """What ``taskset``, ``nice`` and ``ulimit`` gave this process: the child takes them on."""
+    return {
+        "affinity": sorted(os.sched_getaffinity(0)),
+        "nice": os.getpriority(os.PRIO_PROCESS, 0),
+        "rlimits": {name: list(resource.getrlimit(getattr(resource, name))) for name in RLIMITS},
+    }
 
 
 def _open_terminal() -> int | None:

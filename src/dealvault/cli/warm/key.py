@@ -102,7 +102,8 @@ def code_fingerprint(*, root: str, paths: Sequence[str]) -> str:
 
 def interpreter() -> list[object]:
     """What a child's interpreter state comes from: the executable and version, the flags,
-    the file-system encoding, ``-X`` and ``-W`` options."""
+    the file-system encoding, ``-X`` and ``-W`` options; and the process's user and groups
+    (files a child makes get the client's group)."""
     flags = {
         name: getattr(sys.flags, name)
         for name in dir(sys.flags)
@@ -120,6 +121,7 @@ def interpreter() -> list[object]:
         sys.getfilesystemencodeerrors(),
         sorted(xoptions.items()),
         list(sys.warnoptions),
+        [os.getuid(), os.geteuid(), os.getgid(), os.getegid(), sorted(os.getgroups())],
     ]
 
 
