@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/masking.py
 	$(BIN)/python bench/mondrian.py
 	$(BIN)/python bench/package.py
+	$(BIN)/python bench/startup.py --demo
 
 ## eval: precision and recall of PII classification on the labelled evaluation set
 eval: $(STAMP)

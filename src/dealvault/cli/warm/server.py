@@ -47,6 +47,7 @@ class Server:
     idle: float
     import_path: list[str]
     preload_env: dict[str, str | None]
+    preload_cpu: float = 0.0
     started: float = field(default_factory=time.time)
     served: int = 0
     stopping: bool = False
@@ -183,6 +184,8 @@ class Server:
             "idle_timeout": self.idle,
             "idle_for": round(time.monotonic() - self.last_activity, 1),
             "python": sys.version.split()[0],
+            **_cpu(),
+            "preload_cpu": self.preload_cpu,
         }
 
     def _fork(self, *, conn: socket.socket) -> None:
@@ -259,6 +262,15 @@ class Server:
                 self._reply(conn=call.conn, obj=result)
 
 
+def _cpu() -> dict[str, float]:
+    """CPU seconds of the server itself and of its children (the calls) so far."""
+    t = os.times()
+    return {
+        "cpu": round(t.user + t.system, 3),
+        "cpu_children": round(t.children_user + t.children_system, 3),
+    }
+
+
 def _killpg(*, pgid: int, sig: int) -> None:
     with contextlib.suppress(OSError):
         os.killpg(pgid, sig)
@@ -318,7 +330,8 @@ def main(argv: list[str]) -> int:
         trace.server_log(path=log, message=f"not serving: {exc}")
         os.unlink(lock)
         return 1
-    trace.server_log(path=log, message=f"preloaded in {time.process_time() - started:.2f} s CPU")
+    preload_cpu = round(time.process_time() - started, 3)
+    trace.server_log(path=log, message=f"preloaded in {preload_cpu:.2f} s CPU")
     with contextlib.suppress(FileNotFoundError):  # a dead server's
         os.unlink(sock_path)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -334,11 +347,17 @@ def main(argv: list[str]) -> int:
         idle=_idle_seconds(),
         import_path=import_path,
         preload_env=preload_env,
+        preload_cpu=preload_cpu,
     )
     trace.server_log(path=log, message="listening")
     try:
         server.run()
+        cpu = _cpu()
+        trace.server_log(
+            path=log,
+            message=f"exiting after {server.served} call(s); CPU seconds: server {cpu['cpu']}, "
+            f"calls {cpu['cpu_children']}",
+        )
     finally:
         os.unlink(lock)  # still held: a checker that finds no file knows the server is gone
-    trace.server_log(path=log, message=f"exiting after {server.served} call(s)")
     return 0
