@@ -239,6 +239,9 @@ def start_server(*, call_key: str, environ: dict[str, str], sock_path: str) -> N
     if lock_held(lock=paths.lock_path(socket=sock_path)):
         trace.debug("a server is starting")
         return
+    if not os.path.isdir(os.path.dirname(os.path.dirname(sock_path))):
+        trace.debug("no server started: XDG_RUNTIME_DIR does not exist")
+        return
     if not sys.executable:
         return
     args = [
