@@ -98,7 +98,8 @@ def test_the_audit_commands_over_the_whole_log_are_the_operators(
         assert "Traceback" not in r.output
     assert not (tmp_path / "b").exists()
     denied = [
-        e for e in jrun("--as", OPERATOR, "audit", "log")  # type: ignore[union-attr]
+        e
+        for e in jrun("--as", OPERATOR, "audit", "log")  # type: ignore[union-attr]
         if e["decision"] == "deny"  # type: ignore[index]
     ]
     assert {e["action"] for e in denied} >= {"audit.verify", "audit.export", "audit.prove"}  # type: ignore[index]
@@ -130,7 +131,16 @@ def test_witnesses_and_proof_file_names(
     run("--as", OPERATOR, "audit", "cosign", "--key", str(tmp_path / "w"))
     later = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S")
     out = jrun(
-        "--as", OPERATOR, "audit", "verify", "--verifier-key", vkey, "--witness", wvkey, "--witness-since", later
+        "--as",
+        OPERATOR,
+        "audit",
+        "verify",
+        "--verifier-key",
+        vkey,
+        "--witness",
+        wvkey,
+        "--witness-since",
+        later,
     )
     assert out["ok"] is True and out["witnesses"] == [wvkey]  # type: ignore[index]
     code, text = _invoke("audit", "verify", "--verifier-key", vkey, "--witness", wvkey)

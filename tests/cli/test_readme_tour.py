@@ -41,9 +41,7 @@ def test_the_tour_runs_as_written(tmp_path: Path) -> None:
         pytest.skip("the tour uses age-keygen: apt-get install age")
     script = tour_script()
     bin_dir = str(Path(sys.executable).parent)
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("DEALVAULT_", "PYTEST_"))
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DEALVAULT_", "PYTEST_"))}
     env.update(
         PATH=f"{bin_dir}:{env.get('PATH', '')}",
         # a lighter Argon2id keeps the test quick; the tour itself uses the defaults
