@@ -223,6 +223,7 @@ print("dataset %s/%s: %s customers encrypted, %s shredded, %s customer keys held
     format(d["customer_keys"], ",")))
 '
 if [ "$DEALVAULT_WARM" = 1 ]; then
+  trap - EXIT
   dealvault warm stop
 fi
 echo "demo finished; the store is in $DEALVAULT_HOME"
