@@ -23,18 +23,6 @@ READY_TIMEOUT = 10.0
 #: forwarded to the child's process group while it runs
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 _PEERCRED = struct.Struct("3i")  # pid, uid, gid
-#: resource limits a child takes from its client (``ulimit``); the stack's is fixed at exec
-RLIMITS = (
-    "RLIMIT_AS",
-    "RLIMIT_CORE",
-    "RLIMIT_CPU",
-    "RLIMIT_DATA",
-    "RLIMIT_FSIZE",
-    "RLIMIT_MEMLOCK",
-    "RLIMIT_NOFILE",
-    "RLIMIT_NPROC",
-    "RLIMIT_RSS",
-)
 
 
 class _Fallback(Exception):
@@ -156,7 +144,9 @@ def limits() -> dict[str, Any]:
     return {
         "affinity": sorted(os.sched_getaffinity(0)),
         "nice": os.getpriority(os.PRIO_PROCESS, 0),
-        "rlimits": {name: list(resource.getrlimit(getattr(resource, name))) for name in RLIMITS},
+        "rlimits": {
+            name: list(resource.getrlimit(getattr(resource, name))) for name in key.RLIMITS
+        },
     }
 
 

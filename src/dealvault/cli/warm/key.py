@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import resource
 import sys
 from collections.abc import Mapping, Sequence
 
@@ -41,6 +42,18 @@ KEY_NAMES = frozenset(
         "LD_LIBRARY_PATH",  # which shared libraries the server loaded
         "LD_PRELOAD",
     }
+)
+#: resource limits a child takes from its client (``ulimit``; the stack's is fixed at exec)
+RLIMITS = (
+    "RLIMIT_AS",
+    "RLIMIT_CORE",
+    "RLIMIT_CPU",
+    "RLIMIT_DATA",
+    "RLIMIT_FSIZE",
+    "RLIMIT_MEMLOCK",
+    "RLIMIT_NOFILE",
+    "RLIMIT_NPROC",
+    "RLIMIT_RSS",
 )
 #: what a child's interpreter state comes from; server-only flags are left out
 _IGNORED_FLAGS = frozenset({"safe_path"})
@@ -102,8 +115,9 @@ def code_fingerprint(*, root: str, paths: Sequence[str]) -> str:
 
 def interpreter() -> list[object]:
     """What a child's interpreter state comes from: the executable and version, the flags,
-    the file-system encoding, ``-X`` and ``-W`` options; and the process's user and groups
-    (files a child makes get the client's group)."""
+    the file-system encoding, ``-X`` and ``-W`` options; the process's user and groups (files
+    a child makes get the client's group); and what a child could not take from its client
+    if the server had less: a lower nice value, higher hard resource limits."""
     flags = {
         name: getattr(sys.flags, name)
         for name in dir(sys.flags)
@@ -122,6 +136,8 @@ def interpreter() -> list[object]:
         sorted(xoptions.items()),
         list(sys.warnoptions),
         [os.getuid(), os.geteuid(), os.getgid(), os.getegid(), sorted(os.getgroups())],
+        os.getpriority(os.PRIO_PROCESS, 0),
+        [resource.getrlimit(getattr(resource, name))[1] for name in RLIMITS],
     ]
 
 
