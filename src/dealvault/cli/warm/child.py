@@ -92,6 +92,10 @@ def serve(
     """The child's whole life, right after fork (signals still blocked): never returns."""
     try:
         signal.set_wakeup_fd(-1)
+        # a process group of its own (the server sets it too, whichever runs first): the
+        # client forwards signals to the group once the child is ready
+        with contextlib.suppress(OSError):
+            os.setpgid(0, 0)
         for fd in server_fds:
             _close(fd)
         conn.settimeout(10.0)

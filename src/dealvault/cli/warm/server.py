@@ -206,7 +206,7 @@ class Server:
                 saved_mask=saved,
             )
         signal.pthread_sigmask(signal.SIG_SETMASK, saved)
-        with contextlib.suppress(OSError):  # its own group: forwarded signals reach it all
+        with contextlib.suppress(OSError):  # its own group (the child sets it too)
             os.setpgid(pid, pid)
         self.served += 1
         self.last_activity = time.monotonic()
