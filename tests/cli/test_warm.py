@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pytest
 
+from dealvault import __version__
 from dealvault.cli.warm import control, key
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -531,7 +532,7 @@ def test_the_client_imports_only_the_standard_library(warm: Warm) -> None:
         check=True,
     )
     assert served(warm.env) == before + 1
-    assert res.stdout.splitlines() == ["dealvault 0.1.0", "0 ['dealvault']"]
+    assert res.stdout.splitlines() == [f"dealvault {__version__}", "0 ['dealvault']"]
 
 
 def test_the_preload_starts_no_thread_and_its_environment_reads_are_keyed() -> None:
