@@ -135,7 +135,6 @@ def _hand_over(
     if not isinstance(pid, int) or pid <= 1:
         raise wire.ProtocolError("no pid")
     wire.send_frame(sock=sock, obj={"go": True})  # from here on the command runs warm
-    trace.debug(f"running as child {pid}")
     return pid
 
 
@@ -161,7 +160,7 @@ def _open_terminal() -> int | None:
 def _wait(*, sock: socket.socket, pid: int) -> int:
     """Forward signals to the child's group until the server reports its end; its status as
     a shell gives it (a death by signal N is 128 + N). Never raises: the command has run."""
-    sock.settimeout(None)
+    trace.debug(f"running as child {pid}")
 
     def forward(signum: int, frame: FrameType | None) -> None:
         _killpg(pgid=pid, sig=signum)
@@ -173,13 +172,14 @@ def _wait(*, sock: socket.socket, pid: int) -> int:
     def resume(signum: int, frame: FrameType | None) -> None:
         _killpg(pgid=pid, sig=signal.SIGCONT)
 
-    for sig in _FORWARDED:
-        if signal.getsignal(sig) != signal.SIG_IGN:
-            signal.signal(sig, forward)
-    if signal.getsignal(signal.SIGTSTP) != signal.SIG_IGN:
-        signal.signal(signal.SIGTSTP, stop)
-    signal.signal(signal.SIGCONT, resume)
     try:
+        sock.settimeout(None)
+        for sig in _FORWARDED:
+            if signal.getsignal(sig) != signal.SIG_IGN:
+                signal.signal(sig, forward)
+        if signal.getsignal(signal.SIGTSTP) != signal.SIG_IGN:
+            signal.signal(signal.SIGTSTP, stop)
+        signal.signal(signal.SIGCONT, resume)
         reply = wire.recv_frame(sock=sock)
     except BaseException:  # never fall back once the command ran
         reply = None
