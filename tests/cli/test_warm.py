@@ -368,6 +368,9 @@ def test_ctrl_c_reaches_the_command(warm: Warm) -> None:
         proc = blocked_on_a_prompt(env, warm.tmp / f"interrupted-{name}")
         head = read_until(proc, PROMPTED)
         proc.send_signal(signal.SIGINT)
+        # stdin stays open until the command has ended: the signal reaches a warm command a
+        # moment later (through its client), and an end of input would answer the prompt
+        proc.wait(timeout=60)
         out, err = proc.communicate(timeout=60)
         results.append((proc.returncode, out, head + err))
         assert served(warm.env) == before + (name == "warm")
@@ -390,8 +393,10 @@ def test_a_killed_client_takes_its_command_along(warm: Warm) -> None:
     assert os.sched_getaffinity(child) == {0}
     assert re.search(r"Max open files\s+512\s", Path(f"/proc/{child}/limits").read_text())
     proc.kill()
-    proc.communicate(timeout=60)
+    proc.wait(timeout=60)
+    # stdin stays open (an end of input would end the prompt): only the hang-up can end it
     wait_for("the command to end", lambda: not alive(child), timeout=30)
+    proc.communicate(timeout=60)
 
 
 def test_the_socket_directory_is_private(tmp_path: Path) -> None:
