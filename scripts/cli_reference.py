@@ -30,6 +30,9 @@ Global options (before the command): `--home DIR` (`DEALVAULT_HOME`), `--as EMAI
 `dealvault.toml`: `DEALVAULT_DATABASE_URL`, `DEALVAULT_KEYSTORE_URL`, `DEALVAULT_KEY_PROVIDER`
 (`passphrase` or `env`), `DEALVAULT_PASSPHRASE`, `DEALVAULT_MASTER_KEY`, `DEALVAULT_BATCH_SIZE`,
 `DEALVAULT_LOCK_TIMEOUT` (seconds a command waits for another job's lock; default 30).
+`DEALVAULT_WARM=1` runs each command in a child of the warm command server, which has the CLI
+imported already (`DEALVAULT_WARM_IDLE`: seconds before an idle server ends, default 600;
+`DEALVAULT_WARM_DEBUG=1`: say how each call ran); see [warm.md](warm.md).
 
 ## Exit codes
 

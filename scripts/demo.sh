@@ -11,6 +11,12 @@ export DEALVAULT_HOME="$DEMO/store"
 export DEALVAULT_PASSPHRASE="demo passphrase, not for production"
 # Lighter Argon2id than the default so the demo is quick; production keeps the default.
 export DEALVAULT_ARGON2_MEMORY_KIB=16384 DEALVAULT_ARGON2_TIME_COST=2
+# The warm command server (docs/warm.md): after the first call, each `dealvault` forks from a
+# server that has the CLI imported already. DEALVAULT_WARM=0 make demo runs every call cold.
+export DEALVAULT_WARM="${DEALVAULT_WARM:-1}"
+if [ "$DEALVAULT_WARM" = 1 ]; then
+  trap 'dealvault warm stop >/dev/null 2>&1 || true' EXIT   # also when a step fails
+fi
 OPERATOR="it@jingjie.example"   # runs the store: holds the master key
 dv() { dealvault "$@"; }
 op() { dealvault --as "$OPERATOR" "$@"; }
@@ -216,4 +222,8 @@ print("dataset %s/%s: %s customers encrypted, %s shredded, %s customer keys held
     d["deal"], d["dataset"], format(d["customers_active"], ","), d["customers_shredded"],
     format(d["customer_keys"], ",")))
 '
+if [ "$DEALVAULT_WARM" = 1 ]; then
+  trap - EXIT
+  dealvault warm stop
+fi
 echo "demo finished; the store is in $DEALVAULT_HOME"

@@ -26,6 +26,9 @@ from dealvault.flows.guard import person_of
 from dealvault.flows.store import OperatorIn, bootstrap, grant_role
 from tests.dbpool import PostgresPool, SqliteTemplates
 
+# Commands started as subprocesses run cold (in their own process), whatever the caller's
+# shell says: the warm command server is tested in tests/cli/test_warm.py, explicitly.
+os.environ.pop("DEALVAULT_WARM", None)
 PG_URL = os.environ.get("DEALVAULT_TEST_POSTGRES_URL")
 REQUIRE_PG = os.environ.get("DEALVAULT_REQUIRE_POSTGRES") == "1"
 _pg_state: dict[str, str | None] = {}

@@ -185,4 +185,9 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
         "transfer",
         ("Transfer packages: build (seller), verify and receive (buyer), and the ledger."),
     ),
+    (
+        "warm",
+        "warm_cmd",
+        ("The warm command server (DEALVAULT_WARM=1): see it, stop it."),
+    ),
 )

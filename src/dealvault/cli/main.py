@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -29,8 +29,22 @@ _APP_SETTINGS: dict[str, Any] = {
 }
 
 
+#: click commands built ahead of time by the warm server (cli/warm/preload.py), before it
+#: forks: its children find them made. Empty in a cold run.
+_BUILT: dict[str, Any] = {}
+
+
+def prebuild(*, names: Iterable[str]) -> None:
+    """Build the click commands of ``names`` now, for every later ``_load`` of them."""
+    for name in names:
+        _BUILT[name] = _load(name)
+
+
 def _load(name: str) -> Any:
     """The click command of ``name``, built from its module's ``register`` (imported now)."""
+    built = _BUILT.get(name)
+    if built is not None:
+        return built
     module = importlib.import_module(f"dealvault.cli.{_MODULE[name]}")
     holder = typer.Typer(**_APP_SETTINGS)
     module.register(holder)
