@@ -140,6 +140,9 @@ CASES: dict[str, Case] = {
         main_exit=(2, "no token on standard input"),
     ),
     "logout": Case((), actor=None, empty_home=STORELESS),
+    # the warm command server is per user, not per store (tests/cli/test_warm.py)
+    "warm status": Case((), actor=None, empty_home=STORELESS),
+    "warm stop": Case((), actor=None, empty_home=STORELESS),
     # serving runs until stopped (tests/api/test_serve_cli.py): here, the refusal of several
     # processes on the SQLite store, checked before anything opens
     "serve": Case(

@@ -95,8 +95,8 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
         "login",
         "login",
         (
-            "Sign in to a server as a party: password and TOTP code, or an API token; party"
-            " commands then go there."
+            "Sign in to a server: password and TOTP code (asked for; never as options), or an"
+            " API token on standard input."
         ),
     ),
     (

@@ -23,9 +23,13 @@ from typing import Any
 #: waits for them forever. pandas and fastexcel pull numpy / pyarrow in. A child imports
 #: these itself, when its command needs them, exactly as a cold run does.
 THREADED = ("polars", "pyarrow", "numpy", "pandas", "fastexcel")
-#: dealvault modules never preloaded: scripts run by path or as a program, and the warm
-#: machinery (imported already)
-_SKIP = re.compile(r"(^|\.)(__main__|migrations|keystore_migrations)(\.|$)|^dealvault\.worker$")
+#: dealvault modules never preloaded: scripts run by path or as a program, the warm
+#: machinery (imported already), and the HTTP server's edge (``dealvault serve`` is a
+#: long-lived process of its own; its web framework reads telemetry settings at import)
+_SKIP = re.compile(
+    r"(^|\.)(__main__|migrations|keystore_migrations)(\.|$)|^dealvault\.worker$"
+    r"|^dealvault\.api(\.|$)"
+)
 _WARM = "dealvault.cli.warm"
 #: a module-level (column 0) import statement: ``from X import (a, b)`` or ``import X, Y``
 _IMPORT = re.compile(
