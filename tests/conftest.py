@@ -243,8 +243,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line("skipped: none (PostgreSQL cases included)")
         return
     reasons = "; ".join(f"{n} because {r}" for r, n in sorted(why.items(), key=lambda x: -x[1]))
-    terminalreporter.write_line(
-        f"skipped: {len(skipped)} tests ({reasons}). To run them all: start PostgreSQL on "
-        "127.0.0.1:5432 and run DEALVAULT_TEST_POSTGRES_URL=postgresql+psycopg://"
-        "postgres@127.0.0.1:5432/postgres DEALVAULT_REQUIRE_POSTGRES=1 make test"
-    )
+    hint = ""
+    if any("PostgreSQL" in r for r in why):
+        hint = (
+            " To run them all: start PostgreSQL on 127.0.0.1:5432 and run "
+            "DEALVAULT_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres "
+            "DEALVAULT_REQUIRE_POSTGRES=1 make test"
+        )
+    terminalreporter.write_line(f"skipped: {len(skipped)} tests ({reasons}).{hint}")

@@ -96,7 +96,7 @@ def finish_registration(
     """Check the authenticator's answer and keep the passkey's public key. At sign-up the
     session is then fully signed in and recovery codes are returned (once)."""
     from webauthn import verify_registration_response
-    from webauthn.helpers.exceptions import InvalidRegistrationResponse
+    from webauthn.helpers.exceptions import WebAuthnException
 
     rp_id, origin = relying_party(rules)
     with stores.unit_of_work() as uow:
@@ -115,8 +115,8 @@ def finish_registration(
                 expected_rp_id=rp_id,
                 expected_origin=origin,
             )
-        except (InvalidRegistrationResponse, ValueError, KeyError, TypeError) as exc:
-            raise Invalid(f"the passkey was not accepted: {exc}") from None
+        except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
+            raise Invalid(f"the passkey was not accepted ({type(exc).__name__})") from None
         s.add(
             WebAuthnCredential(
                 person_id=person.id,
@@ -180,7 +180,7 @@ def finish_sign_in(
     """Check the passkey's signature over the challenge: the session is signed in."""
     from webauthn import verify_authentication_response
     from webauthn.helpers import base64url_to_bytes
-    from webauthn.helpers.exceptions import InvalidAuthenticationResponse
+    from webauthn.helpers.exceptions import WebAuthnException
 
     rp_id, origin = relying_party(rules)
     if actor.authn is not Authn.PASSWORD:
@@ -222,8 +222,8 @@ def finish_sign_in(
                     credential_public_key=cred.public_key,
                     credential_current_sign_count=cred.sign_count,
                 )
-            except (InvalidAuthenticationResponse, ValueError, KeyError, TypeError) as exc:
-                problem = f"the passkey's answer does not verify ({exc})"
+            except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
+                problem = f"the passkey's answer does not verify ({type(exc).__name__})"
             else:
                 cred.sign_count = found.new_sign_count
                 row.factor = "webauthn"
