@@ -236,12 +236,13 @@ def log(
     c.console.print(
         table(
             "audit events",
-            ["seq", "at", "actor", "action", "deal", "decision", "customers"],
+            ["seq", "at", "actor", "signed in by", "action", "deal", "decision", "customers"],
             [
                 (
                     e["seq"],
                     e["at"],
                     e["actor"],
+                    e.get("authn", ""),
                     e["action"],
                     e["deal"],
                     e["decision"],
