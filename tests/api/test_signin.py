@@ -302,3 +302,22 @@ def test_a_page_releases_only_its_rows(server: Server) -> None:
     released = [e for e in events(server, "disclose") if e["actor"] == STEWARD]
     assert [e["counts"]["rows"] for e in released[-3:]] == [5, 5, 2]
     assert [e["subjects"]["count"] for e in released[-3:]] == [5, 5, 2]
+
+
+def test_the_registers_are_read_by_the_roles_the_policy_names(server: Server) -> None:
+    ctx = server.app.state.dealvault
+    accounts.invite(server.stores, actor=P("operator@seller.example"), rules=ctx.rules,
+                    mailer=ctx.mailer, deal=server.world.deal, email=STEWARD,
+                    role="seller_steward")  # fmt: skip
+    steward = activate(server, STEWARD)
+    for path in ("agreements", "plans", "packages", "certificates"):
+        r = steward.http.get(f"/api/deals/clean-2026/{path}")
+        assert r.status_code == 200 and r.json() == [], (path, r.text)
+    for path in ("/api/agreements/999", "/api/plans/999"):
+        assert steward.http.get(path).status_code == 404
+    invite(server, ANALYST)
+    analyst = activate(server, ANALYST)
+    for path in ("agreements", "plans", "packages", "certificates"):
+        r = analyst.http.get(f"/api/deals/clean-2026/{path}")
+        assert r.status_code == 403, (path, r.text)
+    assert [e["decision"] for e in events(server, "agreement.list")][-1] == "deny"

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from dealvault.access import service as access
 from dealvault.access.decision import Decision, allowed_level, decide
 from dealvault.access.governance_models import Grant
-from dealvault.access.grants import active_grants, consume_rows
+from dealvault.access.grants import active_grants, consume_rows, rows_left
 from dealvault.access.models import Deal, Organization, Person
 from dealvault.access.policy import LEVELS, active_policy, level_rank
 from dealvault.access.principal import Principal
@@ -177,6 +177,21 @@ def disclose(
                 recipient=recipient,
                 settings=settings or Settings(),
             )
+        row_cap = decision.rows_left
+        grant: Grant | None = None
+        if decision.grant_id is not None and req.level in RECORD_LEVELS:
+            # the grant's row is locked from here to the commit: concurrent reads on one grant
+            # queue, and each builds from what the ones before it left of the cap
+            grant = uow.records.get(Grant, decision.grant_id)
+            assert grant is not None
+            uow.records.refresh(grant, with_for_update=True)
+            row_cap = rows_left(grant)
+            if row_cap == 0:
+                used_up = (
+                    f"access denied: row cap of grant {grant.id} is used up "
+                    f"({grant.rows_used} of {grant.row_cap} rows)"
+                )
+                enforce(stores, Decision(False, "none", (used_up,)), event)
         frame, report, subjects = _build(
             uow,
             keyring,
@@ -184,16 +199,14 @@ def disclose(
             ds=ds,
             recipient=recipient,
             read=read,
-            row_cap=decision.rows_left,
+            row_cap=row_cap,
             canaries=planted,
         )
         if planted is not None:
             report.setdefault("canaries", planted.height)
-        if decision.grant_id is not None and req.level in RECORD_LEVELS:
-            grant = uow.records.get(Grant, decision.grant_id)
-            assert grant is not None
+        if grant is not None:
             report["grant"] = grant.id
-            report["rows_left_before"] = decision.rows_left
+            report["rows_left_before"] = row_cap
             consume_rows(grant, rows=frame.height)
         counts = {"rows": frame.height}
         counts.update({k: v for k, v in report.items() if isinstance(v, int) and k != "seed"})
