@@ -81,7 +81,15 @@ from dealvault.audit.service import EventIn
 from dealvault.config import Settings
 from dealvault.crypto.keyring import KeyRing
 from dealvault.deidentify.levels import Level
-from dealvault.flows import access_requests, accounts, admin, agreements, disclosure, signin
+from dealvault.flows import (
+    access_requests,
+    accounts,
+    admin,
+    agreements,
+    disclosure,
+    own_account,
+    signin,
+)
 from dealvault.flows.accounts import AccountRules
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit
@@ -319,7 +327,7 @@ def build_world(work: Path, dbs: Databases, *, customers: int, reviewers: int) -
         out = access_requests.approve_request(stores, actor=counsel, request_id=req.id)
         if out.status != "approved":
             raise RuntimeError(f"the request of {email} was not approved: {out.status}")
-        token = signin.create_token(
+        token = own_account.create_token(
             stores, actor=me, rules=rules, name="bench", scopes=["read"], days=7
         )
         people.append(Reviewer(email=email, token=token.secret, session=session))

@@ -33,7 +33,7 @@ from dealvault.accounts.models import ApiToken, AuthSession
 from dealvault.api.deps import COOKIE, CSRF_HEADER
 from dealvault.db.base import utcnow
 from dealvault.errors import Forbidden
-from dealvault.flows import accounts, admin, signin
+from dealvault.flows import accounts, admin, own_account
 from tests.api.conftest import (
     ANALYST,
     CUSTOMERS,
@@ -434,5 +434,5 @@ def test_a_password_alone_makes_no_token_and_tells_nothing(server: Server) -> No
     # the flow refuses too, whatever edge calls it
     who = Principal(email=OTHER, authn=Authn.PASSWORD, session_id=half.json()["session_id"])
     with pytest.raises(Forbidden, match="complete sign-in"):
-        signin.create_token(server.stores, actor=who, rules=ctx.rules, name="x",
+        own_account.create_token(server.stores, actor=who, rules=ctx.rules, name="x",
                             scopes=["read"], days=1)  # fmt: skip

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from dealvault.api.deps import COOKIE, Actor, Client, Ctx, Signing
 from dealvault.api.errors import COMMON, MAILING, Text, error_responses
-from dealvault.flows import accounts, passkeys, signin
+from dealvault.flows import accounts, own_account, passkeys, signin
 
 router = APIRouter(prefix="/api", tags=["account"], responses=error_responses(*COMMON))
 
@@ -141,24 +141,24 @@ def reset(body: LinkIn, ctx: Ctx, client: Client) -> None:
 
 
 @router.get("/account/sessions")
-def sessions(ctx: Ctx, actor: Actor) -> list[signin.SessionOut]:
-    return signin.list_sessions(ctx.stores, actor=actor)
+def sessions(ctx: Ctx, actor: Actor) -> list[own_account.SessionOut]:
+    return own_account.list_sessions(ctx.stores, actor=actor)
 
 
 @router.delete("/account/sessions/{session_id}", status_code=204)
 def end_session(session_id: Annotated[Text, Path(max_length=64)], ctx: Ctx, actor: Actor) -> None:
-    signin.revoke_session(ctx.stores, actor=actor, session_id=session_id)
+    own_account.revoke_session(ctx.stores, actor=actor, session_id=session_id)
 
 
 @router.get("/account/tokens")
-def tokens(ctx: Ctx, actor: Actor) -> list[signin.TokenOut]:
-    return signin.list_tokens(ctx.stores, actor=actor)
+def tokens(ctx: Ctx, actor: Actor) -> list[own_account.TokenOut]:
+    return own_account.list_tokens(ctx.stores, actor=actor)
 
 
 @router.post("/account/tokens", status_code=201)
-def new_token(body: TokenIn, ctx: Ctx, actor: Actor) -> signin.NewToken:
+def new_token(body: TokenIn, ctx: Ctx, actor: Actor) -> own_account.NewToken:
     """A personal API token; its secret is shown here once."""
-    return signin.create_token(
+    return own_account.create_token(
         ctx.stores, actor=actor, rules=ctx.rules, name=body.name, scopes=body.scopes, days=body.days
     )
 
@@ -166,8 +166,8 @@ def new_token(body: TokenIn, ctx: Ctx, actor: Actor) -> signin.NewToken:
 @router.delete("/account/tokens/{token_id}")
 def revoke_token(
     token_id: Annotated[Text, Path(max_length=64)], ctx: Ctx, actor: Actor
-) -> signin.TokenOut:
-    return signin.revoke_token(ctx.stores, actor=actor, token_id=token_id)
+) -> own_account.TokenOut:
+    return own_account.revoke_token(ctx.stores, actor=actor, token_id=token_id)
 
 
 # -- passkeys (WebAuthn) -----------------------------------------------------------------
