@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dealvault.access.governance_models import Agreement, AgreementSigner
+from dealvault.access.memo import recall
 from dealvault.access.models import Deal, Organization, Person
 from dealvault.access.service import get_person, party_of
 from dealvault.crypto import envelope as env
@@ -171,12 +172,16 @@ def agreements_in_force(
 def _agreements(
     session: Session, *, deal: Deal, organization_id: int, kinds: Sequence[str] | None
 ) -> list[Agreement]:
-    q = select(Agreement).where(
-        Agreement.deal_id == deal.id, Agreement.organization_id == organization_id
-    )
-    if kinds is not None:
-        q = q.where(Agreement.kind.in_(list(kinds)))
-    return list(session.scalars(q.order_by(Agreement.id)))
+    def load() -> tuple[Agreement, ...]:
+        q = select(Agreement).where(
+            Agreement.deal_id == deal.id, Agreement.organization_id == organization_id
+        )
+        if kinds is not None:
+            q = q.where(Agreement.kind.in_(list(kinds)))
+        return tuple(session.scalars(q.order_by(Agreement.id)))
+
+    key = ("agreements", deal.id, organization_id, None if kinds is None else tuple(kinds))
+    return list(recall(session, key, load))
 
 
 def coverage_problem(
@@ -196,8 +201,6 @@ def coverage_problem(
     """
     kind = "clean_team" if clean_team else "nda"
     day = utc_day(at)
-    org = session.get(Organization, person.organization_id)
-    org_name = org.name if org is not None else f"organisation #{person.organization_id}"
     every = _agreements(session, deal=deal, organization_id=person.organization_id, kinds=[kind])
     in_force = [a for a in every if agreement_status(a, at=at) == IN_FORCE]
     for a in in_force:
@@ -207,6 +210,8 @@ def coverage_problem(
     if clean_team:
         head = f"no clean-team agreement signed by {person.email}"
     else:
+        org = session.get(Organization, person.organization_id)
+        org_name = org.name if org is not None else f"organisation #{person.organization_id}"
         head = f"no NDA of {org_name}"
     reason = f"{head} in force covering {cats} of dataset {dataset} on {day.isoformat()}"
     hint = _hint(every, in_force, dataset=dataset, categories=categories, at=at)

@@ -11,6 +11,7 @@ from sqlalchemy import column, select, table
 from sqlalchemy.orm import Session, object_session
 
 from dealvault.access.governance_models import AccessRequest, Approval, Grant
+from dealvault.access.memo import recall
 from dealvault.access.models import Deal, Membership, Person
 from dealvault.access.service import member_roles
 from dealvault.access.stages import MemberRole
@@ -62,8 +63,11 @@ def split(text: str) -> list[str]:
 
 
 def dataset_name(session: Session, dataset_id: int) -> str:
-    name = session.scalar(select(_datasets.c.name).where(_datasets.c.id == dataset_id))
-    return str(name) if name is not None else f"dataset {dataset_id}"
+    def load() -> str:
+        name = session.scalar(select(_datasets.c.name).where(_datasets.c.id == dataset_id))
+        return str(name) if name is not None else f"dataset {dataset_id}"
+
+    return recall(session, ("dataset_name", dataset_id), load)
 
 
 # -- requests -----------------------------------------------------------------------------
@@ -410,17 +414,20 @@ def grant_state(grant: Grant, at: datetime) -> str:
 
 
 def _grants(session: Session, *, person: Person, deal: Deal, dataset_id: int) -> list[Grant]:
-    return list(
-        session.scalars(
-            select(Grant)
-            .where(
-                Grant.person_id == person.id,
-                Grant.deal_id == deal.id,
-                Grant.dataset_id == dataset_id,
+    def load() -> tuple[Grant, ...]:
+        return tuple(
+            session.scalars(
+                select(Grant)
+                .where(
+                    Grant.person_id == person.id,
+                    Grant.deal_id == deal.id,
+                    Grant.dataset_id == dataset_id,
+                )
+                .order_by(Grant.id)
             )
-            .order_by(Grant.id)
         )
-    )
+
+    return list(recall(session, ("grants", person.id, deal.id, dataset_id), load))
 
 
 def active_grants(
@@ -500,17 +507,18 @@ def _summary(grants: list[Grant], live: list[Grant], at: datetime) -> str:
     return "grants: " + ", ".join(parts) if parts else "no grants"
 
 
-def consume_rows(grant: Grant, *, rows: int) -> int:
+def consume_rows(grant: Grant, *, rows: int, locked: bool = False) -> int:
     """Reserve up to ``rows`` rows of delivery on ``grant``; returns how many may be delivered.
 
     With a row cap that is ``min(rows, row_cap - rows_used)``; without one, ``rows``. The
     reserved rows are added to ``rows_used`` (in the caller's transaction; the grant row is
-    re-read under a row lock first, so two deliveries cannot both spend the same rows).
+    re-read under a row lock first, so two deliveries cannot both spend the same rows;
+    ``locked``: the caller has already done so in this transaction).
     """
     if rows < 0:
         raise Invalid("rows to deliver must not be negative")
     session = object_session(grant)
-    if session is not None and grant.id is not None:
+    if session is not None and grant.id is not None and not locked:
         session.flush()
         session.refresh(grant, with_for_update=True)
     left = rows_left(grant)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from dealvault.access.actions import CATALOGUE, FROZEN_ALWAYS, Scope
 from dealvault.access.governance_models import PolicyVersion
+from dealvault.access.memo import recall
 from dealvault.access.models import Deal, Person
 from dealvault.access.policy_cedar import (
     ACTIONS,
@@ -475,6 +476,10 @@ def active_policy(session: Session, *, deal: Deal | None) -> Policy:
     (``deal`` None) are always decided by the shipped default."""
     if deal is None:
         return default_policy()
+    return recall(session, ("policy", deal.id), lambda: _stored_policy(session, deal=deal))
+
+
+def _stored_policy(session: Session, *, deal: Deal) -> Policy:
     row = session.scalar(
         select(PolicyVersion)
         .where(PolicyVersion.deal_id == deal.id)

@@ -270,6 +270,10 @@ def audit_log_request(*, role: str, stage: str, frozen: bool) -> dict[str, Any]:
     }
 
 
+#: Outcomes one engine remembers (a policy has a few thousand distinct questions at most).
+_REMEMBERED = 8192
+
+
 class CedarEngine:
     """A compiled policy, parsed and validated once, answering batches of requests."""
 
@@ -283,24 +287,34 @@ class CedarEngine:
             problems = "; ".join(str(e) for e in result.errors)
             raise Invalid(f"compiled Cedar policy fails schema validation: {problems}")
         self.text = text
+        self._outcomes: dict[str, Outcome] = {}
 
     def run(self, requests: Sequence[dict[str, Any]]) -> list[Outcome]:
-        """Evaluate ``requests`` in one call; an evaluation error denies (fail closed)."""
+        """Evaluate ``requests`` in one call; an evaluation error denies (fail closed).
+
+        A request is a pure function of (role, stage, frozen, action, context) over fixed
+        entities and this policy set, so outcomes are remembered per engine (bounded): the
+        many decisions of one request, and the same questions of the next, ask Cedar once.
+        """
         if not requests:
             return []
-        results = cedarpy.is_authorized_batch(
-            list(requests), self._set, _entities(), cedar_schema()
-        )
-        outcomes = []
-        for res in results:
-            diag = res.diagnostics
-            names = diag.id_annotations_by_reason
-            errors = tuple(str(e) for e in diag.errors)
-            outcomes.append(
-                Outcome(
+        keys = [json.dumps(r, sort_keys=True, separators=(",", ":")) for r in requests]
+        found = {k: self._outcomes[k] for k in keys if k in self._outcomes}
+        missing = [i for i, k in enumerate(keys) if k not in found]
+        if missing:
+            results = cedarpy.is_authorized_batch(
+                [requests[i] for i in missing], self._set, _entities(), cedar_schema()
+            )
+            for i, res in zip(missing, results, strict=True):
+                diag = res.diagnostics
+                names = diag.id_annotations_by_reason
+                errors = tuple(str(e) for e in diag.errors)
+                found[keys[i]] = Outcome(
                     allowed=res.allowed and not errors,
                     policies=tuple(str(names.get(p, p)) for p in diag.reasons),
                     errors=errors,
                 )
-            )
-        return outcomes
+            if len(self._outcomes) + len(missing) > _REMEMBERED:
+                self._outcomes.clear()
+            self._outcomes.update(found)
+        return [found[k] for k in keys]

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from stdnum.cn import uscc as std_uscc
 
+from dealvault.access.memo import recall
 from dealvault.access.models import (
     Deal,
     DealParty,
@@ -239,22 +240,29 @@ def add_member(session: Session, *, deal: Deal, person: Person, role: str) -> Me
 
 
 def member_roles(session: Session, *, deal: Deal, person: Person) -> set[MemberRole]:
-    rows = session.scalars(
-        select(Membership.role).where(
-            Membership.deal_id == deal.id, Membership.person_id == person.id
+    def load() -> frozenset[MemberRole]:
+        rows = session.scalars(
+            select(Membership.role).where(
+                Membership.deal_id == deal.id, Membership.person_id == person.id
+            )
         )
-    )
-    return {MemberRole(r) for r in rows}
+        return frozenset(MemberRole(r) for r in rows)
+
+    return set(recall(session, ("member_roles", deal.id, person.id), load))
 
 
 def store_roles(session: Session, *, person: Person) -> set[str]:
     """The store-wide roles ``person`` holds now (operator, training admin)."""
-    rows = session.scalars(
-        select(StoreRoleGrant.role).where(
-            StoreRoleGrant.person_id == person.id, StoreRoleGrant.revoked_at.is_(None)
+
+    def load() -> frozenset[str]:
+        rows = session.scalars(
+            select(StoreRoleGrant.role).where(
+                StoreRoleGrant.person_id == person.id, StoreRoleGrant.revoked_at.is_(None)
+            )
         )
-    )
-    return set(rows)
+        return frozenset(rows)
+
+    return set(recall(session, ("store_roles", person.id), load))
 
 
 def _change_stage(

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from dealvault.access.agreements import utc_day
 from dealvault.access.governance_models import TrainingRecord
+from dealvault.access.memo import recall
 from dealvault.access.models import Person
 from dealvault.db.base import utcnow
 from dealvault.errors import Conflict, InputError, Invalid
@@ -116,17 +117,26 @@ def valid_training(
     ``completed`` and ``expires`` are inclusive days.
     """
     day = utc_day(at)
-    rows = session.scalars(
-        select(TrainingRecord).where(
-            TrainingRecord.person_id == person.id,
-            TrainingRecord.course == normalize_course(course),
-            TrainingRecord.completed <= day,
-        )
-    ).all()
-    valid = [r for r in rows if r.expires is None or day <= r.expires]
+    rows = _records(session, person=person, course=normalize_course(course))
+    valid = [r for r in rows if r.completed <= day and (r.expires is None or day <= r.expires)]
     if not valid:
         return None
     return max(valid, key=lambda r: (r.expires is None, r.expires or date.min, r.id))
+
+
+def _records(session: Session, *, person: Person, course: str) -> tuple[TrainingRecord, ...]:
+    """Every record of ``course`` (normalised) for ``person``."""
+
+    def load() -> tuple[TrainingRecord, ...]:
+        return tuple(
+            session.scalars(
+                select(TrainingRecord).where(
+                    TrainingRecord.person_id == person.id, TrainingRecord.course == course
+                )
+            )
+        )
+
+    return recall(session, ("training", person.id, course), load)
 
 
 def training_problem(session: Session, *, person: Person, course: str, at: datetime) -> str | None:
@@ -135,11 +145,7 @@ def training_problem(session: Session, *, person: Person, course: str, at: datet
         return None
     name = normalize_course(course)
     day = utc_day(at)
-    rows = session.scalars(
-        select(TrainingRecord).where(
-            TrainingRecord.person_id == person.id, TrainingRecord.course == name
-        )
-    ).all()
+    rows = _records(session, person=person, course=name)
     head = f"{name} training of {person.email}"
     past = [r for r in rows if r.completed <= day and r.expires is not None]
     if past:

@@ -181,22 +181,29 @@ def rotate_session(session: Session, row: AuthSession) -> tuple[str, str]:
 
 def live_session(
     session: Session, *, secret: str, timeouts: Timeouts, now: datetime | None = None
-) -> AuthSession:
-    """The session behind ``secret`` if it is neither revoked nor timed out, nor its account
-    disabled (every failure is the same 'sign in again')."""
+) -> tuple[AuthSession, str]:
+    """The session behind ``secret`` and its person's e-mail, if it is neither revoked nor
+    timed out, nor its account disabled (every failure is the same 'sign in again'). One
+    round trip."""
     at = now or utcnow()
-    row = session.scalar(select(AuthSession).where(AuthSession.secret_digest == sec.digest(secret)))
+    found = session.execute(
+        select(AuthSession, Person.email, Account.disabled_at, Account.person_id)
+        .join(Person, Person.id == AuthSession.person_id)
+        .outerjoin(Account, Account.person_id == AuthSession.person_id)
+        .where(AuthSession.secret_digest == sec.digest(secret))
+    ).first()
+    row = found[0] if found is not None else None
     if (
-        row is None
+        found is None
+        or row is None
         or row.revoked_at is not None
         or row.expires_at <= at
         or row.last_seen_at + timeouts.idle <= at
     ):
         raise Unauthenticated("not signed in, or the session has ended: sign in again")
-    account = session.get(Account, row.person_id)
-    if account is None or account.disabled_at is not None:
+    if found[3] is None or found[2] is not None:
         raise Unauthenticated("this account is disabled")
-    return row
+    return row, str(found[1])
 
 
 def revoke_sessions(session: Session, *, person_id: int, reason_at: datetime | None = None) -> int:
@@ -228,14 +235,21 @@ def new_token(
     return secret, row
 
 
-def live_token(session: Session, *, secret: str) -> ApiToken:
-    row = session.scalar(select(ApiToken).where(ApiToken.secret_digest == sec.digest(secret)))
-    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
+def live_token(session: Session, *, secret: str) -> tuple[ApiToken, str]:
+    """The API token behind ``secret`` and its person's e-mail, if it is live and its account
+    enabled. One round trip."""
+    found = session.execute(
+        select(ApiToken, Person.email, Account.disabled_at, Account.person_id)
+        .join(Person, Person.id == ApiToken.person_id)
+        .outerjoin(Account, Account.person_id == ApiToken.person_id)
+        .where(ApiToken.secret_digest == sec.digest(secret))
+    ).first()
+    row = found[0] if found is not None else None
+    if found is None or row is None or row.revoked_at is not None or row.expires_at <= utcnow():
         raise Unauthenticated("the API token is not valid: expired, revoked or unknown")
-    account = session.get(Account, row.person_id)
-    if account is None or account.disabled_at is not None:
+    if found[3] is None or found[2] is not None:
         raise Unauthenticated("this account is disabled")
-    return row
+    return row, str(found[1])
 
 
 def token_of(session: Session, *, person: Person, token_id: str) -> ApiToken:

@@ -3,6 +3,7 @@ invitations and the deal's audit log. Each handler calls one flow; the flow deci
 
 from __future__ import annotations
 
+import json
 import tempfile
 from datetime import datetime
 from pathlib import Path
@@ -149,7 +150,7 @@ def _request(
     )
 
 
-@router.get("/deals/{deal}/datasets/{dataset}/view")
+@router.get("/deals/{deal}/datasets/{dataset}/view", response_model=ViewOut)
 def view(
     deal: DealCode,
     dataset: DatasetName,
@@ -162,7 +163,7 @@ def view(
     measure: list[Text] = Query(default=[], max_length=5, description="aggregate: measures"),
     offset: int = Query(default=0, ge=0, le=DB_INT_MAX),
     limit: int = Query(default=50, ge=1, le=500),
-) -> ViewOut:
+) -> Response:
     """A page of the dataset at your level (default: the highest you may have now)."""
     result = disclosure.view(
         ctx.stores,
@@ -178,13 +179,16 @@ def view(
         page, total = result.frame, int(report["rows_available"])
     else:  # aggregates and anonymized releases are made whole; the page is cut here
         page, total = result.frame.slice(offset, limit), result.frame.height
-    return ViewOut(
-        meta=dict(result.meta),
-        columns=page.columns,
-        rows=page.to_dicts(),
-        offset=offset,
-        total=total,
+    # the page goes out as JSON written by polars in one pass (the shape of ViewOut, which
+    # documents it): validating 50 rows of dicts through the response model cost more than
+    # the rest of the edge together
+    head = json.dumps(
+        {"meta": result.meta, "columns": page.columns, "offset": offset, "total": total},
+        default=str,
+        ensure_ascii=False,
     )
+    body = head[:-1] + ',"rows":' + (page.write_json() if page.width else "[]") + "}"
+    return Response(body.encode(), media_type="application/json")
 
 
 @router.get(

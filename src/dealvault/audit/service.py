@@ -144,6 +144,9 @@ class DbNodeStore:
     def __init__(self, session: Session) -> None:
         self.session = session
         self._size: int | None = None
+        #: nodes read or written through this store: one append and the checkpoint after it
+        #: (under the log's lock, in one transaction) read each node once
+        self._known: dict[tuple[int, int], bytes] = {}
 
     def size(self) -> int:
         if self._size is None:  # the last leaf's index, found through the primary key: O(log n)
@@ -165,8 +168,10 @@ class DbNodeStore:
         """One statement per 200 keys, an OR of primary-key probes, sent as plain SQL: this is
         the inclusion-proof hot path, and compiling a fresh SQLAlchemy statement would cost
         more than running it."""
-        out: dict[tuple[int, int], bytes] = {}
-        keys = list(dict.fromkeys(keys))
+        out = {k: self._known[k] for k in keys if k in self._known}
+        keys = [k for k in dict.fromkeys(keys) if k not in out]
+        if not keys:
+            return out
         conn = self.session.connection()
         mark = "%s" if conn.dialect.name == "postgresql" else "?"
         for i in range(0, len(keys), 200):
@@ -178,11 +183,17 @@ class DbNodeStore:
             )
             for lv, ix, h in rows:
                 out[(int(lv), int(ix))] = bytes(h)
+        self._known.update(out)
         return out
 
     def put_many(self, items: Sequence[tuple[int, int, bytes]]) -> None:
         bulk_insert(self.session, table="audit_nodes", columns=("level", "idx", "hash"), rows=items)
-        self._size = None
+        self._known.update({(lv, ix): h for lv, ix, h in items})
+        leaves = [ix for lv, ix, _ in items if lv == 0]
+        if self._size is not None and leaves and min(leaves) == self._size:
+            self._size = max(leaves) + 1  # appended right after the known end
+        else:
+            self._size = None
 
 
 def pack_subjects(subjects: Sequence[str] | SubjectPacker) -> tuple[int, str, bytes]:
@@ -292,11 +303,13 @@ def record_many(session: Session, cfg: AuditConfig, events: Sequence[EventIn]) -
             rows=subject_rows,
         )
     merkle.append_leaves(store, leaves)
-    _anchor(session, cfg, events, start)
+    _anchor(session, cfg, events, start, store)
     return [start + i for i in range(len(events))]
 
 
-def _anchor(session: Session, cfg: AuditConfig, events: Sequence[EventIn], start: int) -> None:
+def _anchor(
+    session: Session, cfg: AuditConfig, events: Sequence[EventIn], start: int, store: DbNodeStore
+) -> None:
     """Sign a checkpoint in this transaction: always after a security-relevant event (so it
     cannot be cut from the tail unnoticed), else every ``checkpoint_every`` events when the
     signing key is already at hand. A denial is still recorded when the key is not at hand."""
@@ -312,11 +325,12 @@ def _anchor(session: Session, cfg: AuditConfig, events: Sequence[EventIn], start
             signer = None
         if signer is not None:
             last = relevant[-1]
-            make_checkpoint(session, cfg, reason=f"{events[last].action} (event {start + last})")
+            reason = f"{events[last].action} (event {start + last})"
+            make_checkpoint(session, cfg, reason=reason, store=store)
             return
     end, every = start + len(events), cfg.checkpoint_every
     if every > 0 and end // every > start // every and cfg.ready_signer() is not None:
-        make_checkpoint(session, cfg, reason=f"every {every} events")
+        make_checkpoint(session, cfg, reason=f"every {every} events", store=store)
 
 
 def record(session: Session, cfg: AuditConfig, event: EventIn) -> int:
@@ -327,12 +341,15 @@ def tree_size(session: Session) -> int:
     return DbNodeStore(session).size()
 
 
-def make_checkpoint(session: Session, cfg: AuditConfig, *, reason: str) -> AuditCheckpoint:
-    """Sign the current tree head as a C2SP checkpoint note (in the caller's transaction)."""
+def make_checkpoint(
+    session: Session, cfg: AuditConfig, *, reason: str, store: DbNodeStore | None = None
+) -> AuditCheckpoint:
+    """Sign the current tree head as a C2SP checkpoint note (in the caller's transaction;
+    ``store``: the node store an append in it used)."""
     signer = cfg.signer
     if signer is None:
         raise Invalid("this store has no audit signing key; run 'dealvault init'")
-    store = DbNodeStore(session)
+    store = store or DbNodeStore(session)
     size = store.size()
     root = merkle.root_at(store, size)
     note = sign_checkpoint(Checkpoint(origin=signer.name, size=size, root=root), signer=signer)

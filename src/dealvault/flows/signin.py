@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Update, select, update
 from sqlalchemy.orm import Session
 
 from dealvault.access.models import Person
@@ -14,7 +14,7 @@ from dealvault.access.principal import Authn, Principal
 from dealvault.access.scopes import OWN_ACCOUNT
 from dealvault.accounts import passwords, throttle, totp
 from dealvault.accounts import service as acc
-from dealvault.accounts.models import AuthSession, WebAuthnCredential
+from dealvault.accounts.models import ApiToken, AuthSession, WebAuthnCredential
 from dealvault.audit.service import EventIn
 from dealvault.crypto.keyring import KeyRing
 from dealvault.db.base import utcnow
@@ -228,41 +228,46 @@ def second_factor(
     raise Unauthenticated("the code is wrong, was already used, or has expired")
 
 
+#: How stale a session's or token's last use may get before a request writes it again (reads
+#: of a signed-in party then cost one round trip, not a transaction each).
+_TOUCH_EVERY = timedelta(seconds=15)
+
+
 def session_principal(
     stores: AppStores, *, rules: AccountRules, secret: str, client: str | None
 ) -> tuple[Principal, str]:
     """The principal of a live session (and the digest of its CSRF token); the session's
-    last use is now."""
-    with stores.unit_of_work() as uow:
-        s = uow.records
-        row = acc.live_session(s, secret=secret, timeouts=rules.timeouts)
-        person = s.get(Person, row.person_id)
-        assert person is not None
-        now = utcnow()
-        if now - row.last_seen_at > timedelta(seconds=15):  # no write on every request
-            row.last_seen_at = now
-        authn = _FACTOR_AUTHN.get(row.factor or "", Authn.PASSWORD)
-        return Principal(
-            email=person.email, authn=authn, session_id=row.id, client=client
-        ), row.csrf_digest
+    last use is now (written at most every few seconds)."""
+    now = utcnow()
+    with stores.records_session() as s:
+        row, email = acc.live_session(s, secret=secret, timeouts=rules.timeouts, now=now)
+        sid, factor, csrf, due = row.id, row.factor, row.csrf_digest, row.last_seen_at
+    if now - due > _TOUCH_EVERY:
+        _touch(stores, update(AuthSession).where(AuthSession.id == sid), last_seen_at=now)
+    authn = _FACTOR_AUTHN.get(factor or "", Authn.PASSWORD)
+    return Principal(email=email, authn=authn, session_id=sid, client=client), csrf
 
 
 def token_principal(stores: AppStores, *, secret: str, client: str | None) -> Principal:
+    """The principal of a live API token (its scopes limit what it may ask)."""
+    now = utcnow()
+    with stores.records_session() as s:
+        row, email = acc.live_token(s, secret=secret)
+        tid, scopes, last = row.id, row.scopes, row.last_used_at
+    if last is None or now - last > _TOUCH_EVERY:
+        _touch(stores, update(ApiToken).where(ApiToken.id == tid), last_used_at=now)
+    return Principal(
+        email=email,
+        authn=Authn.TOKEN,
+        session_id=tid,
+        client=client,
+        scopes=frozenset(scopes.split()),
+    )
+
+
+def _touch(stores: AppStores, stmt: Update, **values: object) -> None:
     with stores.unit_of_work() as uow:
-        s = uow.records
-        row = acc.live_token(s, secret=secret)
-        person = s.get(Person, row.person_id)
-        assert person is not None
-        now = utcnow()
-        if row.last_used_at is None or now - row.last_used_at > timedelta(seconds=15):
-            row.last_used_at = now
-        return Principal(
-            email=person.email,
-            authn=Authn.TOKEN,
-            session_id=row.id,
-            client=client,
-            scopes=frozenset(row.scopes.split()),
-        )
+        uow.records.execute(stmt.values(**values))
 
 
 def logout(stores: AppStores, *, actor: Principal) -> None:

@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import lru_cache
 from typing import Any, Final
 
 import numpy as np
@@ -105,6 +106,17 @@ class CanaryRecord:
 
 def _invent(tag: int) -> dict[str, str]:
     """An adult customer with an address, drawn from the synthetic generator seeded by ``tag``."""
+    return dict(_invented(tag))
+
+
+@lru_cache(maxsize=4096)
+def _invented(tag: int) -> tuple[tuple[str, str], ...]:
+    """:func:`_invent`, remembered per process: the generator is deterministic in ``tag`` and
+    costs milliseconds, and every record-level read rebuilds the recipient's canaries."""
+    return tuple(_draw(tag).items())
+
+
+def _draw(tag: int) -> dict[str, str]:
     for attempt in range(256):
         rng = np.random.default_rng([tag, attempt, 0xCA7A])
         block = customer_block(rng, 0, 1, AS_OF)
@@ -284,19 +296,18 @@ def canaries_for(
     dataset = session.get(Dataset, dataset_id)
     if dataset is None or dataset.deal_id != deal.id:
         raise Invalid(f"dataset #{dataset_id} is not a dataset of deal {deal.code!r}")
-    seal_legacy(session, keys)
-    rows = [
-        (row, keys.open(row))
-        for row in session.scalars(
-            select(Canary)
-            .where(
-                Canary.deal_id == deal.id,
-                Canary.dataset_id == dataset_id,
-                Canary.recipient_id == recipient.id,
-            )
-            .order_by(Canary.id)
+    found = session.scalars(
+        select(Canary)
+        .where(
+            Canary.deal_id == deal.id,
+            Canary.dataset_id == dataset_id,
+            Canary.recipient_id == recipient.id,
         )
-    ]
+        .order_by(Canary.id)
+    ).all()
+    if any(row.sealed is None for row in found):  # made before canaries were sealed
+        seal_legacy(session, keys)
+    rows = [(row, keys.open(row)) for row in found]
     while len(rows) < count:
         rows.append(
             _create(
@@ -327,22 +338,35 @@ def add_canaries(
     m = canaries.height
     if m == 0:
         return frame
-    aligned = pl.DataFrame(
-        [
-            canaries.get_column(name).cast(dtype, strict=False).alias(name)
-            if name in canaries.columns
-            else pl.Series(name, [None] * m, dtype=dtype)
-            for name, dtype in frame.schema.items()
-        ]
-    )
-    n = frame.height
+    order = canary_order(frame.height, m, seed=seed)
+    both = pl.concat([frame, aligned(canaries, like=frame)], how="vertical")
+    return both.select(pl.all().gather(order))
+
+
+def canary_order(n: int, m: int, *, seed: int | None) -> np.ndarray:
+    """Where :func:`add_canaries` puts each row: position ``i`` of the result holds row
+    ``order[i]`` of the ``n`` customers followed by the ``m`` canaries. The customers keep
+    their order, so the customers of any slice of the result are a contiguous run."""
     rng = np.random.default_rng(seed)
     at = np.zeros(n + m, dtype=np.bool_)
     at[rng.choice(n + m, size=m, replace=False)] = True
     order = np.empty(n + m, dtype=np.int64)
     order[at] = n + rng.permutation(m)
     order[~at] = np.arange(n)
-    return pl.concat([frame, aligned], how="vertical").select(pl.all().gather(order))
+    return order
+
+
+def aligned(canaries: pl.DataFrame, *, like: pl.DataFrame) -> pl.DataFrame:
+    """The canary rows with the columns and types of ``like`` (missing columns null)."""
+    m = canaries.height
+    return pl.DataFrame(
+        [
+            canaries.get_column(name).cast(dtype, strict=False).alias(name)
+            if name in canaries.columns
+            else pl.Series(name, [None] * m, dtype=dtype)
+            for name, dtype in like.schema.items()
+        ]
+    )
 
 
 def load_canaries(

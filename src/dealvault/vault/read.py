@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import polars as pl
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from dealvault.access.decision import decide
 from dealvault.access.models import Deal, Person
@@ -188,12 +188,15 @@ def disclose_table(
     categories: Sequence[str] | None = None,
     purpose: str,
     level: str,
+    span: tuple[int, int] | None = None,
 ) -> pl.DataFrame:
     """Decrypt every active customer (or every row of a child table) into one frame.
 
     Columns: ``record_id``, ``subject_id``, then the stored fields of the wanted categories
     (all text, as imported). Shredded and opted-out customers are left out. The caller turns
     the frame into the level it may release; this function only decrypts after the decision.
+    ``span`` (start, count): only that run of the active customers in record order (the
+    customers table only; :func:`active_customers` counts them).
     """
     wanted = [Category(c) for c in (categories or [c.value for c in Category])]
     decision = decide(
@@ -210,12 +213,31 @@ def disclose_table(
     if not purpose.strip():
         raise Invalid("a purpose is required for every read")
     if role == TableRole.CUSTOMERS:
-        return _customer_frame(uow, keyring, dataset=dataset, wanted=wanted)
+        return _customer_frame(uow, keyring, dataset=dataset, wanted=wanted, span=span)
+    if span is not None:
+        raise Invalid("only the customers table is read a page at a time")
     return _child_frame(uow, keyring, dataset=dataset, role=role, wanted=wanted)
 
 
+def active_customers(uow: UnitOfWork, *, dataset: Dataset) -> int:
+    """How many customers of ``dataset`` are active (what a whole read would return)."""
+    return int(
+        uow.records.scalar(
+            select(func.count())
+            .select_from(CustomerRecord)
+            .where(CustomerRecord.dataset_id == dataset.id, CustomerRecord.status == "active")
+        )
+        or 0
+    )
+
+
 def _customer_frame(
-    uow: UnitOfWork, keyring: KeyRing, *, dataset: Dataset, wanted: Sequence[Category]
+    uow: UnitOfWork,
+    keyring: KeyRing,
+    *,
+    dataset: Dataset,
+    wanted: Sequence[Category],
+    span: tuple[int, int] | None = None,
 ) -> pl.DataFrame:
     cols = [getattr(CustomerRecord, f"enc_{c.value}") for c in wanted]
     layout = RecordLayout(dataset.id, dataset.schema_version, tuple(c.value for c in wanted))
@@ -224,7 +246,7 @@ def _customer_frame(
     payloads: list[list[bytes | None]] = [[] for _ in wanted]
     last = -1
     while True:
-        rows = uow.records.execute(
+        q = (
             select(CustomerRecord.id, CustomerRecord.subject_id, *cols, CustomerRecord.key_version)
             .where(
                 CustomerRecord.dataset_id == dataset.id,
@@ -232,8 +254,10 @@ def _customer_frame(
                 CustomerRecord.id > last,
             )
             .order_by(CustomerRecord.id)
-            .limit(TABLE_CHUNK)
-        ).all()
+        )
+        if span is not None:  # one run, one round trip
+            q = q.offset(span[0]).limit(span[1])
+        rows = uow.records.execute(q if span is not None else q.limit(TABLE_CHUNK)).all()
         if not rows:
             break
         last = rows[-1][0]
@@ -244,6 +268,8 @@ def _customer_frame(
         subjects += opened.subjects
         for sink, got in zip(payloads, opened.payloads, strict=True):
             sink += got
+        if span is not None:
+            break
     frame = pl.DataFrame(
         {"record_id": pl.Series(ids, dtype=pl.Int64), "subject_id": pl.Series(subjects)}
     )

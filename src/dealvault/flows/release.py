@@ -1,0 +1,347 @@
+"""How a released frame is made from the decrypted tables, once the disclosure is decided: the
+level's transformation, the row cap, the recipient's canaries, one page at a time when asked."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+from sqlalchemy import func, select
+
+from dealvault.access.models import Organization
+from dealvault.access.principal import Principal
+from dealvault.crypto.keyring import INDEX, KeyRing
+from dealvault.db.stores import UnitOfWork
+from dealvault.deidentify.aggregates import aggregate
+from dealvault.deidentify.derive import add_derived, with_customer_attributes
+from dealvault.deidentify.generalise import region_hierarchy
+from dealvault.deidentify.hierarchy import Hierarchy
+from dealvault.deidentify.kanon import QuasiIdentifier, anonymize
+from dealvault.deidentify.levels import (
+    Level,
+    column_types,
+    direct_columns,
+    full_view,
+    masked_view,
+    pseudonymized_view,
+)
+from dealvault.deidentify.measures import parse_measure
+from dealvault.deidentify.tokens import make_tokens, token_key
+from dealvault.errors import Invalid
+from dealvault.ingest.fields import Category, TableRole
+from dealvault.transfer.canaries import SUBJECT_PREFIX, add_canaries, aligned, canary_order
+from dealvault.vault.models import Dataset, DatasetColumn, DatasetTable
+
+NUMERIC_QIS = frozenset({"age", "order_count", "total_amount", "quantity", "amount"})
+DATE_QIS = frozenset({"registered_at", "first_order", "last_order", "birth_date"})
+
+
+@dataclass(frozen=True)
+class DisclosureRequest:
+    """What to disclose, to whom, and with which parameters (see ``dealvault disclose``)."""
+
+    actor: Principal
+    deal: str
+    dataset: str
+    level: Level
+    purpose: str
+    recipient: str | None = None
+    table: TableRole = TableRole.CUSTOMERS
+    # anonymized
+    quasi_identifiers: Sequence[str] = ()
+    hierarchies: dict[str, Path] = field(default_factory=dict)
+    k: int = 10
+    l_div: int | None = None
+    l_kind: Literal["distinct", "entropy"] = "distinct"
+    sensitive: str | None = None
+    suppression: float = 0.0
+    keep: Sequence[str] = ()
+    # aggregate
+    group_by: Sequence[str] = ()
+    measures: Sequence[str] = ("count",)
+    k_min: int = 10
+    epsilon: float | None = None
+    categories: Sequence[str] = ()  # () = every category
+    seed: int | None = None  # tests only: fixes the shuffle and the noise
+    #: (offset, limit): release only this page of a masked, pseudonymized or full view (the
+    #: row cap, the audit event's customers and the canaries count the page only)
+    window: tuple[int, int] | None = None
+
+
+#: Reads a table of the dataset after the decision: the whole table, or with ``span``
+#: (start, count) one run of the active customers in record order.
+Reader = Callable[..., pl.DataFrame]
+#: Counts the active customers (what a whole read of the customers table returns).
+Counter = Callable[[], int]
+
+
+def build(
+    uow: UnitOfWork,
+    keyring: KeyRing,
+    req: DisclosureRequest,
+    *,
+    ds: Dataset,
+    recipient: Organization,
+    read: Reader,
+    count: Counter,
+    row_cap: int | None = None,
+    canaries: pl.DataFrame | None = None,
+) -> tuple[pl.DataFrame, dict[str, Any], list[str]]:
+    """The released frame, the report of how it was made, the subjects it reveals records of.
+
+    ``row_cap`` (from the grant relied on) bounds record-level output: customers are sampled
+    before anonymisation (cutting a k-anonymous release afterwards could break k), and the
+    first rows are kept for the other record levels. A page (``req.window``) of a masked or
+    full view of the customers decrypts only the customers on that page; it holds exactly
+    the rows the same slice of the whole view would.
+    """
+    paged = (
+        req.window is not None
+        and req.table == TableRole.CUSTOMERS
+        and req.level in (Level.MASKED, Level.FULL)
+    )
+    page = (
+        _page(req, ds=ds, recipient=recipient, read=read, count=count, canaries=canaries)
+        if paged
+        else None
+    )
+    if page is not None:
+        frame, available = page
+        types = column_types(frame.columns, stored=_stored_types(uow, ds))
+        return _records(uow, keyring, req, ds, recipient, frame, available, row_cap, types)
+    roles = _table_roles(uow, ds)
+    today = date.today()
+    customers = read(TableRole.CUSTOMERS)
+    if canaries is not None and req.level in CANARY_LEVELS:
+        seed = _canary_seed(req, ds=ds, recipient=recipient, customers=customers.height)
+        customers = add_canaries(customers, canaries=canaries, seed=seed)
+    if req.table != TableRole.CUSTOMERS and req.table.value not in roles:
+        raise Invalid(f"dataset {ds.name!r} has no {req.table.value} table")
+    # order summaries feed aggregates, anonymisation and pseudonymized customers; masked and
+    # full customer views do not need the orders decrypted at all
+    # orders are transaction data: without that category they are neither read nor summarised
+    transaction = not req.categories or Category.TRANSACTION.value in req.categories
+    if req.table == TableRole.ORDERS and not transaction:
+        raise Invalid("the orders table is transaction data: add --category transaction")
+    wants_orders = transaction and (
+        req.table == TableRole.ORDERS
+        or req.level in (Level.AGGREGATE, Level.ANONYMIZED)
+        or (req.level == Level.PSEUDONYMIZED and req.table == TableRole.CUSTOMERS)
+    )
+    has_orders = TableRole.ORDERS.value in roles
+    orders = read(TableRole.ORDERS) if wants_orders and has_orders else None
+    types = column_types(customers.columns, stored=_stored_types(uow, ds))
+    if req.level == Level.AGGREGATE:
+        analysed = add_derived(customers, orders=orders, on=today)
+        rows = analysed
+        if req.table != TableRole.CUSTOMERS:
+            child = (
+                orders if req.table == TableRole.ORDERS and orders is not None else read(req.table)
+            )
+            rows = with_customer_attributes(child, customers=analysed)
+        _refuse_direct(req.group_by, types, what="group by")
+        measures = [parse_measure(m) for m in req.measures]
+        tops = [m for m in measures if m.kind == "top"]
+        if tops and len(measures) > 1:
+            raise Invalid("a top:COLUMN measure is released on its own; ask for it alone")
+        result = aggregate(
+            rows,
+            by=list(req.group_by),
+            measures=measures,
+            subject="subject_id",
+            k_min=req.k_min,
+            epsilon=req.epsilon,
+            seed=req.seed,
+        )
+        table = result.top[tops[0].label] if tops else result.table
+        rounded = table.with_columns(pl.col(pl.Float64).round(2))
+        return rounded, result.report.to_dict(), []
+    if req.level == Level.ANONYMIZED:
+        if req.table != TableRole.CUSTOMERS:
+            raise Invalid(
+                "anonymized works on the customers table (order summaries are columns there)"
+            )
+        analysed = add_derived(customers, orders=orders, on=today)
+        if row_cap is not None and analysed.height > row_cap:
+            analysed = analysed.sample(n=row_cap, seed=req.seed)
+        _refuse_direct([*req.keep, *([req.sensitive] if req.sensitive else [])], types, "keep")
+        qis = _quasi_identifiers(req, analysed, types)
+        out, rep = anonymize(
+            analysed,
+            quasi_identifiers=qis,
+            k=req.k,
+            sensitive=req.sensitive,
+            l=req.l_div,
+            l_kind=req.l_kind,
+            suppression=req.suppression,
+            keep=list(req.keep),
+            seed=req.seed,
+        )
+        return out, rep.to_dict(), []
+    frame = customers
+    if req.table != TableRole.CUSTOMERS:
+        frame = orders if req.table == TableRole.ORDERS and orders is not None else read(req.table)
+        types = column_types(frame.columns, stored=_stored_types(uow, ds))
+    elif req.level == Level.PSEUDONYMIZED:
+        frame = add_derived(customers, orders=orders, on=today)
+        types = column_types(frame.columns, stored=_stored_types(uow, ds))
+    available = frame.height
+    if req.window is not None:
+        offset, limit = req.window
+        frame = frame.slice(offset, limit)
+    return _records(uow, keyring, req, ds, recipient, frame, available, row_cap, types)
+
+
+def _records(
+    uow: UnitOfWork,
+    keyring: KeyRing,
+    req: DisclosureRequest,
+    ds: Dataset,
+    recipient: Organization,
+    frame: pl.DataFrame,
+    available: int,
+    row_cap: int | None,
+    types: dict[str, str | None],
+) -> tuple[pl.DataFrame, dict[str, Any], list[str]]:
+    """A record-level release of ``frame`` (the page, when one was asked for)."""
+    if row_cap is not None:
+        frame = frame.head(row_cap)
+    subjects = frame.get_column("subject_id").unique(maintain_order=True).to_list()
+    report: dict[str, Any] = {"customers": len(subjects)}
+    if req.window is not None:
+        report["rows_available"] = available
+        report["offset"] = req.window[0]
+        report["canaries"] = sum(1 for x in subjects if x.startswith(SUBJECT_PREFIX))
+    if req.level == Level.FULL:
+        return full_view(frame), report, subjects
+    index_key = keyring.dataset_key(uow.keys, dataset_id=ds.id, purpose=INDEX, version=1)
+    tokens = make_tokens(
+        token_key(index_key, recipient_id=recipient.id),
+        dataset_id=ds.id,
+        record_ids=frame.get_column("record_id"),
+    )
+    if req.level == Level.MASKED:
+        return masked_view(frame, types=types, tokens=tokens), report, subjects
+    report["dropped_direct_identifiers"] = direct_columns(types)
+    return pseudonymized_view(frame, types=types, tokens=tokens), report, subjects
+
+
+def _canary_seed(
+    req: DisclosureRequest, *, ds: Dataset, recipient: Organization, customers: int
+) -> int | None:
+    """Where the canaries go: the request's seed (tests), or for pages one fixed by dataset,
+    recipient and size, so every page of a view agrees on their positions."""
+    if req.seed is not None or req.window is None:
+        return req.seed
+    digest = hashlib.sha256(f"{ds.id}|{recipient.id}|{customers}".encode()).digest()
+    return int.from_bytes(digest[:8])
+
+
+def _page(
+    req: DisclosureRequest,
+    *,
+    ds: Dataset,
+    recipient: Organization,
+    read: Reader,
+    count: Counter,
+    canaries: pl.DataFrame | None,
+) -> tuple[pl.DataFrame, int] | None:
+    """The rows of ``req.window`` of the whole view with its canaries, decrypting only the
+    customers on it, and the whole view's length; None when the page holds no customer or
+    the customers changed while it was read (the caller then reads the whole table)."""
+    if req.window is None:
+        return None
+    offset, limit = req.window
+    if offset < 0 or limit < 1:
+        raise Invalid("a page needs an offset of 0 or more and a limit of 1 or more")
+    n = count()
+    m = canaries.height if canaries is not None and req.level in CANARY_LEVELS else 0
+    seed = _canary_seed(req, ds=ds, recipient=recipient, customers=n)
+    order = canary_order(n, m, seed=seed) if m else np.arange(n, dtype=np.int64)
+    wanted = order[offset : offset + limit]
+    real = wanted[wanted < n]
+    if real.size == 0:
+        return None
+    first, run = int(real[0]), int(real[-1]) - int(real[0]) + 1  # customers keep their order
+    got = read(TableRole.CUSTOMERS, span=(first, run))
+    if got.height != run:
+        return None
+    local = np.where(wanted < n, wanted - first, run + wanted - n)
+    if m and canaries is not None:
+        got = pl.concat([got, aligned(canaries, like=got)], how="vertical")
+    return got.select(pl.all().gather(local)), n + m
+
+
+RECORD_LEVELS = frozenset({Level.ANONYMIZED, Level.PSEUDONYMIZED, Level.MASKED, Level.FULL})
+#: Record-level outputs that carry the recipient's canary customers (when it is not the seller).
+CANARY_LEVELS = frozenset({Level.ANONYMIZED, Level.PSEUDONYMIZED, Level.MASKED})
+
+
+def _quasi_identifiers(
+    req: DisclosureRequest, frame: pl.DataFrame, types: dict[str, str | None]
+) -> list[QuasiIdentifier]:
+    names = list(req.quasi_identifiers) or default_quasi_identifiers(frame.columns)
+    if not names:
+        raise Invalid("no quasi-identifiers found; name them with --qi")
+    _refuse_direct(names, types, what="quasi-identifier")
+    out = []
+    for spec in names:
+        name, _, kind = spec.partition(":")
+        if name not in frame.columns:
+            known = ", ".join(c for c in frame.columns if c not in ("record_id", "subject_id"))
+            raise Invalid(f"quasi-identifier {name!r} is not a column; columns: {known}")
+        hierarchy: Hierarchy | None = None
+        if name in req.hierarchies:
+            hierarchy = Hierarchy.from_csv(req.hierarchies[name], name=name)
+        elif name == "region_code":
+            hierarchy = region_hierarchy()
+        chosen = kind or (
+            "numeric" if name in NUMERIC_QIS else "date" if name in DATE_QIS else "categorical"
+        )
+        if chosen not in ("numeric", "date", "categorical"):
+            raise Invalid(f"quasi-identifier kind must be numeric, date or categorical: {spec!r}")
+        out.append(QuasiIdentifier(column=name, kind=chosen, hierarchy=hierarchy))  # type: ignore[arg-type]
+    return out
+
+
+def default_quasi_identifiers(columns: Sequence[str]) -> list[str]:
+    """Age, gender and region when the data has them (from the classification's fields)."""
+    return [c for c in ("age", "gender", "region_code") if c in columns]
+
+
+def _refuse_direct(names: Sequence[str], types: dict[str, str | None], what: str) -> None:
+    direct = set(direct_columns(types))
+    bad = [n.partition(":")[0] for n in names if n.partition(":")[0] in direct]
+    if bad:
+        raise Invalid(
+            f"{', '.join(bad)} directly identif{'ies' if len(bad) == 1 else 'y'} a person and"
+            f" cannot be a {what} column at this level"
+        )
+
+
+def _table_roles(uow: UnitOfWork, ds: Dataset) -> set[str]:
+    return set(
+        uow.records.scalars(select(DatasetTable.role).where(DatasetTable.dataset_id == ds.id))
+    )
+
+
+def _stored_types(uow: UnitOfWork, ds: Dataset) -> dict[str, str | None]:
+    rows = uow.records.execute(
+        select(
+            DatasetColumn.field,
+            DatasetColumn.source_name,
+            func.coalesce(DatasetColumn.override, DatasetColumn.pii_type),
+        )
+        .join(DatasetTable, DatasetTable.id == DatasetColumn.table_id)
+        .where(DatasetTable.dataset_id == ds.id)
+    ).all()
+    out: dict[str, str | None] = {}
+    for fld, source, pii in rows:
+        out[fld or source] = pii
+    return out
