@@ -31,10 +31,10 @@ from dealvault.transfer.canaries import (
     CanaryRecord,
     add_canaries,
     canaries_for,
-    find_canaries,
     load_canaries,
 )
 from dealvault.transfer.canary_seal import CanaryKeys, canary_keys
+from dealvault.transfer.canary_search import find_canaries
 from dealvault.transfer.models import Canary
 from dealvault.vault import service as vault
 from dealvault.vault.read import disclose_table

@@ -24,15 +24,9 @@ from dealvault.errors import InputError, KeyUnavailable
 from dealvault.ingest.csv_detect import SAMPLE_BYTES, detect_delimiter, detect_encoding
 from dealvault.ingest.readers import sniff
 from dealvault.sheets import restore
-from dealvault.transfer.canaries import (
-    STRONG_RULES,
-    CanaryRecord,
-    cell_count,
-    find_canaries,
-    load_canaries,
-    tokens_in,
-)
+from dealvault.transfer.canaries import STRONG_RULES, CanaryRecord, load_canaries
 from dealvault.transfer.canary_seal import CanaryKeys
+from dealvault.transfer.canary_search import cell_count, find_canaries, tokens_in
 from dealvault.vault.models import CustomerRecord, Dataset
 
 Confidence = Literal["high", "medium", "low", "none"]
