@@ -227,6 +227,28 @@ class Remote:
         rows = self._get(f"/api/deals/{_seg(deal)}/audit", action=action, limit=limit)
         return list(rows)
 
+    def package_inbox(self, *, deal: str) -> list[Any]:
+        from dealvault.flows.transfer import LedgerEntry
+
+        rows = self._get(f"/api/deals/{_seg(deal)}/packages/inbox")
+        return [LedgerEntry.model_validate(r) for r in rows]
+
+    def package_fetch(self, package_id: int, *, out: Path) -> None:
+        """A transfer package's tar, saved 0600 at ``out``."""
+        from dealvault.files import open_private
+
+        try:
+            with self.http.stream("GET", f"/api/packages/{int(package_id)}/download") as r:
+                if r.status_code >= 400:
+                    r.read()
+                    _raise(r)
+                with open_private(out, "wb") as fh:
+                    for chunk in r.iter_bytes(1 << 20):
+                        fh.write(chunk)
+        except httpx.HTTPError as exc:
+            out.unlink(missing_ok=True)
+            raise Unavailable(f"cannot reach {self.login.server} ({type(exc).__name__})") from None
+
     def logout(self) -> None:
         if self.login.kind == "session":
             # the local file goes anyway; an unreachable server's session times out there

@@ -10,15 +10,18 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from dealvault.audit.note import Verifier
 from dealvault.audit.proof import verify_proof
 from dealvault.audit.store import log_verifier, register_log_key
 from dealvault.audit.verify import Anchors
+from dealvault.cli.context import CliContext
+from dealvault.cli.main import app
 from dealvault.errors import IntegrityError, Invalid
 from dealvault.flows import admin, auditing
 from dealvault.remote import unpack_bundle
-from tests.api.conftest import ANALYST, OTHER, Server, Signed, activate
+from tests.api.conftest import ANALYST, OTHER, Server, Signed, activate, remote_of
 from tests.api.test_signin import events, invite
 from tests.conftest import OP, STEWARD, P
 
@@ -154,6 +157,31 @@ def test_a_bidder_sees_the_seller_side_and_its_own_members_only(server: Server) 
     # the steward (the seller side) sees everyone
     everyone = admin.show_deal(server.stores, actor=P(STEWARD), code="clean-2026")
     assert {ANALYST, OTHER} <= {m.person for m in everyone.members}
+
+
+def test_the_remote_cli_proves_exports_and_reports(
+    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    me = _auditor(server)
+    key = _key(server)
+    monkeypatch.setattr(CliContext, "remote", lambda self: remote_of(server, me))
+    seq = _deal_seq(server)
+    proof = tmp_path / "e.tlog-proof"
+    r = CliRunner().invoke(app, ["audit", "prove", str(seq), "--deal", "clean-2026",
+                                 "--out", str(proof)])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    event = proof.with_suffix(".event.json").read_bytes()
+    assert verify_proof(proof_text=proof.read_bytes(), leaf_data=event, log_verifier=key)
+    bundle = tmp_path / "bundle"
+    r = CliRunner().invoke(app, ["audit", "export", str(bundle), "--deal", "clean-2026"])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(app, ["audit", "verify-bundle", str(bundle), "--verifier-key",
+                                 key.key_string()])  # fmt: skip
+    assert r.exit_code == 0 and "OK" in r.output, r.output
+    r = CliRunner().invoke(app, ["audit", "report", str(tmp_path / "r.html"), "--deal",
+                                 "clean-2026"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "Signed in by" in (tmp_path / "r.html").read_text("utf-8")
 
 
 def test_zip_with_odd_names_is_refused(tmp_path: Path) -> None:
