@@ -53,7 +53,7 @@ plan_app = typer.Typer(
     no_args_is_help=True,
 )
 package_app = typer.Typer(
-    help="Transfer packages: build (seller), verify and receive (buyer), and the ledger.",
+    help="Transfer packages: build (seller), fetch, verify and receive (buyer), and the ledger.",
     no_args_is_help=True,
 )
 
