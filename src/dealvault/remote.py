@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -195,25 +196,88 @@ class Remote:
         meta["rows"] = page["total"]
         return meta, frame
 
-    def download(self, ask: ViewAsk, *, fmt: str, out: Path) -> None:
-        """The file as the server writes it (level header, canaries), saved 0600."""
-        path = f"/api/deals/{_seg(ask.deal)}/datasets/{_seg(ask.dataset)}/download"
+    def _bytes(self, path: str, **params: Any) -> bytes:
+        """A file the server sends (a download), whole."""
         try:
-            r = self.http.get(path, params={**self._params(ask), "format": fmt})
+            r = self.http.get(path, params={k: v for k, v in params.items() if v is not None})
         except httpx.HTTPError as exc:
             raise Unavailable(f"cannot reach {self.login.server} ({type(exc).__name__})") from None
         _raise(r)
-        write_private(out, r.content)
+        return r.content
+
+    def download(self, ask: ViewAsk, *, fmt: str, out: Path) -> None:
+        """The file as the server writes it (level header, canaries), saved 0600."""
+        path = f"/api/deals/{_seg(ask.deal)}/datasets/{_seg(ask.dataset)}/download"
+        write_private(out, self._bytes(path, **self._params(ask), format=fmt))
+
+    def audit_proof(self, *, deal: str, seq: int) -> tuple[bytes, bytes]:
+        """The proof of event ``seq`` of ``deal`` and the event's bytes."""
+        got = self._get(f"/api/deals/{_seg(deal)}/audit/events/{int(seq)}/proof")
+        return str(got["proof"]).encode("utf-8"), str(got["event"]).encode("utf-8")
+
+    def audit_export(self, *, deal: str, out_dir: Path) -> dict[str, Any]:
+        """The deal's audit bundle, unpacked into ``out_dir``; its manifest."""
+        unpack_bundle(self._bytes(f"/api/deals/{_seg(deal)}/audit/export"), out_dir=out_dir)
+        return dict(json.loads((out_dir / "manifest.json").read_text("utf-8")))
+
+    def audit_report(self, *, deal: str, fmt: str, out: Path) -> None:
+        write_private(out, self._bytes(f"/api/deals/{_seg(deal)}/audit/report", format=fmt))
 
     def audit_log(self, *, deal: str, action: str | None, limit: int) -> list[dict[str, Any]]:
         rows = self._get(f"/api/deals/{_seg(deal)}/audit", action=action, limit=limit)
         return list(rows)
+
+    def package_inbox(self, *, deal: str) -> list[Any]:
+        from dealvault.flows.transfer import LedgerEntry
+
+        rows = self._get(f"/api/deals/{_seg(deal)}/packages/inbox")
+        return [LedgerEntry.model_validate(r) for r in rows]
+
+    def package_fetch(self, package_id: int, *, out: Path) -> None:
+        """A transfer package's tar, saved 0600 at ``out``."""
+        from dealvault.files import open_private
+
+        try:
+            with self.http.stream("GET", f"/api/packages/{int(package_id)}/download") as r:
+                if r.status_code >= 400:
+                    r.read()
+                    _raise(r)
+                with open_private(out, "wb") as fh:
+                    for chunk in r.iter_bytes(1 << 20):
+                        fh.write(chunk)
+        except httpx.HTTPError as exc:
+            out.unlink(missing_ok=True)
+            raise Unavailable(f"cannot reach {self.login.server} ({type(exc).__name__})") from None
 
     def logout(self) -> None:
         if self.login.kind == "session":
             # the local file goes anyway; an unreachable server's session times out there
             with contextlib.suppress(httpx.HTTPError):
                 self.http.post("/api/auth/logout")
+
+
+#: the files an audit bundle may hold (anything else in a downloaded zip is refused)
+_BUNDLE_NAME = re.compile(r"(checkpoints/)?[A-Za-z0-9][A-Za-z0-9._-]{0,100}")
+
+
+def unpack_bundle(data: bytes, *, out_dir: Path) -> None:
+    """A zipped audit bundle into ``out_dir`` (new or empty): plain names only, each file
+    0600, nothing written outside the directory."""
+    import io
+    import zipfile
+
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise Invalid("the server's bundle is not a zip file") from None
+    with zf:
+        names = [i.filename for i in zf.infolist() if not i.is_dir()]
+        if any(_BUNDLE_NAME.fullmatch(n) is None or ".." in n for n in names):
+            raise Invalid("the server's bundle holds an unexpected file name")
+        ensure_private_dir(out_dir, what=None)
+        ensure_private_dir(out_dir / "checkpoints", what=None)
+        for name in names:
+            write_private(out_dir / name, zf.read(name))
 
 
 def _seg(value: str) -> str:

@@ -25,6 +25,7 @@ from dealvault.config import Settings
 from dealvault.crypto.keyring import KeyRing
 from dealvault.flows import admin
 from dealvault.flows.context import AppStores
+from dealvault.remote import COOKIE, Login, Remote
 from tests.conftest import OP, STEWARD, P, World, train
 from tests.vault.helpers import customer_row, do_import, write_csv
 
@@ -145,6 +146,24 @@ def server(
 ) -> Server:
     """A deal at due diligence with 20 customers; the steward signs in locally (operator
     mode), every other party through the server."""
+    admin.create_person(stores, actor=OP, email=OTHER, name="Other", organization="Bidder B")
+    do_import(stores, keyring, write_csv(tmp_path / "c.csv", CUSTOMERS), actor=P(STEWARD),
+              deal=world.deal, rejects_dir=tmp_path)  # fmt: skip
+    admin.advance_deal(stores, code=world.deal, to=None, winner=None, actor=P(STEWARD),
+                       reason="teaser round done")  # fmt: skip
+    train(stores, ANALYST)
+    return serve(stores, keyring, world, tmp_path, mailbox, monkeypatch)
+
+
+def serve(
+    stores: AppStores,
+    keyring: KeyRing,
+    world: World,
+    tmp_path: Path,
+    mailbox: tuple[Mailbox, int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Server:
+    """The server application on ``stores`` as the world stands now."""
     for key in ("DEALVAULT_HOME", "DEALVAULT_ACTOR"):
         monkeypatch.delenv(key, raising=False)
     box, port = mailbox
@@ -156,12 +175,6 @@ def server(
         login_max_failures=3,
         client_max_failures=50,
     )
-    admin.create_person(stores, actor=OP, email=OTHER, name="Other", organization="Bidder B")
-    do_import(stores, keyring, write_csv(tmp_path / "c.csv", CUSTOMERS), actor=P(STEWARD),
-              deal=world.deal, rejects_dir=tmp_path)  # fmt: skip
-    admin.advance_deal(stores, code=world.deal, to=None, winner=None, actor=P(STEWARD),
-                       reason="teaser round done")  # fmt: skip
-    train(stores, ANALYST)
     app = create_app(settings, keyring=keyring, stores=stores)
     return Server(app=app, stores=stores, settings=settings, mailbox=box, world=world)
 
@@ -199,3 +212,12 @@ def activate(server: Server, email: str, *, password: str = PASSWORD) -> Signed:
     return Signed(
         http=http, csrf=body["session"]["csrf"], totp=totp, recovery=body["recovery_codes"]
     )
+
+
+def remote_of(server: Server, me: Signed) -> Remote:
+    """The remote CLI's client, signed in with ``me``'s session, talking to the ASGI app."""
+    secret = me.http.cookies.get(COOKIE)
+    assert secret
+    login = Login(server="https://testserver", email="", kind="session", secret=secret,
+                  csrf=me.csrf)  # fmt: skip
+    return Remote(login, transport=server.client()._transport)

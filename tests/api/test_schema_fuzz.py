@@ -103,8 +103,10 @@ def _analyst(server: Server) -> Analyst:
 
 
 def _known(op: APIOperation, request_id: int) -> dict[str, Any]:
-    """The real deal, dataset and access request, for the operations that take them."""
-    known = {"deal": "clean-2026", "dataset": "crm", "request_id": request_id}
+    """The real deal, dataset and access request (an audit event, a package number), for the
+    operations that take them."""
+    known = {"deal": "clean-2026", "dataset": "crm", "request_id": request_id, "seq": 1,
+             "package_id": 1}  # fmt: skip
     return {k: v for k, v in known.items() if "{" + k + "}" in op.path}
 
 
@@ -127,7 +129,7 @@ def _explicit(op: APIOperation, request_id: int) -> list[Case]:
             op.Case(path_parameters=path, query={**SIZING, "level": "masked", "group_by": []}),
             op.Case(path_parameters=path, query={"purpose": "all of it", "level": "full"}),
         ]
-    if op.path.endswith("/download"):
+    if op.path.endswith("/datasets/{dataset}/download"):
         return [
             op.Case(path_parameters=path, query={**SIZING, "format": fmt})
             for fmt in ("csv", "xlsx", "parquet")

@@ -88,13 +88,17 @@ DEAL: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "package.canaries": ((SS,), (CL, PC)),
     "package.review": ((SS, CO, SO), (CL, PC)),
     "package.read": ((SS, CO, SO, AU), ALL),
+    "package.inbox": ((SS, BR), (CL, PC)),
+    "package.fetch": ((SS, BR), (CL, PC)),
     "certificate.issue": ((SS,), ALL),
     "certificate.attest": ((SS, BB, BC), ALL),
     "certificate.read": ((SS, CO, SO, AU), ALL),
     "trace": ((SS, SO), ALL),
+    "audit_log.prove": ((SS, CO, AU), ALL),
+    "audit_log.export": ((SS, CO, AU), ALL),
 }
 #: what a frozen deal still allows
-FROZEN_ALLOWS = {"deal.unfreeze", "deal.read", "trace"}
+FROZEN_ALLOWS = {"deal.unfreeze", "deal.read", "trace", "audit_log.prove", "audit_log.export"}
 GRANTING = {
     "store_role.grant",
     "deal.create",

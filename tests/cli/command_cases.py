@@ -290,6 +290,8 @@ CASES: dict[str, Case] = {
         ("1", "--out", "{T}/again.canaries"), "transfer package 999 not found"
     ),
     "package ledger": _unknown_deal(D1),
+    "package inbox": _unknown_deal(D1),
+    "package fetch": _by_id(("1", "--out", "{T}/fetched.tar"), "transfer package 999 not found"),
     "package review": _by_id(
         ("1", "--report", "{W}/report.json"), "transfer package 999 not found", actor=COUNSEL
     ),

@@ -214,6 +214,7 @@ WRITES: dict[str, Writes] = {
     "package build --out": Writes(
         "package build", ("1", "--out", "{out}"), name="pkg", codes=_but(BAD_OUTPUT, exists=2)
     ),
+    "package fetch --out": Writes("package fetch", ("1", "--out", "{out}"), name="pkg.tar"),
     "package canaries --out": Writes(
         "package canaries",
         ("1", "--out", "{out}"),

@@ -99,10 +99,14 @@ CATALOGUE: dict[str, ActionDef] = {
         _a("package.canaries", _D, "write a package's canary list again"),
         _a("package.review", _D, "review the buyer's reconciliation report"),
         _a("package.read", _D, "see the package ledger"),
+        _a("package.inbox", _D, "list the transfer packages addressed to one's organisation"),
+        _a("package.fetch", _D, "download a transfer package addressed to one's organisation"),
         _a("certificate.issue", _D, "destroy the seller's copy and sign a certificate"),
         _a("certificate.attest", _D, "certify that a recipient returned or deleted its copy"),
         _a("certificate.read", _D, "list and verify destruction certificates"),
         _a("trace", _D, "find whose copy a leaked file is"),
+        _a("audit_log.prove", _D, "write an inclusion proof for one event of the deal"),
+        _a("audit_log.export", _D, "export the deal's audit events as an offline bundle"),
     )
 }
 

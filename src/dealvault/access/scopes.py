@@ -10,7 +10,8 @@ from dealvault.access.principal import Authn, Principal
 OWN_ACCOUNT = "account.own"
 
 _READS = frozenset(
-    {"read", "audit_log", "trace", "package.verify"}
+    {"read", "audit_log", "audit_log.prove", "audit_log.export", "trace", "package.verify"}
+    | {"package.inbox", "package.fetch"}
     | {a for a in CATALOGUE if a.endswith(".read") or a == "store.show"}
 )
 _APPROVALS = frozenset(

@@ -318,10 +318,34 @@ def terminate_deal(
     return deal
 
 
-def deal_view(session: Session, deal: Deal) -> DealOut:
+#: the roles of a bidder's people (the buyer's receivers included)
+BIDDER_SIDE = frozenset(
+    {MemberRole.BIDDER_BUSINESS, MemberRole.BIDDER_CLEAN_TEAM, MemberRole.BUYER_RECEIVER}
+)
+
+
+def visible_organizations(session: Session, *, deal: Deal, viewer: Person) -> set[int] | None:
+    """Whose members ``viewer`` may see in ``deal``: None for everyone's (the operator, the
+    seller's people, counsel, auditors); for a bidder's person, the seller's organisation
+    and their own only (bidders never learn who works for a competitor)."""
+    if "operator" in store_roles(session, person=viewer):
+        return None
+    bidder_orgs = {p.organization_id for p in deal.parties if p.role == PartyRole.BIDDER.value}
+    roles = member_roles(session, deal=deal, person=viewer)
+    if viewer.organization_id not in bidder_orgs and not (roles and roles <= BIDDER_SIDE):
+        return None
+    sellers = {p.organization_id for p in deal.parties if p.role == PartyRole.SELLER.value}
+    return sellers | {viewer.organization_id}
+
+
+def deal_view(session: Session, deal: Deal, *, viewer: Person | None = None) -> DealOut:
+    """The deal as ``viewer`` may see it (None: everything, for the operator's CLI lists)."""
     members = session.scalars(
         select(Membership).where(Membership.deal_id == deal.id).order_by(Membership.id)
     ).all()
+    orgs = None if viewer is None else visible_organizations(session, deal=deal, viewer=viewer)
+    if orgs is not None:
+        members = [m for m in members if m.person.organization_id in orgs]
     history = session.scalars(
         select(StageChange).where(StageChange.deal_id == deal.id).order_by(StageChange.id)
     ).all()

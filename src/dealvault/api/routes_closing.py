@@ -4,15 +4,20 @@ recorded by its flow)."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi import Path as InPath
+from fastapi.responses import FileResponse, Response
+from starlette.background import BackgroundTask
 
 from dealvault.access.agreements import AgreementOut
 from dealvault.api.deps import Actor, Ctx
 from dealvault.api.errors import COMMON, DB_INT_MAX, Text, error_responses
-from dealvault.flows import agreements, closing, transfer
+from dealvault.flows import agreements, closing, deliveries, transfer
 
 router = APIRouter(prefix="/api", tags=["registers"], responses=error_responses(*COMMON))
 
@@ -59,6 +64,40 @@ def show_plan(plan_id: Id, ctx: Ctx, actor: Actor) -> transfer.PlanOut:
 def package_ledger(deal: DealCode, ctx: Ctx, actor: Actor) -> list[transfer.LedgerEntry]:
     """Every transfer package built for the deal: recipient, counts, digests, status."""
     return transfer.ledger(ctx.stores, actor=actor, deal=deal)
+
+
+@router.get("/deals/{deal}/packages/inbox")
+def package_inbox(deal: DealCode, ctx: Ctx, actor: Actor) -> list[transfer.LedgerEntry]:
+    """The deal's transfer packages addressed to your organisation (the recipient's
+    receivers; a seller steward sees every one)."""
+    return deliveries.inbox(ctx.stores, actor=actor, deal=deal)
+
+
+TAR = "application/x-tar"
+
+
+@router.get(
+    "/packages/{package_id}/download",
+    responses={200: {"content": {TAR: {}}}},
+    response_class=Response,
+)
+def package_download(package_id: Id, ctx: Ctx, actor: Actor) -> Response:
+    """A transfer package as the tar ``dealvault package verify`` and ``receive`` read: the
+    records encrypted to the recipient's age keys, the signed manifest. For the recipient
+    organisation's receivers and the seller's stewards."""
+    tmp = Path(tempfile.mkdtemp(prefix="dealvault-pkg-"))
+    try:
+        path = tmp / "package.tar"
+        deliveries.fetch(ctx.stores, actor=actor, package_id=package_id, out=path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return FileResponse(  # streamed from the file, removed once sent
+        path,
+        media_type=TAR,
+        filename=f"package-{package_id}.tar",
+        background=BackgroundTask(shutil.rmtree, tmp, ignore_errors=True),
+    )
 
 
 @router.get("/deals/{deal}/certificates")

@@ -72,6 +72,7 @@ ROUTINE_ACTIONS: Final = frozenset(
         "transfer.plan.show",
         "transfer.plan.list",
         "package.ledger",
+        "package.inbox",
         "package.reviews",
         "certificate.list",
         "backup.list",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy import select
@@ -27,6 +28,8 @@ from dealvault.files import ensure_private_dir, open_private, write_private
 
 FORMAT = "dealvault-audit-bundle/2"
 FORMATS = ("dealvault-audit-bundle/1", FORMAT)
+#: one deal's events, the others' as leaf hashes only (``audit.deal_bundle``)
+DEAL_FORMAT = "dealvault-audit-deal-bundle/1"
 README = """dealvault audit bundle ({fmt})
 
 events.jsonl       one event per line: its RFC 8785 canonical JSON, byte for byte the Merkle
@@ -76,17 +79,10 @@ def export_bundle(session: Session, *, out_dir: Path) -> dict[str, object]:
             )
         ):
             fh.write(json.dumps({"seq": seq, "subjects": unpack_subjects(bytes(packed))}) + "\n")
-    files = []
-    for cp in checkpoints(session):
-        name = f"{cp.id:06d}-size{cp.size}.note"
-        write_private(out_dir / "checkpoints" / name, checkpoint_note(session, cp))
-        files.append(name)
-    keys = session.execute(select(AuditKey.role, AuditKey.verifier_key).order_by(AuditKey.role))
-    write_private(out_dir / "keys.txt", "".join(f"{r} {k}\n" for r, k in keys))
     manifest: dict[str, object] = {
         "format": FORMAT,
         "events": count,
-        "checkpoints": files,
+        "checkpoints": write_checkpoints(session, out_dir=out_dir),
         "leaves": LEAVES,
     }
     write_private(out_dir / "manifest.json", json.dumps(manifest, indent=2))
@@ -94,27 +90,42 @@ def export_bundle(session: Session, *, out_dir: Path) -> dict[str, object]:
     return manifest
 
 
-def _read(path: Path) -> bytes:
+def write_checkpoints(session: Session, *, out_dir: Path, upto: int | None = None) -> list[str]:
+    """``checkpoints/NNNNNN-sizeS.note`` for every checkpoint (of at most ``upto`` events) and
+    ``keys.txt``; returns the note files' names."""
+    files = []
+    for cp in checkpoints(session):
+        if upto is not None and cp.size > upto:
+            continue
+        name = f"{cp.id:06d}-size{cp.size}.note"
+        write_private(out_dir / "checkpoints" / name, checkpoint_note(session, cp))
+        files.append(name)
+    keys = session.execute(select(AuditKey.role, AuditKey.verifier_key).order_by(AuditKey.role))
+    write_private(out_dir / "keys.txt", "".join(f"{r} {k}\n" for r, k in keys))
+    return files
+
+
+def read_file(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError:
         raise Invalid(f"{path} is missing or unreadable") from None
 
 
-def _events(path: Path) -> list[tuple[int, bytes, bytes | None]]:
+def event_lines(path: Path) -> list[tuple[int, bytes, bytes | None]]:
     """(position, event) pairs: line n is event n (an empty line is a malformed event)."""
-    lines = _read(path).split(b"\n")
+    lines = read_file(path).split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
     return [(i, line, None) for i, line in enumerate(lines)]
 
 
-def _keys(
+def read_keys(
     bundle: Path, pinned: Verifier | None, report: VerifyReport
 ) -> tuple[Verifier, list[Verifier]]:
     log: Verifier | None = None
     cosigners: list[Verifier] = []
-    for line in _read(bundle / "keys.txt").decode("ascii", "replace").splitlines():
+    for line in read_file(bundle / "keys.txt").decode("ascii", "replace").splitlines():
         role, _, key = line.partition(" ")
         if role == "log":
             if log is not None:
@@ -131,7 +142,7 @@ def _keys(
     return log, cosigners
 
 
-def _checkpoint_files(bundle: Path, listed: list[str], report: VerifyReport) -> list[CheckpointIn]:
+def checkpoint_files(bundle: Path, listed: list[str], report: VerifyReport) -> list[CheckpointIn]:
     """Every checkpoint file, listed or not; each name must state its note's tree size."""
     folder = bundle / "checkpoints"
     present = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
@@ -164,15 +175,19 @@ def verify_bundle(*, bundle: Path, anchors: Anchors = Anchors()) -> VerifyReport
     if not (bundle / "manifest.json").exists():
         raise NotFound(f"{bundle} is not an audit bundle (no manifest.json)")
     try:
-        manifest = json.loads(_read(bundle / "manifest.json"))
+        manifest = json.loads(read_file(bundle / "manifest.json"))
     except ValueError:
         raise Invalid(f"{bundle / 'manifest.json'} is not JSON") from None
+    if isinstance(manifest, dict) and manifest.get("format") == DEAL_FORMAT:
+        from dealvault.audit.deal_bundle import verify_deal_bundle
+
+        return verify_deal_bundle(bundle=bundle, manifest=manifest, anchors=anchors)
     if not isinstance(manifest, dict) or manifest.get("format") not in FORMATS:
         raise Invalid(f"unsupported bundle format in {bundle / 'manifest.json'}")
     report = VerifyReport()
-    log, cosigners = _keys(bundle, anchors.pinned, report)
-    cps = _checkpoint_files(bundle, list(manifest.get("checkpoints", [])), report)
-    events = _events(bundle / "events.jsonl")
+    log, cosigners = read_keys(bundle, anchors.pinned, report)
+    cps = checkpoint_files(bundle, list(manifest.get("checkpoints", [])), report)
+    events = event_lines(bundle / "events.jsonl")
     chunks = (events[i : i + 20_000] for i in range(0, len(events), 20_000))
     verify_events(
         chunks,
@@ -189,16 +204,17 @@ def verify_bundle(*, bundle: Path, anchors: Anchors = Anchors()) -> VerifyReport
         first = min(said, report.events) if isinstance(said, int) else None
         report.fail(f"manifest says {said} events, the file has {report.events}", first)
     bodies = [body for _, body, _ in events]
-    check_subjects(bundle / "subjects.jsonl", bodies, report)
+    check_subjects(bundle / "subjects.jsonl", list(enumerate(bodies)), report)
     if manifest.get("leaves") and any(s > report.covered for s in report.signed_roots):
         locate(bundle / str(manifest["leaves"]), bodies, report)
     return report
 
 
-def check_subjects(path: Path, bodies: list[bytes], report: VerifyReport) -> None:
-    """Every event naming a subject list has exactly one entry, and it matches the digest."""
+def check_subjects(path: Path, bodies: Sequence[tuple[int, bytes]], report: VerifyReport) -> None:
+    """Every event (seq, body) naming a subject list has exactly one entry, and it matches
+    the digest."""
     given: dict[int, list[str]] = {}
-    lines = _read(path).decode("ascii", "replace").splitlines() if path.exists() else []
+    lines = read_file(path).decode("ascii", "replace").splitlines() if path.exists() else []
     for n, line in enumerate(lines, start=1):
         try:
             entry = json.loads(line)
@@ -213,7 +229,7 @@ def check_subjects(path: Path, bodies: list[bytes], report: VerifyReport) -> Non
         if seq in given:
             report.fail(f"event {seq}: subjects.jsonl lists it twice", seq)
         given[seq] = ids
-    for seq, body in enumerate(bodies):
+    for seq, body in bodies:
         named = body_subjects(body)
         ids = given.pop(seq, None)
         if named is None:

@@ -90,6 +90,12 @@ def _categories(event: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def _authn(event: Mapping[str, Any]) -> str:
+    """How the event's actor signed in (``password+totp``, ``token``, ``local``, …); events
+    written before methods were recorded, and system events, say unknown."""
+    return _text(event.get("authn"), UNKNOWN)
+
+
 def _organisation(people: Mapping[str, str], actor: str | None) -> str:
     if actor is None:
         return SYSTEM_ACTOR
@@ -145,6 +151,7 @@ def build_summary(*, data: ReportInput) -> dict[str, Any]:
     by_category: dict[str, dict[str, Any]] = {}
     by_stage: dict[str, dict[str, Any]] = {}
     by_action: dict[str, dict[str, Any]] = {}
+    by_authn: dict[str, dict[str, Any]] = {}
     denials: list[dict[str, Any]] = []
     actors: set[str] = set()
     accesses = allowed = denied_accesses = customers = all_category = 0
@@ -165,6 +172,7 @@ def build_summary(*, data: ReportInput) -> dict[str, Any]:
                     "at": _text(event.get("at")),
                     "actor": actor or SYSTEM_ACTOR,
                     "organisation": org,
+                    "authn": _authn(event),
                     "action": action,
                     "deal": _text(event.get("deal")),
                     "purpose": _text(event.get("purpose")),
@@ -191,6 +199,7 @@ def build_summary(*, data: ReportInput) -> dict[str, Any]:
             by_person[person_key],
             by_stage.setdefault(_text(objects.get("stage"), UNKNOWN), _row()),
             by_action.setdefault(action, _row()),
+            by_authn.setdefault(_authn(event), _row()),
         ]
         rows += [by_category.setdefault(c, _row()) for c in _categories(event)]
         for row in rows:
@@ -217,6 +226,7 @@ def build_summary(*, data: ReportInput) -> dict[str, Any]:
         "by_category": _ordered(by_category, [c.value for c in Category]),
         "by_stage": _ordered(by_stage, [s.value for s in Stage]),
         "by_action": _ordered(by_action, sorted(ACCESS_ACTIONS)),
+        "by_authn": _ordered(by_authn),
         "denials": denials,
     }
 
@@ -249,6 +259,7 @@ def _event_row(event: Mapping[str, Any], people: Mapping[str, str]) -> dict[str,
         "at": _when(event.get("at")),
         "actor": actor or SYSTEM_ACTOR,
         "organisation": _organisation(people, actor),
+        "authn": _authn(event),
         "action": _text(event.get("action")),
         "deal": _text(event.get("deal")),
         "decision": _text(event.get("decision"), "—"),

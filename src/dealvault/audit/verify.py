@@ -242,7 +242,7 @@ def verify_events(
     frontier = Frontier()
     pending = sorted([*checkpoints, *anchors.known], key=lambda c: c.size)
     scan.tail_from = pending[-1].size if pending else 0
-    since = None if anchors.witness_since is None else _stamp(anchors.witness_since)
+    since = None if anchors.witness_since is None else utc_stamp(anchors.witness_since)
     if since is None:
         scan.witness_from = 0
     nxt = 0
@@ -308,7 +308,7 @@ def _distinct(keys: Sequence[Verifier]) -> list[Verifier]:
     return list(dict.fromkeys(keys))
 
 
-def _stamp(at: datetime) -> str:
+def utc_stamp(at: datetime) -> str:
     at = at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
     return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
 
@@ -410,3 +410,37 @@ def _check_cp(scan: _Scan, cp: CheckpointIn, root: bytes) -> None:
         entry["witnessed"] = witnessed
         if witnessed:
             rep.witnessed = max(rep.witnessed, cp.size)
+
+
+def verify_leaves(
+    leaves: Sequence[bytes],
+    *,
+    checkpoints: Sequence[CheckpointIn],
+    log_verifier: Verifier,
+    cosigners: Sequence[Verifier] = (),
+    report: VerifyReport,
+    anchors: Anchors = Anchors(),
+    witness_from: int | None = 0,
+) -> Frontier:
+    """Check every checkpoint against a tree given by its leaf hashes (a deal's bundle, where
+    the other deals' events are present only as their hashes). Every leaf must be covered by a
+    signed checkpoint; ``witness_from`` is the first leaf a required witness must cover."""
+    scan = _Scan(report, log_verifier, _distinct([*cosigners, *anchors.witnesses]), anchors)
+    scan.witness_from = witness_from
+    pending = sorted([*checkpoints, *anchors.known], key=lambda c: c.size)
+    scan.tail_from = pending[-1].size if pending else 0
+    frontier = Frontier()
+    for cp in pending:
+        if cp.size > len(leaves):
+            report.fail(
+                f"event {len(leaves)}: missing (checkpoint {cp.label} covers {cp.size} events "
+                f"but the bundle has {len(leaves)} leaves)",
+                len(leaves),
+            )
+            continue
+        frontier.extend(leaves[frontier.size : cp.size])
+        _check_cp(scan, cp, frontier.root())
+    frontier.extend(leaves[frontier.size :])
+    report.root = frontier.root().hex()
+    _finish(scan, len(leaves), reject_uncovered=True)
+    return frontier

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -15,12 +15,17 @@ from dealvault.audit.signing_key import read_signer_key
 from dealvault.audit.store import LogFilter
 from dealvault.audit.verify import Anchors
 from dealvault.cli.audit_keys import key_app
-from dealvault.cli.context import get
+from dealvault.cli.context import CliContext, get
 from dealvault.cli.output import kv_table, print_json, table
 from dealvault.errors import IntegrityError, Invalid
 from dealvault.files import check_output_dir, check_output_file, open_private
 from dealvault.flows import auditing as flows
+from dealvault.flows import deal_audit as deal_flows
 from dealvault.flows.auditing import VerifyOut
+from dealvault.flows.deal_audit import write_proof
+
+if TYPE_CHECKING:
+    from dealvault.remote import Remote
 
 audit_app = typer.Typer(
     help="The tamper-evident audit log (RFC 9162 Merkle tree, C2SP checkpoints and proofs).",
@@ -157,16 +162,41 @@ def verify_bundle(
     _show(ctx, flows.verify_bundle(path=bundle, anchors=anchors), json_out)
 
 
+DealScopeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--deal",
+        help="Only this deal's part of the log (its auditor, counsel and stewards may have "
+        "it); required through the server.",
+    ),
+]
+
+
+def _deal_via_server(c: CliContext, deal: str | None) -> Remote | None:
+    """The server to ask (signed in with ``dealvault login``): it needs the deal."""
+    remote = c.remote()
+    if remote is not None and deal is None:
+        raise Invalid("through the server, give --deal")
+    return remote
+
+
 @audit_app.command("export")
 def export(
     ctx: typer.Context,
     out: Annotated[Path, typer.Argument(help="New (or empty) directory for the bundle.")],
+    deal: DealScopeOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Write an offline bundle: events, subjects, checkpoints, keys (see docs/audit-bundle.md)."""
     c = get(ctx)
     check_output_dir(out, what="bundle directory")
-    manifest = flows.export(c.stores(), out_dir=out, actor=c.actor())
+    remote = _deal_via_server(c, deal)
+    if remote is not None and deal is not None:
+        manifest = remote.audit_export(deal=deal, out_dir=out)
+    elif deal is not None:
+        manifest = deal_flows.export_deal(c.stores(), actor=c.actor(), deal=deal, out_dir=out)
+    else:
+        manifest = flows.export(c.stores(), out_dir=out, actor=c.actor())
     print_json(c.console, manifest) if json_out else c.console.print(
         kv_table(f"bundle written to {out}", list(manifest.items()))
     )
@@ -179,12 +209,23 @@ def prove(
     out: Annotated[
         Path | None, typer.Option(help="Proof file (default event-N.tlog-proof).")
     ] = None,
+    deal: DealScopeOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Write a C2SP tlog-proof that an event is in the log (and the event next to it)."""
     c = get(ctx)
     target = check_output_file(out or Path(f"event-{event}.tlog-proof"), what="proof file")
-    result = flows.prove(c.stores(), seq=event, out=target, actor=c.actor())
+    remote = _deal_via_server(c, deal)
+    if remote is not None and deal is not None:
+        proof, body = remote.audit_proof(deal=deal, seq=event)
+        result = write_proof(out=target, proof=proof, event=body, index=event)
+    elif deal is not None:
+        got = deal_flows.prove_event(c.stores(), actor=c.actor(), deal=deal, seq=event)
+        result = write_proof(
+            out=target, proof=got.proof.encode(), event=got.event.encode(), index=event
+        )
+    else:
+        result = flows.prove(c.stores(), seq=event, out=target, actor=c.actor())
     print_json(c.console, result) if json_out else c.console.print(
         kv_table("proof written", list(result.items()))
     )
@@ -265,7 +306,14 @@ def report(
     verification result; checkpoint history."""
     c = get(ctx)
     check_output_file(out, what="report")
-    res = flows.report(c.stores(), out=out, deal=deal, actor=c.actor())
+    remote = _deal_via_server(c, deal)
+    res: dict[str, object]
+    if remote is not None and deal is not None:
+        fmt = "pdf" if out.suffix.lower() == ".pdf" else "html"
+        remote.audit_report(deal=deal, fmt=fmt, out=out)
+        res = {"report": str(out)}
+    else:
+        res = flows.report(c.stores(), out=out, deal=deal, actor=c.actor())
     print_json(c.console, res) if json_out else c.console.print(
         kv_table("report written", list(res.items()))
     )

@@ -183,7 +183,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     (
         "package",
         "transfer",
-        ("Transfer packages: build (seller), verify and receive (buyer), and the ledger."),
+        ("Transfer packages: build (seller), fetch, verify and receive (buyer), and the ledger."),
     ),
     (
         "warm",

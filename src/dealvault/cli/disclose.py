@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import polars as pl
 import typer
@@ -17,6 +17,9 @@ from dealvault.errors import Invalid
 from dealvault.files import check_output_file
 from dealvault.flows import disclosure as flows
 from dealvault.ingest.fields import TableRole
+
+if TYPE_CHECKING:
+    from dealvault.remote import Remote, ViewAsk
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 DealOpt = Annotated[str, typer.Option("--deal", help="Deal code.")]
@@ -134,6 +137,24 @@ def disclose_cmd(
     chosen_fmt = format_for(out, fmt) if out is not None else None
     if out is not None:
         check_output_file(out)
+    remote = c.remote()
+    if remote is not None:
+        local_only = {
+            "--recipient (the server discloses to your organisation)": recipient,
+            "--qi": qi, "--hierarchy": hierarchy, "--k": k != 10, "--l": l_div,
+            "--sensitive": sensitive, "--suppression": suppression, "--keep": keep,
+            "--k-min": k_min != 10, "--epsilon": epsilon, "--category": category,
+        }  # fmt: skip
+        given = [name for name, value in local_only.items() if value]
+        if given:
+            raise Invalid(f"not available through the server yet: {', '.join(given)}")
+        from dealvault.remote import ViewAsk
+
+        asked = ViewAsk(deal=deal, dataset=dataset, purpose=purpose, level=level.value,
+                        table=table_role.value, group_by=_split(group_by),
+                        measure=_split(measure))  # fmt: skip
+        _through_server(c, remote, asked, out=out, fmt=chosen_fmt, limit=limit, json_out=json_out)
+        return
     request = flows.DisclosureRequest(
         actor=c.actor(),
         deal=deal,
@@ -201,15 +222,7 @@ def view_cmd(
         asked = ViewAsk(deal=deal, dataset=dataset, purpose=purpose,
                         level=level.value if level else None, table=table_role.value,
                         group_by=_split(group_by), measure=_split(measure))  # fmt: skip
-        if out is not None and chosen_fmt is not None:
-            remote.download(asked, fmt=chosen_fmt, out=out)
-            meta, _ = remote.view(asked, limit=1)
-            _deliver(c, flows.Disclosure(pl.DataFrame(), meta), out=out, fmt=None,
-                     limit=limit, json_out=json_out)  # fmt: skip
-            return
-        meta, frame = remote.view(asked, limit=limit)
-        _deliver(c, flows.Disclosure(frame, meta), out=None, fmt=None, limit=limit,
-                 json_out=json_out)  # fmt: skip
+        _through_server(c, remote, asked, out=out, fmt=chosen_fmt, limit=limit, json_out=json_out)
         return
     request = flows.DisclosureRequest(
         actor=c.actor(),
@@ -224,6 +237,29 @@ def view_cmd(
     )
     result = flows.view(c.stores(), c.keyring(), request=request, level=level, settings=c.settings)
     _deliver(c, result, out=out, fmt=chosen_fmt, limit=limit, json_out=json_out)
+
+
+def _through_server(
+    c: CliContext,
+    remote: Remote,
+    asked: ViewAsk,
+    *,
+    out: Path | None,
+    fmt: Format | None,
+    limit: int,
+    json_out: bool,
+) -> None:
+    """A view or disclosure the server decides and records: the file as it writes it
+    (``--out``), or the first rows."""
+    if out is not None and fmt is not None:
+        remote.download(asked, fmt=fmt, out=out)
+        meta, _ = remote.view(asked, limit=1)
+        _deliver(c, flows.Disclosure(pl.DataFrame(), meta), out=out, fmt=None, limit=limit,
+                 json_out=json_out)  # fmt: skip
+        return
+    meta, frame = remote.view(asked, limit=limit)
+    _deliver(c, flows.Disclosure(frame, meta), out=None, fmt=None, limit=limit,
+             json_out=json_out)  # fmt: skip
 
 
 def _deliver(

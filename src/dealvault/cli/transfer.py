@@ -53,12 +53,15 @@ plan_app = typer.Typer(
     no_args_is_help=True,
 )
 package_app = typer.Typer(
-    help="Transfer packages: build (seller), verify and receive (buyer), and the ledger.",
+    help="Transfer packages: build (seller), fetch, verify and receive (buyer), and the ledger.",
     no_args_is_help=True,
 )
 
 
 def register(app: typer.Typer) -> None:
+    from dealvault.cli.package_delivery import add_commands
+
+    add_commands(package_app)
     app.add_typer(plan_app, name="plan")
     app.add_typer(package_app, name="package")
 
@@ -469,39 +472,25 @@ def package_ledger_cmd(
     """The transfer ledger (GB/T 35273 §9.2): date, scale, purpose and recipient of each."""
     c = get(ctx)
     rows: list[LedgerEntry] = flows.ledger(c.stores(), actor=c.actor(), deal=deal)
+    show_ledger(c, rows, title="transfer ledger", json_out=json_out)
+
+
+def show_ledger(c: CliContext, rows: list[LedgerEntry], *, title: str, json_out: bool) -> None:
     if json_out:
         print_json(c.console, rows)
         return
     c.console.print(
         table(
-            "transfer ledger",
+            title,
+            ["package", "date", "deal", "recipient", "customers", "bytes", "purpose", "by",
+             "review"],
             [
-                "package",
-                "date",
-                "deal",
-                "recipient",
-                "customers",
-                "bytes",
-                "purpose",
-                "by",
-                "review",
-            ],
-            [
-                (
-                    r.id,
-                    _when(r.created_at),
-                    r.deal,
-                    r.recipient,
-                    f"{r.customers:,}",
-                    f"{r.size_bytes:,}",
-                    r.purpose,
-                    r.created_by,
-                    r.review or "-",
-                )
+                (r.id, _when(r.created_at), r.deal, r.recipient, f"{r.customers:,}",
+                 f"{r.size_bytes:,}", r.purpose, r.created_by, r.review or "-")
                 for r in rows
             ],
         )
-    )
+    )  # fmt: skip
 
 
 @package_app.command("review")

@@ -207,7 +207,7 @@ def add_member(stores: AppStores, *, actor: Principal, deal: str, email: str, ro
 def show_deal(stores: AppStores, *, actor: Principal, code: str) -> DealOut:
     with stores.unit_of_work() as uow:
         d = access.get_deal(uow.records, code=code)
-        _, event = authorize(
+        me, event = authorize(
             stores,
             uow.records,
             actor=actor,
@@ -215,7 +215,7 @@ def show_deal(stores: AppStores, *, actor: Principal, code: str) -> DealOut:
             deal=d,
             event=EventIn(action="deal.show"),
         )
-        out = access.deal_view(uow.records, d)
+        out = access.deal_view(uow.records, d, viewer=me)
         audit(stores, uow, event)
         return out
 
@@ -238,7 +238,7 @@ def list_deals(stores: AppStores, *, actor: Principal, stage: str | None = None)
                 deal=d,
                 event=EventIn(action="deal.list"),
             )
-            out.append(access.deal_view(s, d))
+            out.append(access.deal_view(s, d, viewer=me))
         if out:
             audit(stores, uow, _with(event, deals=len(out)))
         return out

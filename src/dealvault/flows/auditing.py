@@ -163,10 +163,9 @@ def prove(stores: AppStores, *, seq: int, out: Path, actor: Principal) -> dict[s
     with stores.records_session() as s:
         text = store.prove(s, stores.audit, seq=seq)
         body = store.event_body(s, seq=seq)
-    write_private(out, text)
-    event_file = out.with_suffix(".event.json")
-    write_private(event_file, body)
-    return {"proof": str(out), "event": str(event_file), "index": seq}
+    from dealvault.flows.deal_audit import write_proof
+
+    return write_proof(out=out, proof=text, event=body, index=seq)
 
 
 def log(stores: AppStores, *, actor: Principal, flt: store.LogFilter) -> list[dict[str, Any]]:

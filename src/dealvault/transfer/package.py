@@ -385,10 +385,15 @@ def make_archive(directory: Path, target: Path) -> None:
     """An uncompressed tar of the package files (no directories, fixed order and metadata),
     made inside ``directory`` and then moved to ``target``."""
     tmp = directory / ARCHIVE_FILE
-    with (
-        open_private(tmp, "wb") as out,
-        tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar,
-    ):
+    with open_private(tmp, "wb") as out:
+        write_tar(directory, out)
+    os.replace(tmp, target)
+
+
+def write_tar(directory: Path, out: IO[bytes]) -> None:
+    """The package files of ``directory`` as an uncompressed tar (the layout ``make_archive``
+    writes and ``package verify`` reads) to ``out``."""
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for name in _members(directory):
             info = tar.gettarinfo(str(directory / name), arcname=name)
             info.uid = info.gid = 0
@@ -396,7 +401,6 @@ def make_archive(directory: Path, target: Path) -> None:
             info.mode = 0o600
             with (directory / name).open("rb") as fh:
                 tar.addfile(info, fh)
-    os.replace(tmp, target)
 
 
 ARCHIVE_FILE = ".package.tar"
