@@ -10,15 +10,15 @@ from pathlib import Path
 
 from pydantic import BaseModel
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from dealvault.access.governance_models import Agreement, AgreementSigner
-from dealvault.access.memo import recall
 from dealvault.access.models import Deal, Organization, Person
 from dealvault.access.service import get_person, party_of
 from dealvault.crypto import envelope as env
 from dealvault.crypto.keyring import KeyRing
 from dealvault.db.base import utcnow
+from dealvault.db.memo import recall
 from dealvault.db.stores import UnitOfWork
 from dealvault.errors import Conflict, IntegrityError, Invalid, NotFound
 from dealvault.files import file_problem
@@ -178,7 +178,8 @@ def _agreements(
         )
         if kinds is not None:
             q = q.where(Agreement.kind.in_(list(kinds)))
-        return tuple(session.scalars(q.order_by(Agreement.id)))
+        q = q.options(joinedload(Agreement.signers)).order_by(Agreement.id)
+        return tuple(session.scalars(q).unique())
 
     key = ("agreements", deal.id, organization_id, None if kinds is None else tuple(kinds))
     return list(recall(session, key, load))

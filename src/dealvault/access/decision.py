@@ -168,6 +168,7 @@ def decide(
             categories=wanted,
             level=level,
             at=now,
+            dataset=dataset,
         )
     if missing:
         reasons.append(missing)

@@ -11,10 +11,10 @@ from sqlalchemy import column, select, table
 from sqlalchemy.orm import Session, object_session
 
 from dealvault.access.governance_models import AccessRequest, Approval, Grant
-from dealvault.access.memo import recall
 from dealvault.access.models import Deal, Membership, Person
 from dealvault.access.service import member_roles
 from dealvault.access.stages import MemberRole
+from dealvault.db.memo import recall
 from dealvault.errors import Conflict, Forbidden, Invalid, NotFound
 from dealvault.ingest.fields import Category
 
@@ -461,8 +461,10 @@ def grant_problem(
     categories: Sequence[str],
     level: str,
     at: datetime,
+    dataset: str | None = None,
 ) -> tuple[Grant | None, str | None]:
-    """The best grant in force covering every category at ``level`` or above, or why none.
+    """The best grant in force covering every category at ``level`` or above, or why none
+    (``dataset``: the dataset's name for the reason, when the caller has it).
 
     Best: rows left first, then the most rows left (uncapped counts as most), then the
     latest expiry. A covering grant whose row cap is used up is reported as the reason. No
@@ -485,7 +487,8 @@ def grant_problem(
         return None, (
             f"row cap of grant {best.id} is used up ({best.rows_used} of {best.row_cap} rows)"
         )
-    what = f"{lvl}{' of ' + ', '.join(cats) if cats else ''} in {dataset_name(session, dataset_id)}"
+    name = dataset or dataset_name(session, dataset_id)
+    what = f"{lvl}{' of ' + ', '.join(cats) if cats else ''} in {name}"
     return None, f"no approved grant for {what} ({_summary(grants, live, at)})"
 
 

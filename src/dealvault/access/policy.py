@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 
 from dealvault.access.actions import CATALOGUE, FROZEN_ALWAYS, Scope
 from dealvault.access.governance_models import PolicyVersion
-from dealvault.access.memo import recall
 from dealvault.access.models import Deal, Person
 from dealvault.access.policy_cedar import (
     ACTIONS,
@@ -33,6 +32,7 @@ from dealvault.access.policy_cedar import (
     read_request,
 )
 from dealvault.access.stages import MemberRole, Stage
+from dealvault.db.memo import recall
 from dealvault.errors import Conflict, IntegrityError, Invalid
 from dealvault.ingest.fields import Category
 

@@ -11,7 +11,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from stdnum.cn import uscc as std_uscc
 
-from dealvault.access.memo import recall
 from dealvault.access.models import (
     Deal,
     DealParty,
@@ -39,6 +38,7 @@ from dealvault.access.stages import (
     next_stage,
 )
 from dealvault.db.base import utcnow
+from dealvault.db.memo import recall
 from dealvault.errors import Conflict, Invalid, NotFound
 
 E = TypeVar("E", bound=StrEnum)

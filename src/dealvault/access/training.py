@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 
 from dealvault.access.agreements import utc_day
 from dealvault.access.governance_models import TrainingRecord
-from dealvault.access.memo import recall
 from dealvault.access.models import Person
 from dealvault.db.base import utcnow
+from dealvault.db.memo import recall
 from dealvault.errors import Conflict, InputError, Invalid
 from dealvault.files import file_problem
 

@@ -9,22 +9,28 @@ from typing import Any
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
+#: From this many rows PostgreSQL gets COPY; fewer go as one INSERT (psycopg pipelines an
+#: executemany): COPY's own exchange costs more round trips than a few rows are worth.
+COPY_FROM = 64
+
 
 def bulk_insert(
     session: Session, *, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> int:
-    """Insert ``rows`` (tuples in ``columns`` order) into ``table`` in the session's transaction."""
+    """Insert ``rows`` (tuples in ``columns`` order) into ``table`` in the session's
+    transaction: COPY on PostgreSQL for many rows, else one pipelined INSERT."""
     if not rows:
         return 0
     conn = session.connection()
     cols = ", ".join(columns)
-    if conn.dialect.name == "postgresql":
+    if conn.dialect.name == "postgresql" and len(rows) >= COPY_FROM:
         raw = conn.connection.driver_connection
         with raw.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:  # type: ignore[union-attr]
             for row in rows:
                 copy.write_row(row)
         return len(rows)
-    marks = ", ".join("?" for _ in columns)
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    marks = ", ".join(mark for _ in columns)
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None
     cur = dbapi.cursor()

@@ -10,7 +10,12 @@ import polars as pl
 
 from dealvault.classify.types import TYPES
 from dealvault.deidentify.derive import DERIVED
-from dealvault.deidentify.masking import FIELD_TYPES, mask_column
+from dealvault.deidentify.masking import (
+    FIELD_TYPES,
+    PASS_THROUGH_TYPES,
+    mask_column,
+    mask_expr,
+)
 from dealvault.ingest.fields import FIELDS
 
 
@@ -90,14 +95,29 @@ def masked_view(
     frame: pl.DataFrame, *, types: Mapping[str, str | None], tokens: pl.Series
 ) -> pl.DataFrame:
     """Every personal column in its masked form (张*明, 138****5678 …), keyed by token."""
-    cols: list[pl.Series] = [tokens.alias(TOKEN_COLUMN)]
-    for name in frame.columns:
-        if name in INTERNAL or name in DERIVED or name == "customer_key":
-            continue  # the token stands in for the seller's own customer number
+    kept = [
+        name
+        for name in frame.columns
+        # the token stands in for the seller's own customer number
+        if name not in INTERNAL and name not in DERIVED and name != "customer_key"
+    ]
+    exprs: list[pl.Expr] = []
+    free: dict[str, pl.Series] = {}
+    for name in kept:
         pii = types.get(name)
-        series = frame.get_column(name)
-        cols.append(mask_column(series.cast(pl.String), pii_type=pii) if pii else series)
-    return pl.DataFrame(cols)
+        if not pii:
+            exprs.append(pl.col(name))
+        elif pii in PASS_THROUGH_TYPES:
+            exprs.append(pl.col(name).cast(pl.String))
+        elif pii == "free_text":  # the scanner works on the series
+            free[name] = mask_column(frame.get_column(name).cast(pl.String), pii_type=pii)
+            exprs.append(pl.lit(None).alias(name))
+        else:  # one expression per column, all evaluated in one pass
+            exprs.append(mask_expr(pl.col(name).cast(pl.String), pii_type=pii).alias(name))
+    masked = frame.lazy().select(exprs).collect()
+    if free:
+        masked = masked.with_columns(*free.values())
+    return masked.insert_column(0, tokens.alias(TOKEN_COLUMN))
 
 
 def pseudonymized_view(

@@ -14,7 +14,6 @@ from dealvault.access import service as access
 from dealvault.access.decision import Decision, allowed_level, decide
 from dealvault.access.governance_models import Grant
 from dealvault.access.grants import active_grants, consume_rows, rows_left
-from dealvault.access.memo import remembered
 from dealvault.access.models import Deal, Organization, Person
 from dealvault.access.policy import LEVELS, active_policy, level_rank
 from dealvault.access.principal import Principal
@@ -23,6 +22,7 @@ from dealvault.audit.service import EventIn
 from dealvault.config import Settings
 from dealvault.crypto.keyring import INDEX, KeyRing
 from dealvault.db.base import utcnow
+from dealvault.db.memo import remembered
 from dealvault.db.stores import UnitOfWork
 from dealvault.deidentify.levels import (
     Level,
@@ -65,7 +65,7 @@ def disclose(
         raise Invalid("a purpose is required for every disclosure (--purpose)")
     if req.level == Level.METADATA and choose is None:
         return _metadata(stores, req)
-    with stores.unit_of_work() as uow, remembered(uow.records):
+    with stores.unit_of_work() as uow, remembered(uow.records), remembered(uow.keys):
         person, d, ds = resolve(uow.records, actor=req.actor, deal=req.deal, dataset=req.dataset)
         if choose is not None:
             req = choose(uow.records, person, d, ds)
@@ -208,6 +208,8 @@ def _may_release_to_others(uow: UnitOfWork, person: Person, deal: Deal) -> bool:
 
 
 def _recipient(uow: UnitOfWork, req: DisclosureRequest, *, default: Organization) -> Organization:
+    if req.recipient == default.name:
+        return default
     if req.recipient is None:
         if req.level in (Level.FULL, Level.METADATA):
             return default

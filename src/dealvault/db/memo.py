@@ -1,10 +1,11 @@
-"""What access decisions read (policy, roles, training, agreements, grants), read once per scope.
+"""Rows a use case reads many times (decision inputs, key rows), read once per scope.
 
 A request that decides many times (the highest level of each category, then the disclosure
-and the read it makes) would otherwise read the same rows from the database for every
-decision. Inside :func:`remembered` each input is read once; the memo is dropped at every
-flush, commit or rollback of the session and when the block ends, so a decision never sees
-inputs older than the session's last write.
+and the read it makes) would otherwise read the same rows (policy, roles, training,
+agreements, grants; the dataset's key rows) from the database for every decision. Inside
+:func:`remembered` each is read once; the memo is dropped at every flush, commit or rollback
+of the session and when the block ends, so a decision never sees inputs older than the
+session's last write.
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ def remembered(session: Session) -> Iterator[None]:
     finally:
         if not outer:
             session.info.pop(_KEY, None)
+
+
+def active(session: Session) -> bool:
+    """Whether ``session`` is inside :func:`remembered`."""
+    return _KEY in session.info
 
 
 def recall(session: Session, key: Hashable, load: Callable[[], T]) -> T:
