@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal, TypedDict, Unpack
 
@@ -21,12 +21,14 @@ from dealvault.deidentify.encode import (
 from dealvault.deidentify.hierarchy import Hierarchy
 from dealvault.deidentify.metrics import RiskFigures
 from dealvault.deidentify.mondrian import (
+    Bools,
     Diversity,
     Floats,
     Ints,
     Partitions,
     mondrian,
 )
+from dealvault.deidentify.released import Kept, check_non_identifying, release_kept, risk_over
 from dealvault.errors import Invalid
 
 __all__ = [
@@ -67,6 +69,10 @@ class AnonymizeReport:
     average_class_size_metric: float
     risk_before: RiskFigures
     risk_after: RiskFigures
+    risk_after_quasi_identifiers: RiskFigures
+    risk_columns: list[str]
+    non_identifying: dict[str, str]
+    canaries: int
     seconds: float
 
     def to_dict(self) -> dict[str, Any]:
@@ -82,6 +88,8 @@ class Options(TypedDict, total=False):
     l_kind: Literal["distinct", "entropy"]
     suppression: float
     keep: Sequence[str]
+    non_identifying: Mapping[str, str]
+    canaries: pl.Series | None
     seed: int | None
 
 
@@ -103,7 +111,20 @@ def anonymize(
     output classes, as an attacker (or pycanon) would group them.
 
     Output: one row per row not suppressed, in random order (``seed`` only for tests):
-    the quasi-identifiers as text, then ``sensitive`` and ``keep`` unchanged.
+    the quasi-identifiers as text, then ``sensitive`` unchanged and the ``keep`` columns
+    (``COLUMN``, ``COLUMN:range=WIDTH`` or ``COLUMN:year|quarter|month|week``; see
+    :func:`dealvault.deidentify.released.release_kept` for what is refused).
+
+    Risk: ``risk_after`` counts every released column — the generalised quasi-identifiers,
+    the sensitive column and every kept column — except those in ``non_identifying``
+    (column -> the reason, reported with the figures); ``risk_after_quasi_identifiers`` is
+    the same over the quasi-identifiers alone (what k bounds), ``risk_before`` over the
+    counted columns as they were.
+
+    Canaries (``canaries``: True for each canary row): they are released like any row and
+    never suppressed, but do not count anywhere: every class holds ``k`` rows that are not
+    canaries (l-diversity too is met without them), and every figure of the report except
+    ``rows_out`` and ``canaries`` is measured on the other rows only.
 
     Suppression (``suppression`` = largest share of rows that may be left out): each row gets
     an outlier score, the sum over quasi-identifiers of — numeric and date: the distance
@@ -133,12 +154,21 @@ def anonymize_traced(
     l_kind: Literal["distinct", "entropy"] = "distinct",
     suppression: float = 0.0,
     keep: Sequence[str] = (),
+    non_identifying: Mapping[str, str] | None = None,
+    canaries: pl.Series | None = None,
     seed: int | None = None,
 ) -> tuple[pl.DataFrame, AnonymizeReport, Ints]:
     """:func:`anonymize`, also returning the input row number of each output row (for the
     seller's side only: tests, and callers that must know whose records a release holds)."""
     started = time.perf_counter()
-    _check(frame, quasi_identifiers, k, sensitive, l, l_kind, suppression, keep)
+    kept_specs = [Kept.parse(spec) for spec in keep]
+    _check(frame, quasi_identifiers, k, sensitive, l, l_kind, suppression, kept_specs)
+    released = [*([sensitive] if sensitive else []), *(c.column for c in kept_specs)]
+    declared = check_non_identifying(
+        non_identifying or {}, released=released, quasi=[q.column for q in quasi_identifiers]
+    )
+    kept_values = release_kept(frame, kept=kept_specs, k=k)
+    canary = _canary_rows(canaries, frame.height)
     sens_codes, n_sens = (None, 0)
     if sensitive is not None:
         sens_codes, n_sens = dense_codes(frame.get_column(sensitive))
@@ -152,10 +182,17 @@ def anonymize_traced(
             )
         diversity = Diversity(codes=sens_codes, n_values=n_sens, l=l, kind=l_kind)
     encoded = [encode(frame, qi) for qi in quasi_identifiers]
-    active = ~outliers(encoded, k=k, budget=suppression, rows=frame.height)
-    if int(active.sum()) < k:
-        raise Invalid(f"{int(active.sum())} rows remain after suppression, fewer than k = {k}")
-    parts = mondrian(dimensions=[e.dim for e in encoded], k=k, rows=active, diversity=diversity)
+    active = ~outliers(encoded, k=k, budget=suppression, rows=frame.height) | canary
+    if int((active & ~canary).sum()) < k:
+        left = int((active & ~canary).sum())
+        raise Invalid(f"{left} rows remain after suppression, fewer than k = {k}")
+    parts = mondrian(
+        dimensions=[e.dim for e in encoded],
+        k=k,
+        rows=active,
+        diversity=diversity,
+        counted=~canary if canary.any() else None,
+    )
     labels, losses = zip(*(_generalise(e, parts, d) for d, e in enumerate(encoded)), strict=True)
     class_of_part, n_classes = metrics.merge_classes(labels=labels)
 
@@ -165,18 +202,24 @@ def anonymize_traced(
     columns = [
         lab.gather(part_of_row).alias(e.qi.column) for lab, e in zip(labels, encoded, strict=True)
     ]
-    columns += [
-        frame.get_column(c).gather(rows) for c in (*([sensitive] if sensitive else []), *keep)
-    ]
+    if sensitive:
+        columns.append(frame.get_column(sensitive).gather(rows))
+    columns += [v.gather(rows) for v in kept_values]
+    real = ~canary[rows]
     l_value = None
     if sens_codes is not None:
         l_value = metrics.l_achieved(
-            classes=class_of_part[part_of_row],
-            values=sens_codes[rows],
+            classes=class_of_part[part_of_row][real],
+            values=sens_codes[rows][real],
             n_classes=n_classes,
             n_values=n_sens,
             kind=l_kind,
         )
+    counted = [c for c in released if c not in declared]
+    by_name = dict(zip(released, columns[len(encoded) :], strict=True))
+    before: list[pl.Series | Ints] = [e.dim.codes for e in encoded]
+    before += [frame.get_column(c) for c in counted]  # as they were, before generalisation
+    after: list[pl.Series | Ints] = [class_of_part[part_of_row], *(by_name[c] for c in counted)]
     report = _report(
         encoded,
         parts,
@@ -188,8 +231,26 @@ def anonymize_traced(
         l_achieved=l_value,
         suppression=suppression,
     )
-    seconds = time.perf_counter() - started
-    return pl.DataFrame(columns), replace(report, seconds=seconds), rows
+    report = replace(
+        report,
+        risk_before=risk_over(keys=before, rows=~canary),
+        risk_after=risk_over(keys=after, rows=real),
+        risk_columns=[*(e.qi.column for e in encoded), *counted],
+        non_identifying=declared,
+        canaries=int(canary[rows].sum()),
+        seconds=time.perf_counter() - started,
+    )
+    return pl.DataFrame(columns), report, rows
+
+
+def _canary_rows(canaries: pl.Series | None, height: int) -> Bools:
+    """The canary flag of each row (none when not given); nulls are not canaries."""
+    if canaries is None:
+        return np.zeros(height, dtype=np.bool_)
+    if len(canaries) != height or canaries.dtype not in (pl.Boolean, pl.Null):
+        raise Invalid("canaries must be one True/False flag per row")
+    flags: Bools = canaries.fill_null(False).to_numpy().astype(np.bool_)
+    return flags
 
 
 def _report(
@@ -204,25 +265,26 @@ def _report(
     l_achieved: float | None,
     suppression: float,
 ) -> AnonymizeReport:
-    """The report's figures, on the output classes (``class_of_part``: class per partition)."""
-    rows_in = len(parts.labels)
-    rows_out = int(parts.sizes.sum())
+    """The report's figures, on the output classes (``class_of_part``: class per partition),
+    counting only the rows that count toward k (the caller fills in the risk figures over
+    every released column, the canaries and the time)."""
+    canaries = int(parts.sizes.sum() - parts.counted.sum())
+    rows_in = len(parts.labels) - canaries
+    rows_out = int(parts.counted.sum())
     suppressed = rows_in - rows_out
-    sizes = np.bincount(class_of_part, weights=parts.sizes).astype(np.int64)
+    sizes = np.bincount(class_of_part, weights=parts.counted).astype(np.int64)
     total_ncp, per_column = metrics.ncp(
-        per_partition=losses, sizes=parts.sizes, suppressed=suppressed, rows_in=rows_in
+        per_partition=losses, sizes=parts.counted, suppressed=suppressed, rows_in=rows_in
     )
-    raw = metrics.combination_sizes(
-        codes=[e.dim.codes for e in encoded], cards=[e.dim.n_codes for e in encoded]
-    )
+    after = metrics.risk(sizes=sizes)
     return AnonymizeReport(
         k_requested=k,
         k_achieved=int(sizes.min()),
         l_requested=l_requested,
         l_kind=l_kind,
         l_achieved=l_achieved,
-        rows_in=rows_in,
-        rows_out=rows_out,
+        rows_in=rows_in + canaries,
+        rows_out=rows_out + canaries,
         suppressed=suppressed,
         suppression_budget=suppression,
         partitions=parts.count,
@@ -237,8 +299,12 @@ def _report(
         average_class_size_metric=metrics.average_class_size(
             rows_out=rows_out, classes=len(sizes), k=k
         ),
-        risk_before=metrics.risk(sizes=raw),
-        risk_after=metrics.risk(sizes=sizes),
+        risk_before=after,
+        risk_after=after,
+        risk_after_quasi_identifiers=after,
+        risk_columns=[],
+        non_identifying={},
+        canaries=canaries,
         seconds=0.0,
     )
 
@@ -251,7 +317,7 @@ def _check(
     l: int | None,  # noqa: E741
     l_kind: str,
     suppression: float,
-    keep: Sequence[str],
+    keep: Sequence[Kept],
 ) -> None:
     """Reject bad arguments before any work; messages name columns, never values."""
     if isinstance(k, bool) or not isinstance(k, int) or k < 2:
@@ -261,7 +327,7 @@ def _check(
     if not qis:
         raise Invalid("at least one quasi-identifier is needed")
     names = [q.column for q in qis]
-    used = [*names, *([sensitive] if sensitive is not None else []), *keep]
+    used = [*names, *([sensitive] if sensitive is not None else []), *(c.column for c in keep)]
     for name in used:
         if name not in frame.columns:
             raise Invalid(f"unknown column {name!r}")

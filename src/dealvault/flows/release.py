@@ -61,7 +61,9 @@ class DisclosureRequest:
     l_kind: Literal["distinct", "entropy"] = "distinct"
     sensitive: str | None = None
     suppression: float = 0.0
-    keep: Sequence[str] = ()
+    keep: Sequence[str] = ()  # COLUMN, COLUMN:range=WIDTH or COLUMN:year|quarter|month|week
+    #: released columns declared non-identifying (column -> reason): left out of the risk
+    non_identifying: dict[str, str] = field(default_factory=dict)
     # aggregate
     group_by: Sequence[str] = ()
     measures: Sequence[str] = ("count",)
@@ -181,6 +183,8 @@ def build(
             l_kind=req.l_kind,
             suppression=req.suppression,
             keep=list(req.keep),
+            non_identifying=req.non_identifying,
+            canaries=analysed.get_column("subject_id").str.starts_with(SUBJECT_PREFIX),
             seed=req.seed,
         )
         return out, rep.to_dict(), []
