@@ -44,7 +44,12 @@ def test_disclose_levels_to_files_and_terminal(env: dict[str, str], tmp_path: Pa
     run("disclose", "--level", "masked", *BASE, "--recipient", "Bidder A", "-o", str(csv_out))
     first = csv_out.read_text(encoding="utf-8").splitlines()[0]
     assert first.startswith("# dealvault-disclosure: ")
-    assert json.loads(first.split(": ", 1)[1])["level"] == "masked"
+    header = json.loads(first.split(": ", 1)[1])
+    assert header["level"] == "masked"
+    assert "main protection" in header["report"]["linkage"]["statement"]
+    assert header["report"]["linkage"]["unique_share_any"] > 0.5
+    shown = run("disclose", "--level", "masked", *BASE, "--recipient", "Bidder A", "--limit", "1")
+    assert "anyone holding the customer list" in " ".join(shown.split())
 
     shown = run(
         "disclose", "--level", "aggregate", *BASE, "--recipient", "Bidder A",

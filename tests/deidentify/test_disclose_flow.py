@@ -87,6 +87,17 @@ def test_masked_level_masks_every_identifier(
         assert not (_source_values(loaded, column) & released), column
     phones = frame.get_column("phone").drop_nulls()
     assert phones.str.contains(r"^\d{3}\*{4}\d{4}$").all()
+    # what an attacker holding the customer list can do, measured on the released rows
+    linkage = got.meta["report"]["linkage"]
+    assert {"phone", "id_number", "name", "email"} <= set(linkage["columns"])
+    phone_unique = frame.select(pl.col("phone").is_unique() & pl.col("phone").is_not_null())
+    assert linkage["unique_share"]["phone"] == pytest.approx(
+        phone_unique.to_series().mean(), abs=1e-4
+    )
+    assert linkage["unique_share_any"] >= 0.9  # masked phones and IDs stay nearly unique
+    assert f"{linkage['unique_share_any']:.0%} of these rows" in linkage["statement"]
+    assert "row cap of the grant is the main protection" in linkage["statement"]
+    assert not (_source_values(loaded, "手机号") & set(linkage["statement"].split()))
 
 
 def test_pseudonymized_tokens_differ_per_recipient_and_resolve(

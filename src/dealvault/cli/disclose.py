@@ -271,6 +271,9 @@ def _deliver(
         f" ({m.get('table', '-')}) to {m['recipient']} at {m['generated_at']}; {m['rows']:,} rows"
         + (f", of which {m['canary_rows']:,} canary records" if m.get("canary_rows") else "")
     )
+    linkage = (m.get("report") or {}).get("linkage") or {}
+    if linkage.get("statement"):
+        c.console.print(linkage["statement"], markup=False)
     if m["parameters"]:
         c.console.print("parameters: " + json.dumps(m["parameters"], ensure_ascii=False))
     if out is not None:

@@ -28,6 +28,7 @@ from dealvault.deidentify.levels import (
     column_types,
     direct_columns,
     full_view,
+    masked_linkage,
     masked_view,
     pseudonymized_view,
 )
@@ -231,7 +232,9 @@ def _records(
         record_ids=frame.get_column("record_id"),
     )
     if req.level == Level.MASKED:
-        return masked_view(frame, types=types, tokens=tokens), report, subjects
+        masked = masked_view(frame, types=types, tokens=tokens)
+        report["linkage"] = masked_linkage(masked, types=types)
+        return masked, report, subjects
     report["dropped_direct_identifiers"] = direct_columns(types)
     return pseudonymized_view(frame, types=types, tokens=tokens), report, subjects
 
