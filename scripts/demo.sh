@@ -103,13 +103,16 @@ dv disclose --level aggregate --deal jingjie-2026 --dataset crm --recipient "绿
    --purpose "valuation: customer base by province"
 echo "-- anonymized extract: age, gender, region generalised until every class holds >= 10"
 dv disclose --level anonymized --deal jingjie-2026 --dataset crm --recipient "绿源家居集团" \
-   --k 10 --keep order_count --keep total_amount --out "$DEMO/anonymized.csv" \
+   --k 10 --keep order_count:range=5 --keep purchase_frequency --out "$DEMO/anonymized.csv" \
    --purpose "valuation: record-level analysis" --json | python -c '
 import json, sys
 m = json.load(sys.stdin); r = m["report"]
-print("k achieved %s; %s classes; NCP %.3f; prosecutor risk max %.3f (before: %.3f); file %s" % (
-    r["k_achieved"], r["classes"], r["ncp"], r["risk_after"]["prosecutor_max"],
-    r["risk_before"]["prosecutor_max"], m["file"]))'
+print("k achieved %s; %s classes; NCP %.3f; %s canary rows; file %s" % (
+    r["k_achieved"], r["classes"], r["ncp"], r["canaries"], m["file"]))
+for name, f in (("quasi-identifiers only", r["risk_after_quasi_identifiers"]),
+                ("every released column", r["risk_after"])):
+    print("  risk on %s: max %.3f, unique %.1f%%" % (name, f["prosecutor_max"],
+          100 * f["unique_share"]))'
 echo "-- pseudonymized extract for the clean team: tokens keyed to this bidder"
 dv disclose --level pseudonymized --deal jingjie-2026 --dataset crm --recipient "绿源家居集团" \
    --out "$DEMO/pseudonymized.parquet" --purpose "clean team: churn analysis"

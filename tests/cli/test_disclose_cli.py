@@ -27,10 +27,16 @@ def test_disclose_levels_to_files_and_terminal(env: dict[str, str], tmp_path: Pa
     out = tmp_path / "anon.parquet"
     doc = jrun(
         "disclose", "--level", "anonymized", *BASE, "--recipient", "Bidder A",
-        "--k", "5", "--keep", "order_count", "--out", str(out),
+        "--k", "5", "--keep", "order_count:range=5,purchase_frequency", "--out", str(out),
+        "--non-identifying", "purchase_frequency=the seller's own estimate, not known outside",
     )  # fmt: skip
     assert doc["report"]["k_achieved"] >= 5  # type: ignore[index]
-    assert read_disclosure_meta(out)["recipient"] == "Bidder A"
+    meta = read_disclosure_meta(out)
+    assert meta["recipient"] == "Bidder A"
+    assert meta["report"]["non_identifying"] == {
+        "purchase_frequency": "the seller's own estimate, not known outside"
+    }
+    assert meta["report"]["risk_columns"][-1] == "order_count"
     frame = read_disclosure(out)
     assert frame.group_by(["age", "gender", "region_code"]).len().get_column("len").min() >= 5
 
@@ -38,7 +44,12 @@ def test_disclose_levels_to_files_and_terminal(env: dict[str, str], tmp_path: Pa
     run("disclose", "--level", "masked", *BASE, "--recipient", "Bidder A", "-o", str(csv_out))
     first = csv_out.read_text(encoding="utf-8").splitlines()[0]
     assert first.startswith("# dealvault-disclosure: ")
-    assert json.loads(first.split(": ", 1)[1])["level"] == "masked"
+    header = json.loads(first.split(": ", 1)[1])
+    assert header["level"] == "masked"
+    assert "main protection" in header["report"]["linkage"]["statement"]
+    assert header["report"]["linkage"]["unique_share_any"] > 0.5
+    shown = run("disclose", "--level", "masked", *BASE, "--recipient", "Bidder A", "--limit", "1")
+    assert "anyone holding the customer list" in " ".join(shown.split())
 
     shown = run(
         "disclose", "--level", "aggregate", *BASE, "--recipient", "Bidder A",
@@ -72,3 +83,10 @@ def test_disclose_errors_have_exit_codes(env: dict[str, str], tmp_path: Path) ->
     )
     assert r.exit_code == 2 and "output format" in r.output
     assert not list(tmp_path.glob("*.part"))
+    anonymized = ["disclose", "--level", "anonymized", *BASE, "--recipient", "Bidder A"]
+    r = CliRunner().invoke(app, [*anonymized, "--keep", "total_amount"])
+    assert r.exit_code == 2 and "--keep 'total_amount': numeric values" in r.output
+    assert "total_amount:range=WIDTH" in r.output
+    r = CliRunner().invoke(app, [*anonymized, "--keep", "order_count:range=5",
+                                 "--non-identifying", "order_count"])  # fmt: skip
+    assert r.exit_code == 2 and "--non-identifying needs COLUMN=REASON" in r.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import polars as pl
@@ -86,6 +87,17 @@ def test_masked_level_masks_every_identifier(
         assert not (_source_values(loaded, column) & released), column
     phones = frame.get_column("phone").drop_nulls()
     assert phones.str.contains(r"^\d{3}\*{4}\d{4}$").all()
+    # what an attacker holding the customer list can do, measured on the released rows
+    linkage = got.meta["report"]["linkage"]
+    assert {"phone", "id_number", "name", "email"} <= set(linkage["columns"])
+    phone_unique = frame.select(pl.col("phone").is_unique() & pl.col("phone").is_not_null())
+    assert linkage["unique_share"]["phone"] == pytest.approx(
+        phone_unique.to_series().mean(), abs=1e-4
+    )
+    assert linkage["unique_share_any"] >= 0.9  # masked phones and IDs stay nearly unique
+    assert f"{linkage['unique_share_any']:.0%} of these rows" in linkage["statement"]
+    assert "row cap of the grant is the main protection" in linkage["statement"]
+    assert not (_source_values(loaded, "手机号") & set(linkage["statement"].split()))
 
 
 def test_pseudonymized_tokens_differ_per_recipient_and_resolve(
@@ -138,6 +150,60 @@ def test_anonymized_level_reaches_k(
     assert sizes.min() >= 10
     assert got.meta["report"]["k_achieved"] >= 10
     assert not ({"name", "phone", "id_number", "token"} & set(frame.columns))
+
+
+def test_anonymized_risk_counts_kept_columns_and_canaries_are_stated(
+    stores: AppStores, keyring: KeyRing, world: World, loaded: dict[str, Path], tmp_path: Path
+) -> None:
+    reason = "purchase frequency is the seller's own estimate, not known outside"
+    got = _disclose(
+        stores,
+        keyring,
+        world,
+        level=Level.ANONYMIZED,
+        recipient="Bidder A",
+        k=10,
+        keep=["purchase_frequency", "order_count:range=5"],
+        non_identifying={"purchase_frequency": reason},
+    )
+    report = got.meta["report"]
+    # three canaries ride along; they are in the file and counted apart from the customers
+    assert report["canaries"] == got.meta["canary_rows"] == 3
+    assert got.frame.height == report["rows_out"] == ROWS + 3
+    assert report["risk_columns"] == ["age", "gender", "region_code", "order_count"]
+    assert report["non_identifying"] == {"purchase_frequency": reason}
+    assert got.meta["parameters"]["non_identifying"] == {"purchase_frequency": reason}
+    after, qi_only = report["risk_after"], report["risk_after_quasi_identifiers"]
+    assert after["unique_share"] >= qi_only["unique_share"]
+    assert after["prosecutor_max"] >= qi_only["prosecutor_max"]
+    assert got.frame.get_column("order_count").str.starts_with("[").all()
+    # the statement is in the file's metadata
+    path = tmp_path / "anon.csv"
+    write_disclosure(got.frame, path=path, fmt="csv", meta=got.meta)
+    assert read_disclosure_meta(path)["report"]["non_identifying"] == {"purchase_frequency": reason}
+
+
+@pytest.mark.parametrize(
+    ("keep", "message"),
+    [
+        ("order_count", "'order_count': numeric values"),
+        ("total_amount", "'total_amount': numeric values"),
+        ("last_order", "'last_order': date values"),
+        ("total_amount:range=1", "'total_amount': .* distinct released values"),
+        ("favourite_product", "'favourite_product': .* distinct released values"),
+    ],
+)
+def test_anonymized_keep_of_many_values_is_refused(
+    stores: AppStores,
+    keyring: KeyRing,
+    world: World,
+    loaded: dict[str, Path],
+    keep: str,
+    message: str,
+) -> None:
+    with pytest.raises(Invalid, match=message) as err:
+        _disclose(stores, keyring, world, level=Level.ANONYMIZED, recipient="Bidder A", keep=[keep])
+    assert not re.search(r"\d+\.\d+|\d{4}-\d{2}", str(err.value))  # no amount, no date
 
 
 def test_aggregate_level_suppresses_small_cells(

@@ -8,6 +8,7 @@ import os
 import subprocess
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -16,7 +17,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dealvault.deidentify.hierarchy import Hierarchy
-from dealvault.deidentify.kanon import AnonymizeReport, QuasiIdentifier, anonymize
+from dealvault.deidentify.kanon import (
+    AnonymizeReport,
+    QuasiIdentifier,
+    anonymize,
+    anonymize_traced,
+)
 from dealvault.errors import Invalid
 
 REPO = Path(__file__).parents[2]
@@ -66,6 +72,13 @@ def people(n: int, seed: int, regions: Hierarchy) -> pl.DataFrame:
             "product": rng.choice(PRODUCTS, n, p=[0.3, 0.25, 0.2, 0.12, 0.08, 0.05]),
         }
     )
+
+
+def keyed(frame: pl.DataFrame, **kw: Any) -> tuple[pl.DataFrame, AnonymizeReport]:
+    """anonymize(), with the customer key of each output row added (a seller's-side trace:
+    the key itself may not be kept, it identifies the customer)."""
+    out, report, rows = anonymize_traced(frame, **kw)
+    return out.with_columns(frame.get_column("key").gather(rows)), report
 
 
 def qis(regions: Hierarchy) -> list[QuasiIdentifier]:
@@ -159,9 +172,7 @@ def test_pycanon_confirms_k_and_l(
 
 def test_output_rows_line_up_with_input(regions: Hierarchy) -> None:
     frame = people(3_000, 8, regions)
-    out, report = anonymize(
-        frame, quasi_identifiers=qis(regions), k=10, sensitive="product", keep=["key"], seed=1
-    )
+    out, report = keyed(frame, quasi_identifiers=qis(regions), k=10, sensitive="product", seed=1)
     assert out.columns == [*QI_NAMES, "product", "key"]
     assert all(out.schema[c] == pl.Utf8 for c in QI_NAMES)
     assert report.rows_out == out.height == 3_000 and report.suppressed == 0
@@ -194,13 +205,13 @@ def _bounds(labels: pl.Series) -> tuple[pl.Series, pl.Series]:
 
 def test_output_is_a_shuffled_permutation(regions: Hierarchy) -> None:
     frame = people(1_000, 9, regions)
-    kw = {"quasi_identifiers": qis(regions), "k": 5, "keep": ["key"]}
-    out, _ = anonymize(frame, seed=3, **kw)  # type: ignore[arg-type]
+    kw = {"quasi_identifiers": qis(regions), "k": 5}
+    out, _ = keyed(frame, seed=3, **kw)
     keys = out.get_column("key")
     assert sorted(keys.to_list()) == frame.get_column("key").to_list()
     assert keys.to_list() != frame.get_column("key").to_list()
-    again, _ = anonymize(frame, seed=3, **kw)  # type: ignore[arg-type]
-    other, _ = anonymize(frame, **kw)  # type: ignore[arg-type]
+    again, _ = keyed(frame, seed=3, **kw)
+    other, _ = keyed(frame, **kw)
     assert again.equals(out)
     assert other.get_column("key").to_list() != keys.to_list()
 
@@ -213,9 +224,7 @@ def test_suppression_removes_planted_outliers(regions: Hierarchy) -> None:
     age[planted[:2]] = [400, 999]  # data-entry errors
     amount[planted[2:]] = [5e7, 9e7]
     frame = frame.with_columns(pl.Series("age", age), pl.Series("amount", amount))
-    out, report = anonymize(
-        frame, quasi_identifiers=qis(regions), k=5, suppression=0.005, keep=["key"], seed=2
-    )
+    out, report = keyed(frame, quasi_identifiers=qis(regions), k=5, suppression=0.005, seed=2)
     assert 4 <= report.suppressed <= 10
     assert report.rows_out == out.height == 2_000 - report.suppressed
     kept = set(out.get_column("key").to_list())
@@ -248,10 +257,18 @@ def test_report_figures(regions: Hierarchy) -> None:
     assert sum(report.class_size_histogram.values()) == report.classes
     assert report.discernibility == int((sizes.cast(pl.Int64) ** 2).sum())
     assert math.isclose(report.average_class_size_metric, 1_500 / len(sizes) / 8)
-    assert math.isclose(report.risk_after.prosecutor_max, 1 / sizes.min())
-    assert math.isclose(report.risk_after.prosecutor_avg, len(sizes) / 1_500)
-    assert report.risk_after.unique_share == 0.0
-    raw = class_sizes(frame, QI_NAMES)
+    qi_only = report.risk_after_quasi_identifiers
+    assert math.isclose(qi_only.prosecutor_max, 1 / sizes.min())
+    assert math.isclose(qi_only.prosecutor_avg, len(sizes) / 1_500)
+    assert qi_only.unique_share == 0.0
+    # the released sensitive column counts too (it is not declared non-identifying)
+    assert report.risk_columns == [*QI_NAMES, "product"] and report.non_identifying == {}
+    every = class_sizes(out, [*QI_NAMES, "product"])
+    assert math.isclose(report.risk_after.prosecutor_max, 1 / every.min())
+    assert math.isclose(report.risk_after.prosecutor_avg, len(every) / 1_500)
+    unique = int(every.filter(every == 1).sum()) / 1_500
+    assert math.isclose(report.risk_after.unique_share, unique)
+    raw = class_sizes(frame, [*QI_NAMES, "product"])
     assert math.isclose(report.risk_before.prosecutor_avg, len(raw) / 1_500)
     assert math.isclose(report.risk_before.unique_share, int(raw.filter(raw == 1).sum()) / 1_500)
     assert 0 < report.ncp < 1 and set(report.ncp_per_column) == set(QI_NAMES)
@@ -331,7 +348,7 @@ def test_nulls_group_with_nulls(regions: Hierarchy) -> None:
     for i in (1, 2, 3):  # three null regions: fewer than k
         region[i] = None
     frame = frame.with_columns(pl.Series("age", age), pl.Series("region", region))
-    out, report = anonymize(frame, quasi_identifiers=qis(regions), k=5, keep=["key"], seed=4)
+    out, report = keyed(frame, quasi_identifiers=qis(regions), k=5, seed=4)
     both = out.join(frame, on="key", suffix="_in")
     # null age is a value of its own: released null exactly where the input was null
     assert (both["age"].is_null() == both["age_in"].is_null()).all()
@@ -339,9 +356,7 @@ def test_nulls_group_with_nulls(regions: Hierarchy) -> None:
     assert (both.filter(pl.col("region_in").is_null())["region"] == "*").all()
     assert class_sizes(out, QI_NAMES).min() >= 5 and report.suppressed == 0
     # with a budget the three rare nulls go first
-    out, report = anonymize(
-        frame, quasi_identifiers=qis(regions), k=5, keep=["key"], suppression=0.003
-    )
+    out, report = keyed(frame, quasi_identifiers=qis(regions), k=5, suppression=0.003)
     assert report.suppressed == 3 and out.get_column("region").null_count() == 0
     assert not set(out.get_column("key").to_list()) & {"C000001", "C000002", "C000003"}
 

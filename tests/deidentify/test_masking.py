@@ -331,3 +331,25 @@ def test_scalar_rules_hold_on_synth_customers() -> None:
         values = frame[column].to_list()
         expected = [None if v is None else OLD[pii_type](v) for v in values]
         assert mask_column(frame[column], pii_type=pii_type).to_list() == expected
+
+
+def test_masked_linkage_measures_rows_unique_on_masked_identifiers() -> None:
+    from dealvault.deidentify.levels import masked_linkage
+
+    masked = pl.DataFrame(
+        {
+            "token": ["t1", "t2", "t3", "t4"],
+            "phone": ["138****0001", "138****0001", "139****0002", None],
+            "id_number": ["11010*****01", "11010*****02", "11010*****02", "11010*****02"],
+            "gender": ["F", "M", "F", "M"],
+        }
+    )
+    types = {"phone": "cn_mobile", "id_number": "cn_ric", "gender": None}
+    got = masked_linkage(masked, types=types)
+    assert got["columns"] == ["phone", "id_number"]
+    assert got["unique_share"] == {"phone": 0.25, "id_number": 0.25}
+    assert got["unique_share_any"] == 0.5  # rows 1 (by ID) and 3 (by phone)
+    assert got["statement"].startswith("50% of these rows carry a masked phone, id_number")
+    assert "138" not in got["statement"]
+    empty = masked_linkage(masked.select("token", "gender"), types=types)
+    assert empty["unique_share_any"] == 0.0 and empty["columns"] == []

@@ -39,14 +39,20 @@ def register(app: typer.Typer) -> None:
     app.add_typer(token_app, name="token")
 
 
-def _hierarchies(items: list[str] | None) -> dict[str, Path]:
-    out: dict[str, Path] = {}
+def _pairs(items: list[str] | None, *, option: str, value: str) -> dict[str, str]:
+    """``OPTION COLUMN=VALUE`` options as a dict (the value may hold commas and ``=``)."""
+    out: dict[str, str] = {}
     for item in items or []:
-        column, sep, path = item.partition("=")
-        if not sep or not column or not path:
-            raise Invalid(f"--hierarchy needs COLUMN=FILE.csv, got {item!r}")
-        out[column.strip()] = Path(path.strip())
+        column, sep, rest = item.partition("=")
+        if not sep or not column.strip() or not rest.strip():
+            raise Invalid(f"{option} needs COLUMN={value}, got {item!r}")
+        out[column.strip()] = rest.strip()
     return out
+
+
+def _hierarchies(items: list[str] | None) -> dict[str, Path]:
+    pairs = _pairs(items, option="--hierarchy", value="FILE.csv")
+    return {column: Path(path) for column, path in pairs.items()}
 
 
 def _split(items: list[str] | None) -> list[str]:
@@ -104,7 +110,19 @@ def disclose_cmd(
         float, typer.Option(help="anonymized: share of outlier rows that may be left out.")
     ] = 0.0,
     keep: Annotated[
-        list[str] | None, typer.Option(help="anonymized: other columns to release unchanged.")
+        list[str] | None,
+        typer.Option(
+            help="anonymized: another column to release: COLUMN (text of few values),"
+            " COLUMN:range=WIDTH (numbers) or COLUMN:year|quarter|month|week (dates).",
+        ),
+    ] = None,
+    non_identifying: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--non-identifying",
+            help="anonymized: COLUMN=REASON: a kept or sensitive column left out of the risk"
+            " figures; the reason is written into the output's metadata.",
+        ),
     ] = None,
     group_by: Annotated[
         list[str] | None, typer.Option(help="aggregate: group columns (repeatable or a,b).")
@@ -171,6 +189,7 @@ def disclose_cmd(
         sensitive=sensitive,
         suppression=suppression,
         keep=_split(keep),
+        non_identifying=_pairs(non_identifying, option="--non-identifying", value="REASON"),
         group_by=_split(group_by),
         measures=_split(measure) or ["count"],
         k_min=k_min,
@@ -288,6 +307,9 @@ def _deliver(
         f" ({m.get('table', '-')}) to {m['recipient']} at {m['generated_at']}; {m['rows']:,} rows"
         + (f", of which {m['canary_rows']:,} canary records" if m.get("canary_rows") else "")
     )
+    linkage = (m.get("report") or {}).get("linkage") or {}
+    if linkage.get("statement"):
+        c.console.print(linkage["statement"], markup=False)
     if m["parameters"]:
         c.console.print("parameters: " + json.dumps(m["parameters"], ensure_ascii=False))
     if out is not None:

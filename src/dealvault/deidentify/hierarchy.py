@@ -40,11 +40,13 @@ class Hierarchy:
             raise Invalid(f"hierarchy {name!r}: row {row} repeats a leaf value of an earlier row")
         _check_tree(name, table)
         # Depth-first, siblings in the order they first appear in the file (so ages stay in
-        # numeric order and codes in code order), root level first.
-        position = pl.int_range(pl.len())
-        keys = [position.min().over(c).alias(f"__k{i}") for i, c in enumerate(table.columns)]
+        # numeric order and codes in code order), root level first: each node's key is the
+        # first file row under it. The row number is a column of its own before the window,
+        # since a position counted inside ``over`` restarts at 0 in every group.
+        keys = [pl.col("__row").min().over(c).alias(f"__k{i}") for i, c in enumerate(table.columns)]
         ordered = (
-            table.with_columns(keys)
+            table.with_row_index("__row")
+            .with_columns(keys)
             .sort([f"__k{i}" for i in reversed(range(table.width))])
             .select(table.columns)
         )

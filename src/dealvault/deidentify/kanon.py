@@ -2,45 +2,46 @@
 
 from __future__ import annotations
 
-import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, Unpack
 
 import numpy as np
 import polars as pl
 
 from dealvault.deidentify import metrics
+from dealvault.deidentify.encode import (
+    Encoded,
+    QuasiIdentifier,
+    dense_codes,
+    encode,
+    outliers,
+)
 from dealvault.deidentify.hierarchy import Hierarchy
 from dealvault.deidentify.metrics import RiskFigures
 from dealvault.deidentify.mondrian import (
     Bools,
-    Dimension,
     Diversity,
     Floats,
     Ints,
     Partitions,
     mondrian,
 )
+from dealvault.deidentify.released import Kept, check_non_identifying, release_kept, risk_over
 from dealvault.errors import Invalid
 
-__all__ = ["AnonymizeReport", "QuasiIdentifier", "RiskFigures", "anonymize"]
+__all__ = [
+    "AnonymizeReport",
+    "Options",
+    "QuasiIdentifier",
+    "RiskFigures",
+    "anonymize",
+    "anonymize_traced",
+]
 
 #: Output label of a cell generalised to its whole domain.
 STAR = "*"
-
-
-@dataclass(frozen=True)
-class QuasiIdentifier:
-    """A column an attacker may know. ``numeric``: integers or floats (or text holding them);
-    ``date``: ``Date``, ``Datetime`` (the day is used) or ISO ``YYYY-MM-DD`` text;
-    ``categorical``: any values; with a ``hierarchy`` they generalise to the lowest common
-    ancestor, without one to ``*`` unless the class holds a single value."""
-
-    column: str
-    kind: Literal["numeric", "date", "categorical"]
-    hierarchy: Hierarchy | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,10 @@ class AnonymizeReport:
     average_class_size_metric: float
     risk_before: RiskFigures
     risk_after: RiskFigures
+    risk_after_quasi_identifiers: RiskFigures
+    risk_columns: list[str]
+    non_identifying: dict[str, str]
+    canaries: int
     seconds: float
 
     def to_dict(self) -> dict[str, Any]:
@@ -75,14 +80,17 @@ class AnonymizeReport:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class _Encoded:
-    """A quasi-identifier as a Mondrian dimension plus what generalisation needs."""
+class Options(TypedDict, total=False):
+    """The optional arguments of :func:`anonymize` (see there)."""
 
-    qi: QuasiIdentifier
-    dim: Dimension
-    values: pl.Series | None  # value per code (null at the null code); None with a hierarchy
-    numbers: Floats | None  # numeric/date: value per code as float (NaN at the null code)
+    sensitive: str | None
+    l: int | None  # noqa: E741 - the letter of l-diversity
+    l_kind: Literal["distinct", "entropy"]
+    suppression: float
+    keep: Sequence[str]
+    non_identifying: Mapping[str, str]
+    canaries: pl.Series | None
+    seed: int | None
 
 
 def anonymize(
@@ -90,12 +98,7 @@ def anonymize(
     *,
     quasi_identifiers: Sequence[QuasiIdentifier],
     k: int,
-    sensitive: str | None = None,
-    l: int | None = None,  # noqa: E741 - the letter of l-diversity
-    l_kind: Literal["distinct", "entropy"] = "distinct",
-    suppression: float = 0.0,
-    keep: Sequence[str] = (),
-    seed: int | None = None,
+    **options: Unpack[Options],
 ) -> tuple[pl.DataFrame, AnonymizeReport]:
     """Generalise ``quasi_identifiers`` so every combination is shared by at least ``k`` rows.
 
@@ -108,7 +111,20 @@ def anonymize(
     output classes, as an attacker (or pycanon) would group them.
 
     Output: one row per row not suppressed, in random order (``seed`` only for tests):
-    the quasi-identifiers as text, then ``sensitive`` and ``keep`` unchanged.
+    the quasi-identifiers as text, then ``sensitive`` unchanged and the ``keep`` columns
+    (``COLUMN``, ``COLUMN:range=WIDTH`` or ``COLUMN:year|quarter|month|week``; see
+    :func:`dealvault.deidentify.released.release_kept` for what is refused).
+
+    Risk: ``risk_after`` counts every released column — the generalised quasi-identifiers,
+    the sensitive column and every kept column — except those in ``non_identifying``
+    (column -> the reason, reported with the figures); ``risk_after_quasi_identifiers`` is
+    the same over the quasi-identifiers alone (what k bounds), ``risk_before`` over the
+    counted columns as they were.
+
+    Canaries (``canaries``: True for each canary row): they are released like any row and
+    never suppressed, but do not count anywhere: every class holds ``k`` rows that are not
+    canaries (l-diversity too is met without them), and every figure of the report except
+    ``rows_out`` and ``canaries`` is measured on the other rows only.
 
     Suppression (``suppression`` = largest share of rows that may be left out): each row gets
     an outlier score, the sum over quasi-identifiers of — numeric and date: the distance
@@ -124,9 +140,38 @@ def anonymize(
     than k nulls in the column and no suppression budget left for them) the nulls stay with
     non-null rows and that class shows ``*`` in the column (full loss in NCP).
     """
+    out, report, _ = anonymize_traced(frame, quasi_identifiers=quasi_identifiers, k=k, **options)
+    return out, report
+
+
+def anonymize_traced(
+    frame: pl.DataFrame,
+    *,
+    quasi_identifiers: Sequence[QuasiIdentifier],
+    k: int,
+    sensitive: str | None = None,
+    l: int | None = None,  # noqa: E741 - the letter of l-diversity
+    l_kind: Literal["distinct", "entropy"] = "distinct",
+    suppression: float = 0.0,
+    keep: Sequence[str] = (),
+    non_identifying: Mapping[str, str] | None = None,
+    canaries: pl.Series | None = None,
+    seed: int | None = None,
+) -> tuple[pl.DataFrame, AnonymizeReport, Ints]:
+    """:func:`anonymize`, also returning the input row number of each output row (for the
+    seller's side only: tests, and callers that must know whose records a release holds)."""
     started = time.perf_counter()
-    _check(frame, quasi_identifiers, k, sensitive, l, l_kind, suppression, keep)
-    sens_codes, n_sens = (None, 0) if sensitive is None else _codes(frame.get_column(sensitive))
+    kept_specs = [Kept.parse(spec) for spec in keep]
+    _check(frame, quasi_identifiers, k, sensitive, l, l_kind, suppression, kept_specs)
+    released = [*([sensitive] if sensitive else []), *(c.column for c in kept_specs)]
+    declared = check_non_identifying(
+        non_identifying or {}, released=released, quasi=[q.column for q in quasi_identifiers]
+    )
+    kept_values = release_kept(frame, kept=kept_specs, k=k)
+    canary = _canary_rows(canaries, frame.height)
+    sens_codes, n_sens = (None, 0)
+    if sensitive is not None:
+        sens_codes, n_sens = dense_codes(frame.get_column(sensitive))
     diversity = None
     if l is not None and sens_codes is not None:
         distinct = len(np.unique(sens_codes))
@@ -136,11 +181,18 @@ def anonymize(
                 " distinct values"
             )
         diversity = Diversity(codes=sens_codes, n_values=n_sens, l=l, kind=l_kind)
-    encoded = [_encode(frame, qi) for qi in quasi_identifiers]
-    active = ~_outliers(encoded, k=k, budget=suppression, rows=frame.height)
-    if int(active.sum()) < k:
-        raise Invalid(f"{int(active.sum())} rows remain after suppression, fewer than k = {k}")
-    parts = mondrian(dimensions=[e.dim for e in encoded], k=k, rows=active, diversity=diversity)
+    encoded = [encode(frame, qi) for qi in quasi_identifiers]
+    active = ~outliers(encoded, k=k, budget=suppression, rows=frame.height) | canary
+    if int((active & ~canary).sum()) < k:
+        left = int((active & ~canary).sum())
+        raise Invalid(f"{left} rows remain after suppression, fewer than k = {k}")
+    parts = mondrian(
+        dimensions=[e.dim for e in encoded],
+        k=k,
+        rows=active,
+        diversity=diversity,
+        counted=~canary if canary.any() else None,
+    )
     labels, losses = zip(*(_generalise(e, parts, d) for d, e in enumerate(encoded)), strict=True)
     class_of_part, n_classes = metrics.merge_classes(labels=labels)
 
@@ -150,18 +202,24 @@ def anonymize(
     columns = [
         lab.gather(part_of_row).alias(e.qi.column) for lab, e in zip(labels, encoded, strict=True)
     ]
-    columns += [
-        frame.get_column(c).gather(rows) for c in (*([sensitive] if sensitive else []), *keep)
-    ]
+    if sensitive:
+        columns.append(frame.get_column(sensitive).gather(rows))
+    columns += [v.gather(rows) for v in kept_values]
+    real = ~canary[rows]
     l_value = None
     if sens_codes is not None:
         l_value = metrics.l_achieved(
-            classes=class_of_part[part_of_row],
-            values=sens_codes[rows],
+            classes=class_of_part[part_of_row][real],
+            values=sens_codes[rows][real],
             n_classes=n_classes,
             n_values=n_sens,
             kind=l_kind,
         )
+    counted = [c for c in released if c not in declared]
+    by_name = dict(zip(released, columns[len(encoded) :], strict=True))
+    before: list[pl.Series | Ints] = [e.dim.codes for e in encoded]
+    before += [frame.get_column(c) for c in counted]  # as they were, before generalisation
+    after: list[pl.Series | Ints] = [class_of_part[part_of_row], *(by_name[c] for c in counted)]
     report = _report(
         encoded,
         parts,
@@ -173,11 +231,30 @@ def anonymize(
         l_achieved=l_value,
         suppression=suppression,
     )
-    return pl.DataFrame(columns), replace(report, seconds=time.perf_counter() - started)
+    report = replace(
+        report,
+        risk_before=risk_over(keys=before, rows=~canary),
+        risk_after=risk_over(keys=after, rows=real),
+        risk_columns=[*(e.qi.column for e in encoded), *counted],
+        non_identifying=declared,
+        canaries=int(canary[rows].sum()),
+        seconds=time.perf_counter() - started,
+    )
+    return pl.DataFrame(columns), report, rows
+
+
+def _canary_rows(canaries: pl.Series | None, height: int) -> Bools:
+    """The canary flag of each row (none when not given); nulls are not canaries."""
+    if canaries is None:
+        return np.zeros(height, dtype=np.bool_)
+    if len(canaries) != height or canaries.dtype not in (pl.Boolean, pl.Null):
+        raise Invalid("canaries must be one True/False flag per row")
+    flags: Bools = canaries.fill_null(False).to_numpy().astype(np.bool_)
+    return flags
 
 
 def _report(
-    encoded: list[_Encoded],
+    encoded: list[Encoded],
     parts: Partitions,
     class_of_part: Ints,
     losses: Floats,
@@ -188,25 +265,26 @@ def _report(
     l_achieved: float | None,
     suppression: float,
 ) -> AnonymizeReport:
-    """The report's figures, on the output classes (``class_of_part``: class per partition)."""
-    rows_in = len(parts.labels)
-    rows_out = int(parts.sizes.sum())
+    """The report's figures, on the output classes (``class_of_part``: class per partition),
+    counting only the rows that count toward k (the caller fills in the risk figures over
+    every released column, the canaries and the time)."""
+    canaries = int(parts.sizes.sum() - parts.counted.sum())
+    rows_in = len(parts.labels) - canaries
+    rows_out = int(parts.counted.sum())
     suppressed = rows_in - rows_out
-    sizes = np.bincount(class_of_part, weights=parts.sizes).astype(np.int64)
+    sizes = np.bincount(class_of_part, weights=parts.counted).astype(np.int64)
     total_ncp, per_column = metrics.ncp(
-        per_partition=losses, sizes=parts.sizes, suppressed=suppressed, rows_in=rows_in
+        per_partition=losses, sizes=parts.counted, suppressed=suppressed, rows_in=rows_in
     )
-    raw = metrics.combination_sizes(
-        codes=[e.dim.codes for e in encoded], cards=[e.dim.n_codes for e in encoded]
-    )
+    after = metrics.risk(sizes=sizes)
     return AnonymizeReport(
         k_requested=k,
         k_achieved=int(sizes.min()),
         l_requested=l_requested,
         l_kind=l_kind,
         l_achieved=l_achieved,
-        rows_in=rows_in,
-        rows_out=rows_out,
+        rows_in=rows_in + canaries,
+        rows_out=rows_out + canaries,
         suppressed=suppressed,
         suppression_budget=suppression,
         partitions=parts.count,
@@ -221,8 +299,12 @@ def _report(
         average_class_size_metric=metrics.average_class_size(
             rows_out=rows_out, classes=len(sizes), k=k
         ),
-        risk_before=metrics.risk(sizes=raw),
-        risk_after=metrics.risk(sizes=sizes),
+        risk_before=after,
+        risk_after=after,
+        risk_after_quasi_identifiers=after,
+        risk_columns=[],
+        non_identifying={},
+        canaries=canaries,
         seconds=0.0,
     )
 
@@ -235,7 +317,7 @@ def _check(
     l: int | None,  # noqa: E741
     l_kind: str,
     suppression: float,
-    keep: Sequence[str],
+    keep: Sequence[Kept],
 ) -> None:
     """Reject bad arguments before any work; messages name columns, never values."""
     if isinstance(k, bool) or not isinstance(k, int) or k < 2:
@@ -245,7 +327,7 @@ def _check(
     if not qis:
         raise Invalid("at least one quasi-identifier is needed")
     names = [q.column for q in qis]
-    used = [*names, *([sensitive] if sensitive is not None else []), *keep]
+    used = [*names, *([sensitive] if sensitive is not None else []), *(c.column for c in keep)]
     for name in used:
         if name not in frame.columns:
             raise Invalid(f"unknown column {name!r}")
@@ -268,161 +350,7 @@ def _check(
         raise Invalid(f"{frame.height} rows, fewer than k = {k}")
 
 
-def _first_bad(bad: pl.Series) -> int:
-    return int(bad.arg_true()[0]) + 1
-
-
-def _as_number(s: pl.Series, column: str) -> pl.Series:
-    if s.dtype.is_integer() or s.dtype in (pl.Boolean, pl.Null):
-        return s.cast(pl.Int64)
-    if s.dtype.is_float() or s.dtype.is_decimal():
-        number = s.cast(pl.Float64).fill_nan(None)
-    elif s.dtype == pl.Utf8:
-        text = s.str.strip_chars()
-        text = pl.select(pl.when(text.str.len_chars() > 0).then(text)).to_series()
-        whole = text.cast(pl.Int64, strict=False)
-        if whole.null_count() == text.null_count():
-            return whole
-        number = text.cast(pl.Float64, strict=False).fill_nan(None)
-        bad = number.is_null() & text.is_not_null()
-        if bad.any():
-            raise Invalid(
-                f"column {column!r}, row {_first_bad(bad)}: not a number (values are not shown)"
-            )
-    else:
-        raise Invalid(f"column {column!r} has type {s.dtype}, not numbers")
-    infinite = number.is_infinite().fill_null(False)
-    if infinite.any():
-        raise Invalid(f"column {column!r}, row {_first_bad(infinite)}: not a finite number")
-    return number
-
-
-def _as_date(s: pl.Series, column: str) -> pl.Series:
-    if s.dtype in (pl.Date, pl.Null):
-        return s.cast(pl.Date)
-    if isinstance(s.dtype, pl.Datetime):
-        return s.dt.date()
-    if s.dtype != pl.Utf8:
-        raise Invalid(f"column {column!r} has type {s.dtype}, not dates")
-    text = s.str.strip_chars()
-    text = pl.select(pl.when(text.str.len_chars() > 0).then(text)).to_series()
-    day = text.str.to_date("%Y-%m-%d", strict=False)
-    bad = day.is_null() & text.is_not_null()
-    if bad.any():
-        raise Invalid(
-            f"column {column!r}, row {_first_bad(bad)}: not an ISO date YYYY-MM-DD"
-            " (values are not shown)"
-        )
-    return day
-
-
-def _stable_order(codes: Ints, n_codes: int) -> Ints:
-    """Rows sorted stably by code (numpy radix-sorts 16-bit keys)."""
-    small = codes.astype(np.int16) if n_codes < 2**15 else codes
-    return np.argsort(small, kind="stable").astype(np.int64)
-
-
-def _encode(frame: pl.DataFrame, qi: QuasiIdentifier) -> _Encoded:
-    s = frame.get_column(qi.column)
-    if qi.kind == "categorical":
-        return _encode_categorical(s, qi)
-    typed = _as_number(s, qi.column) if qi.kind == "numeric" else _as_date(s, qi.column)
-    nulls = typed.is_null().to_numpy()
-    off = int(nulls.any())
-    raw = typed.to_physical().drop_nulls().to_numpy()
-    present = np.flatnonzero(~nulls)
-    perm = np.argsort(raw, kind="stable")
-    ordered = raw[perm]
-    fresh = np.ones(len(ordered), dtype=np.bool_)
-    fresh[1:] = ordered[1:] != ordered[:-1]
-    codes = np.zeros(len(nulls), dtype=np.int64)
-    codes[present[perm]] = np.cumsum(fresh) - 1 + off
-    distinct = ordered[fresh]
-    numbers = distinct.astype(np.float64)
-    span = float(numbers[-1] - numbers[0]) if len(numbers) else 0.0
-    scale = (numbers - numbers[0]) / span if span > 0 else np.zeros(len(numbers))
-    values = pl.Series(qi.column, distinct).cast(typed.dtype)
-    if off:
-        scale = np.concatenate([[0.0], scale])
-        numbers = np.concatenate([[np.nan], numbers])
-        values = pl.concat([pl.Series(qi.column, [None], dtype=typed.dtype), values])
-    order = np.concatenate([np.flatnonzero(nulls), present[perm]])
-    dim = Dimension(codes=codes, scale=scale, null_code=off - 1, order=order)
-    return _Encoded(qi=qi, dim=dim, values=values, numbers=numbers)
-
-
-def _encode_categorical(s: pl.Series, qi: QuasiIdentifier) -> _Encoded:
-    text = s.cast(pl.Utf8)
-    nulls = text.is_null().to_numpy()
-    off = int(nulls.any())
-    values: pl.Series | None = None
-    if qi.hierarchy is not None:
-        filled = text.fill_null(qi.hierarchy.leaves[0]) if off else text
-        codes = qi.hierarchy.leaf_codes(filled, column=qi.column) + off
-        n_values = len(qi.hierarchy.leaves)
-    else:
-        distinct = text.drop_nulls().unique().sort()
-        lookup = pl.DataFrame({"v": distinct, "c": np.arange(len(distinct), dtype=np.int64)})
-        joined = text.to_frame("v").join(lookup, on="v", how="left", maintain_order="left")
-        codes = joined.get_column("c").fill_null(-1).to_numpy().astype(np.int64) + off
-        n_values = len(distinct)
-        values = distinct.alias(qi.column)
-        if off:
-            values = pl.concat([pl.Series(qi.column, [None], dtype=pl.Utf8), values])
-    codes[nulls] = 0
-    scale = np.arange(n_values, dtype=np.float64) / max(n_values - 1, 1)
-    if off:
-        scale = np.concatenate([[0.0], scale])
-    order = _stable_order(codes, n_values + off)
-    dim = Dimension(codes=codes, scale=scale, null_code=off - 1, order=order)
-    return _Encoded(qi=qi, dim=dim, values=values, numbers=None)
-
-
-def _codes(s: pl.Series) -> tuple[Ints, int]:
-    """Dense codes of any column (null is a value of its own) and how many there are."""
-    codes = s.rank("dense").fill_null(0).to_numpy().astype(np.int64)
-    if not s.null_count():
-        codes -= 1
-    return codes, int(codes.max()) + 1 if len(codes) else 0
-
-
-def _outliers(encoded: list[_Encoded], *, k: int, budget: float, rows: int) -> Bools:
-    """Rows to suppress: the highest outlier scores, at most floor(budget x rows)."""
-    out = np.zeros(rows, dtype=np.bool_)
-    limit = math.floor(budget * rows)
-    if limit <= 0:
-        return out
-    score = np.zeros(rows, dtype=np.float64)
-    for e in encoded:
-        counts = np.bincount(e.dim.codes, minlength=e.dim.n_codes)
-        per_code = np.where((counts > 0) & (counts < k), (k - counts) / k, 0.0)
-        if e.dim.null_code >= 0 and counts[e.dim.null_code] < k:
-            per_code[e.dim.null_code] = np.inf
-        if e.numbers is not None:
-            start = e.dim.null_code + 1  # value codes follow the null code, if any
-            per_code[start:] = _tukey(e.numbers[start:], counts[start:])
-        score += per_code[e.dim.codes]
-    candidates = np.flatnonzero(score > 0)
-    if len(candidates) > limit:
-        candidates = candidates[np.argsort(-score[candidates], kind="stable")[:limit]]
-    out[candidates] = True
-    return out
-
-
-def _tukey(numbers: Floats, counts: Ints) -> Floats:
-    """Per distinct value (with its row count): distance outside the Tukey fences in IQR
-    units (range units when the IQR is 0; 0 inside the fences)."""
-    if not len(numbers):
-        return numbers
-    q1, q3 = np.quantile(np.repeat(numbers, counts), [0.25, 0.75])
-    iqr = q3 - q1
-    unit = iqr if iqr > 0 else (numbers[-1] - numbers[0]) or 1.0
-    outside = np.maximum(np.maximum((q1 - 1.5 * iqr) - numbers, numbers - (q3 + 1.5 * iqr)), 0)
-    result: Floats = outside / unit
-    return result
-
-
-def _generalise(e: _Encoded, parts: Partitions, d: int) -> tuple[pl.Series, Floats]:
+def _generalise(e: Encoded, parts: Partitions, d: int) -> tuple[pl.Series, Floats]:
     """Per partition: the output label of dimension ``d`` and its NCP share."""
     lo, hi, null = parts.lo[:, d], parts.hi[:, d], e.dim.null_code
     cells = pl.DataFrame(

@@ -68,13 +68,16 @@ class Partitions:
 
     ``labels`` gives each input row its partition number (-1 for rows not partitioned);
     ``lo`` and ``hi`` (partitions x dimensions) are the lowest and highest code per partition;
-    ``sizes`` the rows per partition; ``levels`` how many split rounds ran.
+    ``sizes`` the rows per partition; ``counted`` the rows among them that count toward k
+    (equal to ``sizes`` unless some rows were marked as not counting); ``levels`` how many
+    split rounds ran.
     """
 
     labels: Ints
     lo: Ints
     hi: Ints
     sizes: Ints
+    counted: Ints
     levels: int
 
     @property
@@ -114,8 +117,13 @@ def mondrian(
     k: int,
     rows: Bools | None = None,
     diversity: Diversity | None = None,
+    counted: Bools | None = None,
 ) -> Partitions:
     """Partition the rows selected by ``rows`` (all when None) into boxes of at least ``k``.
+
+    ``counted`` (all rows when None) marks the rows that count toward ``k`` and l-diversity:
+    rows left out of it (canary records) are partitioned like any other but a box must hold
+    ``k`` counted rows, and be l-diverse on them alone.
 
     Strict top-down Mondrian (LeFevre et al. 2006): a partition is cut on the dimension of
     largest normalised width that allows a cut, at the lower median: left = codes <= median,
@@ -130,14 +138,15 @@ def mondrian(
         raise Invalid("k-anonymity needs at least one quasi-identifier")
     n_rows = len(dimensions[0].codes)
     chosen = np.ones(n_rows, dtype=np.bool_) if rows is None else rows
-    total = int(chosen.sum())
+    real = chosen if counted is None else chosen & counted
+    total = int(real.sum())
     if total < k:
         raise Invalid(f"{total} rows to partition, fewer than k = {k}")
     if diversity is not None:
         everything = np.zeros(total, dtype=np.int64)
         distinct, entropy = group_diversity(
             groups=everything,
-            values=diversity.codes[chosen],
+            values=diversity.codes[real],
             n_groups=1,
             n_values=diversity.n_values,
         )
@@ -146,7 +155,7 @@ def mondrian(
                 f"{diversity.kind} l-diversity with l = {diversity.l} cannot be met: the"
                 " remaining rows as a whole are not that diverse in the sensitive attribute"
             )
-    state = _State.begin(dimensions, chosen, k, diversity)
+    state = _State.begin(dimensions, chosen, k, diversity, counted)
     return state.run()
 
 
@@ -157,6 +166,7 @@ class _State:
     dims: list[Dimension]
     k: int
     diversity: Diversity | None
+    counted: Bools | None  # rows that count toward k (None: all)
     order: list[Ints]  # per dimension: row numbers
     sorted_codes: list[Ints]  # per dimension: codes[order]
     start: Ints  # per active partition: first position
@@ -165,11 +175,18 @@ class _State:
     lows: list[Ints]
     highs: list[Ints]
     sizes: list[Ints]
+    counts: list[Ints]
     done: int = 0
+    before: list[Ints] | None = None  # per dimension: counted rows before each position
 
     @classmethod
     def begin(
-        cls, dims: list[Dimension], chosen: Bools, k: int, diversity: Diversity | None
+        cls,
+        dims: list[Dimension],
+        chosen: Bools,
+        k: int,
+        diversity: Diversity | None,
+        counted: Bools | None,
     ) -> _State:
         order = []
         for dim in dims:
@@ -180,6 +197,7 @@ class _State:
             dims=dims,
             k=k,
             diversity=diversity,
+            counted=counted,
             order=order,
             sorted_codes=[dim.codes[o] for dim, o in zip(dims, order, strict=True)],
             start=np.zeros(1, dtype=np.int64),
@@ -188,6 +206,7 @@ class _State:
             lows=[],
             highs=[],
             sizes=[],
+            counts=[],
         )
 
     def run(self) -> Partitions:
@@ -200,18 +219,29 @@ class _State:
             lo=np.concatenate(self.lows, axis=0),
             hi=np.concatenate(self.highs, axis=0),
             sizes=np.concatenate(self.sizes),
+            counted=np.concatenate(self.counts),
             levels=levels,
         )
 
+    def _real(self, d: int, positions: Ints) -> Ints:
+        """Counted rows before each of ``positions`` in dimension ``d``'s order."""
+        return positions if self.before is None else self.before[d][positions]
+
     def _level(self) -> None:
         start, size, n_dims = self.start, self.size, len(self.dims)
+        if self.counted is not None:
+            self.before = [
+                np.concatenate([[0], np.cumsum(self.counted[o], dtype=np.int64)])
+                for o in self.order
+            ]
+        real = self._real(0, start + size) - self._real(0, start)
         last = start + size - 1
         lo = np.stack([sc[start] for sc in self.sorted_codes], axis=1)
         hi = np.stack([sc[last] for sc in self.sorted_codes], axis=1)
         cut = np.zeros(len(start), dtype=np.int64)
         axis = np.full(len(start), -1, dtype=np.int64)
         min_size = 2 * max(self.k, self.diversity.l if self.diversity else 0)
-        cand = np.flatnonzero(size >= min_size)
+        cand = np.flatnonzero(real >= min_size)
         if len(cand):
             widths = np.empty((len(cand), n_dims), dtype=np.float64)
             cuts = np.zeros((len(cand), n_dims), dtype=np.int64)
@@ -229,7 +259,7 @@ class _State:
             has = valid[np.arange(len(cand)), best]
             axis[cand[has]] = best[has]
             cut[cand[has]] = cuts[np.arange(len(cand)), best][has]
-        self._record(axis < 0, lo, hi)
+        self._record(axis < 0, lo, hi, real)
         self._split(axis, cut)
 
     def _cuts(self, d: int, cand: Ints, segment: Ints) -> Ints:
@@ -252,8 +282,11 @@ class _State:
             nulls = np.searchsorted(keys, cand * dim.n_codes + dim.null_code, side="right") - s0
             tries.insert(0, np.where(nulls < n0, nulls, 0))
         out = np.zeros(len(cand), dtype=np.int64)
+        first, whole = self._real(d, s0), self._real(d, s0 + n0)
         for left in tries:
-            ok = (out == 0) & (left >= self.k) & (n0 - left >= self.k)
+            real_left = self._real(d, s0 + left) - first
+            real_right = whole - first - real_left
+            ok = (out == 0) & (real_left >= self.k) & (real_right >= self.k)
             if self.diversity is not None:
                 ok = self._diverse(d, cand[ok], left[ok], ok)
             out[ok] = left[ok]
@@ -272,7 +305,10 @@ class _State:
         positions = np.repeat(s0, n0) + local
         child = 2 * np.repeat(np.arange(len(parts), dtype=np.int64), n0)
         child += local >= np.repeat(left, n0)
-        values = self.diversity.codes[self.order[d][positions]]
+        rows = self.order[d][positions]
+        values = self.diversity.codes[rows]
+        if self.counted is not None:  # rows that do not count do not make a side diverse
+            values, child = values[self.counted[rows]], child[self.counted[rows]]
         distinct, entropy = group_diversity(
             groups=child, values=values, n_groups=2 * len(parts), n_values=self.diversity.n_values
         )
@@ -280,7 +316,7 @@ class _State:
         out[where] = ok
         return out
 
-    def _record(self, final: Bools, lo: Ints, hi: Ints) -> None:
+    def _record(self, final: Bools, lo: Ints, hi: Ints, real: Ints) -> None:
         """Store the partitions that are not cut and label their rows."""
         count = int(final.sum())
         if not count:
@@ -291,6 +327,7 @@ class _State:
         self.lows.append(lo[final])
         self.highs.append(hi[final])
         self.sizes.append(self.size[final])
+        self.counts.append(real[final])
         self.done += count
 
     def _split(self, axis: Ints, cut: Ints) -> None:

@@ -227,6 +227,7 @@ def _parameters(req: DisclosureRequest) -> dict[str, Any]:
             "sensitive": req.sensitive,
             "suppression": req.suppression,
             "keep": list(req.keep),
+            "non_identifying": dict(req.non_identifying),
             "hierarchies": sorted(req.hierarchies),
         }
     if req.level == Level.AGGREGATE:

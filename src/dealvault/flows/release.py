@@ -28,6 +28,7 @@ from dealvault.deidentify.levels import (
     column_types,
     direct_columns,
     full_view,
+    masked_linkage,
     masked_view,
     pseudonymized_view,
 )
@@ -61,7 +62,9 @@ class DisclosureRequest:
     l_kind: Literal["distinct", "entropy"] = "distinct"
     sensitive: str | None = None
     suppression: float = 0.0
-    keep: Sequence[str] = ()
+    keep: Sequence[str] = ()  # COLUMN, COLUMN:range=WIDTH or COLUMN:year|quarter|month|week
+    #: released columns declared non-identifying (column -> reason): left out of the risk
+    non_identifying: dict[str, str] = field(default_factory=dict)
     # aggregate
     group_by: Sequence[str] = ()
     measures: Sequence[str] = ("count",)
@@ -181,6 +184,8 @@ def build(
             l_kind=req.l_kind,
             suppression=req.suppression,
             keep=list(req.keep),
+            non_identifying=req.non_identifying,
+            canaries=analysed.get_column("subject_id").str.starts_with(SUBJECT_PREFIX),
             seed=req.seed,
         )
         return out, rep.to_dict(), []
@@ -227,7 +232,9 @@ def _records(
         record_ids=frame.get_column("record_id"),
     )
     if req.level == Level.MASKED:
-        return masked_view(frame, types=types, tokens=tokens), report, subjects
+        masked = masked_view(frame, types=types, tokens=tokens)
+        report["linkage"] = masked_linkage(masked, types=types)
+        return masked, report, subjects
     report["dropped_direct_identifiers"] = direct_columns(types)
     return pseudonymized_view(frame, types=types, tokens=tokens), report, subjects
 
