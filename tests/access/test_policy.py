@@ -221,7 +221,10 @@ AUDITOR_TABLE = pol.default_policy().text.split("[ceiling.auditor]")[1].split("\
 DESCRIPTION = next(
     line for line in pol.default_policy().text.splitlines() if line.startswith("description = ")
 )
-FROZEN_ALLOW = 'allow = ["deal.unfreeze", "deal.read", "audit_log", "trace"]'
+FROZEN_ALLOW = (
+    'allow = ["deal.unfreeze", "deal.read", "audit_log", "audit_log.prove", "audit_log.export", '
+    '"trace"]'
+)
 ADVANCE = '"deal.advance" = { roles = ["seller_steward"], stages = ["preparation", '
 
 
@@ -536,4 +539,6 @@ def test_show_and_validate_views() -> None:
     }
     shipped = flows.shipped_policy()
     assert (shipped.version, shipped.source, shipped.deal) == (0, "shipped default", None)
-    assert shipped.frozen_allow == ["deal.unfreeze", "deal.read", "audit_log", "trace"]
+    assert shipped.frozen_allow == [
+        "deal.unfreeze", "deal.read", "audit_log", "audit_log.prove", "audit_log.export", "trace"
+    ]  # fmt: skip
