@@ -146,8 +146,8 @@ def agreement_add(
     signer: Annotated[
         list[str] | None,
         typer.Option(
-            help="Individual signer EMAIL or EMAIL:YYYY-MM-DD (repeatable; required for "
-            "clean_team; default signing day: --effective)."
+            help="Individual signer EMAIL or EMAIL:YYYY-MM-DD (repeatable; required for a "
+            "signed clean_team; none for click; default signing day: --effective)."
         ),
     ] = None,
     document: Annotated[
