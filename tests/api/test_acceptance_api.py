@@ -56,7 +56,7 @@ def _granted(server: Server) -> None:
     admin.add_party(stores, actor=OP, deal=server.world.deal, organization="Law LLP",
                     role="counsel")  # fmt: skip
     admin.create_person(stores, actor=OP, email=COUNSEL, name="Counsel", organization="Law LLP")
-    admin.addmember(stores, actor=OP, deal=server.world.deal, email=COUNSEL, role="counsel")
+    admin.add_member(stores, actor=OP, deal=server.world.deal, email=COUNSEL, role="counsel")
     train(stores, CLEAN)
     req = access_requests.request_access(
         stores, actor=P(CLEAN), deal=server.world.deal, dataset="crm", categories=["contact"],
