@@ -19,6 +19,7 @@ from dealvault.errors import (
     Conflict,
     DealvaultError,
     Forbidden,
+    IntegrityError,
     Invalid,
     NotFound,
     Throttled,
@@ -248,6 +249,35 @@ class Remote:
         except httpx.HTTPError as exc:
             out.unlink(missing_ok=True)
             raise Unavailable(f"cannot reach {self.login.server} ({type(exc).__name__})") from None
+
+    def my_agreements(self, *, deal: str) -> list[Any]:
+        from dealvault.access.acceptance import MyAgreementOut
+
+        rows = self._get(f"/api/deals/{_seg(deal)}/agreements/mine")
+        return [MyAgreementOut.model_validate(r) for r in rows]
+
+    def accept_agreement(self, agreement_id: int, *, document_sha256: str) -> Any:
+        from dealvault.access.acceptance import AcceptanceOut
+
+        body = {"document_sha256": document_sha256}
+        got = self._post(f"/api/agreements/{int(agreement_id)}/accept", body)
+        return AcceptanceOut.model_validate(got)
+
+    def agreement_document(self, agreement_id: int, *, out: Path) -> tuple[int, str]:
+        """The document of a click-through agreement, saved 0600 at ``out``: its size and
+        the SHA-256 the server sent (checked against the bytes received)."""
+        import hashlib
+
+        try:
+            r = self.http.get(f"/api/agreements/{int(agreement_id)}/document")
+        except httpx.HTTPError as exc:
+            raise Unavailable(f"cannot reach {self.login.server} ({type(exc).__name__})") from None
+        _raise(r)
+        digest = hashlib.sha256(r.content).hexdigest()
+        if r.headers.get("x-document-sha256", "").lower() != digest:
+            raise IntegrityError("the document received does not match its SHA-256: try again")
+        write_private(out, r.content)
+        return len(r.content), digest
 
     def logout(self) -> None:
         if self.login.kind == "session":

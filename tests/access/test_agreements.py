@@ -500,3 +500,26 @@ def test_master_key_rotation_rewraps_the_document_key(
     out = tmp_path / "after-rotation.pdf"
     flows.export_document(stores, only_new, actor=P(people.steward), agreement_id=a.id, out=out)
     assert out.read_bytes() == SECRET
+
+
+def test_a_click_agreement_covers_only_once_accepted() -> None:
+    """A click-through NDA covers its organisation once one of its members accepted it (by
+    that day); a click-through clean-team agreement its accepting members only; a signed
+    NDA as before, signers or not."""
+    from dealvault.access.governance_models import AgreementSigner
+    from dealvault.access.models import Person
+
+    day = date(2026, 3, 2)
+    at = datetime(2026, 3, 2, 12, tzinfo=UTC)
+    member = Person(id=7, email="m@bidder-a.example", name="M", organization_id=1)
+    for kind in ("nda", "clean_team"):
+        a = Agreement(kind=kind, datasets="*", categories="*", acceptance="click", signers=[])
+        assert not reg.agreement_covers(a, dataset="crm", categories=["contact"],
+                                        person=member, at=at)  # fmt: skip
+        a.signers.append(AgreementSigner(person_id=7, signed_on=day, method="click"))
+        assert reg.agreement_covers(a, dataset="crm", categories=["contact"], person=member,
+                                    at=at)  # fmt: skip
+        assert not reg.agreement_covers(a, dataset="crm", categories=["contact"],
+                                        person=member, at=at - timedelta(days=1))  # fmt: skip
+    signed = Agreement(kind="nda", datasets="*", categories="*", acceptance="signed", signers=[])
+    assert reg.agreement_covers(signed, dataset="crm", categories=["contact"], at=at)

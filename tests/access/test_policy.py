@@ -540,10 +540,5 @@ def test_show_and_validate_views() -> None:
     shipped = flows.shipped_policy()
     assert (shipped.version, shipped.source, shipped.deal) == (0, "shipped default", None)
     assert shipped.frozen_allow == [
-        "deal.unfreeze",
-        "deal.read",
-        "audit_log",
-        "audit_log.prove",
-        "audit_log.export",
-        "trace",
-    ]
+        "deal.unfreeze", "deal.read", "audit_log", "audit_log.prove", "audit_log.export", "trace"
+    ]  # fmt: skip

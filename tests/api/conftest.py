@@ -214,6 +214,17 @@ def activate(server: Server, email: str, *, password: str = PASSWORD) -> Signed:
     )
 
 
+def member(server: Server, email: str, *, role: str, org: str) -> Signed:
+    """``email`` of ``org`` invited by the steward to a role in the deal, fully signed in."""
+    from dealvault.flows import accounts
+
+    ctx = server.app.state.dealvault
+    accounts.invite(server.stores, actor=P(STEWARD), rules=ctx.rules, mailer=ctx.mailer,
+                    deal=server.world.deal, email=email, role=role, name="Member",
+                    organization=org)  # fmt: skip
+    return activate(server, email)
+
+
 def remote_of(server: Server, me: Signed) -> Remote:
     """The remote CLI's client, signed in with ``me``'s session, talking to the ASGI app."""
     secret = me.http.cookies.get(COOKIE)

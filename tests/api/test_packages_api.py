@@ -15,11 +15,10 @@ from typer.testing import CliRunner
 from dealvault.cli.context import CliContext
 from dealvault.cli.main import app
 from dealvault.crypto.keyring import KeyRing
-from dealvault.flows import accounts
 from dealvault.flows import packages as pkg_flows
 from dealvault.flows.context import AppStores
 from dealvault.transfer.reconcile import verify_package
-from tests.api.conftest import ANALYST, Mailbox, Server, Signed, activate, remote_of, serve
+from tests.api.conftest import ANALYST, Mailbox, Server, member, remote_of, serve
 from tests.api.test_signin import events
 from tests.conftest import STEWARD, P, World
 from tests.transfer.test_plans import approved_plan, prepare
@@ -58,19 +57,11 @@ def delivery(
                     built.id, vkey)  # fmt: skip
 
 
-def _member(server: Server, email: str, *, role: str, org: str) -> Signed:
-    ctx = server.app.state.dealvault
-    accounts.invite(server.stores, actor=P(STEWARD), rules=ctx.rules, mailer=ctx.mailer,
-                    deal=server.world.deal, email=email, role=role, name="R",
-                    organization=org)  # fmt: skip
-    return activate(server, email)
-
-
 def test_the_receiver_lists_downloads_and_verifies_its_package(
     delivery: Delivery, tmp_path: Path
 ) -> None:
     server, pid = delivery.server, delivery.package
-    me = _member(server, RECEIVER, role="buyer_receiver", org="Bidder A")
+    me = member(server, RECEIVER, role="buyer_receiver", org="Bidder A")
     listed = me.http.get("/api/deals/clean-2026/packages/inbox")
     assert listed.status_code == 200, listed.text
     assert [p["id"] for p in listed.json()] == [pid]
@@ -89,13 +80,13 @@ def test_the_receiver_lists_downloads_and_verifies_its_package(
 
 def test_other_bidders_and_strangers_get_no_package(delivery: Delivery) -> None:
     server, pid = delivery.server, delivery.package
-    rival = _member(server, RIVAL, role="buyer_receiver", org="Bidder B")
+    rival = member(server, RIVAL, role="buyer_receiver", org="Bidder B")
     assert rival.http.get("/api/deals/clean-2026/packages/inbox").json() == []
     denied = rival.http.get(f"/api/packages/{pid}/download")
     assert denied.status_code == 403 and "another organisation" in denied.json()["message"]
     refusals = [e for e in events(server, "package.fetch") if e["actor"] == RIVAL]
     assert refusals and refusals[-1]["decision"] == "deny"
-    analyst = _member(server, ANALYST, role="bidder_business", org="Bidder A")
+    analyst = member(server, ANALYST, role="bidder_business", org="Bidder A")
     assert analyst.http.get(f"/api/packages/{pid}/download").status_code == 403
     assert analyst.http.get("/api/deals/clean-2026/packages/inbox").status_code == 403
     stranger = server.client()
@@ -113,7 +104,7 @@ def test_the_remote_cli_fetches_the_package_and_a_proof(
     delivery: Delivery, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     server, pid = delivery.server, delivery.package
-    me = _member(server, RECEIVER, role="buyer_receiver", org="Bidder A")
+    me = member(server, RECEIVER, role="buyer_receiver", org="Bidder A")
     remote = remote_of(server, me)
     monkeypatch.setattr(CliContext, "remote", lambda self: remote)
     r = CliRunner().invoke(app, ["package", "inbox", "--deal", "clean-2026", "--json"])

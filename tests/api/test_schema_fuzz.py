@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import hypothesis
@@ -28,8 +29,10 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from dealvault.api.deps import COOKIE
+from dealvault.flows import agreements
 from tests.api.conftest import ANALYST, Server, activate, leaked, personal_values
 from tests.api.test_signin import invite
+from tests.conftest import STEWARD, P
 
 #: generated cases per operation, by identity (on top of the explicit cases of _explicit):
 #: the token is the analyst's own, so past its scope check it meets what the session met
@@ -72,11 +75,13 @@ SIZING = {"purpose": "sizing the base", "level": "aggregate", "group_by": ["gend
 
 @dataclass(frozen=True)
 class Analyst:
-    """The invited bidder analyst's ways in, and an access request she filed (so that the
-    request operations also meet a real one)."""
+    """The invited bidder analyst's ways in, an access request she filed (so that the
+    request operations also meet a real one) and a click-through NDA of her organisation
+    (so that the agreement operations do too)."""
 
     headers: dict[str, dict[str, str]]
     request_id: int
+    agreement_id: int
 
 
 def _analyst(server: Server) -> Analyst:
@@ -92,6 +97,13 @@ def _analyst(server: Server) -> Analyst:
     assert made.status_code == 201, made.text
     cookie = me.http.cookies.get(COOKIE)
     assert cookie
+    document = server.settings.home / "nda.pdf"
+    document.write_bytes(b"%PDF-1.4 an invented NDA to accept online")
+    nda = agreements.add_agreement(
+        server.stores, server.app.state.dealvault.keyring, actor=P(STEWARD),
+        deal="clean-2026", organization="Bidder A", kind="nda", title="NDA",
+        effective=date.today(), document=document, acceptance="click",
+    )  # fmt: skip
     return Analyst(
         headers={
             "anonymous": {},
@@ -99,30 +111,31 @@ def _analyst(server: Server) -> Analyst:
             "session": {"Cookie": f"{COOKIE}={cookie}", "X-CSRF-Token": me.csrf},
         },
         request_id=int(filed.json()["id"]),
+        agreement_id=nda.id,
     )
 
 
-def _known(op: APIOperation, request_id: int) -> dict[str, Any]:
-    """The real deal, dataset and access request (an audit event, a package number), for the
-    operations that take them."""
-    known = {"deal": "clean-2026", "dataset": "crm", "request_id": request_id, "seq": 1,
-             "package_id": 1}  # fmt: skip
+def _known(op: APIOperation, analyst: Analyst) -> dict[str, Any]:
+    """The real deal, dataset, access request and agreement (an audit event, a package
+    number), for the operations that take them."""
+    known = {"deal": "clean-2026", "dataset": "crm", "request_id": analyst.request_id,
+             "seq": 1, "package_id": 1, "agreement_id": analyst.agreement_id}  # fmt: skip
     return {k: v for k, v in known.items() if "{" + k + "}" in op.path}
 
 
-def _strategy(op: APIOperation, request_id: int) -> st.SearchStrategy[Case]:
+def _strategy(op: APIOperation, analyst: Analyst) -> st.SearchStrategy[Case]:
     """Generated cases, half of them on the real deal, dataset and request (a generated deal
     code is nearly always unknown: 404 and nothing else)."""
-    path = _known(op, request_id)
+    path = _known(op, analyst)
     if not path:
         return op.as_strategy()
     return st.one_of(op.as_strategy(), op.as_strategy(path_parameters=path))
 
 
-def _explicit(op: APIOperation, request_id: int) -> list[Case]:
+def _explicit(op: APIOperation, analyst: Analyst) -> list[Case]:
     """Cases run every time: a page and the files the analyst may have, and the levels she
     may not."""
-    path = _known(op, request_id)
+    path = _known(op, analyst)
     if op.path.endswith("/view"):
         return [
             op.Case(path_parameters=path, query=SIZING),
@@ -138,14 +151,14 @@ def _explicit(op: APIOperation, request_id: int) -> list[Case]:
 
 
 def _runner(
-    op: APIOperation, how: str, headers: dict[str, str], request_id: int, statuses: dict[int, int]
+    op: APIOperation, how: str, headers: dict[str, str], analyst: Analyst, statuses: dict[int, int]
 ) -> Callable[[], None]:
     needles = personal_values()
     gated = how == "anonymous" and op.label not in PUBLIC
     matters = (how == "anonymous") == (op.label in PUBLIC)
 
     @hypothesis.settings(SETTINGS, max_examples=EXAMPLES[how] if matters else FEW)
-    @hypothesis.given(case=_strategy(op, request_id))
+    @hypothesis.given(case=_strategy(op, analyst))
     def run(case: Case) -> None:
         response = case.call(headers=headers)
         statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
@@ -161,7 +174,7 @@ def _runner(
         )
         assert not shown, f"{op.label} answered {response.status_code} with {shown}"
 
-    for case in _explicit(op, request_id):
+    for case in _explicit(op, analyst):
         run = hypothesis.example(case=case)(run)
     return run
 
@@ -176,7 +189,7 @@ def test_every_operation_conforms_and_shows_no_personal_value(server: Server) ->
     for how in IDENTITIES:
         statuses: dict[int, int] = {}
         for op in operations:
-            run = _runner(op, how, analyst.headers[how], analyst.request_id, statuses)
+            run = _runner(op, how, analyst.headers[how], analyst, statuses)
             try:
                 run()
             except BaseException as exc:

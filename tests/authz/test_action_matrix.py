@@ -67,6 +67,8 @@ DEAL: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "agreement.add": ((SS,), OPEN),
     "agreement.revoke": ((SS,), ALL),
     "agreement.read": ((SS, CO, IM, SO, AU), ALL),
+    "agreement.review": ((BB, BC, BR, CO, IM), OPEN),
+    "agreement.accept": ((BB, BC, BR, CO, IM), OPEN),
     "policy.set": ((SS,), OPEN),
     "policy.read": (EVERYONE, ALL),
     "access.request": ((BB, BC, BR, CO, IM, SO), (DD, CT, SG, CL)),

@@ -4,7 +4,8 @@ tests/cli/test_every_command*.py run. A new command is not covered until it has 
 
 Arguments are filled in from the world (tests/cli/command_world.py): ``{W}`` is the directory
 beside the store, ``{age1}`` the age recipient, ``{subject}`` a customer's subject id,
-``{backup}`` a backup file, ``{phone}`` a customer's phone, ``{T}`` the test's own
+``{backup}`` a backup file, ``{phone}`` a customer's phone, ``{sha}`` the SHA-256 of
+agreement #3's document, ``{T}`` the test's own
 directory (for what a command writes); ``{file}`` / ``{out}`` are the bad input or output path
 of a file case."""
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tests.cli.command_world import CLEAN, COUNSEL, STEWARD2
+from tests.cli.command_world import CLEAN, COUNSEL, STEWARD2, STRANGER
 from tests.cli.seller import OPERATOR, STEWARD, TRAINER
 
 TOKEN = "0" * 32  # the form of a recipient's token; this one maps to nobody
@@ -238,6 +239,12 @@ CASES: dict[str, Case] = {
     "agreement show": _by_id(("1",), "agreement #999 not found"),
     "agreement revoke": _by_id(("1", "--reason", "superseded"), "agreement #999 not found"),
     "agreement document": _by_id(("1", "--out", "{T}/nda.pdf"), "agreement #999 not found"),
+    # a party's own click-through agreement: the steward is no party; someone unregistered is
+    # refused before anything (another organisation's member is told it does not exist)
+    "agreement pending": Case(D1, actor=CLEAN, denied=STEWARD, unknown=(UNKNOWN_DEAL,)),
+    "agreement accept": _by_id(
+        ("3", "--sha256", "{sha}"), "agreement #999 not found", actor=CLEAN, denied=STRANGER
+    ),
     "training add": Case(
         ("--person", STEWARD2, "--course", "gdpr", "--completed", "2026-01-05"),
         actor=TRAINER,

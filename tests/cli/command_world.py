@@ -2,7 +2,8 @@
 run every command (tests/cli/test_every_command*.py); a test that changes it works on a copy.
 
 Deal d1 is at closing (winner Bidder A): dataset crm (8 customers and one rejected row,
-import #1), an NDA with its signed document (agreement #1) and the transfer agreement (#2),
+import #1), an NDA with its signed document (agreement #1), the transfer agreement (#2) and
+a clean-team agreement Bidder A's members accept online (#3, document SHA-256 ``{sha}``),
 access request #1 pending and #2 approved (grant #1), transfer plan #1 approved and built
 (package #1) and plan #2 pending. Deal d2 is terminated with destruction certificate #1,
 d3 is at preparation and d4 is frozen.
@@ -11,6 +12,7 @@ identity the package and backup are encrypted to, and valid input files of each 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from dataclasses import dataclass
@@ -157,6 +159,10 @@ def build(work: Path) -> World:
     run("deal", "advance", "d1", "--to", "closing", "--winner", "Bidder A")
     run("agreement", "add", "--deal", "d1", "--org", "Bidder A", "--kind", "transfer",
         "--title", "Transfer", "--effective", YESTERDAY)  # fmt: skip
+    # agreement #3: a clean-team agreement its members accept online (none has yet)
+    run("agreement", "add", "--deal", "d1", "--org", "Bidder A", "--kind", "clean_team",
+        "--title", "Clean team", "--effective", YESTERDAY, "--acceptance", "click",
+        "--document", str(work / "signed.pdf"))  # fmt: skip
     ident = pyrage.x25519.Identity.generate()
     (work / "age.key").write_text(f"{ident}\n")
     (work / "age.key").chmod(0o600)
@@ -197,5 +203,6 @@ def build(work: Path) -> World:
         "subject": subject[0]["subject_id"],
         "backup": backup,
         "phone": ROWS[0]["手机号"],
+        "sha": hashlib.sha256((work / "signed.pdf").read_bytes()).hexdigest(),
     }
     return World(work=work, home=home, values=values)

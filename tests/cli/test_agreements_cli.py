@@ -82,7 +82,9 @@ def test_agreement_commands(env: dict[str, str], tmp_path: Path) -> None:  # noq
     )  # fmt: skip
     assert a["kind"] == "clean_team" and a["status"] == "in_force"
     assert a["categories"] == ["contact", "transaction"] and a["datasets"] == ["crm"]
-    assert a["signers"] == [{"person": CLEAN, "signed_on": "2026-11-03"}]
+    assert a["acceptance"] == "signed"
+    offline = {"method": "offline", "accepted_at": None, "client": None, "document_sha256": None}
+    assert a["signers"] == [{"person": CLEAN, "signed_on": "2026-11-03", **offline}]
     assert a["document_sha256"] == hashlib.sha256(DOC).hexdigest()
     nda = jrun(
         "agreement", "add", "--deal", "d1", "--org", "Bidder A", "--kind", "nda",

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
 from dealvault.db import migrate
+from dealvault.db.engine import make_engine
 from dealvault.db.registry import STORES
 from dealvault.flows.context import AppStores
 
@@ -42,3 +47,43 @@ def test_migrations_are_idempotent(stores: AppStores) -> None:
     assert migrate.current_revision(stores.records_engine, "records") == migrate.head_revision(
         "records"
     )
+
+
+def test_upgrade_to_0010_keeps_existing_agreements_signed_offline(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Agreements and signers made before click-through acceptance stay ``signed`` and
+    ``offline`` (the server defaults of 0010), on both databases."""
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    else:
+        url = request.getfixturevalue("pg_database")()
+    engine = make_engine(url)
+    migrate.upgrade(engine, "records", "0009")
+    now = datetime.now(UTC)
+    rows = (
+        ("organizations", {"id": 1, "name": "Bidder A", "kind": "bidder", "created_at": now}),
+        ("persons", {"id": 1, "email": "a@bidder-a.example", "name": "A", "organization_id": 1,
+                     "created_at": now}),
+        ("deals", {"id": 1, "code": "d1", "name": "D", "kind": "equity", "stage": "preparation",
+                   "frozen": False, "created_at": now, "updated_at": now}),
+        ("agreements", {"id": 1, "deal_id": 1, "organization_id": 1, "kind": "clean_team",
+                        "title": "CT", "datasets": "*", "categories": "*",
+                        "effective": date(2026, 1, 5), "created_at": now}),
+        ("agreement_signers", {"id": 1, "agreement_id": 1, "person_id": 1,
+                               "signed_on": date(2026, 1, 5)}),
+    )  # fmt: skip
+    with engine.begin() as conn:
+        for table, values in rows:
+            names = ", ".join(values)
+            conn.execute(text(f"INSERT INTO {table} ({names}) VALUES (:{', :'.join(values)})"),
+                         values)  # fmt: skip
+    migrate.upgrade(engine, "records")
+    assert migrate.current_revision(engine, "records") == "0010"
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT acceptance FROM agreements")).scalars().all() == ["signed"]
+        signer = conn.execute(
+            text("SELECT method, accepted_at, client, document_sha256 FROM agreement_signers")
+        ).one()
+        assert tuple(signer) == ("offline", None, None, None)
+    engine.dispose()

@@ -78,6 +78,12 @@ CATALOGUE: dict[str, ActionDef] = {
         _a("agreement.add", _D, "register a signed agreement", True),
         _a("agreement.revoke", _D, "revoke an agreement"),
         _a("agreement.read", _D, "list and show agreements, export their documents"),
+        _a(
+            "agreement.review",
+            _D,
+            "list one's organisation's click-through agreements, download their documents",
+        ),
+        _a("agreement.accept", _D, "accept one's organisation's click-through agreement online"),
         _a("policy.set", _D, "store a tighter policy version for the deal"),
         _a("policy.read", _D, "show the deal's policy, its history and checks"),
         _a("access.request", _D, "ask for access above aggregate"),

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -46,6 +47,11 @@ EXPIRED = "expired"
 REVOKED = "revoked"
 NOT_YET_EFFECTIVE = "not_yet_effective"
 
+#: how an agreement's parties sign: offline (registered with its signers) or online
+SIGNED = "signed"
+CLICK = "click"
+ACCEPTANCE_MODES = (SIGNED, CLICK)
+
 
 @dataclass(frozen=True)
 class SignerIn:
@@ -58,9 +64,15 @@ class SignerIn:
 class SignerOut(BaseModel):
     person: str
     signed_on: date
+    method: str = "offline"  # offline | click
+    accepted_at: datetime | None = None
+    client: str | None = None
+    document_sha256: str | None = None
 
 
-class AgreementOut(BaseModel):
+class AgreementHead(BaseModel):
+    """What every view of an agreement shows first."""
+
     id: int
     deal: str
     organization: str
@@ -71,6 +83,10 @@ class AgreementOut(BaseModel):
     effective: date
     expires: date | None
     status: str
+
+
+class AgreementOut(AgreementHead):
+    acceptance: str = SIGNED
     signers: list[SignerOut]
     document_name: str | None
     document_sha256: str | None
@@ -131,20 +147,17 @@ def agreement_covers(
     """Whether the scope covers ``dataset`` and every category asked for.
 
     A clean-team agreement covers only its individual signers (``person`` must be one; with
-    ``at`` given, one who had signed by that day). The agreement's dates are not checked here:
-    see :func:`agreements_in_force`.
+    ``at`` given, one who had signed by that day). A click-through agreement of another kind
+    covers once someone of its organisation accepted it (by that day). The agreement's dates
+    are not checked here: see :func:`agreements_in_force`.
     """
     if not _scope_covers(agreement, dataset=dataset, categories=categories):
         return False
+    day = utc_day(at) if at is not None else None
+    signed = [s for s in agreement.signers if day is None or s.signed_on <= day]
     if agreement.kind == "clean_team":
-        if person is None:
-            return False
-        day = utc_day(at) if at is not None else None
-        return any(
-            s.person_id == person.id and (day is None or s.signed_on <= day)
-            for s in agreement.signers
-        )
-    return True
+        return person is not None and any(s.person_id == person.id for s in signed)
+    return agreement.acceptance != CLICK or bool(signed)
 
 
 def _scope_covers(agreement: Agreement, *, dataset: str, categories: Sequence[str]) -> bool:
@@ -257,9 +270,11 @@ def create_agreement(
     effective: date,
     expires: date | None = None,
     signers: Sequence[SignerIn] = (),
+    acceptance: str = SIGNED,
     actor: Person | None = None,
 ) -> Agreement:
-    """Register an agreement (no document yet: see :func:`attach_document`)."""
+    """Register an agreement (no document yet: see :func:`attach_document`). A ``click``
+    agreement has no signers yet: its parties accept it online."""
     if kind not in AGREEMENT_KINDS:
         raise Invalid(
             f"unknown agreement kind {kind!r}; choose one of: {', '.join(AGREEMENT_KINDS)}"
@@ -273,7 +288,13 @@ def create_agreement(
         raise Invalid(
             f"expires ({expires.isoformat()}) is before effective ({effective.isoformat()})"
         )
-    if kind == "clean_team" and not signers:
+    if acceptance not in ACCEPTANCE_MODES:
+        raise Invalid(
+            f"unknown acceptance {acceptance!r}; choose one of: {', '.join(ACCEPTANCE_MODES)}"
+        )
+    if acceptance == CLICK and signers:
+        raise Invalid("a click-through agreement has no signers yet: its parties accept it online")
+    if kind == "clean_team" and acceptance == SIGNED and not signers:
         raise Invalid("a clean-team agreement needs its individual signers (--signer EMAIL)")
     agreement = Agreement(
         deal_id=deal.id,
@@ -284,6 +305,7 @@ def create_agreement(
         categories=_scope(categories, what="category", allowed=CATEGORIES),
         effective=effective,
         expires=expires,
+        acceptance=acceptance,
         created_by=actor.id if actor is not None else None,
         created_at=utcnow(),
     )
@@ -358,19 +380,9 @@ def agreement_view(session: Session, agreement: Agreement, *, at: datetime) -> A
     ids = {agreement.created_by, agreement.revoked_by} - {None}
     emails = {p.id: p.email for p in session.scalars(select(Person).where(Person.id.in_(ids)))}
     return AgreementOut(
-        id=agreement.id,
-        deal=deal.code if deal is not None else "?",
-        organization=agreement.organization.name,
-        kind=agreement.kind,
-        title=agreement.title,
-        datasets=scope_items(agreement.datasets),
-        categories=scope_items(agreement.categories),
-        effective=agreement.effective,
-        expires=agreement.expires,
-        status=agreement_status(agreement, at=at),
-        signers=[
-            SignerOut(person=s.person.email, signed_on=s.signed_on) for s in agreement.signers
-        ],
+        **head_fields(agreement, deal=deal.code if deal is not None else "?", at=at),
+        acceptance=agreement.acceptance,
+        signers=[signer_view(s) for s in agreement.signers],
         document_name=agreement.document_name,
         document_sha256=agreement.document_sha256,
         created_by=emails.get(agreement.created_by) if agreement.created_by else None,
@@ -378,6 +390,33 @@ def agreement_view(session: Session, agreement: Agreement, *, at: datetime) -> A
         revoked_at=agreement.revoked_at,
         revoked_by=emails.get(agreement.revoked_by) if agreement.revoked_by else None,
         revoke_reason=agreement.revoke_reason,
+    )
+
+
+def head_fields(agreement: Agreement, *, deal: str, at: datetime) -> dict[str, Any]:
+    """The fields of :class:`AgreementHead` of ``agreement`` (of deal ``deal``) at ``at``."""
+    return {
+        "id": agreement.id,
+        "deal": deal,
+        "organization": agreement.organization.name,
+        "kind": agreement.kind,
+        "title": agreement.title,
+        "datasets": scope_items(agreement.datasets),
+        "categories": scope_items(agreement.categories),
+        "effective": agreement.effective,
+        "expires": agreement.expires,
+        "status": agreement_status(agreement, at=at),
+    }
+
+
+def signer_view(signer: AgreementSigner) -> SignerOut:
+    return SignerOut(
+        person=signer.person.email,
+        signed_on=signer.signed_on,
+        method=signer.method,
+        accepted_at=signer.accepted_at,
+        client=signer.client,
+        document_sha256=signer.document_sha256,
     )
 
 

@@ -16,7 +16,9 @@ class Agreement(Base):
 
     ``datasets`` and ``categories`` are comma-separated scopes (``*`` = all). The signed
     document is kept encrypted (``document``: a DV envelope under the master key's document
-    key) with its SHA-256, so it can be checked without decrypting.
+    key) with its SHA-256, so it can be checked without decrypting. ``acceptance`` says how
+    its parties sign: ``signed`` (offline, registered with its signers) or ``click`` (each
+    accepts the attached document online; see ``access.acceptance``).
     """
 
     __tablename__ = "agreements"
@@ -33,6 +35,7 @@ class Agreement(Base):
     document_name: Mapped[str | None] = mapped_column(String(300), nullable=True)
     document_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     document: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    acceptance: Mapped[str] = mapped_column(String(10), default="signed", server_default="signed")
     created_by: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
@@ -46,7 +49,12 @@ class Agreement(Base):
 
 
 class AgreementSigner(Base):
-    """A person who signed an agreement individually (clean-team members do)."""
+    """A person who signed an agreement individually (clean-team members do).
+
+    ``method`` is ``offline`` (registered by the steward) or ``click`` (accepted online: the
+    person's name and organisation as they stood, the instant in UTC, the client address of
+    the session and the SHA-256 of the document accepted are kept as the signature).
+    """
 
     __tablename__ = "agreement_signers"
     __table_args__ = (UniqueConstraint("agreement_id", "person_id"),)
@@ -55,6 +63,12 @@ class AgreementSigner(Base):
     agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id"), index=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
     signed_on: Mapped[date] = mapped_column(Date)
+    method: Mapped[str] = mapped_column(String(10), default="offline", server_default="offline")
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    client: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    document_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    organization: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
     agreement: Mapped[Agreement] = relationship(back_populates="signers")
     person: Mapped[Person] = relationship()

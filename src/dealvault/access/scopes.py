@@ -11,7 +11,7 @@ OWN_ACCOUNT = "account.own"
 
 _READS = frozenset(
     {"read", "audit_log", "audit_log.prove", "audit_log.export", "trace", "package.verify"}
-    | {"package.inbox", "package.fetch"}
+    | {"package.inbox", "package.fetch", "agreement.review"}
     | {a for a in CATALOGUE if a.endswith(".read") or a == "store.show"}
 )
 _APPROVALS = frozenset(
@@ -19,12 +19,20 @@ _APPROVALS = frozenset(
      "package.review"}
 )  # fmt: skip
 
-#: token scope -> the actions it covers ("manage": every other action but the own account)
+#: what only the person, signed in, may do: accepting an agreement is their signature
+PERSONAL = frozenset({"agreement.accept"})
+
+#: token scope -> the actions it covers ("manage": every other action but the own account
+#: and a signature)
 SCOPES: dict[str, frozenset[str]] = {
     "read": _READS,
     "request": frozenset({"access.request"}),
     "approve": _APPROVALS,
-    "manage": frozenset(CATALOGUE) - _READS - _APPROVALS - {"access.request", OWN_ACCOUNT},
+    "manage": frozenset(CATALOGUE)
+    - _READS
+    - _APPROVALS
+    - PERSONAL
+    - {"access.request", OWN_ACCOUNT},
 }
 
 
@@ -39,6 +47,8 @@ def principal_problem(principal: Principal, *, action: str) -> str | None:
     if principal.scopes is not None:
         if action == OWN_ACCOUNT:
             return "an API token cannot manage the account it belongs to: sign in"
+        if action in PERSONAL:
+            return f"an API token cannot sign for its person ({action}): sign in"
         if not any(action in SCOPES.get(s, frozenset()) for s in principal.scopes):
             held = " ".join(sorted(principal.scopes))
             return f"the API token's scopes ({held}) do not cover {action}"

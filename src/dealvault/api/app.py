@@ -54,7 +54,13 @@ def create_app(
 ) -> FastAPI:
     """The server application on ``settings``' stores, with the master key already unlocked
     in ``keyring`` (kept in memory only)."""
-    from dealvault.api import routes_account, routes_audit, routes_closing, routes_deals
+    from dealvault.api import (
+        routes_account,
+        routes_agreements,
+        routes_audit,
+        routes_closing,
+        routes_deals,
+    )
     from dealvault.flows.setup import load_audit_config
 
     if stores is None:
@@ -121,5 +127,6 @@ def create_app(
     app.include_router(routes_account.router)
     app.include_router(routes_deals.router)
     app.include_router(routes_closing.router)
+    app.include_router(routes_agreements.router)
     app.include_router(routes_audit.router)
     return app

@@ -66,6 +66,7 @@ ROUTINE_ACTIONS: Final = frozenset(
         "access.show",
         "agreement.list",
         "agreement.show",
+        "agreement.pending",  # a party's own click-through agreements, listed
         "policy.show",
         "policy.history",
         "policy.check",

@@ -1,4 +1,5 @@
-"""Commands: agreement (add, list, show, revoke, document) and training (add, import, list)."""
+"""Commands: agreement (add, list, show, revoke, document; pending and accept in
+cli/acceptance.py) and training (add, import, list)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from dealvault.access.agreements import AgreementOut, SignerIn
+from dealvault.access.agreements import AgreementOut, SignerIn, SignerOut
 from dealvault.access.training import TrainingOut
 from dealvault.cli.context import get
 from dealvault.cli.output import kv_table, print_json, table
-from dealvault.errors import Invalid
+from dealvault.errors import Conflict, Invalid
+from dealvault.files import check_output_file
 from dealvault.flows import agreements as flows
+from dealvault.flows.agreements import DocumentOut
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 IdArg = Annotated[int, typer.Argument(help="Agreement id.")]
@@ -30,6 +33,9 @@ training_app = typer.Typer(
 
 
 def register(app: typer.Typer) -> None:
+    from dealvault.cli.acceptance import add_commands
+
+    add_commands(agreement_app)
     app.add_typer(agreement_app, name="agreement")
     app.add_typer(training_app, name="training")
 
@@ -89,6 +95,7 @@ def _show(ctx: typer.Context, a: AgreementOut, json_out: bool) -> None:
         ("effective", a.effective),
         ("expires", a.expires or "open-ended"),
         ("status", _status(a.status)),
+        ("parties sign", "online (click-through)" if a.acceptance == "click" else "offline"),
         ("document", a.document_name or "none"),
         ("document SHA-256", a.document_sha256),
         ("created", f"{a.created_at:%Y-%m-%d %H:%M} by {a.created_by or '?'}"),
@@ -99,8 +106,20 @@ def _show(ctx: typer.Context, a: AgreementOut, json_out: bool) -> None:
     c.console.print(kv_table(f"agreement #{a.id}", items))
     if a.signers:
         c.console.print(
-            table("signers", ["person", "signed on"], [(s.person, s.signed_on) for s in a.signers])
+            table(
+                "signers",
+                ["person", "signed on", "how"],
+                [(s.person, s.signed_on, _how(s)) for s in a.signers],
+            )
         )
+
+
+def _how(s: SignerOut) -> str:
+    if s.method != "click" or s.accepted_at is None:
+        return "offline (registered)"
+    return (
+        f"click-through at {s.accepted_at:%Y-%m-%d %H:%M:%S} UTC from {s.client or 'the local CLI'}"
+    )
 
 
 @agreement_app.command("add")
@@ -127,13 +146,20 @@ def agreement_add(
     signer: Annotated[
         list[str] | None,
         typer.Option(
-            help="Individual signer EMAIL or EMAIL:YYYY-MM-DD (repeatable; required for "
-            "clean_team; default signing day: --effective)."
+            help="Individual signer EMAIL or EMAIL:YYYY-MM-DD (repeatable; required for a "
+            "signed clean_team; none for click; default signing day: --effective)."
         ),
     ] = None,
     document: Annotated[
         Path | None, typer.Option(help="Signed document to attach (stored encrypted).")
     ] = None,
+    acceptance: Annotated[
+        str,
+        typer.Option(
+            help="How its parties sign: signed (offline, with --signer) or click (each "
+            "member accepts the --document online)."
+        ),
+    ] = "signed",
     json_out: JsonOpt = False,
 ) -> None:
     """Register an agreement (seller stewards only)."""
@@ -152,6 +178,7 @@ def agreement_add(
         categories=category or [],
         signers=[_signer(s, i) for i, s in enumerate(signer or [], start=1)],
         document=document,
+        acceptance=acceptance,
     )
     _show(ctx, a, json_out)
 
@@ -205,8 +232,22 @@ def agreement_document(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Decrypt the signed document to a file, after checking its SHA-256."""
+    """Decrypt the signed document to a file, after checking its SHA-256.
+
+    Signed in to a server (dealvault login): the document of your organisation's
+    click-through agreement, the one you are asked to accept."""
     c = get(ctx)
+    remote = c.remote()
+    if remote is not None:
+        target = check_output_file(out, what="document")
+        if target.exists() and not force:
+            raise Conflict(f"{target.name}: file exists (pass --force to overwrite)")
+        size, digest = remote.agreement_document(agreement_id, out=target)
+        got = DocumentOut(agreement=agreement_id, file=str(target), bytes=size, sha256=digest)
+        print_json(c.console, got) if json_out else c.console.print(
+            f"wrote {got.file} ({got.bytes} bytes, SHA-256 {got.sha256} checked)"
+        )
+        return
     got = flows.export_document(
         c.stores(),
         c.keyring(),

@@ -49,9 +49,17 @@ def add_agreement(
     categories: Sequence[str] = (),
     signers: Sequence[SignerIn] = (),
     document: Path | None = None,
+    acceptance: str = reg.SIGNED,
 ) -> AgreementOut:
     """Register an agreement (and encrypt its signed document); seller stewards only, and
-    never an agreement of the steward's own organisation or naming the steward as a signer."""
+    never an agreement of the steward's own organisation or naming the steward as a signer.
+    A ``click`` agreement (its parties accept it online) needs its document: what is
+    accepted is pinned by its SHA-256."""
+    if acceptance == reg.CLICK and document is None:
+        raise Invalid(
+            "a click-through agreement needs its document (--document): its parties accept "
+            "that document, pinned by its SHA-256"
+        )
     doc = reg.read_document(document) if document is not None else None
     if doc is not None and keyring is None:
         raise Invalid("attaching a document needs the master key")
@@ -68,7 +76,10 @@ def add_agreement(
             deal=d,
             targets_self=org.id == me.organization_id
             or any(x.email.strip().lower() == actor.email for x in signers),
-            event=EventIn(action="agreement.add", objects={"organization": org.name, "kind": kind}),
+            event=EventIn(
+                action="agreement.add",
+                objects={"organization": org.name, "kind": kind, "acceptance": acceptance},
+            ),
         )
         a = reg.create_agreement(
             s,
@@ -81,6 +92,7 @@ def add_agreement(
             effective=effective,
             expires=expires,
             signers=signers,
+            acceptance=acceptance,
             actor=person,
         )
         if doc is not None:
@@ -100,6 +112,7 @@ def add_agreement(
                     "effective": a.effective.isoformat(),
                     "expires": a.expires.isoformat() if a.expires else None,
                     "document_sha256": a.document_sha256,
+                    "acceptance": a.acceptance,
                 },
                 counts={"signers": len(a.signers)},
             ),

@@ -79,6 +79,19 @@ def acting(stores: AppStores, session: Session, principal: Principal, event: Eve
         raise  # pragma: no cover - enforce() raised already
 
 
+def completed(event: EventIn, *, actor: Principal, deal: Deal | None) -> EventIn:
+    """``event`` naming its actor, how they were authenticated, their session and client
+    address, and the deal."""
+    return replace(
+        event,
+        actor=actor.email,
+        authn=actor.authn.value,
+        session=actor.session_id,
+        client=actor.client,
+        deal=event.deal or (deal.code if deal is not None else None),
+    )
+
+
 def authorize(
     stores: AppStores,
     session: Session,
@@ -95,14 +108,7 @@ def authorize(
     returns the person and ``event`` completed with actor, authentication and decision: the
     flow records it with the change, in its own transaction.
     """
-    event = replace(
-        event,
-        actor=actor.email,
-        authn=actor.authn.value,
-        session=actor.session_id,
-        client=actor.client,
-        deal=event.deal or (deal.code if deal is not None else None),
-    )
+    event = completed(event, actor=actor, deal=deal)
     person = acting(stores, session, actor, event)
     decision = decide(session, actor=person, deal=deal, action=action, targets_self=targets_self)
     enforce(stores, decision, event)
