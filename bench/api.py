@@ -665,16 +665,17 @@ def check_answers(server: Server, headers: list[dict[str, str]], total: int) -> 
 STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("authentication", ("token_principal", "session_principal")),
     ("decisions: allowed_level per category", ("allowed_level",)),
+    ("decisions: categories at the level asked for", ("_choose (dealvault/flows/disclosure.py",)),
     ("decision in disclose", ("decide (dealvault/access/decision.py",)),
     ("resolve person, deal, dataset", ("resolve (dealvault/flows/guard.py",)),
-    ("decrypt the whole dataset", ("disclose_table",)),
+    ("decrypt (the page's customers, or the whole table)", ("disclose_table",)),
     ("canary customers", ("canaries_for", "add_canaries", "canary_keys")),
     ("aggregate, derive", ("aggregate (dealvault/deidentify", "add_derived")),
     ("masking, tokens", ("masked_view", "make_tokens")),
     ("grant row use", ("consume_rows",)),
     ("audit append and checkpoint", ("audit (dealvault/flows/guard.py",)),
     ("commit", ("Session.commit",)),
-    ("page, response serialisation", ("to_dicts", "serialize_response", "ViewOut")),
+    ("page, response serialisation", ("to_dicts", "serialize_response", "write_json")),
 )
 #: a thread with one of these leaves is idle (py-spy's own idle test does not see it here)
 IDLE_LEAVES = ("Condition.wait (", "EpollSelector.select (", "sleep (asyncio", "Server.main_loop")
