@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from dealvault.db import migrate
 from dealvault.db.engine import make_engine
+from dealvault.db.heads import HEADS
 from dealvault.db.registry import STORES
 from dealvault.flows.context import AppStores
 
@@ -79,7 +80,7 @@ def test_upgrade_to_0010_keeps_existing_agreements_signed_offline(
             conn.execute(text(f"INSERT INTO {table} ({names}) VALUES (:{', :'.join(values)})"),
                          values)  # fmt: skip
     migrate.upgrade(engine, "records")
-    assert migrate.current_revision(engine, "records") == "0010"
+    assert migrate.current_revision(engine, "records") == HEADS["records"][0]
     with engine.connect() as conn:
         assert conn.execute(text("SELECT acceptance FROM agreements")).scalars().all() == ["signed"]
         signer = conn.execute(

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import (
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -95,6 +96,8 @@ class CustomerRecord(Base):
     """One customer. ``subject_id`` is random, never derived from personal data."""
 
     __tablename__ = "customer_records"
+    #: a view's pages: the dataset's active customers counted and read in record order
+    __table_args__ = (Index("ix_customer_records_dataset_status_id", "dataset_id", "status", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"))
