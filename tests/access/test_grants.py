@@ -391,6 +391,14 @@ def test_row_cap_consumption(gov: Gov) -> None:
         assert best.id == g2.id and why is None
         grant = grants.get_grant(uow.records, grant_id=g2.id)
         assert grants.consume_rows(grant, rows=10_000) == 10_000
+    # an uncapped grant's delivered rows are counted by an atomic increment
+    with gov.stores.unit_of_work() as uow:
+        grants.add_rows(uow.records, grant_id=g2.id, rows=50)
+        grants.add_rows(uow.records, grant_id=g2.id, rows=7)
+        with pytest.raises(Invalid, match="negative"):
+            grants.add_rows(uow.records, grant_id=g2.id, rows=-1)
+    with gov.stores.records_session() as s:
+        assert s.get(Grant, g2.id).rows_used == 10_057  # type: ignore[union-attr]
 
 
 # -- bad input ------------------------------------------------------------------------------

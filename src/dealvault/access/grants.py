@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Final
 
-from sqlalchemy import column, select, table
+from sqlalchemy import column, select, table, update
 from sqlalchemy.orm import Session, object_session
 
 from dealvault.access.governance_models import AccessRequest, Approval, Grant
@@ -508,6 +508,16 @@ def _summary(grants: list[Grant], live: list[Grant], at: datetime) -> str:
         shown = "; ".join(f"{g.level} of {g.categories.replace(',', ', ')}" for g in live)
         parts.append(f"{len(live)} in force not covering it: {shown}")
     return "grants: " + ", ".join(parts) if parts else "no grants"
+
+
+def add_rows(session: Session, *, grant_id: int, rows: int) -> None:
+    """Count ``rows`` delivered on a grant without a row cap: one atomic increment, so reads
+    on the grant need not queue behind each other while they are built."""
+    if rows < 0:
+        raise Invalid("rows to deliver must not be negative")
+    session.execute(
+        update(Grant).where(Grant.id == grant_id).values(rows_used=Grant.rows_used + rows)
+    )
 
 
 def consume_rows(grant: Grant, *, rows: int, locked: bool = False) -> int:

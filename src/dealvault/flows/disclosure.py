@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from dealvault.access import service as access
 from dealvault.access.decision import Decision, allowed_level, decide
 from dealvault.access.governance_models import Grant
-from dealvault.access.grants import active_grants, consume_rows, rows_left
+from dealvault.access.grants import active_grants, add_rows, consume_rows, rows_left
 from dealvault.access.models import Deal, Organization, Person
 from dealvault.access.policy import LEVELS, active_policy, level_rank
 from dealvault.access.principal import Principal
@@ -143,10 +143,11 @@ def disclose(
         row_cap = decision.rows_left
         grant: Grant | None = None
         if decision.grant_id is not None and req.level in RECORD_LEVELS:
-            # the grant's row is locked from here to the commit: concurrent reads on one grant
-            # queue, and each builds from what the ones before it left of the cap
             grant = uow.records.get(Grant, decision.grant_id)
             assert grant is not None
+        if grant is not None and grant.row_cap is not None:
+            # a capped grant's row is locked from here to the commit: concurrent reads on one
+            # grant queue, and each builds from what the ones before it left of the cap
             uow.records.refresh(grant, with_for_update=True)
             row_cap = rows_left(grant)
             if row_cap == 0:
@@ -171,7 +172,10 @@ def disclose(
         if grant is not None:
             report["grant"] = grant.id
             report["rows_left_before"] = row_cap
-            consume_rows(grant, rows=frame.height, locked=True)
+            if grant.row_cap is None:  # nothing to queue for: count the rows atomically
+                add_rows(uow.records, grant_id=grant.id, rows=frame.height)
+            else:
+                consume_rows(grant, rows=frame.height, locked=True)
         counts = {"rows": frame.height}
         counts.update({k: v for k, v in report.items() if isinstance(v, int) and k != "seed"})
         audit(
