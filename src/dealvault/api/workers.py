@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -24,7 +25,15 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+#: How long a thread may keep the GIL while others wait (Python's default is 5 ms). A request
+#: holding the audit log's lock (from its append to its commit) waits for the GIL after each
+#: round trip; with the default, every other request thread of the worker runs up to 5 ms
+#: first and the lock, which all workers queue on, is held that much longer.
+SWITCH_INTERVAL = 0.0005
+
+
 def _serve(app: Any, sock: socket.socket, options: dict[str, Any]) -> None:
+    sys.setswitchinterval(SWITCH_INTERVAL)
     uvicorn.Server(uvicorn.Config(app, **options)).run(sockets=[sock])
 
 

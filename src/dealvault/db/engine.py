@@ -144,10 +144,16 @@ def make_engine(
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
-    engine = create_engine(parsed, pool_pre_ping=True)
+    # a server worker runs requests in threads, each holding a records and a key-store
+    # connection: connections beyond the pool would be opened and closed per request
+    engine = create_engine(parsed, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=20)
     if parsed.get_backend_name() == "postgresql":
         event.listen(engine, "connect", functools.partial(_pg_lock_timeout, timeout_ms=timeout_ms))
     return engine
+
+
+#: Connections each engine keeps open (per process).
+POOL_SIZE = 12
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
