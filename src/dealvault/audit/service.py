@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dealvault.audit import merkle
@@ -141,9 +142,9 @@ class EventIn:
 class DbNodeStore:
     """The Merkle tree's stored complete nodes in ``audit_nodes`` (merkle.NodeStore)."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, *, size: int | None = None) -> None:
         self.session = session
-        self._size: int | None = None
+        self._size: int | None = size  # when the caller has just read it
         #: nodes read or written through this store: one append and the checkpoint after it
         #: (under the log's lock, in one transaction) read each node once
         self._known: dict[tuple[int, int], bytes] = {}
@@ -157,6 +158,11 @@ class DbNodeStore:
             )
             self._size = 0 if last is None else int(last) + 1
         return self._size
+
+    def prefetch_border(self) -> None:
+        """Read the nodes an append of leaves starts from (the right border of the tree)."""
+        n = self.size()
+        self.get_many([(lvl, (n >> lvl) - 1) for lvl in range(n.bit_length()) if (n >> lvl) & 1])
 
     def get(self, level: int, index: int) -> bytes:
         got = self.get_many([(level, index)])
@@ -257,53 +263,88 @@ def canonical_json(doc: Mapping[str, Any]) -> bytes:
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _lock(session: Session) -> None:
+def _lock(session: Session) -> int | None:
+    """Take the log's lock (PostgreSQL: appends queue on it to the commit); with it, the
+    number of leaves, in the same round trip (None on SQLite, whose writer lock suffices)."""
     conn = session.connection()
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("LOCK TABLE audit_events IN EXCLUSIVE MODE"))
+    if conn.dialect.name != "postgresql":
+        return None
+    raw: Any = conn.connection.driver_connection
+    with raw.cursor() as cur:
+        cur.execute(
+            "LOCK TABLE audit_events IN EXCLUSIVE MODE; "
+            "SELECT max(idx) FROM audit_nodes WHERE level = 0"
+        )
+        cur.nextset()
+        last = cur.fetchone()[0]
+    return 0 if last is None else int(last) + 1
+
+
+@contextmanager
+def _pipelined(session: Session) -> Iterator[None]:
+    """On PostgreSQL, the writes in the block go to the server together (psycopg's pipeline
+    mode) and are confirmed once at its end: the log's lock is held for fewer round trips."""
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    raw: Any = conn.connection.driver_connection
+    with raw.pipeline():
+        yield
 
 
 def record_many(session: Session, cfg: AuditConfig, events: Sequence[EventIn]) -> list[int]:
-    """Append events in the caller's transaction (committed with the change they describe)."""
+    """Append events in the caller's transaction (committed with the change they describe).
+
+    Everything that does not depend on the events' positions is prepared before the log's
+    lock is taken; under it: one round trip for the lock and the size, one for the border
+    nodes, one for every write (events, subjects, nodes, checkpoint), then the commit."""
     if not events:
         return []
     for ev in events:
         if not ev.action:
             raise Invalid("an audit event needs an action")
-    _lock(session)
-    store = DbNodeStore(session)
+    packed = [
+        pack_subjects(ev.subjects)
+        if isinstance(ev.subjects, SubjectPacker) or ev.subjects
+        else None
+        for ev in events
+    ]
+    session.flush()  # the change being recorded goes first (foreign keys, order)
+    store = DbNodeStore(session, size=_lock(session))
     start = store.size()
+    store.prefetch_border()
     at = utcnow()
     stamp = _timestamp(at)
     at_db = at if session.connection().dialect.name == "postgresql" else at.isoformat(sep=" ")
     rows: list[tuple[Any, ...]] = []
     subject_rows, leaves = [], []
-    for i, ev in enumerate(events):
+    for i, (ev, pack) in enumerate(zip(events, packed, strict=True)):
         seq = start + i
         summary = None
-        if isinstance(ev.subjects, SubjectPacker) or ev.subjects:
-            count, digest, packed = pack_subjects(ev.subjects)
-            subject_rows.append((seq, count, packed))
+        if pack is not None:
+            count, digest, blob = pack
+            subject_rows.append((seq, count, blob))
             summary = (count, digest)
         body = event_body(seq, stamp, ev, summary)
         rows.append((seq, at_db, ev.actor, ev.action, ev.deal, ev.decision, body))
         leaves.append(merkle.leaf_hash(body))
-    session.flush()  # the change being recorded goes first (foreign keys, order)
-    bulk_insert(
-        session,
-        table="audit_events",
-        columns=("seq", "at", "actor", "action", "deal", "decision", "body"),
-        rows=rows,
-    )
-    if subject_rows:
+    with _pipelined(session):
         bulk_insert(
             session,
-            table="audit_event_subjects",
-            columns=("seq", "count", "packed"),
-            rows=subject_rows,
+            table="audit_events",
+            columns=("seq", "at", "actor", "action", "deal", "decision", "body"),
+            rows=rows,
         )
-    merkle.append_leaves(store, leaves)
-    _anchor(session, cfg, events, start, store)
+        if subject_rows:
+            bulk_insert(
+                session,
+                table="audit_event_subjects",
+                columns=("seq", "count", "packed"),
+                rows=subject_rows,
+            )
+        merkle.append_leaves(store, leaves)
+        _anchor(session, cfg, events, start, store)
     return [start + i for i in range(len(events))]
 
 
@@ -326,11 +367,36 @@ def _anchor(
         if signer is not None:
             last = relevant[-1]
             reason = f"{events[last].action} (event {start + last})"
-            make_checkpoint(session, cfg, reason=reason, store=store)
+            _append_checkpoint(session, cfg, reason=reason, store=store)
             return
     end, every = start + len(events), cfg.checkpoint_every
     if every > 0 and end // every > start // every and cfg.ready_signer() is not None:
-        make_checkpoint(session, cfg, reason=f"every {every} events", store=store)
+        _append_checkpoint(session, cfg, reason=f"every {every} events", store=store)
+
+
+def _append_checkpoint(
+    session: Session, cfg: AuditConfig, *, reason: str, store: DbNodeStore
+) -> None:
+    """A checkpoint of the tree an append just grew, written with the append's rows."""
+    size, root, note = _signed_head(cfg, store)
+    at = utcnow()
+    at_db = at if session.connection().dialect.name == "postgresql" else at.isoformat(sep=" ")
+    bulk_insert(
+        session,
+        table="audit_checkpoints",
+        columns=("size", "root", "note", "reason", "at"),
+        rows=[(size, root, note, reason, at_db)],
+    )
+
+
+def _signed_head(cfg: AuditConfig, store: DbNodeStore) -> tuple[int, bytes, str]:
+    signer = cfg.signer
+    if signer is None:
+        raise Invalid("this store has no audit signing key; run 'dealvault init'")
+    size = store.size()
+    root = merkle.root_at(store, size)
+    note = sign_checkpoint(Checkpoint(origin=signer.name, size=size, root=root), signer=signer)
+    return size, root, note.decode("utf-8")
 
 
 def record(session: Session, cfg: AuditConfig, event: EventIn) -> int:
@@ -341,21 +407,10 @@ def tree_size(session: Session) -> int:
     return DbNodeStore(session).size()
 
 
-def make_checkpoint(
-    session: Session, cfg: AuditConfig, *, reason: str, store: DbNodeStore | None = None
-) -> AuditCheckpoint:
-    """Sign the current tree head as a C2SP checkpoint note (in the caller's transaction;
-    ``store``: the node store an append in it used)."""
-    signer = cfg.signer
-    if signer is None:
-        raise Invalid("this store has no audit signing key; run 'dealvault init'")
-    store = store or DbNodeStore(session)
-    size = store.size()
-    root = merkle.root_at(store, size)
-    note = sign_checkpoint(Checkpoint(origin=signer.name, size=size, root=root), signer=signer)
-    cp = AuditCheckpoint(
-        size=size, root=root, note=note.decode("utf-8"), reason=reason, at=utcnow()
-    )
+def make_checkpoint(session: Session, cfg: AuditConfig, *, reason: str) -> AuditCheckpoint:
+    """Sign the current tree head as a C2SP checkpoint note (in the caller's transaction)."""
+    size, root, note = _signed_head(cfg, DbNodeStore(session))
+    cp = AuditCheckpoint(size=size, root=root, note=note, reason=reason, at=utcnow())
     session.add(cp)
     session.flush()
     return cp

@@ -23,7 +23,7 @@ def bulk_insert(
         return 0
     conn = session.connection()
     cols = ", ".join(columns)
-    if conn.dialect.name == "postgresql" and len(rows) >= COPY_FROM:
+    if conn.dialect.name == "postgresql" and len(rows) >= COPY_FROM and not _pipelined(conn):
         raw = conn.connection.driver_connection
         with raw.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:  # type: ignore[union-attr]
             for row in rows:
@@ -39,6 +39,12 @@ def bulk_insert(
     finally:
         cur.close()
     return len(rows)
+
+
+def _pipelined(conn: Any) -> bool:
+    """Whether the connection is in psycopg's pipeline mode (COPY is not allowed there)."""
+    status = conn.connection.driver_connection.pgconn.pipeline_status
+    return bool(status)
 
 
 def bulk_update(
