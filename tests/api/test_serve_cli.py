@@ -116,7 +116,15 @@ def test_serve_unlocks_once_and_answers(passphrase_store: dict[str, str]) -> Non
     assert proc.returncode in (0, -15) and "Application shutdown complete" in out, out
 
 
-def test_two_workers_on_postgresql_share_the_socket(
+def _listening(port: int) -> int:
+    """Sockets listening on ``port`` (IPv4), from /proc/net/tcp (state 0A is LISTEN)."""
+    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return sum(
+        1 for line in lines if line.split()[1].endswith(f":{port:04X}") and line.split()[3] == "0A"
+    )
+
+
+def test_two_workers_on_postgresql_share_the_port(
     tmp_path: Path, pg_database: Callable[[], str]
 ) -> None:
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("DEALVAULT_", "PYTEST_"))}
@@ -145,11 +153,22 @@ def test_two_workers_on_postgresql_share_the_socket(
                 )
             )
         assert codes == [401] * 40
+        # one listening socket per worker (SO_REUSEPORT): the kernel spreads connections
+        assert _listening(port) == 2
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, out
     assert "2 workers" in out
+
+
+def test_a_port_in_use_is_refused_cleanly(passphrase_store: dict[str, str]) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        proc = _serve(passphrase_store, PASSPHRASE, port)
+        out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 5, out
+    assert f"cannot listen on 127.0.0.1:{port}" in out and "Traceback" not in out
 
 
 def test_the_sqlite_store_serves_from_one_process(passphrase_store: dict[str, str]) -> None:

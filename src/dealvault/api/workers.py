@@ -15,14 +15,25 @@ from typing import Any
 import uvicorn
 
 
-def listen(host: str, port: int) -> socket.socket:
-    """The listening socket, made before the workers. TCP_NODELAY is set on it so that the
-    accepted connections inherit it: asyncio sets it only on sockets it made itself, and
-    without it a response's body waits for the client's delayed ACK (about 40 ms)."""
-    sock = socket.create_server((host, port), backlog=2048)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.set_inheritable(True)
-    return sock
+def listen(host: str, port: int, *, count: int = 1) -> list[socket.socket]:
+    """The listening sockets, made before the workers: one, or with ``count`` > 1 one per
+    worker on the same port with SO_REUSEPORT, so the kernel spreads new connections over
+    the workers. (On one shared socket, the worker whose loop accepts first takes a burst of
+    connections, and kept-alive clients then stay on one worker and one core.) SO_REUSEPORT
+    binds only beside sockets of the same user that set it too; a port held by anything
+    else fails here, once.
+
+    TCP_NODELAY is set on each so that the accepted connections inherit it: asyncio sets it
+    only on sockets it made itself, and without it a response's body waits for the client's
+    delayed ACK (about 40 ms)."""
+    socks = [
+        socket.create_server((host, port), backlog=2048, reuse_port=count > 1)
+        for _ in range(max(1, count))
+    ]
+    for sock in socks:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.set_inheritable(True)
+    return socks
 
 
 #: How long a thread may keep the GIL while others wait (Python's default is 5 ms). A request
@@ -40,24 +51,29 @@ def _serve(app: Any, sock: socket.socket, options: dict[str, Any]) -> None:
 def run(
     app: Any,
     *,
-    sock: socket.socket,
+    socks: list[socket.socket],
     workers: int,
     options: dict[str, Any],
     after_fork: Callable[[], None],
 ) -> None:
-    """Serve ``app`` on ``sock`` in ``workers`` processes (1: in this process). A worker that
-    dies is replaced; SIGTERM or SIGINT stops them all."""
+    """Serve ``app`` in ``workers`` processes (1: in this process), worker ``i`` on
+    ``socks[i]`` (or all on ``socks[0]`` when there is one). A worker that dies is replaced
+    on its socket; SIGTERM or SIGINT stops them all."""
     if workers <= 1:
-        _serve(app, sock, options)
+        _serve(app, socks[0], options)
         return
-    children: set[int] = set()
+    children: dict[int, int] = {}  # pid -> worker number
     stopping = False
 
-    def spawn() -> None:
+    def spawn(number: int) -> None:
+        sock = socks[number % len(socks)]
         pid = os.fork()
         if pid == 0:  # the worker
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 signal.signal(sig, signal.SIG_DFL)
+            for other in socks:
+                if other is not sock:
+                    other.close()
             code = 0
             try:
                 after_fork()
@@ -65,7 +81,7 @@ def run(
             except BaseException:  # a worker reports by its exit status
                 code = 1
             os._exit(code)
-        children.add(pid)
+        children[pid] = number
 
     def stop(signum: int, _frame: object) -> None:
         nonlocal stopping
@@ -74,12 +90,12 @@ def run(
             try:
                 os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
-                children.discard(pid)
+                children.pop(pid, None)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    for _ in range(workers):
-        spawn()
+    for number in range(workers):
+        spawn(number)
     restarts: list[float] = []
     while children:
         try:
@@ -88,7 +104,9 @@ def run(
             break
         except InterruptedError:
             continue
-        children.discard(pid)
+        if pid not in children:
+            continue
+        number = children.pop(pid)
         if stopping:
             continue
         now = time.monotonic()
@@ -96,4 +114,4 @@ def run(
         if len(restarts) > 5 * workers:  # crashing in a loop: stop rather than spin
             stop(signal.SIGTERM, None)
             continue
-        spawn()
+        spawn(number)

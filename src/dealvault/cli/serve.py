@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from dealvault.cli.context import get
-from dealvault.errors import InputError, Invalid, KeyUnavailable
+from dealvault.errors import Conflict, InputError, Invalid, KeyUnavailable
 from dealvault.files import read_secret_text, read_text_file
 
 
@@ -93,7 +93,10 @@ def serve_cmd(
     with stores.keystore_sessions() as ks:
         keyring.verify_kek(ks)  # the wrong key stops the start, not the first request
     app = create_app(c.settings, keyring=keyring, stores=stores)
-    sock = procs.listen(host, port)  # before the workers: a port in use fails here, once
+    try:  # before the workers: a port in use fails here, once
+        socks = procs.listen(host, port, count=workers)
+    except OSError as exc:
+        raise Conflict(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     c.err.print(
         f"dealvault {'https' if tls_cert else 'http'}://{host}:{port}  (store {c.settings.home}; "
         f"{workers} worker{'s' if workers > 1 else ''}; Ctrl-C stops)",
@@ -106,7 +109,7 @@ def serve_cmd(
 
     procs.run(
         app,
-        sock=sock,
+        socks=socks,
         workers=workers,
         after_fork=after_fork,
         options={
