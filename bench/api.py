@@ -496,7 +496,10 @@ def cpu_share(a: CpuMark, b: CpuMark) -> dict[str, Any]:
     }
     busy = b.busy - a.busy
     parts["other"] = max(0.0, busy - sum(parts.values()))
+    # each server process apart (parent first): shows whether the workers shared the load
+    per_process = [round(b.server[p] - a.server.get(p, 0.0), 2) for p in sorted(b.server)]
     return {
+        "server_processes_cpu_s": per_process,
         "wall_s": round(wall, 2),
         "cores": cores,
         "cpu_s": {k: round(v, 2) for k, v in parts.items()} | {"machine_busy": round(busy, 2)},
