@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from dealvault.access import grants
+from dealvault.access import grant_use, grants
 from dealvault.access import service as access
 from dealvault.access.governance_models import Grant
 from dealvault.audit.models import AuditEvent
@@ -307,16 +307,16 @@ def test_expiry_boundary(gov: Gov) -> None:
         (g.expires_at - US, 1),
         (g.expires_at, 0),
     ):
-        assert len(check(gov, grants.active_grants, at=at)) == n, at
-    best, why = check(gov, grants.grant_problem, at=g.expires_at - US, **ok)
+        assert len(check(gov, grant_use.active_grants, at=at)) == n, at
+    best, why = check(gov, grant_use.grant_problem, at=g.expires_at - US, **ok)
     assert best is not None and best.id == g.id and why is None
-    best, why = check(gov, grants.grant_problem, at=g.expires_at, **ok)
+    best, why = check(gov, grant_use.grant_problem, at=g.expires_at, **ok)
     assert best is None
     day = f"{g.expires_at:%Y-%m-%d}"
     assert why == f"no approved grant for masked of contact in crm (grants: 1 expired {day})"
-    _, why = check(gov, grants.grant_problem, at=g.granted_at - US, **ok)
+    _, why = check(gov, grant_use.grant_problem, at=g.granted_at - US, **ok)
     assert why is not None and "1 not yet in force" in why
-    _, why = check(gov, grants.grant_problem, who=gov.analyst, at=g.granted_at, **ok)
+    _, why = check(gov, grant_use.grant_problem, who=gov.analyst, at=g.granted_at, **ok)
     assert why == "no approved grant for masked of contact in crm (no grants)"
 
 
@@ -334,9 +334,9 @@ def test_revocation_takes_effect_at_the_instant(gov: Gov) -> None:
         gov.stores, actor=P(SECURITY), grant_id=g.id, reason="left the team", at=r
     )
     assert out.revoked_at == r and out.state == "revoked" and out.revoke_reason == "left the team"
-    assert len(check(gov, grants.active_grants, at=r - US)) == 1
-    assert check(gov, grants.active_grants, at=r) == []
-    _, why = check(gov, grants.grant_problem, at=r, categories=["identity"], level="masked")
+    assert len(check(gov, grant_use.active_grants, at=r - US)) == 1
+    assert check(gov, grant_use.active_grants, at=r) == []
+    _, why = check(gov, grant_use.grant_problem, at=r, categories=["identity"], level="masked")
     assert why == "no approved grant for masked of identity in crm (grants: 1 revoked)"
     with pytest.raises(Conflict, match="already revoked"):
         flow.revoke_grant(gov.stores, actor=P(gov.steward), grant_id=g.id, reason="again", at=r)
@@ -353,32 +353,37 @@ def test_coverage_by_categories_and_level(gov: Gov) -> None:
     g = granted(gov, level="pseudonymized").grant
     assert g is not None
     at = g.granted_at
-    best, _ = check(gov, grants.grant_problem, at=at, categories=["contact"], level="anonymized")
+    best, _ = check(gov, grant_use.grant_problem, at=at, categories=["contact"], level="anonymized")
     assert best is not None  # pseudonymized covers anonymized
     for cats, level in ((["contact"], "masked"), (["contact", "sensitive"], "anonymized")):
-        best, why = check(gov, grants.grant_problem, at=at, categories=cats, level=level)
+        best, why = check(gov, grant_use.grant_problem, at=at, categories=cats, level=level)
         assert best is None and why is not None
         assert "1 in force not covering it: pseudonymized of identity, contact" in why
-    best, _ = check(gov, grants.grant_problem, at=at, categories=[], level="pseudonymized")
+    best, _ = check(gov, grant_use.grant_problem, at=at, categories=[], level="pseudonymized")
     assert best is not None  # no categories named: the level decides
-    _, why = check(gov, grants.grant_problem, at=at, categories=[], level="full")
+    _, why = check(gov, grant_use.grant_problem, at=at, categories=[], level="full")
     assert why is not None and why.startswith("no approved grant for full in crm (grants: 1 in")
     with pytest.raises(Invalid, match="unknown level"):
-        check(gov, grants.grant_problem, at=at, categories=["contact"], level="secret")
+        check(gov, grant_use.grant_problem, at=at, categories=["contact"], level="secret")
 
 
 def test_row_cap_consumption(gov: Gov) -> None:
     g = granted(gov).grant
     assert g is not None
     with gov.stores.unit_of_work() as uow:
-        grant = grants.get_grant(uow.records, grant_id=g.id)
-        assert [grants.consume_rows(grant, rows=n) for n in (300, 0, 300, 10)] == [300, 0, 200, 0]
+        grant = grant_use.get_grant(uow.records, grant_id=g.id)
+        assert [grant_use.consume_rows(grant, rows=n) for n in (300, 0, 300, 10)] == [
+            300,
+            0,
+            200,
+            0,
+        ]
         with pytest.raises(Invalid, match="negative"):
-            grants.consume_rows(grant, rows=-1)
+            grant_use.consume_rows(grant, rows=-1)
     with gov.stores.records_session() as s:
         assert s.get(Grant, g.id).rows_used == 500  # type: ignore[union-attr]
     best, why = check(
-        gov, grants.grant_problem, at=g.granted_at, categories=["contact"], level="masked"
+        gov, grant_use.grant_problem, at=g.granted_at, categories=["contact"], level="masked"
     )
     assert best is None and why == f"row cap of grant {g.id} is used up (500 of 500 rows)"
     # a second grant without a cap is preferred now, and never runs out
@@ -386,17 +391,17 @@ def test_row_cap_consumption(gov: Gov) -> None:
     assert g2 is not None
     with gov.stores.unit_of_work() as uow:
         best, why = check(
-            gov, grants.grant_problem, at=g2.granted_at, categories=["contact"], level="masked"
+            gov, grant_use.grant_problem, at=g2.granted_at, categories=["contact"], level="masked"
         )
         assert best.id == g2.id and why is None
-        grant = grants.get_grant(uow.records, grant_id=g2.id)
-        assert grants.consume_rows(grant, rows=10_000) == 10_000
+        grant = grant_use.get_grant(uow.records, grant_id=g2.id)
+        assert grant_use.consume_rows(grant, rows=10_000) == 10_000
     # an uncapped grant's delivered rows are counted by an atomic increment
     with gov.stores.unit_of_work() as uow:
-        grants.add_rows(uow.records, grant_id=g2.id, rows=50)
-        grants.add_rows(uow.records, grant_id=g2.id, rows=7)
+        grant_use.add_rows(uow.records, grant_id=g2.id, rows=50)
+        grant_use.add_rows(uow.records, grant_id=g2.id, rows=7)
         with pytest.raises(Invalid, match="negative"):
-            grants.add_rows(uow.records, grant_id=g2.id, rows=-1)
+            grant_use.add_rows(uow.records, grant_id=g2.id, rows=-1)
     with gov.stores.records_session() as s:
         assert s.get(Grant, g2.id).rows_used == 10_057  # type: ignore[union-attr]
 

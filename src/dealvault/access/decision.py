@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from dealvault.access.actions import CATALOGUE, Scope
 from dealvault.access.agreements import coverage_problem
 from dealvault.access.governance_models import Grant
-from dealvault.access.grants import grant_problem
+from dealvault.access.grant_use import grant_problem
 from dealvault.access.models import Deal, Person
 from dealvault.access.policy import LEVELS, Policy, active_policy, level_rank
 from dealvault.access.principal import Principal

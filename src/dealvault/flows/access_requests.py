@@ -9,7 +9,7 @@ from datetime import datetime
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from dealvault.access import grants
+from dealvault.access import grant_use, grants
 from dealvault.access import service as access
 from dealvault.access.decision import Decision
 from dealvault.access.governance_models import AccessRequest, Grant
@@ -89,7 +89,7 @@ def grant_view(session: Session, grant: Grant, *, at: datetime) -> GrantOut:
         expires_at=grant.expires_at,
         revoked_at=grant.revoked_at,
         revoke_reason=grant.revoke_reason,
-        state=grants.grant_state(grant, at),
+        state=grant_use.grant_state(grant, at),
     )
 
 
@@ -98,7 +98,7 @@ def request_view(
 ) -> RequestOut:
     """The request with its approvals so far, the roles still needed and its grant if any."""
     deal = session.get(Deal, request.deal_id)
-    grant = grants.grant_for(session, request=request)
+    grant = grant_use.grant_for(session, request=request)
     required = required_roles(policy, request)
     return RequestOut(
         id=request.id,
@@ -340,7 +340,7 @@ def revoke_grant(
         raise Invalid("give a reason for the revocation")
     with stores.unit_of_work() as uow:
         s = uow.records
-        grant = grants.get_grant(s, grant_id=grant_id, lock=True)
+        grant = grant_use.get_grant(s, grant_id=grant_id, lock=True)
         deal = s.get(Deal, grant.deal_id)
         if deal is None:  # pragma: no cover - a foreign key guarantees it
             raise NotFound(f"deal of grant {grant_id} not found")
@@ -357,8 +357,8 @@ def revoke_grant(
             deal=deal,
             event=EventIn(action="access.revoke", objects=objects),
         )
-        _refuse(stores, grants.revoker_problem(s, person=person, deal=deal), base)
-        grants.revoke(s, grant=grant, actor=person, deal=deal, reason=reason, at=at)
+        _refuse(stores, grant_use.revoker_problem(s, person=person, deal=deal), base)
+        grant_use.revoke(s, grant=grant, actor=person, deal=deal, reason=reason, at=at)
         audit(
             stores,
             uow,

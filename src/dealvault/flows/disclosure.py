@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from dealvault.access import service as access
 from dealvault.access.decision import Decision, allowed_level, decide
 from dealvault.access.governance_models import Grant
-from dealvault.access.grants import active_grants, add_rows, consume_rows, rows_left
+from dealvault.access.grant_use import active_grants, add_rows, consume_rows, rows_left
 from dealvault.access.models import Deal, Organization, Person
 from dealvault.access.policy import LEVELS, active_policy, level_rank
 from dealvault.access.principal import Principal
