@@ -20,7 +20,7 @@ measurement (progress on stderr):
 * ``package_build_e2e_<N>``: ``flows.packages.build_package`` on a real store holding N
   customers (default 1M) imported untimed: decision, key unwrapping, vault read, AES-GCM
   decryption of every envelope (in worker processes, one per core), package, ledger row and
-  audit event, one transaction; and ``package_verify_e2e_<N>``: ``flows.packages.verify``
+  audit event, one transaction; and ``package_verify_e2e_<N>``: ``flows.receiving.verify``
   (the check plus its audit event). These run on every core of the machine (``--e2e-cpus``;
   the build's decryption workers use them); CPU seconds of the process and its workers are
   reported with them.
@@ -54,7 +54,7 @@ from dealvault.audit.note import Signer, generate_signer
 from dealvault.audit.service import AuditConfig
 from dealvault.crypto.keyring import KeyRing
 from dealvault.crypto.providers import EnvKeyProvider
-from dealvault.flows import admin, agreements
+from dealvault.flows import admin, agreements, receiving
 from dealvault.flows import packages as pkg_flows
 from dealvault.flows import transfer as flows
 from dealvault.flows.context import AppStores
@@ -362,7 +362,7 @@ def bench_e2e(work: Path, rows: int) -> None:
     assert stores.audit.signer is not None
     vkey = stores.audit.signer.verifier().key_string()
     started = time.perf_counter()
-    report = pkg_flows.verify(
+    report = receiving.verify(
         stores, actor=STEWARD, package=work / "e2e-pkg", identities=[ident], verifier_key=vkey
     )
     seconds = time.perf_counter() - started
@@ -375,7 +375,7 @@ def bench_e2e(work: Path, rows: int) -> None:
         bytes=out.size_bytes,
         target=TARGET_RATE,
         meets_target=out.customers / seconds >= TARGET_RATE,
-        timed="flows.packages.verify: verify_package plus its audit event",
+        timed="flows.receiving.verify: verify_package plus its audit event",
     )
     stores.dispose()
 

@@ -32,7 +32,7 @@ from dealvault.audit.service import AuditConfig
 from dealvault.crypto.keyring import KeyRing
 from dealvault.crypto.providers import EnvKeyProvider
 from dealvault.errors import Conflict, Forbidden, IntegrityError, Invalid
-from dealvault.flows import admin, agreements
+from dealvault.flows import admin, agreements, receiving
 from dealvault.flows import packages as pkg_flows
 from dealvault.flows import transfer as flows
 from dealvault.flows.context import AppStores
@@ -469,7 +469,7 @@ def test_receive_imports_into_the_buyers_store(
     built: Built, buyer: AppStores, tmp_path: Path
 ) -> None:
     bkeys = buyer_steward(buyer)
-    got = pkg_flows.receive(
+    got = receiving.receive(
         buyer,
         bkeys,
         actor=P(BUYER_IT),
@@ -495,7 +495,7 @@ def test_receive_imports_into_the_buyers_store(
     assert len(n) == 10 and acts[-2:] == ["import", "package.receive"]
     rewrite(built, lambda f: f.head(9))
     with pytest.raises(IntegrityError, match="failed verification; nothing was imported"):
-        pkg_flows.receive(
+        receiving.receive(
             buyer,
             bkeys,
             actor=P(BUYER_IT),
@@ -517,8 +517,8 @@ def test_receive_needs_the_sellers_own_canary_list(
 ) -> None:
     bkeys = buyer_steward(buyer)
 
-    def receive(canaries: Path | None) -> pkg_flows.ReceiveOut:
-        return pkg_flows.receive(
+    def receive(canaries: Path | None) -> receiving.ReceiveOut:
+        return receiving.receive(
             buyer,
             bkeys,
             actor=P(BUYER_IT),
@@ -699,9 +699,9 @@ def test_receive_commits_the_import_and_its_receipt_together(
         receipts.append(k)
         raise RuntimeError("receipt could not be written")
 
-    monkeypatch.setattr(pkg_flows, "replace", broken)  # the receipt event fails to build
+    monkeypatch.setattr(receiving, "replace", broken)  # the receipt event fails to build
     with pytest.raises(RuntimeError, match="receipt"):
-        pkg_flows.receive(
+        receiving.receive(
             buyer,
             bkeys,
             actor=P(BUYER_IT),
@@ -731,7 +731,7 @@ def test_post_transfer_review_checks_the_buyers_report(
     good = tmp_path / "buyer-report.json"
     # checking a received package is a store-wide action of the operator, not of a steward
     with pytest.raises(Forbidden, match=r"package\.verify needs one of the roles: operator"):
-        pkg_flows.verify(
+        receiving.verify(
             stores,
             actor=P(world.steward),
             package=built.path,
@@ -744,7 +744,7 @@ def test_post_transfer_review_checks_the_buyers_report(
         last = s.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc())).first()
         assert last is not None
         assert (last.action, last.decision) == ("package.verify", "deny")
-    pkg_flows.verify(
+    receiving.verify(
         stores,
         actor=OP,
         package=built.path,
@@ -764,7 +764,7 @@ def test_post_transfer_review_checks_the_buyers_report(
     # a report of a damaged copy: findings, and it cannot be accepted
     rewrite(built, lambda f: f.head(12))
     bad = tmp_path / "bad-report.json"
-    pkg_flows.verify(
+    receiving.verify(
         stores,
         actor=OP,
         package=built.path,

@@ -20,6 +20,7 @@ from dealvault.cli.output import import_progress, kv_table, print_json, table
 from dealvault.errors import InputError, Invalid
 from dealvault.files import check_output_file, read_text_file, refuse_if_wide
 from dealvault.flows import packages as package_flows
+from dealvault.flows import receiving
 from dealvault.flows import reviews as review_flows
 from dealvault.flows import transfer as flows
 from dealvault.flows.transfer import LedgerEntry, PlanOut
@@ -366,7 +367,7 @@ def package_verify_cmd(
     the reconciliation report. Exit code 6 when the package fails."""
     c = get(ctx)
     _check_reports(report_json, report_html)
-    report = package_flows.verify(
+    report = receiving.verify(
         c.stores(),
         actor=c.actor(),
         package=package,
@@ -407,7 +408,7 @@ def package_receive_cmd(
     _check_reports(report_json, report_html)
     show_bar = not json_out and c.console.is_terminal
     with import_progress(c.err, show=show_bar, task="receive") as progress:
-        result = package_flows.receive(
+        result = receiving.receive(
             c.stores(),
             c.keyring(),
             actor=c.actor(),
