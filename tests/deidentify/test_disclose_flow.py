@@ -354,7 +354,7 @@ def test_top_products_released_alone(
 def test_a_leaked_disclosure_is_traced_to_its_recipient(
     stores: AppStores, keyring: KeyRing, world: World, loaded: dict[str, Path], tmp_path: Path
 ) -> None:
-    from dealvault.flows.closing import trace_file
+    from dealvault.flows.leaks import trace_file
 
     for recipient in ("Bidder A", "Bidder B"):
         got = _disclose(stores, keyring, world, level=Level.MASKED, recipient=recipient)

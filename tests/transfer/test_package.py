@@ -675,7 +675,7 @@ def test_build_with_worker_processes_matches_the_records(
 def test_a_leaked_package_names_its_recipient(
     stores: AppStores, keyring: KeyRing, world: World, built: Built, tmp_path: Path
 ) -> None:
-    from dealvault.flows.closing import trace_file
+    from dealvault.flows.leaks import trace_file
 
     leaked = records(built.path, built.identity)
     # columns renamed and reordered, most rows dropped: the canaries still tell

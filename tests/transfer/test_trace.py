@@ -16,8 +16,8 @@ from dealvault.audit.models import AuditEvent
 from dealvault.crypto.keyring import KeyRing
 from dealvault.deidentify.writers import write_disclosure
 from dealvault.errors import Forbidden, InputError
-from dealvault.flows.closing import trace_file
 from dealvault.flows.context import AppStores
+from dealvault.flows.leaks import trace_file
 from dealvault.synth.writers import write_export
 from dealvault.transfer.trace import TraceResult, read_file
 from tests.conftest import P, World

@@ -12,6 +12,7 @@ from dealvault.cli.output import kv_table, print_json, table
 from dealvault.errors import InputError, Invalid
 from dealvault.files import check_output_file, read_text_file, write_private
 from dealvault.flows import closing as flows
+from dealvault.flows import leaks
 from dealvault.flows.closing import CertificateOut
 
 certificate_app = typer.Typer(
@@ -38,7 +39,7 @@ def trace_cmd(
 ) -> None:
     """Name the recipient of a leaked file from its canary customers and tokens."""
     c = get(ctx)
-    out = flows.trace_file(
+    out = leaks.trace_file(
         c.stores(), c.keyring(), actor=c.actor(), path=file, deal=deal, purpose=purpose
     )
     if json_out:

@@ -25,7 +25,6 @@ from dealvault.db.stores import UnitOfWork
 from dealvault.errors import Conflict, IntegrityError, Invalid, KeyUnavailable, NotFound
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit, authorize, enforce, person_of
-from dealvault.transfer import trace as tracing
 from dealvault.transfer.certificates import (
     CRYPTO_ERASE,
     METHODS,
@@ -44,7 +43,6 @@ from dealvault.transfer.certificates import (
     verify_certificate as check_note,
 )
 from dealvault.transfer.models import DestructionCertificate
-from dealvault.transfer.trace import TraceResult
 from dealvault.vault import service as vault
 from dealvault.vault.shred import shred_customer, shred_dataset
 
@@ -106,77 +104,6 @@ def _out(cert: Certificate, *, note: str, verifier: str | None) -> CertificateOu
         note=note,
         verifier_key=verifier,
     )
-
-
-# -- trace ---------------------------------------------------------------------------------------
-
-
-def trace_file(
-    stores: AppStores,
-    keyring: KeyRing,
-    *,
-    actor: Principal,
-    path: Path,
-    deal: str | None = None,
-    purpose: str = "leak investigation",
-) -> TraceResult:
-    """Name the recipient of a leaked file (the deal's, or every deal the actor may trace in).
-
-    Allowed to the seller's stewards and security officers, also on a frozen deal (tracing
-    reveals no customer data); the file's digest, verdict and the exposed subjects are audited.
-    """
-    with stores.unit_of_work() as uow:
-        s = uow.records
-        person = person_of(s, actor)
-        event = EventIn(
-            action="trace",
-            actor=person.email,
-            authn=actor.authn.value,
-            session=actor.session_id,
-            client=actor.client,
-            deal=deal,
-            purpose=purpose,
-            objects={"file": path.name},
-        )
-        if deal is not None:
-            deals = [access.get_deal(s, code=deal)]
-        else:  # every deal the actor may trace in (none: a recorded denial)
-            deals = [
-                d for d in access.list_deals(s) if access.member_roles(s, deal=d, person=person)
-            ]
-            deals = [d for d in deals if decide(s, actor=person, deal=d, action="trace").allowed]
-        decisions = [decide(s, actor=person, deal=d, action="trace") for d in deals]
-        reasons = [r for dec in decisions if not dec.allowed for r in dec.reasons]
-        if not deals:
-            reasons.append(f"{person.email} may trace in no deal")
-        ok = not reasons
-        enforce(stores, Decision(ok, "none", tuple(reasons) or ("may trace",)), event)
-        result = tracing.trace_file(uow, keyring, path=path, deals=deals)
-        top = result.evidence[0] if result.evidence else None
-        audit(
-            stores,
-            uow,
-            replace(
-                event,
-                decision="allow",
-                objects={
-                    "file": path.name,
-                    "sha256": result.sha256,
-                    "format": result.format,
-                    "verdict": result.verdict,
-                    "confidence": result.confidence,
-                    "deals": ",".join(d.code for d in deals),
-                },
-                counts={
-                    "rows": result.rows,
-                    "tokens_seen": result.tokens_seen,
-                    "canaries_found": top.canaries_found if top else 0,
-                    "customers_exposed": len(result.subject_ids),
-                },
-                subjects=result.subject_ids,
-            ),
-        )
-        return result
 
 
 # -- certificates: issue -------------------------------------------------------------------------
