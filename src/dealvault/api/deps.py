@@ -37,7 +37,8 @@ class ServerContext:
     trusted: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
 
 
-def server(request: Request) -> ServerContext:
+async def server(request: Request) -> ServerContext:
+    """The server context (no I/O: run on the event loop, not in a worker thread)."""
     ctx = request.app.state.dealvault
     assert isinstance(ctx, ServerContext)
     return ctx
@@ -46,7 +47,7 @@ def server(request: Request) -> ServerContext:
 Ctx = Annotated[ServerContext, Depends(server)]
 
 
-def client_address(request: Request, ctx: Ctx) -> str | None:
+async def client_address(request: Request, ctx: Ctx) -> str | None:
     """The client's address: the peer's, or the nearest untrusted one of X-Forwarded-For
     when the peer is a configured proxy (a client cannot fake it past a trusted proxy)."""
     peer = request.client.host if request.client else None
@@ -95,7 +96,7 @@ def principal(request: Request, ctx: Ctx, client: Client) -> Principal:
 Signing = Annotated[Principal, Depends(principal)]
 
 
-def signed_in(who: Signing) -> Principal:
+async def signed_in(who: Signing) -> Principal:
     """The signed-in person: a session past its second factor, or an API token. A session
     with the password only gets nothing but the sign-in steps (not a token that would stand
     in for the second factor, nor a hint whether a deal exists)."""
