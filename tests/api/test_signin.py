@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pyotp
 from sqlalchemy import update
 
 from dealvault.accounts.models import AccountLink, AuthSession
@@ -321,3 +322,42 @@ def test_the_registers_are_read_by_the_roles_the_policy_names(server: Server) ->
         r = analyst.http.get(f"/api/deals/clean-2026/{path}")
         assert r.status_code == 403, (path, r.text)
     assert [e["decision"] for e in events(server, "agreement.list")][-1] == "deny"
+
+
+def test_a_totp_device_is_replaced_only_from_a_signed_in_session(server: Server) -> None:
+    invite(server, ANALYST)
+    me = activate(server, ANALYST)
+    h = {"X-CSRF-Token": me.csrf}
+    # a session with the password only may not change the second factor
+    half = server.client()
+    ok = half.post("/api/auth/login", json={"email": ANALYST, "password": PASSWORD})
+    refused = half.post("/api/account/totp/begin", headers={"X-CSRF-Token": ok.json()["csrf"]})
+    assert refused.status_code == 403 and "second factor" in refused.json()["message"]
+    # signed in with the current device: a new one is set up and confirmed
+    begin = me.http.post("/api/account/totp/begin", headers=h)
+    assert begin.status_code == 200, begin.text
+    new = pyotp.TOTP(pyotp.parse_uri(begin.json()["uri"]).secret)
+    wrong = me.http.post("/api/account/totp/finish", json={"code": "000000"}, headers=h)
+    assert wrong.status_code in (400, 422), wrong.text
+    done = me.http.post("/api/account/totp/finish", json={"code": new.now()}, headers=h)
+    assert done.status_code == 200, done.text
+    assert len(done.json()["recovery_codes"]) == 10 and done.json()["recovery_codes"] != me.recovery
+    assert events(server, "account.totp_replace")
+    # from now on the new device signs in; the old device's codes do not
+    old = server.client()
+    ok = old.post("/api/auth/login", json={"email": ANALYST, "password": PASSWORD})
+    stale = old.post(
+        "/api/auth/second-factor",
+        json={"code": me.totp.now() if me.totp else ""},
+        headers={"X-CSRF-Token": ok.json()["csrf"]},
+    )
+    assert stale.status_code == 401
+    # the old recovery codes are gone with the old device
+    again = server.client()
+    ok = again.post("/api/auth/login", json={"email": ANALYST, "password": PASSWORD})
+    gone = again.post(
+        "/api/auth/second-factor",
+        json={"code": me.recovery[0]},
+        headers={"X-CSRF-Token": ok.json()["csrf"]},
+    )
+    assert gone.status_code in (401, 429)

@@ -23,6 +23,8 @@ class Account(Base):
     #: the TOTP secret sealed with the store's account key (AEAD, bound to the person)
     totp_sealed: Mapped[bytes | None] = mapped_column(LargeBinary(), nullable=True)
     totp_enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: a new device's secret (sealed the same way) until a code from it confirms the change
+    totp_pending: Mapped[bytes | None] = mapped_column(LargeBinary(), nullable=True)
     #: the last time step whose code was accepted: a code is accepted once (no replay)
     totp_last_step: Mapped[int] = mapped_column(Integer, default=0)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

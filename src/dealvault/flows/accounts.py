@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel
@@ -22,7 +22,7 @@ from dealvault.audit.service import EventIn
 from dealvault.config import Settings
 from dealvault.crypto.keyring import KeyRing
 from dealvault.db.base import utcnow
-from dealvault.errors import Conflict, Invalid
+from dealvault.errors import Conflict, Forbidden, Invalid
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit, authorize, checkpoint
 
@@ -212,7 +212,9 @@ def activate(
 
 
 def begin_totp(stores: AppStores, keyring: KeyRing, *, actor: Principal) -> TotpEnrolment:
-    """A new TOTP secret for the acting person (pending until a code confirms it)."""
+    """A new TOTP secret for the acting person (pending until a code confirms it). With a
+    device already set up this replaces it, from a session signed in with that device only;
+    the current device stays in force until the new one is confirmed."""
     with stores.unit_of_work() as uow:
         person, event = authorize(
             stores,
@@ -223,15 +225,24 @@ def begin_totp(stores: AppStores, keyring: KeyRing, *, actor: Principal) -> Totp
         )
         account = acc.account_of(uow.records, person, create=True)
         assert account is not None
-        if account.totp_enrolled_at is not None:
-            # replacing the device would leave the account with the password alone until the
-            # new one is confirmed: refused (a lost device: recovery codes, or a re-invitation)
-            raise Conflict("a TOTP device is already set up for this account")
+        replacing = account.totp_enrolled_at is not None
+        if replacing and not actor.second_factor:
+            # a password alone never changes the second factor (a lost device: a recovery
+            # code signs in, then the device is replaced)
+            raise Forbidden(
+                "replacing the TOTP device needs a session signed in with a second factor",
+                code="denied",
+            )
         key = keyring.store_key(uow.keys, purpose=acc.ACCOUNT_KEY_PURPOSE, create=True)
         assert key is not None
         secret = totp.new_secret()
-        account.totp_sealed = acc.seal_totp(key, person_id=person.id, secret=secret)
-        account.totp_enrolled_at = None
+        sealed = acc.seal_totp(key, person_id=person.id, secret=secret)
+        if replacing:
+            account.totp_pending = sealed
+            event = replace(event, objects={"replaces": "the current device"})
+        else:
+            account.totp_sealed = sealed
+            account.totp_enrolled_at = None
         audit(stores, uow, event)
         uri = totp.provisioning_uri(secret, email=person.email, issuer=ISSUER)
         return TotpEnrolment(uri=uri, qr_svg=totp.qr_svg(uri))
@@ -246,15 +257,27 @@ def finish_totp(stores: AppStores, keyring: KeyRing, *, actor: Principal, code: 
             stores, s, actor=actor, action=OWN_ACCOUNT, event=EventIn(action="account.totp_enrol")
         )
         account = acc.account_of(s, person)
-        if account is None or account.totp_sealed is None or account.totp_enrolled_at is not None:
+        pending = account.totp_pending if account is not None else None
+        if account is None or (
+            pending is None
+            and (account.totp_sealed is None or account.totp_enrolled_at is not None)
+        ):
             raise Conflict("no TOTP set-up is pending: start it first")
         key = keyring.store_key(uow.keys, purpose=acc.ACCOUNT_KEY_PURPOSE, create=False)
         if key is None:
             raise Conflict("no TOTP set-up is pending: start it first")
-        secret = acc.open_totp(key, person_id=person.id, sealed=account.totp_sealed)
-        step = totp.matching_step(secret, code, after=account.totp_last_step)
+        sealed = pending if pending is not None else account.totp_sealed
+        assert sealed is not None
+        secret = acc.open_totp(key, person_id=person.id, sealed=sealed)
+        # a new device's codes start afresh; the first device's must not replay
+        step = totp.matching_step(
+            secret, code, after=0 if pending is not None else account.totp_last_step
+        )
         if step is None:
             raise Invalid("the code does not match: check the device's clock and try again")
+        if pending is not None:  # the new device replaces the old one from now on
+            account.totp_sealed, account.totp_pending = pending, None
+            event = replace(event, action="account.totp_replace")
         account.totp_last_step = step
         account.totp_enrolled_at = utcnow()
         codes = totp.new_recovery_codes()
