@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from importlib import resources
 from types import MappingProxyType
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dealvault.access.actions import CATALOGUE, FROZEN_ALWAYS, Scope
+from dealvault.access.actions import FROZEN_ALWAYS
 from dealvault.access.governance_models import PolicyVersion
 from dealvault.access.models import Deal, Person
 from dealvault.access.policy_cedar import (
@@ -31,10 +29,22 @@ from dealvault.access.policy_cedar import (
     level_rank,
     read_request,
 )
-from dealvault.access.stages import MemberRole, Stage
+from dealvault.access.policy_file import (
+    CATEGORIES,
+    MEMBER_ROLES,
+    STAGES,
+    check_keys,
+    choice,
+    names_of,
+    one_line,
+    parse_actions,
+    parse_caps,
+    parse_ceilings,
+    parse_toml,
+    subtable,
+)
 from dealvault.db.memo import recall
 from dealvault.errors import Conflict, IntegrityError, Invalid
-from dealvault.ingest.fields import Category
 
 __all__ = [
     "LEVELS",
@@ -51,10 +61,6 @@ __all__ = [
 ]
 
 FORMAT = 2
-_ROLES = tuple(r.value for r in MemberRole)
-_STAGES = tuple(s.value for s in Stage)
-_CATEGORIES = tuple(c.value for c in Category)
-_SECTIONS = ("policy", "approvals", "ceiling", "category_caps", "audit_log", "frozen", "actions")
 
 
 @dataclass(frozen=True)
@@ -90,7 +96,7 @@ class Policy:
         self, *, categories: Iterable[str | None] = (None,)
     ) -> dict[tuple[str, str, str | None], str]:
         """Ceiling of every (role, stage, category) in one Cedar batch (None: no category)."""
-        keys = [(r, s, c) for r in _ROLES for s in _STAGES for c in categories]
+        keys = [(r, s, c) for r in MEMBER_ROLES for s in STAGES for c in categories]
         levels = self._ceilings([(r, s, (c,) if c else ()) for r, s, c in keys])
         return dict(zip(keys, levels, strict=True))
 
@@ -156,9 +162,9 @@ class Policy:
     ) -> tuple[bool, tuple[str, ...]]:
         """Cedar's decision on a catalogue ``action`` by a person holding ``roles``, with
         readable reasons (the action is allowed when one of the roles is)."""
-        held = sorted({_choice(r, ROLES, "role", "request") for r in roles})
+        held = sorted({choice(r, ROLES, "role", "request") for r in roles})
         if stage is not None:
-            stage = _choice(stage, _STAGES, "stage", "request")
+            stage = choice(stage, STAGES, "stage", "request")
         if not held:
             rule = self.actions.get(action)
             who = ", ".join(rule.roles) if rule and rule.roles else "nobody"
@@ -225,127 +231,17 @@ def _request_names(
     role: str, stage: str, categories: Sequence[str]
 ) -> tuple[str, str, tuple[str, ...]]:
     return (
-        _choice(role, _ROLES, "member role", "request"),
-        _choice(stage, _STAGES, "stage", "request"),
-        tuple(sorted({_choice(c, _CATEGORIES, "category", "request") for c in categories})),
+        choice(role, MEMBER_ROLES, "member role", "request"),
+        choice(stage, STAGES, "stage", "request"),
+        tuple(sorted({choice(c, CATEGORIES, "category", "request") for c in categories})),
     )
-
-
-# -- parsing and validation ---------------------------------------------------------------
-def _choice(value: object, allowed: Sequence[str], what: str, where: str) -> str:
-    if not isinstance(value, str) or value not in allowed:
-        raise Invalid(f"{where}: unknown {what} {value!r}; choose one of: {', '.join(allowed)}")
-    return value
-
-
-def _table(doc: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
-    value = doc[key]
-    if not isinstance(value, dict):
-        raise Invalid(f"{where}: must be a table, not {type(value).__name__}")
-    return value
-
-
-def _keys(
-    tbl: Mapping[str, Any],
-    where: str,
-    *,
-    required: Sequence[str],
-    optional: Sequence[str] = (),
-    what: str = "key",
-) -> None:
-    for key in tbl:
-        if key not in required and key not in optional:
-            known = ", ".join((*required, *optional))
-            raise Invalid(f"{where}: unknown {what} {key!r}; expected one of: {known}")
-    for key in required:
-        if key not in tbl:
-            raise Invalid(f"{where}: missing {what} {key!r}")
-
-
-def _text(value: object, where: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise Invalid(f"{where}: must be a non-empty string")
-    if any(ch in value for ch in "\r\n\x00") or len(value) > 200:
-        raise Invalid(f"{where}: must be one line of at most 200 characters")
-    return value
-
-
-def _names(value: object, allowed: Sequence[str], what: str, where: str) -> tuple[str, ...]:
-    if not isinstance(value, list):
-        raise Invalid(f"{where}: must be a list of {what}s")
-    names = tuple(_choice(v, allowed, what, where) for v in value)
-    dup = sorted({n for n in names if names.count(n) > 1})
-    if dup:
-        raise Invalid(f"{where}: {what} {dup[0]!r} is listed twice")
-    return names
-
-
-def _parse_ceilings(doc: Mapping[str, Any]) -> dict[str, dict[str, str]]:
-    tbl = _table(doc, "ceiling", "[ceiling]")
-    _keys(tbl, "[ceiling]", required=_ROLES, what="member role")
-    out: dict[str, dict[str, str]] = {}
-    for role in _ROLES:
-        where = f"[ceiling.{role}]"
-        row = _table(tbl, role, where)
-        _keys(row, where, required=_STAGES, what="stage")
-        out[role] = {s: _choice(row[s], LEVELS, "level", f"ceiling.{role}.{s}") for s in _STAGES}
-    return out
-
-
-def _parse_caps(doc: Mapping[str, Any]) -> dict[str, CategoryCap]:
-    tbl = _table(doc, "category_caps", "[category_caps]")
-    caps: dict[str, CategoryCap] = {}
-    for category in tbl:
-        _choice(category, _CATEGORIES, "category", "[category_caps]")
-        where = f"category_caps.{category}"
-        cap = _table(tbl, category, f"[{where}]")
-        _keys(cap, f"[{where}]", required=("level",), optional=("exempt",))
-        caps[category] = CategoryCap(
-            level=_choice(cap["level"], LEVELS, "level", f"{where}.level"),
-            exempt=_names(cap.get("exempt", []), _ROLES, "member role", f"{where}.exempt"),
-        )
-    return caps
-
-
-def _parse_actions(doc: Mapping[str, Any]) -> dict[str, ActionRule]:
-    tbl = _table(doc, "actions", "[actions]")
-    rules: dict[str, ActionRule] = {}
-    for name in tbl:
-        if name not in CATALOGUE:
-            raise Invalid(f"[actions]: unknown action {name!r}; see docs/policy.md for the list")
-        where = f"actions.{name}"
-        rule = _table(tbl, name, where)
-        store = CATALOGUE[name].scope is Scope.STORE
-        _keys(rule, where, required=("roles",), optional=() if store else ("stages",))
-        stages = rule.get("stages", [])
-        if stages == ["*"]:
-            stages = list(_STAGES)
-        rules[name] = ActionRule(
-            roles=_names(rule["roles"], ROLES, "role", f"{where}.roles"),
-            stages=() if store else _names(stages, _STAGES, "stage", f"{where}.stages"),
-        )
-    return rules
-
-
-def _parse(text: str) -> dict[str, Any]:
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise Invalid(f"policy is not valid TOML: {exc}") from None
-    for key in doc:
-        if key not in _SECTIONS:
-            raise Invalid(f"unknown section [{key}]; expected: {', '.join(_SECTIONS)}")
-    for key in _SECTIONS:
-        if key not in doc:
-            raise Invalid(f"missing section [{key}]")
-    return doc
 
 
 @lru_cache(maxsize=32)
 def _build(text: str, version: int) -> Policy:
-    doc = _parse(text)
-    meta = _table(doc, "policy", "[policy]")
-    _keys(
+    doc = parse_toml(text)
+    meta = subtable(doc, "policy", "[policy]")
+    check_keys(
         meta,
         "[policy]",
         required=("format", "governed_above", "training_course"),
@@ -353,27 +249,27 @@ def _build(text: str, version: int) -> Policy:
     )
     if type(meta["format"]) is not int or meta["format"] != FORMAT:
         raise Invalid(f"policy.format: unsupported format {meta['format']!r}; expected {FORMAT}")
-    approvals = _table(doc, "approvals", "[approvals]")
-    _keys(approvals, "[approvals]", required=("default", "sensitive"))
-    default = _names(approvals["default"], _ROLES, "member role", "approvals.default")
-    sensitive = _names(approvals["sensitive"], _ROLES, "member role", "approvals.sensitive")
+    approvals = subtable(doc, "approvals", "[approvals]")
+    check_keys(approvals, "[approvals]", required=("default", "sensitive"))
+    default = names_of(approvals["default"], MEMBER_ROLES, "member role", "approvals.default")
+    sensitive = names_of(approvals["sensitive"], MEMBER_ROLES, "member role", "approvals.sensitive")
     if not default:
         raise Invalid("approvals.default: at least one approver role is needed")
     missing = [r for r in default if r not in sensitive]
     if missing:
         raise Invalid(f"approvals.sensitive: must include every default approver; add {missing[0]}")
-    audit_log = _table(doc, "audit_log", "[audit_log]")
-    _keys(audit_log, "[audit_log]", required=("roles",))
-    frozen = _table(doc, "frozen", "[frozen]")
-    _keys(frozen, "[frozen]", required=("allow",))
-    ceilings = _parse_ceilings(doc)
-    caps = _parse_caps(doc)
-    audit_roles = _names(audit_log["roles"], _ROLES, "member role", "audit_log.roles")
-    frozen_allow = _names(frozen["allow"], ACTIONS, "action", "frozen.allow")
+    audit_log = subtable(doc, "audit_log", "[audit_log]")
+    check_keys(audit_log, "[audit_log]", required=("roles",))
+    frozen = subtable(doc, "frozen", "[frozen]")
+    check_keys(frozen, "[frozen]", required=("allow",))
+    ceilings = parse_ceilings(doc)
+    caps = parse_caps(doc)
+    audit_roles = names_of(audit_log["roles"], MEMBER_ROLES, "member role", "audit_log.roles")
+    frozen_allow = names_of(frozen["allow"], ACTIONS, "action", "frozen.allow")
     for name in FROZEN_ALWAYS:
         if name not in frozen_allow:
             raise Invalid(f"frozen.allow: must include {name} (else a freeze can never end)")
-    actions = _parse_actions(doc)
+    actions = parse_actions(doc)
     sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
     cedar = compile_cedar(
         ceilings=ceilings,
@@ -389,9 +285,9 @@ def _build(text: str, version: int) -> Policy:
         sha256=sha,
         approvals_default=default,
         approvals_sensitive=sensitive,
-        training_course=_text(meta["training_course"], "policy.training_course"),
-        governed_above=_choice(meta["governed_above"], LEVELS, "level", "policy.governed_above"),
-        description=_text(meta.get("description", "access policy"), "policy.description"),
+        training_course=one_line(meta["training_course"], "policy.training_course"),
+        governed_above=choice(meta["governed_above"], LEVELS, "level", "policy.governed_above"),
+        description=one_line(meta.get("description", "access policy"), "policy.description"),
         ceilings=MappingProxyType({r: MappingProxyType(row) for r, row in ceilings.items()}),
         category_caps=MappingProxyType(caps),
         audit_log_roles=audit_roles,
@@ -408,7 +304,7 @@ def parse_policy(text: str, *, version: int = 0) -> Policy:
 
 @lru_cache(maxsize=8)
 def _all_ceilings(policy: Policy) -> Mapping[tuple[str, str, str | None], str]:
-    return policy.ceiling_table(categories=(None, *_CATEGORIES))
+    return policy.ceiling_table(categories=(None, *CATEGORIES))
 
 
 def loosenings(policy: Policy, *, baseline: Policy) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -186,24 +187,36 @@ def live_session(
     timed out, nor its account disabled (every failure is the same 'sign in again'). One
     round trip."""
     at = now or utcnow()
-    found = session.execute(
-        select(AuthSession, Person.email, Account.disabled_at, Account.person_id)
-        .join(Person, Person.id == AuthSession.person_id)
-        .outerjoin(Account, Account.person_id == AuthSession.person_id)
-        .where(AuthSession.secret_digest == sec.digest(secret))
-    ).first()
-    row = found[0] if found is not None else None
+    row, email, enabled = _by_secret(session, AuthSession, secret)
     if (
-        found is None
-        or row is None
+        row is None
         or row.revoked_at is not None
         or row.expires_at <= at
         or row.last_seen_at + timeouts.idle <= at
     ):
         raise Unauthenticated("not signed in, or the session has ended: sign in again")
-    if found[3] is None or found[2] is not None:
+    if not enabled:
         raise Unauthenticated("this account is disabled")
-    return row, str(found[1])
+    return row, email
+
+
+_Credential = TypeVar("_Credential", AuthSession, ApiToken)
+
+
+def _by_secret(
+    session: Session, model: type[_Credential], secret: str
+) -> tuple[_Credential | None, str, bool]:
+    """The session or token row behind ``secret``, its person's e-mail and whether the
+    account may sign in: one joined query."""
+    found = session.execute(
+        select(model, Person.email, Account.disabled_at, Account.person_id)
+        .join(Person, Person.id == model.person_id)
+        .outerjoin(Account, Account.person_id == model.person_id)
+        .where(model.secret_digest == sec.digest(secret))
+    ).first()
+    if found is None:
+        return None, "", False
+    return found[0], str(found[1]), found[3] is not None and found[2] is None
 
 
 def revoke_sessions(session: Session, *, person_id: int, reason_at: datetime | None = None) -> int:
@@ -238,18 +251,12 @@ def new_token(
 def live_token(session: Session, *, secret: str) -> tuple[ApiToken, str]:
     """The API token behind ``secret`` and its person's e-mail, if it is live and its account
     enabled. One round trip."""
-    found = session.execute(
-        select(ApiToken, Person.email, Account.disabled_at, Account.person_id)
-        .join(Person, Person.id == ApiToken.person_id)
-        .outerjoin(Account, Account.person_id == ApiToken.person_id)
-        .where(ApiToken.secret_digest == sec.digest(secret))
-    ).first()
-    row = found[0] if found is not None else None
-    if found is None or row is None or row.revoked_at is not None or row.expires_at <= utcnow():
+    row, email, enabled = _by_secret(session, ApiToken, secret)
+    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
         raise Unauthenticated("the API token is not valid: expired, revoked or unknown")
-    if found[3] is None or found[2] is not None:
+    if not enabled:
         raise Unauthenticated("this account is disabled")
-    return row, str(found[1])
+    return row, email
 
 
 def token_of(session: Session, *, person: Person, token_id: str) -> ApiToken:

@@ -187,11 +187,17 @@ class KeyRing:
         return out
 
     def _open_block(self, ks: Session, row: CustomerKeyBlock) -> dict[int, bytes]:
+        return unpack_key_block(self._open_block_bytes(ks, row))
+
+    def _open_block_bytes(self, ks: Session, row: CustomerKeyBlock) -> bytes:
+        """The block's packed entries (see :data:`KEY_ENTRY`), length checked."""
         key = self.dataset_key(ks, dataset_id=row.dataset_id, purpose=DATA, version=row.version)
         plain = env.open_envelope(
             key, row.wrapped, env.key_block_context(row.dataset_id, row.version, row.block)
         )
-        return unpack_key_block(plain)
+        if len(plain) % _ENTRY.size:
+            raise IntegrityError("customer key block has a bad length")
+        return plain
 
     def _seal_block(
         self, ks: Session, dataset_id: int, version: int, block: int, keys: dict[int, bytes]
@@ -249,13 +255,7 @@ class KeyRing:
 
         ids = np.fromiter(wanted, dtype=np.uint64, count=len(wanted))
         for row in rows:
-            key = self.dataset_key(ks, dataset_id=row.dataset_id, purpose=DATA, version=row.version)
-            plain = env.open_envelope(
-                key, row.wrapped, env.key_block_context(row.dataset_id, row.version, row.block)
-            )
-            if len(plain) % _ENTRY.size:
-                raise IntegrityError("customer key block has a bad length")
-            entries = np.frombuffer(plain, dtype=KEY_ENTRY)
+            entries = np.frombuffer(self._open_block_bytes(ks, row), dtype=KEY_ENTRY)
             hit = entries[np.isin(entries["record_id"], ids)]  # only the keys asked for
             out.update(
                 zip(hit["record_id"].tolist(), (k.tobytes() for k in hit["key"]), strict=True)
