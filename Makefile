@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: venv demo serve-demo test lint format bench eval clean
+.PHONY: venv web-assets demo serve-demo test lint format bench eval clean
 
 # tests run on every core (pytest-xdist); TEST_WORKERS=0 runs them in one process
 TEST_WORKERS ?= auto
@@ -16,6 +16,18 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+# the web data room's front-end files, from the npm registry (versions and hashes pinned in
+# web-assets/package-lock.json), copied into the package; never from a CDN
+VENDOR       := src/dealvault/web/static/vendor
+VENDOR_STAMP := $(VENDOR)/.stamp
+$(VENDOR_STAMP): web-assets/package.json web-assets/package-lock.json
+	npm ci --prefix web-assets --no-audit --no-fund --loglevel=error
+	mkdir -p $(VENDOR)
+	cp web-assets/node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/htmx.min.js
+	touch $(VENDOR_STAMP)
+
+web-assets: $(VENDOR_STAMP)
 
 # pycanon (the independent k-anonymity checker the tests call) pins exact versions of numpy,
 # pandas and typer, so it lives in a venv of its own and the tests run it as a subprocess.
@@ -31,11 +43,11 @@ demo: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" bash scripts/demo.sh
 
 ## serve-demo: the server on the demo store with invented, signed-up accounts (Ctrl-C stops)
-serve-demo: $(STAMP)
+serve-demo: $(STAMP) $(VENDOR_STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python scripts/serve_demo.py
 
 ## test: set up if needed, then run the whole test suite
-test: $(STAMP) $(CANON_STAMP)
+test: $(STAMP) $(CANON_STAMP) $(VENDOR_STAMP)
 	DEALVAULT_PYCANON_PYTHON="$(abspath $(CANON))/bin/python" $(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 ## lint: ruff (lint + format check) and mypy --strict
@@ -49,7 +61,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix src tests bench
 
 ## bench: run the benchmarks (one JSON line each); see docs/benchmarks.md
-bench: $(STAMP)
+bench: $(STAMP) $(VENDOR_STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python bench/import.py
 	$(BIN)/python bench/audit.py

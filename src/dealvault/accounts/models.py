@@ -28,6 +28,9 @@ class Account(Base):
     #: the last time step whose code was accepted: a code is accepted once (no replay)
     totp_last_step: Mapped[int] = mapped_column(Integer, default=0)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: the person's language for pages and mails (zh | en; None: the browser's) and time zone
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    time_zone: Mapped[str | None] = mapped_column(String(64), nullable=True)
     disabled_by: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

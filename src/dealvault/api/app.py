@@ -20,6 +20,9 @@ from dealvault.crypto.keyring import KeyRing
 from dealvault.errors import DealvaultError
 from dealvault.flows.accounts import AccountRules, Mailer
 from dealvault.flows.context import AppStores
+from dealvault.web import errors as web_errors
+from dealvault.web.mount import either, mount_web
+from dealvault.web.security import HEADERS
 
 
 class Ready(BaseModel):
@@ -89,17 +92,19 @@ def create_app(
     )
     app.state.dealvault = ctx
 
-    app.add_exception_handler(DealvaultError, on_dealvault_error)
-    app.add_exception_handler(RequestValidationError, on_malformed)
-    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(DealvaultError, either(on_dealvault_error, web_errors.page_error))
+    app.add_exception_handler(RequestValidationError, either(on_malformed, web_errors.malformed))
+    app.add_exception_handler(
+        StarletteHTTPException, either(on_http_error, web_errors.page_not_found)
+    )
 
     @app.middleware("http")
     async def _headers(request: Request, call_next: Any) -> Any:
         response = await call_next(request)
-        response.headers.setdefault("Cache-Control", "no-store")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        response.headers.setdefault("X-Frame-Options", "DENY")
+        for name, value in HEADERS.items():
+            response.headers.setdefault(name, value)
+        if request.url.path.startswith("/static/"):
+            response.headers["Cache-Control"] = "public, max-age=3600"
         return response
 
     @app.get("/healthz", tags=["health"])
@@ -129,4 +134,5 @@ def create_app(
     app.include_router(routes_closing.router)
     app.include_router(routes_agreements.router)
     app.include_router(routes_audit.router)
+    mount_web(app)
     return app

@@ -22,6 +22,8 @@ from dealvault.flows.context import AppStores
 #: the session cookie: __Host- means Secure, Path=/ and no Domain (browsers enforce it)
 COOKIE = "__Host-dealvault"
 CSRF_HEADER = "X-CSRF-Token"
+#: the session's raw CSRF token for the web pages' forms (HttpOnly: no script reads it)
+CSRF_COOKIE = "__Host-dealvault-csrf"
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
 

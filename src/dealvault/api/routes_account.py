@@ -8,7 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field
 
-from dealvault.api.deps import COOKIE, Actor, Client, Ctx, Signing
+from dealvault.api.cookies import forget_session, keep_session
+from dealvault.api.deps import Actor, Client, Ctx, Signing
 from dealvault.api.errors import COMMON, MAILING, Text, error_responses
 from dealvault.flows import accounts, own_account, passkeys, signin
 
@@ -51,15 +52,9 @@ class SignedIn(BaseModel):
 
 
 def _signed_in(response: Response, ctx: Ctx, out: accounts.SignIn) -> SignedIn:
-    response.set_cookie(
-        COOKIE,
-        out.secret,
-        max_age=int(ctx.rules.timeouts.absolute.total_seconds()),
-        path="/",
-        secure=True,
-        httponly=True,
-        samesite="strict",
-    )
+    """Keep the session in its cookie, and its CSRF token in the one the web pages' forms
+    read (a sign-in step taken by a page's script leaves the pages working)."""
+    keep_session(response, ctx.rules, out)
     return SignedIn(session_id=out.session_id, email=out.email, csrf=out.csrf, next=out.next)
 
 
@@ -91,7 +86,7 @@ def second_factor(
 @router.post("/auth/logout", status_code=204)
 def logout(response: Response, ctx: Ctx, actor: Signing) -> None:
     signin.logout(ctx.stores, actor=actor)
-    response.delete_cookie(COOKIE, path="/", secure=True, httponly=True, samesite="strict")
+    forget_session(response)
 
 
 @router.post("/account/activate")

@@ -1,0 +1,79 @@
+"""The pages' languages: Babel catalogues (one .po file per area under ``locale/zh``, merged
+at start; English is the source language), the choice of a request's language, and dates
+shown in the person's time zone."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel import Locale
+from babel.dates import format_datetime
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+
+LOCALE_DIR = Path(__file__).parent / "locale"
+LANGUAGES = ("zh", "en")
+DEFAULT = "zh"
+_BABEL = {"zh": "zh_Hans_CN", "en": "en_GB"}
+
+
+def po_files(language: str) -> list[Path]:
+    return sorted((LOCALE_DIR / language / "LC_MESSAGES").glob("*.po"))
+
+
+@cache
+def translations(language: str) -> NullTranslations:
+    """Every catalogue of ``language`` merged (English: the messages as written)."""
+    merged: NullTranslations = NullTranslations()
+    for path in po_files(language):
+        with path.open("rb") as fh:
+            catalog = read_po(fh, locale=_BABEL[language])
+        buf = io.BytesIO()
+        write_mo(buf, catalog)
+        buf.seek(0)
+        part = Translations(buf)
+        if isinstance(merged, Translations):
+            merged.merge(part)
+        else:
+            merged = part
+    return merged
+
+
+def negotiate(*, chosen: str | None, accept: str | None) -> str:
+    """The request's language: the person's (or the switcher's) choice, else the best of the
+    browser's Accept-Language, else Chinese."""
+    if chosen in LANGUAGES:
+        assert chosen is not None
+        return chosen
+    for part in (accept or "").split(","):
+        tag = part.split(";")[0].strip().lower()
+        if tag[:2] in LANGUAGES:
+            return tag[:2]
+    return DEFAULT
+
+
+def zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "Asia/Shanghai")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("Asia/Shanghai")
+
+
+def when(value: datetime | str | None, *, language: str, tz: ZoneInfo) -> str:
+    """A time as the person reads it: their zone, their language's medium format."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, str):
+        text = value
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            return text
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo("UTC"))
+    return str(format_datetime(value, "medium", tzinfo=tz, locale=Locale.parse(_BABEL[language])))
