@@ -21,8 +21,14 @@ ROOT = Path(__file__).resolve().parents[1]
 WEB = ROOT / "src" / "dealvault" / "web"
 TEMPLATES = WEB / "templates"
 ZH = WEB / "locale" / "zh" / "LC_MESSAGES"
-#: hand-kept catalogues (terms the flows use: roles, stages, reasons), never extracted
-KEPT = ("terms",)
+
+
+#: hand-kept catalogues (``*terms.po``: the words and reasons the flows give, shown through
+#: ``tr()``), never extracted nor pruned
+def kept(area: str) -> bool:
+    return area.endswith("terms")
+
+
 _JINJA = {"extensions": "jinja2.ext.i18n", "trimmed": "false"}
 
 
@@ -73,7 +79,7 @@ def missing() -> list[str]:
 def update() -> None:
     ZH.mkdir(parents=True, exist_ok=True)
     found = extracted()
-    for area in sorted(set(found) | {p.stem for p in ZH.glob("*.po")} - set(KEPT)):
+    for area in sorted(a for a in set(found) | {p.stem for p in ZH.glob("*.po")} if not kept(a)):
         old = load(area)
         new = Catalog(locale="zh_Hans_CN", project="dealvault", domain=area)
         for msg, where in sorted(found.get(area, {}).items()):
