@@ -5,7 +5,7 @@ browser would."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 import pyotp
@@ -27,6 +27,8 @@ class Browser:
 
     http: httpx.Client
     totp: pyotp.TOTP | None = None
+    #: the recovery codes shown at sign-up (each signs in once, whatever the clock says)
+    recovery: list[str] = field(default_factory=list)
 
     def get(self, url: str) -> httpx.Response:
         return self.http.get(url, follow_redirects=True)
@@ -38,11 +40,16 @@ class Browser:
         return self.http.post(action, data=fields, follow_redirects=True)
 
 
-def sign_up(server: Server, email: str, *, language: str = "en") -> Browser:  # noqa: F811
-    """Follow the mailed invitation through the pages: password, TOTP, recovery codes."""
+def browser(server: Server, *, language: str = "en") -> Browser:  # noqa: F811
+    """A new browser with no session, its pages in ``language``."""
     http = server.client()
     http.cookies.set("dealvault-lang", language)
-    b = Browser(http=http)
+    return Browser(http=http)
+
+
+def sign_up(server: Server, email: str, *, language: str = "en") -> Browser:  # noqa: F811
+    """Follow the mailed invitation through the pages: password, TOTP, recovery codes."""
+    b = browser(server, language=language)
     secret = server.mailbox.link_secret(email)
     r = b.http.post(
         "/account/invite",
@@ -58,4 +65,5 @@ def sign_up(server: Server, email: str, *, language: str = "en") -> Browser:  # 
     )
     assert done.status_code == 200
     assert "data-recovery-codes" in done.text
+    b.recovery = re.findall(r"<li><code>([^<]+)</code></li>", done.text)
     return b

@@ -5,6 +5,7 @@ shown in the person's time zone."""
 from __future__ import annotations
 
 import io
+import re
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -42,6 +43,50 @@ def translations(language: str) -> NullTranslations:
         else:
             merged = part
     return merged
+
+
+_FIELD = re.compile(r"\{([a-z_]+)\}")
+
+
+def _pattern(msgid: str) -> re.Pattern[str]:
+    """``msgid`` with ``{name}`` fields as a regular expression matching a whole message."""
+    parts, last = [], 0
+    for m in _FIELD.finditer(msgid):
+        parts.append(re.escape(msgid[last : m.start()]))
+        parts.append(f"(?P<{m.group(1)}>.+?)")
+        last = m.end()
+    parts.append(re.escape(msgid[last:]))
+    return re.compile("".join(parts) + r"\Z", re.S)
+
+
+@cache
+def patterns(language: str) -> tuple[tuple[re.Pattern[str], str], ...]:
+    """The catalogue entries whose message has ``{name}`` fields (a reason a flow words
+    with a value in it: a count, a level, a date), as (pattern, translation)."""
+    out = []
+    for path in po_files(language):
+        with path.open("rb") as fh:
+            catalog = read_po(fh, locale=_BABEL[language])
+        for msg in catalog:
+            if isinstance(msg.id, str) and msg.string and _FIELD.search(msg.id):
+                out.append((_pattern(msg.id), str(msg.string)))
+    # the longest first: a specific wording wins over a general one
+    return tuple(sorted(out, key=lambda p: -len(p[0].pattern)))
+
+
+def translate(message: str, *, language: str) -> str:
+    """A message from a flow in ``language``: its catalogue entry, else the first entry with
+    fields that matches it whole (the values kept as they are), else the message as is."""
+    if language == "en" or not message:
+        return message
+    exact = translations(language).gettext(message)
+    if exact != message:
+        return exact
+    for pattern, target in patterns(language):
+        m = pattern.match(message)
+        if m:
+            return _FIELD.sub(lambda f: m.group(f.group(1)) or "", target)
+    return message
 
 
 def negotiate(*, chosen: str | None, accept: str | None) -> str:

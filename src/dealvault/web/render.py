@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -49,7 +49,7 @@ def environment(language: str) -> Environment:
     env.install_gettext_translations(catalogue, newstyle=True)  # type: ignore[attr-defined]
     #: a message from a flow (a refusal's reason): translated where the catalogue has it,
     #: else shown as the CLI shows it (never formatted: it may hold a percent sign)
-    env.globals["tr"] = catalogue.gettext
+    env.globals["tr"] = partial(i18n.translate, language=language)
     return env
 
 
