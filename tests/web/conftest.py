@@ -5,12 +5,16 @@ browser would."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import httpx
 import pyotp
+import pytest
 
 from tests.api.conftest import PASSWORD, Server, mailbox, server  # noqa: F401 - fixtures
+from tests.web.live import Live, chromium  # noqa: F401 - a fixture
 
 _CSRF = re.compile(r'name="csrf" value="([^"]*)"')
 
@@ -67,3 +71,42 @@ def sign_up(server: Server, email: str, *, language: str = "en") -> Browser:  # 
     assert "data-recovery-codes" in done.text
     b.recovery = re.findall(r"<li><code>([^<]+)</code></li>", done.text)
     return b
+
+
+@pytest.fixture
+def live(server: Server) -> Iterator[Live]:  # noqa: F811
+    """The server fixture's application served on a loopback port (for a real browser)."""
+    ctx = server.app.state.dealvault
+    with Live(server.app) as running:
+        # the mailed links and the passkeys' relying party name this server
+        ctx.rules = replace(ctx.rules, public_url=running.url)
+        yield running
+
+
+def new_page(chromium: Any, live: Live, *, language: str = "en", bypass_csp: bool = False) -> Any:
+    """A page in a fresh browser context (no cookies), its pages in ``language``. Every
+    message the browser logs about the Content-Security-Policy is kept in ``page.csp``."""
+    context = chromium.new_context(
+        base_url=live.url, locale="zh-CN" if language == "zh" else "en-GB",
+        bypass_csp=bypass_csp,
+    )  # fmt: skip
+    context.add_cookies([{"name": "dealvault-lang", "value": language, "url": live.url}])
+    pg = context.new_page()
+    pg.set_default_timeout(15_000)
+    pg.csp = []
+    pg.on(
+        "console",
+        lambda m: pg.csp.append(m.text) if "Content Security Policy" in m.text else None,
+    )
+    return pg
+
+
+@pytest.fixture
+def page(chromium: Any, live: Live) -> Iterator[Any]:  # noqa: F811
+    """A fresh English page; the test fails if the page broke its own CSP."""
+    pg = new_page(chromium, live)
+    try:
+        yield pg
+        assert pg.csp == [], f"the page broke its Content-Security-Policy: {pg.csp}"
+    finally:
+        pg.context.close()
