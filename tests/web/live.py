@@ -20,7 +20,9 @@ import pytest
 import uvicorn
 
 CHROMIUM = os.environ.get("DEALVAULT_CHROMIUM", "/usr/bin/chromium")
-AXE = Path(__file__).resolve().parents[2] / "web-assets" / "node_modules" / "axe-core" / "axe.min.js"
+AXE = (
+    Path(__file__).resolve().parents[2] / "web-assets" / "node_modules" / "axe-core" / "axe.min.js"
+)
 SCREENS = Path(__file__).parent / "screens"
 
 

@@ -34,9 +34,7 @@ def follow_invitation(page: Any, server: Server, email: str = ANALYST) -> pyotp.
     return totp
 
 
-def test_a_new_member_signs_up_and_reaches_the_deal(
-    server: Server, page: Any, live: Live
-) -> None:
+def test_a_new_member_signs_up_and_reaches_the_deal(server: Server, page: Any, live: Live) -> None:
     invite(server)
     follow_invitation(page, server)
     screenshot(page, "recovery-codes")

@@ -7,6 +7,7 @@ without its CSRF field, a redirect off the site)."""
 from __future__ import annotations
 
 import re
+from email.header import decode_header, make_header
 
 import pyotp
 import pytest
@@ -99,7 +100,11 @@ def test_sign_in_needs_the_password_then_the_code(server: Server) -> None:
     assert bad.status_code == 401 and "the code is wrong" in bad.text
     good = b.http.post(
         "/sign-in/code",
-        data={"csrf": csrf_of(bad), "code": first.recovery[0], "next": f"/deals/{server.world.deal}"},
+        data={
+            "csrf": csrf_of(bad),
+            "code": first.recovery[0],
+            "next": f"/deals/{server.world.deal}",
+        },
         follow_redirects=False,
     )
     assert good.status_code == 303 and good.headers["location"] == f"/deals/{server.world.deal}"
@@ -137,12 +142,12 @@ def test_sign_out_everywhere_ends_every_session(server: Server) -> None:
     page = sign_in(server, two)
     two.http.post("/sign-in/code", data={"csrf": csrf_of(page), "code": one.recovery[0]})
     listing = one.get("/account")
-    assert listing.text.count("/end\"") == 2  # both sessions listed, each with its button
+    assert listing.text.count('/end"') == 2  # both sessions listed, each with its button
     out = one.submit("/account", "/account/sessions/end-all", {})
     assert out.url.path == "/sign-in"
     for b in (one, two):
-        assert b.http.get("/deals", follow_redirects=False).headers["location"].startswith(
-            "/sign-in"
+        assert (
+            b.http.get("/deals", follow_redirects=False).headers["location"].startswith("/sign-in")
         )
     assert events(server, "auth.sessions_revoke_all")[-1]["counts"] == {"sessions": 2}
 
@@ -176,7 +181,9 @@ def test_language_and_time_zone_follow_the_account(server: Server) -> None:
 def test_the_language_switch_and_accept_language(server: Server) -> None:
     http = server.client()
     assert "登录数据室" in http.get("/sign-in", headers={"Accept-Language": "zh-CN,zh;q=0.9"}).text
-    assert "Sign in to the data room" in http.get("/sign-in", headers={"Accept-Language": "en"}).text
+    assert (
+        "Sign in to the data room" in http.get("/sign-in", headers={"Accept-Language": "en"}).text
+    )
     r = http.get("/language/en?back=/sign-in", follow_redirects=True)
     assert "Sign in to the data room" in r.text
     r = http.get("/language/zh?back=//evil.example", follow_redirects=False)
@@ -236,3 +243,19 @@ def test_an_unknown_deal_is_a_page_not_a_traceback(server: Server) -> None:
     assert "Traceback" not in r.text
     api = b.http.get("/api/deals/no-such-deal")
     assert api.headers["content-type"].startswith("application/json")  # the API answers JSON
+
+
+def test_the_mails_are_in_chinese_and_english(server: Server) -> None:
+    invite(server)
+    to, raw, body = server.mailbox.messages[-1]
+    subject = str(make_header(decode_header(raw)))
+    assert to == ANALYST and "数据室邀请" in subject and "Invitation to deal" in subject
+    assert "竞买方清洁团队" in body and "bidder's clean team" in body
+    assert body.count("/account/invite#") == 2
+    b = sign_up(server, ANALYST)
+    b.submit("/account", "/account/preferences", {"language": "en"})
+    browser(server).http.post("/account/forgot", data={"email": ANALYST})
+    _, raw, body = server.mailbox.messages[-1]
+    assert "重置" in str(make_header(decode_header(raw))) and body.index("Someone") < body.index(
+        "有人"
+    )  # English first

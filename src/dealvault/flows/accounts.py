@@ -14,7 +14,7 @@ from dealvault.access import service as access
 from dealvault.access.models import Person
 from dealvault.access.principal import Authn, Principal
 from dealvault.access.scopes import OWN_ACCOUNT
-from dealvault.accounts import passwords, totp
+from dealvault.accounts import mails, passwords, totp
 from dealvault.accounts import service as acc
 from dealvault.accounts.models import AuthSession
 from dealvault.accounts.throttle import Limits
@@ -152,28 +152,14 @@ def invite(
         )
         audit(stores, uow, event)
         checkpoint(stores, uow, reason=f"deal {deal}: {role} invited")
-        mailer(
-            person.email,
-            f"Invitation to deal {d.code} on dealvault",
-            _invite_text(
-                rules, secret=secret, deal=d.name, role=role, by=who.name, until=link.expires_at
-            ),
-        )
+        subject, body = mails.invitation(
+            public_url=rules.public_url, secret=secret, deal=d.name, code=d.code, role=role,
+            by=who.name, until=link.expires_at,
+        )  # fmt: skip
+        mailer(person.email, subject, body)
         return InviteOut(
             email=person.email, deal=d.code, role=role, expires_at=link.expires_at, mailed=True
         )
-
-
-def _invite_text(
-    rules: AccountRules, *, secret: str, deal: str, role: str, by: str, until: datetime
-) -> str:
-    return (
-        f"{by} invites you to the data room of the deal '{deal}' as {role}.\n\n"
-        "Set your password and a second factor here (the link works once, until "
-        f"{until:%Y-%m-%d %H:%M} UTC):\n"
-        f"{rules.public_url}/account/invite#{secret}\n\n"
-        "If you did not expect this mail, ignore it and tell the sender.\n"
-    )
 
 
 def activate(

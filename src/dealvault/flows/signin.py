@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from dealvault.access.models import Person
 from dealvault.access.principal import Authn, Principal
 from dealvault.access.scopes import OWN_ACCOUNT
-from dealvault.accounts import passwords, throttle, totp
+from dealvault.accounts import mails, passwords, throttle, totp
 from dealvault.accounts import service as acc
 from dealvault.accounts.models import ApiToken, AuthSession, WebAuthnCredential
 from dealvault.audit.service import EventIn
@@ -323,15 +323,11 @@ def request_reset(
             return
         secret, link = acc.new_link(s, kind="reset", person=person, valid_for=rules.reset_valid)
         audit(stores, uow, _event("auth.reset_request", actor=person.email, client=client, ok=True))
-        mailer(
-            person.email,
-            "Reset your dealvault password",
-            "Someone (we hope you) asked to reset your dealvault password.\n\n"
-            "Set a new one here (the link works once, until "
-            f"{link.expires_at:%Y-%m-%d %H:%M} UTC):\n"
-            f"{rules.public_url}/account/reset#{secret}\n\n"
-            "If it was not you, ignore this mail; your password stays as it is.\n",
-        )
+        subject, body = mails.password_reset(
+            public_url=rules.public_url, secret=secret, until=link.expires_at,
+            language=account.language,
+        )  # fmt: skip
+        mailer(person.email, subject, body)
 
 
 def reset_password(
