@@ -83,7 +83,13 @@ def live(server: Server) -> Iterator[Live]:  # noqa: F811
         yield running
 
 
-def new_page(chromium: Any, live: Live, *, language: str = "en", bypass_csp: bool = False) -> Any:
+def new_page(
+    chromium: Any,  # noqa: F811 - the fixture, passed in
+    live: Live,
+    *,
+    language: str = "en",
+    bypass_csp: bool = False,
+) -> Any:
     """A page in a fresh browser context (no cookies), its pages in ``language``. Every
     message the browser logs about the Content-Security-Policy is kept in ``page.csp``."""
     context = chromium.new_context(
