@@ -29,11 +29,25 @@ DEMO = ROOT / os.environ.get("DEMO_DIR", ".demo")
 OPERATOR = "it@jingjie.example"
 STEWARD = "steward@jingjie.example"
 SELLER, BIDDER, LAW = "晶洁日用品有限公司", "绿源家居集团", "金诚律师事务所"
+BANK, AUDIT = "华信证券（演示）", "明正会计师事务所（演示）"
 DEAL = "dataroom-2026"
 PASSWORD = "demo only: lantern orchard 2026"
+#: one invented account per role: (e-mail, role, organisation, name)
 PEOPLE = (
-    ("analyst@lvyuan.example", "bidder_business"),
-    ("counsel@jincheng.example", "counsel"),
+    (STEWARD, "seller_steward", SELLER, "陈静"),
+    ("analyst@lvyuan.example", "bidder_business", BIDDER, "王磊"),
+    ("clean@lvyuan.example", "bidder_clean_team", BIDDER, "李娜"),
+    ("counsel@jincheng.example", "counsel", LAW, "赵敏"),
+    ("banker@huaxin.example", "intermediary", BANK, "孙浩"),
+    ("security@jingjie.example", "security_officer", SELLER, "周洁"),
+    ("auditor@mingzheng.example", "auditor", AUDIT, "吴涛"),
+    ("receiver@lvyuan.example", "buyer_receiver", BIDDER, "郑阳"),
+)
+NDA = (
+    "保密协议（演示）/ Non-disclosure agreement (demo)\n\n"
+    "接收方对数据室中的全部信息负有保密义务，仅为评估本交易之目的使用。\n"
+    "The recipient keeps everything in the data room confidential and uses it only to "
+    "evaluate this transaction.\n"
 )
 
 
@@ -77,17 +91,22 @@ def set_up_deal(env: dict[str, str]) -> None:
     if any(d["code"] == DEAL for d in json.loads(dv(env, "deal", "list", "--json"))):
         return
     dv(env, "org", "add", LAW, "--kind", "law_firm", check=False)
+    dv(env, "org", "add", BANK, "--kind", "intermediary", check=False)
+    dv(env, "org", "add", AUDIT, "--kind", "auditor", check=False)
     dv(env, "deal", "create", DEAL, "--name", "Data room demo", "--seller", SELLER, "--bidder",
        BIDDER, "--kind", "asset", "--steward", STEWARD)  # fmt: skip
-    dv(env, "deal", "add-party", DEAL, "--org", LAW, "--role", "counsel", actor=STEWARD)
+    for org, role in ((LAW, "counsel"), (BANK, "intermediary"), (AUDIT, "auditor")):
+        dv(env, "deal", "add-party", DEAL, "--org", org, "--role", role, actor=STEWARD)
     out = DEMO / "dataroom-export"
     dv(env, "synth", "--rows", "2000", "--seed", "11", "--out", str(out), "--format", "csv")
     dv(env, "import", str(out / "customers.csv"), "--deal", DEAL, "--dataset", "crm",
        actor=STEWARD)  # fmt: skip
     dv(env, "deal", "advance", DEAL, "--reason", "teaser round done", actor=STEWARD)
-    done = (date.today() - timedelta(days=10)).isoformat()
-    dv(env, "training", "add", "--person", PEOPLE[0][0], "--course", "confidentiality",
-       "--completed", done, actor="hr@jingjie.example", check=False)  # fmt: skip
+    nda = DEMO / "dataroom-nda.txt"
+    nda.write_text(NDA, encoding="utf-8")
+    dv(env, "agreement", "add", "--deal", DEAL, "--org", BIDDER, "--kind", "nda", "--title",
+       "NDA (demo)", "--effective", date.today().isoformat(), "--document", str(nda),
+       "--acceptance", "click", actor=STEWARD)  # fmt: skip
 
 
 def sign_up(base: str, secret: str) -> tuple[str, list[str]]:
@@ -117,7 +136,7 @@ def main() -> None:
         DEALVAULT_PASSPHRASE="demo passphrase, not for production",
         DEALVAULT_ARGON2_MEMORY_KIB="16384",
         DEALVAULT_ARGON2_TIME_COST="2",
-        DEALVAULT_PUBLIC_URL=f"http://127.0.0.1:{args.port}",
+        DEALVAULT_PUBLIC_URL=f"http://localhost:{args.port}",
     )
     if not (store / "vault.sqlite").exists():
         print("no demo store yet: running scripts/demo.sh first", flush=True)
@@ -130,20 +149,27 @@ def main() -> None:
     server = subprocess.Popen(
         ["dealvault", "serve", "--port", str(args.port), "--insecure-http"], env=env
     )
-    base = f"http://127.0.0.1:{args.port}"
+    base = f"http://localhost:{args.port}"  # a host name: passkeys need one
     try:
-        set_up_deal(env)
+        # the server first (it opens the store and makes its keys), then the set-up
         for _ in range(300):
             try:
                 if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
                     break
             except httpx.TransportError:
                 time.sleep(0.2)
+        set_up_deal(env)
         saved = DEMO / "serve-demo-accounts.txt"
         if not saved.exists():  # the first run signs the invented people up
             lines = []
-            for email, role in PEOPLE:
-                dv(env, "person", "invite", email, "--deal", DEAL, "--role", role, actor=STEWARD)
+            done = (date.today() - timedelta(days=10)).isoformat()
+            for email, role, org, name in PEOPLE:
+                # nobody invites themselves: the store's operator invites the steward
+                by = OPERATOR if email == STEWARD else STEWARD
+                dv(env, "person", "invite", email, "--deal", DEAL, "--role", role, "--name",
+                   name, "--org", org, actor=by)  # fmt: skip
+                dv(env, "training", "add", "--person", email, "--course", "confidentiality",
+                   "--completed", done, actor="hr@jingjie.example", check=False)  # fmt: skip
                 secret, codes = sign_up(base, inbox.secret(email))
                 lines.append(
                     f"  {email} ({role})\n    password:    {PASSWORD}\n    TOTP secret: {secret}"
@@ -152,12 +178,13 @@ def main() -> None:
             fd = os.open(saved, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write("\n".join(lines) + "\n")
-        print(f"\ndealvault demo server: {base}  (API documentation: {base}/docs)\n")
+        print(f"\ndealvault data room: open {base}/sign-in in a browser"
+              f"  (API documentation: {base}/docs)\n")  # fmt: skip
         print(saved.read_text("utf-8"), end="")
         print(
             "\nsign in from another terminal (the code: your authenticator app, or\n"
             "  .venv/bin/python -c \"import pyotp; print(pyotp.TOTP('SECRET').now())\"):\n"
-            f"  dealvault login --server {base} --email {PEOPLE[0][0]}\n"
+            f"  dealvault login --server {base} --email {PEOPLE[1][0]}\n"
             f"  dealvault deal list\n"
             f"  dealvault view --deal {DEAL} --dataset crm --purpose sizing --level aggregate "
             "--group-by gender\n  dealvault logout\n\nCtrl-C stops the server.",
