@@ -23,7 +23,7 @@ from dealvault.flows.disclosure import Disclosure
 from dealvault.flows.entry import EntryOut
 from dealvault.fonts import INSTALL_HINT, cjk_fonts, has_cjk
 from dealvault.web.i18n import when
-from dealvault.web.render import Viewer, environment
+from dealvault.web.render import TEMPLATES, Viewer, environment
 
 Format = Literal["csv", "xlsx", "parquet", "pdf"]
 MEDIA: Final = {
@@ -37,6 +37,8 @@ PURPOSE_AGGREGATES: Final = "web data room: safe aggregates"
 PURPOSE_RECORDS: Final = "web data room: records"
 PURPOSE_DOWNLOAD: Final = "web data room: download"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+#: the style of a records page's PDF
+PDF_STYLE: Final = TEMPLATES / "data" / "records_pdf.css"
 #: query parameters of the data pages (names and choices, never a personal value)
 DatasetQ = Annotated[str | None, Query(max_length=200)]
 ChoiceQ = Annotated[str | None, Query(max_length=100)]
@@ -119,7 +121,10 @@ def serve_pdf(viewer: Viewer, result: Disclosure, *, page: int) -> Response:
         weasyprint = importlib.import_module("weasyprint")
     except (ImportError, OSError) as exc:  # pragma: no cover - a dependency
         raise Invalid(f"PDF output needs WeasyPrint and Pango: {exc}") from exc
-    pdf = weasyprint.HTML(string=html).write_pdf()  # nothing fetched: no external resource
+    # its style from a file beside the template (a page's style never comes inline); nothing
+    # else is fetched: the page has no external resource
+    css = weasyprint.CSS(filename=str(PDF_STYLE))
+    pdf = weasyprint.HTML(string=html).write_pdf(stylesheets=[css])
     return Response(
         pdf,
         media_type=MEDIA["pdf"],
