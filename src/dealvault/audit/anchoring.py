@@ -64,6 +64,7 @@ ROUTINE_ACTIONS: Final = frozenset(
         "deal.list",
         "access.list",
         "access.show",
+        "access.level",  # one's own standing on a dataset (levels, grants), read
         "agreement.list",
         "agreement.show",
         "agreement.pending",  # a party's own click-through agreements, listed

@@ -82,8 +82,61 @@ def _write_xlsx(frame: pl.DataFrame, *, out: IO[bytes], meta: Mapping[str, Any],
             about.write_string(row, 0, neutralise_text(key))
             shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
             about.write_string(row, 1, neutralise_text(shown))
+        mark = watermark_text(meta)
+        if mark:
+            data = wb.get_worksheet_by_name(DATA_SHEET)
+            assert data is not None
+            _watermark(data, mark, rows=frame.height + 1, columns=frame.width)
+            _watermark(about, mark, rows=len(meta) + 1, columns=2)
     finally:
         wb.close()
+
+
+#: Rows between two copies of the watermark on a sheet, and the most copies a sheet gets.
+WATERMARK_EVERY: Final = 20
+WATERMARK_MOST: Final = 250
+
+
+def watermark_text(meta: Mapping[str, Any]) -> str:
+    """Whom a file was made for, as its visible watermark shows it: the person who took it
+    (name, else e-mail), the recipient organisation and the time of the release."""
+    who = meta.get("generated_by_name") or meta.get("generated_by")
+    parts = [str(v) for v in (who, meta.get("recipient"), meta.get("generated_at")) if v]
+    return " · ".join(parts)
+
+
+def _watermark(sheet: Any, mark: str, *, rows: int, columns: int) -> None:
+    """A visible watermark on ``sheet``, in the two places a spreadsheet shows one:
+
+    - the header and footer of every printed page (and of the page layout view), with
+      "CONFIDENTIAL" and the page number;
+    - floating text boxes repeated every :data:`WATERMARK_EVERY` rows over the data (in
+      the normal view), without fill or border, so the cells under them stay readable and
+      clickable; they are drawings, not cells, so no value changes and a reader of the
+      cells (``read_disclosure``) sees the data exactly as written.
+
+    Excel has no other watermark: a background image is not printed and needs an image
+    library, and a watermark row would shift the data. The text is plain: an ``&`` becomes
+    the full-width ampersand, so no header control code is ever formed from a name.
+    """
+    plain = mark.replace("&", "\uff06")
+    head = f"CONFIDENTIAL · {plain}"[:200]
+    sheet.set_header(f'&C&"-,Bold"{head}')
+    sheet.set_footer(f"&L{head[:180]}&R&P / &N")
+    width = max(420, min(9, max(columns, 1)) * 64)
+    box = {
+        "width": width,
+        "height": 26,
+        "font": {"size": 13, "bold": True, "color": "#A6ADB4"},
+        "fill": {"none": True},
+        "line": {"none": True},
+        "align": {"vertical": "middle", "horizontal": "center"},
+        "object_position": 3,
+        "description": "watermark",
+    }
+    copies = min(WATERMARK_MOST, max(1, -(-rows // WATERMARK_EVERY)))
+    for i in range(copies):
+        sheet.insert_textbox(i * WATERMARK_EVERY + 1, 0, plain, box)
 
 
 def read_disclosure_meta(path: Path) -> dict[str, Any]:

@@ -189,6 +189,8 @@ def disclose(
             "recipient": recipient.name,
             "generated_at": utcnow().isoformat(timespec="seconds"),
             "generated_by": person.email,
+            # the person's name: the visible watermark of pages and files names who took it
+            "generated_by_name": person.name,
             "deal": d.code,
             "dataset": ds.name,
             "table": req.table.value,

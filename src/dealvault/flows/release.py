@@ -20,7 +20,7 @@ from dealvault.crypto.keyring import INDEX, KeyRing
 from dealvault.db.stores import UnitOfWork
 from dealvault.deidentify.aggregates import aggregate
 from dealvault.deidentify.derive import add_derived, with_customer_attributes
-from dealvault.deidentify.generalise import region_hierarchy
+from dealvault.deidentify.generalise import DATE_UNITS, date_ranges, region_hierarchy
 from dealvault.deidentify.hierarchy import Hierarchy
 from dealvault.deidentify.kanon import QuasiIdentifier, anonymize
 from dealvault.deidentify.levels import (
@@ -149,6 +149,7 @@ def build(
             )
             rows = with_customer_attributes(child, customers=analysed)
         _refuse_direct(req.group_by, types, what="group by")
+        rows = with_periods(rows, req.group_by)
         measures = [parse_measure(m) for m in req.measures]
         tops = [m for m in measures if m.kind == "top"]
         if tops and len(measures) > 1:
@@ -201,6 +202,22 @@ def build(
         offset, limit = req.window
         frame = frame.slice(offset, limit)
     return _records(uow, keyring, req, ds, recipient, frame, available, row_cap, types)
+
+
+def with_periods(rows: pl.DataFrame, group_by: Sequence[str]) -> pl.DataFrame:
+    """``rows`` with a column for each ``COLUMN:year|quarter|month|week`` group (named so,
+    e.g. ``registered_at:month``): the calendar period of each date, never the date."""
+    added: list[pl.Series] = []
+    for spec in dict.fromkeys(group_by):
+        column, colon, unit = spec.partition(":")
+        if not colon or spec in rows.columns:
+            continue
+        if unit not in DATE_UNITS:
+            raise Invalid(f"group {spec!r}: a date column is grouped by {', '.join(DATE_UNITS)}")
+        if column not in rows.columns:
+            raise Invalid(f"no column {column!r} in the data")
+        added.append(date_ranges(rows.get_column(column), unit=unit).alias(spec))
+    return rows.with_columns(added) if added else rows
 
 
 def _records(
