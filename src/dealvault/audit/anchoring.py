@@ -39,6 +39,7 @@ SECURITY_ACTIONS: Final = frozenset(
         "auth.token_create",  # a new credential for scripts
         "auth.token_revoke",
         "auth.session_revoke",
+        "auth.sessions_revoke_all",  # sign out everywhere
         "token.resolve",  # re-identifies a pseudonym
         "trace",  # canary tracing of a leaked file
     }
@@ -62,6 +63,8 @@ ROUTINE_ACTIONS: Final = frozenset(
         # plans, packages, certificates, backups, training
         "deal.show",
         "deal.list",
+        "deal.enter",  # a member's look at a deal's door (its agreements awaiting, training)
+        "account.profile",  # one's own name, organisation, language, read
         "access.list",
         "access.show",
         "access.level",  # one's own standing on a dataset (levels, grants), read
