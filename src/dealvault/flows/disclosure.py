@@ -116,7 +116,11 @@ def disclose(
         )
         enforce(stores, decision, event)
 
-        def read(role: TableRole, span: tuple[int, int] | None = None) -> pl.DataFrame:
+        def read(
+            role: TableRole,
+            span: tuple[int, int] | None = None,
+            records: Sequence[int] | None = None,
+        ) -> pl.DataFrame:
             return disclose_table(
                 uow,
                 keyring,
@@ -128,6 +132,7 @@ def disclose(
                 level=req.level.value,
                 categories=list(req.categories) or None,
                 span=span,
+                records=records,
             )
 
         planted = None

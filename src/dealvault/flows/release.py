@@ -100,14 +100,15 @@ def build(
 
     ``row_cap`` (from the grant relied on) bounds record-level output: customers are sampled
     before anonymisation (cutting a k-anonymous release afterwards could break k), and the
-    first rows are kept for the other record levels. A page (``req.window``) of a masked or
-    full view of the customers decrypts only the customers on that page; it holds exactly
-    the rows the same slice of the whole view would.
+    first rows are kept for the other record levels. A page (``req.window``) of a masked,
+    pseudonymized or full view of the customers decrypts only the customers on that page (and,
+    pseudonymized, their orders); it holds exactly the rows the same slice of the whole view
+    would.
     """
     paged = (
         req.window is not None
         and req.table == TableRole.CUSTOMERS
-        and req.level in (Level.MASKED, Level.FULL)
+        and req.level in (Level.MASKED, Level.PSEUDONYMIZED, Level.FULL)
     )
     page = (
         _page(req, ds=ds, recipient=recipient, read=read, count=count, canaries=canaries)
@@ -116,6 +117,8 @@ def build(
     )
     if page is not None:
         frame, available = page
+        if req.level == Level.PSEUDONYMIZED:
+            frame = _with_order_summaries(uow, req, ds=ds, read=read, customers=frame)
         types = column_types(frame.columns, stored=_stored_types(uow, ds))
         return _records(uow, keyring, req, ds, recipient, frame, available, row_cap, types)
     roles = _table_roles(uow, ds)
@@ -256,6 +259,21 @@ def _records(
     return pseudonymized_view(frame, types=types, tokens=tokens), report, subjects
 
 
+def _with_order_summaries(
+    uow: UnitOfWork, req: DisclosureRequest, *, ds: Dataset, read: Reader, customers: pl.DataFrame
+) -> pl.DataFrame:
+    """A page of customers with the order summaries a pseudonymized view carries, from the
+    orders of these customers only (canaries have none, as in the whole view)."""
+    transaction = not req.categories or Category.TRANSACTION.value in req.categories
+    orders = None
+    if transaction and TableRole.ORDERS.value in _table_roles(uow, ds):
+        ids = customers.get_column("record_id").drop_nulls().to_list()
+        if not ids:  # no real customer on the page: one customer's orders give the columns
+            ids = read(TableRole.CUSTOMERS, span=(0, 1)).get_column("record_id").to_list()
+        orders = read(TableRole.ORDERS, records=ids)
+    return add_derived(customers, orders=orders, on=date.today())
+
+
 def _canary_seed(
     req: DisclosureRequest, *, ds: Dataset, recipient: Organization, customers: int
 ) -> int | None:
@@ -290,12 +308,16 @@ def _page(
     order = canary_order(n, m, seed=seed) if m else np.arange(n, dtype=np.int64)
     wanted = order[offset : offset + limit]
     real = wanted[wanted < n]
-    if real.size == 0:
+    if n == 0:
         return None
-    first, run = int(real[0]), int(real[-1]) - int(real[0]) + 1  # customers keep their order
-    got = read(TableRole.CUSTOMERS, span=(first, run))
-    if got.height != run:
-        return None
+    if real.size == 0:  # past the end, or canaries only: no customer to decrypt
+        first, run = 0, 0
+        got = read(TableRole.CUSTOMERS, span=(0, 1)).head(0)
+    else:
+        first, run = int(real[0]), int(real[-1]) - int(real[0]) + 1  # customers keep order
+        got = read(TableRole.CUSTOMERS, span=(first, run))
+        if got.height != run:
+            return None
     local = np.where(wanted < n, wanted - first, run + wanted - n)
     if m and canaries is not None:
         got = pl.concat([got, aligned(canaries, like=got)], how="vertical")

@@ -189,6 +189,7 @@ def disclose_table(
     purpose: str,
     level: str,
     span: tuple[int, int] | None = None,
+    records: Sequence[int] | None = None,
 ) -> pl.DataFrame:
     """Decrypt every active customer (or every row of a child table) into one frame.
 
@@ -196,7 +197,8 @@ def disclose_table(
     (all text, as imported). Shredded and opted-out customers are left out. The caller turns
     the frame into the level it may release; this function only decrypts after the decision.
     ``span`` (start, count): only that run of the active customers in record order (the
-    customers table only; :func:`active_customers` counts them).
+    customers table only; :func:`active_customers` counts them). ``records``: only the child
+    rows of these customers (a child table read for a page of customers).
     """
     wanted = [Category(c) for c in (categories or [c.value for c in Category])]
     decision = decide(
@@ -216,7 +218,7 @@ def disclose_table(
         return _customer_frame(uow, keyring, dataset=dataset, wanted=wanted, span=span)
     if span is not None:
         raise Invalid("only the customers table is read a page at a time")
-    return _child_frame(uow, keyring, dataset=dataset, role=role, wanted=wanted)
+    return _child_frame(uow, keyring, dataset=dataset, role=role, wanted=wanted, records=records)
 
 
 def active_customers(uow: UnitOfWork, *, dataset: Dataset) -> int:
@@ -283,6 +285,7 @@ def _child_frame(
     dataset: Dataset,
     role: TableRole,
     wanted: Sequence[Category],
+    records: Sequence[int] | None = None,
 ) -> pl.DataFrame:
     table_ids = list(
         uow.records.scalars(
@@ -312,6 +315,7 @@ def _child_frame(
                 ChildRecord.envelope.is_not(None),
                 CustomerRecord.status == "active",
                 ChildRecord.id > last,
+                *(() if records is None else (ChildRecord.record_id.in_(list(records)),)),
             )
             .order_by(ChildRecord.id)
             .limit(TABLE_CHUNK)

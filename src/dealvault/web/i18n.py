@@ -74,6 +74,10 @@ def patterns(language: str) -> tuple[tuple[re.Pattern[str], str], ...]:
     return tuple(sorted(out, key=lambda p: -len(p[0].pattern)))
 
 
+def _fill(target: str, values: dict[str, str]) -> str:
+    return _FIELD.sub(lambda f: values.get(f.group(1)) or "", target)
+
+
 def translate(message: str, *, language: str) -> str:
     """A message from a flow in ``language``: its catalogue entry, else the first entry with
     fields that matches it whole (the values kept as they are), else the message as is."""
@@ -85,7 +89,7 @@ def translate(message: str, *, language: str) -> str:
     for pattern, target in patterns(language):
         m = pattern.match(message)
         if m:
-            return _FIELD.sub(lambda f: m.group(f.group(1)) or "", target)
+            return _fill(target, m.groupdict())
     return message
 
 
