@@ -46,13 +46,16 @@ def test_the_steward_overrides_a_column(server: Server) -> None:
     me = steward(server)
     page = me.get(f"{PAGE}?dataset=crm")
     assert 'data-testid="override-form"' in page.text
-    form = {"dataset": "crm", "table": "customers", "column": "备注"}
+    assert 'href="/deals/clean-2026/inventory?dataset=crm&amp;column=customers/' in page.text
+    chosen = me.get(f"{PAGE}?dataset=crm&column=customers%2F邮箱")
+    assert '<option value="customers/邮箱" selected>' in chosen.text
+    form = {"dataset": "crm", "target": "customers/邮箱"}
     refused = without_csrf(me, OVERRIDE, form | {"category": "free_text"})
     assert refused.status_code == 403
 
     done = me.submit(
         f"{PAGE}?dataset=crm", OVERRIDE,
-        {"dataset": "crm", "table": "customers", "column": "邮箱", "pii_type": "email",
+        {"dataset": "crm", "target": "customers/邮箱", "pii_type": "email",
          "category": "contact", "sensitive": "yes"},
     )  # fmt: skip
     assert done.status_code == 200 and str(done.url).endswith("/inventory?dataset=crm")
@@ -63,7 +66,7 @@ def test_the_steward_overrides_a_column(server: Server) -> None:
 
     unknown = me.submit(
         f"{PAGE}?dataset=crm", OVERRIDE,
-        {"dataset": "crm", "table": "customers", "column": "no such column"},
+        {"dataset": "crm", "target": "customers/no such column"},
     )  # fmt: skip
     assert unknown.status_code == 404
 
@@ -75,7 +78,7 @@ def test_others_may_not_override(server: Server) -> None:
     for who in (lawyer, analyst):
         refused = who.submit(
             PAGE, OVERRIDE,
-            {"dataset": "crm", "table": "customers", "column": "邮箱", "category": "identity"},
+            {"dataset": "crm", "target": "customers/邮箱", "category": "identity"},
         )  # fmt: skip
         assert refused.status_code == 403
         assert "dataset.override" in refused.text or "not allowed" in refused.text.lower()

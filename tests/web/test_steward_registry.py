@@ -64,8 +64,9 @@ def test_a_bidder_sees_its_click_through_agreement_only(server: Server) -> None:
     assert "Bidder B" not in page.text.split('data-testid="own-agreements"')[1]
     in_chinese(member, AGREEMENTS, "贵方机构需在线接受的协议")
 
-    page = analyst.get(AGREEMENTS)  # a business-team member: no clean-team agreement for them
-    assert page.status_code == 200 and 'data-testid="no-own-agreements"' in page.text
+    page = analyst.get(AGREEMENTS)  # every person of the organisation is asked to accept
+    assert page.status_code == 200 and 'data-testid="accept-link"' in page.text
+    assert "Bidder B" not in page.text.split('data-testid="own-agreements"')[1]
     assert not events(server, "agreement.list", decision="deny")  # nothing asked in vain
 
 

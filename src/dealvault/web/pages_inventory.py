@@ -15,6 +15,7 @@ from dealvault.classify.types import TYPES
 from dealvault.flows.entry import enter_deal
 from dealvault.flows.inventory import inventory, override_column
 from dealvault.ingest.fields import Category
+from dealvault.vault.colstats import SKETCH_K
 from dealvault.web.deps import Member
 from dealvault.web.errors import go
 from dealvault.web.pages_deals import DealCode, deal_page, gate
@@ -36,7 +37,10 @@ def inventory_page(
     ctx: Ctx,
     member: Member,
     dataset: Annotated[str | None, Query(max_length=200)] = None,
+    column: Annotated[str | None, Query(max_length=300)] = None,
 ) -> Response:
+    """The dataset's description (``column``: the one whose classification the steward is
+    about to change, chosen in the form)."""
     who, viewer = member
     entry = enter_deal(ctx.stores, actor=who, deal=deal)
     if (waiting := gate(request, entry)) is not None:
@@ -45,8 +49,8 @@ def inventory_page(
     inv = inventory(ctx.stores, actor=who, deal=deal, dataset=chosen) if chosen else None
     return deal_page(
         request, viewer, entry, "steward/inventory.html", section="inventory",
-        inv=inv, chosen=chosen, can_override=offers(entry, "dataset.override"),
-        pii_types=sorted(TYPES), categories=[c.value for c in Category],
+        inv=inv, chosen=chosen, column=column, can_override=offers(entry, "dataset.override"),
+        pii_types=sorted(TYPES), categories=[c.value for c in Category], sketch_k=SKETCH_K,
     )  # fmt: skip
 
 
@@ -57,14 +61,15 @@ def override(
     ctx: Ctx,
     member: Member,
     dataset: Name,
-    table: Name,
-    column: Name,
+    target: Annotated[str, Form(min_length=3, max_length=300)],
     pii_type: Choice = "",
     category: Choice = "",
     sensitive: Choice = "",
 ) -> Response:
-    """A steward's classification of one column (an empty choice keeps what is there)."""
+    """A steward's classification of one column, ``target`` = table/column (an empty
+    choice keeps what is there)."""
     who, _ = member
+    table, _sep, column = target.partition("/")
     override_column(
         ctx.stores, actor=who, deal=deal, dataset=dataset, table=table, column=column,
         pii_type=pii_type or None, category=category or None,
