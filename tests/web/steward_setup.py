@@ -4,7 +4,6 @@ officer and the bidders' people; and what they work on (agreements, access reque
 
 from __future__ import annotations
 
-import hashlib
 from datetime import date, timedelta
 
 import httpx
@@ -133,7 +132,3 @@ def in_chinese(b: Browser, url: str, word: str) -> httpx.Response:
 
 def without_csrf(b: Browser, url: str, data: dict[str, str]) -> httpx.Response:
     return b.http.post(url, data=data, follow_redirects=True)
-
-
-def sha(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()

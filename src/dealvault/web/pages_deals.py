@@ -57,7 +57,7 @@ def deals(request: Request, ctx: Ctx, member: Member) -> Response:
 
 @router.get("/deals/{deal}")
 def overview(deal: DealCode, request: Request, ctx: Ctx, member: Member) -> Response:
-    from dealvault.web.pages_steward import role_panels
+    from dealvault.web.pages_steward import role_panels  # (it imports this module)
 
     who, viewer = member
     entry = enter_deal(ctx.stores, actor=who, deal=deal)
