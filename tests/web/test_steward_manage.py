@@ -41,6 +41,9 @@ def test_a_freeze_takes_effect_at_once_and_is_lifted(server: Server) -> None:
     assert stopped.status_code == 403
     assert f"deal {DEAL} is frozen (temporary isolation)" in stopped.text
     assert events(server, "inventory", decision="deny", actor=server.world.bidder_person)
+    overview = bidder.get(OVERVIEW)  # the overview stays, with the freeze said
+    assert overview.status_code == 200 and "data-frozen" in overview.text
+    assert "access requests cannot be read until it is unfrozen" in overview.text
     # ... and the steward's own reads stop too, the audit log excepted
     assert me.get(f"/deals/{DEAL}/requests").status_code == 403
     assert me.get(f"/deals/{DEAL}/timeline").status_code == 200

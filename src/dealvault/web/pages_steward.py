@@ -121,6 +121,7 @@ def role_panels(ctx: ServerContext, who: Principal, entry: EntryOut) -> dict[str
         if not panel.endswith("requester.html") and offers(entry, "audit_log")
         else (None, None)
     )
+    out["approver"] = offers(entry, "access.approve")
     out |= manage_context(entry)
     return out
 
