@@ -48,6 +48,7 @@ def test_a_freeze_takes_effect_at_once_and_is_lifted(server: Server) -> None:
     assert me.get(f"/deals/{DEAL}/requests").status_code == 403
     assert me.get(f"/deals/{DEAL}/timeline").status_code == 200
 
+    assert without_csrf(me, f"{OVERVIEW}/unfreeze", {"reason": "x"}).status_code == 403
     page = me.submit(OVERVIEW, f"{OVERVIEW}/unfreeze", {"reason": "the file was ours"})
     assert "data-frozen" not in page.text
     assert events(server, "deal.unfreeze", decision="allow", purpose="the file was ours")

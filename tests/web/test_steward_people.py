@@ -7,7 +7,15 @@ from __future__ import annotations
 
 import re
 
-from tests.api.conftest import Server
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from dealvault.access.models import Person
+from dealvault.accounts.models import AccountLink
+from dealvault.db.base import utcnow
+from dealvault.flows import members
+from tests.api.conftest import PASSWORD, Server
+from tests.conftest import STEWARD, P
 from tests.web.steward_setup import (
     DEAL,
     OFFICER,
@@ -16,6 +24,7 @@ from tests.web.steward_setup import (
     clean_team,
     events,
     in_chinese,
+    invite,
     no_personal_value,
     officer,
     steward,
@@ -120,3 +129,35 @@ def test_a_bidder_is_refused_with_the_reason(server: Server) -> None:
     assert analyst.submit(f"/deals/{DEAL}", f"{PAGE}/disable",
                           {"email": server.world.steward}).status_code == 403  # fmt: skip
     no_personal_value(page)
+
+
+def test_every_sign_in_state(server: Server) -> None:
+    """Invited, invitation run out, password without a second factor: as the flow and the
+    page show them."""
+    me = steward(server)
+    invite(server, "late@bidder-b.example", role="bidder_business", org="Bidder B")
+    invite(server, "half@bidder-b.example", role="bidder_business", org="Bidder B")
+    with server.stores.records_session() as s:  # the first invitation runs out unused
+        s.execute(
+            update(AccountLink)
+            .where(AccountLink.person_id.in_(_ids(s, "late@bidder-b.example")))
+            .values(expires_at=utcnow())
+        )
+        s.commit()
+    half = server.client().post(  # a password set, no second factor enrolled
+        "/api/account/activate",
+        json={"secret": server.mailbox.link_secret("half@bidder-b.example"), "password": PASSWORD},
+    )
+    assert half.status_code == 200
+    states = {
+        m.email: m.state for m in members.deal_members(server.stores, actor=P(STEWARD), deal=DEAL)
+    }
+    assert states["late@bidder-b.example"] == "invitation_expired"
+    assert states["half@bidder-b.example"] == "no_second_factor"
+    page = me.get(PAGE)
+    assert _state(page.text, "late@bidder-b.example") == "invitation_expired"
+    assert _state(page.text, "half@bidder-b.example") == "no_second_factor"
+
+
+def _ids(s: Session, email: str) -> list[int]:
+    return list(s.scalars(select(Person.id).where(Person.email == email)))

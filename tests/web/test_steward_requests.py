@@ -85,6 +85,8 @@ def test_a_denial_and_its_reason(server: Server) -> None:
     member = clean_team(server)
     lawyer = counsel(server)
     request_id = int(str(_file(member).url).split("/requests/")[1].split("?")[0])
+    no_csrf = without_csrf(lawyer, f"{PAGE}/{request_id}/deny", {"reason": "no"})
+    assert no_csrf.status_code == 403 and 'data-code="csrf"' in no_csrf.text
     blank = lawyer.submit(PAGE, f"{PAGE}/{request_id}/deny", {"reason": " "})
     assert blank.status_code == 400 and "give a reason" in blank.text
     page = lawyer.submit(
