@@ -316,11 +316,22 @@ class LogFilter:
     until: datetime | None = None
     subject: str | None = None
     limit: int = 1000
+    #: ``allow`` or ``deny`` only
+    decision: str | None = None
+    #: events before this one only (a page of the log, read newest first)
+    before: int | None = None
+    newest_first: bool = False
 
 
 def query(session: Session, *, flt: LogFilter) -> list[dict[str, Any]]:
-    """Events matching the filter, newest last, as their JSON documents."""
-    q = select(AuditEvent.seq, AuditEvent.body).order_by(AuditEvent.seq)
+    """Events matching the filter, newest last (``newest_first``: newest first), as their
+    JSON documents."""
+    order = AuditEvent.seq.desc() if flt.newest_first else AuditEvent.seq
+    q = select(AuditEvent.seq, AuditEvent.body).order_by(order)
+    if flt.decision:
+        q = q.where(AuditEvent.decision == flt.decision)
+    if flt.before is not None:
+        q = q.where(AuditEvent.seq < flt.before)
     if flt.actor:
         q = q.where(AuditEvent.actor == flt.actor)
     if flt.action:
@@ -333,6 +344,8 @@ def query(session: Session, *, flt: LogFilter) -> list[dict[str, Any]]:
         q = q.where(AuditEvent.at < flt.until)
     if flt.subject:
         q = q.join(AuditEventSubjects, AuditEventSubjects.seq == AuditEvent.seq)
+    else:  # the database stops at the limit (a page of 100,000 events reads one page)
+        q = q.limit(flt.limit)
     out: list[dict[str, Any]] = []
     for seq, body in session.execute(q):
         if flt.subject:

@@ -27,10 +27,11 @@ def either(api: Handler, page: Handler) -> Handler:
 
 
 def mount_web(app: FastAPI) -> None:
-    from dealvault.web import pages_account, pages_data, pages_deals, pages_signin
+    from dealvault.web import pages_account, pages_data, pages_deals, pages_signin, pages_steward
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_exception_handler(SignInNeeded, errors.on_sign_in_needed)
-    for router in (pages_signin.router, pages_account.router, pages_deals.router):
+    for router in (pages_signin.router, pages_account.router, pages_deals.router,
+                   *pages_steward.routers()):  # fmt: skip
         app.include_router(router)
     app.include_router(pages_data.router)  # aggregates, records and their files

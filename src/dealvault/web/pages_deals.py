@@ -57,11 +57,14 @@ def deals(request: Request, ctx: Ctx, member: Member) -> Response:
 
 @router.get("/deals/{deal}")
 def overview(deal: DealCode, request: Request, ctx: Ctx, member: Member) -> Response:
+    from dealvault.web.pages_steward import role_panels  # (it imports this module)
+
     who, viewer = member
     entry = enter_deal(ctx.stores, actor=who, deal=deal)
     return gate(request, entry) or deal_page(
-        request, viewer, entry, "deals/overview.html", section=""
-    )
+        request, viewer, entry, "deals/overview.html", section="",
+        **role_panels(ctx, who, entry),
+    )  # fmt: skip
 
 
 @router.get("/deals/{deal}/training")
