@@ -1,0 +1,174 @@
+"""Each role's path through the data room in a real browser (Debian's Chromium through
+Playwright), in Chinese or English: the steward's dashboard, approvals and freeze; the
+business team's aggregates; the clean team's records (watermarked, paged), download and a
+freeze taking effect on the open page; counsel's inbox and timeline; the denials a role
+meets; and the accessibility check of the main pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from dealvault.flows import access_requests, admin
+from tests.api.conftest import PASSWORD, Server
+from tests.conftest import STEWARD, P
+from tests.web import data_helpers as data
+from tests.web import steward_setup as st
+from tests.web.conftest import Browser, new_page
+from tests.web.live import Live, axe_violations, screenshot
+
+
+def sign_in(page: Any, email: str, me: Browser) -> None:
+    """Sign in through the pages with the password and one of the recovery codes (the TOTP
+    code of this 30-second step may have been used at sign-up)."""
+    page.goto("/sign-in")
+    page.locator("#f-email").fill(email)
+    page.locator("#f-password").fill(PASSWORD)
+    page.locator("form button.primary").click()
+    page.locator("#f-code").fill(me.recovery.pop())
+    page.locator("form button.primary").click()
+    page.wait_for_url("**/deals")
+
+
+def accept_dialogs(page: Any) -> None:
+    """Answer every confirmation the page asks (a freeze, a stage change, a download)."""
+    page.on("dialog", lambda d: d.accept())
+
+
+def test_the_steward_works_the_deal_in_chinese(server: Server, chromium: Any, live: Live) -> None:
+    me = st.steward(server)
+    clean = st.clean_team(server)
+    del clean
+    admin.advance_deal(server.stores, code=st.DEAL, to=None, winner=None, actor=P(STEWARD),
+                       reason="clean team phase")  # fmt: skip
+    req = access_requests.request_access(
+        server.stores, actor=P(st.CLEAN), deal=st.DEAL, dataset="crm", categories=["contact"],
+        level="masked", purpose="check contact quality", duration_days=7,
+    )  # fmt: skip
+    page = new_page(chromium, live, language="zh")
+    accept_dialogs(page)
+    sign_in(page, STEWARD, me)
+    page.goto(f"/deals/{st.DEAL}")
+    assert page.get_by_test_id("steward-dashboard").is_visible()
+    assert page.get_by_test_id("pending-count").text_content().strip() == "1"
+    screenshot(page, "steward-dashboard-zh")
+    page.get_by_role("link", name="访问申请").first.click()
+    page.get_by_test_id(f"decide-{req.id}").get_by_test_id("approve").click()
+    page.wait_for_load_state()
+    assert st.events(server, "access.approve", actor=STEWARD)  # counsel's approval is next
+    page.goto(f"/deals/{st.DEAL}/inventory?dataset=crm")
+    assert page.get_by_role("heading", name="数据清单").first.is_visible()
+    page.goto(f"/deals/{st.DEAL}")
+    page.locator("#f-freeze-reason").fill("suspected leak: checking")
+    page.get_by_test_id("freeze").click()
+    page.locator("[data-frozen]").wait_for()
+    page.locator("#f-unfreeze-reason").fill("checked: no leak")
+    page.get_by_test_id("unfreeze").click()
+    page.get_by_test_id("freeze").wait_for()
+    assert page.csp == []
+    page.context.close()
+
+
+def test_the_business_team_reads_aggregates_with_suppressed_cells(
+    server: Server, chromium: Any, live: Live
+) -> None:
+    data.add_shops(server)
+    me = data.business(server, language="zh")
+    page = new_page(chromium, live, language="zh")
+    sign_in(page, data.ANALYST, me)
+    page.goto(f"/deals/{server.world.deal}/aggregates?dataset={data.DATASET}&group_by=province")
+    chart = page.get_by_test_id("aggregate-chart")
+    assert chart.locator("rect").count() > 0
+    table = page.get_by_test_id("aggregate-table").text_content()
+    assert "已抑制" in table or "suppressed" in table
+    screenshot(page, "business-aggregates-zh")
+    # records are beyond the business team: the refusal, with the flow's reason
+    page.goto(f"/deals/{server.world.deal}/records?dataset={data.DATASET}")
+    assert page.get_by_test_id("records-denied").is_visible()
+    for value in data.shop_values():
+        assert value not in page.content()
+    assert page.csp == []
+    page.context.close()
+
+
+def test_the_clean_team_pages_records_downloads_and_meets_a_freeze(
+    server: Server, chromium: Any, live: Live
+) -> None:
+    data.add_shops(server)
+    me = data.clean_team(server, cap=500)
+    page = new_page(chromium, live)
+    accept_dialogs(page)
+    sign_in(page, data.CLEAN, me)
+    page.goto(f"/deals/{server.world.deal}/records?dataset={data.DATASET}")
+    marks = page.locator(".watermark span")
+    assert marks.count() >= 10
+    assert marks.first.text_content().startswith(f"{data.CLEAN_NAME} · Bidder A · ")
+    assert page.get_by_test_id("rows-left").text_content().strip().startswith("450")
+    screenshot(page, "clean-records-en")
+    page.get_by_test_id("page-next").click()
+    page.wait_for_url("**page=2**")
+    assert page.get_by_test_id("records-table").locator("tbody tr").count() == 50
+    with page.expect_download() as got:
+        page.get_by_test_id("download-submit").click()
+    assert got.value.suggested_filename.endswith(".csv")
+    # the steward freezes the deal while the page is open: the next page is refused
+    admin.set_frozen(server.stores, actor=P(STEWARD), code=server.world.deal, frozen=True,
+                     reason="suspected leak")  # fmt: skip
+    page.get_by_test_id("page-next").click()
+    assert "is frozen" in page.content()
+    assert page.locator(".watermark span").count() == 0 or "frozen" in page.content()
+    assert page.csp == []
+    page.context.close()
+
+
+def test_counsel_approves_and_reads_the_timeline(server: Server, chromium: Any, live: Live) -> None:
+    me = st.counsel(server)
+    st.clean_team(server)
+    admin.advance_deal(server.stores, code=st.DEAL, to=None, winner=None, actor=P(STEWARD),
+                       reason="clean team phase")  # fmt: skip
+    req = access_requests.request_access(
+        server.stores, actor=P(st.CLEAN), deal=st.DEAL, dataset="crm", categories=["contact"],
+        level="masked", purpose="check contact quality", duration_days=7,
+    )  # fmt: skip
+    page = new_page(chromium, live)
+    sign_in(page, st.COUNSEL, me)
+    page.goto(f"/deals/{st.DEAL}/requests")
+    inbox = page.get_by_test_id(f"decide-{req.id}")
+    inbox.locator("textarea, input[type=text]").first.fill("scope is proportionate")
+    inbox.get_by_test_id("approve").click()
+    page.goto(f"/deals/{st.DEAL}/timeline")
+    assert "access.approve" in page.content()
+    page.goto(f"/deals/{st.DEAL}/agreements")
+    assert page.get_by_test_id("agreements-registry").is_visible()
+    assert page.csp == []
+    page.context.close()
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_the_main_pages_pass_the_accessibility_check(
+    server: Server, chromium: Any, live: Live, language: str
+) -> None:
+    data.add_shops(server)
+    me = data.clean_team(server, cap=500, language=language)
+    boss = st.steward(server, language=language)
+    page = new_page(chromium, live, language=language, bypass_csp=True)
+    sign_in(page, data.CLEAN, me)
+    deal = server.world.deal
+    for url in (
+        "/deals", f"/deals/{deal}", f"/deals/{deal}/records?dataset={data.DATASET}",
+        f"/deals/{deal}/aggregates?dataset={data.DATASET}&group_by=province",
+        f"/deals/{deal}/requests", f"/deals/{deal}/agreements", "/account",
+    ):  # fmt: skip
+        page.goto(url)
+        assert axe_violations(page) == [], url
+    page.context.close()
+    page = new_page(chromium, live, language=language, bypass_csp=True)
+    sign_in(page, STEWARD, boss)
+    for url in (
+        f"/deals/{deal}", f"/deals/{deal}/inventory?dataset={data.DATASET}",
+        f"/deals/{deal}/people", f"/deals/{deal}/requests", f"/deals/{deal}/timeline",
+    ):  # fmt: skip
+        page.goto(url)
+        assert axe_violations(page) == [], url
+    page.context.close()
