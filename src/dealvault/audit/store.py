@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import LargeBinary, Select, func, literal, select
 from sqlalchemy.orm import Session
 
 from dealvault.audit import columns, merkle
@@ -309,6 +309,10 @@ def cosign(
 
 @dataclass(frozen=True)
 class LogFilter:
+    """Which events to list. ``authn`` matches how the actor signed in, in the signed body
+    itself (it has no column). ``action`` ending in ``*`` matches every action it starts
+    (``package.*``). Pages go by position: ``before`` / ``after`` a sequence number."""
+
     actor: str | None = None
     action: str | None = None
     deal: str | None = None
@@ -316,14 +320,23 @@ class LogFilter:
     until: datetime | None = None
     subject: str | None = None
     limit: int = 1000
+    authn: str | None = None
+    before: int | None = None
+    after: int | None = None
+    #: newest first (a page ``after`` a position is still the events right after it)
+    newest_first: bool = False
 
 
-def query(session: Session, *, flt: LogFilter) -> list[dict[str, Any]]:
-    """Events matching the filter, newest last, as their JSON documents."""
-    q = select(AuditEvent.seq, AuditEvent.body).order_by(AuditEvent.seq)
+def _like_prefix(prefix: str) -> str:
+    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _filtered(q: Select[Any], session: Session, flt: LogFilter) -> Select[Any]:
     if flt.actor:
         q = q.where(AuditEvent.actor == flt.actor)
-    if flt.action:
+    if flt.action and flt.action.endswith("*"):
+        q = q.where(AuditEvent.action.like(_like_prefix(flt.action[:-1]), escape="\\"))
+    elif flt.action:
         q = q.where(AuditEvent.action == flt.action)
     if flt.deal:
         q = q.where(AuditEvent.deal == flt.deal)
@@ -331,8 +344,31 @@ def query(session: Session, *, flt: LogFilter) -> list[dict[str, Any]]:
         q = q.where(AuditEvent.at >= flt.since)
     if flt.until:
         q = q.where(AuditEvent.at < flt.until)
+    if flt.before is not None:
+        q = q.where(AuditEvent.seq < flt.before)
+    if flt.after is not None:
+        q = q.where(AuditEvent.seq > flt.after)
+    if flt.authn:
+        # canonical JSON: the key, its value and the comma of the next key, byte for byte
+        token = b'"authn":' + json.dumps(flt.authn).encode("utf-8") + b","
+        if session.connection().dialect.name == "postgresql":
+            q = q.where(func.position(literal(token, LargeBinary()).op("IN")(AuditEvent.body)) > 0)
+        else:
+            q = q.where(func.instr(AuditEvent.body, literal(token, LargeBinary())) > 0)
+    return q
+
+
+def query(session: Session, *, flt: LogFilter) -> list[dict[str, Any]]:
+    """Events matching the filter as their JSON documents: oldest first, or newest first
+    (``flt.newest_first``); at most ``flt.limit``, counted in the database unless the subject
+    filter (which reads each event's subject list) is given."""
+    backwards = flt.newest_first and flt.after is None
+    order = AuditEvent.seq.desc() if backwards else AuditEvent.seq
+    q = _filtered(select(AuditEvent.seq, AuditEvent.body), session, flt).order_by(order)
     if flt.subject:
         q = q.join(AuditEventSubjects, AuditEventSubjects.seq == AuditEvent.seq)
+    else:
+        q = q.limit(flt.limit)
     out: list[dict[str, Any]] = []
     for seq, body in session.execute(q):
         if flt.subject:
@@ -344,7 +380,23 @@ def query(session: Session, *, flt: LogFilter) -> list[dict[str, Any]]:
         out.append(json.loads(bytes(body)))
         if len(out) >= flt.limit:
             break
+    if flt.newest_first and not backwards:
+        out.reverse()
     return out
+
+
+def distinct_values(session: Session, *, deal: str, column: str, limit: int = 500) -> list[str]:
+    """The distinct actors or actions of one deal's events (the choices of a search form),
+    sorted; at most ``limit``."""
+    col = {"actor": AuditEvent.actor, "action": AuditEvent.action}[column]
+    q = (
+        select(col)
+        .where(AuditEvent.deal == deal, col.is_not(None))
+        .group_by(col)
+        .order_by(col)
+        .limit(limit)
+    )
+    return [str(v) for v in session.scalars(q)]
 
 
 def checkpoint_sizes(session: Session) -> Sequence[int]:

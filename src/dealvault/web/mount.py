@@ -33,3 +33,7 @@ def mount_web(app: FastAPI) -> None:
     app.add_exception_handler(SignInNeeded, errors.on_sign_in_needed)
     for router in (pages_signin.router, pages_account.router, pages_deals.router):
         app.include_router(router)
+    from dealvault.web import pages_audit, pages_transfer  # audit log, transfer
+
+    app.include_router(pages_audit.router)
+    app.include_router(pages_transfer.router)
