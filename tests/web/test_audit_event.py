@@ -144,8 +144,14 @@ def test_the_audit_report_is_a_pdf_or_html(server: Server) -> None:
 def test_a_bidder_gets_no_event_bundle_or_report(server: Server) -> None:
     me = member(server, ANALYST, role="bidder_business", org="Bidder A")
     seq = deal_seq(server)
-    for path in (f"{BASE}/events/{seq}", f"{BASE}/events/{seq}/proof",
-                 f"{BASE}/events/{seq}/event.json", f"{BASE}/bundle", f"{BASE}/report"):  # fmt: skip
+    event = f"{BASE}/events/{seq}"
+    for path in (
+        event,
+        f"{event}/proof",
+        f"{event}/event.json",
+        f"{BASE}/bundle",
+        f"{BASE}/report",
+    ):
         r = me.get(path)
         assert r.status_code == 403, path
         assert "application/zip" not in r.headers["content-type"]

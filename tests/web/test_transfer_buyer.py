@@ -9,15 +9,48 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pyrage
+import pytest
+
+from dealvault.crypto.keyring import KeyRing
+from dealvault.flows import packages as pkg_flows
+from dealvault.flows.context import AppStores
 from dealvault.transfer.manifest import RECORDS_FILE
 from dealvault.transfer.reconcile import verify_package
 from dealvault.transfer.reconcile_report import write_reports
-from tests.api.conftest import ANALYST, personal_values
-from tests.api.test_packages_api import RECEIVER, RIVAL, Delivery, delivery  # noqa: F401
+from tests.api.conftest import ANALYST, Mailbox, personal_values, serve
+from tests.api.test_packages_api import RECEIVER, RIVAL, Delivery
+from tests.conftest import P, World
+from tests.transfer.test_plans import approved_plan, prepare
 from tests.web.audit_setup import COUNSEL, counsel, events, member
 from tests.web.conftest import Browser
 
 TRANSFER = "/deals/clean-2026/transfer"
+
+
+@pytest.fixture
+def shipped(
+    stores: AppStores,
+    keyring: KeyRing,
+    world: World,
+    tmp_path: Path,
+    mailbox: tuple[Mailbox, int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Delivery:
+    """A deal at closing (Bidder A won) whose transfer package to Bidder A is built (as
+    tests/api/test_packages_api.py sets it up)."""
+    prepare(stores, keyring, world, tmp_path)
+    ident = pyrage.x25519.Identity.generate()
+    plan = approved_plan(stores, world, str(ident.to_public()))
+    built = pkg_flows.build_package(
+        stores, keyring, actor=P(world.steward), plan_id=plan.id, out=tmp_path / "pkg"
+    )
+    verifier = stores.audit.verifier
+    assert verifier is not None
+    server = serve(stores, keyring, world, tmp_path, mailbox, monkeypatch)
+    return Delivery(server, ident, built.id, verifier.key_string())
+
+
 CHECKS = ("signature", "manifest", "records_file", "index_file", "merkle_root", "scope")
 
 
@@ -38,10 +71,8 @@ def downloaded(d: Delivery, me: Browser, tmp_path: Path) -> Path:
     return tar
 
 
-def test_the_receiver_sees_checks_downloads_and_verifies(
-    delivery: Delivery, tmp_path: Path
-) -> None:
-    d = delivery
+def test_the_receiver_sees_checks_downloads_and_verifies(shipped: Delivery, tmp_path: Path) -> None:
+    d = shipped
     me = receiver(d)
     page = me.get(TRANSFER)
     assert page.status_code == 200, page.text
@@ -65,8 +96,8 @@ def test_the_receiver_sees_checks_downloads_and_verifies(
     assert fetched[-1]["decision"] == "allow" and fetched[-1]["authn"] == "password+totp"
 
 
-def test_the_receivers_pages_in_chinese(delivery: Delivery) -> None:
-    d = delivery
+def test_the_receivers_pages_in_chinese(shipped: Delivery) -> None:
+    d = shipped
     me = receiver(d, language="zh")
     page = me.get(TRANSFER)
     assert "发给贵方机构的转让包" in page.text
@@ -74,8 +105,8 @@ def test_the_receivers_pages_in_chinese(delivery: Delivery) -> None:
     assert "在服务器上核验" in package.text and "通过" in package.text
 
 
-def test_a_damaged_package_fails_its_checks(delivery: Delivery) -> None:
-    d = delivery
+def test_a_damaged_package_fails_its_checks(shipped: Delivery) -> None:
+    d = shipped
     stored = next(d.server.settings.home.rglob(RECORDS_FILE))
     data = bytearray(stored.read_bytes())
     data[len(data) // 2] ^= 0xFF
@@ -90,8 +121,8 @@ def test_a_damaged_package_fails_its_checks(delivery: Delivery) -> None:
     assert failed[-1]["objects"]["result"] == "failed"
 
 
-def test_another_bidders_receiver_gets_nothing(delivery: Delivery) -> None:
-    d = delivery
+def test_another_bidders_receiver_gets_nothing(shipped: Delivery) -> None:
+    d = shipped
     rival = member(d.server, RIVAL, role="buyer_receiver", org="Bidder B")
     page = rival.get(TRANSFER)
     assert page.status_code == 200 and 'data-testid="inbox-empty"' in page.text
@@ -106,9 +137,9 @@ def test_another_bidders_receiver_gets_nothing(delivery: Delivery) -> None:
 
 
 def test_counsel_records_the_review_and_the_buyer_sees_it(
-    delivery: Delivery, tmp_path: Path
+    shipped: Delivery, tmp_path: Path
 ) -> None:
-    d = delivery
+    d = shipped
     me = receiver(d)
     report, _ = verify_package(downloaded(d, me, tmp_path), identities=[d.identity],
                                verifier_key=d.vkey)  # fmt: skip

@@ -11,11 +11,11 @@ import pyrage
 import pytest
 
 from dealvault.crypto.keyring import KeyRing
+from dealvault.flows import admin, transfer
 from dealvault.flows import packages as pkg_flows
-from dealvault.flows import transfer
 from dealvault.flows.context import AppStores
 from tests.api.conftest import ANALYST, Mailbox, Server, serve
-from tests.conftest import P, World
+from tests.conftest import OP, P, World
 from tests.transfer.test_plans import STEWARD2, approved_plan, make_plan, prepare
 from tests.web.audit_setup import COUNSEL, auditor, counsel, events, member
 
@@ -31,7 +31,10 @@ def closing(
     mailbox: tuple[Mailbox, int],
     monkeypatch: pytest.MonkeyPatch,
 ) -> Server:
-    """The deal at closing (Bidder A won, its transfer agreement in force), with approvers."""
+    """The deal at closing (Bidder A won, its transfer agreement in force), with approvers
+    and an audit firm among the parties."""
+    admin.create_organization(stores, actor=OP, name="Audit LLP", kind="auditor")
+    admin.add_party(stores, actor=OP, deal=world.deal, organization="Audit LLP", role="auditor")
     prepare(stores, keyring, world, tmp_path)
     return serve(stores, keyring, world, tmp_path, mailbox, monkeypatch)
 

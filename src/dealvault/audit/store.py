@@ -331,7 +331,7 @@ def _like_prefix(prefix: str) -> str:
     return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _filtered(q: Select[Any], session: Session, flt: LogFilter) -> Select[Any]:
+def _filtered(q: Select[int, bytes], session: Session, flt: LogFilter) -> Select[int, bytes]:
     if flt.actor:
         q = q.where(AuditEvent.actor == flt.actor)
     if flt.action and flt.action.endswith("*"):

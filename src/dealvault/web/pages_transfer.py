@@ -222,9 +222,7 @@ def _package_page(
 
 
 @router.get("/deals/{deal}/transfer/packages/{package_id}")
-def package(
-    deal: DealCode, package_id: Id, request: Request, ctx: Ctx, member: Member
-) -> Response:
+def package(deal: DealCode, package_id: Id, request: Request, ctx: Ctx, member: Member) -> Response:
     who, viewer = member
     entry = enter_deal(ctx.stores, actor=who, deal=deal)
     if stop := gate(request, entry):
