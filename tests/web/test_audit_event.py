@@ -37,7 +37,7 @@ def deal_seq(server: Server, *, deal: str | None = "clean-2026") -> int:
     return int(seq)
 
 
-def testid(page: str, name: str) -> str:
+def shown(page: str, name: str) -> str:
     m = re.search(rf'data-testid="{name}"[^>]*>(.*?)<', page, flags=re.S)
     assert m, name
     return html.unescape(m.group(1)).strip()
@@ -54,14 +54,14 @@ def test_the_event_page_shows_the_proof_as_the_checkpoint_signs_it(server: Serve
     # the event itself, byte for byte, and its leaf hash
     with server.stores.records_session() as s:
         body = bytes(s.scalar(select(AuditEvent.body).where(AuditEvent.seq == seq)))
-    assert testid(text, "event-json") == body.decode("utf-8")
-    assert testid(text, "leaf-hash") == leaf_hash(body).hex()
-    assert testid(text, "leaf-index") == str(seq)
+    assert shown(text, "event-json") == body.decode("utf-8")
+    assert shown(text, "leaf-hash") == leaf_hash(body).hex()
+    assert shown(text, "leaf-index") == str(seq)
     # tree size and root are those of a checkpoint the log signed, and of the note shown
-    note = testid(text, "checkpoint-note") + "\n"
+    note = shown(text, "checkpoint-note") + "\n"
     cp = checkpoint_of(note)
-    assert testid(text, "tree-size") == str(cp.size) and cp.size > seq
-    assert testid(text, "root-hash") == cp.root.hex()
+    assert shown(text, "tree-size") == str(cp.size) and cp.size > seq
+    assert shown(text, "root-hash") == cp.root.hex()
     assert base64.b64encode(cp.root).decode() in text
     with server.stores.records_session() as s:
         stored = s.execute(
@@ -74,7 +74,7 @@ def test_the_event_page_shows_the_proof_as_the_checkpoint_signs_it(server: Serve
     assert verifier is not None
     _, checks = open_note(note, [verifier])
     assert checks[0].status.value == "verified"
-    assert testid(text, "log-key") == verifier.key_string()
+    assert shown(text, "log-key") == verifier.key_string()
     signers = re.findall(r"<td><code>([^<]+)</code></td>\s*<td><code>([0-9a-f]{8})</code>", text)
     assert signers == [(verifier.name, f"{checks[0].key_id:08x}")]
     assert "the log's own key" in text
@@ -84,7 +84,7 @@ def test_the_event_page_shows_the_proof_as_the_checkpoint_signs_it(server: Serve
     event = me.get(f"{BASE}/events/{seq}/event.json").content
     assert event == body
     done = verify_proof(proof_text=proof.content, leaf_data=event, log_verifier=verifier)
-    assert done.index == seq and done.checkpoint.root.hex() == testid(text, "root-hash")
+    assert done.index == seq and done.checkpoint.root.hex() == shown(text, "root-hash")
     path = re.findall(r'<li><code class="hash">([0-9a-f]{64})</code></li>', text)
     assert path == [h.hex() for h in parse_proof(proof.content).path]
     assert not [v for v in personal_values() if v in text]

@@ -5,7 +5,9 @@ result; a bidder is refused with the policy's reason; the read itself is recorde
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from dealvault.flows import admin
@@ -152,3 +154,45 @@ def test_pages_of_fifty_newest_first_without_gaps(server: Server) -> None:
     assert link and "action=deal.%2A" in link.group(1)
     rows = _rows(me.get(link.group(1).replace("&amp;", "&")).text)
     assert rows and all("deal." in r for r in rows)
+
+
+def test_the_filters_agree_with_the_signed_events(server: Server) -> None:
+    """Each filter, run in the database, finds exactly the events whose signed body says so
+    (a sign-in method is matched whole: ``password`` is not ``password+totp``)."""
+    from dealvault.audit.store import LogFilter, query
+    from dealvault.flows import auditing
+
+    auditor(server)
+    counsel(server).get(URL)
+    with server.stores.records_session() as s:
+        every = query(s, flt=LogFilter(deal="clean-2026", limit=10**6))
+    assert {e.get("authn") for e in every} >= {"local", "password+totp"}
+    who = P(AUDITOR)
+    end = every[-1]["seq"] + 1  # each search below is recorded: leave those events out
+
+    def found(flt: LogFilter, person: str | None = None) -> list[int]:
+        page = auditing.explore(server.stores, actor=who, deal="clean-2026", flt=flt,
+                                person=person, page=1000)  # fmt: skip
+        return [e["seq"] for e in page.events]
+
+    def expected(keep: Callable[[dict[str, Any]], bool]) -> list[int]:
+        return [e["seq"] for e in reversed(every) if keep(e)]
+
+    for method in ("local", "password", "password+totp", "token"):
+        got = found(LogFilter(authn=method, before=end))
+        assert got == expected(lambda e, m=method: e.get("authn") == m)
+    assert found(LogFilter(action="account.*", before=end)) == expected(
+        lambda e: e["action"].startswith("account.")
+    )
+    by_steward = found(LogFilter(before=end), person=STEWARD)
+    assert by_steward == expected(lambda e: e["actor"] == STEWARD)
+    middle = every[len(every) // 2]["seq"]
+    assert found(LogFilter(before=middle)) == expected(lambda e: e["seq"] < middle)
+    assert found(LogFilter(after=middle, before=end)) == expected(lambda e: e["seq"] > middle)
+
+
+def test_people_who_act_later_become_choices(server: Server) -> None:
+    me = auditor(server)
+    assert "counsel@law.example" not in me.get(URL).text
+    counsel(server).get("/deals/clean-2026")
+    assert "counsel@law.example" in me.get(URL).text

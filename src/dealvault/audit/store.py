@@ -20,6 +20,7 @@ from dealvault.audit.models import (
     AuditEvent,
     AuditEventSubjects,
     AuditKey,
+    AuditNode,
 )
 from dealvault.audit.note import Signer, Verifier
 from dealvault.audit.proof import build_proof
@@ -385,18 +386,55 @@ def query(session: Session, *, flt: LogFilter) -> list[dict[str, Any]]:
     return out
 
 
+@dataclass(frozen=True)
+class _Seen:
+    """The distinct values of one column in one deal's events below ``upto``, read from the
+    log whose leaf ``upto - 1`` is ``leaf``."""
+
+    upto: int
+    leaf: bytes | None
+    values: frozenset[str]
+
+
+#: (database, deal, column) -> what was seen: the log only grows, so each read adds the
+#: values of the events appended since (a few, by their sequence numbers) to the last one
+_SEEN: dict[tuple[str, str, str], _Seen] = {}
+
+
+def _leaf_at(session: Session, index: int) -> bytes | None:
+    got = session.scalar(select(AuditNode.hash).where(AuditNode.level == 0, AuditNode.idx == index))
+    return None if got is None else bytes(got)
+
+
 def distinct_values(session: Session, *, deal: str, column: str, limit: int = 500) -> list[str]:
     """The distinct actors or actions of one deal's events (the choices of a search form),
-    sorted; at most ``limit``."""
+    sorted; at most ``limit``. Kept per database and read on from where the last call ended:
+    a call reads only the events appended since, whatever the size of the log (a log that
+    is not the one read before, by its leaf there, is read again from the start)."""
     col = {"actor": AuditEvent.actor, "action": AuditEvent.action}[column]
-    q = (
-        select(col)
-        .where(AuditEvent.deal == deal, col.is_not(None))
-        .group_by(col)
-        .order_by(col)
-        .limit(limit)
-    )
-    return [str(v) for v in session.scalars(q)]
+    key = (session.get_bind().url.render_as_string(hide_password=True), deal, column)
+    size = DbNodeStore(session).size()
+    seen = _SEEN.get(key)
+    if (
+        seen is None
+        or seen.upto > size
+        or (seen.upto > 0 and _leaf_at(session, seen.upto - 1) != seen.leaf)
+    ):
+        seen = _Seen(0, None, frozenset())
+    if size > seen.upto:
+        new = session.scalars(
+            select(col)
+            .where(
+                AuditEvent.seq >= seen.upto,
+                AuditEvent.seq < size,
+                AuditEvent.deal == deal,
+                col.is_not(None),
+            )
+            .distinct()
+        )
+        seen = _Seen(size, _leaf_at(session, size - 1), seen.values | {str(v) for v in new})
+        _SEEN[key] = seen
+    return sorted(seen.values)[:limit]
 
 
 def checkpoint_sizes(session: Session) -> Sequence[int]:
