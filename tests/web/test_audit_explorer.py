@@ -55,6 +55,15 @@ def test_counsel_reads_the_log_too(server: Server) -> None:
     assert seqs(page.text)
 
 
+def test_a_steward_reads_the_log_in_chinese(server: Server) -> None:
+    me = member(server, "steward2@seller.example", role="seller_steward", org="洁净日化有限公司",
+                language="zh")  # fmt: skip
+    page = me.get(URL)
+    assert page.status_code == 200, page.text
+    assert "本交易的审计日志" in page.text and seqs(page.text)
+    assert "离线验证包（ZIP）" in page.text
+
+
 def test_a_bidder_is_refused_with_the_reason(server: Server) -> None:
     me = member(server, ANALYST, role="bidder_business", org="Bidder A")
     page = me.get(URL)

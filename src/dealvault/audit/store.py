@@ -412,7 +412,7 @@ def distinct_values(session: Session, *, deal: str, column: str, limit: int = 50
     a call reads only the events appended since, whatever the size of the log (a log that
     is not the one read before, by its leaf there, is read again from the start)."""
     col = {"actor": AuditEvent.actor, "action": AuditEvent.action}[column]
-    key = (session.get_bind().url.render_as_string(hide_password=True), deal, column)
+    key = (session.connection().engine.url.render_as_string(hide_password=True), deal, column)
     size = DbNodeStore(session).size()
     seen = _SEEN.get(key)
     if (
