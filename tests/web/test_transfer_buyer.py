@@ -13,6 +13,7 @@ import pyrage
 import pytest
 
 from dealvault.crypto.keyring import KeyRing
+from dealvault.flows import admin, closing
 from dealvault.flows import packages as pkg_flows
 from dealvault.flows.context import AppStores
 from dealvault.transfer.manifest import RECORDS_FILE
@@ -20,7 +21,7 @@ from dealvault.transfer.reconcile import verify_package
 from dealvault.transfer.reconcile_report import write_reports
 from tests.api.conftest import ANALYST, Mailbox, personal_values, serve
 from tests.api.test_packages_api import RECEIVER, RIVAL, Delivery
-from tests.conftest import P, World
+from tests.conftest import STEWARD, P, World
 from tests.transfer.test_plans import approved_plan, prepare
 from tests.web.audit_setup import COUNSEL, counsel, events, member
 from tests.web.conftest import Browser
@@ -177,3 +178,22 @@ def test_counsel_records_the_review_and_the_buyer_sees_it(
     seen = me.get(url)
     assert 'data-testid="reviews-table"' in seen.text and "all 12 customers received" in seen.text
     assert "badge-accepted" in me.get(TRANSFER).text
+
+
+def test_the_buyer_sees_the_sellers_destruction_certificate(shipped: Delivery) -> None:
+    """After the hand-over the seller destroys its copy: the buyer sees the signed statement."""
+    d = shipped
+    me = receiver(d)
+    assert "No certificate yet." in me.get(TRANSFER).text
+    admin.advance_deal(d.server.stores, code="clean-2026", to="post_closing",
+                       winner=None, actor=P(STEWARD), reason="handed over")  # fmt: skip
+    cert = closing.issue_certificate(d.server.stores, d.server.app.state.dealvault.keyring,
+                                     actor=P(STEWARD), deal="clean-2026", datasets=["crm"],
+                                     reason="closing")  # fmt: skip
+    page = me.get(TRANSFER)
+    assert page.status_code == 200, page.text
+    assert 'data-testid="certificates-table"' in page.text and cert.sha256 in page.text
+    assert "cryptographic erase" in page.text
+    assert 'data-testid="inbox-table"' in page.text  # the package is still listed after closing
+    listed = [e for e in events(d.server, "certificate.list") if e["actor"] == RECEIVER]
+    assert listed[-1]["decision"] == "allow"
