@@ -131,7 +131,8 @@ class ProofView(BaseModel):
 
 def event_proof(stores: AppStores, *, actor: Principal, deal: str, seq: int) -> ProofView:
     """``prove_event`` (decided and recorded as ``audit_log.prove``), checked here with the
-    log's registered key and the witnesses' keys: what the proof says, and whether it holds."""
+    log's key as this store holds it and the witnesses' registered keys: what the proof says,
+    and whether it holds."""
     got = prove_event(stores, actor=actor, deal=deal, seq=seq)
     parsed = parse_proof(got.proof)
     cp = checkpoint_of(parsed.checkpoint_note)
