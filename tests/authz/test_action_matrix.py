@@ -94,7 +94,7 @@ DEAL: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "package.fetch": ((SS, BR), (CL, PC)),
     "certificate.issue": ((SS,), ALL),
     "certificate.attest": ((SS, BB, BC), ALL),
-    "certificate.read": ((SS, CO, SO, AU), ALL),
+    "certificate.read": ((SS, BR, CO, SO, AU), ALL),
     "trace": ((SS, SO), ALL),
     "audit_log.prove": ((SS, CO, AU), ALL),
     "audit_log.export": ((SS, CO, AU), ALL),

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import LargeBinary, Select, func, literal, select
 from sqlalchemy.orm import Session
 
 from dealvault.audit import columns, merkle
@@ -20,6 +20,7 @@ from dealvault.audit.models import (
     AuditEvent,
     AuditEventSubjects,
     AuditKey,
+    AuditNode,
 )
 from dealvault.audit.note import Signer, Verifier
 from dealvault.audit.proof import build_proof
@@ -309,6 +310,10 @@ def cosign(
 
 @dataclass(frozen=True)
 class LogFilter:
+    """Which events to list. ``authn`` matches how the actor signed in, in the signed body
+    itself (it has no column). ``action`` ending in ``*`` matches every action it starts
+    (``package.*``). Pages go by position: ``before`` / ``after`` a sequence number."""
+
     actor: str | None = None
     action: str | None = None
     deal: str | None = None
@@ -318,23 +323,23 @@ class LogFilter:
     limit: int = 1000
     #: ``allow`` or ``deny`` only
     decision: str | None = None
-    #: events before this one only (a page of the log, read newest first)
+    authn: str | None = None
     before: int | None = None
+    after: int | None = None
+    #: newest first (a page ``after`` a position is still the events right after it)
     newest_first: bool = False
 
 
-def query(session: Session, *, flt: LogFilter) -> list[dict[str, Any]]:
-    """Events matching the filter, newest last (``newest_first``: newest first), as their
-    JSON documents."""
-    order = AuditEvent.seq.desc() if flt.newest_first else AuditEvent.seq
-    q = select(AuditEvent.seq, AuditEvent.body).order_by(order)
-    if flt.decision:
-        q = q.where(AuditEvent.decision == flt.decision)
-    if flt.before is not None:
-        q = q.where(AuditEvent.seq < flt.before)
+def _like_prefix(prefix: str) -> str:
+    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _filtered(q: Select[int, bytes], session: Session, flt: LogFilter) -> Select[int, bytes]:
     if flt.actor:
         q = q.where(AuditEvent.actor == flt.actor)
-    if flt.action:
+    if flt.action and flt.action.endswith("*"):
+        q = q.where(AuditEvent.action.like(_like_prefix(flt.action[:-1]), escape="\\"))
+    elif flt.action:
         q = q.where(AuditEvent.action == flt.action)
     if flt.deal:
         q = q.where(AuditEvent.deal == flt.deal)
@@ -342,6 +347,29 @@ def query(session: Session, *, flt: LogFilter) -> list[dict[str, Any]]:
         q = q.where(AuditEvent.at >= flt.since)
     if flt.until:
         q = q.where(AuditEvent.at < flt.until)
+    if flt.decision:
+        q = q.where(AuditEvent.decision == flt.decision)
+    if flt.before is not None:
+        q = q.where(AuditEvent.seq < flt.before)
+    if flt.after is not None:
+        q = q.where(AuditEvent.seq > flt.after)
+    if flt.authn:
+        # canonical JSON: the key, its value and the comma of the next key, byte for byte
+        token = b'"authn":' + json.dumps(flt.authn).encode("utf-8") + b","
+        if session.connection().dialect.name == "postgresql":
+            q = q.where(func.position(literal(token, LargeBinary()).op("IN")(AuditEvent.body)) > 0)
+        else:
+            q = q.where(func.instr(AuditEvent.body, literal(token, LargeBinary())) > 0)
+    return q
+
+
+def query(session: Session, *, flt: LogFilter) -> list[dict[str, Any]]:
+    """Events matching the filter as their JSON documents: oldest first, or newest first
+    (``flt.newest_first``); at most ``flt.limit``, counted in the database unless the subject
+    filter (which reads each event's subject list) is given."""
+    backwards = flt.newest_first and flt.after is None
+    order = AuditEvent.seq.desc() if backwards else AuditEvent.seq
+    q = _filtered(select(AuditEvent.seq, AuditEvent.body), session, flt).order_by(order)
     if flt.subject:
         q = q.join(AuditEventSubjects, AuditEventSubjects.seq == AuditEvent.seq)
     else:  # the database stops at the limit (a page of 100,000 events reads one page)
@@ -357,7 +385,60 @@ def query(session: Session, *, flt: LogFilter) -> list[dict[str, Any]]:
         out.append(json.loads(bytes(body)))
         if len(out) >= flt.limit:
             break
+    if flt.newest_first and not backwards:
+        out.reverse()
     return out
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """The distinct values of one column in one deal's events below ``upto``, read from the
+    log whose leaf ``upto - 1`` is ``leaf``."""
+
+    upto: int
+    leaf: bytes | None
+    values: frozenset[str]
+
+
+#: (database, deal, column) -> what was seen: the log only grows, so each read adds the
+#: values of the events appended since (a few, by their sequence numbers) to the last one
+_SEEN: dict[tuple[str, str, str], _Seen] = {}
+
+
+def _leaf_at(session: Session, index: int) -> bytes | None:
+    got = session.scalar(select(AuditNode.hash).where(AuditNode.level == 0, AuditNode.idx == index))
+    return None if got is None else bytes(got)
+
+
+def distinct_values(session: Session, *, deal: str, column: str, limit: int = 500) -> list[str]:
+    """The distinct actors or actions of one deal's events (the choices of a search form),
+    sorted; at most ``limit``. Kept per database and read on from where the last call ended:
+    a call reads only the events appended since, whatever the size of the log (a log that
+    is not the one read before, by its leaf there, is read again from the start)."""
+    col = {"actor": AuditEvent.actor, "action": AuditEvent.action}[column]
+    key = (session.connection().engine.url.render_as_string(hide_password=True), deal, column)
+    size = DbNodeStore(session).size()
+    seen = _SEEN.get(key)
+    if (
+        seen is None
+        or seen.upto > size
+        or (seen.upto > 0 and _leaf_at(session, seen.upto - 1) != seen.leaf)
+    ):
+        seen = _Seen(0, None, frozenset())
+    if size > seen.upto:
+        new = session.scalars(
+            select(col)
+            .where(
+                AuditEvent.seq >= seen.upto,
+                AuditEvent.seq < size,
+                AuditEvent.deal == deal,
+                col.is_not(None),
+            )
+            .distinct()
+        )
+        seen = _Seen(size, _leaf_at(session, size - 1), seen.values | {str(v) for v in new})
+        _SEEN[key] = seen
+    return sorted(seen.values)[:limit]
 
 
 def checkpoint_sizes(session: Session) -> Sequence[int]:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from dealvault.access import service as access
 from dealvault.access.models import Person
@@ -280,3 +282,102 @@ def report(
             ),
         )
     return {"report": str(out), "events": len(events), "verified": verification.ok}
+
+
+class PersonChoice(BaseModel):
+    """A person who acted in a deal's log, with a key that stands for their e-mail where an
+    e-mail should not go (a page's address)."""
+
+    key: str
+    email: str
+
+
+def person_key(email: str) -> str:
+    return hashlib.sha256(b"dealvault/audit-person\n" + email.encode("utf-8")).hexdigest()[:16]
+
+
+class LogPage(BaseModel):
+    """One page of a deal's audit log as the explorer shows it, newest first."""
+
+    events: list[dict[str, Any]]
+    #: the position to go on from for newer events (``after``) and older ones (``before``);
+    #: None when there are none matching the filter
+    newer: int | None
+    older: int | None
+    #: who acted and what was done in the deal's log (the choices of the search form)
+    people: list[PersonChoice]
+    actions: list[str]
+    #: the log's public key (C2SP verifier key), to pin when verifying offline
+    log_key: str | None
+
+
+def explore(
+    stores: AppStores,
+    *,
+    actor: Principal,
+    deal: str,
+    flt: store.LogFilter,
+    person: str | None = None,
+    page: int = 50,
+) -> LogPage:
+    """A page of ``deal``'s events matching ``flt`` (its deal is this one) and ``person`` (an
+    e-mail, or the key of one of the page's ``people``), newest first, at most ``page``:
+    indexed queries only (the filters, then the sequence number), whatever the size of the
+    log. Decided and recorded as ``log`` is, with the filters used."""
+    allowed = _decided(
+        stores,
+        actor=actor,
+        action="audit_log",
+        deal=deal,
+        record_now=False,
+        event=EventIn(action="audit.log"),
+    )
+    with stores.records_session() as s:
+        emails = store.distinct_values(s, deal=deal, column="actor")
+        people = [PersonChoice(key=person_key(e), email=e) for e in emails]
+        if person:
+            chosen = next((p.email for p in people if person in (p.key, p.email)), None)
+            # nobody of this log: a filter that matches nothing (never an error naming it)
+            flt = replace(flt, actor=chosen or person_key(person))
+        flt = replace(flt, deal=deal, newest_first=True, limit=page + 1, subject=None)
+        found = store.query(s, flt=flt)
+        forwards = flt.after is not None
+        more = len(found) > page
+        events = found[1:] if forwards and more else found[:page]
+        newer = older = None
+        if events:
+            first, last = events[0]["seq"], events[-1]["seq"]
+            if forwards:
+                newer = first if more else None
+                older = last if _any(s, replace(flt, after=None, before=last)) else None
+            else:
+                older = last if more else None
+                newer = first if _any(s, replace(flt, before=None, after=first)) else None
+        actions = store.distinct_values(s, deal=deal, column="action")
+    used = {
+        "filter_action": flt.action,
+        "filter_actor": flt.actor,
+        "filter_authn": flt.authn,
+        "since": flt.since.isoformat() if flt.since else None,
+        "until": flt.until.isoformat() if flt.until else None,
+    }
+    done = replace(
+        allowed,
+        objects={k: v for k, v in used.items() if v},
+        counts={"events": len(events)},
+    )
+    with contextlib.suppress(DealvaultError):  # a damaged tree refuses new leaves
+        _record_after(stores, done, ok=True)
+    verifier = stores.audit.verifier
+    return LogPage(
+        events=events,
+        newer=newer,
+        older=older,
+        people=people,
+        actions=actions,
+        log_key=None if verifier is None else verifier.key_string(),
+    )
+
+
+def _any(session: Session, flt: store.LogFilter) -> bool:
+    return bool(store.query(session, flt=replace(flt, limit=1, newest_first=False)))

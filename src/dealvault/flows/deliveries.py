@@ -9,6 +9,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -22,7 +23,9 @@ from dealvault.errors import NotFound
 from dealvault.files import open_private
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit, authorize, enforce
+from dealvault.flows.reviews import ReviewOut, reviews_of
 from dealvault.flows.transfer import LedgerEntry, ledger_view
+from dealvault.transfer.delivery_check import Ledgered, SealedCheck, sealed_checks
 from dealvault.transfer.models import TransferPackage
 from dealvault.transfer.package import write_tar
 
@@ -63,16 +66,7 @@ def fetch(stores: AppStores, *, actor: Principal, package_id: int, out: Path) ->
     another organisation is refused (and the refusal recorded)."""
     with stores.unit_of_work() as uow:
         s = uow.records
-        row = s.get(TransferPackage, package_id)
-        deal = None if row is None else s.get(Deal, row.deal_id)
-        if row is None or deal is None:
-            raise NotFound(f"transfer package {package_id} not found")
-        person, event = authorize(
-            stores, s, actor=actor, action="package.fetch", deal=deal,
-            event=EventIn(action="package.fetch", objects={"package": row.id}),
-        )  # fmt: skip
-        if person.organization_id != row.recipient_id and not _steward(s, deal=deal, person=person):
-            enforce(stores, Decision(False, "none", (OTHER_RECIPIENT,)), event)
+        row, event = _allowed(stores, s, actor=actor, package_id=package_id, action="package.fetch")
         source = Path(row.path)
         if not source.exists():
             raise NotFound(f"the files of transfer package {package_id} are not at the server")
@@ -94,3 +88,86 @@ def fetch(stores: AppStores, *, actor: Principal, package_id: int, out: Path) ->
             ),
         )
         return entry
+
+
+class DeliveryOut(BaseModel):
+    """A package as its recipient sees it at the server: the ledger row, the checks the server
+    can make without the recipient's key, the key to pin when verifying offline, and the
+    seller's post-transfer reviews."""
+
+    package: LedgerEntry
+    checks: list[SealedCheck]
+    ok: bool
+    #: the seller's log key that signed the manifest (pin it: ``--verifier-key``)
+    verifier_key: str | None
+    signer: str | None
+    fingerprint: str | None
+    #: SHA-256 fingerprints of the age keys the package is encrypted to
+    recipients: list[str]
+    reviews: list[ReviewOut]
+
+
+def inspect(stores: AppStores, *, actor: Principal, package_id: int) -> DeliveryOut:
+    """Check package ``package_id`` at the server for a receiver of its recipient organisation
+    or a seller steward (as ``fetch`` decides): signature, manifest, files, root and scope
+    against the ledger; recorded with the result. The files are read outside the
+    transaction."""
+    with stores.unit_of_work() as uow:
+        s = uow.records
+        row, event = _allowed(stores, s, actor=actor, package_id=package_id, action="package.check")
+        entry = _entry(s, row)
+        source = Path(row.path)
+        ledger = Ledgered(
+            manifest_sha256=row.manifest_sha256,
+            merkle_root=row.merkle_root,
+            recipient=entry.recipient,
+            customers=row.customers,
+            records=row.records,
+        )
+        reviewed = reviews_of(s, package_id=row.id)
+    vkey = stores.audit.verifier
+    key = None if vkey is None else vkey.key_string()
+    report = sealed_checks(source, verifier_key=key, ledger=ledger)
+    with stores.unit_of_work() as uow:
+        audit(
+            stores,
+            uow,
+            replace(
+                event,
+                objects={
+                    "package": row.id,
+                    "manifest_sha256": row.manifest_sha256,
+                    "result": "verified" if report.ok else "failed",
+                },
+                counts={"checks": len(report.checks),
+                        "failed": sum(not c.ok for c in report.checks)},
+            ),
+        )  # fmt: skip
+    return DeliveryOut(
+        package=entry,
+        checks=report.checks,
+        ok=report.ok,
+        verifier_key=key,
+        signer=report.signer,
+        fingerprint=report.fingerprint,
+        recipients=report.recipients,
+        reviews=reviewed,
+    )
+
+
+def _allowed(
+    stores: AppStores, s: Session, *, actor: Principal, package_id: int, action: str
+) -> tuple[TransferPackage, EventIn]:
+    """The package, for a receiver of its recipient organisation or a seller steward
+    (``package.fetch``); anyone else is refused and the refusal recorded."""
+    row = s.get(TransferPackage, package_id)
+    deal = None if row is None else s.get(Deal, row.deal_id)
+    if row is None or deal is None:
+        raise NotFound(f"transfer package {package_id} not found")
+    person, event = authorize(
+        stores, s, actor=actor, action="package.fetch", deal=deal,
+        event=EventIn(action=action, objects={"package": row.id}),
+    )  # fmt: skip
+    if person.organization_id != row.recipient_id and not _steward(s, deal=deal, person=person):
+        enforce(stores, Decision(False, "none", (OTHER_RECIPIENT,)), event)
+    return row, event

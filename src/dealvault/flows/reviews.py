@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from dealvault.access import service as access
 from dealvault.access.decision import Decision
@@ -145,13 +146,18 @@ def list_reviews(stores: AppStores, *, actor: Principal, package_id: int) -> lis
             event=EventIn(action="package.reviews", objects={"package": package_id}),
         )
         audit(stores, uow, event)
-        rows = s.execute(
-            select(TransferReview, Person.email)
-            .join(Person, Person.id == TransferReview.reviewer_id)
-            .where(TransferReview.package_id == package_id)
-            .order_by(TransferReview.id)
-        ).all()
-        return [_out(r, reviewer=email) for r, email in rows]
+        return reviews_of(s, package_id=package_id)
+
+
+def reviews_of(session: Session, *, package_id: int) -> list[ReviewOut]:
+    """The reviews of a package, oldest first (for a flow that has decided the read)."""
+    rows = session.execute(
+        select(TransferReview, Person.email)
+        .join(Person, Person.id == TransferReview.reviewer_id)
+        .where(TransferReview.package_id == package_id)
+        .order_by(TransferReview.id)
+    ).all()
+    return [_out(r, reviewer=email) for r, email in rows]
 
 
 def _out(row: TransferReview, *, reviewer: str) -> ReviewOut:

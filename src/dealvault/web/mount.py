@@ -27,11 +27,26 @@ def either(api: Handler, page: Handler) -> Handler:
 
 
 def mount_web(app: FastAPI) -> None:
-    from dealvault.web import pages_account, pages_data, pages_deals, pages_signin, pages_steward
+    from dealvault.web import (
+        pages_account,
+        pages_audit,
+        pages_data,
+        pages_deals,
+        pages_signin,
+        pages_steward,
+        pages_transfer,
+    )
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_exception_handler(SignInNeeded, errors.on_sign_in_needed)
-    for router in (pages_signin.router, pages_account.router, pages_deals.router,
-                   *pages_steward.routers()):  # fmt: skip
+    routers = (
+        pages_signin.router,  # sign-in, invitation, reset
+        pages_account.router,  # one's own account
+        pages_deals.router,  # deal list, overview, agreement and training gates
+        *pages_steward.routers(),  # inventory, people, requests, agreements, timeline
+        pages_data.router,  # aggregates, records and their files
+        pages_audit.router,  # the audit log explorer, proofs, bundle, report
+        pages_transfer.router,  # plans, ledger, packages, reviews, certificates
+    )
+    for router in routers:
         app.include_router(router)
-    app.include_router(pages_data.router)  # aggregates, records and their files
