@@ -38,10 +38,9 @@ SECTIONS: tuple[Section, ...] = (
     Section("people", N_("People"), _roles(R.SELLER_STEWARD, R.SECURITY_OFFICER)),
     Section("timeline", N_("Timeline"), _roles(R.SELLER_STEWARD, R.COUNSEL, R.INTERMEDIARY,
                                            R.SECURITY_OFFICER)),
-    Section("audit", N_("Audit log"), _roles(R.AUDITOR, R.SELLER_STEWARD, R.COUNSEL,
-                                          R.SECURITY_OFFICER)),
+    Section("audit", N_("Audit log"), _roles(R.AUDITOR, R.SELLER_STEWARD, R.COUNSEL)),
     Section("transfer", N_("Transfer"), _roles(R.SELLER_STEWARD, R.BUYER_RECEIVER, R.COUNSEL,
-                                           R.AUDITOR)),
+                                           R.AUDITOR, R.INTERMEDIARY, R.SECURITY_OFFICER)),
 )  # fmt: skip
 
 
