@@ -85,6 +85,7 @@ from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
 from starlette.routing import Match
 
+import dealvault
 from api import Inbox, quantile, stopped_by_signals, summary_ms
 from dealvault.access.agreements import SignerIn
 from dealvault.access.principal import Authn, local
@@ -827,6 +828,8 @@ def main() -> int:
                       "audit": world.audit if world else {}},
             "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "profiled": args.profile is not None,
+            # where the measured code came from (a tree other than this checkout's is possible)
+            "dealvault_src": str(Path(dealvault.__file__).resolve().parent),
             "target": TARGET,
             "meets": meets,
             "meets_target": all(meets.values()),
