@@ -71,6 +71,7 @@ bench: $(STAMP) $(VENDOR_STAMP)
 	$(BIN)/python bench/mondrian.py
 	$(BIN)/python bench/package.py
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/web.py
 	$(BIN)/python bench/startup.py --demo
 
 ## eval: precision and recall of PII classification on the labelled evaluation set

@@ -10,7 +10,7 @@ import pytest
 
 from dealvault.audit.note import SIG_COSIGNATURE_V1, Signer, generate_signer
 from dealvault.audit.pinning import anchors as make_anchors
-from dealvault.audit.service import AuditConfig, EventIn, record
+from dealvault.audit.service import AuditConfig, EventIn, record, record_many
 from dealvault.audit.store import LogFilter
 from dealvault.audit.verify import Anchors
 from dealvault.db.base import utcnow
@@ -187,6 +187,45 @@ def test_editing_a_checkpoint_row_is_found(stores: AppStores, busy: World) -> No
     out = auditing.verify(stores, actor=OP)
     assert not out.ok
     assert "checkpoint #2: its size or root column differs from its note" in out.problems
+
+
+def _server_events(stores: AppStores) -> list[int]:
+    """Events of requests to the server: each names its session (or API token), which the
+    canonical body sorts between ``seq`` and ``subjects``; one names 50 customers."""
+    session = {"authn": "password+totp", "client": "127.0.0.1", "decision": "allow"}
+    with stores.unit_of_work() as uow:
+        return record_many(
+            uow.records,
+            stores.audit,
+            [
+                EventIn(action="deal.enter", actor="analyst@bidder-a.example", deal="d",
+                        session="ses_0123456789abcdef", **session),
+                EventIn(action="disclose", actor="analyst@bidder-a.example", deal="d",
+                        session="tok_0123456789abcdef", objects={"level": "masked"},
+                        subjects=[f"{i:032x}" for i in range(50)], **session),
+            ],
+        )  # fmt: skip
+
+
+def test_events_of_server_sessions_verify(stores: AppStores, busy: World) -> None:
+    _server_events(stores)
+    out = auditing.verify(stores, actor=OP, anchors=_pinned(stores))
+    assert out.ok, out.problems
+
+
+def test_a_swapped_subject_list_of_a_session_event_is_found(stores: AppStores, busy: World) -> None:
+    seq = _server_events(stores)[1]
+    tamper.drop_triggers(stores)
+    tamper.sql(
+        stores,
+        "UPDATE audit_event_subjects SET packed = (SELECT packed FROM audit_event_subjects "
+        "WHERE seq = :i) WHERE seq = :s",
+        i=tamper.seq_of(stores, "import"),
+        s=seq,
+    )
+    out = auditing.verify(stores, actor=OP)
+    assert not out.ok and out.first_bad == seq
+    assert f"event {seq}: its stored subject list was altered" in out.problems
 
 
 def test_routine_events_after_the_last_checkpoint_are_fine(stores: AppStores, busy: World) -> None:

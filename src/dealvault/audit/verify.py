@@ -132,11 +132,15 @@ class VerifyReport:
 
 
 _TAIL = re.compile(
-    rb'"seq":(0|[1-9][0-9]*),"subjects":(?:null|\{"count":[0-9]+,"digest":"sha256:([0-9a-f]{64})"\}),'
+    rb'"seq":(0|[1-9][0-9]*),(?:"session":"[^"\\]{0,80}",)?'
+    rb'"subjects":(?:null|\{"count":[0-9]+,"digest":"sha256:([0-9a-f]{64})"\}),'
     rb'"v":[0-9]+\}'
 )
-"""The end of a canonical body: JCS sorts keys, so ``seq``, ``subjects`` and ``v`` come last
-and hold no free text."""
+"""The end of a canonical body: JCS sorts keys, so ``seq``, ``session`` (the server session
+or API token of the request, when there is one), ``subjects`` and ``v`` come last and hold
+no free text."""
+#: how far from its end a body's tail (:data:`_TAIL`) starts at most
+_TAIL_BYTES = 320
 
 
 def _check_subjects(rep: VerifyReport, chunk: Sequence[Row], tails: list[Any]) -> None:
@@ -264,7 +268,7 @@ def verify_events(
             )
             return rep, frontier
         bodies = [row[1] for row in chunk]
-        tails = [_TAIL.search(b, len(b) - 200) for b in bodies]
+        tails = [_TAIL.search(b, len(b) - _TAIL_BYTES) for b in bodies]
         inner = [int(m[1]) if m else -1 for m in tails]
         if inner != expected:
             i = _first_difference(inner, expected)
