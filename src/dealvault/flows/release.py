@@ -35,6 +35,7 @@ from dealvault.deidentify.levels import (
 from dealvault.deidentify.measures import parse_measure
 from dealvault.deidentify.tokens import make_tokens, token_key
 from dealvault.errors import Invalid
+from dealvault.flows import aggregate_cache
 from dealvault.ingest.fields import Category, TableRole
 from dealvault.transfer.canaries import SUBJECT_PREFIX, add_canaries, aligned, canary_order
 from dealvault.vault.models import Dataset, DatasetColumn, DatasetTable
@@ -121,6 +122,17 @@ def build(
             frame = _with_order_summaries(uow, req, ds=ds, read=read, customers=frame)
         types = column_types(frame.columns, stored=_stored_types(uow, ds))
         return _records(uow, keyring, req, ds, recipient, frame, available, row_cap, types)
+    if req.level == Level.AGGREGATE:
+        types = _stored_types(uow, ds)
+        key = (
+            aggregate_cache.content_key(uow, ds=ds, types=types),
+            req.table, tuple(req.group_by), tuple(req.measures), req.k_min, req.epsilon,
+            req.seed, tuple(sorted(req.categories)),
+        )  # fmt: skip
+        table, report = aggregate_cache.remembered(
+            key, lambda: _aggregate(req, ds=ds, roles=_table_roles(uow, ds), read=read, uow=uow)
+        )
+        return table, report, []
     roles = _table_roles(uow, ds)
     today = date.today()
     customers = read(TableRole.CUSTOMERS)
@@ -137,38 +149,12 @@ def build(
         raise Invalid("the orders table is transaction data: add --category transaction")
     wants_orders = transaction and (
         req.table == TableRole.ORDERS
-        or req.level in (Level.AGGREGATE, Level.ANONYMIZED)
+        or req.level == Level.ANONYMIZED
         or (req.level == Level.PSEUDONYMIZED and req.table == TableRole.CUSTOMERS)
     )
     has_orders = TableRole.ORDERS.value in roles
     orders = read(TableRole.ORDERS) if wants_orders and has_orders else None
     types = column_types(customers.columns, stored=_stored_types(uow, ds))
-    if req.level == Level.AGGREGATE:
-        analysed = add_derived(customers, orders=orders, on=today)
-        rows = analysed
-        if req.table != TableRole.CUSTOMERS:
-            child = (
-                orders if req.table == TableRole.ORDERS and orders is not None else read(req.table)
-            )
-            rows = with_customer_attributes(child, customers=analysed)
-        _refuse_direct(req.group_by, types, what="group by")
-        rows = with_periods(rows, req.group_by)
-        measures = [parse_measure(m) for m in req.measures]
-        tops = [m for m in measures if m.kind == "top"]
-        if tops and len(measures) > 1:
-            raise Invalid("a top:COLUMN measure is released on its own; ask for it alone")
-        result = aggregate(
-            rows,
-            by=list(req.group_by),
-            measures=measures,
-            subject="subject_id",
-            k_min=req.k_min,
-            epsilon=req.epsilon,
-            seed=req.seed,
-        )
-        table = result.top[tops[0].label] if tops else result.table
-        rounded = table.with_columns(pl.col(pl.Float64).round(2))
-        return rounded, result.report.to_dict(), []
     if req.level == Level.ANONYMIZED:
         if req.table != TableRole.CUSTOMERS:
             raise Invalid(
@@ -205,6 +191,44 @@ def build(
         offset, limit = req.window
         frame = frame.slice(offset, limit)
     return _records(uow, keyring, req, ds, recipient, frame, available, row_cap, types)
+
+
+def _aggregate(
+    req: DisclosureRequest, *, ds: Dataset, roles: set[str], read: Reader, uow: UnitOfWork
+) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """A safe aggregate of the dataset's customers (or of a child table with the customers'
+    attributes): its table and the report of how it was made."""
+    if req.table != TableRole.CUSTOMERS and req.table.value not in roles:
+        raise Invalid(f"dataset {ds.name!r} has no {req.table.value} table")
+    transaction = not req.categories or Category.TRANSACTION.value in req.categories
+    if req.table == TableRole.ORDERS and not transaction:
+        raise Invalid("the orders table is transaction data: add --category transaction")
+    customers = read(TableRole.CUSTOMERS)
+    has_orders = TableRole.ORDERS.value in roles
+    orders = read(TableRole.ORDERS) if transaction and has_orders else None
+    types = column_types(customers.columns, stored=_stored_types(uow, ds))
+    analysed = add_derived(customers, orders=orders, on=date.today())
+    rows = analysed
+    if req.table != TableRole.CUSTOMERS:
+        child = orders if req.table == TableRole.ORDERS and orders is not None else read(req.table)
+        rows = with_customer_attributes(child, customers=analysed)
+    _refuse_direct(req.group_by, types, what="group by")
+    rows = with_periods(rows, req.group_by)
+    measures = [parse_measure(m) for m in req.measures]
+    tops = [m for m in measures if m.kind == "top"]
+    if tops and len(measures) > 1:
+        raise Invalid("a top:COLUMN measure is released on its own; ask for it alone")
+    result = aggregate(
+        rows,
+        by=list(req.group_by),
+        measures=measures,
+        subject="subject_id",
+        k_min=req.k_min,
+        epsilon=req.epsilon,
+        seed=req.seed,
+    )
+    table = result.top[tops[0].label] if tops else result.table
+    return table.with_columns(pl.col(pl.Float64).round(2)), result.report.to_dict()
 
 
 def with_periods(rows: pl.DataFrame, group_by: Sequence[str]) -> pl.DataFrame:
