@@ -46,7 +46,7 @@ def content_key(uow: UnitOfWork, *, ds: Dataset, types: dict[str, str | None]) -
     ).one()
     newest = s.scalar(select(func.max(ImportRun.id)).where(ImportRun.dataset_id == ds.id))
     typed = hashlib.sha256(repr(sorted(types.items())).encode()).hexdigest()
-    store = str(s.get_bind().url)  # one process may open more than one store (tests do)
+    store = str(s.get_bind().engine.url)  # a process may open more than one store (tests do)
     return (store, ds.id, ds.schema_version, int(count), int(total), newest, typed, date.today())
 
 

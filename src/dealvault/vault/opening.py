@@ -88,6 +88,39 @@ def open_rows(
     return out
 
 
+def open_children(
+    dataset_id: int, rows: Sequence[Sequence[Any]], keys: dict[int, bytes]
+) -> tuple[list[int], list[str], list[bytes]]:
+    """Open child rows ``(child_id, record_id, subject_id, _, category, envelope)`` with
+    their customers' keys: (record ids, subject ids, payloads) of the rows that could be
+    opened (a customer shredded meanwhile has no key: left out). One AEAD object per
+    customer; the careful path names what is wrong with an envelope that fails."""
+    ids: list[int] = []
+    subjects: list[str] = []
+    payloads: list[bytes] = []
+    head_len, body_at = _CK_HEAD, _CK_BODY
+    last_record, decrypt, aead = -1, None, None
+    for child_id, record_id, subject, _version, category, blob in rows:
+        if blob is None:
+            continue
+        if record_id != last_record:
+            key = keys.get(record_id)
+            aead = None if key is None else AESGCM(key)
+            decrypt = None if aead is None else aead.decrypt
+            last_record = record_id
+        if aead is None or decrypt is None:
+            continue
+        ctx = b"child|%d|%d|%d|%s" % (dataset_id, child_id, record_id, category.encode())
+        try:
+            payload = decrypt(blob[head_len:body_at], blob[body_at:], blob[:head_len] + ctx)
+        except (InvalidTag, ValueError):  # another header, cut or tampered: the careful path
+            payload = env.open_with(aead, blob, ctx)
+        ids.append(record_id)
+        subjects.append(subject)
+        payloads.append(payload)
+    return ids, subjects, payloads
+
+
 def decode_payloads(
     payloads: Sequence[bytes | None], fields: Sequence[str] | None = None
 ) -> pl.DataFrame:

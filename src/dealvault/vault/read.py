@@ -31,7 +31,7 @@ from dealvault.vault.models import (
     Dataset,
     DatasetTable,
 )
-from dealvault.vault.opening import RecordLayout, decode_payloads, open_rows
+from dealvault.vault.opening import RecordLayout, decode_payloads, open_children, open_rows
 
 LOOKUP_FIELDS = ("phone", "id_number", "customer_key")
 
@@ -298,8 +298,9 @@ def _child_frame(
     subjects: list[str] = []
     payload: list[bytes | None] = []
     last = -1
+    conn = uow.records.connection()  # plain rows: the ORM's row handling costs more here
     while table_ids:
-        rows = uow.records.execute(
+        rows = conn.execute(
             select(
                 ChildRecord.id,
                 ChildRecord.record_id,
@@ -324,14 +325,10 @@ def _child_frame(
             break
         last = rows[-1][0]
         keys = _customer_keys(uow, keyring, dataset=dataset, rows=[(r[1], r[3]) for r in rows])
-        for child_id, record_id, subject, _version, category, blob in rows:
-            key = keys.get(record_id)
-            if key is None or blob is None:
-                continue
-            ids.append(record_id)
-            subjects.append(subject)
-            ctx = env.child_context(dataset.id, child_id, record_id, category)
-            payload.append(env.open_envelope(key, blob, ctx))
+        got_ids, got_subjects, got = open_children(dataset.id, rows, keys)
+        ids += got_ids
+        subjects += got_subjects
+        payload += got
     frame = pl.DataFrame(
         {"record_id": pl.Series(ids, dtype=pl.Int64), "subject_id": pl.Series(subjects)}
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import polars as pl
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
@@ -50,3 +51,19 @@ def mount_web(app: FastAPI) -> None:
     )
     for router in routers:
         app.include_router(router)
+    warm_up()
+
+
+def warm_up() -> None:
+    """What every first request would otherwise pay, paid once at start: the templates
+    compiled in both languages, and the region gazetteer that aggregates by province and
+    city use (built from GB/T 2260 on first use)."""
+    from dealvault.deidentify.regions import region_codes
+    from dealvault.web.i18n import LANGUAGES
+    from dealvault.web.render import TEMPLATES, environment
+
+    for language in LANGUAGES:
+        env = environment(language)
+        for path in sorted(TEMPLATES.rglob("*.html")):
+            env.get_template(path.relative_to(TEMPLATES).as_posix())
+    region_codes(addresses=pl.Series(["北京市东城区"]))
