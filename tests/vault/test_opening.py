@@ -9,7 +9,13 @@ import pytest
 
 from dealvault.crypto import envelope as env
 from dealvault.errors import IntegrityError
-from dealvault.vault.opening import RecordLayout, decode_payloads, open_frame, open_rows
+from dealvault.vault.opening import (
+    RecordLayout,
+    decode_payloads,
+    open_children,
+    open_frame,
+    open_rows,
+)
 
 CATS = ("identity", "contact")
 FIELDS = (("name", "gender"), ("email",))
@@ -108,3 +114,32 @@ def test_decoding_with_fields_refuses_an_unlisted_key_and_allows_a_missing_one()
     # written by another JSON encoder (spaces): a second pass, not a false alarm
     spaced = decode_payloads([b'{"name": "A", "gender": "F"}'], ["name", "gender"])
     assert spaced.to_dicts() == [{"name": "A", "gender": "F"}]
+
+
+def _child(key: bytes, child_id: int, record_id: int, kid: str = "ck") -> tuple[object, ...]:
+    header = env.Header(env.ALG_AES_256_GCM, kid, 1)
+    blob = env.seal(key, header, b'{"amount":"12.50"}',
+                    env.child_context(7, child_id, record_id, "transaction"))  # fmt: skip
+    return (child_id, record_id, f"s{record_id:04d}", 1, "transaction", blob)
+
+
+def test_open_children_decrypts_skips_missing_keys_and_takes_the_careful_path() -> None:
+    k1, k2, k3 = os.urandom(32), os.urandom(32), os.urandom(32)
+    rows = [_child(k1, 10, 1), _child(k1, 11, 1), _child(k2, 12, 2, kid="legacy"),
+            _child(k3, 13, 3)]  # fmt: skip
+    ids, subjects, payloads = open_children(7, rows, {1: k1, 2: k2})  # customer 3 shredded
+    assert ids == [1, 1, 2] and subjects == ["s0001", "s0001", "s0002"]
+    assert payloads == [b'{"amount":"12.50"}'] * 3
+
+
+def test_a_tampered_or_moved_child_envelope_is_refused() -> None:
+    key = os.urandom(32)
+    row = _child(key, 10, 1)
+    blob = row[5]
+    assert isinstance(blob, bytes)
+    spoiled = (*row[:5], blob[:-1] + bytes([blob[-1] ^ 1]))
+    with pytest.raises(IntegrityError, match="failed authentication"):
+        open_children(7, [spoiled], {1: key})
+    moved = (11, *row[1:])  # another child's place
+    with pytest.raises(IntegrityError):
+        open_children(7, [moved], {1: key})
