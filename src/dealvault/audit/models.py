@@ -27,7 +27,7 @@ class AuditEvent(Base):
     __table_args__ = (
         Index("ix_audit_events_actor", "actor"),
         Index("ix_audit_events_action", "action"),
-        Index("ix_audit_events_deal", "deal"),
+        Index("ix_audit_events_deal_seq", "deal", "seq"),  # a deal's events in log order
         Index("ix_audit_events_at", "at"),
     )
 
