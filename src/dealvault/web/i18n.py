@@ -46,6 +46,8 @@ def translations(language: str) -> NullTranslations:
 
 
 _FIELD = re.compile(r"\{([a-z_]+)\}")
+#: fields that may hold a list of their own, joined by "; "
+_WIDE = frozenset({"hint", "summary"})
 
 
 def _pattern(msgid: str) -> re.Pattern[str]:
@@ -53,7 +55,9 @@ def _pattern(msgid: str) -> re.Pattern[str]:
     parts, last = [], 0
     for m in _FIELD.finditer(msgid):
         parts.append(re.escape(msgid[last : m.start()]))
-        parts.append(f"(?P<{m.group(1)}>.+?)")
+        # a value never holds "; " (it joins reasons), but a hint or summary may
+        wide = m.group(1) in _WIDE
+        parts.append(f"(?P<{m.group(1)}>{'.+?' if wide else '[^;]+?'})")
         last = m.end()
     parts.append(re.escape(msgid[last:]))
     return re.compile("".join(parts) + r"\Z", re.S)
@@ -80,9 +84,23 @@ def _fill(target: str, values: dict[str, str]) -> str:
 
 def translate(message: str, *, language: str) -> str:
     """A message from a flow in ``language``: its catalogue entry, else the first entry with
-    fields that matches it whole (the values kept as they are), else the message as is."""
+    fields that matches it whole (the values kept as they are); a refusal that joins several
+    reasons (``access denied: A; B``) is translated reason by reason; else as it is."""
     if language == "en" or not message:
         return message
+    head, sep, rest = message.partition(": ")
+    if sep and head == "access denied":
+        parts = (_one(part, language) or part for part in rest.split("; "))
+        return (_one(head, language) or head) + "：" + "；".join(parts)
+    whole = _one(message, language)
+    if whole is not None:
+        return whole
+    if "; " in message:
+        return "；".join(_one(part, language) or part for part in message.split("; "))
+    return message
+
+
+def _one(message: str, language: str) -> str | None:
     exact = translations(language).gettext(message)
     if exact != message:
         return exact
@@ -90,7 +108,7 @@ def translate(message: str, *, language: str) -> str:
         m = pattern.match(message)
         if m:
             return _fill(target, m.groupdict())
-    return message
+    return None
 
 
 def negotiate(*, chosen: str | None, accept: str | None) -> str:
