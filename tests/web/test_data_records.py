@@ -46,7 +46,8 @@ def _table_rows(page: str) -> list[str]:
 
 
 def _watermark(page: str) -> list[str]:
-    box = page.split('<div class="watermark" aria-hidden="true">', 1)[1].split("</div>", 1)[0]
+    box = page.split('<div class="watermark" id="watermark" aria-hidden="true">', 1)[1]
+    box = box.split("</div>", 1)[0]
     return re.findall(r"<span>([^<]*)</span>", box)
 
 
@@ -97,7 +98,7 @@ def test_in_chinese_with_the_row_cap_used_up(server: Server) -> None:
     # the cap is used up: the denial with the flow's reason, and no record
     third = me.get(URL + "&level=masked&page=3")
     assert third.status_code == 403
-    assert "row cap" in third.text and 'data-testid="records-denied"' in third.text
+    assert "行数上限已用完" in third.text and 'data-testid="records-denied"' in third.text
     assert 'data-testid="records-table"' not in third.text
     assert not leaked(SECRETS, content_type="text/html", body=third.content, headers="")
 
@@ -191,11 +192,20 @@ def test_the_business_team_gets_the_denial_in_both_languages(server: Server) -> 
         me.http.cookies.set("dealvault-lang", language)
         page = me.get(URL)
         assert page.status_code == 403
-        assert "above the ceiling aggregate for bidder_business" in page.text
+        ceiling = (
+            "超出 bidder_business 在 due_diligence 阶段的上限 aggregate"
+            if language == "zh"
+            else "above the ceiling aggregate for bidder_business"
+        )
+        assert ceiling in page.text  # the flow's reason, in the reader's language
         assert ("您目前无法查看" if language == "zh" else "You cannot see records") in page.text
         masked = me.get(URL + "&level=masked")
         assert masked.status_code == 403
-        assert "level masked is above the ceiling aggregate for bidder_business" in masked.text
+        assert (
+            "级别 masked 超出 bidder_business"
+            if language == "zh"
+            else "level masked is above the ceiling aggregate for bidder_business"
+        ) in masked.text
         for got in (page, masked):
             assert not leaked(SECRETS, content_type="text/html", body=got.content, headers="")
 

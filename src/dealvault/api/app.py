@@ -4,6 +4,8 @@ import time), its error mapping and its health endpoints."""
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -48,6 +50,16 @@ def _store_keys(stores: AppStores, keyring: KeyRing) -> None:
             keyring.store_key(uow.keys, purpose=purpose, create=True)
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """In each serving process, before its first request: what the pages would otherwise
+    prepare on a first request (``web.mount.warm_up``)."""
+    from dealvault.web.mount import warm_up
+
+    warm_up()
+    yield
+
+
 def create_app(
     settings: Settings,
     *,
@@ -85,6 +97,7 @@ def create_app(
         trusted=tuple(ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies),
     )
     app = FastAPI(
+        lifespan=_lifespan,
         title="dealvault",
         version=__version__,
         description="The data room of a company transfer: every party signs in; every read is "

@@ -51,13 +51,13 @@ def mount_web(app: FastAPI) -> None:
     )
     for router in routers:
         app.include_router(router)
-    warm_up()
 
 
 def warm_up() -> None:
-    """What every first request would otherwise pay, paid once at start: the templates
-    compiled in both languages, and the region gazetteer that aggregates by province and
-    city use (built from GB/T 2260 on first use)."""
+    """What every first request would otherwise pay, paid once when a serving process
+    starts (the app's lifespan: after the fork of the workers, as polars' threads do not
+    survive a fork): the templates compiled in both languages, and the region gazetteer
+    that aggregates by province and city use (built from GB/T 2260 on first use)."""
     from dealvault.deidentify.regions import region_codes
     from dealvault.web.i18n import LANGUAGES
     from dealvault.web.render import TEMPLATES, environment

@@ -28,6 +28,7 @@ KEY_PREFIXES = (
     "PYDANTIC_",  # PYDANTIC_DISABLE_PLUGINS
     "DEALVAULT_SQLITE_",  # db.engine: page and cache size
     "OPENSSL_",  # read by OpenSSL when cryptography loads it
+    "OTEL_",  # opentelemetry-api (FastAPI's telemetry hooks): propagators, context, when imported
 )
 KEY_NAMES = frozenset(
     {

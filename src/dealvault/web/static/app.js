@@ -25,13 +25,23 @@ function readLinkSecret() {
   }
 }
 
-// Ask before a change that cannot be undone lightly (freeze, deny, stage change, sign out
-// everywhere): the form's data-confirm text.
+// Ask before a change that cannot be undone lightly (freeze, deny, stage change, a
+// download that counts against a row cap): the form's data-confirm text. Listened for on
+// the document, so forms that htmx brings in later ask too.
 function confirmForms() {
-  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
-    form.addEventListener("submit", function (event) {
-      if (!window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
-    });
+  document.addEventListener("submit", function (event) {
+    const form = event.target.closest && event.target.closest("form[data-confirm]");
+    if (form && !window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
+  }, true);
+}
+
+// A part of a page that htmx fetches again (the next page of records, a search of the log)
+// may be refused: the deal was frozen meanwhile, the row cap is used up, the session ended.
+// Then the browser opens that address as a page, which shows the refusal and its reason.
+function refusalsAsPages() {
+  document.body.addEventListener("htmx:responseError", function (event) {
+    const xhr = event.detail.xhr;
+    window.location.assign((xhr && xhr.responseURL) || window.location.href);
   });
 }
 
@@ -117,5 +127,6 @@ function passkeys() {
 document.addEventListener("DOMContentLoaded", function () {
   readLinkSecret();
   confirmForms();
+  refusalsAsPages();
   passkeys();
 });
