@@ -21,6 +21,13 @@ from tests.web.test_transfer_buyer import RECEIVER, TRANSFER, Delivery, receiver
 __all__ = ["shipped"]  # the fixture, used below
 
 
+@pytest.fixture(params=["sqlite"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """The browser tests run on the embedded store only: what a page does on PostgreSQL is
+    tested through the app on both stores (the other tests of tests/web)."""
+    return str(request.param)
+
+
 @pytest.mark.parametrize("language", ["en", "zh"])
 def test_the_auditor_filters_proves_and_downloads(
     server: Server, chromium: Any, live: Live, language: str

@@ -19,6 +19,13 @@ from tests.web.conftest import Browser, new_page
 from tests.web.live import Live, axe_violations, screenshot
 
 
+@pytest.fixture(params=["sqlite"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """The browser tests run on the embedded store only: what a page does on PostgreSQL is
+    tested through the app on both stores (the other tests of tests/web)."""
+    return str(request.param)
+
+
 def sign_in(page: Any, email: str, me: Browser) -> None:
     """Sign in through the pages with the password and one of the recovery codes (the TOTP
     code of this 30-second step may have been used at sign-up)."""
@@ -120,7 +127,7 @@ def test_the_clean_team_pages_records_downloads_and_meets_a_freeze(
     admin.set_frozen(server.stores, actor=P(STEWARD), code=server.world.deal, frozen=True,
                      reason="suspected leak")  # fmt: skip
     page.get_by_test_id("page-next").click()
-    page.wait_for_function("document.body.textContent.includes('is frozen')")
+    page.get_by_text("is frozen", exact=False).first.wait_for()
     assert page.evaluate("window.__same_page") is None  # a page of its own
     assert page.locator(".watermark span").count() == 0 or "frozen" in page.content()
     assert page.csp == []

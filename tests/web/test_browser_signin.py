@@ -10,11 +10,19 @@ import time
 from typing import Any
 
 import pyotp
+import pytest
 
 from tests.api.conftest import ANALYST, PASSWORD, Server
 from tests.web.conftest import new_page
 from tests.web.live import Live, axe_violations, screenshot
 from tests.web.test_signin_pages import invite
+
+
+@pytest.fixture(params=["sqlite"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """The browser tests run on the embedded store only: what a page does on PostgreSQL is
+    tested through the app on both stores (the other tests of tests/web)."""
+    return str(request.param)
 
 
 def follow_invitation(page: Any, server: Server, email: str = ANALYST) -> pyotp.TOTP:

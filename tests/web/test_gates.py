@@ -10,6 +10,8 @@ import hashlib
 from datetime import date, timedelta
 from typing import Any
 
+import pytest
+
 from dealvault.flows import agreements
 from tests.api.conftest import ANALYST, Server
 from tests.api.test_signin import events
@@ -18,6 +20,14 @@ from tests.web.conftest import csrf_of, sign_up
 from tests.web.live import Live, screenshot
 from tests.web.test_browser_signin import follow_invitation
 from tests.web.test_signin_pages import invite
+
+
+@pytest.fixture(params=["sqlite"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """The browser tests run on the embedded store only: what a page does on PostgreSQL is
+    tested through the app on both stores (the other tests of tests/web)."""
+    return str(request.param)
+
 
 NDA = "Invented NDA for the tests.\n\nThe recipient keeps the data room confidential.\n"
 SHA = hashlib.sha256(NDA.encode()).hexdigest()
