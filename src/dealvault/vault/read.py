@@ -18,6 +18,7 @@ from dealvault.access.models import Deal, Person
 from dealvault.crypto import envelope as env
 from dealvault.crypto.blind import blind_index
 from dealvault.crypto.keyring import INDEX, KeyRing
+from dealvault.db.raw import raw_rows
 from dealvault.db.stores import UnitOfWork
 from dealvault.errors import Invalid, NotFound
 from dealvault.ingest.fields import Category, TableRole
@@ -259,7 +260,7 @@ def _customer_frame(
         )
         if span is not None:  # one run, one round trip
             q = q.offset(span[0]).limit(span[1])
-        rows = uow.records.execute(q if span is not None else q.limit(TABLE_CHUNK)).all()
+        rows = raw_rows(uow.records.connection(), q if span is not None else q.limit(TABLE_CHUNK))
         if not rows:
             break
         last = rows[-1][0]
@@ -298,9 +299,10 @@ def _child_frame(
     subjects: list[str] = []
     payload: list[bytes | None] = []
     last = -1
-    conn = uow.records.connection()  # plain rows: the ORM's row handling costs more here
+    conn = uow.records.connection()  # the driver's rows: building result rows cost more
     while table_ids:
-        rows = conn.execute(
+        rows = raw_rows(
+            conn,
             select(
                 ChildRecord.id,
                 ChildRecord.record_id,
@@ -319,8 +321,8 @@ def _child_frame(
                 *(() if records is None else (ChildRecord.record_id.in_(list(records)),)),
             )
             .order_by(ChildRecord.id)
-            .limit(TABLE_CHUNK)
-        ).all()
+            .limit(TABLE_CHUNK),
+        )
         if not rows:
             break
         last = rows[-1][0]
