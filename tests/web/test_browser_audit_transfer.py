@@ -75,18 +75,21 @@ def test_a_bidder_is_refused_the_audit_log(server: Server, chromium: Any, live: 
     page.context.close()
 
 
-def test_the_buyer_sees_checks_and_downloads_the_package(shipped: Delivery, chromium: Any) -> None:
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_the_buyer_sees_checks_and_downloads_the_package(
+    shipped: Delivery, chromium: Any, language: str
+) -> None:
     d = shipped
-    me = receiver(d)
+    me = receiver(d, language=language)
     with Live(d.server.app) as live:
-        page = new_page(chromium, live)
+        page = new_page(chromium, live, language=language)
         sign_in(page, RECEIVER, me)
         page.goto(TRANSFER)
         page.get_by_test_id("package-link").first.click()
         checks = page.get_by_test_id("checks-table").locator("tr[data-check]")
         assert checks.count() == 6
         assert all(checks.nth(i).get_attribute("data-ok") == "yes" for i in range(6))
-        screenshot(page, "buyer-package-en")
+        screenshot(page, f"buyer-package-{language}")
         with page.expect_download() as got:
             page.get_by_test_id("package-download").click()
         assert got.value.suggested_filename.endswith(".tar")
