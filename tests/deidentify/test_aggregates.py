@@ -130,11 +130,10 @@ def test_region_by_gender_released_with_expected_suppression() -> None:
         "sum_amount",
         "mean_amount",
         "suppressed",
-        "suppression",
-    ]
+    ]  # and no reason per cell: which cells are below k_min is never released
     reasons = {
-        (r["region"], r["gender"]): r["suppression"]
-        for r in table.filter(pl.col("suppressed")).iter_rows(named=True)
+        (r["region"], r["gender"]): r["why"]
+        for r in table.with_columns(result.why).filter(pl.col("suppressed")).iter_rows(named=True)
     }
     assert reasons == {
         ("North", "M"): PRIMARY,
@@ -154,16 +153,18 @@ def test_region_by_gender_released_with_expected_suppression() -> None:
     assert south_f["sum_amount"] == pytest.approx(sum(amounts[34:59]))
     assert_safe(table, ["region", "gender"], 10)
     report = result.report
-    assert (report.cells, report.suppressed_primary, report.suppressed_complementary) == (12, 1, 3)
+    assert (report.cells, report.suppressed) == (12, 4)
+    assert "primary" not in json.dumps(report.to_dict())
     assert report.rows_in == 106 and report.additive and report.epsilon is None
     json.dumps(report.to_dict())
 
 
 def test_one_dimension_one_small_cell() -> None:
     frame = customers({("North", "x"): 3, ("South", "x"): 50, ("East", "x"): 40})
-    table = aggregate(frame, by=["region"], measures=["count"]).table
+    result = aggregate(frame, by=["region"], measures=["count"])
+    table = result.table
     assert table.get_column("region").to_list() == ["East", "North", "South", ALL]
-    assert table.get_column("suppression").to_list() == [COMPLEMENTARY, PRIMARY, None, None]
+    assert result.why.to_list() == [COMPLEMENTARY, PRIMARY, None, None]
     assert_safe(table, ["region"], 10)
 
 
@@ -192,8 +193,8 @@ def test_totals_false_has_no_margins_and_only_primary_suppression() -> None:
     )
     assert result.table.height == 6
     assert ALL not in result.table.get_column("region").to_list()
-    assert result.table.get_column("suppression").to_list().count(PRIMARY) == 1
-    assert result.report.suppressed_complementary == 0
+    assert result.why.to_list().count(PRIMARY) == 1
+    assert COMPLEMENTARY not in result.why.to_list() and result.report.suppressed == 1
     assert result.report.rows_in is None  # would give the suppressed cell away
 
 
@@ -204,9 +205,10 @@ def test_missing_group_values_form_their_own_cell() -> None:
         .otherwise(pl.col("region"))
         .alias("region")
     )
-    table = aggregate(frame, by=["region"], measures=["count"]).table
+    result = aggregate(frame, by=["region"], measures=["count"])
+    table = result.table
     assert table.get_column("region").to_list() == ["North", "South", MISSING, ALL]
-    assert row(table, region=MISSING)["suppression"] == PRIMARY
+    assert result.why.to_list()[2] == PRIMARY and row(table, region=MISSING)["suppressed"]
 
 
 def test_three_dimensions_terminate_and_are_safe() -> None:
@@ -221,8 +223,8 @@ def test_three_dimensions_terminate_and_are_safe() -> None:
         }
     )
     result = aggregate(frame, by=["a", "b", "c"], measures=["count"], k_min=10)
-    assert result.report.suppressed_primary > 0
-    assert result.report.suppressed_complementary > 0
+    assert result.why.to_list().count(PRIMARY) > 0
+    assert result.why.to_list().count(COMPLEMENTARY) > 0
     assert_safe(result.table, ["a", "b", "c"], 10)
 
 
@@ -254,7 +256,7 @@ def test_random_tables_release_nothing_recoverable(
 def test_distribution_by_width_and_edges_is_another_dimension() -> None:
     frame = customers(REGION_GENDER)
     by_width = aggregate(frame, by=["region"], measures=["dist:age:20"]).table
-    assert by_width.columns == ["region", "age", "customers", "suppressed", "suppression"]
+    assert by_width.columns == ["region", "age", "customers", "suppressed"]
     labels = by_width.filter(pl.col("region") == ALL).get_column("age").to_list()
     assert labels == ["[0, 20)", "[20, 40)", "[40, 60)", "[60, 80)", ALL]
     assert_safe(by_width, ["region", "age"], 10)
@@ -295,7 +297,7 @@ def test_top_n_lists_big_values_and_other() -> None:
     )
     result = aggregate(frame, by=["region"], measures=["top:product:2"])
     top = result.top["top:product:2"]
-    assert top.columns == ["region", "product", "rank", "customers", "suppressed", "suppression"]
+    assert top.columns == ["region", "product", "rank", "customers", "suppressed"]
     north = top.filter(pl.col("region") == "North")
     assert north.get_column("product").to_list() == ["tea", "coffee", OTHER, ALL]
     assert north.get_column("customers").to_list() == [40, 25, 15, 80]
@@ -482,7 +484,6 @@ def test_empty_frame_gives_empty_tables() -> None:
         "count",
         "mean_amount",
         "suppressed",
-        "suppression",
     ]
     assert result.top["top:product:3"].height == 0
     assert result.report.cells == 0 and result.report.rows_in == 0
@@ -492,5 +493,6 @@ def test_empty_frame_gives_empty_tables() -> None:
 def test_no_group_columns_gives_the_grand_total() -> None:
     table = aggregate(customers(REGION_GENDER), by=[], measures=["count"]).table
     assert table.select("customers", "suppressed").rows() == [(106, False)]
-    small = aggregate(customers({("a", "b"): 4}), by=[], measures=["count"]).table
-    assert small.select("customers", "suppression").rows() == [(None, PRIMARY)]
+    small = aggregate(customers({("a", "b"): 4}), by=[], measures=["count"])
+    assert small.table.select("customers", "suppressed").rows() == [(None, True)]
+    assert small.why.to_list() == [PRIMARY]

@@ -191,11 +191,12 @@ def test_a_broken_fix_point_is_caught_before_release(monkeypatch: pytest.MonkeyP
         suppress(keys=keys, counts=counts, k_min=10)
 
 
-def test_suppress_table_adds_flag_and_reason_columns() -> None:
+def test_suppress_table_adds_the_flag_and_keeps_the_reasons_out_of_the_table() -> None:
     keys, counts = cube_of({("North",): 3, ("South",): 50, ("East",): 40})
     table = pl.DataFrame({"region": [k[0] for k in keys], "customers": counts})
     out, outcome = suppress_table(table, dims=["region"], k_min=10)
-    assert out.columns == ["region", "customers", "suppressed", "suppression"]
+    assert out.columns == ["region", "customers", "suppressed"]
+    assert sorted(r for r in outcome.reasons if r) == ["complementary", "primary"]
     assert out.filter(pl.col("suppressed")).get_column("region").sort().to_list() == [
         "East",
         "North",

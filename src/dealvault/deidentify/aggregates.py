@@ -44,8 +44,9 @@ class AggregateReport:
     totals: bool
     rows_in: int | None
     cells: int
-    suppressed_primary: int
-    suppressed_complementary: int
+    #: how many cells are suppressed; never which were too small and which hide another
+    #: (that would tell the first are below k_min)
+    suppressed: int
     additive: bool
     non_additive_lines: int
     epsilon: float | None
@@ -66,12 +67,17 @@ class AggregateReport:
 
 @dataclass(frozen=True)
 class AggregateResult:
-    """The main table (group columns, customers, measures, suppressed, suppression), one table
-    per top-N measure keyed by its label, and the report."""
+    """The main table (group columns, customers, measures, suppressed), one table per top-N
+    measure keyed by its label, and the report: what is released. ``why`` (and ``top_why``)
+    say for each row of the table (of each top table) why it is suppressed: ``primary`` (too
+    few customers), ``complementary`` (hides another) or null. It is the seller's own record
+    and is never released: it would tell which cells are below k_min."""
 
     table: pl.DataFrame
     top: dict[str, pl.DataFrame]
     report: AggregateReport
+    why: pl.Series
+    top_why: dict[str, pl.Series]
 
 
 @dataclass(frozen=True)
@@ -175,7 +181,7 @@ def aggregate(
     hidden = outcome.suppressed
     cells = cells.with_columns(
         pl.Series("suppressed", hidden, dtype=pl.Boolean),
-        pl.Series("suppression", outcome.reasons, dtype=pl.String),
+        pl.Series("__why", outcome.reasons, dtype=pl.String),
         pl.Series("__released", spec.noisy(true_counts), dtype=pl.Int64),
     )
     one_row_each = frame.height == prepared.get_column("__s").n_unique()
@@ -204,8 +210,7 @@ def aggregate(
         totals=totals,
         rows_in=rows_in,
         cells=main.height,
-        suppressed_primary=_count(main, PRIMARY),
-        suppressed_complementary=_count(main, COMPLEMENTARY),
+        suppressed=int(main.get_column("suppressed").sum()),
         additive=outcome.non_additive_lines == 0,
         non_additive_lines=outcome.non_additive_lines,
         epsilon=epsilon,
@@ -216,7 +221,13 @@ def aggregate(
         top={label: _top_report(table) for label, table in tops.items()},
         notes=_notes(spec, one_row_each, outcome.non_additive_lines == 0, rows_in),
     )
-    return AggregateResult(table=main, top=tops, report=report)
+    return AggregateResult(
+        table=main.drop("__why"),
+        top={label: t.drop("__why") for label, t in tops.items()},
+        report=report,
+        why=main.get_column("__why").alias("why"),
+        top_why={label: t.get_column("__why").alias("why") for label, t in tops.items()},
+    )
 
 
 def _plan(
@@ -252,7 +263,7 @@ def _plan(
         raise Invalid(f"at most {MAX_DIMENSIONS} group columns and distributions together")
     values = [m for m in measures if m.kind in ("count", "sum", "mean")]
     names = [d.name for d in dims if d.role != "top"] + [m.output for m in values]
-    reserved = {"customers", "suppressed", "suppression", "rank"}
+    reserved = {"customers", "suppressed", "suppression", "__why", "rank"}
     if len(set(names)) != len(names) or reserved & set(names):
         raise Invalid(f"output columns clash; do not group by or measure {sorted(reserved)}")
     return dims, values
@@ -379,7 +390,7 @@ def _main_table(cells: pl.DataFrame, spec: _Spec) -> pl.DataFrame:
         *[pl.col(d.key).alias(d.name) for d in grouped],
         *[_unless_hidden(c) for c in ["__released", *(m.output for m in spec.values)]],
         "suppressed",
-        "suppression",
+        "__why",
     ).rename({"__released": "customers"})
 
 
@@ -422,9 +433,9 @@ def _top_table(
         .when(total_hidden)
         .then(pl.lit(COMPLEMENTARY))
         .otherwise(None)
-        .alias("suppression"),
+        .alias("__why"),
     )
-    columns = [*by, top.key, "__released", "suppressed", "suppression"]
+    columns = [*by, top.key, "__released", "suppressed", "__why"]
     rank = pl.int_range(1, pl.len() + 1)
     listed = listed.sort([*by, "__released", top.key], descending=[False] * len(by) + [True, False])
     no_rank = pl.lit(None, pl.Int64).alias("rank")
@@ -447,12 +458,8 @@ def _top_table(
         "rank",
         _unless_hidden("__released").alias("customers"),
         "suppressed",
-        "suppression",
+        "__why",
     )
-
-
-def _count(table: pl.DataFrame, reason: str) -> int:
-    return int((table.get_column("suppression") == reason).sum())
 
 
 def _top_report(table: pl.DataFrame) -> dict[str, int]:
@@ -461,8 +468,7 @@ def _top_report(table: pl.DataFrame) -> dict[str, int]:
         "groups": int((values == ALL).sum()),
         "values_listed": int(table.get_column("rank").is_not_null().sum()),
         "other_released": int(((values == OTHER) & ~table.get_column("suppressed")).sum()),
-        "suppressed_primary": _count(table, PRIMARY),
-        "suppressed_complementary": _count(table, COMPLEMENTARY),
+        "suppressed": int(table.get_column("suppressed").sum()),
     }
 
 

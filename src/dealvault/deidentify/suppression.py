@@ -251,8 +251,9 @@ def suppress_table(
 ) -> tuple[pl.DataFrame, Suppression]:
     """:func:`suppress` on a Polars table of cells (one row per cell, ``ALL`` in margins).
 
-    Returns the table with a ``suppressed`` boolean and a ``suppression`` reason column
-    (``primary`` / ``complementary`` / null); the values themselves are left to the caller.
+    Returns the table with a ``suppressed`` boolean (the values themselves are left to the
+    caller) and the outcome, whose ``reasons`` say which cells were too small and which hide
+    another: for the seller's own record, never for a release.
     Rows must already be in the release sort order (ties are broken by row position).
     """
     for name in (*dims, count, *([listed] if listed else []), *remainder_dims):
@@ -268,7 +269,6 @@ def suppress_table(
     return (
         table.with_columns(
             pl.Series("suppressed", outcome.suppressed, dtype=pl.Boolean),
-            pl.Series("suppression", outcome.reasons, dtype=pl.String),
         ),
         outcome,
     )

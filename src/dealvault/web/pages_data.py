@@ -165,7 +165,7 @@ def _page(
         else None
     )
     # a count's record column repeats the customers column on a table of customers: not shown
-    hidden_columns = {"suppressed", "suppression"} | ({"count"} if measure == "count" else set())
+    hidden_columns = {"suppressed"} | ({"count"} if measure == "count" else set())
     columns = [c for c in (result.frame.columns if result is not None else [])
                if c not in hidden_columns]  # fmt: skip
     report = (result.meta.get("report") or {}) if result is not None else {}

@@ -27,7 +27,6 @@ class Bar:
     label: str
     #: None: suppressed
     value: float | None
-    reason: str | None
     y: int
     width: int
 
@@ -71,7 +70,6 @@ def bar_chart(rows: Sequence[dict[str, Any]], *, group: str, value: str) -> BarC
             Bar(
                 label=str(r.get(group)),
                 value=v,
-                reason=r.get("suppression") if hidden else None,
                 y=i * (BAR_HEIGHT + BAR_GAP) + BAR_GAP,
                 width=width,
             )
