@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from dealvault.deidentify.dominance import P_PERCENT, dominated_cells
 from dealvault.deidentify.measures import Measure, fmt_number, parse_measure
 from dealvault.deidentify.suppression import (
     ALL,
@@ -47,6 +48,10 @@ class AggregateReport:
     #: how many cells are suppressed; never which were too small and which hide another
     #: (that would tell the first are below k_min)
     suppressed: int
+    #: cells whose count is released but whose sums and means are hidden (dominated by one
+    #: or two customers, or hiding such a cell along a line)
+    sums_hidden: int
+    dominance_rule: str | None
     additive: bool
     non_additive_lines: int
     epsilon: float | None
@@ -179,7 +184,9 @@ def aggregate(
         remainder_dims=[keys.index(d.key) for d in dims if d.role == "top"],
     )
     hidden = outcome.suppressed
+    sums_hidden = _sums_hidden(prepared.lazy(), cells, spec, outcome, subject="__s")
     cells = cells.with_columns(
+        pl.Series("__sum_hidden", sums_hidden, dtype=pl.Boolean),
         pl.Series("suppressed", hidden, dtype=pl.Boolean),
         pl.Series("__why", outcome.reasons, dtype=pl.String),
         pl.Series("__released", spec.noisy(true_counts), dtype=pl.Int64),
@@ -211,6 +218,8 @@ def aggregate(
         rows_in=rows_in,
         cells=main.height,
         suppressed=int(main.get_column("suppressed").sum()),
+        sums_hidden=int((~main.get_column("suppressed") & main.get_column("__sum_hidden")).sum()),
+        dominance_rule=f"p% rule, p = {P_PERCENT:g}" if _magnitudes(spec) else None,
         additive=outcome.non_additive_lines == 0,
         non_additive_lines=outcome.non_additive_lines,
         epsilon=epsilon,
@@ -222,7 +231,7 @@ def aggregate(
         notes=_notes(spec, one_row_each, outcome.non_additive_lines == 0, rows_in),
     )
     return AggregateResult(
-        table=main.drop("__why"),
+        table=main.drop("__why", "__sum_hidden"),
         top={label: t.drop("__why") for label, t in tops.items()},
         report=report,
         why=main.get_column("__why").alias("why"),
@@ -386,16 +395,69 @@ def _main_table(cells: pl.DataFrame, spec: _Spec) -> pl.DataFrame:
     keep = [pl.col(d.key) == ALL for d in spec.dims if d.role == "top"]
     keep += [] if spec.totals else [pl.col(d.key) != ALL for d in grouped]
     table = cells.filter(pl.all_horizontal(keep)) if keep else cells
+    magnitudes = {m.output for m in _magnitudes(spec)}
     return table.select(
         *[pl.col(d.key).alias(d.name) for d in grouped],
-        *[_unless_hidden(c) for c in ["__released", *(m.output for m in spec.values)]],
+        _unless_hidden("__released"),
+        *[
+            _unless_hidden(m.output, also="__sum_hidden" if m.output in magnitudes else None)
+            for m in spec.values
+        ],
         "suppressed",
         "__why",
+        "__sum_hidden",
     ).rename({"__released": "customers"})
 
 
-def _unless_hidden(column: str) -> pl.Expr:
-    return pl.when(pl.col("suppressed")).then(None).otherwise(pl.col(column)).alias(column)
+def _magnitudes(spec: _Spec) -> list[Measure]:
+    """The measures that add up customers' values (sums and means): the dominance rule's."""
+    return [m for m in spec.values if m.kind in ("sum", "mean") and m.column]
+
+
+def _sums_hidden(
+    lf: pl.LazyFrame, cells: pl.DataFrame, spec: _Spec, counted: Any, *, subject: str
+) -> list[bool]:
+    """Per cell: whether its sums and means are hidden. A cell hidden for its count hides
+    them too; a cell some customer dominates (p% rule) hides them; then complementary
+    suppression along every line, as for the counts, so no hidden sum is a difference of
+    released ones."""
+    magnitudes = _magnitudes(spec)
+    if not magnitudes or cells.height == 0:
+        return list(counted.suppressed)
+    keys = spec.keys
+    grouped = [d.key for d in spec.dims if d.role != "top"]
+    present = margin_sets(grouped, totals=spec.totals)
+    dominated = [False] * cells.height
+    for m in magnitudes:
+        found = dominated_cells(
+            lf, column=f"__x:{m.column}", subject=subject, present=present, keys=keys
+        )
+        if keys:
+            found = cells.select(keys).join(found, on=keys, how="left", maintain_order="left")
+        else:  # no grouping: the one cell, the whole table
+            found = found.select(pl.col("__dominated").first())
+        marks = found.get_column("__dominated").fill_null(False).to_list()
+        dominated = [a or bool(b) for a, b in zip(dominated, marks, strict=True)]
+    if not any(dominated):
+        return list(counted.suppressed)
+    # the same line rule as the counts, over cells marked "too small" where a sum is hidden
+    marks = [
+        1 if (was or dom) else spec.k_min
+        for was, dom in zip(counted.suppressed, dominated, strict=True)
+    ]
+    lines = suppress(
+        keys=cells.select(keys),
+        counts=marks,
+        k_min=spec.k_min,
+        listed=cells.get_column("__listed").to_list(),
+        remainder_dims=[keys.index(d.key) for d in spec.dims if d.role == "top"],
+    )
+    return [a or b for a, b in zip(lines.suppressed, counted.suppressed, strict=True)]
+
+
+def _unless_hidden(column: str, *, also: str | None = None) -> pl.Expr:
+    hidden = pl.col("suppressed") | pl.col(also) if also else pl.col("suppressed")
+    return pl.when(hidden).then(None).otherwise(pl.col(column)).alias(column)
 
 
 def _top_table(
