@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -80,6 +81,7 @@ def test_parallel_views_on_two_workers_never_pass_the_row_cap(
         [sys.executable, "-m", "dealvault.cli.main", "serve", "--port", str(port),
          "--insecure-http", "--workers", "2"],
         env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,  # its workers can be stopped with it, whatever happens
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
@@ -113,7 +115,11 @@ def test_parallel_views_on_two_workers_never_pass_the_row_cap(
             results = list(pool.map(view, range(24)))
     finally:
         proc.terminate()
-        proc.communicate(timeout=60)
+        try:
+            proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:  # a worker that does not stop: the whole group
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
     statuses = {s for s, _ in results}
     # 503: a request that raced another one to make the recipient's canaries (retry)
     assert statuses <= {200, 403, 503}, (results, set(messages))
