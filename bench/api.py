@@ -157,9 +157,11 @@ class Databases:
     admin: Engine
     base_url: str
     names: list[str] = field(default_factory=list)
+    #: the benchmark's name in each database's name
+    bench: str = "api"
 
     def make(self, what: str) -> str:
-        name = f"dv_bench_api_{what}_{secrets.token_hex(4)}"
+        name = f"dv_bench_{self.bench}_{what}_{secrets.token_hex(4)}"
         with self.admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
         self.names.append(name)

@@ -81,12 +81,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import pyotp
 from common import emit, git_state, log, machine, remove_tree, scratch_dir
 from pydantic import SecretStr
-from sqlalchemy import Engine, create_engine, event, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, event, select, text
 from starlette.routing import Match
 
 import dealvault
-from api import Inbox, quantile, stopped_by_signals, summary_ms
+from api import Databases, Inbox, quantile, stopped_by_signals, summary_ms
 from dealvault.access.agreements import SignerIn
 from dealvault.access.principal import Authn, local
 from dealvault.api.app import create_app
@@ -176,29 +175,6 @@ AUDIT_PAGE = 50  # events of an explorer page
 
 
 # --------------------------------------------------------------------------- databases
-
-
-@dataclass
-class Databases:
-    """Two fresh PostgreSQL databases made for this run (dropped by :meth:`drop`)."""
-
-    admin: Engine
-    base_url: str
-    names: list[str] = field(default_factory=list)
-
-    def make(self, what: str) -> str:
-        name = f"dv_bench_web_{what}_{secrets.token_hex(4)}"
-        with self.admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        self.names.append(name)
-        return make_url(self.base_url).set(database=name).render_as_string(hide_password=False)
-
-    def drop(self) -> None:
-        with self.admin.connect() as conn:
-            for name in self.names:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        self.names.clear()
-        self.admin.dispose()
 
 
 # --------------------------------------------------------------------------- set-up
@@ -754,7 +730,7 @@ def main() -> int:
         except Exception as exc:
             log(f"PostgreSQL is not reachable at {args.pg_url} ({type(exc).__name__})")
             return 2
-        dbs = Databases(admin=admin_engine, base_url=args.pg_url)
+        dbs = Databases(admin=admin_engine, base_url=args.pg_url, bench="web")
     work = scratch_dir("web")
     world: World | None = None
     try:

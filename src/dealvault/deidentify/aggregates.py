@@ -13,13 +13,13 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from dealvault.deidentify.dominance import P_PERCENT, dominated_cells
+from dealvault.deidentify.aggregate_tops import OTHER, top_report, top_table, unless_hidden
+from dealvault.deidentify.dominance import P_PERCENT, hidden_sums
 from dealvault.deidentify.measures import Measure, fmt_number, parse_measure
+from dealvault.deidentify.noise import MECHANISM, discrete_laplace_noise
 from dealvault.deidentify.suppression import (
     ALL,
-    COMPLEMENTARY,
     MISSING,
-    PRIMARY,
     cube,
     margin_sets,
     order_rank,
@@ -28,9 +28,7 @@ from dealvault.deidentify.suppression import (
 )
 from dealvault.errors import Invalid
 
-OTHER = "(other)"
 RESERVED_LABELS = (ALL, MISSING, OTHER)
-MECHANISM = "discrete_laplace"
 MAX_DIMENSIONS = 5  # group columns plus distributions; the cube has 2**g cuboids
 
 
@@ -92,22 +90,6 @@ class _Dim:
     role: Literal["by", "dist", "top"]
     key: str  # column name in the prepared frame and the cell table
     measure: Measure | None = None
-
-
-def discrete_laplace_noise(
-    *, epsilon: float, size: int, rng: np.random.Generator
-) -> npt.NDArray[np.int64]:
-    """Two-sided geometric noise: P(z) ∝ exp(-epsilon·|z|), sensitivity 1, integers only.
-
-    The difference of two geometric variables with success probability 1 - exp(-epsilon);
-    variance 2·e^-ε / (1 - e^-ε)². Integer noise avoids the floating-point Laplace weakness.
-    """
-    if not (math.isfinite(epsilon) and epsilon > 0):
-        raise Invalid("epsilon must be a positive number")
-    p = -math.expm1(-epsilon)
-    first: npt.NDArray[np.int64] = rng.geometric(p, size)
-    second: npt.NDArray[np.int64] = rng.geometric(p, size)
-    return first - second
 
 
 @dataclass(frozen=True)
@@ -184,7 +166,17 @@ def aggregate(
         remainder_dims=[keys.index(d.key) for d in dims if d.role == "top"],
     )
     hidden = outcome.suppressed
-    sums_hidden = _sums_hidden(prepared.lazy(), cells, spec, outcome, subject="__s")
+    sums_hidden = hidden_sums(
+        prepared.lazy(),
+        cells=cells,
+        keys=spec.keys,
+        present=margin_sets([d.key for d in spec.dims if d.role != "top"], totals=spec.totals),
+        columns=[f"__x:{m.column}" for m in _magnitudes(spec)],
+        counted=outcome,
+        k_min=spec.k_min,
+        remainder_dims=[spec.keys.index(d.key) for d in spec.dims if d.role == "top"],
+        subject="__s",
+    )
     cells = cells.with_columns(
         pl.Series("__sum_hidden", sums_hidden, dtype=pl.Boolean),
         pl.Series("suppressed", hidden, dtype=pl.Boolean),
@@ -198,7 +190,7 @@ def aggregate(
         noised.append("count")
     main = _main_table(cells, spec)
     tops = {
-        d.measure.label: _top_table(cells, prepared.lazy(), spec, top=d, orders=orders)
+        d.measure.label: top_table(cells, prepared.lazy(), spec, top=d, orders=orders)
         for d in dims
         if d.role == "top" and d.measure is not None
     }
@@ -227,7 +219,7 @@ def aggregate(
         sensitivity=1 if epsilon is not None else None,
         noised_columns=tuple(noised),
         epsilon_composed=epsilon * cuboids if epsilon is not None else None,
-        top={label: _top_report(table) for label, table in tops.items()},
+        top={label: top_report(table) for label, table in tops.items()},
         notes=_notes(spec, one_row_each, outcome.non_additive_lines == 0, rows_in),
     )
     return AggregateResult(
@@ -398,9 +390,9 @@ def _main_table(cells: pl.DataFrame, spec: _Spec) -> pl.DataFrame:
     magnitudes = {m.output for m in _magnitudes(spec)}
     return table.select(
         *[pl.col(d.key).alias(d.name) for d in grouped],
-        _unless_hidden("__released"),
+        unless_hidden("__released"),
         *[
-            _unless_hidden(m.output, also="__sum_hidden" if m.output in magnitudes else None)
+            unless_hidden(m.output, also="__sum_hidden" if m.output in magnitudes else None)
             for m in spec.values
         ],
         "suppressed",
@@ -412,126 +404,6 @@ def _main_table(cells: pl.DataFrame, spec: _Spec) -> pl.DataFrame:
 def _magnitudes(spec: _Spec) -> list[Measure]:
     """The measures that add up customers' values (sums and means): the dominance rule's."""
     return [m for m in spec.values if m.kind in ("sum", "mean") and m.column]
-
-
-def _sums_hidden(
-    lf: pl.LazyFrame, cells: pl.DataFrame, spec: _Spec, counted: Any, *, subject: str
-) -> list[bool]:
-    """Per cell: whether its sums and means are hidden. A cell hidden for its count hides
-    them too; a cell some customer dominates (p% rule) hides them; then complementary
-    suppression along every line, as for the counts, so no hidden sum is a difference of
-    released ones."""
-    magnitudes = _magnitudes(spec)
-    if not magnitudes or cells.height == 0:
-        return list(counted.suppressed)
-    keys = spec.keys
-    grouped = [d.key for d in spec.dims if d.role != "top"]
-    present = margin_sets(grouped, totals=spec.totals)
-    dominated = [False] * cells.height
-    for m in magnitudes:
-        found = dominated_cells(
-            lf, column=f"__x:{m.column}", subject=subject, present=present, keys=keys
-        )
-        if keys:
-            found = cells.select(keys).join(found, on=keys, how="left", maintain_order="left")
-        else:  # no grouping: the one cell, the whole table
-            found = found.select(pl.col("__dominated").first())
-        marks = found.get_column("__dominated").fill_null(False).to_list()
-        dominated = [a or bool(b) for a, b in zip(dominated, marks, strict=True)]
-    if not any(dominated):
-        return list(counted.suppressed)
-    # the same line rule as the counts, over cells marked "too small" where a sum is hidden
-    marks = [
-        1 if (was or dom) else spec.k_min
-        for was, dom in zip(counted.suppressed, dominated, strict=True)
-    ]
-    lines = suppress(
-        keys=cells.select(keys),
-        counts=marks,
-        k_min=spec.k_min,
-        listed=cells.get_column("__listed").to_list(),
-        remainder_dims=[keys.index(d.key) for d in spec.dims if d.role == "top"],
-    )
-    return [a or b for a, b in zip(lines.suppressed, counted.suppressed, strict=True)]
-
-
-def _unless_hidden(column: str, *, also: str | None = None) -> pl.Expr:
-    hidden = pl.col("suppressed") | pl.col(also) if also else pl.col("suppressed")
-    return pl.when(hidden).then(None).otherwise(pl.col(column)).alias(column)
-
-
-def _top_table(
-    cells: pl.DataFrame, lf: pl.LazyFrame, spec: _Spec, *, top: _Dim, orders: dict[str, list[str]]
-) -> pl.DataFrame:
-    """Listed top values per group (ranked), the (other) remainder and the group total."""
-    by = [d.key for d in spec.by]
-    keep = [pl.col(d.key) == ALL for d in spec.dims if d.role != "by" and d is not top]
-    keep += [] if spec.totals else [pl.col(k) != ALL for k in by]
-    mine = cells.filter(pl.all_horizontal(keep)) if keep else cells
-    group_totals = mine.filter(pl.col(top.key) == ALL)
-    listed = mine.filter((pl.col(top.key) != ALL) & pl.col("__listed") & ~pl.col("suppressed"))
-    other = pl.col("__s").n_unique().cast(pl.Int64).alias("__other")
-    others = []
-    for group in margin_sets(by, totals=spec.totals):
-        # (other) = distinct customers of the group with a value that is not listed for it
-        pattern = [pl.col(k) != ALL if k in group else pl.col(k) == ALL for k in by]
-        pairs = (listed.filter(pl.all_horizontal(pattern)) if pattern else listed).lazy()
-        rest = lf.join(pairs.select(*group, top.key), on=[*group, top.key], how="anti")
-        part = rest.group_by(list(group)).agg(other) if group else rest.select(other)
-        others.append(part.with_columns([pl.lit(ALL).alias(k) for k in by if k not in group]))
-    totals_hidden = group_totals.select(*by, pl.col("suppressed").alias("__total_hidden"))
-    rows = pl.concat(pl.collect_all(others), how="diagonal_relaxed").filter(pl.col("__other") > 0)
-    rows = rows.join(totals_hidden, on=by) if by else rows.join(totals_hidden, how="cross")
-    rows = (
-        rows.sort([order_rank(k, order=orders[k]) for k in by]) if by else rows
-    )  # seeded noise order
-    small, total_hidden = pl.col("__other") < spec.k_min, pl.col("__total_hidden")
-    rows = rows.with_columns(
-        pl.lit(OTHER).alias(top.key),
-        pl.Series("__released", spec.noisy(rows.get_column("__other").to_list()), pl.Int64),
-        (small | total_hidden).alias("suppressed"),
-        pl.when(small)
-        .then(pl.lit(PRIMARY))
-        .when(total_hidden)
-        .then(pl.lit(COMPLEMENTARY))
-        .otherwise(None)
-        .alias("__why"),
-    )
-    columns = [*by, top.key, "__released", "suppressed", "__why"]
-    rank = pl.int_range(1, pl.len() + 1)
-    listed = listed.sort([*by, "__released", top.key], descending=[False] * len(by) + [True, False])
-    no_rank = pl.lit(None, pl.Int64).alias("rank")
-    table = pl.concat(
-        [
-            listed.select(columns).with_columns(
-                (rank.over(by) if by else rank).cast(pl.Int64).alias("rank"), __kind=pl.lit(0)
-            ),
-            rows.select(columns).with_columns(no_rank, __kind=pl.lit(1)),
-            group_totals.select(columns).with_columns(no_rank, __kind=pl.lit(2)),
-        ],
-        how="vertical_relaxed",
-    )
-    table = table.sort(
-        [*[order_rank(k, order=orders[k]) for k in by], "__kind", "rank"], maintain_order=True
-    )
-    return table.select(
-        *[pl.col(d.key).alias(d.name) for d in spec.by],
-        pl.col(top.key).alias(top.name),
-        "rank",
-        _unless_hidden("__released").alias("customers"),
-        "suppressed",
-        "__why",
-    )
-
-
-def _top_report(table: pl.DataFrame) -> dict[str, int]:
-    values = table.get_column(table.columns[table.columns.index("rank") - 1])
-    return {
-        "groups": int((values == ALL).sum()),
-        "values_listed": int(table.get_column("rank").is_not_null().sum()),
-        "other_released": int(((values == OTHER) & ~table.get_column("suppressed")).sum()),
-        "suppressed": int(table.get_column("suppressed").sum()),
-    }
 
 
 def _notes(spec: _Spec, one_row_each: bool, additive: bool, rows_in: int | None) -> tuple[str, ...]:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from dealvault.deidentify.suppression import ALL
+from dealvault.deidentify.suppression import ALL, Suppression, suppress
 
 #: p of the p% rule, in percent (a commonly used value)
 P_PERCENT = 10.0
@@ -53,3 +53,44 @@ def dominated_cells(
     top2 = pl.col("__top").list.get(1, null_on_oob=True).fill_null(0.0)
     rest = pl.col("__t") - top1 - top2
     return cells.select(*keys, ((top1 > 0) & (rest < top1 * (p / 100.0))).alias("__dominated"))
+
+
+def hidden_sums(
+    lf: pl.LazyFrame,
+    *,
+    cells: pl.DataFrame,
+    keys: Sequence[str],
+    present: Sequence[tuple[str, ...]],
+    columns: Sequence[str],
+    counted: Suppression,
+    k_min: int,
+    remainder_dims: Sequence[int],
+    subject: str,
+) -> list[bool]:
+    """Per cell of ``cells``: whether its sums and means (of ``columns``) are hidden. A cell
+    hidden for its count (``counted``) hides them too; a cell some customer dominates hides
+    them; then complementary suppression along every line, as for the counts, so no hidden
+    sum is a difference of released ones."""
+    if not columns or cells.height == 0:
+        return list(counted.suppressed)
+    dominated = [False] * cells.height
+    for column in columns:
+        found = dominated_cells(lf, column=column, subject=subject, present=present, keys=keys)
+        if keys:
+            found = cells.select(keys).join(found, on=keys, how="left", maintain_order="left")
+        else:  # no grouping: the one cell, the whole table
+            found = found.select(pl.col("__dominated").first())
+        marks = found.get_column("__dominated").fill_null(False).to_list()
+        dominated = [a or bool(b) for a, b in zip(dominated, marks, strict=True)]
+    if not any(dominated):
+        return list(counted.suppressed)
+    # the same line rule as the counts, over cells marked "too small" where a sum is hidden
+    lines = suppress(
+        keys=cells.select(keys),
+        counts=[1 if (was or dom) else k_min for was, dom in
+                zip(counted.suppressed, dominated, strict=True)],
+        k_min=k_min,
+        listed=cells.get_column("__listed").to_list(),
+        remainder_dims=remainder_dims,
+    )  # fmt: skip
+    return [a or b for a, b in zip(lines.suppressed, counted.suppressed, strict=True)]

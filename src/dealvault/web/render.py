@@ -3,6 +3,7 @@ gettext calls bound to that language's catalogue), and the context every page ge
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache, partial
@@ -35,6 +36,12 @@ class Viewer:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def shared(first: Iterable[str], second: Iterable[str]) -> list[str]:
+    """The items of ``first`` that are in ``second`` (a person's roles among those asked)."""
+    wanted = set(second)
+    return [x for x in first if x in wanted]
+
+
 @cache
 def environment(language: str) -> Environment:
     env = Environment(
@@ -50,6 +57,7 @@ def environment(language: str) -> Environment:
     #: a message from a flow (a refusal's reason): translated where the catalogue has it,
     #: else shown as the CLI shows it (never formatted: it may hold a percent sign)
     env.globals["tr"] = partial(i18n.translate, language=language)
+    env.globals["shared"] = shared
     return env
 
 
