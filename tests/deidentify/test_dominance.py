@@ -5,6 +5,7 @@ line's released total and the other released sums."""
 from __future__ import annotations
 
 import polars as pl
+import pytest
 
 from dealvault.deidentify.aggregates import aggregate
 from dealvault.deidentify.dominance import dominated_cells
@@ -71,8 +72,11 @@ def test_the_p_percent_rule_on_its_own() -> None:
         }
     ).lazy()
     found = dominated_cells(frame, column="x", subject="s", present=[("g",), ()], keys=["g"])
-    flags = dict(found.select("g", "__dominated").rows())
-    assert flags == {"a": True, "b": False, ALL: False}
+    levels = dict(found.select("g", "__protect").rows())
+    # a: 10% of 90 - (101 - 90 - 5) = 9 - 6 = 3 on each side; b and the total need none
+    assert levels == {"a": pytest.approx(3.0), "b": 0.0, ALL: 0.0}
+    sums = dict(found.select("g", "__sum").rows())
+    assert sums == {"a": 101.0, "b": 100.0, ALL: 201.0}
 
 
 def test_without_grouping_the_whole_table_is_one_cell() -> None:

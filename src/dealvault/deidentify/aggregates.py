@@ -6,7 +6,7 @@ import itertools
 import math
 import secrets
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -14,17 +14,18 @@ import numpy.typing as npt
 import polars as pl
 
 from dealvault.deidentify.aggregate_tops import OTHER, top_report, top_table, unless_hidden
-from dealvault.deidentify.dominance import P_PERCENT, hidden_sums
+from dealvault.deidentify.dominance import P_PERCENT, hidden_sums, sum_cells
 from dealvault.deidentify.measures import Measure, fmt_number, parse_measure
 from dealvault.deidentify.noise import MECHANISM, discrete_laplace_noise
+from dealvault.deidentify.protection import Audit, SumColumn, protect_counts, protect_sums
 from dealvault.deidentify.suppression import (
     ALL,
     MISSING,
+    Suppression,
     cube,
     margin_sets,
     order_rank,
     release_order,
-    suppress,
 )
 from dealvault.errors import Invalid
 
@@ -58,6 +59,9 @@ class AggregateReport:
     noised_columns: tuple[str, ...]
     epsilon_composed: float | None
     top: dict[str, dict[str, int]]  # per top-N measure: groups, values listed, suppressed ...
+    #: the interval audit before release (deidentify/protection.py): rules, cells checked,
+    #: the narrowest feasibility interval of a hidden count, cells added
+    audit: dict[str, Any]
     notes: tuple[str, ...]
     level: str = "aggregate"
 
@@ -158,25 +162,19 @@ def aggregate(
     }
     cells = cells.sort([order_rank(k, order=orders[k]) for k in keys]) if keys else cells
     true_counts = cells.get_column("customers").to_list()
-    outcome = suppress(
+    printed, shown_hidden = _printed(cells, spec)
+    outcome, audit = protect_counts(
         keys=cells.select(keys),
         counts=true_counts,
         k_min=k_min,
         listed=cells.get_column("__listed").to_list(),
+        printed=printed,
+        shown_hidden=shown_hidden,
         remainder_dims=[keys.index(d.key) for d in dims if d.role == "top"],
+        audit=epsilon is None,
     )
     hidden = outcome.suppressed
-    sums_hidden = hidden_sums(
-        prepared.lazy(),
-        cells=cells,
-        keys=spec.keys,
-        present=margin_sets([d.key for d in spec.dims if d.role != "top"], totals=spec.totals),
-        columns=[f"__x:{m.column}" for m in _magnitudes(spec)],
-        counted=outcome,
-        k_min=spec.k_min,
-        remainder_dims=[spec.keys.index(d.key) for d in spec.dims if d.role == "top"],
-        subject="__s",
-    )
+    sums_hidden, audit = _protected_sums(prepared.lazy(), cells, spec, outcome, printed, audit)
     cells = cells.with_columns(
         pl.Series("__sum_hidden", sums_hidden, dtype=pl.Boolean),
         pl.Series("suppressed", hidden, dtype=pl.Boolean),
@@ -220,7 +218,8 @@ def aggregate(
         noised_columns=tuple(noised),
         epsilon_composed=epsilon * cuboids if epsilon is not None else None,
         top={label: top_report(table) for label, table in tops.items()},
-        notes=_notes(spec, one_row_each, outcome.non_additive_lines == 0, rows_in),
+        audit=audit.to_dict(),
+        notes=_notes(spec, one_row_each, outcome.non_additive_lines == 0, rows_in, audit),
     )
     return AggregateResult(
         table=main.drop("__why", "__sum_hidden"),
@@ -401,14 +400,104 @@ def _main_table(cells: pl.DataFrame, spec: _Spec) -> pl.DataFrame:
     ).rename({"__released": "customers"})
 
 
+def _printed(cells: pl.DataFrame, spec: _Spec) -> tuple[list[bool], list[bool]]:
+    """Per cell: whether a released table prints it when it is not hidden, and whether it is
+    printed (as suppressed) when hidden: the main table's cells and the top tables' group
+    totals are; a top table's value that is hidden just joins "(other)"."""
+    grouped = [d.key for d in spec.dims if d.role != "top"]
+    by = [d.key for d in spec.by]
+    tops = [d.key for d in spec.dims if d.role == "top"]
+    whole = [] if spec.totals else [pl.col(k) != ALL for k in grouped]
+    main = pl.all_horizontal([pl.lit(True), *[pl.col(k) == ALL for k in tops], *whole])
+    value_rows = []
+    for top in tops:
+        rest = [pl.col(d.key) == ALL for d in spec.dims if d.role != "by" and d.key != top]
+        groups = [] if spec.totals else [pl.col(k) != ALL for k in by]
+        value_rows.append(
+            pl.all_horizontal([pl.lit(True), *rest, *groups])
+            & (pl.col(top) != ALL)
+            & pl.col("__listed")
+        )
+    listed_value = pl.any_horizontal([pl.lit(False), *value_rows])
+    flags = cells.with_columns(main.alias("main"), listed_value.alias("value"))
+    main_flags = flags.get_column("main").to_list()
+    printed = [m or v for m, v in zip(main_flags, flags.get_column("value").to_list(), strict=True)]
+    return printed, main_flags
+
+
+def _protected_sums(
+    lf: pl.LazyFrame,
+    cells: pl.DataFrame,
+    spec: _Spec,
+    counted: Suppression,
+    printed: list[bool],
+    audit: Audit,
+) -> tuple[list[bool], Audit]:
+    """Which cells' sums and means are hidden: the p% rule's cells, the line rule, and more
+    until the audit finds every marked sum protected (``protection.protect_sums``)."""
+    magnitudes = _magnitudes(spec)
+    remainder = [spec.keys.index(d.key) for d in spec.dims if d.role == "top"]
+    if not magnitudes or cells.height == 0:
+        return list(counted.suppressed), audit
+    found = sum_cells(
+        lf,
+        cells=cells,
+        keys=spec.keys,
+        present=margin_sets([d.key for d in spec.dims if d.role != "top"], totals=spec.totals),
+        columns=[f"__x:{m.column}" for m in magnitudes],
+        subject="__s",
+    )
+    marked = [any(c.protect[i] > 0 for c in found) for i in range(cells.height)]
+    inside = [i for i in range(cells.height) if found[0].sums[i] is not None]
+
+    def hide(forced: set[int]) -> list[bool]:
+        flags = hidden_sums(
+            cells=cells,
+            keys=spec.keys,
+            counted=counted,
+            marked=marked,
+            forced={inside[i] for i in forced},
+            k_min=spec.k_min,
+            remainder_dims=remainder,
+        )
+        return [flags[i] for i in inside]
+
+    columns = [
+        SumColumn(
+            sums=[float(c.sums[i] or 0.0) for i in inside],
+            required=[c.protect[i] for i in inside],
+            nonnegative=bool(
+                lf.select((pl.col(c.column).min() >= 0).fill_null(True)).collect().item()
+            ),
+        )
+        for c in found
+    ]
+    flags, checked, margin, added = protect_sums(
+        keys=cells.select(spec.keys)[inside] if spec.keys else [()] * len(inside),
+        columns=columns,
+        printed=[printed[i] for i in inside], hide=hide,
+    )  # fmt: skip
+    hidden = list(counted.suppressed)
+    for position, cell in enumerate(inside):
+        hidden[cell] = hidden[cell] or flags[position]
+    return hidden, replace(audit, sums_checked=checked, min_sum_margin=margin, sums_added=added)
+
+
 def _magnitudes(spec: _Spec) -> list[Measure]:
     """The measures that add up customers' values (sums and means): the dominance rule's."""
     return [m for m in spec.values if m.kind in ("sum", "mean") and m.column]
 
 
-def _notes(spec: _Spec, one_row_each: bool, additive: bool, rows_in: int | None) -> tuple[str, ...]:
+def _notes(
+    spec: _Spec, one_row_each: bool, additive: bool, rows_in: int | None, audit: Audit
+) -> tuple[str, ...]:
     noised = spec.epsilon is not None
+    audited = audit.counts_checked > 0
     notes = {
+        "every hidden count was checked by integer programming against all released numbers: "
+        "none can be narrowed to a range less than k_min wide or shown to be below k_min": audited,
+        "every sum hidden by the p% rule was checked the same way: none can be estimated to "
+        "within p% of its largest contribution": audit.sums_checked > 0,
         "customers = distinct subjects per cell; cells under k_min are suppressed, and more "
         "cells so that none can be recovered from totals": True,
         "some customers fall in several cells (record-level grouping): lines do not add up "

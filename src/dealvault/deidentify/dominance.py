@@ -14,7 +14,8 @@ counts."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -33,64 +34,97 @@ def dominated_cells(
     keys: Sequence[str],
     p: float = P_PERCENT,
 ) -> pl.DataFrame:
-    """The cells (``keys``, ``(all)`` in margins) of the cuboids ``present`` whose sum of
-    ``column`` the p% rule forbids releasing, as a frame of ``keys`` and ``__dominated``."""
-    x = pl.col(column).abs()
+    """The cells (``keys``, ``(all)`` in margins) of the cuboids ``present`` with their signed
+    sum of ``column`` (``__sum``) and the p% rule's protection level (``__protect``: how far
+    the released interval must reach beyond the sum on each side; 0 when the sum may be
+    released, > 0 when one or two customers dominate it)."""
+    x = pl.col(column)
     parts = []
     for group in present:
         per = lf.group_by([*group, subject]).agg(x.sum().alias("__c"))
-        total, top = pl.col("__c").sum().alias("__t"), pl.col("__c").top_k(2).alias("__top")
+        aggs = (
+            pl.col("__c").abs().sum().alias("__t"),
+            pl.col("__c").sum().alias("__sum"),
+            pl.col("__c").abs().top_k(2).alias("__top"),
+        )
         cell = (
-            per.group_by(list(group)).agg(total, top)
+            per.group_by(list(group)).agg(aggs)
             if group
-            else per.select(total, top.implode())  # the whole table: one cell
+            else per.select(aggs[0], aggs[1], aggs[2].implode())  # the whole table: one cell
         )
         parts.append(cell.with_columns([pl.lit(ALL).alias(k) for k in keys if k not in group]))
     if not parts:
-        return pl.DataFrame(schema={**dict.fromkeys(keys, pl.String), "__dominated": pl.Boolean})
+        schema = {**dict.fromkeys(keys, pl.String), "__sum": pl.Float64, "__protect": pl.Float64}
+        return pl.DataFrame(schema=schema)
     cells = pl.concat(pl.collect_all(parts), how="diagonal_relaxed")
     top1 = pl.col("__top").list.get(0, null_on_oob=True).fill_null(0.0)
     top2 = pl.col("__top").list.get(1, null_on_oob=True).fill_null(0.0)
-    rest = pl.col("__t") - top1 - top2
-    return cells.select(*keys, ((top1 > 0) & (rest < top1 * (p / 100.0))).alias("__dominated"))
+    level = top1 * (p / 100.0) - (pl.col("__t") - top1 - top2)
+    protect = pl.when((top1 > 0) & (level > 0)).then(level).otherwise(0.0)
+    return cells.select(*keys, pl.col("__sum").cast(pl.Float64), protect.alias("__protect"))
 
 
-def hidden_sums(
+@dataclass(frozen=True)
+class SumCells:
+    """One magnitude column over the cells of a table: signed sums and p% protection levels
+    (null and 0 for cells outside the summed cube, such as top-N cells)."""
+
+    column: str
+    sums: list[float | None]
+    protect: list[float]
+
+
+def sum_cells(
     lf: pl.LazyFrame,
     *,
     cells: pl.DataFrame,
     keys: Sequence[str],
     present: Sequence[tuple[str, ...]],
     columns: Sequence[str],
-    counted: Suppression,
-    k_min: int,
-    remainder_dims: Sequence[int],
     subject: str,
-) -> list[bool]:
-    """Per cell of ``cells``: whether its sums and means (of ``columns``) are hidden. A cell
-    hidden for its count (``counted``) hides them too; a cell some customer dominates hides
-    them; then complementary suppression along every line, as for the counts, so no hidden
-    sum is a difference of released ones."""
-    if not columns or cells.height == 0:
-        return list(counted.suppressed)
-    dominated = [False] * cells.height
+) -> list[SumCells]:
+    """The sums and protection levels of ``columns`` for each row of ``cells``."""
+    out = []
     for column in columns:
         found = dominated_cells(lf, column=column, subject=subject, present=present, keys=keys)
         if keys:
             found = cells.select(keys).join(found, on=keys, how="left", maintain_order="left")
         else:  # no grouping: the one cell, the whole table
-            found = found.select(pl.col("__dominated").first())
-        marks = found.get_column("__dominated").fill_null(False).to_list()
-        dominated = [a or bool(b) for a, b in zip(dominated, marks, strict=True)]
-    if not any(dominated):
+            found = found.select(pl.col("__sum").first(), pl.col("__protect").first())
+        out.append(
+            SumCells(
+                column=column,
+                sums=found.get_column("__sum").to_list(),
+                protect=found.get_column("__protect").fill_null(0.0).to_list(),
+            )
+        )
+    return out
+
+
+def hidden_sums(
+    *,
+    cells: pl.DataFrame,
+    keys: Sequence[str],
+    counted: Suppression,
+    marked: Sequence[bool],
+    forced: Collection[int] = (),
+    k_min: int,
+    remainder_dims: Sequence[int],
+) -> list[bool]:
+    """Per cell of ``cells``: whether its sums and means are hidden. A cell hidden for its
+    count (``counted``) hides them too; a cell the p% rule ``marked`` (or ``forced`` by the
+    audit) hides them; then complementary suppression along every line, as for the counts, so
+    no hidden sum is a difference of released ones."""
+    extra = set(forced)
+    if cells.height == 0 or not (any(marked) or extra):
         return list(counted.suppressed)
-    # the same line rule as the counts, over cells marked "too small" where a sum is hidden
     lines = suppress(
         keys=cells.select(keys),
         counts=[1 if (was or dom) else k_min for was, dom in
-                zip(counted.suppressed, dominated, strict=True)],
+                zip(counted.suppressed, marked, strict=True)],
         k_min=k_min,
         listed=cells.get_column("__listed").to_list(),
         remainder_dims=remainder_dims,
+        forced=extra,
     )  # fmt: skip
     return [a or b for a, b in zip(lines.suppressed, counted.suppressed, strict=True)]

@@ -100,6 +100,7 @@ def suppress(
     listed: Sequence[bool] | None = None,
     remainder_dims: Collection[int] = (),
     prefer_closing: bool = True,
+    forced: Collection[int] = (),
 ) -> Suppression:
     """Primary and complementary suppression of the cells ``keys`` with customer ``counts``.
 
@@ -113,6 +114,8 @@ def suppress(
     - Remainder (only for lines along ``remainder_dims``, used by top-N): when the total is
       released, the members that are not listed sum to the printed "(other)" count; if that
       sum is in (0, k_min) the smallest listed member is hidden too (it joins "(other)").
+    - Forced: the cells in ``forced`` are hidden from the start (complementary), e.g. those the
+      interval audit (``deidentify/protection.py``) adds; the line rule then runs as above.
 
     ``keys`` must be in the table's sort order: ties are broken by position. The counts are
     counts of DISTINCT customers; they add up along a line only when every customer falls in
@@ -133,6 +136,9 @@ def suppress(
         _PRIMARY if 0 < count < k_min else (_RELEASED if listed is None or listed[i] else _UNLISTED)
         for i, count in enumerate(counts)
     ]
+    for i in forced:
+        if state[i] < _PRIMARY:
+            state[i] = _COMPLEMENTARY
     member_of: list[list[int]] = [[] for _ in range(size)]
     total_of: list[list[int]] = [[] for _ in range(size)]
     hidden = [0] * len(lines)  # suppressed entries of each line, total included
