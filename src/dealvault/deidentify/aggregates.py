@@ -15,6 +15,7 @@ import polars as pl
 
 from dealvault.deidentify.aggregate_tops import OTHER, top_report, top_table, unless_hidden
 from dealvault.deidentify.dominance import P_PERCENT, hidden_sums, sum_cells
+from dealvault.deidentify.grid import with_empty_cells
 from dealvault.deidentify.measures import Measure, fmt_number, parse_measure
 from dealvault.deidentify.noise import MECHANISM, discrete_laplace_noise
 from dealvault.deidentify.protection import Audit, SumColumn, protect_counts, protect_sums
@@ -155,6 +156,8 @@ def aggregate(
     spec = _Spec(dims, values, k_min, totals, epsilon, np.random.Generator(seeded))
     prepared, bin_orders = _prepare(frame, dims=dims, values=values, subject=subject)
     cells = _cells(prepared.lazy(), spec)
+    if cells.height:
+        cells = with_empty_cells(cells, spec=spec, bin_orders=bin_orders)
     keys = spec.keys
     orders = {
         k: release_order(cells.get_column(k).unique().to_list(), bins=bin_orders.get(k))
@@ -162,19 +165,21 @@ def aggregate(
     }
     cells = cells.sort([order_rank(k, order=orders[k]) for k in keys]) if keys else cells
     true_counts = cells.get_column("customers").to_list()
-    printed, shown_hidden = _printed(cells, spec)
+    printed, main_cells = _printed(cells, spec)
     outcome, audit = protect_counts(
         keys=cells.select(keys),
         counts=true_counts,
         k_min=k_min,
         listed=cells.get_column("__listed").to_list(),
         printed=printed,
-        shown_hidden=shown_hidden,
         remainder_dims=[keys.index(d.key) for d in dims if d.role == "top"],
         audit=epsilon is None,
+        audited=main_cells,
     )
     hidden = outcome.suppressed
-    sums_hidden, audit = _protected_sums(prepared.lazy(), cells, spec, outcome, printed, audit)
+    sums_hidden, audit = _protected_sums(
+        prepared.lazy(), cells, spec, outcome, printed, main_cells, audit
+    )
     cells = cells.with_columns(
         pl.Series("__sum_hidden", sums_hidden, dtype=pl.Boolean),
         pl.Series("suppressed", hidden, dtype=pl.Boolean),
@@ -401,9 +406,8 @@ def _main_table(cells: pl.DataFrame, spec: _Spec) -> pl.DataFrame:
 
 
 def _printed(cells: pl.DataFrame, spec: _Spec) -> tuple[list[bool], list[bool]]:
-    """Per cell: whether a released table prints it when it is not hidden, and whether it is
-    printed (as suppressed) when hidden: the main table's cells and the top tables' group
-    totals are; a top table's value that is hidden just joins "(other)"."""
+    """Per cell: whether a released table prints it when it is not hidden (a top table's
+    value that is hidden just joins "(other)"), and whether it is a cell of the main cube."""
     grouped = [d.key for d in spec.dims if d.role != "top"]
     by = [d.key for d in spec.by]
     tops = [d.key for d in spec.dims if d.role == "top"]
@@ -431,6 +435,7 @@ def _protected_sums(
     spec: _Spec,
     counted: Suppression,
     printed: list[bool],
+    main_cells: list[bool],
     audit: Audit,
 ) -> tuple[list[bool], Audit]:
     """Which cells' sums and means are hidden: the p% rule's cells, the line rule, and more
@@ -448,7 +453,7 @@ def _protected_sums(
         subject="__s",
     )
     marked = [any(c.protect[i] > 0 for c in found) for i in range(cells.height)]
-    inside = [i for i in range(cells.height) if found[0].sums[i] is not None]
+    inside = [i for i, main in enumerate(main_cells) if main]
 
     def hide(forced: set[int]) -> list[bool]:
         flags = hidden_sums(

@@ -21,10 +21,12 @@ interval): the check errs on the safe side.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -35,11 +37,18 @@ from scipy.sparse import coo_array, csr_array
 from scipy.sparse.csgraph import connected_components
 
 from dealvault.deidentify.suppression import Line
+from dealvault.errors import Invalid
 
 #: what "no upper bound" is in the programs (a count or an amount never gets near it)
 BIG = 1e12
 #: seconds HiGHS may spend on one bound before its best feasible point is taken
 TIME_LIMIT = 2.0
+#: seconds the whole audit of one table may take before the table is refused
+AUDIT_SECONDS = 30.0
+
+
+class AuditTooLarge(Invalid):
+    """The audit did not finish in time: the table is refused, not released unchecked."""
 
 
 @dataclass(frozen=True)
@@ -145,6 +154,7 @@ def intervals(
     *,
     targets: Sequence[int],
     enough: Callable[[int, Interval], bool] | None = None,
+    deadline: float | None = None,
 ) -> dict[int, Interval]:
     """The feasibility interval of each cell in ``targets`` (hidden cells) given the release.
 
@@ -190,16 +200,58 @@ def intervals(
         )
         position = {int(col): p for p, col in enumerate(columns)}
         for cell in cells:
-            p, true = position[var[cell]], float(problem.values[cell])
-            low, low_exact = solver.bound(p, maximise=False, fallback=true)
-            high, high_exact = solver.bound(p, maximise=True, fallback=true)
-            found = Interval(lo=low, hi=math.inf if high >= BIG / 2 else high)
-            if not (low_exact and high_exact) and (enough is None or enough(cell, found)):
-                low = low if low_exact else solver.whole(p, maximise=False, fallback=true)
-                high = high if high_exact else solver.whole(p, maximise=True, fallback=true)
-                found = Interval(lo=low, hi=math.inf if high >= BIG / 2 else high)
-            out[cell] = found
+            if deadline is not None and time.monotonic() > deadline:
+                raise AuditTooLarge(
+                    f"the suppression audit of this table did not finish in {AUDIT_SECONDS:g} s "
+                    f"({len(targets)} hidden cells to check, {columns.size} linked together): "
+                    "group by fewer or coarser columns, or ask for a larger k_min"
+                )
+            out[cell] = _interval(
+                solver,
+                position[var[cell]],
+                true=float(problem.values[cell]),
+                floor=var_lb[var[cell]],
+                enough=None if enough is None else functools.partial(enough, cell),
+            )
     return out
+
+
+def _interval(
+    solver: _Component,
+    p: int,
+    *,
+    true: float,
+    floor: float,
+    enough: Callable[[Interval], bool] | None,
+) -> Interval:
+    """One cell's interval, with as few programs as the caller's rule (``enough``) allows.
+
+    The high end comes first. The low end is at most the cell's own value, so [value, high]
+    lies inside the interval: when that is already enough, the low end is not computed (the
+    interval returned is then that inner one, which errs on the safe side). A cell at its
+    lowest possible value (0 for counts) has that as its low end."""
+
+    def top(value: float) -> float:
+        return math.inf if value >= BIG / 2 else value
+
+    high, high_exact = solver.bound(p, maximise=True, fallback=true)
+    if enough is not None and true > floor:
+        inner = Interval(lo=true, hi=top(high))
+        if enough(inner) and not high_exact:
+            inner = Interval(lo=true, hi=top(solver.whole(p, maximise=True, fallback=true)))
+            high, high_exact = inner.hi, True
+        if enough(inner):
+            return inner
+    if true <= floor:
+        low, low_exact = floor, True
+    else:
+        low, low_exact = solver.bound(p, maximise=False, fallback=true)
+    found = Interval(lo=low, hi=top(high))
+    if not (low_exact and high_exact) and (enough is None or enough(found)):
+        high = high if high_exact else solver.whole(p, maximise=True, fallback=true)
+        low = low if low_exact else solver.whole(p, maximise=False, fallback=true)
+        found = Interval(lo=low, hi=top(high))
+    return found
 
 
 def _row_components(matrix: csr_array, label: npt.NDArray[np.int32]) -> npt.NDArray[np.int64]:
@@ -234,7 +286,6 @@ def _highs() -> highspy.Highs:
             _quiet = True
     h = highspy.Highs()  # type: ignore[no-untyped-call]
     h.setOptionValue("output_flag", False)
-    h.setOptionValue("time_limit", TIME_LIMIT)
     return h
 
 
@@ -317,10 +368,19 @@ class _Component:
     def _run(h: highspy.Highs, maximise: bool) -> float | None:
         sense = highspy.ObjSense.kMaximize if maximise else highspy.ObjSense.kMinimize
         h.changeObjectiveSense(sense)
+        # HiGHS's time limit counts the instance's whole run time, over every run so far
+        h.setOptionValue("time_limit", h.getRunTime() + TIME_LIMIT)
         h.run()
         status = h.getModelStatus()
+        info = h.getInfo()
         if status == highspy.HighsModelStatus.kOptimal:
-            return float(h.getInfo().objective_function_value)
+            return float(info.objective_function_value)
+        if (
+            status == highspy.HighsModelStatus.kTimeLimit
+            and info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
+        ):
+            # out of time with a feasible point: its value is inside the true interval
+            return float(info.objective_function_value)
         if status == highspy.HighsModelStatus.kInfeasible:
             raise RuntimeError("feasibility problem: the release contradicts itself")
         return None

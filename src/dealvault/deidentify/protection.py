@@ -21,11 +21,13 @@ a cell from above), so the loop ends.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from dealvault.deidentify.interval_audit import (
+    AUDIT_SECONDS,
     BIG,
     Interval,
     Problem,
@@ -85,53 +87,67 @@ def protect_counts(
     k_min: int,
     listed: Sequence[bool] | None,
     printed: Sequence[bool],
-    shown_hidden: Sequence[bool],
     remainder_dims: Sequence[int],
     audit: bool = True,
+    audited: Sequence[bool] | None = None,
 ) -> tuple[Suppression, Audit]:
     """The line rule's suppression, widened until every hidden count passes the count rule.
-    ``printed`` says which cells a released table shows when they are not hidden,
-    ``shown_hidden`` which it still shows (as suppressed) when they are: those are known to be
-    non-empty, since empty cells are not listed. With ``audit`` False (noised counts) only the
-    line rule runs."""
+
+    ``audited`` limits the programs to some cells (the main table; default all): a top-N
+    table's values are then left to the line and remainder rules, and what their listed
+    values say about a hidden group total (it is at least their sum, or their largest when
+    a customer can have several values) becomes that total's lower bound.
+    ``printed`` says which cells a released table shows when they are not hidden. A hidden
+    cell may be empty (empty cells are printed, and suppressed, like any cell under k_min),
+    so every hidden count is at least 0. With ``audit`` False (noised counts) only the line
+    rule runs."""
     outcome = suppress(
         keys=keys, counts=counts, k_min=k_min, listed=listed, remainder_dims=remainder_dims
     )
     if not audit:
         skipped = "counts are noised: released counts do not add up, the line rule only"
         return outcome, Audit(0, None, 0, 0, None, 0, 0, counts_skipped=skipped)
-    lines = build_lines(keys=keys) if len(counts) > 1 else []
-    lower = [1.0 if shown else 0.0 for shown in shown_hidden]
+    deadline = time.monotonic() + AUDIT_SECONDS
+    inside = list(audited) if audited is not None else [True] * len(counts)
+    every = build_lines(keys=keys) if len(counts) > 1 else []
+    lines = [ln for ln in every if inside[ln.total] and all(inside[i] for i in ln.members)]
+    tops = [ln for ln in every if ln.dim in set(remainder_dims) and inside[ln.total]]
+    first = sum(outcome.suppressed)
+    # Hiding more cells only widens intervals (a released value becomes one of many feasible
+    # ones), so a cell that passed stays passed while every hidden cell stays hidden: each
+    # round checks only the cells that failed or are newly hidden.
+    passed: dict[int, Interval] = {}
     forced: set[int] = set()
     rounds = 0
     while True:
         rounds += 1
         hidden = outcome.suppressed
-        known = [p and not h for p, h in zip(printed, hidden, strict=True)]
-        targets = [i for i, h in enumerate(hidden) if h]
+        known = [(p and not h) or not a for p, h, a in zip(printed, hidden, inside, strict=True)]
+        targets = [i for i, h in enumerate(hidden) if h and inside[i] and i not in passed]
+        lower = _lower_from_tops(tops, counts=counts, shown=known, hidden=hidden)
         problem = Problem(lines=lines, values=counts, known=known, lower=lower, integer=True)
         found = intervals(
             problem,
             targets=targets,
             enough=lambda _, iv: not count_rule_failures({0: iv}, k_min=k_min),
+            deadline=deadline,
         )
         failing = count_rule_failures(found, k_min=k_min)
+        passed.update((cell, iv) for cell, iv in found.items() if cell not in set(failing))
         if not failing:
-            widths = [iv.width for iv in found.values()]
+            widths = [iv.width for iv in passed.values()]
             return outcome, Audit(
-                counts_checked=len(found),
+                counts_checked=len(passed),
                 min_count_width=min(widths) if widths else None,
-                counts_added=len(forced),
+                counts_added=sum(hidden) - first,
                 sums_checked=0,
                 min_sum_margin=None,
                 sums_added=0,
                 rounds=rounds,
-                intervals=found,
+                intervals=passed,
             )
         more = widen(failing, lines=lines, known=known, size=abs_sizes(counts))
-        if not more:
-            raise DealvaultError("internal error: the suppression audit cannot widen", code="bug")
-        forced |= more
+        forced |= more | {i for i, h in enumerate(hidden) if h}
         outcome = suppress(
             keys=keys,
             counts=counts,
@@ -163,38 +179,62 @@ def protect_sums(
     in every column. ``hide(forced)`` gives the hidden sums with the cells ``forced`` added
     (the line rule included). Returns the hidden flags, the sums checked, the smallest
     achieved / required protection, and how many cells were added."""
+    deadline = time.monotonic() + AUDIT_SECONDS
     size = len(printed)
     lines = build_lines(keys=keys) if size > 1 else []
+    passed: dict[tuple[int, int], float] = {}  # (column, cell) -> achieved / required
     forced: set[int] = set()
+    first: int | None = None
     while True:
         hidden = hide(forced)
+        first = sum(hidden) if first is None else first
         known = [p and not h for p, h in zip(printed, hidden, strict=True)]
-        checked, ratios, failing = 0, [], set()
-        for column in columns:
-            targets = [i for i, r in enumerate(column.required) if r > 0]
+        failing: set[int] = set()
+        for number, column in enumerate(columns):
+            targets = [
+                i for i, r in enumerate(column.required) if r > 0 and (number, i) not in passed
+            ]
             lower = [0.0 if column.nonnegative else -BIG] * size
             problem = Problem(
-                lines=lines,
-                values=column.sums,
-                known=known,
-                lower=lower,
-                integer=False,
+                lines=lines, values=column.sums, known=known, lower=lower, integer=False,
                 tolerance=1e-9,
+            )  # fmt: skip
+
+            def ratio(cell: int, iv: Interval, column: SumColumn = column) -> float:
+                value = column.sums[cell]
+                return min(value - iv.lo, iv.hi - value) / column.required[cell]
+
+            found = intervals(
+                problem,
+                targets=targets,
+                enough=lambda c, iv: ratio(c, iv) >= 1,
+                deadline=deadline,
             )
-            for cell, iv in intervals(problem, targets=targets).items():
-                value, required = column.sums[cell], column.required[cell]
-                ratio = min(value - iv.lo, iv.hi - value) / required
-                checked += 1
-                ratios.append(ratio)
-                if ratio < 1.0:
+            for cell, iv in found.items():
+                if ratio(cell, iv) < 1.0:
                     failing.add(cell)
+                else:
+                    passed[(number, cell)] = ratio(cell, iv)
         if not failing:
-            return hidden, checked, min(ratios) if ratios else None, len(forced)
-        sizes = columns[0].sums
-        more = widen(sorted(failing), lines=lines, known=known, size=abs_sizes(sizes))
-        if not more:
-            raise DealvaultError("internal error: the sum audit cannot widen", code="bug")
-        forced |= more
+            ratios = list(passed.values())
+            return hidden, len(passed), min(ratios) if ratios else None, sum(hidden) - first
+        more = widen(sorted(failing), lines=lines, known=known, size=abs_sizes(columns[0].sums))
+        forced |= more | {i for i, h in enumerate(hidden) if h}
+
+
+def _lower_from_tops(
+    tops: Sequence[Line], *, counts: Sequence[int], shown: Sequence[bool], hidden: Sequence[bool]
+) -> list[float]:
+    """Each hidden group total's lower bound from its top table's listed values."""
+    lower = [0.0] * len(counts)
+    for line in tops:
+        if not hidden[line.total]:
+            continue
+        listed = [counts[i] for i in line.members if shown[i] and not hidden[i]]
+        adds_up = sum(counts[i] for i in line.members) == counts[line.total]
+        bound = sum(listed) if adds_up else max(listed, default=0)
+        lower[line.total] = max(lower[line.total], float(bound))
+    return lower
 
 
 def abs_sizes(values: Sequence[float]) -> Callable[[int], float]:
@@ -230,4 +270,9 @@ def widen(
                 break
             frontier = [i for i in entries if i not in seen]
             seen.update(frontier)
+        else:  # nothing released is linked to it (a solver out of time): widen elsewhere
+            anywhere = [i for i, k in enumerate(known) if k and size(i) > 0]
+            if not anywhere:
+                raise DealvaultError("internal error: the audit cannot widen", code="bug")
+            picked.add(min(anywhere, key=lambda i: (size(i), i)))
     return picked

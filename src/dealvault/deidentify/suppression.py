@@ -104,7 +104,8 @@ def suppress(
 ) -> Suppression:
     """Primary and complementary suppression of the cells ``keys`` with customer ``counts``.
 
-    - Primary: a cell with 0 < count < k_min (margins included) is suppressed.
+    - Primary: a cell with count < k_min (margins included, and empty cells: see
+      ``grid.py``) is suppressed.
     - Complementary: a line with exactly one suppressed entry gets one more: the unsuppressed
       member with the smallest count (unlisted cells first, as hiding them costs nothing; ties:
       first in the given order), or the line's total when no member is left. Repeated until no
@@ -133,7 +134,7 @@ def suppress(
     if (width and len(keys) != size) or (listed is not None and len(listed) != size):
         raise Invalid("keys, counts and listed must have the same length")
     state = [
-        _PRIMARY if 0 < count < k_min else (_RELEASED if listed is None or listed[i] else _UNLISTED)
+        _PRIMARY if count < k_min else (_RELEASED if listed is None or listed[i] else _UNLISTED)
         for i, count in enumerate(counts)
     ]
     for i in forced:
@@ -198,7 +199,7 @@ def suppress(
             if not queued[again]:
                 queued[again] = True
                 queue.append(again)
-    if any(0 < counts[i] < k_min for i in range(size) if state[i] < _PRIMARY) or any(
+    if any(counts[i] < k_min for i in range(size) if state[i] < _PRIMARY) or any(
         sum(state[i] >= _PRIMARY for i in (*line.members, line.total)) == 1 for line in lines
     ):
         raise DealvaultError("internal error: suppression left a recoverable cell", code="bug")
