@@ -11,15 +11,22 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from dealvault.deidentify.hierarchy import Hierarchy
+from dealvault.deidentify.kanon import anonymize_traced
+
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "bench"))
+BENCH = str(REPO / "bench")
 
-import adult  # noqa: E402
-import adult_data  # noqa: E402
-import adult_labels  # noqa: E402
-
-from dealvault.deidentify.hierarchy import Hierarchy  # noqa: E402
-from dealvault.deidentify.kanon import anonymize_traced  # noqa: E402
+# the bench scripts import each other by bare name (bench/ on sys.path, as when run); the path
+# is taken off again so bench/api.py, bench/web.py, ... never shadow anything for other tests
+sys.path.insert(0, BENCH)
+try:
+    import adult
+    import adult_data
+    import adult_labels
+finally:
+    while BENCH in sys.path:
+        sys.path.remove(BENCH)
 
 
 @pytest.fixture(scope="module")
