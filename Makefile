@@ -38,6 +38,16 @@ $(CANON_STAMP):
 	$(CANON)/bin/python -m pip install --quiet "pycanon==1.3.6"
 	touch $(CANON_STAMP)
 
+# anonypy (the Mondrian baseline of bench/adult.py) declares no dependencies but needs pandas;
+# it lives in a venv of its own, pinned here, so its pins never touch ours, and bench/adult.py
+# runs it as a subprocess (bench/anonypy_run.py).
+ANONYPY       := .venv-anonypy
+ANONYPY_STAMP := $(ANONYPY)/.installed-stamp
+$(ANONYPY_STAMP):
+	test -x $(ANONYPY)/bin/python || $(PYTHON) -m venv $(ANONYPY)
+	$(ANONYPY)/bin/python -m pip install --quiet "anonypy==0.2.1" "pandas==2.2.3" "numpy==2.1.3"
+	touch $(ANONYPY_STAMP)
+
 ## demo: set up, then run the main job end to end on the embedded SQLite store
 demo: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" bash scripts/demo.sh
@@ -61,7 +71,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix src tests bench
 
 ## bench: run the benchmarks (one JSON line each); see docs/benchmarks.md
-bench: $(STAMP) $(VENDOR_STAMP)
+bench: $(STAMP) $(VENDOR_STAMP) $(ANONYPY_STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python bench/import.py
 	$(BIN)/python bench/audit.py
@@ -69,6 +79,7 @@ bench: $(STAMP) $(VENDOR_STAMP)
 	$(BIN)/python bench/freetext.py
 	$(BIN)/python bench/masking.py
 	$(BIN)/python bench/mondrian.py
+	$(BIN)/python bench/adult.py
 	$(BIN)/python bench/package.py
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/web.py
@@ -80,4 +91,4 @@ eval: $(STAMP)
 	$(BIN)/python eval/run_eval.py
 
 clean:
-	rm -rf $(VENV) $(CANON) .demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CANON) $(ANONYPY) .demo .pytest_cache .mypy_cache .ruff_cache
