@@ -111,8 +111,9 @@ def perturbed(frame: pl.DataFrame, *, key: bytes, dataset_id: int) -> pl.DataFra
 
     Totals: times 1 + d, d uniform in ±:data:`AMOUNT_NOISE`, rounded to cents. Dates: moved
     by a whole number of days uniform in ±:data:`DATE_JITTER_DAYS`, independently per column,
-    then put back in order (registration ≤ first order ≤ last order); each row's values depend
-    on that row alone, so a page is noised as the same rows of the whole view. Counts, categories and quasi-identifiers are not touched.
+    then put back in order (registration ≤ first order ≤ last order). Each row's values
+    depend on that row alone, so a page is noised as the same rows of the whole view. Counts,
+    categories and quasi-identifiers are not touched.
     """
     ids = frame.get_column("record_id").cast(pl.Int64).to_numpy()
     changes: list[pl.Series | pl.Expr] = []

@@ -352,11 +352,12 @@ def _canary_groups(
     frame: pl.DataFrame, *, level: Level, types: dict[str, str | None] | None = None
 ) -> list[tuple[str, ...]]:
     """The column groups canaries draw: at ``masked`` the gender stays the canary's own (its
-    masked ID number shows it); direct identifiers always do."""
+    masked ID number shows it) and the e-mail takes a real customer's domain (masked e-mail
+    shows the domain); direct identifiers always stay the canary's own."""
     kept = {c for c, t in (types or {}).items() if is_direct(c, t)}
     if level == Level.MASKED:
         kept.add("gender")
-    return groups_of(frame.columns, keep=kept)
+    return groups_of(frame.columns, keep=kept, domain=level == Level.MASKED)
 
 
 def _disguised(

@@ -33,14 +33,20 @@ GROUPS: Final = (
         "last_order",
     ),
 )  # fmt: skip
+#: The group that gives a canary's e-mail address the domain of a real customer's (masked
+#: output shows the domain: the seller's canary domain would single canaries out).
+DOMAIN: Final = "@email"
 _MAGIC: Final = b"DVC1"
 _MAX_GROUPS: Final = 1 << 12
 
 
-def groups_of(columns: Sequence[str], *, keep: Collection[str]) -> list[tuple[str, ...]]:
+def groups_of(
+    columns: Sequence[str], *, keep: Collection[str], domain: bool = False
+) -> list[tuple[str, ...]]:
     """The groups of ``columns`` a canary takes from real customers (the columns in ``keep``
     and :data:`OWN` stay the canary's own): the fixed :data:`GROUPS` first, then one group
-    per other column, in the order of ``columns``."""
+    per other column, in the order of ``columns``; with ``domain``, last, the e-mail domain
+    (:data:`DOMAIN`; the local part stays the canary's)."""
     own = OWN | set(keep)
     present = [c for c in columns if c not in own]
     out: list[tuple[str, ...]] = []
@@ -50,6 +56,8 @@ def groups_of(columns: Sequence[str], *, keep: Collection[str]) -> list[tuple[st
             out.append(got)
     grouped = {c for g in out for c in g}
     out += [(c,) for c in present if c not in grouped]
+    if domain and "email" in columns:
+        out.append((DOMAIN,))
     return out
 
 
@@ -80,9 +88,16 @@ def profiled(
     (``donors`` has the columns and types of ``canaries``; rows are slots in order)."""
     if canaries.is_empty() or donors.is_empty() or not groups:
         return canaries
-    taken: list[pl.Series] = []
+    taken: list[pl.Series | pl.Expr] = []
     for g, group in enumerate(groups):
-        rows = donors.select(group).gather(picks[: canaries.height, g])
+        at = picks[: canaries.height, g]
+        if group == (DOMAIN,):  # the canary's local part at a real customer's domain
+            theirs = donors.get_column("email").cast(pl.String).gather(at)
+            domain = theirs.str.extract(r"@([^@]+)$", 1)
+            local = canaries.get_column("email").cast(pl.String).str.extract(r"^(.*)@", 1)
+            taken.append((local + "@" + domain).alias("email"))
+            continue
+        rows = donors.select(group).gather(at)
         for name in group:
             taken.append(rows.get_column(name).cast(canaries.schema[name]).alias(name))
     return canaries.with_columns(taken)
