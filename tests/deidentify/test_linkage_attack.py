@@ -42,6 +42,20 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def two_bidders(stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path) -> World:
+    return _two_bidders(stores, keyring, world, tmp_path, row_cap=None)
+
+
+@pytest.fixture
+def two_capped_bidders(stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path) -> World:
+    return _two_bidders(stores, keyring, world, tmp_path, row_cap=CAP)
+
+
+CAP = 200
+
+
+def _two_bidders(
+    stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path, *, row_cap: int | None
+) -> World:
     """Counsel, a clean-team member of each bidder with agreement, training and an approved
     masked grant on the four categories, and ROWS customers with their orders."""
     admin.create_organization(stores, actor=OP, name="Law LLP", kind="law_firm")
@@ -71,7 +85,7 @@ def two_bidders(stores: AppStores, keyring: KeyRing, world: World, tmp_path: Pat
         train(stores, email, days_ago=10)
         req = access_requests.request_access(
             stores, actor=P(email), deal=world.deal, dataset="crm", categories=list(CATEGORIES),
-            level="masked", purpose="valuation", duration_days=7,
+            level="masked", purpose="valuation", duration_days=7, row_cap=row_cap,
         )  # fmt: skip
         access_requests.approve_request(stores, actor=P(STEWARD), request_id=req.id)
         access_requests.approve_request(stores, actor=P(COUNSEL), request_id=req.id)
@@ -237,3 +251,32 @@ def test_canary_profiles_follow_the_real_distributions(
     assert (first.get_column("registered_at") <= first.get_column("first_order")).all()
     # and a canary is not a copy of one customer (its groups come from different customers)
     assert np.mean(picks[:, 0] == picks[:, 1]) < 0.01
+
+
+@pytest.mark.usefixtures("two_capped_bidders")
+def test_two_bidders_capped_masked_extracts_hide_the_canaries(
+    stores: AppStores, keyring: KeyRing, world: World
+) -> None:
+    """Masked values (phone, ID number) are nearly unique and the same for every recipient, so
+    two whole masked extracts would show each one's canaries as its rows missing from the
+    other. Capped grants (masked is for spot checks) give each bidder its own random sample:
+    most rows of one are missing from the other, and the canaries are lost among them."""
+    a = _extract(stores, keyring, world, "Bidder A", Level.MASKED)
+    b = _extract(stores, keyring, world, "Bidder B", Level.MASKED)
+    assert a.height == b.height == CAP
+    real_a = a.filter(pl.col("subject").is_not_null())
+    shared = set(real_a.get_column("subject")) & set(b.get_column("subject").drop_nulls())
+    assert len(shared) < CAP / 2  # two different samples, not the first rows of one order
+    # the diff: A's rows whose masked phone B does not have
+    missing = a.filter(~pl.col("phone").is_in(b.get_column("phone").drop_nulls().implode()))
+    canaries = a.filter(pl.col("subject").is_null()).height
+    if canaries:
+        found = missing.filter(pl.col("subject").is_null()).height
+        precision = found / missing.height
+        assert missing.height > CAP / 2 and precision <= 3 * canaries / a.height
+    # no canary tell in the masked values: e-mail domains are the real customers' domains
+    domains = a.get_column("email").drop_nulls().str.extract(r"@(.+)$", 1)
+    assert not domains.str.contains("canary").any()
+    real_domains = set(real_a.get_column("email").drop_nulls().str.extract(r"@(.+)$", 1))
+    canary_domains = a.filter(pl.col("subject").is_null()).get_column("email").drop_nulls()
+    assert set(canary_domains.str.extract(r"@(.+)$", 1)) <= real_domains
