@@ -280,3 +280,21 @@ def test_two_bidders_capped_masked_extracts_hide_the_canaries(
     real_domains = set(real_a.get_column("email").drop_nulls().str.extract(r"@(.+)$", 1))
     canary_domains = a.filter(pl.col("subject").is_null()).get_column("email").drop_nulls()
     assert set(canary_domains.str.extract(r"@(.+)$", 1)) <= real_domains
+
+
+@pytest.mark.usefixtures("two_bidders")
+def test_a_release_carries_only_the_categories_asked_and_granted(
+    stores: AppStores, keyring: KeyRing, world: World
+) -> None:
+    """Minimisation: a bidder asking for the preference category alone gets no column derived
+    from identity, contact or transaction data (canaries included)."""
+    req = DisclosureRequest(
+        actor=P(CLEAN["Bidder A"]), deal=world.deal, dataset="crm", level=Level.PSEUDONYMIZED,
+        purpose="valuation", categories=("preference",),
+    )  # fmt: skip
+    frame = view(stores, keyring, request=req, level=Level.PSEUDONYMIZED).frame
+    assert frame.height == ROWS + 3
+    assert "favourite_product" in frame.columns
+    outside = {"gender", "age", "age_band", "province", "city", "district", "order_count",
+               "total_amount", "first_order", "last_order", "name", "phone", "email"}  # fmt: skip
+    assert not outside & set(frame.columns)
