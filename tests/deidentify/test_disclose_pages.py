@@ -115,7 +115,10 @@ def test_a_page_decrypts_and_records_only_its_customers(
     assert page.frame.height == 20
     report = page.meta["report"]
     real = report["customers"] - report["canaries"]
-    assert sum(opened) == real <= 20 and report["offset"] == 100
+    # its customers, and when it holds canaries the few customers they draw values from
+    # (at most one per drawn column group: three at masked)
+    assert real <= 20 and report["offset"] == 100
+    assert real <= sum(opened) <= real + 3 * report["canaries"]
     with stores.records_session() as s:
         last = s.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)).one()
         listed = s.get(AuditEventSubjects, last.seq)

@@ -70,7 +70,8 @@ def test_clean_team_pages_release_only_the_page(server: Server) -> None:
     assert marks[0].startswith(f"{CLEAN_NAME} · Bidder A · ")
     # masked values only: no personal value of a customer on the page
     assert not leaked(SECRETS, content_type="text/html", body=first.content, headers="")
-    assert "137****0001" in first.text
+    # masked phones (the rows come in Bidder A's own order, not the import order)
+    assert re.search(r"137\*{4}\d{4}", first.text)
     second = me.get(URL + "&level=masked&page=2")
     assert second.status_code == 200, second.text
     assert rows_left(second.text) == CAP - 100
@@ -118,7 +119,9 @@ def test_downloads_carry_recipient_canaries_watermark_and_no_formula(server: Ser
     cells = [c for row in csv.reader(io.StringIO("\n".join(lines))) for c in row]
     assert "'" + FORMULA in cells and FORMULA not in cells
     assert not [c for c in cells if sheets.is_unsafe(c) and not re.fullmatch(r"-?[\d.]+", c)]
-    assert sum("canary" in c for c in cells) >= 3  # the recipient's canary customers
+    # the three canary customers ride along (canary_rows), and nothing names them: their
+    # masked e-mail addresses show a real customer's domain, not the seller's canary domain
+    assert not [c for c in cells if "canary" in c]
     assert not leaked(SECRETS, content_type="text/csv", body=got.content, headers="")
 
     xlsx = me.get(base + "&format=xlsx&page=1")
@@ -149,7 +152,7 @@ def test_downloads_carry_recipient_canaries_watermark_and_no_formula(server: Ser
         ["pdftotext", "-", "-"], input=pdf.content, capture_output=True, check=True
     ).stdout.decode("utf-8")
     assert text.count(f"{CLEAN_NAME} · Bidder A") >= 10  # repeated, on every page
-    assert "137****0001" in text
+    assert re.search(r"137\*{4}\d{4}", text)
     assert not [v for v in SECRETS if v in text]
     info = subprocess.run(
         ["pdfinfo", "-"], input=pdf.content, capture_output=True, check=True

@@ -85,18 +85,34 @@ def _record_ids(record_ids: npt.NDArray[np.int64] | pl.Series) -> npt.NDArray[np
     return array.astype(np.int64, copy=False)
 
 
+def keyed_blocks(
+    key: bytes,
+    *,
+    dataset_id: int,
+    record_ids: npt.NDArray[np.int64] | pl.Series,
+    magic: bytes = MAGIC,
+) -> bytes:
+    """AES-256 of the block ``magic ‖ dataset_id ‖ record_id`` of each record, concatenated:
+    16 pseudo-random bytes per record under ``key``. Tokens use :data:`MAGIC`; other keyed
+    per-record values (row order, noise) use their own 4-byte magic and their own key."""
+    if len(magic) != len(MAGIC):
+        raise Invalid("a block's magic has 4 bytes")
+    cipher = _cipher(key)
+    ids = _record_ids(record_ids)
+    plain = np.empty(len(ids), dtype=_BLOCK_DTYPE)
+    plain["magic"] = magic
+    plain["dataset"] = _dataset_id(dataset_id)
+    plain["record"] = ids  # converted to big-endian by the field's dtype
+    return cipher.encryptor().update(plain.tobytes())
+
+
 def make_tokens(
     key: bytes, *, dataset_id: int, record_ids: npt.NDArray[np.int64] | pl.Series
 ) -> pl.Series:
     """Tokens (32 lower-case hex characters) of ``record_ids`` under a recipient's key."""
-    cipher = _cipher(key)
-    ids = _record_ids(record_ids)
-    plain = np.empty(len(ids), dtype=_BLOCK_DTYPE)
-    plain["magic"] = MAGIC
-    plain["dataset"] = _dataset_id(dataset_id)
-    plain["record"] = ids  # converted to big-endian by the field's dtype
-    encrypted = cipher.encryptor().update(plain.tobytes())
-    blocks = pa.Array.from_buffers(pa.binary(BLOCK), len(ids), [None, pa.py_buffer(encrypted)])
+    encrypted = keyed_blocks(key, dataset_id=dataset_id, record_ids=record_ids)
+    n = len(encrypted) // BLOCK
+    blocks = pa.Array.from_buffers(pa.binary(BLOCK), n, [None, pa.py_buffer(encrypted)])
     return pl.Series("token", blocks, dtype=pl.Binary).bin.encode("hex")
 
 

@@ -38,7 +38,7 @@ from dealvault.ingest.fields import Category, TableRole
 from dealvault.transfer.canaries import canaries_for
 from dealvault.transfer.canary_seal import canary_keys
 from dealvault.vault.models import CustomerRecord, Dataset
-from dealvault.vault.read import active_customers, disclose_table
+from dealvault.vault.read import active_record_ids, disclose_table
 
 
 @dataclass(frozen=True)
@@ -168,7 +168,7 @@ def disclose(
             ds=ds,
             recipient=recipient,
             read=read,
-            count=lambda: active_customers(uow, dataset=ds),
+            record_ids=lambda: active_record_ids(uow, dataset=ds),
             row_cap=row_cap,
             canaries=planted,
         )

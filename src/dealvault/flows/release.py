@@ -3,7 +3,6 @@ level's transformation, the row cap, the recipient's canaries, one page at a tim
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -28,16 +27,19 @@ from dealvault.deidentify.levels import (
     column_types,
     direct_columns,
     full_view,
+    is_direct,
     masked_linkage,
     masked_view,
     pseudonymized_view,
 )
 from dealvault.deidentify.measures import parse_measure
 from dealvault.deidentify.tokens import make_tokens, token_key
+from dealvault.deidentify.unlink import UnlinkKeys, perturbed, row_order, seeded_keys, unlink_keys
 from dealvault.errors import Invalid
 from dealvault.flows import aggregate_cache
 from dealvault.ingest.fields import Category, TableRole
-from dealvault.transfer.canaries import SUBJECT_PREFIX, add_canaries, aligned, canary_order
+from dealvault.transfer.canaries import SUBJECT_PREFIX, aligned
+from dealvault.transfer.canary_profile import donor_picks, groups_of, profiled
 from dealvault.vault.models import Dataset, DatasetColumn, DatasetTable
 
 NUMERIC_QIS = frozenset({"age", "order_count", "total_amount", "quantity", "amount"})
@@ -78,11 +80,12 @@ class DisclosureRequest:
     window: tuple[int, int] | None = None
 
 
-#: Reads a table of the dataset after the decision: the whole table, or with ``span``
-#: (start, count) one run of the active customers in record order.
+#: Reads a table of the dataset after the decision: the whole table, with ``span`` (start,
+#: count) one run of the active customers in record order, or with ``records`` only these
+#: customers (or, of a child table, their rows).
 Reader = Callable[..., pl.DataFrame]
-#: Counts the active customers (what a whole read of the customers table returns).
-Counter = Callable[[], int]
+#: The record ids of the active customers in record order (what a whole read returns).
+RecordIds = Callable[[], Sequence[int]]
 
 
 def build(
@@ -93,7 +96,7 @@ def build(
     ds: Dataset,
     recipient: Organization,
     read: Reader,
-    count: Counter,
+    record_ids: RecordIds,
     row_cap: int | None = None,
     canaries: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, dict[str, Any], list[str]]:
@@ -103,23 +106,34 @@ def build(
     before anonymisation (cutting a k-anonymous release afterwards could break k), and the
     first rows are kept for the other record levels. A page (``req.window``) of a masked,
     pseudonymized or full view of the customers decrypts only the customers on that page (and,
-    pseudonymized, their orders); it holds exactly the rows the same slice of the whole view
-    would.
+    pseudonymized, their orders; and the few customers its canaries take values from); it
+    holds exactly the rows the same slice of the whole view would.
+
+    Masked and pseudonymized views of the customers come in the recipient's own row order
+    (``deidentify.unlink``), pseudonymized ones with their totals and dates noised per
+    recipient, and the canaries' columns other than their contact points drawn from real
+    customers (``transfer.canary_profile``).
     """
     paged = (
         req.window is not None
         and req.table == TableRole.CUSTOMERS
         and req.level in (Level.MASKED, Level.PSEUDONYMIZED, Level.FULL)
     )
-    page = (
-        _page(req, ds=ds, recipient=recipient, read=read, count=count, canaries=canaries)
-        if paged
+    planted = canaries if canaries is not None and req.level in CANARY_LEVELS else None
+    keys = (
+        _unlink_keys(uow, keyring, req, ds=ds, recipient=recipient)
+        if planted is not None or (req.level in SHUFFLED_LEVELS)
         else None
     )
+    page = (
+        _page(uow, req, ds=ds, read=read, record_ids=record_ids, canaries=planted, keys=keys)
+        if paged and keys is not None
+        else None
+    )
+    if paged and req.level == Level.FULL:
+        page = _full_page(req, read=read, record_ids=record_ids)
     if page is not None:
         frame, available = page
-        if req.level == Level.PSEUDONYMIZED:
-            frame = _with_order_summaries(uow, req, ds=ds, read=read, customers=frame)
         types = column_types(frame.columns, stored=_stored_types(uow, ds))
         return _records(uow, keyring, req, ds, recipient, frame, available, row_cap, types)
     if req.level == Level.AGGREGATE:
@@ -136,9 +150,9 @@ def build(
     roles = _table_roles(uow, ds)
     today = date.today()
     customers = read(TableRole.CUSTOMERS)
-    if canaries is not None and req.level in CANARY_LEVELS:
-        seed = _canary_seed(req, ds=ds, recipient=recipient, customers=customers.height)
-        customers = add_canaries(customers, canaries=canaries, seed=seed)
+    n = customers.height
+    if planted is not None and planted.height:
+        customers = pl.concat([customers, aligned(planted, like=customers)], how="vertical")
     if req.table != TableRole.CUSTOMERS and req.table.value not in roles:
         raise Invalid(f"dataset {ds.name!r} has no {req.table.value} table")
     # order summaries feed aggregates, anonymisation and pseudonymized customers; masked and
@@ -161,6 +175,10 @@ def build(
                 "anonymized works on the customers table (order summaries are columns there)"
             )
         analysed = add_derived(customers, orders=orders, on=today)
+        if planted is not None and keys is not None:
+            analysed = _disguised(
+                analysed, n=n, pool=None, keys=keys, ds=ds, level=req.level, types=types
+            )
         if row_cap is not None and analysed.height > row_cap:
             analysed = analysed.sample(n=row_cap, seed=req.seed)
         _refuse_direct([*req.keep, *([req.sensitive] if req.sensitive else [])], types, "keep")
@@ -186,6 +204,21 @@ def build(
     elif req.level == Level.PSEUDONYMIZED:
         frame = add_derived(customers, orders=orders, on=today)
         types = column_types(frame.columns, stored=_stored_types(uow, ds))
+    if req.table == TableRole.CUSTOMERS and keys is not None and req.level in SHUFFLED_LEVELS:
+        order = row_order(
+            keys.order, dataset_id=ds.id, record_ids=frame.get_column("record_id").to_numpy()
+        )
+        if planted is not None:
+            pool = None
+            if row_cap is not None and req.window is None and row_cap < frame.height:
+                shown = order[:row_cap]  # a capped extract: donors among its own customers
+                pool = np.sort(shown[shown < n])
+            frame = _disguised(
+                frame, n=n, pool=pool, keys=keys, ds=ds, level=req.level, types=types
+            )
+        if req.level == Level.PSEUDONYMIZED:
+            frame = perturbed(frame, key=keys.noise, dataset_id=ds.id)
+        frame = frame.select(pl.all().gather(order))
     available = frame.height
     if req.window is not None:
         offset, limit = req.window
@@ -286,69 +319,191 @@ def _records(
 def _with_order_summaries(
     uow: UnitOfWork, req: DisclosureRequest, *, ds: Dataset, read: Reader, customers: pl.DataFrame
 ) -> pl.DataFrame:
-    """A page of customers with the order summaries a pseudonymized view carries, from the
-    orders of these customers only (canaries have none, as in the whole view)."""
+    """Some customers with the order summaries a pseudonymized view carries, from the orders
+    of these customers only."""
     transaction = not req.categories or Category.TRANSACTION.value in req.categories
     orders = None
     if transaction and TableRole.ORDERS.value in _table_roles(uow, ds):
-        ids = customers.get_column("record_id").drop_nulls().to_list()
-        if not ids:  # no real customer on the page: one customer's orders give the columns
-            ids = read(TableRole.CUSTOMERS, span=(0, 1)).get_column("record_id").to_list()
-        orders = read(TableRole.ORDERS, records=ids)
+        ids = customers.filter(pl.col("record_id") >= 0).get_column("record_id")
+        wanted = ids.to_list()
+        if not wanted:  # no real customer here: one customer's orders give the columns
+            wanted = read(TableRole.CUSTOMERS, span=(0, 1)).get_column("record_id").to_list()
+        orders = read(TableRole.ORDERS, records=wanted)
     return add_derived(customers, orders=orders, on=date.today())
 
 
-def _canary_seed(
-    req: DisclosureRequest, *, ds: Dataset, recipient: Organization, customers: int
-) -> int | None:
-    """Where the canaries go: the request's seed (tests), or for pages one fixed by dataset,
-    recipient and size, so every page of a view agrees on their positions."""
-    if req.seed is not None or req.window is None:
-        return req.seed
-    digest = hashlib.sha256(f"{ds.id}|{recipient.id}|{customers}".encode()).digest()
-    return int.from_bytes(digest[:8])
-
-
-def _page(
+def _unlink_keys(
+    uow: UnitOfWork,
+    keyring: KeyRing,
     req: DisclosureRequest,
     *,
     ds: Dataset,
     recipient: Organization,
-    read: Reader,
-    count: Counter,
-    canaries: pl.DataFrame | None,
+) -> UnlinkKeys:
+    """The recipient's row-order, noise and canary-profile keys: from the dataset's index key,
+    or from the request's seed (tests)."""
+    if req.seed is not None:
+        return seeded_keys(req.seed, recipient_id=recipient.id)
+    index_key = keyring.dataset_key(uow.keys, dataset_id=ds.id, purpose=INDEX, version=1)
+    return unlink_keys(index_key, recipient_id=recipient.id)
+
+
+def _canary_groups(
+    frame: pl.DataFrame, *, level: Level, types: dict[str, str | None] | None = None
+) -> list[tuple[str, ...]]:
+    """The column groups canaries draw: at ``masked`` the gender stays the canary's own (its
+    masked ID number shows it) and the e-mail takes a real customer's domain (masked e-mail
+    shows the domain); direct identifiers always stay the canary's own."""
+    kept = {c for c, t in (types or {}).items() if is_direct(c, t)}
+    if level == Level.MASKED:
+        kept.add("gender")
+    return groups_of(frame.columns, keep=kept, domain=level == Level.MASKED)
+
+
+def _disguised(
+    frame: pl.DataFrame,
+    *,
+    n: int,
+    pool: np.ndarray | None,
+    keys: UnlinkKeys,
+    ds: Dataset,
+    level: Level,
+    types: dict[str, str | None],
+) -> pl.DataFrame:
+    """``frame`` (``n`` customers, then the canaries) with the canaries' drawn columns taken
+    from the customers of ``pool`` (row indices; None: all ``n``)."""
+    m = frame.height - n
+    if m <= 0 or n == 0:
+        return frame
+    chosen = np.arange(n, dtype=np.int64) if pool is None else pool
+    if chosen.size == 0:
+        return frame
+    groups = _canary_groups(frame, level=level, types=types)
+    picks = donor_picks(
+        keys.profile, dataset_id=ds.id, slots=m, groups=len(groups), pool=chosen.size
+    )
+    donors = frame.slice(0, n).select(pl.all().gather(chosen))
+    canaries = profiled(frame.slice(n, m), donors=donors, picks=picks, groups=groups)
+    return pl.concat([frame.slice(0, n), canaries], how="vertical")
+
+
+def _full_page(
+    req: DisclosureRequest, *, read: Reader, record_ids: RecordIds
 ) -> tuple[pl.DataFrame, int] | None:
-    """The rows of ``req.window`` of the whole view with its canaries, decrypting only the
-    customers on it, and the whole view's length; None when the page holds no customer or
-    the customers changed while it was read (the caller then reads the whole table)."""
-    if req.window is None:
-        return None
+    """A page of the full view (record order, no canaries): one run of the customers."""
+    assert req.window is not None
     offset, limit = req.window
     if offset < 0 or limit < 1:
         raise Invalid("a page needs an offset of 0 or more and a limit of 1 or more")
-    n = count()
-    m = canaries.height if canaries is not None and req.level in CANARY_LEVELS else 0
-    seed = _canary_seed(req, ds=ds, recipient=recipient, customers=n)
-    order = canary_order(n, m, seed=seed) if m else np.arange(n, dtype=np.int64)
-    wanted = order[offset : offset + limit]
-    real = wanted[wanted < n]
+    n = len(record_ids())
     if n == 0:
         return None
-    if real.size == 0:  # past the end, or canaries only: no customer to decrypt
-        first, run = 0, 0
+    run = max(0, min(limit, n - offset))
+    got = read(TableRole.CUSTOMERS, span=(min(offset, n), run)) if run else None
+    if got is None:
         got = read(TableRole.CUSTOMERS, span=(0, 1)).head(0)
-    else:
-        first, run = int(real[0]), int(real[-1]) - int(real[0]) + 1  # customers keep order
-        got = read(TableRole.CUSTOMERS, span=(first, run))
-        if got.height != run:
-            return None
-    local = np.where(wanted < n, wanted - first, run + wanted - n)
+    elif got.height != run:
+        return None
+    return got, n
+
+
+def _page(
+    uow: UnitOfWork,
+    req: DisclosureRequest,
+    *,
+    ds: Dataset,
+    read: Reader,
+    record_ids: RecordIds,
+    canaries: pl.DataFrame | None,
+    keys: UnlinkKeys,
+) -> tuple[pl.DataFrame, int] | None:
+    """The rows of ``req.window`` of the whole view with its canaries, decrypting only the
+    customers on it (and the donors of its canaries), and the whole view's length; None when
+    the view holds no customer or the customers changed while it was read (the caller then
+    reads the whole table)."""
+    assert req.window is not None
+    offset, limit = req.window
+    if offset < 0 or limit < 1:
+        raise Invalid("a page needs an offset of 0 or more and a limit of 1 or more")
+    ids = np.asarray(record_ids(), dtype=np.int64)
+    n = ids.size
+    if n == 0:
+        return None
+    m = canaries.height if canaries is not None else 0
+    every = (
+        ids
+        if canaries is None
+        else np.concatenate([ids, canaries.get_column("record_id").to_numpy().astype(np.int64)])
+    )
+    order = row_order(keys.order, dataset_id=ds.id, record_ids=every)
+    wanted = order[offset : offset + limit]
+    real = np.sort(wanted[wanted < n])
+    got = _customers(read, ids[real])
+    if got is None:
+        return None
+    local = np.where(wanted < n, np.searchsorted(real, wanted), real.size + wanted - n)
     if m and canaries is not None:
         got = pl.concat([got, aligned(canaries, like=got)], how="vertical")
-    return got.select(pl.all().gather(local)), n + m
+    frame = got.select(pl.all().gather(local))
+    pseudonymized = req.level == Level.PSEUDONYMIZED
+    if pseudonymized:
+        frame = _with_order_summaries(uow, req, ds=ds, read=read, customers=frame)
+    slots = wanted[wanted >= n] - n
+    if slots.size:
+        frame = _page_canaries(
+            uow, req, frame, ds=ds, read=read, ids=ids, slots=slots, keys=keys, m=m
+        )
+    if pseudonymized:
+        frame = perturbed(frame, key=keys.noise, dataset_id=ds.id)
+    return frame, n + m
+
+
+def _customers(read: Reader, ids: np.ndarray) -> pl.DataFrame | None:
+    """These customers in record order (None when some are no longer active)."""
+    if ids.size == 0:
+        return read(TableRole.CUSTOMERS, span=(0, 1)).head(0)
+    got = read(TableRole.CUSTOMERS, records=ids.tolist())
+    return got if got.height == ids.size else None
+
+
+def _page_canaries(
+    uow: UnitOfWork,
+    req: DisclosureRequest,
+    frame: pl.DataFrame,
+    *,
+    ds: Dataset,
+    read: Reader,
+    ids: np.ndarray,
+    slots: np.ndarray,
+    keys: UnlinkKeys,
+    m: int,
+) -> pl.DataFrame:
+    """The page's canaries with the values the whole view gives them: their donors (among
+    all the view's customers) are decrypted, summarised and derived as the view's rows are."""
+    types = column_types(frame.columns, stored=_stored_types(uow, ds))
+    groups = _canary_groups(frame, level=req.level, types=types)
+    picks = donor_picks(keys.profile, dataset_id=ds.id, slots=m, groups=len(groups), pool=ids.size)
+    needed = np.unique(picks[slots])
+    donors = _customers(read, ids[needed])
+    if donors is None or donors.height == 0:
+        return frame
+    if req.level == Level.PSEUDONYMIZED:
+        donors = _with_order_summaries(uow, req, ds=ds, read=read, customers=donors)
+    else:
+        donors = add_derived(donors, on=date.today()) if "age" in frame.columns else donors
+    donors = aligned(donors, like=frame)
+    is_canary = frame.get_column("record_id").to_numpy() < 0
+    at = np.flatnonzero(is_canary)
+    local = np.searchsorted(needed, picks[slots])
+    fixed = profiled(frame.select(pl.all().gather(at)), donors=donors, picks=local, groups=groups)
+    rows = np.arange(frame.height)
+    rows[at] = frame.height + np.arange(at.size)
+    return pl.concat([frame, fixed], how="vertical").select(pl.all().gather(rows))
 
 
 RECORD_LEVELS = frozenset({Level.ANONYMIZED, Level.PSEUDONYMIZED, Level.MASKED, Level.FULL})
+#: Record-level views of the customers released in the recipient's own row order.
+SHUFFLED_LEVELS = frozenset({Level.PSEUDONYMIZED, Level.MASKED})
 #: Record-level outputs that carry the recipient's canary customers (when it is not the seller).
 CANARY_LEVELS = frozenset({Level.ANONYMIZED, Level.PSEUDONYMIZED, Level.MASKED})
 

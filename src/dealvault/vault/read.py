@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
 from sqlalchemy import func, select
@@ -176,6 +177,8 @@ def disclose(
 
 #: Rows fetched and decrypted per round trip by ``disclose_table``.
 TABLE_CHUNK = 20_000
+#: Record ids named per query when chosen customers are read (below SQLite's variable limit).
+ID_CHUNK = 5_000
 
 
 def disclose_table(
@@ -198,8 +201,9 @@ def disclose_table(
     (all text, as imported). Shredded and opted-out customers are left out. The caller turns
     the frame into the level it may release; this function only decrypts after the decision.
     ``span`` (start, count): only that run of the active customers in record order (the
-    customers table only; :func:`active_customers` counts them). ``records``: only the child
-    rows of these customers (a child table read for a page of customers).
+    customers table only; :func:`active_customers` counts them). ``records``: only these
+    customers (the customers table, in record order; :func:`active_record_ids` lists them), or
+    only the child rows of these customers (a child table read for a page of customers).
     """
     wanted = [Category(c) for c in (categories or [c.value for c in Category])]
     decision = decide(
@@ -216,7 +220,9 @@ def disclose_table(
     if not purpose.strip():
         raise Invalid("a purpose is required for every read")
     if role == TableRole.CUSTOMERS:
-        return _customer_frame(uow, keyring, dataset=dataset, wanted=wanted, span=span)
+        return _customer_frame(
+            uow, keyring, dataset=dataset, wanted=wanted, span=span, records=records
+        )
     if span is not None:
         raise Invalid("only the customers table is read a page at a time")
     return _child_frame(uow, keyring, dataset=dataset, role=role, wanted=wanted, records=records)
@@ -234,6 +240,18 @@ def active_customers(uow: UnitOfWork, *, dataset: Dataset) -> int:
     )
 
 
+def active_record_ids(uow: UnitOfWork, *, dataset: Dataset) -> list[int]:
+    """The record ids of the active customers of ``dataset`` in record order (no decryption):
+    what a whole read of the customers table returns, and in which order."""
+    return list(
+        uow.records.scalars(
+            select(CustomerRecord.id)
+            .where(CustomerRecord.dataset_id == dataset.id, CustomerRecord.status == "active")
+            .order_by(CustomerRecord.id)
+        )
+    )
+
+
 def _customer_frame(
     uow: UnitOfWork,
     keyring: KeyRing,
@@ -241,6 +259,7 @@ def _customer_frame(
     dataset: Dataset,
     wanted: Sequence[Category],
     span: tuple[int, int] | None = None,
+    records: Sequence[int] | None = None,
 ) -> pl.DataFrame:
     cols = [getattr(CustomerRecord, f"enc_{c.value}") for c in wanted]
     layout = RecordLayout(dataset.id, dataset.schema_version, tuple(c.value for c in wanted))
@@ -248,20 +267,33 @@ def _customer_frame(
     subjects: list[str] = []
     payloads: list[list[bytes | None]] = [[] for _ in wanted]
     last = -1
+    todo = sorted(set(records)) if records is not None else None
     while True:
+        chosen: tuple[Any, ...] = ()
+        if todo is not None:  # the next chunk of the wanted ids, one round trip each
+            if not todo:
+                break
+            chunk, todo = todo[:ID_CHUNK], todo[ID_CHUNK:]
+            chosen = (CustomerRecord.id.in_(chunk),)
         q = (
             select(CustomerRecord.id, CustomerRecord.subject_id, *cols, CustomerRecord.key_version)
             .where(
                 CustomerRecord.dataset_id == dataset.id,
                 CustomerRecord.status == "active",
                 CustomerRecord.id > last,
+                *chosen,
             )
             .order_by(CustomerRecord.id)
         )
         if span is not None:  # one run, one round trip
             q = q.offset(span[0]).limit(span[1])
-        rows = raw_rows(uow.records.connection(), q if span is not None else q.limit(TABLE_CHUNK))
+        rows = raw_rows(
+            uow.records.connection(),
+            q if span is not None or todo is not None else q.limit(TABLE_CHUNK),
+        )
         if not rows:
+            if todo:
+                continue
             break
         last = rows[-1][0]
         keys = _customer_keys(uow, keyring, dataset=dataset, rows=[(r[0], r[-1]) for r in rows])
