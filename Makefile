@@ -80,6 +80,7 @@ bench: $(STAMP) $(VENDOR_STAMP) $(ANONYPY_STAMP)
 	$(BIN)/python bench/masking.py
 	$(BIN)/python bench/mondrian.py
 	$(BIN)/python bench/adult.py
+	$(BIN)/python bench/suppression_attack.py
 	$(BIN)/python bench/package.py
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/web.py

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dealvault.deidentify import aggregates
+from dealvault.deidentify import aggregate_audit, aggregates
 from dealvault.deidentify.aggregates import aggregate
 from dealvault.deidentify.interval_audit import Interval, Problem, intervals
 from dealvault.deidentify.suppression import Line
@@ -46,12 +46,12 @@ def skewed(n: int, seed: int) -> pl.DataFrame:
 def without_audit(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The release as it was before the audit, which the outside check attacked: the line rule
     alone, and empty cells left out (so a printed suppressed cell holds somebody)."""
-    original = aggregates.protect_counts
+    original = aggregate_audit.protect_counts
 
     def line_rule_only(**kwargs: Any) -> Any:
         return original(**{**kwargs, "audit": False})
 
-    monkeypatch.setattr(aggregates, "protect_counts", line_rule_only)
+    monkeypatch.setattr(aggregate_audit, "protect_counts", line_rule_only)
     monkeypatch.setattr(aggregates, "with_empty_cells", lambda cells, **_: cells)
     yield
 
@@ -191,7 +191,7 @@ def test_the_line_rule_alone_lets_a_dominant_amount_be_estimated(
     def line_rule_only(**kwargs: Any) -> tuple[list[bool], int, None, int]:
         return kwargs["hide"](set()), 0, None, 0
 
-    monkeypatch.setattr(aggregates, "protect_sums", line_rule_only)
+    monkeypatch.setattr(aggregate_audit, "protect_sums", line_rule_only)
     table = aggregate(_dominated_frame(), by=["region", "gender"], measures=["sum:amount"]).table
     assert _sum_breaches(table) == [("A", "F")]
 
@@ -228,3 +228,43 @@ def test_the_solver_prints_nothing_on_standard_output() -> None:
     )
     assert out.stdout.strip() == "22.0"
     assert math.isfinite(float(out.stdout))
+
+
+def test_top_values_are_audited_when_few_and_the_report_says_when_not() -> None:
+    frame = skewed(600, 4).with_columns(
+        pl.Series("product", [f"p{i % 7}" for i in range(600)]),
+        pl.Series("code", [f"x{i % 1500:04d}" for i in range(600)]),
+    )
+    small = aggregate(frame, by=["region"], measures=["count", "top:product:3"])
+    assert small.report.audit["top_values_audited"] is True
+    many = aggregate(frame, by=["region", "sex"], measures=["count", "top:code:3"])
+    assert many.report.audit["top_values_audited"] is False  # 600 codes x 39 groups: too many
+    plain = aggregate(frame, by=["region"], measures=["count"])
+    assert plain.report.audit["top_values_audited"] is True
+
+
+def test_a_table_with_too_many_combinations_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dealvault.deidentify import grid
+    from dealvault.errors import Invalid
+
+    monkeypatch.setattr(grid, "MAX_CELLS", 100)
+    with pytest.raises(Invalid, match=r"273 cells .* group by fewer or coarser columns"):
+        aggregate(skewed(300, 5), by=["region", "band", "sex"], measures=["count"])
+
+
+def test_an_audit_out_of_time_refuses_the_table_rather_than_release_it() -> None:
+    from dealvault.deidentify.interval_audit import AuditTooLarge
+    from dealvault.deidentify.protection import protect_counts
+
+    keys = [("a", "x"), ("a", "(all)"), ("b", "x"), ("b", "(all)"), ("(all)", "x"),
+            ("(all)", "(all)")]  # fmt: skip
+    with pytest.raises(AuditTooLarge, match="did not finish in time"):
+        protect_counts(
+            keys=keys,
+            counts=[3, 3, 40, 40, 43, 43],
+            k_min=10,
+            listed=None,
+            printed=[True] * 6,
+            remainder_dims=[],
+            seconds=-1.0,
+        )

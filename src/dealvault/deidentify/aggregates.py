@@ -6,23 +6,28 @@ import itertools
 import math
 import secrets
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from dealvault.deidentify.aggregate_audit import (
+    magnitudes,
+    printed_cells,
+    protected_counts,
+    protected_sums,
+)
 from dealvault.deidentify.aggregate_tops import OTHER, top_report, top_table, unless_hidden
-from dealvault.deidentify.dominance import P_PERCENT, hidden_sums, sum_cells
+from dealvault.deidentify.dominance import P_PERCENT
 from dealvault.deidentify.grid import with_empty_cells
 from dealvault.deidentify.measures import Measure, fmt_number, parse_measure
 from dealvault.deidentify.noise import MECHANISM, discrete_laplace_noise
-from dealvault.deidentify.protection import Audit, SumColumn, protect_counts, protect_sums
+from dealvault.deidentify.protection import Audit
 from dealvault.deidentify.suppression import (
     ALL,
     MISSING,
-    Suppression,
     cube,
     margin_sets,
     order_rank,
@@ -165,19 +170,10 @@ def aggregate(
     }
     cells = cells.sort([order_rank(k, order=orders[k]) for k in keys]) if keys else cells
     true_counts = cells.get_column("customers").to_list()
-    printed, main_cells = _printed(cells, spec)
-    outcome, audit = protect_counts(
-        keys=cells.select(keys),
-        counts=true_counts,
-        k_min=k_min,
-        listed=cells.get_column("__listed").to_list(),
-        printed=printed,
-        remainder_dims=[keys.index(d.key) for d in dims if d.role == "top"],
-        audit=epsilon is None,
-        audited=main_cells,
-    )
+    printed, main_cells = printed_cells(cells, spec)
+    outcome, audit, tops_audited = protected_counts(cells, spec, true_counts, printed, main_cells)
     hidden = outcome.suppressed
-    sums_hidden, audit = _protected_sums(
+    sums_hidden, audit = protected_sums(
         prepared.lazy(), cells, spec, outcome, printed, main_cells, audit
     )
     cells = cells.with_columns(
@@ -214,7 +210,7 @@ def aggregate(
         cells=main.height,
         suppressed=int(main.get_column("suppressed").sum()),
         sums_hidden=int((~main.get_column("suppressed") & main.get_column("__sum_hidden")).sum()),
-        dominance_rule=f"p% rule, p = {P_PERCENT:g}" if _magnitudes(spec) else None,
+        dominance_rule=f"p% rule, p = {P_PERCENT:g}" if magnitudes(spec) else None,
         additive=outcome.non_additive_lines == 0,
         non_additive_lines=outcome.non_additive_lines,
         epsilon=epsilon,
@@ -223,7 +219,10 @@ def aggregate(
         noised_columns=tuple(noised),
         epsilon_composed=epsilon * cuboids if epsilon is not None else None,
         top={label: top_report(table) for label, table in tops.items()},
-        audit=audit.to_dict(),
+        audit={
+            **audit.to_dict(),
+            "top_values_audited": tops_audited,
+        },
         notes=_notes(spec, one_row_each, outcome.non_additive_lines == 0, rows_in, audit),
     )
     return AggregateResult(
@@ -391,106 +390,18 @@ def _main_table(cells: pl.DataFrame, spec: _Spec) -> pl.DataFrame:
     keep = [pl.col(d.key) == ALL for d in spec.dims if d.role == "top"]
     keep += [] if spec.totals else [pl.col(d.key) != ALL for d in grouped]
     table = cells.filter(pl.all_horizontal(keep)) if keep else cells
-    magnitudes = {m.output for m in _magnitudes(spec)}
+    summed = {m.output for m in magnitudes(spec)}
     return table.select(
         *[pl.col(d.key).alias(d.name) for d in grouped],
         unless_hidden("__released"),
         *[
-            unless_hidden(m.output, also="__sum_hidden" if m.output in magnitudes else None)
+            unless_hidden(m.output, also="__sum_hidden" if m.output in summed else None)
             for m in spec.values
         ],
         "suppressed",
         "__why",
         "__sum_hidden",
     ).rename({"__released": "customers"})
-
-
-def _printed(cells: pl.DataFrame, spec: _Spec) -> tuple[list[bool], list[bool]]:
-    """Per cell: whether a released table prints it when it is not hidden (a top table's
-    value that is hidden just joins "(other)"), and whether it is a cell of the main cube."""
-    grouped = [d.key for d in spec.dims if d.role != "top"]
-    by = [d.key for d in spec.by]
-    tops = [d.key for d in spec.dims if d.role == "top"]
-    whole = [] if spec.totals else [pl.col(k) != ALL for k in grouped]
-    main = pl.all_horizontal([pl.lit(True), *[pl.col(k) == ALL for k in tops], *whole])
-    value_rows = []
-    for top in tops:
-        rest = [pl.col(d.key) == ALL for d in spec.dims if d.role != "by" and d.key != top]
-        groups = [] if spec.totals else [pl.col(k) != ALL for k in by]
-        value_rows.append(
-            pl.all_horizontal([pl.lit(True), *rest, *groups])
-            & (pl.col(top) != ALL)
-            & pl.col("__listed")
-        )
-    listed_value = pl.any_horizontal([pl.lit(False), *value_rows])
-    flags = cells.with_columns(main.alias("main"), listed_value.alias("value"))
-    main_flags = flags.get_column("main").to_list()
-    printed = [m or v for m, v in zip(main_flags, flags.get_column("value").to_list(), strict=True)]
-    return printed, main_flags
-
-
-def _protected_sums(
-    lf: pl.LazyFrame,
-    cells: pl.DataFrame,
-    spec: _Spec,
-    counted: Suppression,
-    printed: list[bool],
-    main_cells: list[bool],
-    audit: Audit,
-) -> tuple[list[bool], Audit]:
-    """Which cells' sums and means are hidden: the p% rule's cells, the line rule, and more
-    until the audit finds every marked sum protected (``protection.protect_sums``)."""
-    magnitudes = _magnitudes(spec)
-    remainder = [spec.keys.index(d.key) for d in spec.dims if d.role == "top"]
-    if not magnitudes or cells.height == 0:
-        return list(counted.suppressed), audit
-    found = sum_cells(
-        lf,
-        cells=cells,
-        keys=spec.keys,
-        present=margin_sets([d.key for d in spec.dims if d.role != "top"], totals=spec.totals),
-        columns=[f"__x:{m.column}" for m in magnitudes],
-        subject="__s",
-    )
-    marked = [any(c.protect[i] > 0 for c in found) for i in range(cells.height)]
-    inside = [i for i, main in enumerate(main_cells) if main]
-
-    def hide(forced: set[int]) -> list[bool]:
-        flags = hidden_sums(
-            cells=cells,
-            keys=spec.keys,
-            counted=counted,
-            marked=marked,
-            forced={inside[i] for i in forced},
-            k_min=spec.k_min,
-            remainder_dims=remainder,
-        )
-        return [flags[i] for i in inside]
-
-    columns = [
-        SumColumn(
-            sums=[float(c.sums[i] or 0.0) for i in inside],
-            required=[c.protect[i] for i in inside],
-            nonnegative=bool(
-                lf.select((pl.col(c.column).min() >= 0).fill_null(True)).collect().item()
-            ),
-        )
-        for c in found
-    ]
-    flags, checked, margin, added = protect_sums(
-        keys=cells.select(spec.keys)[inside] if spec.keys else [()] * len(inside),
-        columns=columns,
-        printed=[printed[i] for i in inside], hide=hide,
-    )  # fmt: skip
-    hidden = list(counted.suppressed)
-    for position, cell in enumerate(inside):
-        hidden[cell] = hidden[cell] or flags[position]
-    return hidden, replace(audit, sums_checked=checked, min_sum_margin=margin, sums_added=added)
-
-
-def _magnitudes(spec: _Spec) -> list[Measure]:
-    """The measures that add up customers' values (sums and means): the dominance rule's."""
-    return [m for m in spec.values if m.kind in ("sum", "mean") and m.column]
 
 
 def _notes(

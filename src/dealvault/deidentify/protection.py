@@ -90,6 +90,7 @@ def protect_counts(
     remainder_dims: Sequence[int],
     audit: bool = True,
     audited: Sequence[bool] | None = None,
+    seconds: float = AUDIT_SECONDS,
 ) -> tuple[Suppression, Audit]:
     """The line rule's suppression, widened until every hidden count passes the count rule.
 
@@ -107,7 +108,7 @@ def protect_counts(
     if not audit:
         skipped = "counts are noised: released counts do not add up, the line rule only"
         return outcome, Audit(0, None, 0, 0, None, 0, 0, counts_skipped=skipped)
-    deadline = time.monotonic() + AUDIT_SECONDS
+    deadline = time.monotonic() + seconds
     inside = list(audited) if audited is not None else [True] * len(counts)
     every = build_lines(keys=keys) if len(counts) > 1 else []
     lines = [ln for ln in every if inside[ln.total] and all(inside[i] for i in ln.members)]
