@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: venv web-assets demo serve-demo test lint format bench eval clean
+.PHONY: venv web-assets demo serve-demo test lint format bench eval eval-public clean
 
 # tests run on every core (pytest-xdist); TEST_WORKERS=0 runs them in one process
 TEST_WORKERS ?= auto
@@ -90,6 +90,15 @@ bench: $(STAMP) $(VENDOR_STAMP) $(ANONYPY_STAMP)
 eval: $(STAMP)
 	$(BIN)/python eval/make_eval_set.py
 	$(BIN)/python eval/run_eval.py
+
+## eval-public: precision and recall on public labelled corpora in eval/data (git-ignored;
+## eval/public/SOURCES.md says where they come from); says how to get them when absent.
+## CI runs only `make eval`.
+eval-public: $(STAMP)
+	@if ls eval/data/*/* >/dev/null 2>&1; then $(BIN)/python eval/public/run_public.py; \
+	else echo "eval/data/ is empty: copy the corpora with"; \
+	echo "  $(BIN)/python eval/public/fetch_public.py --mirror DIR  (git snapshots, see eval/public/SOURCES.md)"; \
+	echo "  or --from DIR (a plain copy laid out <corpus>/<file>)"; fi
 
 clean:
 	rm -rf $(VENV) $(CANON) $(ANONYPY) .demo .pytest_cache .mypy_cache .ruff_cache
