@@ -3,7 +3,8 @@
 Free text: every corpus's split (default test) goes through
 ``dealvault.classify.freetext.scan_series``; spans are scored per kind, exactly and by
 overlap (see pub_score.py). Columns: presidio-research's generated table goes through
-``classify_column`` with its headers and without them. One JSON line per corpus and kind,
+``classify_column`` with its headers and without them (``recall_mapped``: right and at the
+confidence from which import maps the column). One JSON line per corpus and kind,
 then a table. Corpora that are absent are listed with the command that copies them; with no
 corpus at all the exit code is still 0 (CI does not have them).
 
@@ -31,6 +32,7 @@ from pub_sources import FILES
 
 from dealvault.classify.columns import classify_column
 
+IMPORT_MAPS = 0.9  # import maps a column to a field from this confidence (docs/classification.md)
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / "data"
 HOW_TO_GET = (
     "python eval/public/fetch_public.py --mirror DIR  (git snapshots of the repositories in "
@@ -81,6 +83,7 @@ def column_results(*, data: Path) -> list[dict[str, Any]]:
         actual: Counter[str] = Counter()
         predicted: Counter[str] = Counter()
         right: Counter[str] = Counter()
+        mapped: Counter[str] = Counter()  # right and confident enough for import to map it
         for column, truth in FAKENAME_COLUMNS.items():
             values: pl.Series = table[column]
             got = classify_column(name=column if variant == "header" else None, values=values)
@@ -91,12 +94,14 @@ def column_results(*, data: Path) -> list[dict[str, Any]]:
                 predicted[kind] += 1
             if kind == truth and truth is not None:
                 right[truth] += 1
+                mapped[truth] += got.confidence >= IMPORT_MAPS
         for kind in sorted(set(actual) | set(predicted)):
             results.append({
                 "corpus": spec.corpus, "split": spec.split, "level": f"column_{variant}",
                 "kind": kind, "support": actual[kind], "predicted": predicted[kind],
                 "precision_exact": _ratio(right[kind], predicted[kind]),
                 "recall_exact": _ratio(right[kind], actual[kind]),
+                "recall_mapped": _ratio(mapped[kind], actual[kind]),
             })  # fmt: skip
     return results
 
@@ -107,9 +112,10 @@ def _cell(value: Any) -> str:
 
 def print_table(results: list[dict[str, Any]]) -> None:
     """A fixed-width table of the results."""
-    head = ("corpus", "level", "kind", "support", "pred", "P exact", "R exact", "P ovl", "R ovl")
+    head = ("corpus", "level", "kind", "support", "pred", "P exact", "R exact", "P ovl", "R ovl",
+            "R mapped")  # fmt: skip
     keys = ("corpus", "level", "kind", "support", "predicted", "precision_exact",
-            "recall_exact", "precision_overlap", "recall_overlap")  # fmt: skip
+            "recall_exact", "precision_overlap", "recall_overlap", "recall_mapped")  # fmt: skip
     rows = [head] + [tuple(_cell(r.get(k)) for k in keys) for r in results]
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     for row in rows:
