@@ -6,7 +6,7 @@ from typing import Final
 
 import polars as pl
 
-from dealvault.classify.text.shapes import _CONTEXT_CHARS
+from dealvault.classify.text.shapes import _CONTEXT_CHARS, _FAR_CONTEXT_CHARS
 
 # ---------------------------------------------------------------------------------------
 # Locating matches with character offsets
@@ -48,22 +48,27 @@ def _locate(texts: pl.Series, pattern: str) -> pl.DataFrame:
 
 
 def _with_context(cands: pl.DataFrame, texts: pl.Series) -> pl.DataFrame:
-    """Add ``pre`` (up to 10 characters before) and ``post`` (1 character after)."""
+    """Add ``pre`` (up to 10 characters before), ``post`` (1 character after) and ``far``.
+
+    ``far`` is up to 160 characters before, for list continuations after a cue.
+    """
     text = texts.gather(cands["row"])
     lo = (cands["start"] - _CONTEXT_CHARS).clip(lower_bound=0)
+    far = (cands["start"] - _FAR_CONTEXT_CHARS).clip(lower_bound=0)
     return cands.with_columns(
         pre=text.str.slice(lo, cands["start"] - lo),
         post=text.str.slice(cands["end"], 1),
+        far=text.str.slice(far, cands["start"] - far),
     )
 
 
-_HALF_WIDTH: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz@.-+"
+_HALF_WIDTH: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz@.-+#"
 _FULL_WIDTH: Final = "".join(chr(ord(c) + 0xFEE0) for c in _HALF_WIDTH) + "\u3000"
 _HALF_WIDTH_SPACE: Final = _HALF_WIDTH + " "
 
 
 def _fold_width(texts: pl.Series) -> pl.Series:
-    """Full-width digits, letters and ``@.-+`` and the ideographic space as ASCII.
+    """Full-width digits, letters and ``@.-+#`` and the ideographic space as ASCII.
 
     Character for character, so offsets into the folded text are offsets into the original.
     """

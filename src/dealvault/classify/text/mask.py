@@ -15,6 +15,7 @@ from dealvault.classify.spans import (
     CN_NAME,
     CN_PASSPORT,
     CN_RIC,
+    CN_RIC_INVALID,
     CN_TRAVEL_PERMIT,
     EMAIL,
     IBAN,
@@ -26,6 +27,7 @@ from dealvault.classify.spans import (
 )
 from dealvault.classify.text.lexicon import _admin_pattern
 from dealvault.classify.text.locate import _fold_width
+from dealvault.classify.text.shapes import _OBF_DOT, _OBF_EMAIL_DOMAIN
 
 _STARS: Final = "*" * 64
 
@@ -79,6 +81,13 @@ def _mask_landline(v: pl.Expr) -> pl.Expr:
     )
 
 
+def _mask_email(v: pl.Expr) -> pl.Expr:
+    """a***@example.com, for disguised addresses too (name(at)example[dot]com)."""
+    plain = v.str.extract(r"@(.*)$", 1)
+    disguised = v.str.extract(_OBF_EMAIL_DOMAIN, 1).str.replace_all(_OBF_DOT, ".")
+    return v.str.slice(0, 1) + "***@" + pl.coalesce(plain, disguised)
+
+
 def _keep(head: int, tail: int) -> Callable[[pl.Expr], pl.Expr]:
     """Keep ``head`` leading and ``tail`` trailing characters, star the rest."""
 
@@ -96,7 +105,8 @@ def _mask_all(v: pl.Expr) -> pl.Expr:
 _MASKERS: Final[dict[str, Callable[[pl.Expr], pl.Expr]]] = {
     CN_MOBILE: _mask_mobile,
     CN_RIC: _mask_ric,
-    EMAIL: lambda v: v.str.slice(0, 1) + "***@" + v.str.extract(r"@(.*)$", 1),
+    EMAIL: _mask_email,
+    CN_RIC_INVALID: _mask_ric,
     BANK_CARD: lambda v: "**** **** **** " + _digits(v).str.slice(-4),
     CN_LANDLINE: _mask_landline,
     INTL_PHONE: lambda v: v.str.slice(0, 3) + "****" + _digits(v).str.slice(-4),

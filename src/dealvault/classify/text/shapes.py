@@ -22,8 +22,33 @@ _PLATE_RE: Final = f"[{_PLATE_PROVINCES}][A-Z][·•・]?[0-9A-Z]+[挂学警港�
 _PAREN_PHONE_RE: Final = r"[(（]0[1-9][0-9]{1,2}[)）][ \-]?[0-9]{7,8}"
 _ALNUM_RE: Final = r"[0-9A-Z]*[A-Z][0-9A-Z]*"
 _NUM_RE: Final = r"\+?[0-9]+(?:[ \-][0-9]+)*[Xx]?"
+# Disguised e-mail addresses: ``#``, ``(at)`` / ``[at]`` for "@" and ``(dot)`` / ``[dot]``
+# for "."; the top-level domain must be a common one (a ``#`` is common in other text).
+_OPEN: Final = r"[(\[{（【]"
+_CLOSE: Final = r"[)\]}）】]"
+_OBF_AT: Final = rf"(?: ?#|[ ]?{_OPEN} ?(?i:at) ?{_CLOSE}[ ]?)"
+_OBF_DOT: Final = rf"(?:\.|[ ]?{_OPEN} ?(?i:dot) ?{_CLOSE}[ ]?)"
+_OBF_TLD: Final = (  # longest first: leftmost-first alternation takes the first that fits
+    r"(?i:example|invalid|info|test|com|net|org|edu|gov|biz|top|xyz|cn|io|co|me|cc|hk|tw|mo"
+    r"|jp|kr|sg|uk|de|fr|us|ru|in|au|ca)"
+)
+_OBF_LABEL: Final = r"[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?"
+_OBF_EMAIL_RE: Final = (
+    rf"[A-Za-z0-9._%+\-]+{_OBF_AT}{_OBF_LABEL}(?:{_OBF_DOT}{_OBF_LABEL})*{_OBF_DOT}{_OBF_TLD}"
+)
+_OBF_EMAIL_SHAPE: Final = f"^{_OBF_EMAIL_RE}$"
+_OBF_EMAIL_DOMAIN: Final = rf"{_OBF_AT}(.*)$"  # group 1: the domain, dots still disguised
 _TOKEN_RE: Final = "|".join(
-    (_EMAIL_RE, _IPV6_RE, _DOTTED_RE, _PLATE_RE, _PAREN_PHONE_RE, _ALNUM_RE, _NUM_RE)
+    (
+        _EMAIL_RE,
+        _OBF_EMAIL_RE,
+        _IPV6_RE,
+        _DOTTED_RE,
+        _PLATE_RE,
+        _PAREN_PHONE_RE,
+        _ALNUM_RE,
+        _NUM_RE,
+    )
 )
 _MIN_TOKEN: Final = 6
 _MIN_PHONE_DIGITS: Final = 11  # no number-based type has fewer digits
@@ -35,8 +60,11 @@ _RIC18_SHAPE: Final = r"^[1-9][0-9]{5}[ \-]?[0-9]{8}[ \-]?[0-9]{3}[0-9Xx]$"
 _RIC15_SHAPE: Final = r"^[1-9][0-9]{14}$"
 _MOBILE_SHAPE: Final = (
     r"^(?:(?:\+86|0086|86)[ \-]?)?1[3-9][0-9]"
-    r"(?:[0-9]{8}|[ \-][0-9]{4}[ \-][0-9]{4}|[0-9]{4}[ \-][0-9]{4}|[ \-][0-9]{8})$"
+    r"(?:[0-9]{8}|[ \-][0-9]{4}[ \-][0-9]{4}|[0-9]{4}[ \-][0-9]{4}|[ \-][0-9]{8}"
+    r"|\.[0-9]{4}\.[0-9]{4})$"
 )
+# A local landline number without its area code (7 or 8 digits): only after a phone cue.
+_LOCAL_LANDLINE_SHAPE: Final = r"^[2-9][0-9]{2,3}[ \-]?[0-9]{4}$"
 _LANDLINE_SHAPE: Final = (
     r"^(?:[(（]?(?:010|02[0-9])[)）]?[ \-]?[2-9][0-9]{7}"
     r"|[(（]?0[3-9][0-9]{2}[)）]?[ \-]?[2-9][0-9]{6,7})(?:-[0-9]{1,5})?$"
@@ -63,7 +91,20 @@ _NEW_ENERGY_PLATE: Final = r"^.[A-Z][·•・]?(?:[DF][A-HJ-NP-Z0-9][0-9]{4}|[0-
 _CONTEXT_CHARS: Final = 10
 _ORDER_CUE: Final = (
     r"(?:订单|单号|编号|流水|运单|快递|物流|工单|货号|型号|批次|发票号|券码|验证码|序列号|条码"
-    r"|会员号|会员卡|积分卡|购物卡|礼品卡|储值卡|订单ID|(?i:order|no\.?|sn|sku))[号码]?[^0-9\p{Han}]{0,3}$"
+    r"|会员号|会员卡|积分卡|购物卡|礼品卡|储值卡|订单ID|包裹|快件|发票代码|发票号码"
+    r"|(?i:order|no\.?|sn|sku))[号码]?[^0-9\p{Han}]{0,3}$"
+)
+# A number further down a list that starts after an order cue ("订单号：A、B、C"): the
+# cue, then only list items and separators up to the candidate (``far`` context).
+_FAR_CONTEXT_CHARS: Final = 160
+_LIST_SEPARATOR: Final = r"(?:[ ]*[、，,;；/][ ]*|[ ]+|[ ]*(?:和|及|与|以及)[ ]*)"
+_LIST_CUE: Final = (
+    r"(?:订单|单号|运单|快递|物流|包裹|快件|发票代码|发票号码|发票号|(?i:order|no\.?))[号码]?"
+    rf"[^0-9\p{{Han}}]{{0,3}}(?:[A-Za-z\-]*[0-9][0-9A-Za-z\-]*{_LIST_SEPARATOR})+$"
+)
+# Cues of a landline written without its area code.
+_LANDLINE_CUE: Final = (
+    r"(?:电话|座机|固话|宅电|致电|拨打|来电|回电|热线|总机|分机|(?i:tel|phone))[^0-9]{0,5}$"
 )
 _CARD_CUE: Final = r"(?:卡号|银行卡|储蓄卡|信用卡|借记卡|账号|帐号|账户|帐户|卡)[^0-9]{0,5}$"
 _PHONE_CUE: Final = (

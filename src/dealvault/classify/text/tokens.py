@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from functools import cache
 
 import polars as pl
@@ -14,6 +15,7 @@ from dealvault.classify.spans import (
     CN_MOBILE,
     CN_PASSPORT,
     CN_RIC,
+    CN_RIC_INVALID,
     CN_TRAVEL_PERMIT,
     EMAIL,
     IBAN,
@@ -34,9 +36,13 @@ from dealvault.classify.text.shapes import (
     _IBAN_SHAPE,
     _ID_CUE,
     _IPV4_SHAPE,
+    _LANDLINE_CUE,
     _LANDLINE_SHAPE,
+    _LIST_CUE,
+    _LOCAL_LANDLINE_SHAPE,
     _MOBILE_SHAPE,
     _NEW_ENERGY_PLATE,
+    _OBF_EMAIL_SHAPE,
     _ORDER_CUE,
     _PASSPORT_SHAPE,
     _PERMIT_SHAPE,
@@ -49,6 +55,7 @@ from dealvault.classify.text.shapes import (
     _VERSION_CUE,
 )
 from dealvault.classify.text.validate import (
+    _MIN_DATE,
     _ipv6_valid,
     _luhn_valid,
     _phone_kind,
@@ -66,7 +73,7 @@ from dealvault.synth.idnumbers import MOBILE_PREFIXES
 def _classify_tokens(cands: pl.DataFrame) -> pl.DataFrame:
     """Validated token candidates with ``pii_type`` (null when not PII) and ``confidence``."""
     m, pre, post = pl.col("m"), pl.col("pre"), pl.col("post")
-    f = cands.with_columns(norm=m.str.replace_all(r"[ \-()（）]", ""))
+    f = cands.with_columns(norm=m.str.replace_all(r"[ \-.()（）]", ""))
     norm = pl.col("norm")
     f = f.with_columns(
         ric18=m.str.contains(_RIC18_SHAPE),
@@ -74,6 +81,8 @@ def _classify_tokens(cands: pl.DataFrame) -> pl.DataFrame:
         mobile=m.str.contains(_MOBILE_SHAPE)
         & norm.str.slice(-11, 3).cast(pl.Int64, strict=False).is_in(_mobile_prefixes().implode()),
         landline=m.str.contains(_LANDLINE_SHAPE),
+        local_landline=m.str.contains(_LOCAL_LANDLINE_SHAPE) & pre.str.contains(_LANDLINE_CUE),
+        obf_email=m.str.contains(_OBF_EMAIL_SHAPE) & ~post.str.contains(_ASCII_ALNUM_AFTER),
         card=m.str.contains(_CARD_SHAPE),
         plus=(m.str.starts_with("+") | m.str.starts_with("00")) & (norm.str.len_chars() >= 9),
         uscc=m.str.contains(_USCC_SHAPE),
@@ -85,7 +94,7 @@ def _classify_tokens(cands: pl.DataFrame) -> pl.DataFrame:
         & ~pre.str.contains(_VERSION_CUE),
         ipv6=m.str.contains(":") & (m.str.contains("::") | (m.str.count_matches(":") == 7)),
         plate=m.str.contains(_PLATE_SHAPE) & m.str.contains("[0-9]"),
-        order_cue=pre.str.contains(_ORDER_CUE),
+        order_cue=pre.str.contains(_ORDER_CUE) | pl.col("far").str.contains(_LIST_CUE),
         card_cue=pre.str.contains(_CARD_CUE),
         phone_cue=pre.str.contains(_PHONE_CUE),
         id_cue=pre.str.contains(_ID_CUE),
@@ -94,6 +103,7 @@ def _classify_tokens(cands: pl.DataFrame) -> pl.DataFrame:
         glued=(pre.str.contains(_ASCII_LETTER_BEFORE) | post.str.contains(_ASCII_ALNUM_AFTER)),
     )
     f = f.with_columns(
+        ric18_shape=pl.col("ric18"),
         ric18=_subset(f, "ric18", "norm", _ric18_valid),
         ric15=_subset(f, "ric15", "norm", _ric15_valid),
         card=_subset(f, "card", "norm", _luhn_valid),
@@ -120,6 +130,17 @@ def _classify_tokens(cands: pl.DataFrame) -> pl.DataFrame:
         & region_known
         & norm.str.slice(6, 8).str.to_date("%Y%m%d", strict=False).is_not_null()
     )
+    # Region and birth date right but the check digit wrong: a possible ID (mistyped or
+    # altered), never a company code.
+    born = norm.str.slice(6, 8).str.to_date("%Y%m%d", strict=False)
+    ric_invalid = (
+        pl.col("ric18_shape")
+        & ~pl.col("ric18")
+        & id_like
+        & (born >= _MIN_DATE).fill_null(False)
+        & (born <= date.today()).fill_null(False)
+        & ~pl.col("order_cue")
+    )
     card_ok = pl.col("card") & ~pl.col("order_cue") & (pl.col("card_cue") | (issuer & ~id_like))
     kind = (
         pl.when(pl.col("ric18"))
@@ -128,9 +149,11 @@ def _classify_tokens(cands: pl.DataFrame) -> pl.DataFrame:
         .then(pl.lit(CN_MOBILE))
         .when(card_ok)
         .then(pl.lit(BANK_CARD))
+        .when(ric_invalid)
+        .then(pl.lit(CN_RIC_INVALID))
         .when(pl.col("ric15") & ~pl.col("order_cue"))
         .then(pl.lit(CN_RIC))
-        .when(pl.col("landline") & ~pl.col("order_cue"))
+        .when((pl.col("landline") | pl.col("local_landline")) & ~pl.col("order_cue"))
         .then(pl.lit(CN_LANDLINE))
         .when(pl.col("plus_kind").is_not_null())
         .then(pl.col("plus_kind"))
@@ -148,7 +171,7 @@ def _classify_tokens(cands: pl.DataFrame) -> pl.DataFrame:
         .then(pl.lit(IPV6))
         .when(pl.col("plate"))
         .then(pl.lit(LICENSE_PLATE))
-        .when(m.str.contains("@"))
+        .when(m.str.contains("@") | pl.col("obf_email"))
         .then(pl.lit(EMAIL))
         .otherwise(pl.lit(None, dtype=pl.String))
     )
@@ -161,6 +184,8 @@ def _classify_tokens(cands: pl.DataFrame) -> pl.DataFrame:
             .then(pl.when(region_known).then(0.99).otherwise(0.9))
             .otherwise(pl.when(pl.col("id_cue")).then(0.9).otherwise(0.7))
         )
+        .when(t == CN_RIC_INVALID)
+        .then(pl.when(pl.col("id_cue")).then(0.8).otherwise(0.6))
         .when(t == CN_MOBILE)
         .then(
             pl.when(glued)
@@ -183,6 +208,8 @@ def _classify_tokens(cands: pl.DataFrame) -> pl.DataFrame:
         .then(
             pl.when(glued)
             .then(0.5)
+            .when(~pl.col("landline"))
+            .then(0.8)
             .when(pl.col("phone_cue"))
             .then(0.95)
             .when(m.str.contains(r"[ \-()（）+]"))
@@ -212,7 +239,7 @@ def _classify_tokens(cands: pl.DataFrame) -> pl.DataFrame:
             .otherwise(0.85)
         )
         .when(t == EMAIL)
-        .then(0.97)
+        .then(pl.when(pl.col("obf_email")).then(0.85).otherwise(0.97))
         .otherwise(None)
     )
     return f.with_columns(confidence=conf.cast(pl.Float64))
