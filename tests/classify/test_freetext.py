@@ -17,11 +17,6 @@ def ric(first17: str) -> str:
     return first17 + ric_check_digit(first17)
 
 
-def wrong_ric(first17: str) -> str:
-    good = ric_check_digit(first17)
-    return first17 + next(c for c in "0123456789" if c != good)
-
-
 def card(payload: str) -> str:
     return payload + luhn_check_digit(payload)
 
@@ -131,7 +126,7 @@ def test_names_after_cues_and_before_titles(text: str, name: str) -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        f"身份证{wrong_ric('11010519900307123')}已核验",  # wrong check digit
+        # a wrong check digit is a possible ID (test_freetext_context.py)
         f"身份证{ric('11010519900230123')}",  # 30 February
         f"身份证{ric('99010519900307123')}",  # no such province
         "订单号20240101123已发货",  # 11 digits, no mobile prefix 202

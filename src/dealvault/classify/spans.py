@@ -12,6 +12,8 @@ from dealvault.errors import Invalid
 
 # PII types the free-text scanner reports (the column detectors may know more).
 CN_RIC: Final = "cn_ric"  # resident identity card number, 18 digits (or legacy 15)
+# "possible ID, invalid": 18 digits with a known region and a real birth date, wrong check digit
+CN_RIC_INVALID: Final = "cn_ric_invalid"
 CN_MOBILE: Final = "cn_mobile"
 CN_LANDLINE: Final = "cn_landline"
 INTL_PHONE: Final = "intl_phone"
@@ -29,6 +31,7 @@ CN_ADDRESS: Final = "cn_address"
 
 SPAN_TYPES: Final[tuple[str, ...]] = (
     CN_RIC,
+    CN_RIC_INVALID,
     CN_MOBILE,
     CN_LANDLINE,
     INTL_PHONE,

@@ -1,0 +1,1 @@
+"""Internals of the free-text scanner; the public API is dealvault.classify.freetext."""
