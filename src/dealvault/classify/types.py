@@ -49,7 +49,7 @@ TYPES: Final[dict[str, TypeInfo]] = {
     "ipv6": TypeInfo(C.IDENTITY, False, None, 1.0, 0.85),
     "cn_mobile": TypeInfo(C.CONTACT, False, "phone", 0.95, 0.8),
     "cn_landline": TypeInfo(C.CONTACT, False, "phone", 0.9, 0.85, r"^[\d\s\-()+转]{7,20}$"),
-    "intl_phone": TypeInfo(C.CONTACT, False, "phone", 0.9, 0.85),
+    "intl_phone": TypeInfo(C.CONTACT, False, "phone", 0.95, 0.85),
     "email": TypeInfo(C.CONTACT, False, "email", 1.0, 0.8),
     "cn_address": TypeInfo(C.CONTACT, False, "address", 0.85, 0.7, r"^.{4,}$"),
     "cn_name": TypeInfo(C.IDENTITY, False, "name", 0.7, 0.75, r"^.{1,40}$"),
