@@ -190,6 +190,9 @@ def contact_email(c: Cells) -> BoolArray:
 def _valid_in(values: list[str], region: str | None) -> list[bool]:
     out = []
     for value in values:
+        if region == "CN" and value.lstrip("( ")[:1] not in ("0", "1"):
+            out.append(False)  # Chinese numbers are written with the trunk 0 or start 1
+            continue
         try:
             num = phonenumbers.parse(value, region)
         except phonenumbers.NumberParseException:

@@ -15,8 +15,9 @@ from dealvault.classify.dates import date_order
 from dealvault.classify.headers import HeaderHint
 from dealvault.classify.validators import sequential
 
-KNOWN_NAMES_MIN: Final = 0.5  # share of values with a listed name before the shape may count
-NAME_SHAPE_MIN: Final = 0.9  # ... and the share of name-shaped values it then needs
+KNOWN_NAMES_MIN: Final = 0.35  # share of values with a listed name before the shape may count
+NAME_SHAPE_MIN: Final = 0.9  # ... the share of name-shaped values it then needs
+NAME_MIN_DISTINCT: Final = 20  # ... and distinct values, unless the header names a person
 PHONE_SHAPE_MIN: Final = 0.6  # phone-shaped share before national layouts are tried
 # Readings that rule national phone layouts out (a date or an SSN parses as a German number).
 NOT_PHONES: Final = ("cn_mobile", "cn_ric", "date", "datetime", "date_of_birth", "us_ssn",
@@ -38,12 +39,14 @@ def adjust_text(
     ev: dict[str, float],
 ) -> None:
     """International checks on a text column (after the per-value detectors)."""
-    if shares.get("person_name", 0.0) >= KNOWN_NAMES_MIN:
-        intl.person_name(cells)
+    named = "person_name" in hint.types
+    if named or shares.get("person_name", 0.0) >= KNOWN_NAMES_MIN:
+        known = _mean(intl.person_name(cells))
         shaped = _mean(cells.memo["person"][0])
         ev["share.person_name_shape"] = shaped
-        if shaped >= NAME_SHAPE_MIN:
-            shares["person_name"] = max(shares["person_name"], shaped)
+        varied = stat.n_unique() >= NAME_MIN_DISTINCT  # a handful of words is a category
+        if shaped >= NAME_SHAPE_MIN and (named or varied):
+            shares["person_name"] = max(known, shaped)
     if "us_ssn" in hint.types:
         shares["us_ssn"] = _mean(intl.us_ssn(cells) | intl.us_ssn_bare(cells))
     if "vin" in hint.types:  # European VINs need not carry the check digit
@@ -99,5 +102,5 @@ def _phones(shares: dict[str, float], stat: pl.Series, ev: dict[str, float]) -> 
     share, code, national = intl.national_phones(stat.filter(pl.Series(shaped)))
     share *= _mean(shaped)
     ev["phone_country_code"], ev["share.national_format"] = code, national
-    if code != 86:
+    if code != 86 and share > shares.get("cn_landline", 0.0):  # a tie stays Chinese
         shares["intl_phone"] = max(shares.get("intl_phone", 0.0), share)
