@@ -97,3 +97,7 @@ def test_value_mapping_checks_what_the_field_accepts(
     assert preview["columns"]["Reach"] == "phone"
     assert preview["mapped_by"]["Reach"] == "values"
     assert preview["columns"]["Inbox"] == "email" and preview["mapped_by"]["Inbox"] == "values"
+    done = jrun("import", str(path), "--deal", "d1", "--dataset", "crm")
+    assert isinstance(done, dict)
+    assert done["rows_imported"] == 40 and done["rows_rejected"] == 0
+    assert done["mapping"]["Reach"] == "phone"
