@@ -25,6 +25,7 @@ from cases import (
     usccs,
     with_luhn,
 )
+from intl_cases import intl_cases
 
 from dealvault.synth.names import name_tables
 
@@ -274,4 +275,9 @@ def variant_cases(rng: Rng, n: int) -> list[Case]:
 
 def everything(seed: int, sizes: tuple[int, ...], hard_rows: int) -> list[Case]:
     rng = np.random.default_rng(seed)
-    return generated_cases(rng, sizes) + hard_cases(rng, hard_rows) + variant_cases(rng, hard_rows)
+    return (
+        generated_cases(rng, sizes)
+        + hard_cases(rng, hard_rows)
+        + variant_cases(rng, hard_rows)
+        + intl_cases(hard_rows)
+    )

@@ -9,12 +9,13 @@ from typing import Final
 import polars as pl
 
 from dealvault.classify import detectors as d
+from dealvault.classify import intl_adjust
 from dealvault.classify.cells import Cells, even_sample, to_text
 from dealvault.classify.dates import excel_serials, parse_dates
 from dealvault.classify.decide import Decision, decide
 from dealvault.classify.headers import DATES, FIELD_TYPES, HeaderHint, header_hint
 from dealvault.classify.minors import birth_like, minor_share, minors
-from dealvault.classify.types import FIELD_FROM_HEADER, SERIAL_SUSPECTS, TYPES
+from dealvault.classify.types import FIELD_FROM_HEADER, NEEDS_HEADER, SERIAL_SUSPECTS, TYPES
 from dealvault.classify.validators import BoolArray, IntArray, sequential
 from dealvault.errors import Invalid
 from dealvault.ingest.fields import FIELDS, Category
@@ -138,10 +139,12 @@ def _text(hint: HeaderHint, values: pl.Series, sample_size: int, today: date) ->
     screen = cells if n <= SCREEN_ROWS else cells.subsample(SCREEN_ROWS)
     gates = d.gate_shares(screen)
     first = {
-        t: _mean(f(screen)) if gates[t] >= SCREEN_MIN or t in hint.types else 0.0
+        t: _mean(f(screen))
+        if (gates[t] >= SCREEN_MIN and t not in NEEDS_HEADER) or t in hint.types
+        else 0.0
         for t, f in d.DETECTORS.items()
     }
-    hinted = {t for t in hint.types if first[t] > 0}
+    hinted = {t for t in hint.types if first.get(t, 0.0) > 0}
     wanted = {t for t, sh in first.items() if sh >= SCREEN_MIN} | hinted
     if screen is cells:
         shares = {t: first[t] for t in wanted}
@@ -192,6 +195,7 @@ def _adjust(
             shares["credit_card"] = 0.0
     if shares.get("cn_ric", 0.0) >= 0.5:
         ev["minor_share"] = minor_share(ids=stat, birth_days=None, today=today)
+    intl_adjust.adjust_text(hint=hint, shares=shares, cells=cells, stat=stat, ev=ev)
     _labels(hint, shares, stat, ev)
 
 
@@ -337,6 +341,7 @@ def _numeric(hint: HeaderHint, values: pl.Series, sample_size: int) -> ColumnCla
         shares["quantity"] = _mean(((f >= 0) & (f <= 100_000)).to_numpy())
         if "amount" in hint.types:
             shares["amount"] = 1.0
+        intl_adjust.adjust_numeric(hint=hint, shares=shares, values=even_sample(f, STAT_ROWS))
     ev.update({f"share.{t}": sh for t, sh in shares.items()})
     text = to_text(even_sample(sample, STAT_ROWS))
 

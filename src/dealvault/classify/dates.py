@@ -81,6 +81,13 @@ def parse_dates(s: pl.Series, *, serials: bool = False) -> tuple[BoolArray, v.In
         y[month] = parts.struct.field("1").cast(pl.Int64).to_numpy()
         mo[month] = parts.struct.field("2").cast(pl.Int64).to_numpy()
         d[month] = 1
+    dm = (y == 0) & matches(s, p.DATE_DM)
+    if dm.any():
+        parts = s.filter(pl.Series(dm)).str.extract_groups(p.DATE_DM)
+        first, second = (parts.struct.field(k).cast(pl.Int64).to_numpy() for k in ("1", "3"))
+        dmy = day_first(first, second, parts.struct.field("2"))
+        y[dm] = parts.struct.field("4").cast(pl.Int64).to_numpy()
+        d[dm], mo[dm] = (first, second) if dmy else (second, first)
     ok = v.valid_ymd(y, mo, d) & (y >= 1900) & (y <= 2100)
     days = np.where(ok, v.day_numbers(y, mo, d), 0)
     if serials:
@@ -89,6 +96,27 @@ def parse_dates(s: pl.Series, *, serials: bool = False) -> tuple[BoolArray, v.In
         days = np.where(use, serial_days, days)
         ok = ok | use
     return ok, days
+
+
+def day_first(first: v.IntArray, second: v.IntArray, sep: pl.Series) -> bool:
+    """D/M/Y (True) or M/D/Y for one column: a field above 12 is the day; when both fields
+    exceed 12 somewhere, the reading most values allow; when neither does, slashes mean
+    M/D/Y (US exports) and dots or dashes D/M/Y."""
+    day1, day2 = int((first > 12).sum()), int((second > 12).sum())
+    if day1 or day2:
+        return day1 >= day2
+    slashes = float((sep == "/").mean() or 0.0)  # type: ignore[arg-type]
+    return slashes < 0.5
+
+
+def date_order(s: pl.Series) -> float:
+    """Evidence figure: 1 for a D/M/Y column, 2 for M/D/Y, 0 when no value has either form."""
+    parts = s.str.extract_groups(p.DATE_DM).drop_nulls()
+    parts = parts.filter(parts.struct.field("1").is_not_null())
+    if parts.is_empty():
+        return 0.0
+    first, second = (parts.struct.field(k).cast(pl.Int64).to_numpy() for k in ("1", "3"))
+    return 1.0 if day_first(first, second, parts.struct.field("2")) else 2.0
 
 
 def _parsed(c: Cells) -> tuple[npt.NDArray[Any], ...]:

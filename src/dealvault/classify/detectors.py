@@ -9,6 +9,7 @@ from typing import Any, Final
 import numpy.typing as npt
 import polars as pl
 
+from dealvault.classify import intl
 from dealvault.classify import patterns as p
 from dealvault.classify import validators as v
 from dealvault.classify.cells import Cells, as_mask, matches, scatter, validated
@@ -259,6 +260,13 @@ DETECTORS: Final[dict[str, Detector]] = {
     "order_id": order_id,
     "customer_id": customer_id,
     "free_text": free_text,
+    "us_ssn": intl.us_ssn,
+    "passport": intl.passport,
+    "driving_licence": intl.driving_licence,
+    "vin": intl.vin,
+    "person_name": intl.person_name,
+    "street_address": intl.street_address,
+    "contact_email": intl.contact_email,
 }
 PII_TYPES: Final = tuple(DETECTORS)
 
@@ -281,8 +289,8 @@ GATES: Final[dict[str, str]] = {
     "bank_card": r"^\d{4}",
     "credit_card": r"^\d{4}",
     "iban": r"^[A-Za-z]{2}\d{2}",
-    "date_of_birth": r"^\d{4}",
-    "date": r"^\d{4}",
+    "date_of_birth": r"^\d{4}|^\d{1,2}\s*[/.\-]\s*\d{1,2}\s*[/.\-]\s*\d{4}",
+    "date": r"^\d{4}|^\d{1,2}\s*[/.\-]\s*\d{1,2}\s*[/.\-]\s*\d{4}",
     "datetime": r"^\d{4}.*\d:\d",
     "amount": r"\d",
     "quantity": p.QUANTITY,
@@ -295,6 +303,13 @@ GATES: Final[dict[str, str]] = {
     "order_id": r"^[A-Za-z]{0,8}[-_#]?\d",
     "customer_id": r"^[A-Za-z]{0,8}[-_#]?\d",
     "free_text": r"^.{12}",
+    "us_ssn": p.SSN_GROUPED,
+    "passport": r"^[A-Za-z]{0,2}\d",
+    "driving_licence": r"\d",
+    "vin": r"^[A-HJ-NPR-Za-hj-npr-z0-9]{17}$",
+    "person_name": r"^\p{Lu}\p{L}",
+    "street_address": intl.STREET_GATE,
+    "contact_email": r"[<(\[].*@|@.*[>)\]]",
 }
 
 

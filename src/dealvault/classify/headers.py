@@ -16,17 +16,29 @@ PHONES: Final = ("cn_mobile", "cn_landline", "intl_phone")
 ID_DOCS: Final = ("cn_ric", "cn_passport", "hk_macau_permit", "tw_permit")
 CARDS: Final = ("bank_card", "credit_card", "iban")
 DATES: Final = ("date", "datetime")
+NAMES: Final = ("cn_name", "person_name")
+ADDRESSES: Final = ("cn_address", "street_address")
+PASSPORTS: Final = ("cn_passport", "passport")
+# "name" in these headers names a thing, not a person (company_name, street_name, user_name:
+# a login handle is an account identifier, not a person's name).
+NOT_PERSON: Final = re.compile(
+    r"compan|firm|business|organi[sz]|employer|street|road|city|town|country|state|province"
+    r"|region|district|place|location|product|item|goods|brand|model|file|user|login"
+    r"|nick|screen|display|store|shop|bank|branch|vendor|supplier|merchant|school|hotel|host"
+    r"|domain|server|table|column|field|sheet|project|campaign|event|team|dept|department"
+    r"|category|plan|course|device|group|list"
+)
 
 # Canonical ingest field -> PII types its values may have (first = most likely).
 FIELD_TYPES: Final[dict[str, tuple[str, ...]]] = {
     "customer_key": ("customer_id",),
-    "name": ("cn_name",),
+    "name": ("cn_name", "person_name"),
     "gender": ("gender",),
     "birth_date": ("date_of_birth",),
     "id_number": ("cn_ric",),
     "phone": PHONES,
     "email": ("email",),
-    "address": ("cn_address",),
+    "address": ("cn_address", "street_address"),
     "bank_card": CARDS,
     "registered_at": DATES,
     "purchase_frequency": ("frequency",),
@@ -65,7 +77,16 @@ _EXTRA: Final[dict[tuple[tuple[str, ...], str | None], str]] = {
     ): "居民身份证 居民身份证号 公民身份号码 身份号码 身份证号码 idcard idcardno "
     "idcardnumber idnumber citizenid sfzhm sfzh",
     (ID_DOCS, "id_number"): "证件号 证件号码 zjhm zjh documentno idno",
-    (("cn_passport",), None): "护照 护照号 护照号码 passport passportno passportnumber hzh hzhm",
+    (PASSPORTS, None): "护照 护照号 护照号码 passport passportno passportnumber hzh hzhm",
+    (("us_ssn",), None): "ssn ssno ssnumber socialsecurity socialsecurityno socialsecuritynumber "
+    "socialsecuritynr",
+    (("driving_licence",), None): "驾驶证 驾驶证号 驾驶证号码 驾照 驾照号 drivinglicence "
+    "drivinglicense driverslicence driverslicense driverlicense driverlicence dlno dlnumber "
+    "licenceno licenseno licencenumber licensenumber führerschein fuhrerschein jszh",
+    (("vin",), None): "vin vinno vinnumber vehicleidentificationnumber chassisno chassisnumber "
+    "车架号 车辆识别代号 车辆识别号 车辆识别码 cjh",
+    (("age",), None): "age ages customerage ageyears 年龄 岁数 alter âge edad età",
+    (("gender",), "gender"): "geschlecht genre sexo 性別",
     (("hk_macau_permit",), None): "港澳通行证 往来港澳通行证 港澳通行证号 港澳通行证号码 回乡证 "
     "港澳居民来往内地通行证 hkmacaupermit gatxz hxz",
     (
@@ -90,8 +111,9 @@ _EXTRA: Final[dict[tuple[tuple[str, ...], str | None], str]] = {
     (CARDS, "bank_card"): "银行账号 银行卡号码 账号 bankcard bankcardno bankaccountno accountno "
     "accountnumber yhzh",
     (("date_of_birth",), "birth_date"): "出生年月 出生年月日 birthdate dateofbirth csny",
-    (("cn_name",), "name"): "名字 name customername 客户名 真实姓名 收货人 收件人 联系人姓名 "
-    "contactname fullname realname zsxm shr",
+    (NAMES, "name"): "firstname lastname surname forename givenname familyname middlename "
+    "fname lname 名 姓 vorname nachname nom prénom prenom apellido 名字 name customername "
+    "客户名 真实姓名 收货人 收件人 联系人姓名 contactname fullname realname zsxm shr",
     (("customer_id",), "customer_key"): "客户代码 clientid memberno customerno custno uid userid "
     "用户id 用户编号 会员id 会员卡号 会员卡 membercard",
     (("order_id",), "order_id"): "订单id orderid ordernumber 单号 交易号 交易单号 流水号 "
@@ -109,7 +131,8 @@ _EXTRA: Final[dict[tuple[tuple[str, ...], str | None], str]] = {
     "customertier customertype customersegment tier level grade segment hydj khdj",
     (("free_text",), "note"): "说明 描述 description content 内容 留言 反馈 评价 feedback "
     "comments memo 客服备注",
-    (("cn_address",), "address"): "详细地址 居住地址 通讯地址 homeaddress shippingaddress "
+    (ADDRESSES, "address"): "street streetaddress addressline addressline adresse direccion "
+    "详细地址 居住地址 通讯地址 homeaddress shippingaddress "
     "deliveryaddress dizhi",
 }
 
@@ -121,8 +144,12 @@ _KEYWORDS: Final[tuple[tuple[str, tuple[str, ...], str | None], ...]] = (
     ("tier", ("label",), None),
     ("level", ("label",), None),
     ("身份证", ("cn_ric",), "id_number"),
-    ("护照", ("cn_passport",), None),
-    ("passport", ("cn_passport",), None),
+    ("护照", PASSPORTS, None),
+    ("passport", PASSPORTS, None),
+    ("ssn", ("us_ssn",), None),
+    ("socialsecurity", ("us_ssn",), None),
+    ("驾驶证", ("driving_licence",), None),
+    ("驾照", ("driving_licence",), None),
     ("港澳", ("hk_macau_permit",), None),
     ("回乡证", ("hk_macau_permit",), None),
     ("台胞", ("tw_permit",), None),
@@ -130,6 +157,8 @@ _KEYWORDS: Final[tuple[tuple[str, tuple[str, ...], str | None], ...]] = (
     ("信用代码", ("uscc",), None),
     ("车牌", ("license_plate",), None),
     ("plate", ("license_plate",), None),
+    ("licen", ("driving_licence",), None),
+    ("年龄", ("age",), None),
     ("ip地址", ("ipv4", "ipv6"), None),
     ("ipaddr", ("ipv4", "ipv6"), None),
     ("iban", ("iban",), None),
@@ -149,10 +178,10 @@ _KEYWORDS: Final[tuple[tuple[str, tuple[str, ...], str | None], ...]] = (
     ("邮箱", ("email",), "email"),
     ("email", ("email",), "email"),
     ("mail", ("email",), "email"),
-    ("地址", ("cn_address",), "address"),
-    ("住址", ("cn_address",), "address"),
-    ("address", ("cn_address",), "address"),
-    ("addr", ("cn_address",), "address"),
+    ("地址", ADDRESSES, "address"),
+    ("住址", ADDRESSES, "address"),
+    ("address", ADDRESSES, "address"),
+    ("addr", ADDRESSES, "address"),
     ("生日", ("date_of_birth",), "birth_date"),
     ("出生", ("date_of_birth",), "birth_date"),
     ("birth", ("date_of_birth",), "birth_date"),
@@ -174,8 +203,8 @@ _KEYWORDS: Final[tuple[tuple[str, tuple[str, ...], str | None], ...]] = (
     ("frequency", ("frequency",), "purchase_frequency"),
     ("性别", ("gender",), "gender"),
     ("gender", ("gender",), "gender"),
-    ("姓名", ("cn_name",), "name"),
-    ("name", ("cn_name",), "name"),
+    ("姓名", NAMES, "name"),
+    ("name", NAMES, "name"),
     ("订单", ("order_id",), "order_id"),
     ("order", ("order_id",), "order_id"),
     ("单号", ("order_id",), "order_id"),
@@ -243,6 +272,8 @@ def header_hint(header: str | None) -> HeaderHint:
     if exact is not None:
         return HeaderHint(exact[0], exact[1], EXACT)
     for word, types, word_field in _KEYWORDS:
+        if word == "name" and word in key and NOT_PERSON.search(key):
+            return NO_HINT
         if word in key:
             return HeaderHint(types, word_field, KEYWORD)
     return NO_HINT

@@ -120,7 +120,10 @@ CJK_PUNCT: Final = r"\p{Han}.*[，。！？；：、]|[，。！？；：、].*\
 WORDS: Final = r"\S+\s+\S+\s+\S+"
 GENDER_WORDS: Final = frozenset(
     {"男", "女", "男性", "女性", "先生", "女士", "m", "f", "male", "female", "man", "woman",
-     "未知", "保密", "其他", "unknown"}
+     "未知", "保密", "其他", "unknown",
+     # M/W/X/O (German and Dutch forms), men/women, other and non-binary codes
+     "w", "x", "o", "u", "men", "women", "other", "non-binary", "nonbinary", "diverse",
+     "divers", "weiblich", "männlich", "homme", "femme", "hombre", "mujer"}
 )  # fmt: skip
 FREQUENCY_WORDS: Final = frozenset(
     {"每天", "每日", "每周", "每月", "每季度", "每季", "每年", "每半年", "偶尔", "经常", "很少",
@@ -150,3 +153,41 @@ def loose_name_pattern() -> str:
 
 # Minority and transliterated names: two parts joined by a middle dot.
 DOTTED_NAME: Final = r"^\p{Han}{1,8}[·•．.]\p{Han}{1,10}$"
+
+# --- international columns (classify/intl.py) ----------------------------------------------
+# A Latin-script person name: capitalised tokens (O'Brien, McDonald, Jean-Luc, Müller), initials
+# and lower-case particles (van der, de la); or "Surname, Given"; or upper-case tokens.
+_NAME_PART: Final = r"(?:\p{Lu}\p{Ll}*(?:['’\-]?\p{Lu}?\p{Ll}+)+|\p{Lu}{2,}(?:['’\-]\p{Lu}+)?)"
+_PARTICLE: Final = r"(?:van|von|de|der|den|da|di|du|la|le|del|della|dos|das|bin|al|ter|ten|y)"
+PERSON_NAME: Final = (
+    rf"^{_NAME_PART}(?:(?:\s+|-){_NAME_PART}|\s+\p{{Lu}}\.?|\s+{_PARTICLE}){{0,4}}$"
+    rf"|^{_NAME_PART}(?:\s+{_NAME_PART}){{0,2}},\s*{_NAME_PART}"
+    rf"(?:\s+(?:{_NAME_PART}|\p{{Lu}}\.?)){{0,2}}$"
+)
+# US Social Security number, grouped (the bare nine digits count only under an SSN header).
+SSN_GROUPED: Final = r"^\d{3}[-\s]\d{2}[-\s]\d{4}$"
+SSN_BARE: Final = r"^\d{9}$"
+# Passport numbers, format level (on the upper-case compact form): US / UK 9 digits, US next
+# generation letter + 8 digits, JP / KR two letters + 7 digits, IN letter + 7 digits, FR two
+# digits + two letters + five digits, DE nine characters from its alphabet, other letter + digits.
+PASSPORT_INTL: Final = (
+    r"^(?:\d{9}|[A-Z]\d{7,8}|[A-Z]{2}\d{6,7}|\d{2}[A-Z]{2}\d{5}"
+    r"|[CFGHJKLMNPRTVWXYZ][CFGHJKLMNPRTVWXYZ0-9]{8})$"
+)
+# Driving licences, format level (upper-case compact form): UK DVLA 16 characters, or 5 to 16
+# letters and digits with at least four digits (US states, EU cards); a header must back it up.
+DRIVING_UK: Final = r"^[A-Z9]{5}\d{6}[A-Z9]{2}\d[A-Z]{2}$"
+DRIVING_LICENCE: Final = r"^[A-Z0-9]{5,16}$"
+FOUR_DIGITS: Final = r"\d\D*\d\D*\d\D*\d"
+# Vehicle identification number (ISO 3779): 17 characters, never I, O or Q.
+VIN: Final = r"^[A-HJ-NPR-Z0-9]{17}$"
+# A value that holds an e-mail address with more around it ("Name <a@b.example>").
+EMAIL_INSIDE: Final = (
+    r"[A-Za-z0-9._%+\-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
+# A phone number in any national layout: 7 to 15 digits with spaces, dashes, dots, brackets.
+PHONE_SHAPE: Final = r"^(?:\+|00)?\(?\d(?:[\s\-.()/]{0,2}\d){6,14}$"
+# Dates with the day and month in either order (5/3/1985, 05.03.1985, 5-3-1985).
+DATE_DM: Final = (
+    r"^(\d{1,2})\s*([/.\-])\s*(\d{1,2})\s*[/.\-]\s*(\d{4})(?:(?:\s+|T)0?0:00(?::00(?:\.0+)?)?)?$"
+)

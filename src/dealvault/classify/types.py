@@ -10,6 +10,7 @@ from dealvault.ingest.fields import Category
 C = Category
 
 IDENT: Final = r"^[A-Za-z0-9][A-Za-z0-9\-_/#.]{0,40}$"
+NEVER_ALONE: Final = 1.01  # a share no column reaches: the header must name the type
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +49,7 @@ TYPES: Final[dict[str, TypeInfo]] = {
     "ipv6": TypeInfo(C.IDENTITY, False, None, 1.0, 0.85),
     "cn_mobile": TypeInfo(C.CONTACT, False, "phone", 0.95, 0.8),
     "cn_landline": TypeInfo(C.CONTACT, False, "phone", 0.9, 0.85, r"^[\d\s\-()+转]{7,20}$"),
-    "intl_phone": TypeInfo(C.CONTACT, False, "phone", 0.9, 0.85),
+    "intl_phone": TypeInfo(C.CONTACT, False, "phone", 0.95, 0.85),
     "email": TypeInfo(C.CONTACT, False, "email", 1.0, 0.8),
     "cn_address": TypeInfo(C.CONTACT, False, "address", 0.85, 0.7, r"^.{4,}$"),
     "cn_name": TypeInfo(C.IDENTITY, False, "name", 0.7, 0.75, r"^.{1,40}$"),
@@ -67,6 +68,16 @@ TYPES: Final[dict[str, TypeInfo]] = {
     # A category: one of a few short labels (membership tier, customer level, status, channel).
     "label": TypeInfo(C.PREFERENCE, False, None, 0.75, 0.9, r"^.{1,20}$"),
     "free_text": TypeInfo(C.FREE_TEXT, False, "note", 0.7, 0.7, r"^.+$"),
+    # International columns (classify/intl.py). Identity documents are sensitive.
+    "us_ssn": TypeInfo(C.SENSITIVE, True, None, 1.0, 0.8),
+    "passport": TypeInfo(C.SENSITIVE, True, None, 0.9, NEVER_ALONE),
+    "driving_licence": TypeInfo(C.SENSITIVE, True, None, 0.9, NEVER_ALONE),
+    "vin": TypeInfo(C.IDENTITY, False, None, 1.0, 0.8, r"^[A-HJ-NPR-Z0-9]{17}$"),
+    "person_name": TypeInfo(C.IDENTITY, False, "name", 0.85, 0.7),
+    "street_address": TypeInfo(C.CONTACT, False, "address", 0.9, 0.7),
+    # "Name <a@b.example>": contact data; the e-mail field keeps bare addresses only.
+    "contact_email": TypeInfo(C.CONTACT, False, None, 0.95, 0.6),
+    "age": TypeInfo(C.IDENTITY, False, None, 0.75, 0.9),
 }
 
 # Types whose canonical field comes from the header when it names one (注册日期 ->
@@ -76,19 +87,28 @@ FIELD_FROM_HEADER: Final = frozenset({"date", "datetime", "product", "free_text"
 # Random-looking personal numbers: a dense run of serial numbers is an identifier instead.
 SERIAL_SUSPECTS: Final = frozenset(
     {"cn_mobile", "cn_landline", "bank_card", "credit_card", "cn_passport",
-     "hk_macau_permit", "tw_permit"}
+     "hk_macau_permit", "tw_permit", "passport", "driving_licence"}
 )  # fmt: skip
+
+# Types whose shapes are too common to look for unless the header names them.
+NEEDS_HEADER: Final = frozenset({"passport", "driving_licence"})
 
 # Types decided together: the family qualifies on the sum of shares, the best member wins.
 FAMILIES: Final[tuple[frozenset[str], ...]] = (
     frozenset({"cn_mobile", "cn_landline", "intl_phone"}),
     frozenset({"ipv4", "ipv6"}),
+    frozenset({"cn_name", "person_name"}),
+    frozenset({"cn_address", "street_address"}),
+    frozenset({"email", "contact_email"}),
+    frozenset({"cn_passport", "passport"}),
 )
 
 # Tie-break order (specific before generic).
 PRIORITY: Final = (
-    "cn_ric", "uscc", "iban", "bank_card", "credit_card", "email", "cn_mobile", "cn_landline",
-    "intl_phone", "cn_passport", "hk_macau_permit", "tw_permit", "license_plate", "ipv6",
-    "ipv4", "datetime", "date_of_birth", "date", "amount", "cn_address", "cn_name", "gender",
-    "frequency", "label", "order_id", "customer_id", "product", "quantity", "free_text",
+    "cn_ric", "us_ssn", "uscc", "iban", "bank_card", "credit_card", "email", "contact_email",
+    "cn_mobile", "cn_landline", "intl_phone", "cn_passport", "hk_macau_permit", "tw_permit",
+    "passport", "driving_licence", "vin", "license_plate", "ipv6", "ipv4", "datetime",
+    "date_of_birth", "date", "amount", "cn_address", "street_address", "cn_name",
+    "person_name", "gender", "frequency", "label", "order_id", "customer_id", "product", "age",
+    "quantity", "free_text",
 )  # fmt: skip

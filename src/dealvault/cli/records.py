@@ -8,14 +8,20 @@ from typing import Annotated
 
 import typer
 
-from dealvault.cli.context import get
+from dealvault.cli.context import CliContext, get
 from dealvault.cli.output import import_progress, kv_table, print_json, table
 from dealvault.cli.secrets import sql_source_url
 from dealvault.deidentify.masking import mask_field
 from dealvault.errors import Invalid
 from dealvault.files import check_output_file
 from dealvault.flows import customers as flows
-from dealvault.flows.importing import ImportRequest, import_source, preview_mapping
+from dealvault.flows.importing import (
+    ImportRequest,
+    MappingPreview,
+    import_source,
+    preview_mapping,
+)
+from dealvault.flows.mapping_plan import AUTO_MAP_ACCEPTED, AUTO_MAP_CONFIDENCE, THRESHOLD_RULE
 from dealvault.ingest.fields import TableRole
 from dealvault.ingest.readers import SourceSpec
 from dealvault.vault.rejects import write_rejects_csv
@@ -135,45 +141,7 @@ def import_cmd(
         allow_reimport=allow_reimport,
     )
     if show_mapping:
-        m, found, notes = preview_mapping(c.stores(), request=request)
-        if json_out:
-            print_json(
-                c.console,
-                {
-                    "role": m.table_role.value,
-                    "columns": m.columns,
-                    "notes": notes,
-                    "classified": {
-                        col: {
-                            "pii_type": f.pii_type,
-                            "category": f.category.value,
-                            "sensitive": f.sensitive,
-                            "confidence": round(f.confidence, 3),
-                        }
-                        for col, f in found.items()
-                    },
-                },
-            )
-        else:
-            c.console.print(
-                table(
-                    f"proposed mapping ({m.table_role.value})",
-                    ["column", "field", "PII type", "category", "sensitive", "confidence"],
-                    [
-                        (
-                            k,
-                            v or "(unmapped: kept encrypted)",
-                            found[k].pii_type if k in found else "",
-                            found[k].category.value if k in found else "",
-                            "yes" if k in found and found[k].sensitive else "",
-                            f"{found[k].confidence:.2f}" if k in found else "",
-                        )
-                        for k, v in m.columns.items()
-                    ],
-                )
-            )
-            for note in notes:
-                c.console.print(f"note: {note}", markup=False, highlight=False)
+        _show_preview(c, preview_mapping(c.stores(), request=request), request, json_out)
         return
     show_bar = not json_out and c.console.is_terminal
     with import_progress(c.err, show=show_bar, task="import") as progress:
@@ -367,3 +335,77 @@ def rejects_cmd(
         c.console.print(
             table(f"rejects of import #{import_id}", ["row", "column", "reason"], reasons.rows())
         )
+
+
+def _show_preview(c: CliContext, p: MappingPreview, request: ImportRequest, json_out: bool) -> None:
+    """``import --dry-run``: the table, the columns needing a decision and the threshold."""
+    m, found = p.mapping, p.found
+    pending = {x.column: x for x in p.pending}
+    how = {x.column: x.how(deal=request.deal, dataset=request.dataset) for x in p.pending}
+    if json_out:
+        print_json(
+            c.console,
+            {
+                "role": m.table_role.value,
+                "columns": m.columns,
+                "mapped_by": p.mapped_by,
+                "notes": p.notes,
+                "threshold": {
+                    "confidence": AUTO_MAP_CONFIDENCE,
+                    "accepted": AUTO_MAP_ACCEPTED,
+                    "rule": THRESHOLD_RULE,
+                },
+                "needs_decision": {
+                    col: {
+                        "field": x.field,
+                        "pii_type": x.pii_type,
+                        "confidence": round(x.confidence, 3),
+                        "reason": x.reason,
+                        "how": how[col],
+                    }
+                    for col, x in pending.items()
+                },
+                "classified": {
+                    col: {
+                        "pii_type": f.pii_type,
+                        "category": f.category.value,
+                        "sensitive": f.sensitive,
+                        "confidence": round(f.confidence, 3),
+                    }
+                    for col, f in found.items()
+                },
+            },
+        )
+        return
+
+    def field_cell(col: str, field: str | None) -> str:
+        if field:
+            return f"{field} ({p.mapped_by.get(col, 'header')})"
+        if col in pending:
+            return f"needs a decision: {pending[col].field}?"
+        return "(unmapped: kept encrypted)"
+
+    c.console.print(
+        table(
+            f"proposed mapping ({m.table_role.value})",
+            ["column", "field", "PII type", "category", "sensitive", "confidence"],
+            [
+                (
+                    k,
+                    field_cell(k, v),
+                    found[k].pii_type if k in found else "",
+                    found[k].category.value if k in found else "",
+                    "yes" if k in found and found[k].sensitive else "",
+                    f"{found[k].confidence:.2f}" if k in found else "",
+                )
+                for k, v in m.columns.items()
+            ],
+        )
+    )
+    for col, x in pending.items():
+        c.console.print(
+            f"needs a decision: {col}: {x.reason}; {how[col]}", markup=False, highlight=False
+        )
+    c.console.print(f"threshold: {THRESHOLD_RULE}", markup=False, highlight=False, style="dim")
+    for note in p.notes:
+        c.console.print(f"note: {note}", markup=False, highlight=False)

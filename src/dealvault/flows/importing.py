@@ -23,8 +23,13 @@ from dealvault.db.stores import UnitOfWork
 from dealvault.errors import Conflict, InputError
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit, authorize
+from dealvault.flows.mapping_plan import (
+    MappingPlan,
+    PendingColumn,
+    plan_import_mapping,
+)
 from dealvault.ingest.fields import TableRole
-from dealvault.ingest.mapping import ColumnMapping, apply_overrides, load_mapping, propose_mapping
+from dealvault.ingest.mapping import ColumnMapping
 from dealvault.ingest.normalize import NormalisedBatch, normalise_batch
 from dealvault.ingest.phones import SECOND, second_phone_column
 from dealvault.ingest.prefetch import prefetch
@@ -73,10 +78,6 @@ class ImportRequest:
     allow_reimport: bool = False
 
 
-#: A classifier finding this sure maps an unmapped column to its canonical field.
-AUTO_MAP_CONFIDENCE = 0.9
-
-
 def classify_sample(sample: pl.DataFrame | None) -> dict[str, ColumnClass]:
     """The classifier's verdict per source column, from the first batch."""
     if sample is None or sample.height == 0:
@@ -85,32 +86,14 @@ def classify_sample(sample: pl.DataFrame | None) -> dict[str, ColumnClass]:
 
 
 def plan_mapping(
-    *, request: ImportRequest, columns: list[str], found: Mapping[str, ColumnClass] | None = None
+    *,
+    request: ImportRequest,
+    columns: list[str],
+    found: Mapping[str, ColumnClass] | None = None,
+    sample: pl.DataFrame | None = None,
 ) -> ColumnMapping:
-    """The mapping: headers first, then confident classifier findings for the columns the
-    headers did not explain (English or unknown headers, headerless files), then the mapping
-    file and the flags on top."""
-    mapping = propose_mapping(columns=columns, table_role=request.role)
-    taken = {f for f in mapping.columns.values() if f}
-    extra: dict[str, str | None] = {}
-    for col, cls in (found or {}).items():
-        if (
-            mapping.columns.get(col) is None
-            and cls.field is not None
-            and cls.field not in taken
-            and cls.confidence >= AUTO_MAP_CONFIDENCE
-        ):
-            extra[col] = cls.field
-            taken.add(cls.field)
-    if extra:
-        mapping = apply_overrides(mapping=mapping, overrides=extra)
-    if request.mapping_file is not None:
-        mapping = apply_overrides(
-            mapping=mapping, overrides=load_mapping(path=request.mapping_file)
-        )
-    if request.overrides:
-        mapping = apply_overrides(mapping=mapping, overrides=request.overrides)
-    return mapping
+    """The mapping (``mapping_plan.plan_import_mapping`` without the explanations)."""
+    return plan_import_mapping(request=request, columns=columns, found=found, sample=sample).mapping
 
 
 def _rejects_frame(raw: pl.DataFrame, rejects: pl.DataFrame) -> pl.DataFrame:
@@ -136,11 +119,14 @@ def _minors_in(clean: pl.DataFrame) -> int:
 
 
 class MappingPreview(NamedTuple):
-    """``import --dry-run``: the mapping, the classifier's findings, the header notes."""
+    """``import --dry-run``: the mapping, the classifier's findings, the header notes, how
+    each column got its field and the columns waiting for a decision."""
 
     mapping: ColumnMapping
     found: dict[str, ColumnClass]
     notes: list[str]
+    mapped_by: dict[str, str]
+    pending: list[PendingColumn]
 
 
 def _source_label(spec: SourceSpec) -> str:
@@ -182,8 +168,11 @@ def preview_mapping(stores: AppStores, *, request: ImportRequest) -> MappingPrev
         sample = None if head_batch is None else pl.from_arrow(head_batch.data)
         assert sample is None or isinstance(sample, pl.DataFrame)
         found = classify_sample(sample)
-        mapping = plan_mapping(request=request, columns=list(source.columns), found=found)
-        return MappingPreview(mapping, found, list(source.header_notes))
+        plan: MappingPlan = plan_import_mapping(
+            request=request, columns=list(source.columns), found=found, sample=sample
+        )
+        notes = list(source.header_notes)
+        return MappingPreview(plan.mapping, found, notes, plan.mapped_by, plan.pending)
 
 
 def _normalised(
@@ -294,7 +283,9 @@ def _import_open(
     sample = None if head_batch is None else pl.from_arrow(head_batch.data)
     assert sample is None or isinstance(sample, pl.DataFrame)
     found = classify_sample(sample)
-    mapping = plan_mapping(request=request, columns=list(source.columns), found=found)
+    mapping = plan_mapping(
+        request=request, columns=list(source.columns), found=found, sample=sample
+    )
     role = mapping.table_role
     dataset = vault.get_or_create_dataset(uow, keyring, deal=deal, name=request.dataset)
     table_name = request.table or role.value
