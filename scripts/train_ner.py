@@ -2,8 +2,8 @@
 and write its weights to src/dealvault/classify/data/ner_model.npz.
 
 Training data: the train splits of the corpora of eval/public (fetched into a folder with
-eval/public/fetch_public.py; never committed): Weibo, Resume, CLUENER, the Chinese address
-parsing corpus, and People's Daily dev (its train split is not available here). Their test
+eval/public/fetch_public.py; never committed): MSRA, Weibo, Resume, CLUENER, the Chinese
+address parsing corpus, and People's Daily dev (its train split is not available here). Their test
 splits are left for ``make eval-public``. Person spans become B-PER/I-PER, street-level
 address spans B-ADDR/I-ADDR, everything else O.
 
@@ -32,6 +32,7 @@ from pub_loaders import load  # noqa: E402
 from dealvault.classify.ner import LABELS, PAD, SHAPE, TEMPLATES, char_class, feature_hash  # noqa: E402
 
 TRAIN = (
+    ("msra", "train.bio"),
     ("weibo", "train.conll"),
     ("resume", "train.bmes"),
     ("cluener", "train.jsonl"),

@@ -18,6 +18,7 @@ from dealvault.classify.text.candidates import _token_spans
 from dealvault.classify.text.cues import _address_spans, _cue_spans
 from dealvault.classify.text.locate import _fold_width
 from dealvault.classify.text.mask import _mask_frame, mask_name_expr
+from dealvault.classify.text.model import model_spans
 from dealvault.classify.text.overlaps import _resolve
 from dealvault.errors import Invalid
 
@@ -43,32 +44,37 @@ def _as_text_series(texts: pl.Series) -> pl.Series:
 _CHUNK_ROWS: Final = 100_000  # rows scanned at a time (bounds the intermediate frames)
 
 
-def scan_series(*, texts: pl.Series) -> pl.DataFrame:
+def scan_series(*, texts: pl.Series, model: bool = True) -> pl.DataFrame:
     """Find PII spans in a whole column at once.
 
     Returns one row per span, sorted by row then start, with columns ``row`` (position in
     ``texts``), ``start`` and ``end`` (character offsets), ``pii_type`` and
-    ``confidence``. Null and empty rows simply have no spans. Spans never overlap.
+    ``confidence``. Null and empty rows simply have no spans. Spans never overlap. With
+    ``model`` (default) names and addresses are also found by the statistical model
+    (``classify/ner.py``), without a cue word; without it only by patterns and cues (faster).
     """
     series = _as_text_series(texts)
     frames = [
-        _scan_chunk(series.slice(offset, _CHUNK_ROWS)).with_columns(pl.col("row") + offset)
+        _scan_chunk(series.slice(offset, _CHUNK_ROWS), model=model).with_columns(
+            pl.col("row") + offset
+        )
         for offset in range(0, len(series), _CHUNK_ROWS)
     ]
     return pl.concat(frames) if frames else pl.DataFrame(schema=SPAN_SCHEMA)
 
 
-def _scan_chunk(texts: pl.Series) -> pl.DataFrame:
+def _scan_chunk(texts: pl.Series, *, model: bool = True) -> pl.DataFrame:
     series = _fold_width(texts)
-    found = pl.concat(
-        [_token_spans(series), _cue_spans(series), _address_spans(series)], how="vertical"
-    )
-    return _resolve(found.cast(pl.Schema(SPAN_SCHEMA)))
+    parts = [_token_spans(series), _cue_spans(series), _address_spans(series)]
+    found = pl.concat([p.cast(pl.Schema(SPAN_SCHEMA)) for p in parts], how="vertical")
+    if model:
+        found = pl.concat([found, model_spans(series, found=found)], how="vertical")
+    return _resolve(found)
 
 
-def scan(text: str) -> list[Span]:
+def scan(text: str, *, model: bool = True) -> list[Span]:
     """PII spans in one text, sorted by start (see :func:`scan_series`)."""
-    frame = scan_series(texts=_one(text))
+    frame = scan_series(texts=_one(text), model=model)
     return spans_from_frame(frame, rows=1)[0]
 
 
@@ -80,11 +86,11 @@ def _one(text: str) -> pl.Series:
         raise Invalid(f"text is not valid Unicode (at character {exc.start})") from None
 
 
-def mask_series(*, texts: pl.Series) -> pl.Series:
+def mask_series(*, texts: pl.Series, model: bool = True) -> pl.Series:
     """Scan a whole column and replace every span by its masked form (nulls stay null)."""
     series = _as_text_series(texts)
     chunks = [
-        _mask_frame(chunk, _scan_chunk(chunk))
+        _mask_frame(chunk, _scan_chunk(chunk, model=model))
         for chunk in (
             series.slice(offset, _CHUNK_ROWS) for offset in range(0, len(series), _CHUNK_ROWS)
         )

@@ -1,0 +1,83 @@
+"""Free-text spans of the statistical model: names and addresses without a cue word."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import polars as pl
+
+from dealvault.classify import ner
+from dealvault.classify.spans import SPAN_SCHEMA
+
+#: confidence of a model span (patterns with a validator or a cue rank above it)
+CONFIDENCE: Final = {"cn_name": 0.8, "cn_address": 0.8}
+#: what a model span must look like to be kept: a name is 2-6 Han characters (a middle dot
+#: allowed); an address holds a place or street word and is at least 40% Han characters
+#: (long digit runs after 单号 or 编号 are not addresses)
+_NAME: Final = r"^[\u3400-\u9fff·]{2,6}$"
+_PLACE: Final = r"[省市区县镇乡村路街道巷弄楼栋室苑园里庄屯旗盟州]"
+#: how an address the model reads past the patterns' end may end (a number, a building, a
+#: room): otherwise the patterns' end stands
+_ADDRESS_END: Final = r"[0-9０-９号楼栋室座层厦场心园苑元院区城馆店]"
+
+
+def model_spans(series: pl.Series, *, found: pl.DataFrame) -> pl.DataFrame:
+    """Spans (``SPAN_SCHEMA``) the model finds in each row of ``series`` (nulls: none) that
+    overlap none of the spans ``found`` by patterns and cues: where both see something, the
+    validated or cued span and its boundaries win. Only rows holding a Han character are
+    tagged: the model knows Chinese names and addresses."""
+    han = series.str.contains(r"[\u3400-\u9fff]").fill_null(False)
+    rows = han.arg_true().to_list()
+    if not rows:
+        return pl.DataFrame(schema=SPAN_SCHEMA)
+    texts = series.gather(rows).to_list()
+    tagged = ner.tag([t or "" for t in texts])
+    out = [
+        (row, start, end, kind, CONFIDENCE[kind])
+        for row, spans in zip(rows, tagged, strict=True)
+        for start, end, kind in spans
+    ]
+    spans = _plausible(pl.DataFrame(out, schema=SPAN_SCHEMA, orient="row"), series)
+    last = series.gather(spans.get_column("row")).str.slice(spans.get_column("end") - 1, 1)
+    spans = spans.with_row_index("__id").with_columns(
+        last.str.contains(_ADDRESS_END).fill_null(False).alias("__ends_well")
+    )
+    if found.height == 0 or spans.height == 0:
+        return spans.drop("__id", "__ends_well")
+    others = found.select(
+        "row",
+        pl.col("start").alias("__s"),
+        pl.col("end").alias("__e"),
+        pl.col("pii_type").alias("__t"),
+    )
+    # an address the model reads further than the patterns did (a building, a room) keeps
+    # its length: a pattern address inside a model address is no clash
+    longer_address = (
+        pl.col("__ends_well")
+        & (pl.col("pii_type") == "cn_address")
+        & (pl.col("__t") == "cn_address")
+        & (pl.col("start") == pl.col("__s"))
+        & (pl.col("__e") <= pl.col("end"))
+    )
+    clash = (
+        spans.join(others, on="row")
+        .filter((pl.col("start") < pl.col("__e")) & (pl.col("__s") < pl.col("end")))
+        .filter(~longer_address)
+        .get_column("__id")
+    )
+    return spans.filter(~pl.col("__id").is_in(clash.implode())).drop("__id", "__ends_well")
+
+
+def _plausible(spans: pl.DataFrame, series: pl.Series) -> pl.DataFrame:
+    """The model's spans that look like what they claim (see ``_NAME`` and ``_PLACE``)."""
+    if spans.height == 0:
+        return spans
+    text = series.gather(spans.get_column("row")).str.slice(
+        spans.get_column("start"), spans.get_column("end") - spans.get_column("start")
+    )
+    han = text.str.count_matches(r"[\u3400-\u9fff]")
+    kind = spans.get_column("pii_type")
+    keep = ((kind == "cn_name") & text.str.contains(_NAME)) | (
+        (kind == "cn_address") & text.str.contains(_PLACE) & (han >= 0.4 * text.str.len_chars())
+    )
+    return spans.filter(keep.fill_null(False))
