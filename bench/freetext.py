@@ -80,6 +80,12 @@ def parse_args() -> argparse.Namespace:
         " name, address, mobile and card each, plus dates, order numbers and amounts",
     )
     p.add_argument("--strict", action="store_true", help="exit 3 when the target is missed")
+    p.add_argument(
+        "--no-model",
+        dest="model",
+        action="store_false",
+        help="patterns and cues only (without the statistical name and address model)",
+    )
     return p.parse_args()
 
 
@@ -223,17 +229,19 @@ def main() -> int:
         f"{len(texts):,} rows, {size / 1e6:.1f} MB in {time.perf_counter() - t0:.1f} s"
     )
 
-    scan_series(texts=texts.head(1000))  # warm-up: regex compilation, reference tables
+    scan_series(
+        texts=texts.head(1000), model=args.model
+    )  # warm-up: regex compilation, reference tables
     times: list[float] = []
     frame = pl.DataFrame()
     for run in range(args.runs):
         start = time.perf_counter()
-        frame = scan_series(texts=texts)
+        frame = scan_series(texts=texts, model=args.model)
         times.append(time.perf_counter() - start)
         log(f"run {run + 1}: {times[-1]:.3f} s, {size / times[-1] / 1e6:.1f} MB/s")
     seconds = statistics.median(times)
     start = time.perf_counter()
-    masked = mask_series(texts=texts)
+    masked = mask_series(texts=texts, model=args.model)
     mask_seconds = time.perf_counter() - start
     assert masked.len() == texts.len()
 
@@ -245,7 +253,9 @@ def main() -> int:
     rate = size / seconds / 1e6
     kind = "customer-service notes" if args.corpus == "notes" else "dense stress records"
     record: dict[str, Any] = {
-        "name": NAME if args.corpus == "notes" else f"{NAME}_dense",
+        "name": (NAME if args.corpus == "notes" else f"{NAME}_dense")
+        + ("" if args.model else "_no_model"),
+        "model": args.model,
         "input": (
             f"{len(texts):,} synthetic {kind} (备注), {size / 1e6:.1f} MB UTF-8"
             f" ({len(base):,} generated, seed {SEED}, x{repeats})"
