@@ -15,6 +15,10 @@ CONFIDENCE: Final = {"cn_name": 0.8, "cn_address": 0.8}
 #: allowed); an address holds a place or street word and is at least 40% Han characters
 #: (long digit runs after 单号 or 编号 are not addresses)
 _NAME: Final = r"^[\u3400-\u9fff·]{2,6}$"
+#: function words that never start a name (a run of them is filler, not a person)
+_NOT_FIRST: Final = (
+    r"^[的了是在和与或而把被对让给到就都也很又还这那我你他她它们得着过会要能吗呢吧啊哦嗯]"
+)
 _PLACE: Final = r"[省市区县镇乡村路街道巷弄楼栋室苑园里庄屯旗盟州]"
 #: how an address the model reads past the patterns' end may end (a number, a building, a
 #: room): otherwise the patterns' end stands
@@ -77,7 +81,7 @@ def _plausible(spans: pl.DataFrame, series: pl.Series) -> pl.DataFrame:
     )
     han = text.str.count_matches(r"[\u3400-\u9fff]")
     kind = spans.get_column("pii_type")
-    keep = ((kind == "cn_name") & text.str.contains(_NAME)) | (
+    keep = ((kind == "cn_name") & text.str.contains(_NAME) & ~text.str.contains(_NOT_FIRST)) | (
         (kind == "cn_address") & text.str.contains(_PLACE) & (han >= 0.4 * text.str.len_chars())
     )
     return spans.filter(keep.fill_null(False))
