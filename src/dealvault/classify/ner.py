@@ -147,7 +147,9 @@ def tag(texts: list[str], *, chunk: int = 120) -> list[list[tuple[int, int, str]
         for row, (_, _, piece) in enumerate(batch):
             codes[row, : len(piece)] = np.frombuffer(piece.encode("utf-32-le"), dtype=np.uint32)
         rows = features(codes, bits=m.bits)
-        scores = m.weights[rows].sum(axis=2)
+        scores = m.weights[rows[:, :, 0]]  # template by template: no 4-D intermediate
+        for t in range(1, rows.shape[2]):
+            scores += m.weights[rows[:, :, t]]
         labels = viterbi(scores, lengths, m.transitions)
         for row in np.flatnonzero(labels.any(axis=1)).tolist():
             number, offset, _ = batch[row]
