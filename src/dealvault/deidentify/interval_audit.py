@@ -74,15 +74,12 @@ class Problem:
     known: Sequence[bool]
     lower: Sequence[float]
     integer: bool
-    #: lines whose members add up to the total; None = decide from ``values``
-    additive: Sequence[bool] | None = None
     #: relative slack on equalities (sums of amounts are floats)
     tolerance: float = 0.0
 
 
 def _additive(problem: Problem) -> list[bool]:
-    if problem.additive is not None:
-        return list(problem.additive)
+    """Which lines' members add up to their total (customer-level grouping)."""
     v = problem.values
     return [
         math.isclose(sum(v[i] for i in line.members), v[line.total], rel_tol=1e-9, abs_tol=1e-6)

@@ -11,7 +11,6 @@ from typing import Any, Literal
 
 import numpy as np
 import polars as pl
-from sqlalchemy import func, select
 
 from dealvault.access.models import Organization
 from dealvault.access.principal import Principal
@@ -27,20 +26,26 @@ from dealvault.deidentify.levels import (
     column_types,
     direct_columns,
     full_view,
-    is_direct,
     masked_linkage,
     masked_view,
     pseudonymized_view,
 )
 from dealvault.deidentify.measures import parse_measure
 from dealvault.deidentify.tokens import make_tokens, token_key
-from dealvault.deidentify.unlink import UnlinkKeys, perturbed, row_order, seeded_keys, unlink_keys
+from dealvault.deidentify.unlink import perturbed, row_order
 from dealvault.errors import Invalid
 from dealvault.flows import aggregate_cache
+from dealvault.flows.release_pages import (
+    disguised,
+    full_page,
+    recipient_keys,
+    stored_types,
+    table_roles,
+    view_page,
+)
 from dealvault.ingest.fields import Category, TableRole
 from dealvault.transfer.canaries import SUBJECT_PREFIX, aligned
-from dealvault.transfer.canary_profile import donor_picks, groups_of, profiled
-from dealvault.vault.models import Dataset, DatasetColumn, DatasetTable
+from dealvault.vault.models import Dataset
 
 NUMERIC_QIS = frozenset({"age", "order_count", "total_amount", "quantity", "amount"})
 DATE_QIS = frozenset({"registered_at", "first_order", "last_order", "birth_date"})
@@ -121,33 +126,33 @@ def build(
     )
     planted = canaries if canaries is not None and req.level in CANARY_LEVELS else None
     keys = (
-        _unlink_keys(uow, keyring, req, ds=ds, recipient=recipient)
+        recipient_keys(uow, keyring, req, ds=ds, recipient=recipient)
         if planted is not None or (req.level in SHUFFLED_LEVELS)
         else None
     )
     page = (
-        _page(uow, req, ds=ds, read=read, record_ids=record_ids, canaries=planted, keys=keys)
+        view_page(uow, req, ds=ds, read=read, record_ids=record_ids, canaries=planted, keys=keys)
         if paged and keys is not None
         else None
     )
     if paged and req.level == Level.FULL:
-        page = _full_page(req, read=read, record_ids=record_ids)
+        page = full_page(req, read=read, record_ids=record_ids)
     if page is not None:
         frame, available = page
-        types = column_types(frame.columns, stored=_stored_types(uow, ds))
+        types = column_types(frame.columns, stored=stored_types(uow, ds))
         return _records(uow, keyring, req, ds, recipient, frame, available, row_cap, types)
     if req.level == Level.AGGREGATE:
-        types = _stored_types(uow, ds)
+        types = stored_types(uow, ds)
         key = (
             aggregate_cache.content_key(uow, ds=ds, types=types),
             req.table, tuple(req.group_by), tuple(req.measures), req.k_min, req.epsilon,
             req.seed, tuple(sorted(req.categories)),
         )  # fmt: skip
         table, report = aggregate_cache.remembered(
-            key, lambda: _aggregate(req, ds=ds, roles=_table_roles(uow, ds), read=read, uow=uow)
+            key, lambda: _aggregate(req, ds=ds, roles=table_roles(uow, ds), read=read, uow=uow)
         )
         return table, report, []
-    roles = _table_roles(uow, ds)
+    roles = table_roles(uow, ds)
     today = date.today()
     customers = read(TableRole.CUSTOMERS)
     n = customers.height
@@ -168,7 +173,7 @@ def build(
     )
     has_orders = TableRole.ORDERS.value in roles
     orders = read(TableRole.ORDERS) if wants_orders and has_orders else None
-    types = column_types(customers.columns, stored=_stored_types(uow, ds))
+    types = column_types(customers.columns, stored=stored_types(uow, ds))
     if req.level == Level.ANONYMIZED:
         if req.table != TableRole.CUSTOMERS:
             raise Invalid(
@@ -176,7 +181,7 @@ def build(
             )
         analysed = add_derived(customers, orders=orders, on=today)
         if planted is not None and keys is not None:
-            analysed = _disguised(
+            analysed = disguised(
                 analysed, n=n, pool=None, keys=keys, ds=ds, level=req.level, types=types
             )
         if row_cap is not None and analysed.height > row_cap:
@@ -200,10 +205,10 @@ def build(
     frame = customers
     if req.table != TableRole.CUSTOMERS:
         frame = orders if req.table == TableRole.ORDERS and orders is not None else read(req.table)
-        types = column_types(frame.columns, stored=_stored_types(uow, ds))
+        types = column_types(frame.columns, stored=stored_types(uow, ds))
     elif req.level == Level.PSEUDONYMIZED:
         frame = add_derived(customers, orders=orders, on=today)
-        types = column_types(frame.columns, stored=_stored_types(uow, ds))
+        types = column_types(frame.columns, stored=stored_types(uow, ds))
     if req.table == TableRole.CUSTOMERS and keys is not None and req.level in SHUFFLED_LEVELS:
         order = row_order(
             keys.order, dataset_id=ds.id, record_ids=frame.get_column("record_id").to_numpy()
@@ -213,9 +218,7 @@ def build(
             if row_cap is not None and req.window is None and row_cap < frame.height:
                 shown = order[:row_cap]  # a capped extract: donors among its own customers
                 pool = np.sort(shown[shown < n])
-            frame = _disguised(
-                frame, n=n, pool=pool, keys=keys, ds=ds, level=req.level, types=types
-            )
+            frame = disguised(frame, n=n, pool=pool, keys=keys, ds=ds, level=req.level, types=types)
         if req.level == Level.PSEUDONYMIZED:
             frame = perturbed(frame, key=keys.noise, dataset_id=ds.id)
         frame = frame.select(pl.all().gather(order))
@@ -239,7 +242,7 @@ def _aggregate(
     customers = read(TableRole.CUSTOMERS)
     has_orders = TableRole.ORDERS.value in roles
     orders = read(TableRole.ORDERS) if transaction and has_orders else None
-    types = column_types(customers.columns, stored=_stored_types(uow, ds))
+    types = column_types(customers.columns, stored=stored_types(uow, ds))
     analysed = add_derived(customers, orders=orders, on=date.today())
     rows = analysed
     if req.table != TableRole.CUSTOMERS:
@@ -316,191 +319,6 @@ def _records(
     return pseudonymized_view(frame, types=types, tokens=tokens), report, subjects
 
 
-def _with_order_summaries(
-    uow: UnitOfWork, req: DisclosureRequest, *, ds: Dataset, read: Reader, customers: pl.DataFrame
-) -> pl.DataFrame:
-    """Some customers with the order summaries a pseudonymized view carries, from the orders
-    of these customers only."""
-    transaction = not req.categories or Category.TRANSACTION.value in req.categories
-    orders = None
-    if transaction and TableRole.ORDERS.value in _table_roles(uow, ds):
-        ids = customers.filter(pl.col("record_id") >= 0).get_column("record_id")
-        wanted = ids.to_list()
-        if not wanted:  # no real customer here: one customer's orders give the columns
-            wanted = read(TableRole.CUSTOMERS, span=(0, 1)).get_column("record_id").to_list()
-        orders = read(TableRole.ORDERS, records=wanted)
-    return add_derived(customers, orders=orders, on=date.today())
-
-
-def _unlink_keys(
-    uow: UnitOfWork,
-    keyring: KeyRing,
-    req: DisclosureRequest,
-    *,
-    ds: Dataset,
-    recipient: Organization,
-) -> UnlinkKeys:
-    """The recipient's row-order, noise and canary-profile keys: from the dataset's index key,
-    or from the request's seed (tests)."""
-    if req.seed is not None:
-        return seeded_keys(req.seed, recipient_id=recipient.id)
-    index_key = keyring.dataset_key(uow.keys, dataset_id=ds.id, purpose=INDEX, version=1)
-    return unlink_keys(index_key, recipient_id=recipient.id)
-
-
-def _canary_groups(
-    frame: pl.DataFrame, *, level: Level, types: dict[str, str | None] | None = None
-) -> list[tuple[str, ...]]:
-    """The column groups canaries draw: at ``masked`` the gender stays the canary's own (its
-    masked ID number shows it) and the e-mail takes a real customer's domain (masked e-mail
-    shows the domain); direct identifiers always stay the canary's own."""
-    kept = {c for c, t in (types or {}).items() if is_direct(c, t)}
-    if level == Level.MASKED:
-        kept.add("gender")
-    return groups_of(frame.columns, keep=kept, domain=level == Level.MASKED)
-
-
-def _disguised(
-    frame: pl.DataFrame,
-    *,
-    n: int,
-    pool: np.ndarray | None,
-    keys: UnlinkKeys,
-    ds: Dataset,
-    level: Level,
-    types: dict[str, str | None],
-) -> pl.DataFrame:
-    """``frame`` (``n`` customers, then the canaries) with the canaries' drawn columns taken
-    from the customers of ``pool`` (row indices; None: all ``n``)."""
-    m = frame.height - n
-    if m <= 0 or n == 0:
-        return frame
-    chosen = np.arange(n, dtype=np.int64) if pool is None else pool
-    if chosen.size == 0:
-        return frame
-    groups = _canary_groups(frame, level=level, types=types)
-    picks = donor_picks(
-        keys.profile, dataset_id=ds.id, slots=m, groups=len(groups), pool=chosen.size
-    )
-    donors = frame.slice(0, n).select(pl.all().gather(chosen))
-    canaries = profiled(frame.slice(n, m), donors=donors, picks=picks, groups=groups)
-    return pl.concat([frame.slice(0, n), canaries], how="vertical")
-
-
-def _full_page(
-    req: DisclosureRequest, *, read: Reader, record_ids: RecordIds
-) -> tuple[pl.DataFrame, int] | None:
-    """A page of the full view (record order, no canaries): one run of the customers."""
-    assert req.window is not None
-    offset, limit = req.window
-    if offset < 0 or limit < 1:
-        raise Invalid("a page needs an offset of 0 or more and a limit of 1 or more")
-    n = len(record_ids())
-    if n == 0:
-        return None
-    run = max(0, min(limit, n - offset))
-    got = read(TableRole.CUSTOMERS, span=(min(offset, n), run)) if run else None
-    if got is None:
-        got = read(TableRole.CUSTOMERS, span=(0, 1)).head(0)
-    elif got.height != run:
-        return None
-    return got, n
-
-
-def _page(
-    uow: UnitOfWork,
-    req: DisclosureRequest,
-    *,
-    ds: Dataset,
-    read: Reader,
-    record_ids: RecordIds,
-    canaries: pl.DataFrame | None,
-    keys: UnlinkKeys,
-) -> tuple[pl.DataFrame, int] | None:
-    """The rows of ``req.window`` of the whole view with its canaries, decrypting only the
-    customers on it (and the donors of its canaries), and the whole view's length; None when
-    the view holds no customer or the customers changed while it was read (the caller then
-    reads the whole table)."""
-    assert req.window is not None
-    offset, limit = req.window
-    if offset < 0 or limit < 1:
-        raise Invalid("a page needs an offset of 0 or more and a limit of 1 or more")
-    ids = np.asarray(record_ids(), dtype=np.int64)
-    n = ids.size
-    if n == 0:
-        return None
-    m = canaries.height if canaries is not None else 0
-    every = (
-        ids
-        if canaries is None
-        else np.concatenate([ids, canaries.get_column("record_id").to_numpy().astype(np.int64)])
-    )
-    order = row_order(keys.order, dataset_id=ds.id, record_ids=every)
-    wanted = order[offset : offset + limit]
-    real = np.sort(wanted[wanted < n])
-    got = _customers(read, ids[real])
-    if got is None:
-        return None
-    local = np.where(wanted < n, np.searchsorted(real, wanted), real.size + wanted - n)
-    if m and canaries is not None:
-        got = pl.concat([got, aligned(canaries, like=got)], how="vertical")
-    frame = got.select(pl.all().gather(local))
-    pseudonymized = req.level == Level.PSEUDONYMIZED
-    if pseudonymized:
-        frame = _with_order_summaries(uow, req, ds=ds, read=read, customers=frame)
-    slots = wanted[wanted >= n] - n
-    if slots.size:
-        frame = _page_canaries(
-            uow, req, frame, ds=ds, read=read, ids=ids, slots=slots, keys=keys, m=m
-        )
-    if pseudonymized:
-        frame = perturbed(frame, key=keys.noise, dataset_id=ds.id)
-    return frame, n + m
-
-
-def _customers(read: Reader, ids: np.ndarray) -> pl.DataFrame | None:
-    """These customers in record order (None when some are no longer active)."""
-    if ids.size == 0:
-        return read(TableRole.CUSTOMERS, span=(0, 1)).head(0)
-    got = read(TableRole.CUSTOMERS, records=ids.tolist())
-    return got if got.height == ids.size else None
-
-
-def _page_canaries(
-    uow: UnitOfWork,
-    req: DisclosureRequest,
-    frame: pl.DataFrame,
-    *,
-    ds: Dataset,
-    read: Reader,
-    ids: np.ndarray,
-    slots: np.ndarray,
-    keys: UnlinkKeys,
-    m: int,
-) -> pl.DataFrame:
-    """The page's canaries with the values the whole view gives them: their donors (among
-    all the view's customers) are decrypted, summarised and derived as the view's rows are."""
-    types = column_types(frame.columns, stored=_stored_types(uow, ds))
-    groups = _canary_groups(frame, level=req.level, types=types)
-    picks = donor_picks(keys.profile, dataset_id=ds.id, slots=m, groups=len(groups), pool=ids.size)
-    needed = np.unique(picks[slots])
-    donors = _customers(read, ids[needed])
-    if donors is None or donors.height == 0:
-        return frame
-    if req.level == Level.PSEUDONYMIZED:
-        donors = _with_order_summaries(uow, req, ds=ds, read=read, customers=donors)
-    else:
-        donors = add_derived(donors, on=date.today()) if "age" in frame.columns else donors
-    donors = aligned(donors, like=frame)
-    is_canary = frame.get_column("record_id").to_numpy() < 0
-    at = np.flatnonzero(is_canary)
-    local = np.searchsorted(needed, picks[slots])
-    fixed = profiled(frame.select(pl.all().gather(at)), donors=donors, picks=local, groups=groups)
-    rows = np.arange(frame.height)
-    rows[at] = frame.height + np.arange(at.size)
-    return pl.concat([frame, fixed], how="vertical").select(pl.all().gather(rows))
-
-
 RECORD_LEVELS = frozenset({Level.ANONYMIZED, Level.PSEUDONYMIZED, Level.MASKED, Level.FULL})
 #: Record-level views of the customers released in the recipient's own row order.
 SHUFFLED_LEVELS = frozenset({Level.PSEUDONYMIZED, Level.MASKED})
@@ -548,25 +366,3 @@ def _refuse_direct(names: Sequence[str], types: dict[str, str | None], what: str
             f"{', '.join(bad)} directly identif{'ies' if len(bad) == 1 else 'y'} a person and"
             f" cannot be a {what} column at this level"
         )
-
-
-def _table_roles(uow: UnitOfWork, ds: Dataset) -> set[str]:
-    return set(
-        uow.records.scalars(select(DatasetTable.role).where(DatasetTable.dataset_id == ds.id))
-    )
-
-
-def _stored_types(uow: UnitOfWork, ds: Dataset) -> dict[str, str | None]:
-    rows = uow.records.execute(
-        select(
-            DatasetColumn.field,
-            DatasetColumn.source_name,
-            func.coalesce(DatasetColumn.override, DatasetColumn.pii_type),
-        )
-        .join(DatasetTable, DatasetTable.id == DatasetColumn.table_id)
-        .where(DatasetTable.dataset_id == ds.id)
-    ).all()
-    out: dict[str, str | None] = {}
-    for fld, source, pii in rows:
-        out[fld or source] = pii
-    return out
