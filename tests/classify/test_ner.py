@@ -4,6 +4,7 @@ same as the trainer's, and the shipped weights on invented sentences."""
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 from pathlib import Path
 
@@ -13,6 +14,10 @@ import pytest
 from dealvault.classify import ner
 
 ROOT = Path(__file__).resolve().parents[2]
+#: the native kernel is built wherever a C compiler is; CI has one, so there it must exist
+NATIVE = pytest.mark.skipif(
+    ner.native is None and not os.environ.get("CI"), reason="the native kernel was not built"
+)
 
 
 def test_viterbi_finds_the_best_path_of_each_sentence() -> None:
@@ -83,3 +88,54 @@ def test_text_without_personal_information_gives_nothing_and_long_text_is_cut() 
     found = ner.tag([long])[0]
     assert len([1 for _, _, kind in found if kind == "cn_name"]) >= 45
     assert all(long[s:e] for s, e, _ in found)
+
+
+def _mixed_texts() -> list[str]:
+    """Invented texts of every kind the tagger meets: short, long (cut into pieces), empty,
+    with characters outside the basic plane, Latin, digits and punctuation."""
+    rng = np.random.default_rng(11)
+    han = [chr(c) for c in rng.integers(0x4E00, 0x4E00 + 400, size=4000)]
+    words = ["客户", "王小明", "先生", "来电", "浙江省杭州市", "文三路", "478号", "，", "。", "😀",
+             "Room 5", "电话", "13800000000", "\n", "李总", "说"]  # fmt: skip
+    texts = ["", "王", "。", "客户王小明先生来电询问退款进度。", "😀李建国😀" * 3]
+    for i in range(300):
+        parts = rng.choice(words, size=int(rng.integers(1, 60))).tolist()
+        parts.insert(int(rng.integers(0, len(parts) + 1)), "".join(han[i : i + 7]))
+        texts.append("".join(parts))
+    return texts
+
+
+@NATIVE
+def test_the_native_kernel_gives_the_numpy_paths_labels(monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = _mixed_texts()
+    native = ner.tag(texts)
+    assert any(native), "the texts hold names the model finds"
+    monkeypatch.setattr(ner, "native", None)
+    assert ner.tag(texts) == native
+
+
+def test_pieces_do_not_run_into_each_other() -> None:
+    # a name at the end of one text and one at the start of the next stay two spans in
+    # their own texts; a text longer than a piece keeps its offsets
+    texts = ["联系人：王小明", "李建国负责回访。", "", "说明。" * 60 + "客户王小明先生来电。"]
+    found = ner.tag(texts)
+    for text, spans in zip(texts, found, strict=True):
+        assert all(0 <= s < e <= len(text) for s, e, _ in spans)
+    assert "王小明" in [texts[0][s:e] for s, e, _ in found[0]]
+    assert "王小明" in [texts[3][s:e] for s, e, _ in found[3]]
+
+
+@NATIVE
+def test_the_native_kernel_refuses_inconsistent_buffers() -> None:
+    m = ner.model()
+    codes = np.array([0x738B, 0x5C0F], dtype=np.uint32)
+    templates = np.zeros((1, 3), dtype=np.int64)
+    out = np.zeros(2, dtype=np.int8)
+    args = (m.weights, m.transitions, templates, m.bits)
+    with pytest.raises(ValueError, match="outside the codes"):
+        ner.native.tag(codes, np.array([1]), np.array([5]), *args, out)
+    with pytest.raises(ValueError, match="2\\*\\*bits"):
+        ner.native.tag(codes, np.array([0]), np.array([2]), m.weights, m.transitions,
+                        templates, m.bits - 1, out)  # fmt: skip
+    with pytest.raises(ValueError, match="lengths do not match"):
+        ner.native.tag(codes, np.array([0]), np.array([2]), *args, np.zeros(3, np.int8))

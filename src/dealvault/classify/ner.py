@@ -13,8 +13,10 @@ share a row), so a batch is scored with array lookups only.
 from __future__ import annotations
 
 import functools
+import importlib
 from dataclasses import dataclass
 from importlib import resources
+from types import ModuleType
 from typing import Final
 
 import numpy as np
@@ -29,6 +31,17 @@ TEMPLATES: Final[tuple[tuple[int, int | None], ...]] = (
 )  # fmt: skip
 SHAPE: Final = len(TEMPLATES)  # template number of the character-class triple
 PAD: Final = 1  # the code of a position before the start or after the end
+
+
+def _load_native() -> ModuleType | None:
+    try:
+        return importlib.import_module("dealvault.classify._crf")
+    except ImportError:  # built without a C compiler: the numpy path gives the same labels
+        return None
+
+
+#: the native kernel (classify/_crf.c) where the install built it, else None
+native: ModuleType | None = _load_native()
 _MIX = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F), np.uint64(0x165667B19E3779F9))
 
 
@@ -102,60 +115,197 @@ def model() -> Model:
         )
 
 
+BMP: Final = 1 << 16  # characters below this code are scored from per-code tables
+
+
+@dataclass(frozen=True)
+class Tables:
+    """The model's features of one character made into direct lookups by code (codes below
+    :data:`BMP`): the weights of each single-character template, the first half of each
+    pair template's hash, the character class and the weights of each class triple."""
+
+    single: tuple[tuple[int, npt.NDArray[np.float32]], ...]  # (offset, code x labels)
+    pair: tuple[tuple[int, int, npt.NDArray[np.uint64]], ...]  # (offset, offset, code -> half)
+    classes: npt.NDArray[np.int64]
+    shape: npt.NDArray[np.float32]  # triple x labels
+
+
+@functools.cache
+def tables() -> Tables:
+    """Lookup tables of the shipped model, built once per process (~10 MB)."""
+    m = model()
+    codes = np.arange(BMP, dtype=np.int64)
+    single, pair = [], []
+    for t, (first, second) in enumerate(TEMPLATES):
+        if second is None:
+            single.append((first, m.weights[feature_hash(t, codes, 0, bits=m.bits)]))
+        else:
+            with np.errstate(over="ignore"):
+                half = ((np.uint64(t + 1) * _MIX[0]) ^ codes.astype(np.uint64)) * _MIX[1]
+            pair.append((first, second, half))
+    triples = np.arange(216, dtype=np.int64)
+    return Tables(
+        single=tuple(single),
+        pair=tuple(pair),
+        classes=char_class(codes),
+        shape=m.weights[feature_hash(SHAPE, triples, 0, bits=m.bits)],
+    )
+
+
+def emissions(codes: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+    """State scores (sentences x length x labels) of ``codes`` (sentences x length, padded
+    with :data:`PAD`): the sum of the weights of every feature, as :func:`features` hashes
+    them; sentences holding a code at or above :data:`BMP` are scored by hashing."""
+    m, tab = model(), tables()
+    wide = (codes >= BMP).any(axis=1)
+    if wide.any():
+        out = np.empty((*codes.shape, m.weights.shape[1]), dtype=np.float32)
+        out[~wide] = emissions(codes[~wide])
+        rows = features(codes[wide], bits=m.bits)
+        out[wide] = m.weights[rows].sum(axis=2, dtype=np.float32)
+        return out
+    n, length = codes.shape
+    padded = np.full((n, length + 4), PAD, dtype=np.int64)
+    padded[:, 2 : length + 2] = codes
+
+    def at(offset: int) -> npt.NDArray[np.int64]:
+        return padded[:, 2 + offset : 2 + offset + length]
+
+    scores = np.zeros((n, length, m.weights.shape[1]), dtype=np.float32)
+    for offset, table in tab.single:
+        scores += table[at(offset)]
+    mask = np.uint64((1 << m.bits) - 1)
+    with np.errstate(over="ignore"):
+        for first, second, half in tab.pair:
+            mixed = half[at(first)]
+            mixed ^= at(second).astype(np.uint64)
+            mixed *= _MIX[2]
+            mixed ^= mixed >> np.uint64(29)
+            mixed &= mask
+            scores += m.weights[mixed.astype(np.intp)]
+    cls = tab.classes[padded]
+    scores += tab.shape[cls[:, 1 : 1 + length] * 36 + cls[:, 2 : 2 + length] * 6 + cls[:, 3:-1]]
+    return scores
+
+
 def viterbi(
     scores: npt.NDArray[np.float32], lengths: npt.NDArray[np.int64], trans: npt.NDArray[np.float32]
 ) -> npt.NDArray[np.int64]:
-    """The best label sequence of each sentence (scores: sentences x length x labels)."""
+    """The best label sequence of each sentence (scores: sentences x length x labels); where
+    two moves score the same, the lower label wins. Steps run over all sentences at once,
+    label by label on contiguous rows."""
     n, length, k = scores.shape
-    best = scores[:, 0, :].copy()
-    back = np.zeros((n, length, k), dtype=np.int64)
+    by_step = np.ascontiguousarray(scores.transpose(1, 2, 0))  # length x labels x sentences
+    best = by_step[0].copy()
+    back = np.zeros((length, k, n), dtype=np.int8)
+    into = np.ascontiguousarray(trans.T)[:, :, None]  # to x from x 1
     for i in range(1, length):
-        candidate = best[:, :, None] + trans[None, :, :]  # from x to
-        back[:, i, :] = candidate.argmax(axis=1)
-        moved = candidate.max(axis=1) + scores[:, i, :]
-        live = (i < lengths)[:, None]
-        best = np.where(live, moved, best)
+        candidate = best[None, :, :] + into  # to x from x sentences
+        top = candidate.max(axis=1)
+        step = back[i]
+        for source in range(k - 1, 0, -1):
+            step[candidate[:, source, :] == top] = source
+        step[candidate[:, 0, :] == top] = 0
+        live = i < lengths
+        best = np.where(live[None, :], top + by_step[i], best)
     path = np.zeros((n, length), dtype=np.int64)
-    rows = np.arange(n)
-    current = best.argmax(axis=1)  # a sentence's best stays fixed after its end
+    columns = np.arange(n)
+    current = best.argmax(axis=0)  # a sentence's best stays fixed after its end
     for i in range(length - 1, -1, -1):
         live = i < lengths
         path[:, i] = np.where(live, current, 0)
         if i > 0:
-            current = np.where(live, back[rows, i, current], current)
+            current = np.where(live, back[i, current, columns], current)
     return path
 
 
 def tag(texts: list[str], *, chunk: int = 120) -> list[list[tuple[int, int, str]]]:
     """Spans (start, end, pii type) of names and addresses in each text. Texts are cut into
-    pieces of at most ``chunk`` characters at sentence ends where possible and tagged in
-    batches of similar length."""
-    m = model()
-    pieces: list[tuple[int, int, str]] = []  # (text number, offset, piece)
-    for number, text in enumerate(texts):
-        for offset, piece in _pieces(text, chunk=chunk):
-            pieces.append((number, offset, piece))
+    pieces of at most ``chunk`` characters at sentence ends where possible; each piece is
+    tagged on its own, by the native kernel where it was built (``_crf``), else in numpy."""
     out: list[list[tuple[int, int, str]]] = [[] for _ in texts]
-    order = sorted(range(len(pieces)), key=lambda p: len(pieces[p][2]))
-    for start in range(0, len(order), 4096):
-        batch = [pieces[p] for p in order[start : start + 4096]]
-        lengths = np.array([len(p[2]) for p in batch], dtype=np.int64)
-        width = int(lengths.max()) if len(batch) else 0
+    sizes = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    if not sizes.any():
+        return out
+    flat = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
+    text_starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    starts, lengths = _all_pieces(texts, sizes, text_starts, chunk=chunk)
+    labels = label_pieces(flat, starts, lengths)
+    found = np.flatnonzero(labels)
+    if not found.size:
+        return out
+    value = labels[found].astype(np.int64)
+    kind = (value + 1) // 2  # 1 person, 2 address
+    begins = value % 2 == 1  # a B- label
+    piece_start = np.zeros(len(flat), dtype=bool)
+    piece_start[starts] = True
+    new = np.ones(found.size, dtype=bool)
+    new[1:] = (
+        begins[1:]
+        | (found[1:] != found[:-1] + 1)
+        | (kind[1:] != kind[:-1])
+        | piece_start[found[1:]]
+    )
+    run_first = np.flatnonzero(new)
+    run_last = np.append(run_first[1:], found.size) - 1
+    span_start, span_end = found[run_first], found[run_last] + 1
+    number = np.searchsorted(text_starts, span_start, side="right") - 1
+    names = ("", KINDS["PER"], KINDS["ADDR"])
+    for n, a, b, k in zip(
+        number.tolist(),
+        (span_start - text_starts[number]).tolist(),
+        (span_end - text_starts[number]).tolist(),
+        kind[run_first].tolist(),
+        strict=True,
+    ):
+        out[n].append((a, b, names[k]))
+    return out
+
+
+def label_pieces(
+    flat: npt.NDArray[np.uint32], starts: npt.NDArray[np.int64], lengths: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int8]:
+    """The label of every code of ``flat`` that lies in a piece (``starts``, ``lengths``);
+    0 (``O``) elsewhere. Native kernel where built, else numpy: the same labels."""
+    m = model()
+    labels = np.zeros(len(flat), dtype=np.int8)
+    if native is not None:
+        templates = np.array(
+            [(a, 0 if b is None else b, int(b is not None)) for a, b in TEMPLATES], dtype=np.int64
+        )
+        native.tag(flat, starts, lengths, m.weights, m.transitions, templates, m.bits, labels)
+        return labels
+    order = np.argsort(lengths, kind="stable")
+    for low in range(0, len(order), 4096):
+        batch = order[low : low + 4096]
+        size = lengths[batch]
+        width = int(size.max())
         if width == 0:
             continue
-        codes = np.full((len(batch), width), PAD, dtype=np.int64)
-        for row, (_, _, piece) in enumerate(batch):
-            codes[row, : len(piece)] = np.frombuffer(piece.encode("utf-32-le"), dtype=np.uint32)
-        rows = features(codes, bits=m.bits)
-        scores = m.weights[rows[:, :, 0]]  # template by template: no 4-D intermediate
-        for t in range(1, rows.shape[2]):
-            scores += m.weights[rows[:, :, t]]
-        labels = viterbi(scores, lengths, m.transitions)
-        for row in np.flatnonzero(labels.any(axis=1)).tolist():
-            number, offset, _ = batch[row]
-            for s, e, kind in spans(labels[row, : lengths[row]]):
-                out[number].append((offset + s, offset + e, KINDS[kind]))
-    return out
+        inside = np.arange(width, dtype=np.int64)[None, :] < size[:, None]
+        where = starts[batch][:, None] + np.arange(width, dtype=np.int64)[None, :]
+        codes = np.where(inside, flat[np.where(inside, where, 0)].astype(np.int64), PAD)
+        scores = np.concatenate([emissions(codes[r : r + 256]) for r in range(0, len(codes), 256)])
+        found = viterbi(scores, size, m.transitions)
+        labels[where[inside]] = found[inside]
+    return labels
+
+
+def _all_pieces(
+    texts: list[str],
+    sizes: npt.NDArray[np.int64],
+    text_starts: npt.NDArray[np.int64],
+    *,
+    chunk: int,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """(start in the joined text, length) of every piece of every non-empty text."""
+    short = (sizes > 0) & (sizes <= chunk)
+    starts, lengths = [text_starts[short]], [sizes[short]]
+    for number in np.flatnonzero(sizes > chunk).tolist():
+        cut = np.array(_pieces(texts[number], chunk=chunk), dtype=np.int64)
+        starts.append(text_starts[number] + cut[:, 0])
+        lengths.append(cut[:, 1] - cut[:, 0])
+    return np.concatenate(starts), np.concatenate(lengths)
 
 
 def spans(labels: npt.NDArray[np.int64]) -> list[tuple[int, int, str]]:
@@ -173,18 +323,19 @@ def spans(labels: npt.NDArray[np.int64]) -> list[tuple[int, int, str]]:
     return [(int(a), int(b), str(k)) for a, b, k in found]
 
 
-_ENDS = frozenset("。！？；!?;\n")
+_ENDS: Final = "。！？；!?;\n"
 
 
-def _pieces(text: str, *, chunk: int) -> list[tuple[int, str]]:
-    """``text`` cut after sentence ends into pieces of at most ``chunk`` characters."""
-    out: list[tuple[int, str]] = []
+def _pieces(text: str, *, chunk: int) -> list[tuple[int, int]]:
+    """(start, end) of the pieces of ``text`` cut after sentence ends, each at most ``chunk``
+    characters long."""
+    out: list[tuple[int, int]] = []
     start = 0
     while start < len(text):
         end = min(len(text), start + chunk)
         if end < len(text):
-            cut = max((i for i in range(start, end) if text[i] in _ENDS), default=-1)
+            cut = max(text.rfind(c, start, end) for c in _ENDS)
             end = cut + 1 if cut >= start + chunk // 3 else end
-        out.append((start, text[start:end]))
+        out.append((start, end))
         start = end
     return out
