@@ -1,6 +1,7 @@
 """Person names and addresses in Chinese free text by a character-level linear-chain CRF: the
 weights ship in the package (``classify/data/ner_model.npz``, trained by scripts/train_ner.py),
-and tagging runs on whole batches of texts in numpy (hashed features, batched Viterbi).
+and tagging runs on whole batches of texts: in the native kernel ``classify/_crf.c`` where
+the install built it, else in numpy (per-code tables, batched Viterbi), with the same labels.
 
 Labels: ``O``, ``B-PER``/``I-PER`` (a person's name), ``B-ADDR``/``I-ADDR`` (an address from
 province to street, building or room). Features of character i (templates, by offset): the
