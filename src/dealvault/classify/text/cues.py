@@ -19,6 +19,7 @@ from dealvault.classify.text.lexicon import (
     _NAME_CUES,
     _NAME_STOPWORDS,
     _TITLES,
+    TITLE_ZONG_WORDS,
     _admin_pattern,
     _cue_pattern,
 )
@@ -32,6 +33,13 @@ def _cue_spans(texts: pl.Series) -> pl.DataFrame:
     cands = _locate(texts, _cue_pattern())
     if cands.height == 0:
         return pl.DataFrame(schema=SPAN_SCHEMA)
+    after = texts.gather(cands["row"]).str.slice(cands["end"], 1)
+    cands = cands.filter(
+        ~(
+            cands["m"].str.ends_with("总")
+            & after.str.contains(f"^[{TITLE_ZONG_WORDS}]").fill_null(False)
+        )
+    )
     m = pl.col("m")
     name_cue = f"^(?:{_NAME_CUES}){_NAME_CUE_TAIL}"
     address_cue = f"^(?:{_ADDRESS_CUES}){_ADDRESS_CUE_TAIL}"

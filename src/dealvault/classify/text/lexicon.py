@@ -17,8 +17,11 @@ _NAME_CUES: Final = (
 )
 _NAME_CUE_TAIL: Final = r"[:：\s]?(?:是|为|叫)?"
 _TITLES: Final = (
-    "先生|女士|小姐|太太|夫人|老师|师傅|经理|总监|主任|阿姨|老板|律师|医生|同学|大爷|大妈|总"
+    "先生|女士|小姐|太太|夫人|老师|师傅|经理|总监|主任|阿姨|老板|律师|医生|同学|大爷|大妈|总经理|总"
 )
+#: what may follow a title 总 that makes it a word (总统, 总书记): 李总 is a person, 蒙古总统 and
+#: 该党总书记 are not
+TITLE_ZONG_WORDS: Final = "统理书部共计结额数量体裁之而的是务局会站台署督司长编"
 # Surnames beyond the synthetic generator's list; characters that are also very common
 # words right after a cue (来, 要, 在, 和, ...) are deliberately left out.
 _EXTRA_SURNAMES: Final = (
@@ -124,10 +127,17 @@ def _admin_pattern() -> str:
 
 
 @cache
+def single_surnames() -> frozenset[str]:
+    """One-character surnames: the generator's and the extra ones."""
+    tables = name_tables()
+    return frozenset({s for s in tables.surname.to_list() if len(s) == 1} | set(_EXTRA_SURNAMES))
+
+
+@cache
 def _name_classes() -> tuple[str, str]:
     """Regex pieces for a surname and for one given-name character."""
     tables = name_tables()
-    singles = {s for s in tables.surname.to_list() if len(s) == 1} | set(_EXTRA_SURNAMES)
+    singles = single_surnames()
     compounds = {s for s in tables.surname.to_list() if len(s) > 1} | set(_COMPOUND_SURNAMES)
     given = {g for g in tables.given.to_list() if len(g) == 1} | set(_EXTRA_GIVEN)
     surname = f"(?:{_alternation(compounds)}|[{''.join(sorted(singles))}])"

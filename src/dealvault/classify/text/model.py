@@ -8,13 +8,17 @@ import polars as pl
 
 from dealvault.classify import ner
 from dealvault.classify.spans import SPAN_SCHEMA
+from dealvault.classify.text.lexicon import single_surnames
 
 #: confidence of a model span (patterns with a validator or a cue rank above it)
 CONFIDENCE: Final = {"cn_name": 0.8, "cn_address": 0.8}
-#: what a model span must look like to be kept: a name is 2-6 Han characters (a middle dot
-#: allowed); an address holds a place or street word and is at least 40% Han characters
+#: what a model span must look like to be kept: a name is 2-8 Han characters, or Han runs
+#: joined by a middle dot or dash (居来提·土尔地, 施特劳斯—卡恩), or a single surname (王 of
+#: 王大娘, 杜 of 杜氏: a person reference); an address holds a place or street word and is at least 40% Han characters
 #: (long digit runs after 单号 or 编号 are not addresses)
-_NAME: Final = r"^[\u3400-\u9fff·]{2,6}$"
+_NAME: Final = (
+    r"^(?:[\u3400-\u9fff]{2,8}|[\u3400-\u9fff]{1,8}(?:[·•・．—\-][\u3400-\u9fff]{1,8}){1,3})$"
+)
 #: function words that never start a name (a run of them is filler, not a person)
 _NOT_FIRST: Final = (
     r"^[的了是在和与或而把被对让给到就都也很又还这那我你他她它们得着过会要能吗呢吧啊哦嗯]"
@@ -81,7 +85,10 @@ def _plausible(spans: pl.DataFrame, series: pl.Series) -> pl.DataFrame:
     )
     han = text.str.count_matches(r"[\u3400-\u9fff]")
     kind = spans.get_column("pii_type")
-    keep = ((kind == "cn_name") & text.str.contains(_NAME) & ~text.str.contains(_NOT_FIRST)) | (
+    name = (text.str.contains(_NAME) & ~text.str.contains(_NOT_FIRST)) | text.is_in(
+        pl.Series(sorted(single_surnames()), dtype=pl.String).implode()
+    )
+    keep = ((kind == "cn_name") & name) | (
         (kind == "cn_address") & text.str.contains(_PLACE) & (han >= 0.4 * text.str.len_chars())
     )
     return spans.filter(keep.fill_null(False))
