@@ -14,8 +14,8 @@ from dealvault.classify.text.lexicon import single_surnames
 CONFIDENCE: Final = {"cn_name": 0.8, "cn_address": 0.8}
 #: what a model span must look like to be kept: a name is 2-8 Han characters, or Han runs
 #: joined by a middle dot or dash (居来提·土尔地, 施特劳斯—卡恩), or a single surname (王 of
-#: 王大娘, 杜 of 杜氏: a person reference); an address holds a place or street word and is at least 40% Han characters
-#: (long digit runs after 单号 or 编号 are not addresses)
+#: 王大娘, 杜 of 杜氏: a person reference); an address holds a place or street word and is at
+#: least 40% Han characters (long digit runs after 单号 or 编号 are not addresses)
 _NAME: Final = (
     r"^(?:[\u3400-\u9fff]{2,8}|[\u3400-\u9fff]{1,8}(?:[·•・．—\-][\u3400-\u9fff]{1,8}){1,3})$"
 )
