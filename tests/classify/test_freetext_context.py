@@ -232,3 +232,27 @@ def test_series_and_text_agree_on_the_new_findings() -> None:
         "身份证110105" + "*" * 8 + wrong_ric(ID17)[-4:],
     ]
     assert out[5] is None
+
+
+# --- person references: a surname with a title, and words that only look like one ---------
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [("李总说下周签约。", "李"), ("王先生来电。", "王"), ("张总经理已确认。", "张")],
+)
+def test_a_surname_before_a_title_is_a_person(text: str, name: str) -> None:
+    assert ("cn_name", name) in found(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["蒙古总统已抵达。", "该党总书记发表讲话。", "他是第七任总统。", "公司总部在上海。"]
+)
+def test_words_made_with_zong_are_not_a_title(text: str) -> None:
+    assert not [t for t, _ in found(text) if t == "cn_name"]
+
+
+def test_an_address_the_model_starts_earlier_than_the_region_names_is_kept_whole() -> None:
+    text = "江东区沧海路975号绿城绿园大厦1455室"
+    addresses = [v for t, v in found(text) if t == "cn_address"]
+    assert addresses and addresses[0].startswith("江东区"), addresses

@@ -58,13 +58,14 @@ def model_spans(series: pl.Series, *, found: pl.DataFrame) -> pl.DataFrame:
         pl.col("end").alias("__e"),
         pl.col("pii_type").alias("__t"),
     )
-    # an address the model reads further than the patterns did (a building, a room) keeps
-    # its length: a pattern address inside a model address is no clash
+    # an address the model reads further than the patterns did (a building, a room; the
+    # start of 江东区 where the patterns saw only 东区) keeps its length: a pattern address
+    # inside a model address is no clash
     longer_address = (
         pl.col("__ends_well")
         & (pl.col("pii_type") == "cn_address")
         & (pl.col("__t") == "cn_address")
-        & (pl.col("start") == pl.col("__s"))
+        & (pl.col("start") <= pl.col("__s"))
         & (pl.col("__e") <= pl.col("end"))
     )
     clash = (
