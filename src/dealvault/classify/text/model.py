@@ -60,7 +60,8 @@ def model_spans(series: pl.Series, *, found: pl.DataFrame) -> pl.DataFrame:
     )
     # an address the model reads further than the patterns did (a building, a room; the
     # start of 江东区 where the patterns saw only 东区) keeps its length: a pattern address
-    # inside a model address is no clash
+    # inside a model address is no clash, unless it holds two of them (two addresses the
+    # model ran together)
     longer_address = (
         pl.col("__ends_well")
         & (pl.col("pii_type") == "cn_address")
@@ -68,10 +69,13 @@ def model_spans(series: pl.Series, *, found: pl.DataFrame) -> pl.DataFrame:
         & (pl.col("start") <= pl.col("__s"))
         & (pl.col("__e") <= pl.col("end"))
     )
+    overlapping = spans.join(others, on="row").filter(
+        (pl.col("start") < pl.col("__e")) & (pl.col("__s") < pl.col("end"))
+    )
     clash = (
-        spans.join(others, on="row")
-        .filter((pl.col("start") < pl.col("__e")) & (pl.col("__s") < pl.col("end")))
-        .filter(~longer_address)
+        overlapping.group_by("__id")
+        .agg(bad=(~longer_address).any(), held=longer_address.sum())
+        .filter(pl.col("bad") | (pl.col("held") > 1))
         .get_column("__id")
     )
     return spans.filter(~pl.col("__id").is_in(clash.implode())).drop("__id", "__ends_well")
