@@ -51,6 +51,7 @@ _NAME_STOPWORD_TEXT: Final = (
     " 周一 周三 周四 周末 于一 高一 高三 田园 金山 江东 江北 方正"
 )
 _NAME_STOPWORDS: Final = frozenset(_NAME_STOPWORD_TEXT.split())
+NAME_STOPWORDS: Final = _NAME_STOPWORDS
 
 # Addresses: gazetteer (province / prefecture / county names) plus a street-level detail.
 _NUMBER: Final = r"(?:[0-9]{1,5}(?:[\-－][0-9]{1,5})?|[一二三四五六七八九十百零〇]{1,5})"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Final
 
 import polars as pl
 
 from dealvault.classify import ner
 from dealvault.classify.spans import SPAN_SCHEMA
-from dealvault.classify.text.lexicon import single_surnames
+from dealvault.classify.text.lexicon import NAME_STOPWORDS, single_surnames
 
 #: confidence of a model span (patterns with a validator or a cue rank above it)
 CONFIDENCE: Final = {"cn_name": 0.8, "cn_address": 0.8}
@@ -27,6 +28,20 @@ _PLACE: Final = r"[省市区县镇乡村路街道巷弄楼栋室苑园里庄屯�
 #: how an address the model reads past the patterns' end may end (a number, a building, a
 #: room): otherwise the patterns' end stands
 _ADDRESS_END: Final = r"[0-9０-９号楼栋室座层厦场心园苑元院区城馆店]"
+#: everyday words of service notes, some starting with a surname character (谢谢, 金额)
+_WORDS: Final = (
+    "谢谢 金额 余额 余下 包裹 包装 包括 包邮 费用 任何 任务 顾客 顾问 管理 陆续 万元 万分"
+    " 温度 温馨 毕业 方式 方面 方案 方法 方向 周期 周边 周年 高速 高端 高级 程序 程度 马上"
+    " 许多 许可 常用 常规 齐全 季度 夏季 连接 林业 黄色 白色 孙子 毛病 江湖 章程 甘心 向往"
+    " 宁可 雷同 石头 苏醒 景点 黎明 钱包 史上 张贴 李子 严格 严禁 汤圆 康复 易用 易碎 房子"
+    " 房间 段落 段时 杨树 文件 文字 武器 洪水 谈话 贺卡 龙头 卫生 古代 左右 于是 于此 向来"
+    " 伍佰 项目 秦岭 柏油 曲线 岳父 祝福 刘海 田地 霍乱 邵阳 客户 号码 关于 关注 关系 安装"
+    " 安全 安排 单号 路线 成功 成本 时间 计划 全部 习惯 邮费 尚未 申请 查询 查看 应该 司机"
+    " 商品 车辆 明白 明确 明显 明细 时候 经理 相关 相同 电话 地址 手机 订单 退款 退货 发货"
+    " 快递 收到 问题 处理 回复 联系 服务 投诉 售后 客服 产品 质量 价格 优惠 活动 会员 积分"
+    " 账户 账号 密码 银行 信息 身份 证件 工作 今天 明天 昨天 上午 下午 晚上 已经 可以 需要"
+    " 希望 感谢 麻烦 确认 核实 反馈 满意 不满 情况 原因 要求 提供 告知 通知 说明 备注"
+)
 
 
 def model_spans(series: pl.Series, *, found: pl.DataFrame) -> pl.DataFrame:
@@ -81,6 +96,13 @@ def model_spans(series: pl.Series, *, found: pl.DataFrame) -> pl.DataFrame:
     return spans.filter(~pl.col("__id").is_in(clash.implode())).drop("__id", "__ends_well")
 
 
+@functools.cache
+def _common_words() -> pl.Series:
+    """Everyday two-character words of service notes (and the cue patterns' list of words
+    that look like a surname and a given name): never a name on their own."""
+    return pl.Series(sorted(_WORDS.split() + sorted(NAME_STOPWORDS)), dtype=pl.String).implode()
+
+
 def _plausible(spans: pl.DataFrame, series: pl.Series) -> pl.DataFrame:
     """The model's spans that look like what they claim (see ``_NAME`` and ``_PLACE``)."""
     if spans.height == 0:
@@ -90,8 +112,11 @@ def _plausible(spans: pl.DataFrame, series: pl.Series) -> pl.DataFrame:
     )
     han = text.str.count_matches(r"[\u3400-\u9fff]")
     kind = spans.get_column("pii_type")
-    name = (text.str.contains(_NAME) & ~text.str.contains(_NOT_FIRST)) | text.is_in(
-        pl.Series(sorted(single_surnames()), dtype=pl.String).implode()
+    surnames = pl.Series(sorted(single_surnames()), dtype=pl.String).implode()
+    # everyday words of service notes are no name on their own (客户, 谢谢, 金额, 余额)
+    word = text.is_in(_common_words())
+    name = (text.str.contains(_NAME) & ~text.str.contains(_NOT_FIRST) & ~word) | text.is_in(
+        surnames
     )
     keep = ((kind == "cn_name") & name) | (
         (kind == "cn_address") & text.str.contains(_PLACE) & (han >= 0.4 * text.str.len_chars())
