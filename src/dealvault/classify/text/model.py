@@ -28,6 +28,12 @@ _PLACE: Final = r"[省市区县镇乡村路街道巷弄楼栋室苑园里庄屯�
 #: how an address the model reads past the patterns' end may end (a number, a building, a
 #: room): otherwise the patterns' end stands
 _ADDRESS_END: Final = r"[0-9０-９号楼栋室座层厦场心园苑元院区城馆店]"
+#: the provinces, autonomous regions, municipalities and special regions: an address starts
+#: with one of them or below them
+_PROVINCES: Final = (
+    "北京|天津|河北|山西|内蒙古|辽宁|吉林|黑龙江|上海|江苏|浙江|安徽|福建|江西|山东|河南|湖北|湖南"
+    "|广东|广西|海南|重庆|四川|贵州|云南|西藏|陕西|甘肃|青海|宁夏|新疆|台湾|香港|澳门"
+)
 #: everyday words of service notes, some starting with a surname character (谢谢, 金额)
 _WORDS: Final = (
     "谢谢 金额 余额 余下 包裹 包装 包括 包邮 费用 任何 任务 顾客 顾问 管理 陆续 万元 万分"
@@ -67,21 +73,25 @@ def model_spans(series: pl.Series, *, found: pl.DataFrame) -> pl.DataFrame:
     )
     if found.height == 0 or spans.height == 0:
         return spans.drop("__id", "__ends_well")
+    first = series.gather(found.get_column("row")).str.slice(found.get_column("start"), 3)
     others = found.select(
         "row",
         pl.col("start").alias("__s"),
         pl.col("end").alias("__e"),
         pl.col("pii_type").alias("__t"),
-    )
+    ).with_columns(__top=first.str.contains(f"^(?:{_PROVINCES})").fill_null(False))
     # an address the model reads further than the patterns did (a building, a room; the
     # start of 江东区 where the patterns saw only 东区) keeps its length: a pattern address
     # inside a model address is no clash, unless it holds two of them (two addresses the
-    # model ran together)
+    # model ran together); nothing is read before a province (会辽宁省… starts at 辽宁省)
     longer_address = (
         pl.col("__ends_well")
         & (pl.col("pii_type") == "cn_address")
         & (pl.col("__t") == "cn_address")
-        & (pl.col("start") <= pl.col("__s"))
+        & (
+            (pl.col("start") == pl.col("__s"))
+            | ((pl.col("start") < pl.col("__s")) & ~pl.col("__top"))
+        )
         & (pl.col("__e") <= pl.col("end"))
     )
     overlapping = spans.join(others, on="row").filter(
