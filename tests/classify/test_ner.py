@@ -129,7 +129,7 @@ def test_pieces_do_not_run_into_each_other() -> None:
 def test_the_native_kernel_refuses_inconsistent_buffers() -> None:
     m = ner.model()
     codes = np.array([0x738B, 0x5C0F], dtype=np.uint32)
-    templates = np.zeros((1, 3), dtype=np.int64)
+    templates = np.zeros((1, 4), dtype=np.int64)
     out = np.zeros(2, dtype=np.int8)
     args = (m.weights, m.transitions, templates, m.bits)
     with pytest.raises(ValueError, match="outside the codes"):

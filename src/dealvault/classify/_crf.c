@@ -43,7 +43,7 @@ static inline uint32_t code_at(const uint32_t *piece, Py_ssize_t n, Py_ssize_t i
 typedef struct {
     const float *weights;     /* rows x labels */
     const float *transitions; /* from x to */
-    const int64_t *templates; /* per template: first offset, second offset, 1 if a pair */
+    const int64_t *templates; /* per template: three offsets and how many are used (1-3) */
     Py_ssize_t n_templates;
     Py_ssize_t labels;
     uint64_t mask;
@@ -58,9 +58,10 @@ static void tag_piece(const Model *m, const uint32_t *piece, Py_ssize_t n, int8_
         float *s = scores + i * k;
         for (Py_ssize_t y = 0; y < k; y++) s[y] = 0.0f;
         for (Py_ssize_t t = 0; t < m->n_templates; t++) {
-            const int64_t *tp = m->templates + 3 * t;
+            const int64_t *tp = m->templates + 4 * t;
             uint64_t a = code_at(piece, n, i + tp[0]);
-            uint64_t b = tp[2] ? code_at(piece, n, i + tp[1]) : 0;
+            uint64_t b = tp[3] < 2 ? 0 : code_at(piece, n, i + tp[1]);
+            if (tp[3] == 3) b = (b << 21) | code_at(piece, n, i + tp[2]);
             const float *w = m->weights + feature_row((uint64_t)t, a, b, m->mask) * k;
             for (Py_ssize_t y = 0; y < k; y++) s[y] += w[y];
         }
@@ -105,7 +106,7 @@ PyDoc_STRVAR(tag_doc,
 "Write the label of every character of every piece into out (int8, one per code): codes are\n"
 "uint32 code points, pieces run from starts[j] for sizes[j] codes (int64), weights are\n"
 "float32 rows x labels, transitions float32 labels x labels (from x to), templates int64\n"
-"triples (first offset, second offset, 1 if a pair); the class-triple template comes last.");
+"rows (three offsets, how many of them are used); the class-triple template comes last.");
 
 static PyObject *tag(PyObject *self, PyObject *args) {
     Py_buffer codes, starts, sizes, weights, transitions, templates, out;
@@ -118,7 +119,7 @@ static PyObject *tag(PyObject *self, PyObject *args) {
     int8_t *back = NULL;
     if (!check(&codes, 4, "codes") || !check(&starts, 8, "starts") || !check(&sizes, 8, "sizes") ||
         !check(&weights, 4, "weights") || !check(&transitions, 4, "transitions") ||
-        !check(&templates, 24, "templates"))
+        !check(&templates, 32, "templates"))
         goto done;
     Py_ssize_t n_codes = codes.len / 4, pieces = starts.len / 8;
     Py_ssize_t labels = 0;
@@ -150,7 +151,7 @@ static PyObject *tag(PyObject *self, PyObject *args) {
         PyErr_NoMemory();
         goto done;
     }
-    Model m = {weights.buf, transitions.buf, templates.buf, templates.len / 24, labels,
+    Model m = {weights.buf, transitions.buf, templates.buf, templates.len / 32, labels,
                ((uint64_t)1 << bits) - 1};
     const uint32_t *cp = codes.buf;
     int8_t *labels_out = out.buf;

@@ -5,8 +5,8 @@ the install built it, else in numpy (per-code tables, batched Viterbi), with the
 
 Labels: ``O``, ``B-PER``/``I-PER`` (a person's name), ``B-ADDR``/``I-ADDR`` (an address from
 province to street, building or room). Features of character i (templates, by offset): the
-characters at -2..+2, the pairs (-1,0), (0,+1), (-2,-1), (+1,+2), (-1,+1), and the character
-classes of (-1, 0, +1). Each feature is hashed with its template into a table of
+characters at -2..+2, the pairs (-1,0), (0,+1), (-2,-1), (+1,+2), (-1,+1), the triples
+(-1,0,+1), (-2,-1,0), (0,+1,+2), and the character classes of (-1, 0, +1). Each feature is hashed with its template into a table of
 ``2**bits`` rows of per-label weights (the trainer's weights added up where two features
 share a row), so a batch is scored with array lookups only.
 """
@@ -14,6 +14,7 @@ share a row), so a batch is scored with array lookups only.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 import importlib
 from dataclasses import dataclass
 from importlib import resources
@@ -25,10 +26,12 @@ import numpy.typing as npt
 
 LABELS: Final = ("O", "B-PER", "I-PER", "B-ADDR", "I-ADDR")
 KINDS: Final = {"PER": "cn_name", "ADDR": "cn_address"}
-#: (offset, offset or None) per template; None: a single character
-TEMPLATES: Final[tuple[tuple[int, int | None], ...]] = (
-    (0, None), (-1, None), (1, None), (-2, None), (2, None),
+#: offsets per template: one character, a pair, or a triple (the second and third codes are
+#: packed into one number, second << 21 | third, before hashing)
+TEMPLATES: Final[tuple[tuple[int, ...], ...]] = (
+    (0,), (-1,), (1,), (-2,), (2,),
     (-1, 0), (0, 1), (-2, -1), (1, 2), (-1, 1),
+    (-1, 0, 1), (-2, -1, 0), (0, 1, 2),
 )  # fmt: skip
 SHAPE: Final = len(TEMPLATES)  # template number of the character-class triple
 PAD: Final = 1  # the code of a position before the start or after the end
@@ -76,6 +79,17 @@ def feature_hash(
     return rows
 
 
+def _second(
+    offsets: tuple[int, ...], at: Callable[[int], npt.NDArray[np.int64]]
+) -> npt.NDArray[np.int64] | int:
+    """The hash's second input of a template: 0, the second code, or two codes packed."""
+    if len(offsets) == 1:
+        return 0
+    if len(offsets) == 2:
+        return at(offsets[1])
+    return (at(offsets[1]) << 21) | at(offsets[2])
+
+
 def features(codes: npt.NDArray[np.int64], *, bits: int) -> npt.NDArray[np.int64]:
     """Rows of every feature of every position: shape (sentences, length, templates + 1) for
     ``codes`` of shape (sentences, length) padded with :data:`PAD`."""
@@ -87,8 +101,8 @@ def features(codes: npt.NDArray[np.int64], *, bits: int) -> npt.NDArray[np.int64
         return padded[:, 2 + offset : 2 + offset + length]
 
     out = np.empty((n, length, len(TEMPLATES) + 1), dtype=np.int64)
-    for t, (first, second) in enumerate(TEMPLATES):
-        out[:, :, t] = feature_hash(t, at(first), 0 if second is None else at(second), bits=bits)
+    for t, offsets in enumerate(TEMPLATES):
+        out[:, :, t] = feature_hash(t, at(offsets[0]), _second(offsets, at), bits=bits)
     cls = char_class(padded)
     triple = cls[:, 1 : 1 + length] * 36 + cls[:, 2 : 2 + length] * 6 + cls[:, 3 : 3 + length]
     out[:, :, SHAPE] = feature_hash(SHAPE, triple, 0, bits=bits)
@@ -126,7 +140,7 @@ class Tables:
     pair template's hash, the character class and the weights of each class triple."""
 
     single: tuple[tuple[int, npt.NDArray[np.float32]], ...]  # (offset, code x labels)
-    pair: tuple[tuple[int, int, npt.NDArray[np.uint64]], ...]  # (offset, offset, code -> half)
+    pair: tuple[tuple[tuple[int, ...], npt.NDArray[np.uint64]], ...]  # (offsets, code -> half)
     classes: npt.NDArray[np.int64]
     shape: npt.NDArray[np.float32]  # triple x labels
 
@@ -137,13 +151,13 @@ def tables() -> Tables:
     m = model()
     codes = np.arange(BMP, dtype=np.int64)
     single, pair = [], []
-    for t, (first, second) in enumerate(TEMPLATES):
-        if second is None:
-            single.append((first, m.weights[feature_hash(t, codes, 0, bits=m.bits)]))
+    for t, offsets in enumerate(TEMPLATES):
+        if len(offsets) == 1:
+            single.append((offsets[0], m.weights[feature_hash(t, codes, 0, bits=m.bits)]))
         else:
             with np.errstate(over="ignore"):
                 half = ((np.uint64(t + 1) * _MIX[0]) ^ codes.astype(np.uint64)) * _MIX[1]
-            pair.append((first, second, half))
+            pair.append((offsets, half))
     triples = np.arange(216, dtype=np.int64)
     return Tables(
         single=tuple(single),
@@ -177,9 +191,9 @@ def emissions(codes: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
         scores += table[at(offset)]
     mask = np.uint64((1 << m.bits) - 1)
     with np.errstate(over="ignore"):
-        for first, second, half in tab.pair:
-            mixed = half[at(first)]
-            mixed ^= at(second).astype(np.uint64)
+        for offsets, half in tab.pair:
+            mixed = half[at(offsets[0])]
+            mixed ^= np.asarray(_second(offsets, at)).astype(np.uint64)
             mixed *= _MIX[2]
             mixed ^= mixed >> np.uint64(29)
             mixed &= mask
@@ -272,7 +286,7 @@ def label_pieces(
     labels = np.zeros(len(flat), dtype=np.int8)
     if native is not None:
         templates = np.array(
-            [(a, 0 if b is None else b, int(b is not None)) for a, b in TEMPLATES], dtype=np.int64
+            [(*o, *(0,) * (3 - len(o)), len(o)) for o in TEMPLATES], dtype=np.int64
         )
         native.tag(flat, starts, lengths, m.weights, m.transitions, templates, m.bits, labels)
         return labels
