@@ -7,8 +7,9 @@ Labels: ``O``, ``B-PER``/``I-PER`` (a person's name), ``B-ADDR``/``I-ADDR`` (an 
 province to street, building or room). Features of character i (templates, by offset): the
 characters at -2..+2, the pairs (-1,0), (0,+1), (-2,-1), (+1,+2), (-1,+1), the triples
 (-1,0,+1), (-2,-1,0), (0,+1,+2), and the character classes of (-1, 0, +1). Each feature is
-hashed with its template into a table of ``2**bits`` rows of per-label weights (the trainer's weights added up where two features
-share a row), so a batch is scored with array lookups only.
+hashed with its template into a table of ``2**bits`` rows of per-label weights (the
+trainer's weights added up where two features share a row), so a batch is scored with array
+lookups only.
 """
 
 from __future__ import annotations
