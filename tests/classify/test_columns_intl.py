@@ -189,6 +189,23 @@ def test_day_month_order_resolved_per_column() -> None:
     assert dotted.evidence["date_order"] == 1
 
 
+def test_day_month_order_says_whether_the_values_showed_it() -> None:
+    """``date_order_shown``: the share of D/M values with a day above 12 on the side chosen;
+    0 when only the separators chose (a guess the import refuses)."""
+    shown = classify_column(
+        name="DOB", values=pl.Series(["5/3/1985", "12/25/1990", "1/1/2000", "7/30/1969"]),
+        today=TODAY,
+    )  # fmt: skip
+    assert shown.evidence["date_order"] == 2 and shown.evidence["date_order_shown"] == 0.5
+    assert shown.evidence["day_month_values"] == 4
+    guessed = classify_column(
+        name="DOB", values=pl.Series(["5/3/1985", "12/11/1990", "1/1/2000"]), today=TODAY
+    )
+    assert guessed.evidence["date_order"] == 2 and guessed.evidence["date_order_shown"] == 0
+    iso = classify_column(name="DOB", values=pl.Series(["1985-03-05", "1990-12-25"]), today=TODAY)
+    assert "date_order" not in iso.evidence
+
+
 def test_birth_dates_in_month_day_year() -> None:
     rng = random.Random(3)
     values = [

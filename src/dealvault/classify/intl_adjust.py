@@ -59,9 +59,9 @@ def adjust_text(
         _age(hint, shares, ints.to_numpy().astype(np.float64), ev)
     _phones(shares, stat, ev)
     if max(shares.get("date", 0.0), shares.get("date_of_birth", 0.0)) >= 0.5:
-        order = date_order(stat)
-        if order:
-            ev["date_order"] = order
+        order, shown, count = date_order(stat)
+        if order:  # the import reads the dates in this order, or refuses a guess (shown 0)
+            ev["date_order"], ev["date_order_shown"], ev["day_month_values"] = order, shown, count
 
 
 def adjust_numeric(*, hint: HeaderHint, shares: dict[str, float], values: pl.Series) -> None:
