@@ -5,6 +5,7 @@ month first in their column's order, gender codes. All numbers and dates are inv
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping, Sequence
 
 import phonenumbers
 import polars as pl
@@ -29,11 +30,13 @@ IN_E164 = ["+919876543210", "+917012345678", "+918023456789"]
 
 
 def run(
-    values: dict[str, list[str | None]],
+    values: Mapping[str, Sequence[str | None]],
     options: dict[str, ColumnOptions] | None = None,
     role: TableRole = TableRole.CUSTOMERS,
 ) -> NormalisedBatch:
-    frame = pl.DataFrame(values, schema=dict.fromkeys(values, pl.String))
+    frame = pl.DataFrame(
+        {k: list(v) for k, v in values.items()}, schema=dict.fromkeys(values, pl.String)
+    )
     m = propose_mapping(columns=list(values), table_role=role)
     mapping = ColumnMapping(table_role=m.table_role, columns=m.columns, options=options or {})
     return normalise_batch(frame=frame, mapping=mapping, file="t.csv", first_row=1)
@@ -137,9 +140,9 @@ def test_fast_national_path_agrees_with_libphonenumber(region: str) -> None:
     ]
     values = national + noise
     got = read_national(pl.Series(values), region=region).to_list()
-    for value, fast in zip(values, got, strict=True):
+    for cell, fast in zip(values, got, strict=True):
         if fast is not None:
-            assert fast == _libphonenumber(value, region), (region, value)
+            assert fast == _libphonenumber(cell, region), (region, cell)
     settled = got[: len(national)]
     if region != "AR":  # Argentine mobiles (011 15-…) are rewritten: libphonenumber reads them
         assert None not in settled, (
