@@ -49,7 +49,7 @@ def quoted(text: str) -> str:
 def how_to_state_order(column: str) -> str:
     """The two ways to state a column's day and month order."""
     return (
-        f"state the order: --date-order {quoted(column + '=DMY')} (or MDY) on the import, or "
+        f"State the order: --date-order {quoted(column + '=DMY')} (or MDY) on the import, or "
         f'date_order = "DMY" for the column in the mapping file'
     )
 
