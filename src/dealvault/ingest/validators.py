@@ -179,11 +179,13 @@ def _parts(values: pl.Series, order: DateOrder | None = None) -> pl.DataFrame:
     def extra(k: str) -> list[pl.Expr]:
         return [dm[k]] if k in dm else []
 
+    v = pl.col("v")
     frame = pl.DataFrame({"v": values}).with_columns(
-        a=pl.col("v").str.extract_groups(DATETIME_RE),
-        b=pl.col("v").str.extract_groups(COMPACT_RE),
-        c=pl.col("v").str.extract_groups(MONTH_RE),
-        e=pl.col("v").str.extract_groups(DAY_MONTH_RE),
+        a=v.str.extract_groups(DATETIME_RE),
+        b=v.str.extract_groups(COMPACT_RE),
+        c=v.str.extract_groups(MONTH_RE),
+        # without an order, only whether a value has the form (for the reason): cheaper
+        e=v.str.extract_groups(DAY_MONTH_RE) if order is not None else v.str.contains(DAY_MONTH_RE),
     )
     return frame.select(
         *[
@@ -194,7 +196,7 @@ def _parts(values: pl.Series, order: DateOrder | None = None) -> pl.DataFrame:
         ],
         pl.coalesce(a("7"), *extra("f")).alias("f"),
         pl.coalesce(a("8"), *extra("z")).alias("z"),
-        e("3").is_not_null().alias("dm"),
+        (e("3").is_not_null() if order is not None else pl.col("e")).alias("dm"),
     )
 
 
@@ -219,10 +221,12 @@ def date_slow(values: pl.Series, *, order: DateOrder | None = None) -> tuple[pl.
     Excel serials such as 43832 (a time part or fraction is dropped), and with ``order``
     03/07/1985 (D/M/Y: 1985-07-03; M/D/Y: 1985-03-07). Without an order such a value is
     refused as such, never guessed."""
-    out = _parts(values, order).select("dm", iso=_iso_date(pl.col("y"), pl.col("m"), pl.col("d")))
-    ok = pl.col("iso").str.to_date("%Y-%m-%d", strict=False).is_not_null()
+    iso = _iso_date(pl.col("y"), pl.col("m"), pl.col("d"))
+    out = _parts(values, order).select("dm", iso=iso)
+    out = out.with_columns(ok=pl.col("iso").str.to_date("%Y-%m-%d", strict=False).is_not_null())
     out = out.select(
-        value=pl.when(ok).then(pl.col("iso")), reason=_date_reason(ok, order, "invalid date")
+        value=pl.when("ok").then(pl.col("iso")),
+        reason=_date_reason(pl.col("ok"), order, "invalid date"),
     )
     return out["value"], out["reason"]
 
@@ -264,7 +268,10 @@ def datetime_slow(
             pl.col("z").str.replace(r"^([+-]\d{2})(\d{2})$", "$1:$2").fill_null(""),
         ]
     )
-    out = p.select(value=pl.when(ok).then(iso), reason=_date_reason(ok, order, "invalid date/time"))
+    p = p.with_columns(ok=ok)  # materialised once: value and reason both read it
+    out = p.select(
+        value=pl.when("ok").then(iso), reason=_date_reason(pl.col("ok"), order, "invalid date/time")
+    )
     return out["value"], out["reason"]
 
 
