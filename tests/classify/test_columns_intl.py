@@ -97,6 +97,15 @@ def test_phone_country_inferred_from_values() -> None:
     assert us.evidence["phone_country_code"] == 1 and de.evidence["phone_country_code"] == 49
 
 
+def test_chinese_service_numbers_stay_chinese() -> None:
+    """400 / 800 numbers are valid Chinese numbers written without the trunk 0: a tie with
+    another region's reading stays Chinese (the import then reads them as before)."""
+    for first in ("400", "800"):
+        values = [f"{first}-{i:03d}-{(i * 37) % 10000:04d}" for i in range(100, 160)]
+        got = classify_column(name="电话", values=pl.Series("v", values), today=TODAY)
+        assert got.evidence["phone_country_code"] == 86 and got.pii_type != "intl_phone"
+
+
 def test_phones_with_country_codes_and_mixed() -> None:
     values = ["+1 201 555 0123", "+44 20 7946 0958", "(212) 736-5000", "+49 30 12345678"]
     assert classify("Phone", values)[0] == "intl_phone"

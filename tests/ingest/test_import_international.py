@@ -254,3 +254,19 @@ def test_chinese_export_imports_as_before(
     assert v.data["identity"]["gender"] == "M"
     landline = _customer(stores, keyring, world, "cn", by="customer_key", value="C000004")
     assert landline.data["contact"]["phone"] == "+861065123456"
+
+
+def test_chinese_service_and_landline_numbers_stay_chinese(
+    stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path
+) -> None:
+    """A 电话 column of 400 hotline numbers is not taken for German numbers."""
+    rows = [
+        [f"K{i:03d}", f"测试{i}", f"400-{i:03d}-{(i * 37) % 10000:04d}"] for i in range(100, 130)
+    ]
+    path = _write(tmp_path / "hotlines.csv", ["客户编号", "姓名", "电话"], rows)
+    preview = preview_mapping(stores, request=_request(world, path, "cn"))
+    assert preview.mapping.columns["电话"] == "phone" and preview.readings == {}
+    summary = _import(stores, keyring, world, path, "cn")
+    assert (summary.rows_imported, summary.rows_rejected) == (30, 0)
+    v = _customer(stores, keyring, world, "cn", by="customer_key", value="K101")
+    assert v.data["contact"]["phone"] == "+864001013737"

@@ -139,7 +139,7 @@ def test_fast_national_path_agrees_with_libphonenumber(region: str) -> None:
         "".join(rng.choice("0123456789 -()") for _ in range(rng.randint(3, 16))) for _ in range(600)
     ]
     values = national + noise
-    got = read_national(pl.Series(values), region=region).to_list()
+    got = read_national(values=pl.Series(values), region=region).to_list()
     for cell, fast in zip(values, got, strict=True):
         if fast is not None:
             assert fast == _libphonenumber(cell, region), (region, cell)

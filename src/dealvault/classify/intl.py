@@ -3,6 +3,7 @@ driving licences, VIN, "Name <e-mail>" contacts, and national-format phone numbe
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from typing import Final
 
@@ -187,11 +188,16 @@ def contact_email(c: Cells) -> BoolArray:
     return matches(s, p.EMAIL_INSIDE) & ~matches(s, p.EMAIL) & as_mask(c.nchars <= 320)
 
 
+# How Chinese numbers are written without +86: the trunk 0, a mobile's 1, or a 400 / 800
+# service number (other digits first would let US numbers pass as Chinese landlines).
+_CN_STARTS: Final = re.compile(r"^[(\s]*(?:[01]|[48]00)")
+
+
 def _valid_in(values: list[str], region: str | None) -> list[bool]:
     out = []
     for value in values:
-        if region == "CN" and value.lstrip("( ")[:1] not in ("0", "1"):
-            out.append(False)  # Chinese numbers are written with the trunk 0 or start 1
+        if region == "CN" and not _CN_STARTS.match(value):
+            out.append(False)
             continue
         try:
             num = phonenumbers.parse(value, region)

@@ -46,7 +46,7 @@ def quoted(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
 
 
-def how_to_state_order(column: str) -> str:
+def how_to_state_order(*, column: str) -> str:
     """The two ways to state a column's day and month order."""
     return (
         f"State the order: --date-order {quoted(column + '=DMY')} (or MDY) on the import, or "
@@ -91,13 +91,13 @@ def found_reading(*, column: str, field: str, cls: ColumnClass | None) -> Readin
         why = (
             f"its dates are written day and month and none of the {count} sampled shows the "
             "order (no day above 12), so it cannot be told; a guess would misdate every "
-            f"customer whose day is 12 or less. {how_to_state_order(column)}"
+            f"customer whose day is 12 or less. {how_to_state_order(column=column)}"
         )
         return Reading(ColumnOptions(), "dates: day and month order ambiguous", refused=why)
     return None
 
 
-def stated_evidence(options: ColumnOptions, source: str) -> str:
+def stated_evidence(*, options: ColumnOptions, source: str) -> str:
     """What the user's options say, and where they were stated."""
     parts = []
     if options.phone_region is not None:
@@ -127,10 +127,12 @@ def column_readings(
             continue
         opts, source = user
         if got is None or (got.refused is not None and opts.date_order is not None):
-            out[col] = Reading(opts, stated_evidence(opts, source))
+            out[col] = Reading(opts, stated_evidence(options=opts, source=source))
             continue
         merged = got.options.merged(opts)
-        out[col] = Reading(merged, f"{stated_evidence(opts, source)}; {got.evidence}", got.refused)
+        out[col] = Reading(
+            merged, f"{stated_evidence(options=opts, source=source)}; {got.evidence}", got.refused
+        )
     return out
 
 

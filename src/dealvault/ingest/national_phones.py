@@ -91,7 +91,7 @@ def _region(md: PhoneMetadata) -> _Region:
 
 
 @cache
-def layout(region: str) -> NationalLayout:
+def layout(*, region: str) -> NationalLayout:
     """The fast path's view of ``region`` (an upper-case region phonenumbers supports)."""
     md = PhoneMetadata.metadata_for_region(region)
     assert md is not None and md.country_code is not None, region
@@ -135,10 +135,10 @@ def _claims(r: _Region) -> pl.Expr:
     return pl.col("nsn").str.contains(r.leading) if r.leading else _valid_in(r)
 
 
-def read_national(values: pl.Series, *, region: str) -> pl.Series:
+def read_national(*, values: pl.Series, region: str) -> pl.Series:
     """E.164 of the values the fast path settles (see the module text), null for the others.
     Intermediate columns are materialised step by step: Polars would not share them."""
-    lay = layout(region)
+    lay = layout(region=region)
     v = pl.col("v")
     frame = pl.DataFrame({"v": values.cast(pl.String)}).with_columns(
         plain=v.str.contains(PLAIN).fill_null(False),

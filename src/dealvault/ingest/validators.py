@@ -289,7 +289,7 @@ def phone_slow(values: pl.Series, *, region: str = DEFAULT_REGION) -> tuple[pl.S
     parses the others (+CC numbers, unusual layouts) in that region."""
     settled = None
     if region != DEFAULT_REGION:
-        settled = read_national(values, region=region)
+        settled = read_national(values=values, region=region)
         rest = settled.is_null() & values.is_not_null()
         if not rest.any():
             return settled, settled.is_null().replace_strict(
