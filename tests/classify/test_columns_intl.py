@@ -97,6 +97,26 @@ def test_phone_country_inferred_from_values() -> None:
     assert us.evidence["phone_country_code"] == 1 and de.evidence["phone_country_code"] == 49
 
 
+@pytest.mark.parametrize(
+    ("values", "region", "tied"),
+    [
+        (["020 7946 0958", "0161 496 0123", "0113 496 0456", "0117 496 0789"], 44, 0),
+        (["98765 43210", "91234 56789", "70123 45678", "62345 67890"], 91, 0),
+        (["02 2345 6789", "0912 345 678", "04 2234 5678"], 886, 0),  # not French
+        (["010-2000-4828", "02-212-4471", "010-2000-1234"], 82, 0),  # not Italian
+        (["6123 4567", "8123 4567", "9123 4567"], 65, 1),  # Hong Kong writes them alike
+    ],
+)
+def test_phone_region_told_by_layout_or_said_to_be_a_guess(
+    values: list[str], region: int, tied: int
+) -> None:
+    """Valid in several regions: the one that writes the numbers this way wins; when two
+    write them alike, ``phone_regions_tied`` says so (the import then asks)."""
+    got = classify_column(name="tel", values=pl.Series("v", values * 5), today=TODAY)
+    assert got.evidence["phone_country_code"] == region
+    assert got.evidence["phone_regions_tied"] == tied
+
+
 def test_chinese_service_numbers_stay_chinese() -> None:
     """400 / 800 numbers are valid Chinese numbers written without the trunk 0: a tie with
     another region's reading stays Chinese (the import then reads them as before)."""

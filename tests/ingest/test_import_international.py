@@ -270,3 +270,21 @@ def test_chinese_service_and_landline_numbers_stay_chinese(
     assert (summary.rows_imported, summary.rows_rejected) == (30, 0)
     v = _customer(stores, keyring, world, "cn", by="customer_key", value="K101")
     assert v.data["contact"]["phone"] == "+864001013737"
+
+
+def test_numbers_two_regions_write_alike_are_refused_until_the_region_is_stated(
+    stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path
+) -> None:
+    """8-digit numbers are written alike in Singapore and Hong Kong: no guess."""
+    rows = [[f"S{i:03d}", _name(i), f"{'689'[i % 3]}123 {4500 + i}"] for i in range(N)]
+    path = _write(tmp_path / "sg.csv", ["customer_id", "full_name", "phone"], rows)
+    with pytest.raises(InputError) as ei:
+        _import(stores, keyring, world, path, "sg")
+    assert (ei.value.file, ei.value.column) == ("sg.csv", "phone")
+    assert "--phone-region 'phone=SG' (or another)" in str(ei.value)
+    assert 'phone_region = "SG"' in str(ei.value)
+    hk = {"phone": ColumnOptions(phone_region="HK")}
+    summary = _import(stores, keyring, world, path, "hk", options=hk)
+    assert (summary.rows_imported, summary.rows_rejected) == (N, 0)
+    v = _customer(stores, keyring, world, "hk", by="customer_key", value="S004")
+    assert v.data["contact"]["phone"] == "+85281234504"

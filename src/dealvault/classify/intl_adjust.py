@@ -99,8 +99,9 @@ def _phones(shares: dict[str, float], stat: pl.Series, ev: dict[str, float]) -> 
     shaped = matches(stat, p.PHONE_SHAPE)
     if _mean(shaped) < PHONE_SHAPE_MIN or sequential(stat):
         return
-    share, code, national = intl.national_phones(stat.filter(pl.Series(shaped)))
+    share, code, national, tied = intl.national_phones(stat.filter(pl.Series(shaped)))
     share *= _mean(shaped)
     ev["phone_country_code"], ev["share.national_format"] = code, national
+    ev["phone_regions_tied"] = tied  # the import refuses to guess between them
     if code != 86 and share > shares.get("cn_landline", 0.0):  # a tie stays Chinese
         shares["intl_phone"] = max(shares.get("intl_phone", 0.0), share)

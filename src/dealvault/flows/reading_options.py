@@ -3,9 +3,10 @@
 A phone column whose numbers the classifier found in another country's national layout is
 read in that region; a date column written day and month is read in the order its values
 show (a day above 12). The user's word — the mapping file or ``--phone-region`` /
-``--date-order`` — overrides both. A column whose dates could be read either way, with no
-value showing the order, is refused until the user states it: a guess would misdate every
-customer whose day is 12 or less.
+``--date-order`` — overrides both. Where the values do not tell — dates that read either way,
+numbers that fit two countries' layouts alike (Singapore and Hong Kong write 8 digits the
+same way) — the column is refused until the user states it: a guess would misdate every
+customer whose day is 12 or less, or give every number the wrong country code.
 """
 
 from __future__ import annotations
@@ -54,6 +55,14 @@ def how_to_state_order(*, column: str) -> str:
     )
 
 
+def how_to_state_region(*, column: str, region: str) -> str:
+    """The two ways to state the region of a column's numbers."""
+    return (
+        f"State the region: --phone-region {quoted(f'{column}={region}')} (or another) on the "
+        f'import, or phone_region = "{region}" for the column in the mapping file'
+    )
+
+
 def _phone_region(cls: ColumnClass) -> str | None:
     """The region the classifier read the column's numbers without +CC in, if not China."""
     code = cls.evidence.get("phone_country_code")
@@ -74,6 +83,17 @@ def found_reading(*, column: str, field: str, cls: ColumnClass | None) -> Readin
         region = _phone_region(cls)
         if region is None:
             return None
+        tied = int(ev.get("phone_regions_tied", 0))
+        if tied:
+            how = how_to_state_region(column=column, region=region)
+            why = (
+                f"its numbers without +CC fit the national layout of {region} and of {tied} "
+                "other region(s) alike, so their country cannot be told; a guess would give "
+                f"every number the wrong country code. {how}"
+            )
+            return Reading(
+                ColumnOptions(), f"phones: {region} or {tied} other layout(s), ambiguous", why
+            )
         valid = ev.get("share.intl_phone", 0.0)
         return Reading(
             ColumnOptions(phone_region=region),
@@ -126,7 +146,8 @@ def column_readings(
                 out[col] = got
             continue
         opts, source = user
-        if got is None or (got.refused is not None and opts.date_order is not None):
+        settled = opts.date_order is not None or opts.phone_region is not None
+        if got is None or (got.refused is not None and settled):
             out[col] = Reading(opts, stated_evidence(options=opts, source=source))
             continue
         merged = got.options.merged(opts)
