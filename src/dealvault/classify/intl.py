@@ -241,14 +241,14 @@ def pick_region(values: list[str]) -> tuple[str, int]:
     them (``_as_written``); CN, and otherwise the first of equals, wins a tie. Also how many
     other regions score the same (0: the values tell the region; more: a guess by list
     order)."""
-    hits = {r: sum(_valid_in(values, r)) for r in PHONE_REGIONS}
+    valid = {r: _valid_in(values, r) for r in PHONE_REGIONS}
+    hits = {r: sum(ok) for r, ok in valid.items()}
     best = max(hits.values())
     tied = [r for r in PHONE_REGIONS if hits[r] == best]
     if len(tied) > 1 and tied[0] != "CN":
         score: dict[str, tuple[int, ...]] = {}
         for r in tied:
-            valid = [v for v, ok in zip(values, _valid_in(values, r), strict=True) if ok]
-            marks = [_as_written(v, r) for v in valid]
+            marks = [_as_written(v, r) for v, ok in zip(values, valid[r], strict=True) if ok]
             score[r] = tuple(sum(m[i] for m in marks) for i in range(3))
         top = max(score.values())
         tied = [r for r in tied if score[r] == top]
