@@ -74,7 +74,8 @@ def _phone_region(cls: ColumnClass) -> str | None:
 
 def found_reading(*, column: str, field: str, cls: ColumnClass | None) -> Reading | None:
     """The options the classifier's findings give a column mapped to ``field``, or a refusal
-    when its dates are written day and month and no value shows the order."""
+    where the values leave it open: dates written day and month of which none shows the
+    order, numbers that fit several regions' layouts alike (``phone_regions_tied``)."""
     if cls is None:
         return None
     kind = FIELDS[field].kind
@@ -134,7 +135,7 @@ def column_readings(
     found: Mapping[str, ColumnClass],
 ) -> dict[str, Reading]:
     """Per mapped column with options: the user's (``stated``: options and where) on top of
-    the classifier's; a refusal stands only where the user did not state the order."""
+    the classifier's; a refusal stands only where the user stated nothing for the column."""
     out: dict[str, Reading] = {}
     for col, field in columns.items():
         if field is None:
