@@ -58,6 +58,7 @@ def test_dry_run_maps_strong_values_and_asks_about_the_rest(
         "phone_region": "US",
         "evidence": "phones: US national format, 100% valid",
     }
+    assert preview["refused"] == {}
     # names found from values alone stay below the threshold: asks, says why
     assert cols["Contact"] is None
     assert "below 0.90" in pending["Contact"]["reason"]
