@@ -97,6 +97,35 @@ def test_phone_country_inferred_from_values() -> None:
     assert us.evidence["phone_country_code"] == 1 and de.evidence["phone_country_code"] == 49
 
 
+@pytest.mark.parametrize(
+    ("values", "region", "tied"),
+    [
+        (["020 7946 0958", "0161 496 0123", "0113 496 0456", "0117 496 0789"], 44, 0),
+        (["98765 43210", "91234 56789", "70123 45678", "62345 67890"], 91, 0),
+        (["02 2345 6789", "0912 345 678", "04 2234 5678"], 886, 0),  # not French
+        (["010-2000-4828", "02-212-4471", "010-2000-1234"], 82, 0),  # not Italian
+        (["6123 4567", "8123 4567", "9123 4567"], 65, 1),  # Hong Kong writes them alike
+    ],
+)
+def test_phone_region_told_by_layout_or_said_to_be_a_guess(
+    values: list[str], region: int, tied: int
+) -> None:
+    """Valid in several regions: the one that writes the numbers this way wins; when two
+    write them alike, ``phone_regions_tied`` says so (the import then asks)."""
+    got = classify_column(name="tel", values=pl.Series("v", values * 5), today=TODAY)
+    assert got.evidence["phone_country_code"] == region
+    assert got.evidence["phone_regions_tied"] == tied
+
+
+def test_chinese_service_numbers_stay_chinese() -> None:
+    """400 / 800 numbers are valid Chinese numbers written without the trunk 0: a tie with
+    another region's reading stays Chinese (the import then reads them as before)."""
+    for first in ("400", "800"):
+        values = [f"{first}-{i:03d}-{(i * 37) % 10000:04d}" for i in range(100, 160)]
+        got = classify_column(name="电话", values=pl.Series("v", values), today=TODAY)
+        assert got.evidence["phone_country_code"] == 86 and got.pii_type != "intl_phone"
+
+
 def test_phones_with_country_codes_and_mixed() -> None:
     values = ["+1 201 555 0123", "+44 20 7946 0958", "(212) 736-5000", "+49 30 12345678"]
     assert classify("Phone", values)[0] == "intl_phone"
@@ -187,6 +216,23 @@ def test_day_month_order_resolved_per_column() -> None:
     assert got.pii_type == "date_of_birth" and got.evidence["date_order"] == 2
     dotted = classify_column(name=None, values=pl.Series(["25.12.1990", "5.3.1985"]), today=TODAY)
     assert dotted.evidence["date_order"] == 1
+
+
+def test_day_month_order_says_whether_the_values_showed_it() -> None:
+    """``date_order_shown``: the share of D/M values with a day above 12 on the side chosen;
+    0 when only the separators chose (a guess the import refuses)."""
+    shown = classify_column(
+        name="DOB", values=pl.Series(["5/3/1985", "12/25/1990", "1/1/2000", "7/30/1969"]),
+        today=TODAY,
+    )  # fmt: skip
+    assert shown.evidence["date_order"] == 2 and shown.evidence["date_order_shown"] == 0.5
+    assert shown.evidence["day_month_values"] == 4
+    guessed = classify_column(
+        name="DOB", values=pl.Series(["5/3/1985", "12/11/1990", "1/1/2000"]), today=TODAY
+    )
+    assert guessed.evidence["date_order"] == 2 and guessed.evidence["date_order_shown"] == 0
+    iso = classify_column(name="DOB", values=pl.Series(["1985-03-05", "1990-12-25"]), today=TODAY)
+    assert "date_order" not in iso.evidence
 
 
 def test_birth_dates_in_month_day_year() -> None:

@@ -1,5 +1,6 @@
 """`dealvault import --dry-run` on an English-header export: what is mapped from the values,
-what needs a decision and why, and the threshold explained."""
+how its phones and dates are read, what needs a decision and why, and the threshold
+explained."""
 
 from __future__ import annotations
 
@@ -50,34 +51,42 @@ def test_dry_run_maps_strong_values_and_asks_about_the_rest(
     assert found["company_name"]["pii_type"] != "person_name"
     # header + values: mapped by the header
     assert cols["E-mail"] == "email" and by["E-mail"] == "header"
-    # strong values, but the phone field reads numbers without +CC as Chinese: asks
+    # strong values without +CC in the US layout: mapped, read as US numbers
     pending = preview["needs_decision"]
-    assert cols["Tel."] is None and "+1;" in pending["Tel."]["reason"]
-    assert pending["Tel."]["field"] == "phone"
-    assert "--map 'Tel.=phone'" in pending["Tel."]["how"]
-    assert "dealvault columns override 'Tel.'" in pending["Tel."]["how"]
+    assert cols["Tel."] == "phone" and by["Tel."] == "values" and "Tel." not in pending
+    assert preview["read_as"]["Tel."] == {
+        "phone_region": "US",
+        "evidence": "phones: US national format, 100% valid",
+    }
+    assert preview["refused"] == {}
     # names found from values alone stay below the threshold: asks, says why
     assert cols["Contact"] is None
     assert "below 0.90" in pending["Contact"]["reason"]
-    # M/D/Y birth dates: the birth_date field does not read them
+    # M/D/Y birth dates found from the values alone: below the threshold, asks
     assert found["Born"]["pii_type"] == "date_of_birth"
     assert cols["Born"] is None and pending["Born"]["field"] == "birth_date"
+    assert "--map 'Born=birth_date'" in pending["Born"]["how"]
+    assert "dealvault columns override 'Born'" in pending["Born"]["how"]
     assert preview["threshold"]["confidence"] == 0.9
     assert "0.45" in preview["threshold"]["rule"]
     raw = run("import", str(path), "--deal", "d1", "--dataset", "crm", "--dry-run")
     human = " ".join(raw.split())
     assert "needs a decision: person_name" not in human
-    assert "needs a decision: Tel.:" in human
+    assert "needs a decision: Born:" in human and "needs a decision: Tel.:" not in human
+    assert "(values);" in human and "phones: US" in human  # in the field column
     assert "threshold:" in human and "0.90" in human
     assert "John" not in human and "555" not in human  # headers and figures only
     # deciding: --map makes it so, and the column no longer asks
     chosen = jrun(
         "import", str(path), "--deal", "d1", "--dataset", "crm", "--dry-run",
-        "--map", "Contact=name",
+        "--map", "Contact=name", "--map", "Born=birth_date",
     )  # fmt: skip
     assert isinstance(chosen, dict)
     assert chosen["columns"]["Contact"] == "name" and chosen["mapped_by"]["Contact"] == "--map"
     assert "Contact" not in chosen["needs_decision"]
+    # the birth dates are read in the order their values show (12/25/1990: month first)
+    assert chosen["read_as"]["Born"]["date_order"] == "MDY"
+    assert chosen["read_as"]["Born"]["evidence"].startswith("dates: M/D/Y, ")
     assert "Visits" not in preview["needs_decision"]  # not personal: kept, not asked about
 
 

@@ -12,9 +12,11 @@ from dealvault.ingest.mapping import (
     apply_overrides,
     check_mapping,
     load_mapping,
+    load_mapping_file,
     parse_map_flags,
     propose_mapping,
 )
+from dealvault.ingest.options import ColumnOptions, DateOrder
 
 
 def test_chinese_headers() -> None:
@@ -88,6 +90,62 @@ def test_load_mapping_json_and_toml(tmp_path: Path) -> None:
     bad.write_text("{nope", encoding="utf-8")
     with pytest.raises(InputError, match="not valid"):
         load_mapping(path=bad)
+
+
+def test_mapping_file_states_reading_options(tmp_path: Path) -> None:
+    """A column's table holds its field and options; without ``field`` the proposed field
+    stays and only the options are set."""
+    t = tmp_path / "m.toml"
+    t.write_text(
+        '[columns]\n"Tel." = { field = "phone", phone_region = "us" }\n'
+        'Born = { date_order = "D/M/Y" }\nNotes = ""\n'
+        '[columns.Joined]\nfield = "registered_at"\ndate_order = "mdy"\n',
+        encoding="utf-8",
+    )
+    got = load_mapping_file(path=t)
+    assert got.columns == {"Tel.": "phone", "Notes": None, "Joined": "registered_at"}
+    assert got.options == {
+        "Tel.": ColumnOptions(phone_region="US"),
+        "Born": ColumnOptions(date_order=DateOrder.DMY),
+        "Joined": ColumnOptions(date_order=DateOrder.MDY),
+    }
+    assert load_mapping(path=t) == got.columns
+    j = tmp_path / "m.json"
+    j.write_text('{"Tel.": {"field": "phone", "phone_region": "UK"}}', encoding="utf-8")
+    assert load_mapping_file(path=j).options == {"Tel.": ColumnOptions(phone_region="GB")}
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('{ field = "phone", region = "US" }', "unknown column option 'region'"),
+        ('{ field = "phone", phone_region = "Narnia" }', "two-letter region code"),
+        ('{ field = "birth_date", date_order = "YMD" }', "DMY .day first. or MDY"),
+    ],
+)
+def test_mapping_file_options_are_checked(tmp_path: Path, table: str, message: str) -> None:
+    t = tmp_path / "m.toml"
+    t.write_text(f'"Tel." = {table}\n', encoding="utf-8")
+    with pytest.raises(InputError, match=message) as ei:
+        load_mapping_file(path=t)
+    assert ei.value.file == "m.toml" and ei.value.column == "Tel."
+
+
+def test_options_must_fit_the_field() -> None:
+    m = propose_mapping(columns=["name", "phone", "dob", "内部备注"])
+    us = {"phone": ColumnOptions(phone_region="US")}
+    got = apply_overrides(mapping=m, overrides={}, options=us)
+    assert got.options_of("phone").phone_region == "US"
+    assert got.options_of("dob") == ColumnOptions()
+    with pytest.raises(InputError, match="phone_region applies") as ei:
+        apply_overrides(mapping=m, overrides={}, options={"dob": ColumnOptions(phone_region="US")})
+    assert ei.value.column == "dob"
+    with pytest.raises(InputError, match="date_order applies"):
+        apply_overrides(
+            mapping=m, overrides={}, options={"内部备注": ColumnOptions(date_order=DateOrder.DMY)}
+        )
+    # a column given another field, or none, loses the options read for the old one
+    assert apply_overrides(mapping=got, overrides={"phone": None}).options == {}
 
 
 def test_map_flags() -> None:

@@ -98,25 +98,35 @@ def parse_dates(s: pl.Series, *, serials: bool = False) -> tuple[BoolArray, v.In
     return ok, days
 
 
+def order_shown(first: v.IntArray, second: v.IntArray) -> tuple[int, int]:
+    """How many values have a first field above 12 (a day first: D/M/Y) and how many a
+    second one (M/D/Y): the only values that show the order."""
+    return int((first > 12).sum()), int((second > 12).sum())
+
+
 def day_first(first: v.IntArray, second: v.IntArray, sep: pl.Series) -> bool:
     """D/M/Y (True) or M/D/Y for one column: a field above 12 is the day; when both fields
     exceed 12 somewhere, the reading most values allow; when neither does, slashes mean
-    M/D/Y (US exports) and dots or dashes D/M/Y."""
-    day1, day2 = int((first > 12).sum()), int((second > 12).sum())
+    M/D/Y (US exports) and dots or dashes D/M/Y (a guess: ``date_order`` says so)."""
+    day1, day2 = order_shown(first, second)
     if day1 or day2:
         return day1 >= day2
     slashes = float((sep == "/").mean() or 0.0)  # type: ignore[arg-type]
     return slashes < 0.5
 
 
-def date_order(s: pl.Series) -> float:
-    """Evidence figure: 1 for a D/M/Y column, 2 for M/D/Y, 0 when no value has either form."""
+def date_order(s: pl.Series) -> tuple[float, float, int]:
+    """Evidence figures of the D/M/Y and M/D/Y values of a column: the order (1 D/M/Y, 2 M/D/Y,
+    0 when no value has either form), the share of those values that show it (a field above
+    12 on the side chosen; 0 when only the separators chose, a guess) and their number."""
     parts = s.str.extract_groups(p.DATE_DM).drop_nulls()
     parts = parts.filter(parts.struct.field("1").is_not_null())
     if parts.is_empty():
-        return 0.0
+        return 0.0, 0.0, 0
     first, second = (parts.struct.field(k).cast(pl.Int64).to_numpy() for k in ("1", "3"))
-    return 1.0 if day_first(first, second, parts.struct.field("2")) else 2.0
+    dmy = day_first(first, second, parts.struct.field("2"))
+    shown = order_shown(first, second)[0 if dmy else 1]
+    return (1.0 if dmy else 2.0), shown / len(parts), len(parts)
 
 
 def _parsed(c: Cells) -> tuple[npt.NDArray[Any], ...]:

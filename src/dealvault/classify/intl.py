@@ -3,6 +3,7 @@ driving licences, VIN, "Name <e-mail>" contacts, and national-format phone numbe
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from typing import Final
 
@@ -187,11 +188,16 @@ def contact_email(c: Cells) -> BoolArray:
     return matches(s, p.EMAIL_INSIDE) & ~matches(s, p.EMAIL) & as_mask(c.nchars <= 320)
 
 
+# How Chinese numbers are written without +86: the trunk 0, a mobile's 1, or a 400 / 800
+# service number (other digits first would let US numbers pass as Chinese landlines).
+_CN_STARTS: Final = re.compile(r"^[(\s]*(?:[01]|[48]00)")
+
+
 def _valid_in(values: list[str], region: str | None) -> list[bool]:
     out = []
     for value in values:
-        if region == "CN" and value.lstrip("( ")[:1] not in ("0", "1"):
-            out.append(False)  # Chinese numbers are written with the trunk 0 or start 1
+        if region == "CN" and not _CN_STARTS.match(value):
+            out.append(False)
             continue
         try:
             num = phonenumbers.parse(value, region)
@@ -202,12 +208,61 @@ def _valid_in(values: list[str], region: str | None) -> list[bool]:
     return out
 
 
-def national_phones(values: pl.Series) -> tuple[float, int, float]:
-    """(share of valid numbers, calling code of the region inferred, share without +CC).
+_DIGIT_RUNS: Final = re.compile(r"\d+")
+_SEPARATORS: Final = re.compile(r"(?<=\d)\D+(?=\d)")
+
+
+def _as_written(value: str, region: str) -> tuple[int, int, int]:
+    """How closely the value is written as libphonenumber writes the number nationally in
+    ``region``: the same digit groups (trunk zeros aside), the same separators between them,
+    the trunk prefix written or not alike (1 or 0 each). ``020 7946 0958`` is how the UK
+    writes it, not India; ``010-2000-4828`` how Korea does, not Italy (``010 2000 4828``)."""
+    try:
+        num = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException:
+        return 0, 0, 0
+    usual = phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.NATIONAL)
+    groups, usual_groups = _DIGIT_RUNS.findall(value), _DIGIT_RUNS.findall(usual)
+    if len(groups) < 2 or len(groups) != len(usual_groups):
+        return 0, 0, 0
+    if [groups[0].lstrip("0"), *groups[1:]] != [usual_groups[0].lstrip("0"), *usual_groups[1:]]:
+        return 0, 0, 0
+
+    def seps(text: str) -> list[str]:
+        return [" " if not x.strip() else x.strip() for x in _SEPARATORS.findall(text)]
+
+    same_seps = seps(value) == seps(usual)
+    same_trunk = groups[0].startswith("0") == usual_groups[0].startswith("0")
+    return 1, int(same_seps), int(same_trunk)
+
+
+def pick_region(values: list[str]) -> tuple[str, int]:
+    """The region most of ``values`` (without +CC) are valid in, then written as it writes
+    them (``_as_written``); CN, and otherwise the first of equals, wins a tie. Also how many
+    other regions score the same (0: the values tell the region; more: a guess by list
+    order)."""
+    valid = {r: _valid_in(values, r) for r in PHONE_REGIONS}
+    hits = {r: sum(ok) for r, ok in valid.items()}
+    best = max(hits.values())
+    tied = [r for r in PHONE_REGIONS if hits[r] == best]
+    if len(tied) > 1 and tied[0] != "CN":
+        score: dict[str, tuple[int, ...]] = {}
+        for r in tied:
+            marks = [_as_written(v, r) for v, ok in zip(values, valid[r], strict=True) if ok]
+            score[r] = tuple(sum(m[i] for m in marks) for i in range(3))
+        top = max(score.values())
+        tied = [r for r in tied if score[r] == top]
+    return tied[0], 0 if tied[0] == "CN" else len(tied) - 1
+
+
+def national_phones(values: pl.Series) -> tuple[float, int, float, int]:
+    """(share of valid numbers, calling code of the region inferred, share without +CC, how
+    many other regions fit as well).
 
     Numbers with +CC / 00 are read as they are; the others in the region where most of a few
-    distinct values are valid (CN wins a tie); then up to ``REGION_CHECK`` distinct values are
-    checked there. The share is over the distinct values checked, weighted by their counts.
+    distinct values are valid, then written as they are (``pick_region``); then up to
+    ``REGION_CHECK`` distinct values are checked there. The share is over the distinct values
+    checked, weighted by their counts.
     """
     counts = values.value_counts(sort=True).head(REGION_CHECK)
     uniq = counts.get_column(values.name).to_list()
@@ -217,12 +272,11 @@ def national_phones(values: pl.Series) -> tuple[float, int, float]:
     ok = np.zeros(len(uniq), dtype=np.bool_)
     if plus.any():
         ok[plus] = _valid_in([u for u, pl_ in zip(uniq, plus, strict=True) if pl_], None)
-    region, code = "CN", 86
+    region, code, tied = "CN", 86, 0
     if national:
-        probe = national[:REGION_PICK]
-        hits = {r: sum(_valid_in(probe, r)) for r in PHONE_REGIONS}
-        region = max(PHONE_REGIONS, key=lambda r: hits[r])  # the first of equals
+        region, tied = pick_region(national[:REGION_PICK])
         code = phonenumbers.country_code_for_region(region)
         ok[~plus] = _valid_in(national, region)
     total = float(weight.sum()) or 1.0
-    return float((weight * ok).sum()) / total, code, float((weight * ~plus).sum()) / total
+    share = float((weight * ok).sum()) / total
+    return share, code, float((weight * ~plus).sum()) / total, tied

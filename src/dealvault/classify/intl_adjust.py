@@ -59,9 +59,9 @@ def adjust_text(
         _age(hint, shares, ints.to_numpy().astype(np.float64), ev)
     _phones(shares, stat, ev)
     if max(shares.get("date", 0.0), shares.get("date_of_birth", 0.0)) >= 0.5:
-        order = date_order(stat)
-        if order:
-            ev["date_order"] = order
+        order, shown, count = date_order(stat)
+        if order:  # the import reads the dates in this order, or refuses a guess (shown 0)
+            ev["date_order"], ev["date_order_shown"], ev["day_month_values"] = order, shown, count
 
 
 def adjust_numeric(*, hint: HeaderHint, shares: dict[str, float], values: pl.Series) -> None:
@@ -99,8 +99,9 @@ def _phones(shares: dict[str, float], stat: pl.Series, ev: dict[str, float]) -> 
     shaped = matches(stat, p.PHONE_SHAPE)
     if _mean(shaped) < PHONE_SHAPE_MIN or sequential(stat):
         return
-    share, code, national = intl.national_phones(stat.filter(pl.Series(shaped)))
+    share, code, national, tied = intl.national_phones(stat.filter(pl.Series(shaped)))
     share *= _mean(shaped)
     ev["phone_country_code"], ev["share.national_format"] = code, national
+    ev["phone_regions_tied"] = tied  # the import refuses to guess between them
     if code != 86 and share > shares.get("cn_landline", 0.0):  # a tie stays Chinese
         shares["intl_phone"] = max(shares.get("intl_phone", 0.0), share)

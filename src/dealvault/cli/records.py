@@ -23,6 +23,7 @@ from dealvault.flows.importing import (
 )
 from dealvault.flows.mapping_plan import AUTO_MAP_ACCEPTED, AUTO_MAP_CONFIDENCE, THRESHOLD_RULE
 from dealvault.ingest.fields import TableRole
+from dealvault.ingest.options import ColumnOptions, parse_date_order, parse_region
 from dealvault.ingest.readers import SourceSpec
 from dealvault.vault.rejects import write_rejects_csv
 
@@ -48,6 +49,25 @@ def _parse_maps(items: list[str] | None) -> dict[str, str | None]:
             )
         col, field = item.split("=", 1)
         out[col.strip()] = field.strip() or None
+    return out
+
+
+def _parse_options(regions: list[str] | None, orders: list[str] | None) -> dict[str, ColumnOptions]:
+    """``--phone-region COLUMN=US`` and ``--date-order COLUMN=DMY`` as options per column."""
+    out: dict[str, ColumnOptions] = {}
+    for flag, items in (("--phone-region", regions), ("--date-order", orders)):
+        for item in items or []:
+            col, sep, value = item.rpartition("=")
+            if not sep or not col.strip():
+                raise Invalid(f"{flag} needs COLUMN=VALUE, got {item!r}")
+            col = col.strip()
+            if flag == "--phone-region":
+                opts = ColumnOptions(phone_region=parse_region(value=value, file=flag, column=col))
+            else:
+                opts = ColumnOptions(
+                    date_order=parse_date_order(value=value, file=flag, column=col)
+                )
+            out[col] = out.get(col, ColumnOptions()).merged(opts)
     return out
 
 
@@ -91,10 +111,31 @@ def import_cmd(
     ] = None,
     query: Annotated[str | None, typer.Option(help="SQL query whose rows are imported.")] = None,
     mapping: Annotated[
-        Path | None, typer.Option(help="Mapping file (TOML/JSON): column -> field.")
+        Path | None,
+        typer.Option(
+            help="Mapping file (TOML/JSON): column -> field, or a table of field, "
+            "phone_region and date_order (see docs/formats.md)."
+        ),
     ] = None,
     map_: Annotated[
         list[str] | None, typer.Option("--map", help="COLUMN=FIELD override (repeatable).")
+    ] = None,
+    phone_region: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--phone-region",
+            help="COLUMN=REGION: read the column's numbers without +CC as numbers of this "
+            "region (US, GB, IN...; default: the region its values show, else CN). Repeatable.",
+        ),
+    ] = None,
+    date_order: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--date-order",
+            help="COLUMN=DMY or COLUMN=MDY: the day and month order of dates such as "
+            "03/07/1985 (default: the order its values show; refused when none does). "
+            "Repeatable.",
+        ),
     ] = None,
     strict: Annotated[
         bool, typer.Option(help="Fail the whole import on the first bad row.")
@@ -137,6 +178,7 @@ def import_cmd(
         role=TableRole(role) if role else None,
         mapping_file=mapping,
         overrides=_parse_maps(map_),
+        options=_parse_options(phone_region, date_order),
         strict=strict,
         allow_reimport=allow_reimport,
     )
@@ -349,6 +391,11 @@ def _show_preview(c: CliContext, p: MappingPreview, request: ImportRequest, json
                 "role": m.table_role.value,
                 "columns": m.columns,
                 "mapped_by": p.mapped_by,
+                "read_as": {
+                    col: {**r.options.as_dict(), "evidence": r.evidence}
+                    for col, r in p.readings.items()
+                },
+                "refused": {col: r.refused for col, r in p.readings.items() if r.refused},
                 "notes": p.notes,
                 "threshold": {
                     "confidence": AUTO_MAP_CONFIDENCE,
@@ -380,7 +427,10 @@ def _show_preview(c: CliContext, p: MappingPreview, request: ImportRequest, json
 
     def field_cell(col: str, field: str | None) -> str:
         if field:
-            return f"{field} ({p.mapped_by.get(col, 'header')})"
+            read = p.readings.get(col)
+            return f"{field} ({p.mapped_by.get(col, 'header')})" + (
+                f"; {read.evidence}" if read else ""
+            )
         if col in pending:
             return f"needs a decision: {pending[col].field}?"
         return "(unmapped: kept encrypted)"
@@ -402,6 +452,11 @@ def _show_preview(c: CliContext, p: MappingPreview, request: ImportRequest, json
             ],
         )
     )
+    for col, r in p.readings.items():
+        if r.refused:
+            c.console.print(
+                f"import would be refused: {col}: {r.refused}", markup=False, highlight=False
+            )
     for col, x in pending.items():
         c.console.print(
             f"needs a decision: {col}: {x.reason}; {how[col]}", markup=False, highlight=False

@@ -28,9 +28,11 @@ from dealvault.flows.mapping_plan import (
     PendingColumn,
     plan_import_mapping,
 )
+from dealvault.flows.reading_options import Reading, refuse_unreadable
 from dealvault.ingest.fields import TableRole
 from dealvault.ingest.mapping import ColumnMapping
 from dealvault.ingest.normalize import NormalisedBatch, normalise_batch
+from dealvault.ingest.options import ColumnOptions
 from dealvault.ingest.phones import SECOND, second_phone_column
 from dealvault.ingest.prefetch import prefetch
 from dealvault.ingest.readers import Source, SourceBatch, SourceSpec, open_source
@@ -74,6 +76,8 @@ class ImportRequest:
     role: TableRole | None = None
     mapping_file: Path | None = None
     overrides: Mapping[str, str | None] | None = None
+    #: reading options stated on the command line (``--phone-region``, ``--date-order``)
+    options: Mapping[str, ColumnOptions] | None = None
     strict: bool = False
     allow_reimport: bool = False
 
@@ -120,13 +124,15 @@ def _minors_in(clean: pl.DataFrame) -> int:
 
 class MappingPreview(NamedTuple):
     """``import --dry-run``: the mapping, the classifier's findings, the header notes, how
-    each column got its field and the columns waiting for a decision."""
+    each column got its field, the columns waiting for a decision, and how columns are read
+    (phone region, date order: options, evidence, a refusal)."""
 
     mapping: ColumnMapping
     found: dict[str, ColumnClass]
     notes: list[str]
     mapped_by: dict[str, str]
     pending: list[PendingColumn]
+    readings: dict[str, Reading]
 
 
 def _source_label(spec: SourceSpec) -> str:
@@ -172,7 +178,9 @@ def preview_mapping(stores: AppStores, *, request: ImportRequest) -> MappingPrev
             request=request, columns=list(source.columns), found=found, sample=sample
         )
         notes = list(source.header_notes)
-        return MappingPreview(plan.mapping, found, notes, plan.mapped_by, plan.pending)
+        return MappingPreview(
+            plan.mapping, found, notes, plan.mapped_by, plan.pending, plan.readings
+        )
 
 
 def _normalised(
@@ -283,9 +291,11 @@ def _import_open(
     sample = None if head_batch is None else pl.from_arrow(head_batch.data)
     assert sample is None or isinstance(sample, pl.DataFrame)
     found = classify_sample(sample)
-    mapping = plan_mapping(
+    plan = plan_import_mapping(
         request=request, columns=list(source.columns), found=found, sample=sample
     )
+    refuse_unreadable(readings=plan.readings, file=source.name)  # before anything is written
+    mapping = plan.mapping
     role = mapping.table_role
     dataset = vault.get_or_create_dataset(uow, keyring, deal=deal, name=request.dataset)
     table_name = request.table or role.value

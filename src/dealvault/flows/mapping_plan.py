@@ -1,18 +1,28 @@
-"""Import mapping: headers first, then classifier findings strong on values; the rest asks."""
+"""Import mapping: headers first, then classifier findings strong on values; the rest asks.
+Each mapped column also gets its reading options (``flows.reading_options``)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Final
 
 import polars as pl
 
 from dealvault.classify.columns import ColumnClass
+from dealvault.flows.reading_options import Reading, column_readings, found_reading, quoted
 from dealvault.ingest.fields import FIELDS, Category
-from dealvault.ingest.mapping import ColumnMapping, apply_overrides, load_mapping, propose_mapping
+from dealvault.ingest.mapping import (
+    ColumnMapping,
+    MappingFile,
+    apply_overrides,
+    check_mapping,
+    load_mapping_file,
+    propose_mapping,
+)
+from dealvault.ingest.options import NO_OPTIONS, ColumnOptions
 from dealvault.ingest.placeholders import VALIDATED_KINDS, placeholder_to_null
-from dealvault.ingest.validators import PREPARED, RULES, TWO_STAGE, blank_to_null
+from dealvault.ingest.validators import PREPARED, RULES, TWO_STAGE, blank_to_null, two_stage
 
 if TYPE_CHECKING:
     from dealvault.flows.importing import ImportRequest
@@ -43,26 +53,29 @@ class PendingColumn:
 
     def how(self, *, deal: str, dataset: str) -> str:
         """The commands that settle it (shell-quoted column name)."""
-        col = "'" + self.column.replace("'", "'\\''") + "'"
         return (
-            f"map it: add --map {col[:-1]}={self.field}' to the import; or record its type: "
-            f"dealvault columns override {col} --deal {deal} --dataset {dataset} "
-            f"--type {self.pii_type}"
+            f"map it: add --map {quoted(f'{self.column}={self.field}')} to the import; or "
+            f"record its type: dealvault columns override {quoted(self.column)} --deal {deal} "
+            f"--dataset {dataset} --type {self.pii_type}"
         )
 
 
 @dataclass(frozen=True, slots=True)
 class MappingPlan:
-    """The mapping, how each column got its field, and the columns waiting for a decision."""
+    """The mapping (with its reading options), how each column got its field, the columns
+    waiting for a decision, and per column with options what they rest on or why the import
+    would refuse it."""
 
     mapping: ColumnMapping
     mapped_by: dict[str, str]  # column -> "header", "values", "mapping file" or "--map"
     pending: list[PendingColumn]
+    readings: dict[str, Reading] = field(default_factory=dict)
 
 
-def accepted_share(*, field: str, values: pl.Series) -> float:
+def accepted_share(*, field: str, values: pl.Series, options: ColumnOptions = NO_OPTIONS) -> float:
     """Share of the non-blank sampled values that ``field``'s normaliser accepts (1.0 when
-    none is blank-free). Runs the import's own rules, so the answer is what import would do."""
+    none is blank-free), reading them with ``options``. Runs the import's own rules, so the
+    answer is what import would do."""
     kind = FIELDS[field].kind
     text = values.cast(pl.String, strict=False)
     frame = pl.DataFrame({"v": text}).select(v=blank_to_null(pl.col("v")))
@@ -77,7 +90,7 @@ def accepted_share(*, field: str, values: pl.Series) -> float:
         parts = frame.select(**prep(col))
         reasons = parts.select(check(pl.col)[1]).to_series()
     elif kind in TWO_STAGE:
-        fast, slow = TWO_STAGE[kind]
+        fast, slow = two_stage(kind=kind, options=options)
         value, reason, flag = fast(col)
         out = frame.select(v=value, r=reason, f=flag)
         slow_reasons = slow(out.filter(pl.col("f")).get_column("v"))[1]
@@ -113,15 +126,13 @@ def _from_values(
                 + (": the header alone names the type" if cls.evidence.get("header_only") else "")
             )
             continue
-        code = cls.evidence.get("phone_country_code", 86.0)
-        if cls.field == "phone" and code != 86 and cls.evidence.get("share.national_format"):
-            ask(
-                f"numbers without a country code, in the layout of +{code:.0f}; the phone field "
-                "reads numbers without one as Chinese"
-            )
+        reading = found_reading(column=col, field=cls.field, cls=cls)
+        if reading is not None and reading.refused is not None:
+            ask(f"{reading.evidence}: {reading.refused}")
             continue
         if sample is not None and col in sample.columns:
-            ok = accepted_share(field=cls.field, values=sample.get_column(col))
+            opts = NO_OPTIONS if reading is None else reading.options
+            ok = accepted_share(field=cls.field, values=sample.get_column(col), options=opts)
             if ok < AUTO_MAP_ACCEPTED:
                 ask(
                     f"the {cls.field} field would reject {1 - ok:.0%} of the sampled values "
@@ -141,23 +152,39 @@ def plan_import_mapping(
     sample: pl.DataFrame | None = None,
 ) -> MappingPlan:
     """Headers first; then confident classifier findings whose values the field accepts, for
-    the columns the headers did not explain; then the mapping file and the flags on top."""
+    the columns the headers did not explain; then the mapping file and the flags on top.
+    Last, each mapped column's reading options: the user's, over the classifier's."""
+    found = found or {}
     mapping = propose_mapping(columns=columns, table_role=request.role)
     mapped_by = {c: "header" for c, f in mapping.columns.items() if f}
-    extra, pending = _from_values(mapping, found or {}, sample)
+    extra, pending = _from_values(mapping, found, sample)
     if extra:
         mapping = apply_overrides(mapping=mapping, overrides=extra)
         mapped_by.update(dict.fromkeys(extra, "values"))
-    for source, overrides in (
-        ("mapping file", load_mapping(path=request.mapping_file) if request.mapping_file else {}),
-        ("--map", request.overrides or {}),
+    file = (
+        load_mapping_file(path=request.mapping_file)
+        if request.mapping_file
+        else MappingFile(columns={}, options={})
+    )
+    stated: dict[str, tuple[ColumnOptions, str]] = {}
+    for source, overrides, options in (
+        ("mapping file", file.columns, file.options),
+        ("--map", request.overrides or {}, request.options or {}),
     ):
-        if overrides:
-            mapping = apply_overrides(mapping=mapping, overrides=overrides)
+        if overrides or options:
+            mapping = apply_overrides(mapping=mapping, overrides=overrides, options=options)
             mapped_by.update({c: source for c, f in overrides.items() if f})
             for c, f in overrides.items():
                 if not f:
                     mapped_by.pop(c, None)
+            where = "mapping file" if source == "mapping file" else "command line"
+            for c in options:
+                before = stated[c][1] + ", " if c in stated else ""
+                stated[c] = (mapping.options_of(c), before + where)
+    stated = {c: s for c, s in stated.items() if c in mapping.options}
+    readings = column_readings(columns=mapping.columns, stated=stated, found=found)
+    mapping = replace(mapping, options={c: r.options for c, r in readings.items() if r.options})
+    check_mapping(mapping=mapping)
     decided = {c for c, f in mapping.columns.items() if f} | set(request.overrides or {})
     pending = [p for p in pending if p.column not in decided]
-    return MappingPlan(mapping, mapped_by, pending)
+    return MappingPlan(mapping, mapped_by, pending, readings)

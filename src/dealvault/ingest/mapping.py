@@ -1,4 +1,5 @@
-"""Column mapping: source headers to canonical fields, proposed from synonyms, overridable."""
+"""Column mapping: source headers to canonical fields, proposed from synonyms, overridable;
+per column, the options its values are read with (``ingest.options``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from dealvault.errors import InputError
 from dealvault.ingest.fields import FIELDS, SYNONYMS, TableRole, normalise_header
+from dealvault.ingest.options import NO_OPTIONS, ColumnOptions, check_options, parse_options
 
 ROW_COLUMN = "__row"
 _BRACKETS = re.compile(r"[(（\[【].*?[)）\]】]")
@@ -19,15 +21,21 @@ _NONE_WORDS = {"", "-", "none", "null", "ignore", "skip"}
 
 @dataclass(frozen=True)
 class ColumnMapping:
-    """Source column -> canonical field name (``None``: unmapped, kept as an extra value)."""
+    """Source column -> canonical field name (``None``: unmapped, kept as an extra value);
+    ``options``: how a mapped column's values are read (phone region, date order)."""
 
     table_role: TableRole
     columns: dict[str, str | None]
     role_inferred: bool = field(default=False, compare=False)
+    options: dict[str, ColumnOptions] = field(default_factory=dict)
 
     def field_of(self, column: str) -> str | None:
         """The canonical field a source column maps to, if any."""
         return self.columns.get(column)
+
+    def options_of(self, column: str) -> ColumnOptions:
+        """The reading options of a source column (none set: read as before)."""
+        return self.options.get(column, NO_OPTIONS)
 
     def column_of(self, field_name: str) -> str | None:
         """The source column mapped to a canonical field, if any."""
@@ -108,6 +116,10 @@ def check_mapping(*, mapping: ColumnMapping, file: str | None = None) -> None:
             f"a {mapping.table_role.value} table needs a column mapped to 'customer_key'",
             file=file,
         )
+    for col, opts in mapping.options.items():
+        if col not in mapping.columns:
+            raise InputError("options name a column the source does not have", column=col)
+        check_options(field=mapping.columns[col], options=opts, file=file, column=col)
 
 
 def _field_value(value: object, column: str, source: str) -> str | None:
@@ -119,10 +131,20 @@ def _field_value(value: object, column: str, source: str) -> str | None:
     return None if v.lower() in _NONE_WORDS else v
 
 
-def load_mapping(*, path: Path) -> dict[str, str | None]:
-    """Read ``{"column": "field" | null}`` from JSON or TOML (TOML: "" or false for unmapped).
+@dataclass(frozen=True)
+class MappingFile:
+    """What a mapping file states: fields per column, and reading options per column."""
 
-    A top-level ``columns`` table is accepted too.
+    columns: dict[str, str | None]
+    options: dict[str, ColumnOptions]
+
+
+def load_mapping_file(*, path: Path) -> MappingFile:
+    """Read a mapping file, JSON or TOML (a top-level ``columns`` table is accepted too).
+
+    Each column gives a field name, null ("" or false in TOML) for unmapped, or a table with
+    ``field`` and reading options: ``"Tel." = { field = "phone", phone_region = "US" }``,
+    ``Born = { date_order = "DMY" }`` (without ``field`` the proposed field is kept).
     """
     name = path.name
     try:
@@ -140,7 +162,26 @@ def load_mapping(*, path: Path) -> dict[str, str | None]:
         data = data["columns"]
     if not isinstance(data, dict):
         raise InputError("mapping file must hold a table of column = field", file=name)
-    return {str(k): _field_value(v, str(k), name) for k, v in data.items()}
+    columns: dict[str, str | None] = {}
+    options: dict[str, ColumnOptions] = {}
+    for key, value in data.items():
+        col = str(key)
+        if not isinstance(value, dict):
+            columns[col] = _field_value(value, col, name)
+            continue
+        rest = {str(k): v for k, v in value.items() if k != "field"}
+        if "field" in value:
+            columns[col] = _field_value(value["field"], col, name)
+        opts = parse_options(values=rest, file=name, column=col)
+        if opts:
+            options[col] = opts
+    return MappingFile(columns=columns, options=options)
+
+
+def load_mapping(*, path: Path) -> dict[str, str | None]:
+    """The fields a mapping file names, ``{"column": "field" | None}`` (``load_mapping_file``
+    has the reading options too)."""
+    return load_mapping_file(path=path).columns
 
 
 def parse_map_flags(*, flags: Sequence[str]) -> dict[str, str | None]:
@@ -155,9 +196,15 @@ def parse_map_flags(*, flags: Sequence[str]) -> dict[str, str | None]:
 
 
 def apply_overrides(
-    *, mapping: ColumnMapping, overrides: Mapping[str, str | None], file: str | None = None
+    *,
+    mapping: ColumnMapping,
+    overrides: Mapping[str, str | None],
+    file: str | None = None,
+    options: Mapping[str, ColumnOptions] | None = None,
 ) -> ColumnMapping:
-    """Apply user overrides; unknown column or field raises ``InputError`` naming it."""
+    """Apply user overrides, fields and then reading options (set on top of those the mapping
+    has; a column given another field loses its old ones); an unknown column or field, or an
+    option the field does not read, raises ``InputError`` naming it."""
     cols = dict(mapping.columns)
     for col, f in overrides.items():
         if col not in cols:
@@ -165,7 +212,12 @@ def apply_overrides(
         if f is not None and f not in FIELDS:
             raise InputError(f"unknown field {f!r}", file=file, column=col)
         cols[col] = f
+    opts = {c: o for c, o in mapping.options.items() if cols.get(c) == mapping.columns.get(c)}
+    for col, o in (options or {}).items():
+        opts[col] = opts.get(col, NO_OPTIONS).merged(o)
     role = infer_role(fields=list(cols.values())) if mapping.role_inferred else mapping.table_role
-    result = ColumnMapping(table_role=role, columns=cols, role_inferred=mapping.role_inferred)
+    result = ColumnMapping(
+        table_role=role, columns=cols, role_inferred=mapping.role_inferred, options=opts
+    )
     check_mapping(mapping=result, file=file)
     return result

@@ -11,7 +11,14 @@ from dealvault.ingest.fields import FIELDS, TableRole
 from dealvault.ingest.mapping import ROW_COLUMN, ColumnMapping, check_mapping
 from dealvault.ingest.phones import PHONE_FIELDS, finish_phones, plan_phones, split_phones
 from dealvault.ingest.placeholders import VALIDATED_KINDS, placeholder_to_null
-from dealvault.ingest.validators import PREPARED, RULES, TWO_STAGE, blank_to_null
+from dealvault.ingest.validators import (
+    PREPARED,
+    RULES,
+    TWO_STAGE,
+    SlowRule,
+    blank_to_null,
+    two_stage,
+)
 
 IDENTIFYING = ("name", "phone", "phone_2", "id_number")
 REJECT_SCHEMA = {"row": pl.Int64, "column": pl.String, "reason": pl.String}
@@ -34,7 +41,8 @@ def normalise_batch(
     a reject). A phone cell may hold two numbers (``ingest.phones``). A row with any invalid
     mapped value is rejected with every reason listed; a customers row needs a name, phone or
     ID number, an orders or notes row a customer key. Messages name row and column, never the
-    value.
+    value. A column's reading options (``mapping.options``: phone region, date order) choose
+    how its phones and dates are read.
     """
     check_mapping(mapping=mapping, file=file)
     missing = [c for c in mapping.columns if c not in frame.columns]
@@ -50,7 +58,7 @@ def normalise_batch(
     values: list[pl.Expr] = [pl.col(ROW_COLUMN)]
     stage1: list[pl.Expr] = [(pl.int_range(n, dtype=pl.Int64) + first_row).alias(ROW_COLUMN)]
     reasons: list[tuple[str, str]] = []  # (reason column, source column)
-    slow: list[tuple[str, str, str, str]] = []  # (kind, flag column, value column, reason column)
+    slow: list[tuple[SlowRule, str, str, str]] = []  # (rule, flag, value, reason column)
     phone_cells: list[tuple[str, str, str]] = []
     for i, col in enumerate(frame.columns):
         f = mapping.columns.get(col)
@@ -72,15 +80,18 @@ def normalise_batch(
             reasons.append((f"__reason{i}", col))
             continue
         if kind in TWO_STAGE:
-            v, r, flag = TWO_STAGE[kind][0](raw)
-            slow.append((kind, f"__slow{i}", f, f"__reason{i}"))
+            fast, slow_rule = two_stage(kind=kind, options=mapping.options_of(col))
+            v, r, flag = fast(raw)
+            slow.append((slow_rule, f"__slow{i}", f, f"__reason{i}"))
             values += [v.alias(f), r.alias(f"__reason{i}"), flag.alias(f"__slow{i}")]
             reasons.append((f"__reason{i}", col))
             continue
         v, r = RULES.get(kind, RULES["text"])(raw)
         values += [v.alias(f), r.alias(f"__reason{i}")]
         reasons.append((f"__reason{i}", col))
-    phones = plan_phones(phone_cells)
+    phones = plan_phones(
+        phone_cells, regions={f: mapping.options_of(c).phone_region for f, c, _ in phone_cells}
+    )
     values += phones.values
     slow += phones.slow
     # row-level rules
@@ -112,8 +123,8 @@ def normalise_batch(
         out = cleaned.lazy().select(values).collect()
     else:
         out = frame.lazy().select(stage1).select(values).collect()
-    for kind, flag_col, value_col, reason_col in slow:
-        out = _finish(out, kind, flag_col, value_col, reason_col)
+    for rule, flag_col, value_col, reason_col in slow:
+        out = _finish(out, rule, flag_col, value_col, reason_col)
     if phone_cells:
         out, phone_reasons = finish_phones(out, phones)
         reasons += phone_reasons
@@ -136,12 +147,12 @@ def _source_order(clean: pl.DataFrame, frame: pl.DataFrame, mapping: ColumnMappi
 
 
 def _finish(
-    out: pl.DataFrame, kind: str, flag: str, value_col: str, reason_col: str
+    out: pl.DataFrame, rule: SlowRule, flag: str, value_col: str, reason_col: str
 ) -> pl.DataFrame:
-    """Run the slow rule of ``kind`` on flagged rows only and write value and reason back."""
+    """Run a slow rule on flagged rows only and write value and reason back."""
     idx = out.select(pl.arg_where(pl.col(flag))).to_series()
     if idx.len():
-        vals, why = TWO_STAGE[kind][1](out[value_col].gather(idx))
+        vals, why = rule(out[value_col].gather(idx))
         out = out.with_columns(
             out[value_col].scatter(idx, vals.cast(pl.String)),
             out[reason_col].scatter(idx, why.cast(pl.String)),

@@ -5,7 +5,8 @@ points of one customer. The numbers of the ``phone`` column, then of a column ma
 ``phone_2``, are taken in order: the first becomes ``phone``, the second ``phone_2``; more than
 two is a reject (the row names the column, never the numbers). Each number is normalised and
 validated like a single phone (E.164), and both are blind-indexed under the phone index, so
-``lookup --by phone`` finds the customer by either.
+``lookup --by phone`` finds the customer by either. A number without +CC is read in the region
+of the column it came from (``phone_region``; none: Chinese).
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from typing import Final
 
 import polars as pl
 
+from dealvault.ingest.options import ColumnOptions
 from dealvault.ingest.placeholders import is_placeholder
-from dealvault.ingest.validators import phone_fast
+from dealvault.ingest.validators import FastRule, SlowRule, two_stage
 
 FIRST: Final = "phone"
 SECOND: Final = "phone_2"
@@ -53,28 +55,47 @@ class PhonePlan:
 
     cells: list[str] = field(default_factory=list)  # cleaned cell columns, phone column first
     values: list[pl.Expr] = field(default_factory=list)
-    #: (field kind, flag column, value column, reason column) for the slow phone rule
-    slow: list[tuple[str, str, str, str]] = field(default_factory=list)
+    #: (slow rule, flag column, value column, reason column) for the slow phone rules
+    slow: list[tuple[SlowRule, str, str, str]] = field(default_factory=list)
     present: pl.Expr = field(default_factory=lambda: pl.lit(False))
     columns: dict[str, str] = field(default_factory=dict)  # field -> source column
 
 
-def plan_phones(cells: Sequence[tuple[str, str, str]]) -> PhonePlan:
-    """Plan for the (field, source column, cleaned cell column) of the phone columns."""
+def _rules(region: str | None) -> tuple[FastRule, SlowRule]:
+    return two_stage(kind="phone", options=ColumnOptions(phone_region=region))
+
+
+def plan_phones(
+    cells: Sequence[tuple[str, str, str]], *, regions: Mapping[str, str | None] | None = None
+) -> PhonePlan:
+    """Plan for the (field, source column, cleaned cell column) of the phone columns;
+    ``regions``: field -> region its numbers without +CC are read in (None: Chinese)."""
     plan = PhonePlan()
     if not cells:
         return plan
     ordered = sorted(cells, key=lambda c: PHONE_FIELDS.index(c[0]))
     plan.columns = {f: col for f, col, _ in ordered}
     plan.cells = [cell for _, _, cell in ordered]
-    for number, name in zip(_NUMBERS, PHONE_FIELDS, strict=True):
-        value, reason, flag = phone_fast(pl.col(number))
-        plan.values += [
-            value.alias(name),
-            reason.alias(f"__reason_{name}"),
-            flag.alias(f"__slow_{name}"),
-        ]
-        plan.slow.append(("phone", f"__slow_{name}", name, f"__reason_{name}"))
+    first, second = ((regions or {}).get(f) for f in PHONE_FIELDS)
+    rules = _rules(first)
+    for k, (number, name) in enumerate(zip(_NUMBERS, PHONE_FIELDS, strict=True), start=1):
+        value, reason, flag = rules[0](pl.col(number))
+        flags = [(rules[1], flag, f"__slow_{name}")]
+        if SECOND in plan.columns and second != first:
+            # the k-th number came from the phone column when it held k numbers or more
+            own = _rules(second)
+            from_first = pl.col(_FROM_FIRST) >= k
+            value2, reason2, flag2 = own[0](pl.col(number))
+            value = pl.when(from_first).then(value).otherwise(value2)
+            reason = pl.when(from_first).then(reason).otherwise(reason2)
+            flags = [
+                (rules[1], from_first & flag, f"__slow_{name}"),
+                (own[1], ~from_first & flag2, f"__slow2_{name}"),
+            ]
+        plan.values += [value.alias(name), reason.alias(f"__reason_{name}")]
+        for rule, expr, flag_col in flags:
+            plan.values.append(expr.alias(flag_col))
+            plan.slow.append((rule, flag_col, name, f"__reason_{name}"))
     plan.values += [
         pl.when(pl.col(_COUNT) > MAX_PHONES).then(pl.lit(TOO_MANY)).alias("__reason_phones"),
         pl.col(_FROM_FIRST),

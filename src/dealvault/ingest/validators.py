@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from functools import partial
 
 import phonenumbers
 import polars as pl
+
+from dealvault.ingest.national_phones import read_national
+from dealvault.ingest.options import DEFAULT_REGION, NO_OPTIONS, ColumnOptions, DateOrder
 
 Rule = Callable[[pl.Expr], tuple[pl.Expr, pl.Expr]]
 """Takes the stripped, blank-as-null column; returns (normalised value, reject reason or null)."""
@@ -28,6 +32,10 @@ _TIME = (
 )
 _TZ = r"\s*(Z|[+-]\d{2}:?\d{2})?"
 DATETIME_RE = f"^{_DATE}{_TIME}{_TZ}$"
+# Day and month in either order (03/07/1985, 3.7.1985, 03-07-1985 14:30): read only in the
+# order the column's ``date_order`` gives (the classifier's finding, or the user's word).
+DAY_MONTH_RE = rf"^(\d{{1,2}})\s*[-/.]\s*(\d{{1,2}})\s*[-/.]\s*(\d{{4}}){_TIME}{_TZ}$"
+NO_ORDER = "day and month order not known (D/M/Y or M/D/Y): state date_order for the column"
 COMPACT_RE = r"^(\d{4})(\d{2})(\d{2})(?:[ T]?(\d{2})(\d{2})(\d{2})?)?$"
 # A month without a day (2024年3月, 2024-03): the first of that month, as spreadsheets do.
 MONTH_RE = r"^(\d{4})\s*(?:年|[-/])\s*(\d{1,2})\s*月?$"
@@ -36,10 +44,19 @@ MONTH_RE = r"^(\d{4})\s*(?:年|[-/])\s*(\d{1,2})\s*月?$"
 SERIAL_RE = r"^(\d{2,7})(\.\d+)?$"
 SERIAL_MIN, SERIAL_MAX = 61, 2_958_465
 EXCEL_EPOCH = dt.datetime(1899, 12, 30)
+# M/F, and X for a gender other than male or female that the data states (X/O, other,
+# diverse, non-binary): a known fact, which null (not known) would lose; the field is free
+# text, so aggregates and releases treat X as one more value. ISO/IEC 5218 codes (1 male,
+# 2 female, 0 not known, 9 not applicable) are read because the field is typed gender; W is
+# the German weiblich. 其他 stays null as it always was (Chinese imports unchanged).
 GENDERS = {
-    "男": "M", "m": "M", "male": "M", "男性": "M", "先生": "M", "1": "M",
-    "女": "F", "f": "F", "female": "F", "女性": "F", "女士": "F", "2": "F",
-    "未知": "", "保密": "", "unknown": "", "u": "", "x": "", "0": "", "其他": "", "other": "",
+    "男": "M", "m": "M", "male": "M", "男性": "M", "先生": "M", "1": "M", "man": "M",
+    "men": "M", "männlich": "M", "homme": "M", "hombre": "M",
+    "女": "F", "f": "F", "female": "F", "女性": "F", "女士": "F", "2": "F", "w": "F",
+    "woman": "F", "women": "F", "weiblich": "F", "femme": "F", "mujer": "F",
+    "x": "X", "o": "X", "other": "X", "diverse": "X", "divers": "X", "non-binary": "X",
+    "nonbinary": "X",
+    "未知": "", "保密": "", "unknown": "", "u": "", "0": "", "9": "", "其他": "",
 }  # fmt: skip
 
 
@@ -144,32 +161,50 @@ def _serial_parts(e: pl.Expr) -> dict[str, pl.Expr]:
     return {k: v.cast(pl.String) for k, v in zip("ymdHMS", parts, strict=True)}
 
 
-def _parts(values: pl.Series) -> pl.DataFrame:
+def _parts(values: pl.Series, order: DateOrder | None = None) -> pl.DataFrame:
     """y, m, d, hh, mi, ss, frac, tz of every accepted date/time form (regexes run once):
-    ISO and Chinese layouts, compact digits, a month without a day, Excel serial numbers."""
+    ISO and Chinese layouts, compact digits, a month without a day, Excel serial numbers, and
+    with ``order`` day and month in that order (03/07/1985); ``dm``: written day and month."""
     a = pl.col("a").struct.field
     b = pl.col("b").struct.field
     c = pl.col("c").struct.field
+    e = pl.col("e").struct.field
     serial = _serial_parts(pl.col("v"))
     month = {"y": c("1"), "m": c("2"), "d": pl.when(c("1").is_not_null()).then(pl.lit("1"))}
-    return (
-        pl.DataFrame({"v": values})
-        .with_columns(
-            a=pl.col("v").str.extract_groups(DATETIME_RE),
-            b=pl.col("v").str.extract_groups(COMPACT_RE),
-            c=pl.col("v").str.extract_groups(MONTH_RE),
-        )
-        .select(
-            *[
-                pl.coalesce(
-                    a(str(i)), b(str(i)), *([month[k]] if k in month else []), serial[k]
-                ).alias(k)
-                for i, k in enumerate("ymdHMS", 1)
-            ],
-            a("7").alias("f"),
-            a("8").alias("z"),
-        )
+    day, mon = ("1", "2") if order is DateOrder.DMY else ("2", "1")
+    # day-and-month parts only with an order: y, m, d, H, M, S, then fraction and zone
+    parts = (e("3"), e(mon), e(day), *(e(str(i)) for i in range(4, 9)))
+    dm = dict(zip("ymdHMSfz", parts, strict=True)) if order is not None else {}
+
+    def extra(k: str) -> list[pl.Expr]:
+        return [dm[k]] if k in dm else []
+
+    v = pl.col("v")
+    frame = pl.DataFrame({"v": values}).with_columns(
+        a=v.str.extract_groups(DATETIME_RE),
+        b=v.str.extract_groups(COMPACT_RE),
+        c=v.str.extract_groups(MONTH_RE),
+        # without an order, only whether a value has the form (for the reason): cheaper
+        e=v.str.extract_groups(DAY_MONTH_RE) if order is not None else v.str.contains(DAY_MONTH_RE),
     )
+    return frame.select(
+        *[
+            pl.coalesce(
+                a(str(i)), b(str(i)), *([month[k]] if k in month else []), serial[k], *extra(k)
+            ).alias(k)
+            for i, k in enumerate("ymdHMS", 1)
+        ],
+        pl.coalesce(a("7"), *extra("f")).alias("f"),
+        pl.coalesce(a("8"), *extra("z")).alias("z"),
+        (e("3").is_not_null() if order is not None else pl.col("e")).alias("dm"),
+    )
+
+
+def _date_reason(ok: pl.Expr, order: DateOrder | None, invalid: str) -> pl.Expr:
+    """``invalid`` for a value no form reads; for one written day and month in a column
+    without a ``date_order``, why (a guess would be wrong for every other customer)."""
+    no_order = pl.col("dm") & pl.lit(order is None)
+    return pl.when(~ok & no_order).then(pl.lit(NO_ORDER)).when(~ok).then(pl.lit(invalid))
 
 
 def date_fast(e: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
@@ -181,14 +216,19 @@ def date_fast(e: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
     return e, pl.lit(None, dtype=pl.String), e.is_not_null() & ~ok
 
 
-def date_slow(values: pl.Series) -> tuple[pl.Series, pl.Series]:
+def date_slow(values: pl.Series, *, order: DateOrder | None = None) -> tuple[pl.Series, pl.Series]:
     """ISO YYYY-MM-DD from 2020/1/2, 2020.1.2, 2020年1月2日, 20200102, 2020年1月 (the 1st),
-    Excel serials such as 43832 (a time part or fraction is dropped)."""
-    out = _parts(values).select(iso=_iso_date(pl.col("y"), pl.col("m"), pl.col("d")))
+    Excel serials such as 43832 (a time part or fraction is dropped), and with ``order``
+    03/07/1985 (D/M/Y: 1985-07-03; M/D/Y: 1985-03-07). Without an order such a value is
+    refused as such, never guessed."""
+    iso = _iso_date(pl.col("y"), pl.col("m"), pl.col("d"))
+    out = _parts(values, order).select("dm", iso=iso)
     out = out.with_columns(ok=pl.col("iso").str.to_date("%Y-%m-%d", strict=False).is_not_null())
-    value = out.select(pl.when(pl.col("ok")).then(pl.col("iso"))).to_series()
-    reason = out.select(pl.when(~pl.col("ok")).then(pl.lit("invalid date"))).to_series()
-    return value, reason
+    out = out.select(
+        value=pl.when("ok").then(pl.col("iso")),
+        reason=_date_reason(pl.col("ok"), order, "invalid date"),
+    )
+    return out["value"], out["reason"]
 
 
 def datetime_fast(e: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
@@ -201,9 +241,12 @@ def datetime_fast(e: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
     return pl.when(ok).then(x).otherwise(e), pl.lit(None, dtype=pl.String), e.is_not_null() & ~ok
 
 
-def datetime_slow(values: pl.Series) -> tuple[pl.Series, pl.Series]:
-    """ISO YYYY-MM-DDTHH:MM:SS[.f][zone] from the date forms plus a time; bare date: 00:00:00."""
-    p = _parts(values)
+def datetime_slow(
+    values: pl.Series, *, order: DateOrder | None = None
+) -> tuple[pl.Series, pl.Series]:
+    """ISO YYYY-MM-DDTHH:MM:SS[.f][zone] from the date forms plus a time; bare date: 00:00:00.
+    Day and month first (03/07/2024 14:30) with the column's ``order`` only."""
+    p = _parts(values, order)
     hh, mi, ss = (pl.col(k).fill_null("0") for k in "HMS")
     day = _iso_date(pl.col("y"), pl.col("m"), pl.col("d"))
     ok = (
@@ -225,19 +268,40 @@ def datetime_slow(values: pl.Series) -> tuple[pl.Series, pl.Series]:
             pl.col("z").str.replace(r"^([+-]\d{2})(\d{2})$", "$1:$2").fill_null(""),
         ]
     )
+    p = p.with_columns(ok=ok)  # materialised once: value and reason both read it
     out = p.select(
-        value=pl.when(ok).then(iso), reason=pl.when(~ok).then(pl.lit("invalid date/time"))
+        value=pl.when("ok").then(iso), reason=_date_reason(pl.col("ok"), order, "invalid date/time")
     )
     return out["value"], out["reason"]
 
 
-def phone_slow(values: pl.Series) -> tuple[pl.Series, pl.Series]:
-    """phonenumbers (default region CN) for the few values the mobile pattern did not match."""
+def national_fast(e: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """Numbers of a column read in another region than China: every value goes to
+    ``phone_slow`` with the region, whose first pass is vectorised (``ingest.national_phones``)."""
+    return e, pl.lit(None, dtype=pl.String), e.is_not_null()
+
+
+def phone_slow(values: pl.Series, *, region: str = DEFAULT_REGION) -> tuple[pl.Series, pl.Series]:
+    """phonenumbers (default region CN) for the few values the mobile pattern did not match.
+
+    In another region (``phone_region``), the numbers written in its national layout are read
+    by its metadata patterns first (``national_phones.read_national``); phonenumbers then
+    parses the others (+CC numbers, unusual layouts) in that region."""
+    settled = None
+    if region != DEFAULT_REGION:
+        settled = read_national(values=values, region=region)
+        rest = settled.is_null() & values.is_not_null()
+        if not rest.any():
+            return settled, settled.is_null().replace_strict(
+                {True: "invalid phone number", False: None}, return_dtype=pl.String
+            )
+        idx = rest.arg_true()
+        values = values.gather(idx)
     out: list[str | None] = []
     reasons: list[str | None] = []
     for v in values.to_list():
         try:
-            num = phonenumbers.parse(v or "", "CN")
+            num = phonenumbers.parse(v or "", region)
             ok = phonenumbers.is_valid_number(num)
         except phonenumbers.NumberParseException:
             ok = False
@@ -247,7 +311,13 @@ def phone_slow(values: pl.Series) -> tuple[pl.Series, pl.Series]:
         else:
             out.append(None)
             reasons.append("invalid phone number")
-    return pl.Series(out, dtype=pl.String), pl.Series(reasons, dtype=pl.String)
+    value = pl.Series(out, dtype=pl.String)
+    reason = pl.Series(reasons, dtype=pl.String)
+    if settled is None:
+        return value, reason
+    return settled.scatter(idx, value), pl.Series([None] * len(settled), dtype=pl.String).scatter(
+        idx, reason
+    )
 
 
 def amount(e: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
@@ -268,8 +338,11 @@ def integer(e: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
 
 
 def gender(e: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-    """男/女/M/F/male/female/先生/女士 -> M/F; 未知/保密/unknown -> null; anything else rejected."""
-    v = e.str.to_lowercase().replace_strict(GENDERS, default=None, return_dtype=pl.String)
+    """男/女/M/F/male/female/先生/女士, M/W, men/women, ISO/IEC 5218 1/2 (1.0/2.0 as
+    spreadsheets store them) -> M/F; X/O/other/diverse/non-binary -> X (see ``GENDERS``);
+    未知/保密/unknown/0/9 -> null; anything else rejected."""
+    x = e.str.to_lowercase().str.replace(r"^(\d)\.0+$", "$1")
+    v = x.replace_strict(GENDERS, default=None, return_dtype=pl.String)
     return pl.when(v != "").then(v), _reason(
         (e.is_not_null() & v.is_null(), "unknown gender value")
     )
@@ -301,3 +374,17 @@ TWO_STAGE: dict[str, tuple[FastRule, SlowRule]] = {
     "date": (date_fast, date_slow),
     "datetime": (datetime_fast, datetime_slow),
 }
+
+
+def two_stage(*, kind: str, options: ColumnOptions = NO_OPTIONS) -> tuple[FastRule, SlowRule]:
+    """The fast and slow rule of a ``TWO_STAGE`` kind, reading a column with its options: phone
+    numbers in the column's region, dates in its day and month order. No options: as before
+    (phones without +CC Chinese; day-and-month dates refused as such)."""
+    region, order = options.phone_region, options.date_order
+    if kind == "phone" and region is not None and region != DEFAULT_REGION:
+        return national_fast, partial(phone_slow, region=region)
+    if kind == "date" and order is not None:
+        return date_fast, partial(date_slow, order=order)
+    if kind == "datetime" and order is not None:
+        return datetime_fast, partial(datetime_slow, order=order)
+    return TWO_STAGE[kind]
