@@ -288,3 +288,21 @@ def test_numbers_two_regions_write_alike_are_refused_until_the_region_is_stated(
     assert (summary.rows_imported, summary.rows_rejected) == (N, 0)
     v = _customer(stores, keyring, world, "hk", by="customer_key", value="S004")
     assert v.data["contact"]["phone"] == "+85281234504"
+
+
+def test_local_numbers_under_a_chinese_header_are_not_given_a_foreign_country(
+    stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path
+) -> None:
+    """8-digit local numbers of a Chinese export (no area code) fit Singapore's layout: the
+    import asks for the region instead of storing them as +65."""
+    rows = [[f"L{i:03d}", f"测试{i}", f"8{(i * 7919) % 10_000_000:07d}"] for i in range(N)]
+    path = _write(tmp_path / "local.csv", ["客户编号", "姓名", "联系电话"], rows)
+    preview = preview_mapping(stores, request=_request(world, path, "cn"))
+    reading = preview.readings.get("联系电话")
+    assert reading is not None and reading.refused is not None
+    assert reading.options.phone_region is None
+    with pytest.raises(InputError) as ei:
+        _import(stores, keyring, world, path, "cn")
+    assert (ei.value.file, ei.value.column) == ("local.csv", "联系电话")
+    assert "headed in Chinese" in str(ei.value)
+    assert "--phone-region" in str(ei.value)

@@ -11,6 +11,7 @@ customer whose day is 12 or less, or give every number the wrong country code.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -28,6 +29,8 @@ from dealvault.ingest.options import (
     DateOrder,
 )
 
+#: a Han character: a column headed in Chinese
+_HAN: Final = re.compile(r"[\u3400-\u9fff]")
 #: The classifier's code for the order it chose (``classify.dates.date_order``).
 ORDERS: Final = {1.0: DateOrder.DMY, 2.0: DateOrder.MDY}
 
@@ -95,6 +98,14 @@ def found_reading(*, column: str, field: str, cls: ColumnClass | None) -> Readin
             return Reading(
                 ColumnOptions(), f"phones: {region} or {tied} other layout(s), ambiguous", why
             )
+        if _HAN.search(column):
+            how = how_to_state_region(column=column, region=region)
+            why = (
+                f"its numbers without +CC fit the national layout of {region}, but the column "
+                "is headed in Chinese, and local numbers of a Chinese export written without "
+                f"their area code look the same; the region is not guessed. {how}"
+            )
+            return Reading(ColumnOptions(), f"phones: {region} layout under a Chinese header", why)
         valid = ev.get("share.intl_phone", 0.0)
         return Reading(
             ColumnOptions(phone_region=region),
