@@ -7,6 +7,7 @@ import itertools
 import os
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -127,15 +128,36 @@ def test_pieces_do_not_run_into_each_other() -> None:
 
 @NATIVE
 def test_the_native_kernel_refuses_inconsistent_buffers() -> None:
-    m = ner.model()
+    m, table = ner.model(), ner.compact()
     codes = np.array([0x738B, 0x5C0F], dtype=np.uint32)
     templates = np.zeros((1, 4), dtype=np.int64)
     out = np.zeros(2, dtype=np.int8)
-    args = (m.weights, m.transitions, templates, m.bits)
+    compact = (table.present, table.rank, table.weights)
+    args = (*compact, m.transitions, templates, m.bits)
+    assert native_kernel().tag(codes, np.array([0]), np.array([2]), *args, out) is None
     with pytest.raises(ValueError, match="outside the codes"):
-        ner.native.tag(codes, np.array([1]), np.array([5]), *args, out)
-    with pytest.raises(ValueError, match="2\\*\\*bits"):
-        ner.native.tag(codes, np.array([0]), np.array([2]), m.weights, m.transitions,
-                        templates, m.bits - 1, out)  # fmt: skip
+        native_kernel().tag(codes, np.array([1]), np.array([5]), *args, out)
+    with pytest.raises(ValueError, match="compact table"):
+        native_kernel().tag(codes, np.array([0]), np.array([2]), *compact, m.transitions,
+                            templates, m.bits - 1, out)  # fmt: skip
+    short = (table.present, table.rank, table.weights[:-1])
+    with pytest.raises(ValueError, match="compact table"):
+        native_kernel().tag(codes, np.array([0]), np.array([2]), *short, m.transitions,
+                            templates, m.bits, out)  # fmt: skip
     with pytest.raises(ValueError, match="lengths do not match"):
-        ner.native.tag(codes, np.array([0]), np.array([2]), *args, np.zeros(3, np.int8))
+        native_kernel().tag(codes, np.array([0]), np.array([2]), *args, np.zeros(3, np.int8))
+
+
+def test_the_compact_table_finds_every_row_of_the_full_one() -> None:
+    m, table = ner.model(), ner.compact()
+    rows = np.flatnonzero((m.weights != 0).any(axis=1))
+    words, bits = rows >> 6, rows & 63
+    below = table.present[words] & ((np.uint64(1) << bits.astype(np.uint64)) - np.uint64(1))
+    counts = np.array([bin(int(x)).count("1") for x in below])
+    assert (table.weights[table.rank[words] + counts] == m.weights[rows]).all()
+    assert len(table.weights) == len(rows) < len(m.weights) // 2
+
+
+def native_kernel() -> ModuleType:
+    assert ner.native is not None
+    return ner.native

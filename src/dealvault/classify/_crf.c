@@ -41,7 +41,9 @@ static inline uint32_t code_at(const uint32_t *piece, Py_ssize_t n, Py_ssize_t i
 }
 
 typedef struct {
-    const float *weights;     /* rows x labels */
+    const uint64_t *present;  /* one bit per table row: 1 where the row has a weight */
+    const uint32_t *rank;     /* per 64-row word: the rows present before it */
+    const float *weights;     /* the rows present, in order, x labels */
     const float *transitions; /* from x to */
     const int64_t *templates; /* per template: three offsets and how many are used (1-3) */
     Py_ssize_t n_templates;
@@ -49,26 +51,45 @@ typedef struct {
     uint64_t mask;
 } Model;
 
-/* Labels of one piece of n codes into out; scores (n x labels) and back (n x labels) are
- * scratch space. */
+/* The weights of table row r, or NULL where the row is all zeros (adding it changes
+ * nothing). The table is kept compact: a bitmap of the rows present and a count per word
+ * find a row among the present ones, so the lookups stay within the caches. */
+static inline const float *row_weights(const Model *m, uint64_t r) {
+    uint64_t word = m->present[r >> 6], bit = (uint64_t)1 << (r & 63);
+    if (!(word & bit)) return NULL;
+    return m->weights + ((uint64_t)m->rank[r >> 6] + (uint64_t)__builtin_popcountll(word & (bit - 1))) * m->labels;
+}
+
+/* Labels of one piece of n codes into out; scores (n x labels), back (n x labels) and rows
+ * (n x (templates + 1)) are scratch space. The table rows of every feature of the piece are
+ * found first and fetched ahead (the table is larger than the caches: the misses overlap),
+ * then added up per character in template order. */
 static void tag_piece(const Model *m, const uint32_t *piece, Py_ssize_t n, int8_t *out,
-                      float *scores, int8_t *back) {
-    const Py_ssize_t k = m->labels;
+                      float *scores, int8_t *back, uint64_t *rows) {
+    const Py_ssize_t k = m->labels, per = m->n_templates + 1;
     for (Py_ssize_t i = 0; i < n; i++) {
-        float *s = scores + i * k;
-        for (Py_ssize_t y = 0; y < k; y++) s[y] = 0.0f;
+        uint64_t *r = rows + i * per;
         for (Py_ssize_t t = 0; t < m->n_templates; t++) {
             const int64_t *tp = m->templates + 4 * t;
             uint64_t a = code_at(piece, n, i + tp[0]);
             uint64_t b = tp[3] < 2 ? 0 : code_at(piece, n, i + tp[1]);
             if (tp[3] == 3) b = (b << 21) | code_at(piece, n, i + tp[2]);
-            const float *w = m->weights + feature_row((uint64_t)t, a, b, m->mask) * k;
-            for (Py_ssize_t y = 0; y < k; y++) s[y] += w[y];
+            r[t] = feature_row((uint64_t)t, a, b, m->mask);
+            __builtin_prefetch(m->present + (r[t] >> 6));
         }
         int64_t triple = char_class(code_at(piece, n, i - 1)) * 36 +
                          char_class(code_at(piece, n, i)) * 6 + char_class(code_at(piece, n, i + 1));
-        const float *w = m->weights + feature_row((uint64_t)m->n_templates, (uint64_t)triple, 0, m->mask) * k;
-        for (Py_ssize_t y = 0; y < k; y++) s[y] += w[y];
+        r[m->n_templates] = feature_row((uint64_t)m->n_templates, (uint64_t)triple, 0, m->mask);
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        float *s = scores + i * k;
+        const uint64_t *r = rows + i * per;
+        for (Py_ssize_t y = 0; y < k; y++) s[y] = 0.0f;
+        for (Py_ssize_t t = 0; t < per; t++) {
+            const float *w = row_weights(m, r[t]);
+            if (w != NULL)
+                for (Py_ssize_t y = 0; y < k; y++) s[y] += w[y];
+        }
     }
     float best[MAX_LABELS], next[MAX_LABELS];
     for (Py_ssize_t y = 0; y < k; y++) best[y] = scores[y];
@@ -102,22 +123,26 @@ static int check(Py_buffer *view, Py_ssize_t itemsize, const char *what) {
 }
 
 PyDoc_STRVAR(tag_doc,
-"tag(codes, starts, sizes, weights, transitions, templates, bits, out)\n\n"
+"tag(codes, starts, sizes, present, rank, weights, transitions, templates, bits, out)\n\n"
 "Write the label of every character of every piece into out (int8, one per code): codes are\n"
-"uint32 code points, pieces run from starts[j] for sizes[j] codes (int64), weights are\n"
+"uint32 code points, pieces run from starts[j] for sizes[j] codes (int64); the table of\n"
+"2**bits rows is given compact: present (uint64 bitmap of the non-zero rows), rank (uint32\n"
+"per word: rows present before it) and weights (float32, the present rows x labels);\n"
 "float32 rows x labels, transitions float32 labels x labels (from x to), templates int64\n"
 "rows (three offsets, how many of them are used); the class-triple template comes last.");
 
 static PyObject *tag(PyObject *self, PyObject *args) {
-    Py_buffer codes, starts, sizes, weights, transitions, templates, out;
+    Py_buffer codes, starts, sizes, present, rank, weights, transitions, templates, out;
     int bits;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*iw*", &codes, &starts, &sizes, &weights, &transitions,
-                          &templates, &bits, &out))
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*iw*", &codes, &starts, &sizes, &present, &rank,
+                          &weights, &transitions, &templates, &bits, &out))
         return NULL;
     PyObject *result = NULL;
     float *scores = NULL;
     int8_t *back = NULL;
+    uint64_t *rows = NULL;
     if (!check(&codes, 4, "codes") || !check(&starts, 8, "starts") || !check(&sizes, 8, "sizes") ||
+        !check(&present, 8, "present") || !check(&rank, 4, "rank") ||
         !check(&weights, 4, "weights") || !check(&transitions, 4, "transitions") ||
         !check(&templates, 32, "templates"))
         goto done;
@@ -128,8 +153,14 @@ static PyObject *tag(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "transitions: not a square of at most 16 labels");
         goto done;
     }
-    if (bits < 1 || bits > 40 || (weights.len / 4) != ((Py_ssize_t)1 << bits) * labels) {
-        PyErr_SetString(PyExc_ValueError, "weights: not 2**bits rows of one weight per label");
+    Py_ssize_t words = bits >= 6 && bits <= 40 ? ((Py_ssize_t)1 << bits) / 64 : 0;
+    if (words == 0 || present.len / 8 != words || rank.len / 4 != words ||
+        (Py_ssize_t)((const uint32_t *)rank.buf)[words - 1] +
+                __builtin_popcountll(((const uint64_t *)present.buf)[words - 1]) !=
+            weights.len / 4 / labels ||
+        (weights.len / 4) % labels != 0) {
+        PyErr_SetString(PyExc_ValueError,
+                        "present, rank, weights: not a compact table of 2**bits rows");
         goto done;
     }
     if (sizes.len != starts.len || out.len != n_codes) {
@@ -147,26 +178,30 @@ static PyObject *tag(PyObject *self, PyObject *args) {
     }
     scores = malloc(sizeof(float) * (size_t)(longest * labels));
     back = malloc((size_t)(longest * labels));
-    if (scores == NULL || back == NULL) {
+    rows = malloc(sizeof(uint64_t) * (size_t)(longest * (templates.len / 32 + 1)));
+    if (scores == NULL || back == NULL || rows == NULL) {
         PyErr_NoMemory();
         goto done;
     }
-    Model m = {weights.buf, transitions.buf, templates.buf, templates.len / 32, labels,
+    Model m = {present.buf, rank.buf, weights.buf, transitions.buf, templates.buf, templates.len / 32, labels,
                ((uint64_t)1 << bits) - 1};
     const uint32_t *cp = codes.buf;
     int8_t *labels_out = out.buf;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t j = 0; j < pieces; j++)
-        if (sz[j] > 0) tag_piece(&m, cp + st[j], sz[j], labels_out + st[j], scores, back);
+        if (sz[j] > 0) tag_piece(&m, cp + st[j], sz[j], labels_out + st[j], scores, back, rows);
     Py_END_ALLOW_THREADS
     result = Py_None;
     Py_INCREF(result);
 done:
     free(scores);
     free(back);
+    free(rows);
     PyBuffer_Release(&codes);
     PyBuffer_Release(&starts);
     PyBuffer_Release(&sizes);
+    PyBuffer_Release(&present);
+    PyBuffer_Release(&rank);
     PyBuffer_Release(&weights);
     PyBuffer_Release(&transitions);
     PyBuffer_Release(&templates);
