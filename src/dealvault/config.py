@@ -219,7 +219,7 @@ class Settings(BaseSettings):
         "events (0: never; run 'dealvault monitor run' instead, e.g. from cron).",
     )
     monitor_batch: int = Field(
-        default=50_000, ge=100, le=1_000_000, description="Events evaluated per transaction."
+        default=20_000, ge=100, le=1_000_000, description="Events evaluated per transaction."
     )
     alert_mail: bool = Field(
         default=False,

@@ -15,7 +15,7 @@ from dealvault.audit.checkpoint import Checkpoint, sign_checkpoint
 from dealvault.audit.models import AuditCheckpoint, AuditEvent
 from dealvault.audit.service import DbNodeStore, EventIn, make_checkpoint
 from dealvault.db.base import utcnow
-from dealvault.flows import monitor_rules
+from dealvault.flows import auditing, monitor_rules
 from dealvault.flows.context import AppStores
 from dealvault.flows.monitoring import run_monitor
 from dealvault.monitor.alerts import AlertOut, alert_view
@@ -158,6 +158,11 @@ def test_the_logs_integrity_is_checked_as_it_is_read(
         "audit-integrity", None, "audit log", "critical"
     )  # fmt: skip
     assert altered.explanation == f"event {seqs[1]} differs from its leaf (altered)"
+    # 'audit verify' failing raises it too (the same alert, counted again)
+    assert not auditing.verify(stores, actor=OP).ok
+    (verified,) = _alerts(stores)
+    assert verified.id == altered.id and verified.count == 2
+    assert verified.explanation.startswith(f"'audit verify' by {OP.email} failed: event")
     # a checkpoint, validly signed, of an older tree than the one before it
     with stores.unit_of_work() as uow:
         good = make_checkpoint(uow.records, stores.audit, reason="test")

@@ -59,6 +59,13 @@ class _Progress:
     grown: list[int] = field(default_factory=list)
     frozen: list[str] = field(default_factory=list)
     version: int = 0
+    #: the monitor's last_seq before a run over history rewound the baselines
+    rewound: int | None = None
+    #: the last_seq this run wrote: another value at the next batch means another run went on
+    written: int | None = None
+    #: the stored activity as of this run's last batch, and the first day it holds
+    activity: pl.DataFrame | None = None
+    since: date | None = None
 
 
 def lock_state(session: Session) -> MonitorState:
@@ -85,7 +92,7 @@ def run_monitor(
     actor: Principal,
     from_seq: int | None = None,
     delivery: Delivery | None = None,
-    batch: int = 50_000,
+    batch: int = 20_000,
     max_batches: int | None = None,
 ) -> RunOut:
     """Evaluate the rules over the events after the last one evaluated, or, with
@@ -105,7 +112,7 @@ def run_monitor(
     after: int | None = None
     emit_from = 0
     if from_seq is not None:
-        after, emit_from = _rewind(stores, from_seq)
+        after, emit_from, progress.rewound = _rewind(stores, from_seq)
     while max_batches is None or progress.batches < max_batches:
         with stores.unit_of_work() as uow:
             done = _batch(stores, uow, actor=actor, allowed=allowed, after=after,
@@ -131,21 +138,22 @@ def run_monitor(
     )
 
 
-def _rewind(stores: AppStores, from_seq: int) -> tuple[int, int]:
+def _rewind(stores: AppStores, from_seq: int) -> tuple[int, int, int]:
     """Forget the baselines from ``from_seq``'s local day on; the run then reads from that
-    day's first event, raising alerts from ``from_seq`` on."""
+    day's first event, raising alerts from ``from_seq`` on. Returns (the seq to read after,
+    the first seq to raise alerts for, the monitor's last_seq when it rewound)."""
     with stores.unit_of_work() as uow:
         s = uow.records
-        lock_state(s)
+        state = lock_state(s)
         rules = active_rules(s)
         first, _ = events.load_after(s, after=max(from_seq, 0) - 1, limit=1)
         if first.is_empty():
-            return from_seq - 1, from_seq
+            return from_seq - 1, from_seq, state.last_seq
         day = local_day(first.get_column("ts")[0], rules.utc_offset_minutes)
         start = events.first_seq_since(s, since=day_start(day, rules.utc_offset_minutes))
         start = min(start if start is not None else from_seq, from_seq)
         profiles.forget_from(s, day=day, seq=start)
-    return start - 1, from_seq
+        return start - 1, from_seq, state.last_seq
 
 
 def _batch(
@@ -170,14 +178,25 @@ def _batch(
     findings = integrity.check_events(s, after=start, seqs=seqs, bodies=bodies)
     checked, last_cp = integrity.check_checkpoints(s, after=state.last_checkpoint)
     hits = _integrity_hits([*findings, *checked], rules)
+    if progress.written is not None and state.last_seq != progress.written:
+        progress.activity = None  # another run went on meanwhile: read what it stored
     if seqs:
-        hits = pl.concat([hits, _event_hits(s, frame, rules, after=start)])
+        # a run over history learns again only what no other run learnt since its rewind
+        learnt = (
+            (progress.rewound, state.last_seq)
+            if after is not None and progress.rewound is not None
+            else None
+        )
+        hits = pl.concat(
+            [hits, _event_hits(s, frame, rules, after=start, progress=progress, learnt=learnt)]
+        )
         hits = hits.filter(pl.col("seq").is_null() | (pl.col("seq") >= emit_from))
     new, grown = record_hits(s, hits, rules=rules)
     frozen = _freezes(stores, uow, actor=actor, rules=rules, alerts=[*new, *grown])
     state.last_checkpoint = max(state.last_checkpoint, last_cp)
     if seqs:
         state.last_seq = max(state.last_seq, seqs[-1])
+        progress.written = state.last_seq
         progress.first = seqs[0] if progress.first is None else progress.first
         progress.last = seqs[-1]
         progress.events += len(seqs)
@@ -208,8 +227,18 @@ def _batch(
     return len(seqs) < limit
 
 
-def _event_hits(s: Session, frame: pl.DataFrame, rules: RuleSet, *, after: int) -> pl.DataFrame:
-    """The rules' hits over a batch, with the recent past its windows need and its context."""
+def _event_hits(
+    s: Session,
+    frame: pl.DataFrame,
+    rules: RuleSet,
+    *,
+    after: int,
+    progress: _Progress,
+    learnt: tuple[int, int] | None,
+) -> pl.DataFrame:
+    """The rules' hits over a batch, with the recent past its windows need and its context;
+    then what the batch teaches the baselines is stored (except events in ``learnt``, a
+    range another run stored already)."""
     minutes = engine.lookback_minutes(rules)
     batch_start = int(frame.get_column("seq")[0])
     if minutes:
@@ -218,12 +247,7 @@ def _event_hits(s: Session, frame: pl.DataFrame, rules: RuleSet, *, after: int) 
         frame = pl.concat([past, frame]) if not past.is_empty() else frame
     prepared = engine.prepare(frame, rules)
     batch = prepared.filter(pl.col("seq") >= batch_start)
-    days = engine.baseline_days(rules)
-    activity = pl.DataFrame(schema=profiles.ACTIVITY)
-    if days:
-        first_day = batch.get_column("day").min()
-        assert isinstance(first_day, date)
-        activity = profiles.load_activity(s, since=first_day - timedelta(days=days))
+    activity = _activity(s, batch, rules, progress)
     actors = batch.filter(pl.col("client").is_not_null()).get_column("actor").drop_nulls()
     ctx = Context(
         start_seq=batch_start,
@@ -234,9 +258,32 @@ def _event_hits(s: Session, frame: pl.DataFrame, rules: RuleSet, *, after: int) 
         grants=_grants(s, batch.get_column("grant").drop_nulls().unique().to_list()),
     )
     hits = engine.evaluate(prepared, ctx, rules)
-    profiles.add_activity(s, profiles.activity_of(batch))
+    if learnt is not None:
+        batch = batch.filter(~pl.col("seq").is_between(learnt[0] + 1, learnt[1]))
+    added = profiles.activity_of(batch)
+    profiles.add_activity(s, added)
     profiles.add_clients(s, batch)
+    if progress.activity is not None:
+        progress.activity = pl.concat([progress.activity, added])
     return hits
+
+
+def _activity(s: Session, batch: pl.DataFrame, rules: RuleSet, progress: _Progress) -> pl.DataFrame:
+    """The stored activity the baselines of ``batch`` need: read once per run, then kept up
+    to date with each batch (a run over a month reads the table once, not once a batch)."""
+    days = engine.baseline_days(rules)
+    if not days:
+        return pl.DataFrame(schema=profiles.ACTIVITY)
+    first_day = batch.get_column("day").min()
+    assert isinstance(first_day, date)
+    since = first_day - timedelta(days=days)
+    if progress.activity is None or progress.since is None or since < progress.since:
+        progress.activity = profiles.load_activity(s, since=since)
+        progress.since = since
+    elif since > progress.since:
+        progress.activity = progress.activity.filter(pl.col("day") >= since)
+        progress.since = since
+    return progress.activity
 
 
 def _grants(s: Session, ids: list[int]) -> pl.DataFrame:
@@ -250,6 +297,21 @@ def _grants(s: Session, ids: list[int]) -> pl.DataFrame:
         schema={"grant": pl.Int64, "row_cap": pl.Int64, "granted_at": pl.Datetime("us", "UTC")},
         orient="row",
     )
+
+
+def verification_failed(stores: AppStores, *, actor: Principal, problems: list[str]) -> list[int]:
+    """Raise the audit_integrity alert of a failed ``audit verify`` (by ``actor``, whose
+    verify was decided already). Only the alert is written: nothing is appended to a log
+    that failed verification. Returns the alert ids."""
+    shown = "; ".join(problems[:3]) + (
+        f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+    )
+    what = f"'audit verify' by {actor.email} failed: {shown or 'no detail'}"
+    with stores.unit_of_work() as uow:
+        rules = active_rules(uow.records)
+        hits = _integrity_hits([integrity.Finding("audit_integrity", None, what)], rules)
+        new, grown = record_hits(uow.records, hits, rules=rules)
+        return [a.id for a in [*new, *grown]]
 
 
 def _integrity_hits(findings: list[integrity.Finding], rules: RuleSet) -> pl.DataFrame:

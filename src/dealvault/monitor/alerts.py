@@ -11,7 +11,7 @@ from typing import Any, Final
 
 import polars as pl
 from pydantic import BaseModel, Field
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session
 
 from dealvault.db.base import utcnow
@@ -20,6 +20,7 @@ from dealvault.monitor.models import Alert
 from dealvault.monitor.rules import SEVERITIES, RuleSet
 
 STATUSES: Final = ("open", "acknowledged")
+_NO_DEAL: Final = "\x00"  # a store alert's deal while hits are grouped
 _CHUNK: Final = 500
 
 
@@ -99,72 +100,95 @@ def record_hits(
     if hits.is_empty():
         return [], []
     now = now or utcnow()
-    off = rules.utc_offset_minutes
-    hits = _windows(hits, off)
-    groups = hits.select("rule", "deal", "subject", "window_start").unique()
-    keys = {
-        (g["rule"], g["deal"], g["subject"], g["window_start"]): dedup_key(
-            g["rule"], g["deal"], g["subject"], g["window_start"]
+    group = ["rule", "deal", "subject", "window_start"]
+    hits = _windows(hits, rules.utc_offset_minutes).with_columns(pl.col("deal").fill_null(_NO_DEAL))
+    keys = hits.select(group).unique()
+    keys = keys.with_columns(
+        key=pl.Series(
+            [
+                dedup_key(r, None if d == _NO_DEAL else d, sub, w)
+                for r, d, sub, w in keys.iter_rows()
+            ],
+            dtype=pl.String,
         )
-        for g in groups.iter_rows(named=True)
-    }
+    )
     existing: dict[str, Alert] = {}
-    wanted = sorted(set(keys.values()))
+    wanted = keys.get_column("key").to_list()
     for i in range(0, len(wanted), _CHUNK):
         for found in session.scalars(
             select(Alert).where(Alert.dedup_key.in_(wanted[i : i + _CHUNK]))
         ):
             existing[found.dedup_key] = found
-    new: list[Alert] = []
+    counted = pl.DataFrame(
+        [(k, a.last_seq) for k, a in existing.items()],
+        schema={"key": pl.String, "counted": pl.Int64},
+        orient="row",
+    )
+    merged = (
+        hits.join(keys, on=group, how="left")
+        .join(counted, on="key", how="left")
+        .filter(
+            pl.col("seq").is_null()
+            | pl.col("counted").is_null()
+            | (pl.col("seq") > pl.col("counted"))
+        )
+        .sort("seq", "ts", nulls_last=False)
+        .group_by("key", maintain_order=True)
+        .agg(
+            *(pl.col(c).first() for c in group),
+            pl.len().alias("n"),
+            pl.col("seq").min().alias("first_seq"),
+            pl.col("seq").max().alias("last_seq"),
+            *(pl.col(c).last() for c in ("title", "explanation", "details")),
+        )
+    )
+    fresh: list[dict[str, Any]] = []
     grown: list[Alert] = []
-    ordered = hits.sort("seq", "ts", nulls_last=False)
-    for (rule_id, deal, subject, start), part in ordered.group_by(
-        "rule", "deal", "subject", "window_start", maintain_order=True
-    ):
-        key = keys[(rule_id, deal, subject, start)]
-        row: Alert | None = existing.get(key)
-        seqs = part.get_column("seq")
-        if row is not None and row.last_seq is not None:
-            part = part.filter(seqs.is_null() | (seqs > row.last_seq))
-        if part.is_empty():
-            continue
-        last = part.row(part.height - 1, named=True)
-        top = part.get_column("seq").max()
-        rule = rules.get(str(rule_id))
+    for g in merged.iter_rows(named=True):
+        row = existing.get(g["key"])
         if row is None:
-            row = Alert(
-                dedup_key=key,
-                rule=str(rule_id),
-                kind=rule.kind if rule else "unknown",
-                severity=rule.severity if rule else "warning",
-                deal=deal,
-                subject=str(subject)[:254],
-                window_start=start,
-                window_end=start + timedelta(days=1),
-                count=0,
-                first_seq=part.get_column("seq").min(),
-                title=str(last["title"])[:300],
-                explanation=str(last["explanation"]),
-                details=str(last["details"] or "{}"),
-                status="open",
-                froze=False,
-                rules_version=rules.version,
-                created_at=now,
-                delivery_attempts=0,
+            rule = rules.get(g["rule"])
+            fresh.append(
+                {
+                    "dedup_key": g["key"],
+                    "rule": g["rule"],
+                    "kind": rule.kind if rule else "unknown",
+                    "severity": rule.severity if rule else "warning",
+                    "deal": None if g["deal"] == _NO_DEAL else g["deal"],
+                    "subject": str(g["subject"])[:254],
+                    "window_start": g["window_start"],
+                    "window_end": g["window_start"] + timedelta(days=1),
+                    "count": int(g["n"]),
+                    "first_seq": g["first_seq"],
+                    "last_seq": g["last_seq"],
+                    "title": str(g["title"])[:300],
+                    "explanation": str(g["explanation"]),
+                    "details": str(g["details"] or "{}"),
+                    "status": "open",
+                    "froze": False,
+                    "rules_version": rules.version,
+                    "created_at": now,
+                    "updated_at": now,
+                    "delivery_attempts": 0,
+                }
             )
-            session.add(row)
-            new.append(row)
-        elif row not in grown:
-            grown.append(row)
-        row.count = (row.count or 0) + part.height
-        if isinstance(top, int):
-            row.last_seq = max(top, row.last_seq if row.last_seq is not None else -1)
-        row.title = str(last["title"])[:300]
-        row.explanation = str(last["explanation"])
-        row.details = str(last["details"] or "{}")
+            continue
+        grown.append(row)
+        row.count = (row.count or 0) + int(g["n"])
+        if g["last_seq"] is not None:
+            row.last_seq = max(int(g["last_seq"]), row.last_seq if row.last_seq is not None else -1)
+        row.title = str(g["title"])[:300]
+        row.explanation = str(g["explanation"])
+        row.details = str(g["details"] or "{}")
         row.updated_at = now
     session.flush()
-    return new, [g for g in grown if g not in new]
+    # new alerts in one statement (ORM bulk insert, the rows returned as objects, in order)
+    new = (
+        list(session.scalars(insert(Alert).returning(Alert, sort_by_parameter_order=True), fresh))
+        if fresh
+        else []
+    )
+    return new, grown
 
 
 def _windows(hits: pl.DataFrame, offset_minutes: int) -> pl.DataFrame:

@@ -96,18 +96,22 @@ def load_after(session: Session, *, after: int, limit: int) -> tuple[pl.DataFram
 def load_window(session: Session, *, since: datetime, upto: int) -> pl.DataFrame:
     """The events from ``since`` on with ``seq <= upto``: the recent past a sliding window
     (minutes) of the next batch's first events reaches back into."""
+    first = first_seq_since(session, since=since)
+    if first is None or first > upto:
+        return empty()
     stmt = (
         select(AuditEvent.seq, AuditEvent.body)
-        .where(AuditEvent.at >= since, AuditEvent.seq <= upto)
+        .where(AuditEvent.seq >= first, AuditEvent.seq <= upto)
         .order_by(AuditEvent.seq)
     )
     return _frame(raw_rows(session.connection(), stmt))
 
 
 def first_seq_since(session: Session, *, since: datetime) -> int | None:
-    """The first event at or after ``since`` (by the indexed time column)."""
+    """The first event at or after ``since``, found through the time column's index (the log
+    is in time order: events are stamped as they are appended)."""
     return session.scalar(
-        select(AuditEvent.seq).where(AuditEvent.at >= since).order_by(AuditEvent.seq).limit(1)
+        select(AuditEvent.seq).where(AuditEvent.at >= since).order_by(AuditEvent.at).limit(1)
     )
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from dealvault.db.raw import raw_rows
 from dealvault.monitor.models import MonitorActivity, MonitorClient
 
 ACTIVITY: Final = pl.Schema(
@@ -42,21 +43,16 @@ def activity_of(events: pl.DataFrame) -> pl.DataFrame:
 
 def load_activity(session: Session, *, since: date) -> pl.DataFrame:
     """Stored activity from local day ``since`` on."""
-    rows = session.execute(
-        select(
-            MonitorActivity.actor,
-            MonitorActivity.deal,
-            MonitorActivity.day,
-            MonitorActivity.hour,
-            MonitorActivity.events,
-            MonitorActivity.records,
-        ).where(MonitorActivity.day >= since.isoformat())
-    ).all()
-    frame = pl.DataFrame(
-        [tuple(r) for r in rows],
-        schema={**ACTIVITY, "day": pl.String},
-        orient="row",
-    )
+    stmt = select(
+        MonitorActivity.actor,
+        MonitorActivity.deal,
+        MonitorActivity.day,
+        MonitorActivity.hour,
+        MonitorActivity.events,
+        MonitorActivity.records,
+    ).where(MonitorActivity.day >= since.isoformat())
+    rows = raw_rows(session.connection(), stmt)
+    frame = pl.DataFrame(rows, schema={**ACTIVITY, "day": pl.String}, orient="row")
     return frame.with_columns(pl.col("day").str.to_date("%Y-%m-%d"))
 
 
