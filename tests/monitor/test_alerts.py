@@ -10,13 +10,15 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import select
 
+from dealvault.access import service as access
 from dealvault.audit.models import AuditEvent
 from dealvault.crypto.keyring import KeyRing
 from dealvault.errors import Conflict, Forbidden, Invalid
 from dealvault.flows import admin, alerts, monitor_rules
 from dealvault.flows.canary_hits import report_hit
 from dealvault.flows.context import AppStores
-from dealvault.flows.monitoring import run_monitor
+from dealvault.flows.monitoring import freeze_for_alert, run_monitor
+from dealvault.monitor.models import Alert
 from dealvault.monitor.rules import default_rules
 from tests.conftest import OP, P, World
 from tests.monitor.conftest import SECURITY
@@ -109,3 +111,21 @@ def test_every_monitor_action_is_refused_to_a_role_without_it(
             "alert.list", "alert.show", "alert.ack", "monitor.run", "monitor.rules_show",
             "monitor.status", "monitor.rules_set", "canary.hit",
         ), name  # fmt: skip
+
+
+def test_an_automatic_freeze_is_refused_to_a_role_without_it(
+    stores: AppStores, raised: World
+) -> None:
+    """``monitor.freeze`` for someone who is not an operator or the canary gateway: the deal
+    stays open and the refusal is recorded with the alert it concerns."""
+    with stores.unit_of_work() as uow:
+        alert = uow.records.scalars(select(Alert).where(Alert.deal == raised.deal)).one()
+        assert not freeze_for_alert(stores, uow, actor=P(raised.steward), alert=alert)
+    with stores.records_session() as s:
+        assert not access.get_deal(s, code=raised.deal).frozen
+        (event,) = [
+            json.loads(b)
+            for b in s.scalars(select(AuditEvent.body).where(AuditEvent.action == "deal.freeze"))
+        ]
+    assert event["decision"] == "deny" and event["objects"]["by"] == "monitor"
+    assert "monitor.freeze needs one of the roles: operator, canary_gateway" in event["reasons"][0]
