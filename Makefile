@@ -75,6 +75,7 @@ bench: $(STAMP) $(VENDOR_STAMP) $(ANONYPY_STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python bench/import.py
 	$(BIN)/python bench/audit.py
+	$(BIN)/python bench/monitor.py
 	$(BIN)/python bench/classify.py
 	$(BIN)/python bench/freetext.py
 	$(BIN)/python bench/masking.py

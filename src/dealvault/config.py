@@ -36,6 +36,11 @@ PROTECTED = frozenset(
         "smtp_password",
         "trusted_proxies",
         "public_url",
+        "alert_mail_to",
+        "alert_webhook_url",
+        "alert_webhook_secret",
+        "canary_webhook_secret",
+        "canary_gateway",
     }
 )
 
@@ -203,6 +208,43 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = Field(default=None)
     smtp_sender: str = Field(
         default="dealvault@localhost", description="From address of account mails."
+    )
+
+    # -- monitoring (docs/monitoring.md) -----------------------------------------------------
+    monitor_interval_seconds: int = Field(
+        default=10,
+        ge=0,
+        le=3600,
+        description="How often 'dealvault serve' evaluates the monitoring rules over new audit "
+        "events (0: never; run 'dealvault monitor run' instead, e.g. from cron).",
+    )
+    monitor_batch: int = Field(
+        default=20_000, ge=100, le=1_000_000, description="Events evaluated per transaction."
+    )
+    alert_mail: bool = Field(
+        default=False,
+        description="Mail each new alert (SMTP settings above) to the deal's seller stewards and "
+        "security officers, or to the store's operators for an alert about the store.",
+    )
+    alert_mail_to: list[str] = Field(
+        default=[], description="More addresses every new alert is mailed to."
+    )
+    alert_webhook_url: str | None = Field(
+        default=None,
+        description="POST each new alert as JSON here, signed with alert_webhook_secret.",
+    )
+    alert_webhook_secret: SecretStr | None = Field(
+        default=None, description="HMAC-SHA-256 key of the alert webhook's signature."
+    )
+    canary_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="HMAC-SHA-256 key the seller's SMS/e-mail gateway signs canary hits with "
+        "(POST /api/canary/hits); unset: the endpoint is off.",
+    )
+    canary_gateway: str | None = Field(
+        default=None,
+        description="E-mail of the account (store role canary_gateway) canary hits reported "
+        "through the webhook are recorded as.",
     )
 
     @classmethod

@@ -178,6 +178,25 @@ class Remote:
         body = {"reason": reason}
         return RequestOut.model_validate(self._post(f"/api/requests/{request_id}/deny", body))
 
+    def alerts(
+        self, *, deal: str | None, status: str | None, severity: str | None, limit: int
+    ) -> list[Any]:
+        from dealvault.monitor.alerts import AlertOut
+
+        path = f"/api/deals/{_seg(deal)}/alerts" if deal is not None else "/api/alerts"
+        rows = self._get(path, status=status, severity=severity, limit=limit)
+        return [AlertOut.model_validate(r) for r in rows]
+
+    def alert(self, alert_id: int) -> Any:
+        from dealvault.monitor.alerts import AlertOut
+
+        return AlertOut.model_validate(self._get(f"/api/alerts/{alert_id}"))
+
+    def acknowledge_alert(self, alert_id: int, *, note: str) -> Any:
+        from dealvault.monitor.alerts import AlertOut
+
+        return AlertOut.model_validate(self._post(f"/api/alerts/{alert_id}/ack", {"note": note}))
+
     def _params(self, ask: ViewAsk) -> dict[str, Any]:
         params: dict[str, Any] = {"purpose": ask.purpose, "table": ask.table}
         if ask.level:

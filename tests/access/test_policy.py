@@ -223,7 +223,7 @@ DESCRIPTION = next(
 )
 FROZEN_ALLOW = (
     'allow = ["deal.unfreeze", "deal.read", "audit_log", "audit_log.prove", "audit_log.export", '
-    '"trace"]'
+    '"trace", "alert.read", "alert.ack"]'
 )
 ADVANCE = '"deal.advance" = { roles = ["seller_steward"], stages = ["preparation", '
 
@@ -540,5 +540,6 @@ def test_show_and_validate_views() -> None:
     shipped = flows.shipped_policy()
     assert (shipped.version, shipped.source, shipped.deal) == (0, "shipped default", None)
     assert shipped.frozen_allow == [
-        "deal.unfreeze", "deal.read", "audit_log", "audit_log.prove", "audit_log.export", "trace"
+        "deal.unfreeze", "deal.read", "audit_log", "audit_log.prove", "audit_log.export", "trace",
+        "alert.read", "alert.ack",
     ]  # fmt: skip

@@ -48,6 +48,8 @@ PUBLIC = frozenset({
     "POST /api/account/reset",
     "GET /healthz",
     "GET /readyz",
+    # the canary gateway signs its reports instead of signing in (off here: 404)
+    "POST /api/canary/hits",
 })  # fmt: skip
 FEW = 3
 CHECKS = [

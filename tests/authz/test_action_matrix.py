@@ -47,6 +47,13 @@ STORE: dict[str, tuple[str, ...]] = {
     "audit.cosign": ("operator",),
     "audit.search": ("operator",),
     "package.verify": ("operator",),
+    "monitor.run": ("operator",),
+    "monitor.read": ("operator",),
+    "monitor.configure": ("operator",),
+    "monitor.freeze": ("operator", "canary_gateway"),
+    "canary.hit": ("operator", "canary_gateway"),
+    "store_alert.read": ("operator",),
+    "store_alert.ack": ("operator",),
 }
 SS, BB, BC, BR = "seller_steward", "bidder_business", "bidder_clean_team", "buyer_receiver"
 CO, IM, SO, AU = "counsel", "intermediary", "security_officer", "auditor"
@@ -96,11 +103,16 @@ DEAL: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "certificate.attest": ((SS, BB, BC), ALL),
     "certificate.read": ((SS, BR, CO, SO, AU), ALL),
     "trace": ((SS, SO), ALL),
+    "alert.read": ((SS, SO), ALL),
+    "alert.ack": ((SS, SO), ALL),
     "audit_log.prove": ((SS, CO, AU), ALL),
     "audit_log.export": ((SS, CO, AU), ALL),
 }
 #: what a frozen deal still allows
-FROZEN_ALLOWS = {"deal.unfreeze", "deal.read", "trace", "audit_log.prove", "audit_log.export"}
+FROZEN_ALLOWS = {
+    "deal.unfreeze", "deal.read", "trace", "audit_log.prove", "audit_log.export", "alert.read",
+    "alert.ack",
+}  # fmt: skip
 GRANTING = {
     "store_role.grant",
     "deal.create",
@@ -111,7 +123,7 @@ GRANTING = {
     "access.approve",
     "plan.approve",
 }
-ROLES_ASKED = (*EVERYONE, StoreRole.TRAINING_ADMIN.value)
+ROLES_ASKED = (*EVERYONE, StoreRole.TRAINING_ADMIN.value, StoreRole.CANARY_GATEWAY.value)
 
 
 def test_the_table_covers_the_whole_catalogue() -> None:

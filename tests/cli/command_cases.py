@@ -299,6 +299,17 @@ CASES: dict[str, Case] = {
     "package ledger": _unknown_deal(D1),
     "package inbox": _unknown_deal(D1),
     "package fetch": _by_id(("1", "--out", "{T}/fetched.tar"), "transfer package 999 not found"),
+    "monitor run": _operator(),
+    "monitor status": _operator(),
+    "monitor rules show": _operator(),
+    "monitor rules validate": Case(("{W}/rules.toml",), actor=None, empty_home=STORELESS),
+    "monitor rules set": _operator(("{W}/rules.toml", "--comment", "quieter denials")),
+    "monitor rules history": _operator(),
+    # no canary has this number: recorded, nothing raised
+    "canary hit": _operator(("--phone", "13800138000", "--at", "2026-12-01T09:00:00+08:00")),
+    "alert list": Case((), denied=TRAINER, unknown=(UNKNOWN_DEAL,)),
+    "alert show": _by_id(("1",), "alert 999 not found"),
+    "alert ack": _by_id(("1", "--note", "asked Bidder A"), "alert 999 not found"),
     "package review": _by_id(
         ("1", "--report", "{W}/report.json"), "transfer package 999 not found", actor=COUNSEL
     ),

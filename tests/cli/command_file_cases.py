@@ -125,6 +125,8 @@ READS: dict[str, Reads] = {
     ),
     "policy validate FILE": Reads("policy validate", ("{file}",), None),
     "policy set FILE": Reads("policy set", ("{file}", "--deal", "d1", "--comment", "c")),
+    "monitor rules validate FILE": Reads("monitor rules validate", ("{file}",), None),
+    "monitor rules set FILE": Reads("monitor rules set", ("{file}", "--comment", "c"), OPERATOR),
     "backup verify FILE": Reads("backup verify", ("{file}",), OPERATOR, _but(BAD_INPUT, missing=3)),
     "backup verify --identity": Reads(
         "backup verify", ("{backup}", "--identity", "{file}"), OPERATOR, IDENTITY

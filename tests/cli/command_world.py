@@ -6,7 +6,8 @@ import #1), an NDA with its signed document (agreement #1), the transfer agreeme
 a clean-team agreement Bidder A's members accept online (#3, document SHA-256 ``{sha}``),
 access request #1 pending and #2 approved (grant #1), transfer plan #1 approved and built
 (package #1) and plan #2 pending. Deal d2 is terminated with destruction certificate #1,
-d3 is at preparation and d4 is frozen.
+d3 is at preparation and d4 is frozen. Alert #1 (deal d1): the clean team asked above its
+ceiling.
 Beside the store: a backup, an audit bundle, a cosigner key, the buyer's report, the age
 identity the package and backup are encrypted to, and valid input files of each kind."""
 
@@ -26,6 +27,7 @@ from typer.testing import CliRunner, Result
 from dealvault.access.policy import default_policy
 from dealvault.audit.note import generate_signer
 from dealvault.cli.main import app
+from dealvault.monitor.rules import default_rules
 from tests.cli.seller import OPERATOR, STEWARD, seller_deal
 from tests.vault.helpers import customer_row, write_csv
 
@@ -192,6 +194,13 @@ def build(work: Path) -> World:
     (work / "old-audit.key").write_text(generate_signer("dealvault.invalid/log-old")[0] + "\n")
     (work / "old-audit.key").chmod(0o600)
     (work / "policy.toml").write_text(default_policy().text, encoding="utf-8")
+    quieter = default_rules().text.replace("count = 5, minutes = 10", "count = 6, minutes = 10")
+    (work / "rules.toml").write_text(quieter, encoding="utf-8")
+    # a read above the clean team's ceiling, found by the monitor: alert #1 (deal d1)
+    refused = invoke(home, "--as", CLEAN, "lookup", ROWS[0]["手机号"], *("--deal", "d1"),
+                     *("--dataset", "crm"))  # fmt: skip
+    assert refused.exit_code == 4, refused.output
+    run("monitor", "run", **op)
     _tls(work)
     (work / "training.csv").write_text(
         f"email,course,completed,expires\n{STEWARD2},confidentiality,{YESTERDAY},\n",

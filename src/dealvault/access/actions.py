@@ -11,6 +11,8 @@ class StoreRole(StrEnum):
 
     OPERATOR = "operator"  # runs the store: holds the master key, store-wide operations
     TRAINING_ADMIN = "training_admin"  # records confidentiality training of other people
+    #: the seller's SMS/e-mail gateway: reports that a canary's contact point was used outside
+    CANARY_GATEWAY = "canary_gateway"
 
 
 class Scope(StrEnum):
@@ -62,6 +64,13 @@ CATALOGUE: dict[str, ActionDef] = {
         _a("audit.cosign", _S, "add a witness cosignature to a checkpoint"),
         _a("audit.search", _S, "search the audit log across every deal"),
         _a("package.verify", _S, "check a received transfer package"),
+        _a("monitor.run", _S, "evaluate the monitoring rules over the audit log"),
+        _a("monitor.read", _S, "show the monitoring rules, their versions and progress"),
+        _a("monitor.configure", _S, "store a new version of the monitoring rules"),
+        _a("monitor.freeze", _S, "freeze a deal on a critical alert whose rule says so"),
+        _a("canary.hit", _S, "report a canary customer's phone or e-mail used outside"),
+        _a("store_alert.read", _S, "list and show the store's own alerts (audit log, keys)"),
+        _a("store_alert.ack", _S, "acknowledge a store alert"),
         # -- one deal --------------------------------------------------------------------
         _a("deal.read", _D, "see a deal: stage, parties, members, history"),
         _a("deal.advance", _D, "move the deal to its next stage"),
@@ -111,6 +120,8 @@ CATALOGUE: dict[str, ActionDef] = {
         _a("certificate.attest", _D, "certify that a recipient returned or deleted its copy"),
         _a("certificate.read", _D, "list and verify destruction certificates"),
         _a("trace", _D, "find whose copy a leaked file is"),
+        _a("alert.read", _D, "list and show the deal's security alerts"),
+        _a("alert.ack", _D, "acknowledge a security alert of the deal"),
         _a("audit_log.prove", _D, "write an inclusion proof for one event of the deal"),
         _a("audit_log.export", _D, "export the deal's audit events as an offline bundle"),
     )

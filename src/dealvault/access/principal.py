@@ -24,6 +24,9 @@ class Authn(StrEnum):
     LINK = "link"
     #: a scoped personal API token
     TOKEN = "token"  # noqa: S105 - a method name, not a secret
+    #: a request signed with the shared secret of an inbound webhook (the seller's SMS and
+    #: e-mail gateway reporting canary hits), acting as the account the settings name
+    WEBHOOK = "webhook"
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dealvault import __version__, mail
+from dealvault.access.principal import Principal
 from dealvault.api.deps import ServerContext
 from dealvault.api.errors import on_dealvault_error, on_http_error, on_malformed
 from dealvault.config import Settings
@@ -57,7 +58,32 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     from dealvault.web.mount import warm_up
 
     warm_up()
-    yield
+    ticker = _ticker(app.state.dealvault)
+    if ticker is not None:
+        ticker.start()
+    try:
+        yield
+    finally:
+        if ticker is not None:
+            ticker.stop()
+
+
+def _ticker(ctx: ServerContext) -> Any:
+    """The monitor of this serving process (docs/monitoring.md), when it has someone to act
+    as and an interval."""
+    interval = ctx.settings.monitor_interval_seconds
+    if ctx.monitor_actor is None or interval <= 0:
+        return None
+    from dealvault.api.monitor_ticker import MonitorTicker
+    from dealvault.flows.alert_delivery import Delivery
+
+    return MonitorTicker(
+        ctx.stores,
+        actor=ctx.monitor_actor,
+        delivery=Delivery.from_settings(ctx.settings, mailer=ctx.mailer),
+        interval=interval,
+        batch=ctx.settings.monitor_batch,
+    )
 
 
 def create_app(
@@ -66,15 +92,19 @@ def create_app(
     keyring: KeyRing,
     stores: AppStores | None = None,
     mailer: Mailer | None = None,
+    monitor_actor: Principal | None = None,
 ) -> FastAPI:
     """The server application on ``settings``' stores, with the master key already unlocked
-    in ``keyring`` (kept in memory only)."""
+    in ``keyring`` (kept in memory only). With ``monitor_actor`` (the operator who starts the
+    server), each serving process evaluates the monitoring rules every
+    ``monitor_interval_seconds``."""
     from dealvault.api import (
         routes_account,
         routes_agreements,
         routes_audit,
         routes_closing,
         routes_deals,
+        routes_monitor,
     )
     from dealvault.flows.setup import load_audit_config
 
@@ -95,6 +125,7 @@ def create_app(
         rules=AccountRules.from_settings(settings),
         mailer=mailer or _smtp_mailer(settings),
         trusted=tuple(ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies),
+        monitor_actor=monitor_actor,
     )
     app = FastAPI(
         lifespan=_lifespan,
@@ -147,5 +178,6 @@ def create_app(
     app.include_router(routes_closing.router)
     app.include_router(routes_agreements.router)
     app.include_router(routes_audit.router)
+    app.include_router(routes_monitor.router)
     mount_web(app)
     return app

@@ -37,6 +37,8 @@ class ServerContext:
     rules: AccountRules
     mailer: Mailer
     trusted: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+    #: who the server's monitor acts as (the operator who started it); None: no monitor
+    monitor_actor: Principal | None = None
 
 
 async def server(request: Request) -> ServerContext:

@@ -42,6 +42,10 @@ SECURITY_ACTIONS: Final = frozenset(
         "auth.sessions_revoke_all",  # sign out everywhere
         "token.resolve",  # re-identifies a pseudonym
         "trace",  # canary tracing of a leaked file
+        "alert.ack",  # a security alert marked as handled
+        "monitor.run",  # a monitoring run that raised or updated alerts (docs/monitoring.md)
+        "monitor.rules_set",  # the monitoring rules changed
+        "canary.hit",  # a canary customer's contact point used outside: a leak
     }
 )
 """Further security-relevant actions, by exact name."""
@@ -96,6 +100,11 @@ ROUTINE_ACTIONS: Final = frozenset(
         "auth.sessions",
         "auth.tokens",
         "auth.reset_request",
+        # the monitor's registers, read
+        "alert.list",
+        "alert.show",
+        "monitor.rules_show",
+        "monitor.status",
     }
 )
 """Actions that are not anchored one by one (periodic checkpoints cover them)."""

@@ -67,6 +67,11 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
         ("Name the recipient of a leaked file from its canary customers and tokens."),
     ),
     (
+        "canary",
+        "monitor",
+        ("Canary customers found outside: report a hit, trace its recipient."),
+    ),
+    (
         "synth",
         "synth",
         ("Generate a synthetic Chinese customer export (customers, orders, notes)."),
@@ -126,6 +131,16 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
         "audit",
         "audit",
         ("The tamper-evident audit log (RFC 9162 Merkle tree, C2SP checkpoints and proofs)."),
+    ),
+    (
+        "monitor",
+        "monitor",
+        ("Security monitoring: rules over the audit log raise alerts (docs/monitoring.md)."),
+    ),
+    (
+        "alert",
+        "alerts",
+        ("Security alerts raised by the monitoring rules: list, show, acknowledge."),
     ),
     (
         "columns",

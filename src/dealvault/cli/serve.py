@@ -92,7 +92,7 @@ def serve_cmd(
     keyring = c.keyring()
     with stores.keystore_sessions() as ks:
         keyring.verify_kek(ks)  # the wrong key stops the start, not the first request
-    app = create_app(c.settings, keyring=keyring, stores=stores)
+    app = create_app(c.settings, keyring=keyring, stores=stores, monitor_actor=c.actor())
     try:  # before the workers: a port in use fails here, once
         socks = procs.listen(host, port, count=workers)
     except OSError as exc:

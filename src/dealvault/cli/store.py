@@ -13,7 +13,7 @@ from dealvault.flows import store as flows
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 EmailArg = Annotated[str, typer.Argument(help="E-mail of the person.")]
-RoleOpt = Annotated[str, typer.Option("--role", help="operator or training_admin.")]
+RoleOpt = Annotated[str, typer.Option("--role", help="operator, training_admin or canary_gateway.")]
 
 store_app = typer.Typer(
     help="The store itself: its locations, key provider, operators and store-wide roles.",

@@ -12,6 +12,7 @@ from dealvault.access.models import Deal, Person
 from dealvault.access.principal import Principal
 from dealvault.access.schemas import DealOut, OrganizationOut, PersonOut
 from dealvault.audit.service import EventIn
+from dealvault.db.stores import UnitOfWork
 from dealvault.errors import Conflict, Invalid
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit, authorize, checkpoint, person_of
@@ -325,10 +326,20 @@ def set_frozen(
             deal=deal,
             event=EventIn(action=action, purpose=reason, objects={"stage": deal.stage}),
         )
-        if deal.frozen == frozen:
-            raise Conflict(f"deal {code} is already {'frozen' if frozen else 'not frozen'}")
-        deal.frozen = frozen
-        s.flush()
-        audit(stores, uow, event)
-        checkpoint(stores, uow, reason=f"deal {code} {'frozen' if frozen else 'unfrozen'}")
+        apply_freeze(stores, uow, deal=deal, frozen=frozen, event=event)
         return access.deal_view(s, deal)
+
+
+def apply_freeze(
+    stores: AppStores, uow: UnitOfWork, *, deal: Deal, frozen: bool, event: EventIn
+) -> None:
+    """The change behind a freeze or unfreeze, once decided: the flag, its audit event and a
+    signed checkpoint, in the caller's transaction (``set_frozen``, and the monitor freezing a
+    deal on a critical alert). Conflict when the deal already is so."""
+    code = deal.code
+    if deal.frozen == frozen:
+        raise Conflict(f"deal {code} is already {'frozen' if frozen else 'not frozen'}")
+    deal.frozen = frozen
+    uow.records.flush()
+    audit(stores, uow, event)
+    checkpoint(stores, uow, reason=f"deal {code} {'frozen' if frozen else 'unfrozen'}")

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from dealvault.access import service as access
@@ -126,6 +127,11 @@ def verify(stores: AppStores, *, actor: Principal, anchors: Anchors | None = Non
     )
     out = _verify(stores, anchors=anchors)
     _record_after(stores, allowed, ok=out.ok)
+    if not out.ok:  # an alert for the people who act on it (docs/monitoring.md)
+        from dealvault.flows.monitoring import verification_failed
+
+        with contextlib.suppress(DealvaultError, SQLAlchemyError):  # the verdict stands
+            verification_failed(stores, actor=actor, problems=out.problems)
     return out
 
 

@@ -1,0 +1,1 @@
+"""Security monitoring: rules over the audit stream raise de-duplicated alerts."""
