@@ -59,9 +59,13 @@ def test_disclose_levels_to_files_and_terminal(env: dict[str, str], tmp_path: Pa
 
     pseudo = tmp_path / "p.xlsx"
     run("disclose", "--level", "pseudonymized", *BASE, "--recipient", "Bidder A", "-o", str(pseudo))
-    token = read_disclosure(pseudo).get_column("token")[0]
-    matches = jrun("token", "resolve", token, *BASE, "--recipient", "Bidder A")
-    assert matches[0]["subject_id"]  # type: ignore[index]
+    tokens = read_disclosure(pseudo).get_column("token").head(12).to_list()
+    matches = jrun("token", "resolve", *tokens, *BASE, "--recipient", "Bidder A")
+    assert [m["token"] for m in matches] == tokens  # type: ignore[index]
+    # the recipient's canary customers are in no store record: their tokens resolve to
+    # nothing; a copy carries a few of them among its rows, wherever its key puts them
+    resolved = [m["subject_id"] for m in matches if m["subject_id"]]  # type: ignore[index]
+    assert len(resolved) >= len(tokens) - 5 and len(set(resolved)) == len(resolved)
 
 
 def test_disclose_errors_have_exit_codes(env: dict[str, str], tmp_path: Path) -> None:  # noqa: F811
