@@ -58,7 +58,7 @@ serve-demo: $(STAMP) $(VENDOR_STAMP)
 
 ## test: set up if needed, then run the whole test suite
 test: $(STAMP) $(CANON_STAMP) $(VENDOR_STAMP)
-	DEALVAULT_PYCANON_PYTHON="$(abspath $(CANON))/bin/python" $(BIN)/python -m pytest -q -n $(TEST_WORKERS)
+	DEALVAULT_PYCANON_PYTHON="$(abspath $(CANON))/bin/python" $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --durations=15
 
 ## lint: ruff (lint + format check) and mypy --strict
 lint: $(STAMP)
