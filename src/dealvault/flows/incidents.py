@@ -292,18 +292,14 @@ def impact(stores: AppStores, *, actor: Principal, incident_id: int) -> ImpactOu
         end = row.window_end or utcnow()
         people = registry.people_involved(s, row)
         datasets = json.loads(row.datasets)
-        events, packed = analysis.load_disclosures(
-            s, deal=row.deal, start=row.window_start, end=end
-        )
+        events = analysis.load_disclosures(s, deal=row.deal, start=row.window_start, end=end)
         keep = analysis.select_involved(
-            events.with_row_index("i"),
+            events,
             people=people,
             organisations=analysis.organisations_of(s, people=people),
             datasets=datasets,
         )
-        picked = [packed[i] for i in keep.get_column("i").to_list()]
-        keep = keep.drop("i")
-        subjects = analysis.subjects_frame(keep.get_column("seq"), picked)
+        subjects = analysis.load_subjects(s, seqs=keep.get_column("seq").to_list())
         found = analysis.analyse(keep, subjects, analysis.dataset_categories(s, deal=d))
         files = datasets or keep.get_column("dataset").drop_nulls().unique().to_list()
         held = analysis.minors_imported(s, deal=d, datasets=files) if files else 0

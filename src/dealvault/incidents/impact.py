@@ -37,12 +37,12 @@ _BODY: Final = pl.Struct(
 
 def load_disclosures(
     session: Session, *, deal: str, start: datetime, end: datetime
-) -> tuple[pl.DataFrame, list[bytes]]:
-    """The deal's allowed disclosure events in [start, end] that name subjects: one row each
-    (seq, actor, dataset, recipient, level, categories) and their packed subject lists."""
+) -> pl.DataFrame:
+    """The deal's allowed disclosure events in [start, end]: one row each (seq, actor,
+    dataset, recipient, level, categories), decoded in one pass; their subject lists are read
+    only for the events an incident selects (:func:`load_subjects`)."""
     stmt = (
-        select(AuditEvent.seq, AuditEvent.actor, AuditEvent.body, AuditEventSubjects.packed)
-        .join(AuditEventSubjects, AuditEventSubjects.seq == AuditEvent.seq)
+        select(AuditEvent.seq, AuditEvent.actor, AuditEvent.body)
         .where(
             AuditEvent.deal == deal,
             AuditEvent.action.in_(DISCLOSURES),
@@ -57,7 +57,32 @@ def load_disclosures(
         seqs=[int(r[0]) for r in rows],
         actors=[r[1] for r in rows],
         bodies=[bytes(r[2]) for r in rows],
-    ), [bytes(r[3]) for r in rows]
+    )
+
+
+#: seqs per query when reading subject lists (under SQLite's bound-parameter limit)
+_CHUNK: Final = 20_000
+
+
+def load_subjects(session: Session, *, seqs: Sequence[int]) -> pl.DataFrame:
+    """(seq, subject, canary) of the events ``seqs``: their packed subject lists read in
+    chunks and unpacked in bulk."""
+    parts = []
+    for i in range(0, len(seqs), _CHUNK):
+        chunk = list(seqs[i : i + _CHUNK])
+        stmt = select(AuditEventSubjects.seq, AuditEventSubjects.packed).where(
+            AuditEventSubjects.seq.in_(chunk)
+        )
+        rows = raw_rows(session.connection(), stmt)
+        parts.append(
+            subjects_frame(
+                pl.Series("seq", [int(r[0]) for r in rows], dtype=pl.Int64),
+                [bytes(r[1]) for r in rows],
+            )
+        )
+    if not parts:
+        return subjects_frame(pl.Series("seq", [], dtype=pl.Int64), [])
+    return pl.concat(parts)
 
 
 def events_frame(
@@ -166,35 +191,35 @@ def analyse(
     events: pl.DataFrame, subjects: pl.DataFrame, categories: pl.DataFrame
 ) -> dict[str, object]:
     """Counts over the released (event, subject) pairs: customers, per category, sensitivity,
-    level and recipient, and the sorted subject ids."""
-    ev = events.with_columns(pl.col("recipient").fill_null(pl.col("actor")))
-    canaries = subjects.filter(pl.col("canary")).get_column("subject").n_unique()
-    subjects = subjects.filter(~pl.col("canary")).drop("canary")
-    pairs = subjects.join(ev.select("seq", "dataset", "level", "categories"), on="seq")
-    # each customer once per dataset and category list: the categories are exploded after
-    released = (
-        pairs.select("subject", "dataset", "categories")
-        .unique()
-        .with_columns(
-            pl.when(pl.col("categories").is_null() | (pl.col("categories") == "all"))
-            .then(None)
-            .otherwise(pl.col("categories").str.split(","))
-            .alias("named")
-        )
-        .join(categories, on="dataset", how="left")
-        .filter(pl.col("named").is_null() | pl.col("named").list.contains(pl.col("category")))
-        .select("subject", "category", "sensitive")
-        .filter(pl.col("category").is_not_null())
+    level and recipient, and the sorted subject ids. Subjects are counted as integer codes;
+    each event's categories come from its (dataset, categories) combination, of which a deal
+    has few."""
+    ev = events.with_columns(pl.col("recipient").fill_null(pl.col("actor"))).with_columns(
+        pl.concat_str(
+            [pl.col("dataset").fill_null(""), pl.col("categories").fill_null("all")],
+            separator="|",
+        ).alias("combo")
     )
-    by_category = released.group_by("category").agg(pl.col("subject").n_unique().alias("n"))
-    customers = pairs.get_column("subject").n_unique() if pairs.height else 0
-    sensitive = released.filter(pl.col("sensitive")).get_column("subject").n_unique()
-    by_level = pairs.group_by("level").agg(pl.col("subject").n_unique().alias("n"))
+    canaries = subjects.filter(pl.col("canary")).get_column("subject").n_unique()
+    real = subjects.filter(~pl.col("canary"))
+    ids = real.get_column("subject").unique().sort()
+    pairs = real.select(
+        "seq", pl.col("subject").cast(pl.Enum(ids.to_list())).to_physical().alias("sid")
+    ).join(ev.select("seq", "level", "recipient", "actor", "combo"), on="seq")
+    released = (
+        pairs.select("sid", "combo")
+        .unique()
+        .join(_combo_categories(ev, categories), on="combo")
+        .select("sid", "category", "sensitive")
+    )
+    by_category = released.group_by("category").agg(pl.col("sid").n_unique().alias("n"))
+    sensitive = released.filter(pl.col("sensitive")).get_column("sid").n_unique()
+    customers = ids.len()
+    by_level = pairs.group_by("level").agg(pl.col("sid").n_unique().alias("n"))
     holders = (
-        subjects.join(ev.select("seq", "recipient", "actor"), on="seq")
-        .group_by("recipient")
+        pairs.group_by("recipient")
         .agg(
-            pl.col("subject").n_unique().alias("customers"),
+            pl.col("sid").n_unique().alias("customers"),
             pl.col("seq").n_unique().alias("events"),
             pl.col("actor").unique().sort().alias("people"),
         )
@@ -216,8 +241,25 @@ def analyse(
             )
             for r in holders.iter_rows(named=True)
         ],
-        "subject_ids": pairs.get_column("subject").unique().sort().to_list(),
+        "subject_ids": ids.to_list(),
     }
+
+
+def _combo_categories(events: pl.DataFrame, categories: pl.DataFrame) -> pl.DataFrame:
+    """(combo, category, sensitive): the categories each (dataset, categories) combination
+    released: those the event names, else every category of the dataset."""
+    combos = events.select("combo", "dataset", "categories").unique("combo")
+    return (
+        combos.with_columns(
+            pl.when(pl.col("categories").is_null() | (pl.col("categories") == "all"))
+            .then(None)
+            .otherwise(pl.col("categories").str.split(","))
+            .alias("named")
+        )
+        .join(categories, on="dataset", how="inner")
+        .filter(pl.col("named").is_null() | pl.col("named").list.contains(pl.col("category")))
+        .select("combo", "category", "sensitive")
+    )
 
 
 def _counts(frame: pl.DataFrame, key: str) -> dict[str, int]:
