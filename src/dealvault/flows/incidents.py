@@ -303,7 +303,7 @@ def impact(stores: AppStores, *, actor: Principal, incident_id: int) -> ImpactOu
         found = analysis.analyse(keep, subjects, analysis.dataset_categories(s, deal=d))
         files = datasets or keep.get_column("dataset").drop_nulls().unique().to_list()
         held = analysis.minors_imported(s, deal=d, datasets=files) if files else 0
-        bound = min(held, int(str(found["customers"])))
+        bound = min(held, int(found["customers"]))
         found |= {"minors": 0 if bound == 0 else None, "minors_at_most": bound}
         out = ImpactOut.model_validate(
             {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 import polars as pl
 from sqlalchemy import func, select
@@ -189,7 +189,7 @@ def select_involved(
 
 def analyse(
     events: pl.DataFrame, subjects: pl.DataFrame, categories: pl.DataFrame
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """Counts over the released (event, subject) pairs: customers, per category, sensitivity,
     level and recipient, and the sorted subject ids. Subjects are counted as integer codes;
     each event's categories come from its (dataset, categories) combination, of which a deal
