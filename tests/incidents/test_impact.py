@@ -71,3 +71,41 @@ def _bodies(stores: AppStores) -> list[dict[str, object]]:
 
     with stores.records_session() as s:
         return [json.loads(b) for b in s.scalars(select(AuditEvent.body))]
+
+
+def test_a_release_names_its_categories_and_canaries_count_apart() -> None:
+    """A transfer package carries its plan's categories (filled in from the plan): only those
+    are counted; canary subjects are not customers."""
+    import polars as pl
+
+    from dealvault.incidents import impact
+
+    events = pl.DataFrame(
+        {
+            "seq": [1, 2],
+            "actor": ["s@x.example", "s@x.example"],
+            "dataset": ["crm", "crm"],
+            "recipient": ["Bidder A", None],
+            "level": ["package", "masked"],
+            "categories": ["identity,contact", None],
+            "plan": [4, None],
+        }
+    )
+    subjects = impact.subjects_frame(
+        pl.Series("seq", [1, 2], dtype=pl.Int64), [b"a1\na2\ncanary-000001", b"a2\na3"]
+    )
+    cats = pl.DataFrame(
+        {
+            "dataset": ["crm"] * 3,
+            "category": ["identity", "contact", "sensitive"],
+            "sensitive": [False, False, True],
+        }
+    )
+    out = impact.analyse(events, subjects, cats)
+    assert (out["customers"], out["canaries"], out["subject_ids"]) == (3, 1, ["a1", "a2", "a3"])
+    assert out["by_category"] == {"contact": 3, "identity": 3, "sensitive": 2}
+    assert out["by_sensitivity"] == {"sensitive": 2, "general": 1}
+    assert out["by_level"] == {"masked": 2, "package": 2}
+    assert [(r.recipient, r.customers) for r in out["recipients"]] == [
+        ("Bidder A", 2), ("s@x.example", 2)
+    ]  # fmt: skip

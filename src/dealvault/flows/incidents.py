@@ -59,7 +59,7 @@ def open_incident(
             deal=d,
             event=EventIn(
                 action="incident.open",
-                objects={"alerts": ",".join(str(a.id) for a in alerts) or None},
+                objects={"alert_ids": ",".join(str(a.id) for a in alerts) or None},
             ),
         )
         row = registry.open_incident(
@@ -292,7 +292,9 @@ def impact(stores: AppStores, *, actor: Principal, incident_id: int) -> ImpactOu
         end = row.window_end or utcnow()
         people = registry.people_involved(s, row)
         datasets = json.loads(row.datasets)
-        events = analysis.load_disclosures(s, deal=row.deal, start=row.window_start, end=end)
+        events = analysis.with_plan_categories(
+            s, analysis.load_disclosures(s, deal=row.deal, start=row.window_start, end=end)
+        )
         keep = analysis.select_involved(
             events,
             people=people,

@@ -17,6 +17,7 @@ from dealvault.audit.service import subject_bytes
 from dealvault.db.raw import raw_rows
 from dealvault.incidents.schemas import RecipientImpact
 from dealvault.transfer.canaries import SUBJECT_PREFIX as CANARY_PREFIX
+from dealvault.transfer.models import TransferPlan
 from dealvault.vault.models import Dataset, DatasetColumn, DatasetTable, ImportRun
 
 #: Events that released customers' data to someone, with the subjects they released.
@@ -29,6 +30,7 @@ _BODY: Final = pl.Struct(
                 "recipient": pl.String,
                 "level": pl.String,
                 "categories": pl.String,
+                "plan": pl.String,
             }
         )
     }
@@ -96,6 +98,7 @@ def events_frame(
         "recipient": pl.String,
         "level": pl.String,
         "categories": pl.String,
+        "plan": pl.Int64,
     }
     if not bodies:
         return pl.DataFrame(schema=schema)
@@ -106,6 +109,7 @@ def events_frame(
             "seq": pl.Series(seqs, dtype=pl.Int64),
             "actor": pl.Series(actors, dtype=pl.String),
             **{k: objects.get_column(k) for k in ("dataset", "recipient", "level", "categories")},
+            "plan": objects.get_column("plan").cast(pl.Int64, strict=False),
         },
         schema=schema,
     )
@@ -122,6 +126,34 @@ def subjects_frame(seqs: pl.Series, packed: Sequence[bytes]) -> pl.DataFrame:
         .explode("subject")
         .filter(pl.col("subject").is_not_null() & (pl.col("subject") != ""))
         .with_columns(pl.col("subject").str.starts_with(CANARY_PREFIX).alias("canary"))
+    )
+
+
+def with_plan_categories(session: Session, events: pl.DataFrame) -> pl.DataFrame:
+    """Transfer packages carry the categories of their plan: filled in where the event names
+    a plan and no categories; a package's level is ``package``."""
+    ids = events.get_column("plan").drop_nulls().unique().to_list()
+    rows = (
+        session.execute(
+            select(TransferPlan.id, TransferPlan.categories).where(TransferPlan.id.in_(ids))
+        ).all()
+        if ids
+        else []
+    )
+    plans = pl.DataFrame(
+        [(int(i), c) for i, c in rows],
+        schema={"plan": pl.Int64, "plan_categories": pl.String},
+        orient="row",
+    )
+    return (
+        events.join(plans, on="plan", how="left")
+        .with_columns(
+            pl.col("categories").fill_null(pl.col("plan_categories")),
+            pl.col("level").fill_null(
+                pl.when(pl.col("plan").is_not_null()).then(pl.lit("package"))
+            ),
+        )
+        .drop("plan_categories")
     )
 
 
