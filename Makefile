@@ -76,6 +76,7 @@ bench: $(STAMP) $(VENDOR_STAMP) $(ANONYPY_STAMP)
 	$(BIN)/python bench/import.py
 	$(BIN)/python bench/audit.py
 	$(BIN)/python bench/monitor.py
+	$(BIN)/python bench/incident_impact.py
 	$(BIN)/python bench/classify.py
 	$(BIN)/python bench/freetext.py
 	$(BIN)/python bench/masking.py

@@ -223,7 +223,8 @@ DESCRIPTION = next(
 )
 FROZEN_ALLOW = (
     'allow = ["deal.unfreeze", "deal.read", "audit_log", "audit_log.prove", "audit_log.export", '
-    '"trace", "alert.read", "alert.ack"]'
+    '"trace", "alert.read", "alert.ack", "incident.open", "incident.read", "incident.assign", '
+    '"incident.note", "incident.close"]'
 )
 ADVANCE = '"deal.advance" = { roles = ["seller_steward"], stages = ["preparation", '
 
@@ -541,5 +542,6 @@ def test_show_and_validate_views() -> None:
     assert (shipped.version, shipped.source, shipped.deal) == (0, "shipped default", None)
     assert shipped.frozen_allow == [
         "deal.unfreeze", "deal.read", "audit_log", "audit_log.prove", "audit_log.export", "trace",
-        "alert.read", "alert.ack",
+        "alert.read", "alert.ack", "incident.open", "incident.read", "incident.assign",
+        "incident.note", "incident.close",
     ]  # fmt: skip

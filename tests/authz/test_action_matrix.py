@@ -105,13 +105,19 @@ DEAL: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "trace": ((SS, SO), ALL),
     "alert.read": ((SS, SO), ALL),
     "alert.ack": ((SS, SO), ALL),
+    "incident.open": ((SS, SO), ALL),
+    "incident.read": ((SS, SO), ALL),
+    "incident.assign": ((SS, SO), ALL),
+    "incident.note": ((SS, SO), ALL),
+    "incident.close": ((SS, SO), ALL),
     "audit_log.prove": ((SS, CO, AU), ALL),
     "audit_log.export": ((SS, CO, AU), ALL),
 }
 #: what a frozen deal still allows
 FROZEN_ALLOWS = {
     "deal.unfreeze", "deal.read", "trace", "audit_log.prove", "audit_log.export", "alert.read",
-    "alert.ack",
+    "alert.ack", "incident.open", "incident.read", "incident.assign", "incident.note",
+    "incident.close",
 }  # fmt: skip
 GRANTING = {
     "store_role.grant",

@@ -310,6 +310,23 @@ CASES: dict[str, Case] = {
     "alert list": Case((), denied=TRAINER, unknown=(UNKNOWN_DEAL,)),
     "alert show": _by_id(("1",), "alert 999 not found"),
     "alert ack": _by_id(("1", "--note", "asked Bidder A"), "alert 999 not found"),
+    "incident open": Case(
+        ("--from-alert", "1", "--title", "refused again"),
+        denied=TRAINER,
+        unknown=(
+            (("--from-alert", "999", "--title", "x"), "alert 999 not found"),
+            (("--deal", NOPE, "--title", "x"), "deal 'nope' not found"),
+        ),
+    ),
+    "incident show": _by_id(("1",), "incident 999 not found"),
+    "incident timeline": _by_id(("1",), "incident 999 not found"),
+    "incident impact": _by_id(("1",), "incident 999 not found"),
+    "incident list": Case((), denied=TRAINER, unknown=(UNKNOWN_DEAL,)),
+    "incident assign": _by_id(
+        ("1", "--person", STEWARD, "--role", "lead"), "incident 999 not found"
+    ),
+    "incident note": _by_id(("1", "--text", "asked Bidder A"), "incident 999 not found"),
+    "incident close": _by_id(("1", "--resolution", "contained"), "incident 999 not found"),
     "package review": _by_id(
         ("1", "--report", "{W}/report.json"), "transfer package 999 not found", actor=COUNSEL
     ),

@@ -201,6 +201,8 @@ def build(work: Path) -> World:
                      *("--dataset", "crm"))  # fmt: skip
     assert refused.exit_code == 4, refused.output
     run("monitor", "run", **op)
+    # incident #1 (deal d1), opened from alert #1
+    run("incident", "open", "--from-alert", "1", "--title", "a read above the ceiling")
     _tls(work)
     (work / "training.csv").write_text(
         f"email,course,completed,expires\n{STEWARD2},confidentiality,{YESTERDAY},\n",

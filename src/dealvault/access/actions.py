@@ -122,6 +122,11 @@ CATALOGUE: dict[str, ActionDef] = {
         _a("trace", _D, "find whose copy a leaked file is"),
         _a("alert.read", _D, "list and show the deal's security alerts"),
         _a("alert.ack", _D, "acknowledge a security alert of the deal"),
+        _a("incident.open", _D, "open a security incident of the deal (by hand or from alerts)"),
+        _a("incident.read", _D, "list and show the deal's incidents, timelines and impact"),
+        _a("incident.assign", _D, "put a member of the deal on an incident's team"),
+        _a("incident.note", _D, "add a note to an incident"),
+        _a("incident.close", _D, "close an incident with its resolution"),
         _a("audit_log.prove", _D, "write an inclusion proof for one event of the deal"),
         _a("audit_log.export", _D, "export the deal's audit events as an offline bundle"),
     )

@@ -46,6 +46,13 @@ SECURITY_ACTIONS: Final = frozenset(
         "monitor.run",  # a monitoring run that raised or updated alerts (docs/monitoring.md)
         "monitor.rules_set",  # the monitoring rules changed
         "canary.hit",  # a canary customer's contact point used outside: a leak
+        # incidents (docs/monitoring.md "Incidents"): opened, staffed, noted, closed, and the
+        # list of the customers a leak reached taken out
+        "incident.open",
+        "incident.assign",
+        "incident.note",
+        "incident.close",
+        "incident.impact",
     }
 )
 """Further security-relevant actions, by exact name."""
@@ -105,6 +112,9 @@ ROUTINE_ACTIONS: Final = frozenset(
         "alert.show",
         "monitor.rules_show",
         "monitor.status",
+        "incident.list",
+        "incident.show",
+        "incident.timeline",
     }
 )
 """Actions that are not anchored one by one (periodic checkpoints cover them)."""

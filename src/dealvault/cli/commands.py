@@ -143,6 +143,14 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
         ("Security alerts raised by the monitoring rules: list, show, acknowledge."),
     ),
     (
+        "incident",
+        "incidents",
+        (
+            "Security incidents: open (by hand or from alerts), team, notes, timeline, impact,"
+            " close."
+        ),
+    ),
+    (
         "columns",
         "inventory",
         ("Column classification: show and override."),

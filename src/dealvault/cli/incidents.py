@@ -1,0 +1,284 @@
+"""Commands: incident open, show, list, assign, note, close, timeline, impact (a deal's
+security incidents, for its seller stewards and security officers; on the local store)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+
+from dealvault.cli.context import get
+from dealvault.cli.output import kv_table, print_json, table
+from dealvault.errors import Invalid
+from dealvault.incidents.schemas import ImpactOut, IncidentOut, TimelineEntry
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+IncidentArg = Annotated[int, typer.Argument(min=1, help="Incident id (see 'incident list').")]
+
+incident_app = typer.Typer(
+    help="Security incidents: open (by hand or from alerts), team, notes, timeline, impact, close.",
+    no_args_is_help=True,
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(incident_app, name="incident")
+
+
+def _when(at: datetime | None) -> str:
+    return f"{at:%Y-%m-%d %H:%M:%S} UTC" if at is not None else "-"
+
+
+def _show(ctx: typer.Context, i: IncidentOut, json_out: bool) -> None:
+    c = get(ctx)
+    if json_out:
+        print_json(c.console, i)
+        return
+    c.console.print(
+        kv_table(
+            f"incident #{i.id} ({i.severity}, {i.status})",
+            [
+                ("title", i.title),
+                ("deal", i.deal),
+                ("alerts", ", ".join(f"#{a}" for a in i.alerts) or "-"),
+                ("people involved", ", ".join(i.people) or "-"),
+                ("files involved", ", ".join(i.datasets) or "(every dataset of the deal)"),
+                ("window", f"{_when(i.window_start)} to {_when(i.window_end)}"),
+                ("opened", f"{_when(i.opened_at)} by {i.opened_by}"),
+                ("team", "; ".join(f"{m.role}: {m.email}" for m in i.team) or "-"),
+                ("notes", len(i.notes)),
+                (
+                    "closed",
+                    f"{_when(i.closed_at)} by {i.closed_by}: {i.resolution}"
+                    if i.closed_at
+                    else "-",
+                ),
+            ],
+        )
+    )
+    if i.timeline is not None:
+        _timeline(ctx, i.timeline, f"timeline of incident #{i.id}")
+
+
+def _timeline(ctx: typer.Context, entries: list[TimelineEntry], title: str) -> None:
+    get(ctx).console.print(
+        table(
+            f"{title}: {len(entries)} entr{'y' if len(entries) == 1 else 'ies'}",
+            ["at (UTC)", "kind", "ref", "actor", "what"],
+            [
+                (f"{e.at:%Y-%m-%d %H:%M:%S}", e.kind, e.ref, e.actor or "-", e.summary)
+                for e in entries
+            ],
+        )
+    )
+
+
+def _since(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise Invalid("--since: not a date and time (e.g. 2026-12-08T09:30:00+08:00)") from None
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+@incident_app.command("open")
+def open_cmd(
+    ctx: typer.Context,
+    title: Annotated[str, typer.Option(help="What happened, in a line.")],
+    deal: Annotated[
+        str | None, typer.Option(help="Deal code (default: the deal of the alerts).")
+    ] = None,
+    from_alert: Annotated[
+        list[int] | None,
+        typer.Option("--from-alert", min=1, help="An alert it is opened from (repeatable)."),
+    ] = None,
+    severity: Annotated[
+        str | None,
+        typer.Option(help="info, warning or critical (default: the alerts' highest)."),
+    ] = None,
+    person: Annotated[
+        list[str] | None,
+        typer.Option(help="A person involved, besides the alerts' (repeatable)."),
+    ] = None,
+    dataset: Annotated[
+        list[str] | None, typer.Option(help="A file (dataset) involved (repeatable).")
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="Start of its window (ISO 8601; default: its alerts' or now)."),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Open an incident of a deal, by hand or from alerts."""
+    from dealvault.flows import incidents as flows
+
+    c = get(ctx)
+    i = flows.open_incident(
+        c.stores(),
+        actor=c.actor(),
+        title=title,
+        deal=deal,
+        alert_ids=from_alert or [],
+        severity=severity,
+        people=person or [],
+        datasets=dataset or [],
+        since=_since(since),
+    )
+    _show(ctx, i, json_out)
+
+
+@incident_app.command("show")
+def show_cmd(
+    ctx: typer.Context,
+    incident_id: IncidentArg,
+    timeline: Annotated[
+        bool, typer.Option("--timeline/--no-timeline", help="With its timeline.")
+    ] = True,
+    json_out: JsonOpt = False,
+) -> None:
+    """One incident: its alerts, people, team, notes and (by default) timeline."""
+    from dealvault.flows import incidents as flows
+
+    c = get(ctx)
+    i = flows.show_incident(
+        c.stores(), actor=c.actor(), incident_id=incident_id, with_timeline=timeline
+    )
+    _show(ctx, i, json_out)
+
+
+@incident_app.command("timeline")
+def timeline_cmd(ctx: typer.Context, incident_id: IncidentArg, json_out: JsonOpt = False) -> None:
+    """The incident's alerts, notes and the audit events of its deal and people in its window,
+    in time order."""
+    from dealvault.flows import incidents as flows
+
+    c = get(ctx)
+    entries = flows.incident_timeline(c.stores(), actor=c.actor(), incident_id=incident_id)
+    if json_out:
+        print_json(c.console, entries)
+        return
+    _timeline(ctx, entries, f"timeline of incident #{incident_id}")
+
+
+@incident_app.command("list")
+def list_cmd(
+    ctx: typer.Context,
+    deal: Annotated[
+        str | None,
+        typer.Option(help="Deal code (default: every deal you may read incidents of)."),
+    ] = None,
+    status: Annotated[str | None, typer.Option(help="open or closed.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many.")] = 200,
+    json_out: JsonOpt = False,
+) -> None:
+    """List incidents, newest first."""
+    from dealvault.flows import incidents as flows
+
+    c = get(ctx)
+    rows = flows.list_incidents(c.stores(), actor=c.actor(), deal=deal, status=status, limit=limit)
+    if json_out:
+        print_json(c.console, rows)
+        return
+    c.console.print(
+        table(
+            f"{len(rows)} incident(s)",
+            ["id", "deal", "severity", "status", "opened", "alerts", "title"],
+            [
+                (i.id, i.deal, i.severity, i.status, _when(i.opened_at), len(i.alerts), i.title)
+                for i in rows
+            ],
+        )
+    )
+
+
+@incident_app.command("assign")
+def assign_cmd(
+    ctx: typer.Context,
+    incident_id: IncidentArg,
+    person: Annotated[str, typer.Option(help="A member of the deal (e-mail).")],
+    role: Annotated[str, typer.Option(help="lead, security, legal or communications.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Put a member of the deal on the incident's team."""
+    from dealvault.flows import incidents as flows
+
+    c = get(ctx)
+    i = flows.assign(c.stores(), actor=c.actor(), incident_id=incident_id, email=person, role=role)
+    _show(ctx, i, json_out)
+
+
+@incident_app.command("note")
+def note_cmd(
+    ctx: typer.Context,
+    incident_id: IncidentArg,
+    text: Annotated[str, typer.Option(help="What was found or done.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Add a note to the incident (the audit log records that it was added, not its text)."""
+    from dealvault.flows import incidents as flows
+
+    c = get(ctx)
+    i = flows.add_note(c.stores(), actor=c.actor(), incident_id=incident_id, text=text)
+    _show(ctx, i, json_out)
+
+
+@incident_app.command("close")
+def close_cmd(
+    ctx: typer.Context,
+    incident_id: IncidentArg,
+    resolution: Annotated[str, typer.Option(help="How it was resolved.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Close the incident with its resolution (its window ends now)."""
+    from dealvault.flows import incidents as flows
+
+    c = get(ctx)
+    i = flows.close_incident(
+        c.stores(), actor=c.actor(), incident_id=incident_id, resolution=resolution
+    )
+    _show(ctx, i, json_out)
+
+
+@incident_app.command("impact")
+def impact_cmd(ctx: typer.Context, incident_id: IncidentArg, json_out: JsonOpt = False) -> None:
+    """The customers (subject ids) whose data reached the people or files involved, by
+    category, sensitivity and level, minors, and which recipients hold them (--json lists the
+    subject ids)."""
+    from dealvault.flows import incidents as flows
+
+    c = get(ctx)
+    out: ImpactOut = flows.impact(c.stores(), actor=c.actor(), incident_id=incident_id)
+    if json_out:
+        print_json(c.console, out)
+        return
+    minors = str(out.minors) if out.minors is not None else f"at most {out.minors_at_most}"
+    c.console.print(
+        kv_table(
+            f"impact of incident #{out.incident} (deal {out.deal})",
+            [
+                ("window", f"{_when(out.window_start)} to {_when(out.window_end)}"),
+                ("disclosure events", out.events),
+                ("customers reached", out.customers),
+                ("canaries released too", out.canaries),
+                ("by category", _pairs(out.by_category)),
+                ("by sensitivity", _pairs(out.by_sensitivity)),
+                ("by level", _pairs(out.by_level)),
+                ("minors", minors),
+                ("seconds", out.seconds),
+            ],
+        )
+    )
+    c.console.print(
+        table(
+            "recipients holding them",
+            ["recipient", "customers", "events", "taken out by"],
+            [(r.recipient, r.customers, r.events, ", ".join(r.people)) for r in out.recipients],
+        )
+    )
+
+
+def _pairs(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in counts.items()) or "-"

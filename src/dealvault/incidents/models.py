@@ -1,0 +1,71 @@
+"""Tables of incidents: the incident, the alerts it was opened from, its team and its notes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from dealvault.db.base import Base, UTCDateTime, utcnow
+
+
+class Incident(Base):
+    """One incident of a deal: opened by hand or from alerts, handled by a team, closed with
+    a resolution. Its window (``window_start`` to ``window_end``, or now while open) bounds
+    the audit events its timeline and impact analysis read."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (Index("ix_incidents_deal_id", "deal", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    deal: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(300))
+    severity: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    #: the people involved (JSON list of e-mail addresses), besides the alerts' subjects
+    people: Mapped[str] = mapped_column(Text, default="[]")
+    #: the files involved (JSON list of dataset names); empty: every dataset of the deal
+    datasets: Mapped[str] = mapped_column(Text, default="[]")
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    window_end: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    opened_by: Mapped[str] = mapped_column(String(254))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    closed_by: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    resolution: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class IncidentAlert(Base):
+    """An alert the incident was opened from (or linked to later)."""
+
+    __tablename__ = "incident_alerts"
+
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), primary_key=True)
+
+
+class IncidentMember(Base):
+    """A member of the incident team: a person of the deal in one role."""
+
+    __tablename__ = "incident_members"
+
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(20), primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), primary_key=True)
+    assigned_by: Mapped[str] = mapped_column(String(254))
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class IncidentNote(Base):
+    """A note in the incident's record: what was found or done (the text stays here, never in
+    the audit log, which records only that a note was added and its length)."""
+
+    __tablename__ = "incident_notes"
+    __table_args__ = (Index("ix_incident_notes_incident", "incident_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"))
+    author: Mapped[str] = mapped_column(String(254))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    text: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,99 @@
+"""What incidents look like to their readers: people, deals, counts and subject ids, never a
+personal value."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+#: the roles of an incident team
+TEAM_ROLES = ("lead", "security", "legal", "communications")
+SEVERITIES = ("info", "warning", "critical")
+STATUSES = ("open", "closed")
+
+
+class MemberOut(BaseModel):
+    role: str
+    email: str
+    assigned_by: str
+    assigned_at: datetime
+
+
+class NoteOut(BaseModel):
+    id: int
+    author: str
+    at: datetime
+    text: str
+
+
+class TimelineEntry(BaseModel):
+    """One thing that happened: an alert raised, a note added, an audit event."""
+
+    at: datetime
+    kind: str = Field(description="alert, note or event.")
+    ref: int = Field(description="The alert's id, the note's id or the event's seq.")
+    actor: str | None = None
+    summary: str
+
+
+class IncidentOut(BaseModel):
+    id: int
+    deal: str
+    title: str
+    severity: str
+    status: str
+    alerts: list[int] = Field(default_factory=list)
+    people: list[str] = Field(
+        default_factory=list,
+        description="The people involved: named at opening and the subjects of its alerts.",
+    )
+    datasets: list[str] = Field(
+        default_factory=list, description="The files (datasets) involved; empty: every one."
+    )
+    window_start: datetime
+    window_end: datetime | None = None
+    opened_by: str
+    opened_at: datetime
+    closed_by: str | None = None
+    closed_at: datetime | None = None
+    resolution: str | None = None
+    team: list[MemberOut] = Field(default_factory=list)
+    notes: list[NoteOut] = Field(default_factory=list)
+    timeline: list[TimelineEntry] | None = None
+
+
+class RecipientImpact(BaseModel):
+    recipient: str = Field(description="The organisation the data was released to.")
+    people: list[str] = Field(description="Who took it out (the events' actors).")
+    customers: int
+    events: int
+
+
+class ImpactOut(BaseModel):
+    """The customers whose data reached the people or files involved, from the audit log's
+    disclosure events in the incident's window."""
+
+    incident: int
+    deal: str
+    window_start: datetime
+    window_end: datetime
+    events: int = Field(description="Disclosure events counted.")
+    customers: int = Field(description="Distinct customers (subject ids) reached.")
+    by_category: dict[str, int] = Field(description="Customers per category of data released.")
+    by_sensitivity: dict[str, int] = Field(
+        description="Customers with sensitive personal information released, and the others."
+    )
+    by_level: dict[str, int] = Field(description="Customers per disclosure level.")
+    canaries: int = Field(description="Planted canary customers released too (not counted).")
+    minors: int | None = Field(
+        default=None,
+        description="Minors reached: 0 when the files involved hold no minor; null: unknown.",
+    )
+    minors_at_most: int = Field(
+        description="An upper bound: the minors the files involved held when imported, at "
+        "most the customers reached."
+    )
+    recipients: list[RecipientImpact]
+    subject_ids: list[str] = Field(description="The customers' subject ids, sorted.")
+    seconds: float = 0.0
