@@ -251,3 +251,29 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             "DEALVAULT_REQUIRE_POSTGRES=1 make test"
         )
     terminalreporter.write_line(f"skipped: {len(skipped)} tests ({reasons}).{hint}")
+
+
+#: tests that run longest (`make test` prints the slowest): handed to the workers first, so
+#: that no long test starts last and keeps one core busy while the other waits
+SLOW_FIRST = (
+    "tests/cli/test_readme_tour.py",
+    "tests/cli/test_transfer_cli.py::test_plan_build_verify_receive",
+    "tests/bench/test_web_bench.py",
+    "tests/api/test_concurrency.py",
+    "tests/web/test_browser_roles.py",
+    "tests/api/test_schema_fuzz.py",
+    "tests/cli/test_warm.py",
+    "tests/vault/test_crash.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The known-slow tests first, longest first; the order of the rest is kept."""
+
+    def rank(item: pytest.Item) -> int:
+        return next(
+            (i for i, prefix in enumerate(SLOW_FIRST) if item.nodeid.startswith(prefix)),
+            len(SLOW_FIRST),
+        )
+
+    items.sort(key=rank)
