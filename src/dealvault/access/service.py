@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from typing import TypeVar
 
@@ -125,6 +125,14 @@ def get_person(session: Session, *, email: str) -> Person:
     if person is None:
         raise NotFound("person not found (check the e-mail address)")
     return person
+
+
+def emails_by_id(session: Session, *, ids: Iterable[int | None]) -> dict[int, str]:
+    """The e-mail of each person id given (None ids are skipped; one query)."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return dict(session.execute(select(Person.id, Person.email).where(Person.id.in_(wanted))).all())
 
 
 def list_persons(session: Session, *, organization: str | None = None) -> list[Person]:

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
-from dealvault.access.models import Person
+from dealvault.access import service as access
 from dealvault.access.principal import Principal
 from dealvault.audit.models import AuditEvent
 from dealvault.audit.service import EventIn
@@ -118,7 +118,7 @@ def history(stores: AppStores, *, actor: Principal) -> list[RulesVersionOut]:
             event=EventIn(action="monitor.rules_show"),
         )
         rows = registry.rule_versions(s)
-        names: dict[int, str] = {i: e for i, e in s.execute(select(Person.id, Person.email))}
+        names = access.emails_by_id(s, ids=(r.actor_id for r in rows))
         audit(stores, uow, replace(event, objects={"history": "yes"}))
         last = rows[-1].version if rows else None
         return [

@@ -8,13 +8,11 @@ from datetime import datetime
 
 from pydantic import BaseModel
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from dealvault.access import policy as pol
 from dealvault.access import service as access
 from dealvault.access.actions import CATALOGUE
 from dealvault.access.governance_models import PolicyVersion
-from dealvault.access.models import Person
 from dealvault.access.principal import Principal
 from dealvault.audit.service import EventIn
 from dealvault.flows.context import AppStores
@@ -128,13 +126,6 @@ def _view(
     )
 
 
-def _emails(session: Session, rows: Sequence[PolicyVersion]) -> dict[int, str]:
-    ids = {r.actor_id for r in rows if r.actor_id is not None}
-    if not ids:
-        return {}
-    return {p.id: p.email for p in session.scalars(select(Person).where(Person.id.in_(ids)))}
-
-
 def shipped_policy(*, cedar: bool = False) -> PolicyOut:
     """The shipped default policy: it decides every store-wide action, and every deal's until
     a steward stores a tighter version (no store state is read)."""
@@ -166,7 +157,11 @@ def show_policy(
             )
         )
         assert row is not None  # active_policy just read it
-        who = _emails(s, [row]).get(row.actor_id) if row.actor_id is not None else None
+        who = (
+            access.emails_by_id(s, ids=[row.actor_id]).get(row.actor_id)
+            if row.actor_id is not None
+            else None
+        )
         return _view(policy, source="stored", row=row, actor=who, cedar=cedar, deal=d.code)
 
 
@@ -191,7 +186,7 @@ def policy_history(stores: AppStores, *, actor: Principal, deal: str) -> list[Po
             event=EventIn(action="policy.history"),
         )
         rows = pol.policy_versions(s, deal=d)
-        emails = _emails(s, rows)
+        emails = access.emails_by_id(s, ids=(r.actor_id for r in rows))
         newest = rows[-1].version if rows else None
         audit(stores, uow, event)
         return [
