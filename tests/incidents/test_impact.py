@@ -109,3 +109,19 @@ def test_a_release_names_its_categories_and_canaries_count_apart() -> None:
     assert [(r.recipient, r.customers) for r in out["recipients"]] == [
         ("Bidder A", 2), ("s@x.example", 2)
     ]  # fmt: skip
+
+
+def test_subject_codes_that_collide_fall_back_to_exact_codes() -> None:
+    """Were two subject ids to share a hash, the second hash's count differs and the ids are
+    coded exactly: the counts are those of the ids, not of the hashes."""
+    import polars as pl
+
+    from dealvault.incidents import impact
+
+    pairs = pl.DataFrame(
+        {"seq": [1, 1, 2, 2], "g": [0, 0, 0, 0], "subject": ["a1", "b2", "a1", "c3"]}
+    )
+    for code in (impact._hashed, lambda ids: ids.str.len_bytes().cast(pl.UInt64)):
+        coded, ids = impact._coded(pairs, code=code)
+        assert ids.to_list() == ["a1", "b2", "c3"]
+        assert coded.get_column("h").n_unique() == 3

@@ -3,7 +3,7 @@ the audit log's disclosure events and their packed subject lists, counted in one
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Final
 
@@ -87,10 +87,18 @@ def load_subjects(session: Session, *, seqs: Sequence[int]) -> pl.DataFrame:
     return pl.concat(parts)
 
 
+#: the event body's ``objects`` member: canonical JSON (RFC 8785) sorts its keys, escapes every
+#: quote inside a string, and the member holds only strings and numbers, so this finds it whole
+_OBJECTS: Final = r'"objects":(\{(?:[^{}"]|"(?:[^"\\]|\\.)*")*\})'
+_OBJECT_FIELDS: Final = _BODY.fields[0].dtype
+
+
 def events_frame(
     *, seqs: Sequence[int], actors: Sequence[str | None], bodies: Sequence[bytes]
 ) -> pl.DataFrame:
-    """The events' fields the analysis reads, decoded in one pass."""
+    """The events' fields the analysis reads. A deal's disclosures repeat a few ``objects``
+    members (dataset, level, recipient), so each distinct one is decoded once; a body where
+    that shortcut does not hold is decoded whole."""
     schema = {
         "seq": pl.Int64,
         "actor": pl.String,
@@ -102,8 +110,21 @@ def events_frame(
     }
     if not bodies:
         return pl.DataFrame(schema=schema)
-    doc = pl.Series("b", bodies, dtype=pl.Binary).cast(pl.String).str.json_decode(_BODY)
-    objects = doc.struct.field("objects").struct.unnest()
+    text = pl.Series("b", bodies, dtype=pl.Binary).cast(pl.String)
+    members = text.str.extract(_OBJECTS, 1).alias("member")
+    distinct = members.drop_nulls().unique()
+    try:
+        decoded = pl.DataFrame(
+            {"member": distinct, "o": distinct.str.json_decode(_OBJECT_FIELDS)}
+        ).unnest("o")
+    except pl.exceptions.PolarsError:  # not the canonical form: decode every body whole
+        decoded = None
+    if decoded is None or members.null_count():
+        objects = text.str.json_decode(_BODY).struct.field("objects").struct.unnest()
+    else:
+        objects = pl.DataFrame({"member": members}).join(
+            decoded, on="member", how="left", maintain_order="left"
+        )
     return pl.DataFrame(
         {
             "seq": pl.Series(seqs, dtype=pl.Int64),
@@ -116,17 +137,10 @@ def events_frame(
 
 
 def subjects_frame(seqs: pl.Series, packed: Sequence[bytes]) -> pl.DataFrame:
-    """(seq, subject, canary): every subject id of every event, unpacked in bulk (one
-    decompression per compressed list; the split and explode in Polars); ``canary`` marks the
-    planted customers (not people: counted apart)."""
-    joined = pl.Series("subject", [subject_bytes(p) for p in packed], dtype=pl.Binary)
-    return (
-        pl.DataFrame({"seq": seqs, "subject": joined.cast(pl.String)})
-        .with_columns(pl.col("subject").str.split("\n"))
-        .explode("subject")
-        .filter(pl.col("subject").is_not_null() & (pl.col("subject") != ""))
-        .with_columns(pl.col("subject").str.starts_with(CANARY_PREFIX).alias("canary"))
-    )
+    """(seq, subjects): each event's subject ids, decompressed and joined by newlines (split
+    in :func:`analyse`, once the events are grouped)."""
+    joined = pl.Series("subjects", [subject_bytes(p) for p in packed], dtype=pl.Binary)
+    return pl.DataFrame({"seq": seqs, "subjects": joined.cast(pl.String)})
 
 
 def with_plan_categories(session: Session, events: pl.DataFrame) -> pl.DataFrame:
@@ -219,41 +233,61 @@ def select_involved(
     )
 
 
+#: seeds of the two 64-bit hashes that stand for subject ids while counting
+_SEEDS: Final = (0x5EED_1D5, 0xC0FF_EE5)
+
+
 def analyse(
     events: pl.DataFrame, subjects: pl.DataFrame, categories: pl.DataFrame
 ) -> dict[str, Any]:
     """Counts over the released (event, subject) pairs: customers, per category, sensitivity,
-    level and recipient, and the sorted subject ids. Subjects are counted as integer codes;
-    each event's categories come from its (dataset, categories) combination, of which a deal
-    has few."""
+    level and recipient, and the sorted subject ids.
+
+    The events fall into a few groups (dataset and categories, level, recipient); the pairs
+    are reduced to the distinct (group, subject) before anything is counted. A subject is
+    counted by a 64-bit hash of its id; a second, independent hash checks that no two ids
+    share the first (else the ids themselves are coded, exactly and more slowly)."""
     ev = events.with_columns(pl.col("recipient").fill_null(pl.col("actor"))).with_columns(
         pl.concat_str(
             [pl.col("dataset").fill_null(""), pl.col("categories").fill_null("all")],
             separator="|",
         ).alias("combo")
     )
-    canaries = subjects.filter(pl.col("canary")).get_column("subject").n_unique()
-    real = subjects.filter(~pl.col("canary"))
-    ids = real.get_column("subject").unique().sort()
-    pairs = real.select(
-        "seq", pl.col("subject").cast(pl.Enum(ids.to_list())).to_physical().alias("sid")
-    ).join(ev.select("seq", "level", "recipient", "actor", "combo"), on="seq")
-    released = (
-        pairs.select("sid", "combo")
+    groups = ev.select("combo", "level", "recipient").unique().with_row_index("g")
+    ev = ev.join(groups, on=["combo", "level", "recipient"], how="left", nulls_equal=True)
+    pairs = (
+        subjects.join(ev.select("seq", "g"), on="seq")
+        .with_columns(pl.col("subjects").str.split("\n"))
+        .explode("subjects")
+        .rename({"subjects": "subject"})
+        .filter(pl.col("subject").is_not_null() & (pl.col("subject") != ""))
+    )
+    canary = pl.col("subject").str.starts_with(CANARY_PREFIX)
+    canaries = pairs.filter(canary).get_column("subject").n_unique()
+    real = pairs.filter(~canary)
+    real, ids = _coded(real)
+    released = (  # faster than a unique over both columns
+        real.group_by("g").agg(pl.col("h").unique()).explode("h").join(groups, on="g")
+    )
+    by_category = (
+        released.select("combo", "h")
         .unique()
         .join(_combo_categories(ev, categories), on="combo")
-        .select("sid", "category", "sensitive")
+        .select("h", "category", "sensitive")
     )
-    by_category = released.group_by("category").agg(pl.col("sid").n_unique().alias("n"))
-    sensitive = released.filter(pl.col("sensitive")).get_column("sid").n_unique()
+    per_category = by_category.group_by("category").agg(pl.col("h").n_unique().alias("n"))
+    sensitive = by_category.filter(pl.col("sensitive")).get_column("h").n_unique()
     customers = ids.len()
-    by_level = pairs.group_by("level").agg(pl.col("sid").n_unique().alias("n"))
+    by_level = released.group_by("level").agg(pl.col("h").n_unique().alias("n"))
+    reached = ev.filter(pl.col("seq").is_in(real.get_column("seq").unique().implode()))
     holders = (
-        pairs.group_by("recipient")
-        .agg(
-            pl.col("sid").n_unique().alias("customers"),
-            pl.col("seq").n_unique().alias("events"),
-            pl.col("actor").unique().sort().alias("people"),
+        released.group_by("recipient")
+        .agg(pl.col("h").n_unique().alias("customers"))
+        .join(
+            reached.group_by("recipient").agg(
+                pl.len().alias("events"), pl.col("actor").unique().sort().alias("people")
+            ),
+            on="recipient",
         )
         .sort("customers", "recipient", descending=[True, False])
     )
@@ -261,7 +295,7 @@ def analyse(
         "events": ev.height,
         "customers": customers,
         "canaries": canaries,
-        "by_category": _counts(by_category, "category"),
+        "by_category": _counts(per_category, "category"),
         "by_sensitivity": {"sensitive": sensitive, "general": customers - sensitive},
         "by_level": _counts(by_level, "level"),
         "recipients": [
@@ -275,6 +309,28 @@ def analyse(
         ],
         "subject_ids": ids.to_list(),
     }
+
+
+def _hashed(ids: pl.Expr) -> pl.Expr:
+    return ids.hash(_SEEDS[0])
+
+
+def _coded(
+    pairs: pl.DataFrame, *, code: Callable[[pl.Expr], pl.Expr] = _hashed
+) -> tuple[pl.DataFrame, pl.Series]:
+    """The pairs with a code ``h`` standing for each subject id, and the sorted distinct ids.
+    The code is a 64-bit hash when a second hash finds as many distinct ids as it (two ids
+    sharing the first hash would make the counts differ); otherwise each id's rank."""
+    coded = pairs.with_columns(code(pl.col("subject")).alias("h"))
+    firsts = coded.select("h", "subject").unique(subset="h", keep="any")
+    check = coded.get_column("subject").hash(_SEEDS[1]).n_unique()
+    if check == firsts.height:
+        return coded.drop("subject"), firsts.get_column("subject").sort()
+    ids = pairs.get_column("subject").unique().sort()
+    exact = pairs.with_columns(
+        pl.col("subject").cast(pl.Enum(ids.to_list())).to_physical().cast(pl.UInt64).alias("h")
+    )
+    return exact.drop("subject"), ids
 
 
 def _combo_categories(events: pl.DataFrame, categories: pl.DataFrame) -> pl.DataFrame:
