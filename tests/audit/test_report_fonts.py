@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from dealvault import fonts
-from dealvault.audit import report
+from dealvault import documents, fonts
 from dealvault.audit.report import ReportInput, render_pdf
 from dealvault.errors import Invalid
 
@@ -26,7 +25,7 @@ def _data(title: str) -> ReportInput:
 
 
 def test_chinese_text_without_a_chinese_font_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(report, "cjk_fonts", lambda: [])
+    monkeypatch.setattr(documents, "cjk_fonts", lambda: [])
     with pytest.raises(Invalid, match="fonts-noto-cjk"):
         render_pdf(data=_data("审计报告 — 晶洁日用品有限公司"))
 

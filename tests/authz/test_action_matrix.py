@@ -52,6 +52,8 @@ STORE: dict[str, tuple[str, ...]] = {
     "monitor.configure": ("operator",),
     "monitor.freeze": ("operator", "canary_gateway"),
     "canary.hit": ("operator", "canary_gateway"),
+    "drill.run": ("operator",),
+    "drill.read": ("operator",),
     "store_alert.read": ("operator",),
     "store_alert.ack": ("operator",),
 }

@@ -203,6 +203,8 @@ def build(work: Path) -> World:
     run("monitor", "run", **op)
     # incident #1 (deal d1), opened from alert #1
     run("incident", "open", "--from-alert", "1", "--title", "a read above the ceiling")
+    # drill #1: its own deal (drill-1), alert #2 and incident #2
+    run("drill", "run", "--customers", "20", **op)
     _tls(work)
     (work / "training.csv").write_text(
         f"email,course,completed,expires\n{STEWARD2},confidentiality,{YESTERDAY},\n",

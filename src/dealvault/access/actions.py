@@ -69,6 +69,8 @@ CATALOGUE: dict[str, ActionDef] = {
         _a("monitor.configure", _S, "store a new version of the monitoring rules"),
         _a("monitor.freeze", _S, "freeze a deal on a critical alert whose rule says so"),
         _a("canary.hit", _S, "report a canary customer's phone or e-mail used outside"),
+        _a("drill.run", _S, "run an incident drill on a drill deal of invented customers"),
+        _a("drill.read", _S, "list and show incident drills and their reports"),
         _a("store_alert.read", _S, "list and show the store's own alerts (audit log, keys)"),
         _a("store_alert.ack", _S, "acknowledge a store alert"),
         # -- one deal --------------------------------------------------------------------

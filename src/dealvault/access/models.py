@@ -43,6 +43,8 @@ class Deal(Base):
     kind: Mapped[str] = mapped_column(String(20))
     stage: Mapped[str] = mapped_column(String(20))
     frozen: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: a deal an incident drill made (`dealvault drill run`): invented customers only
+    drill: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

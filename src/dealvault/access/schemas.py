@@ -55,6 +55,8 @@ class DealOut(_Out):
     kind: str
     stage: str
     frozen: bool
+    #: made by an incident drill (invented customers only)
+    drill: bool = False
     created_at: datetime
     updated_at: datetime
     parties: list[PartyOut] = []

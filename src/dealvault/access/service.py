@@ -162,6 +162,7 @@ def create_deal(
     seller: str,
     bidders: Sequence[str] = (),
     actor: Person | None = None,
+    drill: bool = False,
 ) -> Deal:
     if not _CODE.match(code):
         raise Invalid("deal code must be lower-case letters, digits, '.', '_' or '-' (max 64)")
@@ -169,7 +170,9 @@ def create_deal(
     if session.scalar(select(Deal).where(Deal.code == code)) is not None:
         raise Conflict(f"deal {code!r} already exists")
     seller_org = get_organization(session, name=seller)
-    deal = Deal(code=code, name=name, kind=deal_kind.value, stage=Stage.PREPARATION.value)
+    deal = Deal(
+        code=code, name=name, kind=deal_kind.value, stage=Stage.PREPARATION.value, drill=drill
+    )
     session.add(deal)
     session.flush()
     session.add(DealParty(deal_id=deal.id, organization_id=seller_org.id, role=PartyRole.SELLER))
@@ -370,6 +373,7 @@ def deal_view(session: Session, deal: Deal, *, viewer: Person | None = None) -> 
         kind=deal.kind,
         stage=deal.stage,
         frozen=deal.frozen,
+        drill=bool(deal.drill),
         created_at=deal.created_at,
         updated_at=deal.updated_at,
         parties=[

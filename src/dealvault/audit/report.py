@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -11,8 +10,8 @@ from typing import Any
 import jinja2
 
 from dealvault.access.stages import Stage
+from dealvault.documents import pdf_from_html
 from dealvault.errors import Invalid
-from dealvault.fonts import INSTALL_HINT, cjk_fonts, has_cjk
 from dealvault.ingest.fields import Category
 
 ACCESS_ACTIONS = frozenset({"disclose", "rejects.read", "import", "shred"})
@@ -333,16 +332,4 @@ def render_html(*, data: ReportInput) -> str:
 def render_pdf(*, data: ReportInput) -> bytes:
     """The same HTML typeset by WeasyPrint (needs Pango and a CJK font; see
     docs/audit-report.md)."""
-    html = render_html(data=data)
-    if has_cjk(html) and not cjk_fonts():
-        raise Invalid(
-            "this report holds Chinese text and no Chinese font is installed: " + INSTALL_HINT
-        )
-    try:
-        weasyprint = importlib.import_module("weasyprint")
-    except (ImportError, OSError) as exc:
-        raise Invalid(f"PDF output needs WeasyPrint and Pango: {exc}") from exc
-    pdf = weasyprint.HTML(string=html).write_pdf()
-    if not isinstance(pdf, bytes):
-        raise Invalid("WeasyPrint returned no PDF")
-    return pdf
+    return pdf_from_html(render_html(data=data))

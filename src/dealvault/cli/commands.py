@@ -151,6 +151,11 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
         ),
     ),
     (
+        "drill",
+        "drills",
+        ("Incident drills: a scripted leak on a drill deal of invented customers, timed."),
+    ),
+    (
         "columns",
         "inventory",
         ("Column classification: show and override."),

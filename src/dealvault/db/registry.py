@@ -9,6 +9,7 @@ import dealvault.access.models
 import dealvault.accounts.models
 import dealvault.audit.models
 import dealvault.crypto.models
+import dealvault.incidents.drills
 import dealvault.incidents.models
 import dealvault.monitor.models
 import dealvault.transfer.models

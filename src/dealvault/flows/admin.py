@@ -129,9 +129,10 @@ def create_deal(
     seller: str,
     bidders: Sequence[str],
     stewards: Sequence[str] = (),
+    drill: bool = False,
 ) -> DealOut:
     """Open a deal (operators) and name its first seller stewards (never the operator
-    themself: nobody grants themselves a role)."""
+    themself: nobody grants themselves a role). ``drill``: a deal of an incident drill."""
     with stores.unit_of_work() as uow:
         s = uow.records
         wanted = {e.strip().lower() for e in stewards}
@@ -149,11 +150,19 @@ def create_deal(
                     "kind": kind,
                     "bidders": ", ".join(bidders),
                     "stewards": ", ".join(sorted(wanted)) or None,
+                    **({"drill": "yes"} if drill else {}),
                 },
             ),
         )
         deal = access.create_deal(
-            s, code=code, name=name, kind=kind, seller=seller, bidders=bidders, actor=who
+            s,
+            code=code,
+            name=name,
+            kind=kind,
+            seller=seller,
+            bidders=bidders,
+            actor=who,
+            drill=drill,
         )
         for email in sorted(wanted):
             access.add_member(
