@@ -327,6 +327,12 @@ CASES: dict[str, Case] = {
     ),
     "incident note": _by_id(("1", "--text", "asked Bidder A"), "incident 999 not found"),
     "incident close": _by_id(("1", "--resolution", "contained"), "incident 999 not found"),
+    "incident task add": _by_id(
+        ("1", "--title", "call Bidder A", "--owner", STEWARD, "--due", "2d"),
+        "incident 999 not found",
+    ),
+    "incident task list": _by_id(("1",), "incident 999 not found"),
+    "incident task done": _by_id(("1", "1", "--note", "called"), "incident 999 not found"),
     "package review": _by_id(
         ("1", "--report", "{W}/report.json"), "transfer package 999 not found", actor=COUNSEL
     ),

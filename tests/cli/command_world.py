@@ -203,6 +203,9 @@ def build(work: Path) -> World:
     run("monitor", "run", **op)
     # incident #1 (deal d1), opened from alert #1
     run("incident", "open", "--from-alert", "1", "--title", "a read above the ceiling")
+    # task #1 of incident #1, the steward's
+    run("incident", "task", "add", "1", "--title", "ask the clean team", "--owner", STEWARD,
+        "--due", "2d")  # fmt: skip
     _tls(work)
     (work / "training.csv").write_text(
         f"email,course,completed,expires\n{STEWARD2},confidentiality,{YESTERDAY},\n",
