@@ -37,9 +37,13 @@ Email = Annotated[str, Form(min_length=3, max_length=254)]
 SHOWN = 300
 
 
-def _incident(ctx: ServerContext, who: Principal, deal: str, incident_id: int) -> IncidentOut:
-    """The incident with its timeline, if it is one of ``deal`` (the flow decides)."""
-    inc = incidents.show_incident(ctx.stores, actor=who, incident_id=incident_id)
+def _incident(
+    ctx: ServerContext, who: Principal, deal: str, incident_id: int, *, timeline: bool = True
+) -> IncidentOut:
+    """The incident (with its timeline), if it is one of ``deal`` (the flow decides)."""
+    inc = incidents.show_incident(
+        ctx.stores, actor=who, incident_id=incident_id, with_timeline=timeline
+    )
     if inc.deal != deal:
         raise NotFound(f"incident {incident_id} not found")
     return inc
@@ -148,8 +152,11 @@ def impact(deal: DealCode, incident_id: Id, request: Request, ctx: Ctx, member: 
     recorded), shown as counts; a fragment for htmx, else a page of its own."""
     who, viewer = member
     entry = enter_deal(ctx.stores, actor=who, deal=deal)
+    redirect = gate(request, entry)
+    if redirect is not None:
+        return redirect
     out = incidents.impact(ctx.stores, actor=who, incident_id=incident_id)
-    if out.deal != deal:
+    if out.deal != deal:  # read-only: checked after the flow decided
         raise NotFound(f"incident {incident_id} not found")
     fragment = bool(request.headers.get("hx-request"))
     return deal_page(
@@ -173,13 +180,14 @@ def _act(
     """Run a form's use case on the incident; a refusal is the error page, any other problem
     shows the page again with the reason beside the form ``part`` and what was entered."""
     who, viewer = member
-    inc = _incident(ctx, who, deal, incident_id)
+    _incident(ctx, who, deal, incident_id, timeline=False)  # one of this deal, before a change
     try:
         call(who)
     except DealvaultError as exc:
         if isinstance(exc, Forbidden):
             raise
         entry = enter_deal(ctx.stores, actor=who, deal=deal)
+        inc = _incident(ctx, who, deal, incident_id)
         return _page(request, ctx, who, viewer, entry, inc, status=status_of(exc),
                      errors={part: str(exc)}, form=form)  # fmt: skip
     return go(request, f"/deals/{deal}/incidents/{incident_id}#{part}")
