@@ -14,7 +14,7 @@ from dealvault.db.base import utcnow
 from dealvault.flows import incident_tasks, incidents
 from dealvault.incidents.models import IncidentTask
 from tests.api.conftest import Server
-from tests.conftest import STEWARD, P
+from tests.conftest import STEWARD, P, train
 from tests.web.conftest import new_page
 from tests.web.live import Live, axe_violations, screenshot
 from tests.web.steward_setup import DEAL, OFFICER, officer
@@ -32,6 +32,7 @@ def test_the_officer_goes_from_the_alert_to_the_incident(
     server: Server, chromium: Any, live: Live
 ) -> None:
     me = officer(server)
+    train(server.stores, OFFICER)
     alert = raise_alert(server)
     inc = incidents.open_incident(server.stores, actor=P(OFFICER), title="refused reads",
                                   alert_ids=[alert])  # fmt: skip
