@@ -25,6 +25,7 @@ SHOWN = (
     "clean-records-en",
     "auditor-log-en",
     "buyer-package-en",
+    "officer-incident-en",
 )
 
 
@@ -34,6 +35,7 @@ def main() -> None:
         "tests/web/test_gates.py",
         "tests/web/test_browser_roles.py",
         "tests/web/test_browser_audit_transfer.py",
+        "tests/web/test_browser_incidents.py",
     ]
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:xdist", "-k", "sqlite", *tests],

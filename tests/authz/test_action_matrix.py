@@ -112,6 +112,8 @@ DEAL: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "incident.assign": ((SS, SO), ALL),
     "incident.note": ((SS, SO), ALL),
     "incident.close": ((SS, SO), ALL),
+    "incident.task.add": ((SS, SO), ALL),
+    "incident.task.done": ((SS, SO), ALL),
     "audit_log.prove": ((SS, CO, AU), ALL),
     "audit_log.export": ((SS, CO, AU), ALL),
 }
@@ -119,7 +121,7 @@ DEAL: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 FROZEN_ALLOWS = {
     "deal.unfreeze", "deal.read", "trace", "audit_log.prove", "audit_log.export", "alert.read",
     "alert.ack", "incident.open", "incident.read", "incident.assign", "incident.note",
-    "incident.close",
+    "incident.close", "incident.task.add", "incident.task.done",
 }  # fmt: skip
 GRANTING = {
     "store_role.grant",

@@ -330,6 +330,12 @@ CASES: dict[str, Case] = {
     "drill run": _operator(("--customers", "20")),
     "drill list": _operator(),
     "drill show": _by_id(("1",), "no drill #999", actor=OPERATOR, denied=STEWARD),
+    "incident task add": _by_id(
+        ("1", "--title", "call Bidder A", "--owner", STEWARD, "--due", "2d"),
+        "incident 999 not found",
+    ),
+    "incident task list": _by_id(("1",), "incident 999 not found"),
+    "incident task done": _by_id(("1", "1", "--note", "called"), "incident 999 not found"),
     "package review": _by_id(
         ("1", "--report", "{W}/report.json"), "transfer package 999 not found", actor=COUNSEL
     ),

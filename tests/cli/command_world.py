@@ -203,6 +203,9 @@ def build(work: Path) -> World:
     run("monitor", "run", **op)
     # incident #1 (deal d1), opened from alert #1
     run("incident", "open", "--from-alert", "1", "--title", "a read above the ceiling")
+    # task #1 of incident #1, the steward's
+    run("incident", "task", "add", "1", "--title", "ask the clean team", "--owner", STEWARD,
+        "--due", "2d")  # fmt: skip
     # drill #1: its own deal (drill-1), alert #2 and incident #2
     run("drill", "run", "--customers", "20", **op)
     _tls(work)

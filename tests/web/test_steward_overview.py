@@ -53,13 +53,13 @@ def test_the_stewards_dashboard(server: Server) -> None:
     assert 'data-testid="members-count">3<' in html  # steward, analyst, clean-team member
     assert html.count('data-testid="expiring-soon"') == 1  # Bidder A's, in 10 days
     assert 'data-testid="alert"' in html and CLEAN in html and "account.list" in html
-    assert "alert rules come later" in html
+    assert 'data-testid="alerts-page-link"' in html
     for form in ("freeze-form", "advance-form"):
         assert f'data-testid="{form}"' in html
     assert 'data-testid="unfreeze-form"' not in html
     no_personal_value(page)
     zh = in_chinese(me, OVERVIEW, ZH["dashboard"])
-    assert "最近的告警" in zh.text and "冻结交易" in zh.text
+    assert "最近被拒绝的尝试" in zh.text and "冻结交易" in zh.text
 
 
 def test_counsel_security_officer_and_intermediary_panels(server: Server) -> None:

@@ -129,6 +129,8 @@ CATALOGUE: dict[str, ActionDef] = {
         _a("incident.assign", _D, "put a member of the deal on an incident's team"),
         _a("incident.note", _D, "add a note to an incident"),
         _a("incident.close", _D, "close an incident with its resolution"),
+        _a("incident.task.add", _D, "give an incident a task with an owner and a due time"),
+        _a("incident.task.done", _D, "mark an incident's task as done"),
         _a("audit_log.prove", _D, "write an inclusion proof for one event of the deal"),
         _a("audit_log.export", _D, "export the deal's audit events as an offline bundle"),
     )

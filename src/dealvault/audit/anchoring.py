@@ -53,6 +53,8 @@ SECURITY_ACTIONS: Final = frozenset(
         "incident.note",
         "incident.close",
         "incident.impact",
+        "incident.task.add",
+        "incident.task.done",
     }
 )
 """Further security-relevant actions, by exact name."""
@@ -115,6 +117,7 @@ ROUTINE_ACTIONS: Final = frozenset(
         "incident.list",
         "incident.show",
         "incident.timeline",
+        "incident.task.list",
     }
 )
 """Actions that are not anchored one by one (periodic checkpoints cover them)."""

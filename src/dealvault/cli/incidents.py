@@ -1,5 +1,6 @@
-"""Commands: incident open, show, list, assign, note, close, timeline, impact (a deal's
-security incidents, for its seller stewards and security officers; on the local store)."""
+"""Commands: incident open, show, list, assign, note, close, timeline, impact and task
+add|list|done (a deal's security incidents, for its seller stewards and security officers;
+on the local store)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import typer
 from dealvault.cli.context import get
 from dealvault.cli.output import kv_table, print_json, table
 from dealvault.errors import Invalid
-from dealvault.incidents.schemas import ImpactOut, IncidentOut, TimelineEntry
+from dealvault.incidents.schemas import ImpactOut, IncidentOut, TaskOut, TimelineEntry
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 IncidentArg = Annotated[int, typer.Argument(min=1, help="Incident id (see 'incident list').")]
@@ -20,6 +21,13 @@ incident_app = typer.Typer(
     help="Security incidents: open (by hand or from alerts), team, notes, timeline, impact, close.",
     no_args_is_help=True,
 )
+
+
+task_app = typer.Typer(
+    help="An incident's tasks: what must be done, by whom, by when (overdue ones flagged).",
+    no_args_is_help=True,
+)
+incident_app.add_typer(task_app, name="task")
 
 
 def register(app: typer.Typer) -> None:
@@ -48,6 +56,7 @@ def _show(ctx: typer.Context, i: IncidentOut, json_out: bool) -> None:
                 ("opened", f"{_when(i.opened_at)} by {i.opened_by}"),
                 ("team", "; ".join(f"{m.role}: {m.email}" for m in i.team) or "-"),
                 ("notes", len(i.notes)),
+                ("tasks", _task_count(i)),
                 (
                     "closed",
                     f"{_when(i.closed_at)} by {i.closed_by}: {i.resolution}"
@@ -57,8 +66,35 @@ def _show(ctx: typer.Context, i: IncidentOut, json_out: bool) -> None:
             ],
         )
     )
+    if i.tasks:
+        _tasks(ctx, i.tasks, f"tasks of incident #{i.id}")
     if i.timeline is not None:
         _timeline(ctx, i.timeline, f"timeline of incident #{i.id}")
+
+
+def _task_count(i: IncidentOut) -> str:
+    done = sum(t.status == "done" for t in i.tasks)
+    text = f"{len(i.tasks)} ({done} done)" if i.tasks else "-"
+    return text + (f", {i.overdue} OVERDUE" if i.overdue else "")
+
+
+def _tasks(ctx: typer.Context, tasks: list[TaskOut], title: str) -> None:
+    get(ctx).console.print(
+        table(
+            title,
+            ["task", "due (UTC)", "owner", "status", "what"],
+            [
+                (
+                    t.id,
+                    f"{t.due:%Y-%m-%d %H:%M}",
+                    t.owner,
+                    "OVERDUE" if t.overdue else t.status,
+                    t.title + (f" (done: {t.note})" if t.note else ""),
+                )
+                for t in tasks
+            ],
+        )
+    )
 
 
 def _timeline(ctx: typer.Context, entries: list[TimelineEntry], title: str) -> None:
@@ -185,9 +221,18 @@ def list_cmd(
     c.console.print(
         table(
             f"{len(rows)} incident(s)",
-            ["id", "deal", "severity", "status", "opened", "alerts", "title"],
+            ["id", "deal", "severity", "status", "opened", "alerts", "tasks", "title"],
             [
-                (i.id, i.deal, i.severity, i.status, _when(i.opened_at), len(i.alerts), i.title)
+                (
+                    i.id,
+                    i.deal,
+                    i.severity,
+                    i.status,
+                    _when(i.opened_at),
+                    len(i.alerts),
+                    _task_count(i),
+                    i.title,
+                )
                 for i in rows
             ],
         )
@@ -282,3 +327,75 @@ def impact_cmd(ctx: typer.Context, incident_id: IncidentArg, json_out: JsonOpt =
 
 def _pairs(counts: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in counts.items()) or "-"
+
+
+TaskArg = Annotated[int, typer.Argument(min=1, help="Task id (see 'incident task list').")]
+
+
+@task_app.command("add")
+def task_add_cmd(
+    ctx: typer.Context,
+    incident_id: IncidentArg,
+    title: Annotated[str, typer.Option(help="What must be done, in a line.")],
+    owner: Annotated[
+        str,
+        typer.Option(help="Who does it (e-mail): on the team, or a steward or security officer."),
+    ],
+    due: Annotated[
+        str, typer.Option(help="By when: ISO 8601 (UTC unless an offset is given) or 4h, 2d.")
+    ],
+    json_out: JsonOpt = False,
+) -> None:
+    """Give the incident a task with an owner and a due time."""
+    from dealvault.db.base import utcnow
+    from dealvault.flows import incident_tasks as flows
+    from dealvault.incidents.tasks import parse_due
+
+    c = get(ctx)
+    t = flows.add_task(
+        c.stores(),
+        actor=c.actor(),
+        incident_id=incident_id,
+        title=title,
+        owner=owner,
+        due=parse_due(due, now=utcnow()),
+    )
+    if json_out:
+        print_json(c.console, t)
+        return
+    _tasks(ctx, [t], f"task #{t.id} of incident #{incident_id} added")
+
+
+@task_app.command("list")
+def task_list_cmd(ctx: typer.Context, incident_id: IncidentArg, json_out: JsonOpt = False) -> None:
+    """The incident's tasks by due time; the ones open past their due time are OVERDUE."""
+    from dealvault.flows import incident_tasks as flows
+
+    c = get(ctx)
+    rows = flows.list_tasks(c.stores(), actor=c.actor(), incident_id=incident_id)
+    if json_out:
+        print_json(c.console, rows)
+        return
+    late = sum(t.overdue for t in rows)
+    _tasks(ctx, rows, f"{len(rows)} task(s) of incident #{incident_id}, {late} overdue")
+
+
+@task_app.command("done")
+def task_done_cmd(
+    ctx: typer.Context,
+    incident_id: IncidentArg,
+    task_id: TaskArg,
+    note: Annotated[str | None, typer.Option(help="What was done (optional).")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Mark the incident's task as done."""
+    from dealvault.flows import incident_tasks as flows
+
+    c = get(ctx)
+    t = flows.complete_task(
+        c.stores(), actor=c.actor(), incident_id=incident_id, task_id=task_id, note=note
+    )
+    if json_out:
+        print_json(c.console, t)
+        return
+    _tasks(ctx, [t], f"task #{t.id} of incident #{incident_id} done")

@@ -1,4 +1,4 @@
-"""Tables of incidents: the incident, the alerts it was opened from, its team and its notes."""
+"""Tables of incidents: the incident, the alerts it was opened from, its team, notes and tasks."""
 
 from __future__ import annotations
 
@@ -69,3 +69,23 @@ class IncidentNote(Base):
     author: Mapped[str] = mapped_column(String(254))
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     text: Mapped[str] = mapped_column(Text)
+
+
+class IncidentTask(Base):
+    """A task of the incident: what must be done, by whom (a person of the deal), by when;
+    done with an optional note. The title and note stay here, never in the audit log."""
+
+    __tablename__ = "incident_tasks"
+    __table_args__ = (Index("ix_incident_tasks_incident", "incident_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"))
+    title: Mapped[str] = mapped_column(String(300))
+    owner: Mapped[str] = mapped_column(String(254))
+    due: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    created_by: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    done_by: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)

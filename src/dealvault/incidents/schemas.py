@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 TEAM_ROLES = ("lead", "security", "legal", "communications")
 SEVERITIES = ("info", "warning", "critical")
 STATUSES = ("open", "closed")
+TASK_STATUSES = ("open", "done")
 
 
 class MemberOut(BaseModel):
@@ -27,12 +28,29 @@ class NoteOut(BaseModel):
     text: str
 
 
+class TaskOut(BaseModel):
+    """A task of the incident: what, whom, by when; ``overdue`` while open past its due time."""
+
+    id: int
+    incident: int
+    title: str
+    owner: str = Field(description="Who does it: a person of the deal (e-mail).")
+    due: datetime
+    status: str = Field(description="open or done.")
+    overdue: bool = Field(description="Still open after its due time.")
+    created_by: str
+    created_at: datetime
+    done_by: str | None = None
+    done_at: datetime | None = None
+    note: str | None = None
+
+
 class TimelineEntry(BaseModel):
     """One thing that happened: an alert raised, a note added, an audit event."""
 
     at: datetime
-    kind: str = Field(description="alert, note or event.")
-    ref: int = Field(description="The alert's id, the note's id or the event's seq.")
+    kind: str = Field(description="alert, note, task (added or done) or event.")
+    ref: int = Field(description="The alert's id, the note's id, the task's id or the event's seq.")
     actor: str | None = None
     summary: str
 
@@ -60,6 +78,8 @@ class IncidentOut(BaseModel):
     resolution: str | None = None
     team: list[MemberOut] = Field(default_factory=list)
     notes: list[NoteOut] = Field(default_factory=list)
+    tasks: list[TaskOut] = Field(default_factory=list)
+    overdue: int = Field(default=0, description="Tasks still open after their due time.")
     timeline: list[TimelineEntry] | None = None
 
 

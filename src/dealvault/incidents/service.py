@@ -1,5 +1,6 @@
-"""Incidents of a deal: opened by hand or from alerts, a team in roles, notes, closed with a
-resolution. Service functions; the flows decide, record and commit."""
+"""Incidents of a deal: opened by hand or from alerts, a team in roles, notes and tasks
+(incidents/tasks.py), closed with a resolution. Service functions; the flows decide, record
+and commit."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dealvault.access.models import Deal, Membership, Person
+from dealvault.db.base import utcnow
 from dealvault.errors import Conflict, Invalid, NotFound
 from dealvault.incidents.models import Incident, IncidentAlert, IncidentMember, IncidentNote
 from dealvault.incidents.schemas import (
@@ -21,6 +23,7 @@ from dealvault.incidents.schemas import (
     MemberOut,
     NoteOut,
 )
+from dealvault.incidents.tasks import task_view, tasks_of
 from dealvault.monitor.models import Alert
 
 _RANK = {s: i for i, s in enumerate(SEVERITIES)}
@@ -178,7 +181,11 @@ def people_involved(session: Session, row: Incident) -> list[str]:
     return sorted(named)
 
 
-def incident_view(session: Session, row: Incident) -> IncidentOut:
+def incident_view(session: Session, row: Incident, *, now: datetime | None = None) -> IncidentOut:
+    """The incident as shown: its alerts, people, team, notes and tasks (overdue flagged as of
+    ``now``)."""
+    now = now or utcnow()
+    tasks = [task_view(t, now=now) for t in tasks_of(session, incident_ids=[row.id])]
     team = session.scalars(
         select(IncidentMember)
         .where(IncidentMember.incident_id == row.id)
@@ -210,4 +217,6 @@ def incident_view(session: Session, row: Incident) -> IncidentOut:
             for m in team
         ],
         notes=[NoteOut(id=n.id, author=n.author, at=n.at, text=n.text) for n in notes],
+        tasks=tasks,
+        overdue=sum(t.overdue for t in tasks),
     )

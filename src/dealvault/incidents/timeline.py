@@ -1,4 +1,4 @@
-"""An incident's timeline: its alerts, its notes and the audit events of the deal and the
+"""An incident's timeline: its alerts, notes, tasks and the audit events of the deal and the
 people involved in its window, in time order (audit events as action, decision, objects and
 counts: never a personal value)."""
 
@@ -12,7 +12,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from dealvault.audit.models import AuditEvent
-from dealvault.incidents.models import IncidentAlert, IncidentNote
+from dealvault.incidents.models import IncidentAlert, IncidentNote, IncidentTask
 from dealvault.incidents.schemas import TimelineEntry
 from dealvault.monitor.models import Alert
 
@@ -27,9 +27,9 @@ def timeline(
     end: datetime,
     limit: int,
 ) -> list[TimelineEntry]:
-    """Alerts (at their window's start), notes and up to ``limit`` audit events (the newest
-    ones when there are more), merged in time order; ties keep alerts, then events, then
-    notes."""
+    """Alerts (at their window's start), notes, tasks (added, done) and up to ``limit`` audit
+    events (the newest ones when there are more), merged in time order; ties keep alerts,
+    then events, then notes, then tasks."""
     entries: list[tuple[datetime, int, int, TimelineEntry]] = []
     alerts = session.scalars(
         select(Alert)
@@ -91,6 +91,19 @@ def timeline(
                 ),
             )
         )
+    tasks = session.scalars(select(IncidentTask).where(IncidentTask.incident_id == incident_id))
+    for t in tasks:
+        added = f"task #{t.id} for {t.owner}, due {t.due:%Y-%m-%d %H:%M} UTC: {t.title}"
+        entries.append(
+            (t.created_at, 3, t.id, TimelineEntry(at=t.created_at, kind="task", ref=t.id,
+                                                  actor=t.created_by, summary=added))
+        )  # fmt: skip
+        if t.done_at is not None:
+            done = f"task #{t.id} done" + (f": {t.note}" if t.note else "")
+            entries.append(
+                (t.done_at, 3, t.id, TimelineEntry(at=t.done_at, kind="task", ref=t.id,
+                                                   actor=t.done_by, summary=done))
+            )  # fmt: skip
     entries.sort(key=lambda e: (e[0], e[1], e[2]))
     return [e[3] for e in entries]
 

@@ -30,9 +30,11 @@ def either(api: Handler, page: Handler) -> Handler:
 def mount_web(app: FastAPI) -> None:
     from dealvault.web import (
         pages_account,
+        pages_alerts,
         pages_audit,
         pages_data,
         pages_deals,
+        pages_incidents,
         pages_signin,
         pages_steward,
         pages_transfer,
@@ -48,6 +50,8 @@ def mount_web(app: FastAPI) -> None:
         pages_data.router,  # aggregates, records and their files
         pages_audit.router,  # the audit log explorer, proofs, bundle, report
         pages_transfer.router,  # plans, ledger, packages, reviews, certificates
+        pages_alerts.router,  # security alerts: list, one alert, acknowledge
+        pages_incidents.router,  # incidents: list, one incident, team, notes, tasks, impact
     )
     for router in routers:
         app.include_router(router)

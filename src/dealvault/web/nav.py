@@ -38,6 +38,8 @@ SECTIONS: tuple[Section, ...] = (
     Section("people", N_("People"), _roles(R.SELLER_STEWARD, R.SECURITY_OFFICER)),
     Section("timeline", N_("Timeline"), _roles(R.SELLER_STEWARD, R.COUNSEL, R.INTERMEDIARY,
                                            R.SECURITY_OFFICER)),
+    Section("alerts", N_("Alerts"), _roles(R.SELLER_STEWARD, R.SECURITY_OFFICER)),
+    Section("incidents", N_("Incidents"), _roles(R.SELLER_STEWARD, R.SECURITY_OFFICER)),
     Section("audit", N_("Audit log"), _roles(R.AUDITOR, R.SELLER_STEWARD, R.COUNSEL)),
     Section("transfer", N_("Transfer"), _roles(R.SELLER_STEWARD, R.BUYER_RECEIVER, R.COUNSEL,
                                            R.AUDITOR, R.INTERMEDIARY, R.SECURITY_OFFICER)),

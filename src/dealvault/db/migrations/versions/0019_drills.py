@@ -1,7 +1,7 @@
 """drills: incident drills and the deals they make
 
 Revision ID: 0019
-Revises: 0016
+Revises: 0018
 Create Date: 2026-12-07 17:00:00.000000
 
 Incident drills (issue 19, docs/monitoring.md "Drills"): each run of `dealvault drill run` is
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0019"
-down_revision: str | None = "0016"
+down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
