@@ -73,6 +73,9 @@ class AssignIn(BaseModel):
 
 class NoteIn(BaseModel):
     text: Prose = Field(description="What was found or done (the audit log records its length).")
+    kind: Literal["note", "lesson"] = Field(
+        default="note", description="note, or lesson: a lesson learnt (the report's own list)"
+    )
 
 
 class CloseIn(BaseModel):
@@ -156,7 +159,9 @@ def assign(incident_id: Id, body: AssignIn, ctx: Ctx, actor: Actor) -> IncidentO
 
 @router.post("/incidents/{incident_id}/notes")
 def add_note(incident_id: Id, body: NoteIn, ctx: Ctx, actor: Actor) -> IncidentOut:
-    return incidents.add_note(ctx.stores, actor=actor, incident_id=incident_id, text=body.text)
+    return incidents.add_note(
+        ctx.stores, actor=actor, incident_id=incident_id, text=body.text, kind=body.kind
+    )
 
 
 @router.post("/incidents/{incident_id}/close")

@@ -260,13 +260,20 @@ def note_cmd(
     ctx: typer.Context,
     incident_id: IncidentArg,
     text: Annotated[str, typer.Option(help="What was found or done.")],
+    lesson: Annotated[
+        bool, typer.Option("--lesson", help="A lesson learnt (the report lists them apart).")
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Add a note to the incident (the audit log records that it was added, not its text)."""
+    """Add a note to the incident, or a lesson learnt (--lesson); the audit log records that
+    it was added, not its text."""
     from dealvault.flows import incidents as flows
 
     c = get(ctx)
-    i = flows.add_note(c.stores(), actor=c.actor(), incident_id=incident_id, text=text)
+    i = flows.add_note(
+        c.stores(), actor=c.actor(), incident_id=incident_id, text=text,
+        kind="lesson" if lesson else "note",
+    )  # fmt: skip
     _show(ctx, i, json_out)
 
 

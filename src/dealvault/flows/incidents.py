@@ -229,8 +229,11 @@ def assign(
         return registry.incident_view(s, row)
 
 
-def add_note(stores: AppStores, *, actor: Principal, incident_id: int, text: str) -> IncidentOut:
-    """Add a note (recorded as its id and length; the text stays with the incident)."""
+def add_note(
+    stores: AppStores, *, actor: Principal, incident_id: int, text: str, kind: str = "note"
+) -> IncidentOut:
+    """Add a note, or a lesson learnt (``kind``); recorded as its id, kind and length (the
+    text stays with the incident)."""
     with stores.unit_of_work() as uow:
         s = uow.records
         row, event = _authorized(
@@ -241,13 +244,14 @@ def add_note(stores: AppStores, *, actor: Principal, incident_id: int, text: str
             action="incident.note",
             event_action="incident.note",
         )
-        note = registry.add_note(s, row, author=actor.email, text=text, now=utcnow())
+        note = registry.add_note(s, row, author=actor.email, text=text, now=utcnow(), kind=kind)
         audit(
             stores,
             uow,
             replace(
                 event,
-                objects=dict(event.objects) | {"note": note.id},
+                objects=dict(event.objects)
+                | {"note": note.id, **({"kind": kind} if kind != "note" else {})},
                 counts={"chars": len(note.text)},
             ),
         )

@@ -69,6 +69,8 @@ class IncidentNote(Base):
     author: Mapped[str] = mapped_column(String(254))
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     text: Mapped[str] = mapped_column(Text)
+    #: ``note`` (what was found or done) or ``lesson`` (a lesson learnt, for the report)
+    kind: Mapped[str] = mapped_column(String(10), default="note")
 
 
 class IncidentTask(Base):

@@ -26,6 +26,7 @@ class NoteOut(BaseModel):
     author: str
     at: datetime
     text: str
+    kind: str = Field(default="note", description="note, or lesson (a lesson learnt)")
 
 
 class TaskOut(BaseModel):

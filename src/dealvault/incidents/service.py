@@ -131,12 +131,18 @@ def assign(
     return m
 
 
+#: kinds of note: what was found or done, and the lessons learnt (the report's own section)
+NOTE_KINDS = ("note", "lesson")
+
+
 def add_note(
-    session: Session, row: Incident, *, author: str, text: str, now: datetime
+    session: Session, row: Incident, *, author: str, text: str, now: datetime, kind: str = "note"
 ) -> IncidentNote:
     if not text.strip():
         raise Invalid("a note needs some text")
-    note = IncidentNote(incident_id=row.id, author=author, at=now, text=text.strip())
+    if kind not in NOTE_KINDS:
+        raise Invalid(f"a note is one of: {', '.join(NOTE_KINDS)}")
+    note = IncidentNote(incident_id=row.id, author=author, at=now, text=text.strip(), kind=kind)
     session.add(note)
     session.flush()
     return note
@@ -216,7 +222,10 @@ def incident_view(session: Session, row: Incident, *, now: datetime | None = Non
             )
             for m in team
         ],
-        notes=[NoteOut(id=n.id, author=n.author, at=n.at, text=n.text) for n in notes],
+        notes=[
+            NoteOut(id=n.id, author=n.author, at=n.at, text=n.text, kind=n.kind or "note")
+            for n in notes
+        ],
         tasks=tasks,
         overdue=sum(t.overdue for t in tasks),
     )
