@@ -35,3 +35,16 @@ def write_document(path: Path, html: str, *, what: str = "report") -> str:
         return "pdf"
     write_private(path, html)
     return "html"
+
+
+#: media types of the formats a report is served in
+MEDIA = {"html": "text/html; charset=utf-8", "pdf": "application/pdf"}
+
+
+def render_as(html: str, fmt: str) -> bytes:
+    """``html`` as the bytes of ``fmt`` (html or pdf)."""
+    if fmt == "pdf":
+        return pdf_from_html(html)
+    if fmt == "html":
+        return html.encode("utf-8")
+    raise Invalid(f"a report is html or pdf, not {fmt!r}")

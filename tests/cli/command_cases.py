@@ -327,6 +327,7 @@ CASES: dict[str, Case] = {
     ),
     "incident note": _by_id(("1", "--text", "asked Bidder A"), "incident 999 not found"),
     "incident close": _by_id(("1", "--resolution", "contained"), "incident 999 not found"),
+    "incident report": _by_id(("1", "{T}/incident.html"), "incident 999 not found"),
     "drill run": _operator(("--customers", "20")),
     "drill list": _operator(),
     "drill show": _by_id(("1",), "no drill #999", actor=OPERATOR, denied=STEWARD),

@@ -195,6 +195,7 @@ WRITES: dict[str, Writes] = {
     "view --out": Writes("view", (*VIEW, "--out", "{out}")),
     "audit prove --out": Writes("audit prove", ("3", "--out", "{out}"), OPERATOR, "e3.tlog-proof"),
     "audit report OUT": Writes("audit report", ("{out}",), OPERATOR, "report.html"),
+    "incident report OUT": Writes("incident report", ("1", "{out}"), name="incident.html"),
     "drill show --report": Writes("drill show", ("1", "--report", "{out}"), OPERATOR, "drill.html"),
     "audit cosigner-key --out": Writes(
         "audit cosigner-key",

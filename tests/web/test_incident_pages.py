@@ -100,6 +100,11 @@ def test_the_officer_handles_an_alert_and_its_incident(server: Server) -> None:
     assert all(f'data-kind="{k}"' in timeline for k in ("alert", "note", "task", "event"))
     assert events(server, "incident.task.done", decision="allow", actor=OFFICER)
     assert me.get(f"/deals/{DEAL}/incidents/{inc + 99}").status_code == 404
+    assert f'href="{page_url}/report?format=pdf"' in closed.text
+    report = me.http.get(f"{page_url}/report", params={"format": "html"})
+    assert report.status_code == 200 and "1. Summary" in report.text
+    assert "attachment" in report.headers["content-disposition"]
+    no_personal_value(report)
     no_personal_value(closed)
     in_chinese(me, page_url, "事件")
     in_chinese(me, ALERTS, "安全警报")
@@ -109,7 +114,7 @@ def test_a_bidder_is_refused_alerts_and_incidents(server: Server) -> None:
     me = business(server)
     overview = me.get(f"/deals/{DEAL}")
     assert f'href="{ALERTS}"' not in overview.text and f'href="{INCIDENTS}"' not in overview.text
-    for url in (ALERTS, INCIDENTS, f"{INCIDENTS}/1", f"{ALERTS}/1"):
+    for url in (ALERTS, INCIDENTS, f"{INCIDENTS}/1", f"{ALERTS}/1", f"{INCIDENTS}/1/report"):
         page = me.get(url)
         assert page.status_code in (403, 404), url
     assert me.get(ALERTS).status_code == 403 and me.get(INCIDENTS).status_code == 403

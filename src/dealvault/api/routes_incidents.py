@@ -10,11 +10,16 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi import Path as InPath
+from fastapi.responses import Response
 from pydantic import AfterValidator, BaseModel, Field
 
 from dealvault.api.deps import Actor, Ctx
 from dealvault.api.errors import COMMON, DB_INT_MAX, Text, error_responses
+from dealvault.api.routes_audit import attachment
+from dealvault.documents import MEDIA, render_as
 from dealvault.flows import incident_tasks, incidents
+from dealvault.flows.incident_report import incident_report
+from dealvault.incidents.report import render_html
 from dealvault.incidents.schemas import ImpactOut, IncidentOut, TaskOut, TimelineEntry
 
 router = APIRouter(prefix="/api", tags=["incidents"], responses=error_responses(*COMMON))
@@ -197,3 +202,17 @@ def task_done(incident_id: Id, task_id: TaskId, body: DoneIn, ctx: Ctx, actor: A
     return incident_tasks.complete_task(
         ctx.stores, actor=actor, incident_id=incident_id, task_id=task_id, note=body.note
     )
+
+
+@router.get(
+    "/incidents/{incident_id}/report",
+    responses={200: {"content": {"text/html": {}, "application/pdf": {}}}},
+)
+def report(
+    incident_id: Id, ctx: Ctx, actor: Actor, format: Literal["html", "pdf"] = "pdf"
+) -> Response:
+    """The post-incident report: what happened, impact (counts), notices, lessons learnt,
+    follow-up tasks and the timeline (`incident.read`, recorded as `incident.report`)."""
+    out = incident_report(ctx.stores, actor=actor, incident_id=incident_id)
+    body = render_as(render_html(out), format)
+    return attachment(body, media=MEDIA[format], name=f"incident-{incident_id}-report.{format}")

@@ -5,6 +5,7 @@ on the local store)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,6 +13,7 @@ import typer
 from dealvault.cli.context import get
 from dealvault.cli.output import kv_table, print_json, table
 from dealvault.errors import Invalid
+from dealvault.files import check_output_file
 from dealvault.incidents.schemas import ImpactOut, IncidentOut, TaskOut, TimelineEntry
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
@@ -406,3 +408,27 @@ def task_done_cmd(
         print_json(c.console, t)
         return
     _tasks(ctx, [t], f"task #{t.id} of incident #{incident_id} done")
+
+
+@incident_app.command("report")
+def report_cmd(
+    ctx: typer.Context,
+    incident_id: IncidentArg,
+    out: Annotated[Path, typer.Argument(help="report.html, or report.pdf (WeasyPrint).")],
+    json_out: JsonOpt = False,
+) -> None:
+    """The post-incident report: what happened, the impact (counts), the notices, the lessons
+    learnt (incident note --lesson), the follow-up tasks and the timeline."""
+    from dealvault.documents import write_document
+    from dealvault.flows.incident_report import incident_report
+    from dealvault.incidents.report import render_html
+
+    c = get(ctx)
+    check_output_file(out, what="report")
+    data = incident_report(c.stores(), actor=c.actor(), incident_id=incident_id)
+    fmt = write_document(out, render_html(data), what="report")
+    res = {"report": str(out), "format": fmt, "customers": data.impact.customers,
+           "tasks_open": sum(1 for t in data.incident.tasks if t.status == "open")}  # fmt: skip
+    print_json(c.console, res) if json_out else c.console.print(
+        kv_table("report written", list(res.items()))
+    )

@@ -130,7 +130,7 @@ def show_incident(
         )
         out = registry.incident_view(s, row)
         if with_timeline:
-            out.timeline = _timeline(s, row, out.people)
+            out.timeline = timeline_of(s, row, out.people)
         audit(stores, uow, event)
         return out
 
@@ -150,12 +150,12 @@ def incident_timeline(
             action="incident.read",
             event_action="incident.timeline",
         )
-        entries = _timeline(s, row, registry.people_involved(s, row))
+        entries = timeline_of(s, row, registry.people_involved(s, row))
         audit(stores, uow, replace(event, counts={"entries": len(entries)}))
         return entries
 
 
-def _timeline(s: Session, row: Incident, people: Sequence[str]) -> list[TimelineEntry]:
+def timeline_of(s: Session, row: Incident, people: Sequence[str]) -> list[TimelineEntry]:
     return build_timeline(
         s,
         incident_id=row.id,
@@ -281,7 +281,6 @@ def impact(stores: AppStores, *, actor: Principal, incident_id: int) -> ImpactOu
     """The customers whose data reached the people or files of the incident in its window,
     from the disclosure events' subject lists: counts by category, sensitivity and level, and
     which recipients hold them."""
-    started = time.perf_counter()
     with stores.unit_of_work() as uow:
         s = uow.records
         row, event = _authorized(
@@ -292,35 +291,7 @@ def impact(stores: AppStores, *, actor: Principal, incident_id: int) -> ImpactOu
             action="incident.read",
             event_action="incident.impact",
         )
-        d = access.get_deal(s, code=row.deal)
-        end = row.window_end or utcnow()
-        people = registry.people_involved(s, row)
-        datasets = json.loads(row.datasets)
-        events = analysis.with_plan_categories(
-            s, analysis.load_disclosures(s, deal=row.deal, start=row.window_start, end=end)
-        )
-        keep = analysis.select_involved(
-            events,
-            people=people,
-            organisations=analysis.organisations_of(s, people=people),
-            datasets=datasets,
-        )
-        subjects = analysis.load_subjects(s, seqs=keep.get_column("seq").to_list())
-        found = analysis.analyse(keep, subjects, analysis.dataset_categories(s, deal=d))
-        files = datasets or keep.get_column("dataset").drop_nulls().unique().to_list()
-        held = analysis.minors_imported(s, deal=d, datasets=files) if files else 0
-        bound = min(held, int(found["customers"]))
-        found |= {"minors": 0 if bound == 0 else None, "minors_at_most": bound}
-        out = ImpactOut.model_validate(
-            {
-                "incident": row.id,
-                "deal": row.deal,
-                "window_start": row.window_start,
-                "window_end": end,
-                **found,
-                "seconds": round(time.perf_counter() - started, 3),
-            }
-        )
+        out = analyse_impact(s, row)
         audit(
             stores,
             uow,
@@ -334,3 +305,37 @@ def impact(stores: AppStores, *, actor: Principal, incident_id: int) -> ImpactOu
             ),
         )
         return out
+
+
+def analyse_impact(s: Session, row: Incident) -> ImpactOut:
+    """The impact analysis of ``row`` (decided by the caller)."""
+    started = time.perf_counter()
+    d = access.get_deal(s, code=row.deal)
+    end = row.window_end or utcnow()
+    people = registry.people_involved(s, row)
+    datasets = json.loads(row.datasets)
+    events = analysis.with_plan_categories(
+        s, analysis.load_disclosures(s, deal=row.deal, start=row.window_start, end=end)
+    )
+    keep = analysis.select_involved(
+        events,
+        people=people,
+        organisations=analysis.organisations_of(s, people=people),
+        datasets=datasets,
+    )
+    subjects = analysis.load_subjects(s, seqs=keep.get_column("seq").to_list())
+    found = analysis.analyse(keep, subjects, analysis.dataset_categories(s, deal=d))
+    files = datasets or keep.get_column("dataset").drop_nulls().unique().to_list()
+    held = analysis.minors_imported(s, deal=d, datasets=files) if files else 0
+    bound = min(held, int(found["customers"]))
+    found |= {"minors": 0 if bound == 0 else None, "minors_at_most": bound}
+    return ImpactOut.model_validate(
+        {
+            "incident": row.id,
+            "deal": row.deal,
+            "window_start": row.window_start,
+            "window_end": end,
+            **found,
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+    )

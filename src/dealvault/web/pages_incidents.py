@@ -7,7 +7,7 @@ the flow the CLI calls (flows/incidents.py, flows/incident_tasks.py)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi import Path as InPath
@@ -16,10 +16,14 @@ from fastapi.responses import Response
 from dealvault.access.principal import Principal
 from dealvault.api.deps import Ctx, ServerContext
 from dealvault.api.errors import DB_INT_MAX, status_of
+from dealvault.api.routes_audit import attachment
 from dealvault.db.base import utcnow
+from dealvault.documents import MEDIA, render_as
 from dealvault.errors import DealvaultError, Forbidden, NotFound
 from dealvault.flows import incident_tasks, incidents
 from dealvault.flows.entry import EntryOut, enter_deal
+from dealvault.flows.incident_report import incident_report
+from dealvault.incidents.report import render_html
 from dealvault.incidents.schemas import SEVERITIES, TEAM_ROLES, IncidentOut
 from dealvault.incidents.tasks import OWNER_ROLES, parse_due
 from dealvault.web.deps import Member
@@ -164,6 +168,23 @@ def impact(deal: DealCode, incident_id: Id, request: Request, ctx: Ctx, member: 
         "incidents/_impact.html" if fragment else "incidents/impact.html",
         section="incidents", impact=out, incident_id=incident_id,
     )  # fmt: skip
+
+
+@router.get("/deals/{deal}/incidents/{incident_id}/report")
+def report(
+    deal: DealCode,
+    incident_id: Id,
+    ctx: Ctx,
+    member: Member,
+    format: Literal["html", "pdf"] = "pdf",
+) -> Response:
+    """The post-incident report, to download (PDF, or HTML)."""
+    who, _ = member
+    out = incident_report(ctx.stores, actor=who, incident_id=incident_id)
+    if out.incident.deal != deal:  # read-only: checked after the flow decided
+        raise NotFound(f"incident {incident_id} not found")
+    body = render_as(render_html(out), format)
+    return attachment(body, media=MEDIA[format], name=f"incident-{incident_id}-report.{format}")
 
 
 def _act(
