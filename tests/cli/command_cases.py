@@ -328,6 +328,18 @@ CASES: dict[str, Case] = {
     "incident note": _by_id(("1", "--text", "asked Bidder A"), "incident 999 not found"),
     "incident close": _by_id(("1", "--resolution", "contained"), "incident 999 not found"),
     "incident report": _by_id(("1", "{T}/incident.html"), "incident 999 not found"),
+    "compliance check": Case(
+        ("1",),
+        denied=TRAINER,
+        unknown=((("999",), "transfer plan 999 not found"),),
+        main_exit=(5, "the gate is closed"),
+    ),
+    "compliance findings": _by_id(("1",), "transfer plan 999 not found"),
+    "compliance waive": _by_id(
+        ("1", "--reason", "the purposes are set out in the transfer agreement"),
+        "compliance finding 999 not found",
+        actor=COUNSEL,
+    ),
     "drill run": _operator(("--customers", "20")),
     "drill list": _operator(),
     "drill show": _by_id(("1",), "no drill #999", actor=OPERATOR, denied=STEWARD),

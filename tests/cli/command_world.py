@@ -176,6 +176,9 @@ def build(work: Path) -> World:
     run("plan", "approve", "1", who=COUNSEL)
     run("package", "build", "1", "--out", str(work / "pkg"))  # package #1
     run(*plan, "a second hand-over")  # plan #2: pending
+    # compliance finding #1 on plan #1 (its purpose is two words), open: the gate is closed
+    checked = invoke(home, "--as", COUNSEL, "compliance", "check", "1")
+    assert checked.exit_code == 5, checked.output
     run("package", "verify", str(work / "pkg"), "--identity", str(work / "age.key"),
         "--report-json", str(work / "report.json"), **op)  # fmt: skip
     run("deal", "create", "d2", "--name", "D2", "--seller", "Seller Co", "--bidder", "Bidder A",

@@ -151,6 +151,11 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
         ),
     ),
     (
+        "compliance",
+        "compliance",
+        ("The compliance gate a transfer plan must pass: check, findings, waive."),
+    ),
+    (
         "drill",
         "drills",
         ("Incident drills: a scripted leak on a drill deal of invented customers, timed."),

@@ -1,0 +1,97 @@
+"""Commands: compliance check, findings, waive (the gate a transfer plan must pass)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from dealvault.cli.context import get
+from dealvault.cli.output import print_json, table
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+PlanArg = Annotated[int, typer.Argument(min=1, help="Transfer plan id (see 'plan list').")]
+
+compliance_app = typer.Typer(
+    help="The compliance gate a transfer plan must pass: check, findings, waive.",
+    no_args_is_help=True,
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(compliance_app, name="compliance")
+
+
+def _print(ctx: typer.Context, out: object, json_out: bool, *, verdict: bool = True) -> None:
+    from dealvault.flows.compliance import CheckOut
+
+    c = get(ctx)
+    assert isinstance(out, CheckOut)
+    if json_out:
+        print_json(c.console, out)
+        return
+    rows = [
+        [f"#{f.id}", "blocking" if f.blocking else "advisory", f.status, f.rule, f.source,
+         f.message + (f" (waived by {f.waived_by}: {f.waiver_reason})" if f.waived_by
+                      and f.status == "waived" else "")]
+        for f in out.findings
+    ]  # fmt: skip
+    c.console.print(
+        table(
+            f"compliance of transfer plan #{out.plan} ({out.deal})",
+            ["finding", "kind", "status", "rule", "legal source", "what was found"],
+            rows,
+        )
+    )
+    if verdict:
+        c.console.print(
+            "the gate is open: no blocking finding is open"
+            if out.passed
+            else f"the gate is closed: {out.blocking} blocking finding(s) open"
+        )
+
+
+@compliance_app.command("check")
+def check(ctx: typer.Context, plan: PlanArg, json_out: JsonOpt = False) -> None:
+    """Check the plan against every rule now and list the findings (blocking or advisory,
+    each with its rule and legal source). Exits 5 (conflict) while a blocking finding is
+    open: the gate is closed."""
+    from dealvault.errors import Conflict
+    from dealvault.flows.compliance import check_plan
+
+    c = get(ctx)
+    out = check_plan(c.stores(), actor=c.actor(), plan_id=plan)
+    _print(ctx, out, json_out, verdict=False)
+    if not out.passed:
+        raise Conflict(f"the gate is closed: {out.blocking} blocking finding(s) open on plan "
+                       f"#{out.plan} (waive or resolve them)")  # fmt: skip
+    if not json_out:
+        get(ctx).console.print("the gate is open: no blocking finding is open")
+
+
+@compliance_app.command("findings")
+def findings(ctx: typer.Context, plan: PlanArg, json_out: JsonOpt = False) -> None:
+    """The plan's findings as of its last check (open, cleared, waived)."""
+    from dealvault.flows.compliance import list_findings
+
+    c = get(ctx)
+    _print(ctx, list_findings(c.stores(), actor=c.actor(), plan_id=plan), json_out)
+
+
+@compliance_app.command("waive")
+def waive(
+    ctx: typer.Context,
+    finding: Annotated[int, typer.Argument(min=1, help="Finding id (see 'compliance check').")],
+    reason: Annotated[str, typer.Option(help="Why the finding may stand (kept with it).")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Waive an open finding (counsel; never the plan's author), with a written reason. A
+    later check that finds other counts opens it again."""
+    from dealvault.flows.compliance import waive_finding
+
+    c = get(ctx)
+    out = waive_finding(c.stores(), actor=c.actor(), finding_id=finding, reason=reason)
+    if json_out:
+        print_json(c.console, out)
+        return
+    c.console.print(f"finding #{out.id} ({out.rule}) waived by {out.waived_by}")

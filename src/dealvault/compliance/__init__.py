@@ -1,0 +1,1 @@
+"""The compliance gate before a transfer: findings per plan, waivers, the checks."""

@@ -1,0 +1,115 @@
+"""The rules a transfer plan is checked against: each with its id, its legal source, whether
+its finding blocks the package, and a check over the plan's facts (counts, never a personal
+value)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Final
+
+from dealvault.ingest.fields import Category
+
+
+@dataclass(frozen=True)
+class PlanFacts:
+    """What the rules read about a plan, gathered once per check."""
+
+    plan_id: int
+    deal: str
+    deal_kind: str
+    dataset: str
+    recipient: str
+    categories: tuple[str, ...]
+    purpose: str
+    #: customers the plan would hand over (active), and those excluded per reason
+    eligible: int
+    exclusions: Mapping[str, int] = field(default_factory=dict)
+    #: customers under 14 counted when the dataset was imported (PIPL art. 28, 31)
+    minors: int = 0
+    #: rows with sensitive personal information counted at import
+    sensitive_rows: int = 0
+
+
+@dataclass(frozen=True)
+class FindingIn:
+    rule: str
+    blocking: bool
+    source: str
+    message: str
+    counts: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title: str
+    source: str
+    blocking: bool
+    check: Callable[[PlanFacts, Rule], FindingIn | None]
+
+    def found(self, message: str, **counts: int) -> FindingIn:
+        return FindingIn(rule=self.id, blocking=self.blocking, source=self.source,
+                         message=message, counts=counts)  # fmt: skip
+
+
+def _minors(f: PlanFacts, rule: Rule) -> FindingIn | None:
+    if f.minors <= 0:
+        return None
+    return rule.found(
+        f"the dataset {f.dataset} held {f.minors} customer(s) under 14 when imported: their "
+        "personal information is sensitive and needs a parent's or guardian's consent before "
+        "it is transferred; exclude them or record the consent",
+        minors=f.minors,
+    )
+
+
+def _sensitive(f: PlanFacts, rule: Rule) -> FindingIn | None:
+    if Category.SENSITIVE.value not in f.categories or f.eligible == 0:
+        return None
+    return rule.found(
+        f"the plan hands over sensitive personal information of up to {f.eligible} "
+        "customer(s): a transfer of it needs the customers' separate consent and a necessity "
+        "stated in the plan; leave the category out or record the consents",
+        customers=f.eligible,
+    )
+
+
+def _purpose(f: PlanFacts, rule: Rule) -> FindingIn | None:
+    words = len(f.purpose.split())
+    if words >= 3:
+        return None
+    return rule.found(
+        "the plan's purpose is too short to tell the customers what the recipient will do "
+        "with their information (the recipient is bound to the original purposes)",
+        words=words,
+    )
+
+
+def _excluded(f: PlanFacts, rule: Rule) -> FindingIn | None:
+    total = sum(f.exclusions.values())
+    if total == 0:
+        return None
+    parts = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(f.exclusions.items()))
+    return rule.found(
+        f"{total} customer(s) are left out of the transfer ({parts}); the manifest counts "
+        "them per reason",
+        **{k: int(n) for k, n in f.exclusions.items()},
+    )
+
+
+#: every rule, in the order findings are listed
+RULES: Final[tuple[Rule, ...]] = (
+    Rule("minors-guardian-consent", "Children's personal information",
+         "PIPL art. 28, 31", True, _minors),
+    Rule("sensitive-separate-consent", "Sensitive personal information",
+         "PIPL art. 29, 30; GB/T 35273-2020 §5.4", True, _sensitive),
+    Rule("purpose-stated", "Purposes carried over", "PIPL art. 22", True, _purpose),
+    Rule("exclusions-counted", "Customers left out", "PIPL art. 22, 44-47", False, _excluded),
+)  # fmt: skip
+BY_ID: Final = {r.id: r for r in RULES}
+
+
+def evaluate(facts: PlanFacts) -> list[FindingIn]:
+    """Every rule's finding about the plan (a rule that finds nothing gives none)."""
+    return [f for r in RULES if (f := r.check(facts, r)) is not None]
