@@ -127,6 +127,9 @@ CATALOGUE: dict[str, ActionDef] = {
         _a("incident.assign", _D, "put a member of the deal on an incident's team"),
         _a("incident.note", _D, "add a note to an incident"),
         _a("incident.close", _D, "close an incident with its resolution"),
+        _a("incident.clock", _D, "set an incident's awareness time and legal regimes"),
+        _a("incident.notice", _D, "draft, finalise, send and deliver an incident's notices"),
+        _a("incident.partner_ack", _D, "acknowledge an incident notice for one's organisation"),
         _a("audit_log.prove", _D, "write an inclusion proof for one event of the deal"),
         _a("audit_log.export", _D, "export the deal's audit events as an offline bundle"),
     )

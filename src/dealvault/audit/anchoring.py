@@ -53,6 +53,17 @@ SECURITY_ACTIONS: Final = frozenset(
         "incident.note",
         "incident.close",
         "incident.impact",
+        # legal clocks and notices: awareness time, regimes, notices drafted, finalised, sent,
+        # delivered in bulk, delivery status imported, partner notices and acknowledgements
+        "incident.aware",
+        "incident.regimes",
+        "incident.notice_draft",
+        "incident.notice_finalise",
+        "incident.notice_sent",
+        "incident.notice_customers",
+        "incident.notice_status",
+        "incident.partner_notice",
+        "incident.partner_ack",
     }
 )
 """Further security-relevant actions, by exact name."""
@@ -115,6 +126,9 @@ ROUTINE_ACTIONS: Final = frozenset(
         "incident.list",
         "incident.show",
         "incident.timeline",
+        "incident.clocks",
+        "incident.notice_list",
+        "incident.notice_show",
     }
 )
 """Actions that are not anchored one by one (periodic checkpoints cover them)."""

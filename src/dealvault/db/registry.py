@@ -11,6 +11,7 @@ import dealvault.audit.models
 import dealvault.crypto.models
 import dealvault.incidents.models
 import dealvault.monitor.models
+import dealvault.notices.models
 import dealvault.transfer.models
 import dealvault.vault.models  # noqa: F401
 from dealvault.db.base import Base, KeyBase

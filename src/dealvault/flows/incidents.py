@@ -288,35 +288,7 @@ def impact(stores: AppStores, *, actor: Principal, incident_id: int) -> ImpactOu
             action="incident.read",
             event_action="incident.impact",
         )
-        d = access.get_deal(s, code=row.deal)
-        end = row.window_end or utcnow()
-        people = registry.people_involved(s, row)
-        datasets = json.loads(row.datasets)
-        events = analysis.with_plan_categories(
-            s, analysis.load_disclosures(s, deal=row.deal, start=row.window_start, end=end)
-        )
-        keep = analysis.select_involved(
-            events,
-            people=people,
-            organisations=analysis.organisations_of(s, people=people),
-            datasets=datasets,
-        )
-        subjects = analysis.load_subjects(s, seqs=keep.get_column("seq").to_list())
-        found = analysis.analyse(keep, subjects, analysis.dataset_categories(s, deal=d))
-        files = datasets or keep.get_column("dataset").drop_nulls().unique().to_list()
-        held = analysis.minors_imported(s, deal=d, datasets=files) if files else 0
-        bound = min(held, int(found["customers"]))
-        found |= {"minors": 0 if bound == 0 else None, "minors_at_most": bound}
-        out = ImpactOut.model_validate(
-            {
-                "incident": row.id,
-                "deal": row.deal,
-                "window_start": row.window_start,
-                "window_end": end,
-                **found,
-                "seconds": round(time.perf_counter() - started, 3),
-            }
-        )
+        out = compute_impact(s, row, started=started)
         audit(
             stores,
             uow,
@@ -330,3 +302,38 @@ def impact(stores: AppStores, *, actor: Principal, incident_id: int) -> ImpactOu
             ),
         )
         return out
+
+
+def compute_impact(s: Session, row: Incident, *, started: float | None = None) -> ImpactOut:
+    """The impact analysis of ``row`` (decided by the caller)."""
+    started = time.perf_counter() if started is None else started
+    d = access.get_deal(s, code=row.deal)
+    end = row.window_end or utcnow()
+    people = registry.people_involved(s, row)
+    datasets = json.loads(row.datasets)
+    events = analysis.with_plan_categories(
+        s, analysis.load_disclosures(s, deal=row.deal, start=row.window_start, end=end)
+    )
+    keep = analysis.select_involved(
+        events,
+        people=people,
+        organisations=analysis.organisations_of(s, people=people),
+        datasets=datasets,
+    )
+    subjects = analysis.load_subjects(s, seqs=keep.get_column("seq").to_list())
+    found = analysis.analyse(keep, subjects, analysis.dataset_categories(s, deal=d))
+    files = datasets or keep.get_column("dataset").drop_nulls().unique().to_list()
+    held = analysis.minors_imported(s, deal=d, datasets=files) if files else 0
+    bound = min(held, int(found["customers"]))
+    found |= {"minors": 0 if bound == 0 else None, "minors_at_most": bound}
+    out = ImpactOut.model_validate(
+        {
+            "incident": row.id,
+            "deal": row.deal,
+            "window_start": row.window_start,
+            "window_end": end,
+            **found,
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+    )
+    return out
