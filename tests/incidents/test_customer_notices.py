@@ -83,7 +83,7 @@ def test_delivery_file_and_status_import(
     ]
     bad = tmp_path / "bad.csv"
     bad.write_text("\n".join([lines[0], f"{ids[0]},read,2026-12-07T10:00:00+08:00",
-                              f"{ids[1]},delivered,yesterday", f"nope-1,delivered,"
+                              f"{ids[1]},delivered,yesterday", "nope-1,delivered,"
                               "2026-12-07T10:00:00Z", f",{phones.pop()},x"]) + "\n")  # fmt: skip
     with pytest.raises(InputError) as exc:
         notices.import_status(stores, actor=sec, incident_id=inc, path=bad)
@@ -110,8 +110,9 @@ def test_delivery_file_and_status_import(
     with pytest.raises(Forbidden):
         notices.import_status(stores, actor=P(COUNSEL), incident_id=inc, path=status)
     with stores.records_session() as s:
-        bodies = [json.loads(b) for b in s.scalars(select(AuditEvent.body).where(
-            AuditEvent.action.in_(("incident.notice_customers", "incident.notice_status"))))]  # fmt: skip
+        wanted = ("incident.notice_customers", "incident.notice_status")
+        found = s.scalars(select(AuditEvent.body).where(AuditEvent.action.in_(wanted)))
+        bodies = [json.loads(b) for b in found]
     text = json.dumps(bodies, ensure_ascii=False)
     assert not any(p in text for r in ROWS for p in (r["手机号"], r["姓名"], r["邮箱"]))
     assert ANSWERS["individual_steps"] not in text

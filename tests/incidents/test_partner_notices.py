@@ -5,6 +5,7 @@ and the incident's notice lists who acknowledged and who has not."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -27,7 +28,7 @@ def _personal(text: str) -> list[str]:
 
 
 def test_signed_verified_offline_and_tampering_fails(
-    stores: AppStores, keyring: KeyRing, scene: Scene
+    stores: AppStores, keyring: KeyRing, scene: Scene, tmp_path: Path
 ) -> None:
     release(stores, keyring, scene.world, "Bidder A")
     inc = incidents.open_incident(stores, actor=P(SECURITY), title="t", alert_ids=[scene.alert])
@@ -39,17 +40,18 @@ def test_signed_verified_offline_and_tampering_fails(
     assert _personal(note) == []
     key = stores.audit.verifier
     assert key is not None
-    ok = incident_partners.verify_partner_notice(note, keys=[key.key_string()])
+    good, bad, junk = tmp_path / "n.note", tmp_path / "tampered.note", tmp_path / "junk.note"
+    good.write_text(note, encoding="utf-8")
+    bad.write_text(note.replace("customers concerned: 12", "customers concerned: 1"))
+    junk.write_text("not a note\n")
+    ok = incident_partners.verify_partner_notice(good, keys=[key.key_string()])
     assert ok.fields["incident"] == [str(inc.id)] and ok.fields["contact"] == [CONTACT]
-    with pytest.raises(IntegrityError, match="does not verify"):
-        incident_partners.verify_partner_notice(
-            note.replace("customers concerned: 12", "customers concerned: 1"),
-            keys=[key.key_string()],
-        )
-    with pytest.raises(Invalid, match="--key"):
-        incident_partners.verify_partner_notice(note, keys=[])
-    with pytest.raises(Invalid):
-        incident_partners.verify_partner_notice("not a note", keys=[key.key_string()])
+    with pytest.raises(IntegrityError, match=r"tampered\.note: the partner notice does not verify"):
+        incident_partners.verify_partner_notice(bad, keys=[key.key_string()])
+    with pytest.raises(Invalid, match=r"\-\-key"):
+        incident_partners.verify_partner_notice(good, keys=[])
+    with pytest.raises(Invalid, match=r"junk\.note"):
+        incident_partners.verify_partner_notice(junk, keys=[key.key_string()])
 
 
 def test_acks_by_the_addressed_parties_only(stores: AppStores, scene: Scene) -> None:

@@ -21,53 +21,19 @@ from dealvault.audit.service import SubjectPacker
 from dealvault.crypto.keyring import KeyRing
 from dealvault.db.base import utcnow
 from dealvault.errors import Conflict, Invalid, NotFound
+from dealvault.files import check_output_file, write_private
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit
 from dealvault.flows.incidents import _authorized, compute_impact
-from dealvault.flows.legal_clocks import legal_state
 from dealvault.incidents import legal_notices as texts
-from dealvault.incidents.models import Incident, IncidentNotice, PartnerAck
-from dealvault.incidents.notice_schemas import AckOut, BatchOut, NoticeOut
+from dealvault.incidents.models import Incident, IncidentNotice
+from dealvault.incidents.notice_records import get_notice, legal_state, notice_view
+from dealvault.incidents.notice_schemas import BatchOut, NoticeOut
 from dealvault.notices import render
 from dealvault.notices import service as bulk
 from dealvault.notices.models import NoticeBatch
 
 CUSTOMER_NOTICE = {"zh": "pipl-customers", "en": "gdpr-subjects"}
-
-
-def notice_view(s: Session, n: IncidentNotice, *, with_body: bool = False) -> NoticeOut:
-    acks = list(
-        s.scalars(select(PartnerAck).where(PartnerAck.notice_id == n.id).order_by(PartnerAck.at))
-    )
-    to = json.loads(n.addressees)
-    done = {a.organisation for a in acks}
-    return NoticeOut(
-        id=n.id,
-        incident=n.incident_id,
-        kind=n.kind,
-        status=n.status,
-        language=n.language,
-        missing=json.loads(n.missing),
-        sha256=n.sha256,
-        created_by=n.created_by,
-        created_at=n.created_at,
-        finalised_by=n.finalised_by,
-        finalised_at=n.finalised_at,
-        sent_by=n.sent_by,
-        sent_at=n.sent_at,
-        channel=n.channel,
-        addressees=to,
-        acknowledged=[AckOut(organisation=a.organisation, email=a.email, at=a.at) for a in acks],
-        waiting=[o for o in to if o not in done],
-        body=n.body if with_body else None,
-    )
-
-
-def get_notice(s: Session, *, notice_id: int) -> IncidentNotice:
-    n = s.get(IncidentNotice, notice_id)
-    if n is None:
-        raise NotFound(f"notice {notice_id} not found")
-    return n
 
 
 def _late(s: Session, row: Incident, kind: str, now: datetime) -> bool:
@@ -231,8 +197,13 @@ def list_notices(stores: AppStores, *, actor: Principal, incident_id: int) -> li
         return out
 
 
-def show_notice(stores: AppStores, *, actor: Principal, notice_id: int) -> NoticeOut:
-    """One notice with its text (HTML, or the signed note of a partner notice)."""
+def show_notice(
+    stores: AppStores, *, actor: Principal, notice_id: int, out: Path | None = None
+) -> NoticeOut:
+    """One notice with its text (HTML, or the signed note of a partner notice); with ``out``
+    also written there (mode 0600): HTML, PDF (``.pdf``) or the signed note as it is."""
+    if out is not None:
+        check_output_file(out, what="notice file")
     with stores.unit_of_work() as uow:
         s = uow.records
         n = get_notice(s, notice_id=notice_id)
@@ -244,7 +215,12 @@ def show_notice(stores: AppStores, *, actor: Principal, notice_id: int) -> Notic
             action="incident.read",
             event_action="incident.notice_show",
         )
-        audit(stores, uow, replace(event, objects=dict(event.objects) | {"notice": n.id}))
+        objects = dict(event.objects) | {"notice": n.id, "kind": n.kind}
+        if out is not None:
+            pdf = out.suffix.lower() == ".pdf" and n.kind != "partner"
+            write_private(out, texts.html_to_pdf(n.body) if pdf else n.body)
+            objects |= {"format": "pdf" if pdf else "text"}
+        audit(stores, uow, replace(event, objects=objects))
         return notice_view(s, n, with_body=True)
 
 
@@ -281,6 +257,7 @@ def customer_notices(
     English for foreign customers, from the final customer notices) and write the delivery
     file for the gateway (CSV, mode 0600). The customers' contact points are decrypted per
     customer; the event records the batch, counts and the customers' subject ids."""
+    check_output_file(out, what="delivery file")
     tset = render.template_set(template_set)
     if channel not in render.CHANNELS:
         raise Invalid(f"unknown channel {channel!r} (one of {', '.join(render.CHANNELS)})")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import replace
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -17,13 +18,14 @@ from dealvault.access.principal import Principal
 from dealvault.access.stages import PartyRole
 from dealvault.audit.service import EventIn
 from dealvault.db.base import utcnow
-from dealvault.errors import Conflict, Forbidden, Invalid, KeyUnavailable
+from dealvault.errors import Conflict, Forbidden, IntegrityError, Invalid, KeyUnavailable
+from dealvault.files import read_text_file
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit, authorize, enforce
-from dealvault.flows.incident_notices import get_notice, notice_view
 from dealvault.flows.incidents import _authorized, compute_impact
 from dealvault.incidents import partner
 from dealvault.incidents.models import IncidentNotice, PartnerAck
+from dealvault.incidents.notice_records import get_notice, notice_view
 from dealvault.incidents.notice_schemas import NoticeOut
 from dealvault.incidents.service import alert_ids, get_incident
 from dealvault.monitor.models import Alert
@@ -136,7 +138,13 @@ def acknowledge(stores: AppStores, *, actor: Principal, notice_id: int) -> Notic
         return notice_view(s, n)
 
 
-def verify_partner_notice(note: str, *, keys: list[str]) -> partner.Verified:
-    """Check a partner notice offline against the issuing store's verifier key(s): no store
-    is read and nothing is recorded (a partner runs it on their own machine)."""
-    return partner.verify_notice(note, keys=keys)
+def verify_partner_notice(path: Path, *, keys: list[str]) -> partner.Verified:
+    """Check a partner notice file offline against the issuing store's verifier key(s): no
+    store is read and nothing is recorded (a partner runs it on their own machine)."""
+    note = read_text_file(path)
+    try:
+        return partner.verify_notice(note, keys=keys)
+    except IntegrityError as exc:
+        raise IntegrityError(f"{path.name}: {exc}") from None
+    except Invalid as exc:
+        raise Invalid(f"{path.name}: {exc}") from None

@@ -22,6 +22,7 @@ from dealvault.errors import Invalid
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import acting, audit, authorize, completed, enforce
 from dealvault.incidents import impact as analysis
+from dealvault.incidents import notice_records as records
 from dealvault.incidents import service as registry
 from dealvault.incidents.models import Incident
 from dealvault.incidents.schemas import ImpactOut, IncidentOut, TimelineEntry
@@ -131,6 +132,8 @@ def show_incident(
         out = registry.incident_view(s, row)
         if with_timeline:
             out.timeline = _timeline(s, row, out.people)
+        out.clocks = records.clocks_of(s, row, now=utcnow())
+        out.partner_notices = records.partner_notices(s, incident_id=row.id)
         audit(stores, uow, event)
         return out
 

@@ -22,7 +22,8 @@ from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit
 from dealvault.flows.incidents import _authorized
 from dealvault.incidents import clocks as legal
-from dealvault.incidents.models import Incident, IncidentLegal, IncidentNotice
+from dealvault.incidents.models import Incident, IncidentLegal
+from dealvault.incidents.notice_records import clocks_of
 from dealvault.monitor.alerts import record_hits
 from dealvault.monitor.hits import HITS
 from dealvault.monitor.models import Alert
@@ -31,41 +32,6 @@ from dealvault.monitor.rules import RuleSet
 #: the rules (alert names) of the clocks' alerts: their kind and severity
 CLOCK_RULES = {"legal-clock-warning": "warning", "legal-clock-overdue": "critical"}
 CLOCK_KIND = "legal_clock"
-
-
-def legal_state(s: Session, row: Incident) -> tuple[datetime, list[str], str | None]:
-    """(awareness time, regimes, why the time was set): the opening time and PIPL unless the
-    team set them."""
-    got = s.get(IncidentLegal, row.id)
-    if got is None:
-        return row.opened_at, ["pipl"], None
-    return got.aware_at or row.opened_at, json.loads(got.regimes), got.aware_reason
-
-
-def sent_notices(s: Session, *, incident_id: int) -> dict[str, tuple[int, datetime]]:
-    """Notice kind -> (id, time) of its first notice marked sent."""
-    out: dict[str, tuple[int, datetime]] = {}
-    for n in s.scalars(
-        select(IncidentNotice)
-        .where(IncidentNotice.incident_id == incident_id, IncidentNotice.sent_at.is_not(None))
-        .order_by(IncidentNotice.sent_at)
-    ):
-        assert n.sent_at is not None
-        out.setdefault(n.kind, (n.id, n.sent_at))
-    return out
-
-
-def clocks_of(
-    s: Session, row: Incident, *, now: datetime, clocks: legal.ClockFile | None = None
-) -> list[legal.ClockOut]:
-    aware, regimes, _ = legal_state(s, row)
-    return legal.evaluate(
-        clocks or legal.shipped_clocks(),
-        regimes=regimes,
-        aware_at=aware,
-        sent=sent_notices(s, incident_id=row.id),
-        now=now,
-    )
 
 
 def _settings(s: Session, row: Incident, *, by: str) -> IncidentLegal:
