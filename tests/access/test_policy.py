@@ -224,7 +224,8 @@ DESCRIPTION = next(
 FROZEN_ALLOW = (
     'allow = ["deal.unfreeze", "deal.read", "audit_log", "audit_log.prove", "audit_log.export", '
     '"trace", "alert.read", "alert.ack", "incident.open", "incident.read", "incident.assign", '
-    '"incident.note", "incident.close"]'
+    '"incident.note", "incident.close", "incident.clock", "incident.notice", '
+    '"incident.partner_ack"]'
 )
 ADVANCE = '"deal.advance" = { roles = ["seller_steward"], stages = ["preparation", '
 
@@ -543,5 +544,6 @@ def test_show_and_validate_views() -> None:
     assert shipped.frozen_allow == [
         "deal.unfreeze", "deal.read", "audit_log", "audit_log.prove", "audit_log.export", "trace",
         "alert.read", "alert.ack", "incident.open", "incident.read", "incident.assign",
-        "incident.note", "incident.close",
+        "incident.note", "incident.close", "incident.clock", "incident.notice",
+        "incident.partner_ack",
     ]  # fmt: skip

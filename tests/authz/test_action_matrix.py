@@ -110,6 +110,9 @@ DEAL: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "incident.assign": ((SS, SO), ALL),
     "incident.note": ((SS, SO), ALL),
     "incident.close": ((SS, SO), ALL),
+    "incident.clock": ((SS, SO), ALL),
+    "incident.notice": ((SS, SO), ALL),
+    "incident.partner_ack": ((BB, BC, BR, CO, IM, SO, AU), ALL),
     "audit_log.prove": ((SS, CO, AU), ALL),
     "audit_log.export": ((SS, CO, AU), ALL),
 }
@@ -117,7 +120,7 @@ DEAL: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 FROZEN_ALLOWS = {
     "deal.unfreeze", "deal.read", "trace", "audit_log.prove", "audit_log.export", "alert.read",
     "alert.ack", "incident.open", "incident.read", "incident.assign", "incident.note",
-    "incident.close",
+    "incident.close", "incident.clock", "incident.notice", "incident.partner_ack",
 }  # fmt: skip
 GRANTING = {
     "store_role.grant",
