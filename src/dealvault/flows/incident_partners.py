@@ -18,7 +18,14 @@ from dealvault.access.principal import Principal
 from dealvault.access.stages import PartyRole
 from dealvault.audit.service import EventIn
 from dealvault.db.base import utcnow
-from dealvault.errors import Conflict, Forbidden, IntegrityError, Invalid, KeyUnavailable
+from dealvault.errors import (
+    Conflict,
+    Forbidden,
+    IntegrityError,
+    Invalid,
+    KeyUnavailable,
+    NotFound,
+)
 from dealvault.files import read_text_file
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit, authorize, enforce
@@ -105,12 +112,16 @@ def issue_partner_notice(
         return notice_view(s, n, with_body=True)
 
 
-def acknowledge(stores: AppStores, *, actor: Principal, notice_id: int) -> NoticeOut:
+def acknowledge(
+    stores: AppStores, *, actor: Principal, notice_id: int, incident_id: int | None = None
+) -> NoticeOut:
     """A partner's person acknowledges the notice for their organisation (once per
     organisation); a person of an organisation it is not addressed to is refused (recorded)."""
     with stores.unit_of_work() as uow:
         s = uow.records
         n = get_notice(s, notice_id=notice_id)
+        if incident_id is not None and n.incident_id != incident_id:
+            raise NotFound(f"notice {notice_id} of incident {incident_id} not found")
         if n.kind != "partner":
             raise Invalid(f"notice {n.id} is no partner notice")
         row = get_incident(s, incident_id=n.incident_id)
