@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -19,7 +21,7 @@ from dealvault.flows.monitoring import run_monitor
 from dealvault.incidents import clocks as legal
 from dealvault.monitor.models import Alert
 from tests.conftest import OP, P
-from tests.incidents.conftest import ANALYST, SECURITY, Scene
+from tests.incidents.conftest import ANALYST, COUNSEL, SECURITY, Scene
 
 AWARE = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
@@ -135,3 +137,29 @@ def test_the_monitor_raises_a_clock_alert_once(stores: AppStores, scene: Scene) 
         ("legal-clock-overdue", "critical", f"incident #{inc.id} pipl-authority", inc.deal, 1),
         ("legal-clock-overdue", "critical", f"incident #{inc.id} pipl-customers", inc.deal, 1),
     ]
+
+
+def test_the_deals_working_targets_are_set_per_incident(
+    stores: AppStores, scene: Scene, tmp_path: Path
+) -> None:
+    sec = P(SECURITY)
+    inc = incidents.open_incident(stores, actor=sec, title="t", alert_ids=[scene.alert])
+    shipped = (
+        resources.files("dealvault.incidents").joinpath("legal_clocks.toml").read_text("utf-8")
+    )
+    mine = tmp_path / "clocks.toml"
+    mine.write_text(shipped.replace("hours = 24", "hours = 4"), encoding="utf-8")
+    legal_clocks.set_awareness(stores, actor=sec, incident_id=inc.id,
+                               aware_at=utcnow() - timedelta(hours=5), reason="r")  # fmt: skip
+    assert {c.state for c in legal_clocks.show_clocks(stores, actor=sec, incident_id=inc.id)} == {
+        "running"
+    }
+    out = legal_clocks.set_clocks(stores, actor=sec, incident_id=inc.id, path=mine)
+    assert {(c.hours, c.state) for c in out} == {(4.0, "overdue")}
+    assert len(run_monitor(stores, actor=OP).alerts_new) == 2  # the monitor uses them too
+    bad = tmp_path / "bad.toml"
+    bad.write_text(shipped.replace("hours = 24", "hours = -1"), encoding="utf-8")
+    with pytest.raises(Invalid, match=r"bad\.toml: clock 3: hours must be"):
+        legal_clocks.set_clocks(stores, actor=sec, incident_id=inc.id, path=bad)
+    with pytest.raises(Forbidden):
+        legal_clocks.set_clocks(stores, actor=P(COUNSEL), incident_id=inc.id, path=mine)

@@ -57,6 +57,7 @@ SECURITY_ACTIONS: Final = frozenset(
         # delivered in bulk, delivery status imported, partner notices and acknowledgements
         "incident.aware",
         "incident.regimes",
+        "incident.clocks_set",
         "incident.notice_draft",
         "incident.notice_finalise",
         "incident.notice_sent",

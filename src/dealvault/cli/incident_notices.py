@@ -84,8 +84,11 @@ def _clocks(ctx: typer.Context, clocks: list[ClockOut], json_out: bool, title: s
 def clocks_cmd(
     ctx: typer.Context,
     incident_id: IncidentArg,
-    clocks_file: Annotated[
-        Path | None, typer.Option("--clocks", help="Another clocks file (default: shipped).")
+    set_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--set", help="Put this clocks file in force for the incident (default: shipped)."
+        ),
     ] = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -93,9 +96,10 @@ def clocks_cmd(
     from dealvault.flows import legal_clocks as flows
 
     c = get(ctx)
-    out = flows.show_clocks(
-        c.stores(), actor=c.actor(), incident_id=incident_id, clocks_file=clocks_file
-    )
+    if set_file is not None:
+        out = flows.set_clocks(c.stores(), actor=c.actor(), incident_id=incident_id, path=set_file)
+    else:
+        out = flows.show_clocks(c.stores(), actor=c.actor(), incident_id=incident_id)
     _clocks(ctx, out, json_out, f"legal clocks of incident #{incident_id}")
 
 

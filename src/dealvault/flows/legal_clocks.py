@@ -4,6 +4,7 @@ without its notice sent (raised once per incident and clock)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import replace
@@ -18,6 +19,7 @@ from dealvault.access.principal import Principal
 from dealvault.db.base import utcnow
 from dealvault.db.stores import UnitOfWork
 from dealvault.errors import Invalid
+from dealvault.files import read_text_file
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit
 from dealvault.flows.incidents import _authorized
@@ -102,11 +104,8 @@ def set_regimes(
         return clocks_of(s, row, now=now)
 
 
-def show_clocks(
-    stores: AppStores, *, actor: Principal, incident_id: int, clocks_file: Path | None = None
-) -> list[legal.ClockOut]:
+def show_clocks(stores: AppStores, *, actor: Principal, incident_id: int) -> list[legal.ClockOut]:
     """The incident's clocks now: due time, time left or overdue, met (with the sending)."""
-    clocks = legal.load_clocks(clocks_file)
     with stores.unit_of_work() as uow:
         s = uow.records
         row, event = _authorized(
@@ -117,9 +116,39 @@ def show_clocks(
             action="incident.read",
             event_action="incident.clocks",
         )
-        out = clocks_of(s, row, now=utcnow(), clocks=clocks)
+        out = clocks_of(s, row, now=utcnow())
         audit(stores, uow, replace(event, counts={"clocks": len(out)}))
         return out
+
+
+def set_clocks(
+    stores: AppStores, *, actor: Principal, incident_id: int, path: Path
+) -> list[legal.ClockOut]:
+    """Put a clocks file in force for the incident (the deal's working targets where the law
+    gives no hours), validated first; the event records its version and SHA-256."""
+    text = read_text_file(path)
+    parsed = legal.parse_clocks(text, where=path.name)
+    now = utcnow()
+    with stores.unit_of_work() as uow:
+        s = uow.records
+        row, event = _authorized(
+            stores,
+            s,
+            actor=actor,
+            incident_id=incident_id,
+            action="incident.clock",
+            event_action="incident.clocks_set",
+        )
+        got = _settings(s, row, by=actor.email)
+        got.clocks = text
+        got.updated_by, got.updated_at = actor.email, now
+        s.flush()
+        objects = dict(event.objects) | {
+            "version": parsed.version,
+            "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        }
+        audit(stores, uow, replace(event, objects=objects, counts={"clocks": len(parsed.clocks)}))
+        return clocks_of(s, row, now=now)
 
 
 def clock_alerts(uow: UnitOfWork, *, rules: RuleSet, now: datetime) -> list[Alert]:

@@ -81,6 +81,8 @@ class IncidentLegal(Base):
     aware_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     aware_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     regimes: Mapped[str] = mapped_column(Text, default='["pipl"]')
+    #: the clocks file in force for this incident (its text; None: the shipped file)
+    clocks: Mapped[str | None] = mapped_column(Text, nullable=True)
     updated_by: Mapped[str] = mapped_column(String(254))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

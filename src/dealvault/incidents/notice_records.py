@@ -37,12 +37,19 @@ def sent_notices(s: Session, *, incident_id: int) -> dict[str, tuple[int, dateti
     return out
 
 
-def clocks_of(
-    s: Session, row: Incident, *, now: datetime, clocks: legal.ClockFile | None = None
-) -> list[legal.ClockOut]:
+def clock_file(s: Session, row: Incident) -> legal.ClockFile:
+    """The clocks in force for the incident: the file the team set, else the shipped one."""
+    got = s.get(IncidentLegal, row.id)
+    if got is None or got.clocks is None:
+        return legal.shipped_clocks()
+    return legal.parse_clocks(got.clocks, where=f"the clocks of incident {row.id}")
+
+
+def clocks_of(s: Session, row: Incident, *, now: datetime) -> list[legal.ClockOut]:
+    """The incident's clocks at ``now``."""
     aware, regimes, _ = legal_state(s, row)
     return legal.evaluate(
-        clocks or legal.shipped_clocks(),
+        clock_file(s, row),
         regimes=regimes,
         aware_at=aware,
         sent=sent_notices(s, incident_id=row.id),

@@ -129,7 +129,15 @@ def render(
             raise Invalid(f"template set {tset.name!r} has no {lang} {channel} message")
         values = context.get(lang)
         if values is None:
-            raise Invalid(f"{part.height} customer(s) need a {lang} notice, which is not final")
+            who = "foreign customer(s) (a phone outside +86)" if lang == "en" else "customer(s)"
+            raise Invalid(
+                f"{part.height} {who} need the {lang} notice, which is not final"
+                + (
+                    " (if the GDPR applies: incident regimes, then a gdpr-subjects notice)"
+                    if lang == "en"
+                    else ""
+                )
+            )
         parts.append(
             part.select(
                 "subject_id",

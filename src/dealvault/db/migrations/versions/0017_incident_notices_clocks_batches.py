@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("aware_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("aware_reason", sa.Text(), nullable=True),
         sa.Column("regimes", sa.Text(), nullable=False),
+        sa.Column("clocks", sa.Text(), nullable=True),
         sa.Column("updated_by", sa.String(length=254), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
