@@ -15,11 +15,13 @@ from sqlalchemy import select
 
 from dealvault.audit.models import AuditEvent
 from dealvault.crypto.keyring import KeyRing
+from dealvault.db.base import utcnow
 from dealvault.errors import Conflict, Forbidden, InputError, NotFound
 from dealvault.flows import incident_notices as notices
 from dealvault.flows import incidents
 from dealvault.flows.context import AppStores
 from dealvault.notices import render
+from dealvault.notices import service as bulk
 from dealvault.notices.models import NoticeBatchCount
 from tests.conftest import P
 from tests.incidents.conftest import COUNSEL, ROWS, SECURITY, Scene, release
@@ -82,14 +84,22 @@ def test_delivery_file_and_status_import(
         for i, s in zip(ids, ["delivered"] * 9 + ["failed", "bounced", "unreachable"], strict=True)
     ]
     bad = tmp_path / "bad.csv"
-    bad.write_text("\n".join([lines[0], f"{ids[0]},read,2026-12-07T10:00:00+08:00",
-                              f"{ids[1]},delivered,yesterday", "nope-1,delivered,"
-                              "2026-12-07T10:00:00Z", f",{phones.pop()},x"]) + "\n")  # fmt: skip
+    at = "2026-12-07T10:00:00+08:00"
+    bad_rows = [
+        lines[0],
+        f"{ids[0]},read,{at}",  # row 2: no such status
+        f"{ids[1]},delivered,yesterday",  # row 3: no time
+        f"nope-1,delivered,{at}",  # row 4: fine here, unknown to the store
+        f",{phones.pop()},x",  # row 5: a phone where the status goes
+        f"{ids[0]},delivered,{at}",  # row 6: row 2's delivery again
+    ]
+    bad.write_text("\n".join(bad_rows) + "\n")
     with pytest.raises(InputError) as exc:
         notices.import_status(stores, actor=sec, incident_id=inc, path=bad)
     msg = str(exc.value)
     assert "bad.csv" in msg and "row 2, column 'status'" in msg and "row 3, column 'at'" in msg
     assert "row 5, column 'delivery_id': is empty" in msg
+    assert "row 6, column 'delivery_id': is given twice" in msg
     assert not any(p in msg for p in phones | {"yesterday", "read,"})
     unknown = tmp_path / "unknown.csv"
     unknown.write_text("delivery_id,status,at\nnope-1,delivered,2026-12-07T10:00:00Z\n")
@@ -117,3 +127,17 @@ def test_delivery_file_and_status_import(
     assert not any(p in text for r in ROWS for p in (r["手机号"], r["姓名"], r["邮箱"]))
     assert ANSWERS["individual_steps"] not in text
     assert bodies[0]["counts"]["customers"] == 12
+
+
+def test_a_customer_without_the_channels_contact_point_is_unreachable(stores: AppStores) -> None:
+    rendered = pl.DataFrame(
+        {"subject_id": ["a", "b"], "language": ["zh", "zh"], "address": ["+8613900000001", None],
+         "subject": [None, None], "message": ["m1", "m2"]},
+    )  # fmt: skip
+    with stores.unit_of_work() as uow:
+        batch, rows = bulk.create_batch(uow.records, deal="d", ref="test:1", template_set="t",
+                                        channel="sms", rendered=rendered, by="x@y.example",
+                                        now=utcnow())  # fmt: skip
+        counts = bulk.counts_of(uow.records, batch_ids=[batch.id])[batch.id]
+    assert rows.get_column("delivery_id").to_list() == [f"{batch.id}-000001"]
+    assert counts == {"pending": 1, "unreachable": 1}
