@@ -122,6 +122,7 @@ def run_monitor(
         if done:
             break
     with stores.unit_of_work() as uow:  # the incidents' legal clocks (flows/legal_clocks.py)
+        lock_state(uow.records)  # runs queue here too: a clock's alert is raised once
         clocks = clock_alerts(uow, rules=active_rules(uow.records), now=utcnow())
         if clocks:
             progress.new += [a.id for a in clocks]
