@@ -4,9 +4,7 @@ field by name; mark-sent stops the clock; the audit log never holds the text."""
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -18,6 +16,7 @@ from dealvault.errors import Conflict, Forbidden, InputError, Invalid
 from dealvault.flows import incident_notices as notices
 from dealvault.flows import incidents, legal_clocks
 from dealvault.flows.context import AppStores
+from dealvault.fonts import cjk_fonts
 from dealvault.incidents import legal_notices as texts
 from tests.conftest import P
 from tests.incidents.conftest import ANALYST, COUNSEL, ROWS, SECURITY, Scene, release
@@ -153,10 +152,15 @@ def test_a_late_gdpr_authority_notice_needs_the_reasons_for_the_delay(
         notices.draft_notice(stores, actor=sec, incident_id=inc, kind="ccpa")
 
 
-def test_pdf_output(tmp_path: Path) -> None:
+def test_pdf_output(monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("weasyprint")
-    html = texts.render_html(kind="gdpr-subjects", incident=1, deal="d", facts={},
-                             answers=ANSWERS, late=False, aware_at=utcnow(), at=utcnow(),
-                             draft=True)  # fmt: skip
-    assert texts.html_to_pdf(html).startswith(b"%PDF")
-    assert json.dumps(ANSWERS)
+    for kind in ("gdpr-subjects", "pipl-customers"):
+        now = utcnow()
+        html = texts.render_html(kind=kind, incident=1, deal="d", facts={}, answers=ANSWERS,
+                                 late=False, aware_at=now, at=now, draft=True)  # fmt: skip
+        if kind.startswith("pipl") and not cjk_fonts():
+            continue
+        assert texts.html_to_pdf(html).startswith(b"%PDF")
+    monkeypatch.setattr(texts, "cjk_fonts", lambda: [])  # no Chinese font: refused, not boxes
+    with pytest.raises(Invalid, match="no Chinese font"):
+        texts.html_to_pdf(html)
