@@ -37,7 +37,8 @@ def test_signed_verified_offline_and_tampering_fails(
     note = n.body or ""
     assert n.addressees == ["Bidder A", "Bidder B"] and n.waiting == ["Bidder A", "Bidder B"]
     assert "customers concerned: 12" in note and "held by: Bidder A 12" in note
-    assert _personal(note) == []
+    assert _personal(note) == [] and ANALYST not in note and SECURITY not in note
+    assert f"what: alert {scene.alert}: rule denials (warning), 1 event(s)" in note
     key = stores.audit.verifier
     assert key is not None
     good, bad, junk = tmp_path / "n.note", tmp_path / "tampered.note", tmp_path / "junk.note"

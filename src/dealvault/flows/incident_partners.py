@@ -42,8 +42,9 @@ def issue_partner_notice(
     stores: AppStores, *, actor: Principal, incident_id: int, contact: str
 ) -> NoticeOut:
     """Sign a partner notice addressed to every party of the deal but the seller: what
-    happened (its alerts' titles, which name people and counts only), the customers concerned
-    by category, who holds copies, the window, what to check, and the seller's contact."""
+    happened (the rules its alerts fired and their counts: no person is named to the other
+    parties), the customers concerned by category, who holds copies (organisations), the
+    window, what to check, and the seller's contact."""
     signer = stores.audit.signer
     if signer is None:
         raise KeyUnavailable("this store has no audit signing key; run 'dealvault init'")
@@ -66,7 +67,9 @@ def issue_partner_notice(
             raise Conflict(f"deal {deal.code!r} has no party besides the seller")
         impact = compute_impact(s, row)
         ids = alert_ids(s, row)
-        what = list(s.scalars(select(Alert.title).where(Alert.id.in_(ids)).order_by(Alert.id)))
+        alerts = s.scalars(select(Alert).where(Alert.id.in_(ids)).order_by(Alert.id))
+        # the rules that fired and their counts; never the titles, which name people
+        what = [f"alert {a.id}: rule {a.rule} ({a.severity}), {a.count} event(s)" for a in alerts]
         n = IncidentNotice(
             incident_id=row.id,
             kind="partner",

@@ -225,7 +225,7 @@ def apply_status(
         joined.filter(pl.col("batch_id").is_null()).select(
             "row",
             pl.lit("delivery_id").alias("column"),
-            pl.lit("is no delivery of this incident's notice batches").alias("why"),
+            pl.lit("is no delivery of these notice batches").alias("why"),
         ),
     )
     params: list[dict[str, Any]] = joined.select(
