@@ -63,6 +63,8 @@ def test_gdpr_72_hours_at_its_boundaries() -> None:
 
 def test_a_bad_clocks_file_is_refused_by_name() -> None:
     good = "[clocks]\nformat = 1\n"
+    with pytest.raises(Invalid, match="version must be"):
+        legal.parse_clocks(good + 'version = "13912345678 asked"\n', where="c.toml")
     with pytest.raises(Invalid, match="unknown key 'colour'"):
         legal.parse_clocks(good + "colour = 1\n", where="c.toml")
     clock = ('[[clock]]\nid = "x"\nregime = "hipaa"\nnotice = "gdpr-authority"\nsource = "s"\n'

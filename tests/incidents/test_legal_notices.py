@@ -80,6 +80,9 @@ def test_an_answers_file_is_checked_by_key_never_by_value() -> None:
     assert texts.parse_answers('cause = "x"\nharm = ""\n', file="a.toml") == {"cause": "x"}
     with pytest.raises(InputError, match=r"a.toml, column 'secret'.*unknown key"):
         texts.parse_answers('secret = "13912345678"\n', file="a.toml")
+    with pytest.raises(InputError, match="a key that is no field") as odd:
+        texts.parse_answers('13912345678 = "x"\n', file="a.toml")
+    assert "13912345678" not in str(odd.value)
     with pytest.raises(InputError, match=r"column 'cause': must be text"):
         texts.parse_answers("cause = 13912345678\n", file="a.toml")
     with pytest.raises(InputError, match="not valid TOML") as exc:
@@ -110,6 +113,10 @@ def test_draft_finalise_send_stops_the_clock(
     with pytest.raises(Invalid, match="not in the future"):
         notices.mark_sent(stores, actor=sec, notice_id=good.id,
                           at=utcnow() + timedelta(hours=1), channel="portal")  # fmt: skip
+    with pytest.raises(Invalid, match="one word") as exc:
+        notices.mark_sent(stores, actor=sec, notice_id=good.id, at=utcnow(),
+                          channel="dpo@authority.example")  # fmt: skip
+    assert "dpo@" not in str(exc.value)
     sent_at = utcnow() - timedelta(minutes=5)
     out = notices.mark_sent(stores, actor=sec, notice_id=good.id, at=sent_at, channel="portal")
     assert (out.status, out.channel, out.sent_at) == ("sent", "portal", sent_at)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -33,6 +34,7 @@ from dealvault.notices import render
 from dealvault.notices import service as bulk
 from dealvault.notices.models import NoticeBatch
 
+_CHANNEL = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 CUSTOMER_NOTICE = {"zh": "pipl-customers", "en": "gdpr-subjects"}
 
 
@@ -147,8 +149,9 @@ def mark_sent(
     """Record that a final notice was sent, when and how (this stops its clock)."""
     if at.tzinfo is None or at > utcnow() + timedelta(minutes=5):
         raise Invalid("--at: a time with its offset, not in the future")
-    if not channel.strip():
-        raise Invalid("--channel: how it was sent (e.g. portal, e-mail, letter)")
+    channel = channel.strip().lower()
+    if not _CHANNEL.fullmatch(channel):  # recorded: one word, never an address
+        raise Invalid("--channel: how it was sent, one word (e.g. portal, email, letter, sms)")
     with stores.unit_of_work() as uow:
         s = uow.records
         n = get_notice(s, notice_id=notice_id)
@@ -162,7 +165,7 @@ def mark_sent(
         )
         if n.status != "final" or n.kind == "partner":
             raise Conflict(f"notice {n.id} is {n.status}: only a final legal notice is sent")
-        n.status, n.sent_by, n.sent_at, n.channel = "sent", actor.email, at, channel.strip()[:64]
+        n.status, n.sent_by, n.sent_at, n.channel = "sent", actor.email, at, channel
         s.flush()
         audit(
             stores,
@@ -260,7 +263,7 @@ def customer_notices(
     check_output_file(out, what="delivery file")
     tset = render.template_set(template_set)
     if channel not in render.CHANNELS:
-        raise Invalid(f"unknown channel {channel!r} (one of {', '.join(render.CHANNELS)})")
+        raise Invalid(f"--channel: one of {', '.join(render.CHANNELS)}")
     now = utcnow()
     with stores.unit_of_work() as uow:
         s = uow.records

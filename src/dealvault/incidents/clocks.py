@@ -3,6 +3,7 @@ time, time left, warning and whether the notice that stops it was sent."""
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from dealvault.files import read_text_file
 REGIMES: Final = ("pipl", "gdpr")
 NOTICE_KINDS: Final = ("pipl-authority", "pipl-customers", "gdpr-authority", "gdpr-subjects")
 _CLOCK_KEYS: Final = {"id", "regime", "notice", "source", "says", "hours", "statutory"}
+_VERSION: Final = re.compile(r"[A-Za-z0-9._-]{1,40}")
 _HEAD_KEYS: Final = {"format", "version", "description", "warning_fraction"}
 
 
@@ -74,6 +76,9 @@ def parse_clocks(text: str, *, where: str) -> ClockFile:
         raise Invalid(f"{where}: [clocks] has an unknown key {bad[0]!r}")
     if head.get("format") != 1:
         raise Invalid(f"{where}: [clocks] format must be 1")
+    version = head.get("version", "unversioned")
+    if not isinstance(version, str) or not _VERSION.fullmatch(version):
+        raise Invalid(f"{where}: [clocks] version must be letters, digits, '.', '-' or '_'")
     fraction = head.get("warning_fraction", 0.75)
     if not isinstance(fraction, int | float) or not 0 < fraction < 1:
         raise Invalid(f"{where}: [clocks] warning_fraction must be a number between 0 and 1")
@@ -107,7 +112,7 @@ def parse_clocks(text: str, *, where: str) -> ClockFile:
         )
     if len({c.id for c in clocks}) != len(clocks):
         raise Invalid(f"{where}: a clock id is used twice")
-    return ClockFile(str(head.get("version", "")), float(fraction), tuple(clocks))
+    return ClockFile(version, float(fraction), tuple(clocks))
 
 
 def shipped_clocks() -> ClockFile:

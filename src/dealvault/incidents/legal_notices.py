@@ -5,6 +5,7 @@ what is missing, and the text rendered as HTML or PDF."""
 from __future__ import annotations
 
 import importlib
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -74,6 +75,7 @@ TITLES: Final = {
     "gdpr-subjects": "Communication of a personal data breach to you",
 }
 GDPR_HOURS: Final = 72
+_KEY: Final = re.compile(r"[a-z][a-z_]{0,39}")
 
 
 def language(kind: str) -> str:
@@ -104,8 +106,12 @@ def parse_answers(text: str, *, file: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in doc.items():
         if key not in ANSWER_KEYS:
+            shown = key if _KEY.fullmatch(key) else None  # an odd key may be a value pasted
             raise InputError(
-                f"unknown key (one of {', '.join(sorted(ANSWER_KEYS))})", file=file, column=key
+                f"{'unknown key' if shown else 'a key that is no field'} "
+                f"(one of {', '.join(sorted(ANSWER_KEYS))})",
+                file=file,
+                column=shown,
             )
         if not isinstance(value, str):
             raise InputError("must be text", file=file, column=key)

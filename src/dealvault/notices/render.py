@@ -117,7 +117,7 @@ def render(
     (schema :data:`CONTACTS`); ``address`` is null where the customer has no contact point for
     the channel. ``context``: per language, the values of the non-customer placeholders."""
     if channel not in CHANNELS:
-        raise Invalid(f"unknown channel {channel!r} (one of {', '.join(CHANNELS)})")
+        raise Invalid(f"unknown channel (one of {', '.join(CHANNELS)})")
     frame = customers.with_columns(language=language_of())
     parts = []
     for lang in LANGUAGES:
