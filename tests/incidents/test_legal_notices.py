@@ -18,6 +18,7 @@ from dealvault.flows import incidents, legal_clocks
 from dealvault.flows.context import AppStores
 from dealvault.fonts import cjk_fonts
 from dealvault.incidents import legal_notices as texts
+from dealvault.incidents import notice_records as records
 from tests.conftest import P
 from tests.incidents.conftest import ANALYST, COUNSEL, ROWS, SECURITY, Scene, release
 
@@ -171,3 +172,19 @@ def test_pdf_output(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(texts, "cjk_fonts", lambda: [])  # no Chinese font: refused, not boxes
     with pytest.raises(Invalid, match="no Chinese font"):
         texts.html_to_pdf(html)
+
+
+def test_a_drill_drafts_the_regimes_notices_and_a_report_lists_them(
+    stores: AppStores, keyring: KeyRing, scene: Scene
+) -> None:
+    sec = P(SECURITY)
+    inc = _incident(stores, keyring, scene)
+    legal_clocks.set_regimes(stores, actor=sec, incident_id=inc, regimes=["pipl", "gdpr"])
+    said = notices.draft_for_regimes(stores, actor=sec, incident_id=inc)
+    assert said.count("#") == 4 and "pipl-authority" in said and "gdpr-subjects" in said
+    with stores.records_session() as s:
+        lines = records.notice_lines(s, incident_id=inc)
+    assert [(x["audience"], x["status"]) for x in lines] == [
+        ("authority", "draft"), ("customers", "draft"), ("authority", "draft"),
+        ("customers", "draft"),
+    ]  # fmt: skip

@@ -30,6 +30,7 @@ from dealvault.incidents import legal_notices as texts
 from dealvault.incidents.models import Incident, IncidentNotice
 from dealvault.incidents.notice_records import get_notice, legal_state, notice_view
 from dealvault.incidents.notice_schemas import BatchOut, NoticeOut
+from dealvault.incidents.service import get_incident as registry_incident
 from dealvault.notices import render
 from dealvault.notices import service as bulk
 from dealvault.notices.models import NoticeBatch
@@ -388,3 +389,13 @@ def list_batches(stores: AppStores, *, actor: Principal, incident_id: int) -> li
         every = bulk.counts_of(s, batch_ids=[b.id for b in batches])
         audit(stores, uow, replace(event, counts={"batches": len(batches)}))
         return [_batch_view(b, every[b.id]) for b in batches]
+
+
+def draft_for_regimes(stores: AppStores, *, actor: Principal, incident_id: int) -> str:
+    """Draft every notice the incident's regimes call for (a drill's "draft notices" step):
+    each with the store's facts and no answers yet; says what was drafted and what is missing."""
+    with stores.records_session() as s:
+        _, regimes, _ = legal_state(s, registry_incident(s, incident_id=incident_id))
+    kinds = [k for k in texts.TITLES if k.split("-")[0] in regimes]
+    drafted = [draft_notice(stores, actor=actor, incident_id=incident_id, kind=k) for k in kinds]
+    return "; ".join(f"{n.kind} #{n.id} (missing {len(n.missing)})" for n in drafted)

@@ -100,3 +100,52 @@ def partner_notices(s: Session, *, incident_id: int) -> list[NoticeOut]:
         .order_by(IncidentNotice.id)
     )
     return [notice_view(s, n) for n in rows]
+
+
+#: who each kind of notice is for
+AUDIENCE = {
+    "pipl-authority": "authority",
+    "gdpr-authority": "authority",
+    "pipl-customers": "customers",
+    "gdpr-subjects": "customers",
+    "partner": "partners",
+}
+
+
+def notice_lines(s: Session, *, incident_id: int) -> list[dict[str, object]]:
+    """One line per notice and per customer notice batch of the incident (kind, status,
+    audience, sent_at, channel, count): what a post-incident report lists. No text."""
+    from dealvault.notices.service import batches_of, counts_of
+
+    out: list[dict[str, object]] = []
+    for n in s.scalars(
+        select(IncidentNotice)
+        .where(IncidentNotice.incident_id == incident_id)
+        .order_by(IncidentNotice.id)
+    ):
+        out.append(
+            {
+                "kind": n.kind,
+                "status": n.status,
+                "audience": AUDIENCE.get(n.kind, ""),
+                "sent_at": n.sent_at,
+                "channel": n.channel,
+                "count": None,
+            }
+        )
+    batches = batches_of(s, ref=f"incident:{incident_id}")
+    counts = counts_of(s, batch_ids=[b.id for b in batches])
+    for b in batches:
+        c = counts[b.id]
+        done = c.get("delivered", 0)
+        out.append(
+            {
+                "kind": f"customer-{b.channel}",
+                "status": f"delivered {done} of {b.customers}",
+                "audience": "customers",
+                "sent_at": b.created_at,
+                "channel": b.channel,
+                "count": b.customers,
+            }
+        )
+    return out
