@@ -224,7 +224,8 @@ DESCRIPTION = next(
 FROZEN_ALLOW = (
     'allow = ["deal.unfreeze", "deal.read", "audit_log", "audit_log.prove", "audit_log.export", '
     '"trace", "alert.read", "alert.ack", "incident.open", "incident.read", "incident.assign", '
-    '"incident.note", "incident.close", "incident.task.add", "incident.task.done"]'
+    '"incident.note", "incident.close", "incident.task.add", "incident.task.done", '
+    '"incident.clock", "incident.notice", "incident.partner_ack"]'
 )
 ADVANCE = '"deal.advance" = { roles = ["seller_steward"], stages = ["preparation", '
 
@@ -544,4 +545,5 @@ def test_show_and_validate_views() -> None:
         "deal.unfreeze", "deal.read", "audit_log", "audit_log.prove", "audit_log.export", "trace",
         "alert.read", "alert.ack", "incident.open", "incident.read", "incident.assign",
         "incident.note", "incident.close", "incident.task.add", "incident.task.done",
+        "incident.clock", "incident.notice", "incident.partner_ack",
     ]  # fmt: skip

@@ -117,6 +117,9 @@ DEAL: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "incident.close": ((SS, SO), ALL),
     "incident.task.add": ((SS, SO), ALL),
     "incident.task.done": ((SS, SO), ALL),
+    "incident.clock": ((SS, SO), ALL),
+    "incident.notice": ((SS, SO), ALL),
+    "incident.partner_ack": ((BB, BC, BR, CO, IM, SO, AU), ALL),
     "audit_log.prove": ((SS, CO, AU), ALL),
     "audit_log.export": ((SS, CO, AU), ALL),
 }
@@ -125,6 +128,7 @@ FROZEN_ALLOWS = {
     "deal.unfreeze", "deal.read", "trace", "audit_log.prove", "audit_log.export", "alert.read",
     "alert.ack", "incident.open", "incident.read", "incident.assign", "incident.note",
     "incident.close", "incident.task.add", "incident.task.done",
+    "incident.clock", "incident.notice", "incident.partner_ack",
 }  # fmt: skip
 GRANTING = {
     "store_role.grant",

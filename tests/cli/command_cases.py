@@ -349,6 +349,30 @@ CASES: dict[str, Case] = {
     ),
     "incident task list": _by_id(("1",), "incident 999 not found"),
     "incident task done": _by_id(("1", "1", "--note", "called"), "incident 999 not found"),
+    "incident clocks": _by_id(("1",), "incident 999 not found"),
+    "incident aware": _by_id(
+        ("1", "--at", "2026-12-01T08:00:00+08:00", "--reason", "the hotline call"),
+        "incident 999 not found",
+    ),
+    "incident regimes": _by_id(("1", "--regime", "gdpr"), "incident 999 not found"),
+    "incident notice draft": _by_id(("1", "--kind", "gdpr-subjects"), "incident 999 not found"),
+    "incident notice finalise": _by_id(("1",), "notice 999 not found"),
+    "incident notice list": _by_id(("1",), "incident 999 not found"),
+    "incident notice show": _by_id(("1",), "notice 999 not found"),
+    "incident notice mark-sent": _by_id(
+        ("2", "--at", "2026-12-07T09:00:00+08:00", "--channel", "sms"), "notice 999 not found"
+    ),
+    "incident notice customers": _by_id(
+        ("1", "--channel", "sms", "--out", "{T}/sms.csv"), "incident 999 not found"
+    ),
+    "incident notice status": _by_id(("1", "{W}/status.csv"), "incident 999 not found"),
+    "incident notice partner": _by_id(
+        ("1", "--contact", "security desk"), "incident 999 not found"
+    ),
+    "incident notice ack": _by_id(("3",), "notice 999 not found", actor=CLEAN),
+    "incident notice verify": Case(
+        ("{W}/partner.note", "--key", "{vkey}"), actor=None, empty_home=STORELESS
+    ),
     "package review": _by_id(
         ("1", "--report", "{W}/report.json"), "transfer package 999 not found", actor=COUNSEL
     ),

@@ -126,6 +126,25 @@ READS: dict[str, Reads] = {
     "policy validate FILE": Reads("policy validate", ("{file}",), None),
     "policy set FILE": Reads("policy set", ("{file}", "--deal", "d1", "--comment", "c")),
     "monitor rules validate FILE": Reads("monitor rules validate", ("{file}",), None),
+    "incident clocks --set": Reads("incident clocks", ("1", "--set", "{file}")),
+    "incident notice draft --answers": Reads(
+        "incident notice draft",
+        ("1", "--kind", "pipl-authority", "--answers", "{file}"),
+        codes=_but(BAD_INPUT, empty=None),
+    ),
+    "incident notice status FILE": Reads(
+        "incident notice status",
+        ("1", "{file}"),
+        codes={**BAD_INPUT, "bad_row": 2},
+        bad_row=b"delivery_id,status,at\n1-000001,lost,2026-12-07T10:00:00Z\n",
+        names_row=("row 2", "column 'status'"),
+    ),
+    # a file that is no signed partner notice does not verify (6)
+    "incident notice verify FILE": Reads(
+        "incident notice verify",
+        ("{file}", "--key", "{vkey}"),
+        None,
+    ),
     "monitor rules set FILE": Reads("monitor rules set", ("{file}", "--comment", "c"), OPERATOR),
     "backup verify FILE": Reads("backup verify", ("{file}",), OPERATOR, _but(BAD_INPUT, missing=3)),
     "backup verify --identity": Reads(
@@ -189,6 +208,15 @@ READS_DIR: dict[str, Reads] = {
 }
 
 WRITES: dict[str, Writes] = {
+    "incident notice customers --out": Writes(
+        "incident notice customers", ("1", "--channel", "sms", "--out", "{out}")
+    ),
+    "incident notice show --out": Writes(
+        "incident notice show", ("2", "--out", "{out}"), name="notice.html"
+    ),
+    "incident notice partner --out": Writes(
+        "incident notice partner", ("1", "--contact", "desk", "--out", "{out}"), name="p.note"
+    ),
     "rejects --out": Writes("rejects", ("1", *D1, "--out", "{out}")),
     "inventory --html": Writes("inventory", (*CRM, "--html", "{out}"), name="inventory.html"),
     "disclose --out": Writes("disclose", (*DISCLOSE, "--out", "{out}")),

@@ -108,6 +108,16 @@ def invoke(home: Path, *args: str) -> Result:
     return CliRunner().invoke(app, list(args), env=environment(home))
 
 
+#: the incident team's answers for its notices (tests/incidents/test_legal_notices.py)
+ANSWERS = """handler = "洁净日化有限公司"
+cause = "外部人员获取了竞购方的副本"
+harm = "可能收到诈骗电话"
+measures_taken = "冻结交易，撤销访问"
+individual_steps = "警惕冒充客服的来电"
+contact = "400-000-0000"
+"""
+
+
 @dataclass(frozen=True)
 class World:
     """Where everything is, and the values the command table fills in."""
@@ -206,6 +216,21 @@ def build(work: Path) -> World:
     run("monitor", "run", **op)
     # incident #1 (deal d1), opened from alert #1
     run("incident", "open", "--from-alert", "1", "--title", "a read above the ceiling")
+    # its notices (docs/monitoring.md "Notices and legal clocks"): #1 a complete draft, #2 the
+    # final customers' notice, #3 a partner notice; customer batch #1 by SMS
+    (work / "answers.toml").write_text(ANSWERS, encoding="utf-8")
+    draft = ("incident", "notice", "draft", "1", "--kind", "pipl-customers", "--answers",
+             str(work / "answers.toml"))  # fmt: skip
+    run(*draft)
+    run(*draft)
+    run("incident", "notice", "finalise", "2")
+    run("incident", "notice", "partner", "1", "--contact", "security desk", "--out",
+        str(work / "partner.note"))  # fmt: skip
+    run("incident", "notice", "customers", "1", "--channel", "sms", "--out", str(work / "sms.csv"))
+    (work / "status.csv").write_text(
+        "delivery_id,status,at\n1-000001,delivered,2026-12-07T10:00:00+08:00\n", encoding="utf-8"
+    )
+    vkey = run("audit", "key", "show", "--json", **op)["verifier_key"]
     # task #1 of incident #1, the steward's
     run("incident", "task", "add", "1", "--title", "ask the clean team", "--owner", STEWARD,
         "--due", "2d")  # fmt: skip
@@ -223,5 +248,6 @@ def build(work: Path) -> World:
         "backup": backup,
         "phone": ROWS[0]["手机号"],
         "sha": hashlib.sha256((work / "signed.pdf").read_bytes()).hexdigest(),
+        "vkey": vkey,
     }
     return World(work=work, home=home, values=values)

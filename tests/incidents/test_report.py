@@ -21,6 +21,7 @@ from dealvault.documents import pdf_from_html
 from dealvault.errors import Forbidden
 from dealvault.flows import incident_tasks, incidents
 from dealvault.flows.context import AppStores
+from dealvault.flows.incident_notices import draft_for_regimes
 from dealvault.flows.incident_report import incident_report
 from dealvault.incidents.report import render_html
 from tests.incidents.conftest import ANALYST, ROWS, SECURITY, Scene, release
@@ -40,6 +41,7 @@ def _incident(stores: AppStores, keyring: KeyRing, scene: Scene) -> int:
     incident_tasks.add_task(stores, actor=OFFICER, incident_id=inc.id,
                             title="collect the certificate", owner=SECURITY,
                             due=utcnow() + timedelta(days=2))  # fmt: skip
+    draft_for_regimes(stores, actor=OFFICER, incident_id=inc.id)
     return inc.id
 
 
@@ -59,6 +61,8 @@ def test_the_report_holds_every_section_and_no_personal_value(
     lessons = html.split("5. Lessons learnt")[1].split("6. Follow-up")[0]
     assert "asked Bidder A" not in lessons  # a note is not a lesson
     assert "Bidder A" in html.split("3. Impact")[1].split("4. Notices")[0]
+    notices = html.split("4. Notices")[1].split("5. Lessons")[0]
+    assert "pipl-authority" in notices and "draft" in notices
     for row in ROWS:
         for value in row.values():
             if len(value) >= 6:

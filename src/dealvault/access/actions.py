@@ -134,6 +134,9 @@ CATALOGUE: dict[str, ActionDef] = {
         _a("incident.close", _D, "close an incident with its resolution"),
         _a("incident.task.add", _D, "give an incident a task with an owner and a due time"),
         _a("incident.task.done", _D, "mark an incident's task as done"),
+        _a("incident.clock", _D, "set an incident's awareness time and legal regimes"),
+        _a("incident.notice", _D, "draft, finalise, send and deliver an incident's notices"),
+        _a("incident.partner_ack", _D, "acknowledge an incident notice for one's organisation"),
         _a("audit_log.prove", _D, "write an inclusion proof for one event of the deal"),
         _a("audit_log.export", _D, "export the deal's audit events as an offline bundle"),
     )

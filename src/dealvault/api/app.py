@@ -104,6 +104,7 @@ def create_app(
         routes_audit,
         routes_closing,
         routes_deals,
+        routes_incident_notices,
         routes_incidents,
         routes_monitor,
     )
@@ -181,5 +182,6 @@ def create_app(
     app.include_router(routes_audit.router)
     app.include_router(routes_monitor.router)
     app.include_router(routes_incidents.router)
+    app.include_router(routes_incident_notices.router)
     mount_web(app)
     return app

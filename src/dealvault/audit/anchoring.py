@@ -55,6 +55,18 @@ SECURITY_ACTIONS: Final = frozenset(
         "incident.impact",
         "incident.task.add",
         "incident.task.done",
+        # legal clocks and notices: awareness time, regimes, notices drafted, finalised, sent,
+        # delivered in bulk, delivery status imported, partner notices and acknowledgements
+        "incident.aware",
+        "incident.regimes",
+        "incident.clocks_set",
+        "incident.notice_draft",
+        "incident.notice_finalise",
+        "incident.notice_sent",
+        "incident.notice_customers",
+        "incident.notice_status",
+        "incident.partner_notice",
+        "incident.partner_ack",
     }
 )
 """Further security-relevant actions, by exact name."""
@@ -118,6 +130,9 @@ ROUTINE_ACTIONS: Final = frozenset(
         "incident.show",
         "incident.timeline",
         "incident.task.list",
+        "incident.clocks",
+        "incident.notice_list",
+        "incident.notice_show",
     }
 )
 """Actions that are not anchored one by one (periodic checkpoints cover them)."""

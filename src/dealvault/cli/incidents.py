@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from dealvault.cli.context import get
+from dealvault.cli.incident_notices import CLOCK_COLUMNS, clock_rows
 from dealvault.cli.output import kv_table, print_json, table
 from dealvault.errors import Invalid
 from dealvault.files import check_output_file
@@ -33,6 +34,9 @@ incident_app.add_typer(task_app, name="task")
 
 
 def register(app: typer.Typer) -> None:
+    from dealvault.cli import incident_notices
+
+    incident_notices.register(incident_app)
     app.add_typer(incident_app, name="incident")
 
 
@@ -70,6 +74,14 @@ def _show(ctx: typer.Context, i: IncidentOut, json_out: bool) -> None:
     )
     if i.tasks:
         _tasks(ctx, i.tasks, f"tasks of incident #{i.id}")
+    if i.clocks:
+        c.console.print(table("legal clocks", CLOCK_COLUMNS, clock_rows(i.clocks)))
+    for n in i.partner_notices:
+        acked = ", ".join(f"{a.organisation} ({a.email})" for a in n.acknowledged) or "-"
+        c.console.print(
+            f"partner notice #{n.id}: acknowledged by {acked}; waiting for "
+            f"{', '.join(n.waiting) or 'nobody'}"
+        )
     if i.timeline is not None:
         _timeline(ctx, i.timeline, f"timeline of incident #{i.id}")
 

@@ -13,6 +13,7 @@ import dealvault.crypto.models
 import dealvault.incidents.drills
 import dealvault.incidents.models
 import dealvault.monitor.models
+import dealvault.notices.models
 import dealvault.transfer.models
 import dealvault.vault.models  # noqa: F401
 from dealvault.db.base import Base, KeyBase

@@ -34,6 +34,7 @@ from dealvault.flows.context import AppStores
 from dealvault.flows.disclosure import disclose
 from dealvault.flows.guard import audit, authorize
 from dealvault.flows.importing import ImportRequest, import_source
+from dealvault.flows.incident_notices import draft_for_regimes
 from dealvault.flows.release import DisclosureRequest
 from dealvault.flows.store import grant_role, revoke_role
 from dealvault.incidents import drills as records
@@ -100,7 +101,8 @@ def run_drill(
 ) -> DrillOut:
     """Run the drill as the operator ``actor``; ``steward`` and ``trainer`` are the drill's
     own people (:data:`STEWARD`, :data:`TRAINER`). ``draft_notices`` drafts the notices of an
-    incident (its id) and says what it drafted."""
+    incident (its id) and says what it drafted (default: those its legal regimes call for,
+    by the drill steward)."""
     if not 10 <= customers <= 100_000:
         raise Invalid("a drill deal holds 10 to 100,000 invented customers (--customers)")
     if (steward.email, trainer.email) != (STEWARD, TRAINER):
@@ -165,9 +167,11 @@ def run_drill(
             f"{found.customers} customers reached (of {customers} released), "
             f"{len(found.recipients)} recipient(s)",
         )
-        if draft_notices is not None:
-            what = run.timed("draft notices", lambda: draft_notices(opened.id), response=True)
-            run.check(True, what)
+        drafting = draft_notices or (
+            lambda incident: draft_for_regimes(stores, actor=steward, incident_id=incident)
+        )
+        what = run.timed("draft notices", lambda: drafting(opened.id), response=True)
+        run.check(bool(what), what or "no notice was drafted")
     except DealvaultError as exc:
         run.failed(_next_step(run), exc)
     with stores.unit_of_work() as uow:

@@ -10,9 +10,10 @@ from dealvault.access.principal import Principal
 from dealvault.db.base import utcnow
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit
-from dealvault.flows.incidents import _authorized, analyse_impact, timeline_of
+from dealvault.flows.incidents import _authorized, compute_impact, timeline_of
 from dealvault.incidents import service as registry
-from dealvault.incidents.report import AlertLine, IncidentReport
+from dealvault.incidents.notice_records import notice_lines
+from dealvault.incidents.report import AlertLine, IncidentReport, NoticeLine
 
 
 def incident_report(stores: AppStores, *, actor: Principal, incident_id: int) -> IncidentReport:
@@ -30,7 +31,7 @@ def incident_report(stores: AppStores, *, actor: Principal, incident_id: int) ->
         incident = registry.incident_view(s, row)
         incident.timeline = timeline_of(s, row, incident.people)
         alerts = registry.load_alerts(s, alert_ids=incident.alerts) if incident.alerts else []
-        found = analyse_impact(s, row)
+        found = compute_impact(s, row)
         out = IncidentReport(
             incident=incident,
             impact=found,
@@ -44,6 +45,9 @@ def incident_report(stores: AppStores, *, actor: Principal, incident_id: int) ->
                     froze=bool(a.froze),
                 )
                 for a in alerts
+            ],
+            notices=[
+                NoticeLine.model_validate(line) for line in notice_lines(s, incident_id=row.id)
             ],
             generated_at=utcnow(),
             generated_by=actor.email,

@@ -22,6 +22,7 @@ from dealvault.errors import Invalid
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import acting, audit, authorize, completed, enforce
 from dealvault.incidents import impact as analysis
+from dealvault.incidents import notice_records as records
 from dealvault.incidents import service as registry
 from dealvault.incidents.models import Incident
 from dealvault.incidents.schemas import ImpactOut, IncidentOut, TimelineEntry
@@ -131,6 +132,8 @@ def show_incident(
         out = registry.incident_view(s, row)
         if with_timeline:
             out.timeline = timeline_of(s, row, out.people)
+        out.clocks = records.clocks_of(s, row, now=utcnow())
+        out.partner_notices = records.partner_notices(s, incident_id=row.id)
         audit(stores, uow, event)
         return out
 
@@ -291,7 +294,7 @@ def impact(stores: AppStores, *, actor: Principal, incident_id: int) -> ImpactOu
             action="incident.read",
             event_action="incident.impact",
         )
-        out = analyse_impact(s, row)
+        out = compute_impact(s, row)
         audit(
             stores,
             uow,
@@ -307,9 +310,9 @@ def impact(stores: AppStores, *, actor: Principal, incident_id: int) -> ImpactOu
         return out
 
 
-def analyse_impact(s: Session, row: Incident) -> ImpactOut:
+def compute_impact(s: Session, row: Incident, *, started: float | None = None) -> ImpactOut:
     """The impact analysis of ``row`` (decided by the caller)."""
-    started = time.perf_counter()
+    started = time.perf_counter() if started is None else started
     d = access.get_deal(s, code=row.deal)
     end = row.window_end or utcnow()
     people = registry.people_involved(s, row)
@@ -329,7 +332,7 @@ def analyse_impact(s: Session, row: Incident) -> ImpactOut:
     held = analysis.minors_imported(s, deal=d, datasets=files) if files else 0
     bound = min(held, int(found["customers"]))
     found |= {"minors": 0 if bound == 0 else None, "minors_at_most": bound}
-    return ImpactOut.model_validate(
+    out = ImpactOut.model_validate(
         {
             "incident": row.id,
             "deal": row.deal,
@@ -339,3 +342,4 @@ def analyse_impact(s: Session, row: Incident) -> ImpactOut:
             "seconds": round(time.perf_counter() - started, 3),
         }
     )
+    return out

@@ -24,6 +24,7 @@ from dealvault.flows.admin import apply_freeze
 from dealvault.flows.alert_delivery import Delivery, deliver_pending
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit, authorize, person_of
+from dealvault.flows.legal_clocks import clock_alerts
 from dealvault.monitor import engine, events, integrity, profiles
 from dealvault.monitor.alerts import record_hits
 from dealvault.monitor.hits import HITS, Context, day_start, local_day
@@ -120,6 +121,16 @@ def run_monitor(
         after = None if after is None else (progress.last if progress.last is not None else after)
         if done:
             break
+    with stores.unit_of_work() as uow:  # the incidents' legal clocks (flows/legal_clocks.py)
+        lock_state(uow.records)  # runs queue here too: a clock's alert is raised once
+        clocks = clock_alerts(uow, rules=active_rules(uow.records), now=utcnow())
+        if clocks:
+            progress.new += [a.id for a in clocks]
+            audit(
+                stores,
+                uow,
+                replace(allowed, objects={"clocks": "legal"}, counts={"alerts_new": len(clocks)}),
+            )
     delivered = failed = 0
     if delivery is not None and progress.new:
         delivered, failed = deliver_pending(stores, delivery, ids=progress.new)

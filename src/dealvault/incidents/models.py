@@ -91,3 +91,61 @@ class IncidentTask(Base):
     done_by: Mapped[str | None] = mapped_column(String(254), nullable=True)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class IncidentLegal(Base):
+    """An incident's legal clock settings: when the store became aware of it (None: when it
+    was opened), why that time was set, and the regimes whose clocks run (JSON list)."""
+
+    __tablename__ = "incident_legal"
+
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), primary_key=True)
+    aware_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    aware_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    regimes: Mapped[str] = mapped_column(Text, default='["pipl"]')
+    #: the clocks file in force for this incident (its text; None: the shipped file)
+    clocks: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_by: Mapped[str] = mapped_column(String(254))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class IncidentNotice(Base):
+    """A notice of an incident: to an authority or the affected customers (a legal text in
+    draft, final, then sent), or to the partners (a signed note, final when issued). The text
+    stays here, never in the audit log."""
+
+    __tablename__ = "incident_notices"
+    __table_args__ = (Index("ix_incident_notices_incident", "incident_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    language: Mapped[str] = mapped_column(String(8))
+    #: the team's answers (JSON object), the store's facts (JSON object), fields missing (JSON)
+    answers: Mapped[str] = mapped_column(Text, default="{}")
+    facts: Mapped[str] = mapped_column(Text, default="{}")
+    missing: Mapped[str] = mapped_column(Text, default="[]")
+    #: the rendered HTML (legal notices) or the signed note (partner notices)
+    body: Mapped[str] = mapped_column(Text, default="")
+    sha256: Mapped[str] = mapped_column(String(64), default="")
+    #: partner notices: the organisations it is addressed to (JSON list)
+    addressees: Mapped[str] = mapped_column(Text, default="[]")
+    created_by: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finalised_by: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    finalised_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    sent_by: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    channel: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class PartnerAck(Base):
+    """A partner organisation's acknowledgement of a partner notice, by one of its people."""
+
+    __tablename__ = "incident_partner_acks"
+
+    notice_id: Mapped[int] = mapped_column(ForeignKey("incident_notices.id"), primary_key=True)
+    organisation: Mapped[str] = mapped_column(String(200), primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -30,7 +30,7 @@ class NoticeLine(BaseModel):
     """A notice of the incident: to an authority, to customers or to partners."""
 
     kind: str
-    status: str = Field(description="draft, final or sent")
+    status: str = Field(description="draft, final, sent; a batch: delivered N of M")
     audience: str = ""
     sent_at: datetime | None = None
     channel: str | None = None

@@ -7,6 +7,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from dealvault.incidents.clocks import ClockOut
+from dealvault.incidents.notice_schemas import NoticeOut
+
 #: the roles of an incident team
 TEAM_ROLES = ("lead", "security", "legal", "communications")
 SEVERITIES = ("info", "warning", "critical")
@@ -82,6 +85,12 @@ class IncidentOut(BaseModel):
     tasks: list[TaskOut] = Field(default_factory=list)
     overdue: int = Field(default=0, description="Tasks still open after their due time.")
     timeline: list[TimelineEntry] | None = None
+    clocks: list[ClockOut] = Field(
+        default_factory=list, description="The legal clocks (shown by 'incident show')."
+    )
+    partner_notices: list[NoticeOut] = Field(
+        default_factory=list, description="Partner notices: who acknowledged, who has not."
+    )
 
 
 class RecipientImpact(BaseModel):

@@ -383,3 +383,16 @@ def _customer_keys(
             )
         )
     return keys
+
+
+def customers_of(
+    uow: UnitOfWork,
+    keyring: KeyRing,
+    *,
+    dataset: Dataset,
+    wanted: Sequence[Category],
+    records: Sequence[int],
+) -> pl.DataFrame:
+    """The active customers ``records`` of ``dataset``, decrypted (one key per customer):
+    ``record_id, subject_id`` and the fields of the ``wanted`` categories (bulk notices)."""
+    return _customer_frame(uow, keyring, dataset=dataset, wanted=wanted, records=records)

@@ -1,7 +1,7 @@
 """incident_tasks: an incident's tasks with owners and due times
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 Create Date: 2026-12-07 16:00:00.000000
 
 Incident response (issue 19, docs/monitoring.md "Tasks"): what must be done for an incident,
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0018"
-down_revision: str | None = "0016"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
