@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field
 
 from dealvault.api.cookies import forget_session, keep_session
-from dealvault.api.deps import Actor, Client, Ctx, Signing
+from dealvault.api.deps import Actor, Client, Ctx, Device, Signing
 from dealvault.api.errors import COMMON, MAILING, Text, error_responses
 from dealvault.flows import accounts, own_account, passkeys, signin
 
@@ -59,11 +59,12 @@ def _signed_in(response: Response, ctx: Ctx, out: accounts.SignIn) -> SignedIn:
 
 
 @router.post("/auth/login")
-def login(body: LoginIn, response: Response, ctx: Ctx, client: Client) -> SignedIn:
+def login(body: LoginIn, response: Response, ctx: Ctx, client: Client, device: Device) -> SignedIn:
     """Check e-mail and password; the session then needs its second factor."""
     out = signin.login(
-        ctx.stores, rules=ctx.rules, email=body.email, password=body.password, client=client
-    )
+        ctx.stores, rules=ctx.rules, email=body.email, password=body.password, client=client,
+        device=device,
+    )  # fmt: skip
     return _signed_in(response, ctx, out)
 
 
