@@ -104,6 +104,7 @@ def test_a_new_device_alerts_once_and_again_over_history(
 ) -> None:
     """The first device is no alert; a second one is, once (however often it is used and
     however often the monitor runs); run over history, the same alert and no other."""
+    register(stores)  # a log key: the log is verified at the end
     append(stores, clock, T0, [read(ANALYST, world.deal, 5, device="dev:1111")])
     run_monitor(stores, actor=OP)
     assert _alerts(stores) == []
@@ -133,6 +134,7 @@ def test_a_new_device_alerts_once_and_again_over_history(
     assert (rebuilt.details, rebuilt.count, rebuilt.window_start) == (
         alert.details, 1, alert.window_start
     )  # fmt: skip
+    assert auditing.verify(stores, actor=OP).ok  # bodies with a device verify as any other
 
 
 def test_a_critical_alert_freezes_its_deal_once(
