@@ -49,6 +49,9 @@ def test_the_device_cookie_is_set_at_sign_in_kept_and_recorded_hashed(server: Se
     assert ("auth.password", "deny") in actions and ("auth.password", "allow") in actions
     assert ("auth.second_factor", "allow") in actions and ("deal.list", "allow") in actions
     assert all(e["authn"] for e in mine if e["action"] == "deal.list")
+    signed_up = device_id(first.http.cookies.get(COOKIE))
+    enrolled = [e["action"] for e in log if e.get("device") == signed_up]
+    assert enrolled[:2] == ["account.activate", "account.totp_begin"]
     everything = b"\n".join(_log(server))
     for value in (raw, first.http.cookies.get(COOKIE)):
         assert value is not None and value.encode() not in everything

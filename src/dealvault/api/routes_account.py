@@ -91,11 +91,14 @@ def logout(response: Response, ctx: Ctx, actor: Signing) -> None:
 
 
 @router.post("/account/activate")
-def activate(body: LinkIn, response: Response, ctx: Ctx, client: Client) -> SignedIn:
+def activate(
+    body: LinkIn, response: Response, ctx: Ctx, client: Client, device: Device
+) -> SignedIn:
     """Follow an invitation: set the password (then set up a second factor)."""
     out = accounts.activate(
-        ctx.stores, rules=ctx.rules, secret=body.secret, password=body.password, client=client
-    )
+        ctx.stores, rules=ctx.rules, secret=body.secret, password=body.password, client=client,
+        device=device,
+    )  # fmt: skip
     return _signed_in(response, ctx, out)
 
 

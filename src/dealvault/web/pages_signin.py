@@ -149,14 +149,15 @@ def invite(
     password: Field,
     again: Field,
 ) -> Response:
+    raw, fresh = browser_device(request)
     try:
         _same(password, again)
         out = accounts.activate(
-            ctx.stores, rules=ctx.rules, secret=secret, password=password, client=client
-        )
+            ctx.stores, rules=ctx.rules, secret=secret, password=password, client=client,
+            device=device_id(raw),
+        )  # fmt: skip
     except DealvaultError as exc:
         return render(request, viewer, "signin/invite.html", status=400, error=str(exc))
-    raw, fresh = browser_device(request)
     who, _ = signin.session_principal(
         ctx.stores, rules=ctx.rules, secret=out.secret, client=client, device=device_id(raw)
     )
