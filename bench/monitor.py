@@ -3,8 +3,8 @@
 Builds a fresh SQLite store in ``bench/out/monitor-*`` with a seller, two deals and 60 people
 in five roles, and appends ``--events N`` events (default 200,000) spread over ``--days``
 days (default 30) of working hours: pages of views, downloads, look-ups, sign-ins from a few
-client addresses, refusals (above the grant, on a frozen deal, after an agreement lapsed),
-key rotations, with a few people reading far more on their last day. Then it times
+client addresses and devices, refusals (above the grant, on a frozen deal, after an agreement
+lapsed), key rotations, with a few people reading far more on their last day. Then it times
 ``flows.monitoring.run_monitor`` over the whole log from the first event (every shipped
 rule, the profiles rebuilt, the log's leaves and checkpoints checked, alerts written), and an
 incremental run over the last ``--tail`` events (default 20,000) with the baselines in
@@ -89,9 +89,12 @@ def _people() -> list[tuple[str, str, str]]:
 def _event(rng: random.Random, who: str, deal: str, heavy: bool) -> EventIn:
     home = int(who[1:3])  # each person's own address; now and then another one
     client = f"10.0.{home}.1" if rng.random() < 0.997 else f"10.9.{home}.{rng.randrange(250)}"
+    # each person's own device (a hash, as recorded); now and then a new one
+    device = f"dev:{home:016x}" if rng.random() < 0.999 else f"dev:{rng.getrandbits(64):016x}"
     roll = rng.random()
     base: dict[str, Any] = {"actor": who, "deal": deal, "authn": "password+totp",
-                            "session": "s" + who[:3], "client": client}  # fmt: skip
+                            "session": "s" + who[:3], "client": client,
+                            "device": device}  # fmt: skip
     if roll < 0.55:  # a page of a view
         rows = 50 * (20 if heavy else 1)
         return EventIn(action="disclose", decision="allow",

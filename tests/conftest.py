@@ -34,6 +34,14 @@ REQUIRE_PG = os.environ.get("DEALVAULT_REQUIRE_POSTGRES") == "1"
 _pg_state: dict[str, str | None] = {}
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _device_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The remote CLI's device file of the tests: never the user's own."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DEALVAULT_DEVICE_FILE", str(tmp_path_factory.mktemp("cli") / "device"))
+        yield
+
+
 def _postgres_problem() -> str | None:
     """None when PostgreSQL is usable, else why not (cached)."""
     if "problem" not in _pg_state:

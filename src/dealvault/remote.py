@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import polars as pl
 
+from dealvault.access import device as dev
 from dealvault.access.schemas import DealOut
 from dealvault.errors import (
     Conflict,
@@ -48,6 +49,28 @@ def login_file() -> Path:
         return Path(given)
     base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
     return base / "dealvault" / "login.json"
+
+
+def device_file() -> Path:
+    """Where the remote CLI keeps its device value: DEALVAULT_DEVICE_FILE, else next to the
+    login file (mode 0600)."""
+    given = os.environ.get("DEALVAULT_DEVICE_FILE")
+    return Path(given) if given else login_file().parent / "device"
+
+
+def device_value(path: Path | None = None) -> str:
+    """This installation's device value, sent as the device header with every request: made
+    once (random, mode 0600) and kept, so the server tells this computer from others without
+    learning anything about it. A damaged file is made again."""
+    path = path or device_file()
+    if path.exists():
+        raw = read_secret_text(path, what="device file").strip()
+        if dev.valid(raw):
+            return raw
+    raw = dev.new_value()
+    ensure_private_dir(path.parent, what=None)
+    write_private(path, raw + "\n")
+    return raw
 
 
 @dataclass(frozen=True)
@@ -105,7 +128,7 @@ class Remote:
 
     def __init__(self, login: Login, *, transport: httpx.BaseTransport | None = None) -> None:
         self.login = login
-        headers = {"User-Agent": "dealvault-cli"}
+        headers = {"User-Agent": "dealvault-cli", dev.HEADER: device_value()}
         if login.kind == "token":
             headers["Authorization"] = f"Bearer {login.secret}"
         else:
@@ -347,7 +370,11 @@ def sign_in(
 ) -> Login:
     """Password, then TOTP (or a recovery) code: a signed-in session."""
     http = httpx.Client(
-        base_url=server.rstrip("/"), verify=ca_file or True, timeout=60, transport=transport
+        base_url=server.rstrip("/"),
+        headers={dev.HEADER: device_value()},
+        verify=ca_file or True,
+        timeout=60,
+        transport=transport,
     )
     try:
         r = http.post("/api/auth/login", json={"email": email, "password": password})

@@ -122,6 +122,34 @@ def test_new_address_once_the_person_has_one() -> None:
     assert "10.0.0.2" in got.get_column("explanation")[0]
 
 
+@pytest.mark.parametrize(("min_known", "fired"), [(1, [1001, 1003]), (2, [1003]), (3, [])])
+def test_new_device_once_the_person_has_min_known(min_known: int, fired: list[int]) -> None:
+    """ANA knows one device; the batch brings two new ones (each used twice)."""
+    known = pl.DataFrame({"actor": [ANA], "device": ["dev:aaaa"], "first_seq": [1]})
+    batch = [
+        ev(1000, T0, device="dev:aaaa"),
+        ev(1001, T0, device="dev:bbbb"),
+        ev(1002, T0, device="dev:bbbb"),  # the same new device again: no second hit
+        ev(1003, T0, device="tok:tok_1"),
+        ev(1004, T0, device="tok:tok_1"),
+        ev(1005, T0, client="10.0.0.9"),  # no device (the local CLI, an old event)
+    ]
+    got = hits(rule("new_device", min_known=min_known), batch, context(1000, devices=known))
+    assert got.get_column("seq").to_list() == fired
+    if fired:
+        assert set(got.get_column("subject")) == {ANA}
+        device = {1001: "dev:bbbb", 1003: "tok:tok_1"}[fired[0]]
+        assert f"acted from the device {device}" in got.get_column("explanation")[0]
+        assert json.loads(got.get_column("details")[0])["known"] == min_known
+
+
+def test_new_device_everyone_has_a_first_one() -> None:
+    batch = [ev(1000, T0, actor=BOB, device="dev:cccc"), ev(1001, T0, actor=BOB, device="dev:cccc")]
+    assert hits(rule("new_device"), batch, context(1000)).is_empty()
+    known = pl.DataFrame({"actor": [BOB], "device": ["dev:cccc"], "first_seq": [1]})
+    assert hits(rule("new_device"), batch, context(1000, devices=known)).is_empty()
+
+
 @pytest.mark.parametrize(("gap", "fires"), [(599, True), (600, False)])
 def test_two_addresses_within_minutes(gap: int, fires: bool) -> None:
     batch = [

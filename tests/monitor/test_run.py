@@ -99,6 +99,44 @@ def test_baselines_are_kept_between_runs_and_rebuilt_from_history(
     assert again.details == details and again.count == 1
 
 
+def test_a_new_device_alerts_once_and_again_over_history(
+    stores: AppStores, clock: Clock, world: World
+) -> None:
+    """The first device is no alert; a second one is, once (however often it is used and
+    however often the monitor runs); run over history, the same alert and no other."""
+    register(stores)  # a log key: the log is verified at the end
+    append(stores, clock, T0, [read(ANALYST, world.deal, 5, device="dev:1111")])
+    run_monitor(stores, actor=OP)
+    assert _alerts(stores) == []
+    append(stores, clock, T0 + timedelta(days=1), [
+        read(ANALYST, world.deal, 5, device="dev:1111"),
+        read(ANALYST, world.deal, 5, device="dev:2222"),
+        read(ANALYST, world.deal, 5, device="dev:2222"),
+    ])  # fmt: skip
+    assert len(run_monitor(stores, actor=OP).alerts_new) == 1
+    append(stores, clock, T0 + timedelta(days=2), [read(ANALYST, world.deal, 5, device="dev:2222")])
+    assert run_monitor(stores, actor=OP).alerts_new == []
+    (alert,) = _alerts(stores)
+    assert (alert.rule, alert.kind, alert.severity, alert.subject, alert.count) == (
+        "new-device", "new_device", "info", ANALYST, 1
+    )  # fmt: skip
+    assert alert.details == {"device": "dev:2222", "known": 1}
+    assert "acted from the device dev:2222, which they never used before" in alert.explanation
+    with stores.records_session() as s:
+        kept = s.execute(text("SELECT device FROM monitor_devices ORDER BY first_seq")).scalars()
+        assert list(kept) == ["dev:1111", "dev:2222"]
+    again = run_monitor(stores, actor=OP, from_seq=0)
+    assert again.alerts_new == again.alerts_grown == []
+    with stores.unit_of_work() as uow:  # forget the alert and learn everything again
+        uow.records.execute(text("DELETE FROM alerts"))
+    run_monitor(stores, actor=OP, from_seq=0)
+    (rebuilt,) = _alerts(stores)
+    assert (rebuilt.details, rebuilt.count, rebuilt.window_start) == (
+        alert.details, 1, alert.window_start
+    )  # fmt: skip
+    assert auditing.verify(stores, actor=OP).ok  # bodies with a device verify as any other
+
+
 def test_a_critical_alert_freezes_its_deal_once(
     stores: AppStores, clock: Clock, world: World
 ) -> None:

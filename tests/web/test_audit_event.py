@@ -157,3 +157,20 @@ def test_a_bidder_gets_no_event_bundle_or_report(server: Server) -> None:
         assert "application/zip" not in r.headers["content-type"]
     refused = [e for e in events(server, "audit.export") if e["actor"] == ANALYST]
     assert refused and refused[-1]["decision"] == "deny"
+
+
+def test_the_event_page_shows_the_device_hash(server: Server) -> None:
+    me = auditor(server)
+    assert me.get(BASE).status_code == 200  # recorded with the auditor's device
+    with server.stores.records_session() as s:
+        bodies = s.execute(
+            select(AuditEvent.seq, AuditEvent.body).where(AuditEvent.deal == "clean-2026")
+        ).all()
+    seq, device = next(
+        (q, d) for q, b in bodies if (d := json.loads(bytes(b)).get("device")) is not None
+    )
+    assert device.startswith("dev:") and len(device) == 20
+    page = me.get(f"{BASE}/events/{seq}")
+    assert f"<dt>Device</dt><dd><code>{device}</code></dd>" in page.text
+    zh = me.http.get(f"{BASE}/events/{seq}", params={"lang": "zh"})
+    assert "<dt>设备</dt>" in zh.text

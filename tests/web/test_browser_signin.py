@@ -12,7 +12,9 @@ from typing import Any
 import pyotp
 import pytest
 
+from dealvault.access.device import COOKIE, device_id
 from tests.api.conftest import ANALYST, PASSWORD, Server
+from tests.api.test_signin import events
 from tests.web.conftest import new_page
 from tests.web.live import Live, axe_violations, screenshot
 from tests.web.test_signin_pages import invite
@@ -86,6 +88,11 @@ def test_sign_in_with_password_and_code_in_chinese(
     page.get_by_role("button", name="登录", exact=True).click()
     assert page.get_by_role("heading", name="我的交易").is_visible()
     assert page.csp == []
+    # the browser kept the device cookie set by the first attempt; events name its hash
+    (cookie,) = [c for c in page.context.cookies() if c["name"] == COOKIE]
+    assert cookie["secure"] and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    seen = {e.get("device") for e in events(server, "auth.password")}
+    assert device_id(cookie["value"]) in seen
     page.context.close()
 
 

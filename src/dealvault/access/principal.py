@@ -32,8 +32,10 @@ class Authn(StrEnum):
 @dataclass(frozen=True)
 class Principal:
     """The acting person (by e-mail), how they were authenticated, and the session or token
-    and client address behind the request where there is one. Flows look the person up in
-    their own transaction; nothing but an edge builds a principal."""
+    and client address behind the request where there is one, and the device (a hash of the
+    browser's device cookie or the client's device header, or the API token standing in for
+    it: ``access.device``). Flows look the person up in their own transaction; nothing but an
+    edge builds a principal."""
 
     email: str
     authn: Authn
@@ -41,6 +43,7 @@ class Principal:
     client: str | None = None
     #: what an API token may do (None: no token, everything the person's roles allow)
     scopes: frozenset[str] | None = None
+    device: str | None = None
 
     @property
     def second_factor(self) -> bool:

@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from dealvault.access import device as dev
 from dealvault.access.principal import Principal
 from dealvault.access.scopes import INCOMPLETE
 from dealvault.accounts import secrets as sec
@@ -75,18 +76,32 @@ def _trusted(addr: str, nets: tuple[ipaddress.IPv4Network | ipaddress.IPv6Networ
 Client = Annotated[str | None, Depends(client_address)]
 
 
-def principal(request: Request, ctx: Ctx, client: Client) -> Principal:
+async def device_of(request: Request) -> str | None:
+    """The device behind the request, as recorded (``dev:`` + a hash, never the value): the
+    device header a client sends, else the browser's device cookie; None without a
+    well-formed one."""
+    return dev.device_id(request.headers.get(dev.HEADER)) or dev.device_id(
+        request.cookies.get(dev.COOKIE)
+    )
+
+
+Device = Annotated[str | None, Depends(device_of)]
+
+
+def principal(request: Request, ctx: Ctx, client: Client, device: Device) -> Principal:
     """The person behind the request: a bearer API token, or the session cookie (then a
     change needs the CSRF header), a session part-way through its sign-in included. No
     identity, no entry."""
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
-        return signin.token_principal(ctx.stores, secret=auth[7:].strip(), client=client)
+        return signin.token_principal(
+            ctx.stores, secret=auth[7:].strip(), client=client, device=device
+        )
     secret = request.cookies.get(COOKIE)
     if not secret:
         raise Unauthenticated("not signed in: sign in first (POST /api/auth/login)")
     who, csrf_digest = signin.session_principal(
-        ctx.stores, rules=ctx.rules, secret=secret, client=client
+        ctx.stores, rules=ctx.rules, secret=secret, client=client, device=device
     )
     if request.method not in _SAFE:
         given = request.headers.get(CSRF_HEADER, "")

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field
 
 from dealvault.api.cookies import forget_session, keep_session
-from dealvault.api.deps import Actor, Client, Ctx, Signing
+from dealvault.api.deps import Actor, Client, Ctx, Device, Signing
 from dealvault.api.errors import COMMON, MAILING, Text, error_responses
 from dealvault.flows import accounts, own_account, passkeys, signin
 
@@ -59,11 +59,12 @@ def _signed_in(response: Response, ctx: Ctx, out: accounts.SignIn) -> SignedIn:
 
 
 @router.post("/auth/login")
-def login(body: LoginIn, response: Response, ctx: Ctx, client: Client) -> SignedIn:
+def login(body: LoginIn, response: Response, ctx: Ctx, client: Client, device: Device) -> SignedIn:
     """Check e-mail and password; the session then needs its second factor."""
     out = signin.login(
-        ctx.stores, rules=ctx.rules, email=body.email, password=body.password, client=client
-    )
+        ctx.stores, rules=ctx.rules, email=body.email, password=body.password, client=client,
+        device=device,
+    )  # fmt: skip
     return _signed_in(response, ctx, out)
 
 
@@ -90,11 +91,14 @@ def logout(response: Response, ctx: Ctx, actor: Signing) -> None:
 
 
 @router.post("/account/activate")
-def activate(body: LinkIn, response: Response, ctx: Ctx, client: Client) -> SignedIn:
+def activate(
+    body: LinkIn, response: Response, ctx: Ctx, client: Client, device: Device
+) -> SignedIn:
     """Follow an invitation: set the password (then set up a second factor)."""
     out = accounts.activate(
-        ctx.stores, rules=ctx.rules, secret=body.secret, password=body.password, client=client
-    )
+        ctx.stores, rules=ctx.rules, secret=body.secret, password=body.password, client=client,
+        device=device,
+    )  # fmt: skip
     return _signed_in(response, ctx, out)
 
 

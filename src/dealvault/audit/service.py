@@ -137,6 +137,9 @@ class EventIn:
     #: the server session or API token behind the request, and the client's address
     session: str | None = None
     client: str | None = None
+    #: the device behind the request (``dev:`` + a hash of its value, or ``tok:`` + the API
+    #: token that stands for it); in the signed body when set
+    device: str | None = None
 
 
 class DbNodeStore:
@@ -250,6 +253,8 @@ def event_body(
         doc["session"] = ev.session
     if ev.client is not None:
         doc["client"] = ev.client
+    if ev.device is not None:
+        doc["device"] = ev.device
     return canonical_json(doc)
 
 

@@ -33,7 +33,9 @@ def login_cmd(
     ] = None,
 ) -> None:
     """Sign in to a server: password and TOTP code (asked for; never as options), or an API
-    token on standard input. The session is kept in your config directory (mode 0600)."""
+    token on standard input. The session is kept in your config directory (mode 0600), next
+    to this computer's device value (random, made once, mode 0600), which every request sends
+    so the server's log tells your devices apart without learning anything about them."""
     from dealvault import remote
 
     c = get(ctx)

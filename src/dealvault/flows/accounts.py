@@ -163,10 +163,16 @@ def invite(
 
 
 def activate(
-    stores: AppStores, *, rules: AccountRules, secret: str, password: str, client: str | None
+    stores: AppStores,
+    *,
+    rules: AccountRules,
+    secret: str,
+    password: str,
+    client: str | None,
+    device: str | None = None,
 ) -> SignIn:
     """Follow an invitation: set the password; the session that starts may only enrol a
-    second factor."""
+    second factor. ``device``: the browser's or client's device id (``access.device``)."""
     with stores.unit_of_work() as uow:
         s = uow.records
         link = acc.use_link(s, kind="invite", secret=secret)
@@ -191,6 +197,7 @@ def activate(
                 authn=Authn.LINK.value,
                 session=row.id,
                 client=client,
+                device=device,
                 decision="allow",
             ),
         )

@@ -145,6 +145,7 @@ def issue_certificate(
             authn=actor.authn.value,
             session=actor.session_id,
             client=actor.client,
+            device=actor.device,
             deal=d.code,
             purpose=reason,
             objects={"organisation": org.name, "stage": d.stage},

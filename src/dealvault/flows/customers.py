@@ -58,6 +58,7 @@ def lookup(
             authn=actor.authn.value,
             session=actor.session_id,
             client=actor.client,
+            device=actor.device,
             deal=d.code,
             purpose=purpose,
             objects={
@@ -127,6 +128,7 @@ def set_status(
             authn=actor.authn.value,
             session=actor.session_id,
             client=actor.client,
+            device=actor.device,
             deal=d.code,
             purpose=reason,
             objects={"dataset": ds.name, "status": status},
@@ -163,6 +165,7 @@ def set_status(
             authn=actor.authn.value,
             session=actor.session_id,
             client=actor.client,
+            device=actor.device,
         )
 
 
@@ -187,6 +190,7 @@ def shred(
             authn=actor.authn.value,
             session=actor.session_id,
             client=actor.client,
+            device=actor.device,
             deal=d.code,
             purpose=reason,
             objects={
@@ -225,6 +229,7 @@ def shred(
             authn=actor.authn.value,
             session=actor.session_id,
             client=actor.client,
+            device=actor.device,
             at=entry.at.isoformat(),
         )
     stores.purge_deleted_keys()
@@ -247,6 +252,7 @@ def read_import_rejects(
             authn=actor.authn.value,
             session=actor.session_id,
             client=actor.client,
+            device=actor.device,
             deal=d.code,
             objects={"import": import_id, "stage": d.stage},
         )

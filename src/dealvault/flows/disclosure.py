@@ -79,6 +79,7 @@ def disclose(
             authn=req.actor.authn.value,
             session=req.actor.session_id,
             client=req.actor.client,
+            device=req.actor.device,
             deal=d.code,
             purpose=req.purpose,
             objects={
@@ -299,6 +300,7 @@ def resolve_recipient_tokens(
             authn=actor.authn.value,
             session=actor.session_id,
             client=actor.client,
+            device=actor.device,
             deal=d.code,
             purpose=purpose,
             objects={"dataset": ds.name, "recipient": org.name, "stage": d.stage},

@@ -74,6 +74,7 @@ def acting(stores: AppStores, session: Session, principal: Principal, event: Eve
                 authn=principal.authn.value,
                 session=principal.session_id,
                 client=principal.client,
+                device=principal.device,
             ),
         )
         raise  # pragma: no cover - enforce() raised already
@@ -88,6 +89,7 @@ def completed(event: EventIn, *, actor: Principal, deal: Deal | None) -> EventIn
         authn=actor.authn.value,
         session=actor.session_id,
         client=actor.client,
+        device=actor.device,
         deal=event.deal or (deal.code if deal is not None else None),
     )
 

@@ -94,6 +94,7 @@ def inventory(stores: AppStores, *, actor: Principal, deal: str, dataset: str) -
             authn=actor.authn.value,
             session=actor.session_id,
             client=actor.client,
+            device=actor.device,
             deal=d.code,
             objects={"dataset": ds.name, "level": "metadata", "stage": d.stage},
         )
@@ -177,6 +178,7 @@ def override_column(
             authn=actor.authn.value,
             session=actor.session_id,
             client=actor.client,
+            device=actor.device,
             deal=d.code,
             objects={
                 "dataset": ds.name,

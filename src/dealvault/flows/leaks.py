@@ -40,6 +40,7 @@ def trace_file(
             authn=actor.authn.value,
             session=actor.session_id,
             client=actor.client,
+            device=actor.device,
             deal=deal,
             purpose=purpose,
             objects={"file": path.name},

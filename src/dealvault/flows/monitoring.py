@@ -260,12 +260,14 @@ def _event_hits(
     batch = prepared.filter(pl.col("seq") >= batch_start)
     activity = _activity(s, batch, rules, progress)
     actors = batch.filter(pl.col("client").is_not_null()).get_column("actor").drop_nulls()
+    on_devices = batch.filter(pl.col("device").is_not_null()).get_column("actor").drop_nulls()
     ctx = Context(
         start_seq=batch_start,
         offset_minutes=rules.utc_offset_minutes,
         roles=events.roles(s),
         activity=activity,
         clients=profiles.load_clients(s, actors=actors.unique().to_list()),
+        devices=profiles.load_devices(s, actors=on_devices.unique().to_list()),
         grants=_grants(s, batch.get_column("grant").drop_nulls().unique().to_list()),
     )
     hits = engine.evaluate(prepared, ctx, rules)
@@ -274,6 +276,7 @@ def _event_hits(
     added = profiles.activity_of(batch)
     profiles.add_activity(s, added)
     profiles.add_clients(s, batch)
+    profiles.add_devices(s, batch)
     if progress.activity is not None:
         progress.activity = pl.concat([progress.activity, added])
     return hits
@@ -387,6 +390,7 @@ def freeze_for_alert(stores: AppStores, uow: UnitOfWork, *, actor: Principal, al
         authn=actor.authn.value,
         session=actor.session_id,
         client=actor.client,
+        device=actor.device,
         deal=deal.code,
         purpose=f"automatic: critical alert #{alert.id} ({alert.rule})",
         objects={"stage": deal.stage, "alert": alert.id, "rule": alert.rule, "by": "monitor"},

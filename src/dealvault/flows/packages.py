@@ -144,6 +144,7 @@ def build_package(
                 authn=actor.authn.value,
                 session=actor.session_id,
                 client=actor.client,
+                device=actor.device,
                 deal=deal.code,
                 purpose=plan.purpose,
                 objects={

@@ -239,6 +239,7 @@ def finish_sign_in(
                         authn=Authn.PASSWORD_WEBAUTHN.value,
                         session=row.id,
                         client=client,
+                        device=actor.device,
                         decision="allow",
                         objects={"method": "webauthn"},
                     ),
@@ -252,5 +253,6 @@ def finish_sign_in(
         person_id=person_id,
         client=client,
         reason=problem[:200],
+        device=actor.device,
     )
     raise Unauthenticated("the passkey was not accepted")

@@ -85,6 +85,7 @@ def _event(action: str, actor: Principal, report: Reconciliation, *, deal: str |
         authn=actor.authn.value,
         session=actor.session_id,
         client=actor.client,
+        device=actor.device,
         deal=deal,
         purpose=report.purpose,
         decision="allow" if report.ok else "deny",

@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import Update, select, update
 from sqlalchemy.orm import Session
 
+from dealvault.access.device import token_device
 from dealvault.access.models import Person
 from dealvault.access.principal import Authn, Principal
 from dealvault.access.scopes import OWN_ACCOUNT
@@ -63,6 +64,7 @@ def record_failure(
     person_id: int | None,
     client: str | None,
     reason: str,
+    device: str | None = None,
 ) -> None:
     """Record a failed check in a transaction of its own (it must survive the refusal) and
     count it against the account and the client; a lock is an event too."""
@@ -84,7 +86,11 @@ def record_failure(
                 )
                 or locked
             )
-        audit(stores, uow, _event(action, actor=actor, client=client, ok=False, reasons=(reason,)))
+        audit(
+            stores,
+            uow,
+            _event(action, actor=actor, client=client, device=device, ok=False, reasons=(reason,)),
+        )
         if locked:
             audit(
                 stores,
@@ -101,10 +107,17 @@ def record_failure(
 
 
 def login(
-    stores: AppStores, *, rules: AccountRules, email: str, password: str, client: str | None
+    stores: AppStores,
+    *,
+    rules: AccountRules,
+    email: str,
+    password: str,
+    client: str | None,
+    device: str | None = None,
 ) -> SignIn:
     """Check e-mail and password: a session that still needs its second factor (``next`` is
-    ``totp``, or ``enrol`` for an account without one yet)."""
+    ``totp``, or ``enrol`` for an account without one yet). ``device``: the browser's or
+    client's device id (``access.device``), recorded with the outcome."""
     email = email.strip().lower()
     with stores.records_session() as s:
         person = s.scalar(select(Person).where(Person.email == email))
@@ -131,6 +144,7 @@ def login(
             person_id=person_id,
             client=client,
             reason=reason,
+            device=device,
         )
         raise Unauthenticated("this account is disabled" if good else "wrong e-mail or password")
     with stores.unit_of_work() as uow:
@@ -145,6 +159,7 @@ def login(
                 "auth.password",
                 actor=person.email,
                 client=client,
+                device=device,
                 ok=True,
                 authn=Authn.PASSWORD.value,
                 session=row.id,
@@ -209,6 +224,7 @@ def second_factor(
                     "auth.second_factor",
                     actor=email,
                     client=client,
+                    device=actor.device,
                     ok=True,
                     authn=Authn.PASSWORD_TOTP.value,
                     session=sid,
@@ -224,6 +240,7 @@ def second_factor(
         person_id=person_id,
         client=client,
         reason="wrong, used or expired code",
+        device=actor.device,
     )
     raise Unauthenticated("the code is wrong, was already used, or has expired")
 
@@ -234,10 +251,16 @@ _TOUCH_EVERY = timedelta(seconds=15)
 
 
 def session_principal(
-    stores: AppStores, *, rules: AccountRules, secret: str, client: str | None
+    stores: AppStores,
+    *,
+    rules: AccountRules,
+    secret: str,
+    client: str | None,
+    device: str | None = None,
 ) -> tuple[Principal, str]:
-    """The principal of a live session (and the digest of its CSRF token); the session's
-    last use is now (written at most every few seconds)."""
+    """The principal of a live session (and the digest of its CSRF token), on ``device``
+    (the browser's device id, ``access.device``); the session's last use is now (written at
+    most every few seconds)."""
     now = utcnow()
     with stores.records_session() as s:
         row, email = acc.live_session(s, secret=secret, timeouts=rules.timeouts, now=now)
@@ -245,11 +268,15 @@ def session_principal(
     if now - due > _TOUCH_EVERY:
         _touch(stores, update(AuthSession).where(AuthSession.id == sid), last_seen_at=now)
     authn = _FACTOR_AUTHN.get(factor or "", Authn.PASSWORD)
-    return Principal(email=email, authn=authn, session_id=sid, client=client), csrf
+    who = Principal(email=email, authn=authn, session_id=sid, client=client, device=device)
+    return who, csrf
 
 
-def token_principal(stores: AppStores, *, secret: str, client: str | None) -> Principal:
-    """The principal of a live API token (its scopes limit what it may ask)."""
+def token_principal(
+    stores: AppStores, *, secret: str, client: str | None, device: str | None = None
+) -> Principal:
+    """The principal of a live API token (its scopes limit what it may ask), on ``device``
+    (the client's device id), else on the token itself standing in for a device."""
     now = utcnow()
     with stores.records_session() as s:
         row, email = acc.live_token(s, secret=secret)
@@ -262,6 +289,7 @@ def token_principal(stores: AppStores, *, secret: str, client: str | None) -> Pr
         session_id=tid,
         client=client,
         scopes=frozenset(scopes.split()),
+        device=device or token_device(tid),
     )
 
 

@@ -208,6 +208,7 @@ def create_plan(
             authn=actor.authn.value,
             session=actor.session_id,
             client=actor.client,
+            device=actor.device,
             deal=d.code,
             purpose=purpose.strip() or None,
             objects={"dataset": ds.name, "recipient": org.name, "stage": d.stage},
@@ -240,6 +241,7 @@ def create_plan(
                 authn=actor.authn.value,
                 session=actor.session_id,
                 client=actor.client,
+                device=actor.device,
                 deal=d.code,
                 purpose=plan.purpose,
                 decision="allow",
@@ -283,6 +285,7 @@ def approve_plan(
             authn=actor.authn.value,
             session=actor.session_id,
             client=actor.client,
+            device=actor.device,
             deal=deal.code,
             objects=_objects(s, plan),
         )
@@ -301,6 +304,7 @@ def approve_plan(
                 authn=actor.authn.value,
                 session=actor.session_id,
                 client=actor.client,
+                device=actor.device,
                 deal=deal.code,
                 decision="allow",
                 objects=_objects(s, plan)
@@ -317,6 +321,7 @@ def approve_plan(
                     authn=actor.authn.value,
                     session=actor.session_id,
                     client=actor.client,
+                    device=actor.device,
                     deal=deal.code,
                     purpose=plan.purpose,
                     objects=_objects(s, plan)
@@ -349,6 +354,7 @@ def deny_plan(
             authn=actor.authn.value,
             session=actor.session_id,
             client=actor.client,
+            device=actor.device,
             deal=deal.code,
             objects=_objects(s, plan),
         )
@@ -363,6 +369,7 @@ def deny_plan(
                 authn=actor.authn.value,
                 session=actor.session_id,
                 client=actor.client,
+                device=actor.device,
                 deal=deal.code,
                 decision="allow",
                 objects=_objects(s, plan) | {"role": approval.role, "status": plan.status},

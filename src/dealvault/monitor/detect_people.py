@@ -1,5 +1,6 @@
 """Detectors of a person's behaviour against their own history and their role's: volume of
-records (robust z-score), unusual hours, new client addresses, two addresses at once."""
+records (robust z-score), unusual hours, new client addresses and devices, two addresses at
+once."""
 
 from __future__ import annotations
 
@@ -209,24 +210,25 @@ def unusual_hour(events: pl.DataFrame, ctx: Context, rule: Rule) -> pl.DataFrame
     return finish(found, rule.id, subject=pl.col("actor"), details=["hour", "total", "active_days"])
 
 
-def new_address(events: pl.DataFrame, ctx: Context, rule: Rule) -> pl.DataFrame:
-    """The first event of a person from a client address they never used before, once they
-    have used at least ``min_known`` other addresses (everyone has a first one)."""
+def _first_uses(
+    events: pl.DataFrame, ctx: Context, rule: Rule, *, column: str, stored: pl.DataFrame
+) -> pl.DataFrame:
+    """The batch's events in which a person used a value of ``column`` for the first time
+    (never stored, not earlier in the batch), once they had used at least ``min_known``
+    others; ``known`` is how many they had."""
     batch = events.filter(
         pl.col("seq") >= ctx.start_seq,
-        pl.col("client").is_not_null(),
+        pl.col(column).is_not_null(),
         pl.col("actor").is_not_null(),
     )
     if batch.is_empty():
-        return no_hits()
-    firsts = batch.sort("seq").unique(["actor", "client"], keep="first")
+        return batch
+    firsts = batch.sort("seq").unique(["actor", column], keep="first")
     known = pl.DataFrame(schema={"actor": pl.String, "stored": pl.UInt32})
-    if not ctx.clients.is_empty():
-        firsts = firsts.join(
-            ctx.clients.select("actor", "client"), on=["actor", "client"], how="anti"
-        )
-        known = ctx.clients.group_by("actor").agg(pl.len().alias("stored"))
-    found = (
+    if not stored.is_empty():
+        firsts = firsts.join(stored.select("actor", column), on=["actor", column], how="anti")
+        known = stored.group_by("actor").agg(pl.len().alias("stored"))
+    return (
         firsts.sort("seq")
         .join(known, on="actor", how="left")
         .with_columns(
@@ -235,6 +237,12 @@ def new_address(events: pl.DataFrame, ctx: Context, rule: Rule) -> pl.DataFrame:
         )
         .filter(pl.col("known") >= int(rule["min_known"]))
     )
+
+
+def new_address(events: pl.DataFrame, ctx: Context, rule: Rule) -> pl.DataFrame:
+    """The first event of a person from a client address they never used before, once they
+    have used at least ``min_known`` other addresses (everyone has a first one)."""
+    found = _first_uses(events, ctx, rule, column="client", stored=ctx.clients)
     if found.is_empty():
         return no_hits()
     found = found.with_columns(
@@ -251,6 +259,29 @@ def new_address(events: pl.DataFrame, ctx: Context, rule: Rule) -> pl.DataFrame:
         ),
     )
     return finish(found, rule.id, subject=pl.col("actor"), details=["client", "known"])
+
+
+def new_device(events: pl.DataFrame, ctx: Context, rule: Rule) -> pl.DataFrame:
+    """The first event of a person from a device they never used before, once they have
+    used at least ``min_known`` other devices. A device is its recorded id (a hash of the
+    browser's cookie or the client's header, or the API token standing in for one)."""
+    found = _first_uses(events, ctx, rule, column="device", stored=ctx.devices)
+    if found.is_empty():
+        return no_hits()
+    found = found.with_columns(
+        title=pl.format("{} acted from a new device", "actor"),
+        explanation=pl.format(
+            "{} acted from the device {}, which they never used before ({} other devices "
+            "known): {} {} at {}",
+            pl.col("actor"),
+            pl.col("device"),
+            pl.col("known"),
+            pl.col("action"),
+            deal_words(),
+            pl.col("ts").dt.strftime("%Y-%m-%d %H:%M:%S UTC"),
+        ),
+    )
+    return finish(found, rule.id, subject=pl.col("actor"), details=["device", "known"])
 
 
 def two_addresses(events: pl.DataFrame, ctx: Context, rule: Rule) -> pl.DataFrame:

@@ -19,6 +19,7 @@ DETECTORS: Final[dict[str, Detector]] = {
     "volume": detect_people.volume,
     "unusual_hour": detect_people.unusual_hour,
     "new_address": detect_people.new_address,
+    "new_device": detect_people.new_device,
     "two_addresses": detect_people.two_addresses,
     "denials": detect_events.refusals,
     "above_grant": detect_events.refusals,

@@ -17,7 +17,9 @@ from dealvault.audit.models import AuditEvent
 from dealvault.db.raw import raw_rows
 
 #: Fields of the signed body the rules read (``objects.*`` and ``counts.*`` flattened).
-_TEXT: Final = ("at", "actor", "action", "deal", "decision", "client", "session", "authn")
+_TEXT: Final = (
+    "at", "actor", "action", "deal", "decision", "client", "session", "authn", "device",
+)  # fmt: skip
 _OBJECTS: Final = ("level", "dataset", "recipient", "package")
 _COUNTS: Final = ("rows", "customers", "offset", "grant", "rows_left_before", "canaries")
 #: Decoded as text: a field of an unexpected type (a tampered or future body) becomes null

@@ -45,6 +45,8 @@ class Context:
     activity: pl.DataFrame = field(default_factory=lambda: pl.DataFrame())
     #: stored first sightings before this batch: (actor, client, first_seq)
     clients: pl.DataFrame = field(default_factory=lambda: pl.DataFrame())
+    #: stored first sightings of devices before this batch: (actor, device, first_seq)
+    devices: pl.DataFrame = field(default_factory=lambda: pl.DataFrame())
     #: grants the batch's disclosures drew on: (grant, row_cap, granted_at)
     grants: pl.DataFrame = field(default_factory=lambda: pl.DataFrame())
 

@@ -92,6 +92,18 @@ class MonitorClient(Base):
     first_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class MonitorDevice(Base):
+    """The first event in which a person acted from a device (its recorded id: a hash of the
+    device's value, or the API token standing in for it)."""
+
+    __tablename__ = "monitor_devices"
+
+    actor: Mapped[str] = mapped_column(String(254), primary_key=True)
+    device: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_seq: Mapped[int] = mapped_column(Integer, index=True)
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class MonitorRuleVersion(Base):
     """One stored version of the monitoring rules (TOML text); the newest is in force, else the
     shipped default (version 0)."""

@@ -1,5 +1,6 @@
 """The baselines the monitor keeps as it reads the log: each person's events and records per
-deal, local day and hour, and the client addresses they acted from (first sighting)."""
+deal, local day and hour, and the client addresses and devices they acted from (first
+sighting)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from dealvault.db.raw import raw_rows
-from dealvault.monitor.models import MonitorActivity, MonitorClient
+from dealvault.monitor.models import MonitorActivity, MonitorClient, MonitorDevice
 
 ACTIVITY: Final = pl.Schema(
     {
@@ -26,6 +27,9 @@ ACTIVITY: Final = pl.Schema(
     }
 )
 CLIENTS: Final = pl.Schema({"actor": pl.String, "client": pl.String, "first_seq": pl.Int64})
+DEVICES: Final = pl.Schema({"actor": pl.String, "device": pl.String, "first_seq": pl.Int64})
+#: the first-sighting tables: the event column each keeps, and the table
+_FIRSTS: Final[dict[str, Any]] = {"client": MonitorClient, "device": MonitorDevice}
 _CHUNK = 500
 
 
@@ -56,17 +60,29 @@ def load_activity(session: Session, *, since: date) -> pl.DataFrame:
     return frame.with_columns(pl.col("day").str.to_date("%Y-%m-%d"))
 
 
-def load_clients(session: Session, *, actors: Sequence[str]) -> pl.DataFrame:
-    """Stored first sightings of ``actors``' addresses."""
+def _load_firsts(
+    session: Session, column: str, schema: pl.Schema, actors: Sequence[str]
+) -> pl.DataFrame:
+    table = _FIRSTS[column]
     rows: list[Any] = []
     wanted = sorted(set(actors))
     for i in range(0, len(wanted), _CHUNK):
         rows += session.execute(
-            select(MonitorClient.actor, MonitorClient.client, MonitorClient.first_seq).where(
-                MonitorClient.actor.in_(wanted[i : i + _CHUNK])
+            select(table.actor, getattr(table, column), table.first_seq).where(
+                table.actor.in_(wanted[i : i + _CHUNK])
             )
         ).all()
-    return pl.DataFrame([tuple(r) for r in rows], schema=CLIENTS, orient="row")
+    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+
+
+def load_clients(session: Session, *, actors: Sequence[str]) -> pl.DataFrame:
+    """Stored first sightings of ``actors``' addresses."""
+    return _load_firsts(session, "client", CLIENTS, actors)
+
+
+def load_devices(session: Session, *, actors: Sequence[str]) -> pl.DataFrame:
+    """Stored first sightings of ``actors``' devices."""
+    return _load_firsts(session, "device", DEVICES, actors)
 
 
 def _insert(session: Session, table: Any) -> Any:
@@ -90,21 +106,29 @@ def add_activity(session: Session, activity: pl.DataFrame) -> None:
     session.execute(stmt, rows)
 
 
-def add_clients(session: Session, events: pl.DataFrame) -> None:
-    """Record the first sighting of each (person, address) in ``events`` (kept if known)."""
+def _add_firsts(session: Session, events: pl.DataFrame, column: str) -> None:
     seen = (
-        events.filter(pl.col("actor").is_not_null(), pl.col("client").is_not_null())
+        events.filter(pl.col("actor").is_not_null(), pl.col(column).is_not_null())
         .sort("seq")
-        .unique(["actor", "client"], keep="first")
-        .select("actor", pl.col("client").str.slice(0, 64), first_seq="seq", first_at="ts")
+        .unique(["actor", column], keep="first")
+        .select("actor", pl.col(column).str.slice(0, 64), first_seq="seq", first_at="ts")
     )
     if seen.is_empty():
         return
-    rows = seen.to_dicts()
-    stmt = _insert(session, MonitorClient.__table__).on_conflict_do_nothing(
-        index_elements=["actor", "client"]
+    stmt = _insert(session, _FIRSTS[column].__table__).on_conflict_do_nothing(
+        index_elements=["actor", column]
     )
-    session.execute(stmt, rows)
+    session.execute(stmt, seen.to_dicts())
+
+
+def add_clients(session: Session, events: pl.DataFrame) -> None:
+    """Record the first sighting of each (person, address) in ``events`` (kept if known)."""
+    _add_firsts(session, events, "client")
+
+
+def add_devices(session: Session, events: pl.DataFrame) -> None:
+    """Record the first sighting of each (person, device) in ``events`` (kept if known)."""
+    _add_firsts(session, events, "device")
 
 
 def forget_from(session: Session, *, day: date, seq: int) -> None:
@@ -112,3 +136,4 @@ def forget_from(session: Session, *, day: date, seq: int) -> None:
     from there learns it again)."""
     session.execute(delete(MonitorActivity).where(MonitorActivity.day >= day.isoformat()))
     session.execute(delete(MonitorClient).where(MonitorClient.first_seq >= seq))
+    session.execute(delete(MonitorDevice).where(MonitorDevice.first_seq >= seq))

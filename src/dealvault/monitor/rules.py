@@ -89,6 +89,11 @@ KINDS: Final[Mapping[str, Kind]] = MappingProxyType(
             "a person acting from a client address they never used before",
             {"min_known": _p(int, 1, 1, 1000, "addresses the person must have used before")},
         ),
+        "new_device": Kind(
+            "a person acting from a device they never used before (a browser's device cookie, "
+            "the remote CLI's device header, or the API token standing in for one)",
+            {"min_known": _p(int, 1, 1, 1000, "devices the person must have used before")},
+        ),
         "two_addresses": Kind(
             "the same person acting from two client addresses within a short time",
             {"minutes": _p(int, 10, 1, 24 * 60, "time between the two addresses, in minutes")},

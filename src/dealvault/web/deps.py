@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 
 from dealvault.access.principal import Principal
 from dealvault.accounts import secrets as sec
-from dealvault.api.deps import COOKIE, CSRF_COOKIE, CSRF_HEADER, Client, Ctx
+from dealvault.api.deps import COOKIE, CSRF_COOKIE, CSRF_HEADER, Client, Ctx, Device
 from dealvault.errors import Forbidden, Unauthenticated
 from dealvault.flows import signin
 from dealvault.web import i18n
@@ -61,14 +61,14 @@ async def sent_csrf(request: Request) -> str | None:
 
 
 def _session(
-    request: Request, ctx: Ctx, client: Client, csrf: str | None
+    request: Request, ctx: Ctx, client: Client, device: Device, csrf: str | None
 ) -> tuple[Principal, Viewer]:
     secret = request.cookies.get(COOKIE)
     if not secret:
         raise SignInNeeded("sign-in")
     try:
         who, digest = signin.session_principal(
-            ctx.stores, rules=ctx.rules, secret=secret, client=client
+            ctx.stores, rules=ctx.rules, secret=secret, client=client, device=device
         )
     except Unauthenticated as exc:
         raise SignInNeeded("sign-in") from exc
@@ -80,14 +80,18 @@ def _session(
 Csrf = Annotated[str | None, Depends(sent_csrf)]
 
 
-def signing(request: Request, ctx: Ctx, client: Client, csrf: Csrf) -> tuple[Principal, Viewer]:
+def signing(
+    request: Request, ctx: Ctx, client: Client, device: Device, csrf: Csrf
+) -> tuple[Principal, Viewer]:
     """A session part-way through signing in (the second factor and its set-up pages)."""
-    return _session(request, ctx, client, csrf)
+    return _session(request, ctx, client, device, csrf)
 
 
-def signed_in(request: Request, ctx: Ctx, client: Client, csrf: Csrf) -> tuple[Principal, Viewer]:
+def signed_in(
+    request: Request, ctx: Ctx, client: Client, device: Device, csrf: Csrf
+) -> tuple[Principal, Viewer]:
     """A session past its second factor; a session with the password only goes to it."""
-    who, viewer = _session(request, ctx, client, csrf)
+    who, viewer = _session(request, ctx, client, device, csrf)
     if not who.second_factor:
         raise SignInNeeded("code")
     return who, viewer

@@ -12,8 +12,9 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
+from dealvault.access.device import device_id
 from dealvault.access.principal import Principal
-from dealvault.api.cookies import forget_session, keep_session
+from dealvault.api.cookies import browser_device, forget_session, keep_device, keep_session
 from dealvault.api.deps import Client, Ctx
 from dealvault.errors import DealvaultError, Invalid
 from dealvault.flows import accounts, preferences, signin
@@ -62,17 +63,23 @@ def sign_in(
     next: Annotated[str, Form(max_length=300)] = "/deals",
 ) -> Response:
     then = local_path(next)
+    raw, fresh = browser_device(request)
+    response: Response
     try:
         out = signin.login(
-            ctx.stores, rules=ctx.rules, email=email, password=password, client=client
-        )
+            ctx.stores, rules=ctx.rules, email=email, password=password, client=client,
+            device=device_id(raw),
+        )  # fmt: skip
     except DealvaultError as exc:
-        return render(
+        response = render(
             request, viewer, "signin/sign_in.html", status=401, next=then, error=str(exc),
             email=email,
         )  # fmt: skip
-    response = go(request, _step(out.next, then))
-    keep_session(response, ctx.rules, out)
+    else:
+        response = go(request, _step(out.next, then))
+        keep_session(response, ctx.rules, out)
+    if fresh:
+        keep_device(response, raw)
     return response
 
 
@@ -142,16 +149,22 @@ def invite(
     password: Field,
     again: Field,
 ) -> Response:
+    raw, fresh = browser_device(request)
     try:
         _same(password, again)
         out = accounts.activate(
-            ctx.stores, rules=ctx.rules, secret=secret, password=password, client=client
-        )
+            ctx.stores, rules=ctx.rules, secret=secret, password=password, client=client,
+            device=device_id(raw),
+        )  # fmt: skip
     except DealvaultError as exc:
         return render(request, viewer, "signin/invite.html", status=400, error=str(exc))
-    who, _ = signin.session_principal(ctx.stores, rules=ctx.rules, secret=out.secret, client=client)
+    who, _ = signin.session_principal(
+        ctx.stores, rules=ctx.rules, secret=out.secret, client=client, device=device_id(raw)
+    )
     response = _totp_page(request, ctx, who, replace(viewer, csrf=out.csrf))
     keep_session(response, ctx.rules, out)
+    if fresh:
+        keep_device(response, raw)
     return response
 
 

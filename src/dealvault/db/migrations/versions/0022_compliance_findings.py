@@ -1,7 +1,7 @@
 """compliance findings: one per (transfer plan, rule), with its waiver
 
 Revision ID: 0022
-Revises: 0020
+Revises: 0021
 Create Date: 2026-12-07 16:30:00.000000
 
 The compliance gate before a transfer (issue 20, docs/compliance.md): what each rule found
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0022"
-down_revision: str | None = "0020"
+down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
