@@ -224,6 +224,9 @@ WRITES: dict[str, Writes] = {
     "audit prove --out": Writes("audit prove", ("3", "--out", "{out}"), OPERATOR, "e3.tlog-proof"),
     "audit report OUT": Writes("audit report", ("{out}",), OPERATOR, "report.html"),
     "incident report OUT": Writes("incident report", ("1", "{out}"), name="incident.html"),
+    "drill run --report": Writes(
+        "drill run", ("--customers", "20", "--report", "{out}"), OPERATOR, "drill.html"
+    ),
     "drill show --report": Writes("drill show", ("1", "--report", "{out}"), OPERATOR, "drill.html"),
     "audit cosigner-key --out": Writes(
         "audit cosigner-key",

@@ -55,6 +55,12 @@ SECURITY_ACTIONS: Final = frozenset(
         "incident.impact",
         "incident.task.add",
         "incident.task.done",
+        # drills (a drill deal of invented customers; each step is its own use case) and the
+        # compliance gate's checks and counsel's waivers
+        "drill.run",
+        "drill.finish",
+        "compliance.check",
+        "compliance.waive",
         # legal clocks and notices: awareness time, regimes, notices drafted, finalised, sent,
         # delivered in bulk, delivery status imported, partner notices and acknowledgements
         "incident.aware",
@@ -130,6 +136,10 @@ ROUTINE_ACTIONS: Final = frozenset(
         "incident.show",
         "incident.timeline",
         "incident.task.list",
+        "incident.report",
+        "drill.list",
+        "drill.show",
+        "compliance.findings",
         "incident.clocks",
         "incident.notice_list",
         "incident.notice_show",
