@@ -60,6 +60,7 @@ def test_a_drill_detects_freezes_opens_and_finds_every_customer(
     assert drills.show_drill(stores, actor=OP, drill_id=out.id).steps == out.steps
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])
 def test_a_failed_step_is_recorded_and_the_drill_fails(
     stores: AppStores, keyring: KeyRing, world: World
 ) -> None:
@@ -73,6 +74,7 @@ def test_a_failed_step_is_recorded_and_the_drill_fails(
     assert "template is missing" in last.detail
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])
 def test_only_the_operator_runs_drills_and_only_as_the_drill_people(
     stores: AppStores, keyring: KeyRing, world: World
 ) -> None:

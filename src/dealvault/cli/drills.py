@@ -10,6 +10,7 @@ import typer
 
 from dealvault.cli.context import get
 from dealvault.cli.output import kv_table, print_json, table
+from dealvault.files import check_output_file
 from dealvault.incidents.drills import DrillOut
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
@@ -80,6 +81,8 @@ def run(
     from dealvault.flows.alert_delivery import Delivery
 
     c = get(ctx)
+    if report is not None:  # refused before the drill runs, not after
+        check_output_file(report, what="drill report")
     out = drills.run_drill(
         c.stores(), c.keyring(), actor=c.actor(), steward=local(drills.STEWARD),
         trainer=local(drills.TRAINER), customers=customers,
@@ -124,5 +127,7 @@ def show(
     from dealvault.flows import drills
 
     c = get(ctx)
+    if report is not None:
+        check_output_file(report, what="drill report")
     _print(ctx, drills.show_drill(c.stores(), actor=c.actor(), drill_id=drill_id), json_out,
            report)  # fmt: skip
