@@ -275,8 +275,35 @@ SLOW_FIRST = (
 )
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The known-slow tests first, longest first; the order of the rest is kept."""
+#: test folders whose PostgreSQL cases are thinned: the web pages call flows that their own
+#: packages test on both backends, so each page module's first test runs on PostgreSQL too
+#: (a query only a page makes still meets PostgreSQL) and its others on SQLite only
+PG_THINNED = ("tests/web/",)
+
+
+def _thin_postgres(items: list[pytest.Item], config: pytest.Config) -> list[pytest.Item]:
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    seen: set[str] = set()
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_pg = callspec is not None and callspec.params.get("backend") == "postgres"
+        module = item.nodeid.split("::")[0]
+        if on_pg and module.startswith(PG_THINNED) and module in seen:
+            dropped.append(item)
+            continue
+        if on_pg:
+            seen.add(module)
+        kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+    return kept
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """PostgreSQL cases thinned where :data:`PG_THINNED` says; then the known-slow tests
+    first, longest first; the order of the rest is kept."""
+    items[:] = _thin_postgres(items, config)
 
     def rank(item: pytest.Item) -> int:
         return next(
