@@ -275,10 +275,11 @@ SLOW_FIRST = (
 )
 
 
-#: test folders whose PostgreSQL cases are thinned: the web pages call flows that their own
-#: packages test on both backends, so each page module's first test runs on PostgreSQL too
-#: (a query only a page makes still meets PostgreSQL) and its others on SQLite only
-PG_THINNED = ("tests/web/",)
+#: test folders whose PostgreSQL cases are thinned: the web pages and the API's handlers call
+#: flows that their own packages test on both backends, so each module's first test runs on
+#: PostgreSQL too (a query only an edge makes still meets PostgreSQL), and so does every test
+#: about PostgreSQL itself (its name says so); the others run on SQLite only
+PG_THINNED = ("tests/web/", "tests/api/")
 
 
 def _thin_postgres(items: list[pytest.Item], config: pytest.Config) -> list[pytest.Item]:
@@ -289,7 +290,8 @@ def _thin_postgres(items: list[pytest.Item], config: pytest.Config) -> list[pyte
         callspec = getattr(item, "callspec", None)
         on_pg = callspec is not None and callspec.params.get("backend") == "postgres"
         module = item.nodeid.split("::")[0]
-        if on_pg and module.startswith(PG_THINNED) and module in seen:
+        about_pg = "postgres" in item.name.split("[")[0]
+        if on_pg and module.startswith(PG_THINNED) and module in seen and not about_pg:
             dropped.append(item)
             continue
         if on_pg:
