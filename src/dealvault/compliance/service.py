@@ -16,7 +16,8 @@ from dealvault.compliance.models import ComplianceFinding
 from dealvault.compliance.rules import BY_ID, FindingIn, PlanFacts
 from dealvault.errors import Conflict, Invalid, NotFound
 from dealvault.transfer.models import TransferPlan
-from dealvault.vault.models import CustomerRecord, Dataset, ImportRun
+from dealvault.transfer.records import status_counts
+from dealvault.vault.models import Dataset, ImportRun
 
 
 class FindingOut(BaseModel):
@@ -44,13 +45,7 @@ def facts(session: Session, plan: TransferPlan) -> PlanFacts:
     org = session.get(Organization, plan.recipient_id)
     if deal is None or dataset is None or org is None:  # pragma: no cover - foreign keys
         raise NotFound(f"deal, dataset or recipient of transfer plan {plan.id} not found")
-    by_status = dict(
-        session.execute(
-            select(CustomerRecord.status, func.count())
-            .where(CustomerRecord.dataset_id == dataset.id)
-            .group_by(CustomerRecord.status)
-        ).all()
-    )
+    by_status = status_counts(session, dataset=dataset)
     minors, sensitive = session.execute(
         select(func.coalesce(func.sum(ImportRun.minors), 0),
                func.coalesce(func.sum(ImportRun.sensitive_rows), 0))
@@ -64,8 +59,8 @@ def facts(session: Session, plan: TransferPlan) -> PlanFacts:
         recipient=org.name,
         categories=tuple(c for c in plan.categories.split(",") if c),
         purpose=plan.purpose or "",
-        eligible=int(by_status.get("active", 0)),
-        exclusions={str(k): int(n) for k, n in by_status.items() if k != "active" and n},
+        eligible=by_status.get("active", 0),
+        exclusions={k: n for k, n in by_status.items() if k != "active" and n},
         minors=int(minors or 0),
         sensitive_rows=int(sensitive or 0),
     )

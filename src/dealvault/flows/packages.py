@@ -180,7 +180,7 @@ def build_package(
             if signer is None:
                 raise Invalid("this store has no signing key to sign the manifest; run init")
             schema = package_schema(uow, dataset=ds, categories=cats)
-            counts = status_counts(uow, dataset=ds)
+            counts = status_counts(uow.records, dataset=ds)
             excluded = exclusions(counts)
             stats = ReadStats()
             packer = SubjectPacker()

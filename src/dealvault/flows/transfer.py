@@ -217,7 +217,7 @@ def create_plan(
         cats = parse_categories(categories)
         policy = active_policy(s, deal=d)
         roles = policy.approvals_sensitive if plans.is_sensitive(cats) else policy.approvals_default
-        counts = status_counts(uow, dataset=ds)
+        counts = status_counts(s, dataset=ds)
         excluded = exclusions(counts)
         plan = plans.create_plan(
             s,

@@ -6,13 +6,13 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-import jinja2
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from dealvault.db.base import Base, UTCDateTime, utcnow
 from dealvault.errors import NotFound
+from dealvault.incidents.templating import ENV
 
 
 class Drill(Base):
@@ -121,12 +121,7 @@ _SCENARIOS = {
 
 def render_html(drill: DrillOut) -> str:
     """The drill's report: one self-contained HTML page."""
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("dealvault.incidents", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    return env.get_template("drill.html.j2").render(
+    return ENV.get_template("drill.html.j2").render(
         d=drill,
         scenario=_SCENARIOS.get(drill.scenario, drill.scenario),
         started=_when(drill.started_at),

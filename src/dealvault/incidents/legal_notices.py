@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-import jinja2
-
 from dealvault.errors import InputError, Invalid
 from dealvault.fonts import INSTALL_HINT, cjk_fonts, has_cjk
 from dealvault.incidents.clocks import NOTICE_KINDS
+from dealvault.incidents.templating import ENV
 
 
 @dataclass(frozen=True)
@@ -154,15 +153,6 @@ def missing(
     return [f.key for f in fields(kind, late=late) if not have.get(f.key, "").strip()]
 
 
-_ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("dealvault.incidents", "templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-
-
 def render_html(
     *,
     kind: str,
@@ -182,7 +172,7 @@ def render_html(
         {"label": f.label, "article": f.article, "text": have.get(f.key, ""), "key": f.key}
         for f in fields(kind, late=late)
     ]
-    return _ENV.get_template("legal_notice.html.j2").render(
+    return ENV.get_template("legal_notice.html.j2").render(
         lang=language(kind),
         title=TITLES[kind],
         kind=kind,

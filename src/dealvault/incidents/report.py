@@ -8,10 +8,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Final
 
-import jinja2
 from pydantic import BaseModel, Field
 
 from dealvault.incidents.schemas import ImpactOut, IncidentOut
+from dealvault.incidents.templating import ENV
 
 #: timeline entries the report lists at most (the newest; the CLI lists them all)
 TIMELINE_ROWS: Final = 400
@@ -46,15 +46,6 @@ class IncidentReport(BaseModel):
     generated_by: str
 
 
-_ENV: Final = jinja2.Environment(
-    loader=jinja2.PackageLoader("dealvault.incidents", "templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-
-
 def _when(at: datetime | None) -> str:
     return "-" if at is None else at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
@@ -78,7 +69,7 @@ def render_html(report: IncidentReport) -> str:
         "timeline_left_out": len(timeline) - len(shown),
         "duration": _duration(i.opened_at, i.closed_at),
     }
-    return _ENV.get_template("incident_report.html.j2").render(**context)
+    return ENV.get_template("incident_report.html.j2").render(**context)
 
 
 def _duration(start: datetime, end: datetime | None) -> str:

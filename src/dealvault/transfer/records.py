@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from dealvault.access.decision import decide
 from dealvault.access.models import Deal, Person
@@ -90,11 +91,11 @@ def package_schema(
     return PackageSchema(tuple(specs))
 
 
-def status_counts(uow: UnitOfWork, *, dataset: Dataset) -> dict[str, int]:
+def status_counts(session: Session, *, dataset: Dataset) -> dict[str, int]:
     """Customers of the dataset by status (active, opted_out, shredded, …)."""
     return {
         str(status): int(n)
-        for status, n in uow.records.execute(
+        for status, n in session.execute(
             select(CustomerRecord.status, func.count())
             .where(CustomerRecord.dataset_id == dataset.id)
             .group_by(CustomerRecord.status)
