@@ -329,14 +329,14 @@ CASES: dict[str, Case] = {
     "incident close": _by_id(("1", "--resolution", "contained"), "incident 999 not found"),
     "incident report": _by_id(("1", "{T}/incident.html"), "incident 999 not found"),
     "compliance check": Case(
-        ("1",),
+        ("2",),
         denied=TRAINER,
         unknown=((("999",), "transfer plan 999 not found"),),
         main_exit=(5, "the gate is closed"),
     ),
     "compliance findings": _by_id(("1",), "transfer plan 999 not found"),
     "compliance waive": _by_id(
-        ("1", "--reason", "the purposes are set out in the transfer agreement"),
+        ("{finding}", "--reason", "the purposes are set out in the transfer agreement"),
         "compliance finding 999 not found",
         actor=COUNSEL,
     ),

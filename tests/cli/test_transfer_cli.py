@@ -162,6 +162,14 @@ def test_plan_build_verify_receive(
     assert_refused(r, STEWARD, "nobody may plan.approve for themselves")
     jrun("plan", "approve", pid, who=STEWARD2)
     assert jrun("plan", "approve", pid, who=COUNSEL)["status"] == "approved"
+    gate = CliRunner().invoke(APP, ["--as", COUNSEL, "compliance", "check", pid, "--json"])
+    assert gate.exit_code == 5, gate.output  # closed: the purpose is two words
+    built_too_soon = run("package", "build", pid, "--out", str(tmp_path / "early"), code=3)
+    assert "compliance finding" in built_too_soon and "purpose-stated" in built_too_soon
+    for f in json.loads(gate.stdout)["findings"]:
+        if f["blocking"] and f["status"] == "open":
+            jrun("compliance", "waive", str(f["id"]), "--reason", "purposes are in the SPA",
+                 who=COUNSEL)  # fmt: skip
     assert "counsel" in run("plan", "show", pid)
     assert "transfer plans" in run("plan", "list", "--deal", "d1")
     assert "approved" in run("plan", "list", "--deal", "d1", "--status", "approved")

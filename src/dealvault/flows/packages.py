@@ -23,6 +23,7 @@ from dealvault.config import Settings
 from dealvault.crypto.keyring import KeyRing
 from dealvault.db.base import utcnow
 from dealvault.errors import Conflict, Invalid, NotFound
+from dealvault.flows.compliance import refusals as compliance_refusals
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit, authorize, checkpoint, enforce
 from dealvault.flows.transfer import LedgerEntry, ledger_view, open_plan
@@ -160,6 +161,7 @@ def build_package(
                 else [f"transfer plan {plan.id} is {plan.status}, not approved"]
             )
             reasons += plans.closing_problems(s, plan=plan, deal=deal, dataset=ds, at=at)
+            reasons += compliance_refusals(s, plan=plan)  # the gate (docs/compliance.md)
             read = decide(
                 s,
                 actor=person,
