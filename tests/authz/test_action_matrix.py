@@ -98,6 +98,8 @@ DEAL: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "compliance.check": ((SS, CO, SO), (SG, CL)),
     "compliance.read": ((SS, CO, IM, SO, AU), ALL),
     "compliance.waive": ((CO,), (SG, CL)),
+    "consent.import": ((SS,), ALL),
+    "consent.read": ((SS, CO, SO, AU), ALL),
     "package.build": ((SS,), (CL,)),
     "package.canaries": ((SS,), (CL, PC)),
     "package.review": ((SS, CO, SO), (CL, PC)),

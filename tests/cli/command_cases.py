@@ -340,6 +340,8 @@ CASES: dict[str, Case] = {
         "compliance finding 999 not found",
         actor=COUNSEL,
     ),
+    "consent import": _unknown_deal(("{W}/consents.csv", *CRM)),
+    "consent summary": _unknown_deal(CRM),
     "drill run": _operator(("--customers", "20")),
     "drill list": _operator(),
     "drill show": _by_id(("1",), "no drill #999", actor=OPERATOR, denied=STEWARD),

@@ -123,6 +123,13 @@ READS: dict[str, Reads] = {
         _TRAINING,
         ("row 1", "column 'completed'"),
     ),
+    "consent import FILE": Reads(
+        "consent import",
+        ("{file}", *CRM),
+        codes={**BAD_INPUT, "bad_row": 2},
+        bad_row=b"customer_key,purpose,given_at,source\nC000001,adverts,2026-01-02,web\n",
+        names_row=("row 2", "column 'purpose'"),
+    ),
     "policy validate FILE": Reads("policy validate", ("{file}",), None),
     "policy set FILE": Reads("policy set", ("{file}", "--deal", "d1", "--comment", "c")),
     "monitor rules validate FILE": Reads("monitor rules validate", ("{file}",), None),

@@ -192,7 +192,7 @@ def build(work: Path) -> World:
             run("compliance", "waive", str(f["id"]), "--reason", "set out in the agreement",
                 who=COUNSEL)  # fmt: skip
     run("package", "build", "1", "--out", str(work / "pkg"))  # package #1
-    run(*plan, "a second hand-over")  # plan #2: pending
+    run(*plan, "second hand-over")  # plan #2: pending
     # plan #2's findings are open: the gate is closed; {finding} is one counsel may waive
     checked = invoke(home, "--as", COUNSEL, "compliance", "check", "2", "--json")
     assert checked.exit_code == 5, checked.output
@@ -247,6 +247,10 @@ def build(work: Path) -> World:
     _tls(work)
     (work / "training.csv").write_text(
         f"email,course,completed,expires\n{STEWARD2},confidentiality,{YESTERDAY},\n",
+        encoding="utf-8",
+    )
+    (work / "consents.csv").write_text(
+        "customer_key,purpose,given_at,source\nC000001,marketing,2026-01-02,web form\n",
         encoding="utf-8",
     )
     values = {

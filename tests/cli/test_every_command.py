@@ -169,7 +169,8 @@ def test_missing_required_arguments_are_usage_errors(name: str, tmp_path: Path) 
     """With nothing: the first required parameter is named; then each required option left
     out of the main args in turn is named."""
     _usage_error(invoke(tmp_path, *name.split()), _required(name)[0])
-    main = [a.format_map(defaultdict(lambda: "x")) for a in CASES[name].main]
+    # placeholders filled with nonsense, but ids with a number (a usage error names them)
+    main = [a.format_map(defaultdict(lambda: "x", finding="1")) for a in CASES[name].main]
     for param in _required(name):
         if param.param_type_name != "option":
             continue

@@ -164,7 +164,7 @@ def test_plan_build_verify_receive(
     assert jrun("plan", "approve", pid, who=COUNSEL)["status"] == "approved"
     gate = CliRunner().invoke(APP, ["--as", COUNSEL, "compliance", "check", pid, "--json"])
     assert gate.exit_code == 5, gate.output  # closed: the purpose is two words
-    built_too_soon = run("package", "build", pid, "--out", str(tmp_path / "early"), code=3)
+    built_too_soon = run("package", "build", pid, "--out", str(tmp_path / "early"), code=4)
     assert "compliance finding" in built_too_soon and "purpose-stated" in built_too_soon
     for f in json.loads(gate.stdout)["findings"]:
         if f["blocking"] and f["status"] == "open":

@@ -63,7 +63,7 @@ def test_check_waive_and_clear(
     plan = make_plan(stores, world, str(identity().to_public()))
     out = compliance.check_plan(stores, actor=P(COUNSEL), plan_id=plan.id)
     by_rule = {f.rule: f for f in out.findings}
-    assert set(by_rule) == {"minors-guardian-consent", "exclusions-counted"}
+    assert set(by_rule) == {"minors-guardian-consent", "exclusions-counted", "marketing-consent"}
     minors = by_rule["minors-guardian-consent"]
     assert (
         minors.blocking and minors.source == "PIPL art. 28, 31" and minors.counts == {"minors": 1}
@@ -117,7 +117,8 @@ def test_a_resolved_finding_clears(
     stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path
 ) -> None:
     subjects = prepare(stores, keyring, world, tmp_path)
-    plan = make_plan(stores, world, str(identity().to_public()))
+    # identity only: no contact details, so no marketing restriction to find
+    plan = make_plan(stores, world, str(identity().to_public()), categories=["identity"])
     assert compliance.check_plan(stores, actor=P(COUNSEL), plan_id=plan.id).findings == []
     set_status(stores, subjects[1], "opted_out")
     out = compliance.check_plan(stores, actor=P(COUNSEL), plan_id=plan.id)

@@ -147,8 +147,8 @@ def clear_gate(stores: AppStores, *, plan_id: int, counsel: str = COUNSEL) -> No
     out = compliance.check_plan(stores, actor=P(counsel), plan_id=plan_id)
     for f in out.findings:
         if f.blocking and f.status == "open":
-            compliance.waive_finding(stores, actor=P(counsel), finding_id=f.id,
-                                     reason="waived for a test of packages, not of the gate")  # fmt: skip
+            why = "waived for a test of packages, not of the gate"
+            compliance.waive_finding(stores, actor=P(counsel), finding_id=f.id, reason=why)
 
 
 def actions(stores: AppStores) -> list[tuple[str, str | None]]:

@@ -61,6 +61,8 @@ SECURITY_ACTIONS: Final = frozenset(
         "drill.finish",
         "compliance.check",
         "compliance.waive",
+        # customers' consents imported from the seller's systems
+        "consent.import",
         # legal clocks and notices: awareness time, regimes, notices drafted, finalised, sent,
         # delivered in bulk, delivery status imported, partner notices and acknowledgements
         "incident.aware",
@@ -140,6 +142,7 @@ ROUTINE_ACTIONS: Final = frozenset(
         "drill.list",
         "drill.show",
         "compliance.findings",
+        "consent.summary",
         "incident.clocks",
         "incident.notice_list",
         "incident.notice_show",

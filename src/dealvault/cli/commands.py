@@ -156,6 +156,11 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
         ("The compliance gate a transfer plan must pass: check, findings, waive."),
     ),
     (
+        "consent",
+        "consent",
+        ("Customers' consents per purpose, from the seller's systems: import, summary."),
+    ),
+    (
         "drill",
         "drills",
         ("Incident drills: a scripted leak on a drill deal of invented customers, timed."),

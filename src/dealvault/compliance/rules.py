@@ -8,7 +8,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from dealvault.ingest.fields import Category
+from dealvault.compliance import rules_consent
+from dealvault.compliance.rules_consent import ConsentFacts
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class PlanFacts:
     minors: int = 0
     #: rows with sensitive personal information counted at import
     sensitive_rows: int = 0
+    #: what the consent records say (compliance/rules_consent.py)
+    consent: ConsentFacts = field(default_factory=ConsentFacts)
 
 
 @dataclass(frozen=True)
@@ -64,17 +67,6 @@ def _minors(f: PlanFacts, rule: Rule) -> FindingIn | None:
     )
 
 
-def _sensitive(f: PlanFacts, rule: Rule) -> FindingIn | None:
-    if Category.SENSITIVE.value not in f.categories or f.eligible == 0:
-        return None
-    return rule.found(
-        f"the plan hands over sensitive personal information of up to {f.eligible} "
-        "customer(s): a transfer of it needs the customers' separate consent and a necessity "
-        "stated in the plan; leave the category out or record the consents",
-        customers=f.eligible,
-    )
-
-
 def _purpose(f: PlanFacts, rule: Rule) -> FindingIn | None:
     words = len(f.purpose.split())
     if words >= 3:
@@ -102,8 +94,7 @@ def _excluded(f: PlanFacts, rule: Rule) -> FindingIn | None:
 RULES: Final[tuple[Rule, ...]] = (
     Rule("minors-guardian-consent", "Children's personal information",
          "PIPL art. 28, 31", True, _minors),
-    Rule("sensitive-separate-consent", "Sensitive personal information",
-         "PIPL art. 29, 30; GB/T 35273-2020 §5.4", True, _sensitive),
+    *rules_consent.rules(),
     Rule("purpose-stated", "Purposes carried over", "PIPL art. 22", True, _purpose),
     Rule("exclusions-counted", "Customers left out", "PIPL art. 22, 44-47", False, _excluded),
 )  # fmt: skip

@@ -12,8 +12,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dealvault.access.models import Deal, Organization
+from dealvault.compliance import rules_consent
 from dealvault.compliance.models import ComplianceFinding
 from dealvault.compliance.rules import BY_ID, FindingIn, PlanFacts
+from dealvault.db.base import utcnow
 from dealvault.errors import Conflict, Invalid, NotFound
 from dealvault.transfer.models import TransferPlan
 from dealvault.transfer.records import status_counts
@@ -46,6 +48,10 @@ def facts(session: Session, plan: TransferPlan) -> PlanFacts:
     if deal is None or dataset is None or org is None:  # pragma: no cover - foreign keys
         raise NotFound(f"deal, dataset or recipient of transfer plan {plan.id} not found")
     by_status = status_counts(session, dataset=dataset)
+    categories = tuple(c for c in plan.categories.split(",") if c)
+    consent = rules_consent.gather(
+        session, dataset_id=dataset.id, deal_kind=deal.kind, categories=categories, at=utcnow()
+    )
     minors, sensitive = session.execute(
         select(func.coalesce(func.sum(ImportRun.minors), 0),
                func.coalesce(func.sum(ImportRun.sensitive_rows), 0))
@@ -57,12 +63,13 @@ def facts(session: Session, plan: TransferPlan) -> PlanFacts:
         deal_kind=deal.kind,
         dataset=dataset.name,
         recipient=org.name,
-        categories=tuple(c for c in plan.categories.split(",") if c),
+        categories=categories,
         purpose=plan.purpose or "",
         eligible=by_status.get("active", 0),
         exclusions={k: n for k, n in by_status.items() if k != "active" and n},
         minors=int(minors or 0),
         sensitive_rows=int(sensitive or 0),
+        consent=consent,
     )
 
 
@@ -120,6 +127,24 @@ def waive(session: Session, row: ComplianceFinding, *, by: str, reason: str, now
         raise Conflict(f"compliance finding {row.id} is {row.status}: only an open one is waived")
     row.status, row.waived_by, row.waived_at = "waived", by, now
     row.waiver_reason, row.waived_counts = reason.strip(), row.counts
+
+
+def still_blocking(session: Session, *, plan_id: int, found: Sequence[FindingIn]) -> list[str]:
+    """Why the gate is closed for these findings, without recording anything: each blocking
+    one not waived for exactly its counts (rule, source and the finding's id once recorded)."""
+    rows = {r.rule: r for r in findings(session, plan_id=plan_id)}
+    out = []
+    for f in found:
+        if not f.blocking:
+            continue
+        row = rows.get(f.rule)
+        counts = json.dumps(dict(f.counts), sort_keys=True)
+        if row is not None and row.status == "waived" and row.waived_counts == counts:
+            continue
+        ref = f"compliance finding #{row.id}" if row is not None else "a compliance finding"
+        out.append(f"{ref} ({f.rule}, {f.source}) is open: resolve it, or counsel waives it "
+                   "(dealvault compliance check PLAN lists it)")  # fmt: skip
+    return out
 
 
 def blocking_open(rows: Sequence[ComplianceFinding]) -> list[ComplianceFinding]:

@@ -106,10 +106,7 @@ def waive_finding(
 
 
 def refusals(s: Session, *, plan: TransferPlan) -> list[str]:
-    """Why the gate refuses a package of ``plan`` now: its rules are checked again and each
-    blocking finding still open (not waived) is a reason (rule and source)."""
-    rows = gate.record(s, plan_id=plan.id, found=evaluate(gate.facts(s, plan)), now=utcnow())
-    return [
-        f"compliance finding #{r.id} ({r.rule}, {r.source}) is open: waive it or resolve it"
-        for r in gate.blocking_open(rows)
-    ]
+    """Why the gate refuses a package of ``plan`` now: its rules are evaluated again and each
+    blocking finding not waived for exactly its counts is a reason (rule and source). Nothing
+    is written: a refused build records only its denial."""
+    return gate.still_blocking(s, plan_id=plan.id, found=evaluate(gate.facts(s, plan)))

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from pydantic import Field
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from dealvault.access.agreements import agreement_covers, agreements_in_force
@@ -19,7 +19,9 @@ from dealvault.access.decision import Decision, decide
 from dealvault.access.models import Deal, Organization
 from dealvault.access.principal import Principal
 from dealvault.audit.service import EventIn, SubjectPacker, canonical_json
+from dealvault.compliance.rules_consent import excluded_for_consent
 from dealvault.config import Settings
+from dealvault.consent.service import any_held, count_active, in_force
 from dealvault.crypto.keyring import KeyRing
 from dealvault.db.base import utcnow
 from dealvault.errors import Conflict, Invalid, NotFound
@@ -92,6 +94,21 @@ def _source(session: Session, dataset_id: int) -> dict[str, object]:
     imports = [{"import": i, "content_hash": h, "rows": n} for i, h, n in rows]
     digest = hashlib.sha256(canonical_json({"imports": imports})).hexdigest()
     return {"imports": imports, "hash": f"sha256:{digest}"}
+
+
+def marketing_counts(
+    s: Session, *, dataset_id: int, unconsented: dict[str, ColumnElement[bool]], at: datetime
+) -> dict[str, int] | None:
+    """Customers of the package with and without a marketing consent in force (None when the
+    seller imported no consent records: nothing to tell)."""
+    if not any_held(s, dataset_id=dataset_id):
+        return None
+    kept = [~cond for cond in unconsented.values()]
+    yes = in_force(purpose="marketing", at=at)
+    return {
+        "permitted": count_active(s, dataset_id=dataset_id, where=[*kept, yes]),
+        "not_permitted": count_active(s, dataset_id=dataset_id, where=[*kept, ~yes]),
+    }
 
 
 def build_package(
@@ -187,6 +204,11 @@ def build_package(
             stats = ReadStats()
             packer = SubjectPacker()
             expected = counts.get("active", 0)
+            # customers the plan may not take for want of consent (compliance/rules_consent.py)
+            unconsented = excluded_for_consent(deal_kind=deal.kind, categories=cats, at=at)
+            for reason, cond in unconsented.items():
+                excluded[reason] = count_active(s, dataset_id=ds.id, where=[cond])
+                expected -= excluded[reason]
             if not expected:
                 raise Conflict(f"dataset {ds.name} has no customers to transfer")
             planted = canaries_for(
@@ -220,6 +242,7 @@ def build_package(
                         stats=stats,
                         batch_rows=batch_rows,
                         workers=workers or usable_cores(),
+                        where=[~cond for cond in unconsented.values()],
                     ),
                     canary_records(planted, subjects=canary_subjects, schema=schema),
                     schema=schema,
@@ -271,6 +294,7 @@ def build_package(
                 signer=signer.verifier(),
                 created_at=at.isoformat(timespec="seconds"),
                 created_by=person.email,
+                marketing=marketing_counts(s, dataset_id=ds.id, unconsented=unconsented, at=at),
             )
             manifest_sha = write_manifest(work, manifest=manifest, signer=signer)
             sync_package(work)

@@ -361,8 +361,27 @@ def build_manifest(
     signer: Verifier,
     created_at: str,
     created_by: str,
+    marketing: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
-    """The manifest document (``docs/transfer-package.md`` describes every field)."""
+    """The manifest document (``docs/transfer-package.md`` describes every field).
+    ``marketing``: customers of the package with a marketing consent in force (``permitted``)
+    and without (``not_permitted``), when the seller imported consent records."""
+    consent: dict[str, Any] = {
+        "opted_out_excluded": int(excluded.get("opted_out", 0)),
+        "objecting_excluded": int(excluded.get("objecting", 0)),
+        "flag_columns": consent_columns(schema),
+        "rule": "customers who opted out or object are not transferred; consent and "
+        "opt-out columns are carried over unchanged",
+    }
+    if "no_separate_consent" in excluded:
+        consent["no_separate_consent_excluded"] = int(excluded["no_separate_consent"])
+    if marketing is not None:
+        consent["marketing"] = {
+            "permitted": int(marketing.get("permitted", 0)),
+            "not_permitted": int(marketing.get("not_permitted", 0)),
+            "rule": "the recipient may use for advertising or promotion only the customers "
+            "whose marketing consent was in force at the transfer (PIPL art. 14, 24)",
+        }
     return {
         "format": FORMAT,
         "deal": dict(deal),
@@ -388,13 +407,7 @@ def build_manifest(
             "child_rows_left_out": dict(child_rows_left_out),
             "excluded": dict(excluded),
         },
-        "consent": {
-            "opted_out_excluded": int(excluded.get("opted_out", 0)),
-            "objecting_excluded": int(excluded.get("objecting", 0)),
-            "flag_columns": consent_columns(schema),
-            "rule": "customers who opted out or object are not transferred; consent and "
-            "opt-out columns are carried over unchanged",
-        },
+        "consent": consent,
         "merkle": {
             "algorithm": MERKLE_ALGORITHM,
             "leaf": LEAF_RULE,

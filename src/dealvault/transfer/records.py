@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from dealvault.access.decision import decide
@@ -213,10 +213,13 @@ def customer_batches(
     stats: ReadStats,
     batch_rows: int = BATCH_ROWS,
     workers: int = 1,
+    where: Sequence[ColumnElement[bool]] = (),
 ) -> Iterator[PreparedBatch]:
     """Decide (``full`` of the schema's categories; Forbidden when denied), then yield batches of
     active customers in ``subject_id`` order with exactly the schema's columns (text), with
-    their leaf hashes and category counts. ``workers`` > 1 decrypts in that many processes."""
+    their leaf hashes and category counts. ``workers`` > 1 decrypts in that many processes;
+    ``where``: conditions on ``CustomerRecord`` the customers must meet besides being active
+    (the customers a plan leaves out for want of consent fail them)."""
     if not purpose.strip():
         raise Invalid("a purpose is required for every read")
     if batch_rows < 1:
@@ -233,8 +236,9 @@ def customer_batches(
         purpose=purpose,
     ).enforce()
     return _batches(
-        uow, keyring, dataset=dataset, schema=schema, stats=stats, size=batch_rows, workers=workers
-    )
+        uow, keyring, dataset=dataset, schema=schema, stats=stats, size=batch_rows,
+        workers=workers, where=where,
+    )  # fmt: skip
 
 
 def _batches(
@@ -246,6 +250,7 @@ def _batches(
     stats: ReadStats,
     size: int,
     workers: int,
+    where: Sequence[ColumnElement[bool]] = (),
 ) -> Iterator[PreparedBatch]:
     cache = _KeyCache(uow, keyring, dataset=dataset)
     expected = schema.by_category()
@@ -256,7 +261,8 @@ def _batches(
     if cache.size <= size:
         workers = 1  # one batch: starting worker processes would cost more than it saves
     with BatchPool(open_batch, layout, schema, workers=workers) as pool:
-        for batch, skipped in pool.map(_jobs(uow, cache, dataset=dataset, cats=cats, size=size)):
+        jobs = _jobs(uow, cache, dataset=dataset, cats=cats, size=size, where=where)
+        for batch, skipped in pool.map(jobs):
             stats.shredded_meanwhile += skipped
             if batch.frame.height == 0:
                 continue
@@ -265,7 +271,13 @@ def _batches(
 
 
 def _jobs(
-    uow: UnitOfWork, cache: _KeyCache, *, dataset: Dataset, cats: Sequence[str], size: int
+    uow: UnitOfWork,
+    cache: _KeyCache,
+    *,
+    dataset: Dataset,
+    cats: Sequence[str],
+    size: int,
+    where: Sequence[ColumnElement[bool]] = (),
 ) -> Iterator[tuple[list[Any], list[bytes | None]]]:
     """Batches of rows ``(record_id, subject_id, *envelopes)`` in subject-id order, each
     with the customer keys of its rows (None: shredded since the key cache was filled)."""
@@ -279,6 +291,7 @@ def _jobs(
                 CustomerRecord.dataset_id == dataset.id,
                 CustomerRecord.status == "active",
                 CustomerRecord.subject_id > last,
+                *where,
             )
             .order_by(CustomerRecord.subject_id)
             .limit(size),

@@ -1,0 +1,1 @@
+"""Customers' consents and their purposes: imported from the seller's records, asked by the gate."""
