@@ -98,6 +98,8 @@ DEAL: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "compliance.check": ((SS, CO, SO), (SG, CL)),
     "compliance.read": ((SS, CO, IM, SO, AU), ALL),
     "compliance.waive": ((CO,), (SG, CL)),
+    "compliance.pia": ((SS, SO), (SG, CL)),
+    "compliance.pia_sign": ((CO, SO), (SG, CL)),
     "package.build": ((SS,), (CL,)),
     "package.canaries": ((SS,), (CL, PC)),
     "package.review": ((SS, CO, SO), (CL, PC)),

@@ -61,6 +61,8 @@ SECURITY_ACTIONS: Final = frozenset(
         "drill.finish",
         "compliance.check",
         "compliance.waive",
+        "compliance.pia",  # an impact assessment generated
+        "compliance.pia_sign",  # and signed off
         # legal clocks and notices: awareness time, regimes, notices drafted, finalised, sent,
         # delivered in bulk, delivery status imported, partner notices and acknowledgements
         "incident.aware",
@@ -140,6 +142,9 @@ ROUTINE_ACTIONS: Final = frozenset(
         "drill.list",
         "drill.show",
         "compliance.findings",
+        "compliance.pia_list",
+        "compliance.pia_show",
+        "compliance.pia_export",  # the assessment written as a document (counts only)
         "incident.clocks",
         "incident.notice_list",
         "incident.notice_show",

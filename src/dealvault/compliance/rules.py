@@ -29,6 +29,8 @@ class PlanFacts:
     minors: int = 0
     #: rows with sensitive personal information counted at import
     sensitive_rows: int = 0
+    #: the plan's impact assessment (compliance.pia.state); None: not gathered
+    pia: str | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,8 @@ def _excluded(f: PlanFacts, rule: Rule) -> FindingIn | None:
     )
 
 
+from dealvault.compliance.rules_pia import PIA_RULES  # noqa: E402  (it needs Rule above)
+
 #: every rule, in the order findings are listed
 RULES: Final[tuple[Rule, ...]] = (
     Rule("minors-guardian-consent", "Children's personal information",
@@ -106,6 +110,7 @@ RULES: Final[tuple[Rule, ...]] = (
          "PIPL art. 29, 30; GB/T 35273-2020 §5.4", True, _sensitive),
     Rule("purpose-stated", "Purposes carried over", "PIPL art. 22", True, _purpose),
     Rule("exclusions-counted", "Customers left out", "PIPL art. 22, 44-47", False, _excluded),
+    *PIA_RULES,
 )  # fmt: skip
 BY_ID: Final = {r.id: r for r in RULES}
 

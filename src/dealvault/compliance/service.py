@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from dealvault.access.models import Deal, Organization
 from dealvault.compliance.models import ComplianceFinding
+from dealvault.compliance.pia import state as pia_state
 from dealvault.compliance.rules import BY_ID, FindingIn, PlanFacts
 from dealvault.errors import Conflict, Invalid, NotFound
 from dealvault.transfer.models import TransferPlan
@@ -63,6 +64,7 @@ def facts(session: Session, plan: TransferPlan) -> PlanFacts:
         exclusions={k: n for k, n in by_status.items() if k != "active" and n},
         minors=int(minors or 0),
         sensitive_rows=int(sensitive or 0),
+        pia=pia_state(session, plan),
     )
 
 
