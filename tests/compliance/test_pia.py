@@ -16,6 +16,7 @@ from sqlalchemy import select
 from dealvault.audit.models import AuditEvent
 from dealvault.compliance.pia_models import ComplianceImpactAssessment
 from dealvault.compliance.pia_report import render_html
+from dealvault.compliance.service import FindingOut
 from dealvault.crypto.keyring import KeyRing
 from dealvault.documents import write_document
 from dealvault.errors import Conflict, Forbidden, Invalid, NotFound
@@ -27,7 +28,7 @@ from tests.transfer.test_plans import COUNSEL, OFFICER, identity, make_plan, pre
 from tests.vault.helpers import customer_row
 
 
-def _pia_finding(stores: AppStores, plan_id: int) -> compliance.FindingOut | None:
+def _pia_finding(stores: AppStores, plan_id: int) -> FindingOut | None:
     out = compliance.check_plan(stores, actor=P(COUNSEL), plan_id=plan_id)
     found = {f.rule: f for f in out.findings if f.status == "open"}
     return found.get("pia-signed-off")

@@ -115,7 +115,7 @@ CATALOGUE: dict[str, ActionDef] = {
         _a("compliance.check", _D, "check a transfer plan against the compliance rules"),
         _a("compliance.read", _D, "list a transfer plan's compliance findings"),
         _a("compliance.waive", _D, "waive a compliance finding with a written reason"),
-        _a("compliance.pia", _D, "generate a transfer plan's personal information impact assessment"),
+        _a("compliance.pia", _D, "generate a transfer plan's impact assessment (PIPL art. 55)"),
         _a("compliance.pia_sign", _D, "sign an impact assessment off (counsel, security officer)"),
         _a("package.build", _D, "build the transfer package of an approved plan"),
         _a("package.canaries", _D, "write a package's canary list again"),
