@@ -100,6 +100,8 @@ DEAL: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "compliance.waive": ((CO,), (SG, CL)),
     "consent.import": ((SS,), ALL),
     "consent.read": ((SS, CO, SO, AU), ALL),
+    "compliance.pia": ((SS, SO), (SG, CL)),
+    "compliance.pia_sign": ((CO, SO), (SG, CL)),
     "package.build": ((SS,), (CL,)),
     "package.canaries": ((SS,), (CL, PC)),
     "package.review": ((SS, CO, SO), (CL, PC)),

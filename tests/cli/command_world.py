@@ -5,9 +5,9 @@ Deal d1 is at closing (winner Bidder A): dataset crm (8 customers and one reject
 import #1), an NDA with its signed document (agreement #1), the transfer agreement (#2) and
 a clean-team agreement Bidder A's members accept online (#3, document SHA-256 ``{sha}``),
 access request #1 pending and #2 approved (grant #1), transfer plan #1 approved and built
-(package #1) and plan #2 pending. Deal d2 is terminated with destruction certificate #1,
-d3 is at preparation and d4 is frozen. Alert #1 (deal d1): the clean team asked above its
-ceiling.
+(package #1) with its impact assessment #1 (unsigned), and plan #2 pending. Deal d2 is
+terminated with destruction certificate #1, d3 is at preparation and d4 is frozen. Alert #1
+(deal d1): the clean team asked above its ceiling.
 Beside the store: a backup, an audit bundle, a cosigner key, the buyer's report, the age
 identity the package and backup are encrypted to, and valid input files of each kind."""
 
@@ -197,6 +197,7 @@ def build(work: Path) -> World:
     checked = invoke(home, "--as", COUNSEL, "compliance", "check", "2", "--json")
     assert checked.exit_code == 5, checked.output
     finding = next(f["id"] for f in json.loads(checked.stdout)["findings"] if f["blocking"])
+    run("compliance", "pia", "generate", "1")  # impact assessment #1 of plan #1, unsigned
     run("package", "verify", str(work / "pkg"), "--identity", str(work / "age.key"),
         "--report-json", str(work / "report.json"), **op)  # fmt: skip
     run("deal", "create", "d2", "--name", "D2", "--seller", "Seller Co", "--bidder", "Bidder A",

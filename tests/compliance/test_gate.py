@@ -63,13 +63,16 @@ def test_check_waive_and_clear(
     plan = make_plan(stores, world, str(identity().to_public()))
     out = compliance.check_plan(stores, actor=P(COUNSEL), plan_id=plan.id)
     by_rule = {f.rule: f for f in out.findings}
-    assert set(by_rule) == {"minors-guardian-consent", "exclusions-counted", "marketing-consent"}
+    # (pia-signed-off: no impact assessment of the plan yet, tests/compliance/test_pia.py)
+    assert set(by_rule) == {
+        "minors-guardian-consent", "exclusions-counted", "marketing-consent", "pia-signed-off"
+    }  # fmt: skip
     minors = by_rule["minors-guardian-consent"]
     assert (
         minors.blocking and minors.source == "PIPL art. 28, 31" and minors.counts == {"minors": 1}
     )
     assert not by_rule["exclusions-counted"].blocking
-    assert (out.blocking, out.passed) == (1, False)
+    assert (out.blocking, out.passed) == (2, False)
 
     with pytest.raises(Forbidden):  # the plan's author may not excuse it
         compliance.waive_finding(stores, actor=P(STEWARD), finding_id=minors.id,
@@ -88,7 +91,8 @@ def test_check_waive_and_clear(
         compliance.waive_finding(stores, actor=P(COUNSEL), finding_id=minors.id,
                                  reason="waived a second time, by mistake")  # fmt: skip
     again = compliance.check_plan(stores, actor=P(COUNSEL), plan_id=plan.id)
-    assert again.passed and {f.rule: f.status for f in again.findings}[
+    # only the impact assessment's finding stays open
+    assert again.blocking == 1 and {f.rule: f.status for f in again.findings}[
         "minors-guardian-consent"] == "waived"  # fmt: skip
 
     # the counts change (another child imported): the waiver lapses
@@ -119,8 +123,12 @@ def test_a_resolved_finding_clears(
     subjects = prepare(stores, keyring, world, tmp_path)
     # identity only: no contact details, so no marketing restriction to find
     plan = make_plan(stores, world, str(identity().to_public()), categories=["identity"])
-    assert compliance.check_plan(stores, actor=P(COUNSEL), plan_id=plan.id).findings == []
+    first = compliance.check_plan(stores, actor=P(COUNSEL), plan_id=plan.id).findings
+    assert [f.rule for f in first] == ["pia-signed-off"]  # no impact assessment yet
     set_status(stores, subjects[1], "opted_out")
     out = compliance.check_plan(stores, actor=P(COUNSEL), plan_id=plan.id)
-    assert [(f.rule, f.counts) for f in out.findings] == [("exclusions-counted", {"opted_out": 1})]
-    assert out.passed  # advisory only
+    assert [(f.rule, f.counts) for f in out.findings] == [
+        ("exclusions-counted", {"opted_out": 1}),
+        ("pia-signed-off", {"assessments": 0}),
+    ]
+    assert out.blocking == 1  # the exclusions are advisory only

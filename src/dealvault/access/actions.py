@@ -117,6 +117,8 @@ CATALOGUE: dict[str, ActionDef] = {
         _a("compliance.waive", _D, "waive a compliance finding with a written reason"),
         _a("consent.import", _D, "import the seller's consent records of a dataset"),
         _a("consent.read", _D, "see the consents held per purpose"),
+        _a("compliance.pia", _D, "generate a transfer plan's impact assessment (PIPL art. 55)"),
+        _a("compliance.pia_sign", _D, "sign an impact assessment off (counsel, security officer)"),
         _a("package.build", _D, "build the transfer package of an approved plan"),
         _a("package.canaries", _D, "write a package's canary list again"),
         _a("package.review", _D, "review the buyer's reconciliation report"),

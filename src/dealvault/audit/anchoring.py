@@ -63,6 +63,8 @@ SECURITY_ACTIONS: Final = frozenset(
         "compliance.waive",
         # customers' consents imported from the seller's systems
         "consent.import",
+        "compliance.pia",  # an impact assessment generated
+        "compliance.pia_sign",  # and signed off
         # legal clocks and notices: awareness time, regimes, notices drafted, finalised, sent,
         # delivered in bulk, delivery status imported, partner notices and acknowledgements
         "incident.aware",
@@ -143,6 +145,9 @@ ROUTINE_ACTIONS: Final = frozenset(
         "drill.show",
         "compliance.findings",
         "consent.summary",
+        "compliance.pia_list",
+        "compliance.pia_show",
+        "compliance.pia_export",  # the assessment written as a document (counts only)
         "incident.clocks",
         "incident.notice_list",
         "incident.notice_show",

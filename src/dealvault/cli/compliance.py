@@ -19,6 +19,9 @@ compliance_app = typer.Typer(
 
 
 def register(app: typer.Typer) -> None:
+    from dealvault.cli import compliance_pia
+
+    compliance_pia.register(compliance_app)
     app.add_typer(compliance_app, name="compliance")
 
 

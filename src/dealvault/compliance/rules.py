@@ -32,6 +32,8 @@ class PlanFacts:
     sensitive_rows: int = 0
     #: what the consent records say (compliance/rules_consent.py)
     consent: ConsentFacts = field(default_factory=ConsentFacts)
+    #: the plan's impact assessment (compliance.pia.state); None: not gathered
+    pia: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,8 @@ def _excluded(f: PlanFacts, rule: Rule) -> FindingIn | None:
     )
 
 
+from dealvault.compliance.rules_pia import PIA_RULES  # noqa: E402  (it needs Rule above)
+
 #: every rule, in the order findings are listed
 RULES: Final[tuple[Rule, ...]] = (
     Rule("minors-guardian-consent", "Children's personal information",
@@ -97,6 +101,7 @@ RULES: Final[tuple[Rule, ...]] = (
     *rules_consent.rules(),
     Rule("purpose-stated", "Purposes carried over", "PIPL art. 22", True, _purpose),
     Rule("exclusions-counted", "Customers left out", "PIPL art. 22, 44-47", False, _excluded),
+    *PIA_RULES,
 )  # fmt: skip
 BY_ID: Final = {r.id: r for r in RULES}
 

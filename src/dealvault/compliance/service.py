@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from dealvault.access.models import Deal, Organization
 from dealvault.compliance import rules_consent
 from dealvault.compliance.models import ComplianceFinding
+from dealvault.compliance.pia import state as pia_state
 from dealvault.compliance.rules import BY_ID, FindingIn, PlanFacts
 from dealvault.db.base import utcnow
 from dealvault.errors import Conflict, Invalid, NotFound
@@ -70,6 +71,7 @@ def facts(session: Session, plan: TransferPlan) -> PlanFacts:
         minors=int(minors or 0),
         sensitive_rows=int(sensitive or 0),
         consent=consent,
+        pia=pia_state(session, plan),
     )
 
 

@@ -9,6 +9,7 @@ import dealvault.access.models
 import dealvault.accounts.models
 import dealvault.audit.models
 import dealvault.compliance.models
+import dealvault.compliance.pia_models
 import dealvault.consent.models
 import dealvault.crypto.models
 import dealvault.incidents.drills
