@@ -98,6 +98,7 @@ DEAL: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "compliance.check": ((SS, CO, SO), (SG, CL)),
     "compliance.read": ((SS, CO, IM, SO, AU), ALL),
     "compliance.waive": ((CO,), (SG, CL)),
+    "compliance.review": ((SS, SO), (SG, CL)),
     "package.build": ((SS,), (CL,)),
     "package.canaries": ((SS,), (CL, PC)),
     "package.review": ((SS, CO, SO), (CL, PC)),

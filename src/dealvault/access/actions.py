@@ -115,6 +115,7 @@ CATALOGUE: dict[str, ActionDef] = {
         _a("compliance.check", _D, "check a transfer plan against the compliance rules"),
         _a("compliance.read", _D, "list a transfer plan's compliance findings"),
         _a("compliance.waive", _D, "waive a compliance finding with a written reason"),
+        _a("compliance.review", _D, "review the free text a transfer plan hands over (counts)"),
         _a("package.build", _D, "build the transfer package of an approved plan"),
         _a("package.canaries", _D, "write a package's canary list again"),
         _a("package.review", _D, "review the buyer's reconciliation report"),

@@ -61,6 +61,7 @@ SECURITY_ACTIONS: Final = frozenset(
         "drill.finish",
         "compliance.check",
         "compliance.waive",
+        "compliance.review",  # a plan's notes decrypted and scanned (counts only)
         # legal clocks and notices: awareness time, regimes, notices drafted, finalised, sent,
         # delivered in bulk, delivery status imported, partner notices and acknowledgements
         "incident.aware",

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
+from dealvault.compliance.rules_content import CONTENT_RULES
 from dealvault.ingest.fields import Category
 
 
@@ -29,6 +30,12 @@ class PlanFacts:
     minors: int = 0
     #: rows with sensitive personal information counted at import
     sensitive_rows: int = 0
+    #: the plan's last content review of its free text (compliance/content.py), whether the
+    #: dataset changed since, and customers it found per word category / third-party PI type
+    content_reviewed: bool = False
+    content_stale: bool = False
+    content_words: Mapping[str, int] = field(default_factory=dict)
+    content_third_party: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -106,6 +113,7 @@ RULES: Final[tuple[Rule, ...]] = (
          "PIPL art. 29, 30; GB/T 35273-2020 §5.4", True, _sensitive),
     Rule("purpose-stated", "Purposes carried over", "PIPL art. 22", True, _purpose),
     Rule("exclusions-counted", "Customers left out", "PIPL art. 22, 44-47", False, _excluded),
+    *(Rule(*spec) for spec in CONTENT_RULES),  # content review (rules_content.py)
 )  # fmt: skip
 BY_ID: Final = {r.id: r for r in RULES}
 

@@ -8,6 +8,7 @@ import dealvault.access.governance_models
 import dealvault.access.models
 import dealvault.accounts.models
 import dealvault.audit.models
+import dealvault.compliance.content_models
 import dealvault.compliance.models
 import dealvault.crypto.models
 import dealvault.incidents.drills

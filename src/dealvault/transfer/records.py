@@ -213,10 +213,13 @@ def customer_batches(
     stats: ReadStats,
     batch_rows: int = BATCH_ROWS,
     workers: int = 1,
+    level: str = "full",
 ) -> Iterator[PreparedBatch]:
-    """Decide (``full`` of the schema's categories; Forbidden when denied), then yield batches of
-    active customers in ``subject_id`` order with exactly the schema's columns (text), with
-    their leaf hashes and category counts. ``workers`` > 1 decrypts in that many processes."""
+    """Decide (``level`` of the schema's categories; Forbidden when denied), then yield batches
+    of active customers in ``subject_id`` order with exactly the schema's columns (text), with
+    their leaf hashes and category counts. ``workers`` > 1 decrypts in that many processes.
+    ``level``: ``full`` for a package; ``metadata`` for a machine review that hands out counts
+    only (the compliance content review)."""
     if not purpose.strip():
         raise Invalid("a purpose is required for every read")
     if batch_rows < 1:
@@ -227,7 +230,7 @@ def customer_batches(
         deal=deal,
         action="read",
         categories=schema.categories,
-        level="full",
+        level=level,
         dataset=dataset.name,
         dataset_id=dataset.id,
         purpose=purpose,
