@@ -157,7 +157,9 @@ def scan_batch(
     word_rows = hits.select(pl.any_horizontal(pl.all()).alias("any")).to_series()
     for g, n in third.group_by("group").len().iter_rows():
         into.third_party[str(g)] += int(n)
-    third_rows = pl.Series(range(frame.height), dtype=pl.Int64).is_in(third.get_column("row"))
+    third_rows = pl.Series(range(frame.height), dtype=pl.Int64).is_in(
+        third.get_column("row").implode()
+    )
     into.word_customers += int(word_rows.sum())
     into.third_party_customers += int(third_rows.sum())
     into.affected += int((word_rows | third_rows).sum())

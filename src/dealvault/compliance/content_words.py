@@ -18,7 +18,7 @@ from dealvault.files import read_text_file
 SHIPPED: Final = "content_words.toml"
 _ID: Final = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _VERSION: Final = re.compile(r"[A-Za-z0-9._-]{1,40}")
-_LINE: Final = re.compile(r"\(at line (\d+), column \d+\)")
+_LINE: Final = re.compile(r"\(at (?:line (\d+), column \d+|end of document)\)")
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,8 @@ def parse_words(text: str, *, where: str) -> WordList:
     except tomllib.TOMLDecodeError as exc:
         m = _LINE.search(str(exc))
         reason = _LINE.sub("", str(exc)).strip()
-        raise _bad(where, f"not valid TOML ({reason})", int(m.group(1)) if m else None) from None
+        line = (int(m.group(1)) if m.group(1) else max(1, len(text.splitlines()))) if m else None
+        raise _bad(where, f"not valid TOML ({reason})", line) from None
     unknown = sorted(set(doc) - {"version", "categories"})
     if unknown:
         raise _bad(where, f"unknown key {unknown[0]!r}", _line_of(text, unknown[0]))
