@@ -246,6 +246,11 @@ class Settings(BaseSettings):
         description="E-mail of the account (store role canary_gateway) canary hits reported "
         "through the webhook are recorded as.",
     )
+    content_words: Path | None = Field(
+        default=None,
+        description="Word list of the compliance content review (TOML, see "
+        "compliance/content_words.toml); unset: the shipped starting list.",
+    )
 
     @classmethod
     def settings_customise_sources(

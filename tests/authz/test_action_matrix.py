@@ -102,6 +102,7 @@ DEAL: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "consent.read": ((SS, CO, SO, AU), ALL),
     "compliance.pia": ((SS, SO), (SG, CL)),
     "compliance.pia_sign": ((CO, SO), (SG, CL)),
+    "compliance.review": ((SS, SO), (SG, CL)),
     "package.build": ((SS,), (CL,)),
     "package.canaries": ((SS,), (CL, PC)),
     "package.review": ((SS, CO, SO), (CL, PC)),

@@ -195,6 +195,8 @@ READS: dict[str, Reads] = {
         codes=_but(BAD_INPUT, empty=6, corrupt=6),
     ),
     "package review --report": Reads("package review", ("1", "--report", "{file}"), COUNSEL),
+    # the word list of the content review: an empty or corrupt one is refused, named (2)
+    "compliance review --words": Reads("compliance review", ("1", "--words", "{file}")),
     "disclose --hierarchy": Reads(
         "disclose",
         (*swap(DISCLOSE, "aggregate", "anonymized"), "--qi", "age", "--hierarchy", "age={file}"),

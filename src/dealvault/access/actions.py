@@ -119,6 +119,7 @@ CATALOGUE: dict[str, ActionDef] = {
         _a("consent.read", _D, "see the consents held per purpose"),
         _a("compliance.pia", _D, "generate a transfer plan's impact assessment (PIPL art. 55)"),
         _a("compliance.pia_sign", _D, "sign an impact assessment off (counsel, security officer)"),
+        _a("compliance.review", _D, "review the free text a transfer plan hands over (counts)"),
         _a("package.build", _D, "build the transfer package of an approved plan"),
         _a("package.canaries", _D, "write a package's canary list again"),
         _a("package.review", _D, "review the buyer's reconciliation report"),

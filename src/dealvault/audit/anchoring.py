@@ -65,6 +65,7 @@ SECURITY_ACTIONS: Final = frozenset(
         "consent.import",
         "compliance.pia",  # an impact assessment generated
         "compliance.pia_sign",  # and signed off
+        "compliance.review",  # a plan's notes decrypted and scanned (counts only)
         # legal clocks and notices: awareness time, regimes, notices drafted, finalised, sent,
         # delivered in bulk, delivery status imported, partner notices and acknowledgements
         "incident.aware",

@@ -98,3 +98,7 @@ def waive(
         print_json(c.console, out)
         return
     c.console.print(f"finding #{out.id} ({out.rule}) waived by {out.waived_by}")
+
+
+# 'compliance review' lives in its own module; importing it registers it on compliance_app
+import dealvault.cli.compliance_review  # noqa: E402, F401

@@ -10,6 +10,7 @@ from typing import Final
 
 from dealvault.compliance import rules_consent
 from dealvault.compliance.rules_consent import ConsentFacts
+from dealvault.compliance.rules_content import CONTENT_RULES
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,12 @@ class PlanFacts:
     consent: ConsentFacts = field(default_factory=ConsentFacts)
     #: the plan's impact assessment (compliance.pia.state); None: not gathered
     pia: str | None = None
+    #: the plan's last content review of its free text (compliance/content.py), whether the
+    #: dataset changed since, and customers it found per word category / third-party PI type
+    content_reviewed: bool = False
+    content_stale: bool = False
+    content_words: Mapping[str, int] = field(default_factory=dict)
+    content_third_party: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,7 @@ RULES: Final[tuple[Rule, ...]] = (
     Rule("purpose-stated", "Purposes carried over", "PIPL art. 22", True, _purpose),
     Rule("exclusions-counted", "Customers left out", "PIPL art. 22, 44-47", False, _excluded),
     *PIA_RULES,
+    *(Rule(*spec) for spec in CONTENT_RULES),  # content review (rules_content.py)
 )  # fmt: skip
 BY_ID: Final = {r.id: r for r in RULES}
 

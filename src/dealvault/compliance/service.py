@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from dealvault.access.models import Deal, Organization
 from dealvault.compliance import rules_consent
+from dealvault.compliance.content import content_facts
 from dealvault.compliance.models import ComplianceFinding
 from dealvault.compliance.pia import state as pia_state
 from dealvault.compliance.rules import BY_ID, FindingIn, PlanFacts
@@ -72,6 +73,7 @@ def facts(session: Session, plan: TransferPlan) -> PlanFacts:
         sensitive_rows=int(sensitive or 0),
         consent=consent,
         pia=pia_state(session, plan),
+        **content_facts(session, plan=plan, dataset=dataset),
     )
 
 

@@ -8,6 +8,7 @@ import dealvault.access.governance_models
 import dealvault.access.models
 import dealvault.accounts.models
 import dealvault.audit.models
+import dealvault.compliance.content_models
 import dealvault.compliance.models
 import dealvault.compliance.pia_models
 import dealvault.consent.models

@@ -214,12 +214,15 @@ def customer_batches(
     batch_rows: int = BATCH_ROWS,
     workers: int = 1,
     where: Sequence[ColumnElement[bool]] = (),
+    level: str = "full",
 ) -> Iterator[PreparedBatch]:
-    """Decide (``full`` of the schema's categories; Forbidden when denied), then yield batches of
-    active customers in ``subject_id`` order with exactly the schema's columns (text), with
-    their leaf hashes and category counts. ``workers`` > 1 decrypts in that many processes;
+    """Decide (``level`` of the schema's categories; Forbidden when denied), then yield batches
+    of active customers in ``subject_id`` order with exactly the schema's columns (text), with
+    their leaf hashes and category counts. ``workers`` > 1 decrypts in that many processes.
     ``where``: conditions on ``CustomerRecord`` the customers must meet besides being active
-    (the customers a plan leaves out for want of consent fail them)."""
+    (the customers a plan leaves out for want of consent fail them). ``level``: ``full`` for a
+    package; ``metadata`` for a machine review that hands out counts only (the compliance
+    content review)."""
     if not purpose.strip():
         raise Invalid("a purpose is required for every read")
     if batch_rows < 1:
@@ -230,7 +233,7 @@ def customer_batches(
         deal=deal,
         action="read",
         categories=schema.categories,
-        level="full",
+        level=level,
         dataset=dataset.name,
         dataset_id=dataset.id,
         purpose=purpose,

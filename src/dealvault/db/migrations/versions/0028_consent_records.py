@@ -1,7 +1,7 @@
 """consent records: customers' consents per purpose, with their withdrawal
 
 Revision ID: 0028
-Revises: 0025
+Revises: 0027
 Create Date: 2026-12-07 19:00:00.000000
 
 Issue 20 item 2 (docs/compliance.md "Consent and purposes"): the seller's consent records,
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0028"
-down_revision: str | None = "0025"
+down_revision: str | None = "0027"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
