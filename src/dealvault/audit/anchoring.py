@@ -61,6 +61,10 @@ SECURITY_ACTIONS: Final = frozenset(
         "drill.finish",
         "compliance.check",
         "compliance.waive",
+        # retention rules set or reviewed, and the scheduled run that destroys at their end
+        "retention.set",
+        "retention.review",
+        "retention.run",
         # legal clocks and notices: awareness time, regimes, notices drafted, finalised, sent,
         # delivered in bulk, delivery status imported, partner notices and acknowledgements
         "incident.aware",
@@ -140,6 +144,8 @@ ROUTINE_ACTIONS: Final = frozenset(
         "drill.list",
         "drill.show",
         "compliance.findings",
+        "retention.list",
+        "retention.due",
         "incident.clocks",
         "incident.notice_list",
         "incident.notice_show",

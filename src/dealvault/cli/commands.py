@@ -156,6 +156,14 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
         ("The compliance gate a transfer plan must pass: check, findings, waive."),
     ),
     (
+        "retention",
+        "retention",
+        (
+            "Retention rules per dataset and category: set, list, review, due, run (scheduled "
+            "crypto-shredding with destruction certificates)."
+        ),
+    ),
+    (
         "drill",
         "drills",
         ("Incident drills: a scripted leak on a drill deal of invented customers, timed."),
