@@ -143,7 +143,7 @@ def due_cmd(
         print_json(c.console, items)
         return
     rows = [[f"#{i.rule}", i.deal, i.dataset, i.category or "(whole dataset)", i.kind, i.state,
-             i.date, i.days] for i in items]  # fmt: skip
+             i.day, i.days] for i in items]  # fmt: skip
     cols = ["rule", "deal", "dataset", "category", "what", "state", "day", "days from today"]
     c.console.print(table("retention due", cols, rows))
 

@@ -54,7 +54,7 @@ class DueOut(BaseModel):
     category: str | None
     kind: str = Field(description="review or destruction")
     state: str = Field(description="review: overdue or due-soon; destruction: due or upcoming")
-    date: date = Field(description="The review's due day, or the retention's last day.")
+    day: date = Field(description="The review's due day, or the retention's last day.")
     days: int = Field(description="Days from today to that day (negative: past).")
 
 
@@ -252,4 +252,4 @@ def due_view(session: Session, item: DueItem, *, today: date) -> DueOut:
     row, kind, state, day = item
     v = view(session, row)
     return DueOut(rule=row.id, deal=v.deal, dataset=v.dataset, category=row.category, kind=kind,
-                  state=state, date=day, days=(day - today).days)  # fmt: skip
+                  state=state, day=day, days=(day - today).days)  # fmt: skip
