@@ -344,8 +344,9 @@ CASES: dict[str, Case] = {
     ),
     "retention set": _unknown_deal(RETAIN, _dataset(RETAIN)),
     "retention list": _unknown_deal(D1),
-    "retention review": _by_id(("1", "--note", "checked against the contract"),
-                               "retention rule 999 not found"),  # fmt: skip
+    "retention review": _by_id(
+        ("1", "--note", "checked against the contract"), "retention rule 999 not found"
+    ),
     "retention due": Case((), denied=TRAINER, unknown=(UNKNOWN_DEAL,)),
     "retention run": _unknown_deal(("--deal", "d1", "--dry-run")),
     "drill run": _operator(("--customers", "20")),

@@ -4,10 +4,10 @@ run every command (tests/cli/test_every_command*.py); a test that changes it wor
 Deal d1 is at closing (winner Bidder A): dataset crm (8 customers and one rejected row,
 import #1), an NDA with its signed document (agreement #1), the transfer agreement (#2) and
 a clean-team agreement Bidder A's members accept online (#3, document SHA-256 ``{sha}``),
-retention rule #1 (crm kept ten years), access request #1 pending and #2 approved (grant #1), transfer plan #1 approved and built
-(package #1) and plan #2 pending. Deal d2 is terminated with destruction certificate #1,
-d3 is at preparation and d4 is frozen. Alert #1 (deal d1): the clean team asked above its
-ceiling.
+retention rule #1 (crm kept ten years), access request #1 pending and #2 approved (grant
+#1), transfer plan #1 approved and built (package #1) and plan #2 pending. Deal d2 is
+terminated with destruction certificate #1, d3 is at preparation and d4 is frozen. Alert #1
+(deal d1): the clean team asked above its ceiling.
 Beside the store: a backup, an audit bundle, a cosigner key, the buyer's report, the age
 identity the package and backup are encrypted to, and valid input files of each kind."""
 
