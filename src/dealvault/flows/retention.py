@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from dealvault.access import service as access
 from dealvault.access.decision import Decision, decide
 from dealvault.access.models import Deal, Person
+from dealvault.access.policy import active_policy
 from dealvault.access.principal import Principal
 from dealvault.audit.service import EventIn
 from dealvault.crypto.keyring import KeyRing
@@ -102,7 +103,8 @@ def review_rule(
 
 
 def _readable(stores: AppStores, s: Session, *, actor: Principal, deal: str | None,
-              action: str, event: EventIn) -> tuple[Person, list[Deal], EventIn]:  # fmt: skip
+              action: str, event: EventIn, none_ok: bool = False,
+              ) -> tuple[Person, list[Deal], EventIn]:  # fmt: skip
     """The deal named (decided, a denial recorded), or every deal ``actor`` may take
     ``action`` in (a denial recorded when none); a frozen deal's decision refuses it,
     saying it is frozen."""
@@ -114,7 +116,7 @@ def _readable(stores: AppStores, s: Session, *, actor: Principal, deal: str | No
     person = acting(stores, s, actor, event)
     deals = [d for d in access.list_deals(s)
              if decide(s, actor=person, deal=d, action=action).allowed]  # fmt: skip
-    if not deals:
+    if not deals and not none_ok:
         enforce(stores, Decision(False, "none", (f"{person.email} may take {action} in no "
                                                  "deal",)), event)  # fmt: skip
     return person, deals, replace(event, decision="allow", reasons=(f"may take {action}",))
@@ -188,15 +190,16 @@ def run(
         s = uow.records
         person, deals, event = _readable(
             stores, s, actor=actor, deal=deal, action="retention.run",
-            event=EventIn(action="retention.run", objects={"dry_run": dry_run}),
+            event=EventIn(action="retention.run", objects={"dry_run": dry_run}), none_ok=True,
         )  # fmt: skip
-        operator = "operator" in access.store_roles(s, person=person)
-        held = sorted(  # frozen deals of the actor's with a retention ended: said, not run
+        held = sorted(  # frozen deals the actor runs, with a retention ended: said, not run
             d.code for d in access.list_deals(s)
-            if deal is None and d.frozen
-            and (operator or access.member_roles(s, deal=d, person=person))
+            if deal is None and d.frozen and _runs_unfrozen(s, person, d)
             and any(rules.ended(r, today=day) for r in rules.rules_of(s, deal=d, active=True))
         )  # fmt: skip
+        if not deals and not held:
+            why = f"{person.email} may take retention.run in no deal"
+            enforce(stores, Decision(False, "none", (why,)), event)
         todo = [(d.code, r.id) for d in deals if not d.frozen
                 for r in _ordered(rules.rules_of(s, deal=d, active=True))
                 if rules.ended(r, today=day)]  # fmt: skip
@@ -216,6 +219,18 @@ def run(
     if certificates is not None:
         _write(stores, certificates, items)
     return RunOut(today=day, dry_run=dry_run, items=items, held_deals=held)
+
+
+def _runs_unfrozen(s: Session, person: Person, deal: Deal) -> bool:
+    """Whether the deal's policy lets ``person`` run retention there but for the freeze (to
+    tell them it is held; the freeze itself refuses the run at the decision point)."""
+    roles = access.store_roles(s, person=person) | {
+        r.value for r in access.member_roles(s, deal=deal, person=person)
+    }
+    ok, _ = active_policy(s, deal=deal).allows_action(
+        action="retention.run", roles=roles, stage=deal.stage, frozen=False, targets_self=False
+    )
+    return ok
 
 
 def _ordered(rows: list[RetentionRule]) -> list[RetentionRule]:
