@@ -203,17 +203,21 @@ def run(
         todo = [(d.code, r.id) for d in deals if not d.frozen
                 for r in _ordered(rules.rules_of(s, deal=d, active=True))
                 if rules.ended(r, today=day)]  # fmt: skip
-        audit(stores, uow, event)  # the run itself, decided
     items: list[RunItem] = []
     shredded = False
     for _code, rule_id in todo:
         with stores.unit_of_work() as uow:
-            item = plan_rule(uow, rule_id=rule_id, today=day)
+            item = plan_rule(uow, rule_id=rule_id, today=day, dry_run=dry_run)
             if item is not None and item.outcome == "would-destroy" and not dry_run:
                 item = destroy(stores, uow, keyring, actor=actor, rule_id=rule_id, item=item)
                 shredded = shredded or item.category is None
             if item is not None:
                 items.append(item)
+    with stores.unit_of_work() as uow:  # the run itself: what it did, in counts
+        counts: dict[str, int] = {}
+        for i in items:
+            counts[i.outcome.replace("-", "_")] = counts.get(i.outcome.replace("-", "_"), 0) + 1
+        audit(stores, uow, replace(event, counts={**counts, "held_deals": len(held)}))
     if shredded:
         stores.purge_deleted_keys()
     if certificates is not None:

@@ -39,9 +39,12 @@ def _scope(uow: UnitOfWork, rule_id: int) -> tuple[RetentionRule, Deal, Dataset]
     return row, deal, ds
 
 
-def plan_rule(uow: UnitOfWork, *, rule_id: int, today: date) -> RunItem | None:
+def plan_rule(
+    uow: UnitOfWork, *, rule_id: int, today: date, dry_run: bool = False
+) -> RunItem | None:
     """What the run does with the rule: None when it is not (or no longer) due; superseded
-    when its dataset went already; held with the reasons; else would-destroy with counts."""
+    when its dataset went already (marked so, unless a dry run); held with the reasons; else
+    would-destroy with counts."""
     s = uow.records
     row, deal, ds = _scope(uow, rule_id)
     if not rules.ended(row, today=today):  # a run before this one took it already
@@ -51,9 +54,10 @@ def plan_rule(uow: UnitOfWork, *, rule_id: int, today: date) -> RunItem | None:
     whole = next((r for r in rules.rules_of(s, deal=deal, dataset=ds)
                   if r.category is None and r.status == "destroyed"), None)  # fmt: skip
     if ds.status == "shredded":
-        row.status, row.destroyed_at = "superseded", utcnow()
-        row.certificate_id = whole.certificate_id if whole is not None else None
-        s.flush()
+        if not dry_run:
+            row.status, row.destroyed_at = "superseded", utcnow()
+            row.certificate_id = whole.certificate_id if whole is not None else None
+            s.flush()
         why = f"dataset {ds.name} is destroyed already"
         return item.model_copy(update={"outcome": "superseded", "why": why})
     held = rules.holds(s, deal=deal, dataset=ds)
