@@ -16,7 +16,7 @@ from sqlalchemy import select
 from dealvault.audit.models import AuditEvent
 from dealvault.crypto.keyring import KeyRing
 from dealvault.errors import Conflict, DealvaultError, Forbidden, Invalid, NotFound, Shredded
-from dealvault.flows import admin, alerts, closing, monitoring
+from dealvault.flows import admin, alerts, closing, customers, monitoring
 from dealvault.flows import retention as flows
 from dealvault.flows.context import AppStores
 from dealvault.vault.models import Dataset
@@ -224,3 +224,34 @@ def test_errors_name_no_personal_value(
         with pytest.raises(DealvaultError) as err:
             _set(stores, world, **kw)
         assert not any(v in str(err.value) for r in ROWS for v in r.values() if len(v) > 4)
+
+
+ORDERS = [
+    {"订单号": f"D{i}", "客户编号": f"C{i:06d}", "下单时间": "2024-02-01 10:00:00",
+     "产品名称": "洗衣液", "数量": "2", "金额": "59.80"}
+    for i in (1, 2)
+]  # fmt: skip
+
+
+def test_a_category_takes_its_child_rows_and_a_hand_shred_supersedes(
+    stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path
+) -> None:
+    _import(stores, keyring, world, tmp_path)
+    orders = write_csv(tmp_path / "orders.csv", ORDERS, headers=list(ORDERS[0]))
+    do_import(stores, keyring, orders, actor=P(world.steward), deal=world.deal,
+              rejects_dir=tmp_path)  # fmt: skip
+    whole = _set(stores, world, until=date(2026, 12, 31))
+    _set(stores, world, category="transaction", until=date(2026, 3, 31))
+    [v] = lookup(stores, keyring, world, "C000001", by="customer_key")
+    assert [o["order_id"] for o in v.children["orders"]] == ["D1"]
+
+    [item] = _run(stores, keyring, date(2026, 4, 1)).items
+    assert (item.category, item.child_rows) == ("transaction", 2)
+    [v] = lookup(stores, keyring, world, "C000001", by="customer_key")
+    assert v.children == {} and "transaction" not in v.data and "identity" in v.data
+
+    customers.shred(stores, keyring, actor=P(world.steward), deal=world.deal, dataset="crm",
+                    subject_id=None, whole_dataset=True, reason="erasure")  # fmt: skip
+    [gone] = _run(stores, keyring, date(2027, 1, 1)).items
+    assert (gone.rule, gone.outcome, gone.certificate) == (whole.id, "superseded", None)
+    assert _run(stores, keyring, date(2027, 1, 2)).items == []
