@@ -79,6 +79,8 @@ ACCESS = ("--deal", "d1", "--dataset", "crm", "--category", "contact", "--level"
            "--purpose", "spot check", "--days", "7")  # fmt: skip
 PLAN = ("--deal", "d1", "--dataset", "crm", "--recipient", "Bidder A", "--category", "contact",
          "--purpose", "hand-over", "--age-recipient", "{age1}")  # fmt: skip
+RETAIN = ("--deal", "d1", "--dataset", "crm", "--category", "contact", "--keep-days", "365",
+          "--review-every", "90", "--basis", "PIPL art. 19")  # fmt: skip
 RECEIVE = ("{W}/pkg", "--identity", "{W}/age.key", "--deal", "d1", "--dataset", "received",
             "--canaries", "{W}/pkg.canaries")  # fmt: skip
 
@@ -352,6 +354,13 @@ CASES: dict[str, Case] = {
         "impact assessment 999 not found",
         actor=COUNSEL,
     ),
+    "retention set": _unknown_deal(RETAIN, _dataset(RETAIN)),
+    "retention list": _unknown_deal(D1),
+    "retention review": _by_id(
+        ("1", "--note", "checked against the contract"), "retention rule 999 not found"
+    ),
+    "retention due": Case((), denied=TRAINER, unknown=(UNKNOWN_DEAL,)),
+    "retention run": _unknown_deal(("--deal", "d1", "--dry-run")),
     "drill run": _operator(("--customers", "20")),
     "drill list": _operator(),
     "drill show": _by_id(("1",), "no drill #999", actor=OPERATOR, denied=STEWARD),

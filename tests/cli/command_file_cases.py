@@ -302,6 +302,12 @@ WRITES: dict[str, Writes] = {
         "r",
         _but(_CREATES_DIR, a_dir=None, exists=2),
     ),
+    "retention run --certificates": Writes(
+        "retention run",
+        ("--deal", "d1", "--certificates", "{out}"),
+        name="certs",
+        codes=_but(_CREATES_DIR, a_dir=None),
+    ),
     # (a file as --out is a usage error: click's file_okay=False)
     "synth --out": Writes(
         "synth", ("--rows", "2", "--out", "{out}"), None, "s", _but(_CREATES_DIR, a_dir=None)

@@ -4,8 +4,9 @@ run every command (tests/cli/test_every_command*.py); a test that changes it wor
 Deal d1 is at closing (winner Bidder A): dataset crm (8 customers and one rejected row,
 import #1), an NDA with its signed document (agreement #1), the transfer agreement (#2) and
 a clean-team agreement Bidder A's members accept online (#3, document SHA-256 ``{sha}``),
-access request #1 pending and #2 approved (grant #1), transfer plan #1 approved and built
-(package #1) with its impact assessment #1 (unsigned), and plan #2 pending. Deal d2 is
+retention rule #1 (crm kept ten years), access request #1 pending and #2 approved (grant
+#1), transfer plan #1 approved and built (package #1) with its impact assessment #1
+(unsigned), and plan #2 pending. Deal d2 is
 terminated with destruction certificate #1, d3 is at preparation and d4 is frozen. Alert #1
 (deal d1): the clean team asked above its ceiling.
 Beside the store: a backup, an audit bundle, a cosigner key, the buyer's report, the age
@@ -156,6 +157,9 @@ def build(work: Path) -> World:
     crm = write_csv(work / "crm.csv", [*ROWS, BAD_ROW])
     run("import", str(crm), "--deal", "d1", "--dataset", "crm")
     subject = run("lookup", ROWS[0]["手机号"], "--deal", "d1", "--dataset", "crm", "--json")
+    # retention rule #1: crm kept ten years, reviewed every 90 days
+    run("retention", "set", "--deal", "d1", "--dataset", "crm", "--keep-days", "3650",
+        "--review-every", "90", "--basis", "PIPL art. 19")  # fmt: skip
     (work / "signed.pdf").write_bytes(b"%PDF-1.4 invented signed NDA")
     nda = ("--org", "Bidder A", "--title", "NDA", "--effective", YESTERDAY)
     run("agreement", "add", "--deal", "d1", "--kind", "nda", *nda, "--document",

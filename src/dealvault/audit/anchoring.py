@@ -66,6 +66,10 @@ SECURITY_ACTIONS: Final = frozenset(
         "compliance.pia",  # an impact assessment generated
         "compliance.pia_sign",  # and signed off
         "compliance.review",  # a plan's notes decrypted and scanned (counts only)
+        # retention rules set or reviewed, and the scheduled run that destroys at their end
+        "retention.set",
+        "retention.review",
+        "retention.run",
         # legal clocks and notices: awareness time, regimes, notices drafted, finalised, sent,
         # delivered in bulk, delivery status imported, partner notices and acknowledgements
         "incident.aware",
@@ -149,6 +153,8 @@ ROUTINE_ACTIONS: Final = frozenset(
         "compliance.pia_list",
         "compliance.pia_show",
         "compliance.pia_export",  # the assessment written as a document (counts only)
+        "retention.list",
+        "retention.due",
         "incident.clocks",
         "incident.notice_list",
         "incident.notice_show",

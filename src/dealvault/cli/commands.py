@@ -161,6 +161,14 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
         ("Customers' consents per purpose, from the seller's systems: import, summary."),
     ),
     (
+        "retention",
+        "retention",
+        (
+            "Retention rules per dataset and category: set, list, review, due, run (scheduled "
+            "crypto-shredding with destruction certificates)."
+        ),
+    ),
+    (
         "drill",
         "drills",
         ("Incident drills: a scripted leak on a drill deal of invented customers, timed."),

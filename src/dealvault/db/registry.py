@@ -17,6 +17,7 @@ import dealvault.incidents.drills
 import dealvault.incidents.models
 import dealvault.monitor.models
 import dealvault.notices.models
+import dealvault.retention.models
 import dealvault.transfer.models
 import dealvault.vault.models  # noqa: F401
 from dealvault.db.base import Base, KeyBase

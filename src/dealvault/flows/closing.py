@@ -17,7 +17,7 @@ from dealvault.access.models import Deal, Organization, Person
 from dealvault.access.principal import Principal
 from dealvault.access.stages import MemberRole, PartyRole, Stage
 from dealvault.audit.models import AuditKey
-from dealvault.audit.note import Verifier, parse_note
+from dealvault.audit.note import Signer, Verifier, parse_note
 from dealvault.audit.service import EventIn, SubjectPacker
 from dealvault.crypto.keyring import KeyRing
 from dealvault.db.base import utcnow
@@ -176,47 +176,77 @@ def issue_certificate(
                 method=method,
                 reason=reason,
             )
-        row = DestructionCertificate(
-            deal_id=d.id,
-            organization_id=org.id,
-            scope=json.dumps(cert.scope, ensure_ascii=False, sort_keys=True),
-            method=cert.method,
-            note="",
-            sha256="",
-            created_by=person.id,
-        )
-        s.add(row)
-        s.flush()
-        cert = replace(cert, certificate=row.id, log=stores.audit.origin)
-        note = sign_certificate(cert, signer=signer).decode("utf-8")
-        row.note, row.sha256 = note, note_sha256(note)
-        row.created_at = cert.time
-        audit(
+        out = record_certificate(
             stores,
             uow,
-            replace(
-                event,
-                decision="allow",
-                objects={
-                    "certificate": row.id,
-                    "sha256": row.sha256,
-                    "organisation": org.name,
-                    "party": cert.party,
-                    "method": cert.method,
-                    "datasets": ",".join(cert.datasets),
-                    "stage": d.stage,
-                },
-                counts={
-                    "customers": cert.customers,
-                    **({"keys_destroyed": cert.keys_destroyed} if cert.keys_destroyed else {}),
-                },
-                subjects=packer,
-            ),
+            signer=signer,
+            cert=cert,
+            packer=packer,
+            deal=d,
+            org=org,
+            person=person,
+            event=event,
         )
-        out = _out(cert, note=note, verifier=signer.verifier().key_string())
     if shredded:
         stores.purge_deleted_keys()
     return out
+
+
+def record_certificate(
+    stores: AppStores,
+    uow: UnitOfWork,
+    *,
+    signer: Signer,
+    cert: Certificate,
+    packer: SubjectPacker | list[str],
+    deal: Deal,
+    org: Organization,
+    person: Person,
+    event: EventIn,
+) -> CertificateOut:
+    """Store, sign and audit a destruction certificate (its number given by the store), as
+    ``certificate.issue`` records it: the audit event names it and its note's SHA-256, so
+    ``certificate verify`` finds it (with the event's own objects, e.g. a retention rule)."""
+    s = uow.records
+    row = DestructionCertificate(
+        deal_id=deal.id,
+        organization_id=org.id,
+        scope=json.dumps(cert.scope, ensure_ascii=False, sort_keys=True),
+        method=cert.method,
+        note="",
+        sha256="",
+        created_by=person.id,
+    )
+    s.add(row)
+    s.flush()
+    cert = replace(cert, certificate=row.id, log=stores.audit.origin)
+    note = sign_certificate(cert, signer=signer).decode("utf-8")
+    row.note, row.sha256 = note, note_sha256(note)
+    row.created_at = cert.time
+    audit(
+        stores,
+        uow,
+        replace(
+            event,
+            decision="allow",
+            objects={
+                **event.objects,
+                "certificate": row.id,
+                "sha256": row.sha256,
+                "organisation": org.name,
+                "party": cert.party,
+                "method": cert.method,
+                "datasets": ",".join(cert.datasets),
+                "stage": deal.stage,
+            },
+            counts={
+                "customers": cert.customers,
+                **({"keys_destroyed": cert.keys_destroyed} if cert.keys_destroyed else {}),
+            },
+            subjects=packer,
+        ),
+    )
+    return _out(cert, note=note, verifier=signer.verifier().key_string())
 
 
 def _destroy_seller_copy(

@@ -25,6 +25,7 @@ from dealvault.flows.alert_delivery import Delivery, deliver_pending
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit, authorize, person_of
 from dealvault.flows.legal_clocks import clock_alerts
+from dealvault.flows.retention_alerts import review_alerts
 from dealvault.monitor import engine, events, integrity, profiles
 from dealvault.monitor.alerts import record_hits
 from dealvault.monitor.hits import HITS, Context, day_start, local_day
@@ -121,9 +122,10 @@ def run_monitor(
         after = None if after is None else (progress.last if progress.last is not None else after)
         if done:
             break
-    with stores.unit_of_work() as uow:  # the incidents' legal clocks (flows/legal_clocks.py)
+    with stores.unit_of_work() as uow:  # legal clocks, retention reviews (flows/retention_alerts)
         lock_state(uow.records)  # runs queue here too: a clock's alert is raised once
         clocks = clock_alerts(uow, rules=active_rules(uow.records), now=utcnow())
+        clocks += review_alerts(uow, rules=active_rules(uow.records), now=utcnow())
         if clocks:
             progress.new += [a.id for a in clocks]
             audit(

@@ -1,7 +1,7 @@
 """compliance reviews: the content review of a transfer plan's free text
 
 Revision ID: 0027
-Revises: 0025
+Revises: 0026
 Create Date: 2026-12-07 19:00:00.000000
 
 The content and rights review before a transfer (issue 20 item 5, docs/compliance.md
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0027"
-down_revision: str | None = "0025"
+down_revision: str | None = "0026"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

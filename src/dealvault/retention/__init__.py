@@ -1,0 +1,1 @@
+"""Retention rules per dataset and category: review reminders and scheduled crypto-shredding."""
