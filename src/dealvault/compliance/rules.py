@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Final
 
 from dealvault.ingest.fields import Category
@@ -29,6 +30,14 @@ class PlanFacts:
     minors: int = 0
     #: rows with sensitive personal information counted at import
     sensitive_rows: int = 0
+    #: PIPL art. 22 notices (compliance.rules_notice; None: not gathered): batches sent, and
+    #: active customers never notified, pending, whose window is open (until when), unreached
+    notice_batches: int | None = None
+    notice_uncovered: int = 0
+    notice_pending: int = 0
+    notice_windows_open: int = 0
+    notice_window_end: datetime | None = None
+    notice_unreachable: int = 0
 
 
 @dataclass(frozen=True)
@@ -98,6 +107,8 @@ def _excluded(f: PlanFacts, rule: Rule) -> FindingIn | None:
     )
 
 
+from dealvault.compliance.rules_notice import NOTICE_RULES  # noqa: E402 (its rules are Rules)
+
 #: every rule, in the order findings are listed
 RULES: Final[tuple[Rule, ...]] = (
     Rule("minors-guardian-consent", "Children's personal information",
@@ -106,6 +117,7 @@ RULES: Final[tuple[Rule, ...]] = (
          "PIPL art. 29, 30; GB/T 35273-2020 §5.4", True, _sensitive),
     Rule("purpose-stated", "Purposes carried over", "PIPL art. 22", True, _purpose),
     Rule("exclusions-counted", "Customers left out", "PIPL art. 22, 44-47", False, _excluded),
+    *NOTICE_RULES,
 )  # fmt: skip
 BY_ID: Final = {r.id: r for r in RULES}
 

@@ -28,6 +28,9 @@ LEAF_RULE: Final = "SHA-256(0x00 || RFC8785(record)); record = {column: text or 
 #: Reasons a customer of the dataset is not in a package (CustomerRecord.status values).
 EXCLUSION_REASONS: Final = ("opted_out", "objecting", "shredded")
 CATEGORY_ORDER: Final = tuple(c.value for c in Category)
+#: the manifest's ``notices`` object: customers notified (PIPL art. 22), their notice
+#: delivered (objected ones included), unreachable, objected, objected after their window
+NOTICE_REASONS: Final = ("notified", "delivered", "unreachable", "objected", "objected_late")
 
 
 @dataclass(frozen=True)
@@ -361,9 +364,12 @@ def build_manifest(
     signer: Verifier,
     created_at: str,
     created_by: str,
+    notices: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
-    """The manifest document (``docs/transfer-package.md`` describes every field)."""
-    return {
+    """The manifest document (``docs/transfer-package.md`` describes every field).
+    ``notices``: the customers' PIPL art. 22 notices per reason (a manifest made before them
+    has no such object; verifiers accept both)."""
+    doc = {
         "format": FORMAT,
         "deal": dict(deal),
         "seller": seller,
@@ -412,3 +418,6 @@ def build_manifest(
         "created_at": created_at,
         "created_by": created_by,
     }
+    if notices is not None:
+        doc["notices"] = {k: int(notices.get(k, 0)) for k in NOTICE_REASONS}
+    return doc
