@@ -140,12 +140,12 @@ def plan_create_cmd(
         ),
     ] = 30,
     recipient_contact: Annotated[
-        str,
+        str | None,
         typer.Option(
             help="The recipient's contact named in the customers' notices (the organisation's "
             "address, phone or e-mail)."
         ),
-    ] = "",
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Draw up a plan (seller steward). Opted-out, objecting and shredded customers are
@@ -168,7 +168,7 @@ def plan_create_cmd(
         categories=_split(category),
         purpose=purpose,
         objection_days=objection_days,
-        recipient_contact=recipient_contact,
+        recipient_contact=recipient_contact or "",
     )
     _show(c, p, json_out)
 
