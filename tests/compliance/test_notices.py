@@ -10,9 +10,10 @@ import csv
 import json
 import stat
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import polars as pl
 import pytest
 from sqlalchemy import select
 
@@ -28,7 +29,9 @@ from dealvault.flows import packages as pkg_flows
 from dealvault.flows import plan_notices as notices
 from dealvault.flows import transfer as flows
 from dealvault.flows.context import AppStores
+from dealvault.notices import render
 from dealvault.notices.models import NoticeDelivery
+from dealvault.transfer import plan_notices as pn
 from dealvault.transfer.manifest import (
     MANIFEST_FILE,
     SIGNATURE_FILE,
@@ -89,6 +92,30 @@ def test_the_notice_rules_on_both_sides_of_their_thresholds() -> None:
     assert set(unreached) == {"notice-unreachable"}
     assert unreached["notice-unreachable"][:2] == (False, {"unreachable": 2})
     assert _found(_facts(notice_unreachable=0)) == {}
+
+
+def test_every_channel_in_both_languages_has_every_value() -> None:
+    tset = render.template_set("transfer")
+    plan = TransferPlan(categories="identity,contact", purpose="after-sales service",
+                        objection_days=15, recipient_contact=CONTACT)  # fmt: skip
+    values = pn.context(plan, seller="Clean Chemicals Ltd", recipient=BUYER,
+                        contact=SELLER_DESK, deadline=date(2027, 1, 6))  # fmt: skip
+    people = pl.DataFrame(
+        {"subject_id": ["a", "b"], "name": ["张三", "Ann"],
+         "phone": ["+8613900000001", "+447700900001"],
+         "email": ["a@example.com", "b@example.com"], "address": ["x", "y"]},
+        schema=render.CONTACTS,
+    )  # fmt: skip
+    for channel in render.CHANNELS:
+        out = render.render(people, tset=tset, channel=channel, context=values)
+        zh, en = out.get_column("message").to_list()
+        assert out.get_column("language").to_list() == ["zh", "en"]
+        assert "张三" in zh and "2027年1月6日" in zh and "身份信息、联系方式" in zh
+        assert "Dear Ann" in en and "06 January 2027" in en and "identity data, contact" in en
+        for m in (zh, en):
+            assert BUYER in m and CONTACT in m and SELLER_DESK in m and "after-sales" in m
+            assert "{" not in m
+    assert tset.fields() <= {"name", *values["zh"]}
 
 
 def _plan(stores: AppStores, world: World, *, days: int = 30, contact: str = CONTACT) -> int:

@@ -30,6 +30,7 @@ from dealvault.notices.models import NoticeBatch
 from dealvault.transfer import plan_notices as pn
 from dealvault.transfer.models import TransferPlan
 from dealvault.vault import statuses
+from dealvault.vault.jobs import lock
 from dealvault.vault.models import Dataset
 
 ACTION = "plan.notify"
@@ -205,6 +206,8 @@ def import_status(
         )
         if not bulk.batches_of(s, ref=pn.ref(plan.id)):
             raise NotFound(f"transfer plan {plan.id} has no notice batch (plan notify first)")
+        # the dataset's job lock before "was a package built?": a build holds it to the end
+        ds = lock(uow, ds, job="notice status import")
         applied = pn.apply_status(s, plan=plan, status=status, file=path.name)
         before: dict[str, str] = {}
         if applied.objected:
