@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, Final
 
 import polars as pl
@@ -255,7 +255,8 @@ def apply_status(
     stands: a later status of an objected delivery is kept out (``kept``). A delivery keeps
     the time it was first delivered; an objection without one was delivered when it was made.
     A new objection once a package of the plan was built is refused (Conflict) before
-    anything changes."""
+    anything changes. ``late``: the customers who objected now after their window, which runs
+    from their first delivery (as :func:`per_customer` counts them)."""
     batch_ids = [b.id for b in bulk.batches_of(session, ref=ref(plan.id))]
     ids = status.get_column("delivery_id").to_list()
     known: list[tuple[Any, ...]] = []
@@ -334,11 +335,13 @@ def apply_status(
     touched = sorted(set(new.get_column("batch_id").to_list()))
     for b in touched:
         bulk.recount(session, batch_id=b)
-    window = timedelta(days=plan.objection_days)
-    late = objections.filter(pl.col("at") > pl.col("new_delivered") + window).height
+    objected = sorted(set(objections.get_column("subject_id").to_list()))
+    session.flush()
+    people = per_customer(deliveries(session, plan), days=plan.objection_days)
+    late = people.filter(pl.col("subject_id").is_in(objected) & pl.col("late")).height
     return Applied(
         rows=dict(new.group_by("status").len().iter_rows()),
-        objected=sorted(set(objections.get_column("subject_id").to_list())),
+        objected=objected,
         late=late,
         kept=new.filter("kept").height,
         batches=touched,
