@@ -290,6 +290,11 @@ CASES: dict[str, Case] = {
     "plan deny": _by_id(("2", "--reason", "not now"), "transfer plan 999 not found", actor=COUNSEL),
     "plan show": _by_id(("1",), "transfer plan 999 not found"),
     "plan list": _unknown_deal(D1),
+    "plan notify": _by_id(
+        ("3", "--channel", "sms", "--contact", "service desk", "--out", "{T}/plan-sms.csv"),
+        "transfer plan 999 not found",
+    ),
+    "plan notice-status": _by_id(("3", "{W}/plan-status.csv"), "transfer plan 999 not found"),
     "package build": _by_id(("1", "--out", "{T}/pkg2"), "transfer plan 999 not found"),
     "package verify": Case(
         ("{W}/pkg", "--identity", "{W}/age.key"), actor=OPERATOR, denied=STEWARD

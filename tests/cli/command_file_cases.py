@@ -146,6 +146,13 @@ READS: dict[str, Reads] = {
         bad_row=b"delivery_id,status,at\n1-000001,lost,2026-12-07T10:00:00Z\n",
         names_row=("row 2", "column 'status'"),
     ),
+    "plan notice-status FILE": Reads(
+        "plan notice-status",
+        ("3", "{file}"),
+        codes={**BAD_INPUT, "bad_row": 2},
+        bad_row=b"delivery_id,status,at\n2-000001,lost,2026-12-07T10:00:00Z\n",
+        names_row=("row 2", "column 'status'"),
+    ),
     # a file that is no signed partner notice does not verify (6)
     "incident notice verify FILE": Reads(
         "incident notice verify",
@@ -219,6 +226,9 @@ READS_DIR: dict[str, Reads] = {
 WRITES: dict[str, Writes] = {
     "incident notice customers --out": Writes(
         "incident notice customers", ("1", "--channel", "sms", "--out", "{out}")
+    ),
+    "plan notify --out": Writes(
+        "plan notify", ("3", "--channel", "sms", "--contact", "service desk", "--out", "{out}")
     ),
     "incident notice show --out": Writes(
         "incident notice show", ("2", "--out", "{out}"), name="notice.html"

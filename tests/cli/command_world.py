@@ -6,9 +6,10 @@ import #1), an NDA with its signed document (agreement #1), the transfer agreeme
 a clean-team agreement Bidder A's members accept online (#3, document SHA-256 ``{sha}``),
 retention rule #1 (crm kept ten years), access request #1 pending and #2 approved (grant
 #1), transfer plan #1 approved and built (package #1) with its impact assessment #1
-(unsigned), and plan #2 pending. Deal d2 is
-terminated with destruction certificate #1, d3 is at preparation and d4 is frozen. Alert #1
-(deal d1): the clean team asked above its ceiling.
+(unsigned), plan #2 pending and plan #3 pending with its customers' PIPL art. 22 notices
+(batch #2 by SMS, its first delivery failed). Deal d2 is terminated with destruction
+certificate #1, d3 is at preparation and d4 is frozen. Alert #1 (deal d1): the clean team
+asked above its ceiling.
 Beside the store: a backup, an audit bundle, a cosigner key, the buyer's report, the age
 identity the package and backup are encrypted to, and valid input files of each kind."""
 
@@ -245,6 +246,14 @@ def build(work: Path) -> World:
     (work / "status.csv").write_text(
         "delivery_id,status,at\n1-000001,delivered,2026-12-07T10:00:00+08:00\n", encoding="utf-8"
     )
+    # plan #3 with its recipient's contact, its customers notified (batch #2), one unreached
+    run(*plan, "a third hand-over", "--recipient-contact", "Bidder A, 1 Test Road, Beijing")
+    run("plan", "notify", "3", "--channel", "sms", "--contact", "service desk",
+        "--out", str(work / "plan-sms.csv"))  # fmt: skip
+    (work / "plan-status.csv").write_text(
+        "delivery_id,status,at\n2-000001,failed,2026-12-07T10:00:00+08:00\n", encoding="utf-8"
+    )
+    run("plan", "notice-status", "3", str(work / "plan-status.csv"))
     vkey = run("audit", "key", "show", "--json", **op)["verifier_key"]
     # task #1 of incident #1, the steward's
     run("incident", "task", "add", "1", "--title", "ask the clean team", "--owner", STEWARD,

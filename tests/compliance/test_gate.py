@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from dealvault.audit.models import AuditEvent
+from dealvault.compliance import rules_notice
 from dealvault.compliance.rules import RULES, PlanFacts, evaluate
 from dealvault.crypto.keyring import KeyRing
 from dealvault.errors import Conflict, Forbidden, Invalid
@@ -20,6 +21,13 @@ from dealvault.flows.context import AppStores
 from tests.conftest import STEWARD, P, World
 from tests.transfer.test_plans import COUNSEL, OFFICER, identity, make_plan, prepare, set_status
 from tests.vault.helpers import customer_row, do_import, ric, write_csv
+
+
+@pytest.fixture(autouse=True)
+def _no_notice_facts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The notice rules stay silent here (facts not gathered): tests/compliance/test_notices.py
+    tests them, these tests the gate's other rules and its records."""
+    monkeypatch.setattr(rules_notice, "gather", lambda *a, **k: {})
 
 
 def _facts(**over: object) -> PlanFacts:

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from dealvault.audit.models import AuditEvent
+from dealvault.compliance import rules_notice
 from dealvault.compliance.pia_models import ComplianceImpactAssessment
 from dealvault.compliance.pia_report import render_html
 from dealvault.compliance.service import FindingOut
@@ -26,6 +27,13 @@ from dealvault.flows.context import AppStores
 from tests.conftest import OP, STEWARD, P, World
 from tests.transfer.test_plans import COUNSEL, OFFICER, identity, make_plan, prepare, set_status
 from tests.vault.helpers import customer_row
+
+
+@pytest.fixture(autouse=True)
+def _no_notice_facts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The notice rules stay silent here (facts not gathered): tests/compliance/test_notices.py
+    tests them, these tests the impact assessment's rule."""
+    monkeypatch.setattr(rules_notice, "gather", lambda *a, **k: {})
 
 
 def _pia_finding(stores: AppStores, plan_id: int) -> FindingOut | None:

@@ -88,3 +88,42 @@ def test_upgrade_to_0010_keeps_existing_agreements_signed_offline(
         ).one()
         assert tuple(signer) == ("offline", None, None, None)
     engine.dispose()
+
+
+def test_upgrade_to_0023_gives_old_plans_the_default_window(tmp_path: Path) -> None:
+    """Plans drawn up before PIPL art. 22 notices get 30 days and no recipient contact (the
+    server defaults of 0023); a delivery has no delivery time yet."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'r.sqlite'}")
+    migrate.upgrade(engine, "records", "0022")
+    now = datetime.now(UTC)
+    rows = (
+        ("organizations", {"id": 1, "name": "Bidder A", "kind": "bidder", "created_at": now}),
+        ("persons", {"id": 1, "email": "a@seller.example", "name": "A", "organization_id": 1,
+                     "created_at": now}),
+        ("deals", {"id": 1, "code": "d1", "name": "D", "kind": "equity", "stage": "closing",
+                   "frozen": False, "created_at": now, "updated_at": now}),
+        ("datasets", {"id": 1, "deal_id": 1, "name": "crm", "grade": "general",
+                      "status": "active", "schema_version": 1, "data_key_version": 1,
+                      "created_at": now}),
+        ("transfer_plans", {"id": 1, "deal_id": 1, "dataset_id": 1, "recipient_id": 1,
+                            "recipients": "age1x", "categories": "contact",
+                            "purpose": "hand-over", "status": "pending",
+                            "required_roles": "counsel", "created_by": 1, "created_at": now}),
+        ("notice_batches", {"id": 1, "deal": "d1", "ref": "plan:1", "template_set": "transfer",
+                            "channel": "sms", "customers": 1, "file_sha256": "",
+                            "created_by": "a@seller.example", "created_at": now}),
+        ("notice_deliveries", {"id": "1-000001", "batch_id": 1, "subject_id": "s",
+                               "language": "zh", "status": "delivered"}),
+    )  # fmt: skip
+    with engine.begin() as conn:
+        for table, values in rows:
+            names = ", ".join(values)
+            conn.execute(text(f"INSERT INTO {table} ({names}) VALUES (:{', :'.join(values)})"),
+                         values)  # fmt: skip
+    migrate.upgrade(engine, "records")
+    with engine.connect() as conn:
+        plan = conn.execute(text("SELECT objection_days, recipient_contact FROM transfer_plans"))
+        assert tuple(plan.one()) == (30, "")
+        at = conn.execute(text("SELECT delivered_at FROM notice_deliveries")).scalar()
+        assert at is None
+    engine.dispose()

@@ -17,7 +17,7 @@ from starlette.background import BackgroundTask
 from dealvault.access.agreements import AgreementOut
 from dealvault.api.deps import Actor, Ctx
 from dealvault.api.errors import COMMON, DB_INT_MAX, Text, error_responses
-from dealvault.flows import agreements, closing, deliveries, transfer
+from dealvault.flows import agreements, closing, deliveries, plan_notices, transfer
 
 router = APIRouter(prefix="/api", tags=["registers"], responses=error_responses(*COMMON))
 
@@ -58,6 +58,13 @@ def list_plans(
 @router.get("/plans/{plan_id}")
 def show_plan(plan_id: Id, ctx: Ctx, actor: Actor) -> transfer.PlanOut:
     return transfer.show_plan(ctx.stores, actor=actor, plan_id=plan_id)
+
+
+@router.get("/plans/{plan_id}/notices")
+def plan_notices_(plan_id: Id, ctx: Ctx, actor: Actor) -> plan_notices.PlanNoticesOut:
+    """The plan's PIPL art. 22 notice batches (counts per delivery status) and its customers
+    per reason (notified, delivered, unreachable, pending, objected, objected late)."""
+    return plan_notices.list_notices(ctx.stores, actor=actor, plan_id=plan_id)
 
 
 @router.get("/deals/{deal}/packages")

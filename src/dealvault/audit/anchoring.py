@@ -16,7 +16,7 @@ SECURITY_PREFIXES: Final = (
     "package.",  # build, canaries, verify, receive, review
     "policy.",  # access policy changes
     "training.",  # training records gate access
-    "transfer.plan.",  # transfer plans and their approvals
+    "transfer.plan.",  # transfer plans, their approvals, PIPL art. 22 notices and objections
 )
 """Every action starting with one of these is security-relevant."""
 

@@ -1,4 +1,5 @@
-"""Commands: plan create|approve|deny|show|list and package build|verify|receive|ledger."""
+"""Commands: plan create|approve|deny|show|list (notify, notice-status in plan_notices) and
+package build|verify|receive|ledger."""
 
 from __future__ import annotations
 
@@ -56,10 +57,11 @@ package_app = typer.Typer(
 
 
 def register(app: typer.Typer) -> None:
-    from dealvault.cli import package_delivery, package_receipt
+    from dealvault.cli import package_delivery, package_receipt, plan_notices
 
     package_receipt.add_commands(package_app)
     package_delivery.add_commands(package_app)
+    plan_notices.add_commands(plan_app)
     app.add_typer(plan_app, name="plan")
     app.add_typer(package_app, name="package")
 
@@ -87,6 +89,13 @@ def _show(c: CliContext, p: PlanOut, json_out: bool) -> None:
                 ("categories", ", ".join(p.categories)),
                 ("purpose", p.purpose),
                 ("excluded", ", ".join(f"{k} {v:,}" for k, v in p.exclusions.items())),
+                ("objection window", f"{p.objection_days} days from delivery"),
+                ("recipient contact", p.recipient_contact or "- (not stated)"),
+                (
+                    "notices",
+                    ", ".join(f"{k} {v:,}" for k, v in p.notices.items() if v or k == "notified"),
+                ),
+                ("last window ends", _when(p.objection_window_ends) or "-"),
                 ("drawn up", f"{_when(p.created_at)} by {p.created_by}"),
                 ("decided", _when(p.decided_at)),
                 ("approver roles", ", ".join(p.required_roles)),
@@ -124,6 +133,19 @@ def plan_create_cmd(
         Path | None,
         typer.Option(help="File of age recipients, one per line ('#' comments)."),
     ] = None,
+    objection_days: Annotated[
+        int,
+        typer.Option(
+            min=1, max=365, help="Days a customer has to object once its notice reached it."
+        ),
+    ] = 30,
+    recipient_contact: Annotated[
+        str | None,
+        typer.Option(
+            help="The recipient's contact named in the customers' notices (the organisation's "
+            "address, phone or e-mail)."
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Draw up a plan (seller steward). Opted-out, objecting and shredded customers are
@@ -145,6 +167,8 @@ def plan_create_cmd(
         recipients=keys,
         categories=_split(category),
         purpose=purpose,
+        objection_days=objection_days,
+        recipient_contact=recipient_contact or "",
     )
     _show(c, p, json_out)
 

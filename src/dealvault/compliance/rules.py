@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Final
 
 from dealvault.compliance import rules_consent
@@ -41,6 +42,14 @@ class PlanFacts:
     content_stale: bool = False
     content_words: Mapping[str, int] = field(default_factory=dict)
     content_third_party: Mapping[str, int] = field(default_factory=dict)
+    #: PIPL art. 22 notices (compliance.rules_notice; None: not gathered): batches sent, and
+    #: active customers never notified, pending, whose window is open (until when), unreached
+    notice_batches: int | None = None
+    notice_uncovered: int = 0
+    notice_pending: int = 0
+    notice_windows_open: int = 0
+    notice_window_end: datetime | None = None
+    notice_unreachable: int = 0
 
 
 @dataclass(frozen=True)
@@ -99,6 +108,7 @@ def _excluded(f: PlanFacts, rule: Rule) -> FindingIn | None:
     )
 
 
+from dealvault.compliance.rules_notice import NOTICE_RULES  # noqa: E402 (its rules are Rules)
 from dealvault.compliance.rules_pia import PIA_RULES  # noqa: E402  (it needs Rule above)
 
 #: every rule, in the order findings are listed
@@ -110,6 +120,7 @@ RULES: Final[tuple[Rule, ...]] = (
     Rule("exclusions-counted", "Customers left out", "PIPL art. 22, 44-47", False, _excluded),
     *PIA_RULES,
     *(Rule(*spec) for spec in CONTENT_RULES),  # content review (rules_content.py)
+    *NOTICE_RULES,
 )  # fmt: skip
 BY_ID: Final = {r.id: r for r in RULES}
 

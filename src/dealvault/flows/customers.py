@@ -8,19 +8,18 @@ from pathlib import Path
 
 import polars as pl
 from pydantic import BaseModel
-from sqlalchemy import select
 
 from dealvault.access import service as access
 from dealvault.access.decision import decide
 from dealvault.access.principal import Principal
 from dealvault.audit.service import EventIn
 from dealvault.crypto.keyring import DATA, KeyRing
-from dealvault.errors import Conflict, Invalid, NotFound
+from dealvault.errors import Invalid, NotFound
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit, enforce, person_of, resolve
 from dealvault.vault import service as vault
-from dealvault.vault.jobs import lock
-from dealvault.vault.models import CustomerRecord, ImportRun
+from dealvault.vault import statuses
+from dealvault.vault.models import ImportRun
 from dealvault.vault.read import CustomerView, disclose, find_subjects
 from dealvault.vault.rejects import read_rejects
 from dealvault.vault.shred import shred_customer, shred_dataset
@@ -91,8 +90,7 @@ def lookup(
         return views
 
 
-#: Statuses a steward may set; ``shredded`` comes only from a shred.
-SETTABLE_STATUSES = ("active", "opted_out", "objecting")
+SETTABLE_STATUSES = statuses.SETTABLE_STATUSES
 
 
 class StatusOut(BaseModel):
@@ -134,18 +132,9 @@ def set_status(
             objects={"dataset": ds.name, "status": status},
         )
         enforce(stores, decide(uow.records, actor=person, deal=d, action="customer.status"), event)
-        ds = lock(uow, ds, job="status change")  # not while a build or rotation reads it
-        record = uow.records.scalars(
-            select(CustomerRecord).where(
-                CustomerRecord.dataset_id == ds.id, CustomerRecord.subject_id == subject_id
-            )
-        ).one_or_none()
-        if record is None:
-            raise NotFound(f"no customer {subject_id} in dataset {dataset!r}")
-        if record.status == "shredded":
-            raise Conflict(f"customer {subject_id} is shredded; its status cannot change")
-        previous = record.status
-        record.status = status
+        previous = statuses.set_statuses(uow, dataset=ds, subject_ids=[subject_id], status=status)[
+            subject_id
+        ]
         audit(
             stores,
             uow,

@@ -30,7 +30,7 @@ from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit, authorize, checkpoint, enforce
 from dealvault.flows.transfer import LedgerEntry, ledger_view, open_plan
 from dealvault.parallel import usable_cores
-from dealvault.transfer import plans
+from dealvault.transfer import plan_notices, plans
 from dealvault.transfer.canaries import canaries_for
 from dealvault.transfer.canary_seal import canary_keys
 from dealvault.transfer.manifest import FORMAT, build_manifest
@@ -295,6 +295,7 @@ def build_package(
                 created_at=at.isoformat(timespec="seconds"),
                 created_by=person.email,
                 marketing=marketing_counts(s, dataset_id=ds.id, unconsented=unconsented, at=at),
+                notices=plan_notices.manifest_counts(s, plan),
             )
             manifest_sha = write_manifest(work, manifest=manifest, signer=signer)
             sync_package(work)

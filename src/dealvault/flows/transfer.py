@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -21,7 +21,7 @@ from dealvault.db.base import utcnow
 from dealvault.errors import Invalid, NotFound
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit, authorize, checkpoint, enforce, person_of, resolve
-from dealvault.transfer import plans
+from dealvault.transfer import plan_notices, plans
 from dealvault.transfer.models import TransferPackage, TransferPlan, TransferReview
 from dealvault.transfer.records import exclusions, status_counts
 from dealvault.vault.models import Dataset
@@ -54,6 +54,19 @@ class PlanOut(BaseModel):
     created_at: datetime
     decided_at: datetime | None
     packages: list[int]
+    objection_days: int = Field(
+        default=plans.DEFAULT_OBJECTION_DAYS,
+        description="Days a customer has to object once the PIPL art. 22 notice reached them.",
+    )
+    recipient_contact: str = Field(default="", description="The recipient's contact in notices.")
+    notices: dict[str, int] = Field(
+        default_factory=dict,
+        description="Customers notified, delivered, unreachable, pending, objected, "
+        "objected_late (docs/compliance.md).",
+    )
+    objection_window_ends: datetime | None = Field(
+        default=None, description="When the last delivered customer's objection window ends."
+    )
 
 
 class LedgerEntry(BaseModel):
@@ -95,6 +108,7 @@ def _dataset(session: Session, dataset_id: int) -> str:
 
 def plan_view(session: Session, plan: TransferPlan) -> PlanOut:
     deal = session.get(Deal, plan.deal_id)
+    state = plan_notices.state(session, plan)
     packages = session.scalars(
         select(TransferPackage.id)
         .where(TransferPackage.plan_id == plan.id)
@@ -127,6 +141,10 @@ def plan_view(session: Session, plan: TransferPlan) -> PlanOut:
         created_at=plan.created_at,
         decided_at=plan.decided_at,
         packages=list(packages),
+        objection_days=plan.objection_days,
+        recipient_contact=plan.recipient_contact,
+        notices=dict(state.counts),
+        objection_window_ends=state.window_ends,
     )
 
 
@@ -193,10 +211,13 @@ def create_plan(
     categories: Sequence[str],
     purpose: str,
     at: datetime | None = None,
+    objection_days: int = plans.DEFAULT_OBJECTION_DAYS,
+    recipient_contact: str = "",
 ) -> PlanOut:
     """Draw up a plan (a seller steward; stage signing or closing). Opted-out, objecting and
     shredded customers are excluded and counted per reason; the approver roles are fixed now
-    (more for sensitive personal information, as for access requests)."""
+    (more for sensitive personal information, as for access requests). ``objection_days`` and
+    ``recipient_contact`` go into the customers' PIPL art. 22 notices."""
     at = at or utcnow()
     with stores.unit_of_work() as uow:
         s = uow.records
@@ -231,6 +252,8 @@ def create_plan(
             required_roles=roles,
             exclusions=excluded,
             at=at,
+            objection_days=objection_days,
+            recipient_contact=recipient_contact,
         )
         audit(
             stores,
@@ -246,7 +269,11 @@ def create_plan(
                 purpose=plan.purpose,
                 decision="allow",
                 objects=_objects(s, plan) | {"required_roles": plan.required_roles},
-                counts={"eligible": counts.get("active", 0), "recipients": len(recipients)}
+                counts={
+                    "eligible": counts.get("active", 0),
+                    "recipients": len(recipients),
+                    "objection_days": plan.objection_days,
+                }
                 | {f"excluded_{k}": v for k, v in excluded.items()},
             ),
         )

@@ -42,6 +42,8 @@ class NoticeDelivery(Base):
     language: Mapped[str] = mapped_column(String(8))
     status: Mapped[str] = mapped_column(String(16), default="pending")
     status_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: when the gateway said it was delivered (kept when a later status, an objection, comes)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class NoticeBatchCount(Base):

@@ -139,9 +139,10 @@ def write_delivery_file(rows: pl.DataFrame, *, path: Path) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def read_status_file(path: Path) -> pl.DataFrame:
+def read_status_file(path: Path, *, statuses: Sequence[str] = STATUSES) -> pl.DataFrame:
     """The gateway's status file (CSV: delivery_id, status, at), every row checked; refused
-    naming file, row and column of each problem (never the value). Row 1 is the header."""
+    naming file, row and column of each problem (never the value). Row 1 is the header.
+    ``statuses``: those the file may give (a transfer notice's also ``objected``)."""
     name = path.name
     problem = file_problem(path)
     if problem is not None:
@@ -166,10 +167,12 @@ def read_status_file(path: Path) -> pl.DataFrame:
             checked.filter(pl.col("delivery_id").is_null() | (pl.col("delivery_id") == "")).select(
                 "row", pl.lit("delivery_id").alias("column"), pl.lit("is empty").alias("why")
             ),
-            checked.filter(~pl.col("status").is_in(STATUSES) | pl.col("status").is_null()).select(
+            checked.filter(
+                ~pl.col("status").is_in(list(statuses)) | pl.col("status").is_null()
+            ).select(
                 "row",
                 pl.lit("status").alias("column"),
-                pl.lit(f"is not one of {', '.join(STATUSES)}").alias("why"),
+                pl.lit(f"is not one of {', '.join(statuses)}").alias("why"),
             ),
             checked.filter(pl.col("at").is_null()).select(
                 "row",
@@ -187,11 +190,13 @@ def read_status_file(path: Path) -> pl.DataFrame:
             ),
         ]
     ).sort("row", "column")
-    _refuse(name, errors)
+    refuse_rows(name, errors)
     return checked.select("row", "delivery_id", "status", "at")
 
 
-def _refuse(name: str, errors: pl.DataFrame) -> None:
+def refuse_rows(name: str, errors: pl.DataFrame) -> None:
+    """Refuse file ``name`` when ``errors`` (row, column, why) has rows: each named, never
+    its value."""
     if errors.is_empty():
         return
     shown = [f"row {r}, column {c!r}: {w}" for r, c, w in errors.head(MAX_ERRORS).iter_rows()]
@@ -220,7 +225,7 @@ def apply_status(
         known, schema={"delivery_id": pl.String, "batch_id": pl.Int64}, orient="row"
     )
     joined = status.join(found, on="delivery_id", how="left")
-    _refuse(
+    refuse_rows(
         file,
         joined.filter(pl.col("batch_id").is_null()).select(
             "row",

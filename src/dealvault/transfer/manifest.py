@@ -28,6 +28,9 @@ LEAF_RULE: Final = "SHA-256(0x00 || RFC8785(record)); record = {column: text or 
 #: Reasons a customer of the dataset is not in a package (CustomerRecord.status values).
 EXCLUSION_REASONS: Final = ("opted_out", "objecting", "shredded")
 CATEGORY_ORDER: Final = tuple(c.value for c in Category)
+#: the manifest's ``notices`` object: customers notified (PIPL art. 22), their notice
+#: delivered (objected ones included), unreachable, objected, objected after their window
+NOTICE_REASONS: Final = ("notified", "delivered", "unreachable", "objected", "objected_late")
 
 
 @dataclass(frozen=True)
@@ -362,10 +365,13 @@ def build_manifest(
     created_at: str,
     created_by: str,
     marketing: Mapping[str, int] | None = None,
+    notices: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """The manifest document (``docs/transfer-package.md`` describes every field).
     ``marketing``: customers of the package with a marketing consent in force (``permitted``)
-    and without (``not_permitted``), when the seller imported consent records."""
+    and without (``not_permitted``), when the seller imported consent records. ``notices``:
+    the customers' PIPL art. 22 notices per reason (a manifest made before them has no such
+    object; verifiers accept both)."""
     consent: dict[str, Any] = {
         "opted_out_excluded": int(excluded.get("opted_out", 0)),
         "objecting_excluded": int(excluded.get("objecting", 0)),
@@ -382,7 +388,7 @@ def build_manifest(
             "rule": "the recipient may use for advertising or promotion only the customers "
             "whose marketing consent was in force at the transfer (PIPL art. 14, 24)",
         }
-    return {
+    doc = {
         "format": FORMAT,
         "deal": dict(deal),
         "seller": seller,
@@ -425,3 +431,6 @@ def build_manifest(
         "created_at": created_at,
         "created_by": created_by,
     }
+    if notices is not None:
+        doc["notices"] = {k: int(notices.get(k, 0)) for k in NOTICE_REASONS}
+    return doc

@@ -26,6 +26,10 @@ class TransferPlan(Base):
     status: Mapped[str] = mapped_column(String(12), default="pending")
     required_roles: Mapped[str] = mapped_column(Text)
     exclusions: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON counts per reason
+    #: days a customer has to object once the PIPL art. 22 notice reached them
+    objection_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
+    #: the recipient's contact named in the notices (its address, phone or e-mail)
+    recipient_contact: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_by: Mapped[int] = mapped_column(ForeignKey("persons.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -24,6 +24,9 @@ from dealvault.transfer.package import parse_recipients
 from dealvault.vault.models import Dataset
 
 STATUSES: Final = ("pending", "approved", "denied")
+#: days a customer may take to object once the notice reached them (PIPL art. 22 notices)
+OBJECTION_DAYS: Final = (1, 365)
+DEFAULT_OBJECTION_DAYS: Final = 30
 #: Stages at which a plan may be drawn up (it is approved and carried out at closing only).
 PLANNING_STAGES: Final = frozenset({Stage.SIGNING.value, Stage.CLOSING.value})
 
@@ -106,9 +109,17 @@ def create_plan(
     required_roles: Sequence[str],
     exclusions: dict[str, int],
     at: datetime,
+    objection_days: int = DEFAULT_OBJECTION_DAYS,
+    recipient_contact: str = "",
 ) -> TransferPlan:
     """A pending plan (the caller has decided that ``creator`` may draw it up)."""
     cats = parse_categories(categories)
+    low, high = OBJECTION_DAYS
+    if not low <= objection_days <= high:
+        raise Invalid(f"--objection-days: between {low} and {high} days")
+    contact = " ".join(recipient_contact.split())
+    if len(contact) > 300:
+        raise Invalid("--recipient-contact: at most 300 characters")
     keys = normalise_recipients(recipients)
     purpose = purpose.strip()
     if not purpose:
@@ -133,6 +144,8 @@ def create_plan(
         status="pending",
         required_roles=",".join(required_roles),
         exclusions=json.dumps(exclusions, sort_keys=True),
+        objection_days=objection_days,
+        recipient_contact=contact,
         created_by=creator.id,
         created_at=at,
     )

@@ -147,6 +147,7 @@ def _verify(
         categories=categories,
         exclusions={k: v for k, v in _obj(doc, "counts", "excluded").items() if isinstance(v, int)},
         consent=_obj(doc, "consent"),
+        notices={k: v for k, v in _obj(doc, "notices").items() if isinstance(v, int)},
         records=check,
     )
     return report, (records if isinstance(records, SealedSpool) else None)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from dealvault.files import write_private
 
@@ -75,6 +75,8 @@ class Reconciliation(BaseModel):
     categories: list[CategoryRow]
     exclusions: dict[str, int]
     consent: dict[str, Any]
+    #: the customers' PIPL art. 22 notices per reason ({} in a manifest made before them)
+    notices: dict[str, int] = Field(default_factory=dict)
     records: RecordsCheck
 
 
