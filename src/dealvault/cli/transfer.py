@@ -86,6 +86,7 @@ def _show(c: CliContext, p: PlanOut, json_out: bool) -> None:
                 ("age recipients", "\n".join(p.recipients)),
                 ("categories", ", ".join(p.categories)),
                 ("purpose", p.purpose),
+                ("destination", p.destination),
                 ("excluded", ", ".join(f"{k} {v:,}" for k, v in p.exclusions.items())),
                 ("drawn up", f"{_when(p.created_at)} by {p.created_by}"),
                 ("decided", _when(p.decided_at)),
@@ -124,6 +125,13 @@ def plan_create_cmd(
         Path | None,
         typer.Option(help="File of age recipients, one per line ('#' comments)."),
     ] = None,
+    destination: Annotated[
+        str,
+        typer.Option(
+            help="Where the recipient holds the data: ISO 3166-1 alpha-2 code (HK, MO and TW "
+            "count as outside the mainland for the cross-border rules)."
+        ),
+    ] = "CN",
     json_out: JsonOpt = False,
 ) -> None:
     """Draw up a plan (seller steward). Opted-out, objecting and shredded customers are
@@ -145,6 +153,7 @@ def plan_create_cmd(
         recipients=keys,
         categories=_split(category),
         purpose=purpose,
+        destination=destination,
     )
     _show(c, p, json_out)
 

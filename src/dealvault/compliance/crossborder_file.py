@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import tomllib
 from datetime import date
 from functools import lru_cache
@@ -76,7 +77,7 @@ class Pipl(_Strict):
     @field_validator("thresholds")
     @classmethod
     def _descending(cls, v: tuple[Threshold, ...]) -> tuple[Threshold, ...]:
-        for hi, lo in zip(v, v[1:], strict=False):
+        for hi, lo in itertools.pairwise(v):
             if hi.min_individuals <= lo.min_individuals or hi.min_sensitive <= lo.min_sensitive:
                 raise ValueError("thresholds go from the strictest mechanism down")
         return v

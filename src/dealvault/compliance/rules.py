@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
+from dealvault.compliance.rules_crossborder import CROSSBORDER_RULES
 from dealvault.ingest.fields import Category
 
 
@@ -29,6 +30,16 @@ class PlanFacts:
     minors: int = 0
     #: rows with sensitive personal information counted at import
     sensitive_rows: int = 0
+    #: cross-border (compliance/rules_crossborder.py): where the recipient holds the data,
+    #: customers provided abroad since 1 January by other plans (and those with sensitive
+    #: information), EU/EEA subjects among the active customers, customers without flags,
+    #: the mechanisms counsel recorded
+    destination: str = "CN"
+    abroad_prior: int = 0
+    abroad_prior_sensitive: int = 0
+    eu_subjects: int = 0
+    flags_unknown: int = 0
+    mechanisms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -106,6 +117,7 @@ RULES: Final[tuple[Rule, ...]] = (
          "PIPL art. 29, 30; GB/T 35273-2020 §5.4", True, _sensitive),
     Rule("purpose-stated", "Purposes carried over", "PIPL art. 22", True, _purpose),
     Rule("exclusions-counted", "Customers left out", "PIPL art. 22, 44-47", False, _excluded),
+    *(Rule(*r) for r in CROSSBORDER_RULES),
 )  # fmt: skip
 BY_ID: Final = {r.id: r for r in RULES}
 

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dealvault.access.models import Deal, Organization
+from dealvault.compliance import rules_crossborder
 from dealvault.compliance.models import ComplianceFinding
 from dealvault.compliance.rules import BY_ID, FindingIn, PlanFacts
 from dealvault.errors import Conflict, Invalid, NotFound
@@ -63,6 +64,7 @@ def facts(session: Session, plan: TransferPlan) -> PlanFacts:
         exclusions={k: n for k, n in by_status.items() if k != "active" and n},
         minors=int(minors or 0),
         sensitive_rows=int(sensitive or 0),
+        **rules_crossborder.facts(session, plan),
     )
 
 

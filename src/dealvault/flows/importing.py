@@ -38,8 +38,8 @@ from dealvault.ingest.phones import SECOND, second_phone_column
 from dealvault.ingest.prefetch import prefetch
 from dealvault.ingest.readers import Source, SourceBatch, SourceSpec, open_source
 from dealvault.ingest.rowcount import expected_rows
-from dealvault.vault import service as vault
 from dealvault.vault import flags
+from dealvault.vault import service as vault
 from dealvault.vault.colstats import ColumnStats, stats_for
 from dealvault.vault.models import ImportRun
 from dealvault.vault.rejects import RejectWriter

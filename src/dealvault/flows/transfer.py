@@ -54,6 +54,8 @@ class PlanOut(BaseModel):
     created_at: datetime
     decided_at: datetime | None
     packages: list[int]
+    #: where the recipient holds the data (ISO 3166-1 alpha-2)
+    destination: str = "CN"
 
 
 class LedgerEntry(BaseModel):
@@ -127,6 +129,7 @@ def plan_view(session: Session, plan: TransferPlan) -> PlanOut:
         created_at=plan.created_at,
         decided_at=plan.decided_at,
         packages=list(packages),
+        destination=plan.destination,
     )
 
 
@@ -193,10 +196,12 @@ def create_plan(
     categories: Sequence[str],
     purpose: str,
     at: datetime | None = None,
+    destination: str = "CN",
 ) -> PlanOut:
     """Draw up a plan (a seller steward; stage signing or closing). Opted-out, objecting and
     shredded customers are excluded and counted per reason; the approver roles are fixed now
-    (more for sensitive personal information, as for access requests)."""
+    (more for sensitive personal information, as for access requests). ``destination``: where
+    the recipient holds the data (ISO 3166-1 alpha-2; the cross-border rules read it)."""
     at = at or utcnow()
     with stores.unit_of_work() as uow:
         s = uow.records
@@ -231,6 +236,7 @@ def create_plan(
             required_roles=roles,
             exclusions=excluded,
             at=at,
+            destination=destination,
         )
         audit(
             stores,
@@ -245,7 +251,8 @@ def create_plan(
                 deal=d.code,
                 purpose=plan.purpose,
                 decision="allow",
-                objects=_objects(s, plan) | {"required_roles": plan.required_roles},
+                objects=_objects(s, plan)
+                | {"required_roles": plan.required_roles, "destination": plan.destination},
                 counts={"eligible": counts.get("active", 0), "recipients": len(recipients)}
                 | {f"excluded_{k}": v for k, v in excluded.items()},
             ),

@@ -93,6 +93,14 @@ def closing_problems(
 
 
 # -- plans --------------------------------------------------------------------------------
+def parse_destination(code: str) -> str:
+    """An ISO 3166-1 alpha-2 country code (upper case): where the recipient holds the data."""
+    code = code.strip().upper()
+    if len(code) != 2 or not code.isascii() or not code.isalpha():
+        raise Invalid("the destination is an ISO 3166-1 alpha-2 country code (CN, HK, DE...)")
+    return code
+
+
 def create_plan(
     session: Session,
     *,
@@ -106,9 +114,11 @@ def create_plan(
     required_roles: Sequence[str],
     exclusions: dict[str, int],
     at: datetime,
+    destination: str = "CN",
 ) -> TransferPlan:
     """A pending plan (the caller has decided that ``creator`` may draw it up)."""
     cats = parse_categories(categories)
+    destination = parse_destination(destination)
     keys = normalise_recipients(recipients)
     purpose = purpose.strip()
     if not purpose:
@@ -135,6 +145,7 @@ def create_plan(
         exclusions=json.dumps(exclusions, sort_keys=True),
         created_by=creator.id,
         created_at=at,
+        destination=destination,
     )
     session.add(plan)
     session.flush()

@@ -120,7 +120,7 @@ def count_flags(
     where = [CustomerRecord.dataset_id == dataset_id]
     if status is not None:
         where.append(CustomerRecord.status == status)
-    cols = [_n(and_(f.is_not(None), f.op("&")(bit, return_type=Integer()) != 0))
+    cols = [_n(and_(f.is_not(None), f.op("&", return_type=Integer())(bit) != 0))
             for bit in BITS.values()]  # fmt: skip
     row = session.execute(
         select(*cols, _n(f.is_(None)), func.count()).where(*where)  # type: ignore[call-overload]

@@ -183,8 +183,8 @@ class CustomerWriter:
             rec, key = records[rid], keys.get(rid)
             if key is None:
                 continue
-            if flags is not None and rec.flags is not None:  # NULL stays unknown
-                rec.flags = rec.flags | int(flags[i] or 0)
+            if flags is not None:  # a customer imported before flags gets them now
+                rec.flags = (rec.flags or 0) | int(flags[i] or 0)
             sealer = env.Sealer(key, env.Header(env.ALG_AES_256_GCM, "ck", version))
             for cat, values in payloads.items():
                 attr, value = f"enc_{cat.value}", values[i]
