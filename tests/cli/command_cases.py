@@ -287,6 +287,11 @@ CASES: dict[str, Case] = {
     "plan approve": _by_id(("2",), "transfer plan 999 not found", actor=COUNSEL),
     "plan deny": _by_id(("2", "--reason", "not now"), "transfer plan 999 not found", actor=COUNSEL),
     "plan show": _by_id(("1",), "transfer plan 999 not found"),
+    "plan mechanism": _by_id(
+        ("1", "--kind", "standard_contract", "--reference", "CAC filing 2026-0042"),
+        "transfer plan 999 not found",
+        actor=COUNSEL,
+    ),
     "plan list": _unknown_deal(D1),
     "package build": _by_id(("1", "--out", "{T}/pkg2"), "transfer plan 999 not found"),
     "package verify": Case(
@@ -340,6 +345,7 @@ CASES: dict[str, Case] = {
         "compliance finding 999 not found",
         actor=COUNSEL,
     ),
+    "compliance rules": Case((), actor=None, empty_home=STORELESS),
     "drill run": _operator(("--customers", "20")),
     "drill list": _operator(),
     "drill show": _by_id(("1",), "no drill #999", actor=OPERATOR, denied=STEWARD),

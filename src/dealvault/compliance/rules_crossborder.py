@@ -230,7 +230,9 @@ class RulesOut(BaseModel):
     crossborder_file: str
 
 
-def catalogue(rules: CrossBorderRules | None = None) -> RulesOut:
+def catalogue(
+    rules: CrossBorderRules | None = None, *, file: str = "compliance/crossborder.toml"
+) -> RulesOut:
     """Every rule of the gate, with the cross-border file's version and date."""
     from dealvault.compliance.rules import RULES
 
@@ -245,5 +247,5 @@ def catalogue(rules: CrossBorderRules | None = None) -> RulesOut:
         rules=listed,
         crossborder_version=xb.version,
         crossborder_as_of=f"{xb.as_of:%Y-%m-%d}",
-        crossborder_file="compliance/crossborder.toml",
+        crossborder_file=file,
     )

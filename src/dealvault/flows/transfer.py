@@ -22,7 +22,12 @@ from dealvault.errors import Invalid, NotFound
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit, authorize, checkpoint, enforce, person_of, resolve
 from dealvault.transfer import plans
-from dealvault.transfer.models import TransferPackage, TransferPlan, TransferReview
+from dealvault.transfer.models import (
+    TransferMechanism,
+    TransferPackage,
+    TransferPlan,
+    TransferReview,
+)
 from dealvault.transfer.records import exclusions, status_counts
 from dealvault.vault.models import Dataset
 
@@ -56,6 +61,8 @@ class PlanOut(BaseModel):
     packages: list[int]
     #: where the recipient holds the data (ISO 3166-1 alpha-2)
     destination: str = "CN"
+    #: cross-border mechanisms counsel recorded (kinds, ``plan mechanism``)
+    mechanisms: list[str] = []
 
 
 class LedgerEntry(BaseModel):
@@ -130,6 +137,13 @@ def plan_view(session: Session, plan: TransferPlan) -> PlanOut:
         decided_at=plan.decided_at,
         packages=list(packages),
         destination=plan.destination,
+        mechanisms=list(
+            session.scalars(
+                select(TransferMechanism.kind)
+                .where(TransferMechanism.plan_id == plan.id)
+                .order_by(TransferMechanism.kind)
+            )
+        ),
     )
 
 
