@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from dealvault.compliance.crossborder_file import FILE, parse, shipped
-from dealvault.compliance.rules import RULES, BY_ID, FindingIn, PlanFacts, evaluate
+from dealvault.compliance.rules import BY_ID, RULES, FindingIn, PlanFacts, evaluate
 from dealvault.errors import Invalid
 from dealvault.flows.crossborder import rules_catalogue
 
@@ -74,7 +74,8 @@ def test_counts_behind_the_finding() -> None:
     f = _found("cross-border-mechanism", eligible=40_000, abroad_prior=70_000,
                categories=SENS, abroad_prior_sensitive=5)  # fmt: skip
     assert f is not None
-    assert dict(f.counts) == {"individuals": 110_000, "sensitive": 40_005, "provided_before": 70_000}
+    want = {"individuals": 110_000, "sensitive": 40_005, "provided_before": 70_000}
+    assert dict(f.counts) == want
 
 
 @pytest.mark.parametrize("dest", ["HK", "MO", "TW", "US", "DE", "hk"])
@@ -190,7 +191,7 @@ def test_the_shipped_file_states_its_sources() -> None:
 def test_a_bad_rules_file_is_refused_naming_the_problem(change: object, message: str) -> None:
     text = change(SHIPPED)  # type: ignore[operator]
     assert text != SHIPPED
-    with pytest.raises(Invalid, match="draft.toml: ") as err:
+    with pytest.raises(Invalid, match=r"draft\.toml: ") as err:
         parse(text, where="draft.toml")
     assert message in str(err.value)
     with pytest.raises(Invalid):
