@@ -197,3 +197,30 @@ def test_the_gate_with_eu_customers_abroad_and_counsel_recording_mechanisms(
         ("standard_contract", len(ref)), ("scc", 30)]  # fmt: skip
     assert {b["actor"] for b in bodies if b["decision"] == "deny"} == {STEWARD, OFFICER}
     assert "2026-0042" not in json.dumps(bodies) and "+33" not in json.dumps(bodies)
+
+
+def test_merged_rows_or_their_flags(
+    stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path
+) -> None:
+    """Two rows of one customer in a batch, and a row merged into a stored customer (one
+    imported before flags too), keep every flag either row gave."""
+    same = ric(seq="301")
+    batch = [customer_row(301, 身份证号=same),  # mainland first: no flag
+             customer_row(302, 身份证号=same, 手机号="+33 6 12 34 56 78")]  # fmt: skip
+    do_import(stores, keyring, write_csv(tmp_path / "a.csv", batch), actor=P(world.steward),
+              deal=world.deal, rejects_dir=tmp_path)  # fmt: skip
+    other = customer_row(303, 身份证号=ric(seq="303"))
+    do_import(stores, keyring, write_csv(tmp_path / "b.csv", [other]), actor=P(world.steward),
+              deal=world.deal, rejects_dir=tmp_path)  # fmt: skip
+    with stores.records_session() as s:
+        assert list(s.scalars(select(CustomerRecord.flags).order_by(CustomerRecord.id))) == [
+            flags.EU | flags.ABROAD, 0]  # fmt: skip
+        s.execute(update(CustomerRecord).where(CustomerRecord.id == 2).values(flags=None))
+        s.commit()
+    later = [customer_row(304, 身份证号=same, 地址="1 Rue X, Paris, France"),
+             customer_row(305, 身份证号=ric(seq="303"), 地址="德国柏林测试街5号")]  # fmt: skip
+    do_import(stores, keyring, write_csv(tmp_path / "c.csv", later), actor=P(world.steward),
+              deal=world.deal, rejects_dir=tmp_path)  # fmt: skip
+    with stores.records_session() as s:
+        assert list(s.scalars(select(CustomerRecord.flags).order_by(CustomerRecord.id))) == [
+            flags.EU | flags.ABROAD, flags.EU]  # fmt: skip
