@@ -80,9 +80,7 @@ def minors(*, ids: pl.Series | None, birth_dates: pl.Series | None, as_of: date)
     return int(minor_mask(ids=ids, birth_dates=birth_dates, as_of=as_of).sum())
 
 
-def minor_mask(
-    *, ids: pl.Series | None, birth_dates: pl.Series | None, as_of: date
-) -> v.BoolArray:
+def minor_mask(*, ids: pl.Series | None, birth_dates: pl.Series | None, as_of: date) -> v.BoolArray:
     """Per row: whether the customer is under 14 on ``as_of`` (the rule of :func:`minors`)."""
     if ids is None and birth_dates is None:
         raise Invalid("minors needs ID numbers, birth dates or both")
