@@ -136,6 +136,10 @@ def rules(
         )
     )
     c.console.print(
-        f"cross-border rules: {out.crossborder_file}, version {out.crossborder_version}, "
-        f"as of {out.crossborder_as_of}"
+        table(
+            f"cross-border rules: {out.crossborder_file}, version {out.crossborder_version}, "
+            f"as of {out.crossborder_as_of}",
+            ["source", "instrument and article, effective (applies from)"],
+            [[k, v] for k, v in out.crossborder_sources.items()],
+        )
     )

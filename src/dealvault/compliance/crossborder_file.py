@@ -45,7 +45,7 @@ class Source(_Strict):
     note: str | None = None
 
     def cite(self) -> str:
-        return f"{self.en} ({self.zh}), in force {self.effective:%Y-%m-%d}"
+        return f"{self.en} ({self.zh}), effective {self.effective:%Y-%m-%d}"
 
 
 class Mainland(_Strict):

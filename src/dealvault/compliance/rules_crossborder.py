@@ -125,16 +125,17 @@ def _mechanism(f: PlanFacts, rule: Rule) -> FindingIn | None:
     if need is None or any(need.mechanism in SATISFIES.get(k, ()) for k in f.mechanisms):
         return None
     found = rule.found(
-        f"the plan provides {f.eligible} customer(s) to {f.destination} (outside the "
-        f"mainland); with {f.abroad_prior} provided abroad since 1 January, that is "
-        f"{individuals} individual(s), {sensitive} with sensitive personal information: a "
+        f"the plan provides {f.eligible:,} customer(s) to {f.destination} (outside the "
+        f"mainland); with {f.abroad_prior:,} provided abroad since 1 January, that is "
+        f"{individuals:,} individual(s), {sensitive:,} with sensitive personal information: a "
         f"{_LABEL[need.mechanism]} is required ({need.article}). Record it with 'dealvault "
         "plan mechanism' once in place; a weaker mechanism does not clear this",
         individuals=individuals,
         sensitive=sensitive,
         provided_before=f.abroad_prior,
     )
-    return replace(found, source=f"{rules.cite(*need.sources)} [{rules.short()}]")
+    cited = f"{need.article}; {rules.sources['pipl'].en} [{rules.short()}]"
+    return replace(found, source=cited)
 
 
 def _gdpr(f: PlanFacts, rule: Rule) -> FindingIn | None:
@@ -153,13 +154,14 @@ def _gdpr(f: PlanFacts, rule: Rule) -> FindingIn | None:
         else f"{f.destination} has no adequacy decision (as of {rules.as_of:%Y-%m-%d})"
     )
     found = rule.found(
-        f"{f.eu_subjects} customer(s) are EU/EEA data subjects and {why}: record standard "
+        f"{f.eu_subjects:,} customer(s) are EU/EEA data subjects and {why}: record standard "
         "contractual clauses (art. 46) or a derogation (art. 49)"
         + (", or that the recipient is covered (adequacy)" if adequacy is not None else "")
         + ". Whether the GDPR applies to the seller for them (art. 3(2)) is for counsel",
         eu_subjects=f.eu_subjects,
     )
-    return replace(found, source=f"{rules.cite('gdpr', 'scc')} [{rules.short()}]")
+    cited = f"{rules.sources['gdpr'].en}; {rules.sources['scc'].en} [{rules.short()}]"
+    return replace(found, source=cited)
 
 
 def _unknown(f: PlanFacts, rule: Rule) -> FindingIn | None:
@@ -228,6 +230,8 @@ class RulesOut(BaseModel):
     crossborder_version: int
     crossborder_as_of: str
     crossborder_file: str
+    #: the file's sources: instrument and article in English and Chinese, effective date
+    crossborder_sources: dict[str, str]
 
 
 def catalogue(
@@ -248,4 +252,5 @@ def catalogue(
         crossborder_version=xb.version,
         crossborder_as_of=f"{xb.as_of:%Y-%m-%d}",
         crossborder_file=file,
+        crossborder_sources={k: s.cite() for k, s in xb.sources.items()},
     )
