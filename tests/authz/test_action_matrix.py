@@ -96,6 +96,7 @@ DEAL: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "plan.deny": ((SS, CO, SO), (CL,)),
     "plan.read": ((SS, CO, IM, SO, AU), ALL),
     "plan.notify": ((SS,), (SG, CL)),
+    "plan.mechanism": ((CO,), (SG, CL)),
     "compliance.check": ((SS, CO, SO), (SG, CL)),
     "compliance.read": ((SS, CO, IM, SO, AU), ALL),
     "compliance.waive": ((CO,), (SG, CL)),

@@ -289,6 +289,11 @@ CASES: dict[str, Case] = {
     "plan approve": _by_id(("2",), "transfer plan 999 not found", actor=COUNSEL),
     "plan deny": _by_id(("2", "--reason", "not now"), "transfer plan 999 not found", actor=COUNSEL),
     "plan show": _by_id(("1",), "transfer plan 999 not found"),
+    "plan mechanism": _by_id(
+        ("1", "--kind", "standard_contract", "--reference", "CAC filing 2026-0042"),
+        "transfer plan 999 not found",
+        actor=COUNSEL,
+    ),
     "plan list": _unknown_deal(D1),
     "plan notify": _by_id(
         ("3", "--channel", "sms", "--contact", "service desk", "--out", "{T}/plan-sms.csv"),
@@ -366,6 +371,7 @@ CASES: dict[str, Case] = {
     ),
     "retention due": Case((), denied=TRAINER, unknown=(UNKNOWN_DEAL,)),
     "retention run": _unknown_deal(("--deal", "d1", "--dry-run")),
+    "compliance rules": Case((), actor=None, empty_home=STORELESS),
     "drill run": _operator(("--customers", "20")),
     "drill list": _operator(),
     "drill show": _by_id(("1",), "no drill #999", actor=OPERATOR, denied=STEWARD),

@@ -133,6 +133,7 @@ READS: dict[str, Reads] = {
     "policy validate FILE": Reads("policy validate", ("{file}",), None),
     "policy set FILE": Reads("policy set", ("{file}", "--deal", "d1", "--comment", "c")),
     "monitor rules validate FILE": Reads("monitor rules validate", ("{file}",), None),
+    "compliance rules --file": Reads("compliance rules", ("--file", "{file}"), None),
     "incident clocks --set": Reads("incident clocks", ("1", "--set", "{file}")),
     "incident notice draft --answers": Reads(
         "incident notice draft",

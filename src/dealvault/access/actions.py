@@ -113,6 +113,7 @@ CATALOGUE: dict[str, ActionDef] = {
         _a("plan.deny", _D, "deny a transfer plan"),
         _a("plan.read", _D, "list and show transfer plans"),
         _a("plan.notify", _D, "send a plan's PIPL art. 22 notices and import their status"),
+        _a("plan.mechanism", _D, "record a plan's cross-border transfer mechanism"),
         _a("compliance.check", _D, "check a transfer plan against the compliance rules"),
         _a("compliance.read", _D, "list a transfer plan's compliance findings"),
         _a("compliance.waive", _D, "waive a compliance finding with a written reason"),

@@ -77,6 +77,11 @@ def minors(*, ids: pl.Series | None, birth_dates: pl.Series | None, as_of: date)
     ``birth_dates``; rows with neither are not counted. Both series, when given, must be
     aligned (one row per customer).
     """
+    return int(minor_mask(ids=ids, birth_dates=birth_dates, as_of=as_of).sum())
+
+
+def minor_mask(*, ids: pl.Series | None, birth_dates: pl.Series | None, as_of: date) -> v.BoolArray:
+    """Per row: whether the customer is under 14 on ``as_of`` (the rule of :func:`minors`)."""
     if ids is None and birth_dates is None:
         raise Invalid("minors needs ID numbers, birth dates or both")
     if ids is not None and birth_dates is not None and len(ids) != len(birth_dates):
@@ -93,7 +98,8 @@ def minors(*, ids: pl.Series | None, birth_dates: pl.Series | None, as_of: date)
         id_ok, id_days = birth_days_from_ids(ids, as_of)
         days = np.where(id_ok, id_days, days)
         ok = ok | id_ok
-    return int((ok & _under(days, as_of)).sum())
+    out: v.BoolArray = ok & _under(days, as_of)
+    return out
 
 
 def minor_share(*, ids: pl.Series | None, birth_days: v.IntArray | None, today: date) -> float:

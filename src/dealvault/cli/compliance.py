@@ -1,7 +1,8 @@
-"""Commands: compliance check, findings, waive (the gate a transfer plan must pass)."""
+"""Commands: compliance check, findings, waive, rules (the gate a transfer plan must pass)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,7 +14,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")
 PlanArg = Annotated[int, typer.Argument(min=1, help="Transfer plan id (see 'plan list').")]
 
 compliance_app = typer.Typer(
-    help="The compliance gate a transfer plan must pass: check, findings, waive.",
+    help="The compliance gate a transfer plan must pass: check, findings, waive, rules.",
     no_args_is_help=True,
 )
 
@@ -98,6 +99,53 @@ def waive(
         print_json(c.console, out)
         return
     c.console.print(f"finding #{out.id} ({out.rule}) waived by {out.waived_by}")
+
+
+@compliance_app.command("rules")
+def rules(
+    ctx: typer.Context,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            help="Validate this cross-border rules file instead of the shipped one (a change "
+            "of law drafted before it is committed).",
+        ),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Every rule of the gate with its legal source and kind (blocking or advisory), and the
+    cross-border rules file's version and date. Reads no store."""
+    from dealvault.errors import InputError, Invalid
+    from dealvault.files import read_text_file
+    from dealvault.flows.crossborder import rules_catalogue
+
+    c = get(ctx)
+    if file is None:
+        out = rules_catalogue()
+    else:
+        try:
+            out = rules_catalogue(read_text_file(file), where=file.name)
+        except Invalid as exc:
+            raise InputError(str(exc), file=file.name) from None
+    if json_out:
+        print_json(c.console, out)
+        return
+    c.console.print(
+        table(
+            "rules of the compliance gate",
+            ["rule", "kind", "title", "legal source"],
+            [[r.id, r.kind, r.title, r.source] for r in out.rules],
+        )
+    )
+    c.console.print(
+        table(
+            f"cross-border rules: {out.crossborder_file}, version {out.crossborder_version}, "
+            f"as of {out.crossborder_as_of}",
+            ["source", "instrument and article, effective (applies from)"],
+            [[k, v] for k, v in out.crossborder_sources.items()],
+        )
+    )
 
 
 # 'compliance review' lives in its own module; importing it registers it on compliance_app

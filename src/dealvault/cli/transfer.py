@@ -88,6 +88,8 @@ def _show(c: CliContext, p: PlanOut, json_out: bool) -> None:
                 ("age recipients", "\n".join(p.recipients)),
                 ("categories", ", ".join(p.categories)),
                 ("purpose", p.purpose),
+                ("destination", p.destination),
+                ("cross-border mechanisms", ", ".join(p.mechanisms) or "-"),
                 ("excluded", ", ".join(f"{k} {v:,}" for k, v in p.exclusions.items())),
                 ("objection window", f"{p.objection_days} days from delivery"),
                 ("recipient contact", p.recipient_contact or "- (not stated)"),
@@ -146,6 +148,13 @@ def plan_create_cmd(
             "address, phone or e-mail)."
         ),
     ] = None,
+    destination: Annotated[
+        str,
+        typer.Option(
+            help="Where the recipient holds the data: ISO 3166-1 alpha-2 code (HK, MO and TW "
+            "count as outside the mainland for the cross-border rules)."
+        ),
+    ] = "CN",
     json_out: JsonOpt = False,
 ) -> None:
     """Draw up a plan (seller steward). Opted-out, objecting and shredded customers are
@@ -169,6 +178,7 @@ def plan_create_cmd(
         purpose=purpose,
         objection_days=objection_days,
         recipient_contact=recipient_contact or "",
+        destination=destination,
     )
     _show(c, p, json_out)
 
@@ -199,6 +209,40 @@ def plan_deny_cmd(
     """Deny a plan for good (a holder of a required approver role)."""
     c = get(ctx)
     _show(c, flows.deny_plan(c.stores(), actor=c.actor(), plan_id=plan_id, reason=reason), json_out)
+
+
+@plan_app.command("mechanism")
+def plan_mechanism_cmd(
+    ctx: typer.Context,
+    plan_id: PlanArg,
+    kind: Annotated[
+        str,
+        typer.Option(
+            help="security_assessment, standard_contract, certification (PIPL art. 38), "
+            "scc, adequacy or derogation (GDPR art. 45-49)."
+        ),
+    ],
+    reference: Annotated[
+        str, typer.Option(help="Where it is found: a filing number, the contract's date...")
+    ],
+    json_out: JsonOpt = False,
+) -> None:
+    """Record the mechanism a plan's cross-border transfer rests on (counsel); the
+    compliance gate's cross-border rules read it. Recording a kind again replaces its
+    reference."""
+    from dealvault.flows.crossborder import record_mechanism
+
+    c = get(ctx)
+    out = record_mechanism(
+        c.stores(), actor=c.actor(), plan_id=plan_id, kind=kind, reference=reference
+    )
+    if json_out:
+        print_json(c.console, out)
+        return
+    c.console.print(
+        f"plan #{out.plan}: {out.kind} recorded by {out.recorded_by} "
+        f"(recorded now: {', '.join(out.recorded)})"
+    )
 
 
 @plan_app.command("show")

@@ -12,6 +12,7 @@ from typing import Final
 from dealvault.compliance import rules_consent
 from dealvault.compliance.rules_consent import ConsentFacts
 from dealvault.compliance.rules_content import CONTENT_RULES
+from dealvault.compliance.rules_crossborder import CROSSBORDER_RULES
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,16 @@ class PlanFacts:
     notice_windows_open: int = 0
     notice_window_end: datetime | None = None
     notice_unreachable: int = 0
+    #: cross-border (compliance/rules_crossborder.py): where the recipient holds the data,
+    #: customers provided abroad since 1 January by other plans (and those with sensitive
+    #: information), EU/EEA subjects among the active customers, customers without flags,
+    #: the mechanisms counsel recorded
+    destination: str = "CN"
+    abroad_prior: int = 0
+    abroad_prior_sensitive: int = 0
+    eu_subjects: int = 0
+    flags_unknown: int = 0
+    mechanisms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -121,6 +132,7 @@ RULES: Final[tuple[Rule, ...]] = (
     *PIA_RULES,
     *(Rule(*spec) for spec in CONTENT_RULES),  # content review (rules_content.py)
     *NOTICE_RULES,
+    *(Rule(*r) for r in CROSSBORDER_RULES),
 )  # fmt: skip
 BY_ID: Final = {r.id: r for r in RULES}
 

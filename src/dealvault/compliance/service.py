@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dealvault.access.models import Deal, Organization
-from dealvault.compliance import rules_consent, rules_notice
+from dealvault.compliance import rules_consent, rules_crossborder, rules_notice
 from dealvault.compliance.content import content_facts
 from dealvault.compliance.models import ComplianceFinding
 from dealvault.compliance.pia import state as pia_state
@@ -75,6 +75,7 @@ def facts(session: Session, plan: TransferPlan) -> PlanFacts:
         pia=pia_state(session, plan),
         **content_facts(session, plan=plan, dataset=dataset),
         **rules_notice.gather(session, plan),
+        **rules_crossborder.facts(session, plan),
     )
 
 

@@ -16,7 +16,8 @@ from dealvault.access.models import Deal, Person
 from dealvault.access.principal import Principal
 from dealvault.audit.service import EventIn, SubjectPacker
 from dealvault.classify.columns import ColumnClass, classify_frame
-from dealvault.classify.minors import minors
+from dealvault.classify.minors import minor_mask
+from dealvault.compliance.crossborder_file import shipped as crossborder_rules
 from dealvault.crypto.keyring import DATA, KeyRing
 from dealvault.db.base import utcnow
 from dealvault.db.stores import UnitOfWork
@@ -37,6 +38,7 @@ from dealvault.ingest.phones import SECOND, second_phone_column
 from dealvault.ingest.prefetch import prefetch
 from dealvault.ingest.readers import Source, SourceBatch, SourceSpec, open_source
 from dealvault.ingest.rowcount import expected_rows
+from dealvault.vault import flags
 from dealvault.vault import service as vault
 from dealvault.vault.colstats import ColumnStats, stats_for
 from dealvault.vault.models import ImportRun
@@ -113,13 +115,17 @@ def _rejects_frame(raw: pl.DataFrame, rejects: pl.DataFrame) -> pl.DataFrame:
     ).join(values, on="row", how="left")
 
 
-def _minors_in(clean: pl.DataFrame) -> int:
-    """Customers under 14 in a normalised batch (PIPL art. 28, 31): ID numbers or birth dates."""
+def _flagged(clean: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """A normalised customers batch with each customer's flags (vault/flags.py: under 14 by
+    ID number or birth date, PIPL art. 28, 31; EU/EEA subject; abroad), and its minors."""
     ids = clean.get_column("id_number") if "id_number" in clean.columns else None
     births = clean.get_column("birth_date") if "birth_date" in clean.columns else None
-    if ids is None and births is None:
-        return 0
-    return minors(ids=ids, birth_dates=births, as_of=utcnow().date())
+    mask = None
+    if ids is not None or births is not None:
+        mask = minor_mask(ids=ids, birth_dates=births, as_of=utcnow().date())
+    gdpr = crossborder_rules().gdpr
+    out = flags.with_flags(clean, minors=mask, eea=gdpr.eea, country_columns=gdpr.country_columns)
+    return out, 0 if mask is None else int(mask.sum())
 
 
 class MappingPreview(NamedTuple):
@@ -373,9 +379,11 @@ def _import_open(
         depth=1,
     ):
         bad = nb.rejects
-        stats = writer.write(nb.clean)
+        clean = nb.clean
         if role is TableRole.CUSTOMERS:
-            run.minors += _minors_in(nb.clean)
+            clean, minors = _flagged(clean)
+            run.minors += minors
+        stats = writer.write(clean)
         touched.add(stats.subjects)
         if stats.rejected_rows:
             bad = pl.concat(

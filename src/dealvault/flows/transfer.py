@@ -22,7 +22,12 @@ from dealvault.errors import Invalid, NotFound
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit, authorize, checkpoint, enforce, person_of, resolve
 from dealvault.transfer import plan_notices, plans
-from dealvault.transfer.models import TransferPackage, TransferPlan, TransferReview
+from dealvault.transfer.models import (
+    TransferMechanism,
+    TransferPackage,
+    TransferPlan,
+    TransferReview,
+)
 from dealvault.transfer.records import exclusions, status_counts
 from dealvault.vault.models import Dataset
 
@@ -67,6 +72,10 @@ class PlanOut(BaseModel):
     objection_window_ends: datetime | None = Field(
         default=None, description="When the last delivered customer's objection window ends."
     )
+    #: where the recipient holds the data (ISO 3166-1 alpha-2)
+    destination: str = "CN"
+    #: cross-border mechanisms counsel recorded (kinds, ``plan mechanism``)
+    mechanisms: list[str] = []
 
 
 class LedgerEntry(BaseModel):
@@ -145,6 +154,14 @@ def plan_view(session: Session, plan: TransferPlan) -> PlanOut:
         recipient_contact=plan.recipient_contact,
         notices=dict(state.counts),
         objection_window_ends=state.window_ends,
+        destination=plan.destination,
+        mechanisms=list(
+            session.scalars(
+                select(TransferMechanism.kind)
+                .where(TransferMechanism.plan_id == plan.id)
+                .order_by(TransferMechanism.kind)
+            )
+        ),
     )
 
 
@@ -213,11 +230,13 @@ def create_plan(
     at: datetime | None = None,
     objection_days: int = plans.DEFAULT_OBJECTION_DAYS,
     recipient_contact: str = "",
+    destination: str = "CN",
 ) -> PlanOut:
     """Draw up a plan (a seller steward; stage signing or closing). Opted-out, objecting and
     shredded customers are excluded and counted per reason; the approver roles are fixed now
     (more for sensitive personal information, as for access requests). ``objection_days`` and
-    ``recipient_contact`` go into the customers' PIPL art. 22 notices."""
+    ``recipient_contact`` go into the customers' PIPL art. 22 notices; ``destination``: where
+    the recipient holds the data (ISO 3166-1 alpha-2; the cross-border rules read it)."""
     at = at or utcnow()
     with stores.unit_of_work() as uow:
         s = uow.records
@@ -254,6 +273,7 @@ def create_plan(
             at=at,
             objection_days=objection_days,
             recipient_contact=recipient_contact,
+            destination=destination,
         )
         audit(
             stores,
@@ -268,7 +288,8 @@ def create_plan(
                 deal=d.code,
                 purpose=plan.purpose,
                 decision="allow",
-                objects=_objects(s, plan) | {"required_roles": plan.required_roles},
+                objects=_objects(s, plan)
+                | {"required_roles": plan.required_roles, "destination": plan.destination},
                 counts={
                     "eligible": counts.get("active", 0),
                     "recipients": len(recipients),

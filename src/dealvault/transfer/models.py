@@ -33,6 +33,9 @@ class TransferPlan(Base):
     created_by: Mapped[int] = mapped_column(ForeignKey("persons.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: where the recipient holds the data (ISO 3166-1 alpha-2; HK, MO, TW are outside the
+    #: mainland for the cross-border rules, compliance/crossborder.toml)
+    destination: Mapped[str] = mapped_column(String(2), default="CN", server_default="CN")
 
 
 class PlanApproval(Base):
@@ -149,3 +152,18 @@ class DestructionCertificate(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class TransferMechanism(Base):
+    """A cross-border transfer mechanism counsel recorded for a plan (PIPL art. 38, GDPR art.
+    45-49): its kind and a reference (a filing number, the contract's date...)."""
+
+    __tablename__ = "transfer_mechanisms"
+    __table_args__ = (UniqueConstraint("plan_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("transfer_plans.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    reference: Mapped[str] = mapped_column(Text)
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), nullable=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

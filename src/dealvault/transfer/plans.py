@@ -96,6 +96,14 @@ def closing_problems(
 
 
 # -- plans --------------------------------------------------------------------------------
+def parse_destination(code: str) -> str:
+    """An ISO 3166-1 alpha-2 country code (upper case): where the recipient holds the data."""
+    code = code.strip().upper()
+    if len(code) != 2 or not code.isascii() or not code.isalpha():
+        raise Invalid("the destination is an ISO 3166-1 alpha-2 country code (CN, HK, DE...)")
+    return code
+
+
 def create_plan(
     session: Session,
     *,
@@ -111,9 +119,11 @@ def create_plan(
     at: datetime,
     objection_days: int = DEFAULT_OBJECTION_DAYS,
     recipient_contact: str = "",
+    destination: str = "CN",
 ) -> TransferPlan:
     """A pending plan (the caller has decided that ``creator`` may draw it up)."""
     cats = parse_categories(categories)
+    destination = parse_destination(destination)
     low, high = OBJECTION_DAYS
     if not low <= objection_days <= high:
         raise Invalid(f"--objection-days: between {low} and {high} days")
@@ -148,6 +158,7 @@ def create_plan(
         recipient_contact=contact,
         created_by=creator.id,
         created_at=at,
+        destination=destination,
     )
     session.add(plan)
     session.flush()

@@ -111,6 +111,9 @@ class CustomerRecord(Base):
     enc_preference: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     enc_sensitive: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     enc_free_text: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    #: bits of vault/flags.py (minor, EU data subject, abroad) set at import; NULL: imported
+    #: before flags (migration 0024)
+    flags: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 #: Blind-indexed fields and their codes in ``blind_indexes.field``.

@@ -8,7 +8,7 @@ import polars as pl
 
 from dealvault.ingest.fields import FIELDS, Category
 
-INTERNAL = frozenset({"__row", "__mk", "__existing"})
+INTERNAL = frozenset({"__row", "__mk", "__existing", "__flags"})
 
 
 def category_columns(

@@ -18,6 +18,7 @@ from dealvault.db.bulk import bulk_insert
 from dealvault.db.stores import UnitOfWork
 from dealvault.ingest.fields import Category
 from dealvault.vault import blinds
+from dealvault.vault.flags import COLUMN as FLAGS
 from dealvault.vault.models import BLIND_FIELDS, ChildRecord, CustomerRecord, Dataset
 from dealvault.vault.payloads import category_columns, payload_columns
 from dealvault.vault.seen import SeenFilter
@@ -31,6 +32,7 @@ RECORD_COLUMNS = (
     "key_version",
     "import_id",
     *(f"enc_{c}" for c in CATEGORY_ORDER),
+    "flags",
 )
 CHILD_COLUMNS = ("id", "record_id", "table_id", "import_id", "category", "key_version", "envelope")
 #: Match priority for merging duplicates of one customer: ID number, then phone.
@@ -65,7 +67,10 @@ def dedupe_batch(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     with_key = keyed.filter(pl.col("__mk").is_not_null())
     without = keyed.filter(pl.col("__mk").is_null())
     merged = with_key.group_by("__mk", maintain_order=True).agg(
-        [pl.col(c).drop_nulls().first() for c in frame.columns]
+        [
+            pl.col(c).bitwise_or() if c == FLAGS else pl.col(c).drop_nulls().first()
+            for c in frame.columns
+        ]
     )
     out = pl.concat([merged.select(frame.columns), without.select(frame.columns)])
     return out, frame.height - out.height
@@ -173,10 +178,13 @@ class CustomerWriter:
                 )
             )
         new_blinds: list[tuple[int, int, bytes, int]] = []
+        flags = matched.get_column(FLAGS).to_list() if FLAGS in matched.columns else None
         for i, (rid, version) in enumerate(owners):
             rec, key = records[rid], keys.get(rid)
             if key is None:
                 continue
+            if flags is not None:  # a customer imported before flags gets them now
+                rec.flags = (rec.flags or 0) | int(flags[i] or 0)
             sealer = env.Sealer(key, env.Header(env.ALG_AES_256_GCM, "ck", version))
             for cat, values in payloads.items():
                 attr, value = f"enc_{cat.value}", values[i]
@@ -236,6 +244,7 @@ class CustomerWriter:
         randoms = secrets.token_hex(8 * n)
         subjects = [f"{start + i:08x}{randoms[16 * i : 16 * i + 16]}" for i in range(n)]
         none_col: list[bytes | None] = [None] * n
+        flags = frame.get_column(FLAGS).to_list() if FLAGS in frame.columns else [None] * n
         record_rows = list(
             zip(
                 ids,
@@ -245,6 +254,7 @@ class CustomerWriter:
                 [version] * n,
                 [self.import_id] * n,
                 *(enc.get(c, none_col) for c in CATEGORY_ORDER),
+                flags,
                 strict=True,
             )
         )

@@ -1,7 +1,7 @@
 """compliance impact assessments (PIPL art. 55-56) and their sign-offs
 
 Revision ID: 0025
-Revises: 0023
+Revises: 0024
 Create Date: 2026-12-07 19:00:00.000000
 
 The personal information impact assessment of a transfer plan (issue 20, docs/compliance.md
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0025"
-down_revision: str | None = "0023"
+down_revision: str | None = "0024"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
