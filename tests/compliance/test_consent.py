@@ -30,6 +30,7 @@ from dealvault.flows.context import AppStores
 from dealvault.transfer.manifest import MANIFEST_FILE, RECORDS_FILE
 from tests.conftest import STEWARD, P, World
 from tests.transfer.test_plans import COUNSEL, approved_plan, prepare
+from tests.vault.helpers import customer_row, do_import, ric, write_csv
 
 HEADER = "customer_key,purpose,given_at,source,separate,scope,withdrawn_at\n"
 
@@ -66,7 +67,7 @@ def test_the_consent_rules_on_both_sides() -> None:
     assert "sensitive-separate-consent" not in found
     assert found["consent-exclusions"] == (
         False,
-        {"no_separate_consent": 1, "sensitive_customers": 10},
+        {"no_separate_consent": 1},
     )
     assert "consent-exclusions" not in _found(
         _facts(consent=replace(held, sensitive_without_consent=0))
@@ -212,3 +213,42 @@ def test_an_asset_package_leaves_out_customers_without_separate_consent(
     )
     real = set(records.get_column("subject_id").to_list()) & set(subjects)
     assert real == set(subjects[:3])
+
+
+def test_children_without_a_guardians_consent_are_left_out(
+    stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path
+) -> None:
+    subjects = prepare(stores, keyring, world, tmp_path, customers_n=3)
+    kids = [
+        customer_row(90 + i, 客户编号=f"K{i}", 身份证号=ric(birth="20200101", seq=f"09{i}"),
+                     出生日期="2020-01-01")
+        for i in (1, 2)
+    ]  # fmt: skip
+    do_import(stores, keyring, write_csv(tmp_path / "kids.csv", kids), actor=P(world.steward),
+              deal=world.deal, rejects_dir=tmp_path)  # fmt: skip
+    ident = pyrage.x25519.Identity.generate()
+    plan = approved_plan(stores, world, str(ident.to_public()), open_gate=False)
+    gate = compliance.check_plan(stores, actor=P(COUNSEL), plan_id=plan.id)
+    by_rule = {f.rule: f for f in gate.findings}
+    # the children are flagged one by one: no blocking finding for them, both left out
+    assert "minors-guardian-consent" not in by_rule
+    assert by_rule["consent-exclusions"].counts == {"no_guardian_consent": 2}
+    # a guardian consented for the first child: only the second is left out
+    import_consents(stores, keyring, actor=P(STEWARD), deal=world.deal, dataset="crm",
+                    path=_file(tmp_path, "K1,guardian,2026-01-02,paper form,yes,,\n"))  # fmt: skip
+    gate = compliance.check_plan(stores, actor=P(COUNSEL), plan_id=plan.id)
+    assert {f.rule: f for f in gate.findings}["consent-exclusions"].counts == {
+        "no_guardian_consent": 1
+    }
+    from tests.transfer.test_plans import clear_gate
+
+    clear_gate(stores, plan_id=plan.id)
+    out = pkg_flows.build_package(stores, keyring, actor=P(world.steward), plan_id=plan.id,
+                                  out=tmp_path / "pkg")  # fmt: skip
+    assert out.customers == 4 and out.excluded["no_guardian_consent"] == 1
+    doc = json.loads((tmp_path / "pkg" / MANIFEST_FILE).read_bytes())
+    assert doc["consent"]["no_guardian_consent_excluded"] == 1
+    records = pl.read_parquet(
+        io.BytesIO(pyrage.decrypt((tmp_path / "pkg" / RECORDS_FILE).read_bytes(), [ident]))
+    )
+    assert len(set(records.get_column("subject_id").to_list()) & set(subjects)) == 3

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from dealvault.audit.models import AuditEvent
 from dealvault.compliance import rules_notice
@@ -18,6 +18,7 @@ from dealvault.crypto.keyring import KeyRing
 from dealvault.errors import Conflict, Forbidden, Invalid
 from dealvault.flows import compliance
 from dealvault.flows.context import AppStores
+from dealvault.vault.models import CustomerRecord
 from tests.conftest import STEWARD, P, World
 from tests.transfer.test_plans import COUNSEL, OFFICER, identity, make_plan, prepare, set_status
 from tests.vault.helpers import customer_row, do_import, ric, write_csv
@@ -45,8 +46,10 @@ def _rules(facts: PlanFacts) -> set[str]:
 
 def test_each_rule_on_both_sides_of_its_threshold() -> None:
     assert _rules(_facts()) == set()
-    assert _rules(_facts(minors=1)) == {"minors-guardian-consent"}
-    assert _rules(_facts(minors=0)) == set()
+    # children counted at import: blocking only while some customers carry no flags
+    assert _rules(_facts(minors=1, flags_unknown=1)) == {"minors-guardian-consent", "flags-unknown"}
+    assert _rules(_facts(minors=1)) == set()  # flagged one by one: left out, not blocking
+    assert _rules(_facts(minors=0, flags_unknown=1)) == {"flags-unknown"}
     assert "sensitive-separate-consent" in _rules(_facts(categories=("identity", "sensitive")))
     assert "sensitive-separate-consent" not in _rules(
         _facts(categories=("identity", "sensitive"), eligible=0)
@@ -67,18 +70,21 @@ def test_check_waive_and_clear(
     child = customer_row(90, 身份证号=ric(birth="20200101", seq="090"), 出生日期="2020-01-01")
     do_import(stores, keyring, write_csv(tmp_path / "kids.csv", [child]), actor=P(world.steward),
               deal=world.deal, rejects_dir=tmp_path)  # fmt: skip
+    # as if imported before children were flagged one by one: the gate cannot tell who
+    with stores.records_session() as s, s.begin():
+        s.execute(update(CustomerRecord).values(flags=None))
     set_status(stores, subjects[0], "objecting")
     plan = make_plan(stores, world, str(identity().to_public()))
     out = compliance.check_plan(stores, actor=P(COUNSEL), plan_id=plan.id)
     by_rule = {f.rule: f for f in out.findings}
     # (pia-signed-off: no impact assessment of the plan yet, tests/compliance/test_pia.py)
     assert set(by_rule) == {
-        "minors-guardian-consent", "exclusions-counted", "marketing-consent", "pia-signed-off"
+        "minors-guardian-consent", "exclusions-counted", "marketing-consent", "pia-signed-off",
+        "flags-unknown",
     }  # fmt: skip
     minors = by_rule["minors-guardian-consent"]
-    assert (
-        minors.blocking and minors.source == "PIPL art. 28, 31" and minors.counts == {"minors": 1}
-    )
+    assert minors.blocking and minors.source == "PIPL art. 28, 31" and minors.counts["minors"] == 1
+    assert minors.counts["unflagged"] == 12  # the active customers imported without flags
     assert not by_rule["exclusions-counted"].blocking
     assert (out.blocking, out.passed) == (2, False)
 

@@ -86,13 +86,19 @@ class Rule:
 
 
 def _minors(f: PlanFacts, rule: Rule) -> FindingIn | None:
-    if f.minors <= 0:
+    """Blocking only while the store cannot tell which customers are children: some were
+    imported before per-customer flags. Flagged children without a guardian's consent are
+    left out of the package (rules_consent: ``no_guardian_consent``)."""
+    if f.minors <= 0 or f.flags_unknown == 0:
         return None
     return rule.found(
-        f"the dataset {f.dataset} held {f.minors} customer(s) under 14 when imported: their "
-        "personal information is sensitive and needs a parent's or guardian's consent before "
-        "it is transferred; exclude them or record the consent",
+        f"the dataset {f.dataset} held {f.minors} customer(s) under 14 when imported, and "
+        f"{f.flags_unknown} customer(s) were imported before children were flagged one by one: "
+        "their personal information is sensitive and needs a parent's or guardian's consent "
+        "before it is transferred; import the source again (children without a guardian's "
+        "consent are then left out) or record why the finding may stand",
         minors=f.minors,
+        unflagged=f.flags_unknown,
     )
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from dealvault.access.stages import DealKind
 from dealvault.consent import service as consents
 from dealvault.ingest.fields import Category
+from dealvault.vault.flags import MINOR
 from dealvault.vault.models import CustomerRecord
 
 if TYPE_CHECKING:
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
 SENSITIVE: Final = Category.SENSITIVE.value
 #: the exclusion reason a package counts for customers left out for want of separate consent
 NO_SEPARATE_CONSENT: Final = "no_separate_consent"
+#: ... and for children under 14 (flagged at import) without a guardian's consent
+NO_GUARDIAN_CONSENT: Final = "no_guardian_consent"
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,9 @@ class ConsentFacts:
     #: active customers with / without a marketing consent in force
     marketing_permitted: int = 0
     marketing_not_permitted: int = 0
+    #: active customers flagged as under 14 at import / of them without a guardian's consent
+    minors_flagged: int = 0
+    minors_without_consent: int = 0
 
 
 def needs_separate_consent(*, deal_kind: str, categories: tuple[str, ...] | list[str]) -> bool:
@@ -41,15 +47,24 @@ def needs_separate_consent(*, deal_kind: str, categories: tuple[str, ...] | list
     return deal_kind == DealKind.ASSET.value and SENSITIVE in categories
 
 
+def _child() -> ColumnElement[bool]:
+    return CustomerRecord.flags.op("&")(MINOR) != 0
+
+
 def excluded_for_consent(
     *, deal_kind: str, categories: tuple[str, ...] | list[str], at: datetime
 ) -> dict[str, ColumnElement[bool]]:
     """Reason -> SQL condition on ``CustomerRecord`` of the active customers a package of this
-    plan leaves out for want of consent."""
-    if not needs_separate_consent(deal_kind=deal_kind, categories=categories):
-        return {}
-    lacking = ~consents.in_force(purpose="transfer", at=at, category=SENSITIVE, separate=True)
-    return {NO_SEPARATE_CONSENT: CustomerRecord.enc_sensitive.is_not(None) & lacking}
+    plan leaves out for want of consent: children under 14 without a guardian's consent in
+    force (PIPL art. 31), and in an asset transfer of sensitive information, customers holding
+    it without a separate consent to the transfer (art. 29)."""
+    out: dict[str, ColumnElement[bool]] = {
+        NO_GUARDIAN_CONSENT: _child() & ~consents.in_force(purpose="guardian", at=at)
+    }
+    if needs_separate_consent(deal_kind=deal_kind, categories=categories):
+        lacking = ~consents.in_force(purpose="transfer", at=at, category=SENSITIVE, separate=True)
+        out[NO_SEPARATE_CONSENT] = CustomerRecord.enc_sensitive.is_not(None) & lacking
+    return out
 
 
 def gather(
@@ -67,6 +82,12 @@ def gather(
         ),
         marketing_permitted=count(session, dataset_id=dataset_id, where=[marketing]),
         marketing_not_permitted=count(session, dataset_id=dataset_id, where=[~marketing]),
+        minors_flagged=count(session, dataset_id=dataset_id, where=[_child()]),
+        minors_without_consent=count(
+            session,
+            dataset_id=dataset_id,
+            where=[_child(), ~consents.in_force(purpose="guardian", at=at)],
+        ),
     )
 
 
@@ -85,16 +106,26 @@ def _separate(f: PlanFacts, rule: Rule) -> FindingIn | None:
 
 
 def _left_out(f: PlanFacts, rule: Rule) -> FindingIn | None:
-    if not needs_separate_consent(deal_kind=f.deal_kind, categories=f.categories):
-        return None
-    n = f.consent.sensitive_without_consent
-    if not f.consent.held or n == 0:
+    counts: dict[str, int] = {}
+    parts = []
+    if f.consent.minors_without_consent:
+        counts[NO_GUARDIAN_CONSENT] = f.consent.minors_without_consent
+        parts.append(
+            f"{f.consent.minors_without_consent} of {f.consent.minors_flagged} child(ren) under "
+            "14 have no guardian's consent"
+        )
+    separate = needs_separate_consent(deal_kind=f.deal_kind, categories=f.categories)
+    if separate and f.consent.held and f.consent.sensitive_without_consent:
+        counts[NO_SEPARATE_CONSENT] = f.consent.sensitive_without_consent
+        parts.append(
+            f"{f.consent.sensitive_without_consent} of {f.consent.sensitive_customers} "
+            "customer(s) holding sensitive information gave no separate consent to the transfer"
+        )
+    if not counts:
         return None
     return rule.found(
-        f"{n} of {f.consent.sensitive_customers} customer(s) holding sensitive information gave "
-        "no separate consent to the transfer: the package leaves them out (counted in the "
-        f"manifest as {NO_SEPARATE_CONSENT})",
-        **{NO_SEPARATE_CONSENT: n, "sensitive_customers": f.consent.sensitive_customers},
+        "; ".join(parts) + ": the package leaves them out (counted per reason in the manifest)",
+        **counts,
     )
 
 
@@ -119,7 +150,7 @@ def rules() -> tuple[Rule, ...]:
         Rule("sensitive-separate-consent", "Sensitive personal information: separate consent",
              "PIPL art. 29, 30; GB/T 35273-2020 §5.4", True, _separate),
         Rule("consent-exclusions", "Customers left out for want of consent",
-             "PIPL art. 14, 29", False, _left_out),
+             "PIPL art. 14, 29, 31", False, _left_out),
         Rule("marketing-consent", "No marketing without consent",
              "PIPL art. 13, 14, 24; seed 001 §8", False, _marketing),
     )  # fmt: skip

@@ -207,8 +207,9 @@ def build_package(
             # customers the plan may not take for want of consent (compliance/rules_consent.py)
             unconsented = excluded_for_consent(deal_kind=deal.kind, categories=cats, at=at)
             for reason, cond in unconsented.items():
-                excluded[reason] = count_active(s, dataset_id=ds.id, where=[cond])
-                expected -= excluded[reason]
+                if n := count_active(s, dataset_id=ds.id, where=[cond]):
+                    excluded[reason] = n
+                    expected -= n
             if not expected:
                 raise Conflict(f"dataset {ds.name} has no customers to transfer")
             planted = canaries_for(

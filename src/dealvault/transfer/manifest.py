@@ -379,8 +379,9 @@ def build_manifest(
         "rule": "customers who opted out or object are not transferred; consent and "
         "opt-out columns are carried over unchanged",
     }
-    if "no_separate_consent" in excluded:
-        consent["no_separate_consent_excluded"] = int(excluded["no_separate_consent"])
+    for reason in ("no_separate_consent", "no_guardian_consent"):  # rules_consent.py
+        if reason in excluded:
+            consent[f"{reason}_excluded"] = int(excluded[reason])
     if marketing is not None:
         consent["marketing"] = {
             "permitted": int(marketing.get("permitted", 0)),
