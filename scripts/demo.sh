@@ -170,9 +170,56 @@ op person add dpo@jingjie.example --name "Data Protection Officer" --org "晶洁
 dv deal add-member jingjie-2026 --person dpo@jingjie.example --role seller_steward >/dev/null
 PLAN=$(dv --as dpo@jingjie.example plan create --deal jingjie-2026 --dataset crm --recipient "绿源家居集团" \
    --category identity,contact,transaction,preference --purpose "asset transfer at closing" \
+   --recipient-contact "绿源家居集团客户服务部 400-000-0000 privacy@lvyuan.example" --objection-days 30 \
    --age-recipient "$BUYER_PUB" --json | python -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 dv plan approve "$PLAN" >/dev/null
 dv --as counsel@jincheng.example plan approve "$PLAN" >/dev/null
+
+say "11e. the compliance gate: notices, objections, consents, impact assessment (docs/compliance.md)"
+echo "-- approved is not enough: the gate refuses the package while a blocking finding is open"
+if dv --as counsel@jincheng.example compliance check "$PLAN"; then
+  echo "expected the gate to be closed" >&2; exit 1
+fi
+if dv package build "$PLAN" --out "$DEMO/package" >/dev/null 2>&1; then
+  echo "expected the build to be refused by the gate" >&2; exit 1
+fi
+echo "-- consent records from the seller's CRM (invented): marketing and guardians' consents"
+python - "$DEMO/export/customers.csv" "$DEMO/consents.csv" <<'PY'
+import csv, sys
+with open(sys.argv[1], encoding="gbk", newline="") as fh, \
+     open(sys.argv[2], "w", encoding="utf-8", newline="") as out:
+    w = csv.writer(out)
+    w.writerow(["customer_key", "purpose", "given_at", "source", "separate"])
+    for i, row in enumerate(csv.DictReader(fh)):
+        if i % 3 == 0:   # one in three agreed to marketing when signing up
+            w.writerow([row["客户编号"], "marketing", "2025-06-01", "app sign-up form", "no"])
+        if i % 2 == 0:   # and a guardian's consent is on file for half of them
+            w.writerow([row["客户编号"], "guardian", "2025-06-01", "paper form", "yes"])
+PY
+dv consent import "$DEMO/consents.csv" --deal jingjie-2026 --dataset crm
+echo "-- PIPL art. 22: every customer is told who the recipient is and how to object (SMS)"
+dv plan notify "$PLAN" --channel sms --contact "晶洁日用品有限公司 400-111-1111" --out "$DEMO/notices-sms.csv"
+echo "-- the gateway's report, 40 days later: delivered, a few unreachable, a few objections"
+python - "$DEMO/notices-sms.csv" "$DEMO/notices-status.csv" <<'PY'
+import csv, datetime, sys
+sent = (datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=40)).strftime("%Y-%m-%dT%H:%M:%SZ")
+with open(sys.argv[1], encoding="utf-8", newline="") as fh, \
+     open(sys.argv[2], "w", encoding="utf-8", newline="") as out:
+    w = csv.writer(out)
+    w.writerow(["delivery_id", "status", "at"])
+    for i, row in enumerate(csv.DictReader(fh)):
+        status = "objected" if i % 97 == 5 else "unreachable" if i % 89 == 7 else "delivered"
+        w.writerow([row["delivery_id"], status, sent])
+PY
+dv plan notice-status "$PLAN" "$DEMO/notices-status.csv"
+echo "-- the impact assessment (PIPL art. 55-56), signed off by counsel and the security officer"
+PIA=$(dv --as security@jingjie.example compliance pia generate "$PLAN" --json | python -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+dv --as counsel@jincheng.example compliance pia sign "$PIA" --as-role counsel --note "purposes checked against the SPA" >/dev/null
+dv --as security@jingjie.example compliance pia sign "$PIA" --as-role security_officer >/dev/null
+dv compliance pia export "$PIA" "$DEMO/impact-assessment.html"
+echo "-- checked again: the gate is open (advisory findings stay on the record)"
+dv --as counsel@jincheng.example compliance check "$PLAN"
+dv --as counsel@jincheng.example compliance report "$PLAN" "$DEMO/compliance-report.html"
 dv plan show "$PLAN"
 op backup create --recipient "$SELLER_PUB" --identity "$DEMO/seller-backup.agekey" \
    --out "$DEMO/backups" --reason "pre-transfer backup"

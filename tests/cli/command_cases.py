@@ -347,6 +347,7 @@ CASES: dict[str, Case] = {
         main_exit=(5, "the gate is closed"),
     ),
     "compliance findings": _by_id(("1",), "transfer plan 999 not found"),
+    "compliance report": _by_id(("1", "{T}/compliance.html"), "transfer plan 999 not found"),
     "compliance review": _by_id(("1",), "transfer plan 999 not found"),
     "compliance waive": _by_id(
         ("{finding}", "--reason", "the purposes are set out in the transfer agreement"),

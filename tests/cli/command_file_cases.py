@@ -244,6 +244,7 @@ WRITES: dict[str, Writes] = {
     "audit prove --out": Writes("audit prove", ("3", "--out", "{out}"), OPERATOR, "e3.tlog-proof"),
     "audit report OUT": Writes("audit report", ("{out}",), OPERATOR, "report.html"),
     "incident report OUT": Writes("incident report", ("1", "{out}"), name="incident.html"),
+    "compliance report OUT": Writes("compliance report", ("1", "{out}"), name="compliance.html"),
     "compliance pia export OUT": Writes("compliance pia export", ("1", "{out}"), name="pia.html"),
     "drill run --report": Writes(
         "drill run", ("--customers", "20", "--report", "{out}"), OPERATOR, "drill.html"

@@ -252,3 +252,31 @@ def test_children_without_a_guardians_consent_are_left_out(
         io.BytesIO(pyrage.decrypt((tmp_path / "pkg" / RECORDS_FILE).read_bytes(), [ident]))
     )
     assert len(set(records.get_column("subject_id").to_list()) & set(subjects)) == 3
+
+
+def test_the_compliance_report_states_the_gate_without_a_personal_value(
+    stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path
+) -> None:
+    prepare(stores, keyring, world, tmp_path, customers_n=3)
+    plan = approved_plan(stores, world, str(pyrage.x25519.Identity.generate().to_public()),
+                         open_gate=False)  # fmt: skip
+    import_consents(stores, keyring, actor=P(STEWARD), deal=world.deal, dataset="crm",
+                    path=_file(tmp_path, "C000001,marketing,2026-01-02,web,,,\n"))  # fmt: skip
+    closed = compliance.compliance_report(stores, actor=P(COUNSEL), plan_id=plan.id,
+                                          out=tmp_path / "closed.html")  # fmt: skip
+    assert not closed.gate_open and closed.blocking_open >= 1
+    html = (tmp_path / "closed.html").read_text(encoding="utf-8")
+    assert "The gate is closed" in html and "pia-signed-off" in html and "PIPL art. 22" in html
+    assert closed.consents["marketing"]["customers_in_force"] == 1
+    assert (tmp_path / "closed.html").stat().st_mode & 0o077 == 0
+    assert "C000001" not in html and "13900000001" not in html and "测试" not in html
+    from tests.transfer.test_plans import clear_gate
+
+    clear_gate(stores, plan_id=plan.id)
+    opened = compliance.compliance_report(stores, actor=P(COUNSEL), plan_id=plan.id,
+                                          out=tmp_path / "open.pdf")  # fmt: skip
+    assert opened.gate_open and {f.status for f in opened.findings if f.blocking} == {"waived"}
+    assert (tmp_path / "open.pdf").read_bytes().startswith(b"%PDF")
+    with pytest.raises(Forbidden):
+        compliance.compliance_report(stores, actor=P(world.bidder_person), plan_id=plan.id,
+                                     out=tmp_path / "x.html")  # fmt: skip

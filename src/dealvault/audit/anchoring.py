@@ -149,6 +149,7 @@ ROUTINE_ACTIONS: Final = frozenset(
         "drill.list",
         "drill.show",
         "compliance.findings",
+        "compliance.report",
         "consent.summary",
         "compliance.pia_list",
         "compliance.pia_show",

@@ -148,5 +148,32 @@ def rules(
     )
 
 
+@compliance_app.command("report")
+def report(
+    ctx: typer.Context,
+    plan: PlanArg,
+    out: Annotated[
+        Path, typer.Argument(help="The report to write: FILE.html or FILE.pdf (mode 0600).")
+    ],
+    json_out: JsonOpt = False,
+) -> None:
+    """The plan's compliance report for the deal file: the gate's state now (every rule
+    evaluated again), the findings with their waivers, notices and objections, consents, the
+    impact assessment, cross-border mechanisms, content review, retention rules, packages."""
+    from dealvault.flows.compliance import compliance_report
+
+    c = get(ctx)
+    r = compliance_report(c.stores(), actor=c.actor(), plan_id=plan, out=out)
+    res = {"report": str(out), "plan": r.plan, "gate_open": r.gate_open,
+           "blocking_open": r.blocking_open, "findings": len(r.findings)}  # fmt: skip
+    if json_out:
+        print_json(c.console, res)
+        return
+    c.console.print(
+        f"compliance report of plan #{r.plan} written to {out}: the gate is "
+        + ("open" if r.gate_open else f"closed ({r.blocking_open} blocking finding(s) open)")
+    )
+
+
 # 'compliance review' lives in its own module; importing it registers it on compliance_app
 import dealvault.cli.compliance_review  # noqa: E402, F401
