@@ -189,6 +189,7 @@ def build(work: Path) -> World:
     run(*plan, "closing hand-over")  # plan #1
     run("plan", "approve", "1", who=STEWARD2)
     run("plan", "approve", "1", who=COUNSEL)
+    run("compliance", "pia", "generate", "1")  # impact assessment #1 of plan #1, unsigned
     # the gate is closed (plan #1's purpose is two words, ...): counsel waives what blocks it
     gate = invoke(home, "--as", COUNSEL, "compliance", "check", "1", "--json")
     assert gate.exit_code == 5, gate.output
@@ -204,7 +205,6 @@ def build(work: Path) -> World:
     checked = invoke(home, "--as", COUNSEL, "compliance", "check", "2", "--json")
     assert checked.exit_code == 5, checked.output
     finding = next(f["id"] for f in json.loads(checked.stdout)["findings"] if f["blocking"])
-    run("compliance", "pia", "generate", "1")  # impact assessment #1 of plan #1, unsigned
     run("package", "verify", str(work / "pkg"), "--identity", str(work / "age.key"),
         "--report-json", str(work / "report.json"), **op)  # fmt: skip
     run("deal", "create", "d2", "--name", "D2", "--seller", "Seller Co", "--bidder", "Bidder A",

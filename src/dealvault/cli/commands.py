@@ -153,7 +153,10 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     (
         "compliance",
         "compliance",
-        ("The compliance gate a transfer plan must pass: check, findings, waive."),
+        (
+            "The compliance gate a transfer plan must pass: check, findings, waive, review, pia,"
+            " report, rules."
+        ),
     ),
     (
         "consent",

@@ -14,7 +14,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")
 PlanArg = Annotated[int, typer.Argument(min=1, help="Transfer plan id (see 'plan list').")]
 
 compliance_app = typer.Typer(
-    help="The compliance gate a transfer plan must pass: check, findings, waive, rules.",
+    help="The compliance gate a transfer plan must pass: check, findings, waive, review, pia, "
+    "report, rules.",
     no_args_is_help=True,
 )
 
