@@ -240,6 +240,10 @@ def test_children_without_a_guardians_consent_are_left_out(
     assert {f.rule: f for f in gate.findings}["consent-exclusions"].counts == {
         "no_guardian_consent": 1
     }
+    report = compliance.compliance_report(stores, actor=P(COUNSEL), plan_id=plan.id,
+                                          out=tmp_path / "report.html")  # fmt: skip
+    assert report.facts["exclusions"]["no_guardian_consent"] == 1
+    assert report.facts["eligible"] == 4  # as the package will count them
     from tests.transfer.test_plans import clear_gate
 
     clear_gate(stores, plan_id=plan.id)

@@ -12,12 +12,13 @@ from typing import Any, Final
 
 import jinja2
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from dealvault.access.models import Deal
 from dealvault.compliance import service as gate
 from dealvault.compliance.rules import BY_ID, evaluate
+from dealvault.compliance.rules_consent import excluded_for_consent
 from dealvault.consent import service as consents
 from dealvault.retention.models import RetentionRule
 from dealvault.transfer import plan_notices
@@ -93,6 +94,19 @@ def build(
     findings = _findings(session, plan, facts)
     blocking = sum(1 for f in findings if f.blocking and f.status == "open")
     plain = dataclasses.asdict(facts)
+    # the customers a package would leave out for want of consent, as the build counts them
+    conds = excluded_for_consent(deal_kind=deal.kind, categories=facts.categories, at=now)
+    left = {
+        reason: n
+        for reason, cond in conds.items()
+        if (n := consents.count_active(session, dataset_id=plan.dataset_id, where=[cond]))
+    }
+    if left:
+        union = consents.count_active(
+            session, dataset_id=plan.dataset_id, where=[or_(*conds.values())]
+        )
+        plain["exclusions"] = {**facts.exclusions, **left}
+        plain["eligible"] = facts.eligible - union
     plain["objection_days"] = plan.objection_days
     plain["recipient_contact"] = plan.recipient_contact
     retention = [
