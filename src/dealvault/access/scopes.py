@@ -16,11 +16,12 @@ _READS = frozenset(
 )
 _APPROVALS = frozenset(
     {"access.approve", "access.deny", "access.revoke", "plan.approve", "plan.deny",
-     "package.review"}
+     "package.review", "compliance.waive"}
 )  # fmt: skip
 
-#: what only the person, signed in, may do: accepting an agreement is their signature
-PERSONAL = frozenset({"agreement.accept"})
+#: what only the person, signed in, may do: accepting an agreement, signing an impact
+#: assessment off: each is their signature
+PERSONAL = frozenset({"agreement.accept", "compliance.pia_sign"})
 
 #: token scope -> the actions it covers ("manage": every other action but the own account
 #: and a signature)

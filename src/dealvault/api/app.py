@@ -103,6 +103,7 @@ def create_app(
         routes_agreements,
         routes_audit,
         routes_closing,
+        routes_compliance,
         routes_deals,
         routes_incident_notices,
         routes_incidents,
@@ -183,5 +184,6 @@ def create_app(
     app.include_router(routes_monitor.router)
     app.include_router(routes_incidents.router)
     app.include_router(routes_incident_notices.router)
+    app.include_router(routes_compliance.router)
     mount_web(app)
     return app

@@ -161,11 +161,16 @@ def report(
     """The plan's compliance report for the deal file: the gate's state now (every rule
     evaluated again), the findings with their waivers, notices and objections, consents, the
     impact assessment, cross-border mechanisms, content review, retention rules, packages."""
+    from dealvault.compliance.report import render_html
+    from dealvault.documents import write_document
+    from dealvault.files import check_output_file
     from dealvault.flows.compliance import compliance_report
 
     c = get(ctx)
-    r = compliance_report(c.stores(), actor=c.actor(), plan_id=plan, out=out)
-    res = {"report": str(out), "plan": r.plan, "gate_open": r.gate_open,
+    check_output_file(out, what="report")
+    r = compliance_report(c.stores(), actor=c.actor(), plan_id=plan)
+    fmt = write_document(out, render_html(r), what="compliance report")
+    res = {"report": str(out), "format": fmt, "plan": r.plan, "gate_open": r.gate_open,
            "blocking_open": r.blocking_open, "findings": len(r.findings)}  # fmt: skip
     if json_out:
         print_json(c.console, res)

@@ -6,7 +6,6 @@ never a personal value nor the waiver's text)."""
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
@@ -16,14 +15,12 @@ from dealvault.access.models import Deal
 from dealvault.access.principal import Principal
 from dealvault.audit.service import EventIn
 from dealvault.compliance import service as gate
-from dealvault.compliance.report import ComplianceReport, render_html
+from dealvault.compliance.report import ComplianceReport
 from dealvault.compliance.report import build as build_report
 from dealvault.compliance.rules import evaluate
 from dealvault.compliance.service import FindingOut
 from dealvault.db.base import utcnow
-from dealvault.documents import write_document
 from dealvault.errors import NotFound
-from dealvault.files import check_output_file
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit, authorize, enforce
 from dealvault.transfer import plans
@@ -117,12 +114,9 @@ def refusals(s: Session, *, plan: TransferPlan) -> list[str]:
     return gate.still_blocking(s, plan_id=plan.id, found=evaluate(gate.facts(s, plan)))
 
 
-def compliance_report(
-    stores: AppStores, *, actor: Principal, plan_id: int, out: Path
-) -> ComplianceReport:
-    """Write the plan's compliance report for the deal file (HTML, or PDF when ``out`` ends
-    in .pdf; mode 0600): every rule evaluated again now, nothing recorded but the event."""
-    check_output_file(out, what="report")
+def compliance_report(stores: AppStores, *, actor: Principal, plan_id: int) -> ComplianceReport:
+    """The plan's compliance report for the deal file (the edge renders it as HTML or PDF):
+    every rule evaluated again now, nothing recorded but the event."""
     with stores.unit_of_work() as uow:
         s = uow.records
         plan, deal = _plan(s, plan_id)
@@ -131,9 +125,7 @@ def compliance_report(
             event=EventIn(action="compliance.report", objects={"plan": plan.id}),
         )  # fmt: skip
         report = build_report(s, plan=plan, deal=deal, by=person.email, now=utcnow())
-        fmt = write_document(out, render_html(report), what="compliance report")
         audit(stores, uow, replace(
-            event, objects={**event.objects, "format": fmt},
-            counts={"findings": len(report.findings), "blocking": report.blocking_open},
+            event, counts={"findings": len(report.findings), "blocking": report.blocking_open},
         ))  # fmt: skip
         return report
