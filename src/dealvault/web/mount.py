@@ -32,6 +32,7 @@ def mount_web(app: FastAPI) -> None:
         pages_account,
         pages_alerts,
         pages_audit,
+        pages_compliance,
         pages_data,
         pages_deals,
         pages_incidents,
@@ -50,6 +51,7 @@ def mount_web(app: FastAPI) -> None:
         pages_data.router,  # aggregates, records and their files
         pages_audit.router,  # the audit log explorer, proofs, bundle, report
         pages_transfer.router,  # plans, ledger, packages, reviews, certificates
+        pages_compliance.router,  # a plan's compliance gate, waivers, assessment sign-off
         pages_alerts.router,  # security alerts: list, one alert, acknowledge
         pages_incidents.router,  # incidents: list, one incident, team, notes, tasks, impact
     )
