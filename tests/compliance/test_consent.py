@@ -30,6 +30,7 @@ from dealvault.flows import packages as pkg_flows
 from dealvault.flows.consent import consent_summary, import_consents
 from dealvault.flows.context import AppStores
 from dealvault.transfer.manifest import MANIFEST_FILE, RECORDS_FILE
+from dealvault.transfer.reconcile import verify_package
 from tests.conftest import STEWARD, P, World
 from tests.transfer.test_plans import COUNSEL, approved_plan, prepare
 from tests.vault.helpers import customer_row, do_import, ric, write_csv
@@ -215,6 +216,15 @@ def test_an_asset_package_leaves_out_customers_without_separate_consent(
     )
     real = set(records.get_column("subject_id").to_list()) & set(subjects)
     assert real == set(subjects[:3])
+    # each customer's marketing consent travels with its record (the buyer enforces it)
+    flags = dict(records.select("subject_id", "marketing_consent").iter_rows())
+    assert [flags[x] for x in subjects[:3]] == ["yes", "yes", "no"]
+    assert set(flags.values()) <= {"yes", "no"}  # canaries carry one too
+    assert doc["consent"]["marketing"]["column"] == "marketing_consent"
+    assert stores.audit.signer is not None
+    vkey = stores.audit.signer.verifier().key_string()
+    report, _ = verify_package(tmp_path / "pkg", identities=[ident], verifier_key=vkey)
+    assert report.ok, report.problems
 
 
 def test_children_without_a_guardians_consent_are_left_out(

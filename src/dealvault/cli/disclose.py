@@ -24,6 +24,14 @@ if TYPE_CHECKING:
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 DealOpt = Annotated[str, typer.Option("--deal", help="Deal code.")]
 DatasetOpt = Annotated[str, typer.Option("--dataset", help="Dataset name within the deal.")]
+UseOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--use",
+        help="What the copy is for, when the use is restricted per customer: 'marketing' keeps "
+        "only the customers whose transfer package carried a marketing consent.",
+    ),
+]
 PurposeOpt = Annotated[str, typer.Option("--purpose", help="Why (recorded in the audit log).")]
 CategoryOpt = Annotated[
     list[str] | None,
@@ -140,6 +148,7 @@ def disclose_cmd(
         float | None, typer.Option(help="aggregate: add discrete Laplace noise to counts.")
     ] = None,
     category: CategoryOpt = None,
+    use: UseOpt = None,
     limit: Annotated[int, typer.Option(help="Rows shown on the terminal.")] = 20,
     json_out: JsonOpt = False,
 ) -> None:
@@ -161,7 +170,7 @@ def disclose_cmd(
             "--recipient (the server discloses to your organisation)": recipient,
             "--qi": qi, "--hierarchy": hierarchy, "--k": k != 10, "--l": l_div,
             "--sensitive": sensitive, "--suppression": suppression, "--keep": keep,
-            "--k-min": k_min != 10, "--epsilon": epsilon, "--category": category,
+            "--k-min": k_min != 10, "--epsilon": epsilon, "--category": category, "--use": use,
         }  # fmt: skip
         given = [name for name, value in local_only.items() if value]
         if given:
@@ -195,6 +204,7 @@ def disclose_cmd(
         k_min=k_min,
         epsilon=epsilon,
         categories=_split(category),
+        use=use,
     )
     result = flows.disclose(c.stores(), c.keyring(), request=request, settings=c.settings)
     _deliver(c, result, out=out, fmt=chosen_fmt, limit=limit, json_out=json_out)
@@ -213,6 +223,7 @@ def view_cmd(
         TableRole, typer.Option("--table", help="customers, orders or notes.")
     ] = TableRole.CUSTOMERS,
     category: CategoryOpt = None,
+    use: UseOpt = None,
     group_by: Annotated[
         list[str] | None, typer.Option(help="aggregate level: group columns.")
     ] = None,
@@ -234,8 +245,10 @@ def view_cmd(
         check_output_file(out)
     remote = c.remote()
     if remote:
-        if category:
-            raise Invalid("--category is not available through the server yet: leave it out")
+        if category or use:
+            raise Invalid(
+                "--category and --use are not available through the server yet: leave them out"
+            )
         from dealvault.remote import ViewAsk
 
         asked = ViewAsk(deal=deal, dataset=dataset, purpose=purpose,
@@ -251,6 +264,7 @@ def view_cmd(
         purpose=purpose,
         table=table_role,
         categories=_split(category),
+        use=use,
         group_by=_split(group_by),
         measures=_split(measure) or ["count"],
     )

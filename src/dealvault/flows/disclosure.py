@@ -28,12 +28,13 @@ from dealvault.deidentify.levels import (
     Level,
 )
 from dealvault.deidentify.tokens import resolve_tokens, token_key
-from dealvault.errors import Invalid
+from dealvault.errors import Forbidden, Invalid
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit, enforce, resolve
 from dealvault.flows.inventory import inventory
 from dealvault.flows.release import CANARY_LEVELS, RECORD_LEVELS, build
 from dealvault.flows.release import DisclosureRequest as DisclosureRequest
+from dealvault.flows.use_restriction import use_restriction
 from dealvault.ingest.fields import Category, TableRole
 from dealvault.transfer.canaries import canaries_for
 from dealvault.transfer.canary_seal import canary_keys
@@ -88,6 +89,7 @@ def disclose(
                 "level": req.level.value,
                 "recipient": recipient.name,
                 "stage": d.stage,
+                **({"use": req.use} if req.use else {}),
                 **{k: str(v) for k, v in params.items()},
             },
         )
@@ -117,12 +119,22 @@ def disclose(
         )
         enforce(stores, decision, event)
 
+        try:
+            restricted = use_restriction(uow.records, dataset=ds, use=req.use)
+        except Forbidden as refused:  # recorded as the denial it is
+            enforce(stores, Decision(False, "none", (str(refused),)), event)
+            raise  # pragma: no cover - enforce raised
+        left_out = {"n": 0}
+
         def read(
             role: TableRole,
             span: tuple[int, int] | None = None,
             records: Sequence[int] | None = None,
         ) -> pl.DataFrame:
-            return disclose_table(
+            cats = list(req.categories) or None
+            if restricted is not None and cats is not None and role is TableRole.CUSTOMERS:
+                cats = sorted({*cats, restricted.category})
+            frame = disclose_table(
                 uow,
                 keyring,
                 actor=person,
@@ -131,10 +143,15 @@ def disclose(
                 role=role,
                 purpose=req.purpose,
                 level=req.level.value,
-                categories=list(req.categories) or None,
+                categories=cats,
                 span=span,
                 records=records,
             )
+            if restricted is None or role is not TableRole.CUSTOMERS:
+                return frame
+            kept = restricted.keep(frame)
+            left_out["n"] += frame.height - kept.height
+            return kept
 
         planted = None
         if req.level in CANARY_LEVELS and not _is_seller(d, recipient):
@@ -175,6 +192,8 @@ def disclose(
         )
         if planted is not None:
             report.setdefault("canaries", planted.height)
+        if restricted is not None:
+            report["use_not_permitted"] = left_out["n"]
         if grant is not None:
             report["grant"] = grant.id
             report["rows_left_before"] = row_cap

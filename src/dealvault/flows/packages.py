@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from pydantic import Field
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dealvault.access.agreements import agreement_covers, agreements_in_force
@@ -21,7 +21,7 @@ from dealvault.access.principal import Principal
 from dealvault.audit.service import EventIn, SubjectPacker, canonical_json
 from dealvault.compliance.rules_consent import excluded_for_consent
 from dealvault.config import Settings
-from dealvault.consent.service import any_held, count_active, in_force
+from dealvault.consent.service import count_active
 from dealvault.crypto.keyring import KeyRing
 from dealvault.db.base import utcnow
 from dealvault.errors import Conflict, Invalid, NotFound
@@ -33,7 +33,13 @@ from dealvault.parallel import usable_cores
 from dealvault.transfer import plan_notices, plans
 from dealvault.transfer.canaries import canaries_for
 from dealvault.transfer.canary_seal import canary_keys
-from dealvault.transfer.manifest import FORMAT, build_manifest
+from dealvault.transfer.manifest import (
+    FORMAT,
+    MARKETING_COLUMN,
+    ColumnSpec,
+    PackageSchema,
+    build_manifest,
+)
 from dealvault.transfer.models import TransferPackage
 from dealvault.transfer.package import (
     clean_partials,
@@ -57,6 +63,7 @@ from dealvault.transfer.package_canaries import (
     note_path,
     sign_note,
 )
+from dealvault.transfer.package_consent import flag_canaries, marketing_counts, marketing_flag
 from dealvault.transfer.records import (
     BATCH_ROWS,
     ReadStats,
@@ -94,21 +101,6 @@ def _source(session: Session, dataset_id: int) -> dict[str, object]:
     imports = [{"import": i, "content_hash": h, "rows": n} for i, h, n in rows]
     digest = hashlib.sha256(canonical_json({"imports": imports})).hexdigest()
     return {"imports": imports, "hash": f"sha256:{digest}"}
-
-
-def marketing_counts(
-    s: Session, *, dataset_id: int, unconsented: dict[str, ColumnElement[bool]], at: datetime
-) -> dict[str, int] | None:
-    """Customers of the package with and without a marketing consent in force (None when the
-    seller imported no consent records: nothing to tell)."""
-    if not any_held(s, dataset_id=dataset_id):
-        return None
-    kept = [~cond for cond in unconsented.values()]
-    yes = in_force(purpose="marketing", at=at)
-    return {
-        "permitted": count_active(s, dataset_id=dataset_id, where=[*kept, yes]),
-        "not_permitted": count_active(s, dataset_id=dataset_id, where=[*kept, ~yes]),
-    }
 
 
 def build_package(
@@ -212,6 +204,10 @@ def build_package(
                     expected -= n
             if not expected:
                 raise Conflict(f"dataset {ds.name} has no customers to transfer")
+            marketing = marketing_counts(s, dataset_id=ds.id, unconsented=unconsented, at=at)
+            flags = marketing_flag(schema, marketing=marketing, categories=cats, at=at)
+            if flags:
+                schema = PackageSchema((*schema.columns, ColumnSpec(MARKETING_COLUMN, "contact")))
             planted = canaries_for(
                 s,
                 keys=canary_keys(keyring, uow.keys),
@@ -244,8 +240,12 @@ def build_package(
                         batch_rows=batch_rows,
                         workers=workers or usable_cores(),
                         where=[~cond for cond in unconsented.values()],
+                        flags=flags,
                     ),
-                    canary_records(planted, subjects=canary_subjects, schema=schema),
+                    flag_canaries(
+                        canary_records(planted, subjects=canary_subjects, schema=schema),
+                        marketing=marketing if flags else None,
+                    ),
                     schema=schema,
                 ),
                 schema=schema,
@@ -295,7 +295,8 @@ def build_package(
                 signer=signer.verifier(),
                 created_at=at.isoformat(timespec="seconds"),
                 created_by=person.email,
-                marketing=marketing_counts(s, dataset_id=ds.id, unconsented=unconsented, at=at),
+                marketing=marketing,
+                marketing_column=bool(flags),
                 notices=plan_notices.manifest_counts(s, plan),
             )
             manifest_sha = write_manifest(work, manifest=manifest, signer=signer)

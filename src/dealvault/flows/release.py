@@ -79,6 +79,9 @@ class DisclosureRequest:
     k_min: int = 10
     epsilon: float | None = None
     categories: Sequence[str] = ()  # () = every category
+    #: what the copy is for when the use is restricted per customer: ``marketing`` keeps only
+    #: the customers whose package carried a marketing consent (``marketing_consent`` = yes)
+    use: str | None = None
     seed: int | None = None  # tests only: fixes the shuffle and the noise
     #: (offset, limit): release only this page of a masked, pseudonymized or full view (the
     #: row cap, the audit event's customers and the canaries count the page only)

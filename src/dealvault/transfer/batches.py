@@ -57,3 +57,24 @@ def open_batch(
     were left out for want of a key (shredded meanwhile)."""
     frame, skipped = open_frame(layout, rows, keys)
     return prepare_batch(frame, schema), skipped
+
+
+def open_flagged_batch(
+    layout: RecordLayout,
+    schema: PackageSchema,
+    names: tuple[str, ...],
+    rows: Sequence[Sequence[Any]],
+    keys: Sequence[bytes | None],
+) -> tuple[PreparedBatch, int]:
+    """:func:`open_batch` for rows that end in one SQL truth value per name of ``names``
+    (after the envelopes: e.g. a consent in force), each written as a ``yes``/``no`` column."""
+    frame, skipped = open_frame(layout, rows, keys)
+    tail = 2 + len(layout.categories)
+    # one value per record from SQL, matched by record id (rows without a key were left out)
+    flags = {r[0]: r[tail:] for r in rows}
+    ids = frame.get_column("record_id").to_list()
+    frame = frame.with_columns(
+        pl.Series(name, ["yes" if flags[i][k] else "no" for i in ids], dtype=pl.String)
+        for k, name in enumerate(names)
+    )
+    return prepare_batch(frame, schema), skipped

@@ -25,6 +25,8 @@ SUBJECT: Final = "subject_id"
 HASH_COLUMN: Final = "record_hash"
 MERKLE_ALGORITHM: Final = "RFC9162-SHA256"
 LEAF_RULE: Final = "SHA-256(0x00 || RFC8785(record)); record = {column: text or null}"
+#: The column of a package's records carrying each customer's marketing consent (yes/no).
+MARKETING_COLUMN: Final = "marketing_consent"
 #: Reasons a customer of the dataset is not in a package (CustomerRecord.status values).
 EXCLUSION_REASONS: Final = ("opted_out", "objecting", "shredded")
 CATEGORY_ORDER: Final = tuple(c.value for c in Category)
@@ -366,6 +368,7 @@ def build_manifest(
     created_by: str,
     marketing: Mapping[str, int] | None = None,
     notices: Mapping[str, int] | None = None,
+    marketing_column: bool = False,
 ) -> dict[str, Any]:
     """The manifest document (``docs/transfer-package.md`` describes every field).
     ``marketing``: customers of the package with a marketing consent in force (``permitted``)
@@ -388,6 +391,7 @@ def build_manifest(
             "not_permitted": int(marketing.get("not_permitted", 0)),
             "rule": "the recipient may use for advertising or promotion only the customers "
             "whose marketing consent was in force at the transfer (PIPL art. 14, 24)",
+            "column": MARKETING_COLUMN if marketing_column else None,
         }
     doc = {
         "format": FORMAT,

@@ -10,7 +10,7 @@ in subject-id order every batch would otherwise touch every key block of the dat
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +26,7 @@ from dealvault.db.stores import UnitOfWork
 from dealvault.errors import Conflict, Invalid
 from dealvault.ingest.fields import Category, TableRole
 from dealvault.parallel import BatchPool
-from dealvault.transfer.batches import PreparedBatch, open_batch
+from dealvault.transfer.batches import PreparedBatch, open_batch, open_flagged_batch
 from dealvault.transfer.manifest import (
     CATEGORY_ORDER,
     EXCLUSION_REASONS,
@@ -215,6 +215,7 @@ def customer_batches(
     workers: int = 1,
     where: Sequence[ColumnElement[bool]] = (),
     level: str = "full",
+    flags: Mapping[str, ColumnElement[bool]] | None = None,
 ) -> Iterator[PreparedBatch]:
     """Decide (``level`` of the schema's categories; Forbidden when denied), then yield batches
     of active customers in ``subject_id`` order with exactly the schema's columns (text), with
@@ -222,7 +223,8 @@ def customer_batches(
     ``where``: conditions on ``CustomerRecord`` the customers must meet besides being active
     (the customers a plan leaves out for want of consent fail them). ``level``: ``full`` for a
     package; ``metadata`` for a machine review that hands out counts only (the compliance
-    content review)."""
+    content review). ``flags``: schema columns computed in SQL per customer (name -> truth
+    value, written ``yes``/``no``), not read from the envelopes."""
     if not purpose.strip():
         raise Invalid("a purpose is required for every read")
     if batch_rows < 1:
@@ -240,7 +242,7 @@ def customer_batches(
     ).enforce()
     return _batches(
         uow, keyring, dataset=dataset, schema=schema, stats=stats, size=batch_rows,
-        workers=workers, where=where,
+        workers=workers, where=where, flags=flags or {},
     )  # fmt: skip
 
 
@@ -254,17 +256,24 @@ def _batches(
     size: int,
     workers: int,
     where: Sequence[ColumnElement[bool]] = (),
+    flags: Mapping[str, ColumnElement[bool]],
 ) -> Iterator[PreparedBatch]:
     cache = _KeyCache(uow, keyring, dataset=dataset)
-    expected = schema.by_category()
-    cats = tuple(schema.categories)
+    # the envelopes hold the schema's columns but the flags (computed in SQL)
+    stored = PackageSchema(tuple(c for c in schema.columns if c.name not in flags))
+    expected = stored.by_category()
+    cats = tuple(stored.categories)
     layout = RecordLayout(
         dataset.id, dataset.schema_version, cats, tuple(tuple(expected[c]) for c in cats)
     )
     if cache.size <= size:
         workers = 1  # one batch: starting worker processes would cost more than it saves
-    with BatchPool(open_batch, layout, schema, workers=workers) as pool:
-        jobs = _jobs(uow, cache, dataset=dataset, cats=cats, size=size, where=where)
+    opener: tuple[Any, ...] = (open_batch, layout, schema)
+    if flags:
+        opener = (open_flagged_batch, layout, schema, tuple(flags))
+    extra = [expr.label(f"flag_{i}") for i, expr in enumerate(flags.values())]
+    with BatchPool(*opener, workers=workers) as pool:
+        jobs = _jobs(uow, cache, dataset=dataset, cats=cats, size=size, where=where, extra=extra)
         for batch, skipped in pool.map(jobs):
             stats.shredded_meanwhile += skipped
             if batch.frame.height == 0:
@@ -281,15 +290,16 @@ def _jobs(
     cats: Sequence[str],
     size: int,
     where: Sequence[ColumnElement[bool]] = (),
+    extra: Sequence[Any] = (),
 ) -> Iterator[tuple[list[Any], list[bytes | None]]]:
-    """Batches of rows ``(record_id, subject_id, *envelopes)`` in subject-id order, each
-    with the customer keys of its rows (None: shredded since the key cache was filled)."""
+    """Batches of rows ``(record_id, subject_id, *envelopes, *extra)`` in subject-id order,
+    each with the customer keys of its rows (None: shredded since the key cache was filled)."""
     cols = [getattr(CustomerRecord, f"enc_{c}") for c in cats]
     last = ""
     while True:
         rows = fetch_tuples(
             uow.records,
-            select(CustomerRecord.id, CustomerRecord.subject_id, *cols)
+            select(CustomerRecord.id, CustomerRecord.subject_id, *cols, *extra)
             .where(
                 CustomerRecord.dataset_id == dataset.id,
                 CustomerRecord.status == "active",
