@@ -121,6 +121,8 @@ class ViewAsk:
     table: str
     group_by: list[str]
     measure: list[str]
+    #: a use restricted per customer (``marketing``), or None
+    use: str | None = None
 
 
 class Remote:
@@ -221,7 +223,7 @@ class Remote:
         return AlertOut.model_validate(self._post(f"/api/alerts/{alert_id}/ack", {"note": note}))
 
     def _params(self, ask: ViewAsk) -> dict[str, Any]:
-        params: dict[str, Any] = {"purpose": ask.purpose, "table": ask.table}
+        params: dict[str, Any] = {"purpose": ask.purpose, "table": ask.table, "use": ask.use}
         if ask.level:
             params["level"] = ask.level
         if ask.group_by:

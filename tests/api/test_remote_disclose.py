@@ -41,3 +41,9 @@ def test_disclose_goes_through_the_server(
     assert r.exit_code != 0 and "not available through the server" in r.output
     r = CliRunner().invoke(app, [*AGG, "--recipient", "Bidder B"])
     assert r.exit_code != 0 and "--recipient" in r.output
+    # a use restricted per customer goes to the server, which refuses a dataset that carries
+    # no marketing consents (and records the refusal)
+    r = CliRunner().invoke(app, [*AGG, "--use", "marketing"])
+    assert r.exit_code == 4 and "no per-customer marketing consent" in r.output, r.output
+    denied = [e for e in events(server, "disclose") if e.get("decision") == "deny"]
+    assert denied[-1]["objects"]["use"] == "marketing"

@@ -136,9 +136,11 @@ def _request(
     group_by: list[str] | None = None,
     measure: list[str] | None = None,
     window: tuple[int, int] | None = None,
+    use: str | None = None,
 ) -> disclosure.DisclosureRequest:
     return disclosure.DisclosureRequest(
         window=window,
+        use=use,
         actor=actor,
         deal=deal,
         dataset=dataset,
@@ -163,13 +165,18 @@ def view(
     measure: list[Text] = Query(default=[], max_length=5, description="aggregate: measures"),
     offset: int = Query(default=0, ge=0, le=DB_INT_MAX),
     limit: int = Query(default=50, ge=1, le=500),
+    use: Literal["marketing"] | None = Query(
+        default=None,
+        description="marketing: only the customers whose transfer package carried a marketing "
+        "consent (docs/compliance.md)",
+    ),
 ) -> Response:
     """A page of the dataset at your level (default: the highest you may have now)."""
     result = disclosure.view(
         ctx.stores,
         ctx.keyring,
         request=_request(
-            actor, deal, dataset, purpose, level, table, group_by, measure, (offset, limit)
+            actor, deal, dataset, purpose, level, table, group_by, measure, (offset, limit), use
         ),
         level=level,
         settings=ctx.settings,
@@ -207,6 +214,11 @@ def download(
     group_by: list[Text] = Query(default=[], max_length=5, description="aggregate: groups"),
     measure: list[Text] = Query(default=[], max_length=5, description="aggregate: measures"),
     format: Literal["csv", "xlsx", "parquet"] = "csv",
+    use: Literal["marketing"] | None = Query(
+        default=None,
+        description="marketing: only the customers whose transfer package carried a marketing "
+        "consent (docs/compliance.md)",
+    ),
 ) -> Response:
     """The file at your level: the level, recipient and time in its header, your canary
     records in it, formulas neutralised (as ``dealvault disclose`` writes it)."""
@@ -215,7 +227,7 @@ def download(
     result = disclosure.view(
         ctx.stores,
         ctx.keyring,
-        request=_request(actor, deal, dataset, purpose, level, table, group_by, measure),
+        request=_request(actor, deal, dataset, purpose, level, table, group_by, measure, use=use),
         level=level,
         settings=ctx.settings,
     )

@@ -170,7 +170,7 @@ def disclose_cmd(
             "--recipient (the server discloses to your organisation)": recipient,
             "--qi": qi, "--hierarchy": hierarchy, "--k": k != 10, "--l": l_div,
             "--sensitive": sensitive, "--suppression": suppression, "--keep": keep,
-            "--k-min": k_min != 10, "--epsilon": epsilon, "--category": category, "--use": use,
+            "--k-min": k_min != 10, "--epsilon": epsilon, "--category": category,
         }  # fmt: skip
         given = [name for name, value in local_only.items() if value]
         if given:
@@ -179,7 +179,7 @@ def disclose_cmd(
 
         asked = ViewAsk(deal=deal, dataset=dataset, purpose=purpose, level=level.value,
                         table=table_role.value, group_by=_split(group_by),
-                        measure=_split(measure))  # fmt: skip
+                        measure=_split(measure), use=use)  # fmt: skip
         _through_server(c, remote, asked, out=out, fmt=chosen_fmt, limit=limit, json_out=json_out)
         return
     request = flows.DisclosureRequest(
@@ -245,15 +245,13 @@ def view_cmd(
         check_output_file(out)
     remote = c.remote()
     if remote:
-        if category or use:
-            raise Invalid(
-                "--category and --use are not available through the server yet: leave them out"
-            )
+        if category:
+            raise Invalid("--category is not available through the server yet: leave it out")
         from dealvault.remote import ViewAsk
 
         asked = ViewAsk(deal=deal, dataset=dataset, purpose=purpose,
                         level=level.value if level else None, table=table_role.value,
-                        group_by=_split(group_by), measure=_split(measure))  # fmt: skip
+                        group_by=_split(group_by), measure=_split(measure), use=use)  # fmt: skip
         _through_server(c, remote, asked, out=out, fmt=chosen_fmt, limit=limit, json_out=json_out)
         return
     request = flows.DisclosureRequest(
