@@ -34,7 +34,7 @@ def register(incident_app: typer.Typer) -> None:
     incident_app.add_typer(notice_app, name="notice")
 
 
-def _when(at: datetime | None) -> str:
+def when(at: datetime | None) -> str:
     return f"{at:%Y-%m-%d %H:%M} UTC" if at is not None else "-"
 
 
@@ -57,9 +57,9 @@ def clock_rows(clocks: list[ClockOut]) -> list[tuple[str, ...]]:
             c.id,
             c.source,
             f"{c.hours:g} h" + ("" if c.statutory else " (target)"),
-            _when(c.due_at),
+            when(c.due_at),
             c.state,
-            _left(c.seconds_left) if c.sent_at is None else f"sent {_when(c.sent_at)}",
+            _left(c.seconds_left) if c.sent_at is None else f"sent {when(c.sent_at)}",
         )
         for c in clocks
     ]
@@ -149,9 +149,9 @@ def _notice(ctx: typer.Context, n: NoticeOut, json_out: bool) -> None:
         ("status", n.status),
         ("language", n.language),
         ("missing", ", ".join(n.missing) or "-"),
-        ("created", f"{_when(n.created_at)} by {n.created_by}"),
-        ("final", f"{_when(n.finalised_at)} by {n.finalised_by}" if n.finalised_at else "-"),
-        ("sent", f"{_when(n.sent_at)} via {n.channel} by {n.sent_by}" if n.sent_at else "-"),
+        ("created", f"{when(n.created_at)} by {n.created_by}"),
+        ("final", f"{when(n.finalised_at)} by {n.finalised_by}" if n.finalised_at else "-"),
+        ("sent", f"{when(n.sent_at)} via {n.channel} by {n.sent_by}" if n.sent_at else "-"),
         ("sha256", n.sha256 or "-"),
     ]
     if n.kind == "partner":
@@ -159,7 +159,7 @@ def _notice(ctx: typer.Context, n: NoticeOut, json_out: bool) -> None:
             ("to", ", ".join(n.addressees)),
             (
                 "acknowledged",
-                "; ".join(f"{a.organisation} ({a.email}, {_when(a.at)})" for a in n.acknowledged)
+                "; ".join(f"{a.organisation} ({a.email}, {when(a.at)})" for a in n.acknowledged)
                 or "-",
             ),
             ("waiting for", ", ".join(n.waiting) or "-"),
@@ -221,20 +221,23 @@ def list_cmd(ctx: typer.Context, incident_id: IncidentArg, json_out: JsonOpt = F
                     n.kind,
                     n.status,
                     ", ".join(n.missing) or "-",
-                    _when(n.created_at),
-                    _when(n.sent_at),
+                    when(n.created_at),
+                    when(n.sent_at),
                 )
                 for n in rows
             ],
         )
     )
-    _batches(ctx, batches)
+    print_batches(ctx, batches)
 
 
-def _batches(ctx: typer.Context, batches: list[BatchOut]) -> None:
+def print_batches(
+    ctx: typer.Context, batches: list[BatchOut], *, what: str = "customer notice"
+) -> None:
+    """The batches of per-customer notices: channel, customers and counts per status."""
     get(ctx).console.print(
         table(
-            f"{len(batches)} customer notice batch(es)",
+            f"{len(batches)} {what} batch(es)",
             ["batch", "channel", "customers", "counts", "created"],
             [
                 (
@@ -242,7 +245,7 @@ def _batches(ctx: typer.Context, batches: list[BatchOut]) -> None:
                     b.channel,
                     b.customers,
                     ", ".join(f"{k} {v}" for k, v in b.counts.items()),
-                    _when(b.created_at),
+                    when(b.created_at),
                 )
                 for b in batches
             ],
@@ -304,7 +307,7 @@ def customers_cmd(
     if json_out:
         print_json(c.console, b)
         return
-    _batches(ctx, [b])
+    print_batches(ctx, [b])
     c.console.print(f"delivery file: {out} (sha256 {b.file_sha256})")
 
 
@@ -325,7 +328,7 @@ def status_cmd(
     if json_out:
         print_json(c.console, batches)
         return
-    _batches(ctx, batches)
+    print_batches(ctx, batches)
 
 
 @notice_app.command("partner")

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from dealvault.cli.context import get
-from dealvault.cli.output import print_json, table
-from dealvault.incidents.notice_schemas import BatchOut
+from dealvault.cli.incident_notices import print_batches, when
+from dealvault.cli.output import print_json
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 PlanArg = Annotated[int, typer.Argument(min=1, help="Transfer plan id.")]
@@ -19,29 +18,6 @@ PlanArg = Annotated[int, typer.Argument(min=1, help="Transfer plan id.")]
 def add_commands(plan_app: typer.Typer) -> None:
     plan_app.command("notify")(notify_cmd)
     plan_app.command("notice-status")(notice_status_cmd)
-
-
-def _when(at: datetime | None) -> str:
-    return f"{at:%Y-%m-%d %H:%M} UTC" if at is not None else "-"
-
-
-def _batches(ctx: typer.Context, batches: list[BatchOut]) -> None:
-    get(ctx).console.print(
-        table(
-            f"{len(batches)} notice batch(es)",
-            ["batch", "channel", "customers", "counts", "created"],
-            [
-                (
-                    b.id,
-                    b.channel,
-                    b.customers,
-                    ", ".join(f"{k} {v}" for k, v in b.counts.items()),
-                    _when(b.created_at),
-                )
-                for b in batches
-            ],
-        )
-    )
 
 
 def notify_cmd(
@@ -73,7 +49,7 @@ def notify_cmd(
     if json_out:
         print_json(c.console, b)
         return
-    _batches(ctx, [b])
+    print_batches(ctx, [b], what="notice")
     c.console.print(f"delivery file: {out} (sha256 {b.file_sha256})")
 
 
@@ -95,10 +71,10 @@ def notice_status_cmd(
     if json_out:
         print_json(c.console, out)
         return
-    _batches(ctx, out.batches)
+    print_batches(ctx, out.batches, what="notice")
     c.console.print(
         f"plan {out.plan}: "
         + ", ".join(f"{k} {v:,}" for k, v in out.counts.items())
         + f"; objected now {out.objected_now} ({out.objected_late_now} after their window)"
-        + f"; last window ends {_when(out.objection_window_ends)}"
+        + f"; last window ends {when(out.objection_window_ends)}"
     )

@@ -67,9 +67,8 @@ def _findings(session: Session, plan: TransferPlan, facts: Any) -> list[ReportFi
     recorded = {r.rule: r for r in gate.findings(session, plan_id=plan.id)}
     out = []
     for f in evaluate(facts):
-        counts = json.dumps(dict(f.counts), sort_keys=True)
         row = recorded.pop(f.rule, None)
-        waived = row is not None and row.status == "waived" and row.waived_counts == counts
+        waived = gate.waiver_holds(row, gate.counts_json(f))
         out.append(ReportFinding(
             rule=f.rule, title=BY_ID[f.rule].title, blocking=f.blocking, source=f.source,
             status="waived" if waived else "open", message=f.message, counts=dict(f.counts),

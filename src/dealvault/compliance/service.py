@@ -79,6 +79,16 @@ def facts(session: Session, plan: TransferPlan) -> PlanFacts:
     )
 
 
+def counts_json(f: FindingIn) -> str:
+    """A finding's counts as kept (canonical JSON): what a waiver is given for."""
+    return json.dumps(dict(f.counts), sort_keys=True)
+
+
+def waiver_holds(row: ComplianceFinding | None, counts: str) -> bool:
+    """Whether ``row`` is waived for exactly ``counts``: a waiver lapses when they change."""
+    return row is not None and row.status == "waived" and row.waived_counts == counts
+
+
 def record(
     session: Session, *, plan_id: int, found: Sequence[FindingIn], now: datetime
 ) -> list[ComplianceFinding]:
@@ -93,13 +103,13 @@ def record(
     seen = set()
     for f in found:
         seen.add(f.rule)
-        counts = json.dumps(dict(f.counts), sort_keys=True)
+        counts = counts_json(f)
         row = rows.get(f.rule)
         if row is None:
             row = ComplianceFinding(plan_id=plan_id, rule=f.rule, first_seen=now, status="open")
             session.add(row)
             rows[f.rule] = row
-        elif row.status == "cleared" or (row.status == "waived" and row.waived_counts != counts):
+        elif row.status == "cleared" or (row.status == "waived" and not waiver_holds(row, counts)):
             row.status = "open"
         row.blocking, row.source, row.message = f.blocking, f.source, f.message
         row.counts, row.last_seen = counts, now
@@ -144,8 +154,7 @@ def still_blocking(session: Session, *, plan_id: int, found: Sequence[FindingIn]
         if not f.blocking:
             continue
         row = rows.get(f.rule)
-        counts = json.dumps(dict(f.counts), sort_keys=True)
-        if row is not None and row.status == "waived" and row.waived_counts == counts:
+        if waiver_holds(row, counts_json(f)):
             continue
         ref = f"compliance finding #{row.id}" if row is not None else "a compliance finding"
         out.append(f"{ref} ({f.rule}, {f.source}) is open: resolve it, or counsel waives it "

@@ -20,10 +20,9 @@ from dealvault.compliance.report import build as build_report
 from dealvault.compliance.rules import evaluate
 from dealvault.compliance.service import FindingOut
 from dealvault.db.base import utcnow
-from dealvault.errors import NotFound
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit, authorize, enforce
-from dealvault.transfer import plans
+from dealvault.flows.plan_views import open_plan
 from dealvault.transfer.models import TransferPlan
 
 
@@ -33,14 +32,6 @@ class CheckOut(BaseModel):
     findings: list[FindingOut]
     blocking: int = Field(description="Blocking findings still open: the package is refused.")
     passed: bool = Field(description="No blocking finding is open: the gate lets it through.")
-
-
-def _plan(s: Session, plan_id: int) -> tuple[TransferPlan, Deal]:
-    plan = plans.get_plan(s, plan_id=plan_id)
-    deal = s.get(Deal, plan.deal_id)
-    if deal is None:  # pragma: no cover - foreign key
-        raise NotFound(f"deal of transfer plan {plan_id} not found")
-    return plan, deal
 
 
 def _out(plan: TransferPlan, deal: Deal, rows: list[FindingOut]) -> CheckOut:
@@ -54,7 +45,7 @@ def check_plan(stores: AppStores, *, actor: Principal, plan_id: int) -> CheckOut
     cleared)."""
     with stores.unit_of_work() as uow:
         s = uow.records
-        plan, deal = _plan(s, plan_id)
+        plan, deal, _ = open_plan(s, plan_id)
         _, event = authorize(
             stores, s, actor=actor, action="compliance.check", deal=deal,
             event=EventIn(action="compliance.check", objects={"plan": plan.id}),
@@ -74,7 +65,7 @@ def list_findings(stores: AppStores, *, actor: Principal, plan_id: int) -> Check
     """The plan's findings as of its last check."""
     with stores.unit_of_work() as uow:
         s = uow.records
-        plan, deal = _plan(s, plan_id)
+        plan, deal, _ = open_plan(s, plan_id)
         _, event = authorize(
             stores, s, actor=actor, action="compliance.read", deal=deal,
             event=EventIn(action="compliance.findings", objects={"plan": plan.id}),
@@ -93,7 +84,7 @@ def waive_finding(
     with stores.unit_of_work() as uow:
         s = uow.records
         row = gate.get(s, finding_id=finding_id)
-        plan, deal = _plan(s, row.plan_id)
+        plan, deal, _ = open_plan(s, row.plan_id)
         person, event = authorize(
             stores, s, actor=actor, action="compliance.waive", deal=deal,
             event=EventIn(action="compliance.waive",
@@ -119,7 +110,7 @@ def compliance_report(stores: AppStores, *, actor: Principal, plan_id: int) -> C
     every rule evaluated again now, nothing recorded but the event."""
     with stores.unit_of_work() as uow:
         s = uow.records
-        plan, deal = _plan(s, plan_id)
+        plan, deal, _ = open_plan(s, plan_id)
         person, event = authorize(
             stores, s, actor=actor, action="compliance.read", deal=deal,
             event=EventIn(action="compliance.report", objects={"plan": plan.id}),

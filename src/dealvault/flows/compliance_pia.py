@@ -20,19 +20,11 @@ from dealvault.compliance.pia_models import ComplianceImpactAssessment
 from dealvault.compliance.pia_schemas import PiaLine, PiaOut, view
 from dealvault.crypto.keyring import KeyRing
 from dealvault.db.base import utcnow
-from dealvault.errors import Conflict, Invalid, NotFound
+from dealvault.errors import Conflict, Invalid
 from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit, authorize, enforce
-from dealvault.transfer import plans
+from dealvault.flows.plan_views import open_plan
 from dealvault.transfer.models import TransferPlan
-
-
-def _plan(s: Session, plan_id: int) -> tuple[TransferPlan, Deal]:
-    plan = plans.get_plan(s, plan_id=plan_id)
-    deal = s.get(Deal, plan.deal_id)
-    if deal is None:  # pragma: no cover - foreign key
-        raise NotFound(f"deal of transfer plan {plan_id} not found")
-    return plan, deal
 
 
 def _out(s: Session, row: ComplianceImpactAssessment, plan: TransferPlan, deal: Deal) -> PiaOut:
@@ -44,7 +36,7 @@ def generate(stores: AppStores, keyring: KeyRing, *, actor: Principal, plan_id: 
     """A new version of the plan's assessment, from the facts in the store now."""
     with stores.unit_of_work() as uow:
         s = uow.records
-        plan, deal = _plan(s, plan_id)
+        plan, deal, _ = open_plan(s, plan_id)
         person, event = authorize(
             stores, s, actor=actor, action="compliance.pia", deal=deal,
             event=EventIn(action="compliance.pia", objects={"plan": plan.id}),
@@ -67,7 +59,7 @@ def list_pias(stores: AppStores, *, actor: Principal, plan_id: int) -> list[PiaL
     """The plan's assessments, oldest first."""
     with stores.unit_of_work() as uow:
         s = uow.records
-        plan, deal = _plan(s, plan_id)
+        plan, deal, _ = open_plan(s, plan_id)
         _, event = authorize(
             stores, s, actor=actor, action="compliance.read", deal=deal,
             event=EventIn(action="compliance.pia_list", objects={"plan": plan.id}),
@@ -89,7 +81,7 @@ def show(stores: AppStores, *, actor: Principal, pia_id: int, export: bool = Fal
     with stores.unit_of_work() as uow:
         s = uow.records
         row = pia.get(s, pia_id=pia_id)
-        plan, deal = _plan(s, row.plan_id)
+        plan, deal, _ = open_plan(s, row.plan_id)
         action = "compliance.pia_export" if export else "compliance.pia_show"
         _, event = authorize(
             stores, s, actor=actor, action="compliance.read", deal=deal,
@@ -111,7 +103,7 @@ def sign(
     with stores.unit_of_work() as uow:
         s = uow.records
         row = pia.get(s, pia_id=pia_id)
-        plan, deal = _plan(s, row.plan_id)
+        plan, deal, _ = open_plan(s, row.plan_id)
         person, event = authorize(
             stores, s, actor=actor, action="compliance.pia_sign", deal=deal,
             event=EventIn(action="compliance.pia_sign",

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from dealvault.access import service as access
 from dealvault.access.principal import Principal
-from dealvault.audit.service import SubjectPacker
 from dealvault.crypto.keyring import KeyRing
 from dealvault.db.base import utcnow
 from dealvault.errors import Conflict, Invalid, NotFound
@@ -31,9 +30,8 @@ from dealvault.incidents.models import Incident, IncidentNotice
 from dealvault.incidents.notice_records import get_notice, legal_state, notice_view
 from dealvault.incidents.notice_schemas import BatchOut, NoticeOut
 from dealvault.incidents.service import get_incident as registry_incident
-from dealvault.notices import render
+from dealvault.notices import render, sending
 from dealvault.notices import service as bulk
-from dealvault.notices.models import NoticeBatch
 
 _CHANNEL = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 CUSTOMER_NOTICE = {"zh": "pipl-customers", "en": "gdpr-subjects"}
@@ -281,58 +279,21 @@ def customer_notices(
             raise Conflict("finalise the customers' notice (pipl-customers or gdpr-subjects) first")
         subjects = compute_impact(s, row).subject_ids
         deal = access.get_deal(s, code=row.deal)
-        people = bulk.contacts(uow, keyring, deal=deal, subjects=subjects)
-        rendered = render.render(people, tset=tset, channel=channel, context=context)
-        batch, rows = bulk.create_batch(
-            s,
-            deal=row.deal,
-            ref=f"incident:{row.id}",
-            template_set=tset.name,
-            channel=channel,
-            rendered=rendered,
-            by=actor.email,
-            now=now,
-        )
-        batch.file_sha256 = bulk.write_delivery_file(rows, path=out)
-        packer = SubjectPacker()
-        packer.add(rendered.get_column("subject_id").to_list())
-        counts = bulk.counts_of(s, batch_ids=[batch.id])[batch.id]
+        sent = sending.send(
+            uow, keyring, deal=deal, ref=f"incident:{row.id}", tset=tset, channel=channel,
+            context=context, subjects=subjects, by=actor.email, now=now, out=out,
+        )  # fmt: skip
         audit(
             stores,
             uow,
             replace(
                 event,
-                objects=dict(event.objects)
-                | {
-                    "batch": batch.id,
-                    "channel": channel,
-                    "template_set": tset.name,
-                    "sha256": batch.file_sha256,
-                },
-                counts={
-                    "customers": rendered.height,
-                    "rows": rows.height,
-                    "unreachable": counts.get("unreachable", 0),
-                },
-                subjects=packer,
+                objects=dict(event.objects) | sent.objects(),
+                counts=sent.event_counts(),
+                subjects=sent.subjects,
             ),
         )
-        return _batch_view(batch, counts)
-
-
-def _batch_view(b: NoticeBatch, counts: dict[str, int]) -> BatchOut:
-    return BatchOut(
-        id=b.id,
-        deal=b.deal,
-        ref=b.ref,
-        template_set=b.template_set,
-        channel=b.channel,
-        customers=b.customers,
-        file_sha256=b.file_sha256,
-        created_by=b.created_by,
-        created_at=b.created_at,
-        counts=counts,
-    )
+        return BatchOut.of(sent.batch, sent.counts)
 
 
 def import_status(
@@ -371,7 +332,7 @@ def import_status(
             ),
         )
         every = bulk.counts_of(s, batch_ids=[b.id for b in batches])
-        return [_batch_view(b, every[b.id]) for b in batches]
+        return [BatchOut.of(b, every[b.id]) for b in batches]
 
 
 def list_batches(stores: AppStores, *, actor: Principal, incident_id: int) -> list[BatchOut]:
@@ -388,7 +349,7 @@ def list_batches(stores: AppStores, *, actor: Principal, incident_id: int) -> li
         batches = bulk.batches_of(s, ref=f"incident:{row.id}")
         every = bulk.counts_of(s, batch_ids=[b.id for b in batches])
         audit(stores, uow, replace(event, counts={"batches": len(batches)}))
-        return [_batch_view(b, every[b.id]) for b in batches]
+        return [BatchOut.of(b, every[b.id]) for b in batches]
 
 
 def draft_for_regimes(stores: AppStores, *, actor: Principal, incident_id: int) -> str:

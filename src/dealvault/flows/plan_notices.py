@@ -24,9 +24,8 @@ from dealvault.flows.context import AppStores
 from dealvault.flows.guard import audit, authorize
 from dealvault.flows.transfer import open_plan
 from dealvault.incidents.notice_schemas import BatchOut
-from dealvault.notices import render
+from dealvault.notices import render, sending
 from dealvault.notices import service as bulk
-from dealvault.notices.models import NoticeBatch
 from dealvault.transfer import plan_notices as pn
 from dealvault.transfer.models import TransferPlan
 from dealvault.vault import statuses
@@ -55,14 +54,6 @@ class PlanNoticesOut(BaseModel):
     kept: int = Field(default=0, description="Rows left out: their delivery was objected.")
 
 
-def _batch_view(b: NoticeBatch, counts: dict[str, int]) -> BatchOut:
-    return BatchOut(
-        id=b.id, deal=b.deal, ref=b.ref, template_set=b.template_set, channel=b.channel,
-        customers=b.customers, file_sha256=b.file_sha256, created_by=b.created_by,
-        created_at=b.created_at, counts=counts,
-    )  # fmt: skip
-
-
 def _opened(
     stores: AppStores, s: Session, *, actor: Principal, plan_id: int, event_action: str
 ) -> tuple[TransferPlan, Deal, Dataset, Person, EventIn]:
@@ -86,7 +77,7 @@ def _out(s: Session, plan: TransferPlan, deal: Deal) -> PlanNoticesOut:
         plan=plan.id,
         deal=deal.code,
         objection_days=plan.objection_days,
-        batches=[_batch_view(b, every[b.id]) for b in batches],
+        batches=[BatchOut.of(b, every[b.id]) for b in batches],
         counts=dict(st.counts),
         objection_window_ends=st.window_ends,
     )
@@ -148,45 +139,22 @@ def notify(
             contact=contact,
             deadline=(now + timedelta(days=plan.objection_days)).date(),
         )
-        people = bulk.contacts(uow, keyring, deal=deal, subjects=subjects)
-        rendered = render.render(people, tset=tset, channel=channel, context=context)
-        batch, rows = bulk.create_batch(
-            s,
-            deal=deal.code,
-            ref=pn.ref(plan.id),
-            template_set=tset.name,
-            channel=channel,
-            rendered=rendered,
-            by=person.email,
-            now=now,
-        )
-        batch.file_sha256 = bulk.write_delivery_file(rows, path=out)
-        packer = SubjectPacker()
-        packer.add(rendered.get_column("subject_id").to_list())
-        counts = bulk.counts_of(s, batch_ids=[batch.id])[batch.id]
+        sent = sending.send(
+            uow, keyring, deal=deal, ref=pn.ref(plan.id), tset=tset, channel=channel,
+            context=context, subjects=subjects, by=person.email, now=now, out=out,
+        )  # fmt: skip
         audit(
             stores,
             uow,
             replace(
                 event,
                 purpose=plan.purpose,
-                objects=dict(event.objects)
-                | {
-                    "batch": batch.id,
-                    "channel": channel,
-                    "template_set": tset.name,
-                    "sha256": batch.file_sha256,
-                },
-                counts={
-                    "customers": rendered.height,
-                    "rows": rows.height,
-                    "unreachable": counts.get("unreachable", 0),
-                    "objection_days": plan.objection_days,
-                },
-                subjects=packer,
+                objects=dict(event.objects) | sent.objects(),
+                counts=sent.event_counts() | {"objection_days": plan.objection_days},
+                subjects=sent.subjects,
             ),
         )
-        return _batch_view(batch, counts)
+        return BatchOut.of(sent.batch, sent.counts)
 
 
 def import_status(

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
+
+if TYPE_CHECKING:
+    from dealvault.notices.models import NoticeBatch
 
 
 class NoticeOut(BaseModel):
@@ -49,6 +53,14 @@ class BatchOut(BaseModel):
     created_by: str
     created_at: datetime
     counts: dict[str, int]
+
+    @classmethod
+    def of(cls, b: NoticeBatch, counts: dict[str, int]) -> BatchOut:
+        return cls(
+            id=b.id, deal=b.deal, ref=b.ref, template_set=b.template_set, channel=b.channel,
+            customers=b.customers, file_sha256=b.file_sha256, created_by=b.created_by,
+            created_at=b.created_at, counts=counts,
+        )  # fmt: skip
 
 
 NoticeOut.model_rebuild()
