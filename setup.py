@@ -1,6 +1,12 @@
-"""Build of the package's one native kernel (the rest is in pyproject.toml): the free-text
-model's tagger, classify/_crf.c. It is optional: without a C compiler the install goes on and
-classify/ner.py uses its numpy path, which gives the same labels, only slower."""
+"""Build of the package's native kernels (the rest is in pyproject.toml):
+
+- classify/_crf.c, the free-text model's tagger;
+- _native.c, the batch kernels of the hot paths (AES-256-GCM envelopes, blind indexes, audit
+  hashing) against OpenSSL's libcrypto and zlib (Debian: libssl-dev, zlib1g-dev).
+
+Both are optional: without a C compiler or the headers the install goes on and the Python
+paths (classify/ner.py's numpy path, dealvault/native.py) give the same bytes, only slower.
+The test suite fails under CI when a kernel is missing, so a broken build cannot go unseen."""
 
 import platform
 
@@ -17,6 +23,13 @@ setup(
             sources=["src/dealvault/classify/_crf.c"],
             extra_compile_args=["-O3", *(["-mpopcnt"] if _X86 else [])],
             optional=True,
-        )
+        ),
+        Extension(
+            "dealvault._native",
+            sources=["src/dealvault/_native.c"],
+            libraries=["crypto", "z"],
+            extra_compile_args=["-O2"],
+            optional=True,
+        ),
     ]
 )

@@ -16,7 +16,7 @@ Steps:
 2. Baseline: ``sqlite3 base.sqlite ".mode csv" ".import FILE t"`` into a fresh database,
    timed as a subprocess; the row count is checked afterwards.
 3. dealvault: a fresh store in a scratch directory (``DEALVAULT_HOME``, env key provider,
-   random master key), set up with the CLI (init, seller org, steward, deal, membership);
+   random master key), set up with the CLI (init with its operator and the seller, steward, deal);
    then ONLY ``dealvault import FILE --deal d --dataset crm --json`` is timed, with its
    peak RSS (``os.wait4``; see ``common.run_measured``). Its JSON must report
    ``rows_imported == N``, or the benchmark fails (exit 1).
@@ -68,6 +68,7 @@ TARGET_RATE = 100_000  # rows/s
 TARGET_RSS_MIB = 1024  # 1 GiB
 TARGET_RATIO = 3.0  # dealvault seconds / sqlite3 .import seconds
 ACTOR = "steward@seller.example"
+OPERATOR = "it@seller.example"  # runs the store, holds the master key
 
 GENERATE = """
 import json, sys
@@ -198,15 +199,14 @@ def run_import(csv_path: Path, work: Path, rows: int, cpus: int) -> tuple[Measur
     """Set up a fresh store with the CLI, then time only the import."""
     dv = dealvault_bin()
     env = store_env(work / "home")
+    op = ["--as", OPERATOR]
     setup = [
-        ["init"],
-        ["org", "add", "S", "--kind", "seller"],
-        ["person", "add", ACTOR, "--name", "S", "--org", "S"],
-        ["deal", "create", "d", "--name", "d", "--seller", "S"],
-        ["deal", "add-member", "d", "--person", ACTOR, "--role", "seller_steward"],
+        ["init", "--operator", OPERATOR, "--operator-name", "Op", "--org", "S"],
+        [*op, "person", "add", ACTOR, "--name", "S", "--org", "S"],
+        [*op, "deal", "create", "d", "--name", "d", "--seller", "S", "--steward", ACTOR],
     ]
     for cmd in setup:
-        run_quiet([dv, *cmd], env=env, what="dealvault " + " ".join(cmd[:2]))
+        run_quiet([dv, *cmd], env=env, what="dealvault " + " ".join(cmd[:3]))
     # The working directory is the scratch dir so that no dealvault.toml is picked up.
     log("dealvault import ...")
     argv: list[str | os.PathLike[str]] = [

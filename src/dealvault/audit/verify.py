@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from hashlib import sha256
 from typing import Any
 
+from dealvault import native
 from dealvault.audit.anchoring import is_security_relevant
 from dealvault.audit.checkpoint import open_checkpoint
 from dealvault.audit.merkle import node_hash
@@ -48,15 +49,7 @@ class Frontier:
         while pos < len(leaves):
             align = (self.size & -self.size) if self.size else 1 << 62
             block = 1 << (min(align, len(leaves) - pos).bit_length() - 1)
-            level = list(leaves[pos : pos + block])
-            height = 0
-            while len(level) > 1:
-                level = [
-                    sha256(b"\x01" + a + b).digest()
-                    for a, b in zip(level[0::2], level[1::2], strict=True)
-                ]
-                height += 1
-            self._push(height, level[0])
+            self._push(block.bit_length() - 1, native.merkle_root(list(leaves[pos : pos + block])))
             pos += block
 
     def root(self) -> bytes:
@@ -145,11 +138,10 @@ _TAIL_BYTES = 320
 
 def _check_subjects(rep: VerifyReport, chunk: Sequence[Row], tails: list[Any]) -> None:
     """Each stored subject list against the digest its event names, in bulk."""
-    z = zlib.decompress
     want = [m and m[2] for m in tails]
     packs = [row[2] for row in chunk]
     try:
-        got = [p and sha256(z(p) if p[:1] == b"x" else p).hexdigest().encode() for p in packs]
+        got = native.subject_digests(packs)
     except zlib.error:
         got = [p and _digest(p) for p in packs]
     if want == got:
@@ -191,7 +183,7 @@ def first_altered(
     or exported, reading both in equal chunks; None if all agree."""
     pos = start
     for chunk, stored in zip(bodies, leaves, strict=False):
-        got = [sha256(b"\x00" + b).digest() for b in chunk]
+        got = native.leaf_hashes(list(chunk))
         if got != list(stored):
             return pos + _first_difference(got, stored)
         pos += len(chunk)
@@ -284,7 +276,7 @@ def verify_events(
             )
         if start + len(chunk) > scan.tail_from and not reject_uncovered:
             _tail_events(scan, bodies, start)
-        leaves = [sha256(b"\x00" + b).digest() for b in bodies]
+        leaves = native.leaf_hashes(bodies)
         pos = 0
         while pos < len(leaves):  # in bulk, cut exactly at each checkpoint's size
             stop = len(leaves)

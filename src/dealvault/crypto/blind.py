@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from hashlib import blake2b
 
+from dealvault import native
+
 BLIND_LEN = 16
 
 
@@ -16,11 +18,5 @@ def blind_index(key: bytes, field: str, value: str) -> bytes:
 
 
 def blind_many(key: bytes, field: str, values: Iterable[str | None]) -> list[bytes | None]:
-    """Blind a column of already-normalised values; nulls stay null."""
-    person = field.encode()[:16]
-    return [
-        None
-        if v is None
-        else blake2b(v.encode("utf-8"), key=key, person=person, digest_size=BLIND_LEN).digest()
-        for v in values
-    ]
+    """Blind a column of already-normalised values in one batch call; nulls stay null."""
+    return native.blind_many(key, field.encode()[:16], list(values))

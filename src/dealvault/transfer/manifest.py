@@ -11,6 +11,7 @@ from typing import Any, Final
 import polars as pl
 import rfc8785
 
+from dealvault import native
 from dealvault.audit import merkle
 from dealvault.audit.note import Signer, Verifier, open_note, parse_note, sign
 from dealvault.errors import IntegrityError, Invalid
@@ -113,17 +114,14 @@ def leaf_hashes(frame: pl.DataFrame) -> list[bytes]:
     """Each row's RFC 9162 leaf hash: SHA-256(0x00 || RFC 8785 JSON of the row).
 
     Every column is text or null, so Polars' JSON encoder with the keys in RFC 8785 order is
-    RFC 8785 (a test checks it against the ``rfc8785`` package). Hashing is one C call per
-    row: neither Arrow nor Polars offers SHA-256 over a column.
+    RFC 8785 (a test checks it against the ``rfc8785`` package). Neither Arrow nor Polars
+    offers SHA-256 over a column: the batch kernel hashes the column in one call.
     """
     if frame.height == 0:
         return []
     cols = sorted(frame.columns, key=jcs_key)
-    encoded = frame.select(
-        pl.concat_str([pl.lit("\x00"), pl.struct(cols).struct.json_encode()]).cast(pl.Binary)
-    ).to_series()
-    sha = hashlib.sha256
-    return [sha(b).digest() for b in encoded.to_list()]
+    encoded = frame.select(pl.struct(cols).struct.json_encode().cast(pl.Binary)).to_series()
+    return native.leaf_hashes(encoded.to_list())
 
 
 def subtree_root(hashes: Sequence[bytes]) -> bytes | None:
@@ -132,12 +130,7 @@ def subtree_root(hashes: Sequence[bytes]) -> bytes | None:
     n = len(hashes)
     if n == 0 or n & (n - 1):
         return None
-    sha = hashlib.sha256
-    cur = list(hashes)
-    while len(cur) > 1:
-        pairs = iter(cur)
-        cur = [sha(b"\x01" + a + b).digest() for a, b in zip(pairs, pairs, strict=True)]
-    return cur[0]
+    return native.merkle_root(list(hashes))
 
 
 class MerkleAccumulator:

@@ -1,9 +1,8 @@
-"""Open customer envelopes in bulk: one tight loop, then columns decoded at once.
+"""Open customer envelopes in bulk: one batch call, then columns decoded at once.
 
-Every customer has its own key, so AES-GCM is one call per envelope; what can be saved is
-the Python around it. :func:`open_rows` builds the associated data of a record once and
-adds each category's suffix; an envelope whose header is not the record's customer-key
-header fails authentication there and is opened again on the careful path
+Every customer has its own key, so AES-GCM is one operation per envelope; the batch kernel
+(:func:`dealvault.native.open_rows`) does them all in one call. An envelope that fails there
+(tampered, moved, cut, another header) is opened again on the careful path
 (:func:`dealvault.crypto.envelope.open_with`), which names what is wrong.
 """
 
@@ -17,6 +16,7 @@ import polars as pl
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from dealvault import native
 from dealvault.crypto import envelope as env
 from dealvault.errors import IntegrityError
 
@@ -52,40 +52,22 @@ def open_rows(
     layout: RecordLayout, rows: Sequence[Sequence[Any]], keys: Sequence[bytes | None]
 ) -> OpenedRows:
     """Open rows ``(record_id, subject_id, *envelopes)`` (envelopes in ``layout.categories``
-    order, trailing columns ignored) with the customer keys aligned to ``rows``."""
-    n = len(layout.categories)
+    order, trailing columns ignored) with the customer keys aligned to ``rows``.
+
+    One call of the batch kernel (:func:`dealvault.native.open_rows`) opens them all; an
+    envelope it could not open is opened again on the careful path, which names the fault."""
     prefix = b"rec|%d|" % layout.dataset_id
-    suffixes = [b"|%s|%d" % (c.encode(), layout.schema_version) for c in layout.categories]
-    out = OpenedRows(ids=[], subjects=[], payloads=[[] for _ in range(n)])
-    columns = list(zip(range(2, 2 + n), suffixes, out.payloads, strict=True))
-    head_len, body_at = _CK_HEAD, _CK_BODY
-    for row, key in zip(rows, keys, strict=True):
-        if key is None:
-            out.skipped += 1
-            continue
-        aead = AESGCM(key)
-        decrypt = aead.decrypt
-        record_id = row[0]
-        first = (
-            row[2]
-            if n and row[2] is not None
-            else next((b for b in row[2 : 2 + n] if b is not None), b"")
-        )
-        # the header every envelope of this record should carry, then the record's context
-        aad = first[:head_len] + prefix + b"%d" % record_id
-        out.ids.append(record_id)
-        out.subjects.append(row[1])
-        for at, suffix, sink in columns:
-            blob = row[at]
-            if blob is None:
-                sink.append(None)
-                continue
-            try:
-                sink.append(decrypt(blob[head_len:body_at], blob[body_at:], aad + suffix))
-            except (InvalidTag, ValueError):  # other header, cut or tampered: ask the careful path
-                ctx = prefix + b"%d" % record_id + suffix
-                sink.append(env.open_with(aead, blob, ctx))
-    return out
+    suffixes = tuple(b"|%s|%d" % (c.encode(), layout.schema_version) for c in layout.categories)
+    row_list = rows if isinstance(rows, list) else list(rows)
+    ids, subjects, payloads, skipped, failures = native.open_rows(
+        row_list, list(keys), prefix, suffixes
+    )
+    for r, j, i in failures:
+        key = keys[i]
+        assert key is not None  # a row without a key is skipped, never opened
+        ctx = prefix + b"%d" % row_list[i][0] + suffixes[j]
+        payloads[j][r] = env.open_with(AESGCM(key), row_list[i][2 + j], ctx)
+    return OpenedRows(ids=ids, subjects=subjects, payloads=payloads, skipped=skipped)
 
 
 def open_children(

@@ -11,6 +11,7 @@ import polars as pl
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from dealvault import native
 from dealvault.crypto import envelope as env
 from dealvault.crypto.blind import blind_many
 from dealvault.crypto.keyring import INDEX, KeyRing
@@ -206,31 +207,21 @@ class CustomerWriter:
     def _seal_rows(
         self, start: int, key_blob: bytes, payloads: Mapping[Category, list[bytes | None]]
     ) -> dict[str, list[bytes | None]]:
-        """Encrypt every row's payloads under its own new key.
-
-        This is the one per-row loop of the import: each customer has its own key, so there is
-        no batch call to make. Nonces and context prefixes are prepared up front.
-        """
+        """Encrypt every row's payloads under its own new key, in one call of the batch
+        kernel (:func:`dealvault.native.seal_rows`); nonces are drawn for the batch at once."""
         n = len(key_blob) // 32
-        head = self.payload_header.encode()
-        nl = env.NONCE_LEN
-        cats = [(c.value, payloads[c]) for c in payloads]
-        outs: dict[str, list[bytes | None]] = {c: [None] * n for c, _ in cats}
-        prefix = b"rec|%d|" % self.dataset.id
-        posts = [b"|%s|%d" % (c.encode(), self.dataset.schema_version) for c, _ in cats]
-        nonces = os.urandom(nl * n * max(1, len(cats)))
-        aead_for = env.AESGCM
-        step = nl * len(cats)
-        for i in range(n):
-            encrypt = aead_for(key_blob[32 * i : 32 * i + 32]).encrypt
-            aad = head + prefix + b"%d" % (start + i)
-            base = step * i
-            for j, (cat, values) in enumerate(cats):
-                pt = values[i]
-                if pt is not None:
-                    nonce = nonces[base + nl * j : base + nl * (j + 1)]
-                    outs[cat][i] = head + nonce + encrypt(nonce, pt, aad + posts[j])
-        return outs
+        cats = [c.value for c in payloads]
+        posts = tuple(b"|%s|%d" % (c.encode(), self.dataset.schema_version) for c in cats)
+        sealed = native.seal_rows(
+            key_blob,
+            self.payload_header.encode(),
+            b"rec|%d|" % self.dataset.id,
+            start,
+            posts,
+            [list(v) for v in payloads.values()],
+            os.urandom(env.NONCE_LEN * n * max(1, len(cats))),
+        )
+        return dict(zip(cats, sealed, strict=True))
 
     def _insert_new(self, frame: pl.DataFrame) -> list[str]:
         n = frame.height
