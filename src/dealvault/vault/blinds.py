@@ -8,7 +8,7 @@ import polars as pl
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from dealvault.crypto.blind import blind_many
+from dealvault import native
 from dealvault.vault.models import BLIND_FIELDS, BlindIndex, CustomerRecord
 
 BLIND_COLUMNS = ("dataset_id", "field", "value", "record_id")
@@ -30,11 +30,13 @@ INDEXED: dict[str, str] = {
 
 def blind_columns(frame: pl.DataFrame, index_key: bytes) -> pl.DataFrame:
     """Add ``__bi_<column>`` binary columns for the blind-indexed columns present."""
-    cols = []
-    for name, field in INDEXED.items():
-        if name in frame.columns:
-            values = blind_many(index_key, field, frame.get_column(name).cast(pl.String).to_list())
-            cols.append(pl.Series(f"__bi_{name}", values, dtype=pl.Binary))
+    cols = [
+        native.blind_series(
+            index_key, field.encode()[:16], frame.get_column(name).cast(pl.String)
+        ).alias(f"__bi_{name}")
+        for name, field in INDEXED.items()
+        if name in frame.columns
+    ]
     return frame.with_columns(cols) if cols else frame
 
 

@@ -6,6 +6,8 @@ from collections.abc import Iterable
 
 import numpy as np
 import numpy.typing as npt
+import polars as pl
+import pyarrow as pa
 
 _PROBES = 3
 
@@ -26,15 +28,26 @@ class SeenFilter:
 
     def _positions(self, values: list[bytes]) -> npt.NDArray[np.uint64]:
         raw = np.frombuffer(b"".join(v[:16] for v in values), dtype=np.uint32)
-        return raw.reshape(len(values), 4)[:, :_PROBES].astype(np.uint64) & self._mask
+        return self._probe(raw.reshape(len(values), 4))
 
-    def add(self, values: Iterable[bytes | None]) -> None:
-        present = [v for v in values if v is not None]
-        if not present:
-            return
-        pos = self._positions(present).ravel()
+    def _probe(self, words: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint64]:
+        return words[:, :_PROBES].astype(np.uint64) & self._mask
+
+    def add(self, values: Iterable[bytes | None] | pl.Series) -> None:
+        """Add blind values: a list, or a binary column (read from its buffers)."""
+        if isinstance(values, pl.Series):
+            packed = _packed(values)
+            if packed is None:
+                self.add(values.to_list())
+                return
+            pos, count = self._probe(packed).ravel(), len(packed)
+        else:
+            present = [v for v in values if v is not None]
+            if not present:
+                return
+            pos, count = self._positions(present).ravel(), len(present)
         np.bitwise_or.at(self._words, pos >> np.uint64(6), np.uint64(1) << (pos & np.uint64(63)))
-        self.added += len(present)
+        self.added += count
 
     def might_contain(self, values: list[bytes | None]) -> npt.NDArray[np.bool_]:
         """One flag per value; ``None`` is never contained."""
@@ -46,3 +59,20 @@ class SeenFilter:
         bits = (self._words[pos >> np.uint64(6)] >> (pos & np.uint64(63))) & np.uint64(1)
         out[idx] = bits.all(axis=1)
         return out
+
+
+def _packed(column: pl.Series) -> npt.NDArray[np.uint32] | None:
+    """The non-null 16-byte values of a binary column as rows of four 32-bit words, straight
+    from its Arrow buffers; None if some value is not 16 bytes long."""
+    present = column.drop_nulls()
+    if present.len() == 0:
+        return np.zeros((0, 4), dtype=np.uint32)
+    arr = present.cast(pl.Binary).to_arrow(compat_level=pl.CompatLevel.oldest())
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    _validity, offsets_buf, data_buf = arr.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
+    if data_buf is None or not np.array_equal(np.diff(offsets), np.full(len(arr), 16)):
+        return None
+    data = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0] : offsets[-1]]
+    return data.view(np.uint32).reshape(len(arr), 4)

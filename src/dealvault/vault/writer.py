@@ -276,7 +276,7 @@ class CustomerWriter:
         )
         for name in (*MATCH_FIELDS, "phone_2"):  # a second phone is stored as a phone too
             if f"__bi_{name}" in frame.columns:
-                self.seen.add(frame.get_column(f"__bi_{name}").to_list())
+                self.seen.add(frame.get_column(f"__bi_{name}"))
         return subjects
 
 
