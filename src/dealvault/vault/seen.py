@@ -13,25 +13,38 @@ _PROBES = 3
 
 
 class SeenFilter:
-    """Bounded-memory set-membership test for 16-byte blind indexes (HMAC outputs).
+    """Bounded-memory set-membership test for 16-byte blind indexes (keyed hashes).
 
-    Blind indexes are uniformly random, so their bytes serve directly as the filter's
-    hash positions. A hit may be false (then the database answers); a miss is certain.
-    ``bits`` is rounded to a power of two; the default 2**28 bits takes 32 MiB.
+    A blocked Bloom filter: blind indexes are uniformly random, so their bytes serve
+    directly as positions. The first 32 bits of a value choose one 64-bit word, the next
+    18 bits three bits in it; a value costs one memory access, not three. A hit may be false
+    (then the database answers); a miss is certain. ``bits`` is rounded to a power of two;
+    the default 2**28 bits takes 32 MiB (about 3% false hits at 30M values).
     """
 
     def __init__(self, bits: int = 1 << 28) -> None:
         self.bits = 1 << max(10, (bits - 1).bit_length())
-        self._mask = np.uint64(self.bits - 1)
+        self._word_mask = np.uint32(self.bits // 64 - 1)
         self._words = np.zeros(self.bits // 64, dtype=np.uint64)
         self.added = 0
 
-    def _positions(self, values: list[bytes]) -> npt.NDArray[np.uint64]:
+    def _positions(
+        self, values: list[bytes]
+    ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint64]]:
         raw = np.frombuffer(b"".join(v[:16] for v in values), dtype=np.uint32)
         return self._probe(raw.reshape(len(values), 4))
 
-    def _probe(self, words: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint64]:
-        return words[:, :_PROBES].astype(np.uint64) & self._mask
+    def _probe(
+        self, words: npt.NDArray[np.uint32]
+    ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint64]]:
+        """(word index, mask of its three bits) per value."""
+        index = words[:, 0] & self._word_mask
+        second = words[:, 1].astype(np.uint64)
+        one = np.uint64(1)
+        mask = np.zeros(len(words), dtype=np.uint64)
+        for k in range(_PROBES):
+            mask |= one << ((second >> np.uint64(6 * k)) & np.uint64(63))
+        return index, mask
 
     def add(self, values: Iterable[bytes | None] | pl.Series) -> None:
         """Add blind values: a list, or a binary column (read from its buffers)."""
@@ -40,13 +53,13 @@ class SeenFilter:
             if packed is None:
                 self.add(values.to_list())
                 return
-            pos, count = self._probe(packed).ravel(), len(packed)
+            (index, mask), count = self._probe(packed), len(packed)
         else:
             present = [v for v in values if v is not None]
             if not present:
                 return
-            pos, count = self._positions(present).ravel(), len(present)
-        np.bitwise_or.at(self._words, pos >> np.uint64(6), np.uint64(1) << (pos & np.uint64(63)))
+            (index, mask), count = self._positions(present), len(present)
+        np.bitwise_or.at(self._words, index, mask)
         self.added += count
 
     def might_contain(self, values: list[bytes | None]) -> npt.NDArray[np.bool_]:
@@ -55,9 +68,8 @@ class SeenFilter:
         idx = [i for i, v in enumerate(values) if v is not None]
         if not idx:
             return out
-        pos = self._positions([values[i] for i in idx])  # type: ignore[misc]
-        bits = (self._words[pos >> np.uint64(6)] >> (pos & np.uint64(63))) & np.uint64(1)
-        out[idx] = bits.all(axis=1)
+        index, mask = self._positions([values[i] for i in idx])  # type: ignore[misc]
+        out[idx] = (self._words[index] & mask) == mask
         return out
 
 
