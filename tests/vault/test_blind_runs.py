@@ -66,3 +66,20 @@ def test_a_failed_import_leaves_no_blind_rows(
     with stores.records_session() as s:
         assert s.scalar(select(func.count()).select_from(BlindIndex)) == 0
         assert s.scalar(select(func.count()).select_from(CustomerRecord)) == 0
+
+
+def test_many_customers_go_through_bulk_copy(
+    stores: AppStores, keyring: KeyRing, world: World, tmp_path: Path
+) -> None:
+    # 150 customers in one batch: on PostgreSQL the records (450 blind rows too) go through
+    # COPY in its binary format (bytea as it is), on SQLite through executemany
+    rows = [customer_row(i) for i in range(1, 151)]
+    spec = SourceSpec(path=write_csv(tmp_path / "c.csv", rows))
+    req = ImportRequest(actor=P(world.steward), deal=world.deal, dataset="crm", spec=spec)
+    summary = import_source(stores, keyring, request=req, rejects_dir=tmp_path / "rejects")
+    assert summary.rows_imported == 150
+    with stores.records_session() as s:
+        assert s.scalar(select(func.count()).select_from(BlindIndex)) == 450
+    v = lookup(stores, keyring, world, "13900000123", categories=["identity", "contact"])
+    assert len(v) == 1 and v[0].data["identity"]["name"] == rows[122]["姓名"]
+    assert v[0].data["contact"]["email"] == "user123@example.com"
