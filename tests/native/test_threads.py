@@ -87,6 +87,32 @@ def test_rows_that_give_out_fresh_cells_open_like_tuples() -> None:
     assert c.open_rows([FreshCells(tuple(r)) for r in rows], key_list(keys), PREFIX, POSTS) == want
 
 
+class Clearing(FreshCells):
+    """A row that empties the caller's lists when the kernel reads its cells (Python code
+    runs inside the kernel there, and may change anything)."""
+
+    def __init__(self, cells: tuple[Any, ...], lists: list[list[Any]]) -> None:
+        super().__init__(cells)
+        self._lists = lists
+
+    def __getitem__(self, i: int | slice) -> Any:
+        for emptied in self._lists:
+            emptied.clear()
+        return super().__getitem__(i)
+
+
+def test_rows_and_keys_emptied_by_a_row_are_read_as_they_were() -> None:
+    """The kernel reads its own tuple of the rows and keys, not the lists it was given."""
+    c = need_c()
+    keys, columns, nonces = batch(50)
+    rows = rows_of(1, c.seal_rows(keys, HEAD, PREFIX, 1, POSTS, columns, nonces), 50)
+    want = c.open_rows(list(rows), key_list(keys), PREFIX, POSTS)
+    given_rows, given_keys = list(rows), key_list(keys)
+    given_rows[0] = Clearing(tuple(rows[0]), [given_rows, given_keys])
+    assert c.open_rows(given_rows, given_keys, PREFIX, POSTS) == want
+    assert given_rows == [] and given_keys == []
+
+
 def _copy(v: Any) -> Any:
     """An equal value in a new object."""
     if isinstance(v, bytes):
