@@ -377,7 +377,7 @@ done:
 
 typedef struct {
     const unsigned char *env;
-    PyObject *blob; /* the envelope's bytes object, held until the end */
+    PyObject *blob; /* the envelope, held until the end when the row is not a tuple */
     Py_ssize_t head_len;
     Py_ssize_t pt_len;
     unsigned char *out; /* NULL: no envelope */
@@ -485,9 +485,12 @@ open_rows(PyObject *self, PyObject *args)
                     PyErr_SetString(PyExc_TypeError, "open_rows: an envelope is not bytes");
                     goto done;
                 }
-                /* a row that is not a tuple may give out items it does not keep */
-                Py_INCREF(blob);
-                it->blob = blob;
+                /* `rows_t` holds a tuple row, and so its cells; a row of another type may
+                 * change or give out cells it does not keep: the kernel holds those */
+                if (!PyTuple_CheckExact(row)) {
+                    Py_INCREF(blob);
+                    it->blob = blob;
+                }
                 it->env = (const unsigned char *)PyBytes_AS_STRING(blob);
                 it->head_len = envelope_head_len(it->env, PyBytes_GET_SIZE(blob));
                 if (it->head_len < 0) {
@@ -519,7 +522,8 @@ open_rows(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_RuntimeError, "open_rows: cannot set up AES-256-GCM");
         goto done;
     }
-    /* pass 2, GIL released: decrypt. `items` holds the envelopes, `keys_t` the keys. */
+    /* pass 2, GIL released: decrypt. `rows_t` or `items` holds the envelopes, `keys_t` the
+     * keys. */
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t r = 0; r < kept && !crypto_error; r++) {
         int keyed = 0;
