@@ -695,9 +695,10 @@ blind_column(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "y*y*y*y*nnp", &key, &person, &offsets, &data, &n, &start,
                           &wide))
         return NULL;
-    Py_ssize_t width = wide ? 8 : 4;
+    Py_ssize_t width = wide ? 8 : 4, avail = offsets.len / width; /* offsets given */
+    /* start + n + 1 <= avail, written so that a huge start or n cannot overflow */
     if (person.len > 16 || key.len < 1 || key.len > 64 || n < 0 || start < 0 ||
-        offsets.len < (start + n + 1) * width) {
+        start >= avail || n > avail - start - 1) {
         PyErr_SetString(PyExc_ValueError, "blind_column: bad key, person or offsets");
         goto done;
     }
