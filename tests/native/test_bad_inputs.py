@@ -3,6 +3,7 @@ list that does not inflate reaches the audit verifier as an altered list."""
 
 from __future__ import annotations
 
+import struct
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -26,6 +27,20 @@ def _seal(**over: Any) -> tuple[object, ...]:
     keys, columns, nonces = batch(2)
     args: dict[str, Any] = dict(
         keys=keys, head=HEAD, prefix=PREFIX, start=1, posts=POSTS, columns=columns, nonces=nonces
+    )
+    args.update(over)
+    return tuple(args.values())
+
+
+def _column(**over: Any) -> tuple[object, ...]:
+    args: dict[str, Any] = dict(
+        key=K,
+        person=b"p",
+        offsets=struct.pack("<3q", 0, 1, 3),
+        data=b"abc",
+        n=2,
+        start=0,
+        wide=True,
     )
     args.update(over)
     return tuple(args.values())
@@ -89,6 +104,28 @@ BAD: dict[str, tuple[str, Callable[[], tuple[object, ...]], type[Exception]]] = 
     "blind: a value bytes": ("blind_many", lambda: (K, b"p", ["a", b"b"]), TypeError),
     "blind: a value int": ("blind_many", lambda: (K, b"p", [1]), TypeError),
     "blind: a lone surrogate": ("blind_many", lambda: (K, b"p", ["ok", "\ud800"]), ValueError),
+    # blind_column (offsets of two values: b"a" and b"bc")
+    "column: offsets a str": ("blind_column", lambda: _column(offsets="012"), TypeError),
+    "column: key empty": ("blind_column", lambda: _column(key=b""), ValueError),
+    "column: person of 17 bytes": ("blind_column", lambda: _column(person=bytes(17)), ValueError),
+    "column: n negative": ("blind_column", lambda: _column(n=-1), ValueError),
+    "column: start negative": ("blind_column", lambda: _column(start=-1), ValueError),
+    "column: one value too many": ("blind_column", lambda: _column(n=3), ValueError),
+    "column: start past the end": ("blind_column", lambda: _column(start=2), ValueError),
+    "column: n of 2**61": ("blind_column", lambda: _column(n=2**61), ValueError),
+    "column: start of 2**60": ("blind_column", lambda: _column(start=2**60), ValueError),
+    "column: n beyond 64 bits": ("blind_column", lambda: _column(n=2**64), OverflowError),
+    "column: a span past the data": ("blind_column", lambda: _column(data=b"ab"), ValueError),
+    "column: spans out of order": (
+        "blind_column",
+        lambda: _column(offsets=struct.pack("<3q", 0, 3, 1)),
+        ValueError,
+    ),
+    "column: a negative offset": (
+        "blind_column",
+        lambda: _column(offsets=struct.pack("<3q", -1, 1, 3)),
+        ValueError,
+    ),
     # leaf_hashes
     "leaves: items a tuple": ("leaf_hashes", lambda: ((b"a",),), TypeError),
     "leaves: an item str": ("leaf_hashes", lambda: ([b"a", "b"],), TypeError),

@@ -6,6 +6,8 @@ import zlib
 from hashlib import sha256
 from random import Random
 
+import polars as pl
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -214,3 +216,29 @@ def test_the_facade_matches_the_twins() -> None:
     assert native.merkle_root(leaves) == native.merkle_root_py(leaves)
     packs = [None, b"", b"0a", zlib.compress(b"0a\n1b")]
     assert native.subject_digests(packs) == native.subject_digests_py(packs)
+
+
+texts = st.lists(st.none() | st.text(max_size=40) | st.text(alphabet="测试甲乙é🙂", max_size=200))
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=texts, cut=st.integers(0, 5), chunks=st.booleans())
+def test_blind_series(values: list[str | None], cut: int, chunks: bool) -> None:
+    """The Polars column path (Arrow buffers, C) against the Python twin: sliced columns
+    (an Arrow offset), several chunks and null slots."""
+    c = need_c()
+    key, person = bytes(range(32)), b"phone"
+    series = pl.Series("v", values, dtype=pl.String).slice(min(cut, len(values)))
+    if chunks:
+        series = pl.concat([series, pl.Series("v", ["tail", None], pl.String)], rechunk=False)
+    want = native.blind_many_py(key, person, series.to_list())
+    assert native.blind_series(key, person, series).to_list() == want
+    for kind in (pa.string(), pa.large_string()):  # 32- and 64-bit offsets
+        arr = pa.array(series.to_list(), type=kind)[cut:]
+        _valid, offsets, data = arr.buffers()
+        got = c.blind_column(key, person, offsets, data or b"", len(arr), arr.offset,
+                             kind == pa.large_string())  # fmt: skip
+        digests = [got[16 * i : 16 * i + 16] for i in range(len(arr))]
+        assert [
+            None if v is None else d for v, d in zip(arr.to_pylist(), digests, strict=True)
+        ] == (native.blind_many_py(key, person, arr.to_pylist()))
