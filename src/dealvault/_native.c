@@ -12,12 +12,16 @@
  * Every function produces the bytes the Python code of dealvault.native produces (the
  * tests compare both); the envelope format is dealvault.crypto.envelope's. Inputs are
  * checked and turned into Python objects with the GIL held; the cryptography runs with the
- * GIL released, so threads of the same process can use both cores.
+ * GIL released, so threads of the same process can use both cores. While the GIL is
+ * released another thread may change the caller's lists, so each function first takes a
+ * tuple of their items (and open_rows a reference to each envelope): the bytes it reads
+ * then stay alive until it returns.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
 #include <openssl/evp.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -48,20 +52,22 @@ fetch_algorithms(void)
     return 0;
 }
 
-/* A list of exactly n items, or a TypeError. */
-static int
-check_list(PyObject *obj, Py_ssize_t n, const char *what)
+/* A tuple of the items of a list of exactly n items (any number if n < 0), or NULL with a
+ * TypeError or ValueError. The tuple keeps the items alive whatever happens to the list. */
+static PyObject *
+frozen_list(PyObject *obj, Py_ssize_t n, const char *what)
 {
     if (!PyList_Check(obj)) {
         PyErr_Format(PyExc_TypeError, "%s must be a list", what);
-        return -1;
+        return NULL;
     }
-    if (n >= 0 && PyList_GET_SIZE(obj) != n) {
+    PyObject *t = PyList_AsTuple(obj);
+    if (t != NULL && n >= 0 && PyTuple_GET_SIZE(t) != n) {
         PyErr_Format(PyExc_ValueError, "%s has %zd items, expected %zd", what,
-                     PyList_GET_SIZE(obj), n);
-        return -1;
+                     PyTuple_GET_SIZE(t), n);
+        Py_CLEAR(t);
     }
-    return 0;
+    return t;
 }
 
 /* Header length of an envelope, or -1 if it is not a well-formed version-1 AES-GCM one. */
@@ -227,7 +233,7 @@ seal_rows(PyObject *self, PyObject *args)
 {
     Py_buffer keys, head, prefix, nonces;
     long long start;
-    PyObject *posts, *columns, *result = NULL;
+    PyObject *posts, *columns, *cols = NULL, *result = NULL;
     SealItem *items = NULL;
     unsigned char *aad = NULL;
     EVP_CIPHER_CTX *ctx = NULL;
@@ -238,10 +244,22 @@ seal_rows(PyObject *self, PyObject *args)
         return NULL;
     Py_ssize_t ncat = PyTuple_GET_SIZE(posts);
     Py_ssize_t n = keys.len / KEY_LEN;
+    cols = PyTuple_New(ncat);
+    if (cols == NULL)
+        goto done;
     if (keys.len % KEY_LEN || PyList_GET_SIZE(columns) != ncat ||
         nonces.len < (Py_ssize_t)NONCE_LEN * n * ncat) {
         PyErr_SetString(PyExc_ValueError, "seal_rows: keys, columns and nonces do not agree");
         goto done;
+    }
+    if (n > 0 && start > LLONG_MAX - (n - 1)) { /* record ids are 64-bit, like the store's */
+        PyErr_SetString(PyExc_OverflowError, "seal_rows: record ids beyond 64 bits");
+        goto done;
+    }
+    for (Py_ssize_t j = 0; j < ncat; j++) {
+        PyObject *col = PyList_GET_ITEM(columns, j);
+        Py_INCREF(col); /* allocating may run other code, which may shrink `columns` */
+        PyTuple_SET_ITEM(cols, j, col);
     }
     Py_ssize_t max_post = 0;
     for (Py_ssize_t j = 0; j < ncat; j++) {
@@ -252,8 +270,10 @@ seal_rows(PyObject *self, PyObject *args)
         }
         if (PyBytes_GET_SIZE(p) > max_post)
             max_post = PyBytes_GET_SIZE(p);
-        if (check_list(PyList_GET_ITEM(columns, j), n, "seal_rows: a column") < 0)
+        PyObject *col = frozen_list(PyTuple_GET_ITEM(cols, j), n, "seal_rows: a column");
+        if (col == NULL)
             goto done;
+        Py_SETREF(PyTuple_GET_ITEM(cols, j), col);
     }
     items = PyMem_Calloc((size_t)(n * ncat) + 1, sizeof(SealItem));
     aad = PyMem_Malloc((size_t)(head.len + prefix.len + max_post + 24));
@@ -263,13 +283,13 @@ seal_rows(PyObject *self, PyObject *args)
         goto fail;
     }
     for (Py_ssize_t j = 0; j < ncat; j++) {
-        PyObject *col = PyList_GET_ITEM(columns, j);
+        PyObject *col = PyTuple_GET_ITEM(cols, j);
         PyObject *out = PyList_New(n);
         if (out == NULL)
             goto fail;
         PyList_SET_ITEM(result, j, out);
         for (Py_ssize_t i = 0; i < n; i++) {
-            PyObject *v = PyList_GET_ITEM(col, i);
+            PyObject *v = PyTuple_GET_ITEM(col, i);
             SealItem *it = &items[i * ncat + j];
             if (v == Py_None) {
                 Py_INCREF(Py_None);
@@ -343,6 +363,7 @@ fail:
     Py_CLEAR(result);
 done:
     EVP_CIPHER_CTX_free(ctx);
+    Py_XDECREF(cols);
     PyMem_Free(items);
     PyMem_Free(aad);
     PyBuffer_Release(&keys);
@@ -356,6 +377,7 @@ done:
 
 typedef struct {
     const unsigned char *env;
+    PyObject *blob; /* the envelope, held until the end when the row is not a tuple */
     Py_ssize_t head_len;
     Py_ssize_t pt_len;
     unsigned char *out; /* NULL: no envelope */
@@ -377,6 +399,7 @@ open_rows(PyObject *self, PyObject *args)
 {
     PyObject *rows, *keys, *suffixes, *result = NULL;
     PyObject *ids = NULL, *subjects = NULL, *payloads = NULL, *failures = NULL;
+    PyObject *rows_t = NULL, *keys_t = NULL;
     Py_buffer prefix;
     OpenItem *items = NULL;
     unsigned char *aad = NULL;
@@ -387,9 +410,14 @@ open_rows(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "O!O!y*O!", &PyList_Type, &rows, &PyList_Type, &keys, &prefix,
                           &PyTuple_Type, &suffixes))
         return NULL;
-    Py_ssize_t n = PyList_GET_SIZE(rows), ncat = PyTuple_GET_SIZE(suffixes);
+    Py_ssize_t n = 0, ncat = PyTuple_GET_SIZE(suffixes);
     Py_ssize_t max_suffix = 0;
-    if (check_list(keys, n, "open_rows: keys") < 0)
+    rows_t = frozen_list(rows, -1, "open_rows: rows");
+    if (rows_t == NULL)
+        goto done;
+    n = PyTuple_GET_SIZE(rows_t);
+    keys_t = frozen_list(keys, n, "open_rows: keys");
+    if (keys_t == NULL)
         goto done;
     for (Py_ssize_t j = 0; j < ncat; j++) {
         PyObject *s = PyTuple_GET_ITEM(suffixes, j);
@@ -419,7 +447,7 @@ open_rows(PyObject *self, PyObject *args)
     }
     /* pass 1, GIL held: check the rows, allocate the outputs */
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *row = PyList_GET_ITEM(rows, i), *key = PyList_GET_ITEM(keys, i);
+        PyObject *row = PyTuple_GET_ITEM(rows_t, i), *key = PyTuple_GET_ITEM(keys_t, i);
         if (key == Py_None) {
             skipped++;
             continue;
@@ -457,6 +485,12 @@ open_rows(PyObject *self, PyObject *args)
                     PyErr_SetString(PyExc_TypeError, "open_rows: an envelope is not bytes");
                     goto done;
                 }
+                /* `rows_t` holds a tuple row, and so its cells; a row of another type may
+                 * change or give out cells it does not keep: the kernel holds those */
+                if (!PyTuple_CheckExact(row)) {
+                    Py_INCREF(blob);
+                    it->blob = blob;
+                }
                 it->env = (const unsigned char *)PyBytes_AS_STRING(blob);
                 it->head_len = envelope_head_len(it->env, PyBytes_GET_SIZE(blob));
                 if (it->head_len < 0) {
@@ -488,7 +522,8 @@ open_rows(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_RuntimeError, "open_rows: cannot set up AES-256-GCM");
         goto done;
     }
-    /* pass 2, GIL released: decrypt. The row objects stay alive: `rows` holds them. */
+    /* pass 2, GIL released: decrypt. `rows_t` or `items` holds the envelopes, `keys_t` the
+     * keys. */
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t r = 0; r < kept && !crypto_error; r++) {
         int keyed = 0;
@@ -530,7 +565,7 @@ open_rows(PyObject *self, PyObject *args)
     }
     /* pass 3: name the envelopes that failed; never hand out their (unauthenticated) bytes */
     for (Py_ssize_t r = 0, i = 0; r < kept; i++) {
-        if (PyList_GET_ITEM(keys, i) == Py_None)
+        if (PyTuple_GET_ITEM(keys_t, i) == Py_None)
             continue;
         for (Py_ssize_t j = 0; j < ncat; j++) {
             if (!items[r * ncat + j].bad)
@@ -555,6 +590,11 @@ done:
     Py_XDECREF(subjects);
     Py_XDECREF(payloads);
     Py_XDECREF(failures);
+    if (items != NULL)
+        for (Py_ssize_t k = 0; k < n * ncat; k++)
+            Py_XDECREF(items[k].blob);
+    Py_XDECREF(rows_t);
+    Py_XDECREF(keys_t);
     PyMem_Free(items);
     PyMem_Free(aad);
     PyBuffer_Release(&prefix);
@@ -573,7 +613,7 @@ static PyObject *
 blind_many(PyObject *self, PyObject *args)
 {
     Py_buffer key, person;
-    PyObject *values, *result = NULL;
+    PyObject *values, *vals = NULL, *result = NULL;
     const char **ptrs = NULL;
     Py_ssize_t *lens = NULL;
     unsigned char **outs = NULL;
@@ -581,11 +621,14 @@ blind_many(PyObject *self, PyObject *args)
 
     if (!PyArg_ParseTuple(args, "y*y*O!", &key, &person, &PyList_Type, &values))
         return NULL;
-    Py_ssize_t n = PyList_GET_SIZE(values);
     if (person.len > 16 || key.len < 1 || key.len > 64) {
         PyErr_SetString(PyExc_ValueError, "blind_many: key of 1-64 bytes, person of <= 16");
         goto done;
     }
+    vals = frozen_list(values, -1, "blind_many: values");
+    if (vals == NULL)
+        goto done;
+    Py_ssize_t n = PyTuple_GET_SIZE(vals);
     ptrs = PyMem_Calloc((size_t)n + 1, sizeof(char *));
     lens = PyMem_Calloc((size_t)n + 1, sizeof(Py_ssize_t));
     outs = PyMem_Calloc((size_t)n + 1, sizeof(unsigned char *));
@@ -595,7 +638,7 @@ blind_many(PyObject *self, PyObject *args)
         goto fail;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *v = PyList_GET_ITEM(values, i);
+        PyObject *v = PyTuple_GET_ITEM(vals, i);
         if (v == Py_None) {
             Py_INCREF(Py_None);
             PyList_SET_ITEM(result, i, Py_None);
@@ -624,6 +667,7 @@ blind_many(PyObject *self, PyObject *args)
 fail:
     Py_CLEAR(result);
 done:
+    Py_XDECREF(vals);
     PyMem_Free(ptrs);
     PyMem_Free(lens);
     PyMem_Free(outs);
@@ -651,9 +695,10 @@ blind_column(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "y*y*y*y*nnp", &key, &person, &offsets, &data, &n, &start,
                           &wide))
         return NULL;
-    Py_ssize_t width = wide ? 8 : 4;
+    Py_ssize_t width = wide ? 8 : 4, avail = offsets.len / width; /* offsets given */
+    /* start + n + 1 <= avail, written so that a huge start or n cannot overflow */
     if (person.len > 16 || key.len < 1 || key.len > 64 || n < 0 || start < 0 ||
-        offsets.len < (start + n + 1) * width) {
+        start >= avail || n > avail - start - 1) {
         PyErr_SetString(PyExc_ValueError, "blind_column: bad key, person or offsets");
         goto done;
     }
@@ -706,7 +751,7 @@ PyDoc_STRVAR(leaf_hashes_doc,
 static PyObject *
 leaf_hashes(PyObject *self, PyObject *args)
 {
-    PyObject *items, *result = NULL;
+    PyObject *items, *frozen = NULL, *result = NULL;
     Py_buffer prefix = {0};
     const char **ptrs = NULL;
     Py_ssize_t *lens = NULL;
@@ -717,9 +762,13 @@ leaf_hashes(PyObject *self, PyObject *args)
 
     if (!PyArg_ParseTuple(args, "O!|y*", &PyList_Type, &items, &prefix))
         return NULL;
-    const void *pre = prefix.buf != NULL ? prefix.buf : &zero;
-    size_t pre_len = prefix.buf != NULL ? (size_t)prefix.len : 1;
-    Py_ssize_t n = PyList_GET_SIZE(items);
+    int given = prefix.obj != NULL; /* an empty prefix may come with a NULL buffer */
+    const void *pre = given ? prefix.buf : &zero;
+    size_t pre_len = given ? (size_t)prefix.len : 1;
+    frozen = frozen_list(items, -1, "leaf_hashes: items");
+    if (frozen == NULL)
+        goto done;
+    Py_ssize_t n = PyTuple_GET_SIZE(frozen);
     ptrs = PyMem_Calloc((size_t)n + 1, sizeof(char *));
     lens = PyMem_Calloc((size_t)n + 1, sizeof(Py_ssize_t));
     outs = PyMem_Calloc((size_t)n + 1, sizeof(unsigned char *));
@@ -730,7 +779,7 @@ leaf_hashes(PyObject *self, PyObject *args)
         goto fail;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *v = PyList_GET_ITEM(items, i);
+        PyObject *v = PyTuple_GET_ITEM(frozen, i);
         if (!PyBytes_Check(v)) {
             PyErr_SetString(PyExc_TypeError, "leaf_hashes: items must be bytes");
             goto fail;
@@ -756,10 +805,11 @@ fail:
     Py_CLEAR(result);
 done:
     EVP_MD_CTX_free(md);
+    Py_XDECREF(frozen);
     PyMem_Free(ptrs);
     PyMem_Free(lens);
     PyMem_Free(outs);
-    if (prefix.buf != NULL)
+    if (given)
         PyBuffer_Release(&prefix);
     return result;
 }
@@ -860,7 +910,7 @@ digest_inflated(EVP_MD_CTX *md, const unsigned char *p, Py_ssize_t len, unsigned
 static PyObject *
 subject_digests(PyObject *self, PyObject *args)
 {
-    PyObject *packs, *result = NULL;
+    PyObject *packs, *frozen = NULL, *result = NULL;
     const unsigned char **ptrs = NULL;
     Py_ssize_t *lens = NULL;
     unsigned char **outs = NULL, *buf = NULL;
@@ -870,7 +920,10 @@ subject_digests(PyObject *self, PyObject *args)
 
     if (!PyArg_ParseTuple(args, "O!", &PyList_Type, &packs))
         return NULL;
-    Py_ssize_t n = PyList_GET_SIZE(packs);
+    frozen = frozen_list(packs, -1, "subject_digests: packs");
+    if (frozen == NULL)
+        return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(frozen);
     size_t buf_len = 1 << 16;
     ptrs = PyMem_Calloc((size_t)n + 1, sizeof(char *));
     lens = PyMem_Calloc((size_t)n + 1, sizeof(Py_ssize_t));
@@ -883,7 +936,7 @@ subject_digests(PyObject *self, PyObject *args)
         goto fail;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *v = PyList_GET_ITEM(packs, i);
+        PyObject *v = PyTuple_GET_ITEM(frozen, i);
         if (v == Py_None || (PyBytes_Check(v) && PyBytes_GET_SIZE(v) == 0)) {
             /* `p and …` in Python: an empty pack stays as it is */
             Py_INCREF(v);
@@ -929,6 +982,7 @@ fail:
     Py_CLEAR(result);
 done:
     EVP_MD_CTX_free(md);
+    Py_DECREF(frozen);
     PyMem_Free(ptrs);
     PyMem_Free(lens);
     PyMem_Free(outs);
