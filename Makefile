@@ -73,7 +73,8 @@ format: $(STAMP)
 ## bench: run the benchmarks (one JSON line each); see docs/benchmarks.md
 bench: $(STAMP) $(VENDOR_STAMP) $(ANONYPY_STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
-	$(BIN)/python bench/import.py
+	$(BIN)/python bench/kernels.py
+	$(BIN)/python bench/import.py --compare-python --postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 	$(BIN)/python bench/audit.py
 	$(BIN)/python bench/monitor.py
 	$(BIN)/python bench/incident_impact.py
