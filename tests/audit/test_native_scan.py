@@ -52,9 +52,9 @@ def _report(stores: AppStores, *, rows_only: bool = False) -> verify.VerifyRepor
 
 
 def _same_verdict(stores: AppStores) -> verify.VerifyReport:
-    """The same problems, first bad event, events and root. Where rows stop at a gap, the
-    chunks the native scan read before it may have checked checkpoints rows did not reach:
-    it then covers more, never past the damage."""
+    """The same problems, first bad event, events, root and coverage. Where rows stop at a
+    gap, the chunks the native scan read before it may have checked checkpoints rows did not
+    reach: it then covers more, never past the gap."""
     fast, rows = _report(stores), _report(stores, rows_only=True)
     assert (fast.problems, fast.first_bad, fast.root, fast.events) == (
         rows.problems,
@@ -62,8 +62,11 @@ def _same_verdict(stores: AppStores) -> verify.VerifyReport:
         rows.root,
         rows.events,
     )
-    assert rows.covered <= fast.covered
-    assert fast.first_bad is None or fast.covered <= fast.first_bad
+    assert fast.scanned == rows.scanned
+    if rows.scanned:
+        assert fast.covered == rows.covered
+    else:  # stopped at a gap
+        assert rows.covered <= fast.covered <= (fast.first_bad or 0)
     return fast
 
 
