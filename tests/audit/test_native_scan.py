@@ -4,13 +4,15 @@ what verification row by row reports, intact or tampered; an intact log is read 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy.orm import Session
 
 from dealvault import native
-from dealvault.audit import store, verify
+from dealvault.audit import scan, store, verify
 from dealvault.audit.note import Signer, generate_signer
+from dealvault.audit.verify import FastLeaves
 from dealvault.flows.context import AppStores
 from tests.audit import tamper
 from tests.audit.conftest import routine
@@ -19,36 +21,43 @@ from tests.conftest import World
 
 @pytest.fixture
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """Chunks of 3 events (so a log has many, clean and damaged ones), and a count of the
-    chunks the native scan gave clean."""
+    """Chunks of 3 events (so a log has many, clean and damaged ones), and a list of the
+    chunks the native scan gave clean (by their first event)."""
     monkeypatch.setattr(verify, "CHUNK", 3)
     served: list[int] = []
-    scan = store._native_scan
+    native_scan = scan.native_scan
 
-    def counting(session: Session) -> Callable[[int, int], bytes | None]:
-        inner = scan(session)
+    @contextmanager
+    def counting(session: Session) -> Iterator[FastLeaves | None]:
+        with native_scan(session) as inner:
+            assert inner is not None
 
-        def leaves(start: int, limit: int) -> bytes | None:
-            got = inner(start, limit)
-            if got:
-                served.append(start)
-            return got
+            def leaves(start: int, limit: int) -> bytes | None:
+                got = inner(start, limit)
+                if got:
+                    served.append(start)
+                return got
 
-        return leaves
+            yield leaves
 
-    monkeypatch.setattr(store, "_native_scan", counting)
+    monkeypatch.setattr(scan, "native_scan", counting)
     yield served
 
 
+@contextmanager
+def _rows_only(_session: Session) -> Iterator[FastLeaves | None]:
+    yield None
+
+
 def _report(stores: AppStores, *, rows_only: bool = False) -> verify.VerifyReport:
-    scan = store._native_scan
+    native_scan = scan.native_scan
     if rows_only:
-        store._native_scan = lambda _s: lambda _a, _b: None  # type: ignore[assignment]
+        scan.native_scan = _rows_only
     try:
         with stores.records_session() as s, stores.records_session() as leaves:
             return store.verify_store(s, leaves)
     finally:
-        store._native_scan = scan  # type: ignore[method-assign]
+        scan.native_scan = native_scan
 
 
 def _same_verdict(stores: AppStores) -> verify.VerifyReport:
@@ -74,7 +83,7 @@ def _sqlite(stores: AppStores) -> None:
     if stores.records_engine.dialect.name != "sqlite":
         pytest.skip("the native scan reads SQLite")
     if not native.NATIVE:
-        pytest.skip("dealvault._native is not built")
+        pytest.skip("the C kernels are not in use")
 
 
 def test_an_intact_log_is_read_by_the_native_scan(

@@ -15,7 +15,7 @@ from dealvault import native
 from dealvault.audit.service import EventIn, event_body, pack_subjects
 
 C: Any = native._C
-needs_c = pytest.mark.skipif(C is None, reason="dealvault._native is not built")
+needs_c = pytest.mark.skipif(C is None, reason="the C kernels are not in use")
 
 Row = tuple[Any, ...]
 AT = "2026-12-07 21:19:43.531168+00:00"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,7 +12,7 @@ from typing import Any
 from sqlalchemy import LargeBinary, Select, func, literal, select
 from sqlalchemy.orm import Session
 
-from dealvault.audit import columns, merkle
+from dealvault.audit import columns, merkle, scan
 from dealvault.audit.checkpoint import checkpoint_of, cosign_checkpoint
 from dealvault.audit.models import (
     AuditCheckpoint,
@@ -123,42 +122,6 @@ def _event_chunks(session: Session, start: int = 0) -> Iterator[list[EventRow]]:
         cur.close()
 
 
-_SCAN_SQL = (
-    "SELECT dv_audit_leaves(?, e.seq, e.body, s.packed, e.at, e.actor, e.action, e.deal, "
-    "e.decision) FROM audit_events e LEFT JOIN audit_event_subjects s ON s.seq = e.seq "
-    "WHERE e.seq >= ? AND e.seq < ?"
-)
-"""One chunk, in the order of the primary key SQLite scans it by (the aggregate checks that
-the seqs run on from the start: any other order would only send the chunk to the exact path)."""
-
-
-def _native_scan(session: Session) -> Callable[[int, int], bytes | None]:
-    """SQLite: chunks checked inside SQLite by the native aggregate ``dv_audit_leaves`` (see
-    ``native.audit_chunk``), so no Python object is made per event. A connection opened
-    before the aggregate was registered has none: then every chunk is None (read rows)."""
-    raw = session.connection().connection.dbapi_connection
-    assert raw is not None
-    missing = False
-
-    def leaves(start: int, limit: int) -> bytes | None:
-        nonlocal missing
-        if missing:
-            return None
-        cur = raw.cursor()
-        try:
-            got = cur.execute(_SCAN_SQL, (start, start, start + limit)).fetchone()[0]
-        except sqlite3.OperationalError as exc:
-            if "dv_audit_leaves" not in str(exc):
-                raise
-            missing = True
-            return None
-        finally:
-            cur.close()
-        return got if type(got) is bytes else None
-
-    return leaves
-
-
 def _leaf_source(session: Session) -> Callable[[int, int], list[bytes]]:
     raw = session.connection().connection.dbapi_connection
     assert raw is not None
@@ -209,15 +172,16 @@ def verify_store(
         return report
     cps = _stored_checkpoints(records, report)
     postgres = records.connection().dialect.name == "postgresql"
-    _, frontier = verify_events(
-        lambda start: columns.checked(_event_chunks(records, start), report, postgres=postgres),
-        fast=None if postgres else _native_scan(records),
-        checkpoints=cps,
-        log_verifier=log,
-        cosigners=cosigner_verifiers(records),
-        report=report,
-        anchors=anchors,
-    )
+    with scan.native_scan(records) as fast:
+        _, frontier = verify_events(
+            lambda start: columns.checked(_event_chunks(records, start), report, postgres=postgres),
+            fast=fast,
+            checkpoints=cps,
+            log_verifier=log,
+            cosigners=cosigner_verifiers(records),
+            report=report,
+            anchors=anchors,
+        )
     if not report.scanned:
         return report
     store = DbNodeStore(records)
