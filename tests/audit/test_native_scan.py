@@ -158,3 +158,18 @@ def test_a_rewrite_under_another_key_gets_the_report_rows_give(
     tamper.resign(stores, Signer.from_key(generate_signer(stores.audit.origin)[0]))
     rep = _same_verdict(stores)
     assert rep.ok  # consistent under the new key: only a pinned key tells (test_tamper_store)
+
+
+@pytest.mark.parametrize("orphan", [-1, 1_000_000])
+def test_a_subject_list_without_its_event_is_found(
+    stores: AppStores, busy: World, orphan: int
+) -> None:
+    tamper.drop_triggers(stores)
+    tamper.sql(
+        stores,
+        "INSERT INTO audit_event_subjects (seq, count, packed) VALUES (:s, 1, :p)",
+        s=orphan,
+        p=b"0123",
+    )
+    rep = _report(stores)
+    assert f"event {orphan}: subject list without an event" in rep.problems

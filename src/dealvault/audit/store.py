@@ -201,7 +201,7 @@ def verify_store(
         _one_consistency_proof(store, cps)
     except Exception as exc:
         report.fail(f"stored tree nodes are inconsistent ({type(exc).__name__}: {exc})")
-    _orphan_subjects(records, report)
+    _orphan_subjects(records, report, frontier.size)
     return report
 
 
@@ -246,12 +246,14 @@ def _log_key(session: Session, pinned: Verifier | None, report: VerifyReport) ->
     return pinned
 
 
-def _orphan_subjects(session: Session, report: VerifyReport) -> None:
-    """A subject list whose event is gone (the join above cannot see those)."""
+def _orphan_subjects(session: Session, report: VerifyReport, scanned: int) -> None:
+    """A subject list whose event is gone (the join above cannot see those). The scan read
+    the events 0 to ``scanned - 1``, every one: only lists outside that range may lack one."""
+    col = AuditEventSubjects.seq
     orphans = session.scalars(
-        select(AuditEventSubjects.seq)
-        .where(~AuditEventSubjects.seq.in_(select(AuditEvent.seq)))
-        .order_by(AuditEventSubjects.seq)
+        select(col)
+        .where((col < 0) | (col >= scanned), ~col.in_(select(AuditEvent.seq)))
+        .order_by(col)
     ).all()
     for seq in orphans:
         report.fail(f"event {seq}: subject list without an event", seq)
