@@ -1279,22 +1279,32 @@ agg_final(sqlite3_context *ctx)
         sqlite3_result_zeroblob(ctx, 0);
         return;
     }
-    if (a->ok)
-        sqlite3_result_blob64(ctx, a->leaves, 32 * (sqlite3_uint64)a->n, SQLITE_TRANSIENT);
-    else
-        sqlite3_result_null(ctx);
-    PyMem_RawFree(a->leaves);
     audit_work_free(&a->w);
+    if (a->ok) { /* SQLite frees the leaves when it is done with them */
+        sqlite3_result_blob64(ctx, a->leaves, 32 * (sqlite3_uint64)a->n, PyMem_RawFree);
+    } else {
+        sqlite3_result_null(ctx);
+        PyMem_RawFree(a->leaves);
+    }
+    a->leaves = NULL;
 }
 
+#ifndef SQLITE_DIRECTONLY /* SQLite before 3.30 */
+#define SQLITE_DIRECTONLY 0
+#endif
+
+/* Called by SQLite for each connection it opens. Never an error: that would fail the open;
+ * a connection without the function only makes the verifier read rows. DIRECTONLY: not
+ * callable from a trigger or view a database file brings along. */
 static int
 sqlite_init(sqlite3 *db, const char **err, const void *api)
 {
     (void)err;
     (void)api;
-    return sqlite3_create_function_v2(db, "dv_audit_leaves", 1 + N_COLS,
-                                      SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL, NULL, agg_step,
-                                      agg_final, NULL);
+    (void)sqlite3_create_function_v2(db, "dv_audit_leaves", 1 + N_COLS,
+                                     SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL, NULL, agg_step,
+                                     agg_final, NULL);
+    return SQLITE_OK;
 }
 
 PyDoc_STRVAR(sqlite_register_doc,
