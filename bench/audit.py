@@ -2,8 +2,10 @@
 
 Prints one JSON line per job (``audit_append_batched``, ``audit_append_each``,
 ``audit_verify``, ``audit_proof``), each with its target from DESIGN.md §8 and, where one
-exists, a baseline measured in the same run with pymerkle 7 (``pip install pymerkle``; the
-baseline is skipped with a note when it is not installed).
+exists, a baseline measured in the same run: pymerkle 7 (``pip install pymerkle``; the
+baseline is skipped with a note when it is not installed) for appends and proofs; for
+verification, the same verification reading rows into Python instead of SQLite's native
+scan (``audit/scan.py``).
 
 Runs in-process on one core (``os.sched_setaffinity``) against a fresh SQLite store in
 ``bench/out/audit-*``. Options: ``--events N`` (batched append and verify, default 200,000),
@@ -23,6 +25,8 @@ import random
 import resource
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import emit, git_state, log, machine, remove_tree, scratch_dir
 
-from dealvault.audit import merkle
+from dealvault.audit import merkle, scan
 from dealvault.audit.note import Signer, generate_signer
 from dealvault.audit.service import AuditConfig, DbNodeStore, EventIn, record, record_many
 from dealvault.audit.store import register_log_key, verify_store
@@ -78,6 +82,32 @@ def _cpu(n: int, since: float) -> dict[str, Any]:
     wall-clock rate also counts the time others held the core."""
     cpu = time.process_time() - since
     return {"cpu_seconds": round(cpu, 4), "cpu_rate": round(n / cpu, 1) if cpu else None}
+
+
+@contextmanager
+def _no_native_scan(_session: Any) -> Iterator[None]:
+    yield None
+
+
+def _rows_baseline(stores: AppStores, total: int) -> dict[str, Any]:
+    """The same verification reading rows into Python (PostgreSQL's path, and SQLite's
+    from a damaged chunk on), in the same run."""
+    native_scan = scan.native_scan
+    scan.native_scan = _no_native_scan
+    try:
+        with stores.records_session() as s, stores.records_session() as leaves:
+            t0, c0 = time.perf_counter(), time.process_time()
+            rep = verify_store(s, leaves)
+            dt, cpu = time.perf_counter() - t0, _cpu(total, c0)
+    finally:
+        scan.native_scan = native_scan
+    assert rep.ok, rep.problems[:3]
+    return {
+        "what": "the same verification reading rows into Python (no native scan)",
+        "seconds": round(dt, 3),
+        "rate": round(total / dt, 1),
+        **cpu,
+    }
 
 
 def _pymerkle() -> Any:
@@ -195,6 +225,7 @@ def main() -> int:
         if not rep.ok:
             log(f"verification failed: {rep.problems[:3]}")
             return 1
+        base = _rows_baseline(stores, total)
         _line(
             "audit_verify",
             f"{total:,} events, {len(rep.checkpoints)} checkpoints",
@@ -203,7 +234,7 @@ def main() -> int:
             "events/s",
             {"rate": 500_000},
             total / dt >= 500_000,
-            None,
+            base,
             cpu,
         )
         stores.dispose()
