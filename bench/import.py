@@ -94,6 +94,17 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--keep", action="store_true", help="keep the scratch directory")
     p.add_argument("--regen", action="store_true", help="regenerate the cached input file")
     p.add_argument("--strict", action="store_true", help="exit 3 if a target is missed")
+    p.add_argument(
+        "--compare-python",
+        action="store_true",
+        help="also import with the Python kernels (DEALVAULT_NATIVE=0) into a fresh store",
+    )
+    p.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="also import into two fresh PostgreSQL databases made on this server "
+        "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres); dropped afterwards",
+    )
     args = p.parse_args()
     if args.rows <= 0:
         p.error("--rows must be positive")
@@ -183,7 +194,7 @@ def dealvault_bin() -> str:
     return found
 
 
-def store_env(home: Path) -> dict[str, str]:
+def store_env(home: Path, **extra: str) -> dict[str, str]:
     """The caller's environment without any DEALVAULT_* setting, plus a fresh store's."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DEALVAULT_")}
     env.update(
@@ -191,14 +202,61 @@ def store_env(home: Path) -> dict[str, str]:
         DEALVAULT_KEY_PROVIDER="env",
         DEALVAULT_MASTER_KEY=secrets.token_hex(32),
         DEALVAULT_ACTOR=ACTOR,
+        **extra,
     )
     return env
 
 
-def run_import(csv_path: Path, work: Path, rows: int, cpus: int) -> tuple[Measured, dict[str, Any]]:
-    """Set up a fresh store with the CLI, then time only the import."""
+def store_bytes(home: Path) -> int:
+    """Bytes of the store's files (both SQLite databases with their WAL files)."""
+    return sum(f.stat().st_size for f in home.rglob("*") if f.is_file())
+
+
+class PgDatabases:
+    """Two fresh PostgreSQL databases (records, keys) for one run; dropped by ``drop``."""
+
+    def __init__(self, url: str) -> None:
+        from sqlalchemy import create_engine
+        from sqlalchemy.engine import make_url
+
+        self.base = make_url(url)
+        self.admin = create_engine(self.base, isolation_level="AUTOCOMMIT")
+        self.names: list[str] = []
+
+    def make(self, what: str) -> str:
+        from sqlalchemy import text
+
+        name = f"dv_bench_import_{what}_{secrets.token_hex(4)}"
+        with self.admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        self.names.append(name)
+        return self.base.set(database=name).render_as_string(hide_password=False)
+
+    def size(self) -> int:
+        from sqlalchemy import text
+
+        with self.admin.connect() as conn:
+            return sum(
+                int(conn.execute(text("SELECT pg_database_size(:n)"), {"n": n}).scalar() or 0)
+                for n in self.names
+            )
+
+    def drop(self) -> None:
+        from sqlalchemy import text
+
+        with self.admin.connect() as conn:
+            for name in self.names:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self.admin.dispose()
+
+
+def run_import(
+    csv_path: Path, work: Path, rows: int, cpus: int, **extra: str
+) -> tuple[Measured, dict[str, Any]]:
+    """Set up a fresh store with the CLI (``extra``: more DEALVAULT_* settings), then time
+    only the import."""
     dv = dealvault_bin()
-    env = store_env(work / "home")
+    env = store_env(work / "home", **extra)
     op = ["--as", OPERATOR]
     setup = [
         ["init", "--operator", OPERATOR, "--operator-name", "Op", "--org", "S"],
@@ -233,10 +291,35 @@ def run_import(csv_path: Path, work: Path, rows: int, cpus: int) -> tuple[Measur
         )
         sys.exit(1)
     log(f"dealvault: {res.seconds:.2f} s, peak RSS {res.peak_rss_mib:.0f} MiB")
+    report["store_bytes"] = store_bytes(work / "home")
     return res, report
 
 
 # --------------------------------------------------------------------------- main
+
+
+def postgres_import(csv_path: Path, work: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """The same import into two fresh PostgreSQL databases (COPY for the bulk rows)."""
+    dbs = PgDatabases(args.postgres)
+    try:
+        urls = {
+            "DEALVAULT_DATABASE_URL": dbs.make("records"),
+            "DEALVAULT_KEYSTORE_URL": dbs.make("keys"),
+        }
+        log("the same import into PostgreSQL ...")
+        res, _ = run_import(csv_path, work, args.rows, args.cpus, **urls)
+        size = dbs.size()
+    finally:
+        dbs.drop()
+    return {
+        "seconds": round(res.seconds, 3),
+        "rate": round(args.rows / res.seconds),
+        "peak_rss_mib": round(res.peak_rss_mib, 1),
+        "cpu_seconds_client": round(res.cpu_seconds, 2),
+        "database_bytes": size,
+        "database_bytes_per_customer": round(size / args.rows),
+        "note": "server on the same machine, outside the taskset pinning",
+    }
 
 
 def main() -> int:
@@ -244,9 +327,21 @@ def main() -> int:
     csv_path = input_file(args.rows, SEED, args.regen)
     size = csv_path.stat().st_size
     work = scratch_dir(NAME)
+    extra: dict[str, Any] = {}
     try:
         base, sqlite_version = baseline(csv_path, work, args.rows, args.cpus)
         imp, report = run_import(csv_path, work, args.rows, args.cpus)
+        if args.compare_python:
+            log("the same import with the Python kernels (DEALVAULT_NATIVE=0) ...")
+            py, _ = run_import(csv_path, work / "py", args.rows, args.cpus, DEALVAULT_NATIVE="0")
+            extra["python_kernels"] = {
+                "seconds": round(py.seconds, 3),
+                "rate": round(args.rows / py.seconds),
+                "peak_rss_mib": round(py.peak_rss_mib, 1),
+                "native_speed_up": round(py.seconds / imp.seconds, 2),
+            }
+        if args.postgres:
+            extra["postgres"] = postgres_import(csv_path, work / "pg", args)
     finally:
         if args.keep:
             log(f"kept {work}")
@@ -285,6 +380,9 @@ def main() -> int:
         "meets_target": all(meets.values()),
         "cores": cores_used(args.cpus),
         "pinned": args.cpus > 0,
+        "store_bytes": report["store_bytes"],
+        "store_bytes_per_customer": round(report["store_bytes"] / args.rows),
+        **extra,
         "rows_rejected": report.get("rows_rejected"),
         "rows_merged": report.get("rows_merged"),
         **git_state(),

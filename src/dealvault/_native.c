@@ -3,7 +3,9 @@
  *
  * seal_rows     AES-256-GCM envelopes of a batch of customers, each under its own key
  * open_rows     the reverse, for the rows of customer_records
- * blind_many    keyed BLAKE2b-128 blind indexes of a column (RFC 7693, personalised)
+ * blind_many    keyed BLAKE2b-128 blind indexes of a column (RFC 7693, personalised; our own
+ *               BLAKE2b below, so the key block is compressed once per column)
+ * blind_column  the same over an Arrow string column's buffers
  * leaf_hashes   SHA-256(prefix || item) of each item (RFC 9162 leaves)
  * merkle_root   the RFC 9162 root of a list of leaf hashes
  * subject_digests  hex SHA-256 of each stored subject list (zlib-inflated when compressed)
@@ -15,15 +17,18 @@
  * Every function produces the bytes the Python code of dealvault.native produces (the
  * tests compare both); the envelope format is dealvault.crypto.envelope's. Inputs are
  * checked and turned into Python objects with the GIL held; the cryptography runs with the
- * GIL released, so threads of the same process can use both cores.
+ * GIL released, so threads of the same process can use both cores. While the GIL is
+ * released another thread may change the caller's lists, so each function first takes a
+ * tuple of their items (and open_rows a reference to each envelope): the bytes it reads
+ * then stay alive until it returns.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
-#include <openssl/core_names.h>
 #include <openssl/evp.h>
-#include <openssl/params.h>
+#include <limits.h>
 #include <sqlite3.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <zlib.h>
@@ -38,7 +43,6 @@
 
 static EVP_CIPHER *aes_gcm = NULL;
 static EVP_MD *sha256_md = NULL;
-static EVP_MAC *blake2b_mac = NULL;
 
 static int
 fetch_algorithms(void)
@@ -47,29 +51,29 @@ fetch_algorithms(void)
         aes_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
     if (sha256_md == NULL)
         sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
-    if (blake2b_mac == NULL)
-        blake2b_mac = EVP_MAC_fetch(NULL, "BLAKE2BMAC", NULL);
-    if (aes_gcm == NULL || sha256_md == NULL || blake2b_mac == NULL) {
-        PyErr_SetString(PyExc_ImportError, "libcrypto lacks AES-256-GCM, SHA-256 or BLAKE2BMAC");
+    if (aes_gcm == NULL || sha256_md == NULL) {
+        PyErr_SetString(PyExc_ImportError, "libcrypto lacks AES-256-GCM or SHA-256");
         return -1;
     }
     return 0;
 }
 
-/* A list of exactly n items, or a TypeError. */
-static int
-check_list(PyObject *obj, Py_ssize_t n, const char *what)
+/* A tuple of the items of a list of exactly n items (any number if n < 0), or NULL with a
+ * TypeError or ValueError. The tuple keeps the items alive whatever happens to the list. */
+static PyObject *
+frozen_list(PyObject *obj, Py_ssize_t n, const char *what)
 {
     if (!PyList_Check(obj)) {
         PyErr_Format(PyExc_TypeError, "%s must be a list", what);
-        return -1;
+        return NULL;
     }
-    if (n >= 0 && PyList_GET_SIZE(obj) != n) {
+    PyObject *t = PyList_AsTuple(obj);
+    if (t != NULL && n >= 0 && PyTuple_GET_SIZE(t) != n) {
         PyErr_Format(PyExc_ValueError, "%s has %zd items, expected %zd", what,
-                     PyList_GET_SIZE(obj), n);
-        return -1;
+                     PyTuple_GET_SIZE(t), n);
+        Py_CLEAR(t);
     }
-    return 0;
+    return t;
 }
 
 /* Header length of an envelope, or -1 if it is not a well-formed version-1 AES-GCM one. */
@@ -82,6 +86,138 @@ envelope_head_len(const unsigned char *p, Py_ssize_t len)
     if (len < head + NONCE_LEN + TAG_LEN)
         return -1;
     return head;
+}
+
+/* ---- BLAKE2b (RFC 7693), keyed and personalised -------------------------------------
+ * Written for the blind indexes: the key block is compressed once per column, so a value of
+ * up to 128 bytes costs one compression (libcrypto's BLAKE2BMAC sets the key up per value).
+ * The tests compare it with hashlib.blake2b. */
+
+static const uint64_t b2_iv[8] = {
+    0x6a09e667f3bcc908ULL, 0xbb67ae8584caa73bULL, 0x3c6ef372fe94f82bULL, 0xa54ff53a5f1d36f1ULL,
+    0x510e527fade682d1ULL, 0x9b05688c2b3e6c1fULL, 0x1f83d9abfb41bd6bULL, 0x5be0cd19137e2179ULL,
+};
+
+static const uint8_t b2_sigma[12][16] = {
+    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
+    {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
+    {11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4},
+    {7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8},
+    {9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13},
+    {2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9},
+    {12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11},
+    {13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10},
+    {6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5},
+    {10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0},
+    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
+    {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
+};
+
+static uint64_t
+b2_load(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static uint64_t
+b2_rotr(uint64_t x, int n)
+{
+    return (x >> n) | (x << (64 - n));
+}
+
+#define B2_G(a, b, c, d, x, y)                                                                \
+    do {                                                                                      \
+        v[a] = v[a] + v[b] + (x);                                                             \
+        v[d] = b2_rotr(v[d] ^ v[a], 32);                                                      \
+        v[c] = v[c] + v[d];                                                                   \
+        v[b] = b2_rotr(v[b] ^ v[c], 24);                                                      \
+        v[a] = v[a] + v[b] + (y);                                                             \
+        v[d] = b2_rotr(v[d] ^ v[a], 16);                                                      \
+        v[c] = v[c] + v[d];                                                                   \
+        v[b] = b2_rotr(v[b] ^ v[c], 63);                                                      \
+    } while (0)
+
+/* RFC 7693 section 3.2: compress one 128-byte block; t = bytes so far, last = final block */
+static void
+b2_compress(uint64_t h[8], const unsigned char block[128], uint64_t t, int last)
+{
+    uint64_t v[16], m[16];
+    for (int i = 0; i < 16; i++)
+        m[i] = b2_load(block + 8 * i);
+    for (int i = 0; i < 8; i++) {
+        v[i] = h[i];
+        v[i + 8] = b2_iv[i];
+    }
+    v[12] ^= t; /* messages stay far below 2**64 bytes: the high word of t is 0 */
+    if (last)
+        v[14] = ~v[14];
+    for (int r = 0; r < 12; r++) {
+        const uint8_t *s = b2_sigma[r];
+        B2_G(0, 4, 8, 12, m[s[0]], m[s[1]]);
+        B2_G(1, 5, 9, 13, m[s[2]], m[s[3]]);
+        B2_G(2, 6, 10, 14, m[s[4]], m[s[5]]);
+        B2_G(3, 7, 11, 15, m[s[6]], m[s[7]]);
+        B2_G(0, 5, 10, 15, m[s[8]], m[s[9]]);
+        B2_G(1, 6, 11, 12, m[s[10]], m[s[11]]);
+        B2_G(2, 7, 8, 13, m[s[12]], m[s[13]]);
+        B2_G(3, 4, 9, 14, m[s[14]], m[s[15]]);
+    }
+    for (int i = 0; i < 8; i++)
+        h[i] ^= v[i] ^ v[i + 8];
+}
+
+typedef struct {
+    uint64_t start[8];   /* parameter block applied, nothing compressed */
+    uint64_t keyed[8];   /* after the (non-final) key block */
+    unsigned char key_block[128];
+    size_t out_len;
+} B2Keyed;
+
+/* key of 1..64 bytes, personalisation of up to 16 (zero-padded), digest of out_len bytes */
+static void
+b2_setup(B2Keyed *k, const unsigned char *key, size_t key_len, const unsigned char *person,
+         size_t person_len, size_t out_len)
+{
+    unsigned char pers[16] = {0};
+    memcpy(pers, person, person_len);
+    for (int i = 0; i < 8; i++)
+        k->start[i] = b2_iv[i];
+    k->start[0] ^= 0x01010000ULL ^ ((uint64_t)key_len << 8) ^ (uint64_t)out_len;
+    k->start[6] ^= b2_load(pers);
+    k->start[7] ^= b2_load(pers + 8);
+    memset(k->key_block, 0, sizeof k->key_block);
+    memcpy(k->key_block, key, key_len);
+    memcpy(k->keyed, k->start, sizeof k->keyed);
+    b2_compress(k->keyed, k->key_block, 128, 0);
+    k->out_len = out_len;
+}
+
+static void
+b2_digest(const B2Keyed *k, const unsigned char *data, size_t len, unsigned char *out)
+{
+    uint64_t h[8];
+    unsigned char block[128];
+    if (len == 0) { /* the key block is the last block */
+        memcpy(h, k->start, sizeof h);
+        b2_compress(h, k->key_block, 128, 1);
+    } else {
+        memcpy(h, k->keyed, sizeof h);
+        uint64_t t = 128;
+        while (len > 128) {
+            t += 128;
+            b2_compress(h, data, t, 0);
+            data += 128;
+            len -= 128;
+        }
+        memset(block, 0, sizeof block);
+        memcpy(block, data, len);
+        b2_compress(h, block, t + len, 1);
+    }
+    for (size_t i = 0; i < k->out_len; i++)
+        out[i] = (unsigned char)(h[i / 8] >> (8 * (i % 8)));
 }
 
 /* ---- seal_rows ---------------------------------------------------------------------- */
@@ -103,7 +239,7 @@ seal_rows(PyObject *self, PyObject *args)
 {
     Py_buffer keys, head, prefix, nonces;
     long long start;
-    PyObject *posts, *columns, *result = NULL;
+    PyObject *posts, *columns, *cols = NULL, *result = NULL;
     SealItem *items = NULL;
     unsigned char *aad = NULL;
     EVP_CIPHER_CTX *ctx = NULL;
@@ -114,10 +250,22 @@ seal_rows(PyObject *self, PyObject *args)
         return NULL;
     Py_ssize_t ncat = PyTuple_GET_SIZE(posts);
     Py_ssize_t n = keys.len / KEY_LEN;
+    cols = PyTuple_New(ncat);
+    if (cols == NULL)
+        goto done;
     if (keys.len % KEY_LEN || PyList_GET_SIZE(columns) != ncat ||
         nonces.len < (Py_ssize_t)NONCE_LEN * n * ncat) {
         PyErr_SetString(PyExc_ValueError, "seal_rows: keys, columns and nonces do not agree");
         goto done;
+    }
+    if (n > 0 && start > LLONG_MAX - (n - 1)) { /* record ids are 64-bit, like the store's */
+        PyErr_SetString(PyExc_OverflowError, "seal_rows: record ids beyond 64 bits");
+        goto done;
+    }
+    for (Py_ssize_t j = 0; j < ncat; j++) {
+        PyObject *col = PyList_GET_ITEM(columns, j);
+        Py_INCREF(col); /* allocating may run other code, which may shrink `columns` */
+        PyTuple_SET_ITEM(cols, j, col);
     }
     Py_ssize_t max_post = 0;
     for (Py_ssize_t j = 0; j < ncat; j++) {
@@ -128,8 +276,10 @@ seal_rows(PyObject *self, PyObject *args)
         }
         if (PyBytes_GET_SIZE(p) > max_post)
             max_post = PyBytes_GET_SIZE(p);
-        if (check_list(PyList_GET_ITEM(columns, j), n, "seal_rows: a column") < 0)
+        PyObject *col = frozen_list(PyTuple_GET_ITEM(cols, j), n, "seal_rows: a column");
+        if (col == NULL)
             goto done;
+        Py_SETREF(PyTuple_GET_ITEM(cols, j), col);
     }
     items = PyMem_Calloc((size_t)(n * ncat) + 1, sizeof(SealItem));
     aad = PyMem_Malloc((size_t)(head.len + prefix.len + max_post + 24));
@@ -139,13 +289,13 @@ seal_rows(PyObject *self, PyObject *args)
         goto fail;
     }
     for (Py_ssize_t j = 0; j < ncat; j++) {
-        PyObject *col = PyList_GET_ITEM(columns, j);
+        PyObject *col = PyTuple_GET_ITEM(cols, j);
         PyObject *out = PyList_New(n);
         if (out == NULL)
             goto fail;
         PyList_SET_ITEM(result, j, out);
         for (Py_ssize_t i = 0; i < n; i++) {
-            PyObject *v = PyList_GET_ITEM(col, i);
+            PyObject *v = PyTuple_GET_ITEM(col, i);
             SealItem *it = &items[i * ncat + j];
             if (v == Py_None) {
                 Py_INCREF(Py_None);
@@ -219,6 +369,7 @@ fail:
     Py_CLEAR(result);
 done:
     EVP_CIPHER_CTX_free(ctx);
+    Py_XDECREF(cols);
     PyMem_Free(items);
     PyMem_Free(aad);
     PyBuffer_Release(&keys);
@@ -232,6 +383,7 @@ done:
 
 typedef struct {
     const unsigned char *env;
+    PyObject *blob; /* the envelope, held until the end when the row is not a tuple */
     Py_ssize_t head_len;
     Py_ssize_t pt_len;
     unsigned char *out; /* NULL: no envelope */
@@ -253,6 +405,7 @@ open_rows(PyObject *self, PyObject *args)
 {
     PyObject *rows, *keys, *suffixes, *result = NULL;
     PyObject *ids = NULL, *subjects = NULL, *payloads = NULL, *failures = NULL;
+    PyObject *rows_t = NULL, *keys_t = NULL;
     Py_buffer prefix;
     OpenItem *items = NULL;
     unsigned char *aad = NULL;
@@ -263,9 +416,14 @@ open_rows(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "O!O!y*O!", &PyList_Type, &rows, &PyList_Type, &keys, &prefix,
                           &PyTuple_Type, &suffixes))
         return NULL;
-    Py_ssize_t n = PyList_GET_SIZE(rows), ncat = PyTuple_GET_SIZE(suffixes);
+    Py_ssize_t n = 0, ncat = PyTuple_GET_SIZE(suffixes);
     Py_ssize_t max_suffix = 0;
-    if (check_list(keys, n, "open_rows: keys") < 0)
+    rows_t = frozen_list(rows, -1, "open_rows: rows");
+    if (rows_t == NULL)
+        goto done;
+    n = PyTuple_GET_SIZE(rows_t);
+    keys_t = frozen_list(keys, n, "open_rows: keys");
+    if (keys_t == NULL)
         goto done;
     for (Py_ssize_t j = 0; j < ncat; j++) {
         PyObject *s = PyTuple_GET_ITEM(suffixes, j);
@@ -295,7 +453,7 @@ open_rows(PyObject *self, PyObject *args)
     }
     /* pass 1, GIL held: check the rows, allocate the outputs */
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *row = PyList_GET_ITEM(rows, i), *key = PyList_GET_ITEM(keys, i);
+        PyObject *row = PyTuple_GET_ITEM(rows_t, i), *key = PyTuple_GET_ITEM(keys_t, i);
         if (key == Py_None) {
             skipped++;
             continue;
@@ -333,6 +491,12 @@ open_rows(PyObject *self, PyObject *args)
                     PyErr_SetString(PyExc_TypeError, "open_rows: an envelope is not bytes");
                     goto done;
                 }
+                /* `rows_t` holds a tuple row, and so its cells; a row of another type may
+                 * change or give out cells it does not keep: the kernel holds those */
+                if (!PyTuple_CheckExact(row)) {
+                    Py_INCREF(blob);
+                    it->blob = blob;
+                }
                 it->env = (const unsigned char *)PyBytes_AS_STRING(blob);
                 it->head_len = envelope_head_len(it->env, PyBytes_GET_SIZE(blob));
                 if (it->head_len < 0) {
@@ -364,7 +528,8 @@ open_rows(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_RuntimeError, "open_rows: cannot set up AES-256-GCM");
         goto done;
     }
-    /* pass 2, GIL released: decrypt. The row objects stay alive: `rows` holds them. */
+    /* pass 2, GIL released: decrypt. `rows_t` or `items` holds the envelopes, `keys_t` the
+     * keys. */
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t r = 0; r < kept && !crypto_error; r++) {
         int keyed = 0;
@@ -406,7 +571,7 @@ open_rows(PyObject *self, PyObject *args)
     }
     /* pass 3: name the envelopes that failed; never hand out their (unauthenticated) bytes */
     for (Py_ssize_t r = 0, i = 0; r < kept; i++) {
-        if (PyList_GET_ITEM(keys, i) == Py_None)
+        if (PyTuple_GET_ITEM(keys_t, i) == Py_None)
             continue;
         for (Py_ssize_t j = 0; j < ncat; j++) {
             if (!items[r * ncat + j].bad)
@@ -431,6 +596,11 @@ done:
     Py_XDECREF(subjects);
     Py_XDECREF(payloads);
     Py_XDECREF(failures);
+    if (items != NULL)
+        for (Py_ssize_t k = 0; k < n * ncat; k++)
+            Py_XDECREF(items[k].blob);
+    Py_XDECREF(rows_t);
+    Py_XDECREF(keys_t);
     PyMem_Free(items);
     PyMem_Free(aad);
     PyBuffer_Release(&prefix);
@@ -449,20 +619,22 @@ static PyObject *
 blind_many(PyObject *self, PyObject *args)
 {
     Py_buffer key, person;
-    PyObject *values, *result = NULL;
+    PyObject *values, *vals = NULL, *result = NULL;
     const char **ptrs = NULL;
     Py_ssize_t *lens = NULL;
     unsigned char **outs = NULL;
-    EVP_MAC_CTX *mac = NULL;
-    int failed = 0;
+    B2Keyed b2;
 
     if (!PyArg_ParseTuple(args, "y*y*O!", &key, &person, &PyList_Type, &values))
         return NULL;
-    Py_ssize_t n = PyList_GET_SIZE(values);
     if (person.len > 16 || key.len < 1 || key.len > 64) {
         PyErr_SetString(PyExc_ValueError, "blind_many: key of 1-64 bytes, person of <= 16");
         goto done;
     }
+    vals = frozen_list(values, -1, "blind_many: values");
+    if (vals == NULL)
+        goto done;
+    Py_ssize_t n = PyTuple_GET_SIZE(vals);
     ptrs = PyMem_Calloc((size_t)n + 1, sizeof(char *));
     lens = PyMem_Calloc((size_t)n + 1, sizeof(Py_ssize_t));
     outs = PyMem_Calloc((size_t)n + 1, sizeof(unsigned char *));
@@ -472,7 +644,7 @@ blind_many(PyObject *self, PyObject *args)
         goto fail;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *v = PyList_GET_ITEM(values, i);
+        PyObject *v = PyTuple_GET_ITEM(vals, i);
         if (v == Py_None) {
             Py_INCREF(Py_None);
             PyList_SET_ITEM(result, i, Py_None);
@@ -491,44 +663,79 @@ blind_many(PyObject *self, PyObject *args)
         outs[i] = (unsigned char *)PyBytes_AS_STRING(out);
         PyList_SET_ITEM(result, i, out);
     }
-    mac = EVP_MAC_CTX_new(blake2b_mac);
-    size_t size = BLIND_LEN;
-    OSSL_PARAM params[3];
-    params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_CUSTOM, person.buf,
-                                                  (size_t)person.len);
-    params[1] = OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE, &size);
-    params[2] = OSSL_PARAM_construct_end();
-    if (mac == NULL || !EVP_MAC_CTX_set_params(mac, params)) {
-        PyErr_SetString(PyExc_RuntimeError, "blind_many: cannot set up BLAKE2BMAC");
-        goto fail;
-    }
+    b2_setup(&b2, key.buf, (size_t)key.len, person.buf, (size_t)person.len, BLIND_LEN);
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (outs[i] == NULL)
-            continue;
-        size_t outl = 0;
-        if (!EVP_MAC_init(mac, key.buf, (size_t)key.len, NULL) ||
-            !EVP_MAC_update(mac, (const unsigned char *)ptrs[i], (size_t)lens[i]) ||
-            !EVP_MAC_final(mac, outs[i], &outl, BLIND_LEN) || outl != BLIND_LEN) {
-            failed = 1;
-            break;
-        }
-    }
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (outs[i] != NULL)
+            b2_digest(&b2, (const unsigned char *)ptrs[i], (size_t)lens[i], outs[i]);
     Py_END_ALLOW_THREADS
-    if (failed) {
-        PyErr_SetString(PyExc_RuntimeError, "blind_many: BLAKE2BMAC failed");
-        goto fail;
-    }
     goto done;
 fail:
     Py_CLEAR(result);
 done:
-    EVP_MAC_CTX_free(mac);
+    Py_XDECREF(vals);
     PyMem_Free(ptrs);
     PyMem_Free(lens);
     PyMem_Free(outs);
     PyBuffer_Release(&key);
     PyBuffer_Release(&person);
+    return result;
+}
+
+PyDoc_STRVAR(blind_column_doc,
+"blind_column(key, person, offsets, data, n, start, wide) -> bytes\n\n"
+"blind_many over an Arrow string column without Python objects: value i is\n"
+"data[offsets[start + i]:offsets[start + i + 1]] (offsets int64 when wide, else int32).\n"
+"Returns the n 16-byte digests back to back; null slots hash their (empty) bytes and\n"
+"the caller masks them.");
+
+static PyObject *
+blind_column(PyObject *self, PyObject *args)
+{
+    Py_buffer key, person, offsets, data;
+    Py_ssize_t n, start;
+    int wide;
+    PyObject *result = NULL;
+    B2Keyed b2;
+
+    if (!PyArg_ParseTuple(args, "y*y*y*y*nnp", &key, &person, &offsets, &data, &n, &start,
+                          &wide))
+        return NULL;
+    Py_ssize_t width = wide ? 8 : 4, avail = offsets.len / width; /* offsets given */
+    /* start + n + 1 <= avail, written so that a huge start or n cannot overflow */
+    if (person.len > 16 || key.len < 1 || key.len > 64 || n < 0 || start < 0 ||
+        start >= avail || n > avail - start - 1) {
+        PyErr_SetString(PyExc_ValueError, "blind_column: bad key, person or offsets");
+        goto done;
+    }
+    const int64_t *o64 = offsets.buf;
+    const int32_t *o32 = offsets.buf;
+    /* every span must lie inside the data buffer and be ordered */
+    for (Py_ssize_t i = start; i < start + n; i++) {
+        long long a = wide ? o64[i] : o32[i], b = wide ? o64[i + 1] : o32[i + 1];
+        if (a < 0 || b < a || b > data.len) {
+            PyErr_SetString(PyExc_ValueError, "blind_column: offsets outside the data");
+            goto done;
+        }
+    }
+    result = PyBytes_FromStringAndSize(NULL, n * BLIND_LEN);
+    if (result == NULL)
+        goto done;
+    unsigned char *out = (unsigned char *)PyBytes_AS_STRING(result);
+    const unsigned char *bytes = data.buf;
+    b2_setup(&b2, key.buf, (size_t)key.len, person.buf, (size_t)person.len, BLIND_LEN);
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t k = start + i;
+        long long a = wide ? o64[k] : o32[k], b = wide ? o64[k + 1] : o32[k + 1];
+        b2_digest(&b2, bytes + a, (size_t)(b - a), out + BLIND_LEN * i);
+    }
+    Py_END_ALLOW_THREADS
+done:
+    PyBuffer_Release(&key);
+    PyBuffer_Release(&person);
+    PyBuffer_Release(&offsets);
+    PyBuffer_Release(&data);
     return result;
 }
 
@@ -550,7 +757,7 @@ PyDoc_STRVAR(leaf_hashes_doc,
 static PyObject *
 leaf_hashes(PyObject *self, PyObject *args)
 {
-    PyObject *items, *result = NULL;
+    PyObject *items, *frozen = NULL, *result = NULL;
     Py_buffer prefix = {0};
     const char **ptrs = NULL;
     Py_ssize_t *lens = NULL;
@@ -561,9 +768,13 @@ leaf_hashes(PyObject *self, PyObject *args)
 
     if (!PyArg_ParseTuple(args, "O!|y*", &PyList_Type, &items, &prefix))
         return NULL;
-    const void *pre = prefix.buf != NULL ? prefix.buf : &zero;
-    size_t pre_len = prefix.buf != NULL ? (size_t)prefix.len : 1;
-    Py_ssize_t n = PyList_GET_SIZE(items);
+    int given = prefix.obj != NULL; /* an empty prefix may come with a NULL buffer */
+    const void *pre = given ? prefix.buf : &zero;
+    size_t pre_len = given ? (size_t)prefix.len : 1;
+    frozen = frozen_list(items, -1, "leaf_hashes: items");
+    if (frozen == NULL)
+        goto done;
+    Py_ssize_t n = PyTuple_GET_SIZE(frozen);
     ptrs = PyMem_Calloc((size_t)n + 1, sizeof(char *));
     lens = PyMem_Calloc((size_t)n + 1, sizeof(Py_ssize_t));
     outs = PyMem_Calloc((size_t)n + 1, sizeof(unsigned char *));
@@ -574,7 +785,7 @@ leaf_hashes(PyObject *self, PyObject *args)
         goto fail;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *v = PyList_GET_ITEM(items, i);
+        PyObject *v = PyTuple_GET_ITEM(frozen, i);
         if (!PyBytes_Check(v)) {
             PyErr_SetString(PyExc_TypeError, "leaf_hashes: items must be bytes");
             goto fail;
@@ -600,10 +811,11 @@ fail:
     Py_CLEAR(result);
 done:
     EVP_MD_CTX_free(md);
+    Py_XDECREF(frozen);
     PyMem_Free(ptrs);
     PyMem_Free(lens);
     PyMem_Free(outs);
-    if (prefix.buf != NULL)
+    if (given)
         PyBuffer_Release(&prefix);
     return result;
 }
@@ -716,7 +928,7 @@ digest_inflated(EVP_MD_CTX *md, const unsigned char *p, Py_ssize_t len, unsigned
 static PyObject *
 subject_digests(PyObject *self, PyObject *args)
 {
-    PyObject *packs, *result = NULL;
+    PyObject *packs, *frozen = NULL, *result = NULL;
     const unsigned char **ptrs = NULL;
     Py_ssize_t *lens = NULL;
     unsigned char **outs = NULL, *buf = NULL;
@@ -726,7 +938,10 @@ subject_digests(PyObject *self, PyObject *args)
 
     if (!PyArg_ParseTuple(args, "O!", &PyList_Type, &packs))
         return NULL;
-    Py_ssize_t n = PyList_GET_SIZE(packs);
+    frozen = frozen_list(packs, -1, "subject_digests: packs");
+    if (frozen == NULL)
+        return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(frozen);
     size_t buf_len = 1 << 16;
     ptrs = PyMem_Calloc((size_t)n + 1, sizeof(char *));
     lens = PyMem_Calloc((size_t)n + 1, sizeof(Py_ssize_t));
@@ -739,7 +954,7 @@ subject_digests(PyObject *self, PyObject *args)
         goto fail;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *v = PyList_GET_ITEM(packs, i);
+        PyObject *v = PyTuple_GET_ITEM(frozen, i);
         if (v == Py_None || (PyBytes_Check(v) && PyBytes_GET_SIZE(v) == 0)) {
             /* `p and …` in Python: an empty pack stays as it is */
             Py_INCREF(v);
@@ -785,6 +1000,7 @@ fail:
     Py_CLEAR(result);
 done:
     EVP_MD_CTX_free(md);
+    Py_DECREF(frozen);
     PyMem_Free(ptrs);
     PyMem_Free(lens);
     PyMem_Free(outs);
@@ -1329,6 +1545,7 @@ static PyMethodDef methods[] = {
     {"seal_rows", seal_rows, METH_VARARGS, seal_rows_doc},
     {"open_rows", open_rows, METH_VARARGS, open_rows_doc},
     {"blind_many", blind_many, METH_VARARGS, blind_many_doc},
+    {"blind_column", blind_column, METH_VARARGS, blind_column_doc},
     {"leaf_hashes", leaf_hashes, METH_VARARGS, leaf_hashes_doc},
     {"merkle_root", merkle_root, METH_VARARGS, merkle_root_doc},
     {"subject_digests", subject_digests, METH_VARARGS, subject_digests_doc},

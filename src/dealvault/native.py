@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from hashlib import blake2b, sha256
 from typing import Any
 
+import polars as pl
+import pyarrow as pa
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -144,6 +146,28 @@ def blind_many(key: bytes, person: bytes, values: list[str | None]) -> list[byte
         out: list[bytes | None] = _C.blind_many(key, person, values)
         return out
     return blind_many_py(key, person, values)
+
+
+def blind_series(key: bytes, person: bytes, values: pl.Series) -> pl.Series:
+    """:func:`blind_many` of a Polars string column, as a binary column (nulls kept). The C
+    kernel reads the column's Arrow buffers; no Python object is made per value."""
+    if _C is None or values.len() == 0:
+        return pl.Series(values.name, blind_many_py(key, person, values.to_list()), pl.Binary)
+    arr = values.cast(pl.String).to_arrow(compat_level=pl.CompatLevel.oldest())
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    _validity, offsets, data = arr.buffers()
+    wide = pa.types.is_large_string(arr.type)
+    digests = _C.blind_column(
+        key, person, offsets, data if data is not None else b"", len(arr), arr.offset, wide
+    )
+    fixed = pa.Array.from_buffers(pa.binary(16), len(arr), [None, pa.py_buffer(digests)])
+    series = pl.from_arrow(fixed)
+    assert isinstance(series, pl.Series)
+    series = series.cast(pl.Binary).alias(values.name)
+    if values.null_count():  # the kernel hashed the (empty) null slots: mask them
+        series = series.set(values.is_null(), None)
+    return series
 
 
 def leaf_hashes_py(items: list[bytes], prefix: bytes = b"\x00") -> list[bytes]:

@@ -25,7 +25,11 @@ def bulk_insert(
     cols = ", ".join(columns)
     if conn.dialect.name == "postgresql" and len(rows) >= COPY_FROM and not _pipelined(conn):
         raw = conn.connection.driver_connection
-        with raw.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:  # type: ignore[union-attr]
+        types = _binary_types(conn, table, columns)
+        how = " (FORMAT BINARY)" if types else ""
+        with raw.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN{how}") as copy:  # type: ignore[union-attr]
+            if types:
+                copy.set_types(types)
             for row in rows:
                 copy.write_row(row)
         return len(rows)
@@ -39,6 +43,35 @@ def bulk_insert(
     finally:
         cur.close()
     return len(rows)
+
+
+#: column types whose Python values (int, str, bytes, bool, None) psycopg writes in COPY's
+#: binary format as they come; a table with any other column type is copied as text
+_BINARY_SAFE = frozenset({"smallint", "integer", "bigint", "bytea", "text", "boolean"})
+
+
+def _binary_types(conn: Any, table: str, columns: Sequence[str]) -> list[str] | None:
+    """The PostgreSQL types of ``columns`` for a binary COPY (bytea travels as it is, not
+    as hex text), or None when one is not in :data:`_BINARY_SAFE`. Read from the catalog
+    once per connection and table."""
+    cache: dict[tuple[str, tuple[str, ...]], list[str] | None] = conn.connection.info.setdefault(
+        "dealvault_copy_types", {}
+    )
+    key = (table, tuple(columns))
+    if key not in cache:
+        raw = conn.connection.driver_connection
+        with raw.cursor() as cur:
+            cur.execute(
+                "SELECT attname, format_type(atttypid, NULL) FROM pg_attribute "
+                "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+                (table,),
+            )
+            found = {name: kind for name, kind in cur.fetchall()}
+        kinds = [
+            "text" if found.get(c) == "character varying" else found.get(c, "?") for c in columns
+        ]
+        cache[key] = kinds if all(k in _BINARY_SAFE for k in kinds) else None
+    return cache[key]
 
 
 def _pipelined(conn: Any) -> bool:

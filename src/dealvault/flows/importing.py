@@ -413,6 +413,7 @@ def _import_open(
         run.rows_rejected += bad.get_column("row").n_unique() if bad.height else 0
         if progress is not None:
             progress(run.rows_read, expected)
+    writer.finish()
     vault.record_second_phone(s, table=table, mapping=mapping.columns, stats=colstats)
     vault.update_column_stats(s, table=table, stats=colstats)
     reject_path = rejects.finish()

@@ -8,10 +8,16 @@ import polars as pl
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from dealvault.crypto.blind import blind_many
+from dealvault import native
 from dealvault.vault.models import BLIND_FIELDS, BlindIndex, CustomerRecord
 
 BLIND_COLUMNS = ("dataset_id", "field", "value", "record_id")
+BLIND_SCHEMA = {
+    "dataset_id": pl.Int64,
+    "field": pl.Int64,
+    "value": pl.Binary,
+    "record_id": pl.Int64,
+}
 #: Frame column -> the blind-indexed field its values are indexed as. A customer's second
 #: phone number is indexed as a phone, so a look-up by phone finds it too.
 INDEXED: dict[str, str] = {
@@ -24,21 +30,19 @@ INDEXED: dict[str, str] = {
 
 def blind_columns(frame: pl.DataFrame, index_key: bytes) -> pl.DataFrame:
     """Add ``__bi_<column>`` binary columns for the blind-indexed columns present."""
-    cols = []
-    for name, field in INDEXED.items():
-        if name in frame.columns:
-            values = blind_many(index_key, field, frame.get_column(name).cast(pl.String).to_list())
-            cols.append(pl.Series(f"__bi_{name}", values, dtype=pl.Binary))
+    cols = [
+        native.blind_series(
+            index_key, field.encode()[:16], frame.get_column(name).cast(pl.String)
+        ).alias(f"__bi_{name}")
+        for name, field in INDEXED.items()
+        if name in frame.columns
+    ]
     return frame.with_columns(cols) if cols else frame
 
 
-def blind_rows(
-    *, dataset_id: int, frame: pl.DataFrame, record_ids: Sequence[int]
-) -> list[tuple[int, int, bytes, int]]:
-    """Rows for ``blind_indexes`` from the ``__bi_*`` columns (row i is ``record_ids[i]``).
-
-    Sorted, so that inserting them is one ordered pass over the table's B-tree.
-    """
+def blind_frame(*, dataset_id: int, frame: pl.DataFrame, record_ids: Sequence[int]) -> pl.DataFrame:
+    """Rows for ``blind_indexes`` from the ``__bi_*`` columns (row i is ``record_ids[i]``), as
+    a frame ``dataset_id, field, value, record_id`` (unsorted, nulls dropped)."""
     rid = pl.Series("record_id", record_ids, dtype=pl.Int64)
     parts = [
         frame.select(
@@ -51,10 +55,8 @@ def blind_rows(
         if f"__bi_{name}" in frame.columns
     ]
     if not parts:
-        return []
-    # unique: a merged row may carry the same number as its first and second phone
-    rows = pl.concat(parts).drop_nulls("value").unique().sort("field", "value", "record_id")
-    return rows.rows()
+        return pl.DataFrame(schema=BLIND_SCHEMA)
+    return pl.concat(parts).drop_nulls("value")
 
 
 def owners(

@@ -19,6 +19,7 @@ from dealvault.db.bulk import bulk_insert
 from dealvault.db.stores import UnitOfWork
 from dealvault.ingest.fields import Category
 from dealvault.vault import blinds
+from dealvault.vault.blind_buffer import BlindBuffer
 from dealvault.vault.flags import COLUMN as FLAGS
 from dealvault.vault.models import BLIND_FIELDS, ChildRecord, CustomerRecord, Dataset
 from dealvault.vault.payloads import category_columns, payload_columns
@@ -100,6 +101,7 @@ class CustomerWriter:
         self.payload_header = env.Header(env.ALG_AES_256_GCM, "ck", self.version)
         self.next_record_id = next_id(uow.records, CustomerRecord)
         self.seen = SeenFilter()
+        self.held = BlindBuffer(uow.records)
         for chunk in blinds.stored_values(uow.records, dataset_id=dataset.id, fields=MATCH_FIELDS):
             self.seen.add(chunk)
 
@@ -114,6 +116,10 @@ class CustomerWriter:
             stats.subjects.extend(self._insert_new(frame))
             stats.inserted = frame.height
         return stats
+
+    def finish(self) -> None:
+        """Write the blind rows still held; call once after the last batch."""
+        self.held.flush()
 
     # -- merging into customers already stored -------------------------------------------
     def _merge_existing(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, int, list[str]]:
@@ -148,12 +154,19 @@ class CustomerWriter:
             if cand.height == 0:
                 continue
             values = cand.get_column(col).to_list()
-            hits = blinds.owners(
-                self.uow.records, dataset_id=self.dataset.id, field=name, values=values
-            )
+            hits = {
+                v: owner[:2]
+                for v, owner in blinds.owners(
+                    self.uow.records, dataset_id=self.dataset.id, field=name, values=values
+                ).items()
+            }
+            # customers of this import whose rows are still held; the lowest id wins
+            for v, rid in self.held.owners(field=BLIND_FIELDS[name], values=values).items():
+                if v not in hits or rid < hits[v][0]:
+                    hits[v] = (rid, self.version)
             for row, value in zip(cand.get_column("__row").to_list(), values, strict=True):
                 if value in hits:
-                    found[row] = hits[value][:2]
+                    found[row] = hits[value]
         return found
 
     def _fill_missing(self, matched: pl.DataFrame, owners: Sequence[tuple[int, int]]) -> list[str]:
@@ -199,7 +212,8 @@ class CustomerWriter:
                 if value_b is not None:
                     new_blinds.append((ds.id, BLIND_FIELDS[indexed_as], value_b, rid))
         s.flush()
-        blinds.insert_missing(s, rows=new_blinds)
+        self.held.add_rows([r for r in new_blinds if self.held.holds(r[3])])
+        blinds.insert_missing(s, rows=[r for r in new_blinds if not self.held.holds(r[3])])
         self.seen.add(v for _, code, v, _ in new_blinds if code != BLIND_FIELDS["customer_key"])
         return sorted({records[rid].subject_id for rid, _ in owners})
 
@@ -257,15 +271,12 @@ class CustomerWriter:
         )
         s = self.uow.records
         bulk_insert(s, table="customer_records", columns=RECORD_COLUMNS, rows=record_rows)
-        bulk_insert(
-            s,
-            table="blind_indexes",
-            columns=blinds.BLIND_COLUMNS,
-            rows=blinds.blind_rows(dataset_id=ds, frame=frame, record_ids=ids),
+        self.held.add(
+            blinds.blind_frame(dataset_id=ds, frame=frame, record_ids=ids), first_record_id=start
         )
         for name in (*MATCH_FIELDS, "phone_2"):  # a second phone is stored as a phone too
             if f"__bi_{name}" in frame.columns:
-                self.seen.add(frame.get_column(f"__bi_{name}").to_list())
+                self.seen.add(frame.get_column(f"__bi_{name}"))
         return subjects
 
 
@@ -292,6 +303,9 @@ class ChildWriter:
             uow.keys, dataset_id=dataset.id, purpose=INDEX, version=1
         )
         self.next_child_id = next_id(uow.records, ChildRecord)
+
+    def finish(self) -> None:
+        """Nothing is held back for child rows."""
 
     def write(self, frame: pl.DataFrame) -> WriteStats:
         stats = WriteStats()
