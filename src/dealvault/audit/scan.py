@@ -28,13 +28,12 @@ def native_scan(session: Session) -> Iterator[FastLeaves | None]:
     """On SQLite, chunks checked inside SQLite by the aggregate ``dv_audit_leaves`` (see
     ``native.audit_chunk``): no Python object is made per event. The database file is
     memory-mapped meanwhile (the connection's own setting comes back after). None on
-    PostgreSQL. A connection opened before the aggregate was registered has none: then every
-    chunk is None, and the verifier reads rows."""
-    if session.connection().dialect.name != "sqlite":
+    PostgreSQL and other drivers. A connection opened before the aggregate was registered
+    has none: then every chunk is None, and the verifier reads rows."""
+    raw = session.connection().connection.dbapi_connection
+    if not isinstance(raw, sqlite3.Connection):  # PostgreSQL (or another SQLite driver)
         yield None
         return
-    raw = session.connection().connection.dbapi_connection
-    assert isinstance(raw, sqlite3.Connection)
     missing = False
 
     def leaves(start: int, limit: int) -> bytes | None:
