@@ -2,7 +2,8 @@
 
 - classify/_crf.c, the free-text model's tagger;
 - _native.c, the batch kernels of the hot paths (AES-256-GCM envelopes, blind indexes, audit
-  hashing) against OpenSSL's libcrypto and zlib (Debian: libssl-dev, zlib1g-dev).
+  hashing, the audit verifier's checks) against OpenSSL's libcrypto, zlib and SQLite (Debian:
+  libssl-dev, zlib1g-dev, libsqlite3-dev).
 
 Both are optional: without a C compiler or the headers the install goes on and the Python
 paths (classify/ner.py's numpy path, dealvault/native.py) give the same bytes, only slower.
@@ -27,7 +28,7 @@ setup(
         Extension(
             "dealvault._native",
             sources=["src/dealvault/_native.c"],
-            libraries=["crypto", "z"],
+            libraries=["crypto", "z", "sqlite3"],
             extra_compile_args=["-O2"],
             optional=True,
         ),

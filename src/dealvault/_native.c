@@ -1,4 +1,5 @@
-/* Batch kernels of the hot paths, against OpenSSL's libcrypto and zlib: one call per batch.
+/* Batch kernels of the hot paths, against OpenSSL's libcrypto, zlib and SQLite: one call per
+ * batch.
  *
  * seal_rows     AES-256-GCM envelopes of a batch of customers, each under its own key
  * open_rows     the reverse, for the rows of customer_records
@@ -8,6 +9,10 @@
  * leaf_hashes   SHA-256(prefix || item) of each item (RFC 9162 leaves)
  * merkle_root   the RFC 9162 root of a list of leaf hashes
  * subject_digests  hex SHA-256 of each stored subject list (zlib-inflated when compressed)
+ * body_tails    the seq and subject digest at the end of each audit event body
+ * audit_chunk   every per-event check of audit verification on a chunk of rows, with their
+ *               leaf hashes; also a SQLite aggregate (sqlite_register), so rows read by
+ *               SQLite are checked where they lie, without a Python object per row
  *
  * Every function produces the bytes the Python code of dealvault.native produces (the
  * tests compare both); the envelope format is dealvault.crypto.envelope's. Inputs are
@@ -22,6 +27,7 @@
 
 #include <openssl/evp.h>
 #include <limits.h>
+#include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -816,15 +822,25 @@ done:
 
 PyDoc_STRVAR(merkle_root_doc,
 "merkle_root(leaves) -> bytes\n\n"
-"The RFC 9162 Merkle tree hash of a non-empty list of 32-byte leaf hashes.");
+"The RFC 9162 Merkle tree hash of a non-empty list of 32-byte leaf hashes, or of bytes\n"
+"holding them one after another.");
 
 static PyObject *
 merkle_root(PyObject *self, PyObject *args)
 {
     PyObject *leaves;
-    if (!PyArg_ParseTuple(args, "O!", &PyList_Type, &leaves))
+    if (!PyArg_ParseTuple(args, "O", &leaves))
         return NULL;
-    Py_ssize_t n = PyList_GET_SIZE(leaves);
+    int packed = PyBytes_Check(leaves);
+    if (!packed && !PyList_Check(leaves)) {
+        PyErr_SetString(PyExc_TypeError, "merkle_root: leaves must be a list or bytes");
+        return NULL;
+    }
+    if (packed && PyBytes_GET_SIZE(leaves) % 32 != 0) {
+        PyErr_SetString(PyExc_ValueError, "merkle_root: leaves must be 32 bytes each");
+        return NULL;
+    }
+    Py_ssize_t n = packed ? PyBytes_GET_SIZE(leaves) / 32 : PyList_GET_SIZE(leaves);
     if (n == 0) {
         PyErr_SetString(PyExc_ValueError, "merkle_root: no leaves");
         return NULL;
@@ -836,7 +852,9 @@ merkle_root(PyObject *self, PyObject *args)
         EVP_MD_CTX_free(md);
         return PyErr_NoMemory();
     }
-    for (Py_ssize_t i = 0; i < n; i++) {
+    if (packed)
+        memcpy(level, PyBytes_AS_STRING(leaves), (size_t)n * 32);
+    for (Py_ssize_t i = 0; !packed && i < n; i++) {
         PyObject *v = PyList_GET_ITEM(leaves, i);
         if (!PyBytes_Check(v) || PyBytes_GET_SIZE(v) != 32) {
             PyMem_Free(level);
@@ -990,6 +1008,537 @@ done:
     return result;
 }
 
+/* ---- audit verification -------------------------------------------------------------- */
+
+/* The end of a canonical event body, exactly as verify.py's regex _TAIL (a search from
+ * 320 bytes before the end):
+ *   "seq":(0|[1-9][0-9]*),("session":"[^"\\]{0,80}",)?
+ *   "subjects":(null|{"count":[0-9]+,"digest":"sha256:([0-9a-f]{64})"}),"v":[0-9]+}
+ * Every part is decided by its next byte, so the regex never backtracks into another match
+ * at the same start: matching once per start, leftmost start first, finds the regex's match. */
+
+#define TAIL_BYTES 320
+
+typedef struct {
+    Py_ssize_t seq_at, seq_len; /* the digits of "seq" */
+    Py_ssize_t digest_at;       /* the 64 hex digits of the subject digest, or -1 (null) */
+} tail_t;
+
+static int
+lit(const unsigned char *s, Py_ssize_t n, Py_ssize_t *i, const char *word)
+{
+    size_t k = strlen(word);
+    if (n - *i < (Py_ssize_t)k || memcmp(s + *i, word, k) != 0)
+        return 0;
+    *i += (Py_ssize_t)k;
+    return 1;
+}
+
+static Py_ssize_t
+digits(const unsigned char *s, Py_ssize_t n, Py_ssize_t i)
+{
+    Py_ssize_t j = i;
+    while (j < n && s[j] >= '0' && s[j] <= '9')
+        j++;
+    return j - i;
+}
+
+/* 1 for the bytes [0-9a-f] */
+static const unsigned char lower_hex[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+};
+
+/* The match starting at i: 1 and its parts, or 0. */
+static int
+tail_at(const unsigned char *s, Py_ssize_t n, Py_ssize_t i, tail_t *t)
+{
+    if (!lit(s, n, &i, "\"seq\":"))
+        return 0;
+    if (i >= n || s[i] < '0' || s[i] > '9')
+        return 0;
+    Py_ssize_t d = s[i] == '0' ? 1 : digits(s, n, i); /* "0" must be followed by the comma */
+    t->seq_at = i;
+    t->seq_len = d;
+    i += d;
+    if (!lit(s, n, &i, ","))
+        return 0;
+    Py_ssize_t j = i;
+    if (lit(s, n, &j, "\"session\":\"")) {
+        Py_ssize_t k = 0;
+        while (j + k < n && k <= 80 && s[j + k] != '"' && s[j + k] != '\\')
+            k++;
+        j += k;
+        if (k <= 80 && lit(s, n, &j, "\",")) /* else the group is skipped: "subjects" must follow */
+            i = j;
+    }
+    if (!lit(s, n, &i, "\"subjects\":"))
+        return 0;
+    if (lit(s, n, &i, "null")) {
+        t->digest_at = -1;
+    } else {
+        if (!lit(s, n, &i, "{\"count\":") || (d = digits(s, n, i)) == 0)
+            return 0;
+        i += d;
+        if (!lit(s, n, &i, ",\"digest\":\"sha256:") || n - i < 64)
+            return 0;
+        unsigned bad = 0; /* without a branch per digit: random hex digits mispredict */
+        for (int k = 0; k < 64; k++)
+            bad |= !lower_hex[s[i + k]];
+        if (bad)
+            return 0;
+        t->digest_at = i;
+        i += 64;
+        if (!lit(s, n, &i, "\"}"))
+            return 0;
+    }
+    if (!lit(s, n, &i, ",\"v\":") || (d = digits(s, n, i)) == 0)
+        return 0;
+    i += d;
+    return lit(s, n, &i, "}");
+}
+
+static int
+tail_search(const unsigned char *s, Py_ssize_t n, tail_t *t)
+{
+    Py_ssize_t i = n > TAIL_BYTES ? n - TAIL_BYTES : 0;
+    const unsigned char *hit;
+    /* a match starts with "seq": (each place it occurs, leftmost first) */
+    while (i < n && (hit = memmem(s + i, (size_t)(n - i), "\"seq\":", 6)) != NULL) {
+        i = hit - s;
+        if (tail_at(s, n, i, t))
+            return 1;
+        i++;
+    }
+    return 0;
+}
+
+/* The digits as an int64, or -1 when there are more than 18 (no seq is that large). */
+static long long
+small_number(const unsigned char *s, Py_ssize_t len)
+{
+    if (len > 18)
+        return -1;
+    long long v = 0;
+    for (Py_ssize_t k = 0; k < len; k++)
+        v = v * 10 + (s[k] - '0');
+    return v;
+}
+
+PyDoc_STRVAR(body_tails_doc,
+"body_tails(bodies) -> list[tuple[int, bytes | None] | None]\n\n"
+"For each event body, what verify.py's _TAIL finds searching from 320 bytes before its\n"
+"end: (the seq in the body, the hex subject digest or None when it says null), or None\n"
+"when there is no match.");
+
+static PyObject *
+body_tails(PyObject *self, PyObject *args)
+{
+    PyObject *bodies;
+    if (!PyArg_ParseTuple(args, "O!", &PyList_Type, &bodies))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(bodies);
+    PyObject *result = PyList_New(n);
+    if (result == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = PyList_GET_ITEM(bodies, i), *item;
+        if (!PyBytes_Check(v)) {
+            Py_DECREF(result);
+            PyErr_SetString(PyExc_TypeError, "body_tails: bodies must be bytes");
+            return NULL;
+        }
+        const unsigned char *s = (const unsigned char *)PyBytes_AS_STRING(v);
+        tail_t t;
+        if (!tail_search(s, PyBytes_GET_SIZE(v), &t)) {
+            item = Py_NewRef(Py_None);
+        } else {
+            long long small = small_number(s + t.seq_at, t.seq_len);
+            PyObject *seq;
+            if (small >= 0) {
+                seq = PyLong_FromLongLong(small);
+            } else {
+                PyObject *text = PyUnicode_FromStringAndSize((const char *)s + t.seq_at, t.seq_len);
+                seq = text == NULL ? NULL : PyLong_FromUnicodeObject(text, 10);
+                Py_XDECREF(text);
+            }
+            item = seq == NULL ? NULL
+                   : t.digest_at < 0
+                       ? Py_BuildValue("(NO)", seq, Py_None)
+                       : Py_BuildValue("(Ny#)", seq, (const char *)s + t.digest_at, (Py_ssize_t)64);
+        }
+        if (item == NULL) {
+            Py_DECREF(result);
+            return NULL;
+        }
+        PyList_SET_ITEM(result, i, item);
+    }
+    return result;
+}
+
+/* One column value of an event row: SQL NULL, text, a blob, an integer, or another type. */
+enum { F_NULL, F_TEXT, F_BLOB, F_INT, F_OTHER };
+
+typedef struct {
+    int kind;
+    const unsigned char *p;
+    Py_ssize_t n;
+    long long i;
+} field_t;
+
+enum { C_SEQ, C_BODY, C_PACKED, C_AT, C_ACTOR, C_ACTION, C_DEAL, C_DECISION, N_COLS };
+
+/* What one check of a chunk needs: a digest context and a buffer to inflate into. */
+typedef struct {
+    EVP_MD_CTX *md;
+    unsigned char *buf;
+    size_t buf_len;
+} audit_work_t;
+
+#define PLAIN_MAX 400
+
+/* JSON of a column the fast check can take: a string of at most PLAIN_MAX bytes needing no escapes (as json.dumps
+ * writes it with ensure_ascii=False) or null. Appends to out; 0 when the column is of
+ * another kind or needs escaping. */
+static int
+json_plain(const field_t *f, unsigned char *out, size_t cap, size_t *len)
+{
+    if (f->kind == F_NULL) {
+        if (*len + 4 > cap)
+            return 0;
+        memcpy(out + *len, "null", 4);
+        *len += 4;
+        return 1;
+    }
+    if (f->kind != F_TEXT || f->n > PLAIN_MAX || *len + (size_t)f->n + 2 > cap)
+        return 0;
+    for (Py_ssize_t k = 0; k < f->n; k++)
+        if (f->p[k] < 0x20 || f->p[k] == '"' || f->p[k] == '\\')
+            return 0;
+    out[(*len)++] = '"';
+    memcpy(out + *len, f->p, (size_t)f->n);
+    *len += (size_t)f->n;
+    out[(*len)++] = '"';
+    return 1;
+}
+
+static int
+append(unsigned char *out, size_t cap, size_t *len, const char *s)
+{
+    size_t k = strlen(s);
+    if (*len + k > cap)
+        return 0;
+    memcpy(out + *len, s, k);
+    *len += k;
+    return 1;
+}
+
+/* The searchable columns against the body, as SQLite stores them (columns.py's fast check,
+ * only for values that need no JSON escapes): the body starts with
+ * {"action":…,"actor":…,"at":"<at in the body's form>" and holds },"deal":…,"decision":…,
+ * "objects":. 1 when they agree; 0 when the exact check must decide. */
+static int
+columns_agree(const field_t *c)
+{
+    unsigned char want[1024];
+    size_t len = 0;
+    const field_t *body = &c[C_BODY], *at = &c[C_AT];
+    if (!(append(want, sizeof want, &len, "{\"action\":") &&
+          json_plain(&c[C_ACTION], want, sizeof want, &len) &&
+          append(want, sizeof want, &len, ",\"actor\":") &&
+          json_plain(&c[C_ACTOR], want, sizeof want, &len) &&
+          append(want, sizeof want, &len, ",\"at\":\"")))
+        return 0;
+    if (at->kind != F_TEXT || at->n != 32 || at->p[10] != ' ' ||
+        memcmp(at->p + 26, "+00:00", 6) != 0)
+        return 0;
+    for (int k = 0; k < 32; k++)
+        if (at->p[k] >= 0x80)
+            return 0;
+    memcpy(want + len, at->p, 10);
+    want[len + 10] = 'T';
+    memcpy(want + len + 11, at->p + 11, 12);
+    want[len + 23] = 'Z';
+    len += 24;
+    if (body->n < (Py_ssize_t)len || memcmp(body->p, want, len) != 0)
+        return 0;
+    len = 0;
+    if (!(append(want, sizeof want, &len, "},\"deal\":") &&
+          json_plain(&c[C_DEAL], want, sizeof want, &len) &&
+          append(want, sizeof want, &len, ",\"decision\":") &&
+          json_plain(&c[C_DECISION], want, sizeof want, &len) &&
+          append(want, sizeof want, &len, ",\"objects\":")))
+        return 0;
+    return memmem(body->p, (size_t)body->n, want, len) != NULL;
+}
+
+static int
+hex_equal(const unsigned char *hex, const unsigned char *digest)
+{
+    static const char hexd[] = "0123456789abcdef";
+    unsigned diff = 0;
+    for (int k = 0; k < 32; k++)
+        diff |= (unsigned)(hex[2 * k] ^ hexd[digest[k] >> 4]) |
+                (unsigned)(hex[2 * k + 1] ^ hexd[digest[k] & 15]);
+    return diff == 0;
+}
+
+/* Every per-event check of verify_events on one SQLite row, the fast way: 1 when all pass
+ * (leaf gets the leaf hash), 0 when one does not (the caller goes the exact way), -1 when
+ * the digest itself failed. */
+static int
+event_ok(audit_work_t *w, long long want_seq, const field_t *c, unsigned char *leaf)
+{
+    static const unsigned char zero = 0;
+    const field_t *body = &c[C_BODY], *packed = &c[C_PACKED];
+    tail_t t;
+    if (c[C_SEQ].kind != F_INT || c[C_SEQ].i != want_seq || body->kind != F_BLOB ||
+        !tail_search(body->p, body->n, &t) || small_number(body->p + t.seq_at, t.seq_len) != want_seq)
+        return 0;
+    if (packed->kind == F_NULL) {
+        if (t.digest_at >= 0)
+            return 0;
+    } else {
+        unsigned char digest[32];
+        if (packed->kind != F_BLOB || packed->n == 0 || t.digest_at < 0)
+            return 0;
+        int ok = packed->p[0] == 'x'
+                     ? digest_inflated(w->md, packed->p, packed->n, w->buf, w->buf_len, digest)
+                     : sha256_parts(w->md, packed->p, (size_t)packed->n, NULL, 0, NULL, 0, digest);
+        if (!ok || !hex_equal(body->p + t.digest_at, digest))
+            return 0;
+    }
+    if (!columns_agree(c))
+        return 0;
+    return sha256_parts(w->md, &zero, 1, body->p, (size_t)body->n, NULL, 0, leaf) ? 1 : -1;
+}
+
+static int
+audit_work_init(audit_work_t *w)
+{
+    w->buf_len = 1 << 16;
+    w->md = EVP_MD_CTX_new();
+    w->buf = PyMem_RawMalloc(w->buf_len);
+    return w->md != NULL && w->buf != NULL;
+}
+
+static void
+audit_work_free(audit_work_t *w)
+{
+    EVP_MD_CTX_free(w->md);
+    PyMem_RawFree(w->buf);
+    w->md = NULL;
+    w->buf = NULL;
+}
+
+static int
+field_of_object(PyObject *v, field_t *f)
+{
+    f->p = NULL;
+    f->n = 0;
+    if (v == Py_None) {
+        f->kind = F_NULL;
+    } else if (PyBytes_Check(v)) {
+        f->kind = F_BLOB;
+        f->p = (const unsigned char *)PyBytes_AS_STRING(v);
+        f->n = PyBytes_GET_SIZE(v);
+    } else if (PyUnicode_Check(v)) {
+        f->kind = F_TEXT;
+        f->p = (const unsigned char *)PyUnicode_AsUTF8AndSize(v, &f->n);
+        if (f->p == NULL) { /* not encodable (a lone surrogate): the exact check decides */
+            PyErr_Clear();
+            f->kind = F_OTHER;
+        }
+    } else if (PyLong_CheckExact(v)) {
+        int overflow;
+        f->i = PyLong_AsLongLongAndOverflow(v, &overflow);
+        f->kind = overflow || (f->i == -1 && PyErr_Occurred()) ? F_OTHER : F_INT;
+        PyErr_Clear();
+    } else {
+        f->kind = F_OTHER;
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(audit_chunk_doc,
+"audit_chunk(start, rows) -> bytes | None\n\n"
+"The leaf hashes (32 bytes each, concatenated) of rows (seq, body, packed, at, actor,\n"
+"action, deal, decision) as read from SQLite, when every row passes every per-event check\n"
+"of the verifier: seq start+i, the body's tail names that seq, the subject list matches the\n"
+"digest the body names, the searchable columns agree with the body. None when one does not\n"
+"(the verifier then checks the rows one by one, exactly). The SQLite aggregate\n"
+"dv_audit_leaves(start, seq, body, packed, at, actor, action, deal, decision) does the same\n"
+"inside SQLite, on connections opened after sqlite_register().");
+
+static PyObject *
+audit_chunk(PyObject *self, PyObject *args)
+{
+    long long start;
+    PyObject *rows;
+    if (!PyArg_ParseTuple(args, "LO!", &start, &PyList_Type, &rows))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(rows);
+    PyObject *out = PyBytes_FromStringAndSize(NULL, 32 * n);
+    audit_work_t w;
+    if (out == NULL)
+        return NULL;
+    if (!audit_work_init(&w)) {
+        audit_work_free(&w);
+        Py_DECREF(out);
+        return PyErr_NoMemory();
+    }
+    unsigned char *leaves = (unsigned char *)PyBytes_AS_STRING(out);
+    int ok = 1;
+    for (Py_ssize_t i = 0; i < n && ok == 1; i++) {
+        PyObject *row = PyList_GET_ITEM(rows, i);
+        field_t c[N_COLS];
+        if (!PyTuple_Check(row) || PyTuple_GET_SIZE(row) != N_COLS) {
+            PyErr_SetString(PyExc_TypeError, "audit_chunk: rows must be tuples of 8 columns");
+            ok = -2;
+            break;
+        }
+        for (int k = 0; k < N_COLS; k++)
+            field_of_object(PyTuple_GET_ITEM(row, k), &c[k]);
+        ok = event_ok(&w, start + i, c, leaves + 32 * i);
+    }
+    audit_work_free(&w);
+    if (ok == 1)
+        return out;
+    Py_DECREF(out);
+    if (ok == -1)
+        PyErr_SetString(PyExc_RuntimeError, "audit_chunk: SHA-256 failed");
+    if (ok < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* The same inside SQLite: an aggregate over the rows of one chunk, in seq order. */
+
+typedef struct {
+    int started, ok;
+    long long next;
+    unsigned char *leaves;
+    size_t n, cap;
+    audit_work_t w;
+} agg_t;
+
+static void
+field_of_value(sqlite3_value *v, field_t *f)
+{
+    f->p = NULL;
+    f->n = 0;
+    switch (sqlite3_value_type(v)) {
+    case SQLITE_NULL:
+        f->kind = F_NULL;
+        break;
+    case SQLITE_INTEGER:
+        f->kind = F_INT;
+        f->i = sqlite3_value_int64(v);
+        break;
+    case SQLITE_BLOB:
+        f->kind = F_BLOB;
+        f->p = sqlite3_value_blob(v);
+        f->n = sqlite3_value_bytes(v);
+        if (f->p == NULL) /* a zero-length blob */
+            f->p = (const unsigned char *)"";
+        break;
+    case SQLITE_TEXT:
+        f->kind = F_TEXT;
+        f->p = sqlite3_value_text(v);
+        f->n = sqlite3_value_bytes(v);
+        if (f->p == NULL)
+            f->kind = F_OTHER;
+        break;
+    default:
+        f->kind = F_OTHER;
+    }
+}
+
+static void
+agg_step(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    agg_t *a = sqlite3_aggregate_context(ctx, sizeof(agg_t));
+    if (a == NULL) {
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    if (!a->started) {
+        a->started = 1;
+        a->next = sqlite3_value_int64(argv[0]);
+        a->ok = audit_work_init(&a->w);
+    }
+    if (!a->ok)
+        return;
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? 2 * a->cap : 1024;
+        unsigned char *grown = PyMem_RawRealloc(a->leaves, 32 * cap);
+        if (grown == NULL) {
+            a->ok = 0;
+            return;
+        }
+        a->leaves = grown;
+        a->cap = cap;
+    }
+    field_t c[N_COLS];
+    for (int k = 0; k < N_COLS; k++)
+        field_of_value(argv[1 + k], &c[k]);
+    a->ok = event_ok(&a->w, a->next, c, a->leaves + 32 * a->n) == 1;
+    a->next++;
+    a->n++;
+}
+
+static void
+agg_final(sqlite3_context *ctx)
+{
+    agg_t *a = sqlite3_aggregate_context(ctx, 0);
+    if (a == NULL) { /* no rows */
+        sqlite3_result_zeroblob(ctx, 0);
+        return;
+    }
+    audit_work_free(&a->w);
+    if (a->ok) { /* SQLite frees the leaves when it is done with them */
+        sqlite3_result_blob64(ctx, a->leaves, 32 * (sqlite3_uint64)a->n, PyMem_RawFree);
+    } else {
+        sqlite3_result_null(ctx);
+        PyMem_RawFree(a->leaves);
+    }
+    a->leaves = NULL;
+}
+
+#ifndef SQLITE_DIRECTONLY /* SQLite before 3.30 */
+#define SQLITE_DIRECTONLY 0
+#endif
+
+/* Called by SQLite for each connection it opens. Never an error: that would fail the open;
+ * a connection without the function only makes the verifier read rows. DIRECTONLY: not
+ * callable from a trigger or view a database file brings along. */
+static int
+sqlite_init(sqlite3 *db, const char **err, const void *api)
+{
+    (void)err;
+    (void)api;
+    (void)sqlite3_create_function_v2(db, "dv_audit_leaves", 1 + N_COLS,
+                                     SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL, NULL, agg_step,
+                                     agg_final, NULL);
+    return SQLITE_OK;
+}
+
+PyDoc_STRVAR(sqlite_register_doc,
+"sqlite_register() -> str\n\n"
+"Give every SQLite connection opened from now on in this process the aggregate\n"
+"dv_audit_leaves (see audit_chunk); returns the version of the SQLite library this module\n"
+"uses. Connections get the function only when Python's sqlite3 uses that same library.");
+
+static PyObject *
+sqlite_register(PyObject *self, PyObject *args)
+{
+    if (sqlite3_auto_extension((void (*)(void))sqlite_init) != SQLITE_OK) {
+        PyErr_SetString(PyExc_RuntimeError, "sqlite_register: sqlite3_auto_extension failed");
+        return NULL;
+    }
+    return PyUnicode_FromString(sqlite3_libversion());
+}
+
 /* ---- module ------------------------------------------------------------------------- */
 
 static PyMethodDef methods[] = {
@@ -1000,6 +1549,9 @@ static PyMethodDef methods[] = {
     {"leaf_hashes", leaf_hashes, METH_VARARGS, leaf_hashes_doc},
     {"merkle_root", merkle_root, METH_VARARGS, merkle_root_doc},
     {"subject_digests", subject_digests, METH_VARARGS, subject_digests_doc},
+    {"body_tails", body_tails, METH_VARARGS, body_tails_doc},
+    {"audit_chunk", audit_chunk, METH_VARARGS, audit_chunk_doc},
+    {"sqlite_register", sqlite_register, METH_NOARGS, sqlite_register_doc},
     {NULL, NULL, 0, NULL},
 };
 

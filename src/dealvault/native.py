@@ -9,6 +9,7 @@ Python path, e.g. to measure the two against each other. :data:`NATIVE` says whi
 from __future__ import annotations
 
 import os
+import re
 import zlib
 from collections.abc import Sequence
 from hashlib import blake2b, sha256
@@ -181,7 +182,11 @@ def leaf_hashes(items: list[bytes], prefix: bytes = b"\x00") -> list[bytes]:
     return leaf_hashes_py(items, prefix)
 
 
-def merkle_root_py(leaves: Sequence[bytes]) -> bytes:
+def merkle_root_py(leaves: Sequence[bytes] | bytes) -> bytes:
+    if isinstance(leaves, bytes):
+        if len(leaves) % 32:
+            raise ValueError("merkle_root: leaves must be 32 bytes each")
+        leaves = [leaves[i : i + 32] for i in range(0, len(leaves), 32)]
     level = list(leaves)
     if not level:
         raise ValueError("merkle_root: no leaves")
@@ -195,8 +200,9 @@ def merkle_root_py(leaves: Sequence[bytes]) -> bytes:
     return level[0]
 
 
-def merkle_root(leaves: list[bytes]) -> bytes:
-    """The RFC 9162 tree hash of a non-empty list of leaf hashes."""
+def merkle_root(leaves: list[bytes] | bytes) -> bytes:
+    """The RFC 9162 tree hash of a non-empty list of leaf hashes (or of bytes holding them
+    one after another)."""
     if _C is not None:
         out: bytes = _C.merkle_root(leaves)
         return out
@@ -221,3 +227,129 @@ def subject_digests(packs: list[bytes | None]) -> list[bytes | None]:
             raise zlib.error(str(exc)) from None
         return out
     return subject_digests_py(packs)
+
+
+# ---- audit verification ------------------------------------------------------------------
+
+TAIL = re.compile(
+    rb'"seq":(0|[1-9][0-9]*),(?:"session":"[^"\\]{0,80}",)?'
+    rb'"subjects":(?:null|\{"count":[0-9]+,"digest":"sha256:([0-9a-f]{64})"\}),'
+    rb'"v":[0-9]+\}'
+)
+"""The end of a canonical event body: JCS sorts keys, so ``seq``, ``session`` (the server session
+or API token of the request, when there is one), ``subjects`` and ``v`` come last and hold
+no free text."""
+#: how far from its end a body's tail (:data:`TAIL`) starts at most
+TAIL_BYTES = 320
+
+Tail = tuple[int, bytes | None]
+"""The ``seq`` an event body names and its subject digest (hex; None when it says null)."""
+
+
+def body_tails_py(bodies: list[bytes]) -> list[Tail | None]:
+    out: list[Tail | None] = []
+    for b in bodies:
+        m = TAIL.search(b, len(b) - TAIL_BYTES)
+        out.append(None if m is None else (int(m[1]), m[2]))
+    return out
+
+
+def body_tails(bodies: list[bytes]) -> list[Tail | None]:
+    """What :data:`TAIL` finds at the end of each body (searching from ``TAIL_BYTES`` before
+    it), or None where it finds nothing."""
+    if _C is not None:
+        out: list[Tail | None] = _C.body_tails(bodies)
+        return out
+    return body_tails_py(bodies)
+
+
+_ESCAPED = re.compile(rb'[\x00-\x1f"\\]')
+#: longest column value (UTF-8 bytes) the fast column check takes
+_PLAIN_MAX = 400
+
+
+def _plain(value: object) -> bytes | None:
+    """JSON of a column value that needs no escape (or null), as json.dumps writes it."""
+    if value is None:
+        return b"null"
+    if type(value) is not str:
+        return None
+    try:
+        raw = value.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    if len(raw) > _PLAIN_MAX or _ESCAPED.search(raw):
+        return None
+    return b'"' + raw + b'"'
+
+
+def _columns_agree(row: Sequence[Any]) -> bool:
+    """columns.py's fast check of SQLite's (at, actor, action, deal, decision) against the
+    body, for values without escapes (anything else goes to the exact check)."""
+    body, at = row[1], row[3]
+    action, actor, deal, decision = _plain(row[5]), _plain(row[4]), _plain(row[6]), _plain(row[7])
+    if action is None or actor is None or deal is None or decision is None or type(at) is not str:
+        return False
+    a = at.encode("utf-8", "surrogatepass")
+    if len(a) != 32 or not a.isascii() or a[10:11] != b" " or a[26:] != b"+00:00":
+        return False
+    head = b'{"action":' + action + b',"actor":' + actor + b',"at":"'
+    head += a[:10] + b"T" + a[11:23] + b"Z"
+    mid = b'},"deal":' + deal + b',"decision":' + decision + b',"objects":'
+    return body.startswith(head) and mid in body
+
+
+def _event_ok(want: int, row: Sequence[Any]) -> bool:
+    seq, body, packed = row[0], row[1], row[2]
+    if type(seq) is not int or seq != want or not isinstance(body, bytes):
+        return False
+    m = TAIL.search(body, len(body) - TAIL_BYTES)
+    if m is None or int(m[1]) != want:
+        return False
+    if packed is None:
+        if m[2] is not None:
+            return False
+    else:
+        if not isinstance(packed, bytes) or not packed or m[2] is None:
+            return False
+        try:
+            if _subject_digest(packed) != m[2]:
+                return False
+        except zlib.error:
+            return False
+    return _columns_agree(row)
+
+
+def audit_chunk_py(start: int, rows: list[Sequence[Any]]) -> bytes | None:
+    for i, row in enumerate(rows):
+        if len(row) != 8:
+            raise TypeError("audit_chunk: rows must be tuples of 8 columns")
+        if not _event_ok(start + i, row):
+            return None
+    return b"".join(sha256(b"\x00" + row[1]).digest() for row in rows)
+
+
+def audit_chunk(start: int, rows: list[Sequence[Any]]) -> bytes | None:
+    """The leaf hashes (concatenated) of rows ``(seq, body, packed, at, actor, action, deal,
+    decision)`` as SQLite stores them, when every row passes every per-event check of the
+    verifier (seq ``start + i``; the body's tail names that seq; the subject list has the
+    digest the body names; the searchable columns agree with the body); None when one does
+    not, and the verifier checks the rows one by one. The SQLite aggregate
+    ``dv_audit_leaves(start, seq, body, packed, at, actor, action, deal, decision)`` does the
+    same inside SQLite (see :func:`sqlite_register`)."""
+    if _C is not None:
+        out: bytes | None = _C.audit_chunk(start, rows)
+        return out
+    return audit_chunk_py(start, rows)
+
+
+def sqlite_register() -> bool:
+    """Give the SQLite connections this process opens from now on the aggregate
+    ``dv_audit_leaves``. False on the Python path, or when the C module's SQLite is not the
+    library Python's sqlite3 uses (then no connection gets it: verification reads rows)."""
+    if _C is None:
+        return False
+    import sqlite3
+
+    version: str = _C.sqlite_register()
+    return version == sqlite3.sqlite_version

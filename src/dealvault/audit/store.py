@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import LargeBinary, Select, func, literal, select
 from sqlalchemy.orm import Session
 
-from dealvault.audit import columns, merkle
+from dealvault.audit import columns, merkle, scan
 from dealvault.audit.checkpoint import checkpoint_of, cosign_checkpoint
 from dealvault.audit.models import (
     AuditCheckpoint,
@@ -171,18 +171,17 @@ def verify_store(
     if log is None:
         return report
     cps = _stored_checkpoints(records, report)
-    _, frontier = verify_events(
-        columns.checked(
-            _event_chunks(records),
-            report,
-            postgres=records.connection().dialect.name == "postgresql",
-        ),
-        checkpoints=cps,
-        log_verifier=log,
-        cosigners=cosigner_verifiers(records),
-        report=report,
-        anchors=anchors,
-    )
+    postgres = records.connection().dialect.name == "postgresql"
+    with scan.native_scan(records) as fast:
+        _, frontier = verify_events(
+            lambda start: columns.checked(_event_chunks(records, start), report, postgres=postgres),
+            fast=fast,
+            checkpoints=cps,
+            log_verifier=log,
+            cosigners=cosigner_verifiers(records),
+            report=report,
+            anchors=anchors,
+        )
     if not report.scanned:
         return report
     store = DbNodeStore(records)
@@ -202,7 +201,7 @@ def verify_store(
         _one_consistency_proof(store, cps)
     except Exception as exc:
         report.fail(f"stored tree nodes are inconsistent ({type(exc).__name__}: {exc})")
-    _orphan_subjects(records, report)
+    _orphan_subjects(records, report, frontier.size)
     return report
 
 
@@ -247,12 +246,14 @@ def _log_key(session: Session, pinned: Verifier | None, report: VerifyReport) ->
     return pinned
 
 
-def _orphan_subjects(session: Session, report: VerifyReport) -> None:
-    """A subject list whose event is gone (the join above cannot see those)."""
+def _orphan_subjects(session: Session, report: VerifyReport, scanned: int) -> None:
+    """A subject list whose event is gone (the join above cannot see those). The scan read
+    the events 0 to ``scanned - 1``, every one: only lists outside that range may lack one."""
+    col = AuditEventSubjects.seq
     orphans = session.scalars(
-        select(AuditEventSubjects.seq)
-        .where(~AuditEventSubjects.seq.in_(select(AuditEvent.seq)))
-        .order_by(AuditEventSubjects.seq)
+        select(col)
+        .where((col < 0) | (col >= scanned), ~col.in_(select(AuditEvent.seq)))
+        .order_by(col)
     ).all()
     for seq in orphans:
         report.fail(f"event {seq}: subject list without an event", seq)

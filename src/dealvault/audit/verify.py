@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from hashlib import sha256
@@ -43,13 +42,18 @@ class Frontier:
         stack.append((height, node))
         self.size += size_added
 
-    def extend(self, leaves: Sequence[bytes]) -> None:
-        """Add many leaves: aligned power-of-two blocks are hashed level by level in bulk."""
-        pos = 0
-        while pos < len(leaves):
+    def extend(self, leaves: Sequence[bytes] | bytes) -> None:
+        """Add many leaves (or bytes holding them one after another): aligned power-of-two
+        blocks are hashed level by level in bulk."""
+        pos, n = 0, len(leaves) // 32 if isinstance(leaves, bytes) else len(leaves)
+        while pos < n:
             align = (self.size & -self.size) if self.size else 1 << 62
-            block = 1 << (min(align, len(leaves) - pos).bit_length() - 1)
-            self._push(block.bit_length() - 1, native.merkle_root(list(leaves[pos : pos + block])))
+            block = 1 << (min(align, n - pos).bit_length() - 1)
+            if isinstance(leaves, bytes):
+                node = native.merkle_root(leaves[32 * pos : 32 * (pos + block)])
+            else:
+                node = native.merkle_root(list(leaves[pos : pos + block]))
+            self._push(block.bit_length() - 1, node)
             pos += block
 
     def root(self) -> bytes:
@@ -124,21 +128,11 @@ class VerifyReport:
             self._bound = seq if self._bound is None else min(self._bound, seq)
 
 
-_TAIL = re.compile(
-    rb'"seq":(0|[1-9][0-9]*),(?:"session":"[^"\\]{0,80}",)?'
-    rb'"subjects":(?:null|\{"count":[0-9]+,"digest":"sha256:([0-9a-f]{64})"\}),'
-    rb'"v":[0-9]+\}'
-)
-"""The end of a canonical body: JCS sorts keys, so ``seq``, ``session`` (the server session
-or API token of the request, when there is one), ``subjects`` and ``v`` come last and hold
-no free text."""
-#: how far from its end a body's tail (:data:`_TAIL`) starts at most
-_TAIL_BYTES = 320
-
-
-def _check_subjects(rep: VerifyReport, chunk: Sequence[Row], tails: list[Any]) -> None:
+def _check_subjects(
+    rep: VerifyReport, chunk: Sequence[Row], tails: list[native.Tail | None]
+) -> None:
     """Each stored subject list against the digest its event names, in bulk."""
-    want = [m and m[2] for m in tails]
+    want = [m and m[1] for m in tails]
     packs = [row[2] for row in chunk]
     try:
         got = native.subject_digests(packs)
@@ -212,8 +206,15 @@ class _Scan:
     unanchored: list[int] = field(default_factory=list)
 
 
+FastLeaves = Callable[[int, int], bytes | None]
+"""``(start, limit)``: the leaf hashes (concatenated) of the events ``start`` to ``start +
+limit - 1`` that are in the log, when each passed every per-event check in a native scan and
+their seqs run on from ``start`` without a gap; None when the rows must be checked one by one
+(a check failed, or the native scan is not available)."""
+
+
 def verify_events(
-    chunks: Iterable[Sequence[Row]],
+    chunks: Iterable[Sequence[Row]] | Callable[[int], Iterable[Sequence[Row]]],
     *,
     checkpoints: Sequence[CheckpointIn],
     log_verifier: Verifier,
@@ -222,12 +223,20 @@ def verify_events(
     anchors: Anchors = Anchors(),
     subjects_in_rows: bool = True,
     reject_uncovered: bool = False,
+    fast: FastLeaves | None = None,
 ) -> tuple[VerifyReport, Frontier]:
     """Stream the events in order, chunk by chunk; rebuild the tree; check every checkpoint.
 
-    ``chunks`` yields lists of (seq as stored, canonical body, compressed subjects or None).
-    The work per chunk is done in bulk (list comprehensions, aligned subtrees). A checkpoint
-    that does not match only bounds the damage; :func:`first_altered` then names the event.
+    ``chunks`` yields lists of (seq as stored, canonical body, compressed subjects or None),
+    or, with ``fast``, is a function giving those lists from a start. The work per chunk is
+    done in bulk (native kernels, aligned subtrees). A checkpoint that does not match only
+    bounds the damage; :func:`first_altered` then names the event.
+
+    ``fast`` (a store's native scan, see :data:`FastLeaves`) gives chunks already checked, up
+    to the first one that is not clean: from there on the rows are checked here, exactly, so
+    every problem is reported as without it. It is used where no body is needed here: not
+    beyond the last checkpoint (security-relevant events there), nor while looking for the
+    first event a witness must cover.
 
     Events beyond the last checkpoint are rejected with ``reject_uncovered`` (a bundle);
     otherwise (a live log) only a version-2 security-relevant event there is an error, since
@@ -245,7 +254,17 @@ def verify_events(
     while nxt < len(pending) and pending[nxt].size == 0:
         _check_cp(scan, pending[nxt], EMPTY_ROOT)
         nxt += 1
-    for chunk in chunks:
+    if fast is not None and since is None:
+        end = None if reject_uncovered else scan.tail_from
+        while end is None or frontier.size < end:
+            limit = CHUNK if end is None else min(CHUNK, end - frontier.size)
+            leaves = fast(frontier.size, limit)
+            if leaves is None:
+                break
+            nxt = _add_leaves(scan, frontier, pending, nxt, leaves)
+            if len(leaves) < 32 * limit:  # the end of the log, or a gap: rows tell which
+                break
+    for chunk in chunks(frontier.size) if callable(chunks) else chunks:
         if not chunk:
             continue
         start = frontier.size
@@ -260,8 +279,8 @@ def verify_events(
             )
             return rep, frontier
         bodies = [row[1] for row in chunk]
-        tails = [_TAIL.search(b, len(b) - _TAIL_BYTES) for b in bodies]
-        inner = [int(m[1]) if m else -1 for m in tails]
+        tails = native.body_tails(bodies)
+        inner = [m[0] if m else -1 for m in tails]
         if inner != expected:
             i = _first_difference(inner, expected)
             rep.fail(
@@ -276,17 +295,7 @@ def verify_events(
             )
         if start + len(chunk) > scan.tail_from and not reject_uncovered:
             _tail_events(scan, bodies, start)
-        leaves = native.leaf_hashes(bodies)
-        pos = 0
-        while pos < len(leaves):  # in bulk, cut exactly at each checkpoint's size
-            stop = len(leaves)
-            if nxt < len(pending) and pos < pending[nxt].size - start < stop:
-                stop = pending[nxt].size - start
-            frontier.extend(leaves[pos:stop])
-            pos = stop
-            while nxt < len(pending) and pending[nxt].size == frontier.size:
-                _check_cp(scan, pending[nxt], frontier.root())
-                nxt += 1
+        nxt = _add_leaves(scan, frontier, pending, nxt, native.leaf_hashes(bodies))
     for cp in pending[nxt:]:
         rep.fail(
             f"event {frontier.size}: missing (checkpoint {cp.label} covers {cp.size} events but "
@@ -298,6 +307,34 @@ def verify_events(
     rep.scanned = True
     _finish(scan, frontier.size, reject_uncovered)
     return rep, frontier
+
+
+#: events per chunk of a native scan
+CHUNK = 20_000
+
+
+def _add_leaves(
+    scan: _Scan, frontier: Frontier, pending: Sequence[CheckpointIn], nxt: int, leaves: Any
+) -> int:
+    """Add a chunk's leaves (a list, or bytes holding them) to the tree in bulk, cut exactly
+    at each checkpoint's size, checking each checkpoint there; the next checkpoint's index."""
+    packed = isinstance(leaves, bytes)
+    n, width, start = (
+        len(leaves) // 32 if packed else len(leaves),
+        32 if packed else 1,
+        frontier.size,
+    )
+    pos = 0
+    while pos < n:
+        stop = n
+        if nxt < len(pending) and pos < pending[nxt].size - start < stop:
+            stop = pending[nxt].size - start
+        frontier.extend(leaves[pos * width : stop * width])
+        pos = stop
+        while nxt < len(pending) and pending[nxt].size == frontier.size:
+            _check_cp(scan, pending[nxt], frontier.root())
+            nxt += 1
+    return nxt
 
 
 def _distinct(keys: Sequence[Verifier]) -> list[Verifier]:

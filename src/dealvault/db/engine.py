@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from dealvault import native
 from dealvault.files import (
     SQLITE_SIDE_FILES,
     create_private,
@@ -131,6 +132,7 @@ def make_engine(
     parsed = make_url(url)
     timeout_ms = max(1, round(lock_timeout * 1000))
     if parsed.get_backend_name() == "sqlite":
+        native.sqlite_register()  # the audit verifier's aggregate, on every connection
         engine = create_engine(url)
         event.listen(engine, "connect", functools.partial(_sqlite_pragmas, busy_ms=timeout_ms))
         database = sqlite_file(url)
