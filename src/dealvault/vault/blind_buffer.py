@@ -22,6 +22,8 @@ COLUMNS = ("dataset_id", "field", "value", "record_id")
 SCHEMA = {"dataset_id": pl.Int64, "field": pl.Int64, "value": pl.Binary, "record_id": pl.Int64}
 #: held rows written at once (about 200,000 customers; some tens of MiB held)
 FLUSH_ROWS = 600_000
+#: rows handed to the driver at once while a run is written
+SLICE_ROWS = 50_000
 
 
 class BlindBuffer:
@@ -84,12 +86,14 @@ class BlindBuffer:
         if not self._frames:
             self.first_held = None
             return
-        rows = (
+        run = (
             pl.concat(self._frames, rechunk=True)
             .unique()
             .sort("dataset_id", "field", "value", "record_id")
-            .rows()
         )
-        bulk_insert(self.session, table="blind_indexes", columns=COLUMNS, rows=rows)
-        self._frames, self._held, self._rows, self.first_held = [], None, 0, None
+        self._frames, self._held = [], None
+        # in slices: the driver wants a Python tuple per row, about 180 bytes each
+        for part in run.iter_slices(SLICE_ROWS):
+            bulk_insert(self.session, table="blind_indexes", columns=COLUMNS, rows=part.rows())
+        self._rows, self.first_held = 0, None
         self.runs += 1
