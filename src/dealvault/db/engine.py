@@ -54,7 +54,7 @@ def is_race_error(exc: BaseException) -> bool:
     return getattr(orig, "sqlstate", None) == "23505"
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, busy_ms: int) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, busy_ms: int, cache_kib: int) -> None:
     if not isinstance(dbapi_connection, sqlite3.Connection):
         return
     # Let SQLAlchemy own transactions: pysqlite's implicit BEGIN is switched off.
@@ -68,13 +68,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, busy_ms: int) -> Non
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute(f"PRAGMA busy_timeout={busy_ms}")
-    cur.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
+    cur.execute(f"PRAGMA cache_size=-{cache_kib}")
     cur.execute("PRAGMA temp_store=MEMORY")
     cur.close()
 
 
 _PAGE = int(os.environ.get("DEALVAULT_SQLITE_PAGE_SIZE", "4096"))
 _CACHE_KIB = int(os.environ.get("DEALVAULT_SQLITE_CACHE_MIB", "64")) * 1024
+#: the key store's page cache: its rows are key blocks read and written in order, so a small
+#: cache costs nothing there and keeps a large import's memory down
+_KEYSTORE_CACHE_KIB = min(_CACHE_KIB, 16 * 1024)
 
 
 def _sqlite_begin(conn: Any) -> None:
@@ -134,7 +137,12 @@ def make_engine(
     if parsed.get_backend_name() == "sqlite":
         native.sqlite_register()  # the audit verifier's aggregate, on every connection
         engine = create_engine(url)
-        event.listen(engine, "connect", functools.partial(_sqlite_pragmas, busy_ms=timeout_ms))
+        cache_kib = _KEYSTORE_CACHE_KIB if secure_delete else _CACHE_KIB
+        event.listen(
+            engine,
+            "connect",
+            functools.partial(_sqlite_pragmas, busy_ms=timeout_ms, cache_kib=cache_kib),
+        )
         database = sqlite_file(url)
         if database is not None:
             ensure_private_dir(database.parent, what=None)
