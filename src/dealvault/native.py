@@ -264,3 +264,37 @@ def decode_objects(payloads: list[bytes | None], fields: tuple[str, ...]) -> Dec
         out: DecodedColumns | None = _C.decode_objects(payloads, fields)
         return out
     return decode_objects_py(payloads, fields)
+
+
+#: a text column for :func:`record_hashes`: JSON member name with quotes and colon, then an
+#: Arrow large_string array's validity (None: no nulls), offsets and data buffers, its offset
+RecordColumn = tuple[bytes, Any, Any, Any, int]
+
+
+def record_hashes_py(n: int, columns: list[RecordColumn]) -> list[bytes]:
+    """Each record's RFC 9162 leaf hash over its RFC 8785 JSON (see ``_native``)."""
+    out = []
+    for i in range(n):
+        members = []
+        for key, valid, offsets, data, offset in columns:
+            at = offset + i
+            if valid is not None and not (memoryview(valid)[at >> 3] >> (at & 7)) & 1:
+                members.append(key + b"null")
+                continue
+            lo, hi = (
+                int.from_bytes(memoryview(offsets)[8 * k : 8 * k + 8], "little")
+                for k in (at, at + 1)
+            )
+            text = bytes(memoryview(data)[lo:hi]).decode("utf-8")
+            members.append(key + json.dumps(text, ensure_ascii=False).encode())
+        out.append(sha256(b"\x00{" + b",".join(members) + b"}").digest())
+    return out
+
+
+def record_hashes(n: int, columns: list[RecordColumn]) -> list[bytes]:
+    """SHA-256(0x00 || RFC 8785 JSON) of each of ``n`` records of text columns given in
+    RFC 8785 key order (nulls written ``null``)."""
+    if _C is not None:
+        out: list[bytes] = _C.record_hashes(n, columns)
+        return out
+    return record_hashes_py(n, columns)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import polars as pl
 import pytest
+import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dealvault import native
 from dealvault.errors import IntegrityError
+from dealvault.transfer import manifest
 from dealvault.vault import opening
 
 FIELDS = ("name", "phone", "邮箱")
@@ -125,3 +128,65 @@ def test_the_kernel_checks_its_arguments() -> None:
         native._C.decode_objects([b"{}", "text"], FIELDS)
     with pytest.raises(TypeError):
         native._C.decode_objects([b"{}"], (b"name",))
+
+
+def polars_hashes(frame: pl.DataFrame) -> list[bytes]:
+    saved = native.NATIVE
+    native.NATIVE = False
+    try:
+        return manifest.leaf_hashes(frame)
+    finally:
+        native.NATIVE = saved
+
+
+def rfc8785_hashes(frame: pl.DataFrame) -> list[bytes]:
+    return [
+        hashlib.sha256(b"\x00" + bytes(rfc8785.dumps(row))).digest()
+        for row in frame.rows(named=True)
+    ]
+
+
+values = st.one_of(
+    st.none(),
+    st.text(max_size=10),
+    st.sampled_from(["\x00\x01\x1f\x7f", '"\\/', "\b\f\n\r\t", "\u2028\u2029", "é😀", ""]),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rows=st.lists(st.tuples(values, values, values), min_size=1, max_size=12),
+    start=st.integers(min_value=0, max_value=3),
+)
+def test_record_hashes_are_rfc8785_leaf_hashes_on_every_path(
+    rows: list[tuple[str | None, str | None, str | None]], start: int
+) -> None:
+    frame = pl.DataFrame(
+        rows, schema={"subject_id": pl.String, "名字": pl.String, "b\n": pl.String}, orient="row"
+    ).slice(min(start, len(rows) - 1))  # a slice: Arrow arrays with an offset
+    expected = rfc8785_hashes(frame)
+    assert manifest.leaf_hashes(frame) == expected
+    assert polars_hashes(frame) == expected
+    ordered = frame.select(sorted(frame.columns, key=manifest.jcs_key))
+    columns = manifest._string_columns(ordered)
+    assert native.record_hashes_py(frame.height, columns) == expected
+    if native.NATIVE:
+        assert native._C.record_hashes(frame.height, columns) == expected
+
+
+def test_record_hashes_of_frames_with_other_types_take_the_polars_path() -> None:
+    frame = pl.DataFrame({"subject_id": ["a"], "n": [None]})  # a column of type Null
+    assert manifest.leaf_hashes(frame) == rfc8785_hashes(frame)
+
+
+@needs_c
+def test_record_hashes_refuses_columns_shorter_than_the_records() -> None:
+    frame = pl.DataFrame({"subject_id": ["a", "b"]})
+    columns = manifest._string_columns(frame)
+    with pytest.raises(ValueError, match="shorter"):
+        native._C.record_hashes(3, columns)
+    key, _valid, _offsets, data, _ = columns[0]
+    with pytest.raises(ValueError, match="backwards"):
+        native._C.record_hashes(
+            2, [(key, None, bytes(8) + (5).to_bytes(8, "little") + bytes(8), data, 0)]
+        )
