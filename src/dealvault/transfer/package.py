@@ -333,7 +333,7 @@ def write_records(
             if batch.subtree is None or not tree.add_subtree(batch.subtree, len(hashes)):
                 tree.add(hashes)
             add_counts(result.per_category, batch.per_category)
-            rec.write_table(frame.to_arrow().cast(target))
+            rec.write_table((frame.to_arrow() if batch.arrow is None else batch.arrow).cast(target))
             idx.write_table(
                 pa.table(
                     [subjects.to_arrow().cast(pa.string()), pa.array(hashes, pa.binary(32))],
