@@ -18,12 +18,17 @@ measurement (progress on stderr):
   that package: signature (pinned key), file hashes, decryption, schema, order, per-record
   hashes, Merkle root, category counts and the record-level reconciliation against the index.
 * ``package_build_e2e_<N>``: ``flows.packages.build_package`` on a real store holding N
-  customers (default 1M) imported untimed: decision, key unwrapping, vault read, AES-GCM
-  decryption of every envelope (in worker processes, one per core), package, ledger row and
-  audit event, one transaction; and ``package_verify_e2e_<N>``: ``flows.receiving.verify``
-  (the check plus its audit event). These run on every core of the machine (``--e2e-cpus``;
-  the build's decryption workers use them); CPU seconds of the process and its workers are
-  reported with them.
+  customers (default 1M) imported untimed: decision, the compliance gate evaluated again, key
+  unwrapping, vault read, AES-GCM decryption of every envelope (in worker processes, one per
+  core), package, ledger row and audit event, one transaction; target 150k customers/s
+  (issue 21); and ``package_verify_e2e_<N>``: ``flows.receiving.verify`` (the check plus its
+  audit event). The store is set up through the flows (untimed): an operator, an equity deal
+  taken to closing, a transfer agreement, a plan approved by steward, counsel and security
+  officer, its blocking compliance findings waived by counsel. Customers under 14 without a
+  guardian's consent are left out of the package by the rules (about 0.8% of the invented
+  ones), so the line's ``rows`` is a little below N. These run on every core of the machine
+  (``--e2e-cpus``; the build's decryption workers use them); CPU seconds of the process and
+  its workers are reported with them.
 
 The 1M-from-frames lines and the age comparison are pinned to core 0 by default (``--cpus 0``
 lifts it). Options: ``--rows`` (1,000,000; 0 skips),
@@ -78,7 +83,8 @@ from dealvault.transfer.package import (
 from dealvault.transfer.reconcile import verify_package
 from dealvault.vault.payloads import category_columns
 
-TARGET_RATE = 100_000  # customers/s
+TARGET_RATE = 100_000  # customers/s (DESIGN.md section 8)
+TARGET_E2E_RATE = 150_000  # customers/s, the end-to-end build on two cores (issue 21)
 TARGET_AGE_RATIO = 0.5  # our encryption throughput / age's
 BATCH = 20_000
 PIECE = 1_700_000  # bytes: about one 20k-customer row group
@@ -352,7 +358,7 @@ def setup_e2e(work: Path, rows: int) -> E2E:
         request=ImportRequest(actor=steward, deal="d", dataset="crm", spec=SourceSpec(path=src)),
         rejects_dir=work / "rejects",
     )
-    log(f"imported: {summary}")
+    log(f"imported {summary.rows_imported:,} customers")
     for to in ("due_diligence", "signing", "closing"):
         winner = "Buyer" if to == "closing" else None
         admin.advance_deal(stores, code="d", to=to, winner=winner, actor=steward, reason=None)
@@ -404,11 +410,11 @@ def bench_e2e(work: Path, rows: int) -> None:
         seconds,
         input=f"{rows:,} invented customers imported into a SQLite store (import untimed)",
         bytes=out.size_bytes,
-        target=TARGET_RATE,
-        meets_target=out.customers / seconds >= TARGET_RATE,
-        timed="flows.packages.build_package: decide, unwrap keys, read + AES-GCM decrypt every "
-        "envelope (worker processes), package, sign, ledger, audit event (with subject list), "
-        "one commit",
+        target=TARGET_E2E_RATE,
+        meets_target=out.customers / seconds >= TARGET_E2E_RATE,
+        timed="flows.packages.build_package: decide, compliance gate, unwrap keys, read + "
+        "AES-GCM decrypt every envelope (worker processes), package, sign, ledger, audit event "
+        "(with subject list), one commit",
         cpu_seconds=round(cpu, 2),
         workers=usable_cores(),
     )
