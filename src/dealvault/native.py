@@ -8,6 +8,7 @@ Python path, e.g. to measure the two against each other. :data:`NATIVE` says whi
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import zlib
@@ -353,3 +354,103 @@ def sqlite_register() -> bool:
 
     version: str = _C.sqlite_register()
     return version == sqlite3.sqlite_version
+
+
+# -- package build -------------------------------------------------------------------------
+#: per field: int64 offsets, UTF-8 data, validity bitmap, null count (an Arrow large_string)
+DecodedColumns = list[tuple[bytes, bytes, bytes, int]]
+
+
+class _NotSimple(Exception):
+    """A payload that is not a JSON object of text values under known keys."""
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out or not (v is None or isinstance(v, str)):
+            raise _NotSimple
+        out[k] = v
+    return out
+
+
+def decode_objects_py(
+    payloads: list[bytes | None], fields: tuple[str, ...]
+) -> DecodedColumns | None:
+    """Per field, the column of its values in ``payloads`` (see ``_native.decode_objects``)."""
+    n = len(payloads)
+    data: list[list[bytes]] = [[] for _ in fields]
+    offsets: list[list[int]] = [[0] for _ in fields]
+    valid = [bytearray((n + 7) // 8) for _ in fields]
+    sizes = [0] * len(fields)
+    index = {f: j for j, f in enumerate(fields)}
+    for r, payload in enumerate(payloads):
+        if payload is not None:
+            try:
+                if payload.lstrip(b" \t\n\r")[:1] != b"{":
+                    raise _NotSimple
+                doc = json.loads(payload.decode("utf-8"), object_pairs_hook=_pairs)
+                for key, value in doc.items():
+                    j = index[key]  # KeyError: a key outside the fields
+                    if value is not None:
+                        raw = value.encode("utf-8")  # an unpaired surrogate fails here
+                        data[j].append(raw)
+                        sizes[j] += len(raw)
+                        valid[j][r >> 3] |= 1 << (r & 7)
+            except (_NotSimple, KeyError, ValueError):  # UnicodeError is a ValueError
+                return None
+        for j in range(len(fields)):
+            offsets[j].append(sizes[j])
+    return [
+        (
+            b"".join(o.to_bytes(8, "little", signed=True) for o in offsets[j]),
+            b"".join(data[j]),
+            bytes(valid[j]),
+            n - sum(bin(b).count("1") for b in valid[j]),
+        )
+        for j in range(len(fields))
+    ]
+
+
+def decode_objects(payloads: list[bytes | None], fields: tuple[str, ...]) -> DecodedColumns | None:
+    """JSON objects of text values (keys among ``fields``) to one Arrow large_string column
+    per field, as buffers; None when a payload is anything else (the caller's general decoder
+    then names the fault). The C kernel when built, else the (slow) Python twin."""
+    if _C is not None:
+        out: DecodedColumns | None = _C.decode_objects(payloads, fields)
+        return out
+    return decode_objects_py(payloads, fields)
+
+
+#: a text column for :func:`record_hashes`: JSON member name with quotes and colon, then an
+#: Arrow large_string array's validity (None: no nulls), offsets and data buffers, its offset
+RecordColumn = tuple[bytes, Any, Any, Any, int]
+
+
+def record_hashes_py(n: int, columns: list[RecordColumn]) -> list[bytes]:
+    """Each record's RFC 9162 leaf hash over its RFC 8785 JSON (see ``_native``)."""
+    out = []
+    for i in range(n):
+        members = []
+        for key, valid, offsets, data, offset in columns:
+            at = offset + i
+            if valid is not None and not (memoryview(valid)[at >> 3] >> (at & 7)) & 1:
+                members.append(key + b"null")
+                continue
+            lo, hi = (
+                int.from_bytes(memoryview(offsets)[8 * k : 8 * k + 8], "little")
+                for k in (at, at + 1)
+            )
+            text = bytes(memoryview(data)[lo:hi]).decode("utf-8")
+            members.append(key + json.dumps(text, ensure_ascii=False).encode())
+        out.append(sha256(b"\x00{" + b",".join(members) + b"}").digest())
+    return out
+
+
+def record_hashes(n: int, columns: list[RecordColumn]) -> list[bytes]:
+    """SHA-256(0x00 || RFC 8785 JSON) of each of ``n`` records of text columns given in
+    RFC 8785 key order (nulls written ``null``)."""
+    if _C is not None:
+        out: list[bytes] = _C.record_hashes(n, columns)
+        return out
+    return record_hashes_py(n, columns)

@@ -6,10 +6,11 @@ Kept apart (light imports) because :func:`open_batch` runs in worker processes.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
+import pyarrow as pa
 
 from dealvault.transfer.manifest import (
     PackageSchema,
@@ -31,6 +32,26 @@ class PreparedBatch:
     per_category: dict[str, int]
     #: the hashes' Merkle subtree root when their number is a power of two, else None
     subtree: bytes | None = None
+    #: the frame as Arrow, when the batch came over a pipe (the writer takes it as it is)
+    arrow: pa.Table | None = field(default=None, compare=False, repr=False)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled with the frame as an Arrow IPC stream: about twice as fast both ways as
+        a pickled Polars frame, and the receiving writer needs Arrow anyway."""
+        table = self.frame.to_arrow()
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, table.schema) as out:
+            out.write_table(table)
+        return (_restore, (sink.getvalue(), self.hashes, self.per_category, self.subtree))
+
+
+def _restore(
+    ipc: pa.Buffer, hashes: list[bytes], per_category: dict[str, int], subtree: bytes | None
+) -> PreparedBatch:
+    table = pa.ipc.open_stream(ipc).read_all()
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return PreparedBatch(frame, hashes, per_category, subtree, arrow=table)
 
 
 def prepare_batch(frame: pl.DataFrame, schema: PackageSchema) -> PreparedBatch:

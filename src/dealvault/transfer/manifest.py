@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import polars as pl
+import pyarrow as pa
 import rfc8785
 
 from dealvault import native
@@ -120,8 +121,21 @@ def leaf_hashes(frame: pl.DataFrame) -> list[bytes]:
     if frame.height == 0:
         return []
     cols = sorted(frame.columns, key=jcs_key)
+    if native.NATIVE and all(frame.schema[c] == pl.String for c in cols):
+        return native.record_hashes(frame.height, _string_columns(frame.select(cols)))
     encoded = frame.select(pl.struct(cols).struct.json_encode().cast(pl.Binary)).to_series()
     return native.leaf_hashes(encoded.to_list())
+
+
+def _string_columns(frame: pl.DataFrame) -> list[native.RecordColumn]:
+    """The frame's text columns as the record-hash kernel takes them (Arrow buffers)."""
+    out: list[native.RecordColumn] = []
+    for name, column in zip(frame.columns, frame.to_arrow().columns, strict=True):
+        arr = column.combine_chunks().cast(pa.large_string())
+        valid, offsets, data = arr.buffers()
+        key = json.dumps(name, ensure_ascii=False).encode() + b":"
+        out.append((key, valid if arr.null_count else None, offsets, data or b"", arr.offset))
+    return out
 
 
 def subtree_root(hashes: Sequence[bytes]) -> bytes | None:

@@ -11,9 +11,10 @@ from datetime import date, datetime
 from typing import Any, Final
 
 import polars as pl
-from sqlalchemy import select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
+from dealvault.db.bulk import fetch_tuples
 from dealvault.errors import Conflict
 from dealvault.notices import service as bulk
 from dealvault.notices.models import NoticeBatch, NoticeDelivery
@@ -67,14 +68,25 @@ def built_packages(session: Session, plan: TransferPlan) -> list[int]:
     )
 
 
+def _active(plan: TransferPlan) -> Select[Any]:
+    return select(CustomerRecord.subject_id).where(
+        CustomerRecord.dataset_id == plan.dataset_id, CustomerRecord.status == "active"
+    )
+
+
 def active_subjects(session: Session, plan: TransferPlan) -> list[str]:
-    """Subject ids of the active customers of the plan's dataset."""
-    return list(
-        session.scalars(
-            select(CustomerRecord.subject_id)
+    """Subject ids of the active customers of the plan's dataset, in order."""
+    return [r[0] for r in fetch_tuples(session, _active(plan).order_by(CustomerRecord.subject_id))]
+
+
+def _active_count(session: Session, plan: TransferPlan) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(CustomerRecord)
             .where(CustomerRecord.dataset_id == plan.dataset_id, CustomerRecord.status == "active")
-            .order_by(CustomerRecord.subject_id)
         )
+        or 0
     )
 
 
@@ -198,8 +210,14 @@ def state(
     if not gate:
         return NoticeState(batches=batches, counts=counts, window_ends=window_ends)
     assert now is not None
+    if people.height == 0:  # nobody notified yet: every active customer is uncovered
+        n = _active_count(session, plan)
+        return NoticeState(
+            batches=batches, counts=counts, window_ends=window_ends, uncovered=n, active=n
+        )
     active = pl.DataFrame(
-        {"subject_id": active_subjects(session, plan)}, schema={"subject_id": pl.String}
+        {"subject_id": [r[0] for r in fetch_tuples(session, _active(plan))]},
+        schema={"subject_id": pl.String},
     )
     joined = active.join(people, on="subject_id", how="left")
     opened = joined.filter((pl.col("state") == "delivered") & (pl.col("window_end") > now))
