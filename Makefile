@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-stamp
 # tests run on every core (pytest-xdist); TEST_WORKERS=0 runs them in one process
 TEST_WORKERS ?= auto
 
-$(STAMP): pyproject.toml setup.py src/dealvault/classify/_crf.c src/dealvault/_native.c
+$(STAMP): pyproject.toml setup.py src/dealvault/classify/_crf.c $(wildcard src/dealvault/_kernels/*.c src/dealvault/_kernels/*.h)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"

@@ -1,14 +1,16 @@
 """Build of the package's native kernels (the rest is in pyproject.toml):
 
 - classify/_crf.c, the free-text model's tagger;
-- _native.c, the batch kernels of the hot paths (AES-256-GCM envelopes, blind indexes, audit
-  hashing, the audit verifier's checks) against OpenSSL's libcrypto, zlib and SQLite (Debian:
-  libssl-dev, zlib1g-dev, libsqlite3-dev).
+- _kernels/*.c (module dealvault._native), the batch kernels of the hot paths (AES-256-GCM
+  envelopes, blind indexes, audit hashing, the audit verifier's checks, payload decoding)
+  against OpenSSL's libcrypto, zlib and SQLite (Debian: libssl-dev, zlib1g-dev,
+  libsqlite3-dev).
 
 Both are optional: without a C compiler or the headers the install goes on and the Python
 paths (classify/ner.py's numpy path, dealvault/native.py) give the same bytes, only slower.
 The test suite fails under CI when a kernel is missing, so a broken build cannot go unseen."""
 
+import glob
 import platform
 
 from setuptools import Extension, setup
@@ -27,9 +29,10 @@ setup(
         ),
         Extension(
             "dealvault._native",
-            sources=["src/dealvault/_native.c"],
+            sources=sorted(glob.glob("src/dealvault/_kernels/*.c")),
+            include_dirs=["src/dealvault/_kernels"],
             libraries=["crypto", "z", "sqlite3"],
-            extra_compile_args=["-O2"],
+            extra_compile_args=["-O2", "-fvisibility=hidden"],
             optional=True,
         ),
     ]

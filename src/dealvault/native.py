@@ -1,6 +1,6 @@
 """The batch kernels of the hot paths: the C extension when it is built, else Python.
 
-``dealvault._native`` (``src/dealvault/_native.c``, against OpenSSL's libcrypto and zlib)
+``dealvault._native`` (C in ``src/dealvault/_kernels/``, against OpenSSL's libcrypto and zlib)
 does per batch what the Python functions below do per item; both give the same bytes (the
 tests compare them). ``DEALVAULT_NATIVE=0`` in the environment makes the process use the
 Python path, e.g. to measure the two against each other. :data:`NATIVE` says which is used.

@@ -27,7 +27,7 @@ def test_ci_runs_the_c_kernels() -> None:
     if os.environ.get("CI") == "true":
         assert native.NATIVE, (
             "CI=true but dealvault._native is not in use: the C extension did not build "
-            "(see the install's output for _native.c) or DEALVAULT_NATIVE=0 is set"
+            "(see the install's output for _kernels/) or DEALVAULT_NATIVE=0 is set"
         )
     wanted = C is not None and os.environ.get("DEALVAULT_NATIVE", "1") != "0"
     assert wanted == native.NATIVE

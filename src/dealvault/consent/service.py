@@ -4,12 +4,23 @@ one. Service functions; the flows decide and commit."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
 import polars as pl
-from sqlalchemy import ColumnElement, and_, exists, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    case,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from dealvault.consent.models import ConsentRecord
@@ -158,6 +169,27 @@ def count_active(
         .where(CustomerRecord.dataset_id == dataset_id, CustomerRecord.status == "active", *where)
     )
     return int(session.scalar(q) or 0)
+
+
+def count_active_each(
+    session: Session, *, dataset_id: int, conditions: Mapping[str, Sequence[ColumnElement[bool]]]
+) -> dict[str, int]:
+    """:func:`count_active` for several sets of conditions in one pass over the dataset's
+    customers (each pass reads the table, envelopes and all)."""
+    if not conditions:
+        return {}
+    cols = [
+        func.coalesce(func.sum(case((and_(*conds), 1), else_=0)), 0).label(f"c{i}")
+        if conds
+        else func.count().label(f"c{i}")
+        for i, conds in enumerate(conditions.values())
+    ]
+    row = session.execute(
+        select(*cols)
+        .select_from(CustomerRecord)
+        .where(CustomerRecord.dataset_id == dataset_id, CustomerRecord.status == "active")
+    ).one()
+    return {name: int(row[i] or 0) for i, name in enumerate(conditions)}
 
 
 def summary(session: Session, *, dataset_id: int, at: datetime) -> dict[str, dict[str, int]]:

@@ -1,0 +1,68 @@
+/* What the files of dealvault._native share: libraries, sizes, shared helpers, the tables
+ * of functions each file defines. Only PyInit__native is exported (-fvisibility=hidden). */
+#ifndef DEALVAULT_KERNELS_H
+#define DEALVAULT_KERNELS_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <openssl/evp.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <zlib.h>
+
+#define KEY_LEN 32
+#define NONCE_LEN 12
+#define TAG_LEN 16
+#define FIXED_LEN 5 /* magic "DV", format version, algorithm id, key-id length */
+#define BLIND_LEN 16
+
+/* module.c */
+extern EVP_CIPHER *aes_gcm;
+extern EVP_MD *sha256_md;
+int fetch_algorithms(void);
+PyObject *frozen_list(PyObject *obj, Py_ssize_t n, const char *what);
+Py_ssize_t envelope_head_len(const unsigned char *p, Py_ssize_t len);
+
+/* hashes.c */
+int sha256_parts(EVP_MD_CTX *md, const void *a, size_t alen, const void *b, size_t blen,
+                 const void *c, size_t clen, unsigned char *out);
+int digest_inflated(EVP_MD_CTX *md, const unsigned char *p, Py_ssize_t len, unsigned char *buf,
+                    size_t buf_len, unsigned char *out);
+
+/* audit_tails.c */
+#define TAIL_BYTES 320
+
+typedef struct {
+    Py_ssize_t seq_at, seq_len; /* the digits of "seq" */
+    Py_ssize_t digest_at;       /* the 64 hex digits of the subject digest, or -1 (null) */
+} tail_t;
+
+int lit(const unsigned char *s, Py_ssize_t n, Py_ssize_t *i, const char *word);
+Py_ssize_t digits(const unsigned char *s, Py_ssize_t n, Py_ssize_t i);
+int tail_at(const unsigned char *s, Py_ssize_t n, Py_ssize_t i, tail_t *t);
+int tail_search(const unsigned char *s, Py_ssize_t n, tail_t *t);
+long long small_number(const unsigned char *s, Py_ssize_t len);
+
+/* json_decode.c */
+/* A growable byte buffer (malloc'd; used with the GIL released). */
+typedef struct {
+    unsigned char *buf;
+    size_t len, cap;
+} GrowBuf;
+
+int grow(GrowBuf *b, size_t more);
+
+/* the tables of functions, one per file */
+extern PyMethodDef dv_envelope_methods[];
+extern PyMethodDef dv_blind_methods[];
+extern PyMethodDef dv_hash_methods[];
+extern PyMethodDef dv_audit_tail_methods[];
+extern PyMethodDef dv_audit_chunk_methods[];
+extern PyMethodDef dv_json_methods[];
+extern PyMethodDef dv_record_hash_methods[];
+
+#endif
