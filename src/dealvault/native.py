@@ -14,12 +14,13 @@ import re
 import zlib
 from collections.abc import Sequence
 from hashlib import blake2b, sha256
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
-import pyarrow as pa
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+if TYPE_CHECKING:  # imported where used: the CLI's warm server preloads no threaded library
+    import polars as pl
 
 OpenResult = tuple[list[int], list[str], list[list[bytes | None]], int, list[tuple[int, int, int]]]
 
@@ -152,6 +153,9 @@ def blind_many(key: bytes, person: bytes, values: list[str | None]) -> list[byte
 def blind_series(key: bytes, person: bytes, values: pl.Series) -> pl.Series:
     """:func:`blind_many` of a Polars string column, as a binary column (nulls kept). The C
     kernel reads the column's Arrow buffers; no Python object is made per value."""
+    import polars as pl
+    import pyarrow as pa
+
     if _C is None or values.len() == 0:
         return pl.Series(values.name, blind_many_py(key, person, values.to_list()), pl.Binary)
     arr = values.cast(pl.String).to_arrow(compat_level=pl.CompatLevel.oldest())

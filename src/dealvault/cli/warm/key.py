@@ -27,6 +27,7 @@ KEY_PREFIXES = (
     "_TYPER_",
     "PYDANTIC_",  # PYDANTIC_DISABLE_PLUGINS
     "DEALVAULT_SQLITE_",  # db.engine: page and cache size
+    "DEALVAULT_NATIVE",  # dealvault.native: the C kernels or their Python twins
     "OPENSSL_",  # read by OpenSSL when cryptography loads it
     "OTEL_",  # opentelemetry-api (FastAPI's telemetry hooks): propagators, context, when imported
 )
