@@ -9,7 +9,8 @@ process pinned to one core, the CPU seconds of:
 - ``blind_series`` (C: over the column's Arrow buffers) and ``blind_many``: 3 blind indexes
   per customer (ID number, phone, customer number);
 - ``leaf_hashes`` and ``merkle_root`` over 1,000,000 audit-event-sized bodies (~400 bytes);
-- ``subject_digests`` over 100,000 compressed subject lists of 100 subject ids.
+- ``subject_digests`` over compressed subject lists of 100 subject ids, one per ten events
+  (100,000 by default).
 
 The Python twins (``dealvault.native.*_py``) are the baseline, measured in the same run; both
 give the same bytes (checked here too). One JSON line on stdout: per kernel, the C and Python
@@ -125,7 +126,7 @@ def main() -> int:
     )
     packs: list[bytes | None] = [
         zlib.compress(b"\n".join(b"%08x%016x" % (i, rng.getrandbits(64)) for i in range(100)))
-        for _ in range(100_000)
+        for _ in range(max(1, args.events // 10))
     ]
     out["subject_digests"] = compare(
         "subject_digests",

@@ -17,7 +17,7 @@ from dealvault.audit.merkle import root_from_leaves
 from dealvault.crypto import envelope as env
 from tests.native.support import need_c
 
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 payloads = st.none() | st.binary(max_size=2048)
 heads = st.builds(
     lambda kid, ver: env.Header(env.ALG_AES_256_GCM, kid, ver).encode(),

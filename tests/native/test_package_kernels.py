@@ -42,7 +42,7 @@ text = st.one_of(st.none(), st.text(max_size=12), st.sampled_from(["", "张三",
 objects = st.dictionaries(st.sampled_from(FIELDS), text, max_size=3)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(rows=st.lists(st.one_of(st.none(), objects), max_size=20), ascii_only=st.booleans())
 def test_kernel_and_twin_decode_objects_alike_and_as_polars_does(
     rows: list[dict[str, str | None] | None], ascii_only: bool
@@ -153,7 +153,7 @@ values = st.one_of(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     rows=st.lists(st.tuples(values, values, values), min_size=1, max_size=12),
     start=st.integers(min_value=0, max_value=3),
