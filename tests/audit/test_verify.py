@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dealvault.audit.merkle import root_from_leaves
-from dealvault.audit.service import canonical_json
+from dealvault.audit.service import _json_canonical, canonical_json
 from dealvault.audit.verify import Frontier
 
 
@@ -47,4 +47,9 @@ json_values = st.recursive(
     doc=st.dictionaries(st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", max_size=8), json_values)
 )
 def test_fast_canonical_json_is_rfc8785(doc: dict[str, object]) -> None:
-    assert canonical_json(doc) == bytes(rfc8785.dumps(doc))
+    assert canonical_json(doc) == bytes(rfc8785.dumps(doc)) == _json_canonical(doc)
+
+
+def test_canonical_json_takes_what_orjson_refuses_through_json() -> None:
+    doc = {"b": 2**70, "a": "\u00e9\x1f"}  # beyond 64 bits: orjson refuses it
+    assert canonical_json(doc) == b'{"a":"\xc3\xa9\\u001f","b":' + str(2**70).encode() + b"}"

@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import Final, Protocol
 
+from dealvault import native
 from dealvault.errors import IntegrityError, Invalid, NotFound
 
 HASH_SIZE: Final = 32
@@ -257,7 +258,7 @@ def append_leaves(store: NodeStore, leaf_hashes: Sequence[bytes]) -> list[tuple[
         raise IntegrityError("stored tree is missing a border node")
     cur = list(leaf_hashes)
     nodes: list[tuple[int, int, bytes]] = [(0, n + j, h) for j, h in enumerate(cur)]
-    start, level, sha, prefix = n, 0, _sha256, _NODE
+    start, level = n, 0
     while True:
         if start & 1:
             cur.insert(0, known[(level, start - 1)])
@@ -265,7 +266,7 @@ def append_leaves(store: NodeStore, leaf_hashes: Sequence[bytes]) -> list[tuple[
         if len(cur) < 2:
             break
         it = iter(cur)
-        cur = [sha(prefix + a + b).digest() for a, b in zip(it, it, strict=False)]
+        cur = native.leaf_hashes([a + b for a, b in zip(it, it, strict=False)], _NODE)
         start >>= 1
         level += 1
         nodes.extend([(level, start + j, h) for j, h in enumerate(cur)])

@@ -54,6 +54,8 @@ class AuditNode(Base):
     """A complete subtree hash: (level, index) covers leaves [index*2^level, (index+1)*2^level)."""
 
     __tablename__ = "audit_nodes"
+    #: SQLite: the rows live in the primary key's B-tree (migration 0029)
+    __table_args__ = {"sqlite_with_rowid": False}  # noqa: RUF012 - SQLAlchemy reads it
 
     level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     idx: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)

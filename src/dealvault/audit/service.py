@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dealvault import native
 from dealvault.audit import merkle
 from dealvault.audit.anchoring import is_security_relevant
 from dealvault.audit.checkpoint import Checkpoint, sign_checkpoint
@@ -162,10 +164,9 @@ class DbNodeStore:
             self._size = 0 if last is None else int(last) + 1
         return self._size
 
-    def prefetch_border(self) -> None:
-        """Read the nodes an append of leaves starts from (the right border of the tree)."""
-        n = self.size()
-        self.get_many([(lvl, (n >> lvl) - 1) for lvl in range(n.bit_length()) if (n >> lvl) & 1])
+    def remember(self, nodes: Mapping[tuple[int, int], bytes]) -> None:
+        """Nodes the caller has just read (the right border, with the size)."""
+        self._known.update(nodes)
 
     def get(self, level: int, index: int) -> bytes:
         got = self.get_many([(level, index)])
@@ -197,12 +198,16 @@ class DbNodeStore:
 
     def put_many(self, items: Sequence[tuple[int, int, bytes]]) -> None:
         bulk_insert(self.session, table="audit_nodes", columns=("level", "idx", "hash"), rows=items)
-        self._known.update({(lv, ix): h for lv, ix, h in items})
         leaves = [ix for lv, ix, _ in items if lv == 0]
         if self._size is not None and leaves and min(leaves) == self._size:
             self._size = max(leaves) + 1  # appended right after the known end
+            # what the checkpoint after an append reads: the new right border
+            n = self._size
+            border = {(lvl, (n >> lvl) - 1) for lvl in range(n.bit_length()) if (n >> lvl) & 1}
+            self._known.update({(lv, ix): h for lv, ix, h in items if (lv, ix) in border})
         else:
             self._size = None
+            self._known.update({(lv, ix): h for lv, ix, h in items})
 
 
 def pack_subjects(subjects: Sequence[str] | SubjectPacker) -> tuple[int, str, bytes]:
@@ -262,27 +267,51 @@ def canonical_json(doc: Mapping[str, Any]) -> bytes:
     """RFC 8785 (JCS) bytes of an event document.
 
     Events hold only strings, integers, booleans, null, lists and objects with ASCII keys; for
-    those, sorted keys, no whitespace and ``ensure_ascii=False`` are exactly JCS, and about 20
-    times faster than the general ``rfc8785`` encoder (a test checks they agree).
+    those, sorted keys, no whitespace and unescaped non-ASCII text are exactly JCS. orjson
+    writes them in about half a microsecond, twenty times faster than ``json.dumps`` (a
+    property test checks both against the ``rfc8785`` encoder); what orjson refuses (an
+    integer beyond 64 bits, a key that is not a string) goes through ``json`` as before.
     """
+    try:
+        return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
+    except (orjson.JSONEncodeError, TypeError):
+        return _json_canonical(doc)
+
+
+def _json_canonical(doc: Mapping[str, Any]) -> bytes:
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _lock(session: Session) -> int | None:
-    """Take the log's lock (PostgreSQL: appends queue on it to the commit); with it, the
-    number of leaves, in the same round trip (None on SQLite, whose writer lock suffices)."""
+#: the tree's size and the nodes of its right border (one complete node per set bit of the
+#: size), in one statement: what an append starts from
+_BORDER = """WITH RECURSIVE
+  s(n) AS (SELECT coalesce(max(idx) + 1, 0) FROM audit_nodes WHERE level = 0),
+  lv(l) AS (SELECT 0 UNION ALL SELECT lv.l + 1 FROM lv, s WHERE (s.n >> (lv.l + 1)) > 0)
+SELECT s.n, NULL, NULL, NULL FROM s
+UNION ALL
+SELECT s.n, a.level, a.idx, a.hash FROM s, lv, audit_nodes a
+WHERE ((s.n >> lv.l) & 1) = 1 AND a.level = lv.l AND a.idx = (s.n >> lv.l) - 1"""
+
+
+def _lock_and_border(session: Session) -> DbNodeStore:
+    """Take the log's lock (PostgreSQL: appends queue on it to the commit; SQLite's writer lock
+    comes with the first write) and read the tree's size and right border in the same round
+    trip: a node store primed for an append."""
     conn = session.connection()
-    if conn.dialect.name != "postgresql":
-        return None
     raw: Any = conn.connection.driver_connection
-    with raw.cursor() as cur:
-        cur.execute(
-            "LOCK TABLE audit_events IN EXCLUSIVE MODE; "
-            "SELECT max(idx) FROM audit_nodes WHERE level = 0"
-        )
-        cur.nextset()
-        last = cur.fetchone()[0]
-    return 0 if last is None else int(last) + 1
+    cur = raw.cursor()
+    try:
+        if conn.dialect.name == "postgresql":
+            cur.execute("LOCK TABLE audit_events IN EXCLUSIVE MODE; " + _BORDER)
+            cur.nextset()
+        else:
+            cur.execute(_BORDER)
+        rows = cur.fetchall()
+    finally:
+        cur.close()
+    store = DbNodeStore(session, size=int(rows[0][0]))
+    store.remember({(int(lv), int(ix)): bytes(h) for _, lv, ix, h in rows[1:]})
+    return store
 
 
 @contextmanager
@@ -316,14 +345,13 @@ def record_many(session: Session, cfg: AuditConfig, events: Sequence[EventIn]) -
         for ev in events
     ]
     session.flush()  # the change being recorded goes first (foreign keys, order)
-    store = DbNodeStore(session, size=_lock(session))
+    store = _lock_and_border(session)
     start = store.size()
-    store.prefetch_border()
     at = utcnow()
     stamp = _timestamp(at)
     at_db = at if session.connection().dialect.name == "postgresql" else at.isoformat(sep=" ")
     rows: list[tuple[Any, ...]] = []
-    subject_rows, leaves = [], []
+    subject_rows, bodies = [], []
     for i, (ev, pack) in enumerate(zip(events, packed, strict=True)):
         seq = start + i
         summary = None
@@ -333,7 +361,7 @@ def record_many(session: Session, cfg: AuditConfig, events: Sequence[EventIn]) -
             summary = (count, digest)
         body = event_body(seq, stamp, ev, summary)
         rows.append((seq, at_db, ev.actor, ev.action, ev.deal, ev.decision, body))
-        leaves.append(merkle.leaf_hash(body))
+        bodies.append(body)
     with _pipelined(session):
         bulk_insert(
             session,
@@ -348,7 +376,7 @@ def record_many(session: Session, cfg: AuditConfig, events: Sequence[EventIn]) -
                 columns=("seq", "count", "packed"),
                 rows=subject_rows,
             )
-        merkle.append_leaves(store, leaves)
+        merkle.append_leaves(store, native.leaf_hashes(bodies))
         _anchor(session, cfg, events, start, store)
     return [start + i for i in range(len(events))]
 

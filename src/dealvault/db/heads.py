@@ -8,7 +8,7 @@ from sqlalchemy.exc import DBAPIError
 
 #: store -> (revision of its newest migration, its version table)
 HEADS: dict[str, tuple[str, str]] = {
-    "records": ("0028", "alembic_version"),
+    "records": ("0029", "alembic_version"),
     "keystore": ("0002", "alembic_version_keystore"),
 }
 
