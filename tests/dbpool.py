@@ -3,8 +3,8 @@ from a migrated template file; PostgreSQL databases are emptied and handed to th
 
 Making a store costs a migration (about 0.3 s) and, on PostgreSQL, a CREATE DATABASE (about
 0.3 s) and a DROP; a test suite that makes two stores per test spent a quarter of its time on
-that. A reused PostgreSQL database is emptied with TRUNCATE (the audit tables' append-only
-triggers are bypassed for it with ``session_replication_role``) and is reused only if its
+that. A reused PostgreSQL database is emptied with DELETE (the audit tables' append-only triggers
+and the foreign keys are bypassed for it with ``session_replication_role``) and is reused only if its
 schema is still the migrated one: a test that altered it (a tampering test dropping a
 trigger, say) gets its database dropped instead.
 """
@@ -40,10 +40,23 @@ SELECT md5(coalesce(string_agg(x, '|' ORDER BY x), '')) FROM (
 """
 
 
-_TABLES = (
-    "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public' "
-    "AND tablename NOT LIKE 'alembic_version%'"
-)
+#: every table emptied and every sequence restarted, in one round trip. DELETE rather than
+#: TRUNCATE: a test leaves a few rows, and TRUNCATE gives each of some sixty tables a new file
+#: (0.3-0.5 s a database against about 20 ms)
+_EMPTY = """
+DO $$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT quote_ident(tablename) AS t FROM pg_tables
+           WHERE schemaname = 'public' AND tablename NOT LIKE 'alembic_version%' LOOP
+    EXECUTE 'DELETE FROM ' || r.t;
+  END LOOP;
+  FOR r IN SELECT quote_ident(sequencename) AS s FROM pg_sequences
+           WHERE schemaname = 'public' AND last_value IS NOT NULL LOOP
+    EXECUTE 'ALTER SEQUENCE ' || r.s || ' RESTART';
+  END LOOP;
+END $$
+"""
 
 
 class SqliteTemplates:
@@ -121,11 +134,9 @@ class PostgresPool:
             with eng.connect() as conn:
                 if conn.execute(text(_FINGERPRINT)).scalar_one() != self._prints.get(store):
                     raise LookupError("schema changed")
-                tables = conn.execute(text(_TABLES)).scalars().all()
                 conn.execute(text("SET session_replication_role = replica"))
                 conn.execute(text("SET lock_timeout = '5s'"))
-                if tables:
-                    conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+                conn.execute(text(_EMPTY))
         except Exception:
             eng.dispose()
             self._drop(name)
