@@ -3,10 +3,10 @@ from a migrated template file; PostgreSQL databases are emptied and handed to th
 
 Making a store costs a migration (about 0.3 s) and, on PostgreSQL, a CREATE DATABASE (about
 0.3 s) and a DROP; a test suite that makes two stores per test spent a quarter of its time on
-that. A reused PostgreSQL database is emptied with DELETE (the audit tables' append-only triggers
-and the foreign keys are bypassed for it with ``session_replication_role``) and is reused only if its
-schema is still the migrated one: a test that altered it (a tampering test dropping a
-trigger, say) gets its database dropped instead.
+that. A reused PostgreSQL database is emptied with DELETE (the audit tables' append-only
+triggers and the foreign keys are bypassed for it with ``session_replication_role``) and is
+reused only if its schema is still the migrated one: a test that altered it (a tampering test
+dropping a trigger, say) gets its database dropped instead.
 """
 
 from __future__ import annotations

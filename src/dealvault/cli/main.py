@@ -29,8 +29,9 @@ _APP_SETTINGS: dict[str, Any] = {
 }
 
 
-#: click commands built ahead of time by the warm server (cli/warm/preload.py), before it
-#: forks: its children find them made. Empty in a cold run.
+#: click commands already built in this process: by the warm server (cli/warm/preload.py)
+#: before it forks, so that its children find them made, or by an earlier call of the same
+#: command in this process (building one from its typer definition costs 20-40 ms)
 _BUILT: dict[str, Any] = {}
 
 
@@ -48,9 +49,11 @@ def _load(name: str) -> Any:
     module = importlib.import_module(f"dealvault.cli.{_MODULE[name]}")
     holder = typer.Typer(**_APP_SETTINGS)
     module.register(holder)
-    built = typer.main.get_command(holder)
-    commands = getattr(built, "commands", None)
-    return commands[name] if commands is not None else built
+    group = typer.main.get_command(holder)
+    commands = getattr(group, "commands", None)
+    built = commands[name] if commands is not None else group
+    _BUILT[name] = built
+    return built
 
 
 class _Group(TyperGroup):
