@@ -64,5 +64,6 @@ extern PyMethodDef dv_audit_tail_methods[];
 extern PyMethodDef dv_audit_chunk_methods[];
 extern PyMethodDef dv_json_methods[];
 extern PyMethodDef dv_record_hash_methods[];
+extern PyMethodDef dv_pack_methods[];
 
 #endif

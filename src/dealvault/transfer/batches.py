@@ -12,6 +12,7 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
+from dealvault import native_pack
 from dealvault.transfer.manifest import (
     PackageSchema,
     category_counts,
@@ -68,15 +69,28 @@ def prepare_batch(frame: pl.DataFrame, schema: PackageSchema) -> PreparedBatch:
     )
 
 
+Rows = Sequence[Sequence[Any]] | bytes
+Keys = Sequence[bytes | None] | bytes
+
+
+def _unpacked(rows: Rows, keys: Keys) -> tuple[Sequence[Sequence[Any]], Sequence[bytes | None]]:
+    """Rows and keys as given, or those of a pack and its packed keys (``native_pack``)."""
+    if isinstance(rows, bytes):
+        if not isinstance(keys, bytes):
+            raise TypeError("a pack comes with packed keys")
+        return native_pack.unpack_rows(rows, keys)
+    if isinstance(keys, bytes):
+        raise TypeError("rows come with a list of keys")
+    return rows, keys
+
+
 def open_batch(
-    layout: RecordLayout,
-    schema: PackageSchema,
-    rows: Sequence[Sequence[Any]],
-    keys: Sequence[bytes | None],
+    layout: RecordLayout, schema: PackageSchema, rows: Rows, keys: Keys
 ) -> tuple[PreparedBatch, int]:
-    """Decrypt one batch of customer rows and prepare it for the package; also how many rows
-    were left out for want of a key (shredded meanwhile)."""
-    frame, skipped = open_frame(layout, rows, keys)
+    """Decrypt one batch of customer rows (or a pack of them, with packed keys) and prepare
+    it for the package; also how many rows were left out for want of a key (shredded
+    meanwhile)."""
+    frame, skipped = open_frame(layout, *_unpacked(rows, keys))
     return prepare_batch(frame, schema), skipped
 
 
@@ -84,11 +98,12 @@ def open_flagged_batch(
     layout: RecordLayout,
     schema: PackageSchema,
     names: tuple[str, ...],
-    rows: Sequence[Sequence[Any]],
-    keys: Sequence[bytes | None],
+    rows: Rows,
+    keys: Keys,
 ) -> tuple[PreparedBatch, int]:
     """:func:`open_batch` for rows that end in one SQL truth value per name of ``names``
     (after the envelopes: e.g. a consent in force), each written as a ``yes``/``no`` column."""
+    rows, keys = _unpacked(rows, keys)
     frame, skipped = open_frame(layout, rows, keys)
     tail = 2 + len(layout.categories)
     # one value per record from SQL, matched by record id (rows without a key were left out)
