@@ -13,7 +13,7 @@ import struct
 from collections.abc import Sequence
 from typing import Any
 
-from dealvault.native import _C
+from dealvault.native import _C, OpenResult, open_rows_py
 
 #: magic, columns, rows, bytes of the row section, offset and length of the last subject_id
 PACK_HEAD = struct.Struct("<4sIQQQQ")
@@ -107,3 +107,22 @@ def unpack_rows(pack: bytes, keys: bytes) -> Unpacked:
         out: Unpacked = _C.unpack_rows(pack, keys)
         return out
     return unpack_rows_py(pack, keys)
+
+
+def open_pack_py(
+    pack: bytes, keys: bytes, prefix: bytes, suffixes: tuple[bytes, ...]
+) -> OpenResult:
+    """``native.open_rows_py`` over the rows of a pack (see ``_native.open_pack``)."""
+    rows, key_list = unpack_rows_py(pack, keys)
+    if rows and len(rows[0]) < 2 + len(suffixes):
+        raise ValueError("open_pack: rows are too short")
+    return open_rows_py(list(rows), key_list, prefix, suffixes)
+
+
+def open_pack(pack: bytes, keys: bytes, prefix: bytes, suffixes: tuple[bytes, ...]) -> OpenResult:
+    """``native.open_rows`` over the rows of a pack and its packed keys (failures name the
+    row of the pack), without a Python object per envelope in C."""
+    if _C is not None:
+        out: OpenResult = _C.open_pack(pack, keys, prefix, suffixes)
+        return out
+    return open_pack_py(pack, keys, prefix, suffixes)

@@ -18,10 +18,13 @@ from sqlalchemy import select
 from dealvault import native, native_pack
 from dealvault.crypto.keyring import KeyRing
 from dealvault.db.stores import UnitOfWork
+from dealvault.errors import IntegrityError
 from dealvault.flows.context import AppStores
-from dealvault.transfer import records
+from dealvault.transfer import batches, records
 from dealvault.vault.models import Dataset
+from dealvault.vault.opening import RecordLayout, open_frame
 from tests.conftest import World
+from tests.native.support import CATS, DATASET, HEAD, POSTS, PREFIX, SCHEMA, batch, rows_of
 from tests.transfer.test_plans import prepare
 
 C: Any = native._C
@@ -62,7 +65,7 @@ def _keys(n: int, missing: set[int]) -> tuple[bytes, list[bytes | None]]:
 
 
 @st.composite
-def batches(draw: st.DrawFn) -> tuple[list[Row], int]:
+def packable(draw: st.DrawFn) -> tuple[list[Row], int]:
     width = draw(st.integers(min_value=2, max_value=7))
     subjects = draw(st.lists(st.text(max_size=12), unique=True, max_size=25))
     subjects.sort(key=str.encode)  # SQLite's order (BINARY: UTF-8 bytes)
@@ -79,7 +82,7 @@ def batches(draw: st.DrawFn) -> tuple[list[Row], int]:
 
 @needs_c
 @SETTINGS
-@given(batches(), st.sets(st.integers(min_value=0, max_value=30)))
+@given(packable(), st.sets(st.integers(min_value=0, max_value=30)))
 def test_the_aggregate_is_its_python_twin(batch: tuple[list[Row], int], missing: set[int]) -> None:
     rows, width = batch
     con = _table(rows, width)
@@ -201,6 +204,97 @@ def test_unpack_rows_takes_either_path() -> None:
     assert native_pack.unpack_rows(pack, bytes(32) + b"\x01") == (rows, [bytes(32)])
     with pytest.raises(TypeError):
         native_pack.unpack_rows("x" * 64, b"")  # type: ignore[arg-type]
+
+
+# ---- open_pack: the envelopes of a pack opened where they lie -----------------------------
+
+
+def _sealed_pack(n: int, *, extra: bool = False) -> tuple[list[Row], bytes]:
+    keys, columns, nonces = batch(n)
+    sealed = native.seal_rows_py(keys, HEAD, PREFIX, 1, POSTS, columns, nonces)
+    rows = [(*r, 1) if extra else tuple(r) for r in rows_of(1, sealed, n)]
+    return rows, keys
+
+
+@SETTINGS
+@given(
+    st.integers(min_value=0, max_value=12),
+    st.sets(st.integers(min_value=0, max_value=12)),
+    st.sets(st.tuples(st.integers(0, 11), st.integers(0, 3), st.sampled_from(["tag", "cut"]))),
+    st.booleans(),
+)
+def test_open_pack_is_open_rows_of_the_rows(
+    n: int, missing: set[int], damage: set[tuple[int, int, str]], extra: bool
+) -> None:
+    """Missing keys, NULL envelopes, damaged ones (a failure naming the pack's row) and a
+    trailing column: the C kernel, its twin and open_rows of the unpacked rows agree."""
+    sealed, key_bytes = _sealed_pack(n, extra=extra)
+    cells = [list(r) for r in sealed]
+    for i, j, how in damage:
+        if i < n and cells[i][2 + j] is not None:
+            blob = cells[i][2 + j]
+            cells[i][2 + j] = blob[:-1] + bytes([blob[-1] ^ 1]) if how == "tag" else blob[:20]
+    rows = [tuple(c) for c in cells]
+    pack = native_pack.pack_rows_py(rows)
+    assert pack is not None
+    key_list: list[bytes | None] = [
+        None if i in missing else key_bytes[32 * i : 32 * i + 32] for i in range(n)
+    ]
+    keys = b"".join(k or bytes(32) for k in key_list) + bytes(k is not None for k in key_list)
+    want = native.open_rows_py(list(rows), key_list, PREFIX, POSTS)
+    assert native_pack.open_pack_py(pack, keys, PREFIX, POSTS) == want
+    if C is not None:
+        assert C.open_pack(pack, keys, PREFIX, POSTS) == want
+
+
+@needs_c
+def test_open_pack_refuses_what_open_rows_would() -> None:
+    rows, key_bytes = _sealed_pack(3)
+    keys = key_bytes + b"\x01" * 3
+    pack = native_pack.pack_rows_py(rows)
+    assert pack is not None
+    with pytest.raises(ValueError):  # rows shorter than the suffixes ask
+        C.open_pack(pack, keys, PREFIX, (*POSTS, b"|more|1"))
+    with pytest.raises(ValueError):
+        native_pack.open_pack_py(pack, keys, PREFIX, (*POSTS, b"|more|1"))
+    with pytest.raises(ValueError):
+        C.open_pack(pack[:-1], keys, PREFIX, POSTS)
+    with pytest.raises(ValueError):
+        C.open_pack(pack, keys[:-1], PREFIX, POSTS)
+    with pytest.raises(TypeError):
+        C.open_pack(pack, keys, PREFIX, ("not bytes",))
+    text_envelope = native_pack.pack_rows_py([(1, "a", "text", None, None, None)])
+    assert text_envelope is not None
+    with pytest.raises(TypeError):
+        C.open_pack(text_envelope, bytes(32) + b"\x01", PREFIX, POSTS)
+    empty = native_pack.pack_rows_py([])
+    assert empty is not None
+    assert C.open_pack(empty, b"", PREFIX, POSTS) == ([], [], [[], [], [], []], 0, [])
+
+
+@needs_c
+def test_a_worker_opens_a_pack_as_it_opens_rows() -> None:
+    """transfer.batches opens a pack like vault.opening.open_frame opens its rows, down to
+    the careful path naming a damaged envelope."""
+    layout = RecordLayout(DATASET, SCHEMA, CATS)
+    rows, key_bytes = _sealed_pack(6)
+    keys = key_bytes + b"\x01\x01\x00\x01\x01\x01"
+    key_list = [None if i == 2 else key_bytes[32 * i : 32 * i + 32] for i in range(6)]
+    pack = native_pack.pack_rows_py(rows)
+    assert pack is not None
+    frame, skipped = batches._open_pack(layout, pack, keys)
+    want, want_skipped = open_frame(layout, rows, key_list)
+    assert frame.equals(want) and skipped == want_skipped == 1
+    blob = rows[4][3]
+    assert blob is not None
+    rows[4] = (*rows[4][:3], blob[:-1] + bytes([blob[-1] ^ 1]), *rows[4][4:])
+    damaged = native_pack.pack_rows_py(rows)
+    assert damaged is not None
+    with pytest.raises(IntegrityError) as from_rows:
+        open_frame(layout, rows, key_list)
+    with pytest.raises(IntegrityError) as from_pack:
+        batches._open_pack(layout, damaged, keys)
+    assert str(from_pack.value) == str(from_rows.value)
 
 
 # ---- the package build's reader ----------------------------------------------------------

@@ -15,11 +15,8 @@
  *
  * id must be an integer and subject_id a text that strictly increases from row to row (the
  * keyset order of the read); anything else (a REAL, another order, a value or a blob too
- * long) makes the result NULL and the caller reads the rows the ordinary way. */
-
-#define PACK_HEAD 40
-#define PACK_MAGIC "DVP1"
-enum { T_NULL, T_INT, T_TEXT, T_BLOB };
+ * long) makes the result NULL and the caller reads the rows the ordinary way. open_pack
+ * (pack_open.c) opens the envelopes of a pack where they lie. */
 
 typedef struct {
     int started, ok;
@@ -46,7 +43,7 @@ put_u64(unsigned char *p, uint64_t v)
         p[k] = (unsigned char)(v >> (8 * k));
 }
 
-static uint64_t
+uint64_t
 get_u64(const unsigned char *p)
 {
     uint64_t v = 0;
@@ -237,42 +234,91 @@ pack_register(PyObject *self, PyObject *args)
 
 /* ---- the other side: the rows back as Python objects ----------------------------------- */
 
-static PyObject *
+PyObject *
 malformed(void)
 {
-    PyErr_SetString(PyExc_ValueError, "unpack_rows: not a well-formed pack");
+    PyErr_SetString(PyExc_ValueError, "not a well-formed pack of rows");
     return NULL;
 }
 
-/* One value at *pos (< end); NULL with an exception when it runs past end or is not
- * well-formed. */
-static PyObject *
-unpack_value(const unsigned char *p, size_t end, size_t *pos)
+/* The header of a pack of size bytes with keys_len bytes of packed keys; 0 with a
+ * ValueError when either is not well-formed. */
+int
+pack_head(const unsigned char *p, size_t size, size_t keys_len, pack_head_t *h)
 {
-    size_t at = *pos;
-    if (at >= end)
-        return malformed();
-    unsigned char tag = p[at++];
-    if (tag == T_NULL) {
-        *pos = at;
+    if (size < PACK_HEAD || memcmp(p, PACK_MAGIC, 4) != 0) {
+        malformed();
+        return 0;
+    }
+    uint32_t ncols = get_u32(p + 4);
+    uint64_t n = get_u64(p + 8), body = get_u64(p + 16);
+    uint64_t last_off = get_u64(p + 24), last_len = get_u64(p + 32);
+    /* every row takes at least one byte per column and 8 bytes of id; the last subject id
+     * lies inside the pack (Python reads it, pack_summary) */
+    if ((ncols < 2 && n > 0) || body > size - PACK_HEAD || n > (size - PACK_HEAD - body) / 8 ||
+        (size - PACK_HEAD - body) != 8 * n || (n > 0 && body / ncols < n) ||
+        last_off > PACK_HEAD + body || last_len > PACK_HEAD + body - last_off ||
+        keys_len / 33 != n || keys_len % 33 != 0) {
+        malformed();
+        return 0;
+    }
+    h->p = p;
+    h->end = PACK_HEAD + (size_t)body;
+    h->ncols = ncols;
+    h->n = n;
+    return 1;
+}
+
+/* The value at *pos without a Python object: its tag, and where its bytes (or its 8-byte
+ * integer) start and how many; 0 with a ValueError when it runs past the row section. */
+int
+pack_field(const pack_head_t *h, size_t *pos, int *tag, size_t *at, size_t *len)
+{
+    size_t i = *pos;
+    if (i >= h->end)
+        goto bad;
+    *tag = h->p[i++];
+    if (*tag == T_NULL) {
+        *at = i;
+        *len = 0;
+    } else if (*tag == T_INT) {
+        if (h->end - i < 8)
+            goto bad;
+        *at = i;
+        *len = 8;
+    } else if ((*tag == T_TEXT || *tag == T_BLOB) && h->end - i >= 4) {
+        *len = get_u32(h->p + i);
+        *at = i + 4;
+        if (h->end - *at < *len)
+            goto bad;
+    } else {
+        goto bad;
+    }
+    *pos = *at + *len;
+    return 1;
+bad:
+    malformed();
+    return 0;
+}
+
+/* The value at *pos as a Python object, or NULL with an exception. */
+static PyObject *
+unpack_value(const pack_head_t *h, size_t *pos)
+{
+    int tag;
+    size_t at, len;
+    if (!pack_field(h, pos, &tag, &at, &len))
+        return NULL;
+    switch (tag) {
+    case T_NULL:
         Py_RETURN_NONE;
+    case T_INT:
+        return PyLong_FromLongLong((long long)get_u64(h->p + at));
+    case T_TEXT:
+        return PyUnicode_DecodeUTF8((const char *)h->p + at, (Py_ssize_t)len, NULL);
+    default:
+        return PyBytes_FromStringAndSize((const char *)h->p + at, (Py_ssize_t)len);
     }
-    if (tag == T_INT) {
-        if (end - at < 8)
-            return malformed();
-        *pos = at + 8;
-        return PyLong_FromLongLong((long long)get_u64(p + at));
-    }
-    if ((tag != T_TEXT && tag != T_BLOB) || end - at < 4)
-        return malformed();
-    size_t n = get_u32(p + at);
-    at += 4;
-    if (end - at < n)
-        return malformed();
-    *pos = at + n;
-    if (tag == T_TEXT)
-        return PyUnicode_DecodeUTF8((const char *)p + at, (Py_ssize_t)n, NULL);
-    return PyBytes_FromStringAndSize((const char *)p + at, (Py_ssize_t)n);
 }
 
 PyDoc_STRVAR(unpack_rows_doc,
@@ -287,44 +333,30 @@ unpack_rows(PyObject *self, PyObject *args)
 {
     Py_buffer pack, keys;
     PyObject *rows = NULL, *key_list = NULL, *result = NULL;
+    pack_head_t h;
     if (!PyArg_ParseTuple(args, "y*y*", &pack, &keys))
         return NULL;
-    const unsigned char *p = pack.buf, *k = keys.buf;
-    size_t size = (size_t)pack.len;
-    if (size < PACK_HEAD || memcmp(p, PACK_MAGIC, 4) != 0) {
-        malformed();
+    const unsigned char *k = keys.buf;
+    if (!pack_head(pack.buf, (size_t)pack.len, (size_t)keys.len, &h))
         goto done;
-    }
-    uint32_t ncols = get_u32(p + 4);
-    uint64_t n = get_u64(p + 8), body = get_u64(p + 16);
-    uint64_t last_off = get_u64(p + 24), last_len = get_u64(p + 32);
-    /* every row takes at least one byte per column and 8 bytes of id; the last subject id
-     * lies inside the pack (Python reads it, pack_summary) */
-    if ((ncols < 2 && n > 0) || body > size - PACK_HEAD || n > (size - PACK_HEAD - body) / 8 ||
-        (size - PACK_HEAD - body) != 8 * n || (n > 0 && body / ncols < n) ||
-        last_off > PACK_HEAD + body || last_len > PACK_HEAD + body - last_off ||
-        (size_t)keys.len / 33 != n || (size_t)keys.len % 33 != 0) {
-        malformed();
-        goto done;
-    }
-    rows = PyList_New((Py_ssize_t)n);
-    key_list = PyList_New((Py_ssize_t)n);
+    rows = PyList_New((Py_ssize_t)h.n);
+    key_list = PyList_New((Py_ssize_t)h.n);
     if (rows == NULL || key_list == NULL)
         goto done;
-    size_t pos = PACK_HEAD, end = PACK_HEAD + (size_t)body;
-    for (uint64_t i = 0; i < n; i++) {
-        PyObject *row = PyTuple_New(ncols);
+    size_t pos = PACK_HEAD;
+    for (uint64_t i = 0; i < h.n; i++) {
+        PyObject *row = PyTuple_New(h.ncols);
         if (row == NULL)
             goto done;
         PyList_SET_ITEM(rows, (Py_ssize_t)i, row);
-        for (uint32_t c = 0; c < ncols; c++) {
-            PyObject *v = unpack_value(p, end, &pos);
+        for (uint32_t c = 0; c < h.ncols; c++) {
+            PyObject *v = unpack_value(&h, &pos);
             if (v == NULL)
                 goto done;
             PyTuple_SET_ITEM(row, c, v);
         }
         PyObject *key;
-        if (k[32 * n + i]) {
+        if (k[32 * h.n + i]) {
             key = PyBytes_FromStringAndSize((const char *)k + 32 * i, 32);
             if (key == NULL)
                 goto done;
@@ -333,7 +365,7 @@ unpack_rows(PyObject *self, PyObject *args)
         }
         PyList_SET_ITEM(key_list, (Py_ssize_t)i, key);
     }
-    if (pos != end) {
+    if (pos != h.end) {
         malformed();
         goto done;
     }
