@@ -4,6 +4,7 @@
 does per batch what the Python functions below do per item; both give the same bytes (the
 tests compare them). ``DEALVAULT_NATIVE=0`` in the environment makes the process use the
 Python path, e.g. to measure the two against each other. :data:`NATIVE` says which is used.
+The twins of the packed-read kernels are in :mod:`dealvault.native_pack`.
 """
 
 from __future__ import annotations
@@ -349,14 +350,16 @@ def audit_chunk(start: int, rows: list[Sequence[Any]]) -> bytes | None:
 
 
 def sqlite_register() -> bool:
-    """Give the SQLite connections this process opens from now on the aggregate
-    ``dv_audit_leaves``. False on the Python path, or when the C module's SQLite is not the
-    library Python's sqlite3 uses (then no connection gets it: verification reads rows)."""
+    """Give the SQLite connections this process opens from now on the aggregates
+    ``dv_audit_leaves`` and ``dv_pack_rows``. False on the Python path, or when the C
+    module's SQLite is not the library Python's sqlite3 uses (then no connection gets them:
+    verification and the package build read rows)."""
     if _C is None:
         return False
     import sqlite3
 
     version: str = _C.sqlite_register()
+    _C.pack_register()
     return version == sqlite3.sqlite_version
 
 

@@ -56,6 +56,23 @@ typedef struct {
 
 int grow(GrowBuf *b, size_t more);
 
+/* pack_rows.c: packs of rows built by the SQLite aggregate dv_pack_rows (format there) */
+#define PACK_HEAD 40
+#define PACK_MAGIC "DVP1"
+enum { T_NULL, T_INT, T_TEXT, T_BLOB };
+
+typedef struct {
+    const unsigned char *p;
+    size_t end; /* end of the row section */
+    uint32_t ncols;
+    uint64_t n;
+} pack_head_t;
+
+uint64_t get_u64(const unsigned char *p);
+PyObject *malformed(void);
+int pack_head(const unsigned char *p, size_t size, size_t keys_len, pack_head_t *h);
+int pack_field(const pack_head_t *h, size_t *pos, int *tag, size_t *at, size_t *len);
+
 /* the tables of functions, one per file */
 extern PyMethodDef dv_envelope_methods[];
 extern PyMethodDef dv_blind_methods[];
@@ -64,5 +81,7 @@ extern PyMethodDef dv_audit_tail_methods[];
 extern PyMethodDef dv_audit_chunk_methods[];
 extern PyMethodDef dv_json_methods[];
 extern PyMethodDef dv_record_hash_methods[];
+extern PyMethodDef dv_pack_methods[];
+extern PyMethodDef dv_pack_open_methods[];
 
 #endif

@@ -15,6 +15,10 @@
  *               SQLite are checked where they lie, without a Python object per row
  * decode_objects   a batch of JSON objects of text values to Arrow string columns
  * record_hashes    RFC 9162 leaf hashes of the RFC 8785 JSON of records in Arrow columns
+ * dv_pack_rows     a SQLite aggregate (pack_register): a batch of customer rows as one blob
+ *                  built inside SQLite, so the package build's reader makes no Python object
+ *                  per value; unpack_rows gives the rows back (in a worker process)
+ * open_pack        open_rows over such a pack, with no Python object per envelope
  *
  * Every function produces the bytes the Python code of dealvault.native produces (the
  * tests compare both); the envelope format is dealvault.crypto.envelope's. Inputs are
@@ -25,8 +29,8 @@
  * then stay alive until it returns.
  *
  * One file per group (envelopes.c, blind.c, hashes.c, audit_tails.c, audit_chunk.c,
- * json_decode.c, record_hashes.c), each with its table of functions; kernels.h holds what
- * they share. This file holds the shared helpers and the module.
+ * json_decode.c, record_hashes.c, pack_rows.c, pack_open.c), each with its table of
+ * functions; kernels.h holds what they share. This file holds the shared helpers and the module.
  */
 #include "kernels.h"
 
@@ -90,7 +94,7 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__native(void)
 {
-    PyMethodDef *tables[] = {dv_envelope_methods, dv_blind_methods, dv_hash_methods, dv_audit_tail_methods, dv_audit_chunk_methods, dv_json_methods, dv_record_hash_methods};
+    PyMethodDef *tables[] = {dv_envelope_methods, dv_blind_methods, dv_hash_methods, dv_audit_tail_methods, dv_audit_chunk_methods, dv_json_methods, dv_record_hash_methods, dv_pack_methods, dv_pack_open_methods};
     if (fetch_algorithms() < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);

@@ -135,7 +135,7 @@ def make_engine(
     parsed = make_url(url)
     timeout_ms = max(1, round(lock_timeout * 1000))
     if parsed.get_backend_name() == "sqlite":
-        native.sqlite_register()  # the audit verifier's aggregate, on every connection
+        native.sqlite_register()  # the audit verifier's and package reader's aggregates
         engine = create_engine(url)
         cache_kib = _KEYSTORE_CACHE_KIB if secure_delete else _CACHE_KIB
         event.listen(

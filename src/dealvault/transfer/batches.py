@@ -11,14 +11,18 @@ from typing import Any
 
 import polars as pl
 import pyarrow as pa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from dealvault import native_pack
+from dealvault.crypto import envelope as env
+from dealvault.errors import IntegrityError
 from dealvault.transfer.manifest import (
     PackageSchema,
     category_counts,
     leaf_hashes,
     subtree_root,
 )
-from dealvault.vault.opening import RecordLayout, open_frame
+from dealvault.vault.opening import RecordLayout, decode_payloads, open_frame
 
 
 @dataclass
@@ -68,27 +72,75 @@ def prepare_batch(frame: pl.DataFrame, schema: PackageSchema) -> PreparedBatch:
     )
 
 
+Rows = Sequence[Sequence[Any]] | bytes
+Keys = Sequence[bytes | None] | bytes
+
+
+def _unpacked(rows: Rows, keys: Keys) -> tuple[Sequence[Sequence[Any]], Sequence[bytes | None]]:
+    """Rows and keys as given, or those of a pack and its packed keys (``native_pack``)."""
+    if isinstance(rows, bytes):
+        if not isinstance(keys, bytes):
+            raise TypeError("a pack comes with packed keys")
+        return native_pack.unpack_rows(rows, keys)
+    if isinstance(keys, bytes):
+        raise TypeError("rows come with a list of keys")
+    return rows, keys
+
+
 def open_batch(
-    layout: RecordLayout,
-    schema: PackageSchema,
-    rows: Sequence[Sequence[Any]],
-    keys: Sequence[bytes | None],
+    layout: RecordLayout, schema: PackageSchema, rows: Rows, keys: Keys
 ) -> tuple[PreparedBatch, int]:
-    """Decrypt one batch of customer rows and prepare it for the package; also how many rows
-    were left out for want of a key (shredded meanwhile)."""
-    frame, skipped = open_frame(layout, rows, keys)
+    """Decrypt one batch of customer rows (or a pack of them, with packed keys) and prepare
+    it for the package; also how many rows were left out for want of a key (shredded
+    meanwhile)."""
+    if isinstance(rows, bytes) and isinstance(keys, bytes):
+        frame, skipped = _open_pack(layout, rows, keys)
+    else:
+        frame, skipped = open_frame(layout, *_unpacked(rows, keys))
     return prepare_batch(frame, schema), skipped
+
+
+def _open_pack(layout: RecordLayout, pack: bytes, keys: bytes) -> tuple[pl.DataFrame, int]:
+    """:func:`vault.opening.open_frame` of a pack: its envelopes opened where they lie
+    (``native_pack.open_pack``); the rows are unpacked only when one fails, for the careful
+    path that names the fault."""
+    prefix = b"rec|%d|" % layout.dataset_id
+    suffixes = tuple(b"|%s|%d" % (c.encode(), layout.schema_version) for c in layout.categories)
+    ids, subjects, payloads, skipped, failures = native_pack.open_pack(pack, keys, prefix, suffixes)
+    if failures:
+        rows, key_list = native_pack.unpack_rows(pack, keys)
+        for r, j, i in failures:
+            key = key_list[i]
+            assert key is not None  # a row without a key is skipped, never opened
+            ctx = prefix + b"%d" % rows[i][0] + suffixes[j]
+            payloads[j][r] = env.open_with(AESGCM(key), rows[i][2 + j], ctx)
+    parts = [
+        pl.DataFrame(
+            {
+                "record_id": pl.Series(ids, dtype=pl.Int64),
+                "subject_id": pl.Series(subjects, dtype=pl.String),
+            }
+        )
+    ]
+    for i, column in enumerate(payloads):
+        fields = None if layout.fields is None else layout.fields[i]
+        try:
+            parts.append(decode_payloads(column, fields))
+        except IntegrityError as exc:
+            raise IntegrityError(f"{layout.categories[i]}: {exc}") from None
+    return pl.concat(parts, how="horizontal"), skipped
 
 
 def open_flagged_batch(
     layout: RecordLayout,
     schema: PackageSchema,
     names: tuple[str, ...],
-    rows: Sequence[Sequence[Any]],
-    keys: Sequence[bytes | None],
+    rows: Rows,
+    keys: Keys,
 ) -> tuple[PreparedBatch, int]:
     """:func:`open_batch` for rows that end in one SQL truth value per name of ``names``
     (after the envelopes: e.g. a consent in force), each written as a ``yes``/``no`` column."""
+    rows, keys = _unpacked(rows, keys)
     frame, skipped = open_frame(layout, rows, keys)
     tail = 2 + len(layout.categories)
     # one value per record from SQL, matched by record id (rows without a key were left out)

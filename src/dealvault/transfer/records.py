@@ -9,15 +9,18 @@ in subject-id order every batch would otherwise touch every key block of the dat
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, func, select
+import numpy.typing as npt
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
+from dealvault import native, native_pack
 from dealvault.access.decision import decide
 from dealvault.access.models import Deal, Person
 from dealvault.crypto.keyring import KEY_ENTRY, KeyRing
@@ -212,6 +215,19 @@ class _KeyCache:
         packed = self._keys[pos].tobytes()
         return [packed[32 * i : 32 * i + 32] if ok else None for i, ok in enumerate(found.tolist())]
 
+    def packed_keys(self, record_ids: npt.NDArray[np.int64]) -> bytes:
+        """:meth:`keys_for` as one bytes object (``native_pack.unpack_rows``'s key list):
+        32 bytes per record (zeros where it has none), then one byte per record, 0 where it
+        has none."""
+        if self.ids.size == 0:
+            return bytes(33 * record_ids.size)
+        pos = np.minimum(np.searchsorted(self.ids, record_ids), self.ids.size - 1)
+        found = self.ids[pos] == record_ids
+        keys = self._keys[pos].view(np.uint8).reshape(-1, 32)
+        keys[~found] = 0
+        out: bytes = keys.tobytes() + found.astype(np.uint8).tobytes()
+        return out
+
 
 def customer_batches(
     uow: UnitOfWork,
@@ -294,6 +310,10 @@ def _batches(
             yield batch
 
 
+Job = tuple[list[Any], list[bytes | None]] | tuple[bytes, bytes]
+"""A batch for :func:`open_batch`: rows and their keys, or a pack and its packed keys."""
+
+
 def _jobs(
     uow: UnitOfWork,
     cache: _KeyCache,
@@ -303,21 +323,27 @@ def _jobs(
     size: int,
     where: Sequence[ColumnElement[bool]] = (),
     extra: Sequence[Any] = (),
-) -> Iterator[tuple[list[Any], list[bytes | None]]]:
+) -> Iterator[Job]:
     """Batches of rows ``(record_id, subject_id, *envelopes, *extra)`` in subject-id order,
-    each with the customer keys of its rows (None: shredded since the key cache was filled)."""
+    each with the customer keys of its rows (None: shredded since the key cache was filled).
+
+    On SQLite with the C kernels each batch comes as one blob packed inside SQLite by the
+    aggregate ``dv_pack_rows`` (see :mod:`dealvault.native_pack`), its keys as one bytes
+    object: no Python object per value here, one object to pickle to a worker. A batch the
+    aggregate declines (NULL: a value of another type, another order) is read as rows."""
     cols = [getattr(CustomerRecord, f"enc_{c}") for c in cats]
     last = ""
     dataset_id: ColumnElement[Any] = CustomerRecord.__table__.c.dataset_id
     status: ColumnElement[Any] = CustomerRecord.__table__.c.status
-    if uow.records.get_bind().dialect.name == "sqlite":
+    sqlite = uow.records.get_bind().dialect.name == "sqlite"
+    packed = sqlite and native.NATIVE
+    if sqlite:
         # Walk the subject_id index: SQLite would otherwise pick the (dataset, status, id)
         # index and sort every remaining customer of the dataset for each batch (quadratic).
         # An expression on a column keeps the planner from using an index on it.
         dataset_id, status = dataset_id + 0, status + ""
     while True:
-        rows = fetch_tuples(
-            uow.records,
+        statement = (
             select(CustomerRecord.id, CustomerRecord.subject_id, *cols, *extra)
             .where(
                 dataset_id == dataset.id,
@@ -326,9 +352,33 @@ def _jobs(
                 *where,
             )
             .order_by(CustomerRecord.subject_id)
-            .limit(size),
+            .limit(size)
         )
+        if packed:
+            try:
+                pack = _read_pack(uow.records, statement)
+            except sqlite3.OperationalError as exc:  # a connection without the aggregate
+                if "dv_pack_rows" not in str(exc):
+                    raise
+                pack, packed = None, False
+            if pack is not None:
+                n, at, last_subject = native_pack.pack_summary(pack)
+                if n == 0:
+                    return
+                last = last_subject
+                ids = np.frombuffer(pack, dtype="<i8", count=n, offset=at)
+                yield pack, cache.packed_keys(ids)
+                continue
+        rows = fetch_tuples(uow.records, statement)
         if not rows:
             return
         last = rows[-1][1]
         yield rows, cache.keys_for([r[0] for r in rows])
+
+
+def _read_pack(session: Session, statement: Select[Any]) -> bytes | None:
+    """The rows of ``statement`` packed by ``dv_pack_rows`` in the statement's order, or
+    None when the aggregate declines them."""
+    inner = statement.subquery()
+    ((pack,),) = fetch_tuples(session, select(func.dv_pack_rows(*inner.c)))
+    return pack if type(pack) is bytes else None
