@@ -162,16 +162,47 @@ done:
 
 /* ---- open_rows ---------------------------------------------------------------------- */
 
-typedef struct {
-    const unsigned char *env;
-    PyObject *blob; /* the envelope, held until the end when the row is not a tuple */
-    Py_ssize_t head_len;
-    Py_ssize_t pt_len;
-    unsigned char *out; /* NULL: no envelope */
-    const unsigned char *key;
-    long long record_id;
-    int bad; /* malformed header, or authentication failed */
-} OpenItem;
+/* Decrypt items[0 .. kept*ncat) in place, row by row (one key set-up per row): an envelope
+ * is authenticated with aad = its header || prefix || str(record_id) || suffixes[j]; a
+ * failure sets its `bad`. Runs with the GIL released (suffixes is a tuple of bytes the caller
+ * holds); `aad` is large enough for the longest. Returns 0, or -1 when OpenSSL itself failed. */
+int
+open_items(EVP_CIPHER_CTX *ctx, OpenItem *items, Py_ssize_t kept, Py_ssize_t ncat,
+           const Py_buffer *prefix, PyObject *suffixes, unsigned char *aad)
+{
+    for (Py_ssize_t r = 0; r < kept; r++) {
+        int keyed = 0;
+        for (Py_ssize_t j = 0; j < ncat; j++) {
+            OpenItem *it = &items[r * ncat + j];
+            if (it->out == NULL)
+                continue;
+            if (!keyed) {
+                if (!EVP_DecryptInit_ex2(ctx, NULL, it->key, NULL, NULL))
+                    return -1;
+                keyed = 1;
+            }
+            Py_ssize_t at = it->head_len;
+            memcpy(aad, it->env, (size_t)at);
+            memcpy(aad + at, prefix->buf, (size_t)prefix->len);
+            at += prefix->len;
+            at += snprintf((char *)aad + at, 24, "%lld", it->record_id);
+            PyObject *s = PyTuple_GET_ITEM(suffixes, j);
+            memcpy(aad + at, PyBytes_AS_STRING(s), (size_t)PyBytes_GET_SIZE(s));
+            at += PyBytes_GET_SIZE(s);
+            const unsigned char *nonce = it->env + it->head_len;
+            const unsigned char *ct = nonce + NONCE_LEN;
+            int outl = 0, finl = 0;
+            if (!EVP_DecryptInit_ex2(ctx, NULL, NULL, nonce, NULL) ||
+                !EVP_DecryptUpdate(ctx, NULL, &outl, aad, (int)at) ||
+                !EVP_DecryptUpdate(ctx, it->out, &outl, ct, (int)it->pt_len) ||
+                !EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_LEN,
+                                     (void *)(ct + it->pt_len)) ||
+                EVP_DecryptFinal_ex(ctx, it->out + outl, &finl) <= 0)
+                it->bad = 1;
+        }
+    }
+    return 0;
+}
 
 PyDoc_STRVAR(open_rows_doc,
 "open_rows(rows, keys, prefix, suffixes) -> (ids, subjects, payloads, skipped, failures)\n\n"
@@ -312,39 +343,7 @@ open_rows(PyObject *self, PyObject *args)
     /* pass 2, GIL released: decrypt. `rows_t` or `items` holds the envelopes, `keys_t` the
      * keys. */
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t r = 0; r < kept && !crypto_error; r++) {
-        int keyed = 0;
-        for (Py_ssize_t j = 0; j < ncat; j++) {
-            OpenItem *it = &items[r * ncat + j];
-            if (it->out == NULL)
-                continue;
-            if (!keyed) {
-                if (!EVP_DecryptInit_ex2(ctx, NULL, it->key, NULL, NULL)) {
-                    crypto_error = 1;
-                    break;
-                }
-                keyed = 1;
-            }
-            Py_ssize_t at = it->head_len;
-            memcpy(aad, it->env, (size_t)at);
-            memcpy(aad + at, prefix.buf, (size_t)prefix.len);
-            at += prefix.len;
-            at += snprintf((char *)aad + at, 24, "%lld", it->record_id);
-            PyObject *s = PyTuple_GET_ITEM(suffixes, j);
-            memcpy(aad + at, PyBytes_AS_STRING(s), (size_t)PyBytes_GET_SIZE(s));
-            at += PyBytes_GET_SIZE(s);
-            const unsigned char *nonce = it->env + it->head_len;
-            const unsigned char *ct = nonce + NONCE_LEN;
-            int outl = 0, finl = 0;
-            if (!EVP_DecryptInit_ex2(ctx, NULL, NULL, nonce, NULL) ||
-                !EVP_DecryptUpdate(ctx, NULL, &outl, aad, (int)at) ||
-                !EVP_DecryptUpdate(ctx, it->out, &outl, ct, (int)it->pt_len) ||
-                !EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_LEN,
-                                     (void *)(ct + it->pt_len)) ||
-                EVP_DecryptFinal_ex(ctx, it->out + outl, &finl) <= 0)
-                it->bad = 1;
-        }
-    }
+    crypto_error = open_items(ctx, items, kept, ncat, &prefix, suffixes, aad) < 0;
     Py_END_ALLOW_THREADS
     if (crypto_error) {
         PyErr_SetString(PyExc_RuntimeError, "open_rows: AES-256-GCM failed");

@@ -27,6 +27,21 @@ int fetch_algorithms(void);
 PyObject *frozen_list(PyObject *obj, Py_ssize_t n, const char *what);
 Py_ssize_t envelope_head_len(const unsigned char *p, Py_ssize_t len);
 
+/* envelopes.c: one envelope to open (open_rows, open_pack) */
+typedef struct {
+    const unsigned char *env;
+    PyObject *blob; /* open_rows: the envelope, held until the end when the row is not a tuple */
+    Py_ssize_t head_len;
+    Py_ssize_t pt_len;
+    unsigned char *out; /* NULL: no envelope */
+    const unsigned char *key;
+    long long record_id;
+    int bad; /* malformed header, or authentication failed */
+} OpenItem;
+
+int open_items(EVP_CIPHER_CTX *ctx, OpenItem *items, Py_ssize_t kept, Py_ssize_t ncat,
+               const Py_buffer *prefix, PyObject *suffixes, unsigned char *aad);
+
 /* hashes.c */
 int sha256_parts(EVP_MD_CTX *md, const void *a, size_t alen, const void *b, size_t blen,
                  const void *c, size_t clen, unsigned char *out);

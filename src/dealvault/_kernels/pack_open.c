@@ -3,15 +3,6 @@
 
 /* ---- open_pack: open_rows (envelopes.c) over a pack, without a Python object per envelope */
 
-typedef struct {
-    const unsigned char *env; /* inside the pack */
-    size_t head_len, pt_len;
-    unsigned char *out; /* NULL: no envelope (or a malformed one) */
-    const unsigned char *key;
-    long long record_id;
-    int bad; /* malformed header, or authentication failed */
-} PackItem;
-
 PyDoc_STRVAR(open_pack_doc,
 "open_pack(pack, keys, prefix, suffixes) -> (ids, subjects, payloads, skipped, failures)\n\n"
 "open_rows over the rows of a pack (record_id, subject_id, *envelopes, ...) with its packed\n"
@@ -26,7 +17,7 @@ open_pack(PyObject *self, PyObject *args)
     Py_buffer pack, keys, prefix;
     PyObject *suffixes, *result = NULL;
     PyObject *ids = NULL, *subjects = NULL, *payloads = NULL, *failures = NULL;
-    PackItem *items = NULL;
+    OpenItem *items = NULL;
     unsigned char *aad = NULL;
     EVP_CIPHER_CTX *ctx = NULL;
     Py_ssize_t skipped = 0, kept = 0, max_suffix = 0;
@@ -53,7 +44,7 @@ open_pack(PyObject *self, PyObject *args)
             max_suffix = PyBytes_GET_SIZE(s);
     }
     /* h.n <= pack.len / 8: the product cannot overflow */
-    items = PyMem_Calloc((size_t)h.n * (size_t)ncat + 1, sizeof(PackItem));
+    items = PyMem_Calloc((size_t)h.n * (size_t)ncat + 1, sizeof(OpenItem));
     aad = PyMem_Malloc((size_t)(FIXED_LEN + 255 + 4 + prefix.len + 24 + max_suffix));
     ids = PyList_New(0);
     subjects = PyList_New(0);
@@ -107,7 +98,7 @@ open_pack(PyObject *self, PyObject *args)
             goto done;
         for (Py_ssize_t j = 0; j < ncat; j++) {
             PyObject *out = Py_None;
-            PackItem *it = &items[kept * ncat + j];
+            OpenItem *it = &items[kept * ncat + j];
             if (!pack_field(&h, &pos, &tag, &at, &len))
                 goto done;
             it->key = key;
@@ -118,8 +109,8 @@ open_pack(PyObject *self, PyObject *args)
                 if (head < 0 || len - (size_t)head - NONCE_LEN - TAG_LEN > INT_MAX) {
                     it->bad = 1;
                 } else {
-                    it->head_len = (size_t)head;
-                    it->pt_len = len - (size_t)head - NONCE_LEN - TAG_LEN;
+                    it->head_len = head;
+                    it->pt_len = (Py_ssize_t)(len - (size_t)head - NONCE_LEN - TAG_LEN);
                     out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)it->pt_len);
                     if (out == NULL)
                         goto done;
@@ -153,39 +144,7 @@ open_pack(PyObject *self, PyObject *args)
     /* pass 2, GIL released: decrypt. The buffers of pack and keys stay exported (bytes do
      * not change; a bytearray cannot be resized meanwhile). */
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t r = 0; r < kept && !crypto_error; r++) {
-        int keyed = 0;
-        for (Py_ssize_t j = 0; j < ncat; j++) {
-            PackItem *it = &items[r * ncat + j];
-            if (it->out == NULL)
-                continue;
-            if (!keyed) {
-                if (!EVP_DecryptInit_ex2(ctx, NULL, it->key, NULL, NULL)) {
-                    crypto_error = 1;
-                    break;
-                }
-                keyed = 1;
-            }
-            size_t n_aad = it->head_len;
-            memcpy(aad, it->env, n_aad);
-            memcpy(aad + n_aad, prefix.buf, (size_t)prefix.len);
-            n_aad += (size_t)prefix.len;
-            n_aad += (size_t)snprintf((char *)aad + n_aad, 24, "%lld", it->record_id);
-            PyObject *s = PyTuple_GET_ITEM(suffixes, j);
-            memcpy(aad + n_aad, PyBytes_AS_STRING(s), (size_t)PyBytes_GET_SIZE(s));
-            n_aad += (size_t)PyBytes_GET_SIZE(s);
-            const unsigned char *nonce = it->env + it->head_len;
-            const unsigned char *ct = nonce + NONCE_LEN;
-            int outl = 0, finl = 0;
-            if (!EVP_DecryptInit_ex2(ctx, NULL, NULL, nonce, NULL) ||
-                !EVP_DecryptUpdate(ctx, NULL, &outl, aad, (int)n_aad) ||
-                !EVP_DecryptUpdate(ctx, it->out, &outl, ct, (int)it->pt_len) ||
-                !EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_LEN,
-                                     (void *)(ct + it->pt_len)) ||
-                EVP_DecryptFinal_ex(ctx, it->out + outl, &finl) <= 0)
-                it->bad = 1;
-        }
-    }
+    crypto_error = open_items(ctx, items, kept, ncat, &prefix, suffixes, aad) < 0;
     Py_END_ALLOW_THREADS
     if (crypto_error) {
         PyErr_SetString(PyExc_RuntimeError, "open_pack: AES-256-GCM failed");
