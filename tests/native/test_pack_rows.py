@@ -20,9 +20,9 @@ from dealvault.crypto.keyring import KeyRing
 from dealvault.db.stores import UnitOfWork
 from dealvault.errors import IntegrityError
 from dealvault.flows.context import AppStores
-from dealvault.transfer import batches, records
+from dealvault.transfer import records
 from dealvault.vault.models import Dataset
-from dealvault.vault.opening import RecordLayout, open_frame
+from dealvault.vault.opening import RecordLayout, frame_of, open_frame, open_pack
 from tests.conftest import World
 from tests.native.support import CATS, DATASET, HEAD, POSTS, PREFIX, SCHEMA, batch, rows_of
 from tests.transfer.test_plans import prepare
@@ -274,15 +274,15 @@ def test_open_pack_refuses_what_open_rows_would() -> None:
 
 @needs_c
 def test_a_worker_opens_a_pack_as_it_opens_rows() -> None:
-    """transfer.batches opens a pack like vault.opening.open_frame opens its rows, down to
-    the careful path naming a damaged envelope."""
+    """vault.opening opens a pack (as a package worker does) like open_frame opens its rows,
+    down to the careful path naming a damaged envelope."""
     layout = RecordLayout(DATASET, SCHEMA, CATS)
     rows, key_bytes = _sealed_pack(6)
     keys = key_bytes + b"\x01\x01\x00\x01\x01\x01"
     key_list = [None if i == 2 else key_bytes[32 * i : 32 * i + 32] for i in range(6)]
     pack = native_pack.pack_rows_py(rows)
     assert pack is not None
-    frame, skipped = batches._open_pack(layout, pack, keys)
+    frame, skipped = frame_of(layout, open_pack(layout, pack, keys))
     want, want_skipped = open_frame(layout, rows, key_list)
     assert frame.equals(want) and skipped == want_skipped == 1
     blob = rows[4][3]
@@ -293,7 +293,7 @@ def test_a_worker_opens_a_pack_as_it_opens_rows() -> None:
     with pytest.raises(IntegrityError) as from_rows:
         open_frame(layout, rows, key_list)
     with pytest.raises(IntegrityError) as from_pack:
-        batches._open_pack(layout, damaged, keys)
+        frame_of(layout, open_pack(layout, damaged, keys))
     assert str(from_pack.value) == str(from_rows.value)
 
 

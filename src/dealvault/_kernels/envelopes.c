@@ -204,6 +204,31 @@ open_items(EVP_CIPHER_CTX *ctx, OpenItem *items, Py_ssize_t kept, Py_ssize_t nca
     return 0;
 }
 
+/* Pass 3 of open_rows and open_pack: each envelope that failed gets None as its payload
+ * (never its unauthenticated bytes) and a (opened row, column, input row) entry in
+ * `failures`, for the caller's careful path. GIL held; 0, or -1 with an exception set. */
+int
+name_failures(const OpenItem *items, Py_ssize_t kept, Py_ssize_t ncat, PyObject *payloads,
+              PyObject *failures)
+{
+    for (Py_ssize_t r = 0; r < kept; r++)
+        for (Py_ssize_t j = 0; j < ncat; j++) {
+            const OpenItem *it = &items[r * ncat + j];
+            if (!it->bad)
+                continue;
+            Py_INCREF(Py_None);
+            if (PyList_SetItem(PyList_GET_ITEM(payloads, j), r, Py_None) < 0)
+                return -1;
+            PyObject *f = Py_BuildValue("(nnn)", r, j, it->row);
+            if (f == NULL || PyList_Append(failures, f) < 0) {
+                Py_XDECREF(f);
+                return -1;
+            }
+            Py_DECREF(f);
+        }
+    return 0;
+}
+
 PyDoc_STRVAR(open_rows_doc,
 "open_rows(rows, keys, prefix, suffixes) -> (ids, subjects, payloads, skipped, failures)\n\n"
 "Open rows (record_id, subject_id, *envelopes, ...) with keys[i] (32 bytes, or None: the\n"
@@ -297,6 +322,7 @@ open_rows(PyObject *self, PyObject *args)
             OpenItem *it = &items[kept * ncat + j];
             it->key = (const unsigned char *)PyBytes_AS_STRING(key);
             it->record_id = rid;
+            it->row = i;
             if (blob != Py_None) {
                 if (!PyBytes_Check(blob)) {
                     Py_DECREF(seq);
@@ -349,26 +375,8 @@ open_rows(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_RuntimeError, "open_rows: AES-256-GCM failed");
         goto done;
     }
-    /* pass 3: name the envelopes that failed; never hand out their (unauthenticated) bytes */
-    for (Py_ssize_t r = 0, i = 0; r < kept; i++) {
-        if (PyTuple_GET_ITEM(keys_t, i) == Py_None)
-            continue;
-        for (Py_ssize_t j = 0; j < ncat; j++) {
-            if (!items[r * ncat + j].bad)
-                continue;
-            PyObject *col = PyList_GET_ITEM(payloads, j);
-            Py_INCREF(Py_None);
-            if (PyList_SetItem(col, r, Py_None) < 0)
-                goto done;
-            PyObject *f = Py_BuildValue("(nnn)", r, j, i);
-            if (f == NULL || PyList_Append(failures, f) < 0) {
-                Py_XDECREF(f);
-                goto done;
-            }
-            Py_DECREF(f);
-        }
-        r++;
-    }
+    if (name_failures(items, kept, ncat, payloads, failures) < 0)
+        goto done;
     result = Py_BuildValue("(OOOnO)", ids, subjects, payloads, skipped, failures);
 done:
     EVP_CIPHER_CTX_free(ctx);

@@ -36,11 +36,14 @@ typedef struct {
     unsigned char *out; /* NULL: no envelope */
     const unsigned char *key;
     long long record_id;
-    int bad; /* malformed header, or authentication failed */
+    Py_ssize_t row; /* the row's place in the input (rows without a key included) */
+    int bad;        /* malformed header, or authentication failed */
 } OpenItem;
 
 int open_items(EVP_CIPHER_CTX *ctx, OpenItem *items, Py_ssize_t kept, Py_ssize_t ncat,
                const Py_buffer *prefix, PyObject *suffixes, unsigned char *aad);
+int name_failures(const OpenItem *items, Py_ssize_t kept, Py_ssize_t ncat, PyObject *payloads,
+                  PyObject *failures);
 
 /* hashes.c */
 int sha256_parts(EVP_MD_CTX *md, const void *a, size_t alen, const void *b, size_t blen,

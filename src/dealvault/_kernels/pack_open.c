@@ -103,6 +103,7 @@ open_pack(PyObject *self, PyObject *args)
                 goto done;
             it->key = key;
             it->record_id = rid;
+            it->row = (Py_ssize_t)i;
             if (tag == T_BLOB) {
                 it->env = h.p + at;
                 Py_ssize_t head = envelope_head_len(it->env, (Py_ssize_t)len);
@@ -150,26 +151,8 @@ open_pack(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_RuntimeError, "open_pack: AES-256-GCM failed");
         goto done;
     }
-    /* pass 3: name the envelopes that failed; never hand out their (unauthenticated) bytes */
-    for (Py_ssize_t r = 0, i = 0; r < kept; i++) {
-        if (!k[32 * h.n + (size_t)i])
-            continue;
-        for (Py_ssize_t j = 0; j < ncat; j++) {
-            if (!items[r * ncat + j].bad)
-                continue;
-            PyObject *col = PyList_GET_ITEM(payloads, j);
-            Py_INCREF(Py_None);
-            if (PyList_SetItem(col, r, Py_None) < 0)
-                goto done;
-            PyObject *f = Py_BuildValue("(nnn)", r, j, i);
-            if (f == NULL || PyList_Append(failures, f) < 0) {
-                Py_XDECREF(f);
-                goto done;
-            }
-            Py_DECREF(f);
-        }
-        r++;
-    }
+    if (name_failures(items, kept, ncat, payloads, failures) < 0)
+        goto done;
     result = Py_BuildValue("(OOOnO)", ids, subjects, payloads, skipped, failures);
 done:
     EVP_CIPHER_CTX_free(ctx);

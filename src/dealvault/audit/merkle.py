@@ -240,6 +240,12 @@ class MemoryNodeStore:
         return len(self._levels[0])
 
 
+def border_keys(size: int) -> list[tuple[int, int]]:
+    """The complete nodes on the right border of a tree of ``size`` leaves (one per set bit
+    of the size, smallest level first): what the next append starts from."""
+    return [(lvl, (size >> lvl) - 1) for lvl in range(size.bit_length()) if (size >> lvl) & 1]
+
+
 def append_leaves(store: NodeStore, leaf_hashes: Sequence[bytes]) -> list[tuple[int, int, bytes]]:
     """Append leaf hashes; store and return every node they complete (leaves included).
 
@@ -252,7 +258,7 @@ def append_leaves(store: NodeStore, leaf_hashes: Sequence[bytes]) -> list[tuple[
     if not leaf_hashes:
         return []
     n = store.size()
-    border = [(lvl, (n >> lvl) - 1) for lvl in range(n.bit_length()) if (n >> lvl) & 1]
+    border = border_keys(n)
     known = store.get_many(border) if border else {}
     if len(known) != len(border):
         raise IntegrityError("stored tree is missing a border node")

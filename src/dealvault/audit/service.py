@@ -202,8 +202,7 @@ class DbNodeStore:
         if self._size is not None and leaves and min(leaves) == self._size:
             self._size = max(leaves) + 1  # appended right after the known end
             # what the checkpoint after an append reads: the new right border
-            n = self._size
-            border = {(lvl, (n >> lvl) - 1) for lvl in range(n.bit_length()) if (n >> lvl) & 1}
+            border = set(merkle.border_keys(self._size))
             self._known.update({(lv, ix): h for lv, ix, h in items if (lv, ix) in border})
         else:
             self._size = None

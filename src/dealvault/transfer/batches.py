@@ -11,18 +11,15 @@ from typing import Any
 
 import polars as pl
 import pyarrow as pa
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from dealvault import native_pack
-from dealvault.crypto import envelope as env
-from dealvault.errors import IntegrityError
 from dealvault.transfer.manifest import (
     PackageSchema,
     category_counts,
     leaf_hashes,
     subtree_root,
 )
-from dealvault.vault.opening import RecordLayout, decode_payloads, open_frame
+from dealvault.vault.opening import RecordLayout, frame_of, open_frame, open_pack
 
 
 @dataclass
@@ -94,41 +91,10 @@ def open_batch(
     it for the package; also how many rows were left out for want of a key (shredded
     meanwhile)."""
     if isinstance(rows, bytes) and isinstance(keys, bytes):
-        frame, skipped = _open_pack(layout, rows, keys)
+        frame, skipped = frame_of(layout, open_pack(layout, rows, keys))
     else:
         frame, skipped = open_frame(layout, *_unpacked(rows, keys))
     return prepare_batch(frame, schema), skipped
-
-
-def _open_pack(layout: RecordLayout, pack: bytes, keys: bytes) -> tuple[pl.DataFrame, int]:
-    """:func:`vault.opening.open_frame` of a pack: its envelopes opened where they lie
-    (``native_pack.open_pack``); the rows are unpacked only when one fails, for the careful
-    path that names the fault."""
-    prefix = b"rec|%d|" % layout.dataset_id
-    suffixes = tuple(b"|%s|%d" % (c.encode(), layout.schema_version) for c in layout.categories)
-    ids, subjects, payloads, skipped, failures = native_pack.open_pack(pack, keys, prefix, suffixes)
-    if failures:
-        rows, key_list = native_pack.unpack_rows(pack, keys)
-        for r, j, i in failures:
-            key = key_list[i]
-            assert key is not None  # a row without a key is skipped, never opened
-            ctx = prefix + b"%d" % rows[i][0] + suffixes[j]
-            payloads[j][r] = env.open_with(AESGCM(key), rows[i][2 + j], ctx)
-    parts = [
-        pl.DataFrame(
-            {
-                "record_id": pl.Series(ids, dtype=pl.Int64),
-                "subject_id": pl.Series(subjects, dtype=pl.String),
-            }
-        )
-    ]
-    for i, column in enumerate(payloads):
-        fields = None if layout.fields is None else layout.fields[i]
-        try:
-            parts.append(decode_payloads(column, fields))
-        except IntegrityError as exc:
-            raise IntegrityError(f"{layout.categories[i]}: {exc}") from None
-    return pl.concat(parts, how="horizontal"), skipped
 
 
 def open_flagged_batch(

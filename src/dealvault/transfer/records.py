@@ -205,13 +205,19 @@ class _KeyCache:
     def size(self) -> int:
         return int(self.ids.size)
 
+    def _find(
+        self, record_ids: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
+        """Where each record's key lies in the cache, and whether it has one there."""
+        pos = np.minimum(np.searchsorted(self.ids, record_ids), self.ids.size - 1)
+        return pos, self.ids[pos] == record_ids
+
     def keys_for(self, record_ids: Sequence[int]) -> list[bytes | None]:
         """Each record's key, or None when it has none (shredded)."""
         want = np.asarray(record_ids, dtype=np.int64)
         if self.ids.size == 0:
             return [None] * len(want)
-        pos = np.minimum(np.searchsorted(self.ids, want), self.ids.size - 1)
-        found = self.ids[pos] == want
+        pos, found = self._find(want)
         packed = self._keys[pos].tobytes()
         return [packed[32 * i : 32 * i + 32] if ok else None for i, ok in enumerate(found.tolist())]
 
@@ -221,8 +227,7 @@ class _KeyCache:
         has none."""
         if self.ids.size == 0:
             return bytes(33 * record_ids.size)
-        pos = np.minimum(np.searchsorted(self.ids, record_ids), self.ids.size - 1)
-        found = self.ids[pos] == record_ids
+        pos, found = self._find(record_ids)
         keys = self._keys[pos].view(np.uint8).reshape(-1, 32)
         keys[~found] = 0
         out: bytes = keys.tobytes() + found.astype(np.uint8).tobytes()

@@ -8,7 +8,7 @@ Every customer has its own key, so AES-GCM is one operation per envelope; the ba
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +17,7 @@ import pyarrow as pa
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from dealvault import native
+from dealvault import native, native_pack
 from dealvault.crypto import envelope as env
 from dealvault.errors import IntegrityError
 
@@ -49,6 +49,32 @@ class OpenedRows:
     skipped: int = 0
 
 
+def _contexts(layout: RecordLayout) -> tuple[bytes, tuple[bytes, ...]]:
+    """The parts of each envelope's associated data: ``prefix || record_id || suffixes[j]``."""
+    prefix = b"rec|%d|" % layout.dataset_id
+    suffixes = tuple(b"|%s|%d" % (c.encode(), layout.schema_version) for c in layout.categories)
+    return prefix, suffixes
+
+
+def _opened(
+    result: native.OpenResult,
+    rows: Callable[[], tuple[Sequence[Sequence[Any]], Sequence[bytes | None]]],
+    prefix: bytes,
+    suffixes: tuple[bytes, ...],
+) -> OpenedRows:
+    """A batch kernel's result, each envelope it could not open opened again on the careful
+    path, which names the fault; ``rows`` gives the rows and keys (asked only then)."""
+    ids, subjects, payloads, skipped, failures = result
+    if failures:
+        row_list, keys = rows()
+        for r, j, i in failures:
+            key = keys[i]
+            assert key is not None  # a row without a key is skipped, never opened
+            ctx = prefix + b"%d" % row_list[i][0] + suffixes[j]
+            payloads[j][r] = env.open_with(AESGCM(key), row_list[i][2 + j], ctx)
+    return OpenedRows(ids=ids, subjects=subjects, payloads=payloads, skipped=skipped)
+
+
 def open_rows(
     layout: RecordLayout, rows: Sequence[Sequence[Any]], keys: Sequence[bytes | None]
 ) -> OpenedRows:
@@ -57,18 +83,19 @@ def open_rows(
 
     One call of the batch kernel (:func:`dealvault.native.open_rows`) opens them all; an
     envelope it could not open is opened again on the careful path, which names the fault."""
-    prefix = b"rec|%d|" % layout.dataset_id
-    suffixes = tuple(b"|%s|%d" % (c.encode(), layout.schema_version) for c in layout.categories)
+    prefix, suffixes = _contexts(layout)
     row_list = rows if isinstance(rows, list) else list(rows)
-    ids, subjects, payloads, skipped, failures = native.open_rows(
-        row_list, list(keys), prefix, suffixes
-    )
-    for r, j, i in failures:
-        key = keys[i]
-        assert key is not None  # a row without a key is skipped, never opened
-        ctx = prefix + b"%d" % row_list[i][0] + suffixes[j]
-        payloads[j][r] = env.open_with(AESGCM(key), row_list[i][2 + j], ctx)
-    return OpenedRows(ids=ids, subjects=subjects, payloads=payloads, skipped=skipped)
+    result = native.open_rows(row_list, list(keys), prefix, suffixes)
+    return _opened(result, lambda: (row_list, keys), prefix, suffixes)
+
+
+def open_pack(layout: RecordLayout, pack: bytes, keys: bytes) -> OpenedRows:
+    """:func:`open_rows` of a pack of rows and its packed keys (:mod:`dealvault.native_pack`):
+    the envelopes are opened where they lie in the pack; the rows are unpacked only when one
+    fails, for the careful path."""
+    prefix, suffixes = _contexts(layout)
+    result = native_pack.open_pack(pack, keys, prefix, suffixes)
+    return _opened(result, lambda: native_pack.unpack_rows(pack, keys), prefix, suffixes)
 
 
 def open_children(
@@ -170,7 +197,12 @@ def open_frame(
 ) -> tuple[pl.DataFrame, int]:
     """:func:`open_rows` then decode: a frame ``record_id, subject_id, fields…`` (text) and
     the number of rows left out for want of a key."""
-    opened = open_rows(layout, rows, keys)
+    return frame_of(layout, open_rows(layout, rows, keys))
+
+
+def frame_of(layout: RecordLayout, opened: OpenedRows) -> tuple[pl.DataFrame, int]:
+    """Opened rows decoded: a frame ``record_id, subject_id, fields…`` (text) and the number
+    of rows left out for want of a key."""
     parts = [
         pl.DataFrame(
             {
